@@ -1,0 +1,965 @@
+//! The B2BUA call actor: one task per call. It owns the caller's leg (A), the
+//! attempts to reach the callee (forks, one per registered contact; the first to
+//! answer becomes leg B), the media relay between them, and writes the CDR when
+//! the call ends. Each leg has its own Call-ID, tags and CSeq space.
+
+use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
+use crate::context::{now_ms, CallTx, Ctx};
+use crate::metrics::Outcome;
+use crate::registrar::Binding;
+use crate::router::{self, Route};
+use bytes::Bytes;
+use media::relay::Relay;
+use media::sdp::SessionDescription;
+use rsip::headers::{Header, UntypedHeader};
+use rsip::{Method, Request, Response};
+use sip::dialog::{record_routes, strip_tag, Dialog};
+use sip::endpoint::{ClientEvent, ClientSink, Endpoint};
+use sip::message::{self, status, status_with_reason};
+use sip::transaction::TxId;
+use sip::Peer;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// A new call, as the profile dispatcher hands it over (already authenticated or ACL-checked).
+pub struct NewCall {
+    /// The profile the INVITE came in on.
+    pub a_ep: Endpoint,
+    /// Its server transaction.
+    pub tx: TxId,
+    /// The INVITE.
+    pub invite: Request,
+    /// Where it came from.
+    pub from: Peer,
+    /// Caller number (authenticated extension, or the trunk's From user).
+    pub caller: String,
+    /// Caller display name.
+    pub caller_name: String,
+    /// internal (extension to extension) or inbound (from a trunk).
+    pub direction: &'static str,
+}
+
+/// Start a call actor. Registers the caller's Call-ID before returning so a
+/// CANCEL that follows at once finds the call.
+pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
+    let (me, rx) = mpsc::unbounded_channel();
+    let id = ctx.next_call_id.fetch_add(1, Ordering::Relaxed);
+    let a_call_id = message::call_id(&nc.invite).unwrap_or_default().to_string();
+    ctx.dialogs.insert(a_call_id.clone(), (me.clone(), Side::A));
+    let callee = router::dialled_number(&nc.invite);
+    let start = now_ms();
+    let info = CallInfo {
+        id,
+        caller: nc.caller.clone(),
+        callee: callee.clone(),
+        direction: nc.direction,
+        state: "routing",
+        a_rtp_port: 0,
+        b_rtp_port: 0,
+        start_at: start,
+        answer_at: None,
+    };
+    ctx.calls.insert(id, (me.clone(), info));
+    ctx.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
+    let a_dialog = a_leg_dialog(&nc.invite, nc.from);
+    let b_ep = ctx.internal.clone();
+    let call = Call {
+        ctx,
+        id,
+        me,
+        rx,
+        a_ep: nc.a_ep,
+        b_ep,
+        a_tx: nc.tx,
+        invite: nc.invite,
+        a_call_id,
+        a_dialog,
+        forks: Vec::new(),
+        winner: None,
+        relay: None,
+        caller: nc.caller,
+        caller_name: nc.caller_name,
+        callee,
+        direction: nc.direction,
+        start_ms: start,
+        answer_ms: None,
+        state: State::Routing,
+        pending: HashMap::new(),
+        next_token: 1,
+        failures: Vec::new(),
+        ringing_sent: false,
+        early_media: false,
+    };
+    tokio::spawn(call.run());
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Routing,
+    Ringing,
+    Answered,
+    Ended,
+}
+
+impl State {
+    fn label(self) -> &'static str {
+        match self {
+            State::Routing => "routing",
+            State::Ringing => "ringing",
+            State::Answered => "answered",
+            State::Ended => "ended",
+        }
+    }
+}
+
+/// One attempt to reach a contact of the callee.
+struct Fork {
+    tx: Option<TxId>,
+    dialog: Dialog,
+    final_code: Option<u16>,
+    cancel_wanted: bool,
+    ack: Option<Bytes>,
+}
+
+/// What one of our client transactions is for.
+enum Pending {
+    Fork(usize),
+    /// A request relayed from `origin` to the other leg; answer on `server_tx`.
+    Relay {
+        origin: Side,
+        server_tx: TxId,
+        request: Request,
+    },
+    /// A relayed re-INVITE that was answered 2xx: our ACK, re-sent on retransmits.
+    Acked { ack: Bytes, side: Side },
+    /// BYE and the like: nothing to do with the answer.
+    Fire,
+}
+
+struct Call {
+    ctx: Arc<Ctx>,
+    id: u64,
+    me: CallTx,
+    rx: mpsc::UnboundedReceiver<CallMsg>,
+    a_ep: Endpoint,
+    b_ep: Endpoint,
+    a_tx: TxId,
+    invite: Request,
+    a_call_id: String,
+    a_dialog: Dialog,
+    forks: Vec<Fork>,
+    winner: Option<usize>,
+    relay: Option<Relay>,
+    caller: String,
+    caller_name: String,
+    callee: String,
+    direction: &'static str,
+    start_ms: u64,
+    answer_ms: Option<u64>,
+    state: State,
+    pending: HashMap<u64, Pending>,
+    next_token: u64,
+    failures: Vec<(u16, String)>,
+    ringing_sent: bool,
+    early_media: bool,
+}
+
+/// Our view of the caller's dialog: we are the UAS, so our tag is the To tag.
+fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
+    use rsip::prelude::*;
+    let remote_target = contact_uri(invite).unwrap_or_else(|| invite.uri.clone());
+    Dialog {
+        call_id: message::call_id(invite).unwrap_or_default().to_string(),
+        local_tag: message::new_tag(),
+        remote_tag: message::from_tag(invite),
+        local_uri: invite
+            .to_header()
+            .map(|h| strip_tag(h.value()))
+            .unwrap_or_default(),
+        remote_uri: invite
+            .from_header()
+            .map(|h| strip_tag(h.value()))
+            .unwrap_or_default(),
+        remote_target,
+        route_set: record_routes(invite),
+        local_cseq: 0,
+        remote_cseq: message::cseq(invite).map(|c| c.0).unwrap_or(0),
+        peer: from,
+    }
+}
+
+/// The URI of the first Contact header.
+fn contact_uri(msg: &impl rsip::message::HasHeaders) -> Option<rsip::Uri> {
+    msg.headers().iter().find_map(|h| match h {
+        Header::Contact(c) => {
+            let v = c.value();
+            let inner = match (v.find('<'), v.find('>')) {
+                (Some(l), Some(r)) if l < r => &v[l + 1..r],
+                _ => v.split(';').next().unwrap_or(v),
+            };
+            rsip::Uri::try_from(inner.trim()).ok()
+        }
+        _ => None,
+    })
+}
+
+impl Call {
+    async fn run(mut self) {
+        self.setup();
+        let no_answer = tokio::time::sleep(Duration::from_secs(self.ctx.cfg.calls.no_answer_secs));
+        tokio::pin!(no_answer);
+        let mut media_check = tokio::time::interval(Duration::from_secs(1));
+        media_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while self.state != State::Ended {
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(m) => self.handle(m),
+                    None => break,
+                },
+                _ = &mut no_answer, if self.state == State::Ringing => self.no_answer(),
+                _ = media_check.tick(), if self.state == State::Answered => self.check_media(),
+            }
+        }
+    }
+
+    // ---- set-up -------------------------------------------------------------
+
+    fn setup(&mut self) {
+        if self.ctx.shutting_down.load(Ordering::Relaxed) {
+            return self.fail_a(503, "Shutting Down", HangupCause::SystemShutdown, "system");
+        }
+        let number = match router::route(&self.callee, &self.ctx.directory) {
+            Route::Extension(n) => n,
+            Route::NotFound => {
+                return self.fail_a(404, "Not Found", HangupCause::UnallocatedNumber, "system")
+            }
+        };
+        let bindings = self.ctx.registrar.lookup(&number, now_ms());
+        if bindings.is_empty() {
+            return self.fail_a(
+                480,
+                "Temporarily Unavailable",
+                HangupCause::UserNotRegistered,
+                "system",
+            );
+        }
+        // The caller's offer: anchored media needs it (late offer is not supported yet).
+        let offer = match self.parse_sdp(&self.invite) {
+            Some(Ok(sdp)) => sdp,
+            Some(Err(why)) => {
+                let reason = format!("Malformed SDP: {why}");
+                return self.fail_a(488, &reason, HangupCause::IncompatibleDestination, "system");
+            }
+            None => {
+                return self.fail_a(
+                    488,
+                    "SDP Offer Required",
+                    HangupCause::IncompatibleDestination,
+                    "system",
+                )
+            }
+        };
+        let relay = match self.start_relay() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("call {}: no media ports: {e}", self.id);
+                return self.fail_a(
+                    503,
+                    "No Media Ports",
+                    HangupCause::NormalTemporaryFailure,
+                    "system",
+                );
+            }
+        };
+        if let Some(addr) = offer.rtp_addr(0) {
+            relay.set_remote(Side::A.media(), addr);
+        }
+        let b_port = relay.local_port(Side::B.media());
+        let a_port = relay.local_port(Side::A.media());
+        self.relay = Some(relay);
+        self.update_info(|i| {
+            i.a_rtp_port = a_port;
+            i.b_rtp_port = b_port;
+        });
+        let sdp_for_b = self.anchor(offer, Side::B);
+        self.state = State::Ringing;
+        self.update_info(|i| i.state = State::Ringing.label());
+        for b in bindings {
+            self.send_fork(&number, &b, sdp_for_b.clone());
+        }
+    }
+
+    fn start_relay(&self) -> Result<Relay, media::MediaError> {
+        let a = self.ctx.ports.allocate()?;
+        let b = self.ctx.ports.allocate()?;
+        Ok(Relay::start(
+            &self.ctx.media_rt,
+            a,
+            b,
+            self.ctx.relay_stats.clone(),
+        ))
+    }
+
+    fn send_fork(&mut self, number: &str, binding: &Binding, sdp: Vec<u8>) {
+        let Ok(target) = rsip::Uri::try_from(binding.contact.as_str()) else {
+            return;
+        };
+        let host = self.ctx.host();
+        let display = if self.caller_name.is_empty() {
+            String::new()
+        } else {
+            format!("\"{}\" ", self.caller_name.replace(['"', '\\'], ""))
+        };
+        let mut dialog = Dialog {
+            call_id: message::new_call_id(),
+            local_tag: message::new_tag(),
+            remote_tag: None,
+            local_uri: format!("{display}<sip:{}@{host}>", self.caller),
+            remote_uri: format!("<sip:{number}@{host}>"),
+            remote_target: target,
+            route_set: Vec::new(),
+            local_cseq: 0,
+            remote_cseq: 0,
+            peer: binding.source,
+        };
+        let via = self.ctx.sent_by(&self.b_ep);
+        let contact = self.ctx.contact(&self.b_ep, &self.caller);
+        let mut req = dialog.request(Method::Invite, &via, &contact);
+        let hops = max_forwards(&self.invite).saturating_sub(1);
+        for h in req.headers.iter_mut() {
+            if let Header::MaxForwards(m) = h {
+                *m = rsip::headers::MaxForwards::new(hops.to_string());
+            }
+        }
+        req.headers
+            .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
+        let (mut headers, mut body) = (std::mem::take(&mut req.headers), Vec::new());
+        message::set_body(&mut headers, &mut body, sdp, "application/sdp");
+        req.headers = headers;
+        req.body = body;
+        let idx = self.forks.len();
+        self.ctx
+            .dialogs
+            .insert(dialog.call_id.clone(), (self.me.clone(), Side::B));
+        self.forks.push(Fork {
+            tx: None,
+            dialog,
+            final_code: None,
+            cancel_wanted: false,
+            ack: None,
+        });
+        let token = self.token(Pending::Fork(idx));
+        self.b_ep.send_request(req, binding.source, self.sink(token));
+    }
+
+    // ---- messages -----------------------------------------------------------
+
+    fn handle(&mut self, msg: CallMsg) {
+        match msg {
+            CallMsg::Client { token, ev } => self.on_client(token, ev),
+            CallMsg::Request {
+                side,
+                tx,
+                request,
+                from,
+            } => self.on_request(side, tx, request, from),
+            CallMsg::Ack { .. } => {}
+            CallMsg::Cancel => self.on_cancel(),
+            CallMsg::Shutdown => self.on_shutdown(),
+        }
+    }
+
+    fn on_client(&mut self, token: u64, ev: ClientEvent) {
+        let Some(p) = self.pending.get(&token) else {
+            return;
+        };
+        match p {
+            Pending::Fork(i) => {
+                let i = *i;
+                self.on_fork_event(i, ev)
+            }
+            Pending::Relay { .. } => self.on_relay_event(token, ev),
+            Pending::Acked { ack, side } => {
+                if let ClientEvent::Response(_, r) = &ev {
+                    if is_2xx(r) {
+                        let (ack, peer) = (ack.clone(), self.dialog(*side).peer);
+                        self.ep(*side).send_stateless(ack, peer);
+                    }
+                }
+            }
+            Pending::Fire => {
+                if matches!(&ev, ClientEvent::Timeout(_))
+                    || matches!(&ev, ClientEvent::Response(_, r) if r.status_code.code() >= 200)
+                {
+                    self.pending.remove(&token);
+                }
+            }
+        }
+    }
+
+    fn on_fork_event(&mut self, i: usize, ev: ClientEvent) {
+        match ev {
+            ClientEvent::Sent(tx) => {
+                self.forks[i].tx = Some(tx);
+                if self.forks[i].cancel_wanted {
+                    self.b_ep.cancel(tx);
+                }
+            }
+            ClientEvent::Timeout(_) => self.fork_failed(i, 408, "Request Timeout".into()),
+            ClientEvent::Response(_, resp) => {
+                let code = resp.status_code.code();
+                match code {
+                    100 => {}
+                    101..=199 => self.on_fork_provisional(i, &resp),
+                    200..=299 => self.on_fork_answered(i, resp),
+                    _ => {
+                        let reason = reason_of(&resp);
+                        self.fork_failed(i, code, reason)
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_fork_provisional(&mut self, i: usize, resp: &Response) {
+        if self.state != State::Ringing || self.winner.is_some() {
+            return;
+        }
+        if self.forks[i].dialog.remote_tag.is_none() {
+            self.forks[i].dialog.remote_tag = message::to_tag(resp);
+        }
+        let code = resp.status_code.code();
+        if !self.early_media && message::has_sdp(resp, &resp.body) {
+            if let Some(Ok(sdp)) = self.parse_sdp(resp) {
+                self.learn_remote(Side::B, &sdp);
+                let body = self.anchor(sdp, Side::A);
+                self.early_media = true;
+                let mut r = self.a_response(code, true);
+                set_sdp(&mut r, body);
+                self.a_ep.respond(self.a_tx, r);
+                return;
+            }
+        }
+        if !self.ringing_sent && !self.early_media {
+            self.ringing_sent = true;
+            let r = self.a_response(if code == 183 { 183 } else { 180 }, true);
+            self.a_ep.respond(self.a_tx, r);
+        }
+    }
+
+    fn on_fork_answered(&mut self, i: usize, resp: Response) {
+        let fork = &mut self.forks[i];
+        if let Some(ack) = &fork.ack {
+            // A retransmitted 2xx: our ACK was lost.
+            self.b_ep.send_stateless(ack.clone(), fork.dialog.peer);
+            return;
+        }
+        fork.final_code = Some(200);
+        fork.dialog.remote_tag = message::to_tag(&resp);
+        if let Some(uri) = contact_uri(&resp) {
+            fork.dialog.remote_target = uri;
+        }
+        let mut rr = record_routes(&resp);
+        rr.reverse();
+        fork.dialog.route_set = rr;
+        fork.dialog.local_cseq = 1;
+        let via = self.ctx.sent_by(&self.b_ep);
+        let contact = self.ctx.contact(&self.b_ep, &self.caller);
+        let ack = fork.dialog.request_with_cseq(
+            Method::Ack,
+            1,
+            &via,
+            &contact,
+            &message::new_branch(),
+        );
+        let ack = message::to_bytes(ack);
+        fork.ack = Some(ack.clone());
+        let peer = fork.dialog.peer;
+        self.b_ep.send_stateless(ack, peer);
+        if self.winner.is_some() || self.state != State::Ringing {
+            // Too late (another contact answered, or the caller gave up): hang it up.
+            self.bye_fork(i);
+            return;
+        }
+        self.winner = Some(i);
+        self.cancel_forks(Some(i));
+        let body = match self.parse_sdp(&resp) {
+            Some(Ok(sdp)) => {
+                self.learn_remote(Side::B, &sdp);
+                Some(self.anchor(sdp, Side::A))
+            }
+            _ => None,
+        };
+        let mut ok = self.a_response(200, true);
+        ok.headers
+            .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
+        if let Some(b) = body {
+            set_sdp(&mut ok, b);
+        }
+        self.a_ep.respond(self.a_tx, ok);
+        self.state = State::Answered;
+        let now = now_ms();
+        self.answer_ms = Some(now);
+        self.update_info(|i| {
+            i.state = State::Answered.label();
+            i.answer_at = Some(now);
+        });
+    }
+
+    fn fork_failed(&mut self, i: usize, code: u16, reason: String) {
+        let fork = &mut self.forks[i];
+        if fork.final_code.is_some() {
+            return;
+        }
+        fork.final_code = Some(code);
+        if !fork.cancel_wanted {
+            self.failures.push((code, reason));
+        }
+        if self.state == State::Ringing
+            && self.winner.is_none()
+            && self.forks.iter().all(|f| f.final_code.is_some())
+        {
+            let (code, reason) =
+                best_failure(&self.failures).unwrap_or((480, "Temporarily Unavailable".into()));
+            let cause = HangupCause::from_sip(code);
+            // A phone that never answered the INVITE at all is unavailable to the caller.
+            let (code, reason) = if code == 408 {
+                (480, "Temporarily Unavailable".to_string())
+            } else {
+                (code, reason)
+            };
+            self.fail_a(code, &reason, cause, "callee");
+        }
+    }
+
+    fn on_request(&mut self, side: Side, tx: TxId, req: Request, _from: Peer) {
+        let ep = self.ep(side).clone();
+        if side == Side::B && !self.is_winner_dialog(&req) {
+            // A request on a losing fork's early dialog.
+            ep.respond(tx, message::response(&req, status(481), None));
+            return;
+        }
+        match req.method {
+            Method::Bye => {
+                ep.respond(tx, message::response(&req, status(200), None));
+                if self.state == State::Answered {
+                    self.bye(side.other());
+                    let by = if side == Side::A { "caller" } else { "callee" };
+                    self.finish(HangupCause::NormalClearing, by, 200);
+                }
+            }
+            _ if self.state != State::Answered => {
+                ep.respond(tx, message::response(&req, status(491), None));
+            }
+            _ => self.relay_request(side, tx, req),
+        }
+    }
+
+    fn is_winner_dialog(&self, req: &Request) -> bool {
+        let Some(w) = self.winner else { return false };
+        message::call_id(req) == Some(self.forks[w].dialog.call_id.as_str())
+    }
+
+    /// Pass an in-dialog request (re-INVITE, INFO, UPDATE, ...) to the other leg,
+    /// rewriting SDP so media stays anchored.
+    fn relay_request(&mut self, origin: Side, server_tx: TxId, req: Request) {
+        let busy = self.pending.values().any(|p| {
+            matches!(p, Pending::Relay { origin: o, request, .. } if *o == origin && request.method == Method::Invite)
+        });
+        if busy && req.method == Method::Invite {
+            let r = message::response(&req, status(491), None);
+            self.ep(origin).respond(server_tx, r);
+            return;
+        }
+        let target = origin.other();
+        let via = self.ctx.sent_by(self.ep(target));
+        let contact = self.contact_for(target);
+        let mut out = self.dialog_mut(target).request(req.method, &via, &contact);
+        if message::has_sdp(&req, &req.body) {
+            match self.parse_sdp(&req) {
+                Some(Ok(sdp)) => {
+                    if let Some(relay) = &self.relay {
+                        relay.set_hold(sdp.is_hold());
+                    }
+                    self.learn_remote(origin, &sdp);
+                    set_sdp_req(&mut out, self.anchor(sdp, target));
+                }
+                _ => {
+                    let r = message::response(&req, status_with_reason(488, "Malformed SDP"), None);
+                    self.ep(origin).respond(server_tx, r);
+                    return;
+                }
+            }
+        } else if !req.body.is_empty() {
+            let ctype = message::header_value(&req, "Content-Type")
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let (mut h, mut b) = (std::mem::take(&mut out.headers), Vec::new());
+            message::set_body(&mut h, &mut b, req.body.clone(), &ctype);
+            out.headers = h;
+            out.body = b;
+        }
+        let peer = self.dialog(target).peer;
+        let token = self.token(Pending::Relay {
+            origin,
+            server_tx,
+            request: req,
+        });
+        self.ep(target).send_request(out, peer, self.sink(token));
+    }
+
+    fn on_relay_event(&mut self, token: u64, ev: ClientEvent) {
+        let Some(Pending::Relay {
+            origin,
+            server_tx,
+            request,
+        }) = self.pending.remove(&token)
+        else {
+            return;
+        };
+        let resp = match ev {
+            ClientEvent::Sent(_) => {
+                self.pending.insert(token, Pending::Relay { origin, server_tx, request });
+                return;
+            }
+            ClientEvent::Timeout(_) => {
+                let r = message::response(&request, status(408), None);
+                self.ep(origin).respond(server_tx, r);
+                return;
+            }
+            ClientEvent::Response(_, r) => r,
+        };
+        let code = resp.status_code.code();
+        if code < 200 {
+            self.pending.insert(token, Pending::Relay { origin, server_tx, request });
+            return;
+        }
+        let target = origin.other();
+        let mut out = message::response(&request, status_with_reason(code, &reason_of(&resp)), None);
+        if code < 300 && request.method == Method::Invite {
+            // We ACK the far side ourselves; the originator's ACK to our 2xx ends at us.
+            let cseq = message::cseq(&resp).map(|c| c.0).unwrap_or(1);
+            let via = self.ctx.sent_by(self.ep(target));
+            let contact = self.contact_for(target);
+            let ack = self.dialog(target).request_with_cseq(
+                Method::Ack,
+                cseq,
+                &via,
+                &contact,
+                &message::new_branch(),
+            );
+            let ack = message::to_bytes(ack);
+            let peer = self.dialog(target).peer;
+            self.ep(target).send_stateless(ack.clone(), peer);
+            self.pending.insert(token, Pending::Acked { ack, side: target });
+            let contact = self.contact_for(origin);
+            out.headers.push(Header::Contact(rsip::headers::Contact::new(format!("<{contact}>"))));
+        }
+        if message::has_sdp(&resp, &resp.body) {
+            if let Some(Ok(sdp)) = self.parse_sdp(&resp) {
+                self.learn_remote(target, &sdp);
+                set_sdp(&mut out, self.anchor(sdp, origin));
+            }
+        } else if !resp.body.is_empty() {
+            let ctype = message::header_value(&resp, "Content-Type")
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let (mut h, mut b) = (std::mem::take(&mut out.headers), Vec::new());
+            message::set_body(&mut h, &mut b, resp.body.clone(), &ctype);
+            out.headers = h;
+            out.body = b;
+        }
+        self.ep(origin).respond(server_tx, out);
+    }
+
+    fn on_cancel(&mut self) {
+        if matches!(self.state, State::Ringing | State::Routing) {
+            self.fail_a(487, "Request Terminated", HangupCause::OriginatorCancel, "caller");
+        }
+    }
+
+    fn on_shutdown(&mut self) {
+        match self.state {
+            State::Answered => {
+                self.bye(Side::A);
+                self.bye(Side::B);
+                self.finish(HangupCause::SystemShutdown, "system", 200);
+            }
+            State::Ringing | State::Routing => {
+                self.fail_a(503, "Shutting Down", HangupCause::SystemShutdown, "system");
+            }
+            State::Ended => {}
+        }
+    }
+
+    fn no_answer(&mut self) {
+        if self.state == State::Ringing {
+            self.fail_a(480, "No Answer", HangupCause::NoAnswer, "system");
+        }
+    }
+
+    fn check_media(&mut self) {
+        let limit = Duration::from_secs(self.ctx.cfg.media.rtp_timeout_secs);
+        let idle = self.relay.as_ref().and_then(|r| r.idle_for(Instant::now()));
+        if idle.is_some_and(|d| d >= limit) {
+            tracing::info!("call {}: no RTP for {:?}, hanging up", self.id, limit);
+            self.ctx.metrics.media_timeouts.fetch_add(1, Ordering::Relaxed);
+            self.bye(Side::A);
+            self.bye(Side::B);
+            self.finish(HangupCause::MediaTimeout, "system", 200);
+        }
+    }
+
+    // ---- ending -------------------------------------------------------------
+
+    /// Refuse the caller's INVITE (before answer), stop all forks, end the call.
+    fn fail_a(&mut self, code: u16, reason: &str, cause: HangupCause, by: &'static str) {
+        let r = self.a_response_with(status_with_reason(code, reason), code > 100);
+        self.a_ep.respond(self.a_tx, r);
+        self.cancel_forks(None);
+        self.finish(cause, by, code);
+    }
+
+    fn cancel_forks(&mut self, except: Option<usize>) {
+        for (i, f) in self.forks.iter_mut().enumerate() {
+            if Some(i) == except || f.final_code.is_some() || f.cancel_wanted {
+                continue;
+            }
+            f.cancel_wanted = true;
+            if let Some(tx) = f.tx {
+                self.b_ep.cancel(tx);
+            }
+        }
+    }
+
+    fn bye_fork(&mut self, i: usize) {
+        let via = self.ctx.sent_by(&self.b_ep);
+        let contact = self.ctx.contact(&self.b_ep, &self.caller);
+        let bye = self.forks[i].dialog.request(Method::Bye, &via, &contact);
+        let peer = self.forks[i].dialog.peer;
+        let token = self.token(Pending::Fire);
+        self.b_ep.send_request(bye, peer, self.sink(token));
+    }
+
+    fn bye(&mut self, side: Side) {
+        match side {
+            Side::B => {
+                if let Some(w) = self.winner {
+                    self.bye_fork(w);
+                }
+            }
+            Side::A => {
+                let via = self.ctx.sent_by(&self.a_ep);
+                let contact = self.contact_for(Side::A);
+                let bye = self.a_dialog.request(Method::Bye, &via, &contact);
+                let peer = self.a_dialog.peer;
+                let token = self.token(Pending::Fire);
+                self.a_ep.send_request(bye, peer, self.sink(token));
+            }
+        }
+    }
+
+    fn finish(&mut self, cause: HangupCause, by: &'static str, sip_code: u16) {
+        if self.state == State::Ended {
+            return;
+        }
+        let answered = self.answer_ms.is_some();
+        self.state = State::Ended;
+        let end = now_ms();
+        let secs = |from: u64, to: u64| (to.saturating_sub(from) + 500) / 1000;
+        let ring_end = self.answer_ms.unwrap_or(end);
+        let cdr = store::Cdr {
+            id: None,
+            call_id: self.a_call_id.clone(),
+            caller: self.caller.clone(),
+            caller_name: self.caller_name.clone(),
+            callee: self.callee.clone(),
+            direction: self.direction.to_string(),
+            start_at: self.start_ms as i64,
+            answer_at: self.answer_ms.map(|a| a as i64),
+            end_at: end as i64,
+            ring_secs: secs(self.start_ms, ring_end) as i64,
+            talk_secs: self.answer_ms.map(|a| secs(a, end)).unwrap_or(0) as i64,
+            hangup_cause: cause.as_str().to_string(),
+            hangup_by: by.to_string(),
+            sip_code: i32::from(sip_code),
+        };
+        if self.ctx.cdr_tx.send(cdr).is_err() {
+            tracing::error!("call {}: CDR writer gone, record lost", self.id);
+        }
+        let outcome = if answered { Outcome::Answered } else { cause.outcome() };
+        self.ctx.metrics.call_ended(outcome);
+        self.ctx.metrics.active_calls.fetch_sub(1, Ordering::Relaxed);
+        self.ctx.dialogs.remove(&self.a_call_id);
+        for f in &self.forks {
+            self.ctx.dialogs.remove(&f.dialog.call_id);
+        }
+        self.ctx.calls.remove(&self.id);
+        if let Some(r) = self.relay.take() {
+            r.close();
+        }
+    }
+
+    // ---- helpers --------------------------------------------------------------
+
+    fn token(&mut self, p: Pending) -> u64 {
+        let t = self.next_token;
+        self.next_token += 1;
+        self.pending.insert(t, p);
+        t
+    }
+
+    fn sink(&self, token: u64) -> ClientSink {
+        let me = self.me.clone();
+        Arc::new(move |ev| {
+            let _ = me.send(CallMsg::Client { token, ev });
+        })
+    }
+
+    fn ep(&self, side: Side) -> &Endpoint {
+        match side {
+            Side::A => &self.a_ep,
+            Side::B => &self.b_ep,
+        }
+    }
+
+    fn dialog(&self, side: Side) -> &Dialog {
+        match (side, self.winner) {
+            (Side::B, Some(w)) => &self.forks[w].dialog,
+            _ => &self.a_dialog,
+        }
+    }
+
+    fn dialog_mut(&mut self, side: Side) -> &mut Dialog {
+        match (side, self.winner) {
+            (Side::B, Some(w)) => &mut self.forks[w].dialog,
+            _ => &mut self.a_dialog,
+        }
+    }
+
+    fn contact_for(&self, side: Side) -> String {
+        match side {
+            Side::A => self.ctx.contact(&self.a_ep, &self.callee),
+            Side::B => self.ctx.contact(&self.b_ep, &self.caller),
+        }
+    }
+
+    /// A response to the caller's INVITE, with our To tag and Contact.
+    fn a_response(&self, code: u16, with_contact: bool) -> Response {
+        self.a_response_with(status(code), with_contact)
+    }
+
+    fn a_response_with(&self, code: rsip::StatusCode, with_contact: bool) -> Response {
+        let mut r = message::response(&self.invite, code, Some(&self.a_dialog.local_tag));
+        if with_contact {
+            let contact = self.contact_for(Side::A);
+            r.headers
+                .push(Header::Contact(rsip::headers::Contact::new(format!("<{contact}>"))));
+        }
+        r
+    }
+
+    fn parse_sdp(&self, msg: &(impl rsip::message::HasHeaders + HasBody)) -> Option<Result<SessionDescription, String>> {
+        let body = msg.body_bytes();
+        if !message::has_sdp(msg, body) {
+            return None;
+        }
+        Some(
+            std::str::from_utf8(body)
+                .map_err(|_| "not UTF-8".to_string())
+                .and_then(|s| SessionDescription::parse(s).map_err(|e| e.to_string())),
+        )
+    }
+
+    fn learn_remote(&self, side: Side, sdp: &SessionDescription) {
+        if let (Some(relay), Some(addr)) = (&self.relay, sdp.rtp_addr(0)) {
+            if !addr.ip().is_unspecified() {
+                relay.set_remote(side.media(), addr);
+            }
+        }
+    }
+
+    /// Rewrite an SDP so `towards` sends its media to our relay port facing it.
+    fn anchor(&self, mut sdp: SessionDescription, towards: Side) -> Vec<u8> {
+        let port = self
+            .relay
+            .as_ref()
+            .map(|r| r.local_port(towards.media()))
+            .unwrap_or(0);
+        let ports: Vec<u16> = (0..sdp.media.len())
+            .map(|i| if i == 0 { port } else { 0 })
+            .collect();
+        sdp.anchor(self.ctx.advertise, &ports);
+        sdp.to_string().into_bytes()
+    }
+
+    fn update_info(&self, f: impl FnOnce(&mut CallInfo)) {
+        if let Some(mut e) = self.ctx.calls.get_mut(&self.id) {
+            f(&mut e.value_mut().1);
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        // A task that ends without finishing (should not happen) must still leave a record.
+        if self.state != State::Ended {
+            self.finish(HangupCause::NormalTemporaryFailure, "system", 500);
+        }
+    }
+}
+
+/// Bodies of requests and responses alike.
+trait HasBody {
+    fn body_bytes(&self) -> &[u8];
+}
+
+impl HasBody for Request {
+    fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl HasBody for Response {
+    fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+fn set_sdp(r: &mut Response, body: Vec<u8>) {
+    let (mut h, mut b) = (std::mem::take(&mut r.headers), Vec::new());
+    message::set_body(&mut h, &mut b, body, "application/sdp");
+    r.headers = h;
+    r.body = b;
+}
+
+fn set_sdp_req(r: &mut Request, body: Vec<u8>) {
+    let (mut h, mut b) = (std::mem::take(&mut r.headers), Vec::new());
+    message::set_body(&mut h, &mut b, body, "application/sdp");
+    r.headers = h;
+    r.body = b;
+}
+
+fn is_2xx(r: &Response) -> bool {
+    (200..300).contains(&r.status_code.code())
+}
+
+fn reason_of(r: &Response) -> String {
+    match &r.status_code {
+        rsip::StatusCode::Other(_, reason) => reason.clone(),
+        other => message::reason_phrase(other.code()).to_string(),
+    }
+}
+
+fn max_forwards(req: &Request) -> u32 {
+    req.headers
+        .iter()
+        .find_map(|h| match h {
+            Header::MaxForwards(m) => m.value().trim().parse::<u32>().ok(),
+            _ => None,
+        })
+        .unwrap_or(70)
+}

@@ -1,0 +1,95 @@
+//! Calls: every call is one actor task ([`actor`]) owning its legs, dialogs and
+//! media relay. The profile dispatchers talk to it through [`CallMsg`].
+
+pub mod actor;
+mod outcome;
+
+pub use outcome::{best_failure, HangupCause};
+
+use serde::Serialize;
+use sip::endpoint::ClientEvent;
+use sip::transaction::TxId;
+use sip::Peer;
+
+/// Which leg: A is the caller's, B the callee's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Side {
+    /// The caller's leg.
+    A,
+    /// The callee's leg.
+    B,
+}
+
+impl Side {
+    /// The other leg.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    pub(crate) fn media(self) -> media::relay::Side {
+        match self {
+            Side::A => media::relay::Side::A,
+            Side::B => media::relay::Side::B,
+        }
+    }
+}
+
+/// What a call actor is told.
+#[derive(Debug)]
+pub enum CallMsg {
+    /// An event of one of the call's client transactions (`token` says which).
+    Client {
+        /// Which request of ours this is about.
+        token: u64,
+        /// What happened.
+        ev: ClientEvent,
+    },
+    /// An in-dialog request from one of the legs.
+    Request {
+        /// Which leg sent it.
+        side: Side,
+        /// Server transaction to answer on.
+        tx: TxId,
+        /// The request.
+        request: rsip::Request,
+        /// Its source.
+        from: Peer,
+    },
+    /// ACK for a 2xx we sent.
+    Ack {
+        /// Which leg.
+        side: Side,
+        /// The ACK.
+        request: rsip::Request,
+    },
+    /// The caller CANCELled (the CANCEL itself was already answered).
+    Cancel,
+    /// The server is stopping: end the call now.
+    Shutdown,
+}
+
+/// A live call as shown by the API.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallInfo {
+    /// Engine call id.
+    pub id: u64,
+    /// Calling extension or number.
+    pub caller: String,
+    /// Dialled number.
+    pub callee: String,
+    /// internal / inbound.
+    pub direction: &'static str,
+    /// routing / ringing / answered / ending.
+    pub state: &'static str,
+    /// Relay port facing the caller.
+    pub a_rtp_port: u16,
+    /// Relay port facing the callee.
+    pub b_rtp_port: u16,
+    /// Unix ms when the call started.
+    pub start_at: u64,
+    /// Unix ms when answered.
+    pub answer_at: Option<u64>,
+}

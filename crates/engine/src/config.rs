@@ -1,0 +1,290 @@
+//! Process settings, read from `conf/switchboard.toml`; every port, path and
+//! database setting can also be given by flag or environment variable (the
+//! binary applies those on top).
+
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Everything the engine needs to start.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listening addresses, ports and paths.
+    pub server: ServerConfig,
+    /// SIP protocol settings.
+    pub sip: SipConfig,
+    /// Call handling.
+    pub calls: CallsConfig,
+    /// Anchored media.
+    pub media: MediaConfig,
+    /// The external (trunk) profile.
+    pub trunk: TrunkConfig,
+    /// First-run seed data.
+    pub seed: SeedConfig,
+}
+
+/// Listening addresses, ports and paths.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address every socket binds to.
+    pub bind: IpAddr,
+    /// Address put in Via, Contact and SDP. Defaults to `bind`, or 127.0.0.1 when bind is unspecified.
+    pub advertise: Option<IpAddr>,
+    /// Internal profile (phones).
+    pub sip_port: u16,
+    /// External profile (trunks).
+    pub trunk_port: u16,
+    /// Web and metrics.
+    pub http_port: u16,
+    /// RTP port range, "LOW-HIGH".
+    pub rtp_ports: String,
+    /// Data directory (database, state).
+    pub data_dir: PathBuf,
+    /// Database URL; default `sqlite://<data_dir>/switchboard.db`.
+    pub database_url: Option<String>,
+    /// Log every SIP message.
+    pub log_sip: bool,
+    /// Threads of the dedicated media runtime.
+    pub media_threads: usize,
+}
+
+/// SIP protocol settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// Digest realm.
+    pub realm: String,
+    /// Digest algorithms offered, most preferred first ("SHA-256", "MD5").
+    pub auth_algorithms: Vec<String>,
+    /// Nonce lifetime; older nonces get a stale=true challenge.
+    pub nonce_ttl_secs: u64,
+    /// REGISTER Expires below this gets 423.
+    pub min_expires: u32,
+    /// Expires above this is cut down.
+    pub max_expires: u32,
+    /// Used when REGISTER gives no Expires.
+    pub default_expires: u32,
+    /// Contacts kept per extension.
+    pub max_contacts: usize,
+    /// Consecutive auth failures from one address before it is ignored.
+    pub auth_fail_limit: u32,
+    /// How long an address is ignored after too many failures.
+    pub auth_ban_secs: u64,
+    /// RFC 3261 T1 in milliseconds.
+    pub t1_ms: u64,
+}
+
+/// Call handling.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallsConfig {
+    /// Ring time before a call is given up as not answered.
+    pub no_answer_secs: u64,
+}
+
+/// Anchored media.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// A call with no RTP for this long (not while on hold) is hung up.
+    pub rtp_timeout_secs: u64,
+}
+
+/// External profile.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Addresses (CIDR) allowed to send INVITEs to the trunk port.
+    pub acl: Vec<String>,
+}
+
+/// First-run seed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedConfig {
+    /// Extensions to create on first run, in the batch syntax ("1000-1019").
+    pub extensions: String,
+    /// Their password.
+    pub password: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            sip: SipConfig::default(),
+            calls: CallsConfig { no_answer_secs: 30 },
+            media: MediaConfig {
+                rtp_timeout_secs: 60,
+            },
+            trunk: TrunkConfig {
+                acl: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            },
+            seed: SeedConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: IpAddr::from([0, 0, 0, 0]),
+            advertise: None,
+            sip_port: 5060,
+            trunk_port: 5080,
+            http_port: 8080,
+            rtp_ports: "16384-32767".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            log_sip: false,
+            media_threads: 1,
+        }
+    }
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            realm: "switchboard".into(),
+            auth_algorithms: vec!["MD5".into(), "SHA-256".into()],
+            nonce_ttl_secs: 300,
+            min_expires: 60,
+            max_expires: 7200,
+            default_expires: 3600,
+            max_contacts: 10,
+            auth_fail_limit: 10,
+            auth_ban_secs: 300,
+            t1_ms: 500,
+        }
+    }
+}
+
+impl Default for SeedConfig {
+    fn default() -> Self {
+        SeedConfig {
+            extensions: String::new(),
+            password: String::new(),
+        }
+    }
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig { no_answer_secs: 30 }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            rtp_timeout_secs: 60,
+        }
+    }
+}
+
+impl Default for TrunkConfig {
+    fn default() -> Self {
+        Config::default().trunk
+    }
+}
+
+impl Config {
+    /// Parse TOML text.
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        let cfg: Config = toml::from_str(text)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Check values that would otherwise fail late.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.rtp_range()?;
+        for a in &self.sip.auth_algorithms {
+            a.parse::<sip::auth::Algorithm>()
+                .map_err(|_| anyhow::anyhow!("sip.auth_algorithms: unknown algorithm '{a}'"))?;
+        }
+        if self.sip.auth_algorithms.is_empty() {
+            anyhow::bail!("sip.auth_algorithms: at least one algorithm is needed");
+        }
+        for a in &self.trunk.acl {
+            crate::acl::Cidr::parse(a).map_err(|e| anyhow::anyhow!("trunk.acl: {e}"))?;
+        }
+        if self.sip.min_expires > self.sip.max_expires {
+            anyhow::bail!("sip.min_expires is larger than sip.max_expires");
+        }
+        Ok(())
+    }
+
+    /// The RTP port range as numbers.
+    pub fn rtp_range(&self) -> anyhow::Result<(u16, u16)> {
+        parse_port_range(&self.server.rtp_ports)
+    }
+
+    /// The address we tell peers to use.
+    pub fn advertise(&self) -> IpAddr {
+        match self.server.advertise {
+            Some(a) => a,
+            None if self.server.bind.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            None => self.server.bind,
+        }
+    }
+
+    /// The database URL, defaulting to SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.server.database_url {
+            Some(u) if !u.is_empty() => u.clone(),
+            _ => format!(
+                "sqlite://{}",
+                self.server.data_dir.join("switchboard.db").display()
+            ),
+        }
+    }
+}
+
+/// Parse "LOW-HIGH" with LOW < HIGH and at least two ports (one RTP/RTCP pair).
+pub fn parse_port_range(s: &str) -> anyhow::Result<(u16, u16)> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| anyhow::anyhow!("RTP port range '{s}' must look like LOW-HIGH"))?;
+    let lo: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("RTP port range '{s}': '{a}' is not a port"))?;
+    let hi: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("RTP port range '{s}': '{b}' is not a port"))?;
+    if lo >= hi || lo < 1024 {
+        anyhow::bail!("RTP port range '{s}': need 1024 <= LOW < HIGH");
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses() {
+        let text = include_str!("../../../conf/switchboard.toml");
+        let cfg = Config::from_toml(text).expect("conf/switchboard.toml is valid");
+        assert_eq!(cfg.server.sip_port, 5060);
+        assert_eq!(cfg.server.trunk_port, 5080);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Config::from_toml("[server]\nsip_prot = 1\n").is_err());
+        assert!(Config::from_toml("[server]\nrtp_ports = \"30000-20000\"\n").is_err());
+        assert!(Config::from_toml("[sip]\nauth_algorithms = [\"SHA-1\"]\n").is_err());
+        assert!(Config::from_toml("[trunk]\nacl = [\"10.0.0.0/99\"]\n").is_err());
+    }
+
+    #[test]
+    fn port_range() {
+        assert_eq!(parse_port_range("20000-20100").ok(), Some((20000, 20100)));
+        assert!(parse_port_range("20000").is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! What every part of the engine shares: configuration, the two SIP profiles,
+//! the registrar, the directory, media resources, live calls and counters.
+
+use crate::auth_guard::AuthGuard;
+use crate::calls::{CallInfo, CallMsg, Side};
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::registrar::{Registrar, RegistrarConfig};
+use dashmap::DashMap;
+use sip::auth::DigestServer;
+use sip::endpoint::Endpoint;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A call actor's mailbox.
+pub type CallTx = mpsc::UnboundedSender<CallMsg>;
+
+/// Shared engine state; one per process, behind an `Arc`.
+pub struct Ctx {
+    /// Settings.
+    pub cfg: Config,
+    /// Registrar limits derived from `cfg`.
+    pub reg_cfg: RegistrarConfig,
+    /// Internal profile (phones).
+    pub internal: Endpoint,
+    /// External profile (trunks).
+    pub external: Endpoint,
+    /// Address we advertise in Via/Contact/SDP.
+    pub advertise: IpAddr,
+    /// Binding table.
+    pub registrar: Registrar,
+    /// Extensions.
+    pub directory: Directory,
+    /// Digest challenges and verification.
+    pub digest: DigestServer,
+    /// Password-guessing protection.
+    pub guard: AuthGuard,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// RTP/RTCP ports.
+    pub ports: media::ports::PortAllocator,
+    /// The dedicated media runtime.
+    pub media_rt: tokio::runtime::Handle,
+    /// Relay counters.
+    pub relay_stats: Arc<media::relay::RelayStats>,
+    /// Live calls (for the API, metrics and shutdown).
+    pub calls: DashMap<u64, (CallTx, CallInfo)>,
+    /// Call-ID of each leg -> the call owning it and which side it is.
+    pub dialogs: DashMap<String, (CallTx, Side)>,
+    /// Finished calls' records, to the CDR writer.
+    pub cdr_tx: mpsc::UnboundedSender<store::Cdr>,
+    /// Set when shutdown starts: new calls are refused.
+    pub shutting_down: AtomicBool,
+    /// Call ids.
+    pub next_call_id: AtomicU64,
+    /// Trunk ACL.
+    pub acl: crate::acl::Acl,
+}
+
+impl Ctx {
+    /// `host:port` of a profile, for Via headers.
+    pub fn sent_by(&self, ep: &Endpoint) -> String {
+        let port = ep.local_addr().port();
+        match self.advertise {
+            IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+            IpAddr::V4(v4) => format!("{v4}:{port}"),
+        }
+    }
+
+    /// Our Contact URI on a profile, with a user part.
+    pub fn contact(&self, ep: &Endpoint, user: &str) -> String {
+        format!("sip:{user}@{}", self.sent_by(ep))
+    }
+
+    /// Our host for From/To URIs.
+    pub fn host(&self) -> String {
+        match self.advertise {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            IpAddr::V4(v4) => v4.to_string(),
+        }
+    }
+}
+
+/// Wall-clock unix milliseconds (CDRs and bindings survive restarts, so not `Instant`).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

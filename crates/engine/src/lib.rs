@@ -1,0 +1,21 @@
+//! The Switchboard engine: a SIP registrar and B2BUA with anchored media.
+//!
+//! Layout: [`profile`] dispatches each profile's requests; [`registrar`] keeps
+//! bindings; [`calls`] holds the per-call actors; [`router`] decides where a
+//! number goes; [`cdr`] writes call records; [`server`] starts and stops it all.
+
+pub mod acl;
+pub mod auth_guard;
+pub mod calls;
+pub mod cdr;
+pub mod config;
+pub mod context;
+pub mod directory;
+pub mod metrics;
+pub mod profile;
+pub mod registrar;
+pub mod router;
+pub mod server;
+
+pub use config::Config;
+pub use server::Engine;

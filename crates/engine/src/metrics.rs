@@ -1,0 +1,118 @@
+//! Process counters, rendered in the Prometheus text format on `GET /metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// How a call ended, for `switchboard_calls_total{outcome=...}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered (whatever happened after).
+    Answered,
+    /// Callee busy (486/600).
+    Busy,
+    /// Rang until the no-answer timer.
+    NoAnswer,
+    /// Callee not registered or unreachable (480, 408 from the phone).
+    Unavailable,
+    /// No such number (404).
+    NotFound,
+    /// Caller hung up before answer.
+    Cancelled,
+    /// Refused by policy (403: ACL, auth) or by the callee (603).
+    Rejected,
+    /// Anything else (5xx, no ports, ...).
+    Failed,
+}
+
+impl Outcome {
+    /// All outcomes, in the order they are printed.
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Answered,
+        Outcome::Busy,
+        Outcome::NoAnswer,
+        Outcome::Unavailable,
+        Outcome::NotFound,
+        Outcome::Cancelled,
+        Outcome::Rejected,
+        Outcome::Failed,
+    ];
+
+    /// Label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Busy => "busy",
+            Outcome::NoAnswer => "no_answer",
+            Outcome::Unavailable => "unavailable",
+            Outcome::NotFound => "not_found",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// Engine-level counters (transport and relay counters live with their owners).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Calls in progress.
+    pub active_calls: AtomicI64,
+    calls: [AtomicU64; 8],
+    /// Digest verifications that failed (wrong password, bad nonce, wrong user).
+    pub auth_failures: AtomicU64,
+    /// Requests dropped because their source is banned.
+    pub banned_drops: AtomicU64,
+    /// Successful REGISTERs (including refreshes and removals).
+    pub registers_ok: AtomicU64,
+    /// INVITEs refused on the trunk port by the ACL.
+    pub acl_rejects: AtomicU64,
+    /// CDR rows written.
+    pub cdrs_written: AtomicU64,
+    /// CDR rows that could not be written (kept and retried).
+    pub cdr_write_errors: AtomicU64,
+    /// Calls hung up for lack of RTP.
+    pub media_timeouts: AtomicU64,
+}
+
+impl Metrics {
+    /// Count a finished call.
+    pub fn call_ended(&self, o: Outcome) {
+        self.calls[o as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Calls ended with this outcome so far.
+    pub fn calls(&self, o: Outcome) -> u64 {
+        self.calls[o as usize].load(Relaxed)
+    }
+}
+
+/// Builder for the Prometheus text format.
+#[derive(Default)]
+pub struct Exposition(String);
+
+impl Exposition {
+    /// A counter or gauge without labels.
+    pub fn metric(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    }
+
+    /// A family with one label.
+    pub fn labelled(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        label: &str,
+        values: &[(&str, u64)],
+    ) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (l, v) in values {
+            let _ = writeln!(self.0, "{name}{{{label}=\"{l}\"}} {v}");
+        }
+    }
+
+    /// The finished text.
+    pub fn finish(self) -> String {
+        self.0
+    }
+}

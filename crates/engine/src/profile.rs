@@ -1,0 +1,354 @@
+//! The two SIP profiles' dispatchers: what happens to each request that starts
+//! a transaction. Internal (phones): REGISTER and INVITE are digest-challenged.
+//! External (trunks): INVITEs only from ACL addresses, no registration.
+//! In-dialog requests, ACKs and CANCELs are routed to the owning call by Call-ID.
+
+use crate::calls::{actor, CallMsg, Side};
+use crate::context::{now_ms, Ctx};
+use crate::registrar::RegisterOutcome;
+use rsip::headers::{Header, UntypedHeader};
+use rsip::{Method, Request};
+use sip::auth::{Credentials, Verdict};
+use sip::endpoint::{Endpoint, ServerEvent};
+use sip::message::{self, status, status_with_reason};
+use sip::transaction::TxId;
+use sip::Peer;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tokio::sync::mpsc;
+
+/// Which profile a dispatcher serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Phones on the SIP port.
+    Internal,
+    /// Trunks on the trunk port.
+    External,
+}
+
+/// Serve one profile's server events until the endpoint closes.
+pub async fn run(ctx: Arc<Ctx>, profile: Profile, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
+    let ep = match profile {
+        Profile::Internal => ctx.internal.clone(),
+        Profile::External => ctx.external.clone(),
+    };
+    let d = Dispatcher { ctx, profile, ep };
+    while let Some(ev) = events.recv().await {
+        d.event(ev);
+    }
+}
+
+struct Dispatcher {
+    ctx: Arc<Ctx>,
+    profile: Profile,
+    ep: Endpoint,
+}
+
+/// Which credentials header a method is challenged with.
+#[derive(Clone, Copy)]
+enum Challenge {
+    /// 401 + WWW-Authenticate / Authorization (REGISTER).
+    Www,
+    /// 407 + Proxy-Authenticate / Proxy-Authorization (INVITE).
+    Proxy,
+}
+
+impl Dispatcher {
+    fn event(&self, ev: ServerEvent) {
+        match ev {
+            ServerEvent::Request {
+                tx,
+                request,
+                from,
+                cancels,
+            } => self.request(tx, request, from, cancels.is_some()),
+            ServerEvent::Ack { request, from: _ } => {
+                if let Some((call, side)) = self.call_of(&request) {
+                    let _ = call.send(CallMsg::Ack { side, request });
+                }
+            }
+            ServerEvent::StrayResponse { response, from } => {
+                tracing::debug!(
+                    "stray 2xx from {from} for Call-ID {:?}",
+                    message::call_id(&response)
+                );
+            }
+            ServerEvent::AckTimeout(tx) => {
+                tracing::info!("2xx on {tx:?} was never acknowledged");
+            }
+        }
+    }
+
+    fn request(&self, tx: TxId, req: Request, from: Peer, is_cancel_of_known: bool) {
+        let now = Instant::now();
+        if self.ctx.guard.is_banned(from.addr.ip(), now) {
+            // Ignored on purpose: an answer would help a password-guessing attacker.
+            self.ctx.metrics.banned_drops.fetch_add(1, Relaxed);
+            return;
+        }
+        let in_dialog = message::to_tag(&req).is_some();
+        match req.method {
+            Method::Register => match self.profile {
+                Profile::Internal => self.register(tx, &req, from),
+                Profile::External => self.reply(
+                    tx,
+                    &req,
+                    status_with_reason(403, "Registration Not Allowed On Trunk Port"),
+                ),
+            },
+            Method::Cancel => self.cancel(tx, &req, is_cancel_of_known),
+            Method::Options if !in_dialog => {
+                let mut r = message::response(&req, status(200), Some(&message::new_tag()));
+                r.headers
+                    .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
+                r.headers.push(Header::Accept(rsip::headers::Accept::new(
+                    "application/sdp",
+                )));
+                self.ep.respond(tx, r);
+            }
+            _ if in_dialog => match self.call_of(&req) {
+                Some((call, side)) => {
+                    let _ = call.send(CallMsg::Request {
+                        side,
+                        tx,
+                        request: req,
+                        from,
+                    });
+                }
+                None => self.reply(tx, &req, status(481)),
+            },
+            Method::Invite => self.invite(tx, req, from),
+            Method::Subscribe => self.reply(tx, &req, status_with_reason(489, "Bad Event")),
+            Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Notify => {
+                self.reply(tx, &req, status(481))
+            }
+            _ => {
+                let mut r = message::response(&req, status(405), Some(&message::new_tag()));
+                r.headers
+                    .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
+                self.ep.respond(tx, r);
+            }
+        }
+    }
+
+    fn reply(&self, tx: TxId, req: &Request, code: rsip::StatusCode) {
+        let tag = message::new_tag();
+        self.ep.respond(tx, message::response(req, code, Some(&tag)));
+    }
+
+    fn call_of(&self, req: &Request) -> Option<(crate::context::CallTx, Side)> {
+        let cid = message::call_id(req)?;
+        self.ctx.dialogs.get(cid).map(|e| e.value().clone())
+    }
+
+    fn cancel(&self, tx: TxId, req: &Request, matched: bool) {
+        match self.call_of(req) {
+            Some((call, Side::A)) if matched => {
+                self.reply(tx, req, status(200));
+                let _ = call.send(CallMsg::Cancel);
+            }
+            _ => self.reply(tx, req, status(481)),
+        }
+    }
+
+    // ---- REGISTER -----------------------------------------------------------
+
+    fn register(&self, tx: TxId, req: &Request, from: Peer) {
+        let Some(aor) = message::uri_user(&match req.headers.iter().find_map(|h| match h {
+            Header::To(t) => t.uri().ok(),
+            _ => None,
+        }) {
+            Some(u) => u,
+            None => return self.reply(tx, req, status_with_reason(400, "Malformed To header")),
+        }) else {
+            return self.reply(tx, req, status_with_reason(400, "To header has no user part"));
+        };
+        let Some(user) = self.authenticate(tx, req, from, Challenge::Www) else {
+            return;
+        };
+        if user != aor {
+            self.auth_failed(from, &user, "username does not match the registered extension");
+            return self.reply(tx, req, status_with_reason(403, "Username Does Not Match"));
+        }
+        let now = now_ms();
+        match self
+            .ctx
+            .registrar
+            .register(&self.ctx.reg_cfg, &aor, req, from, now)
+        {
+            RegisterOutcome::Ok(bindings) => {
+                self.ctx.metrics.registers_ok.fetch_add(1, Relaxed);
+                let mut r = message::response(req, status(200), Some(&message::new_tag()));
+                for (contact, secs) in bindings {
+                    r.headers.push(Header::Contact(rsip::headers::Contact::new(format!(
+                        "<{contact}>;expires={secs}"
+                    ))));
+                }
+                self.ep.respond(tx, r);
+            }
+            RegisterOutcome::TooBrief { min } => {
+                let mut r = message::response(req, status(423), Some(&message::new_tag()));
+                r.headers.push(Header::MinExpires(rsip::headers::MinExpires::new(
+                    min.to_string(),
+                )));
+                self.ep.respond(tx, r);
+            }
+            RegisterOutcome::Bad(why) => self.reply(tx, req, status_with_reason(400, why)),
+            RegisterOutcome::OutOfOrder => {
+                self.reply(tx, req, status_with_reason(500, "Out Of Order CSeq"))
+            }
+            RegisterOutcome::TooManyContacts => {
+                self.reply(tx, req, status_with_reason(403, "Too Many Contacts"))
+            }
+        }
+    }
+
+    // ---- INVITE -------------------------------------------------------------
+
+    fn invite(&self, tx: TxId, req: Request, from: Peer) {
+        if self.ctx.shutting_down.load(Relaxed) {
+            return self.reply(tx, &req, status_with_reason(503, "Shutting Down"));
+        }
+        if max_forwards(&req) == Some(0) {
+            return self.reply(tx, &req, status(483));
+        }
+        let (caller, caller_name, direction) = match self.profile {
+            Profile::Internal => {
+                let Some(user) = self.authenticate(tx, &req, from, Challenge::Proxy) else {
+                    return;
+                };
+                let name = self
+                    .ctx
+                    .directory
+                    .get(&user)
+                    .map(|e| e.display_name.clone())
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| from_display_name(&req))
+                    .unwrap_or_default();
+                (user, name, "internal")
+            }
+            Profile::External => {
+                if !self.ctx.acl.allows(from.addr.ip()) {
+                    self.ctx.metrics.acl_rejects.fetch_add(1, Relaxed);
+                    tracing::info!("INVITE from {from} refused by the trunk ACL");
+                    return self.reply(tx, &req, status_with_reason(403, "Forbidden By ACL"));
+                }
+                let user = req
+                    .headers
+                    .iter()
+                    .find_map(|h| match h {
+                        Header::From(f) => f.uri().ok().and_then(|u| message::uri_user(&u)),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                (user, from_display_name(&req).unwrap_or_default(), "inbound")
+            }
+        };
+        actor::spawn(
+            self.ctx.clone(),
+            actor::NewCall {
+                a_ep: self.ep.clone(),
+                tx,
+                invite: req,
+                from,
+                caller,
+                caller_name,
+                direction,
+            },
+        );
+    }
+
+    // ---- digest auth ----------------------------------------------------------
+
+    /// Check the request's credentials. Returns the authenticated user, or None
+    /// after answering (challenge or refusal).
+    fn authenticate(&self, tx: TxId, req: &Request, from: Peer, kind: Challenge) -> Option<String> {
+        let header = match kind {
+            Challenge::Www => "Authorization",
+            Challenge::Proxy => "Proxy-Authorization",
+        };
+        let Some(value) = message::header_value(req, header) else {
+            self.challenge(tx, req, kind, false);
+            return None;
+        };
+        let creds = match Credentials::parse(value) {
+            Ok(c) => c,
+            Err(e) => {
+                self.auth_failed(from, "?", &e.to_string());
+                self.reply(tx, req, status_with_reason(400, &format!("Malformed {header}: {e}")));
+                return None;
+            }
+        };
+        if creds.realm != self.ctx.digest.realm() {
+            // Credentials for another realm: offer ours.
+            self.challenge(tx, req, kind, false);
+            return None;
+        }
+        let Some(ext) = self.ctx.directory.get(&creds.username).filter(|e| e.enabled) else {
+            self.auth_failed(from, &creds.username, "unknown user");
+            self.reply(tx, req, status(403));
+            return None;
+        };
+        match self.ctx.digest.verify(&creds, req.method.to_string().as_str(), &ext.password, SystemTime::now()) {
+            Verdict::Ok => {
+                self.ctx.guard.success(from.addr.ip());
+                Some(creds.username)
+            }
+            Verdict::Stale => {
+                self.challenge(tx, req, kind, true);
+                None
+            }
+            Verdict::Invalid(why) => {
+                self.auth_failed(from, &creds.username, why);
+                self.reply(tx, req, status_with_reason(403, "Forbidden"));
+                None
+            }
+        }
+    }
+
+    fn challenge(&self, tx: TxId, req: &Request, kind: Challenge, stale: bool) {
+        let code = match kind {
+            Challenge::Www => 401,
+            Challenge::Proxy => 407,
+        };
+        let mut r = message::response(req, status(code), Some(&message::new_tag()));
+        for c in self.ctx.digest.challenges(SystemTime::now(), stale) {
+            r.headers.push(match kind {
+                Challenge::Www => Header::WwwAuthenticate(rsip::headers::WwwAuthenticate::new(c)),
+                Challenge::Proxy => {
+                    Header::ProxyAuthenticate(rsip::headers::ProxyAuthenticate::new(c))
+                }
+            });
+        }
+        self.ep.respond(tx, r);
+    }
+
+    fn auth_failed(&self, from: Peer, user: &str, why: &str) {
+        self.ctx.metrics.auth_failures.fetch_add(1, Relaxed);
+        tracing::info!("auth failed for user '{user}' from {from}: {why}");
+        if self.ctx.guard.failure(from.addr.ip(), Instant::now()) {
+            tracing::warn!(
+                "{} failed authentication {} times in a row: ignored for {} s",
+                from.addr.ip(),
+                self.ctx.cfg.sip.auth_fail_limit,
+                self.ctx.cfg.sip.auth_ban_secs
+            );
+        }
+    }
+}
+
+fn max_forwards(req: &Request) -> Option<u32> {
+
+    req.headers.iter().find_map(|h| match h {
+        Header::MaxForwards(m) => m.value().trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn from_display_name(req: &Request) -> Option<String> {
+    req.headers.iter().find_map(|h| match h {
+        Header::From(f) => f.display_name().ok().flatten(),
+        _ => None,
+    }).map(|n| n.trim_matches('"').to_string()).filter(|n| !n.is_empty())
+}

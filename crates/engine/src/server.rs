@@ -1,0 +1,366 @@
+//! Starting and stopping the engine: database, directory, both SIP profiles,
+//! the media runtime, background loops (directory refresh, registration expiry
+//! and write-behind, CDR writer) and graceful shutdown.
+
+use crate::auth_guard::AuthGuard;
+use crate::calls::{CallInfo, CallMsg};
+use crate::config::Config;
+use crate::context::{now_ms, Ctx};
+use crate::directory::Directory;
+use crate::metrics::{Exposition, Metrics, Outcome};
+use crate::profile::{self, Profile};
+use crate::registrar::{Binding, Registrar, RegistrarConfig};
+use anyhow::Context as _;
+use sip::auth::{Algorithm, DigestServer};
+use sip::endpoint::{Endpoint, EndpointConfig};
+use sip::transaction::TxConfig;
+use sip::transport::SipStats;
+use sip::{Peer, TransportKind};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use tokio::sync::mpsc;
+
+/// A running engine.
+pub struct Engine {
+    ctx: Arc<Ctx>,
+    store: Store,
+    media_rt: std::sync::Mutex<Option<tokio::runtime::Runtime>>,
+    internal_stats: Arc<SipStats>,
+    external_stats: Arc<SipStats>,
+    cdr_done: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    cdr_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    started: std::time::Instant,
+}
+
+impl Engine {
+    /// Open the database, seed it on first run, bind both profiles and start serving.
+    pub async fn start(cfg: Config) -> anyhow::Result<Engine> {
+        cfg.validate()?;
+        std::fs::create_dir_all(&cfg.server.data_dir).with_context(|| {
+            format!("creating data dir {}", cfg.server.data_dir.display())
+        })?;
+        let store = Store::open(&cfg.database_url())
+            .await
+            .with_context(|| format!("opening database {}", cfg.database_url()))?;
+        seed(&store, &cfg).await?;
+        let directory = Directory::default();
+        directory.refresh(&store).await?;
+
+        let advertise = cfg.advertise();
+        let (lo, hi) = cfg.rtp_range()?;
+        let media_rt = media::media_runtime(cfg.server.media_threads.max(1))
+            .context("starting the media runtime")?;
+        let ports = media::PortAllocator::with_runtime(advertise_bind(&cfg), lo, hi, media_rt.handle().clone())
+            .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
+
+        let timers = TxConfig {
+            t1: Duration::from_millis(cfg.sip.t1_ms.max(50)),
+            ..TxConfig::default()
+        };
+        let internal_stats = Arc::new(SipStats::default());
+        let external_stats = Arc::new(SipStats::default());
+        let ep_cfg = |port: u16| EndpointConfig {
+            bind: SocketAddr::new(cfg.server.bind, port),
+            timers: timers.clone(),
+            log_messages: cfg.server.log_sip,
+        };
+        let (internal, internal_events) = Endpoint::start(ep_cfg(cfg.server.sip_port), internal_stats.clone())
+            .await
+            .with_context(|| format!("binding SIP port {}", cfg.server.sip_port))?;
+        let (external, external_events) = Endpoint::start(ep_cfg(cfg.server.trunk_port), external_stats.clone())
+            .await
+            .with_context(|| format!("binding trunk port {}", cfg.server.trunk_port))?;
+
+        let algorithms: Vec<Algorithm> = cfg
+            .sip
+            .auth_algorithms
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let digest = DigestServer::new(
+            cfg.sip.realm.clone(),
+            algorithms,
+            Duration::from_secs(cfg.sip.nonce_ttl_secs),
+        );
+        let metrics = Arc::new(Metrics::default());
+        let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
+        let (cdr_stop, stop_rx) = tokio::sync::oneshot::channel();
+        let cdr_done = tokio::spawn(crate::cdr::run(store.clone(), cdr_rx, metrics.clone(), stop_rx));
+        let acl = crate::acl::Acl::parse(&cfg.trunk.acl).map_err(|e| anyhow::anyhow!(e))?;
+        let ctx = Arc::new(Ctx {
+            reg_cfg: RegistrarConfig {
+                min_expires: cfg.sip.min_expires,
+                max_expires: cfg.sip.max_expires,
+                default_expires: cfg.sip.default_expires,
+                max_contacts: cfg.sip.max_contacts,
+            },
+            guard: AuthGuard::new(cfg.sip.auth_fail_limit, Duration::from_secs(cfg.sip.auth_ban_secs)),
+            cfg,
+            internal,
+            external,
+            advertise,
+            registrar: Registrar::new(),
+            directory,
+            digest,
+            metrics,
+            ports,
+            media_rt: media_rt.handle().clone(),
+            relay_stats: Arc::new(media::RelayStats::new()),
+            calls: Default::default(),
+            dialogs: Default::default(),
+            cdr_tx,
+            shutting_down: AtomicBool::new(false),
+            next_call_id: AtomicU64::new(1),
+            acl,
+        });
+        restore_bindings(&ctx, &store).await;
+        tokio::spawn(profile::run(ctx.clone(), Profile::Internal, internal_events));
+        tokio::spawn(profile::run(ctx.clone(), Profile::External, external_events));
+        tokio::spawn(directory_loop(ctx.clone(), store.clone()));
+        tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
+        tracing::info!(
+            "switchboard ready: SIP {} (internal), {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
+            ctx.internal.local_addr(),
+            ctx.external.local_addr()
+        );
+        Ok(Engine {
+            ctx,
+            store,
+            media_rt: std::sync::Mutex::new(Some(media_rt)),
+            internal_stats,
+            external_stats,
+            cdr_done: tokio::sync::Mutex::new(Some(cdr_done)),
+            cdr_stop: std::sync::Mutex::new(Some(cdr_stop)),
+            started: std::time::Instant::now(),
+        })
+    }
+
+    /// Shared state, for the web module.
+    pub fn ctx(&self) -> &Arc<Ctx> {
+        &self.ctx
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Live calls.
+    pub fn calls(&self) -> Vec<CallInfo> {
+        let mut v: Vec<CallInfo> = self.ctx.calls.iter().map(|e| e.value().1.clone()).collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// The internal profile's bound address.
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.ctx.internal.local_addr()
+    }
+
+    /// Prometheus text for `GET /metrics`.
+    pub fn metrics_text(&self) -> String {
+        let m = &self.ctx.metrics;
+        let mut e = Exposition::default();
+        e.metric("switchboard_uptime_seconds", "gauge", "Seconds since start.", self.started.elapsed().as_secs());
+        e.metric("switchboard_active_calls", "gauge", "Calls in progress.", m.active_calls.load(Relaxed));
+        let outcomes: Vec<(&str, u64)> = Outcome::ALL.iter().map(|o| (o.label(), m.calls(*o))).collect();
+        e.labelled("switchboard_calls_total", "counter", "Finished calls by outcome.", "outcome", &outcomes);
+        e.metric("switchboard_registrations", "gauge", "Registered contacts (bindings).", self.ctx.registrar.binding_count());
+        e.metric("switchboard_registers_total", "counter", "Successful REGISTER requests.", m.registers_ok.load(Relaxed));
+        e.metric("switchboard_auth_failures_total", "counter", "Failed digest authentications.", m.auth_failures.load(Relaxed));
+        e.metric("switchboard_auth_banned_drops_total", "counter", "Requests ignored from banned addresses.", m.banned_drops.load(Relaxed));
+        e.metric("switchboard_acl_rejects_total", "counter", "Trunk INVITEs refused by the ACL.", m.acl_rejects.load(Relaxed));
+        let r = &self.ctx.relay_stats;
+        e.metric("switchboard_rtp_packets_relayed_total", "counter", "RTP packets relayed.", r.rtp_relayed.load(Relaxed));
+        e.metric("switchboard_rtcp_packets_relayed_total", "counter", "RTCP packets relayed.", r.rtcp_relayed.load(Relaxed));
+        e.metric("switchboard_rtp_packets_dropped_total", "counter", "RTP/RTCP packets dropped (invalid, unknown source).", r.dropped.load(Relaxed));
+        e.metric("switchboard_rtp_ports_in_use", "gauge", "RTP/RTCP port pairs allocated.", self.ctx.ports.in_use());
+        e.metric("switchboard_media_timeouts_total", "counter", "Calls hung up for lack of RTP.", m.media_timeouts.load(Relaxed));
+        let sip = [&self.internal_stats, &self.external_stats];
+        let sum = |f: fn(&SipStats) -> &AtomicU64| sip.iter().map(|s| f(s).load(Relaxed)).sum::<u64>();
+        e.metric("switchboard_sip_messages_received_total", "counter", "SIP messages received and parsed.", sum(|s| &s.messages_in));
+        e.metric("switchboard_sip_messages_sent_total", "counter", "SIP messages sent.", sum(|s| &s.messages_out));
+        e.metric("switchboard_sip_parse_errors_total", "counter", "SIP messages that failed to parse.", sum(|s| &s.parse_errors));
+        e.metric("switchboard_sip_oversized_total", "counter", "SIP messages dropped for size.", sum(|s| &s.oversized));
+        e.metric("switchboard_sip_tcp_framing_errors_total", "counter", "TCP connections closed for bad framing (no Content-Length).", sum(|s| &s.tcp_framing_errors));
+        e.metric("switchboard_sip_send_errors_total", "counter", "SIP sends that failed.", sum(|s| &s.send_errors));
+        e.metric("switchboard_cdrs_written_total", "counter", "CDR rows written.", m.cdrs_written.load(Relaxed));
+        e.metric("switchboard_cdr_write_errors_total", "counter", "CDR batch writes that failed (retried).", m.cdr_write_errors.load(Relaxed));
+        e.metric("switchboard_extensions", "gauge", "Configured extensions.", self.ctx.directory.len());
+        e.finish()
+    }
+
+    /// Graceful stop: refuse new calls, end active ones (BYE), write their CDRs,
+    /// persist registrations.
+    pub async fn shutdown(&self) {
+        self.ctx.shutting_down.store(true, Relaxed);
+        let calls: Vec<_> = self.ctx.calls.iter().map(|e| e.value().0.clone()).collect();
+        tracing::info!("shutting down: ending {} active calls", calls.len());
+        for c in calls {
+            let _ = c.send(CallMsg::Shutdown);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.ctx.metrics.active_calls.load(Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Let the BYEs leave before the sockets go.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        persist_bindings(&self.ctx, &self.store).await;
+        // Every call has ended, so its CDR is queued: tell the writer to flush and stop.
+        let stop = self.cdr_stop.lock().ok().and_then(|mut s| s.take());
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.cdr_done.lock().await.take() {
+            match tokio::time::timeout(Duration::from_secs(10), done).await {
+                Ok(_) => tracing::info!("CDRs flushed"),
+                Err(_) => tracing::error!("CDR writer did not finish in time"),
+            }
+        }
+        self.store.close().await;
+        let rt = self.media_rt.lock().ok().and_then(|mut r| r.take());
+        if let Some(rt) = rt {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Media sockets bind to the configured address (all interfaces by default).
+fn advertise_bind(cfg: &Config) -> std::net::IpAddr {
+    cfg.server.bind
+}
+
+async fn seed(store: &Store, cfg: &Config) -> anyhow::Result<()> {
+    if cfg.seed.extensions.trim().is_empty() {
+        return Ok(());
+    }
+    let numbers = store::parse_numbers(&cfg.seed.extensions).context("seed.extensions")?;
+    let exts: Vec<store::Extension> = numbers
+        .into_iter()
+        .map(|number| store::Extension {
+            number,
+            password: cfg.seed.password.clone(),
+            display_name: String::new(),
+            enabled: true,
+        })
+        .collect();
+    let n = store.seed_extensions_if_empty(&exts).await?;
+    if n > 0 {
+        tracing::info!("first run: seeded {n} demo extensions ({})", cfg.seed.extensions);
+    }
+    Ok(())
+}
+
+async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        match ctx.directory.refresh(&store).await {
+            Ok(Some(removed)) => {
+                tracing::info!("extensions reloaded ({} now)", ctx.directory.len());
+                for r in removed {
+                    ctx.registrar.remove_aor(&r);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("reloading extensions failed: {e}"),
+        }
+    }
+}
+
+async fn registrar_loop(ctx: Arc<Ctx>, store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let n = ctx.registrar.sweep(now_ms());
+        if n > 0 {
+            tracing::debug!("{n} registrations expired");
+        }
+        persist_bindings(&ctx, &store).await;
+    }
+}
+
+/// Write changed bindings behind, in one transaction.
+async fn persist_bindings(ctx: &Ctx, store: &Store) {
+    let dirty = ctx.registrar.take_dirty();
+    if dirty.is_empty() {
+        return;
+    }
+    let batch: Vec<(String, Vec<store::BindingRow>)> = dirty
+        .into_iter()
+        .map(|(aor, list)| {
+            let rows = list
+                .into_iter()
+                .map(|b| store::BindingRow {
+                    aor: aor.clone(),
+                    contact: b.contact,
+                    source: format!("{}:{}", b.source.transport.via_token().to_ascii_lowercase(), b.source.addr),
+                    expires_at: b.expires_at as i64,
+                    user_agent: b.user_agent,
+                    call_id: b.call_id,
+                    cseq: i64::from(b.cseq),
+                    q_value: b.q,
+                })
+                .collect();
+            (aor, rows)
+        })
+        .collect();
+    if let Err(e) = store.save_bindings_batch(&batch).await {
+        tracing::warn!("saving {} registrations failed: {e}", batch.len());
+    }
+}
+
+async fn restore_bindings(ctx: &Ctx, store: &Store) {
+    match store.load_bindings(now_ms() as i64).await {
+        Ok(rows) => {
+            let n = rows.len();
+            for r in rows {
+                let Some(source) = parse_source(&r.source) else { continue };
+                ctx.registrar.restore(
+                    &r.aor,
+                    Binding {
+                        contact: r.contact,
+                        source,
+                        expires_at: r.expires_at.max(0) as u64,
+                        user_agent: r.user_agent,
+                        call_id: r.call_id,
+                        cseq: u32::try_from(r.cseq).unwrap_or(0),
+                        q: r.q_value,
+                    },
+                );
+            }
+            if n > 0 {
+                tracing::info!("restored {n} registrations");
+            }
+        }
+        Err(e) => tracing::warn!("restoring registrations failed: {e}"),
+    }
+}
+
+/// "udp:1.2.3.4:5060" back to a peer.
+fn parse_source(s: &str) -> Option<Peer> {
+    let (t, addr) = s.split_once(':')?;
+    let addr: SocketAddr = addr.parse().ok()?;
+    let transport = match t {
+        "udp" => TransportKind::Udp,
+        "tcp" => TransportKind::Tcp,
+        _ => return None,
+    };
+    Some(Peer { transport, addr })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_sources_round_trip() {
+        let p = parse_source("tcp:[::1]:5062").expect("parses");
+        assert_eq!(p, Peer::tcp("[::1]:5062".parse().expect("addr")));
+        assert_eq!(parse_source("udp:10.0.0.1:5060"), Some(Peer::udp("10.0.0.1:5060".parse().expect("addr"))));
+        assert_eq!(parse_source("sctp:1.2.3.4:1"), None);
+    }
+}

@@ -1,0 +1,236 @@
+//! RTP/RTCP port pair allocation from a configured range.
+//!
+//! Each call needs an even RTP port and the following odd RTCP port
+//! (RFC 3550 section 11). Allocation happens once per call leg, so a plain
+//! Mutex around a small bitmap is cheap enough; the packet path never
+//! touches the allocator.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
+
+use crate::MediaError;
+
+/// Hands out RTP/RTCP socket pairs from a port range, round-robin.
+///
+/// Cloning is cheap and clones share the same pool.
+#[derive(Clone)]
+pub struct PortAllocator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ip: IpAddr,
+    /// First RTP port (even).
+    low: u16,
+    /// Configured upper bound, only kept for error messages.
+    high: u16,
+    /// Reactor the sockets are registered with; None = the caller's runtime.
+    rt: Option<Handle>,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// One entry per pair: allocated by us right now.
+    used: Vec<bool>,
+    /// Where the next search starts. Moving on past the last allocation
+    /// (instead of taking the lowest free pair) means a just-freed port is
+    /// not reused at once, so late packets of the previous call cannot be
+    /// latched by the next one.
+    next: usize,
+    in_use: usize,
+}
+
+impl PortAllocator {
+    /// A pool of the even/odd pairs within `low..=high` on `ip`. Sockets
+    /// register with the Tokio runtime current at [`allocate`](Self::allocate)
+    /// time; prefer [`with_runtime`](Self::with_runtime) so the media runtime
+    /// (not the SIP one) polls them.
+    pub fn new(ip: IpAddr, low: u16, high: u16) -> Result<Self, MediaError> {
+        Self::build(ip, low, high, None)
+    }
+
+    /// Like [`new`](Self::new), but sockets are registered with `rt`'s
+    /// reactor whichever runtime calls `allocate`.
+    pub fn with_runtime(ip: IpAddr, low: u16, high: u16, rt: Handle) -> Result<Self, MediaError> {
+        Self::build(ip, low, high, Some(rt))
+    }
+
+    fn build(ip: IpAddr, low: u16, high: u16, rt: Option<Handle>) -> Result<Self, MediaError> {
+        let invalid = MediaError::InvalidPortRange { low, high };
+        if low == 0 {
+            return Err(invalid);
+        }
+        let first = low
+            .checked_add(low % 2)
+            .ok_or(MediaError::InvalidPortRange { low, high })?;
+        // Pair k uses first + 2k and first + 2k + 1, which must be <= high:
+        // k <= (high - first - 1) / 2, i.e. ceil((high - first) / 2) pairs.
+        let pairs = usize::from(high.saturating_sub(first)).div_ceil(2);
+        if pairs == 0 {
+            return Err(invalid);
+        }
+        Ok(PortAllocator {
+            inner: Arc::new(Inner {
+                ip,
+                low: first,
+                high,
+                rt,
+                state: Mutex::new(State {
+                    used: vec![false; pairs],
+                    // A random start spreads port use across process restarts,
+                    // for the same reason as the round-robin above.
+                    next: fastrand::usize(..pairs),
+                    in_use: 0,
+                }),
+            }),
+        })
+    }
+
+    /// Binds a free even RTP port and the next odd RTCP port. Pairs that
+    /// another process holds are skipped; fails with
+    /// [`MediaError::PortsExhausted`] when no pair can be bound.
+    pub fn allocate(&self) -> Result<RtpPortPair, MediaError> {
+        let inner = &self.inner;
+        let handle = match &inner.rt {
+            Some(h) => h.clone(),
+            None => Handle::try_current().map_err(|_| MediaError::NoRuntime)?,
+        };
+        let mut st = inner.lock();
+        let pairs = st.used.len();
+        for step in 0..pairs {
+            let idx = (st.next + step) % pairs;
+            if st.used[idx] {
+                continue;
+            }
+            // idx < pairs and the range was checked in build(), so this fits.
+            let port = inner.low + (idx as u16) * 2;
+            let Some((rtp, rtcp)) = bind_pair(inner.ip, port)? else {
+                continue;
+            };
+            let _guard = handle.enter();
+            let rtp = UdpSocket::from_std(rtp)?;
+            let rtcp = UdpSocket::from_std(rtcp)?;
+            st.used[idx] = true;
+            st.in_use += 1;
+            st.next = (idx + 1) % pairs;
+            return Ok(RtpPortPair {
+                rtp,
+                rtcp,
+                port,
+                _lease: Lease {
+                    inner: Arc::clone(inner),
+                    idx,
+                },
+            });
+        }
+        Err(MediaError::PortsExhausted {
+            low: inner.low,
+            high: inner.high,
+        })
+    }
+
+    /// Number of pairs currently allocated by this pool.
+    pub fn in_use(&self) -> usize {
+        self.inner.lock().in_use
+    }
+
+    /// Total number of pairs in the range.
+    pub fn capacity(&self) -> usize {
+        self.inner.lock().used.len()
+    }
+
+    /// The address sockets are bound to.
+    pub fn ip(&self) -> IpAddr {
+        self.inner.ip
+    }
+}
+
+impl fmt::Debug for PortAllocator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortAllocator")
+            .field("ip", &self.inner.ip)
+            .field("low", &self.inner.low)
+            .field("high", &self.inner.high)
+            .field("in_use", &self.in_use())
+            .finish()
+    }
+}
+
+impl Inner {
+    /// Poisoning cannot leave the bitmap inconsistent (each update is a
+    /// couple of plain stores), so a poisoned lock is simply taken over.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Binds both sockets of a pair; Ok(None) when either port is in use.
+fn bind_pair(
+    ip: IpAddr,
+    port: u16,
+) -> Result<Option<(std::net::UdpSocket, std::net::UdpSocket)>, MediaError> {
+    let bind = |p: u16| -> io::Result<Option<std::net::UdpSocket>> {
+        match std::net::UdpSocket::bind(SocketAddr::new(ip, p)) {
+            Ok(s) => {
+                s.set_nonblocking(true)?;
+                Ok(Some(s))
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let Some(rtp) = bind(port)? else {
+        return Ok(None);
+    };
+    let Some(rtcp) = bind(port + 1)? else {
+        return Ok(None);
+    };
+    Ok(Some((rtp, rtcp)))
+}
+
+/// An RTP socket on an even port and its RTCP socket on the next port.
+///
+/// The ports return to the pool when the pair is dropped. Socket buffer
+/// sizes are left at the OS default (about 208 KiB on Linux), far more than
+/// one 50 packet/s stream needs; changing them would need a new dependency.
+#[derive(Debug)]
+pub struct RtpPortPair {
+    /// Socket bound to the even RTP port.
+    pub rtp: UdpSocket,
+    /// Socket bound to `port + 1`.
+    pub rtcp: UdpSocket,
+    /// The RTP port number.
+    pub port: u16,
+    /// Declared last so it drops after both sockets are closed: a pair is
+    /// only marked free once its ports really are.
+    _lease: Lease,
+}
+
+/// Gives a pair back to its allocator on drop.
+struct Lease {
+    inner: Arc<Inner>,
+    idx: usize,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut st = self.inner.lock();
+        if let Some(used) = st.used.get_mut(self.idx) {
+            if *used {
+                *used = false;
+                st.in_use -= 1;
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease").field("idx", &self.idx).finish()
+    }
+}

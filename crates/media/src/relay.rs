@@ -1,0 +1,505 @@
+//! The anchored media relay of one call: RTP and RTCP between side A and
+//! side B, with symmetric-RTP latching.
+//!
+//! Performance shape (the target is 2,000 calls x 50 packets/s each way on
+//! two shared cores): one task per call owns all four sockets and is woken
+//! by socket readiness; it drains every ready socket with `try_recv_from`
+//! into one reusable buffer and sends straight out of the other side's
+//! socket. Nothing allocates per packet, the per-packet bookkeeping is plain
+//! fields owned by the task, and shared atomics are written once per wakeup
+//! rather than once per packet. The control handle only talks to the task
+//! through a Mutex plus a wakeup, touched on control calls.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
+
+use crate::ports::RtpPortPair;
+
+/// A latched source must be silent this long before another may take over.
+const RELATCH_SILENCE_MS: u64 = 2_000;
+/// Consecutive packets a new source must send before it takes over: enough
+/// that a single stray or spoofed packet cannot hijack the stream.
+const RELATCH_PACKETS: u32 = 5;
+/// Packets read from one socket before moving to the next, so that a flood
+/// on one socket cannot starve the others of this call.
+const BURST: usize = 16;
+/// Receive buffer size. A datagram filling it entirely may have been
+/// truncated, so such datagrams are dropped rather than forwarded damaged.
+const BUF_SIZE: usize = 2048;
+
+/// Process-wide counters shared by every relay, exported as metrics.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    /// RTP packets forwarded.
+    pub rtp_relayed: AtomicU64,
+    /// RTCP packets forwarded.
+    pub rtcp_relayed: AtomicU64,
+    /// Datagrams dropped: invalid, from an unlatched source, no destination
+    /// known yet, or the send failed.
+    pub dropped: AtomicU64,
+}
+
+impl RelayStats {
+    /// All counters at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// One of the two legs of a relayed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The first leg (by convention the caller).
+    A,
+    /// The second leg.
+    B,
+}
+
+impl Side {
+    /// The opposite side: where this side's packets are sent.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    fn idx(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+}
+
+/// State shared between the [`Relay`] handle and its task.
+struct Shared {
+    epoch: Instant,
+    /// Milliseconds since `epoch` of the last accepted RTP packet, or of the
+    /// last hold change / start, so the idle clock restarts from there.
+    last_activity_ms: AtomicU64,
+    on_hold: AtomicBool,
+    closed: AtomicBool,
+    received: [AtomicU64; 2],
+    sent: [AtomicU64; 2],
+    /// Control plane -> task: signalled RTP addresses.
+    signalled: Mutex<[Option<SocketAddr>; 2]>,
+    /// Task -> control plane: latched RTP sources (written on latch only).
+    latched: Mutex<[Option<SocketAddr>; 2]>,
+    wake: Notify,
+}
+
+impl Shared {
+    fn now_ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Poisoning cannot break the plain copies kept in these mutexes.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Handle to a running relay; the relay stops when it is closed or dropped.
+pub struct Relay {
+    shared: Arc<Shared>,
+    ports: [u16; 2],
+}
+
+impl Relay {
+    /// Spawns the relay task on `rt` (the dedicated media runtime). The
+    /// sockets stay registered with the reactor they were created on, so
+    /// allocate them with [`PortAllocator::with_runtime`](crate::PortAllocator::with_runtime)
+    /// on the same runtime.
+    pub fn start(rt: &Handle, a: RtpPortPair, b: RtpPortPair, stats: Arc<RelayStats>) -> Relay {
+        let ports = [a.port, b.port];
+        let shared = Arc::new(Shared {
+            epoch: Instant::now(),
+            last_activity_ms: AtomicU64::new(0),
+            on_hold: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            received: Default::default(),
+            sent: Default::default(),
+            signalled: Mutex::new([None; 2]),
+            latched: Mutex::new([None; 2]),
+            wake: Notify::new(),
+        });
+        let task = Task {
+            pairs: [a, b],
+            sides: Default::default(),
+            buf: vec![0; BUF_SIZE],
+            counts: Counts::default(),
+            shared: Arc::clone(&shared),
+            stats,
+        };
+        rt.spawn(task.run());
+        Relay { shared, ports }
+    }
+
+    /// The local RTP port of `side` (RTCP is this + 1).
+    pub fn local_port(&self, side: Side) -> u16 {
+        self.ports[side.idx()]
+    }
+
+    /// The address signalled in SDP for where `side` wants to receive RTP;
+    /// used until the first packet from that side latches (symmetric RTP).
+    /// Signalling a different address than before (e.g. a re-INVITE moving
+    /// the call to another device) forgets the latch so it is learnt anew.
+    pub fn set_remote(&self, side: Side, rtp: SocketAddr) {
+        lock(&self.shared.signalled)[side.idx()] = Some(rtp);
+        self.shared.wake.notify_one();
+    }
+
+    /// Where RTP for `side` currently goes: the latched source if any, else
+    /// the signalled address.
+    pub fn remote(&self, side: Side) -> Option<SocketAddr> {
+        let latched = lock(&self.shared.latched)[side.idx()];
+        latched.or(lock(&self.shared.signalled)[side.idx()])
+    }
+
+    /// Marks the call held or resumed. While held the inactivity clock does
+    /// not run, and it restarts from zero on resume (a held phone may
+    /// legitimately send nothing for a long time).
+    pub fn set_hold(&self, on_hold: bool) {
+        self.shared.on_hold.store(on_hold, Relaxed);
+        let now = self.shared.now_ms(Instant::now());
+        self.shared.last_activity_ms.fetch_max(now, Relaxed);
+    }
+
+    /// Time since the last RTP packet from either side (or since start or the
+    /// last hold change); `None` while on hold.
+    pub fn idle_for(&self, now: Instant) -> Option<Duration> {
+        if self.shared.on_hold.load(Relaxed) {
+            return None;
+        }
+        let last = self.shared.last_activity_ms.load(Relaxed);
+        let now = self.shared.now_ms(now);
+        Some(Duration::from_millis(now.saturating_sub(last)))
+    }
+
+    /// (valid RTP packets accepted from `side`, RTP packets sent to `side`).
+    pub fn packets(&self, side: Side) -> (u64, u64) {
+        let i = side.idx();
+        (
+            self.shared.received[i].load(Relaxed),
+            self.shared.sent[i].load(Relaxed),
+        )
+    }
+
+    /// Stops the relay; its sockets close and the ports go back to the pool
+    /// shortly after (when the task has seen the request). Idempotent.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Relaxed);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay").field("ports", &self.ports).finish()
+    }
+}
+
+/// Per-side latching state, owned by the task.
+#[derive(Default)]
+struct SideState {
+    signalled: Option<SocketAddr>,
+    /// Latched RTP source, also the RTP destination.
+    rtp: Option<SocketAddr>,
+    /// Latched RTCP source, also the RTCP destination.
+    rtcp: Option<SocketAddr>,
+    /// When the latched RTP source last sent.
+    last_ms: u64,
+    /// A new source trying to take over, and its consecutive packet count.
+    candidate: Option<(SocketAddr, u32)>,
+}
+
+impl SideState {
+    fn rtp_target(&self) -> Option<SocketAddr> {
+        self.rtp.or(self.signalled)
+    }
+
+    /// RTCP goes to the latched RTCP source, else to RTP port + 1 (RFC 3550).
+    fn rtcp_target(&self) -> Option<SocketAddr> {
+        self.rtcp.or_else(|| {
+            let rtp = self.rtp_target()?;
+            Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?))
+        })
+    }
+
+    /// Applies symmetric-RTP latching to an RTP packet from `src`; true if
+    /// the packet is accepted. `changed` is set when the latch moved.
+    fn accept_rtp(&mut self, src: SocketAddr, now_ms: u64, changed: &mut bool) -> bool {
+        match self.rtp {
+            Some(latched) if latched == src => {
+                self.last_ms = now_ms;
+                self.candidate = None;
+                true
+            }
+            Some(_) if now_ms.saturating_sub(self.last_ms) < RELATCH_SILENCE_MS => {
+                self.candidate = None;
+                false
+            }
+            Some(_) => {
+                let count = match self.candidate {
+                    Some((c, n)) if c == src => n + 1,
+                    _ => 1,
+                };
+                if count < RELATCH_PACKETS {
+                    self.candidate = Some((src, count));
+                    return false;
+                }
+                self.latch(src, now_ms);
+                *changed = true;
+                true
+            }
+            None => {
+                self.latch(src, now_ms);
+                *changed = true;
+                true
+            }
+        }
+    }
+
+    fn latch(&mut self, src: SocketAddr, now_ms: u64) {
+        self.rtp = Some(src);
+        // A new RTP source means the RTCP source must be learnt again too.
+        self.rtcp = None;
+        self.candidate = None;
+        self.last_ms = now_ms;
+    }
+
+    fn accept_rtcp(&mut self, src: SocketAddr) -> bool {
+        match self.rtcp {
+            Some(latched) => latched == src,
+            None => {
+                self.rtcp = Some(src);
+                true
+            }
+        }
+    }
+}
+
+/// Counters accumulated during one wakeup and published at its end.
+#[derive(Default)]
+struct Counts {
+    /// Running totals per side (this relay only).
+    received: [u64; 2],
+    sent: [u64; 2],
+    /// Deltas for the process-wide stats.
+    rtp: u64,
+    rtcp: u64,
+    dropped: u64,
+    got_rtp: bool,
+    latch_changed: bool,
+}
+
+/// The relay task: owns both port pairs and all per-packet state.
+struct Task {
+    pairs: [RtpPortPair; 2],
+    sides: [SideState; 2],
+    buf: Vec<u8>,
+    counts: Counts,
+    shared: Arc<Shared>,
+    stats: Arc<RelayStats>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        let shared = Arc::clone(&self.shared);
+        loop {
+            // Created before reading the control state, and notify_one stores
+            // a permit, so a control call made from here on is never missed.
+            let mut woken = pin!(shared.wake.notified());
+            if shared.closed.load(Relaxed) {
+                break;
+            }
+            self.reload();
+            poll_fn(|cx| {
+                if woken.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                self.pump(cx);
+                Poll::Pending
+            })
+            .await;
+        }
+        tracing::debug!(ports = ?[self.pairs[0].port, self.pairs[1].port], "relay closed");
+    }
+
+    /// Picks up signalled addresses from the control handle.
+    fn reload(&mut self) {
+        let signalled = *lock(&self.shared.signalled);
+        for (side, addr) in self.sides.iter_mut().zip(signalled) {
+            if addr.is_some() && side.signalled.is_some() && addr != side.signalled {
+                *side = SideState::default();
+            }
+            side.signalled = addr;
+        }
+        self.publish_latches();
+    }
+
+    fn publish_latches(&self) {
+        let mut latched = lock(&self.shared.latched);
+        for (l, s) in latched.iter_mut().zip(&self.sides) {
+            *l = s.rtp;
+        }
+    }
+
+    /// Drains every ready socket, round-robin in bursts, until all of them
+    /// would block (which registers the wakers) or the coop budget runs out
+    /// (then Tokio reschedules the task itself).
+    fn pump(&mut self, cx: &mut Context<'_>) {
+        let now_ms = self.shared.now_ms(Instant::now());
+        loop {
+            let mut progressed = false;
+            for s in 0..4 {
+                let (side, rtcp) = (s / 2, s % 2 == 1);
+                for _ in 0..BURST {
+                    let pair = &self.pairs[side];
+                    let sock = if rtcp { &pair.rtcp } else { &pair.rtp };
+                    if !matches!(sock.poll_recv_ready(cx), Poll::Ready(Ok(()))) {
+                        break;
+                    }
+                    match sock.try_recv_from(&mut self.buf) {
+                        Ok((n, src)) => {
+                            progressed = true;
+                            self.forward(side, rtcp, n, src, now_ms);
+                        }
+                        // Readiness is now cleared: the next poll registers.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        // E.g. a reported ICMP error: one-shot, just go on.
+                        Err(_) => self.counts.dropped += 1,
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.publish(now_ms);
+    }
+
+    /// Validates, latches and forwards one datagram held in `self.buf[..n]`.
+    fn forward(&mut self, side: usize, rtcp: bool, n: usize, src: SocketAddr, now_ms: u64) {
+        let c = &mut self.counts;
+        let pkt = &self.buf[..n];
+        let me = &mut self.sides[side];
+        let accepted = if n >= BUF_SIZE {
+            false
+        } else if rtcp {
+            valid_rtcp(pkt) && me.accept_rtcp(src)
+        } else if valid_rtp(pkt) && me.accept_rtp(src, now_ms, &mut c.latch_changed) {
+            c.received[side] += 1;
+            c.got_rtp = true;
+            true
+        } else {
+            false
+        };
+        if !accepted {
+            c.dropped += 1;
+            return;
+        }
+        let other = 1 - side;
+        let peer = &self.sides[other];
+        let (target, sock) = if rtcp {
+            (peer.rtcp_target(), &self.pairs[other].rtcp)
+        } else {
+            (peer.rtp_target(), &self.pairs[other].rtp)
+        };
+        // No destination yet (no SDP, nothing latched): nowhere to send.
+        let Some(target) = target else {
+            c.dropped += 1;
+            return;
+        };
+        match send(sock, pkt, target) {
+            true if rtcp => c.rtcp += 1,
+            true => {
+                c.rtp += 1;
+                c.sent[other] += 1;
+            }
+            false => c.dropped += 1,
+        }
+    }
+
+    /// Publishes this wakeup's counters: one atomic op per counter per
+    /// wakeup rather than per packet.
+    fn publish(&mut self, now_ms: u64) {
+        let c = &mut self.counts;
+        for i in 0..2 {
+            self.shared.received[i].store(c.received[i], Relaxed);
+            self.shared.sent[i].store(c.sent[i], Relaxed);
+        }
+        if c.got_rtp {
+            self.shared.last_activity_ms.fetch_max(now_ms, Relaxed);
+        }
+        for (delta, total) in [
+            (&mut c.rtp, &self.stats.rtp_relayed),
+            (&mut c.rtcp, &self.stats.rtcp_relayed),
+            (&mut c.dropped, &self.stats.dropped),
+        ] {
+            if *delta > 0 {
+                total.fetch_add(*delta, Relaxed);
+                *delta = 0;
+            }
+        }
+        c.got_rtp = false;
+        if std::mem::take(&mut c.latch_changed) {
+            tracing::debug!(
+                ports = ?[self.pairs[0].port, self.pairs[1].port],
+                a = ?self.sides[0].rtp,
+                b = ?self.sides[1].rtp,
+                "RTP source latched"
+            );
+            self.publish_latches();
+        }
+    }
+}
+
+/// Sends without waiting: a full socket buffer means the packet is late
+/// anyway, and real-time media is better dropped than queued.
+fn send(sock: &UdpSocket, pkt: &[u8], target: SocketAddr) -> bool {
+    matches!(sock.try_send_to(pkt, target), Ok(n) if n == pkt.len())
+}
+
+/// RTP sanity check (RFC 3550 appendix A.1, minus what needs state): version
+/// 2, room for the fixed header, CSRCs and any header extension, and not a
+/// payload type in 72-76, which is RTCP multiplexed onto the RTP port.
+pub(crate) fn valid_rtp(p: &[u8]) -> bool {
+    if p.len() < 12 || p[0] >> 6 != 2 {
+        return false;
+    }
+    let pt = p[1] & 0x7f;
+    if (72..=76).contains(&pt) {
+        return false;
+    }
+    let mut header = 12 + 4 * usize::from(p[0] & 0x0f);
+    if p[0] & 0x10 != 0 {
+        let Some(ext) = p.get(header + 2..header + 4) else {
+            return false;
+        };
+        header += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    }
+    header <= p.len()
+}
+
+/// RTCP sanity check: version 2 and at least a header plus SSRC.
+pub(crate) fn valid_rtcp(p: &[u8]) -> bool {
+    p.len() >= 8 && p[0] >> 6 == 2
+}

@@ -1,0 +1,410 @@
+//! Relay behaviour with real UDP sockets on 127.0.0.1.
+//!
+//! Waits use generous timeouts that never fire on a healthy run; nothing
+//! asserts on how long anything took.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use media::{PortAllocator, Relay, RelayStats, RtpPortPair, Side};
+use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
+use tokio::time::{sleep, timeout};
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A minimal valid RTP packet: PCMU, given sequence number, 4 payload bytes.
+fn rtp(seq: u16) -> Vec<u8> {
+    let mut p = vec![
+        0x80, 0, 0, 0, 0, 0, 0, 160, 0x12, 0x34, 0x56, 0x78, 1, 2, 3, 4,
+    ];
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p
+}
+
+/// A receiver report with no report blocks.
+fn rtcp(ssrc: u8) -> Vec<u8> {
+    vec![0x80, 201, 0, 1, 0, 0, 0, ssrc]
+}
+
+/// One call: a relay plus an endpoint (RTP socket on an even port, RTCP on
+/// the next) for each side, allocated from a second pool so port+1 holds.
+struct Call {
+    relay: Relay,
+    stats: Arc<RelayStats>,
+    relay_pool: PortAllocator,
+    a: RtpPortPair,
+    b: RtpPortPair,
+}
+
+impl Call {
+    fn new(base: u16, signal: bool) -> Call {
+        let relay_pool = PortAllocator::new(LOCAL, base, base + 19).unwrap();
+        let ends = PortAllocator::new(LOCAL, base + 20, base + 39).unwrap();
+        let stats = Arc::new(RelayStats::new());
+        let relay = Relay::start(
+            &Handle::current(),
+            relay_pool.allocate().unwrap(),
+            relay_pool.allocate().unwrap(),
+            Arc::clone(&stats),
+        );
+        let (a, b) = (ends.allocate().unwrap(), ends.allocate().unwrap());
+        if signal {
+            relay.set_remote(Side::A, addr(a.port));
+            relay.set_remote(Side::B, addr(b.port));
+        }
+        Call {
+            relay,
+            stats,
+            relay_pool,
+            a,
+            b,
+        }
+    }
+
+    fn rtp_port(&self, side: Side) -> SocketAddr {
+        addr(self.relay.local_port(side))
+    }
+
+    fn rtcp_port(&self, side: Side) -> SocketAddr {
+        addr(self.relay.local_port(side) + 1)
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::new(LOCAL, port)
+}
+
+async fn recv(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = [0u8; 2048];
+    let (n, from) = timeout(PATIENCE, sock.recv_from(&mut buf))
+        .await
+        .expect("packet did not arrive")
+        .unwrap();
+    (buf[..n].to_vec(), from)
+}
+
+/// Waits until `cond` holds; panics after PATIENCE.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_flows_both_ways() {
+    let call = Call::new(42000, true);
+    for seq in 0..3 {
+        call.a
+            .rtp
+            .send_to(&rtp(seq), call.rtp_port(Side::A))
+            .await
+            .unwrap();
+        let (got, from) = recv(&call.b.rtp).await;
+        assert_eq!(got, rtp(seq), "payload passes through untouched");
+        assert_eq!(from, call.rtp_port(Side::B), "sent from B's relay port");
+
+        call.b
+            .rtp
+            .send_to(&rtp(100 + seq), call.rtp_port(Side::B))
+            .await
+            .unwrap();
+        let (got, from) = recv(&call.a.rtp).await;
+        assert_eq!(got, rtp(100 + seq));
+        assert_eq!(from, call.rtp_port(Side::A));
+    }
+    // Telephone-event (PT 101, marker set) is just RTP to the relay.
+    let mut dtmf = rtp(9);
+    dtmf[1] = 0x80 | 101;
+    call.a
+        .rtp
+        .send_to(&dtmf, call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, dtmf);
+
+    eventually("counters", || {
+        call.relay.packets(Side::A) == (4, 3) && call.relay.packets(Side::B) == (3, 4)
+    })
+    .await;
+    assert_eq!(call.stats.rtp_relayed.load(Relaxed), 7);
+    assert_eq!(call.stats.dropped.load(Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcp_flows_both_ways() {
+    let call = Call::new(42100, true);
+    // Nothing latched yet: RTCP goes to the signalled RTP port + 1.
+    call.a
+        .rtcp
+        .send_to(&rtcp(1), call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    let (got, from) = recv(&call.b.rtcp).await;
+    assert_eq!(got, rtcp(1));
+    assert_eq!(from, call.rtcp_port(Side::B));
+    call.b
+        .rtcp
+        .send_to(&rtcp(2), call.rtcp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.a.rtcp).await.0, rtcp(2));
+    eventually("rtcp counter", || {
+        call.stats.rtcp_relayed.load(Relaxed) == 2
+    })
+    .await;
+    assert_eq!(call.stats.rtp_relayed.load(Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latches_to_real_source_not_signalled_address() {
+    let call = Call::new(42200, false);
+    // SDP says A is at `decoy` (say a private address behind NAT); A really
+    // sends from `a.rtp`.
+    let decoy = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    call.relay.set_remote(Side::A, decoy.local_addr().unwrap());
+    call.relay.set_remote(Side::B, addr(call.b.port));
+
+    // Before A has sent anything, B's media goes to the signalled address.
+    call.b
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&decoy).await.0, rtp(1));
+
+    // A's first packet latches A to its real source.
+    call.a
+        .rtp
+        .send_to(&rtp(2), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(2));
+    call.b
+        .rtp
+        .send_to(&rtp(3), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.a.rtp).await.0, rtp(3));
+    assert_eq!(call.relay.remote(Side::A), Some(addr(call.a.port)));
+
+    // Another source is now dropped and counted; A's next packet still flows.
+    let intruder = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    intruder
+        .send_to(&rtp(666), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    call.a
+        .rtp
+        .send_to(&rtp(4), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(
+        recv(&call.b.rtp).await.0,
+        rtp(4),
+        "intruder's packet was forwarded"
+    );
+    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relatches_after_source_goes_silent() {
+    let call = Call::new(42300, true);
+    call.a
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(1));
+
+    // The phone moves to a new port and keeps sending; the old one is silent.
+    let moved = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    sleep(Duration::from_millis(2300)).await;
+    let mut seq = 10;
+    let got = loop {
+        moved
+            .send_to(&rtp(seq), call.rtp_port(Side::A))
+            .await
+            .unwrap();
+        seq += 1;
+        let mut buf = [0u8; 64];
+        if let Ok(r) = timeout(Duration::from_millis(50), call.b.rtp.recv_from(&mut buf)).await {
+            let (n, _) = r.unwrap();
+            break buf[..n].to_vec();
+        }
+        assert!(seq < 200, "new source never latched");
+    };
+    assert_eq!(got[0], 0x80);
+    call.b
+        .rtp
+        .send_to(&rtp(500), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(
+        recv(&moved).await.0,
+        rtp(500),
+        "B's media follows the phone"
+    );
+    assert_eq!(
+        call.relay.remote(Side::A),
+        Some(moved.local_addr().unwrap())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_is_dropped_and_counted() {
+    let call = Call::new(42400, true);
+    let mut ext_too_long = rtp(1);
+    ext_too_long[0] |= 0x10; // extension flag, but no room for one
+    let mut csrc_too_many = rtp(1);
+    csrc_too_many[0] |= 0x0f; // 15 CSRCs claimed, none present
+    let mut version1 = rtp(1);
+    version1[0] = 0x40;
+    let mut rtcp_on_rtp = rtp(1);
+    rtcp_on_rtp[1] = 200 & 0x7f | 0x80; // PT 72 with marker: an RTCP SR
+    let stun = [
+        0u8, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let rtp_garbage: [&[u8]; 7] = [
+        &[],
+        &[0x80],
+        &rtp(1)[..11],
+        &ext_too_long,
+        &csrc_too_many,
+        &version1,
+        &rtcp_on_rtp,
+    ];
+    for g in rtp_garbage {
+        call.a.rtp.send_to(g, call.rtp_port(Side::A)).await.unwrap();
+    }
+    call.a
+        .rtp
+        .send_to(&stun, call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    call.a
+        .rtcp
+        .send_to(&[0x80, 200, 0, 0], call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    call.a
+        .rtcp
+        .send_to(&[0u8; 12], call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+
+    // Valid packets still flow, and none of the garbage arrived before them.
+    call.a
+        .rtp
+        .send_to(&rtp(7), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(7));
+    call.a
+        .rtcp
+        .send_to(&rtcp(7), call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtcp).await.0, rtcp(7));
+    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 10).await;
+    assert_eq!(call.relay.packets(Side::A).0, 1);
+
+    // An RTP packet with a valid header extension is fine.
+    let mut with_ext = rtp(8);
+    with_ext[0] |= 0x10;
+    with_ext.truncate(12);
+    with_ext.extend_from_slice(&[0xbe, 0xde, 0, 1, 0x10, 0xff, 0, 0, 9, 9]);
+    call.a
+        .rtp
+        .send_to(&with_ext, call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, with_ext);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_destination_drops() {
+    let call = Call::new(42500, false);
+    call.a
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 1).await;
+    // A is latched now; once B is signalled, media flows both ways.
+    call.relay.set_remote(Side::B, addr(call.b.port));
+    call.a
+        .rtp
+        .send_to(&rtp(2), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(2));
+    call.b
+        .rtp
+        .send_to(&rtp(3), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.a.rtp).await.0, rtp(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_suspends_idle_clock() {
+    let call = Call::new(42600, true);
+    let later = Instant::now() + Duration::from_secs(100);
+    assert!(call.relay.idle_for(later).unwrap() >= Duration::from_secs(100));
+
+    call.relay.set_hold(true);
+    assert_eq!(call.relay.idle_for(later), None);
+    assert_eq!(call.relay.idle_for(Instant::now()), None);
+    call.relay.set_hold(false);
+    assert!(call.relay.idle_for(later).is_some());
+
+    // Traffic resets the clock: after a packet, "idle" as seen from the
+    // moment before it was sent is zero.
+    sleep(Duration::from_millis(20)).await;
+    let before = Instant::now();
+    call.a
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    recv(&call.b.rtp).await;
+    eventually("idle clock reset", || {
+        call.relay.idle_for(before) == Some(Duration::ZERO)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_stops_forwarding_and_frees_ports() {
+    let call = Call::new(42700, true);
+    call.a
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    recv(&call.b.rtp).await;
+    assert_eq!(call.relay_pool.in_use(), 2);
+
+    call.relay.close();
+    eventually("ports back in the pool", || call.relay_pool.in_use() == 0).await;
+    let _ = call.a.rtp.send_to(&rtp(2), call.rtp_port(Side::A)).await;
+    let mut buf = [0u8; 64];
+    let late = timeout(Duration::from_millis(300), call.b.rtp.recv_from(&mut buf)).await;
+    assert!(late.is_err(), "packet forwarded after close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_closes_relay() {
+    let call = Call::new(42800, true);
+    let Call {
+        relay, relay_pool, ..
+    } = call;
+    drop(relay);
+    eventually("ports back in the pool", || relay_pool.in_use() == 0).await;
+}

@@ -1,0 +1,241 @@
+//! Extensions: the SIP accounts phones register with.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::db::{self, db_err, DbRow, Tx};
+use crate::{bump_version, Store, StoreError};
+
+/// Name of the change counter bumped by every extension change.
+pub(crate) const EXTENSIONS_VERSION: &str = "extensions";
+
+/// One extension (SIP account).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// Extension number, also the SIP user name (e.g. `"1001"`).
+    pub number: String,
+    /// SIP digest password.
+    pub password: String,
+    /// Name shown to callees; may be empty.
+    pub display_name: String,
+    /// Disabled extensions keep their settings but cannot register or call.
+    pub enabled: bool,
+}
+
+/// Outcome of [`Store::add_extensions`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddReport {
+    /// Numbers that were created, in input order.
+    pub added: Vec<String>,
+    /// Numbers that already existed (or repeated an earlier input entry) and
+    /// were left untouched, in input order.
+    pub skipped: Vec<String>,
+}
+
+impl Store {
+    /// Adds extensions in one transaction. Numbers that already exist are
+    /// skipped and reported, never overwritten, so re-running a batch is
+    /// safe. Refuses the whole batch if any entry has an empty number or
+    /// password.
+    pub async fn add_extensions(&self, extensions: &[Extension]) -> Result<AddReport, StoreError> {
+        extensions.iter().try_for_each(validate)?;
+        let mut report = AddReport::default();
+        if extensions.is_empty() {
+            return Ok(report);
+        }
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("adding extensions"))?;
+        let now = db::now_ms();
+        for ext in extensions {
+            if insert_new(&mut tx, ext, now).await? {
+                report.added.push(ext.number.clone());
+            } else {
+                report.skipped.push(ext.number.clone());
+            }
+        }
+        if !report.added.is_empty() {
+            bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+        }
+        tx.commit().await.map_err(db_err("adding extensions"))?;
+        Ok(report)
+    }
+
+    /// Adds one extension; fails with [`StoreError::ExtensionExists`] if the
+    /// number is taken.
+    pub async fn add_extension(&self, extension: &Extension) -> Result<(), StoreError> {
+        let report = self.add_extensions(std::slice::from_ref(extension)).await?;
+        if report.added.is_empty() {
+            return Err(StoreError::ExtensionExists(extension.number.clone()));
+        }
+        Ok(())
+    }
+
+    /// All extensions, ordered by number with numeric awareness (`99`
+    /// before `100`).
+    pub async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
+        let rows = sqlx::query("SELECT number, password, display_name, enabled FROM extensions")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing extensions"))?;
+        let mut list = rows
+            .iter()
+            .map(from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err("listing extensions"))?;
+        // Sorted here rather than in SQL: a natural order needs casts whose
+        // spelling differs between SQLite and PostgreSQL, and the list is small.
+        list.sort_by(|a, b| compare_numbers(&a.number, &b.number));
+        Ok(list)
+    }
+
+    /// The extension `number`, if it exists.
+    pub async fn get_extension(&self, number: &str) -> Result<Option<Extension>, StoreError> {
+        let row = sqlx::query(
+            "SELECT number, password, display_name, enabled FROM extensions WHERE number = $1",
+        )
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading an extension"))?;
+        row.as_ref()
+            .map(from_row)
+            .transpose()
+            .map_err(db_err("reading an extension"))
+    }
+
+    /// Removes the given extensions in one transaction and returns how many
+    /// existed. Unknown numbers are ignored.
+    pub async fn remove_extensions(&self, numbers: &[String]) -> Result<usize, StoreError> {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("removing extensions"))?;
+        let mut removed: u64 = 0;
+        for number in numbers {
+            removed += sqlx::query("DELETE FROM extensions WHERE number = $1")
+                .bind(number)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("removing extensions"))?
+                .rows_affected();
+        }
+        if removed > 0 {
+            bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+        }
+        tx.commit().await.map_err(db_err("removing extensions"))?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+
+    /// Changes the SIP password of `number`; fails with
+    /// [`StoreError::ExtensionNotFound`] if it does not exist.
+    pub async fn set_password(&self, number: &str, password: &str) -> Result<(), StoreError> {
+        if password.is_empty() {
+            return Err(StoreError::InvalidExtension {
+                number: number.to_string(),
+                reason: "password is empty",
+            });
+        }
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("setting a password"))?;
+        let changed =
+            sqlx::query("UPDATE extensions SET password = $1, updated_at = $2 WHERE number = $3")
+                .bind(password)
+                .bind(db::now_ms())
+                .bind(number)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("setting a password"))?
+                .rows_affected();
+        if changed == 0 {
+            // Dropping `tx` rolls back; nothing was written anyway.
+            return Err(StoreError::ExtensionNotFound(number.to_string()));
+        }
+        bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+        tx.commit().await.map_err(db_err("setting a password"))?;
+        Ok(())
+    }
+}
+
+/// Inserts `ext` unless its number exists; returns whether it was inserted.
+pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO extensions (number, password, display_name, enabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (number) DO NOTHING",
+    )
+    .bind(&ext.number)
+    .bind(&ext.password)
+    .bind(&ext.display_name)
+    .bind(i32::from(ext.enabled))
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err("adding extensions"))?
+    .rows_affected();
+    Ok(inserted > 0)
+}
+
+/// Rejects entries that could never authenticate.
+pub(crate) fn validate(ext: &Extension) -> Result<(), StoreError> {
+    let reason = if ext.number.trim().is_empty() {
+        "number is empty"
+    } else if ext.password.is_empty() {
+        "password is empty"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidExtension {
+        number: ext.number.clone(),
+        reason,
+    })
+}
+
+/// Decodes a `number, password, display_name, enabled` row.
+fn from_row(row: &DbRow) -> Result<Extension, sqlx::Error> {
+    Ok(Extension {
+        number: row.try_get("number")?,
+        password: row.try_get("password")?,
+        display_name: row.try_get("display_name")?,
+        // INTEGER decodes as i32 on both SQLite and PostgreSQL.
+        enabled: row.try_get::<i32, _>("enabled")? != 0,
+    })
+}
+
+/// Orders all-digit numbers by value (then by width, so `0100` follows
+/// `100`), and puts anything else after them in plain string order.
+fn compare_numbers(a: &str, b: &str) -> Ordering {
+    key(a)
+        .cmp(&key(b))
+        .then_with(|| a.len().cmp(&b.len()))
+        .then_with(|| a.cmp(b))
+}
+
+/// Sort key for [`compare_numbers`]: all-digit numbers first, compared by
+/// (length, text) of their zero-stripped digits, which is numeric comparison
+/// without overflow for any length.
+fn key(s: &str) -> (bool, usize, &str) {
+    let digits = !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if digits {
+        let trimmed = s.trim_start_matches('0');
+        (false, trimmed.len(), trimmed)
+    } else {
+        (true, 0, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare_numbers;
+
+    #[test]
+    fn numeric_aware_order() {
+        let mut v = vec!["100", "99", "1000", "0100", "abc", "101", "9"];
+        v.sort_by(|a, b| compare_numbers(a, b));
+        assert_eq!(v, vec!["9", "99", "100", "0100", "101", "1000", "abc"]);
+    }
+}

@@ -1,0 +1,157 @@
+//! Persisted registrar bindings.
+//!
+//! The engine keeps the live binding table in memory; this is its backing
+//! copy, written behind in batches and read once at startup so phones stay
+//! reachable across a restart without re-registering.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::db::{self, db_err, DbRow, Tx};
+use crate::{Store, StoreError};
+
+/// One registered contact of an address-of-record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingRow {
+    /// Address-of-record, e.g. `sip:1001@example.com` (or just `1001`; the
+    /// store does not interpret it).
+    pub aor: String,
+    /// Contact URI the phone registered.
+    pub contact: String,
+    /// Transport and address the REGISTER came from, e.g. `udp:1.2.3.4:5060`.
+    pub source: String,
+    /// Expiry as unix milliseconds.
+    pub expires_at: i64,
+    /// The phone's User-Agent header; may be empty.
+    pub user_agent: String,
+    /// Call-ID of the REGISTER that created or refreshed the binding.
+    pub call_id: String,
+    /// CSeq number of that REGISTER.
+    pub cseq: i64,
+    /// The contact's `q` parameter as written (e.g. `"0.5"`), if any.
+    pub q_value: Option<String>,
+}
+
+impl Store {
+    /// Replaces every stored binding of `aor` with `rows` in one transaction
+    /// (an empty slice deletes them all). Every row must belong to `aor`.
+    pub async fn save_bindings(&self, aor: &str, rows: &[BindingRow]) -> Result<(), StoreError> {
+        check_aor(aor, rows)?;
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("saving bindings"))?;
+        replace_aor(&mut tx, aor, rows).await?;
+        tx.commit().await.map_err(db_err("saving bindings"))?;
+        Ok(())
+    }
+
+    /// Like [`Store::save_bindings`] for many AORs in one transaction: the
+    /// engine writes changes behind in batches.
+    pub async fn save_bindings_batch(
+        &self,
+        batch: &[(String, Vec<BindingRow>)],
+    ) -> Result<(), StoreError> {
+        for (aor, rows) in batch {
+            check_aor(aor, rows)?;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("saving bindings"))?;
+        for (aor, rows) in batch {
+            replace_aor(&mut tx, aor, rows).await?;
+        }
+        tx.commit().await.map_err(db_err("saving bindings"))?;
+        Ok(())
+    }
+
+    /// All bindings still valid at `now_ms` (unix milliseconds), ordered by
+    /// AOR then contact. Expired rows are deleted in the same transaction.
+    pub async fn load_bindings(&self, now_ms: i64) -> Result<Vec<BindingRow>, StoreError> {
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("loading bindings"))?;
+        let expired = sqlx::query("DELETE FROM registrations WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("loading bindings"))?
+            .rows_affected();
+        let rows = sqlx::query(
+            "SELECT aor, contact, source, expires_at, user_agent, call_id, cseq, q_value \
+             FROM registrations ORDER BY aor, contact",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err("loading bindings"))?;
+        tx.commit().await.map_err(db_err("loading bindings"))?;
+        if expired > 0 {
+            tracing::debug!(expired, "dropped expired registrations");
+        }
+        rows.iter()
+            .map(from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("loading bindings"))
+    }
+}
+
+/// Refuses rows that belong to another AOR, which would otherwise be
+/// written under the wrong key or survive a replace they should not.
+fn check_aor(aor: &str, rows: &[BindingRow]) -> Result<(), StoreError> {
+    match rows.iter().find(|r| r.aor != aor) {
+        Some(row) => Err(StoreError::BindingAorMismatch {
+            expected: aor.to_string(),
+            found: row.aor.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Deletes the stored bindings of `aor` and writes `rows` instead.
+async fn replace_aor(tx: &mut Tx, aor: &str, rows: &[BindingRow]) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM registrations WHERE aor = $1")
+        .bind(aor)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err("saving bindings"))?;
+    for row in rows {
+        // A contact listed twice keeps its last entry instead of failing the
+        // whole batch on the primary key.
+        sqlx::query(
+            "INSERT INTO registrations \
+             (aor, contact, source, expires_at, user_agent, call_id, cseq, q_value) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (aor, contact) DO UPDATE SET source = excluded.source, \
+             expires_at = excluded.expires_at, user_agent = excluded.user_agent, \
+             call_id = excluded.call_id, cseq = excluded.cseq, q_value = excluded.q_value",
+        )
+        .bind(aor)
+        .bind(&row.contact)
+        .bind(&row.source)
+        .bind(row.expires_at)
+        .bind(&row.user_agent)
+        .bind(&row.call_id)
+        .bind(row.cseq)
+        .bind(&row.q_value)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err("saving bindings"))?;
+    }
+    Ok(())
+}
+
+/// Decodes a full `registrations` row.
+fn from_row(row: &DbRow) -> Result<BindingRow, sqlx::Error> {
+    Ok(BindingRow {
+        aor: row.try_get("aor")?,
+        contact: row.try_get("contact")?,
+        source: row.try_get("source")?,
+        expires_at: row.try_get("expires_at")?,
+        user_agent: row.try_get("user_agent")?,
+        call_id: row.try_get("call_id")?,
+        cseq: row.try_get("cseq")?,
+        q_value: row.try_get("q_value")?,
+    })
+}

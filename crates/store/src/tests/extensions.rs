@@ -1,0 +1,253 @@
+//! Extensions, change counters and first-run seeding.
+
+use super::{memory, TempDb};
+use crate::{AddReport, Extension, Store, StoreError};
+
+fn ext(number: &str, name: &str) -> Extension {
+    Extension {
+        number: number.to_string(),
+        password: format!("secret-{number}"),
+        display_name: name.to_string(),
+        enabled: true,
+    }
+}
+
+fn numbers(list: &[Extension]) -> Vec<&str> {
+    list.iter().map(|e| e.number.as_str()).collect()
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+async fn add_list_remove(store: &Store) {
+    let report = store
+        .add_extensions(&[ext("101", "Alice"), ext("100", "Bob"), ext("99", "")])
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        AddReport {
+            added: strings(&["101", "100", "99"]),
+            skipped: vec![],
+        }
+    );
+
+    // Existing numbers are skipped and keep their old data; a number
+    // repeated inside the batch is skipped too.
+    let mut changed = ext("100", "Mallory");
+    changed.password = "overwritten?".to_string();
+    let report = store
+        .add_extensions(&[changed, ext("1000", "Carol"), ext("1000", "Dup")])
+        .await
+        .unwrap();
+    assert_eq!(report.added, strings(&["1000"]));
+    assert_eq!(report.skipped, strings(&["100", "1000"]));
+    let bob = store.get_extension("100").await.unwrap().unwrap();
+    assert_eq!(bob, ext("100", "Bob"));
+    assert_eq!(
+        store
+            .get_extension("1000")
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name,
+        "Carol"
+    );
+
+    let list = store.list_extensions().await.unwrap();
+    assert_eq!(numbers(&list), vec!["99", "100", "101", "1000"]);
+
+    let removed = store
+        .remove_extensions(&strings(&["100", "4242", "99"]))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert!(store.get_extension("100").await.unwrap().is_none());
+    let list = store.list_extensions().await.unwrap();
+    assert_eq!(numbers(&list), vec!["101", "1000"]);
+}
+
+#[tokio::test]
+async fn add_list_remove_with_skip_report_file() {
+    let db = TempDb::new();
+    add_list_remove(&db.open().await).await;
+}
+
+#[tokio::test]
+async fn add_list_remove_with_skip_report_memory() {
+    add_list_remove(&memory().await).await;
+}
+
+#[tokio::test]
+async fn list_is_numeric_aware() {
+    let store = memory().await;
+    let batch: Vec<_> = crate::parse_numbers("1000,99-101,9,0100")
+        .unwrap()
+        .iter()
+        .map(|n| ext(n, ""))
+        .collect();
+    store.add_extensions(&batch).await.unwrap();
+    let list = store.list_extensions().await.unwrap();
+    assert_eq!(
+        numbers(&list),
+        vec!["9", "99", "100", "0100", "101", "1000"]
+    );
+}
+
+#[tokio::test]
+async fn disabled_flag_round_trips() {
+    let store = memory().await;
+    let mut off = ext("300", "Off");
+    off.enabled = false;
+    store
+        .add_extensions(&[off.clone(), ext("301", "On")])
+        .await
+        .unwrap();
+    assert_eq!(store.get_extension("300").await.unwrap(), Some(off));
+    assert!(store.get_extension("301").await.unwrap().unwrap().enabled);
+}
+
+async fn versions_bump(store: &Store) {
+    let v0 = store.config_version("extensions").await.unwrap();
+    assert_eq!(v0, 0);
+    assert_eq!(store.config_version("no-such-area").await.unwrap(), 0);
+
+    store.add_extensions(&[ext("1", "")]).await.unwrap();
+    let v1 = store.config_version("extensions").await.unwrap();
+    assert!(v1 > v0);
+
+    store.set_password("1", "new").await.unwrap();
+    let v2 = store.config_version("extensions").await.unwrap();
+    assert!(v2 > v1);
+
+    store.add_extensions(&[ext("2", "")]).await.unwrap();
+    let v3 = store.config_version("extensions").await.unwrap();
+    assert!(v3 > v2);
+
+    store.remove_extensions(&strings(&["1"])).await.unwrap();
+    let v4 = store.config_version("extensions").await.unwrap();
+    assert!(v4 > v3);
+
+    // Calls that change nothing leave the counter alone, so the server does
+    // not reload for nothing.
+    store.add_extensions(&[ext("2", "")]).await.unwrap();
+    store.remove_extensions(&strings(&["1"])).await.unwrap();
+    assert!(store.set_password("404", "x").await.is_err());
+    assert_eq!(store.config_version("extensions").await.unwrap(), v4);
+}
+
+#[tokio::test]
+async fn config_version_increases_on_every_change_file() {
+    let db = TempDb::new();
+    versions_bump(&db.open().await).await;
+}
+
+#[tokio::test]
+async fn config_version_increases_on_every_change_memory() {
+    versions_bump(&memory().await).await;
+}
+
+#[tokio::test]
+async fn set_password_updates_and_reports_missing() {
+    let store = memory().await;
+    store.add_extensions(&[ext("1001", "")]).await.unwrap();
+    store.set_password("1001", "hunter2").await.unwrap();
+    assert_eq!(
+        store.get_extension("1001").await.unwrap().unwrap().password,
+        "hunter2"
+    );
+    let err = store.set_password("1002", "x").await.unwrap_err();
+    assert!(matches!(err, StoreError::ExtensionNotFound(_)));
+    assert_eq!(err.to_string(), "extension 1002 not found");
+    let err = store.set_password("1001", "").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid extension '1001': password is empty"
+    );
+}
+
+#[tokio::test]
+async fn add_extension_refuses_existing_number() {
+    let store = memory().await;
+    store.add_extension(&ext("1001", "A")).await.unwrap();
+    let err = store.add_extension(&ext("1001", "B")).await.unwrap_err();
+    assert_eq!(err.to_string(), "extension 1001 already exists");
+}
+
+#[tokio::test]
+async fn invalid_entries_refuse_the_whole_batch() {
+    let store = memory().await;
+    let mut bad = ext("1002", "");
+    bad.password.clear();
+    let err = store
+        .add_extensions(&[ext("1001", ""), bad])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid extension '1002': password is empty"
+    );
+    let err = store.add_extensions(&[ext("", "")]).await.unwrap_err();
+    assert_eq!(err.to_string(), "invalid extension '': number is empty");
+    assert!(store.list_extensions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn seed_runs_once_only() {
+    let db = TempDb::new();
+    let store = db.open().await;
+    let defaults = [ext("1001", "Demo 1"), ext("1002", "Demo 2")];
+
+    assert_eq!(store.seed_extensions_if_empty(&defaults).await.unwrap(), 2);
+    assert_eq!(store.list_extensions().await.unwrap().len(), 2);
+    // Second start: already seeded.
+    assert_eq!(store.seed_extensions_if_empty(&defaults).await.unwrap(), 0);
+
+    // The operator removes everything; a restart (new handle) must not
+    // bring the defaults back.
+    store
+        .remove_extensions(&strings(&["1001", "1002"]))
+        .await
+        .unwrap();
+    store.close().await;
+    let restarted = db.open().await;
+    assert_eq!(
+        restarted.seed_extensions_if_empty(&defaults).await.unwrap(),
+        0
+    );
+    assert!(restarted.list_extensions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn seed_leaves_a_populated_database_alone() {
+    let store = memory().await;
+    store.add_extensions(&[ext("500", "Mine")]).await.unwrap();
+    assert_eq!(
+        store
+            .seed_extensions_if_empty(&[ext("1001", "Demo")])
+            .await
+            .unwrap(),
+        0
+    );
+    // Still marked: emptying the table later does not seed either.
+    store.remove_extensions(&strings(&["500"])).await.unwrap();
+    assert_eq!(
+        store
+            .seed_extensions_if_empty(&[ext("1001", "Demo")])
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.list_extensions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn seed_bumps_config_version() {
+    let store = memory().await;
+    store
+        .seed_extensions_if_empty(&[ext("1001", "Demo")])
+        .await
+        .unwrap();
+    assert!(store.config_version("extensions").await.unwrap() > 0);
+}

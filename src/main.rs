@@ -1,0 +1,293 @@
+//! `switchboard`: with no command it runs the server; subcommands provision
+//! extensions in the same database the server uses (the running server picks
+//! the changes up without a restart).
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use engine::{Config, Engine};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Switchboard: SIP registrar, B2BUA with anchored media, call-center apps and web CRM.
+#[derive(Parser, Debug)]
+#[command(name = "switchboard", version, about)]
+struct Cli {
+    /// Configuration file (default: conf/switchboard.toml if present).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database, state).
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (default: sqlite://DATA_DIR/switchboard.db).
+    #[arg(long, global = true, env = "SWITCHBOARD_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Debug)]
+struct ServerArgs {
+    /// Address to bind every socket to.
+    #[arg(long, env = "SWITCHBOARD_BIND")]
+    bind: Option<IpAddr>,
+    /// Address to advertise in SIP and SDP (default: bind, or 127.0.0.1).
+    #[arg(long, env = "SWITCHBOARD_ADVERTISE")]
+    advertise: Option<IpAddr>,
+    /// Internal SIP profile port (phones) [default 5060].
+    #[arg(long, env = "SWITCHBOARD_SIP_PORT")]
+    sip_port: Option<u16>,
+    /// External SIP profile port (trunks) [default 5080].
+    #[arg(long, env = "SWITCHBOARD_TRUNK_PORT")]
+    trunk_port: Option<u16>,
+    /// Web, API and metrics port [default 8080].
+    #[arg(long, env = "SWITCHBOARD_HTTP_PORT")]
+    http_port: Option<u16>,
+    /// RTP port range, LOW-HIGH [default 16384-32767].
+    #[arg(long, env = "SWITCHBOARD_RTP_PORTS")]
+    rtp_ports: Option<String>,
+    /// Log every SIP message.
+    #[arg(long, env = "SWITCHBOARD_LOG_SIP")]
+    log_sip: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage extensions.
+    #[command(subcommand)]
+    Extension(ExtensionCmd),
+    /// Check the configuration file and exit.
+    CheckConfig,
+}
+
+#[derive(Subcommand, Debug)]
+enum ExtensionCmd {
+    /// Add extensions: a number, a range (1000-1099) or a list (101,105,110-112).
+    Add {
+        /// Numbers to add.
+        numbers: String,
+        /// SIP password for all of them.
+        #[arg(long)]
+        password: String,
+        /// Display name (caller ID name).
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List extensions.
+    List,
+    /// Remove extensions (same number syntax as add).
+    Remove {
+        /// Numbers to remove.
+        numbers: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("switchboard")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = load_config(&cli)?;
+    match cli.command {
+        None => serve(cfg).await,
+        Some(Command::CheckConfig) => {
+            println!("configuration OK (database {})", cfg.database_url());
+            Ok(())
+        }
+        Some(Command::Extension(cmd)) => extension(cfg, cmd).await,
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let path = match &cli.config {
+        Some(p) => Some(p.clone()),
+        None => {
+            let default = PathBuf::from("conf/switchboard.toml");
+            default.exists().then_some(default)
+        }
+    };
+    let mut cfg = match &path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config {}", p.display()))?;
+            Config::from_toml(&text).with_context(|| format!("in config {}", p.display()))?
+        }
+        None => Config::default(),
+    };
+    let s = &cli.server;
+    if let Some(d) = &cli.data_dir {
+        cfg.server.data_dir = d.clone();
+    }
+    if let Some(u) = &cli.database_url {
+        cfg.server.database_url = Some(u.clone());
+    }
+    if let Some(b) = s.bind {
+        cfg.server.bind = b;
+    }
+    if let Some(a) = s.advertise {
+        cfg.server.advertise = Some(a);
+    }
+    if let Some(p) = s.sip_port {
+        cfg.server.sip_port = p;
+    }
+    if let Some(p) = s.trunk_port {
+        cfg.server.trunk_port = p;
+    }
+    if let Some(p) = s.http_port {
+        cfg.server.http_port = p;
+    }
+    if let Some(r) = &s.rtp_ports {
+        cfg.server.rtp_ports = r.clone();
+    }
+    if s.log_sip {
+        cfg.server.log_sip = true;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let http = SocketAddr::new(cfg.server.bind, cfg.server.http_port);
+    let engine = Arc::new(Engine::start(cfg).await?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let web_stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let web = tokio::spawn(web::serve(engine.clone(), http, web_stop));
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        r = web => {
+            // The web server only returns early on an error (port in use).
+            engine.shutdown().await;
+            return match r {
+                Ok(Err(e)) => Err(e.context(format!("web server on {http}"))),
+                _ => Ok(()),
+            };
+        }
+    }
+    tracing::info!("stop requested");
+    let _ = stop_tx.send(true);
+    engine.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.server.data_dir)
+        .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
+    let store = store::Store::open(&cfg.database_url()).await?;
+    match cmd {
+        ExtensionCmd::Add {
+            numbers,
+            password,
+            name,
+        } => {
+            if password.is_empty() {
+                anyhow::bail!("--password must not be empty");
+            }
+            let list = store::parse_numbers(&numbers)?;
+            let exts: Vec<store::Extension> = list
+                .into_iter()
+                .map(|number| store::Extension {
+                    number,
+                    password: password.clone(),
+                    display_name: name.clone(),
+                    enabled: true,
+                })
+                .collect();
+            let report = store.add_extensions(&exts).await?;
+            println!("added {} extension(s)", report.added.len());
+            if !report.skipped.is_empty() {
+                println!(
+                    "skipped {} that already exist: {}",
+                    report.skipped.len(),
+                    summarize(&report.skipped)
+                );
+            }
+        }
+        ExtensionCmd::List => {
+            let all = store.list_extensions().await?;
+            println!("{:<12} {:<20} {:<8} NAME", "NUMBER", "PASSWORD", "ENABLED");
+            for e in &all {
+                println!(
+                    "{:<12} {:<20} {:<8} {}",
+                    e.number,
+                    e.password,
+                    if e.enabled { "yes" } else { "no" },
+                    e.display_name
+                );
+            }
+            println!("{} extension(s)", all.len());
+        }
+        ExtensionCmd::Remove { numbers } => {
+            let list = store::parse_numbers(&numbers)?;
+            let n = store.remove_extensions(&list).await?;
+            println!("removed {n} extension(s)");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn summarize(list: &[String]) -> String {
+    if list.len() <= 10 {
+        list.join(", ")
+    } else {
+        format!("{}, ... ({} more)", list[..10].join(", "), list.len() - 10)
+    }
+}

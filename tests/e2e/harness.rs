@@ -1,0 +1,482 @@
+//! Starts a real `switchboard` server for one test: free ports, its own RTP range,
+//! a temporary data dir, extensions provisioned through the CLI, readiness through
+//! `GET /metrics`, SIGTERM to stop, SIGKILL on drop. The server's stderr goes to a
+//! log file under `tests/artifacts/`; its tail is printed when a test fails.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The workspace root (integration tests run with it as the working directory, but
+/// spelling it out keeps paths right whatever the caller's directory).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Directory for server logs, SIPp traces and temporary data dirs (git-ignored).
+pub fn artifacts() -> PathBuf {
+    let dir = root().join("tests").join("artifacts");
+    std::fs::create_dir_all(&dir).expect("create tests/artifacts");
+    dir
+}
+
+/// Counter that makes every server, data dir and port block of this process distinct.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Ports 10000-31999 are cut into blocks of [`BLOCK`] ports: the server's RTP range
+/// and the test peers' media ports come from one block, so servers running in
+/// parallel (threads of this process, or another test process: the pid picks the
+/// starting block) never share RTP ports. The range stays below Linux's ephemeral
+/// range (32768+), where the OS picks the `bind(0)` ports used for SIP and HTTP.
+const BLOCK: u32 = 100;
+const BLOCKS: u32 = 220;
+const BLOCK_BASE: u32 = 10_000;
+
+/// A block of ports owned by one test: `rtp` goes to the server, `media` to peers.
+#[derive(Clone, Copy, Debug)]
+pub struct PortBlock {
+    /// First port of the block.
+    pub base: u16,
+}
+
+impl PortBlock {
+    fn next() -> PortBlock {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let start = std::process::id().wrapping_mul(7919) % BLOCKS;
+        let slot = (start + n * 37) % BLOCKS;
+        PortBlock {
+            base: (BLOCK_BASE + slot * BLOCK) as u16,
+        }
+    }
+
+    /// The server's RTP range: the first 60 ports (15 calls of 2 legs with RTCP).
+    pub fn rtp_range(&self) -> (u16, u16) {
+        (self.base, self.base + 59)
+    }
+
+    /// An even media port for test peer number `i` (0..9); each peer gets four
+    /// ports, since SIPp also opens media_port+2 for video.
+    pub fn media_port(&self, i: u16) -> u16 {
+        assert!(i < 10, "only 10 media peers per test");
+        self.base + 60 + 4 * i
+    }
+}
+
+/// A UDP port that is also free on TCP (the SIP profiles listen on both).
+pub fn free_udp_tcp_port() -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free on both UDP and TCP");
+}
+
+/// A free UDP port (for SIPp peers).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .expect("bind udp")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A free TCP port (for HTTP).
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind tcp")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test server binary built by cargo for this integration test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_switchboard")
+}
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct ServerBuilder {
+    name: String,
+    extensions: Vec<(String, String)>,
+    config_extra: String,
+}
+
+impl ServerBuilder {
+    /// Provision `spec` (e.g. "1000-1009") with `password` before the server starts.
+    pub fn extensions(mut self, spec: &str, password: &str) -> Self {
+        self.extensions.push((spec.into(), password.into()));
+        self
+    }
+
+    /// TOML appended to tests/e2e/switchboard-test.toml (whole tables only, e.g.
+    /// `[trunk]\nacl = ["127.0.0.2/32"]`: the base file leaves those tables out).
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config_extra.push('\n');
+        self.config_extra.push_str(toml);
+        self.config_extra.push('\n');
+        self
+    }
+
+    /// Provisions, starts the server and waits until `/metrics` answers.
+    pub fn start(self) -> Server {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{}-{}-{}", self.name, std::process::id(), n);
+        let data_dir = artifacts().join("data").join(&id);
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).expect("create data dir");
+        let log_path = artifacts().join(format!("{id}.log"));
+
+        let base = std::fs::read_to_string(root().join("tests/e2e/switchboard-test.toml"))
+            .expect("read tests/e2e/switchboard-test.toml");
+        let config_path = data_dir.join("switchboard.toml");
+        std::fs::write(&config_path, format!("{base}\n{}", self.config_extra))
+            .expect("write test config");
+
+        let ports = PortBlock::next();
+        let mut server = Server {
+            child: None,
+            name: id,
+            sip_port: free_udp_tcp_port(),
+            trunk_port: free_udp_tcp_port(),
+            http_port: free_tcp_port(),
+            ports,
+            data_dir,
+            config_path,
+            log_path,
+        };
+        for (spec, password) in &self.extensions {
+            let out = server.cli(&["extension", "add", spec, "--password", password]);
+            assert!(
+                out.status.success(),
+                "extension add {spec} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        server.spawn();
+        server
+    }
+}
+
+/// A running switchboard process, killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    /// Unique name (test name, pid, counter): data dir and log file names.
+    pub name: String,
+    /// Internal profile, UDP and TCP.
+    pub sip_port: u16,
+    /// External (trunk) profile.
+    pub trunk_port: u16,
+    /// HTTP: metrics and API.
+    pub http_port: u16,
+    /// RTP range of the server and media ports of the peers.
+    pub ports: PortBlock,
+    /// The server's data dir (its SQLite database lives here).
+    pub data_dir: PathBuf,
+    /// The TOML file given with --config.
+    pub config_path: PathBuf,
+    /// Where the server's stdout and stderr go.
+    pub log_path: PathBuf,
+}
+
+/// How long a server may take to answer /metrics after spawning: a hang guard for
+/// slow machines, not a performance expectation.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Server {
+    /// A server named after the test, with extensions 1000-1009 (password "secret").
+    pub fn start(name: &str) -> Server {
+        Server::builder(name).extensions("1000-1009", "secret").start()
+    }
+
+    /// A server to configure before starting (no extensions unless added).
+    pub fn builder(name: &str) -> ServerBuilder {
+        ServerBuilder {
+            name: name.into(),
+            extensions: Vec::new(),
+            config_extra: String::new(),
+        }
+    }
+
+    /// Runs a CLI subcommand against this server's data dir and config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(binary())
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run switchboard CLI")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(&self.log_path).expect("create server log");
+        let (lo, hi) = self.ports.rtp_range();
+        let child = Command::new(binary())
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--bind", "127.0.0.1"])
+            .args(["--sip-port", &self.sip_port.to_string()])
+            .args(["--trunk-port", &self.trunk_port.to_string()])
+            .args(["--http-port", &self.http_port.to_string()])
+            .args(["--rtp-ports", &format!("{lo}-{hi}")])
+            .env(
+                "RUST_LOG",
+                std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn switchboard");
+        self.child = Some(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "switchboard exited during start-up ({status}):\n{}",
+                    self.log_tail(40)
+                );
+            }
+            if let Ok((200, _)) = self.http_get("/metrics") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "switchboard not ready after {READY_TIMEOUT:?}:\n{}",
+                self.log_tail(40)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The internal profile's UDP address.
+    pub fn sip_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.sip_port))
+    }
+
+    /// The external profile's UDP address.
+    pub fn trunk_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.trunk_port))
+    }
+
+    /// The SQLite URL of this server's database (the default location).
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.data_dir.join("switchboard.db").display())
+    }
+
+    /// Plain HTTP/1.0 GET on the server's HTTP port: (status, body).
+    pub fn http_get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.set_write_timeout(Some(Duration::from_secs(10)))?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad HTTP response: {text:.200}")))?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// The `/metrics` page (panics if the server does not answer 200).
+    pub fn metrics_text(&self) -> String {
+        match self.http_get("/metrics") {
+            Ok((200, body)) => body,
+            other => panic!("GET /metrics: {other:?}"),
+        }
+    }
+
+    /// All samples of `/metrics`, keyed by the series as written (`name{labels}`).
+    pub fn metrics(&self) -> HashMap<String, f64> {
+        parse_metrics(&self.metrics_text())
+    }
+
+    /// The sum of every sample of metric `name` whose labels contain `labels`
+    /// (e.g. `outcome="answered"`; "" for all). 0 when absent, so a counter that
+    /// has not been created yet reads as 0.
+    pub fn metric(&self, name: &str, labels: &str) -> f64 {
+        sum_metric(&self.metrics(), name, labels)
+    }
+
+    /// Polls `metric(name, labels)` until `pred` holds; returns the last value.
+    pub fn wait_metric(
+        &self,
+        name: &str,
+        labels: &str,
+        pred: impl Fn(f64) -> bool,
+        timeout: Duration,
+    ) -> f64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.metric(name, labels);
+            if pred(v) || Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `GET /api/calls` as text.
+    pub fn api_calls(&self) -> String {
+        match self.http_get("/api/calls") {
+            Ok((200, body)) => body,
+            other => panic!("GET /api/calls: {other:?}"),
+        }
+    }
+
+    /// Opens the server's database with the store crate.
+    pub async fn store(&self) -> store::Store {
+        store::Store::open(&self.database_url())
+            .await
+            .expect("open the server's database")
+    }
+
+    /// Waits until at least `n` CDRs are stored (CDRs may be written in batches),
+    /// then returns the newest ones, newest first.
+    pub async fn wait_cdrs(&self, n: i64) -> Vec<store::Cdr> {
+        let store = self.store().await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let count = store.count_cdrs().await.expect("count CDRs");
+            if count >= n {
+                let cdrs = store.list_cdrs(100).await.expect("list CDRs");
+                store.close().await;
+                return cdrs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} CDRs, found {count}\n{}",
+                self.log_tail(30)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits (up to 30 s) for the exit status; SIGKILL after that.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "switchboard did not exit within 30 s of SIGTERM:\n{}",
+                    self.log_tail(30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM without waiting (for tests that keep serving SIP while the
+    /// server shuts down); finish with [`Server::stop`].
+    pub fn sigterm(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// The last `lines` lines of the server log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.log_path, lines)
+    }
+
+    /// The whole server log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "---- switchboard log {} (last 60 lines) ----\n{}",
+                self.log_path.display(),
+                self.log_tail(60)
+            );
+        }
+    }
+}
+
+/// The last `lines` lines of a text file.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Parses Prometheus text format: `series value` lines, comments skipped.
+pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            // The value follows the last space (labels may contain spaces in values).
+            let l = l.trim();
+            let (series, rest) = match l.rfind('}') {
+                Some(i) => (&l[..=i], &l[i + 1..]),
+                None => l.split_once(' ')?,
+            };
+            let value = rest.split_whitespace().next()?.parse().ok()?;
+            Some((series.trim().to_owned(), value))
+        })
+        .collect()
+}
+
+/// Sum of the samples of `name` whose label set contains `labels`.
+pub fn sum_metric(samples: &HashMap<String, f64>, name: &str, labels: &str) -> f64 {
+    samples
+        .iter()
+        .filter(|(series, _)| {
+            let (n, l) = series.split_once('{').unwrap_or((series.as_str(), ""));
+            n == name && l.contains(labels)
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[test]
+fn metrics_parser_reads_labels_and_plain_samples() {
+    let m = parse_metrics(
+        "# HELP x y\n# TYPE a counter\na 3\nb{outcome=\"answered\"} 2\nb{outcome=\"busy\"} 1.5\n",
+    );
+    assert_eq!(sum_metric(&m, "a", ""), 3.0);
+    assert_eq!(sum_metric(&m, "b", ""), 3.5);
+    assert_eq!(sum_metric(&m, "b", "outcome=\"busy\""), 1.5);
+    assert_eq!(sum_metric(&m, "missing", ""), 0.0);
+}

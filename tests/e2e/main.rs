@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `switchboard` binary on loopback, driven by SIPp
+//! (tests/scenarios/) and by a small in-repo user agent (ua.rs). Every test starts
+//! its own server on free ports, so they run in parallel. Logs and SIPp traces land
+//! in tests/artifacts/ (git-ignored); a failing test prints the server log's tail.
+
+mod harness;
+mod sipp;
+mod ua;
+
+mod calls;
+mod media;
+mod registrar;
+mod robustness;

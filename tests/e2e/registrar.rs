@@ -1,0 +1,224 @@
+//! Registrar: digest-authenticated REGISTER (SIPp and the test UA), refusals,
+//! unregister, OPTIONS, provisioning picked up live.
+
+use std::time::Duration;
+
+use crate::harness::Server;
+use crate::sipp::Sipp;
+use crate::ua::Ua;
+
+/// Registers `user` with SIPp from local port `port` (so a SIPp uas started later on
+/// that port receives the calls for `user`).
+pub async fn sipp_register(server: &Server, user: &str, port: u16) {
+    Sipp::new(&format!("register-{user}"), "register")
+        .remote(server.sip_addr())
+        .port(port)
+        .users(&[(user, "secret")])
+        .key("expires", "3600")
+        .run()
+        .await
+        .assert_success(1);
+}
+
+#[tokio::test]
+async fn register_with_right_password_is_accepted_and_counted() {
+    let server = Server::start("register_ok");
+    Sipp::new("register_ok", "register")
+        .remote(server.sip_addr())
+        .users(&[("1000", "secret")])
+        .key("expires", "3600")
+        .run()
+        .await
+        .assert_success(1);
+    let regs = server.wait_metric(
+        "switchboard_registrations",
+        "",
+        |v| v >= 1.0,
+        Duration::from_secs(10),
+    );
+    assert!(regs >= 1.0, "switchboard_registrations = {regs}");
+}
+
+#[tokio::test]
+async fn register_over_tcp_is_accepted() {
+    let server = Server::start("register_tcp");
+    Sipp::new("register_tcp", "register")
+        .remote(server.sip_addr())
+        .users(&[("1001", "secret")])
+        .key("expires", "3600")
+        .arg("-t")
+        .arg("t1")
+        .run()
+        .await
+        .assert_success(1);
+}
+
+#[tokio::test]
+async fn register_with_wrong_password_gets_403_and_counts_an_auth_failure() {
+    let server = Server::start("register_wrong");
+    let before = server.metric("switchboard_auth_failures_total", "");
+    Sipp::new("register_wrong", "register_wrong")
+        .remote(server.sip_addr())
+        .users(&[("1000", "not-the-password")])
+        .key("expires", "3600")
+        .run()
+        .await
+        .assert_success(1);
+    let after = server.wait_metric(
+        "switchboard_auth_failures_total",
+        "",
+        |v| v > before,
+        Duration::from_secs(10),
+    );
+    assert!(after > before, "auth failures {before} -> {after}");
+    assert_eq!(server.metric("switchboard_registrations", ""), 0.0);
+}
+
+#[tokio::test]
+async fn register_with_too_brief_expires_gets_423_with_min_expires() {
+    let server = Server::start("register_423");
+    let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
+    let resp = ua.register(10).await;
+    assert_eq!(resp.status, Some(423), "{}", resp.raw);
+    let min: u32 = resp
+        .header("Min-Expires")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("423 without Min-Expires:\n{}", resp.raw));
+    assert_eq!(min, 60);
+    // The minimum itself is accepted.
+    let resp = ua.register(60).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn register_for_unknown_user_is_refused() {
+    let server = Server::start("register_unknown");
+    let mut ua = Ua::new("1099", "secret", server.sip_addr()).await;
+    let resp = ua.register(3600).await;
+    let code = resp.status.unwrap();
+    assert!(matches!(code, 403 | 404), "{}", resp.raw);
+    assert_eq!(server.metric("switchboard_registrations", ""), 0.0);
+}
+
+#[tokio::test]
+async fn options_is_answered_200() {
+    let server = Server::start("options");
+    let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
+    let resp = ua.transact("OPTIONS", "1000", "").await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn unregister_with_expires_zero_removes_the_binding() {
+    let server = Server::start("unregister");
+    let port = crate::harness::free_udp_port();
+    sipp_register(&server, "1000", port).await;
+    let regs = server.wait_metric(
+        "switchboard_registrations",
+        "",
+        |v| v >= 1.0,
+        Duration::from_secs(10),
+    );
+    assert_eq!(regs, 1.0);
+    Sipp::new("unregister", "register")
+        .remote(server.sip_addr())
+        .port(port)
+        .users(&[("1000", "secret")])
+        .key("expires", "0")
+        .run()
+        .await
+        .assert_success(1);
+    let regs = server.wait_metric(
+        "switchboard_registrations",
+        "",
+        |v| v == 0.0,
+        Duration::from_secs(10),
+    );
+    assert_eq!(regs, 0.0);
+    // And a call to it now finds nobody.
+    let mut caller = Ua::new("1001", "secret", server.sip_addr()).await;
+    let (resp, _) = caller.invite("1000", &crate::ua::sdp(9, "sendrecv")).await;
+    assert_eq!(resp.status, Some(480), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn unregister_one_contact_then_all_with_star() {
+    let server = Server::start("unregister_star");
+    let mut a = Ua::new("1000", "secret", server.sip_addr()).await;
+    let mut b = Ua::new("1000", "secret", server.sip_addr()).await;
+    let mut c = Ua::new("1000", "secret", server.sip_addr()).await;
+    for ua in [&mut a, &mut b, &mut c] {
+        let resp = ua.register(3600).await;
+        assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    }
+    // The 200 to a REGISTER lists the current bindings (RFC 3261 10.3 step 8).
+    let resp = c.register(3600).await;
+    let contacts = resp.headers_all("Contact").join(",");
+    for ua in [&a, &b, &c] {
+        assert!(contacts.contains(&ua.addr.to_string()), "{}", resp.raw);
+    }
+    // One contact unregisters itself; the other two stay.
+    let resp = a.register(0).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let contacts = resp.headers_all("Contact").join(",");
+    assert!(!contacts.contains(&a.addr.to_string()), "{}", resp.raw);
+    assert!(contacts.contains(&b.addr.to_string()), "{}", resp.raw);
+    // `Contact: *` removes the rest.
+    let resp = b.register_star().await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    assert!(!resp.raw.contains(&c.addr.to_string()), "{}", resp.raw);
+    let regs = server.wait_metric(
+        "switchboard_registrations",
+        "",
+        |v| v == 0.0,
+        Duration::from_secs(10),
+    );
+    assert_eq!(regs, 0.0);
+}
+
+#[tokio::test]
+async fn extension_added_while_running_can_register() {
+    let server = Server::start("provision_live");
+    let out = server.cli(&["extension", "add", "2000", "--password", "fresh"]);
+    assert!(out.status.success(), "{out:?}");
+    let list = server.cli(&["extension", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("2000"));
+    // Picked up within about a second; poll with a generous bound.
+    let mut ua = Ua::new("2000", "fresh", server.sip_addr()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = ua.register(3600).await;
+        if resp.status == Some(200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "2000 never registered: {}",
+            resp.raw
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Removed: registering again is refused.
+    let out = server.cli(&["extension", "remove", "2000"]);
+    assert!(out.status.success(), "{out:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = ua.register(3600).await;
+        if resp.status != Some(200) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "2000 still registers after removal"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn register_on_trunk_port_is_refused() {
+    let server = Server::start("trunk_register");
+    let mut ua = Ua::new("1000", "secret", server.trunk_addr()).await;
+    let resp = ua.register(3600).await;
+    assert!(matches!(resp.status, Some(403 | 405)), "{}", resp.raw);
+}

@@ -1,0 +1,700 @@
+//! A small SIP user agent for what SIPp cannot express (several contacts for one
+//! extension, RTP counted at the far end, requests after SIGTERM...). UDP only,
+//! no retransmissions (loopback does not lose datagrams; generous timeouts guard
+//! against hangs), digest answers from `sip::auth`. Messages are parsed with rsip;
+//! headers are read from the text so that every header form is reachable.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+
+/// Generous per-step timeout: a hang guard, not a performance expectation.
+pub const STEP: Duration = Duration::from_secs(20);
+
+/// A received SIP message.
+#[derive(Clone, Debug)]
+pub struct Msg {
+    /// The whole message as text.
+    pub raw: String,
+    /// Where it came from.
+    pub src: SocketAddr,
+    /// Status code of a response.
+    pub status: Option<u16>,
+    /// Method of a request.
+    pub method: Option<String>,
+    /// Headers in order (names as written).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+/// Compact header forms (RFC 3261 7.3.3).
+fn long_name(name: &str) -> &str {
+    match name.to_ascii_lowercase().as_str() {
+        "i" => "call-id",
+        "f" => "from",
+        "t" => "to",
+        "v" => "via",
+        "m" => "contact",
+        "l" => "content-length",
+        "c" => "content-type",
+        _ => name,
+    }
+}
+
+impl Msg {
+    /// Parses a datagram; the start line through rsip (so the test also checks
+    /// that what the server sends is parseable by another SIP implementation).
+    pub fn parse(data: &[u8], src: SocketAddr) -> Result<Msg, String> {
+        let raw = String::from_utf8_lossy(data).into_owned();
+        let parsed = rsip::SipMessage::try_from(data).map_err(|e| format!("{e}: {raw}"))?;
+        let (status, method) = match &parsed {
+            rsip::SipMessage::Response(r) => (Some(r.status_code.code()), None),
+            rsip::SipMessage::Request(r) => (None, Some(r.method.to_string())),
+        };
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+        let headers = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        Ok(Msg {
+            status,
+            method,
+            headers,
+            body: body.to_owned(),
+            src,
+            raw,
+        })
+    }
+
+    /// First value of header `name` (case-insensitive, compact forms too).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers_all(name).into_iter().next()
+    }
+
+    /// Every value of header `name`, in order.
+    pub fn headers_all(&self, name: &str) -> Vec<&str> {
+        let want = long_name(name).to_ascii_lowercase();
+        self.headers
+            .iter()
+            .filter(|(n, _)| long_name(n).eq_ignore_ascii_case(&want))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The Call-ID.
+    pub fn call_id(&self) -> &str {
+        self.header("Call-ID").unwrap_or("")
+    }
+
+    /// CSeq number and method.
+    pub fn cseq(&self) -> (u32, String) {
+        let c = self.header("CSeq").unwrap_or("");
+        let mut it = c.split_whitespace();
+        let n = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        (n, it.next().unwrap_or("").to_owned())
+    }
+
+    /// The `tag` parameter of the To header.
+    pub fn to_tag(&self) -> Option<String> {
+        tag_of(self.header("To")?)
+    }
+
+    /// The URI inside the first Contact header.
+    pub fn contact_uri(&self) -> Option<String> {
+        let c = self.header("Contact")?;
+        Some(match (c.find('<'), c.find('>')) {
+            (Some(a), Some(b)) if a < b => c[a + 1..b].to_owned(),
+            _ => c.split(';').next().unwrap_or(c).trim().to_owned(),
+        })
+    }
+}
+
+/// The `tag` parameter of a From/To value.
+pub fn tag_of(value: &str) -> Option<String> {
+    let params = value.rsplit_once('>').map(|(_, p)| p).unwrap_or(value);
+    params
+        .split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.eq_ignore_ascii_case("tag"))
+        .map(|(_, v)| v.to_owned())
+}
+
+fn token() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+/// A SIP dialog, from one side.
+#[derive(Clone, Debug)]
+pub struct Dialog {
+    /// Call-ID of this leg.
+    pub call_id: String,
+    /// Our From/To value (with our tag).
+    pub local: String,
+    /// The peer's From/To value (with its tag).
+    pub remote: String,
+    /// Where in-dialog requests go (the peer's Contact).
+    pub target: String,
+    /// Route headers for in-dialog requests.
+    pub route: Vec<String>,
+    /// Our last CSeq number.
+    pub cseq: u32,
+    /// The peer's SDP (offer or answer).
+    pub remote_sdp: String,
+}
+
+/// An INVITE received by a callee, not yet answered.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    /// The INVITE.
+    pub invite: Msg,
+    /// The tag we put in our responses.
+    pub local_tag: String,
+}
+
+/// One SIP user agent on its own UDP socket.
+pub struct Ua {
+    sock: UdpSocket,
+    /// Extension number.
+    pub user: String,
+    password: String,
+    /// Where requests go.
+    pub server: SocketAddr,
+    /// Our own address.
+    pub addr: SocketAddr,
+    backlog: VecDeque<Msg>,
+}
+
+impl Ua {
+    /// A UA for `user` talking to `server`, on a fresh 127.0.0.1 port.
+    pub async fn new(user: &str, password: &str, server: SocketAddr) -> Ua {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind UA socket");
+        let addr = sock.local_addr().unwrap();
+        Ua {
+            sock,
+            user: user.into(),
+            password: password.into(),
+            server,
+            addr,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// Our Contact URI.
+    pub fn contact(&self) -> String {
+        format!("<sip:{}@{}>", self.user, self.addr)
+    }
+
+    fn via(&self, branch: &str) -> String {
+        format!("SIP/2.0/UDP {};branch={branch};rport", self.addr)
+    }
+
+    /// Sends raw bytes to the server.
+    pub async fn send_raw(&self, data: &[u8]) {
+        self.sock.send_to(data, self.server).await.expect("UA send");
+    }
+
+    /// Next message (backlog first), or None after `timeout`. Unparseable datagrams
+    /// are reported on stderr and skipped.
+    pub async fn recv(&mut self, timeout: Duration) -> Option<Msg> {
+        if let Some(m) = self.backlog.pop_front() {
+            return Some(m);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let (n, src) = tokio::time::timeout(left, self.sock.recv_from(&mut buf))
+                .await
+                .ok()?
+                .expect("UA recv");
+            match Msg::parse(&buf[..n], src) {
+                Ok(m) => return Some(m),
+                Err(e) => eprintln!("UA {}: unparseable message from {src}: {e}", self.user),
+            }
+        }
+    }
+
+    /// The first message matching `pred`; others are kept for later calls.
+    pub async fn recv_where(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Msg) -> bool,
+    ) -> Option<Msg> {
+        if let Some(i) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(i);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut skipped = Vec::new();
+        let found = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(m) = self.recv_socket(left).await else {
+                break None;
+            };
+            if pred(&m) {
+                break Some(m);
+            }
+            skipped.push(m);
+        };
+        self.backlog.extend(skipped);
+        found
+    }
+
+    async fn recv_socket(&mut self, timeout: Duration) -> Option<Msg> {
+        let saved = std::mem::take(&mut self.backlog);
+        let m = self.recv(timeout).await;
+        self.backlog = saved;
+        m
+    }
+
+    /// Builds a request. `to` is the To value (with tag in a dialog).
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        branch: &str,
+        from: &str,
+        to: &str,
+        call_id: &str,
+        cseq: u32,
+        extra: &str,
+        body: &str,
+    ) -> String {
+        let ctype = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        // `extra` may bring its own Contact (e.g. `*` to unregister everything).
+        let contact = if extra.contains("Contact:") {
+            String::new()
+        } else {
+            format!("Contact: {}\r\n", self.contact())
+        };
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{contact}User-Agent: switchboard-e2e\r\n\
+             {extra}{ctype}Content-Length: {}\r\n\r\n{body}",
+            self.via(branch),
+            body.len()
+        )
+    }
+
+    /// The final response to (call_id, cseq), skipping provisional ones.
+    async fn final_response(&mut self, call_id: &str, cseq: u32) -> Option<Msg> {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let m = self
+                .recv_where(left, |m| {
+                    m.status.is_some() && m.call_id() == call_id && m.cseq().0 == cseq
+                })
+                .await?;
+            if m.status.unwrap() >= 200 {
+                return Some(m);
+            }
+        }
+    }
+
+    /// The digest answer header for a 401/407 (MD5 challenge preferred: every
+    /// server offers it, and it is what phones use).
+    fn authorization(&self, resp: &Msg, method: &str, uri: &str) -> String {
+        let (hdr, answer) = if resp.status == Some(407) {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        } else {
+            ("WWW-Authenticate", "Authorization")
+        };
+        let challenges: Vec<sip::auth::Challenge> = resp
+            .headers_all(hdr)
+            .into_iter()
+            .filter_map(|v| sip::auth::Challenge::parse(v).ok())
+            .collect();
+        let ch = challenges
+            .iter()
+            .find(|c| c.algorithm.to_string().eq_ignore_ascii_case("MD5"))
+            .or(challenges.first())
+            .unwrap_or_else(|| panic!("no usable {hdr} in:\n{}", resp.raw));
+        let value = sip::auth::answer(ch, &self.user, &self.password, method, uri, &token(), 1);
+        format!("{answer}: {value}\r\n")
+    }
+
+    /// A non-INVITE request outside a dialog, answering one digest challenge.
+    /// Returns the final response.
+    pub async fn transact(&mut self, method: &str, to_user: &str, extra: &str) -> Msg {
+        let uri = format!("sip:{}", self.server);
+        let call_id = token();
+        let from = format!("<sip:{}@{}>;tag={}", self.user, self.server.ip(), token());
+        let to = format!("<sip:{to_user}@{}>", self.server.ip());
+        let req = self.request(method, &uri, &branch(), &from, &to, &call_id, 1, extra, "");
+        self.send_raw(req.as_bytes()).await;
+        let resp = self.final_response(&call_id, 1).await;
+        let resp = resp.unwrap_or_else(|| panic!("no response to {method}"));
+        if !matches!(resp.status, Some(401 | 407)) {
+            return resp;
+        }
+        let auth = self.authorization(&resp, method, &uri);
+        let extra = format!("{extra}{auth}");
+        let req = self.request(method, &uri, &branch(), &from, &to, &call_id, 2, &extra, "");
+        self.send_raw(req.as_bytes()).await;
+        self.final_response(&call_id, 2)
+            .await
+            .unwrap_or_else(|| panic!("no response to authenticated {method}"))
+    }
+
+    /// REGISTER our contact for `expires` seconds; the final response.
+    pub async fn register(&mut self, expires: u32) -> Msg {
+        let extra = format!("Expires: {expires}\r\n");
+        let user = self.user.clone();
+        self.transact("REGISTER", &user, &extra).await
+    }
+
+    /// REGISTER with `Contact: *` and `Expires: 0`: removes every binding of our user.
+    pub async fn register_star(&mut self) -> Msg {
+        let user = self.user.clone();
+        self.transact("REGISTER", &user, "Contact: *\r\nExpires: 0\r\n")
+            .await
+    }
+
+    /// Places a call to `number` with `sdp`; answers the 407. Returns the final
+    /// response and, when it is 2xx (then ACKed), the dialog.
+    pub async fn invite(&mut self, number: &str, sdp: &str) -> (Msg, Option<Dialog>) {
+        let uri = format!("sip:{number}@{}", self.server);
+        let call_id = token();
+        let from = format!(
+            "\"Test {}\" <sip:{}@{}>;tag={}",
+            self.user,
+            self.user,
+            self.server.ip(),
+            token()
+        );
+        let to = format!("<sip:{number}@{}>", self.server.ip());
+        let mut cseq = 1;
+        let mut auth = String::new();
+        loop {
+            let b = branch();
+            let req = self.request("INVITE", &uri, &b, &from, &to, &call_id, cseq, &auth, sdp);
+            self.send_raw(req.as_bytes()).await;
+            let resp = self
+                .final_response(&call_id, cseq)
+                .await
+                .expect("no final response to INVITE");
+            let code = resp.status.unwrap();
+            if code >= 300 {
+                // ACK for a non-2xx: same branch, the response's To.
+                let ack = self.request(
+                    "ACK",
+                    &uri,
+                    &b,
+                    &from,
+                    resp.header("To").unwrap_or(&to),
+                    &call_id,
+                    cseq,
+                    "",
+                    "",
+                );
+                self.send_raw(ack.as_bytes()).await;
+                if code == 407 && auth.is_empty() {
+                    auth = self.authorization(&resp, "INVITE", &uri);
+                    cseq += 1;
+                    continue;
+                }
+                return (resp, None);
+            }
+            let mut route: Vec<String> = resp
+                .headers_all("Record-Route")
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|s| s.trim().to_owned())
+                .collect();
+            route.reverse();
+            let dialog = Dialog {
+                call_id: call_id.clone(),
+                local: from.clone(),
+                remote: resp.header("To").unwrap_or(&to).to_owned(),
+                target: resp.contact_uri().unwrap_or(uri.clone()),
+                route,
+                cseq,
+                remote_sdp: resp.body.clone(),
+            };
+            self.ack(&dialog, cseq).await;
+            return (resp, Some(dialog));
+        }
+    }
+
+    fn dialog_request(&self, d: &Dialog, method: &str, cseq: u32, body: &str) -> String {
+        let route: String = d.route.iter().map(|r| format!("Route: {r}\r\n")).collect();
+        self.request(
+            method, &d.target, &branch(), &d.local, &d.remote, &d.call_id, cseq, &route, body,
+        )
+    }
+
+    async fn ack(&self, d: &Dialog, cseq: u32) {
+        let ack = self.dialog_request(d, "ACK", cseq, "");
+        self.send_to_target(ack.as_bytes()).await;
+    }
+
+    /// In-dialog requests go to the server: every leg of a B2BUA ends there.
+    async fn send_to_target(&self, data: &[u8]) {
+        self.send_raw(data).await;
+    }
+
+    /// Sends BYE in `d`; the final response.
+    pub async fn bye(&mut self, d: &mut Dialog) -> Msg {
+        d.cseq += 1;
+        let req = self.dialog_request(d, "BYE", d.cseq, "");
+        self.send_to_target(req.as_bytes()).await;
+        self.final_response(&d.call_id.clone(), d.cseq)
+            .await
+            .expect("no response to BYE")
+    }
+
+    /// Sends a re-INVITE with `sdp` in `d` (ACKed if 2xx); the final response.
+    pub async fn reinvite(&mut self, d: &mut Dialog, sdp: &str) -> Msg {
+        d.cseq += 1;
+        let req = self.dialog_request(d, "INVITE", d.cseq, sdp);
+        self.send_to_target(req.as_bytes()).await;
+        let resp = self
+            .final_response(&d.call_id.clone(), d.cseq)
+            .await
+            .expect("no response to re-INVITE");
+        if resp.status.unwrap() < 300 {
+            d.remote_sdp = resp.body.clone();
+            self.ack(d, d.cseq).await;
+        }
+        resp
+    }
+
+    /// Waits for a new INVITE and answers 180 Ringing.
+    pub async fn wait_invite(&mut self, timeout: Duration) -> Option<Incoming> {
+        let invite = self
+            .recv_where(timeout, |m| {
+                m.method.as_deref() == Some("INVITE") && m.to_tag().is_none()
+            })
+            .await?;
+        let inc = Incoming {
+            invite,
+            local_tag: token(),
+        };
+        self.respond(&inc.invite, 180, "Ringing", Some(&inc.local_tag), "")
+            .await;
+        Some(inc)
+    }
+
+    /// Sends a response to `req`, adding `tag` to To when given.
+    pub async fn respond(&self, req: &Msg, code: u16, reason: &str, tag: Option<&str>, body: &str) {
+        let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+        for v in req.headers_all("Via") {
+            out.push_str(&format!("Via: {v}\r\n"));
+        }
+        let to = req.header("To").unwrap_or("");
+        let to = match tag {
+            Some(t) if tag_of(to).is_none() => format!("{to};tag={t}"),
+            _ => to.to_owned(),
+        };
+        out.push_str(&format!(
+            "From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: {}\r\n",
+            req.header("From").unwrap_or(""),
+            req.call_id(),
+            req.header("CSeq").unwrap_or(""),
+            self.contact()
+        ));
+        for rr in req.headers_all("Record-Route") {
+            out.push_str(&format!("Record-Route: {rr}\r\n"));
+        }
+        if !body.is_empty() {
+            out.push_str("Content-Type: application/sdp\r\n");
+        }
+        out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        self.sock
+            .send_to(out.as_bytes(), req.src)
+            .await
+            .expect("UA send response");
+    }
+
+    /// Answers `inc` with 200 and `sdp`, repeating the 200 until the ACK arrives.
+    pub async fn answer(&mut self, inc: &Incoming, sdp: &str) -> Dialog {
+        let call_id = inc.invite.call_id().to_owned();
+        let deadline = Instant::now() + STEP;
+        loop {
+            self.respond(&inc.invite, 200, "OK", Some(&inc.local_tag), sdp)
+                .await;
+            let ack = self
+                .recv_where(Duration::from_millis(500), |m| {
+                    m.method.as_deref() == Some("ACK") && m.call_id() == call_id
+                })
+                .await;
+            if ack.is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no ACK for our 200");
+        }
+        let from_to = inc.invite.header("To").unwrap_or("");
+        let mut route: Vec<String> = inc
+            .invite
+            .headers_all("Record-Route")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        route.retain(|r| !r.is_empty());
+        Dialog {
+            call_id,
+            local: format!("{from_to};tag={}", inc.local_tag),
+            remote: inc.invite.header("From").unwrap_or("").to_owned(),
+            target: inc
+                .invite
+                .contact_uri()
+                .unwrap_or_else(|| format!("sip:{}", self.server)),
+            route,
+            cseq: 100,
+            remote_sdp: inc.invite.body.clone(),
+        }
+    }
+
+    /// Waits for a request `method` in the call `call_id` and answers it 200
+    /// (with `body`, e.g. an SDP answer to a re-INVITE).
+    pub async fn expect_request(&mut self, method: &str, call_id: &str, body: &str) -> Msg {
+        let req = self
+            .recv_where(STEP, |m| {
+                m.method.as_deref() == Some(method) && m.call_id() == call_id
+            })
+            .await
+            .unwrap_or_else(|| panic!("UA {}: no {method} in call {call_id}", self.user));
+        self.respond(&req, 200, "OK", None, body).await;
+        req
+    }
+
+    /// For an INVITE we did not answer: waits for the CANCEL, answers 200 to it
+    /// and 487 to the INVITE, then waits for the ACK.
+    pub async fn expect_cancel(&mut self, inc: &Incoming) -> Msg {
+        let cancel = self.expect_request("CANCEL", inc.invite.call_id(), "").await;
+        self.respond(
+            &inc.invite,
+            487,
+            "Request Terminated",
+            Some(&inc.local_tag),
+            "",
+        )
+        .await;
+        let call_id = inc.invite.call_id().to_owned();
+        self.recv_where(STEP, |m| {
+            m.method.as_deref() == Some("ACK") && m.call_id() == call_id
+        })
+        .await
+        .expect("no ACK for 487");
+        cancel
+    }
+}
+
+fn branch() -> String {
+    format!("z9hG4bK{}", token())
+}
+
+/// An SDP offer/answer for PCMU at 127.0.0.1:`port`.
+pub fn sdp(port: u16, direction: &str) -> String {
+    format!(
+        "v=0\r\no=- {id} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-15\r\na={direction}\r\n",
+        id = fastrand::u32(..)
+    )
+}
+
+/// The (address, port) of the first audio stream of an SDP body.
+pub fn sdp_media(body: &str) -> Option<SocketAddr> {
+    let mut ip = None;
+    let mut port = None;
+    for line in body.lines().map(str::trim) {
+        if let Some(c) = line.strip_prefix("c=IN IP4 ") {
+            ip.get_or_insert(c.trim().parse().ok()?);
+        } else if let Some(m) = line.strip_prefix("m=audio ") {
+            port.get_or_insert(m.split_whitespace().next()?.parse().ok()?);
+        }
+    }
+    Some(SocketAddr::new(ip?, port?))
+}
+
+/// One RTP endpoint: counts the RTP packets it receives, sends PCMU packets.
+pub struct Rtp {
+    sock: Arc<UdpSocket>,
+    /// Local port.
+    pub port: u16,
+    received: Arc<AtomicU64>,
+    last_source: Arc<Mutex<Option<SocketAddr>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Rtp {
+    /// Binds 127.0.0.1:`port` and starts counting.
+    pub async fn bind(port: u16) -> Rtp {
+        let sock = Arc::new(
+            UdpSocket::bind(("127.0.0.1", port))
+                .await
+                .unwrap_or_else(|e| panic!("bind RTP port {port}: {e}")),
+        );
+        let received = Arc::new(AtomicU64::new(0));
+        let last_source = Arc::new(Mutex::new(None));
+        let (s, r, l) = (sock.clone(), received.clone(), last_source.clone());
+        let task = tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, src)) = s.recv_from(&mut buf).await {
+                // RTP version 2 with at least a fixed header.
+                if n >= 12 && buf[0] & 0xC0 == 0x80 {
+                    r.fetch_add(1, Ordering::Relaxed);
+                    *l.lock().unwrap() = Some(src);
+                }
+            }
+        });
+        Rtp {
+            sock,
+            port,
+            received,
+            last_source,
+            task,
+        }
+    }
+
+    /// RTP packets received so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Where the last RTP packet came from.
+    pub fn last_source(&self) -> Option<SocketAddr> {
+        *self.last_source.lock().unwrap()
+    }
+
+    /// Sends `count` PCMU packets (160 bytes of silence, 20 ms apart) to `dest`.
+    pub async fn send(&self, dest: SocketAddr, count: u16, ssrc: u32) {
+        for seq in 0..count {
+            let mut pkt = vec![0x80, 0x00];
+            pkt.extend_from_slice(&seq.to_be_bytes());
+            pkt.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            pkt.extend_from_slice(&ssrc.to_be_bytes());
+            pkt.extend_from_slice(&[0xFF; 160]);
+            self.sock.send_to(&pkt, dest).await.expect("send RTP");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until at least `n` packets arrived (or `timeout`); the count.
+    pub async fn wait_received(&self, n: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        while self.received() < n && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.received()
+    }
+}
+
+impl Drop for Rtp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
