@@ -75,17 +75,17 @@ fn parse_args() -> Result<Args, String> {
             continue; // added by `cargo bench` itself
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        let bad = |_| format!("bad value for {flag}: {value}");
+        let bad = |e: &dyn std::fmt::Display| format!("bad value for {flag}: {value}: {e}");
         match flag.as_str() {
             "--pairs" => a.pairs = Some(value.clone()),
-            "--self-test" => a.self_test = Some(value.parse().map_err(bad)?),
-            "--seconds" => a.seconds = value.parse().map_err(bad)?,
-            "--pps" => a.pps = value.parse().map_err(bad)?,
-            "--threads" => a.threads = value.parse().map_err(bad)?,
-            "--relay-threads" => a.relay_threads = value.parse().map_err(bad)?,
-            "--tick-ms" => a.tick_ms = value.parse().map_err(bad)?,
-            "--bind" => a.bind = value.parse().map_err(bad)?,
-            "--base-port" => a.base_port = value.parse().map_err(bad)?,
+            "--self-test" => a.self_test = Some(value.parse().map_err(|e| bad(&e))?),
+            "--seconds" => a.seconds = value.parse().map_err(|e| bad(&e))?,
+            "--pps" => a.pps = value.parse().map_err(|e| bad(&e))?,
+            "--threads" => a.threads = value.parse().map_err(|e| bad(&e))?,
+            "--relay-threads" => a.relay_threads = value.parse().map_err(|e| bad(&e))?,
+            "--tick-ms" => a.tick_ms = value.parse().map_err(|e| bad(&e))?,
+            "--bind" => a.bind = value.parse().map_err(|e| bad(&e))?,
+            "--base-port" => a.base_port = value.parse().map_err(|e| bad(&e))?,
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -115,10 +115,11 @@ fn read_pairs(path: &str) -> Result<Vec<[SocketAddr; 2]>, String> {
     Ok(out)
 }
 
-/// One generated call: endpoint A sends to targets[0], B to targets[1].
+/// One generated call: endpoint A's socket is connected to the relay's A
+/// side, B's to the B side. Connected sockets skip a route lookup per send
+/// and only accept packets from the relay port they talk to.
 struct Call {
     socks: Arc<[UdpSocket; 2]>,
-    targets: [SocketAddr; 2],
 }
 
 /// Sender-side state of one RTP stream.
@@ -186,8 +187,7 @@ async fn send_slice(
     pkt: &mut [u8],
 ) {
     for i in (slice..calls.len()).step_by(slices) {
-        for side in 0..2 {
-            let s = &mut tx[i][side];
+        for (s, sock) in tx[i].iter_mut().zip(calls[i].socks.iter()) {
             pkt[0] = 0x80;
             pkt[1] = 0; // PT 0 = PCMU
             pkt[2..4].copy_from_slice(&s.seq.to_be_bytes());
@@ -195,10 +195,7 @@ async fn send_slice(
             pkt[8..12].copy_from_slice(&s.ssrc.to_be_bytes());
             let now = epoch.elapsed().as_micros() as u64;
             pkt[12..20].copy_from_slice(&now.to_be_bytes());
-            match calls[i].socks[side]
-                .send_to(pkt, calls[i].targets[side])
-                .await
-            {
+            match sock.send(pkt).await {
                 Ok(_) => {
                     s.sent += 1;
                     s.seq = s.seq.wrapping_add(1);
@@ -265,9 +262,17 @@ async fn receiver(
             return Poll::Ready(());
         }
         for (sock, stream) in socks.iter().zip(rx.iter_mut()) {
+            // Bounded, so a socket error that does not clear readiness (or a
+            // flood) cannot keep this task from yielding; it is rescheduled.
+            let mut budget = 64;
             while let Poll::Ready(Ok(())) = sock.poll_recv_ready(cx) {
-                match sock.try_recv_from(&mut buf) {
-                    Ok((n, _)) if n >= HEADER + 8 => {
+                budget -= 1;
+                if budget == 0 {
+                    cx.waker().wake_by_ref();
+                    break;
+                }
+                match sock.try_recv(&mut buf) {
+                    Ok(n) if n >= HEADER + 8 => {
                         let seq = u16::from_be_bytes([buf[2], buf[3]]);
                         let mut stamp = [0u8; 8];
                         stamp.copy_from_slice(&buf[12..20]);
@@ -276,8 +281,10 @@ async fn receiver(
                         record(stream, seq, lat);
                     }
                     Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
+                    // WouldBlock cleared readiness (the next poll registers
+                    // the waker); other errors, e.g. ICMP port unreachable
+                    // reported on a connected socket, are one-shot.
+                    Err(_) => {}
                 }
             }
         }
@@ -394,13 +401,13 @@ fn run(args: Args) -> Result<(), String> {
         None => None,
     };
     for i in 0..n {
-        let bind = || -> Result<UdpSocket, String> {
+        let bind = || -> Result<std::net::UdpSocket, String> {
             let s = std::net::UdpSocket::bind((args.bind, 0)).map_err(|e| e.to_string())?;
             s.set_nonblocking(true).map_err(|e| e.to_string())?;
-            UdpSocket::from_std(s).map_err(|e| e.to_string())
+            Ok(s)
         };
         let socks = [bind()?, bind()?];
-        let target = match (&alloc, &media_rt) {
+        let targets = match (&alloc, &media_rt) {
             (Some(alloc), Some(rt)) => {
                 let a = alloc.allocate().map_err(|e| e.to_string())?;
                 let b = alloc.allocate().map_err(|e| e.to_string())?;
@@ -414,9 +421,13 @@ fn run(args: Args) -> Result<(), String> {
             }
             _ => targets[i],
         };
+        let [a, b] = socks;
+        let connect = |s: std::net::UdpSocket, to: SocketAddr| -> Result<UdpSocket, String> {
+            s.connect(to).map_err(|e| format!("connect {to}: {e}"))?;
+            UdpSocket::from_std(s).map_err(|e| e.to_string())
+        };
         calls.push(Call {
-            socks: Arc::new(socks),
-            targets: target,
+            socks: Arc::new([connect(a, targets[0])?, connect(b, targets[1])?]),
         });
     }
     let calls = Arc::new(calls);

@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The workspace root (integration tests run with it as the working directory, but
@@ -58,11 +59,23 @@ impl PortBlock {
         (self.base, self.base + 59)
     }
 
-    /// An even media port for test peer number `i` (0..9); each peer gets four
-    /// ports, since SIPp also opens media_port+2 for video.
+    /// An even media port for a test peer, from the block's last 40 ports, with that
+    /// port and port+2 (SIPp also opens media_port+2 for video) free right now and
+    /// not handed out before in this process. Probing matters: other programs on
+    /// the machine (benchmarks, a developer's server) may sit anywhere.
     pub fn media_port(&self, i: u16) -> u16 {
-        assert!(i < 10, "only 10 media peers per test");
-        self.base + 60 + 4 * i
+        static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+        let mut given = GIVEN.lock().unwrap();
+        let area: Vec<u16> = (0..10)
+            .map(|k| self.base + 60 + 4 * ((i + k) % 10))
+            .collect();
+        let free = |p: u16| UdpSocket::bind(("127.0.0.1", p)).is_ok();
+        let port = area
+            .into_iter()
+            .find(|&p| !given.contains(&p) && free(p) && free(p + 2))
+            .unwrap_or_else(|| panic!("no free media port in block {}", self.base));
+        given.push(port);
+        port
     }
 }
 
@@ -194,7 +207,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 impl Server {
     /// A server named after the test, with extensions 1000-1009 (password "secret").
     pub fn start(name: &str) -> Server {
-        Server::builder(name).extensions("1000-1009", "secret").start()
+        Server::builder(name)
+            .extensions("1000-1009", "secret")
+            .start()
     }
 
     /// A server to configure before starting (no extensions unless added).
@@ -275,7 +290,10 @@ impl Server {
 
     /// The SQLite URL of this server's database (the default location).
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.data_dir.join("switchboard.db").display())
+        format!(
+            "sqlite://{}",
+            self.data_dir.join("switchboard.db").display()
+        )
     }
 
     /// Plain HTTP/1.0 GET on the server's HTTP port: (status, body).
@@ -426,7 +444,8 @@ impl Drop for Server {
         }
         if std::thread::panicking() {
             eprintln!(
-                "---- switchboard log {} (last 60 lines) ----\n{}",
+                "---- switchboard {} log {} (last 60 lines) ----\n{}",
+                self.name,
                 self.log_path.display(),
                 self.log_tail(60)
             );

@@ -41,7 +41,6 @@ pub struct Sipp {
     service: Option<String>,
     calls: u32,
     rate: Option<f64>,
-    limit: Option<u32>,
     pause_ms: Option<u64>,
     keys: Vec<(String, String)>,
     rtp_echo: bool,
@@ -65,7 +64,6 @@ impl Sipp {
             service: None,
             calls: 1,
             rate: None,
-            limit: None,
             pause_ms: None,
             keys: Vec::new(),
             rtp_echo: false,
@@ -90,11 +88,6 @@ impl Sipp {
     pub fn port(mut self, port: u16) -> Self {
         self.local_port = port;
         self
-    }
-
-    /// The local SIP port in use.
-    pub fn local_port(&self) -> u16 {
-        self.local_port
     }
 
     /// Media address and port for the SDP (`-mi`, `-mp`).
@@ -131,12 +124,6 @@ impl Sipp {
         self
     }
 
-    /// Maximum simultaneous calls (`-l`).
-    pub fn limit(mut self, l: u32) -> Self {
-        self.limit = Some(l);
-        self
-    }
-
     /// Duration of each `<pause/>` (`-d`, milliseconds).
     pub fn pause_ms(mut self, ms: u64) -> Self {
         self.pause_ms = Some(ms);
@@ -152,12 +139,6 @@ impl Sipp {
     /// Echo received RTP back to its sender (`-rtp_echo`).
     pub fn rtp_echo(mut self) -> Self {
         self.rtp_echo = true;
-        self
-    }
-
-    /// SIPp's global timeout; reaching it fails the run.
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
         self
     }
 
@@ -210,9 +191,6 @@ impl Sipp {
         cmd.args(["-m", &self.calls.to_string()]);
         if let Some(r) = self.rate {
             cmd.args(["-r", &r.to_string()]);
-        }
-        if let Some(l) = self.limit {
-            cmd.args(["-l", &l.to_string()]);
         }
         if let Some(d) = self.pause_ms {
             cmd.args(["-d", &d.to_string()]);
@@ -311,14 +289,6 @@ impl SippResult {
 }
 
 impl SippProcess {
-    /// Whether SIPp has exited.
-    pub fn finished(&mut self) -> bool {
-        match &mut self.child {
-            Some(c) => c.try_wait().ok().flatten().is_some(),
-            None => true,
-        }
-    }
-
     /// Waits for SIPp to exit (kills it at the deadline) and reads its results.
     pub async fn wait(mut self) -> SippResult {
         let mut child = self.child.take().expect("sipp child");
@@ -369,9 +339,12 @@ impl Drop for SippProcess {
 
 /// Successful and failed call counts from the last row of a `-trace_stat` CSV.
 pub fn parse_stat(text: &str) -> Option<(u64, u64)> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next()?.split(';').collect();
-    let last: Vec<&str> = lines.last()?.split(';').collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() < 2 {
+        return None;
+    }
+    let header: Vec<&str> = lines[0].split(';').collect();
+    let last: Vec<&str> = lines[lines.len() - 1].split(';').collect();
     let col = |name: &str| -> Option<u64> {
         let i = header.iter().position(|h| *h == name)?;
         last.get(i)?.trim().parse().ok()

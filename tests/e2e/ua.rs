@@ -174,7 +174,9 @@ pub struct Ua {
 impl Ua {
     /// A UA for `user` talking to `server`, on a fresh 127.0.0.1 port.
     pub async fn new(user: &str, password: &str, server: SocketAddr) -> Ua {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind UA socket");
+        let sock = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind UA socket");
         let addr = sock.local_addr().unwrap();
         Ua {
             sock,
@@ -431,7 +433,15 @@ impl Ua {
     fn dialog_request(&self, d: &Dialog, method: &str, cseq: u32, body: &str) -> String {
         let route: String = d.route.iter().map(|r| format!("Route: {r}\r\n")).collect();
         self.request(
-            method, &d.target, &branch(), &d.local, &d.remote, &d.call_id, cseq, &route, body,
+            method,
+            &d.target,
+            &branch(),
+            &d.local,
+            &d.remote,
+            &d.call_id,
+            cseq,
+            &route,
+            body,
         )
     }
 
@@ -573,7 +583,9 @@ impl Ua {
     /// For an INVITE we did not answer: waits for the CANCEL, answers 200 to it
     /// and 487 to the INVITE, then waits for the ACK.
     pub async fn expect_cancel(&mut self, inc: &Incoming) -> Msg {
-        let cancel = self.expect_request("CANCEL", inc.invite.call_id(), "").await;
+        let cancel = self
+            .expect_request("CANCEL", inc.invite.call_id(), "")
+            .await;
         self.respond(
             &inc.invite,
             487,

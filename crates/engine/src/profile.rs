@@ -9,14 +9,14 @@ use crate::registrar::RegisterOutcome;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request};
 use sip::auth::{Credentials, Verdict};
-use sip::endpoint::{Endpoint, ServerEvent};
+use sip::endpoint::{Endpoint, Outbox, ServerEvent, Tu};
+use std::cell::RefCell;
 use sip::message::{self, status, status_with_reason};
 use sip::transaction::TxId;
 use sip::Peer;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
-use tokio::sync::mpsc;
 
 /// Which profile a dispatcher serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,22 +27,37 @@ pub enum Profile {
     External,
 }
 
-/// Serve one profile's server events until the endpoint closes.
-pub async fn run(ctx: Arc<Ctx>, profile: Profile, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
+/// Install the dispatcher of a profile as its endpoint's transaction user: it
+/// runs inside the endpoint's driver task, so registrations and challenges are
+/// answered without a hop between tasks.
+pub fn install(ctx: Arc<Ctx>, profile: Profile) {
     let ep = match profile {
         Profile::Internal => ctx.internal.clone(),
         Profile::External => ctx.external.clone(),
     };
-    let d = Dispatcher { ctx, profile, ep };
-    while let Some(ev) = events.recv().await {
-        d.event(ev);
-    }
+    ep.clone().set_tu(Box::new(Dispatcher {
+        ctx,
+        profile,
+        ep,
+        replies: RefCell::new(Vec::new()),
+    }));
 }
 
 struct Dispatcher {
     ctx: Arc<Ctx>,
     profile: Profile,
     ep: Endpoint,
+    /// Answers produced while handling one event, sent through the driver's outbox.
+    replies: RefCell<Vec<(TxId, rsip::Response)>>,
+}
+
+impl Tu for Dispatcher {
+    fn on_event(&mut self, ev: ServerEvent, out: &mut Outbox<'_>) {
+        self.event(ev);
+        for (tx, r) in self.replies.get_mut().drain(..) {
+            out.respond(tx, r);
+        }
+    }
 }
 
 /// Which credentials header a method is challenged with.
@@ -105,7 +120,7 @@ impl Dispatcher {
                 r.headers.push(Header::Accept(rsip::headers::Accept::new(
                     "application/sdp",
                 )));
-                self.ep.respond(tx, r);
+                self.respond(tx, r);
             }
             _ if in_dialog => match self.call_of(&req) {
                 Some((call, side)) => {
@@ -127,14 +142,18 @@ impl Dispatcher {
                 let mut r = message::response(&req, status(405), Some(&message::new_tag()));
                 r.headers
                     .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-                self.ep.respond(tx, r);
+                self.respond(tx, r);
             }
         }
     }
 
+    fn respond(&self, tx: TxId, r: rsip::Response) {
+        self.replies.borrow_mut().push((tx, r));
+    }
+
     fn reply(&self, tx: TxId, req: &Request, code: rsip::StatusCode) {
         let tag = message::new_tag();
-        self.ep.respond(tx, message::response(req, code, Some(&tag)));
+        self.respond(tx, message::response(req, code, Some(&tag)));
     }
 
     fn call_of(&self, req: &Request) -> Option<(crate::context::CallTx, Side)> {
@@ -185,14 +204,14 @@ impl Dispatcher {
                         "<{contact}>;expires={secs}"
                     ))));
                 }
-                self.ep.respond(tx, r);
+                self.respond(tx, r);
             }
             RegisterOutcome::TooBrief { min } => {
                 let mut r = message::response(req, status(423), Some(&message::new_tag()));
                 r.headers.push(Header::MinExpires(rsip::headers::MinExpires::new(
                     min.to_string(),
                 )));
-                self.ep.respond(tx, r);
+                self.respond(tx, r);
             }
             RegisterOutcome::Bad(why) => self.reply(tx, req, status_with_reason(400, why)),
             RegisterOutcome::OutOfOrder => {
@@ -321,7 +340,7 @@ impl Dispatcher {
                 }
             });
         }
-        self.ep.respond(tx, r);
+        self.respond(tx, r);
     }
 
     fn auth_failed(&self, from: Peer, user: &str, why: &str) {

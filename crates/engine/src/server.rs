@@ -67,10 +67,10 @@ impl Engine {
             timers: timers.clone(),
             log_messages: cfg.server.log_sip,
         };
-        let (internal, internal_events) = Endpoint::start(ep_cfg(cfg.server.sip_port), internal_stats.clone())
+        let internal = Endpoint::start(ep_cfg(cfg.server.sip_port), internal_stats.clone())
             .await
             .with_context(|| format!("binding SIP port {}", cfg.server.sip_port))?;
-        let (external, external_events) = Endpoint::start(ep_cfg(cfg.server.trunk_port), external_stats.clone())
+        let external = Endpoint::start(ep_cfg(cfg.server.trunk_port), external_stats.clone())
             .await
             .with_context(|| format!("binding trunk port {}", cfg.server.trunk_port))?;
 
@@ -117,8 +117,8 @@ impl Engine {
             acl,
         });
         restore_bindings(&ctx, &store).await;
-        tokio::spawn(profile::run(ctx.clone(), Profile::Internal, internal_events));
-        tokio::spawn(profile::run(ctx.clone(), Profile::External, external_events));
+        profile::install(ctx.clone(), Profile::Internal);
+        profile::install(ctx.clone(), Profile::External);
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tracing::info!(

@@ -6,6 +6,8 @@
 //! pairs and a per-call relay handle. Media runs on its own Tokio runtime
 //! ([`media_runtime`]) so that a burst of packets can never delay SIP timers.
 
+#![warn(missing_docs)]
+
 pub mod ports;
 pub mod relay;
 pub mod sdp;

@@ -9,18 +9,18 @@ const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 #[tokio::test]
 async fn pairs_are_even_then_odd() {
-    let alloc = PortAllocator::new(LOCAL, 41001, 41040).unwrap();
+    let alloc = PortAllocator::new(LOCAL, 29001, 29040).unwrap();
     assert_eq!(
         alloc.capacity(),
         19,
-        "41002..=41039 as pairs; 41040 has no partner"
+        "29002..=29039 as pairs; 29040 has no partner"
     );
     let mut seen = HashSet::new();
     let mut held = Vec::new();
     for _ in 0..10 {
         let pair = alloc.allocate().unwrap();
         assert_eq!(pair.port % 2, 0);
-        assert!((41002..=41038).contains(&pair.port));
+        assert!((29002..=29038).contains(&pair.port));
         assert_eq!(pair.rtp.local_addr().unwrap().port(), pair.port);
         assert_eq!(pair.rtcp.local_addr().unwrap().port(), pair.port + 1);
         assert!(seen.insert(pair.port), "port handed out twice");
@@ -31,7 +31,7 @@ async fn pairs_are_even_then_odd() {
 
 #[tokio::test]
 async fn exhaustion_is_an_error() {
-    let alloc = PortAllocator::new(LOCAL, 41100, 41105).unwrap();
+    let alloc = PortAllocator::new(LOCAL, 29100, 29105).unwrap();
     assert_eq!(alloc.capacity(), 3);
     let held: Vec<_> = (0..3).map(|_| alloc.allocate().unwrap()).collect();
     assert!(matches!(
@@ -45,7 +45,7 @@ async fn exhaustion_is_an_error() {
 
 #[tokio::test]
 async fn release_on_drop_without_immediate_reuse() {
-    let alloc = PortAllocator::new(LOCAL, 41200, 41219).unwrap();
+    let alloc = PortAllocator::new(LOCAL, 29200, 29219).unwrap();
     let first = alloc.allocate().unwrap();
     let port = first.port;
     assert_eq!(alloc.in_use(), 1);
@@ -69,19 +69,19 @@ async fn release_on_drop_without_immediate_reuse() {
 #[tokio::test]
 async fn skips_ports_used_by_others() {
     // Someone else holds the RTCP port of the middle pair.
-    let squatter = std::net::UdpSocket::bind((LOCAL, 41303)).unwrap();
-    let alloc = PortAllocator::new(LOCAL, 41300, 41305).unwrap();
+    let squatter = std::net::UdpSocket::bind((LOCAL, 29303)).unwrap();
+    let alloc = PortAllocator::new(LOCAL, 29300, 29305).unwrap();
     let a = alloc.allocate().unwrap();
     let b = alloc.allocate().unwrap();
     let mut got = [a.port, b.port];
     got.sort();
-    assert_eq!(got, [41300, 41304]);
+    assert_eq!(got, [29300, 29304]);
     assert!(matches!(
         alloc.allocate(),
         Err(MediaError::PortsExhausted { .. })
     ));
     drop(squatter);
-    assert_eq!(alloc.allocate().unwrap().port, 41302);
+    assert_eq!(alloc.allocate().unwrap().port, 29302);
 }
 
 #[test]
@@ -109,11 +109,11 @@ fn invalid_ranges() {
 
 #[test]
 fn needs_a_runtime() {
-    let alloc = PortAllocator::new(LOCAL, 41400, 41409).unwrap();
+    let alloc = PortAllocator::new(LOCAL, 29400, 29409).unwrap();
     assert!(matches!(alloc.allocate(), Err(MediaError::NoRuntime)));
 
     let rt = media::media_runtime(1).unwrap();
-    let alloc = PortAllocator::with_runtime(LOCAL, 41400, 41409, rt.handle().clone()).unwrap();
+    let alloc = PortAllocator::with_runtime(LOCAL, 29400, 29409, rt.handle().clone()).unwrap();
     let pair = alloc.allocate().unwrap();
     assert_eq!(alloc.in_use(), 1);
     drop(pair);

@@ -98,7 +98,7 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtp_flows_both_ways() {
-    let call = Call::new(42000, true);
+    let call = Call::new(30000, true);
     for seq in 0..3 {
         call.a
             .rtp
@@ -138,7 +138,7 @@ async fn rtp_flows_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtcp_flows_both_ways() {
-    let call = Call::new(42100, true);
+    let call = Call::new(30100, true);
     // Nothing latched yet: RTCP goes to the signalled RTP port + 1.
     call.a
         .rtcp
@@ -162,8 +162,62 @@ async fn rtcp_flows_both_ways() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcp_latches_to_real_source() {
+    let call = Call::new(30900, true);
+    // A's RTCP comes from a port that is not its RTP port + 1 (NAT).
+    let natted = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    natted
+        .send_to(&rtcp(1), call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtcp).await.0, rtcp(1));
+    call.b
+        .rtcp
+        .send_to(&rtcp(2), call.rtcp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&natted).await.0, rtcp(2));
+    // Once latched, RTCP from elsewhere is dropped.
+    call.a
+        .rtcp
+        .send_to(&rtcp(3), call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    natted
+        .send_to(&rtcp(4), call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtcp).await.0, rtcp(4));
+    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_signalled_address_forgets_latch() {
+    let call = Call::new(31000, true);
+    call.a
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    recv(&call.b.rtp).await;
+    // A re-INVITE moves A to another device.
+    let moved = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    call.relay.set_remote(Side::A, moved.local_addr().unwrap());
+    eventually("latch forgotten", || {
+        call.relay.remote(Side::A) == Some(moved.local_addr().unwrap())
+    })
+    .await;
+    call.b
+        .rtp
+        .send_to(&rtp(2), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&moved).await.0, rtp(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latches_to_real_source_not_signalled_address() {
-    let call = Call::new(42200, false);
+    let call = Call::new(30200, false);
     // SDP says A is at `decoy` (say a private address behind NAT); A really
     // sends from `a.rtp`.
     let decoy = UdpSocket::bind((LOCAL, 0)).await.unwrap();
@@ -214,7 +268,7 @@ async fn latches_to_real_source_not_signalled_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relatches_after_source_goes_silent() {
-    let call = Call::new(42300, true);
+    let call = Call::new(30300, true);
     call.a
         .rtp
         .send_to(&rtp(1), call.rtp_port(Side::A))
@@ -258,7 +312,7 @@ async fn relatches_after_source_goes_silent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_is_dropped_and_counted() {
-    let call = Call::new(42400, true);
+    let call = Call::new(30400, true);
     let mut ext_too_long = rtp(1);
     ext_too_long[0] |= 0x10; // extension flag, but no room for one
     let mut csrc_too_many = rtp(1);
@@ -329,7 +383,7 @@ async fn garbage_is_dropped_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_destination_drops() {
-    let call = Call::new(42500, false);
+    let call = Call::new(30500, false);
     call.a
         .rtp
         .send_to(&rtp(1), call.rtp_port(Side::A))
@@ -354,7 +408,7 @@ async fn unknown_destination_drops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_suspends_idle_clock() {
-    let call = Call::new(42600, true);
+    let call = Call::new(30600, true);
     let later = Instant::now() + Duration::from_secs(100);
     assert!(call.relay.idle_for(later).unwrap() >= Duration::from_secs(100));
 
@@ -382,7 +436,7 @@ async fn hold_suspends_idle_clock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_stops_forwarding_and_frees_ports() {
-    let call = Call::new(42700, true);
+    let call = Call::new(30700, true);
     call.a
         .rtp
         .send_to(&rtp(1), call.rtp_port(Side::A))
@@ -401,7 +455,7 @@ async fn close_stops_forwarding_and_frees_ports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_closes_relay() {
-    let call = Call::new(42800, true);
+    let call = Call::new(30800, true);
     let Call {
         relay, relay_pool, ..
     } = call;

@@ -3,8 +3,9 @@
 //! the TU go out on a channel; responses to client transactions go to the sink
 //! the TU gave when it sent the request.
 
-use crate::peer::{Peer, Transmit};
+use crate::peer::Peer;
 use crate::transaction::{TransactionLayer, TuEvent, TxConfig, TxId};
+use crate::parse::MAX_MESSAGE_SIZE;
 use crate::transport::{Received, SipStats, Transports};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -59,7 +60,36 @@ pub enum ServerEvent {
     AckTimeout(TxId),
 }
 
+/// The transaction user of one endpoint, run inside the driver task so a request
+/// is answered without a hop between tasks (REGISTER, OPTIONS and challenges are
+/// answered right here; calls are handed to their actors).
+pub trait Tu: Send + 'static {
+    /// Handle one server-side event; answer through `out`.
+    fn on_event(&mut self, ev: ServerEvent, out: &mut Outbox<'_>);
+}
+
+/// What a [`Tu`] can do from inside the driver.
+pub struct Outbox<'a> {
+    layer: &'a mut TransactionLayer,
+    now: Instant,
+}
+
+impl Outbox<'_> {
+    /// Answer on a server transaction.
+    pub fn respond(&mut self, tx: TxId, response: rsip::Response) {
+        if let Err(e) = self.layer.send_response(tx, response, self.now) {
+            tracing::debug!("response on {tx:?} not sent: {e}");
+        }
+    }
+
+    /// Send bytes outside any transaction.
+    pub fn send_stateless(&mut self, payload: Bytes, to: Peer) {
+        self.layer.send_stateless(payload, to);
+    }
+}
+
 enum Command {
+    SetTu(Box<dyn Tu>),
     Request(rsip::Request, Peer, ClientSink),
     Respond(TxId, rsip::Response),
     Stateless(Bytes, Peer),
@@ -89,30 +119,29 @@ pub struct Endpoint {
 impl Endpoint {
     /// Bind the transports and start the driver task. Returns the handle and the
     /// stream of server-side events for the TU.
-    pub async fn start(
-        cfg: EndpointConfig,
-        stats: Arc<SipStats>,
-    ) -> std::io::Result<(Endpoint, mpsc::UnboundedReceiver<ServerEvent>)> {
+    pub async fn start(cfg: EndpointConfig, stats: Arc<SipStats>) -> std::io::Result<Endpoint> {
         let (in_tx, in_rx) = mpsc::unbounded_channel();
         let transports = Transports::bind(cfg.bind, in_tx, stats.clone(), cfg.log_messages).await?;
         let local = transports.local_addr();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             layer: TransactionLayer::new(cfg.timers.clone()),
             transports,
             sinks: HashMap::new(),
-            events: ev_tx,
+            tu: None,
+            events: Vec::new(),
         };
         tokio::spawn(driver.run(in_rx, cmd_rx));
-        Ok((
-            Endpoint {
-                cmd: cmd_tx,
-                local,
-                stats,
-            },
-            ev_rx,
-        ))
+        Ok(Endpoint {
+            cmd: cmd_tx,
+            local,
+            stats,
+        })
+    }
+
+    /// Install the transaction user. Requests that arrive before it is set get 503.
+    pub fn set_tu(&self, tu: Box<dyn Tu>) {
+        let _ = self.cmd.send(Command::SetTu(tu));
     }
 
     /// The bound local address.
@@ -157,7 +186,8 @@ struct Driver {
     layer: TransactionLayer,
     transports: Transports,
     sinks: HashMap<TxId, ClientSink>,
-    events: mpsc::UnboundedSender<ServerEvent>,
+    tu: Option<Box<dyn Tu>>,
+    events: Vec<ServerEvent>,
 }
 
 /// Work items taken per wake-up before flushing outputs: batching keeps the
@@ -170,6 +200,9 @@ impl Driver {
         mut inbound: mpsc::UnboundedReceiver<Received>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
+        let udp = self.transports.udp_socket();
+        // One byte more than the limit, so an oversized datagram is recognisable.
+        let mut buf = vec![0u8; MAX_MESSAGE_SIZE + 1];
         loop {
             let deadline = self.layer.next_deadline();
             let sleep = async {
@@ -191,6 +224,11 @@ impl Driver {
                         }
                     }
                 }
+                ready = udp.readable() => {
+                    if ready.is_ok() {
+                        self.receive_datagrams(&udp, &mut buf);
+                    }
+                }
                 msg = inbound.recv() => {
                     let Some(r) = msg else { break };
                     let now = Instant::now();
@@ -207,6 +245,25 @@ impl Driver {
                 }
             }
             self.flush();
+        }
+    }
+
+    /// Drain up to a batch of datagrams that are ready, parsing and handling each.
+    fn receive_datagrams(&mut self, udp: &tokio::net::UdpSocket, buf: &mut [u8]) {
+        let now = Instant::now();
+        for _ in 0..BATCH {
+            match udp.try_recv_from(buf) {
+                Ok((n, addr)) => {
+                    let from = Peer::udp(addr);
+                    let data = buf.get(..n).unwrap_or_default();
+                    if let Some(msg) = self.transports.accept_datagram(data, from) {
+                        self.layer.handle_inbound(msg, from, now);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // ICMP port-unreachable and the like surface here: not fatal.
+                Err(e) => tracing::trace!("udp recv error: {e}"),
+            }
         }
     }
 
@@ -231,60 +288,84 @@ impl Driver {
                 Ok(None) => {}
                 Err(e) => tracing::debug!("cancel of {tx:?} not sent: {e}"),
             },
+            Command::SetTu(tu) => self.tu = Some(tu),
             Command::Len(reply) => {
                 let _ = reply.send(self.layer.len());
             }
         }
     }
 
+    /// Put out what the layer wants sent, deliver client events to their sinks,
+    /// and run the TU on server events — repeatedly, since TU answers produce
+    /// more to send.
     fn flush(&mut self) {
-        while let Some(t) = self.layer.poll_transmit() {
-            self.send(t);
-        }
-        while let Some(ev) = self.layer.poll_event() {
-            match ev {
-                TuEvent::Request {
-                    tx,
-                    request,
-                    from,
-                    cancels,
-                } => {
-                    let _ = self.events.send(ServerEvent::Request {
+        loop {
+            while let Some(t) = self.layer.poll_transmit() {
+                self.transports.send(t);
+            }
+            while let Some(ev) = self.layer.poll_event() {
+                match ev {
+                    TuEvent::Request {
                         tx,
                         request,
                         from,
                         cancels,
-                    });
-                }
-                TuEvent::Ack { request, from } => {
-                    let _ = self.events.send(ServerEvent::Ack { request, from });
-                }
-                TuEvent::StrayResponse { response, from } => {
-                    let _ = self
-                        .events
-                        .send(ServerEvent::StrayResponse { response, from });
-                }
-                TuEvent::AckTimeout { tx } => {
-                    let _ = self.events.send(ServerEvent::AckTimeout(tx));
-                }
-                TuEvent::Response { tx, response } => {
-                    if let Some(sink) = self.sinks.get(&tx) {
-                        sink(ClientEvent::Response(tx, response));
+                    } => self.events.push(ServerEvent::Request {
+                        tx,
+                        request,
+                        from,
+                        cancels,
+                    }),
+                    TuEvent::Ack { request, from } => {
+                        self.events.push(ServerEvent::Ack { request, from })
                     }
-                }
-                TuEvent::Timeout { tx } => {
-                    if let Some(sink) = self.sinks.get(&tx) {
-                        sink(ClientEvent::Timeout(tx));
+                    TuEvent::StrayResponse { response, from } => {
+                        self.events
+                            .push(ServerEvent::StrayResponse { response, from })
                     }
-                }
-                TuEvent::Terminated { tx } => {
-                    self.sinks.remove(&tx);
+                    TuEvent::AckTimeout { tx } => self.events.push(ServerEvent::AckTimeout(tx)),
+                    TuEvent::Response { tx, response } => {
+                        if let Some(sink) = self.sinks.get(&tx) {
+                            sink(ClientEvent::Response(tx, response));
+                        }
+                    }
+                    TuEvent::Timeout { tx } => {
+                        if let Some(sink) = self.sinks.get(&tx) {
+                            sink(ClientEvent::Timeout(tx));
+                        }
+                    }
+                    TuEvent::Terminated { tx } => {
+                        self.sinks.remove(&tx);
+                    }
                 }
             }
+            if self.events.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            let mut events = std::mem::take(&mut self.events);
+            for ev in events.drain(..) {
+                let mut out = Outbox {
+                    layer: &mut self.layer,
+                    now,
+                };
+                match self.tu.as_mut() {
+                    Some(tu) => tu.on_event(ev, &mut out),
+                    None => {
+                        if let ServerEvent::Request { tx, request, .. } = ev {
+                            let r = crate::message::response(
+                                &request,
+                                crate::message::status_with_reason(503, "Starting Up"),
+                                Some(&crate::message::new_tag()),
+                            );
+                            out.respond(tx, r);
+                        }
+                    }
+                }
+            }
+            // Reuse the allocation next time round.
+            self.events = events;
         }
     }
 
-    fn send(&self, t: Transmit) {
-        self.transports.send(t);
-    }
 }

@@ -62,11 +62,6 @@ pub fn parse_message(data: &[u8]) -> Result<rsip::SipMessage, ParseFailure> {
                 });
             }
         }
-        if let Some(missing) = missing_mandatory(&normalised) {
-            let reason = format!("Missing {missing} header");
-            let reply = scrape_reply(&normalised, 400, &reason);
-            return Err(ParseFailure { reason, reply });
-        }
     }
     // rsip is a nom parser; a panic there must not take the receive loop down.
     let parsed = std::panic::catch_unwind(|| rsip::SipMessage::try_from(normalised.as_ref()));
@@ -76,6 +71,12 @@ pub fn parse_message(data: &[u8]) -> Result<rsip::SipMessage, ParseFailure> {
         Err(_) => Err("Malformed message".to_string()),
     };
     result.map_err(|reason| {
+        // rsip reports the first thing it tripped on; a missing mandatory header
+        // is the more useful answer when that is the cause.
+        let reason = match (is_request, missing_mandatory(&normalised)) {
+            (true, Some(missing)) => format!("Missing {missing} header"),
+            _ => reason,
+        };
         let reply = if is_request {
             scrape_reply(&normalised, 400, &reason)
         } else {

@@ -73,7 +73,6 @@ impl Transports {
             inbound,
             local,
         };
-        tokio::spawn(t.clone().udp_loop());
         tokio::spawn(t.clone().accept_loop(listener));
         Ok(t)
     }
@@ -142,23 +141,19 @@ impl Transports {
         }
     }
 
-    async fn udp_loop(self) {
-        let mut buf = vec![0u8; MAX_MESSAGE_SIZE + 1];
-        loop {
-            let (n, from) = match self.udp.recv_from(&mut buf).await {
-                Ok(v) => v,
-                Err(e) => {
-                    // ICMP errors surface here on some systems; they must not end the loop.
-                    tracing::trace!("udp recv error: {e}");
-                    continue;
-                }
-            };
-            if n > MAX_MESSAGE_SIZE {
-                self.stats.oversized.fetch_add(1, Relaxed);
-                continue;
-            }
-            self.handle_bytes(&buf[..n], Peer::udp(from));
+    /// The UDP socket; the endpoint driver receives on it directly so a
+    /// datagram is parsed and handled without a hop between tasks.
+    pub fn udp_socket(&self) -> Arc<UdpSocket> {
+        self.udp.clone()
+    }
+
+    /// Parse one datagram; answer what cannot be parsed. Returns the message to handle.
+    pub fn accept_datagram(&self, data: &[u8], from: Peer) -> Option<rsip::SipMessage> {
+        if data.len() > MAX_MESSAGE_SIZE {
+            self.stats.oversized.fetch_add(1, Relaxed);
+            return None;
         }
+        self.parse_or_answer(data, from)
     }
 
     fn handle_bytes(&self, data: &[u8], from: Peer) {
@@ -171,13 +166,23 @@ impl Transports {
             }
             return;
         }
+        if let Some(msg) = self.parse_or_answer(data, from) {
+            let _ = self.inbound.send(Received { msg, from });
+        }
+    }
+
+    fn parse_or_answer(&self, data: &[u8], from: Peer) -> Option<rsip::SipMessage> {
+        // Keep-alives (RFC 5626 CRLF pings, stray whitespace) are not messages.
+        if data.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+            return None;
+        }
         if self.log_messages {
             tracing::info!(target: "sip", "recv from {from}:\n{}", String::from_utf8_lossy(data));
         }
         match parse_message(data) {
             Ok(msg) => {
                 self.stats.messages_in.fetch_add(1, Relaxed);
-                let _ = self.inbound.send(Received { msg, from });
+                Some(msg)
             }
             Err(failure) => {
                 self.stats.parse_errors.fetch_add(1, Relaxed);
@@ -188,6 +193,7 @@ impl Transports {
                         payload: reply,
                     });
                 }
+                None
             }
         }
     }
@@ -246,10 +252,27 @@ impl Transports {
     }
 }
 
+/// Socket buffer wanted for SIP over UDP. Bursts of thousands of requests
+/// (a PBX restart, a load test) overflow the default ~200 KB and the kernel
+/// drops datagrams, which then cost a retransmission each. The kernel caps this
+/// at net.core.rmem_max / wmem_max.
+const UDP_BUFFER: usize = 8 * 1024 * 1024;
+
 fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let std_sock = std::net::UdpSocket::bind(addr)?;
-    std_sock.set_nonblocking(true)?;
-    UdpSocket::from_std(std_sock)
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        let _ = sock.set_only_v6(false);
+    }
+    if let Err(e) = sock.set_recv_buffer_size(UDP_BUFFER) {
+        tracing::debug!("SO_RCVBUF: {e}");
+    }
+    if let Err(e) = sock.set_send_buffer_size(UDP_BUFFER) {
+        tracing::debug!("SO_SNDBUF: {e}");
+    }
+    sock.bind(&addr.into())?;
+    sock.set_nonblocking(true)?;
+    UdpSocket::from_std(sock.into())
 }
 
 /// Result of trying to cut one message off a TCP byte stream.

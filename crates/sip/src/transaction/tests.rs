@@ -1204,10 +1204,12 @@ fn timer_heap_is_compacted_when_mostly_stale() {
 #[ignore]
 fn transaction_throughput() {
     let n = 100_000u32;
-    let requests: Vec<rsip::SipMessage> =
-        (0..n).map(|i| parse(&request_text("REGISTER", &format!("z9hG4bKp{i}"), i))).collect();
-    let responses: Vec<rsip::Response> =
-        (0..n).map(|i| response(200, &format!("z9hG4bKp{i}"), i, "REGISTER", Some("t"))).collect();
+    let requests: Vec<rsip::SipMessage> = (0..n)
+        .map(|i| parse(&request_text("REGISTER", &format!("z9hG4bKp{i}"), i)))
+        .collect();
+    let responses: Vec<rsip::Response> = (0..n)
+        .map(|i| response(200, &format!("z9hG4bKp{i}"), i, "REGISTER", Some("t")))
+        .collect();
     let mut h = Harness::new();
     let started = std::time::Instant::now();
     let mut ids = Vec::with_capacity(n as usize);

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Shared helpers of the load benchmarks (sourced by register.sh, calls.sh, media.sh).
+# They print figures; they never pass or fail on timing. Everything runs on
+# loopback with SIPp on the same machine, like the targets in benches/README.md.
+#
+# Environment knobs (all optional):
+#   BENCH_NO_BUILD=1        skip `cargo build --release`
+#   BENCH_SIP_PORT=7060     internal profile port (also BENCH_TRUNK_PORT, BENCH_HTTP_PORT)
+#   BENCH_RTP_PORTS=33000-42999
+#   BENCH_LOG=warn          server log level (RUST_LOG); SIP message logging stays off
+#   SIPP=sipp               the SIPp binary
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$ROOT/target/release/switchboard"
+SCEN="$ROOT/tests/scenarios"
+SIPP="${SIPP:-sipp}"
+SIP_PORT="${BENCH_SIP_PORT:-7060}"
+TRUNK_PORT="${BENCH_TRUNK_PORT:-7080}"
+HTTP_PORT="${BENCH_HTTP_PORT:-7088}"
+# Below Linux's ephemeral range would be nicer, but the e2e tests use 10000-31999.
+RTP_PORTS="${BENCH_RTP_PORTS:-33000-42999}"
+
+SERVER_PID=""
+BG_PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Kills what this script started (by pid), the server last with SIGTERM first so
+# it can write its CDRs.
+cleanup() {
+    local pid
+    for pid in "${BG_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    for pid in "${BG_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need() {
+    command -v "$1" >/dev/null || { echo "missing $1 ($2)" >&2; exit 2; }
+}
+
+# Builds the release binary (the benchmark measures the optimised server).
+build() {
+    need "$SIPP" "Debian package sip-tester"
+    if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+        log "cargo build --release"
+        (cd "$ROOT" && cargo build --release --quiet)
+    fi
+}
+
+# File descriptors: thousands of calls mean thousands of sockets (server, SIPp,
+# the RTP generator).
+raise_fd_limit() {
+    local hard
+    hard="$(ulimit -Hn)"
+    [[ "$hard" == unlimited ]] && hard=1048576
+    ulimit -n "$(( hard < 200000 ? hard : 200000 ))" 2>/dev/null || true
+    log "ulimit -n $(ulimit -n)"
+}
+
+# bench_dir NAME: a fresh work dir under target/bench/NAME (data dir, SIPp traces).
+bench_dir() {
+    WORK="$ROOT/target/bench/$1"
+    rm -rf "$WORK"
+    mkdir -p "$WORK/data" "$WORK/sipp"
+    CONFIG="$WORK/switchboard.toml"
+    # No SIP message logging, no seed: the runs provision their own extensions.
+    printf '[server]\nlog_sip = false\n' > "$CONFIG"
+}
+
+sb() {
+    "$BIN" --config "$CONFIG" --data-dir "$WORK/data" "$@"
+}
+
+# provision SPEC PASSWORD: e.g. provision 1000-10999 bench (ranges of at most 10,000).
+provision() {
+    local spec="$1" pw="$2" lo hi start end
+    lo="${spec%-*}"; hi="${spec#*-}"
+    for (( start = lo; start <= hi; start += 10000 )); do
+        end=$(( start + 9999 < hi ? start + 9999 : hi ))
+        sb extension add "$start-$end" --password "$pw" >/dev/null
+    done
+}
+
+# HTTP GET on the server, body only (bash /dev/tcp: no curl needed).
+http_get() {
+    local body
+    exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+    body="$(cat <&3)"
+    exec 3<&-
+    printf '%s\n' "${body#*$'\r\n\r\n'}"
+}
+
+# metric NAME: sum of the samples of NAME in /metrics.
+metric() {
+    http_get /metrics | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%.0f\n", s }'
+}
+
+start_server() {
+    local extra=("$@")
+    log "starting switchboard (SIP $SIP_PORT, trunk $TRUNK_PORT, HTTP $HTTP_PORT, RTP $RTP_PORTS)"
+    RUST_LOG="${BENCH_LOG:-warn}" "$BIN" --config "$CONFIG" --data-dir "$WORK/data" \
+        --bind 127.0.0.1 --sip-port "$SIP_PORT" --trunk-port "$TRUNK_PORT" \
+        --http-port "$HTTP_PORT" --rtp-ports "$RTP_PORTS" "${extra[@]}" \
+        >"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 600); do
+        if http_get /metrics >/dev/null 2>&1; then
+            log "switchboard ready (pid $SERVER_PID)"
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/server.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "switchboard not ready after 60 s" >&2
+    tail -20 "$WORK/server.log" >&2
+    exit 1
+}
+
+# users_csv FILE FIRST LAST PASSWORD: SIPp injection file, one extension per line.
+users_csv() {
+    local f="$1" first="$2" last="$3" pw="$4"
+    {
+        echo SEQUENTIAL
+        seq "$first" "$last" | sed "s/\$/;$pw;/"
+    } > "$f"
+}
+
+# CPU seconds (user+system) of a process, from /proc/PID/stat (USER_HZ = 100).
+cpu_seconds() {
+    awk '{ printf "%.2f\n", ($14 + $15) / 100 }' "/proc/$1/stat"
+}
+
+# Resident memory of a process in KiB.
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# stat_field CSV COLUMN: a column of the last row of a SIPp -trace_stat file.
+stat_field() {
+    awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+        NF > 1 { v = $c } END { print v }' "$1"
+}
+
+# elapsed_secs STAT_CSV: seconds from StartTime to CurrentTime of the last row of a
+# SIPp -trace_stat file (each holds "date<TAB>time<TAB>epoch").
+elapsed_secs() {
+    awk -F';' 'NF > 3 { split($1, s, "\t"); split($3, c, "\t"); v = c[3] - s[3] }
+        END { printf "%.3f\n", v }' "$1"
+}
+
+# percentiles FILE: p50 and p99 of the numbers in FILE (one per line).
+percentiles() {
+    sort -g "$1" | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "n/a n/a"; exit }
+        i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
+        i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+        printf "%.2f %.2f\n", v[i50], v[i99] }'
+}
+
+# Waits until pid $1 exits or $2 seconds pass; kills it then.
+wait_bounded() {
+    local pid="$1" secs="$2"
+    for _ in $(seq 1 $(( secs * 10 ))); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    log "pid $pid still running after ${secs}s: killed"
+    kill "$pid" 2>/dev/null || true
+}
+
+# Waits until something has bound UDP port $1 on 127.0.0.1 (a SIPp uas).
+wait_udp_bound() {
+    for _ in $(seq 1 200); do
+        if ss -Huan "sport = :$1" 2>/dev/null | grep -q .; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    log "nothing bound UDP port $1"
+    return 1
+}

@@ -1,0 +1,303 @@
+//! Anchored media and call control with the test UA: RTP relayed both ways, SDP
+//! rewritten, forking, garbage on RTP ports, /api/calls, graceful shutdown.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use crate::harness::Server;
+use crate::sipp::Sipp;
+use crate::ua::{sdp, sdp_media, Dialog, Rtp, Ua, STEP};
+
+/// An answered call 1000 -> 1001 between two test UAs with RTP endpoints.
+struct Call {
+    caller: Ua,
+    callee: Ua,
+    a_rtp: Rtp,
+    b_rtp: Rtp,
+    a_dialog: Dialog,
+    b_dialog: Dialog,
+    /// Where the caller must send RTP: the server's port in the SDP answer.
+    a_relay: SocketAddr,
+    /// Where the callee must send RTP: the server's port in the SDP offer it got.
+    b_relay: SocketAddr,
+}
+
+async fn answered_call(server: &Server) -> Call {
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    let resp = callee.register(3600).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let answer = sdp(b_rtp.port, "sendrecv");
+    let ((resp, a_dialog), b_dialog) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee
+            .wait_invite(STEP)
+            .await
+            .expect("callee got no INVITE");
+        callee.answer(&inc, &answer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let a_dialog = a_dialog.unwrap();
+    let a_relay = sdp_media(&a_dialog.remote_sdp).expect("SDP answer to caller");
+    let b_relay = sdp_media(&b_dialog.remote_sdp).expect("SDP offer to callee");
+    Call {
+        caller,
+        callee,
+        a_rtp,
+        b_rtp,
+        a_dialog,
+        b_dialog,
+        a_relay,
+        b_relay,
+    }
+}
+
+fn assert_relay_port(server: &Server, addr: SocketAddr) {
+    let (lo, hi) = server.ports.rtp_range();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1", "SDP not rewritten");
+    assert!(
+        (lo..=hi).contains(&addr.port()),
+        "{addr} outside the server's RTP range {lo}-{hi}"
+    );
+}
+
+#[tokio::test]
+async fn rtp_is_relayed_both_ways_and_arrives_at_the_far_end() {
+    let server = Server::start("rtp_relay");
+    let mut call = answered_call(&server).await;
+    // Both SDPs point at the server's relay, not at the other party.
+    assert_relay_port(&server, call.a_relay);
+    assert_relay_port(&server, call.b_relay);
+    assert_ne!(call.a_relay.port(), call.b_rtp.port);
+    assert_ne!(call.b_relay.port(), call.a_rtp.port);
+
+    tokio::join!(
+        call.a_rtp.send(call.a_relay, 50, 0xA),
+        call.b_rtp.send(call.b_relay, 50, 0xB)
+    );
+    let at_b = call.b_rtp.wait_received(1, STEP).await;
+    let at_a = call.a_rtp.wait_received(1, STEP).await;
+    assert!(at_b > 0, "callee received no RTP");
+    assert!(at_a > 0, "caller received no RTP");
+    // Symmetric RTP: each side hears the server from the port it was told to send to.
+    assert_eq!(call.b_rtp.last_source(), Some(call.b_relay));
+    assert_eq!(call.a_rtp.last_source(), Some(call.a_relay));
+    let relayed = server.wait_metric(
+        "switchboard_rtp_packets_relayed_total",
+        "",
+        |v| v > 0.0,
+        Duration::from_secs(10),
+    );
+    assert!(
+        relayed > 0.0,
+        "switchboard_rtp_packets_relayed_total = {relayed}"
+    );
+
+    let resp = call.caller.bye(&mut call.a_dialog).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.hangup_by, "caller", "{cdr:?}");
+}
+
+#[tokio::test]
+async fn each_leg_has_its_own_call_id_and_caller_id_is_the_extension() {
+    let server = Server::start("legs");
+    let call = answered_call(&server).await;
+    assert_ne!(call.a_dialog.call_id, call.b_dialog.call_id);
+    // The callee sees the caller's extension in From.
+    assert!(
+        call.b_dialog.remote.contains("sip:1000@"),
+        "From at the callee: {}",
+        call.b_dialog.remote
+    );
+}
+
+#[tokio::test]
+async fn sipp_pcap_rtp_reaches_the_callee_through_the_relay() {
+    let server = Server::start("rtp_sipp_pcap");
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let uac = Sipp::new("uac-pcap", "uac_call_pcap")
+        .remote(server.sip_addr())
+        .users(&[("1000", "secret")])
+        .service("1001")
+        .media("127.0.0.1", server.ports.media_port(1))
+        .pause_ms(3000)
+        .spawn();
+    let inc = callee.wait_invite(STEP).await.expect("no INVITE at callee");
+    let dialog = callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await;
+    let got = b_rtp.wait_received(1, STEP).await;
+    assert!(got > 0, "no RTP from SIPp's pcap arrived at the callee");
+    assert_eq!(b_rtp.last_source(), sdp_media(&dialog.remote_sdp));
+    // SIPp hangs up after its pause.
+    callee.expect_request("BYE", &dialog.call_id, "").await;
+    uac.wait().await.assert_success(1);
+}
+
+#[tokio::test]
+async fn call_forks_to_two_contacts_and_the_loser_gets_cancel() {
+    let server = Server::start("fork");
+    let mut phone1 = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut phone2 = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(phone1.register(3600).await.status, Some(200));
+    assert_eq!(phone2.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let answer = sdp(b_rtp.port, "sendrecv");
+
+    let ((resp, dialog), (b_dialog, cancel)) = tokio::join!(caller.invite("1001", &offer), async {
+        // Both phones ring...
+        let (inc1, inc2) = tokio::join!(phone1.wait_invite(STEP), phone2.wait_invite(STEP));
+        let (inc1, inc2) = (
+            inc1.expect("phone 1 not rung"),
+            inc2.expect("phone 2 not rung"),
+        );
+        // ...phone 1 answers, phone 2 is cancelled.
+        let (d, c) = tokio::join!(phone1.answer(&inc1, &answer), phone2.expect_cancel(&inc2));
+        (d, c)
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    assert_eq!(cancel.method.as_deref(), Some("CANCEL"));
+    let mut dialog = dialog.unwrap();
+    // The answering phone is the one in the call.
+    let bye = caller.bye(&mut dialog).await;
+    assert_eq!(bye.status, Some(200), "{}", bye.raw);
+    phone1.expect_request("BYE", &b_dialog.call_id, "").await;
+}
+
+#[tokio::test]
+async fn garbage_on_rtp_ports_does_not_disturb_the_call() {
+    let server = Server::start("rtp_garbage");
+    let mut call = answered_call(&server).await;
+    let dropped_before = server.metric("switchboard_rtp_packets_dropped_total", "");
+    // Non-RTP datagrams from a stranger, BEFORE any real RTP: they must neither be
+    // relayed nor steal the latch of either leg.
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for relay in [call.a_relay, call.b_relay] {
+        for junk in [&b"hello"[..], &[0u8; 3][..], &[0xFFu8; 400][..], b"\x80"] {
+            stranger.send_to(junk, relay).unwrap();
+        }
+    }
+    tokio::join!(
+        call.a_rtp.send(call.a_relay, 25, 0xA),
+        call.b_rtp.send(call.b_relay, 25, 0xB)
+    );
+    assert!(call.b_rtp.wait_received(1, STEP).await > 0);
+    assert!(call.a_rtp.wait_received(1, STEP).await > 0);
+    // Nothing went to the stranger.
+    stranger.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(
+        stranger.recv_from(&mut buf).is_err(),
+        "relay sent media to the garbage source"
+    );
+    let dropped = server.wait_metric(
+        "switchboard_rtp_packets_dropped_total",
+        "",
+        |v| v > dropped_before,
+        Duration::from_secs(10),
+    );
+    assert!(dropped > dropped_before, "garbage not counted as dropped");
+    // The call is still up and ends normally.
+    let resp = call.caller.bye(&mut call.a_dialog).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+}
+
+/// The value of `"key": number` in a JSON text (first occurrence).
+fn json_number(text: &str, key: &str) -> Option<u16> {
+    let i = text.find(&format!("\"{key}\""))?;
+    let rest = text[i + key.len() + 2..].trim_start().strip_prefix(':')?;
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
+#[tokio::test]
+async fn api_calls_lists_the_live_call_with_its_relay_ports() {
+    let server = Server::start("api_calls");
+    let mut call = answered_call(&server).await;
+    let body = server.api_calls();
+    assert!(body.trim_start().starts_with('['), "{body}");
+    assert!(
+        body.contains("\"1000\"") && body.contains("\"1001\""),
+        "{body}"
+    );
+    assert!(body.contains("answered"), "{body}");
+    assert_eq!(
+        json_number(&body, "a_rtp_port"),
+        Some(call.a_relay.port()),
+        "{body}"
+    );
+    assert_eq!(
+        json_number(&body, "b_rtp_port"),
+        Some(call.b_relay.port()),
+        "{body}"
+    );
+    let active = server.metric("switchboard_active_calls", "");
+    assert_eq!(active, 1.0);
+    call.caller.bye(&mut call.a_dialog).await;
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.api_calls().contains("\"1001\"") {
+        assert!(std::time::Instant::now() < deadline, "call still listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn ua_hold_reinvite_is_relayed_with_server_address() {
+    let server = Server::start("ua_hold");
+    let mut call = answered_call(&server).await;
+    let hold = sdp(call.a_rtp.port, "sendonly");
+    let callee_answer = sdp(call.b_rtp.port, "recvonly");
+    let (resp, reinvite) = tokio::join!(
+        call.caller.reinvite(&mut call.a_dialog, &hold),
+        call.callee
+            .expect_request("INVITE", &call.b_dialog.call_id, &callee_answer)
+    );
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    assert!(reinvite.body.contains("a=sendonly"), "{}", reinvite.raw);
+    let offered = sdp_media(&reinvite.body).expect("SDP in re-INVITE");
+    assert_relay_port(&server, offered);
+    assert!(resp.body.contains("a=recvonly"), "{}", resp.raw);
+    assert_relay_port(&server, sdp_media(&resp.body).expect("SDP in 200"));
+    let resp = call.caller.bye(&mut call.a_dialog).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_hangs_up_active_call_and_writes_its_cdr() {
+    let mut server = Server::start("shutdown");
+    let mut call = answered_call(&server).await;
+    server.sigterm();
+    // The server sends BYE to both legs.
+    let a_id = call.a_dialog.call_id.clone();
+    let b_id = call.b_dialog.call_id.clone();
+    tokio::join!(
+        call.caller.expect_request("BYE", &a_id, ""),
+        call.callee.expect_request("BYE", &b_id, "")
+    );
+    let status = server.stop().expect("server was running");
+    assert!(status.success(), "exit status {status}");
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.call_id, a_id, "{cdr:?}");
+    assert_eq!(cdr.hangup_by, "system", "{cdr:?}");
+    assert!(cdr.answer_at.is_some(), "{cdr:?}");
+}
