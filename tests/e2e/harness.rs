@@ -118,14 +118,22 @@ pub fn binary() -> &'static str {
 #[derive(Clone, Debug)]
 pub struct ServerBuilder {
     name: String,
-    extensions: Vec<(String, String)>,
+    extensions: Vec<(String, String, String)>,
     config_extra: String,
 }
 
 impl ServerBuilder {
     /// Provision `spec` (e.g. "1000-1009") with `password` before the server starts.
     pub fn extensions(mut self, spec: &str, password: &str) -> Self {
-        self.extensions.push((spec.into(), password.into()));
+        self.extensions
+            .push((spec.into(), password.into(), String::new()));
+        self
+    }
+
+    /// Like [`ServerBuilder::extensions`], with a display name (caller ID name).
+    pub fn extension_named(mut self, spec: &str, password: &str, name: &str) -> Self {
+        self.extensions
+            .push((spec.into(), password.into(), name.into()));
         self
     }
 
@@ -165,8 +173,12 @@ impl ServerBuilder {
             config_path,
             log_path,
         };
-        for (spec, password) in &self.extensions {
-            let out = server.cli(&["extension", "add", spec, "--password", password]);
+        for (spec, password, name) in &self.extensions {
+            let mut args = vec!["extension", "add", spec, "--password", password];
+            if !name.is_empty() {
+                args.extend(["--name", name]);
+            }
+            let out = server.cli(&args);
             assert!(
                 out.status.success(),
                 "extension add {spec} failed: {}{}",

@@ -222,3 +222,48 @@ async fn register_on_trunk_port_is_refused() {
     let resp = ua.register(3600).await;
     assert!(matches!(resp.status, Some(403 | 405)), "{}", resp.raw);
 }
+
+#[tokio::test]
+async fn register_answering_the_sha256_challenge_is_accepted() {
+    let server = Server::start("register_sha256");
+    let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
+    // The default configuration offers SHA-256 next to MD5 (RFC 8760).
+    let first = ua.transact("OPTIONS", "1000", "").await;
+    assert_eq!(first.status, Some(200));
+    ua.algorithm = "SHA-256";
+    let resp = ua.register(3600).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let log = server.log();
+    assert!(
+        log.contains("algorithm=SHA-256") && log.contains("Authorization: Digest"),
+        "no SHA-256 challenge/answer in the SIP log"
+    );
+}
+
+#[tokio::test]
+async fn calls_reach_the_address_register_came_from_not_the_contact_it_claims() {
+    let server = Server::start("register_nat");
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    // A phone behind NAT advertises its private address; the registrar must use
+    // the address the REGISTER really came from.
+    let resp = callee
+        .transact(
+            "REGISTER",
+            "1001",
+            "Contact: <sip:1001@10.99.99.99:5060>\r\nExpires: 3600\r\n",
+        )
+        .await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let offer = crate::ua::sdp(server.ports.media_port(0), "sendrecv");
+    let answer = crate::ua::sdp(server.ports.media_port(1), "sendrecv");
+    let ((resp, dialog), _) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee
+            .wait_invite(crate::ua::STEP)
+            .await
+            .expect("the INVITE did not reach the real source address");
+        callee.answer(&inc, &answer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    caller.bye(&mut dialog.unwrap()).await;
+}

@@ -169,6 +169,10 @@ pub struct Ua {
     /// Our own address.
     pub addr: SocketAddr,
     backlog: VecDeque<Msg>,
+    /// Digest algorithm to answer with when the server offers several.
+    pub algorithm: &'static str,
+    /// Provisional responses (1xx) received by the last `invite`.
+    pub provisional: Vec<Msg>,
 }
 
 impl Ua {
@@ -185,6 +189,8 @@ impl Ua {
             server,
             addr,
             backlog: VecDeque::new(),
+            algorithm: "MD5",
+            provisional: Vec::new(),
         }
     }
 
@@ -289,7 +295,8 @@ impl Ua {
         )
     }
 
-    /// The final response to (call_id, cseq), skipping provisional ones.
+    /// The final response to (call_id, cseq); provisional ones are kept in
+    /// `self.provisional`.
     async fn final_response(&mut self, call_id: &str, cseq: u32) -> Option<Msg> {
         let deadline = Instant::now() + STEP;
         loop {
@@ -302,11 +309,12 @@ impl Ua {
             if m.status.unwrap() >= 200 {
                 return Some(m);
             }
+            self.provisional.push(m);
         }
     }
 
-    /// The digest answer header for a 401/407 (MD5 challenge preferred: every
-    /// server offers it, and it is what phones use).
+    /// The digest answer header for a 401/407, for the challenge with our
+    /// preferred algorithm (MD5 unless changed), else the first one.
     fn authorization(&self, resp: &Msg, method: &str, uri: &str) -> String {
         let (hdr, answer) = if resp.status == Some(407) {
             ("Proxy-Authenticate", "Proxy-Authorization")
@@ -320,7 +328,7 @@ impl Ua {
             .collect();
         let ch = challenges
             .iter()
-            .find(|c| c.algorithm.to_string().eq_ignore_ascii_case("MD5"))
+            .find(|c| c.algorithm.to_string().eq_ignore_ascii_case(self.algorithm))
             .or(challenges.first())
             .unwrap_or_else(|| panic!("no usable {hdr} in:\n{}", resp.raw));
         let value = sip::auth::answer(ch, &self.user, &self.password, method, uri, &token(), 1);
@@ -379,6 +387,7 @@ impl Ua {
         let to = format!("<sip:{number}@{}>", self.server.ip());
         let mut cseq = 1;
         let mut auth = String::new();
+        self.provisional.clear();
         loop {
             let b = branch();
             let req = self.request("INVITE", &uri, &b, &from, &to, &call_id, cseq, &auth, sdp);

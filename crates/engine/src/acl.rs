@@ -60,7 +60,11 @@ pub struct Acl(Vec<Cidr>);
 impl Acl {
     /// Parse every entry; the first bad one is the error.
     pub fn parse(entries: &[String]) -> Result<Acl, String> {
-        entries.iter().map(|e| Cidr::parse(e)).collect::<Result<_, _>>().map(Acl)
+        entries
+            .iter()
+            .map(|e| Cidr::parse(e))
+            .collect::<Result<_, _>>()
+            .map(Acl)
     }
 
     /// Is this address allowed?
@@ -75,14 +79,17 @@ mod tests {
 
     #[test]
     fn matches_networks() {
-        let acl = Acl::parse(&["127.0.0.0/8".into(), "10.1.2.3".into(), "::1/128".into()]).expect("valid");
+        let acl = Acl::parse(&["127.0.0.0/8".into(), "10.1.2.3".into(), "::1/128".into()])
+            .expect("valid");
         assert!(acl.allows("127.9.9.9".parse().expect("ip")));
         assert!(acl.allows("10.1.2.3".parse().expect("ip")));
         assert!(!acl.allows("10.1.2.4".parse().expect("ip")));
         assert!(acl.allows("::1".parse().expect("ip")));
         assert!(acl.allows("::ffff:127.0.0.1".parse().expect("ip")));
         assert!(!acl.allows("192.168.0.1".parse().expect("ip")));
-        assert!(Cidr::parse("0.0.0.0/0").expect("any").contains("8.8.8.8".parse().expect("ip")));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .expect("any")
+            .contains("8.8.8.8".parse().expect("ip")));
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub struct TrunkConfig {
 }
 
 /// First-run seed.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeedConfig {
     /// Extensions to create on first run, in the batch syntax ("1000-1019").
@@ -157,15 +157,6 @@ impl Default for SipConfig {
             auth_fail_limit: 10,
             auth_ban_secs: 300,
             t1_ms: 500,
-        }
-    }
-}
-
-impl Default for SeedConfig {
-    fn default() -> Self {
-        SeedConfig {
-            extensions: String::new(),
-            password: String::new(),
         }
     }
 }

@@ -37,7 +37,8 @@ impl Directory {
             return Ok(None);
         }
         let all = store.list_extensions().await?;
-        let fresh: std::collections::HashSet<&str> = all.iter().map(|e| e.number.as_str()).collect();
+        let fresh: std::collections::HashSet<&str> =
+            all.iter().map(|e| e.number.as_str()).collect();
         let removed: Vec<String> = self
             .map
             .iter()

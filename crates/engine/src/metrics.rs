@@ -93,7 +93,10 @@ pub struct Exposition(String);
 impl Exposition {
     /// A counter or gauge without labels.
     pub fn metric(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        let _ = writeln!(
+            self.0,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
     }
 
     /// A family with one label.

@@ -10,10 +10,10 @@ use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request};
 use sip::auth::{Credentials, Verdict};
 use sip::endpoint::{Endpoint, Outbox, ServerEvent, Tu};
-use std::cell::RefCell;
 use sip::message::{self, status, status_with_reason};
 use sip::transaction::TxId;
 use sip::Peer;
+use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -83,12 +83,7 @@ impl Dispatcher {
                     let _ = call.send(CallMsg::Ack { side, request });
                 }
             }
-            ServerEvent::StrayResponse { response, from } => {
-                tracing::debug!(
-                    "stray 2xx from {from} for Call-ID {:?}",
-                    message::call_id(&response)
-                );
-            }
+            ServerEvent::StrayResponse { response, from } => self.end_stray(&response, from),
             ServerEvent::AckTimeout(tx) => {
                 tracing::info!("2xx on {tx:?} was never acknowledged");
             }
@@ -151,6 +146,49 @@ impl Dispatcher {
         self.replies.borrow_mut().push((tx, r));
     }
 
+    /// A 2xx nobody waits for (a fork that answered after the call was decided,
+    /// or a duplicate): ACK it and hang it up, or that phone stays off-hook.
+    fn end_stray(&self, resp: &rsip::Response, from: Peer) {
+        use rsip::prelude::*;
+        let (Some(call_id), Some((cseq, method))) = (message::call_id(resp), message::cseq(resp))
+        else {
+            return;
+        };
+        if method != Method::Invite {
+            return;
+        }
+        let (Ok(from_h), Ok(to_h)) = (resp.from_header(), resp.to_header()) else {
+            return;
+        };
+        let target = resp.headers.iter().find_map(|h| match h {
+            Header::Contact(c) => c.typed().ok().map(|c| c.uri),
+            _ => None,
+        });
+        let Some(remote_target) = target else { return };
+        let mut route_set = sip::dialog::record_routes(resp);
+        route_set.reverse();
+        let mut dialog = sip::dialog::Dialog {
+            call_id: call_id.to_string(),
+            local_tag: message::from_tag(resp).unwrap_or_default(),
+            remote_tag: message::to_tag(resp),
+            local_uri: sip::dialog::strip_tag(from_h.value()),
+            remote_uri: sip::dialog::strip_tag(to_h.value()),
+            remote_target,
+            route_set,
+            local_cseq: cseq,
+            remote_cseq: 0,
+            peer: from,
+        };
+        let via = self.ctx.sent_by(&self.ep);
+        let contact = format!("sip:{}", via);
+        let ack =
+            dialog.request_with_cseq(Method::Ack, cseq, &via, &contact, &message::new_branch());
+        self.ep.send_stateless(message::to_bytes(ack), from);
+        let bye = dialog.request(Method::Bye, &via, &contact);
+        self.ep.send_request(bye, from, Arc::new(|_| {}));
+        tracing::debug!("ended stray 2xx from {from} (Call-ID {call_id})");
+    }
+
     fn reply(&self, tx: TxId, req: &Request, code: rsip::StatusCode) {
         let tag = message::new_tag();
         self.respond(tx, message::response(req, code, Some(&tag)));
@@ -181,13 +219,21 @@ impl Dispatcher {
             Some(u) => u,
             None => return self.reply(tx, req, status_with_reason(400, "Malformed To header")),
         }) else {
-            return self.reply(tx, req, status_with_reason(400, "To header has no user part"));
+            return self.reply(
+                tx,
+                req,
+                status_with_reason(400, "To header has no user part"),
+            );
         };
         let Some(user) = self.authenticate(tx, req, from, Challenge::Www) else {
             return;
         };
         if user != aor {
-            self.auth_failed(from, &user, "username does not match the registered extension");
+            self.auth_failed(
+                from,
+                &user,
+                "username does not match the registered extension",
+            );
             return self.reply(tx, req, status_with_reason(403, "Username Does Not Match"));
         }
         let now = now_ms();
@@ -200,17 +246,19 @@ impl Dispatcher {
                 self.ctx.metrics.registers_ok.fetch_add(1, Relaxed);
                 let mut r = message::response(req, status(200), Some(&message::new_tag()));
                 for (contact, secs) in bindings {
-                    r.headers.push(Header::Contact(rsip::headers::Contact::new(format!(
-                        "<{contact}>;expires={secs}"
-                    ))));
+                    r.headers
+                        .push(Header::Contact(rsip::headers::Contact::new(format!(
+                            "<{contact}>;expires={secs}"
+                        ))));
                 }
                 self.respond(tx, r);
             }
             RegisterOutcome::TooBrief { min } => {
                 let mut r = message::response(req, status(423), Some(&message::new_tag()));
-                r.headers.push(Header::MinExpires(rsip::headers::MinExpires::new(
-                    min.to_string(),
-                )));
+                r.headers
+                    .push(Header::MinExpires(rsip::headers::MinExpires::new(
+                        min.to_string(),
+                    )));
                 self.respond(tx, r);
             }
             RegisterOutcome::Bad(why) => self.reply(tx, req, status_with_reason(400, why)),
@@ -295,7 +343,11 @@ impl Dispatcher {
             Ok(c) => c,
             Err(e) => {
                 self.auth_failed(from, "?", &e.to_string());
-                self.reply(tx, req, status_with_reason(400, &format!("Malformed {header}: {e}")));
+                self.reply(
+                    tx,
+                    req,
+                    status_with_reason(400, &format!("Malformed {header}: {e}")),
+                );
                 return None;
             }
         };
@@ -304,12 +356,22 @@ impl Dispatcher {
             self.challenge(tx, req, kind, false);
             return None;
         }
-        let Some(ext) = self.ctx.directory.get(&creds.username).filter(|e| e.enabled) else {
+        let Some(ext) = self
+            .ctx
+            .directory
+            .get(&creds.username)
+            .filter(|e| e.enabled)
+        else {
             self.auth_failed(from, &creds.username, "unknown user");
             self.reply(tx, req, status(403));
             return None;
         };
-        match self.ctx.digest.verify(&creds, req.method.to_string().as_str(), &ext.password, SystemTime::now()) {
+        match self.ctx.digest.verify(
+            &creds,
+            req.method.to_string().as_str(),
+            &ext.password,
+            SystemTime::now(),
+        ) {
             Verdict::Ok => {
                 self.ctx.guard.success(from.addr.ip());
                 Some(creds.username)
@@ -358,7 +420,6 @@ impl Dispatcher {
 }
 
 fn max_forwards(req: &Request) -> Option<u32> {
-
     req.headers.iter().find_map(|h| match h {
         Header::MaxForwards(m) => m.value().trim().parse().ok(),
         _ => None,
@@ -366,8 +427,12 @@ fn max_forwards(req: &Request) -> Option<u32> {
 }
 
 fn from_display_name(req: &Request) -> Option<String> {
-    req.headers.iter().find_map(|h| match h {
-        Header::From(f) => f.display_name().ok().flatten(),
-        _ => None,
-    }).map(|n| n.trim_matches('"').to_string()).filter(|n| !n.is_empty())
+    req.headers
+        .iter()
+        .find_map(|h| match h {
+            Header::From(f) => f.display_name().ok().flatten(),
+            _ => None,
+        })
+        .map(|n| n.trim_matches('"').to_string())
+        .filter(|n| !n.is_empty())
 }

@@ -121,10 +121,7 @@ impl Registrar {
         // Validate every expiry before changing anything: a REGISTER is all or nothing.
         let mut wanted = Vec::with_capacity(contacts.len());
         for c in contacts {
-            let e = c
-                .expires
-                .or(header_expires)
-                .unwrap_or(cfg.default_expires);
+            let e = c.expires.or(header_expires).unwrap_or(cfg.default_expires);
             if e != 0 && e < cfg.min_expires {
                 return RegisterOutcome::TooBrief {
                     min: cfg.min_expires,
@@ -175,7 +172,12 @@ impl Registrar {
     pub fn lookup(&self, aor: &str, now_ms: u64) -> Vec<Binding> {
         self.bindings
             .get(aor)
-            .map(|l| l.iter().filter(|b| b.expires_at > now_ms).cloned().collect())
+            .map(|l| {
+                l.iter()
+                    .filter(|b| b.expires_at > now_ms)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -272,7 +274,9 @@ fn parse_contacts(req: &rsip::Request) -> Result<Vec<ContactSpec>, &'static str>
     use rsip::headers::UntypedHeader;
     let mut out = Vec::new();
     for h in req.headers.iter() {
-        let rsip::Header::Contact(c) = h else { continue };
+        let rsip::Header::Contact(c) = h else {
+            continue;
+        };
         for item in split_commas(c.value()) {
             out.push(parse_contact(item)?);
         }
@@ -381,18 +385,37 @@ mod tests {
     #[test]
     fn registers_with_header_expires_and_uses_source_address() {
         let r = Registrar::new();
-        let out = r.register(&cfg(), "1000", &reg("<sip:1000@192.168.1.9:5060>", Some("120"), "c", 1), peer(), 0);
-        assert_eq!(out, RegisterOutcome::Ok(vec![("sip:1000@192.168.1.9:5060".into(), 120)]));
+        let out = r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:1000@192.168.1.9:5060>", Some("120"), "c", 1),
+            peer(),
+            0,
+        );
+        assert_eq!(
+            out,
+            RegisterOutcome::Ok(vec![("sip:1000@192.168.1.9:5060".into(), 120)])
+        );
         let b = r.lookup("1000", 1000);
         assert_eq!(b.len(), 1);
-        assert_eq!(b[0].source, peer(), "NAT: reach the phone where REGISTER came from");
+        assert_eq!(
+            b[0].source,
+            peer(),
+            "NAT: reach the phone where REGISTER came from"
+        );
         assert_eq!(b[0].user_agent, "TestPhone");
     }
 
     #[test]
     fn contact_param_overrides_header_and_max_caps() {
         let r = Registrar::new();
-        let out = r.register(&cfg(), "1000", &reg("<sip:a@h>;expires=99999", Some("120"), "c", 1), peer(), 0);
+        let out = r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>;expires=99999", Some("120"), "c", 1),
+            peer(),
+            0,
+        );
         assert_eq!(out, RegisterOutcome::Ok(vec![("sip:a@h".into(), 3600)]));
         let out = r.register(&cfg(), "1000", &reg("<sip:b@h>", None, "d", 1), peer(), 0);
         assert!(matches!(out, RegisterOutcome::Ok(ref v) if v.contains(&("sip:b@h".into(), 1800))));
@@ -401,7 +424,13 @@ mod tests {
     #[test]
     fn too_brief_gets_423_and_changes_nothing() {
         let r = Registrar::new();
-        let out = r.register(&cfg(), "1000", &reg("<sip:a@h>", Some("30"), "c", 1), peer(), 0);
+        let out = r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("30"), "c", 1),
+            peer(),
+            0,
+        );
         assert_eq!(out, RegisterOutcome::TooBrief { min: 60 });
         assert!(r.lookup("1000", 0).is_empty());
     }
@@ -409,11 +438,29 @@ mod tests {
     #[test]
     fn several_contacts_and_unregister() {
         let r = Registrar::new();
-        r.register(&cfg(), "1000", &reg("<sip:a@h>", Some("120"), "c1", 1), peer(), 0);
-        r.register(&cfg(), "1000", &reg("<sip:b@h>", Some("120"), "c2", 1), peer(), 0);
+        r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("120"), "c1", 1),
+            peer(),
+            0,
+        );
+        r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:b@h>", Some("120"), "c2", 1),
+            peer(),
+            0,
+        );
         assert_eq!(r.lookup("1000", 0).len(), 2);
         // Expires: 0 on one contact removes only it.
-        r.register(&cfg(), "1000", &reg("<sip:a@h>", Some("0"), "c1", 2), peer(), 0);
+        r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("0"), "c1", 2),
+            peer(),
+            0,
+        );
         assert_eq!(r.lookup("1000", 0).len(), 1);
         // "*" with Expires: 0 removes all.
         let out = r.register(&cfg(), "1000", &reg("*", Some("0"), "c3", 1), peer(), 0);
@@ -431,7 +478,13 @@ mod tests {
     #[test]
     fn query_without_contact_lists_bindings() {
         let r = Registrar::new();
-        r.register(&cfg(), "1000", &reg("<sip:a@h>", Some("120"), "c1", 1), peer(), 0);
+        r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("120"), "c1", 1),
+            peer(),
+            0,
+        );
         let out = r.register(&cfg(), "1000", &reg("", None, "c9", 1), peer(), 10_000);
         assert_eq!(out, RegisterOutcome::Ok(vec![("sip:a@h".into(), 110)]));
     }
@@ -439,8 +492,20 @@ mod tests {
     #[test]
     fn out_of_order_cseq_is_refused() {
         let r = Registrar::new();
-        r.register(&cfg(), "1000", &reg("<sip:a@h>", Some("120"), "c1", 5), peer(), 0);
-        let out = r.register(&cfg(), "1000", &reg("<sip:a@h>", Some("120"), "c1", 4), peer(), 0);
+        r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("120"), "c1", 5),
+            peer(),
+            0,
+        );
+        let out = r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("120"), "c1", 4),
+            peer(),
+            0,
+        );
         assert_eq!(out, RegisterOutcome::OutOfOrder);
     }
 
@@ -448,17 +513,35 @@ mod tests {
     fn max_contacts_enforced() {
         let r = Registrar::new();
         for (i, c) in ["a", "b", "c"].iter().enumerate() {
-            let out = r.register(&cfg(), "1000", &reg(&format!("<sip:{c}@h>"), Some("120"), c, i as u32 + 1), peer(), 0);
+            let out = r.register(
+                &cfg(),
+                "1000",
+                &reg(&format!("<sip:{c}@h>"), Some("120"), c, i as u32 + 1),
+                peer(),
+                0,
+            );
             assert!(matches!(out, RegisterOutcome::Ok(_)));
         }
-        let out = r.register(&cfg(), "1000", &reg("<sip:d@h>", Some("120"), "d", 1), peer(), 0);
+        let out = r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:d@h>", Some("120"), "d", 1),
+            peer(),
+            0,
+        );
         assert_eq!(out, RegisterOutcome::TooManyContacts);
     }
 
     #[test]
     fn sweep_expires_bindings_and_marks_dirty() {
         let r = Registrar::new();
-        r.register(&cfg(), "1000", &reg("<sip:a@h>", Some("60"), "c1", 1), peer(), 0);
+        r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("60"), "c1", 1),
+            peer(),
+            0,
+        );
         assert_eq!(r.take_dirty().len(), 1);
         assert!(r.take_dirty().is_empty());
         assert_eq!(r.sweep(59_000), 0);

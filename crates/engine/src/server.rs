@@ -39,9 +39,8 @@ impl Engine {
     /// Open the database, seed it on first run, bind both profiles and start serving.
     pub async fn start(cfg: Config) -> anyhow::Result<Engine> {
         cfg.validate()?;
-        std::fs::create_dir_all(&cfg.server.data_dir).with_context(|| {
-            format!("creating data dir {}", cfg.server.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&cfg.server.data_dir)
+            .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
         let store = Store::open(&cfg.database_url())
             .await
             .with_context(|| format!("opening database {}", cfg.database_url()))?;
@@ -53,8 +52,13 @@ impl Engine {
         let (lo, hi) = cfg.rtp_range()?;
         let media_rt = media::media_runtime(cfg.server.media_threads.max(1))
             .context("starting the media runtime")?;
-        let ports = media::PortAllocator::with_runtime(advertise_bind(&cfg), lo, hi, media_rt.handle().clone())
-            .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
+        let ports = media::PortAllocator::with_runtime(
+            advertise_bind(&cfg),
+            lo,
+            hi,
+            media_rt.handle().clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
 
         let timers = TxConfig {
             t1: Duration::from_millis(cfg.sip.t1_ms.max(50)),
@@ -88,7 +92,12 @@ impl Engine {
         let metrics = Arc::new(Metrics::default());
         let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
         let (cdr_stop, stop_rx) = tokio::sync::oneshot::channel();
-        let cdr_done = tokio::spawn(crate::cdr::run(store.clone(), cdr_rx, metrics.clone(), stop_rx));
+        let cdr_done = tokio::spawn(crate::cdr::run(
+            store.clone(),
+            cdr_rx,
+            metrics.clone(),
+            stop_rx,
+        ));
         let acl = crate::acl::Acl::parse(&cfg.trunk.acl).map_err(|e| anyhow::anyhow!(e))?;
         let ctx = Arc::new(Ctx {
             reg_cfg: RegistrarConfig {
@@ -97,7 +106,10 @@ impl Engine {
                 default_expires: cfg.sip.default_expires,
                 max_contacts: cfg.sip.max_contacts,
             },
-            guard: AuthGuard::new(cfg.sip.auth_fail_limit, Duration::from_secs(cfg.sip.auth_ban_secs)),
+            guard: AuthGuard::new(
+                cfg.sip.auth_fail_limit,
+                Duration::from_secs(cfg.sip.auth_ban_secs),
+            ),
             cfg,
             internal,
             external,
@@ -164,32 +176,147 @@ impl Engine {
     pub fn metrics_text(&self) -> String {
         let m = &self.ctx.metrics;
         let mut e = Exposition::default();
-        e.metric("switchboard_uptime_seconds", "gauge", "Seconds since start.", self.started.elapsed().as_secs());
-        e.metric("switchboard_active_calls", "gauge", "Calls in progress.", m.active_calls.load(Relaxed));
-        let outcomes: Vec<(&str, u64)> = Outcome::ALL.iter().map(|o| (o.label(), m.calls(*o))).collect();
-        e.labelled("switchboard_calls_total", "counter", "Finished calls by outcome.", "outcome", &outcomes);
-        e.metric("switchboard_registrations", "gauge", "Registered contacts (bindings).", self.ctx.registrar.binding_count());
-        e.metric("switchboard_registers_total", "counter", "Successful REGISTER requests.", m.registers_ok.load(Relaxed));
-        e.metric("switchboard_auth_failures_total", "counter", "Failed digest authentications.", m.auth_failures.load(Relaxed));
-        e.metric("switchboard_auth_banned_drops_total", "counter", "Requests ignored from banned addresses.", m.banned_drops.load(Relaxed));
-        e.metric("switchboard_acl_rejects_total", "counter", "Trunk INVITEs refused by the ACL.", m.acl_rejects.load(Relaxed));
+        e.metric(
+            "switchboard_uptime_seconds",
+            "gauge",
+            "Seconds since start.",
+            self.started.elapsed().as_secs(),
+        );
+        e.metric(
+            "switchboard_active_calls",
+            "gauge",
+            "Calls in progress.",
+            m.active_calls.load(Relaxed),
+        );
+        let outcomes: Vec<(&str, u64)> = Outcome::ALL
+            .iter()
+            .map(|o| (o.label(), m.calls(*o)))
+            .collect();
+        e.labelled(
+            "switchboard_calls_total",
+            "counter",
+            "Finished calls by outcome.",
+            "outcome",
+            &outcomes,
+        );
+        e.metric(
+            "switchboard_registrations",
+            "gauge",
+            "Registered contacts (bindings).",
+            self.ctx.registrar.binding_count(),
+        );
+        e.metric(
+            "switchboard_registers_total",
+            "counter",
+            "Successful REGISTER requests.",
+            m.registers_ok.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_auth_failures_total",
+            "counter",
+            "Failed digest authentications.",
+            m.auth_failures.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_auth_banned_drops_total",
+            "counter",
+            "Requests ignored from banned addresses.",
+            m.banned_drops.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_acl_rejects_total",
+            "counter",
+            "Trunk INVITEs refused by the ACL.",
+            m.acl_rejects.load(Relaxed),
+        );
         let r = &self.ctx.relay_stats;
-        e.metric("switchboard_rtp_packets_relayed_total", "counter", "RTP packets relayed.", r.rtp_relayed.load(Relaxed));
-        e.metric("switchboard_rtcp_packets_relayed_total", "counter", "RTCP packets relayed.", r.rtcp_relayed.load(Relaxed));
-        e.metric("switchboard_rtp_packets_dropped_total", "counter", "RTP/RTCP packets dropped (invalid, unknown source).", r.dropped.load(Relaxed));
-        e.metric("switchboard_rtp_ports_in_use", "gauge", "RTP/RTCP port pairs allocated.", self.ctx.ports.in_use());
-        e.metric("switchboard_media_timeouts_total", "counter", "Calls hung up for lack of RTP.", m.media_timeouts.load(Relaxed));
+        e.metric(
+            "switchboard_rtp_packets_relayed_total",
+            "counter",
+            "RTP packets relayed.",
+            r.rtp_relayed.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_rtcp_packets_relayed_total",
+            "counter",
+            "RTCP packets relayed.",
+            r.rtcp_relayed.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_rtp_packets_dropped_total",
+            "counter",
+            "RTP/RTCP packets dropped (invalid, unknown source).",
+            r.dropped.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_rtp_ports_in_use",
+            "gauge",
+            "RTP/RTCP port pairs allocated.",
+            self.ctx.ports.in_use(),
+        );
+        e.metric(
+            "switchboard_media_timeouts_total",
+            "counter",
+            "Calls hung up for lack of RTP.",
+            m.media_timeouts.load(Relaxed),
+        );
         let sip = [&self.internal_stats, &self.external_stats];
-        let sum = |f: fn(&SipStats) -> &AtomicU64| sip.iter().map(|s| f(s).load(Relaxed)).sum::<u64>();
-        e.metric("switchboard_sip_messages_received_total", "counter", "SIP messages received and parsed.", sum(|s| &s.messages_in));
-        e.metric("switchboard_sip_messages_sent_total", "counter", "SIP messages sent.", sum(|s| &s.messages_out));
-        e.metric("switchboard_sip_parse_errors_total", "counter", "SIP messages that failed to parse.", sum(|s| &s.parse_errors));
-        e.metric("switchboard_sip_oversized_total", "counter", "SIP messages dropped for size.", sum(|s| &s.oversized));
-        e.metric("switchboard_sip_tcp_framing_errors_total", "counter", "TCP connections closed for bad framing (no Content-Length).", sum(|s| &s.tcp_framing_errors));
-        e.metric("switchboard_sip_send_errors_total", "counter", "SIP sends that failed.", sum(|s| &s.send_errors));
-        e.metric("switchboard_cdrs_written_total", "counter", "CDR rows written.", m.cdrs_written.load(Relaxed));
-        e.metric("switchboard_cdr_write_errors_total", "counter", "CDR batch writes that failed (retried).", m.cdr_write_errors.load(Relaxed));
-        e.metric("switchboard_extensions", "gauge", "Configured extensions.", self.ctx.directory.len());
+        let sum =
+            |f: fn(&SipStats) -> &AtomicU64| sip.iter().map(|s| f(s).load(Relaxed)).sum::<u64>();
+        e.metric(
+            "switchboard_sip_messages_received_total",
+            "counter",
+            "SIP messages received and parsed.",
+            sum(|s| &s.messages_in),
+        );
+        e.metric(
+            "switchboard_sip_messages_sent_total",
+            "counter",
+            "SIP messages sent.",
+            sum(|s| &s.messages_out),
+        );
+        e.metric(
+            "switchboard_sip_parse_errors_total",
+            "counter",
+            "SIP messages that failed to parse.",
+            sum(|s| &s.parse_errors),
+        );
+        e.metric(
+            "switchboard_sip_oversized_total",
+            "counter",
+            "SIP messages dropped for size.",
+            sum(|s| &s.oversized),
+        );
+        e.metric(
+            "switchboard_sip_tcp_framing_errors_total",
+            "counter",
+            "TCP connections closed for bad framing (no Content-Length).",
+            sum(|s| &s.tcp_framing_errors),
+        );
+        e.metric(
+            "switchboard_sip_send_errors_total",
+            "counter",
+            "SIP sends that failed.",
+            sum(|s| &s.send_errors),
+        );
+        e.metric(
+            "switchboard_cdrs_written_total",
+            "counter",
+            "CDR rows written.",
+            m.cdrs_written.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_cdr_write_errors_total",
+            "counter",
+            "CDR batch writes that failed (retried).",
+            m.cdr_write_errors.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_extensions",
+            "gauge",
+            "Configured extensions.",
+            self.ctx.directory.len(),
+        );
         e.finish()
     }
 
@@ -203,7 +330,9 @@ impl Engine {
             let _ = c.send(CallMsg::Shutdown);
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.ctx.metrics.active_calls.load(Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        while self.ctx.metrics.active_calls.load(Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Let the BYEs leave before the sockets go.
@@ -249,7 +378,10 @@ async fn seed(store: &Store, cfg: &Config) -> anyhow::Result<()> {
         .collect();
     let n = store.seed_extensions_if_empty(&exts).await?;
     if n > 0 {
-        tracing::info!("first run: seeded {n} demo extensions ({})", cfg.seed.extensions);
+        tracing::info!(
+            "first run: seeded {n} demo extensions ({})",
+            cfg.seed.extensions
+        );
     }
     Ok(())
 }
@@ -297,7 +429,11 @@ async fn persist_bindings(ctx: &Ctx, store: &Store) {
                 .map(|b| store::BindingRow {
                     aor: aor.clone(),
                     contact: b.contact,
-                    source: format!("{}:{}", b.source.transport.via_token().to_ascii_lowercase(), b.source.addr),
+                    source: format!(
+                        "{}:{}",
+                        b.source.transport.via_token().to_ascii_lowercase(),
+                        b.source.addr
+                    ),
                     expires_at: b.expires_at as i64,
                     user_agent: b.user_agent,
                     call_id: b.call_id,
@@ -318,7 +454,9 @@ async fn restore_bindings(ctx: &Ctx, store: &Store) {
         Ok(rows) => {
             let n = rows.len();
             for r in rows {
-                let Some(source) = parse_source(&r.source) else { continue };
+                let Some(source) = parse_source(&r.source) else {
+                    continue;
+                };
                 ctx.registrar.restore(
                     &r.aor,
                     Binding {
@@ -360,7 +498,10 @@ mod tests {
     fn binding_sources_round_trip() {
         let p = parse_source("tcp:[::1]:5062").expect("parses");
         assert_eq!(p, Peer::tcp("[::1]:5062".parse().expect("addr")));
-        assert_eq!(parse_source("udp:10.0.0.1:5060"), Some(Peer::udp("10.0.0.1:5060".parse().expect("addr"))));
+        assert_eq!(
+            parse_source("udp:10.0.0.1:5060"),
+            Some(Peer::udp("10.0.0.1:5060".parse().expect("addr")))
+        );
         assert_eq!(parse_source("sctp:1.2.3.4:1"), None);
     }
 }

@@ -3,9 +3,9 @@
 //! the TU go out on a channel; responses to client transactions go to the sink
 //! the TU gave when it sent the request.
 
+use crate::parse::MAX_MESSAGE_SIZE;
 use crate::peer::Peer;
 use crate::transaction::{TransactionLayer, TuEvent, TxConfig, TxId};
-use crate::parse::MAX_MESSAGE_SIZE;
 use crate::transport::{Received, SipStats, Transports};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -319,10 +319,9 @@ impl Driver {
                     TuEvent::Ack { request, from } => {
                         self.events.push(ServerEvent::Ack { request, from })
                     }
-                    TuEvent::StrayResponse { response, from } => {
-                        self.events
-                            .push(ServerEvent::StrayResponse { response, from })
-                    }
+                    TuEvent::StrayResponse { response, from } => self
+                        .events
+                        .push(ServerEvent::StrayResponse { response, from }),
                     TuEvent::AckTimeout { tx } => self.events.push(ServerEvent::AckTimeout(tx)),
                     TuEvent::Response { tx, response } => {
                         if let Some(sink) = self.sinks.get(&tx) {
@@ -367,5 +366,4 @@ impl Driver {
             self.events = events;
         }
     }
-
 }

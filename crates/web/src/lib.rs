@@ -36,7 +36,10 @@ pub async fn serve(
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         engine.metrics_text(),
     )
         .into_response()

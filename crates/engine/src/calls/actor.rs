@@ -134,7 +134,10 @@ enum Pending {
         request: Request,
     },
     /// A relayed re-INVITE that was answered 2xx: our ACK, re-sent on retransmits.
-    Acked { ack: Bytes, side: Side },
+    Acked {
+        ack: Bytes,
+        side: Side,
+    },
     /// BYE and the like: nothing to do with the answer.
     Fire,
 }
@@ -352,7 +355,8 @@ impl Call {
             ack: None,
         });
         let token = self.token(Pending::Fork(idx));
-        self.b_ep.send_request(req, binding.source, self.sink(token));
+        self.b_ep
+            .send_request(req, binding.source, self.sink(token));
     }
 
     // ---- messages -----------------------------------------------------------
@@ -468,13 +472,9 @@ impl Call {
         fork.dialog.local_cseq = 1;
         let via = self.ctx.sent_by(&self.b_ep);
         let contact = self.ctx.contact(&self.b_ep, &self.caller);
-        let ack = fork.dialog.request_with_cseq(
-            Method::Ack,
-            1,
-            &via,
-            &contact,
-            &message::new_branch(),
-        );
+        let ack =
+            fork.dialog
+                .request_with_cseq(Method::Ack, 1, &via, &contact, &message::new_branch());
         let ack = message::to_bytes(ack);
         fork.ack = Some(ack.clone());
         let peer = fork.dialog.peer;
@@ -622,7 +622,14 @@ impl Call {
         };
         let resp = match ev {
             ClientEvent::Sent(_) => {
-                self.pending.insert(token, Pending::Relay { origin, server_tx, request });
+                self.pending.insert(
+                    token,
+                    Pending::Relay {
+                        origin,
+                        server_tx,
+                        request,
+                    },
+                );
                 return;
             }
             ClientEvent::Timeout(_) => {
@@ -634,11 +641,19 @@ impl Call {
         };
         let code = resp.status_code.code();
         if code < 200 {
-            self.pending.insert(token, Pending::Relay { origin, server_tx, request });
+            self.pending.insert(
+                token,
+                Pending::Relay {
+                    origin,
+                    server_tx,
+                    request,
+                },
+            );
             return;
         }
         let target = origin.other();
-        let mut out = message::response(&request, status_with_reason(code, &reason_of(&resp)), None);
+        let mut out =
+            message::response(&request, status_with_reason(code, &reason_of(&resp)), None);
         if code < 300 && request.method == Method::Invite {
             // We ACK the far side ourselves; the originator's ACK to our 2xx ends at us.
             let cseq = message::cseq(&resp).map(|c| c.0).unwrap_or(1);
@@ -654,9 +669,13 @@ impl Call {
             let ack = message::to_bytes(ack);
             let peer = self.dialog(target).peer;
             self.ep(target).send_stateless(ack.clone(), peer);
-            self.pending.insert(token, Pending::Acked { ack, side: target });
+            self.pending
+                .insert(token, Pending::Acked { ack, side: target });
             let contact = self.contact_for(origin);
-            out.headers.push(Header::Contact(rsip::headers::Contact::new(format!("<{contact}>"))));
+            out.headers
+                .push(Header::Contact(rsip::headers::Contact::new(format!(
+                    "<{contact}>"
+                ))));
         }
         if message::has_sdp(&resp, &resp.body) {
             if let Some(Ok(sdp)) = self.parse_sdp(&resp) {
@@ -677,7 +696,12 @@ impl Call {
 
     fn on_cancel(&mut self) {
         if matches!(self.state, State::Ringing | State::Routing) {
-            self.fail_a(487, "Request Terminated", HangupCause::OriginatorCancel, "caller");
+            self.fail_a(
+                487,
+                "Request Terminated",
+                HangupCause::OriginatorCancel,
+                "caller",
+            );
         }
     }
 
@@ -706,7 +730,10 @@ impl Call {
         let idle = self.relay.as_ref().and_then(|r| r.idle_for(Instant::now()));
         if idle.is_some_and(|d| d >= limit) {
             tracing::info!("call {}: no RTP for {:?}, hanging up", self.id, limit);
-            self.ctx.metrics.media_timeouts.fetch_add(1, Ordering::Relaxed);
+            self.ctx
+                .metrics
+                .media_timeouts
+                .fetch_add(1, Ordering::Relaxed);
             self.bye(Side::A);
             self.bye(Side::B);
             self.finish(HangupCause::MediaTimeout, "system", 200);
@@ -790,9 +817,16 @@ impl Call {
         if self.ctx.cdr_tx.send(cdr).is_err() {
             tracing::error!("call {}: CDR writer gone, record lost", self.id);
         }
-        let outcome = if answered { Outcome::Answered } else { cause.outcome() };
+        let outcome = if answered {
+            Outcome::Answered
+        } else {
+            cause.outcome()
+        };
         self.ctx.metrics.call_ended(outcome);
-        self.ctx.metrics.active_calls.fetch_sub(1, Ordering::Relaxed);
+        self.ctx
+            .metrics
+            .active_calls
+            .fetch_sub(1, Ordering::Relaxed);
         self.ctx.dialogs.remove(&self.a_call_id);
         for f in &self.forks {
             self.ctx.dialogs.remove(&f.dialog.call_id);
@@ -857,12 +891,17 @@ impl Call {
         if with_contact {
             let contact = self.contact_for(Side::A);
             r.headers
-                .push(Header::Contact(rsip::headers::Contact::new(format!("<{contact}>"))));
+                .push(Header::Contact(rsip::headers::Contact::new(format!(
+                    "<{contact}>"
+                ))));
         }
         r
     }
 
-    fn parse_sdp(&self, msg: &(impl rsip::message::HasHeaders + HasBody)) -> Option<Result<SessionDescription, String>> {
+    fn parse_sdp(
+        &self,
+        msg: &(impl rsip::message::HasHeaders + HasBody),
+    ) -> Option<Result<SessionDescription, String>> {
         let body = msg.body_bytes();
         if !message::has_sdp(msg, body) {
             return None;
