@@ -58,6 +58,8 @@ pub struct Ctx {
     pub next_call_id: AtomicU64,
     /// Trunk ACL.
     pub acl: crate::acl::Acl,
+    /// Live events for subscribers (web pages, wallboard).
+    pub events: crate::events::EventBus,
 }
 
 impl Ctx {

@@ -11,6 +11,7 @@ pub mod cdr;
 pub mod config;
 pub mod context;
 pub mod directory;
+pub mod events;
 pub mod metrics;
 pub mod profile;
 pub mod registrar;

@@ -5,6 +5,7 @@
 
 use crate::calls::{actor, CallMsg, Side};
 use crate::context::{now_ms, Ctx};
+use crate::events::Event;
 use crate::registrar::RegisterOutcome;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request};
@@ -244,6 +245,19 @@ impl Dispatcher {
         {
             RegisterOutcome::Ok(bindings) => {
                 self.ctx.metrics.registers_ok.fetch_add(1, Relaxed);
+                if bindings.is_empty() {
+                    self.ctx.events.publish(Event::Unregistered {
+                        extension: aor.clone(),
+                    });
+                }
+                for (contact, secs) in &bindings {
+                    self.ctx.events.publish(Event::Registered {
+                        extension: aor.clone(),
+                        contact: contact.clone(),
+                        source: from.to_string(),
+                        expires: *secs,
+                    });
+                }
                 let mut r = message::response(req, status(200), Some(&message::new_tag()));
                 for (contact, secs) in bindings {
                     r.headers

@@ -127,6 +127,7 @@ impl Engine {
             shutting_down: AtomicBool::new(false),
             next_call_id: AtomicU64::new(1),
             acl,
+            events: crate::events::EventBus::default(),
         });
         restore_bindings(&ctx, &store).await;
         profile::install(ctx.clone(), Profile::Internal);
@@ -148,6 +149,11 @@ impl Engine {
             cdr_stop: std::sync::Mutex::new(Some(cdr_stop)),
             started: std::time::Instant::now(),
         })
+    }
+
+    /// Subscribe to live engine events.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::events::Event>> {
+        self.ctx.events.subscribe()
     }
 
     /// Shared state, for the web module.

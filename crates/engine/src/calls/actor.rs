@@ -5,6 +5,7 @@
 
 use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
 use crate::context::{now_ms, CallTx, Ctx};
+use crate::events::Event;
 use crate::metrics::Outcome;
 use crate::registrar::Binding;
 use crate::router::{self, Route};
@@ -64,6 +65,12 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
     };
     ctx.calls.insert(id, (me.clone(), info));
     ctx.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
+    ctx.events.publish(Event::CallStarted {
+        id,
+        caller: nc.caller.clone(),
+        callee: callee.clone(),
+        direction: nc.direction,
+    });
     let a_dialog = a_leg_dialog(&nc.invite, nc.from);
     let b_ep = ctx.internal.clone();
     let call = Call {
@@ -449,6 +456,7 @@ impl Call {
         }
         if !self.ringing_sent && !self.early_media {
             self.ringing_sent = true;
+            self.ctx.events.publish(Event::CallRinging { id: self.id });
             let r = self.a_response(if code == 183 { 183 } else { 180 }, true);
             self.a_ep.respond(self.a_tx, r);
         }
@@ -501,6 +509,7 @@ impl Call {
         }
         self.a_ep.respond(self.a_tx, ok);
         self.state = State::Answered;
+        self.ctx.events.publish(Event::CallAnswered { id: self.id });
         let now = now_ms();
         self.answer_ms = Some(now);
         self.update_info(|i| {
@@ -823,6 +832,12 @@ impl Call {
             cause.outcome()
         };
         self.ctx.metrics.call_ended(outcome);
+        self.ctx.events.publish(Event::CallEnded {
+            id: self.id,
+            cause: cause.as_str(),
+            sip_code,
+            hangup_by: by,
+        });
         self.ctx
             .metrics
             .active_calls

@@ -1,0 +1,121 @@
+//! The in-process event bus: calls and registrations publish typed events;
+//! live views (the web's live pages, the wallboard, later the ACD) subscribe.
+//!
+//! It is a broadcast channel, so a slow subscriber loses old events rather than
+//! slowing the engine; that is right for live views. Records that must never be
+//! lost (CDRs) go through their own queue ([`crate::cdr`]) instead.
+
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Something that happened in the engine.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A contact was registered or refreshed.
+    Registered {
+        /// Extension.
+        extension: String,
+        /// Contact URI.
+        contact: String,
+        /// Where it registered from.
+        source: String,
+        /// Seconds until it lapses.
+        expires: u32,
+    },
+    /// A contact went away (unregistered or removed).
+    Unregistered {
+        /// Extension.
+        extension: String,
+    },
+    /// A call was accepted for routing.
+    CallStarted {
+        /// Engine call id.
+        id: u64,
+        /// Caller number.
+        caller: String,
+        /// Dialled number.
+        callee: String,
+        /// internal / inbound.
+        direction: &'static str,
+    },
+    /// The callee's phone is ringing.
+    CallRinging {
+        /// Engine call id.
+        id: u64,
+    },
+    /// The callee answered.
+    CallAnswered {
+        /// Engine call id.
+        id: u64,
+    },
+    /// The call is over.
+    CallEnded {
+        /// Engine call id.
+        id: u64,
+        /// Hangup cause (CDR text).
+        cause: &'static str,
+        /// Final SIP code to the caller.
+        sip_code: u16,
+        /// caller / callee / system.
+        hangup_by: &'static str,
+    },
+}
+
+/// Publish/subscribe hub; cheap to publish when nobody listens.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(4096)
+    }
+}
+
+impl EventBus {
+    /// A bus keeping up to `capacity` events for slow subscribers.
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(1));
+        EventBus { tx }
+    }
+
+    /// Publish an event (dropped if nobody subscribes).
+    pub fn publish(&self, ev: Event) {
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(Arc::new(ev));
+        }
+    }
+
+    /// Subscribe to events published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_receive_published_events_in_order() {
+        let bus = EventBus::new(8);
+        bus.publish(Event::CallRinging { id: 0 });
+        let mut rx = bus.subscribe();
+        bus.publish(Event::CallStarted {
+            id: 1,
+            caller: "1000".into(),
+            callee: "1001".into(),
+            direction: "internal",
+        });
+        bus.publish(Event::CallAnswered { id: 1 });
+        let first = rx.recv().await.expect("first event");
+        assert!(matches!(*first, Event::CallStarted { id: 1, .. }));
+        let second = rx.recv().await.expect("second event");
+        assert!(matches!(*second, Event::CallAnswered { id: 1 }));
+        let json = serde_json::to_string(&*second).expect("serialises");
+        assert_eq!(json, r#"{"type":"call_answered","id":1}"#);
+    }
+}
