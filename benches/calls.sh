@@ -42,12 +42,16 @@ BG_PIDS+=($!)
 UAS_PID=$!
 wait_udp_bound "$UAS_PORT"
 
+# Calls in flight: up to 10 s worth, and fewer than SIPp's file limit.
+LIMIT=$(( RATE * 10 ))
+FDS="$(ulimit -n)"
+(( LIMIT < FDS - 1000 )) || LIMIT=$(( FDS - 1000 ))
 log "SIPp uac: $CALLS calls at $RATE/s (bounded to ${BOUND}s)"
 CPU0="$(cpu_seconds "$SERVER_PID")"
 set +e
 "$SIPP" "127.0.0.1:$SIP_PORT" -sf "$SCEN/uac_call.xml" -inf "$WORK/callers.csv" \
     -s 1999 -d 0 -i 127.0.0.1 -p "$UAC_PORT" -mp 6200 \
-    -r "$RATE" -rp 1000 -m "$CALLS" -l $(( RATE * 10 )) \
+    -r "$RATE" -rp 1000 -m "$CALLS" -l "$LIMIT" \
     -max_recv_loops 10000 -max_sched_loops 10000 \
     -timeout "${BOUND}s" -nostdin -trace_stat -stf stat.csv -fd 1 \
     -trace_err -error_file errors.log -trace_rtt -rtt_freq 100 >uac.log 2>&1
@@ -70,7 +74,7 @@ CDRS="$(sqlite3 "$WORK/data/switchboard.db" 'select count(*) from cdrs' 2>/dev/n
 
 echo "calls: target=${RATE}/s for ${SECS}s sipp_exit=$RC"
 echo "calls: successful=$OK failed=$FAILED (${FAILPCT} %) elapsed_s=$ELAPSED calls_per_s=$CPS"
-echo "calls: setup time (first INVITE to 200, 407 round trip included) p50_ms=$P50 p99_ms=$P99"
+echo "calls: setup time (first INVITE to 200, 407 round trip included) p50_ms=$P50 p99_ms=$P99 (SIPp clock step $(clock_step rtt.txt) ms)"
 echo "calls: server_cpu_s=$SERVER_CPU during the run; calls_total=$(metric switchboard_calls_total) cdrs=$CDRS"
 [[ "$FAILED" == 0 ]] || { echo "calls: first errors:"; grep -m5 -i "aborting\|unexpected\|timeout" errors.log || true; }
 echo "calls_per_s=$CPS failed=$FAILED failed_pct=$FAILPCT successful=$OK target_per_s=$RATE seconds=$ELAPSED setup_p50_ms=$P50 setup_p99_ms=$P99"

@@ -173,6 +173,12 @@ percentiles() {
         printf "%.2f %.2f\n", v[i50], v[i99] }'
 }
 
+# clock_step FILE: the smallest non-zero value in FILE: SIPp measures response times
+# with its own clock tick (a few ms), so a p50 of 0 means "below one tick".
+clock_step() {
+    awk '$1 > 0 && (m == "" || $1 < m) { m = $1 } END { print (m == "" ? "n/a" : m) }' "$1"
+}
+
 # Waits until pid $1 exits or $2 seconds pass; kills it then.
 wait_bounded() {
     local pid="$1" secs="$2"

@@ -21,7 +21,7 @@ UAC_PORT=$(( SIP_PORT + 3 ))
 HOLD_S=$(( CALLS / SETUP_RATE + SECS + 300 ))
 
 build
-if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+if [[ "${BENCH_NO_BUILD:-0}" != 1 && -z "${RTP_LOAD_BIN:-}" ]]; then
     log "cargo bench --bench rtp_load --no-run"
     (cd "$ROOT" && cargo bench --bench rtp_load --no-run --quiet)
 fi
@@ -80,8 +80,14 @@ DROPPED0="$(metric switchboard_rtp_packets_dropped_total)"
 CPU0="$(cpu_seconds "$SERVER_PID")"
 log "rtp_load: $PAIRS calls, ${SECS}s at ${PPS} pps each way"
 set +e
-(cd "$ROOT" && timeout "$(( SECS * 3 + 120 ))" cargo bench --quiet --bench rtp_load -- \
-    --pairs "$WORK/pairs.txt" --seconds "$SECS" --pps "$PPS") >rtp_load.out 2>rtp_load.err
+if [[ -n "${RTP_LOAD_BIN:-}" ]]; then
+    # A prebuilt generator (e.g. target/release/deps/rtp_load-HASH).
+    timeout "$(( SECS * 3 + 120 ))" "$RTP_LOAD_BIN" \
+        --pairs "$WORK/pairs.txt" --seconds "$SECS" --pps "$PPS" >rtp_load.out 2>rtp_load.err
+else
+    (cd "$ROOT" && timeout "$(( SECS * 3 + 120 ))" cargo bench --quiet --bench rtp_load -- \
+        --pairs "$WORK/pairs.txt" --seconds "$SECS" --pps "$PPS") >rtp_load.out 2>rtp_load.err
+fi
 RC=$?
 set -e
 CPU1="$(cpu_seconds "$SERVER_PID")"
@@ -102,7 +108,8 @@ awk -v cpu="$SERVER_CPU" -v t="$(kv seconds)" -v n="$PAIRS" -v idle="$RSS_IDLE" 
 }' > summary.txt
 echo "media: calls=$PAIRS answered_of=$CALLS rtp_load_exit=$RC"
 echo "media: rtp_load: $(grep -m1 'rtp_load: .* calls for' rtp_load.err || tail -2 rtp_load.err)"
+echo "media: packets/s sent by the generator: $(kv achieved_pps) of $(( PAIRS * 2 * PPS )) targeted (below target = generator or machine saturated)"
 echo "media: loss_pct=$(kv loss_pct) sent=$(kv sent) received=$(kv received) lost=$(kv lost) latency_p50_us=$(kv latency_p50_us) latency_p99_us=$(kv latency_p99_us)"
 cat summary.txt
 echo "media: server counters during the run: relayed=$(( RELAYED1 - RELAYED0 )) dropped=$(( DROPPED1 - DROPPED0 ))"
-echo "media_calls=$PAIRS loss_pct=$(kv loss_pct) server_cpu_s=$SERVER_CPU rss_idle_kib=$RSS_IDLE rss_load_kib=$RSS_LOAD"
+echo "media_calls=$PAIRS loss_pct=$(kv loss_pct) achieved_pps=$(kv achieved_pps) target_pps=$(( PAIRS * 2 * PPS )) server_cpu_s=$SERVER_CPU rss_idle_kib=$RSS_IDLE rss_load_kib=$RSS_LOAD"

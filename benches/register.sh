@@ -23,12 +23,16 @@ provision "$FIRST-$LAST" bench
 users_csv "$WORK/users.csv" "$FIRST" "$LAST" bench
 start_server
 
+# At most 2 s worth of registrations in flight, and fewer than SIPp's file limit.
+LIMIT=$(( RATE * 2 ))
+FDS="$(ulimit -n)"
+(( LIMIT < FDS - 1000 )) || LIMIT=$(( FDS - 1000 ))
 log "SIPp: $CALLS registrations at $RATE/s (bounded to $(( SECS * 3 + 30 )) s)"
 cd "$WORK/sipp"
 set +e
 "$SIPP" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/users.csv" \
     -key expires 3600 -i 127.0.0.1 -p "$(( SIP_PORT + 1 ))" \
-    -r "$RATE" -rp 1000 -m "$CALLS" -l $(( RATE * 2 )) \
+    -r "$RATE" -rp 1000 -m "$CALLS" -l "$LIMIT" \
     -max_recv_loops 10000 -max_sched_loops 10000 \
     -timeout "$(( SECS * 3 + 30 ))s" -nostdin -trace_stat -stf stat.csv -fd 1 \
     -trace_err -error_file errors.log -trace_rtt -rtt_freq 100 >stdout.log 2>&1
@@ -49,7 +53,7 @@ SERVER_CPU="$(cpu_seconds "$SERVER_PID")"
 
 echo "register: target=${RATE}/s for ${SECS}s users=$USERS sipp_exit=$RC"
 echo "register: successful=$OK failed=$FAILED elapsed_s=$ELAPSED registrations_per_s=$RPS"
-echo "register: registration time p50_ms=$P50 p99_ms=$P99"
+echo "register: registration time p50_ms=$P50 p99_ms=$P99 (SIPp clock step $(clock_step rtt.txt) ms)"
 echo "register: server bindings=$REGS auth_failures=$AUTHFAIL server_cpu_s=$SERVER_CPU"
 [[ "$FAILED" == 0 ]] || { echo "register: first errors:"; head -5 errors.log 2>/dev/null; }
 echo "register_per_s=$RPS failed=$FAILED successful=$OK target_per_s=$RATE seconds=$ELAPSED p50_ms=$P50 p99_ms=$P99"

@@ -327,3 +327,28 @@ async fn trunk_invite_from_outside_acl_gets_403() {
         .await
         .assert_success(1);
 }
+
+#[tokio::test]
+async fn sipp_caller_over_tcp_reaches_udp_callee() {
+    let server = Server::start("call_tcp");
+    let uas = callee(
+        &server,
+        "1001",
+        "uas_answer",
+        "127.0.0.1",
+        server.ports.media_port(0),
+        0,
+    )
+    .await;
+    caller(&server, "uac_call", "1001", server.ports.media_port(1))
+        .arg("-t")
+        .arg("t1")
+        .pause_ms(300)
+        .run()
+        .await
+        .assert_success(1);
+    uas.wait().await.assert_success(1);
+    let cdr = newest_cdr(&server, 1).await;
+    assert_eq!(cdr.sip_code, 200, "{cdr:?}");
+    assert_eq!(cdr.hangup_by, "caller", "{cdr:?}");
+}

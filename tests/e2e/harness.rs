@@ -79,34 +79,57 @@ impl PortBlock {
     }
 }
 
-/// A UDP port that is also free on TCP (the SIP profiles listen on both).
-pub fn free_udp_tcp_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+/// Ports handed out by this process: the OS may give a released port to the next
+/// `bind(0)`, and two tests must never be told the same port.
+static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+fn pick_port(try_port: impl Fn() -> Option<u16>) -> u16 {
+    for _ in 0..200 {
+        if let Some(port) = try_port() {
+            let mut given = HANDED_OUT.lock().unwrap();
+            if !given.contains(&port) {
+                given.push(port);
+                return port;
+            }
         }
     }
-    panic!("no port free on both UDP and TCP");
+    panic!("no free port found");
+}
+
+/// A UDP port that is also free on TCP (the SIP profiles listen on both).
+pub fn free_udp_tcp_port() -> u16 {
+    pick_port(|| {
+        let udp = UdpSocket::bind("127.0.0.1:0").ok()?;
+        let port = udp.local_addr().ok()?.port();
+        TcpListener::bind(("127.0.0.1", port)).ok()?;
+        Some(port)
+    })
 }
 
 /// A free UDP port (for SIPp peers).
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .expect("bind udp")
-        .local_addr()
-        .unwrap()
-        .port()
+    pick_port(|| {
+        Some(
+            UdpSocket::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port(),
+        )
+    })
 }
 
 /// A free TCP port (for HTTP).
 pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind tcp")
-        .local_addr()
-        .unwrap()
-        .port()
+    pick_port(|| {
+        Some(
+            TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port(),
+        )
+    })
 }
 
 /// The test server binary built by cargo for this integration test.
@@ -186,8 +209,24 @@ impl ServerBuilder {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        server.spawn();
-        server
+        // Another program may grab a port between our probe and the server's bind:
+        // the server then exits during start-up; try again with fresh ports.
+        for attempt in 1..=3 {
+            match server.try_spawn() {
+                Ok(()) => return server,
+                Err(log) if attempt < 3 => {
+                    eprintln!(
+                        "switchboard {} exited during start-up, retrying with other ports:\n{log}",
+                        server.name
+                    );
+                    server.sip_port = free_udp_tcp_port();
+                    server.trunk_port = free_udp_tcp_port();
+                    server.http_port = free_tcp_port();
+                }
+                Err(log) => panic!("switchboard exited during start-up:\n{log}"),
+            }
+        }
+        unreachable!()
     }
 }
 
@@ -248,6 +287,13 @@ impl Server {
     }
 
     fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("switchboard exited during start-up:\n{log}");
+        }
+    }
+
+    /// Spawns the server and waits for readiness; Err(log tail) if it exits first.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::File::create(&self.log_path).expect("create server log");
         let (lo, hi) = self.ports.rtp_range();
         let child = Command::new(binary())
@@ -273,13 +319,11 @@ impl Server {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "switchboard exited during start-up ({status}):\n{}",
-                    self.log_tail(40)
-                );
+                self.child = None;
+                return Err(format!("({status})\n{}", self.log_tail(40)));
             }
             if let Ok((200, _)) = self.http_get("/metrics") {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
@@ -427,6 +471,15 @@ impl Server {
         }
     }
 
+    /// Starts the server again after [`Server::stop`]: same ports, data dir and
+    /// config (to check what survives a restart).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart() needs a stopped server");
+        let old = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let _ = std::fs::write(self.log_path.with_extension("before-restart.log"), old);
+        self.spawn();
+    }
+
     /// Sends SIGTERM without waiting (for tests that keep serving SIP while the
     /// server shuts down); finish with [`Server::stop`].
     pub fn sigterm(&self) {
@@ -454,7 +507,10 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if std::thread::panicking() {
+        if !std::thread::panicking() {
+            // Passed: the database is of no further interest (the log stays).
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        } else {
             eprintln!(
                 "---- switchboard {} log {} (last 60 lines) ----\n{}",
                 self.name,

@@ -119,7 +119,7 @@ async fn each_leg_has_its_own_call_id_and_caller_id_is_the_extension() {
 }
 
 #[tokio::test]
-async fn sipp_pcap_rtp_reaches_the_callee_through_the_relay() {
+async fn sipp_pcap_rtp_and_dtmf_reach_the_callee_through_the_relay() {
     let server = Server::start("rtp_sipp_pcap");
     let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
     assert_eq!(callee.register(3600).await.status, Some(200));
@@ -136,9 +136,14 @@ async fn sipp_pcap_rtp_reaches_the_callee_through_the_relay() {
     let got = b_rtp.wait_received(1, STEP).await;
     assert!(got > 0, "no RTP from SIPp's pcap arrived at the callee");
     assert_eq!(b_rtp.last_source(), sdp_media(&dialog.remote_sdp));
-    // SIPp hangs up after its pause.
+    // SIPp hangs up after the audio and one RFC 4733 digit.
     callee.expect_request("BYE", &dialog.call_id, "").await;
     uac.wait().await.assert_success(1);
+    assert!(b_rtp.received_pt(8) > 0, "no PCMA packets");
+    assert!(
+        b_rtp.received_pt(101) > 0,
+        "the telephone-event (DTMF) packets did not pass the relay"
+    );
 }
 
 #[tokio::test]
@@ -300,4 +305,145 @@ async fn graceful_shutdown_hangs_up_active_call_and_writes_its_cdr() {
     assert_eq!(cdr.call_id, a_id, "{cdr:?}");
     assert_eq!(cdr.hangup_by, "system", "{cdr:?}");
     assert!(cdr.answer_at.is_some(), "{cdr:?}");
+}
+
+#[tokio::test]
+async fn caller_id_is_the_extension_and_its_display_name() {
+    let server = Server::builder("caller_id")
+        .extension_named("1000", "secret", "Alice Agent")
+        .extensions("1001-1009", "secret")
+        .start();
+    let mut call = answered_call(&server).await;
+    let from = &call.b_dialog.remote;
+    assert!(from.contains("Alice Agent"), "From at the callee: {from}");
+    assert!(from.contains("sip:1000@"), "From at the callee: {from}");
+    call.caller.bye(&mut call.a_dialog).await;
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.caller, "1000", "{cdr:?}");
+    assert_eq!(cdr.caller_name, "Alice Agent", "{cdr:?}");
+}
+
+#[tokio::test]
+async fn early_media_183_is_relayed_with_sdp_rewritten() {
+    let server = Server::start("early_media");
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let answer = sdp(b_rtp.port, "sendrecv");
+    let ((resp, dialog), b_dialog) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee.wait_invite(STEP).await.expect("no INVITE at callee");
+        callee
+            .respond(
+                &inc.invite,
+                183,
+                "Session Progress",
+                Some(&inc.local_tag),
+                &answer,
+            )
+            .await;
+        // Early media: the callee plays a tone before answering.
+        let relay = sdp_media(&inc.invite.body).expect("SDP offer");
+        b_rtp.send(relay, 10, 0xB).await;
+        callee.answer(&inc, &answer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let early = caller
+        .provisional
+        .iter()
+        .find(|m| m.status == Some(183))
+        .unwrap_or_else(|| panic!("no 183 relayed: {:?}", caller.provisional));
+    let early_addr = sdp_media(&early.body).expect("183 without SDP");
+    assert_relay_port(&server, early_addr);
+    assert_ne!(early_addr.port(), b_rtp.port);
+    // The caller sends its own packets (latching) and hears the early media.
+    a_rtp.send(early_addr, 5, 0xA).await;
+    assert!(
+        a_rtp.wait_received(1, STEP).await > 0,
+        "no early media at caller"
+    );
+    let mut dialog = dialog.unwrap();
+    caller.bye(&mut dialog).await;
+    callee.expect_request("BYE", &b_dialog.call_id, "").await;
+}
+
+#[tokio::test]
+async fn call_without_rtp_is_hung_up_by_the_media_timeout() {
+    let server = Server::builder("rtp_timeout")
+        .extensions("1000-1009", "secret")
+        .config("[media]\nrtp_timeout_secs = 2")
+        .start();
+    let mut call = answered_call(&server).await;
+    let (a_id, b_id) = (call.a_dialog.call_id.clone(), call.b_dialog.call_id.clone());
+    // No RTP at all: both legs get a BYE from the server.
+    tokio::join!(
+        call.caller.expect_request("BYE", &a_id, ""),
+        call.callee.expect_request("BYE", &b_id, "")
+    );
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.hangup_by, "system", "{cdr:?}");
+    let cause = cdr.hangup_cause.to_ascii_lowercase();
+    assert!(
+        cause.contains("rtp") || cause.contains("media"),
+        "cause {cause:?} does not name the media timeout"
+    );
+}
+
+#[tokio::test]
+async fn call_on_hold_is_not_hung_up_by_the_media_timeout() {
+    let server = Server::builder("rtp_timeout_hold")
+        .extensions("1000-1009", "secret")
+        .config("[media]\nrtp_timeout_secs = 2")
+        .start();
+    let mut call = answered_call(&server).await;
+    let hold = sdp(call.a_rtp.port, "sendonly");
+    let callee_answer = sdp(call.b_rtp.port, "recvonly");
+    let (resp, _) = tokio::join!(
+        call.caller.reinvite(&mut call.a_dialog, &hold),
+        call.callee
+            .expect_request("INVITE", &call.b_dialog.call_id, &callee_answer)
+    );
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    // Silence for three times the timeout: no BYE may come (a slow machine only
+    // makes this wait longer, never makes a BYE appear).
+    let a_id = call.a_dialog.call_id.clone();
+    let bye = call
+        .caller
+        .recv_where(Duration::from_secs(6), |m| {
+            m.method.as_deref() == Some("BYE") && m.call_id() == a_id
+        })
+        .await;
+    assert!(bye.is_none(), "call on hold was hung up: {bye:?}");
+    let resp = call.caller.bye(&mut call.a_dialog).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn rtcp_is_relayed_on_the_next_port() {
+    let server = Server::start("rtcp_relay");
+    let mut call = answered_call(&server).await;
+    // RTCP goes to RTP port + 1 on both sides (RFC 3550 without a=rtcp).
+    let a_rtcp = Rtp::bind(call.a_rtp.port + 1).await;
+    let b_rtcp = Rtp::bind(call.b_rtp.port + 1).await;
+    let next = |a: SocketAddr| SocketAddr::new(a.ip(), a.port() + 1);
+    // A minimal sender report: V=2, PT=200, length 6 words.
+    let sr = |ssrc: u8| {
+        let mut p = vec![0x80, 200, 0, 6, 0, 0, 0, ssrc];
+        p.extend_from_slice(&[0u8; 20]);
+        p
+    };
+    for _ in 0..5 {
+        a_rtcp.send_raw(next(call.a_relay), &sr(0xA)).await;
+        b_rtcp.send_raw(next(call.b_relay), &sr(0xB)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b_rtcp.wait_received(1, STEP).await > 0, "no RTCP at callee");
+    assert!(a_rtcp.wait_received(1, STEP).await > 0, "no RTCP at caller");
+    let resp = call.caller.bye(&mut call.a_dialog).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
 }

@@ -228,15 +228,19 @@ async fn register_answering_the_sha256_challenge_is_accepted() {
     let server = Server::start("register_sha256");
     let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
     // The default configuration offers SHA-256 next to MD5 (RFC 8760).
-    let first = ua.transact("OPTIONS", "1000", "").await;
-    assert_eq!(first.status, Some(200));
     ua.algorithm = "SHA-256";
     let resp = ua.register(3600).await;
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
-    let log = server.log();
+    // The server's SIP log shows that our answer really was SHA-256 (the UA falls
+    // back to the first challenge when SHA-256 is not offered).
+    let answered_sha256 = server
+        .log()
+        .lines()
+        .any(|l| l.starts_with("Authorization: Digest") && l.contains("algorithm=SHA-256"));
     assert!(
-        log.contains("algorithm=SHA-256") && log.contains("Authorization: Digest"),
-        "no SHA-256 challenge/answer in the SIP log"
+        answered_sha256,
+        "no SHA-256 answer:\n{}",
+        server.log_tail(30)
     );
 }
 
@@ -262,6 +266,77 @@ async fn calls_reach_the_address_register_came_from_not_the_contact_it_claims() 
             .wait_invite(crate::ua::STEP)
             .await
             .expect("the INVITE did not reach the real source address");
+        callee.answer(&inc, &answer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    caller.bye(&mut dialog.unwrap()).await;
+}
+
+#[tokio::test]
+async fn stale_nonce_is_challenged_again_with_stale_true() {
+    let server = Server::builder("stale_nonce")
+        .extensions("1000-1009", "secret")
+        .config("[sip]\nnonce_ttl_secs = 1")
+        .start();
+    let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
+    // Answer the challenge only after its nonce has expired.
+    let resp = ua
+        .transact_delayed(
+            "REGISTER",
+            "1000",
+            "Expires: 3600\r\n",
+            Duration::from_secs(3),
+        )
+        .await;
+    assert_eq!(resp.status, Some(401), "{}", resp.raw);
+    let stale = resp.headers_all("WWW-Authenticate").iter().any(|c| {
+        c.to_ascii_lowercase()
+            .replace(' ', "")
+            .contains("stale=true")
+    });
+    assert!(stale, "expired nonce not flagged stale:\n{}", resp.raw);
+    // A fresh nonce works.
+    assert_eq!(ua.register(3600).await.status, Some(200));
+}
+
+#[tokio::test]
+async fn expired_binding_is_swept() {
+    let server = Server::builder("expiry_sweep")
+        .extensions("1000-1009", "secret")
+        .config("[sip]\nmin_expires = 1")
+        .start();
+    let mut ua = Ua::new("1001", "secret", server.sip_addr()).await;
+    let resp = ua.register(2).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let regs = server.wait_metric(
+        "switchboard_registrations",
+        "",
+        |v| v == 0.0,
+        Duration::from_secs(60),
+    );
+    assert_eq!(regs, 0.0, "binding not swept after it expired");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let (resp, _) = caller.invite("1001", &crate::ua::sdp(9, "sendrecv")).await;
+    assert_eq!(resp.status, Some(480), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn registrations_survive_a_restart() {
+    let mut server = Server::start("restart_bindings");
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let status = server.stop().expect("running");
+    assert!(status.success(), "exit status {status}");
+    server.restart();
+    // Without registering again, the callee is reachable.
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let offer = crate::ua::sdp(server.ports.media_port(0), "sendrecv");
+    let answer = crate::ua::sdp(server.ports.media_port(1), "sendrecv");
+    let ((resp, dialog), _) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee
+            .wait_invite(crate::ua::STEP)
+            .await
+            .expect("binding lost in the restart");
         callee.answer(&inc, &answer).await
     });
     assert_eq!(resp.status, Some(200), "{}", resp.raw);

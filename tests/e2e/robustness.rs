@@ -153,3 +153,41 @@ async fn metrics_page_has_every_required_series() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn tcp_message_without_content_length_is_dropped_and_counted() {
+    use std::io::{Read, Write};
+    let server = Server::start("tcp_no_length");
+    // Counted as a parse error or as a TCP framing error, whichever the server uses.
+    let errors = || {
+        server.metric("switchboard_sip_parse_errors_total", "")
+            + server.metric("switchboard_sip_tcp_framing_errors_total", "")
+    };
+    let before = errors();
+    let mut tcp = std::net::TcpStream::connect(server.sip_addr()).expect("TCP connect");
+    tcp.set_read_timeout(Some(STEP)).unwrap();
+    let me = tcp.local_addr().unwrap();
+    write!(
+        tcp,
+        "OPTIONS sip:1000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKnolen\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:1000@127.0.0.1>;tag=1\r\nTo: <sip:1000@127.0.0.1>\r\n\
+         Call-ID: nolen@e2e\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    )
+    .unwrap();
+    // The stream cannot be framed: the server closes it (a 400 first is fine).
+    let mut buf = Vec::new();
+    let read = tcp.read_to_end(&mut buf);
+    assert!(read.is_ok(), "connection not closed: {read:?}");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.is_empty() || text.starts_with("SIP/2.0 400"),
+        "unexpected answer: {text}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while errors() <= before {
+        assert!(std::time::Instant::now() < deadline, "not counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
+    options_still_answered(&mut ua).await;
+}

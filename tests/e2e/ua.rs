@@ -338,6 +338,19 @@ impl Ua {
     /// A non-INVITE request outside a dialog, answering one digest challenge.
     /// Returns the final response.
     pub async fn transact(&mut self, method: &str, to_user: &str, extra: &str) -> Msg {
+        self.transact_delayed(method, to_user, extra, Duration::ZERO)
+            .await
+    }
+
+    /// Like [`Ua::transact`], waiting `delay` between the challenge and the answer
+    /// (to let a nonce expire).
+    pub async fn transact_delayed(
+        &mut self,
+        method: &str,
+        to_user: &str,
+        extra: &str,
+        delay: Duration,
+    ) -> Msg {
         let uri = format!("sip:{}", self.server);
         let call_id = token();
         let from = format!("<sip:{}@{}>;tag={}", self.user, self.server.ip(), token());
@@ -349,6 +362,7 @@ impl Ua {
         if !matches!(resp.status, Some(401 | 407)) {
             return resp;
         }
+        tokio::time::sleep(delay).await;
         let auth = self.authorization(&resp, method, &uri);
         let extra = format!("{extra}{auth}");
         let req = self.request(method, &uri, &branch(), &from, &to, &call_id, 2, &extra, "");
@@ -647,6 +661,8 @@ pub struct Rtp {
     /// Local port.
     pub port: u16,
     received: Arc<AtomicU64>,
+    /// Packets received per RTP payload type (marker bit stripped).
+    by_pt: Arc<[AtomicU64; 128]>,
     last_source: Arc<Mutex<Option<SocketAddr>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -660,14 +676,21 @@ impl Rtp {
                 .unwrap_or_else(|e| panic!("bind RTP port {port}: {e}")),
         );
         let received = Arc::new(AtomicU64::new(0));
+        let by_pt: Arc<[AtomicU64; 128]> = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
         let last_source = Arc::new(Mutex::new(None));
-        let (s, r, l) = (sock.clone(), received.clone(), last_source.clone());
+        let (s, r, p, l) = (
+            sock.clone(),
+            received.clone(),
+            by_pt.clone(),
+            last_source.clone(),
+        );
         let task = tokio::spawn(async move {
             let mut buf = [0u8; 2048];
             while let Ok((n, src)) = s.recv_from(&mut buf).await {
                 // RTP version 2 with at least a fixed header.
                 if n >= 12 && buf[0] & 0xC0 == 0x80 {
                     r.fetch_add(1, Ordering::Relaxed);
+                    p[usize::from(buf[1] & 0x7F)].fetch_add(1, Ordering::Relaxed);
                     *l.lock().unwrap() = Some(src);
                 }
             }
@@ -676,6 +699,7 @@ impl Rtp {
             sock,
             port,
             received,
+            by_pt,
             last_source,
             task,
         }
@@ -686,9 +710,19 @@ impl Rtp {
         self.received.load(Ordering::Relaxed)
     }
 
+    /// RTP packets received with payload type `pt`.
+    pub fn received_pt(&self, pt: u8) -> u64 {
+        self.by_pt[usize::from(pt & 0x7F)].load(Ordering::Relaxed)
+    }
+
     /// Where the last RTP packet came from.
     pub fn last_source(&self) -> Option<SocketAddr> {
         *self.last_source.lock().unwrap()
+    }
+
+    /// Sends one datagram from this endpoint's socket.
+    pub async fn send_raw(&self, dest: SocketAddr, data: &[u8]) {
+        self.sock.send_to(data, dest).await.expect("send datagram");
     }
 
     /// Sends `count` PCMU packets (160 bytes of silence, 20 ms apart) to `dest`.

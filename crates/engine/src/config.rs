@@ -213,11 +213,16 @@ impl Config {
         parse_port_range(&self.server.rtp_ports)
     }
 
-    /// The address we tell peers to use.
+    /// The address we tell peers to use (Via, Contact, SDP): the configured one,
+    /// else the bind address, else — when binding all interfaces — the address of
+    /// the interface holding the default route, so phones on the LAN get audio.
     pub fn advertise(&self) -> IpAddr {
         match self.server.advertise {
             Some(a) => a,
-            None if self.server.bind.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            None if self.server.bind.is_unspecified() => {
+                primary_interface_ip(self.server.bind.is_ipv6())
+                    .unwrap_or_else(|| IpAddr::from([127, 0, 0, 1]))
+            }
             None => self.server.bind,
         }
     }
@@ -232,6 +237,21 @@ impl Config {
             ),
         }
     }
+}
+
+/// The local address the kernel would use to reach the outside world. A UDP
+/// `connect` only does a route lookup: no packet is sent. The target is a
+/// documentation address (RFC 5737 / RFC 3849), never contacted.
+fn primary_interface_ip(v6: bool) -> Option<IpAddr> {
+    let (bind, target) = if v6 {
+        ("[::]:0", "[2001:db8::1]:5060")
+    } else {
+        ("0.0.0.0:0", "192.0.2.1:5060")
+    };
+    let sock = std::net::UdpSocket::bind(bind).ok()?;
+    sock.connect(target).ok()?;
+    let ip = sock.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
 }
 
 /// Parse "LOW-HIGH" with LOW < HIGH and at least two ports (one RTP/RTCP pair).

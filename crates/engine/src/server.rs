@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 pub struct Engine {
     ctx: Arc<Ctx>,
     store: Store,
-    media_rt: std::sync::Mutex<Option<tokio::runtime::Runtime>>,
+    media_rt: std::sync::Mutex<Option<MediaRuntime>>,
     internal_stats: Arc<SipStats>,
     external_stats: Arc<SipStats>,
     cdr_done: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -50,13 +50,15 @@ impl Engine {
 
         let advertise = cfg.advertise();
         let (lo, hi) = cfg.rtp_range()?;
-        let media_rt = media::media_runtime(cfg.server.media_threads.max(1))
-            .context("starting the media runtime")?;
+        let media_rt = MediaRuntime(Some(
+            media::media_runtime(cfg.server.media_threads.max(1))
+                .context("starting the media runtime")?,
+        ));
         let ports = media::PortAllocator::with_runtime(
             advertise_bind(&cfg),
             lo,
             hi,
-            media_rt.handle().clone(),
+            media_rt.handle(),
         )
         .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
 
@@ -119,7 +121,7 @@ impl Engine {
             digest,
             metrics,
             ports,
-            media_rt: media_rt.handle().clone(),
+            media_rt: media_rt.handle(),
             relay_stats: Arc::new(media::RelayStats::new()),
             calls: Default::default(),
             dialogs: Default::default(),
@@ -357,7 +359,27 @@ impl Engine {
         }
         self.store.close().await;
         let rt = self.media_rt.lock().ok().and_then(|mut r| r.take());
-        if let Some(rt) = rt {
+        drop(rt);
+    }
+}
+
+/// The media runtime, shut down without blocking when dropped: dropping a tokio
+/// runtime inside async code (an error path of `Engine::start`) would panic.
+struct MediaRuntime(Option<tokio::runtime::Runtime>);
+
+impl MediaRuntime {
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(rt) => rt.handle().clone(),
+            // Only reachable after drop started; the current handle is a safe stand-in.
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Drop for MediaRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
             rt.shutdown_background();
         }
     }

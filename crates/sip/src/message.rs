@@ -71,7 +71,9 @@ pub fn status_with_reason(code: u16, reason: &str) -> StatusCode {
     StatusCode::Other(code, crate::parse::sanitize_reason(reason))
 }
 
-const TOKEN_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Lower-case hex only: some peers (SIPp 3.6) search raw messages for header
+/// names such as "CSeq", and a random tag containing one would confuse them.
+const TOKEN_CHARS: &[u8] = b"0123456789abcdef";
 
 fn random_token(len: usize) -> String {
     (0..len)
@@ -81,7 +83,7 @@ fn random_token(len: usize) -> String {
 
 /// A fresh From/To tag.
 pub fn new_tag() -> String {
-    random_token(10)
+    random_token(12)
 }
 
 /// A fresh RFC 3261 branch (magic cookie + random token).
@@ -94,7 +96,7 @@ pub fn new_branch() -> String {
 
 /// A fresh Call-ID for a leg we originate.
 pub fn new_call_id() -> String {
-    random_token(20)
+    random_token(24)
 }
 
 /// The Call-ID value.
