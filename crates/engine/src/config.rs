@@ -46,7 +46,7 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// Log every SIP message.
     pub log_sip: bool,
-    /// Threads of the dedicated media runtime.
+    /// Threads of the dedicated media runtime; 0 = one per CPU core.
     pub media_threads: usize,
 }
 
@@ -139,7 +139,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             database_url: None,
             log_sip: false,
-            media_threads: 1,
+            media_threads: 0,
         }
     }
 }
@@ -224,6 +224,16 @@ impl Config {
                     .unwrap_or_else(|| IpAddr::from([127, 0, 0, 1]))
             }
             None => self.server.bind,
+        }
+    }
+
+    /// Media runtime threads, resolving 0 to the number of CPU cores.
+    pub fn media_threads(&self) -> usize {
+        match self.server.media_threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            n => n,
         }
     }
 

@@ -246,12 +246,12 @@ impl Dispatcher {
             RegisterOutcome::Ok(bindings) => {
                 self.ctx.metrics.registers_ok.fetch_add(1, Relaxed);
                 if bindings.is_empty() {
-                    self.ctx.events.publish(Event::Unregistered {
+                    self.ctx.events.publish(|| Event::Unregistered {
                         extension: aor.clone(),
                     });
                 }
                 for (contact, secs) in &bindings {
-                    self.ctx.events.publish(Event::Registered {
+                    self.ctx.events.publish(|| Event::Registered {
                         extension: aor.clone(),
                         contact: contact.clone(),
                         source: from.to_string(),

@@ -277,7 +277,7 @@ fn parse_contacts(req: &rsip::Request) -> Result<Vec<ContactSpec>, &'static str>
         let rsip::Header::Contact(c) = h else {
             continue;
         };
-        for item in split_commas(c.value()) {
+        for item in sip::message::split_header_list(c.value()) {
             out.push(parse_contact(item)?);
         }
     }
@@ -329,26 +329,6 @@ fn parse_contact(item: &str) -> Result<ContactSpec, &'static str> {
         expires,
         q,
     })
-}
-
-/// Split a Contact list on commas outside quotes and angle brackets.
-fn split_commas(v: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
-                out.push(&v[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&v[start..]);
-    out.into_iter().filter(|s| !s.trim().is_empty()).collect()
 }
 
 #[cfg(test)]

@@ -51,16 +51,11 @@ impl Engine {
         let advertise = cfg.advertise();
         let (lo, hi) = cfg.rtp_range()?;
         let media_rt = MediaRuntime(Some(
-            media::media_runtime(cfg.server.media_threads.max(1))
-                .context("starting the media runtime")?,
+            media::media_runtime(cfg.media_threads()).context("starting the media runtime")?,
         ));
-        let ports = media::PortAllocator::with_runtime(
-            advertise_bind(&cfg),
-            lo,
-            hi,
-            media_rt.handle(),
-        )
-        .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
+        let ports =
+            media::PortAllocator::with_runtime(advertise_bind(&cfg), lo, hi, media_rt.handle())
+                .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
 
         let timers = TxConfig {
             t1: Duration::from_millis(cfg.sip.t1_ms.max(50)),

@@ -108,31 +108,13 @@ pub fn record_routes(msg: &impl rsip::message::HasHeaders) -> Vec<String> {
             Header::RecordRoute(r) => Some(r.value().to_string()),
             _ => None,
         })
-        .flat_map(|v| split_list(&v))
+        .flat_map(|v| {
+            crate::message::split_header_list(&v)
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect()
-}
-
-/// Split a comma-separated header list, respecting `<...>` and quotes.
-fn split_list(v: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
-                out.push(v[start..i].trim().to_string());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    let last = v[start..].trim();
-    if !last.is_empty() {
-        out.push(last.to_string());
-    }
-    out
 }
 
 /// The name-addr part of a From/To value without its tag parameter.
@@ -194,8 +176,8 @@ mod tests {
     #[test]
     fn splits_record_route_lists() {
         assert_eq!(
-            split_list("<sip:a;lr>, <sip:b,c;lr>"),
-            vec!["<sip:a;lr>".to_string(), "<sip:b,c;lr>".to_string()]
+            crate::message::split_header_list("<sip:a;lr>, <sip:b,c;lr>"),
+            vec!["<sip:a;lr>", "<sip:b,c;lr>"]
         );
     }
 }

@@ -193,6 +193,45 @@ pub fn set_body(headers: &mut rsip::Headers, body: &mut Vec<u8>, new: Vec<u8>, c
     *body = new;
 }
 
+/// Setting a body on a request or response (Content-Type and Content-Length follow).
+pub trait SetBody {
+    /// Replace the body; an empty body drops Content-Type.
+    fn set_body(&mut self, body: Vec<u8>, ctype: &str);
+}
+
+impl SetBody for Request {
+    fn set_body(&mut self, new: Vec<u8>, ctype: &str) {
+        set_body(&mut self.headers, &mut self.body, new, ctype);
+    }
+}
+
+impl SetBody for Response {
+    fn set_body(&mut self, new: Vec<u8>, ctype: &str) {
+        set_body(&mut self.headers, &mut self.body, new, ctype);
+    }
+}
+
+/// Split a comma-separated header value (Contact, Record-Route lists) on the
+/// commas that separate entries, not those inside quotes or `<...>`.
+pub fn split_header_list(v: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
+    for (i, c) in v.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth -= 1,
+            ',' if !quoted && depth <= 0 => {
+                out.push(v[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(v[start..].trim());
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
 /// Serialise a message once for the wire.
 pub fn to_bytes(msg: impl Into<SipMessage>) -> Bytes {
     Bytes::from(msg.into().to_string())

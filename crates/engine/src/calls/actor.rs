@@ -16,7 +16,7 @@ use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request, Response};
 use sip::dialog::{record_routes, strip_tag, Dialog};
 use sip::endpoint::{ClientEvent, ClientSink, Endpoint};
-use sip::message::{self, status, status_with_reason};
+use sip::message::{self, status, status_with_reason, SetBody};
 use sip::transaction::TxId;
 use sip::Peer;
 use std::collections::HashMap;
@@ -65,7 +65,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
     };
     ctx.calls.insert(id, (me.clone(), info));
     ctx.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
-    ctx.events.publish(Event::CallStarted {
+    ctx.events.publish(|| Event::CallStarted {
         id,
         caller: nc.caller.clone(),
         callee: callee.clone(),
@@ -285,10 +285,10 @@ impl Call {
             }
         };
         if let Some(addr) = offer.rtp_addr(0) {
-            relay.set_remote(Side::A.media(), addr);
+            relay.set_remote(Side::A, addr);
         }
-        let b_port = relay.local_port(Side::B.media());
-        let a_port = relay.local_port(Side::A.media());
+        let b_port = relay.local_port(Side::B);
+        let a_port = relay.local_port(Side::A);
         self.relay = Some(relay);
         self.update_info(|i| {
             i.a_rtp_port = a_port;
@@ -346,10 +346,7 @@ impl Call {
         }
         req.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-        let (mut headers, mut body) = (std::mem::take(&mut req.headers), Vec::new());
-        message::set_body(&mut headers, &mut body, sdp, "application/sdp");
-        req.headers = headers;
-        req.body = body;
+        req.set_body(sdp, SDP);
         let idx = self.forks.len();
         self.ctx
             .dialogs
@@ -449,14 +446,16 @@ impl Call {
                 let body = self.anchor(sdp, Side::A);
                 self.early_media = true;
                 let mut r = self.a_response(code, true);
-                set_sdp(&mut r, body);
+                r.set_body(body, SDP);
                 self.a_ep.respond(self.a_tx, r);
                 return;
             }
         }
         if !self.ringing_sent && !self.early_media {
             self.ringing_sent = true;
-            self.ctx.events.publish(Event::CallRinging { id: self.id });
+            self.ctx
+                .events
+                .publish(|| Event::CallRinging { id: self.id });
             let r = self.a_response(if code == 183 { 183 } else { 180 }, true);
             self.a_ep.respond(self.a_tx, r);
         }
@@ -505,11 +504,13 @@ impl Call {
         ok.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
         if let Some(b) = body {
-            set_sdp(&mut ok, b);
+            ok.set_body(b, SDP);
         }
         self.a_ep.respond(self.a_tx, ok);
         self.state = State::Answered;
-        self.ctx.events.publish(Event::CallAnswered { id: self.id });
+        self.ctx
+            .events
+            .publish(|| Event::CallAnswered { id: self.id });
         let now = now_ms();
         self.answer_ms = Some(now);
         self.update_info(|i| {
@@ -594,7 +595,7 @@ impl Call {
                         relay.set_hold(sdp.is_hold());
                     }
                     self.learn_remote(origin, &sdp);
-                    set_sdp_req(&mut out, self.anchor(sdp, target));
+                    out.set_body(self.anchor(sdp, target), SDP);
                 }
                 _ => {
                     let r = message::response(&req, status_with_reason(488, "Malformed SDP"), None);
@@ -603,13 +604,7 @@ impl Call {
                 }
             }
         } else if !req.body.is_empty() {
-            let ctype = message::header_value(&req, "Content-Type")
-                .unwrap_or("application/octet-stream")
-                .to_string();
-            let (mut h, mut b) = (std::mem::take(&mut out.headers), Vec::new());
-            message::set_body(&mut h, &mut b, req.body.clone(), &ctype);
-            out.headers = h;
-            out.body = b;
+            out.set_body(req.body.clone(), content_type(&req));
         }
         let peer = self.dialog(target).peer;
         let token = self.token(Pending::Relay {
@@ -689,16 +684,10 @@ impl Call {
         if message::has_sdp(&resp, &resp.body) {
             if let Some(Ok(sdp)) = self.parse_sdp(&resp) {
                 self.learn_remote(target, &sdp);
-                set_sdp(&mut out, self.anchor(sdp, origin));
+                out.set_body(self.anchor(sdp, origin), SDP);
             }
         } else if !resp.body.is_empty() {
-            let ctype = message::header_value(&resp, "Content-Type")
-                .unwrap_or("application/octet-stream")
-                .to_string();
-            let (mut h, mut b) = (std::mem::take(&mut out.headers), Vec::new());
-            message::set_body(&mut h, &mut b, resp.body.clone(), &ctype);
-            out.headers = h;
-            out.body = b;
+            out.set_body(resp.body.clone(), content_type(&resp));
         }
         self.ep(origin).respond(server_tx, out);
     }
@@ -832,7 +821,7 @@ impl Call {
             cause.outcome()
         };
         self.ctx.metrics.call_ended(outcome);
-        self.ctx.events.publish(Event::CallEnded {
+        self.ctx.events.publish(|| Event::CallEnded {
             id: self.id,
             cause: cause.as_str(),
             sip_code,
@@ -931,7 +920,7 @@ impl Call {
     fn learn_remote(&self, side: Side, sdp: &SessionDescription) {
         if let (Some(relay), Some(addr)) = (&self.relay, sdp.rtp_addr(0)) {
             if !addr.ip().is_unspecified() {
-                relay.set_remote(side.media(), addr);
+                relay.set_remote(side, addr);
             }
         }
     }
@@ -941,7 +930,7 @@ impl Call {
         let port = self
             .relay
             .as_ref()
-            .map(|r| r.local_port(towards.media()))
+            .map(|r| r.local_port(towards))
             .unwrap_or(0);
         let ports: Vec<u16> = (0..sdp.media.len())
             .map(|i| if i == 0 { port } else { 0 })
@@ -983,18 +972,11 @@ impl HasBody for Response {
     }
 }
 
-fn set_sdp(r: &mut Response, body: Vec<u8>) {
-    let (mut h, mut b) = (std::mem::take(&mut r.headers), Vec::new());
-    message::set_body(&mut h, &mut b, body, "application/sdp");
-    r.headers = h;
-    r.body = b;
-}
+const SDP: &str = "application/sdp";
 
-fn set_sdp_req(r: &mut Request, body: Vec<u8>) {
-    let (mut h, mut b) = (std::mem::take(&mut r.headers), Vec::new());
-    message::set_body(&mut h, &mut b, body, "application/sdp");
-    r.headers = h;
-    r.body = b;
+/// The Content-Type of a message whose body is passed through unchanged (INFO DTMF, ...).
+fn content_type(msg: &impl rsip::message::HasHeaders) -> &str {
+    message::header_value(msg, "Content-Type").unwrap_or("application/octet-stream")
 }
 
 fn is_2xx(r: &Response) -> bool {

@@ -11,31 +11,8 @@ use sip::endpoint::ClientEvent;
 use sip::transaction::TxId;
 use sip::Peer;
 
-/// Which leg: A is the caller's, B the callee's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Side {
-    /// The caller's leg.
-    A,
-    /// The callee's leg.
-    B,
-}
-
-impl Side {
-    /// The other leg.
-    pub fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-
-    pub(crate) fn media(self) -> media::relay::Side {
-        match self {
-            Side::A => media::relay::Side::A,
-            Side::B => media::relay::Side::B,
-        }
-    }
-}
+/// Which leg: A is the caller's, B the callee's (the relay's sides are the legs).
+pub use media::relay::Side;
 
 /// What a call actor is told.
 #[derive(Debug)]
