@@ -8,8 +8,7 @@ use bytes::Bytes;
 use super::timers::{TimerKind, SLOT_RETRANSMIT, SLOT_TIMEOUT};
 use super::wire::{self, InviteHeaders};
 use super::{
-    MethodKey, Side, State, Transaction, TransactionLayer, TuEvent, TxError, TxId, TxKey, TxKind,
-    TIMER_D,
+    MethodKey, State, Transaction, TransactionLayer, TuEvent, TxError, TxId, TxKind, TIMER_D,
 };
 use crate::peer::Peer;
 
@@ -28,34 +27,27 @@ impl TransactionLayer {
     pub fn send_request(&mut self, request: rsip::Request, to: Peer, now: Instant) -> TxId {
         let id = self.alloc_id();
         let method = request.method;
-        let payload = Bytes::from(request.to_string());
+        let payload = wire::encode_request(&request, &mut self.encode_buf);
         if method == rsip::Method::Ack {
             self.transmit(to, payload);
+            self.txs.release(id);
             // Lets a driver that keys bookkeeping on the returned id drop it again.
             self.events.push_back(TuEvent::Terminated { tx: id });
             return id;
         }
-        let branch: Box<str> = match wire::top_via(&request.headers).and_then(|v| {
-            let (start, end) = wire::first_element(v);
-            wire::parse_via(&v[start..end]).and_then(|p| p.branch)
-        }) {
-            Some(b) => b.into(),
+        let digest = match wire::top_via(&request.headers).and_then(wire::via_branch) {
+            Some(branch) => self.keys.client(MethodKey::of(method), branch),
             None => {
                 tracing::warn!(?id, %method, "request sent without a Via branch: no response can match it");
                 // Unique, so it cannot collide with a real branch.
-                format!("\0no-branch-{}", id.0).into()
+                self.keys.client_without_branch(MethodKey::of(method), id)
             }
         };
-        let key = TxKey {
-            branch,
-            sent_by: Box::default(),
-            method: MethodKey::of(method),
-            side: Side::Client,
-        };
+        let key = self.keys.stored(digest);
         let invite = method == rsip::Method::Invite;
         let mut tx = if invite {
             let mut tx = Transaction::new(TxKind::ClientInvite, State::Calling, key, to);
-            tx.invite = Some(Box::new(InviteHeaders::from_request(&request)));
+            tx.inv().headers = Some(InviteHeaders::new(&request, payload.clone()));
             tx
         } else {
             Transaction::new(TxKind::ClientNonInvite, State::Trying, key, to)
@@ -77,7 +69,7 @@ impl TransactionLayer {
     pub fn cancel(&mut self, invite_tx: TxId, now: Instant) -> Result<Option<TxId>, TxError> {
         let tx = self
             .txs
-            .get_mut(&invite_tx)
+            .get_mut(invite_tx)
             .ok_or(TxError::UnknownTransaction(invite_tx))?;
         if tx.kind != TxKind::ClientInvite {
             return Err(TxError::WrongKind {
@@ -86,13 +78,13 @@ impl TransactionLayer {
             });
         }
         match tx.state {
-            State::Calling | State::Proceeding if tx.cancel_requested => Ok(None),
+            State::Calling | State::Proceeding if tx.cancel_requested() => Ok(None),
             State::Calling => {
-                tx.cancel_requested = true;
+                tx.inv().cancel_requested = true;
                 Ok(None)
             }
             State::Proceeding => {
-                tx.cancel_requested = true;
+                tx.inv().cancel_requested = true;
                 Ok(self.send_cancel(invite_tx, false, now))
             }
             state => Err(TxError::InvalidState {
@@ -113,15 +105,15 @@ impl TransactionLayer {
         let t1x64 = self.config.t1x64();
         if invite {
             if !reliable {
-                self.arm(id, TimerKind::A, now + t1);
+                self.arm(id, TimerKind::A, now, t1);
             }
-            self.arm(id, TimerKind::B, now + t1x64);
-            self.arm(id, TimerKind::C, now + self.config.timer_c);
+            self.arm(id, TimerKind::B, now, t1x64);
+            self.arm(id, TimerKind::C, now, self.config.timer_c);
         } else {
             if !reliable {
-                self.arm(id, TimerKind::E, now + t1);
+                self.arm(id, TimerKind::E, now, t1);
             }
-            self.arm(id, TimerKind::F, now + t1x64);
+            self.arm(id, TimerKind::F, now, t1x64);
         }
         self.transmit(peer, payload);
     }
@@ -129,17 +121,14 @@ impl TransactionLayer {
     /// Sends the CANCEL for a client INVITE in Proceeding and arms the guard that
     /// gives up on the INVITE 64*T1 later. `silent`: the TU never sees this CANCEL.
     fn send_cancel(&mut self, invite_id: TxId, silent: bool, now: Instant) -> Option<TxId> {
-        let invite = self.txs.get(&invite_id)?;
-        let payload = invite.invite.as_ref()?.cancel();
-        let key = TxKey {
-            branch: invite.key.branch.clone(),
-            sent_by: Box::default(),
-            method: MethodKey::of(rsip::Method::Cancel),
-            side: Side::Client,
-        };
+        let invite = self.txs.get(invite_id)?;
+        let payload = invite.invite.as_ref()?.headers.as_ref()?.cancel();
+        let digest = self
+            .keys
+            .with_method_of(&invite.key, MethodKey::of(rsip::Method::Cancel));
+        let key = self.keys.stored(digest);
         let peer = invite.peer;
-        let guard = now + self.config.t1x64();
-        self.arm(invite_id, TimerKind::CancelGuard, guard);
+        self.arm(invite_id, TimerKind::CancelGuard, now, self.config.t1x64());
 
         let id = self.alloc_id();
         let mut tx = Transaction::new(TxKind::ClientNonInvite, State::Trying, key, peer);
@@ -153,24 +142,14 @@ impl TransactionLayer {
     /// A response off the wire: match it to a client transaction (§17.1.3).
     pub(super) fn handle_response(&mut self, response: rsip::Response, from: Peer, now: Instant) {
         let code = response.status_code.code();
-        let Some((_, cseq_method)) = wire::cseq(&response.headers) else {
+        let scan = wire::scan(&response.headers);
+        let Some((_, cseq_method)) = scan.cseq.and_then(wire::parse_cseq) else {
             self.stats.malformed_dropped += 1;
             return;
         };
-        let branch = wire::top_via(&response.headers).and_then(|v| {
-            let (start, end) = wire::first_element(v);
-            wire::parse_via(&v[start..end])
-                .and_then(|p| p.branch)
-                .map(Box::<str>::from)
-        });
-        let id = branch.and_then(|branch| {
-            let key = TxKey {
-                branch,
-                sent_by: Box::default(),
-                method: MethodKey::of(cseq_method),
-                side: Side::Client,
-            };
-            self.index.get(&key).copied()
+        let id = scan.via.and_then(wire::via_branch).and_then(|branch| {
+            let digest = self.keys.client(MethodKey::of(cseq_method), branch);
+            self.find(digest)
         });
         let Some(id) = id else {
             if cseq_method == rsip::Method::Invite && (200..300).contains(&code) {
@@ -186,7 +165,7 @@ impl TransactionLayer {
             self.stats.malformed_dropped += 1;
             return;
         }
-        match self.txs.get(&id).map(|t| t.kind) {
+        match self.txs.get(id).map(|t| t.kind) {
             Some(TxKind::ClientInvite) => {
                 self.client_invite_response(id, response, code, from, now)
             }
@@ -205,7 +184,7 @@ impl TransactionLayer {
         from: Peer,
         now: Instant,
     ) {
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
         let silent = tx.silent;
@@ -219,10 +198,11 @@ impl TransactionLayer {
                     self.timers.disarm(&mut tx.slots, SLOT_TIMEOUT);
                 }
                 if !silent {
-                    let at = now + self.config.timer_c;
-                    self.timers.postpone(&mut tx.slots, id, TimerKind::C, at);
+                    let timer_c = self.config.timer_c;
+                    self.timers
+                        .postpone(&mut tx.slots, id, TimerKind::C, now, timer_c);
                 }
-                let cancel_now = first && tx.cancel_requested;
+                let cancel_now = first && tx.cancel_requested();
                 if !silent {
                     self.events
                         .push_back(TuEvent::Response { tx: id, response });
@@ -235,20 +215,24 @@ impl TransactionLayer {
             (State::Calling | State::Proceeding, 200..=299) => {
                 tx.state = State::Accepted;
                 self.timers.disarm_all(&mut tx.slots);
-                let at = now + self.config.t1x64();
-                self.timers.arm(&mut tx.slots, id, TimerKind::M, at);
+                let t1x64 = self.config.t1x64();
+                self.timers.arm(&mut tx.slots, id, TimerKind::M, now, t1x64);
                 self.deliver_2xx(id, silent, response, from);
             }
             (State::Calling | State::Proceeding, _) => {
                 tx.state = State::Completed;
                 self.timers.disarm_all(&mut tx.slots);
-                let ack = tx.invite.as_ref().map(|h| h.ack(&response));
-                tx.aux = ack.clone();
+                let ack = tx
+                    .invite
+                    .as_ref()
+                    .and_then(|i| i.headers.as_ref())
+                    .map(|h| h.ack(&response));
+                tx.inv().aux = ack.clone();
                 let peer = tx.peer;
                 let reliable = tx.reliable();
                 if !reliable {
                     self.timers
-                        .arm(&mut tx.slots, id, TimerKind::D, now + TIMER_D);
+                        .arm(&mut tx.slots, id, TimerKind::D, now, TIMER_D);
                 }
                 if let Some(ack) = ack {
                     self.transmit(peer, ack);
@@ -264,7 +248,7 @@ impl TransactionLayer {
             (State::Accepted, 200..=299) => self.deliver_2xx(id, silent, response, from),
             (State::Completed, 300..=699) => {
                 self.stats.retransmissions_absorbed += 1;
-                if let Some(ack) = tx.aux.clone() {
+                if let Some(ack) = tx.aux().cloned() {
                     let peer = tx.peer;
                     self.stats.retransmissions_sent += 1;
                     self.transmit(peer, ack);
@@ -297,7 +281,7 @@ impl TransactionLayer {
         code: u16,
         now: Instant,
     ) {
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
         let silent = tx.silent;
@@ -314,8 +298,8 @@ impl TransactionLayer {
                 self.timers.disarm_all(&mut tx.slots);
                 let reliable = tx.reliable();
                 if !reliable {
-                    let at = now + self.config.t4;
-                    self.timers.arm(&mut tx.slots, id, TimerKind::K, at);
+                    let t4 = self.config.t4;
+                    self.timers.arm(&mut tx.slots, id, TimerKind::K, now, t4);
                 }
                 if !silent {
                     self.events
@@ -330,15 +314,16 @@ impl TransactionLayer {
     }
 
     pub(super) fn client_invite_timer(&mut self, id: TxId, kind: TimerKind, now: Instant) {
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
         match (kind, tx.state) {
             (TimerKind::A, State::Calling) => {
                 // No T2 cap for INVITE requests (§17.1.1.2).
                 tx.interval *= 2;
-                let at = now + tx.interval;
-                self.timers.arm(&mut tx.slots, id, TimerKind::A, at);
+                let interval = tx.interval;
+                self.timers
+                    .arm(&mut tx.slots, id, TimerKind::A, now, interval);
                 if let Some(request) = tx.last.clone() {
                     let peer = tx.peer;
                     self.stats.retransmissions_sent += 1;
@@ -352,8 +337,8 @@ impl TransactionLayer {
                 // to CANCEL the INVITE and ACK the final response that follows.
                 let was_silent = tx.silent;
                 tx.silent = true;
-                let cancel = !tx.cancel_requested;
-                tx.cancel_requested = true;
+                let cancel = !tx.cancel_requested();
+                tx.inv().cancel_requested = true;
                 if !was_silent {
                     self.stats.timeouts += 1;
                     self.events.push_back(TuEvent::Timeout { tx: id });
@@ -369,7 +354,7 @@ impl TransactionLayer {
     }
 
     pub(super) fn client_non_invite_timer(&mut self, id: TxId, kind: TimerKind, now: Instant) {
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
         match (kind, tx.state) {
@@ -379,8 +364,9 @@ impl TransactionLayer {
                 } else {
                     (tx.interval * 2).min(self.config.t2)
                 };
-                let at = now + tx.interval;
-                self.timers.arm(&mut tx.slots, id, TimerKind::E, at);
+                let interval = tx.interval;
+                self.timers
+                    .arm(&mut tx.slots, id, TimerKind::E, now, interval);
                 if let Some(request) = tx.last.clone() {
                     let peer = tx.peer;
                     self.stats.retransmissions_sent += 1;
@@ -395,7 +381,7 @@ impl TransactionLayer {
 
     /// Reports a timeout to the TU (unless it already gave up on it) and destroys it.
     fn fail(&mut self, id: TxId) {
-        if let Some(tx) = self.txs.get(&id) {
+        if let Some(tx) = self.txs.get(id) {
             if !tx.silent {
                 self.stats.timeouts += 1;
                 self.events.push_back(TuEvent::Timeout { tx: id });

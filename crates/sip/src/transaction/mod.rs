@@ -39,6 +39,8 @@
 //! * Timer D is a fixed 32 s on unreliable transports (not derived from T1).
 
 mod client;
+mod hash;
+mod index;
 mod server;
 mod timers;
 mod wire;
@@ -46,14 +48,15 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::peer::{Peer, Transmit};
-use timers::{Entry, Slots, TimerKind, TimerQueue, SLOT_COUNT};
+use hash::{Digest, KeyHasher};
+use index::Index;
+use timers::{Entry, Slots, Status, TimerKind, TimerQueue};
 
 /// Timer values of RFC 3261 §17 (Table 4) and the server's 100 Trying delay.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,100 +287,317 @@ impl MethodKey {
 /// Client or server side: a request we sent and one we received may share a branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Side {
-    Client,
-    Server,
+    Client = 0,
+    Server = 1,
 }
 
-/// The §17.1.3 / §17.2.3 matching key. ACK is looked up under INVITE; CANCEL is
-/// its own method. `sent_by` is empty on the client side (our own branches are
-/// unique).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Where the method sits in a matching key.
+const KEY_METHOD: usize = 1;
+
+/// Branch tags of a matching key.
+const BRANCH_RFC3261: u8 = 1;
+/// RFC 2543 request: Call-ID, CSeq number and top Via element stand in for the branch.
+const BRANCH_RFC2543: u8 = 2;
+/// A client request sent without a branch: the transaction id keeps it unique.
+const BRANCH_NONE: u8 = 3;
+
+/// A key a transaction is indexed under: the bytes, kept to confirm index
+/// hits, and their digest, which is what the index maps (see [`hash`]).
+#[derive(Debug)]
 struct TxKey {
-    branch: Box<str>,
-    sent_by: Box<str>,
-    method: MethodKey,
-    side: Side,
+    digest: Digest,
+    bytes: Box<[u8]>,
 }
 
-/// Finds the server INVITE in Accepted state an ACK for its 2xx belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct AckKey {
-    call_id: Box<str>,
-    cseq: u32,
+/// Builds and digests keys in a reusable buffer, so lookups allocate nothing
+/// and a new transaction allocates its key once.
+///
+/// A matching key (§17.1.3 / §17.2.3) is: side, method (ACK is looked up under
+/// INVITE; CANCEL is its own method), the length of the sent-by (u32 LE), the
+/// sent-by in lowercase (empty on the client side: our own branches are
+/// unique), then a tag and the branch. Lengths and tags keep the encoding
+/// unambiguous whatever bytes a peer puts in its Via. The key of a server
+/// INVITE in the `accepted` index is the CSeq number and the Call-ID.
+#[derive(Debug, Default)]
+struct Keys {
+    buf: Vec<u8>,
+    hasher: KeyHasher,
 }
 
-/// Hasher for [`TxId`]s: they are sequential and not attacker-controlled, so a
-/// multiply is enough (SipHash stays on the keys built from network strings).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
+impl Keys {
+    /// Starts a matching key: side, method, sent-by.
+    fn start(&mut self, side: Side, method: MethodKey, sent_by: &str) -> &mut Vec<u8> {
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.push(side as u8);
+        buf.push(method.0);
+        buf.extend_from_slice(&(sent_by.len() as u32).to_le_bytes());
+        buf.extend(sent_by.bytes().map(|b| b.to_ascii_lowercase()));
+        buf
     }
 
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+    /// The digest of the key just built.
+    fn digest(&self) -> Digest {
+        self.hasher.digest(&self.buf)
+    }
+
+    /// The key just built, for a new transaction.
+    fn stored(&self, digest: Digest) -> TxKey {
+        TxKey {
+            digest,
+            bytes: self.buf.as_slice().into(),
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// Whether `key` is the key just built.
+    fn is(&self, key: &TxKey) -> bool {
+        *key.bytes == *self.buf
+    }
+
+    /// The key of a client transaction (or of the response to one).
+    fn client(&mut self, method: MethodKey, branch: &str) -> Digest {
+        let buf = self.start(Side::Client, method, "");
+        buf.push(BRANCH_RFC3261);
+        buf.extend_from_slice(branch.as_bytes());
+        self.digest()
+    }
+
+    /// The key of a client transaction whose request has no branch.
+    fn client_without_branch(&mut self, method: MethodKey, id: TxId) -> Digest {
+        let buf = self.start(Side::Client, method, "");
+        buf.push(BRANCH_NONE);
+        buf.extend_from_slice(&id.0.to_le_bytes());
+        self.digest()
+    }
+
+    /// The key of a server transaction for a request with `ids`.
+    fn server(&mut self, method: MethodKey, ids: &wire::RequestIds<'_>) -> Digest {
+        let buf = self.start(Side::Server, method, ids.via.sent_by);
+        match ids.via.branch {
+            Some(b) if b.starts_with(wire::MAGIC_COOKIE) => {
+                buf.push(BRANCH_RFC3261);
+                buf.extend_from_slice(b.as_bytes());
+            }
+            // RFC 2543 peer: its retransmissions, CANCEL and non-2xx ACK repeat the
+            // same Via, Call-ID and CSeq number, which is all the matching we need.
+            _ => {
+                buf.push(BRANCH_RFC2543);
+                buf.extend_from_slice(&(ids.call_id.len() as u32).to_le_bytes());
+                buf.extend_from_slice(ids.call_id.as_bytes());
+                buf.extend_from_slice(&ids.cseq.to_le_bytes());
+                buf.extend_from_slice(ids.element.as_bytes());
+            }
+        }
+        self.digest()
+    }
+
+    /// `key` with another method (the CANCEL of a client INVITE).
+    fn with_method_of(&mut self, key: &TxKey, method: MethodKey) -> Digest {
+        self.buf.clear();
+        self.buf.extend_from_slice(&key.bytes);
+        self.with_method(method)
+    }
+
+    /// The key just built with another method (CANCEL matching its INVITE).
+    fn with_method(&mut self, method: MethodKey) -> Digest {
+        if let Some(m) = self.buf.get_mut(KEY_METHOD) {
+            *m = method.0;
+        }
+        self.digest()
+    }
+
+    /// The `accepted` index key of a server INVITE.
+    fn ack(&mut self, call_id: &str, cseq: u32) -> Digest {
+        self.buf.clear();
+        self.buf.extend_from_slice(&cseq.to_le_bytes());
+        self.buf.extend_from_slice(call_id.as_bytes());
+        self.digest()
     }
 }
 
-type IdMap<V> = HashMap<TxId, V, BuildHasherDefault<IdHasher>>;
+/// The live transactions, in a slab addressed by the [`TxId`] itself: its low
+/// 32 bits are the slot, its high 32 bits the slot's generation, bumped each
+/// time the slot is freed. A lookup is an index and a compare, with no hashing.
+/// The slot freed last is reused first, while it is still in the cache. Ids are
+/// never reused: generations start at 1 and only grow, and a slot whose
+/// generation is exhausted is retired (a few hundred bytes per 4 billion
+/// transactions through that one slot).
+#[derive(Debug, Default)]
+struct Slab {
+    slots: Vec<SlabSlot>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+#[derive(Debug)]
+struct SlabSlot {
+    generation: u32,
+    tx: Option<Transaction>,
+}
+
+impl Slab {
+    fn split(id: TxId) -> (usize, u32) {
+        ((id.0 & 0xffff_ffff) as usize, (id.0 >> 32) as u32)
+    }
+
+    fn slot(&self, id: TxId) -> Option<&SlabSlot> {
+        let (index, generation) = Self::split(id);
+        self.slots
+            .get(index)
+            .filter(|slot| slot.generation == generation)
+    }
+
+    fn get(&self, id: TxId) -> Option<&Transaction> {
+        self.slot(id)?.tx.as_ref()
+    }
+
+    fn get_mut(&mut self, id: TxId) -> Option<&mut Transaction> {
+        let (index, generation) = Self::split(id);
+        self.slots
+            .get_mut(index)
+            .filter(|slot| slot.generation == generation)?
+            .tx
+            .as_mut()
+    }
+
+    /// A fresh id, its slot empty until [`Self::fill`]ed or [`Self::release`]d.
+    fn reserve(&mut self) -> TxId {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 transactions");
+                self.slots.push(SlabSlot {
+                    generation: 1,
+                    tx: None,
+                });
+                index
+            }
+        };
+        let generation = self.slots[index as usize].generation;
+        TxId(u64::from(generation) << 32 | u64::from(index))
+    }
+
+    /// Puts the transaction of a reserved id in its slot.
+    fn fill(&mut self, id: TxId, tx: Transaction) {
+        let (index, generation) = Self::split(id);
+        let slot = &mut self.slots[index];
+        debug_assert!(slot.generation == generation && slot.tx.is_none());
+        slot.tx = Some(tx);
+        self.live += 1;
+    }
+
+    fn remove(&mut self, id: TxId) -> Option<Transaction> {
+        let (index, generation) = Self::split(id);
+        let slot = self
+            .slots
+            .get_mut(index)
+            .filter(|slot| slot.generation == generation)?;
+        let tx = slot.tx.take()?;
+        self.live -= 1;
+        self.free_slot(index);
+        Some(tx)
+    }
+
+    /// Gives back a reserved id that got no transaction.
+    fn release(&mut self, id: TxId) {
+        let (index, generation) = Self::split(id);
+        if self
+            .slots
+            .get(index)
+            .is_some_and(|slot| slot.generation == generation && slot.tx.is_none())
+        {
+            self.free_slot(index);
+        }
+    }
+
+    fn free_slot(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        if slot.generation < u32::MAX {
+            slot.generation += 1;
+            self.free.push(index as u32);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.live
+    }
+}
 
 /// One transaction's state.
 #[derive(Debug)]
 struct Transaction {
     kind: TxKind,
     state: State,
+    /// No TU events but Terminated (and StrayResponse for a late 2xx).
+    silent: bool,
     key: TxKey,
     /// Where requests go (client) or where the request came from (server).
     peer: Peer,
     /// Client: the request. Server: the latest response sent.
     last: Option<Bytes>,
-    /// Client INVITE: the ACK for a non-2xx final. Server INVITE: the prebuilt
-    /// 100 Trying.
-    aux: Option<Bytes>,
     /// Current retransmission interval of the retransmission slot.
     interval: Duration,
     slots: Slots,
-    /// Client INVITE: headers for the ACK and CANCEL.
-    invite: Option<Box<wire::InviteHeaders>>,
-    /// Server INVITE: the index key an ACK for a 2xx is matched with.
-    ack_key: Option<AckKey>,
-    /// Client INVITE: the TU asked to cancel (CANCEL sent, or pending a provisional).
+    /// INVITE transactions only.
+    invite: Option<Box<InviteState>>,
+}
+
+/// What only INVITE transactions need, boxed so that the others (all of a
+/// registrar's) stay small.
+#[derive(Debug, Default)]
+struct InviteState {
+    /// Client: the INVITE's headers for the ACK and CANCEL.
+    headers: Option<wire::InviteHeaders>,
+    /// Client: the ACK for a non-2xx final. Server: the prebuilt 100 Trying.
+    aux: Option<Bytes>,
+    /// Server: the `accepted` key an ACK for a 2xx is matched with.
+    ack_key: Option<TxKey>,
+    /// Client: the TU asked to cancel (CANCEL sent, or pending a provisional).
     cancel_requested: bool,
-    /// No TU events but Terminated (and StrayResponse for a late 2xx).
-    silent: bool,
-    /// Server INVITE in Accepted: the ACK for the 2xx arrived.
+    /// Server in Accepted: the ACK for the 2xx arrived.
     acked: bool,
 }
 
 impl Transaction {
     fn new(kind: TxKind, state: State, key: TxKey, peer: Peer) -> Self {
+        let invite = matches!(kind, TxKind::ClientInvite | TxKind::ServerInvite)
+            .then(Box::<InviteState>::default);
         Transaction {
             kind,
             state,
+            silent: false,
             key,
             peer,
             last: None,
-            aux: None,
             interval: Duration::ZERO,
-            slots: [None; SLOT_COUNT],
-            invite: None,
-            ack_key: None,
-            cancel_requested: false,
-            silent: false,
-            acked: false,
+            slots: Slots::default(),
+            invite,
         }
     }
 
     fn reliable(&self) -> bool {
         self.peer.transport.is_reliable()
+    }
+
+    /// The INVITE part (created on demand, though INVITEs always have one).
+    fn inv(&mut self) -> &mut InviteState {
+        self.invite.get_or_insert_with(Box::default)
+    }
+
+    fn ack_key(&self) -> Option<&TxKey> {
+        self.invite.as_ref()?.ack_key.as_ref()
+    }
+
+    fn cancel_requested(&self) -> bool {
+        self.invite.as_ref().is_some_and(|i| i.cancel_requested)
+    }
+
+    fn acked(&self) -> bool {
+        self.invite.as_ref().is_some_and(|i| i.acked)
+    }
+
+    fn aux(&self) -> Option<&Bytes> {
+        self.invite.as_ref()?.aux.as_ref()
     }
 }
 
@@ -386,15 +606,19 @@ impl Transaction {
 #[derive(Debug)]
 pub struct TransactionLayer {
     config: TxConfig,
-    next_id: u64,
-    txs: IdMap<Transaction>,
-    index: HashMap<TxKey, TxId>,
+    txs: Slab,
+    /// Matching keys of live transactions.
+    index: Index,
     /// Server INVITEs in Accepted state, for ACKs of 2xx (different branch).
-    accepted: HashMap<AckKey, TxId>,
+    accepted: Index,
     timers: TimerQueue,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TuEvent>,
     stats: TxStats,
+    /// Where lookup keys are built.
+    keys: Keys,
+    /// Where outgoing messages are serialised.
+    encode_buf: String,
 }
 
 impl TransactionLayer {
@@ -402,14 +626,15 @@ impl TransactionLayer {
     pub fn new(config: TxConfig) -> Self {
         TransactionLayer {
             config,
-            next_id: 1,
-            txs: IdMap::default(),
-            index: HashMap::new(),
-            accepted: HashMap::new(),
+            txs: Slab::default(),
+            index: Index::default(),
+            accepted: Index::default(),
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: TxStats::default(),
+            keys: Keys::default(),
+            encode_buf: String::new(),
         }
     }
 
@@ -445,31 +670,23 @@ impl TransactionLayer {
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(entry) = self.timers.pop_due(now) {
-            match self.check_entry(&entry) {
-                EntryStatus::Stale => self.timers.popped_stale(),
-                EntryStatus::Postponed(at) => self.timers.requeue(entry, at),
-                EntryStatus::Due => {
-                    if let Some(tx) = self.txs.get_mut(&entry.tx) {
-                        tx.slots[entry.kind.slot()] = None;
-                    }
-                    self.fire(entry.tx, entry.kind, now);
-                }
-            }
+            self.expire(entry, now);
         }
         // Clear stale or postponed entries off the top so next_deadline is exact.
         while let Some(entry) = self.timers.peek() {
             match self.check_entry(&entry) {
-                EntryStatus::Due => break,
-                EntryStatus::Stale => {
+                Status::Due => break,
+                Status::Stale => {
                     self.timers.pop();
                     self.timers.popped_stale();
                 }
-                EntryStatus::Postponed(at) => {
+                Status::Postponed(at) => {
                     self.timers.pop();
                     self.timers.requeue(entry, at);
                 }
             }
         }
+        self.timers.shrink();
         self.maybe_compact();
     }
 
@@ -497,7 +714,7 @@ impl TransactionLayer {
 
     /// Whether no transaction is live.
     pub fn is_empty(&self) -> bool {
-        self.txs.is_empty()
+        self.txs.len() == 0
     }
 
     /// Cumulative counters.
@@ -509,7 +726,7 @@ impl TransactionLayer {
     /// the TU gets [`TuEvent::Timeout`] and the transaction is destroyed. Unknown
     /// ids are ignored (the transaction may have ended meanwhile).
     pub fn transport_error(&mut self, tx: TxId, _now: Instant) {
-        let Some(t) = self.txs.get(&tx) else {
+        let Some(t) = self.txs.get(tx) else {
             return;
         };
         self.stats.transport_errors += 1;
@@ -520,9 +737,7 @@ impl TransactionLayer {
     }
 
     fn alloc_id(&mut self) -> TxId {
-        let id = TxId(self.next_id);
-        self.next_id += 1;
-        id
+        self.txs.reserve()
     }
 
     fn transmit(&mut self, peer: Peer, payload: Bytes) {
@@ -532,58 +747,102 @@ impl TransactionLayer {
     /// Registers a new transaction under its key. A key collision means the TU
     /// reused a branch (client) or two peers collided; the newest wins the index.
     fn insert(&mut self, id: TxId, tx: Transaction) {
-        if let Some(old) = self.index.insert(tx.key.clone(), id) {
+        let txs = &self.txs;
+        let same = |old: TxId| txs.get(old).is_some_and(|o| o.key.bytes == tx.key.bytes);
+        if let Some(old) = self.index.insert(tx.key.digest, id, same) {
             tracing::debug!(?old, new = ?id, "transaction key reused");
         }
-        self.txs.insert(id, tx);
+        self.txs.fill(id, tx);
     }
 
-    fn arm(&mut self, id: TxId, kind: TimerKind, at: Instant) {
-        if let Some(tx) = self.txs.get_mut(&id) {
-            self.timers.arm(&mut tx.slots, id, kind, at);
+    /// The transaction indexed under the key just built in `self.keys`.
+    fn find(&self, digest: Digest) -> Option<TxId> {
+        // The key comparison keeps a digest collision from matching.
+        self.index.find(digest, |id| {
+            self.txs.get(id).is_some_and(|tx| self.keys.is(&tx.key))
+        })
+    }
+
+    /// The server INVITE in Accepted state with the `accepted` key just built.
+    fn find_accepted(&self, digest: Digest) -> Option<TxId> {
+        self.accepted.find(digest, |id| {
+            self.txs
+                .get(id)
+                .and_then(Transaction::ack_key)
+                .is_some_and(|key| self.keys.is(key))
+        })
+    }
+
+    /// Indexes a server INVITE that sent a 2xx, for the ACK (the newest
+    /// transaction wins a Call-ID and CSeq, as with any key).
+    fn index_accepted(&mut self, id: TxId) {
+        let txs = &self.txs;
+        let Some(key) = txs.get(id).and_then(Transaction::ack_key) else {
+            return;
+        };
+        let same = |old: TxId| {
+            txs.get(old)
+                .and_then(Transaction::ack_key)
+                .is_some_and(|o| o.bytes == key.bytes)
+        };
+        self.accepted.insert(key.digest, id, same);
+    }
+
+    fn arm(&mut self, id: TxId, kind: TimerKind, now: Instant, duration: Duration) {
+        if let Some(tx) = self.txs.get_mut(id) {
+            self.timers.arm(&mut tx.slots, id, kind, now, duration);
         }
     }
 
     /// Destroys a transaction and tells the TU.
     fn terminate(&mut self, id: TxId) {
-        let Some(mut tx) = self.txs.remove(&id) else {
-            return;
-        };
-        self.timers.disarm_all(&mut tx.slots);
-        if self.index.get(&tx.key) == Some(&id) {
-            self.index.remove(&tx.key);
+        if let Some(tx) = self.txs.remove(id) {
+            self.destroy(id, tx);
         }
-        if let Some(key) = &tx.ack_key {
-            if self.accepted.get(key) == Some(&id) {
-                self.accepted.remove(key);
-            }
+    }
+
+    /// Unindexes a transaction already removed from `txs` and tells the TU.
+    fn destroy(&mut self, id: TxId, mut tx: Transaction) {
+        self.timers.disarm_all(&mut tx.slots);
+        self.index.remove(tx.key.digest, id);
+        if let Some(key) = tx.ack_key() {
+            self.accepted.remove(key.digest, id);
         }
         self.events.push_back(TuEvent::Terminated { tx: id });
     }
 
-    fn check_entry(&self, entry: &Entry) -> EntryStatus {
-        let armed = self
-            .txs
-            .get(&entry.tx)
-            .and_then(|tx| tx.slots[entry.kind.slot()]);
-        match armed {
-            Some(a) if a.generation == entry.generation => {
-                if a.deadline > entry.at {
-                    EntryStatus::Postponed(a.deadline)
+    /// Handles a timer entry that came due: drops it if stale, re-queues it if
+    /// postponed, fires it otherwise.
+    fn expire(&mut self, entry: Entry, now: Instant) {
+        let Some(tx) = self.txs.get_mut(entry.tx) else {
+            self.timers.popped_stale();
+            return;
+        };
+        match tx.slots.check(&entry) {
+            Status::Stale => self.timers.popped_stale(),
+            Status::Postponed(at) => self.timers.requeue(entry, at),
+            Status::Due => {
+                tx.slots.fired(entry.kind);
+                if entry.kind.just_terminates() {
+                    self.terminate(entry.tx);
                 } else {
-                    EntryStatus::Due
+                    self.fire(entry.tx, entry.kind, now);
                 }
             }
-            _ => EntryStatus::Stale,
         }
+    }
+
+    fn check_entry(&self, entry: &Entry) -> Status {
+        self.txs
+            .get(entry.tx)
+            .map_or(Status::Stale, |tx| tx.slots.check(entry))
     }
 
     fn maybe_compact(&mut self) {
         let txs = &self.txs;
         self.timers.maybe_compact(|e| {
-            txs.get(&e.tx)
-                .and_then(|tx| tx.slots[e.kind.slot()])
-                .is_some_and(|a| a.generation == e.generation)
+            txs.get(e.tx)
+                .is_some_and(|tx| tx.slots.check(e) != Status::Stale)
         });
     }
 
@@ -596,14 +855,4 @@ impl TransactionLayer {
             J => self.terminate(id),
         }
     }
-}
-
-/// What to do with a heap entry that surfaced.
-enum EntryStatus {
-    /// Its timer was cancelled or re-armed, or its transaction is gone.
-    Stale,
-    /// Its timer was moved later.
-    Postponed(Instant),
-    /// Fire it.
-    Due,
 }

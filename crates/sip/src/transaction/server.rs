@@ -4,44 +4,10 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use super::timers::{TimerKind, SLOT_AUX, SLOT_RETRANSMIT, SLOT_TIMEOUT};
-use super::wire::{self, MAGIC_COOKIE};
-use super::{
-    AckKey, MethodKey, Side, State, Transaction, TransactionLayer, TuEvent, TxError, TxId, TxKey,
-    TxKind,
-};
+use super::wire;
+use super::{MethodKey, State, Transaction, TransactionLayer, TuEvent, TxError, TxId, TxKind};
 use crate::peer::Peer;
-
-/// What identifies a request for matching, read once off its headers.
-struct RequestIds {
-    branch: Box<str>,
-    sent_by: Box<str>,
-    call_id: Box<str>,
-    cseq: u32,
-}
-
-fn request_ids(request: &rsip::Request) -> Option<RequestIds> {
-    let via = wire::top_via(&request.headers)?;
-    let (start, end) = wire::first_element(via);
-    let element = &via[start..end];
-    let parts = wire::parse_via(element)?;
-    let call_id = wire::call_id(&request.headers)?;
-    let (cseq, _) = wire::cseq(&request.headers)?;
-    let branch: Box<str> = match parts.branch {
-        Some(b) if b.starts_with(MAGIC_COOKIE) => b.into(),
-        // RFC 2543 peer: its retransmissions, CANCEL and non-2xx ACK repeat the
-        // same Via, Call-ID and CSeq number, which is all the matching we need.
-        _ => format!("{call_id}\0{cseq}\0{element}").into(),
-    };
-    Some(RequestIds {
-        branch,
-        sent_by: parts.sent_by.to_ascii_lowercase().into(),
-        call_id: call_id.into(),
-        cseq,
-    })
-}
 
 impl TransactionLayer {
     /// Sends the TU's response on server transaction `tx`.
@@ -63,7 +29,7 @@ impl TransactionLayer {
         }
         let t = self
             .txs
-            .get_mut(&tx)
+            .get_mut(tx)
             .ok_or(TxError::UnknownTransaction(tx))?;
         if t.kind.is_client() {
             return Err(TxError::WrongKind {
@@ -74,6 +40,7 @@ impl TransactionLayer {
         let reliable = t.reliable();
         let (t1, t2) = (self.config.t1, self.config.t1x64());
         let mut terminate = false;
+        let mut index_accepted = false;
         match (t.kind, t.state, code) {
             (TxKind::ServerInvite, State::Proceeding, 100..=199) => {
                 self.timers.disarm(&mut t.slots, SLOT_AUX);
@@ -81,15 +48,13 @@ impl TransactionLayer {
             (TxKind::ServerInvite, State::Proceeding, 200..=299) => {
                 t.state = State::Accepted;
                 self.timers.disarm(&mut t.slots, SLOT_AUX);
-                self.timers.arm(&mut t.slots, tx, TimerKind::L, now + t2);
+                self.timers.arm(&mut t.slots, tx, TimerKind::L, now, t2);
                 if !reliable {
                     t.interval = t1;
                     self.timers
-                        .arm(&mut t.slots, tx, TimerKind::Retransmit2xx, now + t1);
+                        .arm(&mut t.slots, tx, TimerKind::Retransmit2xx, now, t1);
                 }
-                if let Some(key) = t.ack_key.clone() {
-                    self.accepted.insert(key, tx);
-                }
+                index_accepted = true;
             }
             // The TU repeating or replacing its 2xx; the retransmission timer goes on.
             (TxKind::ServerInvite, State::Accepted, 200..=299) => {}
@@ -98,9 +63,9 @@ impl TransactionLayer {
                 self.timers.disarm(&mut t.slots, SLOT_AUX);
                 if !reliable {
                     t.interval = t1;
-                    self.timers.arm(&mut t.slots, tx, TimerKind::G, now + t1);
+                    self.timers.arm(&mut t.slots, tx, TimerKind::G, now, t1);
                 }
-                self.timers.arm(&mut t.slots, tx, TimerKind::H, now + t2);
+                self.timers.arm(&mut t.slots, tx, TimerKind::H, now, t2);
             }
             (TxKind::ServerNonInvite, State::Trying | State::Proceeding, 100..=199) => {
                 t.state = State::Proceeding;
@@ -110,7 +75,7 @@ impl TransactionLayer {
                 if reliable {
                     terminate = true;
                 } else {
-                    self.timers.arm(&mut t.slots, tx, TimerKind::J, now + t2);
+                    self.timers.arm(&mut t.slots, tx, TimerKind::J, now, t2);
                 }
             }
             (_, state, _) => {
@@ -121,10 +86,13 @@ impl TransactionLayer {
                 });
             }
         }
-        let payload = Bytes::from(response.to_string());
+        let payload = wire::encode_response(&response, &mut self.encode_buf);
         t.last = Some(payload.clone());
         let peer = t.peer;
         self.transmit(peer, payload);
+        if index_accepted {
+            self.index_accepted(tx);
+        }
         if terminate {
             self.terminate(tx);
         }
@@ -133,56 +101,59 @@ impl TransactionLayer {
 
     /// A request off the wire (§17.2.3 matching).
     pub(super) fn handle_request(&mut self, mut request: rsip::Request, from: Peer, now: Instant) {
-        let Some(ids) = request_ids(&request) else {
+        let Some(ids) = wire::request_ids(&request.headers) else {
             self.stats.malformed_dropped += 1;
             return;
         };
         let method = request.method;
+        let stamp = wire::needs_stamp(&ids.via, from.addr);
         if method == rsip::Method::Ack {
-            self.server_ack(request, from, ids, now);
+            let digest = self.keys.server(MethodKey::of(rsip::Method::Invite), &ids);
+            let matched = self.find(digest);
+            let digest = self.keys.ack(ids.call_id, ids.cseq);
+            let accepted = self.find_accepted(digest);
+            self.server_ack(request, from, stamp, matched, accepted, now);
             return;
         }
-        let key = TxKey {
-            branch: ids.branch,
-            sent_by: ids.sent_by,
-            method: MethodKey::of(method),
-            side: Side::Server,
-        };
-        if let Some(&id) = self.index.get(&key) {
+        let digest = self.keys.server(MethodKey::of(method), &ids);
+        if let Some(id) = self.find(digest) {
             self.server_retransmission(id);
             return;
         }
-
-        wire::stamp_request(&mut request.headers, from.addr);
+        let id = self.txs.reserve();
+        // No live transaction has this key, so nothing to replace; the probe
+        // runs over the cache lines the lookup just loaded.
+        self.index.insert(digest, id, |_| false);
+        let key = self.keys.stored(digest);
         let cancels = if method == rsip::Method::Cancel {
-            let invite_key = TxKey {
-                method: MethodKey::of(rsip::Method::Invite),
-                ..key.clone()
-            };
-            self.index.get(&invite_key).copied()
+            let digest = self.keys.with_method(MethodKey::of(rsip::Method::Invite));
+            self.find(digest)
         } else {
             None
         };
-        let id = self.alloc_id();
+        let ack_key = (method == rsip::Method::Invite).then(|| {
+            let digest = self.keys.ack(ids.call_id, ids.cseq);
+            self.keys.stored(digest)
+        });
+        if stamp {
+            wire::stamp_request(&mut request.headers, from.addr);
+        }
         if method == rsip::Method::Invite {
             let mut tx = Transaction::new(TxKind::ServerInvite, State::Proceeding, key, from);
             let trying = wire::trying(&request);
-            tx.ack_key = Some(AckKey {
-                call_id: ids.call_id,
-                cseq: ids.cseq,
-            });
-            if self.config.trying_delay.is_zero() {
+            tx.inv().ack_key = ack_key;
+            let delay = self.config.trying_delay;
+            if delay.is_zero() {
                 tx.last = Some(trying.clone());
                 self.transmit(from, trying);
             } else {
-                tx.aux = Some(trying);
+                tx.inv().aux = Some(trying);
+                self.timers
+                    .arm(&mut tx.slots, id, TimerKind::Trying, now, delay);
             }
-            self.insert(id, tx);
-            if !self.config.trying_delay.is_zero() {
-                self.arm(id, TimerKind::Trying, now + self.config.trying_delay);
-            }
+            self.txs.fill(id, tx);
         } else {
-            self.insert(
+            self.txs.fill(
                 id,
                 Transaction::new(TxKind::ServerNonInvite, State::Trying, key, from),
             );
@@ -199,14 +170,14 @@ impl TransactionLayer {
     /// latest response where §17.2.1 / §17.2.2 say so.
     fn server_retransmission(&mut self, id: TxId) {
         self.stats.retransmissions_absorbed += 1;
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
         let resend = match (tx.kind, tx.state) {
             (TxKind::ServerInvite, State::Proceeding) => {
                 if tx.last.is_none() {
                     // Nothing sent yet: the client is retransmitting, so answer 100 now.
-                    tx.last = tx.aux.take();
+                    tx.last = tx.inv().aux.take();
                     self.timers.disarm(&mut tx.slots, SLOT_AUX);
                 }
                 tx.last.clone()
@@ -225,22 +196,20 @@ impl TransactionLayer {
 
     /// An ACK: completes a server INVITE that sent 3xx–6xx, or belongs to a 2xx
     /// and goes to the TU (stopping that 2xx's retransmissions if still running).
+    /// `matched` is the server INVITE with the ACK's branch, `accepted` the one in
+    /// Accepted state with its Call-ID and CSeq number.
     fn server_ack(
         &mut self,
         mut request: rsip::Request,
         from: Peer,
-        ids: RequestIds,
+        stamp: bool,
+        matched: Option<TxId>,
+        accepted: Option<TxId>,
         now: Instant,
     ) {
-        let key = TxKey {
-            branch: ids.branch,
-            sent_by: ids.sent_by,
-            method: MethodKey::of(rsip::Method::Invite),
-            side: Side::Server,
-        };
-        let mut accepted = None;
-        if let Some(&id) = self.index.get(&key) {
-            if let Some(tx) = self.txs.get_mut(&id) {
+        let mut accepted = accepted;
+        if let Some(id) = matched {
+            if let Some(tx) = self.txs.get_mut(id) {
                 match tx.state {
                     State::Completed => {
                         tx.state = State::Confirmed;
@@ -249,8 +218,8 @@ impl TransactionLayer {
                         if tx.reliable() {
                             self.terminate(id);
                         } else {
-                            let at = now + self.config.t4;
-                            self.timers.arm(&mut tx.slots, id, TimerKind::I, at);
+                            let t4 = self.config.t4;
+                            self.timers.arm(&mut tx.slots, id, TimerKind::I, now, t4);
                         }
                         return;
                     }
@@ -263,40 +232,35 @@ impl TransactionLayer {
                 }
             }
         }
-        let accepted = accepted.or_else(|| {
-            let ack_key = AckKey {
-                call_id: ids.call_id,
-                cseq: ids.cseq,
-            };
-            self.accepted.get(&ack_key).copied()
-        });
-        if let Some(tx) = accepted.and_then(|id| self.txs.get_mut(&id)) {
-            tx.acked = true;
+        if let Some(tx) = accepted.and_then(|id| self.txs.get_mut(id)) {
+            tx.inv().acked = true;
             self.timers.disarm(&mut tx.slots, SLOT_RETRANSMIT);
         }
-        wire::stamp_request(&mut request.headers, from.addr);
+        if stamp {
+            wire::stamp_request(&mut request.headers, from.addr);
+        }
         self.events.push_back(TuEvent::Ack { request, from });
     }
 
     pub(super) fn server_invite_timer(&mut self, id: TxId, kind: TimerKind, now: Instant) {
-        let Some(tx) = self.txs.get_mut(&id) else {
+        let Some(tx) = self.txs.get_mut(id) else {
             return;
         };
         match (kind, tx.state) {
             (TimerKind::Trying, State::Proceeding) if tx.last.is_none() => {
-                tx.last = tx.aux.take();
+                tx.last = tx.inv().aux.take();
                 if let Some(trying) = tx.last.clone() {
                     let peer = tx.peer;
                     self.transmit(peer, trying);
                 }
             }
             (TimerKind::G, State::Completed) | (TimerKind::Retransmit2xx, State::Accepted) => {
-                if tx.acked {
+                if tx.acked() {
                     return;
                 }
                 tx.interval = (tx.interval * 2).min(self.config.t2);
-                let at = now + tx.interval;
-                self.timers.arm(&mut tx.slots, id, kind, at);
+                let interval = tx.interval;
+                self.timers.arm(&mut tx.slots, id, kind, now, interval);
                 if let Some(response) = tx.last.clone() {
                     let peer = tx.peer;
                     self.stats.retransmissions_sent += 1;
@@ -309,7 +273,7 @@ impl TransactionLayer {
                 self.terminate(id);
             }
             (TimerKind::L, State::Accepted) => {
-                if !tx.acked {
+                if !tx.acked() {
                     self.stats.ack_timeouts += 1;
                     self.events.push_back(TuEvent::AckTimeout { tx: id });
                 }

@@ -1238,3 +1238,293 @@ fn transaction_throughput() {
         f64::from(2 * n) / handled.as_secs_f64()
     );
 }
+
+/// A registrar's load on the layer alone: 16,000 server non-INVITE transactions
+/// per virtual second (8,000 REGISTER/s, each challenged once) over UDP for 96
+/// virtual seconds, so about 512,000 transactions are live in Timer J at steady
+/// state and expire continuously; 1 request in 50 is retransmitted after its
+/// response. Parsing, building the TU's responses and dropping what the layer
+/// hands out are not timed. Run with
+/// `cargo test --release -p sip transaction_register_load -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn transaction_register_load() {
+    const RATE: u32 = 16_000;
+    const SECONDS: u32 = 96;
+    const TICKS: u32 = 100;
+    let per_tick = RATE / TICKS;
+    let mut h = Harness::new();
+    let mut busy = Duration::ZERO;
+    let (mut messages, mut expiries, mut peak) = (0u64, 0u64, 0usize);
+    let mut graveyard: Vec<TuEvent> = Vec::with_capacity(2 * per_tick as usize);
+    let mut ids = Vec::with_capacity(per_tick as usize);
+    let mut n = 0u32;
+    let mut phase = [Duration::ZERO; 3];
+    for _ in 0..SECONDS {
+        for _ in 0..TICKS {
+            // Untimed: what the parser and the TU would produce.
+            let batch: Vec<(rsip::SipMessage, Option<rsip::SipMessage>, rsip::Response)> = (n..n
+                + per_tick)
+                .map(|i| {
+                    let b = format!("z9hG4bKreg{i}x{}", i.wrapping_mul(2_654_435_761));
+                    let req = parse(&request_text("REGISTER", &b, i));
+                    let again = (i % 50 == 0).then(|| req.clone());
+                    let code = if i % 2 == 0 { 401 } else { 200 };
+                    (req, again, response(code, &b, i, "REGISTER", Some("t")))
+                })
+                .collect();
+            n += per_tick;
+            let mut retransmits = Vec::new();
+            let mut responses = Vec::with_capacity(batch.len());
+            for (req, again, resp) in batch {
+                responses.push((req, resp));
+                retransmits.extend(again);
+            }
+            h.now += Duration::from_millis(1000 / u64::from(TICKS));
+            let started = std::time::Instant::now();
+            h.layer.handle_timeout(h.now);
+            while let Some(e) = h.layer.poll_event() {
+                expiries += u64::from(matches!(e, TuEvent::Terminated { .. }));
+                graveyard.push(e);
+            }
+            let t1 = std::time::Instant::now();
+            phase[0] += t1 - started;
+            let mut tu = Vec::with_capacity(responses.len());
+            for (req, resp) in responses {
+                h.layer.handle_inbound(req, udp(ALICE), h.now);
+                tu.push(resp);
+            }
+            while let Some(e) = h.layer.poll_event() {
+                if let TuEvent::Request { tx, .. } = &e {
+                    ids.push(*tx);
+                }
+                graveyard.push(e);
+            }
+            let t2 = std::time::Instant::now();
+            phase[1] += t2 - t1;
+            for (tx, resp) in ids.drain(..).zip(tu) {
+                h.layer.send_response(tx, resp, h.now).unwrap();
+            }
+            phase[2] += t2.elapsed();
+            for req in retransmits {
+                h.layer.handle_inbound(req, udp(ALICE), h.now);
+                messages += 1;
+            }
+            while h.layer.poll_transmit().is_some() {}
+            busy += started.elapsed();
+            messages += 2 * u64::from(per_tick);
+            peak = peak.max(h.layer.len());
+            graveyard.clear();
+        }
+    }
+    assert!(peak > 500_000, "peak {peak}");
+    assert_eq!(h.layer.stats().retransmissions_absorbed, u64::from(n / 50));
+    eprintln!(
+        "{n} REGISTER transactions, {messages} messages and {expiries} Timer J expiries in \
+         {busy:?} of layer time ({:.0} msg/s, {:.2} µs per transaction; timers {:?}, \
+         requests {:?}, responses {:?}); peak {peak} live",
+        messages as f64 / busy.as_secs_f64(),
+        busy.as_secs_f64() * 1e6 / f64::from(n),
+        phase[0],
+        phase[1],
+        phase[2],
+    );
+}
+
+/// A B2BUA's load on the layer alone: 1,500 calls per virtual second over UDP
+/// for 64 virtual seconds. Each call is, on the A leg, an INVITE in, 180 and
+/// 200 out, the ACK in, a BYE in and its 200 out; on the B leg, an INVITE out,
+/// 100, 180 and 200 in, the ACK out, a BYE out and its 200 in: 13 messages
+/// and 4 transactions (up to about 150,000 live, in Timers L, M, J and K).
+/// Parsing, building the TU's messages and dropping what the layer hands out
+/// are not timed. Run with
+/// `cargo test --release -p sip transaction_b2bua_load -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn transaction_b2bua_load() {
+    const RATE: u32 = 1_500;
+    const SECONDS: u32 = 64;
+    const TICKS: u32 = 100;
+    const ME: &str = "192.0.2.1:5060";
+    let per_tick = RATE / TICKS;
+    let msg = |start: &str, via: &str, branch: &str, call: &str, tag: &str, cseq: &str| {
+        format!(
+            "{start}\r\n\
+             Via: SIP/2.0/UDP {via};branch={branch}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@example.com>;tag=a{call}\r\n\
+             To: <sip:bob@example.com>{tag}\r\n\
+             Call-ID: {call}@example.com\r\n\
+             CSeq: {cseq}\r\n\
+             Contact: <sip:{via}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let request = |text: String| rsip::Request::try_from(text.as_str()).unwrap();
+    let response = |text: String| rsip::Response::try_from(text.as_str()).unwrap();
+    let mut h = Harness::new();
+    let mut busy = Duration::ZERO;
+    let (mut messages, mut peak, mut calls) = (0u64, 0usize, 0u32);
+    let mut graveyard: Vec<TuEvent> = Vec::new();
+    let mut sent: Vec<Transmit> = Vec::new();
+    for _ in 0..SECONDS * TICKS {
+        // Untimed: what the parser and the TU would produce.
+        struct Call {
+            a_invite: rsip::SipMessage,
+            a_180: rsip::Response,
+            a_200: rsip::Response,
+            a_ack: rsip::SipMessage,
+            a_bye: rsip::SipMessage,
+            a_bye_200: rsip::Response,
+            b_invite: rsip::Request,
+            b_100: rsip::SipMessage,
+            b_180: rsip::SipMessage,
+            b_200: rsip::SipMessage,
+            b_ack: rsip::Request,
+            b_bye: rsip::Request,
+            b_bye_200: rsip::SipMessage,
+        }
+        let batch: Vec<Call> = (calls..calls + per_tick)
+            .map(|i| {
+                let (a, b) = (format!("a{i}"), format!("b{i}"));
+                let inv = "1 INVITE";
+                let bye = "2 BYE";
+                let ab = format!("z9hG4bKa{i}");
+                let bb = format!("z9hG4bKb{i}");
+                Call {
+                    a_invite: parse(&msg(
+                        "INVITE sip:bob@192.0.2.1 SIP/2.0",
+                        ALICE,
+                        &ab,
+                        &a,
+                        "",
+                        inv,
+                    )),
+                    a_180: response(msg("SIP/2.0 180 Ringing", ALICE, &ab, &a, ";tag=x", inv)),
+                    a_200: response(msg("SIP/2.0 200 OK", ALICE, &ab, &a, ";tag=x", inv)),
+                    a_ack: parse(&msg(
+                        "ACK sip:x@192.0.2.1 SIP/2.0",
+                        ALICE,
+                        &format!("z9hG4bKk{i}"),
+                        &a,
+                        ";tag=x",
+                        "1 ACK",
+                    )),
+                    a_bye: parse(&msg(
+                        "BYE sip:x@192.0.2.1 SIP/2.0",
+                        ALICE,
+                        &format!("z9hG4bKy{i}"),
+                        &a,
+                        ";tag=x",
+                        bye,
+                    )),
+                    a_bye_200: response(msg(
+                        "SIP/2.0 200 OK",
+                        ALICE,
+                        &format!("z9hG4bKy{i}"),
+                        &a,
+                        ";tag=x",
+                        bye,
+                    )),
+                    b_invite: request(msg(
+                        "INVITE sip:bob@192.0.2.20 SIP/2.0",
+                        ME,
+                        &bb,
+                        &b,
+                        "",
+                        inv,
+                    )),
+                    b_100: parse(&msg("SIP/2.0 100 Trying", ME, &bb, &b, "", inv)),
+                    b_180: parse(&msg("SIP/2.0 180 Ringing", ME, &bb, &b, ";tag=y", inv)),
+                    b_200: parse(&msg("SIP/2.0 200 OK", ME, &bb, &b, ";tag=y", inv)),
+                    b_ack: request(msg(
+                        "ACK sip:bob@192.0.2.20 SIP/2.0",
+                        ME,
+                        &format!("z9hG4bKc{i}"),
+                        &b,
+                        ";tag=y",
+                        "1 ACK",
+                    )),
+                    b_bye: request(msg(
+                        "BYE sip:bob@192.0.2.20 SIP/2.0",
+                        ME,
+                        &format!("z9hG4bKz{i}"),
+                        &b,
+                        ";tag=y",
+                        bye,
+                    )),
+                    b_bye_200: parse(&msg(
+                        "SIP/2.0 200 OK",
+                        ME,
+                        &format!("z9hG4bKz{i}"),
+                        &b,
+                        ";tag=y",
+                        bye,
+                    )),
+                }
+            })
+            .collect();
+        calls += per_tick;
+        h.now += Duration::from_millis(1000 / u64::from(TICKS));
+        let (alice, bob) = (udp(ALICE), udp(BOB));
+        let started = std::time::Instant::now();
+        h.layer.handle_timeout(h.now);
+        for c in batch {
+            let now = h.now;
+            let layer = &mut h.layer;
+            layer.handle_inbound(c.a_invite, alice, now);
+            let mut a_tx = None;
+            while let Some(e) = layer.poll_event() {
+                if let TuEvent::Request { tx, .. } = &e {
+                    a_tx = Some(*tx);
+                }
+                graveyard.push(e);
+            }
+            let a_tx = a_tx.unwrap();
+            layer.send_response(a_tx, c.a_180, now).unwrap();
+            let b_tx = layer.send_request(c.b_invite, bob, now);
+            layer.handle_inbound(c.b_100, bob, now);
+            layer.handle_inbound(c.b_180, bob, now);
+            layer.handle_inbound(c.b_200, bob, now);
+            layer.send_request(c.b_ack, bob, now);
+            layer.send_response(a_tx, c.a_200, now).unwrap();
+            layer.handle_inbound(c.a_ack, alice, now);
+            layer.handle_inbound(c.a_bye, alice, now);
+            let mut bye_tx = None;
+            while let Some(e) = layer.poll_event() {
+                if let TuEvent::Request { tx, .. } = &e {
+                    bye_tx = Some(*tx);
+                }
+                graveyard.push(e);
+            }
+            layer
+                .send_response(bye_tx.unwrap(), c.a_bye_200, now)
+                .unwrap();
+            layer.send_request(c.b_bye, bob, now);
+            layer.handle_inbound(c.b_bye_200, bob, now);
+            while let Some(e) = layer.poll_event() {
+                assert!(!matches!(
+                    e,
+                    TuEvent::Timeout { .. } | TuEvent::AckTimeout { .. }
+                ));
+                graveyard.push(e);
+            }
+            sent.extend(std::iter::from_fn(|| layer.poll_transmit()));
+            let _ = b_tx;
+        }
+        busy += started.elapsed();
+        messages += 13 * u64::from(per_tick);
+        peak = peak.max(h.layer.len());
+        graveyard.clear();
+        sent.clear();
+    }
+    let stats = h.layer.stats();
+    assert_eq!(stats.timeouts + stats.ack_timeouts, 0, "{stats:?}");
+    assert!(peak > 140_000, "peak {peak}");
+    eprintln!(
+        "{calls} calls, {messages} messages in {busy:?} of layer time ({:.0} msg/s, \
+         {:.2} µs per call); peak {peak} live transactions",
+        messages as f64 / busy.as_secs_f64(),
+        busy.as_secs_f64() * 1e6 / f64::from(calls)
+    );
+}
