@@ -120,18 +120,56 @@ impl Endpoint {
     /// Bind the transports and start the driver task. Returns the handle and the
     /// stream of server-side events for the TU.
     pub async fn start(cfg: EndpointConfig, stats: Arc<SipStats>) -> std::io::Result<Endpoint> {
-        let (in_tx, in_rx) = mpsc::unbounded_channel();
-        let transports = Transports::bind(cfg.bind, in_tx, stats.clone(), cfg.log_messages).await?;
-        let local = transports.local_addr();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let driver = Driver {
-            layer: TransactionLayer::new(cfg.timers.clone()),
-            transports,
-            sinks: HashMap::new(),
-            tu: None,
-            events: Vec::new(),
-        };
-        tokio::spawn(driver.run(in_rx, cmd_rx));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let thread_stats = stats.clone();
+        // The endpoint runs on its own thread with a single-threaded runtime that
+        // owns its sockets: a datagram is received, parsed, matched and answered
+        // on one thread, without the multi-thread scheduler waking other workers
+        // for every message (that cost more than the SIP work itself under load).
+        std::thread::Builder::new()
+            .name(format!("sip-{}", cfg.bind.port()))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let (in_tx, in_rx) = mpsc::unbounded_channel();
+                    let transports = match Transports::bind(
+                        cfg.bind,
+                        in_tx,
+                        thread_stats,
+                        cfg.log_messages,
+                    )
+                    .await
+                    {
+                        Ok(t) => t,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(transports.local_addr()));
+                    let driver = Driver {
+                        layer: TransactionLayer::new(cfg.timers.clone()),
+                        transports,
+                        sinks: HashMap::new(),
+                        tu: None,
+                        events: Vec::new(),
+                    };
+                    driver.run(in_rx, cmd_rx).await;
+                });
+            })?;
+        let local = ready_rx.await.map_err(|_| {
+            std::io::Error::other("SIP endpoint thread ended before binding")
+        })??;
         Ok(Endpoint {
             cmd: cmd_tx,
             local,

@@ -60,8 +60,11 @@ impl Store {
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("saving bindings"))?;
-        for (aor, rows) in batch {
-            replace_aor(&mut tx, aor, rows).await?;
+        // A few multi-row statements per chunk instead of two per extension:
+        // under a registration storm thousands of extensions change every second,
+        // and each statement is a round trip to the database worker thread.
+        for chunk in batch.chunks(AORS_PER_STATEMENT) {
+            replace_aors(&mut tx, chunk).await?;
         }
         tx.commit().await.map_err(db_err("saving bindings"))?;
         Ok(())
@@ -107,6 +110,56 @@ fn check_aor(aor: &str, rows: &[BindingRow]) -> Result<(), StoreError> {
         }),
         None => Ok(()),
     }
+}
+
+/// Extensions per DELETE/INSERT statement; keeps bind parameters (8 per row,
+/// up to 10 contacts each) well under SQLite's and PostgreSQL's limits.
+const AORS_PER_STATEMENT: usize = 200;
+
+/// Replace the bindings of several extensions with two statements.
+async fn replace_aors(tx: &mut Tx, chunk: &[(String, Vec<BindingRow>)]) -> Result<(), StoreError> {
+    let mut del = sqlx::QueryBuilder::<db::Db>::new("DELETE FROM registrations WHERE aor IN (");
+    let mut list = del.separated(", ");
+    for (aor, _) in chunk {
+        list.push_bind(aor.as_str());
+    }
+    del.push(")");
+    del.build()
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err("saving bindings"))?;
+    // A contact listed twice keeps its last entry: PostgreSQL refuses one
+    // statement touching the same row twice, so duplicates go before the INSERT.
+    let mut rows: Vec<&BindingRow> = Vec::new();
+    for (_, list) in chunk {
+        for (i, row) in list.iter().enumerate() {
+            if !list[i + 1..].iter().any(|r| r.contact == row.contact) {
+                rows.push(row);
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut ins = sqlx::QueryBuilder::<db::Db>::new(
+        "INSERT INTO registrations \
+         (aor, contact, source, expires_at, user_agent, call_id, cseq, q_value) ",
+    );
+    ins.push_values(rows, |mut b, row| {
+        b.push_bind(row.aor.as_str())
+            .push_bind(row.contact.as_str())
+            .push_bind(row.source.as_str())
+            .push_bind(row.expires_at)
+            .push_bind(row.user_agent.as_str())
+            .push_bind(row.call_id.as_str())
+            .push_bind(row.cseq)
+            .push_bind(row.q_value.as_deref());
+    });
+    ins.build()
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err("saving bindings"))?;
+    Ok(())
 }
 
 /// Deletes the stored bindings of `aor` and writes `rows` instead.
