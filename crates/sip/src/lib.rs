@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod dialog;
 pub mod endpoint;
+mod fastparse;
 pub mod message;
 pub mod parse;
 pub mod peer;

@@ -64,7 +64,10 @@ pub fn parse_message(data: &[u8]) -> Result<rsip::SipMessage, ParseFailure> {
         }
     }
     // rsip is a nom parser; a panic there must not take the receive loop down.
-    let parsed = std::panic::catch_unwind(|| rsip::SipMessage::try_from(normalised.as_ref()));
+    let parsed = match crate::fastparse::parse(normalised.as_ref()) {
+        Some(msg) => Ok(Ok(msg)),
+        None => std::panic::catch_unwind(|| rsip::SipMessage::try_from(normalised.as_ref())),
+    };
     let result = match parsed {
         Ok(Ok(msg)) => validate(msg),
         Ok(Err(e)) => Err(format!("Malformed message: {}", first_line(&e.to_string()))),
