@@ -54,9 +54,19 @@ struct Dispatcher {
 
 impl Tu for Dispatcher {
     fn on_event(&mut self, ev: ServerEvent, out: &mut Outbox<'_>) {
+        // REGISTER and out-of-dialog OPTIONS are answered like a stateless server
+        // (as Kamailio's registrar does): re-processing a retransmission gives the
+        // same answer, and no transaction is kept for 32 s per request.
+        let stateless = matches!(&ev, ServerEvent::Request { request, .. }
+            if request.method == Method::Register
+                || (request.method == Method::Options && message::to_tag(request).is_none()));
         self.event(ev);
         for (tx, r) in self.replies.get_mut().drain(..) {
-            out.respond(tx, r);
+            if stateless && r.status_code.code() >= 200 {
+                out.respond_stateless(tx, r);
+            } else {
+                out.respond(tx, r);
+            }
         }
     }
 }

@@ -134,7 +134,9 @@ impl Registrar {
         list.retain(|b| b.expires_at > now_ms);
         for (c, _) in &wanted {
             if let Some(b) = list.iter().find(|b| same_uri(&b.contact, &c.uri)) {
-                if b.call_id == call_id && b.cseq >= cseq {
+                // An equal CSeq is the same REGISTER again (we answer REGISTER
+                // statelessly, so retransmissions reach us): apply it again.
+                if b.call_id == call_id && b.cseq > cseq {
                     return RegisterOutcome::OutOfOrder;
                 }
             }
@@ -487,6 +489,27 @@ mod tests {
             0,
         );
         assert_eq!(out, RegisterOutcome::OutOfOrder);
+    }
+
+    #[test]
+    fn retransmitted_register_is_applied_again() {
+        let r = Registrar::new();
+        let first = r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("120"), "c1", 5),
+            peer(),
+            0,
+        );
+        let again = r.register(
+            &cfg(),
+            "1000",
+            &reg("<sip:a@h>", Some("120"), "c1", 5),
+            peer(),
+            0,
+        );
+        assert_eq!(first, again);
+        assert_eq!(r.lookup("1000", 0).len(), 1);
     }
 
     #[test]

@@ -82,6 +82,14 @@ impl Outbox<'_> {
         }
     }
 
+    /// Answer a non-INVITE request finally and drop its transaction at once
+    /// (stateless-server behaviour; retransmissions are answered again).
+    pub fn respond_stateless(&mut self, tx: TxId, response: rsip::Response) {
+        if let Err(e) = self.layer.send_final_stateless(tx, response, self.now) {
+            tracing::debug!("stateless response on {tx:?} not sent: {e}");
+        }
+    }
+
     /// Send bytes outside any transaction.
     pub fn send_stateless(&mut self, payload: Bytes, to: Peer) {
         self.layer.send_stateless(payload, to);
@@ -142,20 +150,16 @@ impl Endpoint {
                 };
                 rt.block_on(async move {
                     let (in_tx, in_rx) = mpsc::unbounded_channel();
-                    let transports = match Transports::bind(
-                        cfg.bind,
-                        in_tx,
-                        thread_stats,
-                        cfg.log_messages,
-                    )
-                    .await
-                    {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
+                    let transports =
+                        match Transports::bind(cfg.bind, in_tx, thread_stats, cfg.log_messages)
+                            .await
+                        {
+                            Ok(t) => t,
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(e));
+                                return;
+                            }
+                        };
                     let _ = ready_tx.send(Ok(transports.local_addr()));
                     let driver = Driver {
                         layer: TransactionLayer::new(cfg.timers.clone()),
@@ -167,9 +171,9 @@ impl Endpoint {
                     driver.run(in_rx, cmd_rx).await;
                 });
             })?;
-        let local = ready_rx.await.map_err(|_| {
-            std::io::Error::other("SIP endpoint thread ended before binding")
-        })??;
+        let local = ready_rx
+            .await
+            .map_err(|_| std::io::Error::other("SIP endpoint thread ended before binding"))??;
         Ok(Endpoint {
             cmd: cmd_tx,
             local,
@@ -230,7 +234,7 @@ struct Driver {
 
 /// Work items taken per wake-up before flushing outputs: batching keeps the
 /// per-message cost low under load without starving the timer.
-const BATCH: usize = 64;
+const BATCH: usize = 128;
 
 impl Driver {
     async fn run(

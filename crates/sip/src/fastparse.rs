@@ -149,7 +149,10 @@ mod tests {
         let ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:7061;branch=z9hG4bK-1-2;rport=7061;received=127.0.0.1\r\nFrom: <sip:1000@127.0.0.1>;tag=abc\r\nTo: <sip:1000@127.0.0.1>;tag=def\r\nCall-ID: 1-2@127.0.0.1\r\nCSeq: 2 REGISTER\r\nContact: <sip:1000@127.0.0.1:7061>;expires=3600\r\nContent-Length: 0\r\n\r\n";
         let custom = "SIP/2.0 299 Very Custom Reason\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
         let busy = "SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nWarning: 399 h \"tabs\tinside\"\r\nContent-Length: 0\r\n\r\n";
-        [reg, invite, ok, custom, busy].iter().map(|s| s.to_string()).collect()
+        [reg, invite, ok, custom, busy]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     #[test]
@@ -174,7 +177,9 @@ mod tests {
                         .get(rng.usize(..22))
                         .unwrap_or(&b'a');
                 }
-                if let (Some(fast), Ok(slow)) = (parse(&data), SipMessage::try_from(data.as_slice())) {
+                if let (Some(fast), Ok(slow)) =
+                    (parse(&data), SipMessage::try_from(data.as_slice()))
+                {
                     assert_eq!(fast, slow, "{}", String::from_utf8_lossy(&data));
                     compared += 1;
                 }

@@ -110,13 +110,16 @@ fn validate(msg: rsip::SipMessage) -> Result<rsip::SipMessage, String> {
     let from = msg
         .from_header()
         .map_err(|_| "Missing From header".to_string())?;
-    if from.uri().is_err() {
+    // Responses are matched by Via and CSeq; only requests need well-formed
+    // From/To URIs (and a 400 saying so), so responses skip the URI parse.
+    let is_request = msg.is_request();
+    if is_request && from.uri().is_err() {
         return Err("Malformed From header".into());
     }
     let to = msg
         .to_header()
         .map_err(|_| "Missing To header".to_string())?;
-    if to.uri().is_err() {
+    if is_request && to.uri().is_err() {
         return Err("Malformed To header".into());
     }
     if let rsip::SipMessage::Request(req) = &msg {

@@ -10,6 +10,34 @@ use super::{MethodKey, State, Transaction, TransactionLayer, TuEvent, TxError, T
 use crate::peer::Peer;
 
 impl TransactionLayer {
+    /// Send a final response on a non-INVITE server transaction and forget the
+    /// transaction at once, like a stateless server (RFC 3261 §8.2.7): no Timer J
+    /// state is kept, so a retransmitted request reaches the TU again and is
+    /// answered again. Right for idempotent requests a server sees in bulk
+    /// (REGISTER, OPTIONS): at 15,000 REGISTERs/s, Timer J would otherwise hold
+    /// about a million transactions and their responses for 32 s.
+    pub fn send_final_stateless(
+        &mut self,
+        tx: TxId,
+        response: rsip::Response,
+        now: Instant,
+    ) -> Result<(), TxError> {
+        let code = response.status_code.code();
+        if !(200..=699).contains(&code) {
+            return Err(TxError::InvalidStatus(code));
+        }
+        let t = self.txs.get(tx).ok_or(TxError::UnknownTransaction(tx))?;
+        if t.kind != TxKind::ServerNonInvite {
+            return Err(TxError::WrongKind {
+                tx,
+                expected: "non-INVITE server",
+            });
+        }
+        self.send_response(tx, response, now)?;
+        self.terminate(tx);
+        Ok(())
+    }
+
     /// Sends the TU's response on server transaction `tx`.
     ///
     /// INVITE: 1xx keep it in Proceeding (and stop the automatic 100 Trying); a

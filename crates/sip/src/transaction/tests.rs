@@ -716,6 +716,48 @@ fn server_non_invite_absorbs_and_resends_last_response() {
 }
 
 #[test]
+fn server_non_invite_stateless_final_forgets_the_transaction() {
+    let mut h = Harness::new();
+    let text = request_text("REGISTER", "z9hG4bKsl", 1);
+    let out = h.inbound(&text, udp(ALICE));
+    let (tx, _, _) = the_request(&out);
+    h.layer
+        .send_final_stateless(
+            tx,
+            response(401, "z9hG4bKsl", 1, "REGISTER", Some("b1")),
+            h.now,
+        )
+        .unwrap();
+    let out = h.drain();
+    assert!(first_line(&transmits(&out)[0].1).starts_with("SIP/2.0 401"));
+    assert!(matches!(events(&out)[..], [(_, TuEvent::Terminated { tx: a })] if *a == tx));
+    assert_eq!(h.layer.len(), 0, "no Timer J state kept");
+    // The retransmission is a new request for the TU, answered again.
+    let out = h.inbound(&text, udp(ALICE));
+    let (again, _, _) = the_request(&out);
+    assert_ne!(again, tx);
+    // Provisional answers and INVITEs are refused: those need the state machine.
+    assert!(h
+        .layer
+        .send_final_stateless(
+            again,
+            response(100, "z9hG4bKsl", 1, "REGISTER", None),
+            h.now
+        )
+        .is_err());
+    let out = h.inbound(&request_text("INVITE", "z9hG4bKsli", 1), udp(ALICE));
+    let (invite, _, _) = the_request(&out);
+    assert!(h
+        .layer
+        .send_final_stateless(
+            invite,
+            response(486, "z9hG4bKsli", 1, "INVITE", Some("b")),
+            h.now
+        )
+        .is_err());
+}
+
+#[test]
 fn server_non_invite_over_tcp_timer_j_zero() {
     let mut h = Harness::new();
     let out = h.inbound(&request_text("OPTIONS", "z9hG4bKj0", 1), tcp(ALICE));
