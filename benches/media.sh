@@ -109,6 +109,7 @@ awk -v cpu="$SERVER_CPU" -v t="$(kv seconds)" -v n="$PAIRS" -v idle="$RSS_IDLE" 
 echo "media: calls=$PAIRS answered_of=$CALLS rtp_load_exit=$RC"
 echo "media: rtp_load: $(grep -m1 'rtp_load: .* calls for' rtp_load.err || tail -2 rtp_load.err)"
 echo "media: packets/s sent by the generator: $(kv achieved_pps) of $(( PAIRS * 2 * PPS )) targeted (below target = generator or machine saturated)"
+echo "media: generator: CPU $(kv gen_cpu_s) s ($(kv gen_us_per_pkt) us per packet), $(kv late_ticks) ticks late, $(kv behind_pkts) packets never sent (behind schedule)"
 echo "media: loss_pct=$(kv loss_pct) sent=$(kv sent) received=$(kv received) lost=$(kv lost) latency_p50_us=$(kv latency_p50_us) latency_p99_us=$(kv latency_p99_us)"
 cat summary.txt
 echo "media: server counters during the run: relayed=$(( RELAYED1 - RELAYED0 )) dropped=$(( DROPPED1 - DROPPED0 ))"
