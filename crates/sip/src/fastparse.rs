@@ -58,7 +58,7 @@ pub(crate) fn parse(data: &[u8]) -> Option<SipMessage> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// RFC 3261 token characters (what rsip accepts in a header name).

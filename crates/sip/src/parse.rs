@@ -268,8 +268,13 @@ fn compact_name(line: &[u8]) -> Option<(&'static str, &[u8])> {
 
 /// Offset of the blank line ending the header block (`\r\n\r\n` or `\n\n`).
 pub fn find_head_end(data: &[u8]) -> Option<usize> {
-    let crlf = data.windows(4).position(|w| w == b"\r\n\r\n");
-    let lf = data.windows(2).position(|w| w == b"\n\n");
+    // SIMD search: this runs on every message, often twice.
+    let crlf = memchr::memmem::find(data, b"\r\n\r\n");
+    // A bare "\n\n" can only come before the CRLF one if it starts earlier.
+    let lf_scope = crlf
+        .map(|c| &data[..(c + 2).min(data.len())])
+        .unwrap_or(data);
+    let lf = memchr::memmem::find(lf_scope, b"\n\n");
     match (crlf, lf) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
