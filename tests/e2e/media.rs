@@ -447,3 +447,34 @@ async fn rtcp_is_relayed_on_the_next_port() {
     let resp = call.caller.bye(&mut call.a_dialog).await;
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
 }
+
+#[tokio::test]
+async fn answered_call_never_acked_by_the_caller_is_hung_up_after_64_t1() {
+    // T1 = 50 ms makes the RFC 3261 64*T1 wait 3.2 s.
+    let server = Server::builder("no_ack")
+        .extensions("1000-1009", "secret")
+        .config("[sip]\nt1_ms = 50")
+        .start();
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    caller.skip_ack = true;
+    let offer = sdp(server.ports.media_port(0), "sendrecv");
+    let answer = sdp(server.ports.media_port(1), "sendrecv");
+    let ((resp, a_dialog), b_dialog) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee
+            .wait_invite(STEP)
+            .await
+            .expect("callee got no INVITE");
+        callee.answer(&inc, &answer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let a_dialog = a_dialog.expect("caller dialog");
+    // Without the ACK the server ends both legs itself.
+    callee.expect_request("BYE", &b_dialog.call_id, "").await;
+    caller.expect_request("BYE", &a_dialog.call_id, "").await;
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.hangup_cause, "RECOVERY_ON_TIMER_EXPIRE", "{cdr:?}");
+    assert_eq!(cdr.hangup_by, "system", "{cdr:?}");
+    assert!(cdr.answer_at.is_some(), "{cdr:?}");
+}

@@ -173,6 +173,8 @@ pub struct Ua {
     pub algorithm: &'static str,
     /// Provisional responses (1xx) received by the last `invite`.
     pub provisional: Vec<Msg>,
+    /// Misbehave: do not ACK a 2xx to `invite` (to test the server's ACK timeout).
+    pub skip_ack: bool,
 }
 
 impl Ua {
@@ -191,6 +193,7 @@ impl Ua {
             backlog: VecDeque::new(),
             algorithm: "MD5",
             provisional: Vec::new(),
+            skip_ack: false,
         }
     }
 
@@ -448,7 +451,9 @@ impl Ua {
                 cseq,
                 remote_sdp: resp.body.clone(),
             };
-            self.ack(&dialog, cseq).await;
+            if !self.skip_ack {
+                self.ack(&dialog, cseq).await;
+            }
             return (resp, Some(dialog));
         }
     }

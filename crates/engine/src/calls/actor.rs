@@ -99,6 +99,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         failures: Vec::new(),
         ringing_sent: false,
         early_media: false,
+        a_acked: false,
     };
     tokio::spawn(call.run());
 }
@@ -175,6 +176,8 @@ struct Call {
     failures: Vec<(u16, String)>,
     ringing_sent: bool,
     early_media: bool,
+    /// The caller's ACK for our 2xx arrived.
+    a_acked: bool,
 }
 
 /// Our view of the caller's dialog: we are the UAS, so our tag is the To tag.
@@ -221,9 +224,20 @@ impl Call {
         self.setup();
         let no_answer = tokio::time::sleep(Duration::from_secs(self.ctx.cfg.calls.no_answer_secs));
         tokio::pin!(no_answer);
+        // RFC 3261 §13.3.1.4: a 2xx never ACKed within 64*T1 ends the dialog.
+        let ack_wait = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(ack_wait);
+        let mut ack_armed = false;
         let mut media_check = tokio::time::interval(Duration::from_secs(1));
         media_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while self.state != State::Ended {
+            if self.state == State::Answered && !self.a_acked && !ack_armed {
+                ack_armed = true;
+                let t1 = Duration::from_millis(self.ctx.cfg.sip.t1_ms.max(50));
+                ack_wait
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + t1 * 64);
+            }
             tokio::select! {
                 msg = self.rx.recv() => match msg {
                     Some(m) => self.handle(m),
@@ -231,6 +245,12 @@ impl Call {
                 },
                 _ = &mut no_answer, if self.state == State::Ringing => self.no_answer(),
                 _ = media_check.tick(), if self.state == State::Answered => self.check_media(),
+                _ = &mut ack_wait, if ack_armed && !self.a_acked && self.state == State::Answered => {
+                    tracing::info!("call {}: the caller never acknowledged the 200 OK, hanging up", self.id);
+                    self.bye(Side::A);
+                    self.bye(Side::B);
+                    self.finish(HangupCause::RecoveryOnTimerExpire, "system", 200);
+                }
             }
         }
     }
@@ -374,6 +394,7 @@ impl Call {
                 request,
                 from,
             } => self.on_request(side, tx, request, from),
+            CallMsg::Ack { side: Side::A, .. } => self.a_acked = true,
             CallMsg::Ack { .. } => {}
             CallMsg::Cancel => self.on_cancel(),
             CallMsg::Shutdown => self.on_shutdown(),

@@ -22,6 +22,8 @@ pub enum HangupCause {
     CallRejected,
     /// No RTP for too long.
     MediaTimeout,
+    /// The caller never acknowledged our 200 OK (64*T1).
+    RecoveryOnTimerExpire,
     /// The server was stopped.
     SystemShutdown,
     /// Codec/SDP problem.
@@ -42,6 +44,7 @@ impl HangupCause {
             HangupCause::OriginatorCancel => "ORIGINATOR_CANCEL",
             HangupCause::CallRejected => "CALL_REJECTED",
             HangupCause::MediaTimeout => "MEDIA_TIMEOUT",
+            HangupCause::RecoveryOnTimerExpire => "RECOVERY_ON_TIMER_EXPIRE",
             HangupCause::SystemShutdown => "SYSTEM_SHUTDOWN",
             HangupCause::IncompatibleDestination => "INCOMPATIBLE_DESTINATION",
             HangupCause::NormalTemporaryFailure => "NORMAL_TEMPORARY_FAILURE",
