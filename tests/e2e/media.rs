@@ -478,3 +478,44 @@ async fn answered_call_never_acked_by_the_caller_is_hung_up_after_64_t1() {
     assert_eq!(cdr.hangup_by, "system", "{cdr:?}");
     assert!(cdr.answer_at.is_some(), "{cdr:?}");
 }
+
+#[tokio::test]
+async fn delayed_offer_invite_without_sdp_gets_the_callee_offer_and_relays_the_ack_answer() {
+    let server = Server::start("delayed_offer");
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    // The caller offers nothing in the INVITE and answers in its ACK.
+    caller.ack_sdp = Some(sdp(a_rtp.port, "sendrecv"));
+    let offer = sdp(b_rtp.port, "sendrecv");
+    let ((resp, a_dialog), b_dialog) = tokio::join!(caller.invite("1001", ""), async {
+        let inc = callee
+            .wait_invite(STEP)
+            .await
+            .expect("callee got no INVITE");
+        assert!(
+            inc.invite.body.is_empty(),
+            "INVITE to the callee carries no offer either"
+        );
+        callee.answer(&inc, &offer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let a_dialog = a_dialog.expect("caller dialog");
+    // The caller got the callee's offer, anchored at the server...
+    let a_relay = sdp_media(&a_dialog.remote_sdp).expect("offer in the 200 to the caller");
+    assert_relay_port(&server, a_relay);
+    // ...and the callee got the caller's answer in the ACK, anchored too.
+    let b_relay = sdp_media(&b_dialog.remote_sdp).expect("answer in the ACK to the callee");
+    assert_relay_port(&server, b_relay);
+    tokio::join!(a_rtp.send(a_relay, 20, 0xA), b_rtp.send(b_relay, 20, 0xB));
+    assert!(
+        b_rtp.wait_received(1, STEP).await > 0,
+        "callee received no RTP"
+    );
+    assert!(
+        a_rtp.wait_received(1, STEP).await > 0,
+        "caller received no RTP"
+    );
+}

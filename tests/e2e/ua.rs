@@ -175,6 +175,8 @@ pub struct Ua {
     pub provisional: Vec<Msg>,
     /// Misbehave: do not ACK a 2xx to `invite` (to test the server's ACK timeout).
     pub skip_ack: bool,
+    /// SDP to put in the ACK of the next `invite` (delayed offer: INVITE without SDP).
+    pub ack_sdp: Option<String>,
 }
 
 impl Ua {
@@ -194,6 +196,7 @@ impl Ua {
             algorithm: "MD5",
             provisional: Vec::new(),
             skip_ack: false,
+            ack_sdp: None,
         }
     }
 
@@ -452,7 +455,9 @@ impl Ua {
                 remote_sdp: resp.body.clone(),
             };
             if !self.skip_ack {
-                self.ack(&dialog, cseq).await;
+                let body = self.ack_sdp.take().unwrap_or_default();
+                let ack = self.dialog_request(&dialog, "ACK", cseq, &body);
+                self.send_to_target(ack.as_bytes()).await;
             }
             return (resp, Some(dialog));
         }
@@ -560,7 +565,7 @@ impl Ua {
     pub async fn answer(&mut self, inc: &Incoming, sdp: &str) -> Dialog {
         let call_id = inc.invite.call_id().to_owned();
         let deadline = Instant::now() + STEP;
-        loop {
+        let ack = loop {
             self.respond(&inc.invite, 200, "OK", Some(&inc.local_tag), sdp)
                 .await;
             let ack = self
@@ -568,11 +573,11 @@ impl Ua {
                     m.method.as_deref() == Some("ACK") && m.call_id() == call_id
                 })
                 .await;
-            if ack.is_some() {
-                break;
+            if let Some(ack) = ack {
+                break ack;
             }
             assert!(Instant::now() < deadline, "no ACK for our 200");
-        }
+        };
         let from_to = inc.invite.header("To").unwrap_or("");
         let mut route: Vec<String> = inc
             .invite
@@ -591,7 +596,12 @@ impl Ua {
                 .unwrap_or_else(|| format!("sip:{}", self.server)),
             route,
             cseq: 100,
-            remote_sdp: inc.invite.body.clone(),
+            // Delayed offer: with no SDP in the INVITE, the answer comes in the ACK.
+            remote_sdp: if inc.invite.body.is_empty() {
+                ack.body.clone()
+            } else {
+                inc.invite.body.clone()
+            },
         }
     }
 

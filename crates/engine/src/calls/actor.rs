@@ -100,6 +100,8 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         ringing_sent: false,
         early_media: false,
         a_acked: false,
+        delayed_offer: false,
+        b_ack_pending: None,
     };
     tokio::spawn(call.run());
 }
@@ -178,6 +180,10 @@ struct Call {
     early_media: bool,
     /// The caller's ACK for our 2xx arrived.
     a_acked: bool,
+    /// The caller's INVITE had no SDP: the callee offers, the caller answers in its ACK.
+    delayed_offer: bool,
+    /// With a delayed offer, our ACK to the callee, waiting for the caller's answer.
+    b_ack_pending: Option<Request>,
 }
 
 /// Our view of the caller's dialog: we are the UAS, so our tag is the To tag.
@@ -276,22 +282,17 @@ impl Call {
                 "system",
             );
         }
-        // The caller's offer: anchored media needs it (late offer is not supported yet).
+        // The caller's offer. Without one (delayed offer, RFC 3261 §13.2.1) the
+        // callee's 200 carries the offer and the caller's ACK the answer.
         let offer = match self.parse_sdp(&self.invite) {
-            Some(Ok(sdp)) => sdp,
+            Some(Ok(sdp)) => Some(sdp),
             Some(Err(why)) => {
                 let reason = format!("Malformed SDP: {why}");
                 return self.fail_a(488, &reason, HangupCause::IncompatibleDestination, "system");
             }
-            None => {
-                return self.fail_a(
-                    488,
-                    "SDP Offer Required",
-                    HangupCause::IncompatibleDestination,
-                    "system",
-                )
-            }
+            None => None,
         };
+        self.delayed_offer = offer.is_none();
         let relay = match self.start_relay() {
             Ok(r) => r,
             Err(e) => {
@@ -304,7 +305,7 @@ impl Call {
                 );
             }
         };
-        if let Some(addr) = offer.rtp_addr(0) {
+        if let Some(addr) = offer.as_ref().and_then(|o| o.rtp_addr(0)) {
             relay.set_remote(Side::A, addr);
         }
         let b_port = relay.local_port(Side::B);
@@ -314,7 +315,7 @@ impl Call {
             i.a_rtp_port = a_port;
             i.b_rtp_port = b_port;
         });
-        let sdp_for_b = self.anchor(offer, Side::B);
+        let sdp_for_b = offer.map(|o| self.anchor(o, Side::B)).unwrap_or_default();
         self.state = State::Ringing;
         self.update_info(|i| i.state = State::Ringing.label());
         for b in bindings {
@@ -394,7 +395,10 @@ impl Call {
                 request,
                 from,
             } => self.on_request(side, tx, request, from),
-            CallMsg::Ack { side: Side::A, .. } => self.a_acked = true,
+            CallMsg::Ack {
+                side: Side::A,
+                request,
+            } => self.on_caller_ack(request),
             CallMsg::Ack { .. } => {}
             CallMsg::Cancel => self.on_cancel(),
             CallMsg::Shutdown => self.on_shutdown(),
@@ -484,9 +488,12 @@ impl Call {
 
     fn on_fork_answered(&mut self, i: usize, resp: Response) {
         let fork = &mut self.forks[i];
-        if let Some(ack) = &fork.ack {
-            // A retransmitted 2xx: our ACK was lost.
-            self.b_ep.send_stateless(ack.clone(), fork.dialog.peer);
+        if fork.final_code == Some(200) {
+            // A retransmitted 2xx: our ACK was lost (or, with a delayed offer,
+            // is still waiting for the caller's answer).
+            if let Some(ack) = &fork.ack {
+                self.b_ep.send_stateless(ack.clone(), fork.dialog.peer);
+            }
             return;
         }
         fork.final_code = Some(200);
@@ -503,11 +510,18 @@ impl Call {
         let ack =
             fork.dialog
                 .request_with_cseq(Method::Ack, 1, &via, &contact, &message::new_branch());
-        let ack = message::to_bytes(ack);
-        fork.ack = Some(ack.clone());
-        let peer = fork.dialog.peer;
-        self.b_ep.send_stateless(ack, peer);
-        if self.winner.is_some() || self.state != State::Ringing {
+        let too_late = self.winner.is_some() || self.state != State::Ringing;
+        if self.delayed_offer && !too_late {
+            // The 200 carries the offer; the ACK must carry the caller's answer,
+            // which arrives in the caller's ACK (see `on_caller_ack`).
+            self.b_ack_pending = Some(ack);
+        } else {
+            let ack = message::to_bytes(ack);
+            fork.ack = Some(ack.clone());
+            let peer = fork.dialog.peer;
+            self.b_ep.send_stateless(ack, peer);
+        }
+        if too_late {
             // Too late (another contact answered, or the caller gave up): hang it up.
             self.bye_fork(i);
             return;
@@ -711,6 +725,30 @@ impl Call {
             out.set_body(resp.body.clone(), content_type(&resp));
         }
         self.ep(origin).respond(server_tx, out);
+    }
+
+    /// The caller's ACK for our 200. With a delayed offer it carries the SDP
+    /// answer, which goes on (anchored) in our ACK to the callee.
+    fn on_caller_ack(&mut self, ack: Request) {
+        self.a_acked = true;
+        let Some(mut b_ack) = self.b_ack_pending.take() else {
+            return;
+        };
+        match self.parse_sdp(&ack) {
+            Some(Ok(answer)) => {
+                self.learn_remote(Side::A, &answer);
+                b_ack.set_body(self.anchor(answer, Side::B), SDP);
+            }
+            _ => tracing::info!(
+                "call {}: delayed offer but the caller's ACK has no usable SDP",
+                self.id
+            ),
+        }
+        if let Some(w) = self.winner {
+            let bytes = message::to_bytes(b_ack);
+            self.forks[w].ack = Some(bytes.clone());
+            self.b_ep.send_stateless(bytes, self.forks[w].dialog.peer);
+        }
     }
 
     fn on_cancel(&mut self) {
