@@ -80,8 +80,12 @@ enum ExtensionCmd {
         #[arg(long, default_value = "")]
         name: String,
     },
-    /// List extensions.
-    List,
+    /// List extensions (passwords masked unless --show-passwords).
+    List {
+        /// Print SIP passwords in clear.
+        #[arg(long)]
+        show_passwords: bool,
+    },
     /// Remove extensions (same number syntax as add).
     Remove {
         /// Numbers to remove.
@@ -265,14 +269,19 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                 );
             }
         }
-        ExtensionCmd::List => {
+        ExtensionCmd::List { show_passwords } => {
             let all = store.list_extensions().await?;
             println!("{:<12} {:<20} {:<8} NAME", "NUMBER", "PASSWORD", "ENABLED");
             for e in &all {
+                let password = if show_passwords {
+                    e.password.as_str()
+                } else {
+                    "********"
+                };
                 println!(
                     "{:<12} {:<20} {:<8} {}",
                     e.number,
-                    e.password,
+                    password,
                     if e.enabled { "yes" } else { "no" },
                     e.display_name
                 );

@@ -182,7 +182,14 @@ async fn extension_added_while_running_can_register() {
     let out = server.cli(&["extension", "add", "2000", "--password", "fresh"]);
     assert!(out.status.success(), "{out:?}");
     let list = server.cli(&["extension", "list"]);
-    assert!(String::from_utf8_lossy(&list.stdout).contains("2000"));
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("2000"), "{text}");
+    assert!(
+        !text.contains("fresh"),
+        "passwords are masked by default: {text}"
+    );
+    let shown = server.cli(&["extension", "list", "--show-passwords"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("fresh"));
     // Picked up within about a second; poll with a generous bound.
     let mut ua = Ua::new("2000", "fresh", server.sip_addr()).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
