@@ -651,6 +651,12 @@ impl Call {
     }
 
     fn on_relay_event(&mut self, token: u64, ev: ClientEvent) {
+        let final_resp = match ev {
+            ClientEvent::Sent(_) => return,
+            ClientEvent::Response(_, r) if r.status_code.code() < 200 => return,
+            ClientEvent::Response(_, r) => Some(r),
+            ClientEvent::Timeout(_) => None,
+        };
         let Some(Pending::Relay {
             origin,
             server_tx,
@@ -659,37 +665,12 @@ impl Call {
         else {
             return;
         };
-        let resp = match ev {
-            ClientEvent::Sent(_) => {
-                self.pending.insert(
-                    token,
-                    Pending::Relay {
-                        origin,
-                        server_tx,
-                        request,
-                    },
-                );
-                return;
-            }
-            ClientEvent::Timeout(_) => {
-                let r = message::response(&request, status(408), None);
-                self.ep(origin).respond(server_tx, r);
-                return;
-            }
-            ClientEvent::Response(_, r) => r,
+        let Some(resp) = final_resp else {
+            let r = message::response(&request, status(408), None);
+            self.ep(origin).respond(server_tx, r);
+            return;
         };
         let code = resp.status_code.code();
-        if code < 200 {
-            self.pending.insert(
-                token,
-                Pending::Relay {
-                    origin,
-                    server_tx,
-                    request,
-                },
-            );
-            return;
-        }
         let target = origin.other();
         let mut out =
             message::response(&request, status_with_reason(code, &reason_of(&resp)), None);
