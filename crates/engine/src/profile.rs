@@ -171,11 +171,9 @@ impl Dispatcher {
         let (Ok(from_h), Ok(to_h)) = (resp.from_header(), resp.to_header()) else {
             return;
         };
-        let target = resp.headers.iter().find_map(|h| match h {
-            Header::Contact(c) => c.typed().ok().map(|c| c.uri),
-            _ => None,
-        });
-        let Some(remote_target) = target else { return };
+        let Some(remote_target) = message::contact_uri(resp) else {
+            return;
+        };
         let mut route_set = sip::dialog::record_routes(resp);
         route_set.reverse();
         let mut dialog = sip::dialog::Dialog {
@@ -223,18 +221,13 @@ impl Dispatcher {
     // ---- REGISTER -----------------------------------------------------------
 
     fn register(&self, tx: TxId, req: &Request, from: Peer) {
-        let Some(aor) = message::uri_user(&match req.headers.iter().find_map(|h| match h {
-            Header::To(t) => t.uri().ok(),
-            _ => None,
-        }) {
-            Some(u) => u,
-            None => return self.reply(tx, req, status_with_reason(400, "Malformed To header")),
-        }) else {
-            return self.reply(
-                tx,
-                req,
-                status_with_reason(400, "To header has no user part"),
-            );
+        use rsip::prelude::*;
+        let Some(to) = req.to_header().ok().and_then(|t| t.uri().ok()) else {
+            return self.reply(tx, req, status_with_reason(400, "Malformed To header"));
+        };
+        let Some(aor) = message::uri_user(&to) else {
+            let reason = status_with_reason(400, "To header has no user part");
+            return self.reply(tx, req, reason);
         };
         let Some(user) = self.authenticate(tx, req, from, Challenge::Www) else {
             return;
@@ -301,7 +294,7 @@ impl Dispatcher {
         if self.ctx.shutting_down.load(Relaxed) {
             return self.reply(tx, &req, status_with_reason(503, "Shutting Down"));
         }
-        if max_forwards(&req) == Some(0) {
+        if message::max_forwards(&req) == Some(0) {
             return self.reply(tx, &req, status(483));
         }
         let (caller, caller_name, direction) = match self.profile {
@@ -441,13 +434,6 @@ impl Dispatcher {
             );
         }
     }
-}
-
-fn max_forwards(req: &Request) -> Option<u32> {
-    req.headers.iter().find_map(|h| match h {
-        Header::MaxForwards(m) => m.value().trim().parse().ok(),
-        _ => None,
-    })
 }
 
 fn from_display_name(req: &Request) -> Option<String> {

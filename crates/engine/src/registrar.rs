@@ -8,8 +8,6 @@
 
 use dashmap::DashMap;
 use sip::Peer;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// One registered contact of an extension.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +64,6 @@ pub enum RegisterOutcome {
 pub struct Registrar {
     bindings: DashMap<String, Vec<Binding>>,
     dirty: DashMap<String, ()>,
-    changed: Arc<AtomicBool>,
 }
 
 /// One Contact of a REGISTER, as parsed.
@@ -206,9 +203,6 @@ impl Registrar {
         for k in emptied {
             self.bindings.remove_if(&k, |_, v| v.is_empty());
         }
-        if removed > 0 {
-            self.changed.store(true, Ordering::Relaxed);
-        }
         removed
     }
 
@@ -239,7 +233,7 @@ impl Registrar {
 
     /// Extensions changed since the last call, with their current bindings, for write-behind.
     pub fn take_dirty(&self) -> Vec<(String, Vec<Binding>)> {
-        if !self.changed.swap(false, Ordering::Relaxed) {
+        if self.dirty.is_empty() {
             return Vec::new();
         }
         let keys: Vec<String> = self.dirty.iter().map(|e| e.key().clone()).collect();
@@ -252,9 +246,12 @@ impl Registrar {
             .collect()
     }
 
-    fn mark_dirty(&self, aor: &str) {
-        self.dirty.insert(aor.to_string(), ());
-        self.changed.store(true, Ordering::Relaxed);
+    /// Have this extension's bindings written at the next write-behind.
+    pub fn mark_dirty(&self, aor: &str) {
+        // Checked first: under a registration storm most are already dirty.
+        if !self.dirty.contains_key(aor) {
+            self.dirty.insert(aor.to_string(), ());
+        }
     }
 }
 

@@ -50,11 +50,12 @@ impl Engine {
 
         let advertise = cfg.advertise();
         let (lo, hi) = cfg.rtp_range()?;
-        let media_rt = MediaRuntime(Some(
-            media::media_runtime(cfg.media_threads()).context("starting the media runtime")?,
-        ));
+        let media_runtime =
+            media::media_runtime(cfg.media_threads()).context("starting the media runtime")?;
+        let media_handle = media_runtime.handle().clone();
+        let media_rt = MediaRuntime(Some(media_runtime));
         let ports =
-            media::PortAllocator::with_runtime(advertise_bind(&cfg), lo, hi, media_rt.handle())
+            media::PortAllocator::with_runtime(cfg.server.bind, lo, hi, media_handle.clone())
                 .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
 
         let timers = TxConfig {
@@ -116,7 +117,7 @@ impl Engine {
             digest,
             metrics,
             ports,
-            media_rt: media_rt.handle(),
+            media_rt: media_handle,
             relay_stats: Arc::new(media::RelayStats::new()),
             calls: Default::default(),
             dialogs: Default::default(),
@@ -158,21 +159,11 @@ impl Engine {
         &self.ctx
     }
 
-    /// The database.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Live calls.
     pub fn calls(&self) -> Vec<CallInfo> {
         let mut v: Vec<CallInfo> = self.ctx.calls.iter().map(|e| e.value().1.clone()).collect();
         v.sort_by_key(|c| c.id);
         v
-    }
-
-    /// The internal profile's bound address.
-    pub fn sip_addr(&self) -> SocketAddr {
-        self.ctx.internal.local_addr()
     }
 
     /// Prometheus text for `GET /metrics`.
@@ -362,27 +353,12 @@ impl Engine {
 /// runtime inside async code (an error path of `Engine::start`) would panic.
 struct MediaRuntime(Option<tokio::runtime::Runtime>);
 
-impl MediaRuntime {
-    fn handle(&self) -> tokio::runtime::Handle {
-        match &self.0 {
-            Some(rt) => rt.handle().clone(),
-            // Only reachable after drop started; the current handle is a safe stand-in.
-            None => tokio::runtime::Handle::current(),
-        }
-    }
-}
-
 impl Drop for MediaRuntime {
     fn drop(&mut self) {
         if let Some(rt) = self.0.take() {
             rt.shutdown_background();
         }
     }
-}
-
-/// Media sockets bind to the configured address (all interfaces by default).
-fn advertise_bind(cfg: &Config) -> std::net::IpAddr {
-    cfg.server.bind
 }
 
 async fn seed(store: &Store, cfg: &Config) -> anyhow::Result<()> {
@@ -468,7 +444,15 @@ async fn persist_bindings(ctx: &Ctx, store: &Store) {
         })
         .collect();
     if let Err(e) = store.save_bindings_batch(&batch).await {
-        tracing::warn!("saving {} registrations failed: {e}", batch.len());
+        // Keep them dirty so the next tick writes them; otherwise nothing would
+        // until those phones re-register, and a restart would restore stale rows.
+        tracing::warn!(
+            "saving {} registrations failed, will retry: {e}",
+            batch.len()
+        );
+        for (aor, _) in &batch {
+            ctx.registrar.mark_dirty(aor);
+        }
     }
 }
 

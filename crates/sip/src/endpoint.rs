@@ -102,7 +102,6 @@ enum Command {
     Respond(TxId, rsip::Response),
     Stateless(Bytes, Peer),
     Cancel(TxId),
-    Len(tokio::sync::oneshot::Sender<usize>),
 }
 
 /// Settings of one endpoint.
@@ -215,13 +214,6 @@ impl Endpoint {
     pub fn cancel(&self, invite: TxId) {
         let _ = self.cmd.send(Command::Cancel(invite));
     }
-
-    /// Number of live transactions (for tests and metrics).
-    pub async fn transaction_count(&self) -> usize {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let _ = self.cmd.send(Command::Len(tx));
-        rx.await.unwrap_or(0)
-    }
 }
 
 struct Driver {
@@ -331,9 +323,6 @@ impl Driver {
                 Err(e) => tracing::debug!("cancel of {tx:?} not sent: {e}"),
             },
             Command::SetTu(tu) => self.tu = Some(tu),
-            Command::Len(reply) => {
-                let _ = reply.send(self.layer.len());
-            }
         }
     }
 

@@ -151,6 +151,22 @@ pub fn header_value<'a>(msg: &'a impl HasHeaders, name: &str) -> Option<&'a str>
     })
 }
 
+/// Max-Forwards of a request, when present and numeric.
+pub fn max_forwards(req: &Request) -> Option<u32> {
+    req.headers.iter().find_map(|h| match h {
+        Header::MaxForwards(m) => m.value().trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// The URI of the first Contact header (where in-dialog requests go).
+pub fn contact_uri(msg: &impl HasHeaders) -> Option<rsip::Uri> {
+    msg.headers().iter().find_map(|h| match h {
+        Header::Contact(c) => c.typed().ok().map(|c| c.uri),
+        _ => None,
+    })
+}
+
 /// Build a response to `req`: Via, From, To, Call-ID and CSeq copied (§8.2.6.2);
 /// a To tag added when the request had none and one is given.
 pub fn response(req: &Request, code: StatusCode, to_tag: Option<&str>) -> Response {

@@ -189,7 +189,7 @@ struct Call {
 /// Our view of the caller's dialog: we are the UAS, so our tag is the To tag.
 fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
     use rsip::prelude::*;
-    let remote_target = contact_uri(invite).unwrap_or_else(|| invite.uri.clone());
+    let remote_target = message::contact_uri(invite).unwrap_or_else(|| invite.uri.clone());
     Dialog {
         call_id: message::call_id(invite).unwrap_or_default().to_string(),
         local_tag: message::new_tag(),
@@ -208,21 +208,6 @@ fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
         remote_cseq: message::cseq(invite).map(|c| c.0).unwrap_or(0),
         peer: from,
     }
-}
-
-/// The URI of the first Contact header.
-fn contact_uri(msg: &impl rsip::message::HasHeaders) -> Option<rsip::Uri> {
-    msg.headers().iter().find_map(|h| match h {
-        Header::Contact(c) => {
-            let v = c.value();
-            let inner = match (v.find('<'), v.find('>')) {
-                (Some(l), Some(r)) if l < r => &v[l + 1..r],
-                _ => v.split(';').next().unwrap_or(v),
-            };
-            rsip::Uri::try_from(inner.trim()).ok()
-        }
-        _ => None,
-    })
 }
 
 impl Call {
@@ -359,7 +344,9 @@ impl Call {
         let via = self.ctx.sent_by(&self.b_ep);
         let contact = self.ctx.contact(&self.b_ep, &self.caller);
         let mut req = dialog.request(Method::Invite, &via, &contact);
-        let hops = max_forwards(&self.invite).saturating_sub(1);
+        let hops = message::max_forwards(&self.invite)
+            .unwrap_or(70)
+            .saturating_sub(1);
         for h in req.headers.iter_mut() {
             if let Header::MaxForwards(m) = h {
                 *m = rsip::headers::MaxForwards::new(hops.to_string());
@@ -498,7 +485,7 @@ impl Call {
         }
         fork.final_code = Some(200);
         fork.dialog.remote_tag = message::to_tag(&resp);
-        if let Some(uri) = contact_uri(&resp) {
+        if let Some(uri) = message::contact_uri(&resp) {
             fork.dialog.remote_target = uri;
         }
         let mut rr = record_routes(&resp);
@@ -1028,14 +1015,4 @@ fn reason_of(r: &Response) -> String {
         rsip::StatusCode::Other(_, reason) => reason.clone(),
         other => message::reason_phrase(other.code()).to_string(),
     }
-}
-
-fn max_forwards(req: &Request) -> u32 {
-    req.headers
-        .iter()
-        .find_map(|h| match h {
-            Header::MaxForwards(m) => m.value().trim().parse::<u32>().ok(),
-            _ => None,
-        })
-        .unwrap_or(70)
 }
