@@ -30,12 +30,12 @@ start_server
 
 cd "$WORK/sipp"
 log "registering the callee 1999 at 127.0.0.1:$UAS_PORT"
-"$SIPP" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/callee.csv" \
+"$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/callee.csv" \
     -key expires 3600 -i 127.0.0.1 -p "$UAS_PORT" -m 1 -timeout 30s -timeout_error \
     -nostdin >register.log 2>&1 || { echo "callee registration failed" >&2; exit 1; }
 
 log "SIPp uas (callee) on $UAS_PORT"
-"$SIPP" -sf "$SCEN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp 6100 \
+"$SIPP" "${SIPP_BUF[@]}" -sf "$SCEN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp 6100 \
     -timeout "${BOUND}s" -nostdin -max_recv_loops 10000 -max_sched_loops 10000 \
     -trace_stat -stf uas-stat.csv -fd 5 >uas.log 2>&1 &
 BG_PIDS+=($!)
@@ -49,7 +49,7 @@ FDS="$(ulimit -n)"
 log "SIPp uac: $CALLS calls at $RATE/s (bounded to ${BOUND}s)"
 CPU0="$(cpu_seconds "$SERVER_PID")"
 set +e
-"$SIPP" "127.0.0.1:$SIP_PORT" -sf "$SCEN/uac_call.xml" -inf "$WORK/callers.csv" \
+"$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/uac_call.xml" -inf "$WORK/callers.csv" \
     -s 1999 -d 0 -i 127.0.0.1 -p "$UAC_PORT" -mp 6200 \
     -r "$RATE" -rp 1000 -m "$CALLS" -l "$LIMIT" \
     -max_recv_loops 10000 -max_sched_loops 10000 \

@@ -40,17 +40,17 @@ sleep 1
 RSS_IDLE="$(rss_kib "$SERVER_PID")"
 
 cd "$WORK/sipp"
-"$SIPP" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/callee.csv" \
+"$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/callee.csv" \
     -key expires 3600 -i 127.0.0.1 -p "$UAS_PORT" -m 1 -timeout 30s -timeout_error \
     -nostdin >register.log 2>&1 || { echo "callee registration failed" >&2; exit 1; }
-"$SIPP" -sf "$SCEN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp 6100 \
+"$SIPP" "${SIPP_BUF[@]}" -sf "$SCEN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp 6100 \
     -timeout "$(( HOLD_S + 60 ))s" -nostdin -max_recv_loops 10000 \
     -trace_stat -stf uas-stat.csv -fd 5 >uas.log 2>&1 &
 BG_PIDS+=($!)
 wait_udp_bound "$UAS_PORT"
 
 log "SIPp uac: $CALLS calls at $SETUP_RATE/s, each held ${HOLD_S}s"
-"$SIPP" "127.0.0.1:$SIP_PORT" -sf "$SCEN/uac_call.xml" -inf "$WORK/callers.csv" \
+"$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/uac_call.xml" -inf "$WORK/callers.csv" \
     -s 1999 -d "$(( HOLD_S * 1000 ))" -i 127.0.0.1 -p "$UAC_PORT" -mp 6200 \
     -r "$SETUP_RATE" -m "$CALLS" -l "$CALLS" -max_recv_loops 10000 \
     -timeout "$(( HOLD_S + 60 ))s" -nostdin -trace_stat -stf stat.csv -fd 5 \

@@ -30,7 +30,7 @@ FDS="$(ulimit -n)"
 log "SIPp: $CALLS registrations at $RATE/s (bounded to $(( SECS * 3 + 30 )) s)"
 cd "$WORK/sipp"
 set +e
-"$SIPP" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/users.csv" \
+"$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/users.csv" \
     -key expires 3600 -i 127.0.0.1 -p "$(( SIP_PORT + 1 ))" \
     -r "$RATE" -rp 1000 -m "$CALLS" -l "$LIMIT" \
     -max_recv_loops 10000 -max_sched_loops 10000 \
