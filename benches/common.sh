@@ -8,6 +8,7 @@
 #   BENCH_SIP_PORT=7060     internal profile port (also BENCH_TRUNK_PORT, BENCH_HTTP_PORT)
 #   BENCH_RTP_PORTS=33000-42999
 #   BENCH_LOG=warn          server log level (RUST_LOG); SIP message logging stays off
+#   BENCH_MEDIA_THREADS=0   server relay threads (0: one per core)
 #   SIPP=sipp               the SIPp binary
 
 set -euo pipefail
@@ -86,6 +87,8 @@ bench_dir() {
     CONFIG="$WORK/switchboard.toml"
     # No SIP message logging, no seed: the runs provision their own extensions.
     printf '[server]\nlog_sip = false\n' > "$CONFIG"
+    # Relay threads (0: one per core, the server's default).
+    printf 'media_threads = %s\n' "${BENCH_MEDIA_THREADS:-0}" >> "$CONFIG"
 }
 
 sb() {

@@ -3,12 +3,14 @@
 # (REGISTER, 401, REGISTER with Authorization, 200) at a target rate for a
 # bounded time; prints the achieved registrations/s and the failures.
 #
-# usage: benches/register.sh [RATE=15000] [SECONDS=30] [USERS=10000]
-# Target (issue 2): at least 15,000 registrations/s with zero failures.
+# usage: benches/register.sh [RATE=20000] [SECONDS=30] [USERS=10000]
+# Target (issue 2): at least 15,000 registrations/s with zero failures. The
+# default offers more than the target: the figure is what the server sustains,
+# and SIPp paces 1-2 % under the rate it is asked for.
 
 source "$(dirname "$0")/common.sh"
 
-RATE="${1:-15000}"
+RATE="${1:-20000}"
 SECS="${2:-30}"
 USERS="${3:-10000}"
 CALLS=$(( RATE * SECS ))
