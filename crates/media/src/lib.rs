@@ -8,9 +8,20 @@
 
 #![warn(missing_docs)]
 
+pub mod audio;
+pub mod audio_file;
+pub mod codec;
+pub mod dtmf;
+pub mod jitter;
+pub mod mixer;
+pub mod player;
 pub mod ports;
+pub mod recorder;
 pub mod relay;
+pub mod resample;
+pub mod rtp_stream;
 pub mod sdp;
+pub mod tones;
 
 pub use ports::{PortAllocator, RtpPortPair};
 pub use relay::{Relay, RelayStats, Side};

@@ -1,0 +1,3 @@
+//! (to be written)
+pub mod g711;
+pub mod g722;
