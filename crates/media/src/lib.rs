@@ -13,6 +13,7 @@ pub mod audio_file;
 pub mod codec;
 pub mod dtmf;
 pub mod jitter;
+mod latch;
 pub mod mixer;
 pub mod player;
 pub mod ports;
