@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+mod activity;
 pub mod audio;
 pub mod audio_file;
 pub mod codec;

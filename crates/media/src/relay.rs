@@ -23,6 +23,7 @@ use tokio::net::UdpSocket;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
+use crate::activity::Activity;
 use crate::latch::SideState;
 use crate::ports::RtpPortPair;
 
@@ -80,11 +81,7 @@ impl Side {
 
 /// State shared between the [`Relay`] handle and its task.
 struct Shared {
-    epoch: Instant,
-    /// Milliseconds since `epoch` of the last accepted RTP packet, or of the
-    /// last hold change / start, so the idle clock restarts from there.
-    last_activity_ms: AtomicU64,
-    on_hold: AtomicBool,
+    activity: Activity,
     closed: AtomicBool,
     received: [AtomicU64; 2],
     sent: [AtomicU64; 2],
@@ -93,12 +90,6 @@ struct Shared {
     /// Task -> control plane: latched RTP sources (written on latch only).
     latched: Mutex<[Option<SocketAddr>; 2]>,
     wake: Notify,
-}
-
-impl Shared {
-    fn now_ms(&self, now: Instant) -> u64 {
-        u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
-    }
 }
 
 /// Poisoning cannot break the plain copies kept in these mutexes.
@@ -120,9 +111,7 @@ impl Relay {
     pub fn start(rt: &Handle, a: RtpPortPair, b: RtpPortPair, stats: Arc<RelayStats>) -> Relay {
         let ports = [a.port, b.port];
         let shared = Arc::new(Shared {
-            epoch: Instant::now(),
-            last_activity_ms: AtomicU64::new(0),
-            on_hold: AtomicBool::new(false),
+            activity: Activity::new(),
             closed: AtomicBool::new(false),
             received: Default::default(),
             sent: Default::default(),
@@ -167,20 +156,13 @@ impl Relay {
     /// not run, and it restarts from zero on resume (a held phone may
     /// legitimately send nothing for a long time).
     pub fn set_hold(&self, on_hold: bool) {
-        self.shared.on_hold.store(on_hold, Relaxed);
-        let now = self.shared.now_ms(Instant::now());
-        self.shared.last_activity_ms.fetch_max(now, Relaxed);
+        self.shared.activity.set_hold(on_hold);
     }
 
     /// Time since the last RTP packet from either side (or since start or the
     /// last hold change); `None` while on hold.
     pub fn idle_for(&self, now: Instant) -> Option<Duration> {
-        if self.shared.on_hold.load(Relaxed) {
-            return None;
-        }
-        let last = self.shared.last_activity_ms.load(Relaxed);
-        let now = self.shared.now_ms(now);
-        Some(Duration::from_millis(now.saturating_sub(last)))
+        self.shared.activity.idle_for(now)
     }
 
     /// (valid RTP packets accepted from `side`, RTP packets sent to `side`).
@@ -282,7 +264,7 @@ impl Task {
     /// would block (which registers the wakers) or the coop budget runs out
     /// (then Tokio reschedules the task itself).
     fn pump(&mut self, cx: &mut Context<'_>) {
-        let now_ms = self.shared.now_ms(Instant::now());
+        let now_ms = self.shared.activity.now_ms(Instant::now());
         loop {
             let mut progressed = false;
             for s in 0..4 {
@@ -363,7 +345,7 @@ impl Task {
             self.shared.sent[i].store(c.sent[i], Relaxed);
         }
         if c.got_rtp {
-            self.shared.last_activity_ms.fetch_max(now_ms, Relaxed);
+            self.shared.activity.touch(now_ms);
         }
         for (delta, total) in [
             (&mut c.rtp, &self.stats.rtp_relayed),
