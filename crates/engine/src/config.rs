@@ -20,6 +20,10 @@ pub struct Config {
     pub media: MediaConfig,
     /// The external (trunk) profile.
     pub trunk: TrunkConfig,
+    /// Call recording.
+    pub recording: RecordingConfig,
+    /// Built-in test extensions.
+    pub apps: AppsConfig,
     /// First-run seed data.
     pub seed: SeedConfig,
 }
@@ -90,6 +94,42 @@ pub struct CallsConfig {
 pub struct MediaConfig {
     /// A call with no RTP for this long (not while on hold) is hung up.
     pub rtp_timeout_secs: u64,
+    /// Codecs we offer and accept, most preferred first ("PCMU", "PCMA", "G722").
+    pub codecs: Vec<String>,
+    /// Call-progress tones by country ("cn", "us", "uk", "de").
+    pub tone_plan: String,
+    /// Built-in prompts (`<sounds_dir>/<language>/...`, `<sounds_dir>/moh/`).
+    pub sounds_dir: PathBuf,
+    /// Language of the built-in prompts ("en" or "zh").
+    pub language: String,
+}
+
+/// Call recording.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// Record every answered call between two parties.
+    pub enabled: bool,
+    /// "stereo" (caller left, callee right) or "mono" (both mixed).
+    pub layout: String,
+    /// 8000 or 16000.
+    pub rate: u32,
+    /// Where recordings go, in one directory per date (YYYY/MM/DD).
+    pub dir: PathBuf,
+    /// File name template: ${date} ${time} ${caller} ${callee} ${call_id}.
+    pub template: String,
+}
+
+/// Built-in test extensions (empty string = off).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppsConfig {
+    /// Echo test: what the caller says is played back.
+    pub echo: String,
+    /// DTMF readback: every key pressed is read back (spoken digits) and reported.
+    pub readback: String,
+    /// Tone test: plays a 1 kHz tone, then the tone plan's ringback.
+    pub tone: String,
 }
 
 /// External profile.
@@ -116,12 +156,12 @@ impl Default for Config {
             server: ServerConfig::default(),
             sip: SipConfig::default(),
             calls: CallsConfig { no_answer_secs: 30 },
-            media: MediaConfig {
-                rtp_timeout_secs: 60,
-            },
+            media: MediaConfig::default(),
             trunk: TrunkConfig {
                 acl: vec!["127.0.0.0/8".into(), "::1/128".into()],
             },
+            recording: RecordingConfig::default(),
+            apps: AppsConfig::default(),
             seed: SeedConfig::default(),
         }
     }
@@ -171,6 +211,32 @@ impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
             rtp_timeout_secs: 60,
+            codecs: vec!["PCMU".into(), "PCMA".into(), "G722".into()],
+            tone_plan: "cn".into(),
+            sounds_dir: PathBuf::from("sounds"),
+            language: "en".into(),
+        }
+    }
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            enabled: false,
+            layout: "stereo".into(),
+            rate: 8000,
+            dir: PathBuf::from("media/recordings"),
+            template: media::recorder::DEFAULT_TEMPLATE.into(),
+        }
+    }
+}
+
+impl Default for AppsConfig {
+    fn default() -> Self {
+        AppsConfig {
+            echo: "9196".into(),
+            readback: "9197".into(),
+            tone: "9198".into(),
         }
     }
 }
@@ -202,10 +268,57 @@ impl Config {
         for a in &self.trunk.acl {
             crate::acl::Cidr::parse(a).map_err(|e| anyhow::anyhow!("trunk.acl: {e}"))?;
         }
+        self.codecs()?;
+        self.tone_plan()?;
+        if !matches!(self.media.language.as_str(), "en" | "zh") {
+            anyhow::bail!("media.language: '{}' is not one of en, zh", self.media.language);
+        }
+        self.record_layout()?;
+        if !matches!(self.recording.rate, 8000 | 16000) {
+            anyhow::bail!("recording.rate: {} is not 8000 or 16000", self.recording.rate);
+        }
         if self.sip.min_expires > self.sip.max_expires {
             anyhow::bail!("sip.min_expires is larger than sip.max_expires");
         }
         Ok(())
+    }
+
+    /// The codec preference list, parsed.
+    pub fn codecs(&self) -> anyhow::Result<Vec<media::codec::Codec>> {
+        let mut out = Vec::new();
+        for name in &self.media.codecs {
+            let c = media::codec::Codec::from_name(name).ok_or_else(|| {
+                anyhow::anyhow!("media.codecs: unknown codec '{name}' (known: PCMU, PCMA, G722)")
+            })?;
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        if out.is_empty() {
+            anyhow::bail!("media.codecs: at least one codec is needed");
+        }
+        Ok(out)
+    }
+
+    /// The configured tone plan.
+    pub fn tone_plan(&self) -> anyhow::Result<&'static media::tones::TonePlan> {
+        media::tones::tone_plan(&self.media.tone_plan).ok_or_else(|| {
+            let known: Vec<&str> = media::tones::countries().collect();
+            anyhow::anyhow!(
+                "media.tone_plan: unknown country '{}' (known: {})",
+                self.media.tone_plan,
+                known.join(", ")
+            )
+        })
+    }
+
+    /// The recording layout, parsed.
+    pub fn record_layout(&self) -> anyhow::Result<media::recorder::RecordLayout> {
+        match self.recording.layout.as_str() {
+            "stereo" => Ok(media::recorder::RecordLayout::Stereo),
+            "mono" => Ok(media::recorder::RecordLayout::Mono),
+            other => anyhow::bail!("recording.layout: '{other}' is not stereo or mono"),
+        }
     }
 
     /// The RTP port range as numbers.
@@ -301,6 +414,11 @@ mod tests {
         assert!(Config::from_toml("[server]\nrtp_ports = \"30000-20000\"\n").is_err());
         assert!(Config::from_toml("[sip]\nauth_algorithms = [\"SHA-1\"]\n").is_err());
         assert!(Config::from_toml("[trunk]\nacl = [\"10.0.0.0/99\"]\n").is_err());
+        assert!(Config::from_toml("[media]\ncodecs = [\"GSM\"]\n").is_err());
+        assert!(Config::from_toml("[media]\ntone_plan = \"xx\"\n").is_err());
+        assert!(Config::from_toml("[media]\nlanguage = \"fr\"\n").is_err());
+        assert!(Config::from_toml("[recording]\nlayout = \"quad\"\n").is_err());
+        assert!(Config::from_toml("[recording]\nrate = 44100\n").is_err());
     }
 
     #[test]

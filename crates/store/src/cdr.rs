@@ -38,6 +38,10 @@ pub struct Cdr {
     pub hangup_by: String,
     /// Final SIP status code (200 for answered calls).
     pub sip_code: i32,
+    /// The call's recording, if it was recorded.
+    pub recording_path: Option<String>,
+    /// Seconds of audio in the recording (paused time excluded).
+    pub recorded_secs: i64,
 }
 
 impl Store {
@@ -55,8 +59,9 @@ impl Store {
             // from the connection's cache.
             sqlx::query(
                 "INSERT INTO cdrs (call_id, caller, caller_name, callee, direction, start_at, \
-                 answer_at, end_at, ring_secs, talk_secs, hangup_cause, hangup_by, sip_code) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 answer_at, end_at, ring_secs, talk_secs, hangup_cause, hangup_by, sip_code, \
+                 recording_path, recorded_secs) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&cdr.call_id)
             .bind(&cdr.caller)
@@ -71,6 +76,8 @@ impl Store {
             .bind(&cdr.hangup_cause)
             .bind(&cdr.hangup_by)
             .bind(cdr.sip_code)
+            .bind(&cdr.recording_path)
+            .bind(cdr.recorded_secs)
             .execute(&mut *tx)
             .await
             .map_err(db_err("storing CDRs"))?;
@@ -84,8 +91,8 @@ impl Store {
     pub async fn list_cdrs(&self, limit: i64) -> Result<Vec<Cdr>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, call_id, caller, caller_name, callee, direction, start_at, answer_at, \
-             end_at, ring_secs, talk_secs, hangup_cause, hangup_by, sip_code \
-             FROM cdrs ORDER BY start_at DESC, id DESC LIMIT $1",
+             end_at, ring_secs, talk_secs, hangup_cause, hangup_by, sip_code, recording_path, \
+             recorded_secs FROM cdrs ORDER BY start_at DESC, id DESC LIMIT $1",
         )
         // SQLite treats a negative LIMIT as "no limit"; PostgreSQL rejects it.
         .bind(limit.max(0))
@@ -124,5 +131,7 @@ fn from_row(row: &DbRow) -> Result<Cdr, sqlx::Error> {
         hangup_cause: row.try_get("hangup_cause")?,
         hangup_by: row.try_get("hangup_by")?,
         sip_code: row.try_get("sip_code")?,
+        recording_path: row.try_get("recording_path")?,
+        recorded_secs: row.try_get("recorded_secs")?,
     })
 }

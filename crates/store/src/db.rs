@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "registrations",
         include_str!("../migrations/0003_registrations.sql"),
     ),
+    (
+        4,
+        "cdr_recording",
+        include_str!("../migrations/0004_cdr_recording.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

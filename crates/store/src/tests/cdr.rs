@@ -25,6 +25,8 @@ fn cdr(i: i64) -> Cdr {
         .to_string(),
         hangup_by: "caller".to_string(),
         sip_code: if answered { 200 } else { 480 },
+        recording_path: answered.then(|| format!("media/recordings/2026/11/24/call-{i}.wav")),
+        recorded_secs: if answered { 56 } else { 0 },
     }
 }
 

@@ -1,0 +1,235 @@
+//! The call-control API that applications (echo, readback, and later IVR,
+//! queue and robot scripts) drive a call with, like FreeSWITCH dialplan
+//! applications: answer, play, play-and-collect, record, echo, send DTMF,
+//! hang up. Each call returns when the operation is done, or says why it
+//! failed (the caller hung up, a timeout, a file that cannot be played).
+//!
+//! Every method is a message to the call's actor, which owns the SIP legs
+//! and the media session; the application never touches SIP.
+
+use super::CallMsg;
+use crate::context::CallTx;
+use media::tones::ToneKind;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Something to play to the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlayItem {
+    /// An audio file (wav or mp3), decoded once and cached.
+    File(PathBuf),
+    /// A built-in prompt by name, e.g. "ivr/welcome": the file
+    /// `<sounds_dir>/<language>/<name>.wav`.
+    Prompt(String),
+    /// A call-progress tone of the configured tone plan, for `ms` milliseconds.
+    Tone(ToneKind, u32),
+    /// A pure tone of `hz` for `ms` milliseconds (test extensions).
+    Sine(f32, u32),
+    /// Digits read out one by one with the built-in digit prompts.
+    SayDigits(String),
+    /// Silence.
+    Silence(u32),
+}
+
+/// How to collect digits (FreeSWITCH `play_and_get_digits` semantics).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectSpec {
+    /// Fewer digits than this is a failure (timeout).
+    pub min: usize,
+    /// Stop after this many digits.
+    pub max: usize,
+    /// Wait for the first digit after the prompts end.
+    pub timeout: Duration,
+    /// Wait between digits.
+    pub inter_digit: Duration,
+    /// Keys that end the input early (not included in the digits), e.g. "#".
+    pub terminators: String,
+}
+
+impl Default for CollectSpec {
+    fn default() -> Self {
+        CollectSpec {
+            min: 1,
+            max: 1,
+            timeout: Duration::from_secs(5),
+            inter_digit: Duration::from_secs(3),
+            terminators: "#".into(),
+        }
+    }
+}
+
+/// What play-and-collect got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collected {
+    /// The digits (terminator excluded).
+    pub digits: String,
+    /// The terminator pressed, if input ended with one.
+    pub terminator: Option<char>,
+}
+
+/// How a play ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlayOutcome {
+    /// Everything was played.
+    Completed,
+    /// A key interrupted it (the digit stays in the input buffer).
+    Interrupted(char),
+}
+
+/// Why an operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The caller hung up (or the call ended for another reason).
+    #[error("the call has ended")]
+    HungUp,
+    /// No (or not enough) input in time.
+    #[error("timed out waiting for digits")]
+    Timeout,
+    /// A prompt or file could not be played; names the file.
+    #[error("cannot play: {0}")]
+    Media(String),
+    /// The operation needs an answered call.
+    #[error("the call is not answered")]
+    NotAnswered,
+    /// Recording could not start or failed; names the file.
+    #[error("recording: {0}")]
+    Recording(String),
+}
+
+/// A command from an application to its call.
+#[derive(Debug)]
+pub enum Command {
+    /// Answer (200 OK with our SDP).
+    Answer(oneshot::Sender<Result<(), CallError>>),
+    /// Play a list of items; `interruptible`: a key stops it.
+    Play {
+        /// What to play.
+        items: Vec<PlayItem>,
+        /// Stop on the first key.
+        interruptible: bool,
+        /// Loop until stopped (music on hold).
+        looped: bool,
+        /// The result.
+        reply: oneshot::Sender<Result<PlayOutcome, CallError>>,
+    },
+    /// Play prompts (interrupted by the first key), then collect digits.
+    Collect {
+        /// Prompts.
+        items: Vec<PlayItem>,
+        /// Collection rules.
+        spec: CollectSpec,
+        /// The result.
+        reply: oneshot::Sender<Result<Collected, CallError>>,
+    },
+    /// Echo the caller's audio back until the call ends.
+    Echo(oneshot::Sender<Result<(), CallError>>),
+    /// Send DTMF to the caller (RFC 4733 or in-band, as negotiated).
+    SendDtmf(String, oneshot::Sender<Result<(), CallError>>),
+    /// Start recording the call into the configured recordings directory.
+    Record(oneshot::Sender<Result<PathBuf, CallError>>),
+    /// Pause (true) or resume (false) the recording.
+    PauseRecording(bool),
+    /// Hang up with a cause.
+    Hangup(super::HangupCause),
+    /// Report a value in the call's live info and events (e.g. digits read back).
+    Report(String),
+}
+
+/// The handle an application holds on its call.
+#[derive(Clone, Debug)]
+pub struct CallControl {
+    /// Engine call id.
+    pub id: u64,
+    tx: CallTx,
+}
+
+impl CallControl {
+    /// A handle on the call whose mailbox is `tx`.
+    pub fn new(id: u64, tx: CallTx) -> Self {
+        CallControl { id, tx }
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, CallError>>) -> Command,
+    ) -> Result<T, CallError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(CallMsg::Control(make(tx)))
+            .map_err(|_| CallError::HungUp)?;
+        rx.await.unwrap_or(Err(CallError::HungUp))
+    }
+
+    /// Answers the call.
+    pub async fn answer(&self) -> Result<(), CallError> {
+        self.ask(Command::Answer).await
+    }
+
+    /// Plays `items` to the end, or until a key if `interruptible`.
+    pub async fn play(
+        &self,
+        items: Vec<PlayItem>,
+        interruptible: bool,
+    ) -> Result<PlayOutcome, CallError> {
+        self.ask(|reply| Command::Play {
+            items,
+            interruptible,
+            looped: false,
+            reply,
+        })
+        .await
+    }
+
+    /// Plays `items` in a loop (music on hold) until another operation
+    /// replaces it or a key is pressed.
+    pub async fn play_looped(&self, items: Vec<PlayItem>) -> Result<PlayOutcome, CallError> {
+        self.ask(|reply| Command::Play {
+            items,
+            interruptible: true,
+            looped: true,
+            reply,
+        })
+        .await
+    }
+
+    /// Plays prompts (a key interrupts them), then collects digits.
+    pub async fn play_and_collect(
+        &self,
+        items: Vec<PlayItem>,
+        spec: CollectSpec,
+    ) -> Result<Collected, CallError> {
+        self.ask(|reply| Command::Collect { items, spec, reply }).await
+    }
+
+    /// Echoes the caller's audio until the call ends (returns `HungUp`).
+    pub async fn echo(&self) -> Result<(), CallError> {
+        self.ask(Command::Echo).await
+    }
+
+    /// Sends DTMF digits to the caller.
+    pub async fn send_dtmf(&self, digits: &str) -> Result<(), CallError> {
+        let digits = digits.to_string();
+        self.ask(|reply| Command::SendDtmf(digits, reply)).await
+    }
+
+    /// Starts recording; returns the file path.
+    pub async fn record(&self) -> Result<PathBuf, CallError> {
+        self.ask(Command::Record).await
+    }
+
+    /// Pauses or resumes the recording.
+    pub fn pause_recording(&self, paused: bool) {
+        let _ = self.tx.send(CallMsg::Control(Command::PauseRecording(paused)));
+    }
+
+    /// Publishes a note about the call (shown in the live call list).
+    pub fn report(&self, note: &str) {
+        let _ = self.tx.send(CallMsg::Control(Command::Report(note.to_string())));
+    }
+
+    /// Hangs up.
+    pub fn hangup(&self, cause: super::HangupCause) {
+        let _ = self.tx.send(CallMsg::Control(Command::Hangup(cause)));
+    }
+}
