@@ -53,6 +53,70 @@ impl AudioSource for Silence {
     }
 }
 
+/// Sources played one after another (a prompt list: "you are caller", "3",
+/// "please hold"). Each item starts on a frame boundary: an item's partial
+/// last frame is padded with silence (under 20 ms, inaudible between prompts).
+#[derive(Default)]
+pub struct Sequence {
+    items: std::collections::VecDeque<Box<dyn AudioSource>>,
+}
+
+impl Sequence {
+    /// A sequence of `items`, played in order.
+    pub fn new(items: Vec<Box<dyn AudioSource>>) -> Self {
+        Sequence {
+            items: items.into(),
+        }
+    }
+}
+
+impl AudioSource for Sequence {
+    fn fill(&mut self, out: &mut [i16]) -> Fill {
+        let Some(item) = self.items.front_mut() else {
+            out.fill(0);
+            return Fill::Done;
+        };
+        if item.fill(out) == Fill::Done {
+            self.items.pop_front();
+            if self.items.is_empty() {
+                return Fill::Done;
+            }
+        }
+        Fill::More
+    }
+}
+
+/// Plays a source for at most `ms` milliseconds (tones that would loop forever).
+pub struct Limited<S> {
+    inner: S,
+    left: usize,
+}
+
+impl<S: AudioSource> Limited<S> {
+    /// `inner`, cut after `ms` at `rate`.
+    pub fn new(inner: S, rate: u32, ms: u32) -> Self {
+        let left = (u64::from(rate) * u64::from(ms) / 1000) as usize;
+        Limited { inner, left }
+    }
+}
+
+impl<S: AudioSource> AudioSource for Limited<S> {
+    fn fill(&mut self, out: &mut [i16]) -> Fill {
+        if self.left == 0 {
+            out.fill(0);
+            return Fill::Done;
+        }
+        let state = self.inner.fill(out);
+        if self.left <= out.len() {
+            out[self.left..].fill(0);
+            self.left = 0;
+            return Fill::Done;
+        }
+        self.left -= out.len();
+        state
+    }
+}
+
 /// Mean energy of a frame in dBov (0 dB is a full-scale square wave; digital
 /// silence is -96 dB). Used for talk detection and by tests.
 pub fn level_dbov(pcm: &[i16]) -> f32 {
@@ -82,6 +146,66 @@ mod tests {
         let mut buf = [7i16; 160];
         assert_eq!(Silence.fill(&mut buf), Fill::More);
         assert!(buf.iter().all(|&s| s == 0));
+    }
+
+    /// Counts up from `start`, `n` samples, then Done.
+    struct Ramp {
+        next: i16,
+        left: usize,
+    }
+
+    impl AudioSource for Ramp {
+        fn fill(&mut self, out: &mut [i16]) -> Fill {
+            for s in out.iter_mut() {
+                if self.left == 0 {
+                    *s = 0;
+                    continue;
+                }
+                *s = self.next;
+                self.next += 1;
+                self.left -= 1;
+            }
+            if self.left == 0 {
+                Fill::Done
+            } else {
+                Fill::More
+            }
+        }
+    }
+
+    #[test]
+    fn sequence_plays_items_in_order_frame_aligned() {
+        let mut seq = Sequence::new(vec![
+            Box::new(Ramp { next: 1, left: 200 }),
+            Box::new(Ramp { next: 1000, left: 100 }),
+        ]);
+        let mut f = [0i16; 160];
+        assert_eq!(seq.fill(&mut f), Fill::More);
+        assert_eq!((f[0], f[159]), (1, 160));
+        // Item 1's last 40 samples; frame-aligned items restart on a frame.
+        assert_eq!(seq.fill(&mut f), Fill::More);
+        assert_eq!((f[0], f[39], f[40]), (161, 200, 0));
+        assert_eq!(seq.fill(&mut f), Fill::Done);
+        assert_eq!((f[0], f[99], f[100]), (1000, 1099, 0));
+        assert_eq!(seq.fill(&mut f), Fill::Done);
+        assert!(f.iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn limited_cuts_an_endless_source() {
+        struct Ones;
+        impl AudioSource for Ones {
+            fn fill(&mut self, out: &mut [i16]) -> Fill {
+                out.fill(1);
+                Fill::More
+            }
+        }
+        // 25 ms at 8 kHz = 200 samples: one full frame, then 40.
+        let mut l = Limited::new(Ones, 8000, 25);
+        let mut f = [0i16; 160];
+        assert_eq!(l.fill(&mut f), Fill::More);
+        assert_eq!(l.fill(&mut f), Fill::Done);
+        assert_eq!(f.iter().filter(|&&s| s == 1).count(), 40);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod dtmf;
 pub mod jitter;
 mod latch;
 pub mod mixer;
+pub mod negotiate;
 pub mod player;
 pub mod ports;
 pub mod recorder;
@@ -23,6 +24,7 @@ pub mod relay;
 pub mod resample;
 pub mod rtp_stream;
 pub mod sdp;
+pub mod session;
 pub mod tones;
 
 pub use ports::{PortAllocator, RtpPortPair};

@@ -13,7 +13,7 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -90,7 +90,16 @@ struct Shared {
     /// Task -> control plane: latched RTP sources (written on latch only).
     latched: Mutex<[Option<SocketAddr>; 2]>,
     wake: Notify,
+    /// Set by [`Relay::hand_over`]: who takes the sockets over.
+    handoff: Mutex<Option<Handoff>>,
 }
+
+/// Continues a relay's work with its sockets and latches (see
+/// [`Relay::hand_over`]); returns the future to run in the relay's place.
+pub(crate) type Handoff = Box<
+    dyn FnOnce([RtpPortPair; 2], [SideState; 2]) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send,
+>;
 
 /// Poisoning cannot break the plain copies kept in these mutexes.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,6 +127,7 @@ impl Relay {
             signalled: Mutex::new([None; 2]),
             latched: Mutex::new([None; 2]),
             wake: Notify::new(),
+            handoff: Mutex::new(None),
         });
         let task = Task {
             pairs: [a, b],
@@ -174,6 +184,13 @@ impl Relay {
         )
     }
 
+    /// Stops relaying and gives the sockets and latches to `next`, which
+    /// runs in the relay's task from then on.
+    pub(crate) fn hand_over(self, next: Handoff) {
+        *lock(&self.shared.handoff) = Some(next);
+        self.shared.wake.notify_one();
+    }
+
     /// Stops the relay; its sockets close and the ports go back to the pool
     /// shortly after (when the task has seen the request). Idempotent.
     pub fn close(&self) {
@@ -225,6 +242,11 @@ impl Task {
             // Created before reading the control state, and notify_one stores
             // a permit, so a control call made from here on is never missed.
             let mut woken = pin!(shared.wake.notified());
+            let handoff = lock(&shared.handoff).take();
+            if let Some(next) = handoff {
+                let Task { pairs, sides, .. } = self;
+                return next(pairs, sides).await;
+            }
             if shared.closed.load(Relaxed) {
                 break;
             }

@@ -39,7 +39,7 @@ use crate::jitter::{Concealer, JitterBuffer, Playout};
 use crate::latch::SideState;
 use crate::ports::RtpPortPair;
 use crate::recorder::{Recorder, RecorderError, RecordingSummary};
-use crate::relay::{valid_rtcp, valid_rtp, RelayStats, Side};
+use crate::relay::{valid_rtcp, valid_rtp, Relay, RelayStats, Side};
 use crate::resample::Resampler;
 use crate::rtp_stream::RtpSender;
 
@@ -134,6 +134,9 @@ pub enum MediaEvent {
     },
 }
 
+/// Where a session delivers its events (the owning call's mailbox).
+pub type EventSink = Arc<dyn Fn(MediaEvent) + Send + Sync>;
+
 /// Process-wide counters of every media session, exported as metrics.
 #[derive(Debug, Default)]
 pub struct SessionStats {
@@ -191,30 +194,60 @@ impl MediaSession {
         b: Option<RtpPortPair>,
         stats: Arc<SessionStats>,
         relay_stats: Arc<RelayStats>,
-        events: mpsc::UnboundedSender<MediaEvent>,
+        events: EventSink,
     ) -> MediaSession {
+        let ports = [Some(a.port), b.as_ref().map(|p| p.port)];
+        let legs = [Some(Leg::new(a, SideState::default())), b.map(|p| Leg::new(p, SideState::default()))];
+        let (session, task, rx) = Self::build(legs, ports, stats, relay_stats, events);
+        rt.spawn(task.run(rx));
+        session
+    }
+
+    /// Takes over a running relay's sockets and latches (the relay stops),
+    /// for a call that starts needing more than relaying: transcoding,
+    /// recording, DTMF detection, prompts. Commands given to the new session
+    /// before the relay task has handed over are queued, not lost.
+    pub fn upgrade(
+        relay: Relay,
+        stats: Arc<SessionStats>,
+        relay_stats: Arc<RelayStats>,
+        events: EventSink,
+    ) -> MediaSession {
+        let ports = [Some(relay.local_port(Side::A)), Some(relay.local_port(Side::B))];
         let (tx, rx) = mpsc::unbounded_channel();
         let activity = Arc::new(Activity::new());
-        let ports = [Some(a.port), b.as_ref().map(|p| p.port)];
-        let task = Task {
-            legs: [Some(Leg::new(a)), b.map(Leg::new)],
-            buf: vec![0; BUF_SIZE],
-            out: Vec::with_capacity(BUF_SIZE),
-            pcm: Vec::with_capacity(640),
-            resamplers: HashMap::new(),
-            recorder: None,
-            activity: Arc::clone(&activity),
-            stats,
-            relay_stats,
-            events,
-        };
-        rt.spawn(task.run(rx));
+        let task_activity = Arc::clone(&activity);
+        relay.hand_over(Box::new(move |pairs, latches| {
+            let [a, b] = pairs;
+            let [la, lb] = latches;
+            let task = Task::new([Some(Leg::new(a, la)), Some(Leg::new(b, lb))], task_activity, stats, relay_stats, events);
+            Box::pin(task.run(rx))
+        }));
         MediaSession {
             tx,
             activity,
             ports,
             formats: [None; 2],
         }
+    }
+
+    fn build(
+        legs: [Option<Leg>; 2],
+        ports: [Option<u16>; 2],
+        stats: Arc<SessionStats>,
+        relay_stats: Arc<RelayStats>,
+        events: EventSink,
+    ) -> (MediaSession, Task, mpsc::UnboundedReceiver<Cmd>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let activity = Arc::new(Activity::new());
+        let task = Task::new(legs, Arc::clone(&activity), stats, relay_stats, events);
+        let session = MediaSession {
+            tx,
+            activity,
+            ports,
+            formats: [None; 2],
+        };
+        (session, task, rx)
     }
 
     fn send(&self, cmd: Cmd) {
@@ -355,10 +388,10 @@ struct Outbound {
 }
 
 impl Leg {
-    fn new(pair: RtpPortPair) -> Leg {
+    fn new(pair: RtpPortPair, latch: SideState) -> Leg {
         Leg {
             pair,
-            latch: SideState::default(),
+            latch,
             format: None,
             rx: None,
             tx: None,
@@ -470,10 +503,31 @@ struct Task {
     activity: Arc<Activity>,
     stats: Arc<SessionStats>,
     relay_stats: Arc<RelayStats>,
-    events: mpsc::UnboundedSender<MediaEvent>,
+    events: EventSink,
 }
 
 impl Task {
+    fn new(
+        legs: [Option<Leg>; 2],
+        activity: Arc<Activity>,
+        stats: Arc<SessionStats>,
+        relay_stats: Arc<RelayStats>,
+        events: EventSink,
+    ) -> Task {
+        Task {
+            legs,
+            buf: vec![0; BUF_SIZE],
+            out: Vec::with_capacity(BUF_SIZE),
+            pcm: Vec::with_capacity(640),
+            resamplers: HashMap::new(),
+            recorder: None,
+            activity,
+            stats,
+            relay_stats,
+            events,
+        }
+    }
+
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         let mut tick = tokio::time::interval(Duration::from_millis(u64::from(FRAME_MS)));
         // Late ticks are caught up so the timestamps we send keep pace with
@@ -499,7 +553,9 @@ impl Task {
 
     fn command(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Attach(side, pair) => self.legs[side as usize] = Some(Leg::new(pair)),
+            Cmd::Attach(side, pair) => {
+                self.legs[side as usize] = Some(Leg::new(pair, SideState::default()))
+            }
             Cmd::Format(side, f) => {
                 if let Some(leg) = &mut self.legs[side as usize] {
                     leg.set_format(f);
@@ -720,7 +776,7 @@ impl Task {
     fn digit(&mut self, i: usize, event: DigitEvent) {
         self.stats.digits.fetch_add(1, Relaxed);
         let side = if i == 0 { Side::A } else { Side::B };
-        let _ = self.events.send(MediaEvent::Digit { side, event });
+        (self.events)(MediaEvent::Digit { side, event });
     }
 
     fn on_tick(&mut self, now: Instant) {
@@ -817,7 +873,7 @@ impl Task {
         self.pcm = caller;
         if let Err(e) = result {
             tracing::warn!(error = %e, "recording stopped");
-            let _ = self.events.send(MediaEvent::RecordingFailed {
+            (self.events)(MediaEvent::RecordingFailed {
                 error: e.to_string(),
             });
             if let Some((rec, _)) = self.recorder.take() {
@@ -859,7 +915,7 @@ impl Task {
                 let token = *token;
                 leg.hears = Hears::Silence;
                 let side = if j == 0 { Side::A } else { Side::B };
-                let _ = self.events.send(MediaEvent::SourceDone { side, token });
+                (self.events)(MediaEvent::SourceDone { side, token });
             }
         }
         self.encode_and_send(j);

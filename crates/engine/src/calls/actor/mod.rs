@@ -1,7 +1,15 @@
 //! The B2BUA call actor: one task per call. It owns the caller's leg (A), the
 //! attempts to reach the callee (forks, one per registered contact; the first to
-//! answer becomes leg B), the media relay between them, and writes the CDR when
-//! the call ends. Each leg has its own Call-ID, tags and CSeq space.
+//! answer becomes leg B), the media between them (a plain relay, upgraded to a
+//! processing media session when the call needs transcoding, recording or an
+//! application), and writes the CDR when the call ends. Each leg has its own
+//! Call-ID, tags and CSeq space. A call to an application (echo, readback, ...)
+//! has no B leg: the application drives it through [`super::control`].
+
+mod app;
+mod media_plane;
+
+use media_plane::MediaPlane;
 
 use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
 use crate::context::{now_ms, CallTx, Ctx};
@@ -10,7 +18,6 @@ use crate::metrics::Outcome;
 use crate::registrar::Binding;
 use crate::router::{self, Route};
 use bytes::Bytes;
-use media::relay::Relay;
 use media::sdp::SessionDescription;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request, Response};
@@ -86,7 +93,12 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         a_dialog,
         forks: Vec::new(),
         winner: None,
-        relay: None,
+        media: MediaPlane::None,
+        a_offer: None,
+        formats: [None; 2],
+        app: None,
+        recording: None,
+        cdr: None,
         caller: nc.caller,
         caller_name: nc.caller_name,
         callee,
@@ -165,7 +177,18 @@ struct Call {
     a_dialog: Dialog,
     forks: Vec<Fork>,
     winner: Option<usize>,
-    relay: Option<Relay>,
+    media: MediaPlane,
+    /// The caller's SDP offer (to answer it ourselves when we transcode or
+    /// run an application).
+    a_offer: Option<SessionDescription>,
+    /// Negotiated formats of legs A and B, once known.
+    formats: [Option<media::session::LegFormat>; 2],
+    /// Set when an application drives this call.
+    app: Option<app::AppState>,
+    /// Path of the recording in progress.
+    recording: Option<std::path::PathBuf>,
+    /// The finished call's record, written once the recording is closed.
+    cdr: Option<store::Cdr>,
     caller: String,
     caller_name: String,
     callee: String,
@@ -212,6 +235,11 @@ fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
 
 impl Call {
     async fn run(mut self) {
+        self.run_loop().await;
+        self.write_cdr().await;
+    }
+
+    async fn run_loop(&mut self) {
         self.setup();
         let no_answer = tokio::time::sleep(Duration::from_secs(self.ctx.cfg.calls.no_answer_secs));
         tokio::pin!(no_answer);
@@ -234,6 +262,7 @@ impl Call {
                     Some(m) => self.handle(m),
                     None => break,
                 },
+                _ = app::deadline(&self.app) => self.on_app_deadline(),
                 _ = &mut no_answer, if self.state == State::Ringing => self.no_answer(),
                 _ = media_check.tick(), if self.state == State::Answered => self.check_media(),
                 _ = &mut ack_wait, if ack_armed && !self.a_acked && self.state == State::Answered => {
@@ -252,8 +281,21 @@ impl Call {
         if self.ctx.shutting_down.load(Ordering::Relaxed) {
             return self.fail_a(503, "Shutting Down", HangupCause::SystemShutdown, "system");
         }
-        let number = match router::route(&self.callee, &self.ctx.directory) {
+        // The caller's offer. Without one (delayed offer, RFC 3261 §13.2.1) the
+        // callee's 200 carries the offer and the caller's ACK the answer.
+        let offer = match self.parse_sdp(&self.invite) {
+            Some(Ok(sdp)) => Some(sdp),
+            Some(Err(why)) => {
+                let reason = format!("Malformed SDP: {why}");
+                return self.fail_a(488, &reason, HangupCause::IncompatibleDestination, "system");
+            }
+            None => None,
+        };
+        self.delayed_offer = offer.is_none();
+        self.a_offer = offer.clone();
+        let number = match router::route(&self.callee, &self.ctx.directory, &self.ctx.cfg.apps) {
             Route::Extension(n) => n,
+            Route::App(kind) => return self.setup_app(kind),
             Route::NotFound => {
                 return self.fail_a(404, "Not Found", HangupCause::UnallocatedNumber, "system")
             }
@@ -267,17 +309,6 @@ impl Call {
                 "system",
             );
         }
-        // The caller's offer. Without one (delayed offer, RFC 3261 §13.2.1) the
-        // callee's 200 carries the offer and the caller's ACK the answer.
-        let offer = match self.parse_sdp(&self.invite) {
-            Some(Ok(sdp)) => Some(sdp),
-            Some(Err(why)) => {
-                let reason = format!("Malformed SDP: {why}");
-                return self.fail_a(488, &reason, HangupCause::IncompatibleDestination, "system");
-            }
-            None => None,
-        };
-        self.delayed_offer = offer.is_none();
         let relay = match self.start_relay() {
             Ok(r) => r,
             Err(e) => {
@@ -295,12 +326,12 @@ impl Call {
         }
         let b_port = relay.local_port(Side::B);
         let a_port = relay.local_port(Side::A);
-        self.relay = Some(relay);
+        self.media = MediaPlane::Relay(relay);
         self.update_info(|i| {
             i.a_rtp_port = a_port;
             i.b_rtp_port = b_port;
         });
-        let sdp_for_b = offer.map(|o| self.anchor(o, Side::B)).unwrap_or_default();
+        let sdp_for_b = offer.map(|o| self.offer_for_b(o)).unwrap_or_default();
         self.state = State::Ringing;
         self.update_info(|i| i.state = State::Ringing.label());
         for b in bindings {
@@ -308,10 +339,10 @@ impl Call {
         }
     }
 
-    fn start_relay(&self) -> Result<Relay, media::MediaError> {
+    fn start_relay(&self) -> Result<media::relay::Relay, media::MediaError> {
         let a = self.ctx.ports.allocate()?;
         let b = self.ctx.ports.allocate()?;
-        Ok(Relay::start(
+        Ok(media::relay::Relay::start(
             &self.ctx.media_rt,
             a,
             b,
@@ -389,6 +420,8 @@ impl Call {
             CallMsg::Ack { .. } => {}
             CallMsg::Cancel => self.on_cancel(),
             CallMsg::Shutdown => self.on_shutdown(),
+            CallMsg::Control(cmd) => self.on_command(cmd),
+            CallMsg::Media(ev) => self.on_media_event(ev),
         }
     }
 
@@ -454,8 +487,7 @@ impl Call {
         let code = resp.status_code.code();
         if !self.early_media && message::has_sdp(resp, &resp.body) {
             if let Some(Ok(sdp)) = self.parse_sdp(resp) {
-                self.learn_remote(Side::B, &sdp);
-                let body = self.anchor(sdp, Side::A);
+                let body = self.answer_for_a(sdp);
                 self.early_media = true;
                 let mut r = self.a_response(code, true);
                 r.set_body(body, SDP);
@@ -516,10 +548,7 @@ impl Call {
         self.winner = Some(i);
         self.cancel_forks(Some(i));
         let body = match self.parse_sdp(&resp) {
-            Some(Ok(sdp)) => {
-                self.learn_remote(Side::B, &sdp);
-                Some(self.anchor(sdp, Side::A))
-            }
+            Some(Ok(sdp)) => Some(self.answer_for_a(sdp)),
             _ => None,
         };
         let mut ok = self.a_response(200, true);
@@ -539,6 +568,11 @@ impl Call {
             i.state = State::Answered.label();
             i.answer_at = Some(now);
         });
+        if self.ctx.cfg.recording.enabled {
+            if let Err(e) = self.start_recording() {
+                tracing::warn!("call {}: not recorded: {e}", self.id);
+            }
+        }
     }
 
     fn fork_failed(&mut self, i: usize, code: u16, reason: String) {
@@ -568,6 +602,9 @@ impl Call {
     }
 
     fn on_request(&mut self, side: Side, tx: TxId, req: Request, _from: Peer) {
+        if self.app.is_some() {
+            return self.on_app_request(tx, req);
+        }
         let ep = self.ep(side).clone();
         if side == Side::B && !self.is_winner_dialog(&req) {
             // A request on a losing fork's early dialog.
@@ -613,9 +650,7 @@ impl Call {
         if message::has_sdp(&req, &req.body) {
             match self.parse_sdp(&req) {
                 Some(Ok(sdp)) => {
-                    if let Some(relay) = &self.relay {
-                        relay.set_hold(sdp.is_hold());
-                    }
+                    self.media.set_hold(sdp.is_hold());
                     self.learn_remote(origin, &sdp);
                     out.set_body(self.anchor(sdp, target), SDP);
                 }
@@ -752,7 +787,7 @@ impl Call {
 
     fn check_media(&mut self) {
         let limit = Duration::from_secs(self.ctx.cfg.media.rtp_timeout_secs);
-        let idle = self.relay.as_ref().and_then(|r| r.idle_for(Instant::now()));
+        let idle = self.media.idle_for(Instant::now());
         if idle.is_some_and(|d| d >= limit) {
             tracing::info!("call {}: no RTP for {:?}, hanging up", self.id, limit);
             self.ctx
@@ -838,10 +873,12 @@ impl Call {
             hangup_cause: cause.as_str().to_string(),
             hangup_by: by.to_string(),
             sip_code: i32::from(sip_code),
+            recording_path: self.recording.as_ref().map(|p| p.display().to_string()),
+            recorded_secs: 0,
         };
-        if self.ctx.cdr_tx.send(cdr).is_err() {
-            tracing::error!("call {}: CDR writer gone, record lost", self.id);
-        }
+        // Written by `run` once the recording (if any) is closed, so the
+        // record holds its real length.
+        self.cdr = Some(cdr);
         let outcome = if answered {
             Outcome::Answered
         } else {
@@ -863,9 +900,7 @@ impl Call {
             self.ctx.dialogs.remove(&f.dialog.call_id);
         }
         self.ctx.calls.remove(&self.id);
-        if let Some(r) = self.relay.take() {
-            r.close();
-        }
+        self.media.close_unless_recording();
     }
 
     // ---- helpers --------------------------------------------------------------
@@ -945,25 +980,40 @@ impl Call {
     }
 
     fn learn_remote(&self, side: Side, sdp: &SessionDescription) {
-        if let (Some(relay), Some(addr)) = (&self.relay, sdp.rtp_addr(0)) {
+        if let Some(addr) = sdp.rtp_addr(0) {
             if !addr.ip().is_unspecified() {
-                relay.set_remote(side, addr);
+                self.media.set_remote(side, addr);
             }
         }
     }
 
     /// Rewrite an SDP so `towards` sends its media to our relay port facing it.
     fn anchor(&self, mut sdp: SessionDescription, towards: Side) -> Vec<u8> {
-        let port = self
-            .relay
-            .as_ref()
-            .map(|r| r.local_port(towards))
-            .unwrap_or(0);
+        let port = self.media.local_port(towards).unwrap_or(0);
         let ports: Vec<u16> = (0..sdp.media.len())
             .map(|i| if i == 0 { port } else { 0 })
             .collect();
         sdp.anchor(self.ctx.advertise, &ports);
         sdp.to_string().into_bytes()
+    }
+
+    /// Closes the recording (so its length is known) and writes the CDR.
+    async fn write_cdr(&mut self) {
+        let Some(mut cdr) = self.cdr.take() else { return };
+        if let Some(summary) = self.media.stop_recording().await {
+            match summary {
+                Ok(s) => cdr.recorded_secs = s.seconds.round() as i64,
+                Err(e) => tracing::warn!("call {}: recording not closed cleanly: {e}", self.id),
+            }
+        }
+        self.media.close();
+        self.send_cdr(cdr);
+    }
+
+    fn send_cdr(&self, cdr: store::Cdr) {
+        if self.ctx.cdr_tx.send(cdr).is_err() {
+            tracing::error!("call {}: CDR writer gone, record lost", self.id);
+        }
     }
 
     fn update_info(&self, f: impl FnOnce(&mut CallInfo)) {
@@ -978,6 +1028,9 @@ impl Drop for Call {
         // A task that ends without finishing (should not happen) must still leave a record.
         if self.state != State::Ended {
             self.finish(HangupCause::NormalTemporaryFailure, "system", 500);
+        }
+        if let Some(cdr) = self.cdr.take() {
+            self.send_cdr(cdr);
         }
     }
 }

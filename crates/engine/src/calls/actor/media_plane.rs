@@ -1,0 +1,260 @@
+//! The media side of a call: a plain relay while the legs agree on a codec
+//! and nothing listens in, upgraded in place to a processing
+//! [`MediaSession`] when the call needs transcoding, recording or an
+//! application; and the SDP offer/answer that decides which.
+
+use super::{Call, CallMsg, Side};
+use media::negotiate;
+use media::recorder::{Recorder, RecorderOptions, RecordingSummary, RecordingVars};
+use media::relay::Relay;
+use media::sdp::SessionDescription;
+use media::session::{EventSink, Hears, LegFormat, MediaSession};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What carries a call's media.
+#[derive(Debug, Default)]
+pub(super) enum MediaPlane {
+    /// Not set up (yet), or already closed.
+    #[default]
+    None,
+    /// Packets relayed untouched (the fast path).
+    Relay(Relay),
+    /// Terminated and processed.
+    Session(MediaSession),
+}
+
+impl MediaPlane {
+    pub(super) fn local_port(&self, side: Side) -> Option<u16> {
+        match self {
+            MediaPlane::None => None,
+            MediaPlane::Relay(r) => Some(r.local_port(side)),
+            MediaPlane::Session(s) => s.local_port(side),
+        }
+    }
+
+    pub(super) fn set_remote(&self, side: Side, addr: SocketAddr) {
+        match self {
+            MediaPlane::None => {}
+            MediaPlane::Relay(r) => r.set_remote(side, addr),
+            MediaPlane::Session(s) => s.set_remote(side, addr),
+        }
+    }
+
+    pub(super) fn set_hold(&self, on_hold: bool) {
+        match self {
+            MediaPlane::None => {}
+            MediaPlane::Relay(r) => r.set_hold(on_hold),
+            MediaPlane::Session(s) => s.set_hold(on_hold),
+        }
+    }
+
+    pub(super) fn idle_for(&self, now: Instant) -> Option<Duration> {
+        match self {
+            MediaPlane::None => None,
+            MediaPlane::Relay(r) => r.idle_for(now),
+            MediaPlane::Session(s) => s.idle_for(now),
+        }
+    }
+
+    /// Stops the media at the end of a call, except a session that is still
+    /// recording: the call's task closes it once the file is finished.
+    pub(super) fn close_unless_recording(&mut self) {
+        match self {
+            MediaPlane::Session(_) => {}
+            _ => self.close(),
+        }
+    }
+
+    /// Stops the media; its ports go back to the pool.
+    pub(super) fn close(&mut self) {
+        match std::mem::take(self) {
+            MediaPlane::None => {}
+            MediaPlane::Relay(r) => r.close(),
+            MediaPlane::Session(s) => s.close(),
+        }
+    }
+
+    pub(super) async fn stop_recording(
+        &self,
+    ) -> Option<Result<RecordingSummary, media::recorder::RecorderError>> {
+        match self {
+            MediaPlane::Session(s) => s.stop_recording().await,
+            _ => None,
+        }
+    }
+
+    pub(super) fn session(&self) -> Option<&MediaSession> {
+        match self {
+            MediaPlane::Session(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Call {
+    /// Where a session sends its events: this call's mailbox.
+    pub(super) fn media_sink(&self) -> EventSink {
+        let me = self.me.clone();
+        Arc::new(move |ev| {
+            let _ = me.send(CallMsg::Media(ev));
+        })
+    }
+
+    /// The codec preference list (validated at start-up).
+    pub(super) fn prefs(&self) -> Vec<media::codec::Codec> {
+        self.ctx.cfg.codecs().unwrap_or_default()
+    }
+
+    /// The offer to the callee: the caller's offer anchored on our B-side
+    /// port, plus the codecs of our preference list the caller lacks, so a
+    /// callee that supports none of the caller's codecs can still be reached
+    /// (we transcode).
+    pub(super) fn offer_for_b(&self, offer: SessionDescription) -> Vec<u8> {
+        let mut sdp = offer;
+        let port = self.media.local_port(Side::B).unwrap_or(0);
+        let ports: Vec<u16> = (0..sdp.media.len())
+            .map(|i| if i == 0 { port } else { 0 })
+            .collect();
+        sdp.anchor(self.ctx.advertise, &ports);
+        if let Some((i, m)) = negotiate::audio_section(&sdp) {
+            let (have, _) = negotiate::offered_codecs(m);
+            let used: Vec<String> = m.formats.clone();
+            let extra: Vec<_> = self
+                .prefs()
+                .into_iter()
+                .filter(|c| !have.iter().any(|(_, h)| h == c))
+                .filter(|c| !used.contains(&c.static_pt().to_string()))
+                .collect();
+            let m = &mut sdp.media[i];
+            for c in extra {
+                let pt = c.static_pt();
+                // Before telephone-event and the like: audio codecs first.
+                let at = m
+                    .formats
+                    .iter()
+                    .position(|f| f.parse::<u8>().is_ok_and(|p| p >= 96))
+                    .unwrap_or(m.formats.len());
+                m.formats.insert(at, pt.to_string());
+                m.push_attribute(&format!(
+                    "rtpmap:{pt} {}/{}",
+                    c.encoding_name(),
+                    c.rtp_clock()
+                ));
+            }
+        }
+        sdp.to_string().into_bytes()
+    }
+
+    /// The callee's SDP (in a 183 or the 200) arrived: returns the SDP for
+    /// the caller. When the callee picked a codec the caller offered, its
+    /// answer goes to the caller anchored (relay fast path); otherwise we
+    /// answer the caller ourselves with its best codec and transcode.
+    pub(super) fn answer_for_a(&mut self, b_sdp: SessionDescription) -> Vec<u8> {
+        self.learn_remote(Side::B, &b_sdp);
+        if let Some(body) = &self.a_answer {
+            // Already answered (early media, then the 200): same answer.
+            return body.clone();
+        }
+        let all = media::codec::Codec::ALL.to_vec();
+        let b_format = negotiate::audio_section(&b_sdp).and_then(|(_, m)| negotiate::accepted(m, &all));
+        let a_offer = self.a_offer.clone();
+        let a_has_b_codec = match (&a_offer, b_format) {
+            (Some(o), Some(b)) => negotiate::audio_section(o)
+                .map(|(_, m)| negotiate::offered_codecs(m).0.iter().any(|(_, c)| *c == b.codec))
+                .unwrap_or(false),
+            _ => true,
+        };
+        let body = if a_has_b_codec {
+            // Both legs use what the callee answered.
+            self.formats = [b_format, b_format];
+            self.anchor(b_sdp, Side::A)
+        } else {
+            let prefs = self.prefs();
+            let a_format = a_offer.as_ref().and_then(|o| {
+                negotiate::audio_section(o).and_then(|(_, m)| negotiate::choose(m, &prefs, None))
+            });
+            match (a_offer, a_format) {
+                (Some(offer), Some(a_format)) => {
+                    self.formats = [Some(a_format), b_format];
+                    tracing::info!(
+                        "call {}: transcoding {} (caller) <-> {} (callee)",
+                        self.id,
+                        a_format.codec,
+                        b_format.map(|f| f.codec.to_string()).unwrap_or_default()
+                    );
+                    self.ensure_session();
+                    let port = self.media.local_port(Side::A).unwrap_or(0);
+                    match negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id) {
+                        Ok(sdp) => sdp.to_string().into_bytes(),
+                        Err(e) => {
+                            tracing::warn!("call {}: cannot build our answer: {e}", self.id);
+                            self.anchor(b_sdp, Side::A)
+                        }
+                    }
+                }
+                // Nothing of the caller's we can decode: pass the answer on
+                // and let the phones sort it out, as a plain relay would.
+                _ => self.anchor(b_sdp, Side::A),
+            }
+        };
+        self.a_answer = Some(body.clone());
+        body
+    }
+
+    /// Makes sure the call's media is a processing session (upgrading the
+    /// relay in place), with both legs' formats set and bridged.
+    pub(super) fn ensure_session(&mut self) {
+        if let MediaPlane::Relay(_) = self.media {
+            let MediaPlane::Relay(relay) = std::mem::take(&mut self.media) else {
+                return;
+            };
+            let mut session = MediaSession::upgrade(
+                relay,
+                self.ctx.session_stats.clone(),
+                self.ctx.relay_stats.clone(),
+                self.media_sink(),
+            );
+            for (side, f) in [(Side::A, self.formats[0]), (Side::B, self.formats[1])] {
+                if let Some(f) = f {
+                    session.set_format(side, f);
+                }
+                session.hear(side, Hears::Other);
+            }
+            self.media = MediaPlane::Session(session);
+        }
+    }
+
+    /// Starts recording the call (caller left, callee right in stereo)
+    /// under the configured directory; returns the file.
+    pub(super) fn start_recording(&mut self) -> Result<std::path::PathBuf, String> {
+        let cfg = &self.ctx.cfg.recording;
+        let layout = self.ctx.cfg.record_layout().map_err(|e| e.to_string())?;
+        let vars = RecordingVars {
+            caller: self.caller.clone(),
+            callee: self.callee.clone(),
+            call_id: self.a_call_id.clone(),
+        };
+        let path = media::recorder::recording_path(&cfg.dir, &cfg.template, &vars, chrono::Local::now())
+            .map_err(|e| e.to_string())?;
+        let rate = cfg.rate;
+        let recorder = Recorder::create(&path, RecorderOptions { layout, rate }).map_err(|e| e.to_string())?;
+        self.ensure_session();
+        let Some(session) = self.media.session() else {
+            return Err("the call has no media".into());
+        };
+        session.record(recorder, rate);
+        tracing::info!("call {}: recording to {}", self.id, path.display());
+        self.recording = Some(path.clone());
+        Ok(path)
+    }
+
+    /// Sets a leg's negotiated format on the session (if there is one).
+    pub(super) fn set_format(&mut self, side: Side, f: LegFormat) {
+        self.formats[side as usize] = Some(f);
+        if let MediaPlane::Session(s) = &mut self.media {
+            s.set_format(side, f);
+        }
+    }
+}
