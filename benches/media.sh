@@ -8,6 +8,12 @@
 #
 # usage: benches/media.sh [CALLS=2000] [SECONDS=30] [PPS=50]
 # Target (issue 2): 2,000 concurrent relayed calls with under 0.1 % loss.
+#
+# BENCH_MEDIA_MODE=transcode-record (benches/transcode.sh): the caller offers
+# PCMU only and the callee answers PCMA only, so every call is transcoded by
+# the media session, and every call is recorded in stereo (8 kHz WAV under
+# target/bench/media/recordings). Target (issue 3): 1,000 such calls with
+# under 0.1 % loss.
 
 source "$(dirname "$0")/common.sh"
 
@@ -15,6 +21,19 @@ CALLS="${1:-2000}"
 SECS="${2:-30}"
 PPS="${3:-50}"
 SETUP_RATE="${BENCH_SETUP_RATE:-200}"
+MODE="${BENCH_MEDIA_MODE:-relay}"
+UAC_SCEN=uac_call.xml
+UAS_SCEN=uas_answer.xml
+PT_ARGS=()
+case "$MODE" in
+    relay) ;;
+    transcode-record)
+        UAC_SCEN=uac_call_pcmu.xml
+        UAS_SCEN=uas_answer_pcma.xml
+        PT_ARGS=(--pt-a 0 --pt-b 8)
+        ;;
+    *) echo "BENCH_MEDIA_MODE must be relay or transcode-record" >&2; exit 2 ;;
+esac
 UAS_PORT=$(( SIP_PORT + 2 ))
 UAC_PORT=$(( SIP_PORT + 3 ))
 # The calls must outlive the RTP run; SIPp hangs them up after this pause.
@@ -30,6 +49,10 @@ bench_dir media
 # Calls wait without RTP until the generator starts: keep the no-RTP timeout out of
 # the way.
 printf '[media]\nrtp_timeout_secs = 3600\n' >> "$CONFIG"
+if [[ "$MODE" == transcode-record ]]; then
+    printf '[recording]\nenabled = true\nlayout = "stereo"\nrate = 8000\ndir = "%s"\n' \
+        "$WORK/recordings" >> "$CONFIG"
+fi
 FIRST=2000
 LAST=$(( FIRST + 999 ))
 provision "1999-$LAST" bench
@@ -43,14 +66,14 @@ cd "$WORK/sipp"
 "$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/register.xml" -inf "$WORK/callee.csv" \
     -key expires 3600 -i 127.0.0.1 -p "$UAS_PORT" -m 1 -timeout 30s -timeout_error \
     -nostdin >register.log 2>&1 || { echo "callee registration failed" >&2; exit 1; }
-"$SIPP" "${SIPP_BUF[@]}" -sf "$SCEN/uas_answer.xml" -i 127.0.0.1 -p "$UAS_PORT" -mp 6100 \
+"$SIPP" "${SIPP_BUF[@]}" -sf "$SCEN/$UAS_SCEN" -i 127.0.0.1 -p "$UAS_PORT" -mp 6100 \
     -timeout "$(( HOLD_S + 60 ))s" -nostdin -max_recv_loops 10000 \
     -trace_stat -stf uas-stat.csv -fd 5 >uas.log 2>&1 &
 BG_PIDS+=($!)
 wait_udp_bound "$UAS_PORT"
 
 log "SIPp uac: $CALLS calls at $SETUP_RATE/s, each held ${HOLD_S}s"
-"$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/uac_call.xml" -inf "$WORK/callers.csv" \
+"$SIPP" "${SIPP_BUF[@]}" "127.0.0.1:$SIP_PORT" -sf "$SCEN/$UAC_SCEN" -inf "$WORK/callers.csv" \
     -s 1999 -d "$(( HOLD_S * 1000 ))" -i 127.0.0.1 -p "$UAC_PORT" -mp 6200 \
     -r "$SETUP_RATE" -m "$CALLS" -l "$CALLS" -max_recv_loops 10000 \
     -timeout "$(( HOLD_S + 60 ))s" -nostdin -trace_stat -stf stat.csv -fd 5 \
@@ -75,7 +98,7 @@ PAIRS="$(wc -l < "$WORK/pairs.txt")"
 [[ "$PAIRS" -gt 0 ]] || { echo "no answered call to load" >&2; exit 1; }
 
 RSS_CALLS="$(rss_kib "$SERVER_PID")"
-RELAYED0="$(metric switchboard_rtp_packets_relayed_total)"
+RELAYED0="$(( $(metric switchboard_rtp_packets_relayed_total) + $(metric switchboard_media_rtp_out_total) ))"
 DROPPED0="$(metric switchboard_rtp_packets_dropped_total)"
 CPU0="$(cpu_seconds "$SERVER_PID")"
 log "rtp_load: $PAIRS calls, ${SECS}s at ${PPS} pps each way"
@@ -83,16 +106,16 @@ set +e
 if [[ -n "${RTP_LOAD_BIN:-}" ]]; then
     # A prebuilt generator (e.g. target/release/deps/rtp_load-HASH).
     timeout "$(( SECS * 3 + 120 ))" "$RTP_LOAD_BIN" \
-        --pairs "$WORK/pairs.txt" --seconds "$SECS" --pps "$PPS" >rtp_load.out 2>rtp_load.err
+        --pairs "$WORK/pairs.txt" --seconds "$SECS" --pps "$PPS" "${PT_ARGS[@]}" >rtp_load.out 2>rtp_load.err
 else
     (cd "$ROOT" && timeout "$(( SECS * 3 + 120 ))" cargo bench --quiet --bench rtp_load -- \
-        --pairs "$WORK/pairs.txt" --seconds "$SECS" --pps "$PPS") >rtp_load.out 2>rtp_load.err
+        --pairs "$WORK/pairs.txt" --seconds "$SECS" --pps "$PPS" "${PT_ARGS[@]}") >rtp_load.out 2>rtp_load.err
 fi
 RC=$?
 set -e
 CPU1="$(cpu_seconds "$SERVER_PID")"
 RSS_LOAD="$(rss_kib "$SERVER_PID")"
-RELAYED1="$(metric switchboard_rtp_packets_relayed_total)"
+RELAYED1="$(( $(metric switchboard_rtp_packets_relayed_total) + $(metric switchboard_media_rtp_out_total) ))"
 DROPPED1="$(metric switchboard_rtp_packets_dropped_total)"
 LOAD="$(tail -1 rtp_load.out)"
 kv() { tr ' ' '\n' <<< "$LOAD" | sed -n "s/^$1=//p"; }
@@ -106,11 +129,14 @@ awk -v cpu="$SERVER_CPU" -v t="$(kv seconds)" -v n="$PAIRS" -v idle="$RSS_IDLE" 
     printf "media: server RSS idle %d KiB, with calls %d KiB, under load %d KiB: %.1f KiB per call\n",
         idle, calls, load, (n > 0 ? (load - idle) / n : 0)
 }' > summary.txt
-echo "media: calls=$PAIRS answered_of=$CALLS rtp_load_exit=$RC"
+echo "media: mode=$MODE calls=$PAIRS answered_of=$CALLS rtp_load_exit=$RC"
+if [[ "$MODE" == transcode-record ]]; then
+    echo "media: recordings: $(find "$WORK/recordings" -name '*.wav' | wc -l) files, $(du -sh "$WORK/recordings" | cut -f1); frames decoded $(metric switchboard_media_frames_decoded_total), concealed $(metric switchboard_media_frames_concealed_total)"
+fi
 echo "media: rtp_load: $(grep -m1 'rtp_load: .* calls for' rtp_load.err || tail -2 rtp_load.err)"
 echo "media: packets/s sent by the generator: $(kv achieved_pps) of $(( PAIRS * 2 * PPS )) targeted (below target = generator or machine saturated)"
 echo "media: generator: CPU $(kv gen_cpu_s) s ($(kv gen_us_per_pkt) us per packet), $(kv late_ticks) ticks late, $(kv behind_pkts) packets never sent (behind schedule)"
 echo "media: loss_pct=$(kv loss_pct) sent=$(kv sent) received=$(kv received) lost=$(kv lost) latency_p50_us=$(kv latency_p50_us) latency_p99_us=$(kv latency_p99_us)"
 cat summary.txt
 echo "media: server counters during the run: relayed=$(( RELAYED1 - RELAYED0 )) dropped=$(( DROPPED1 - DROPPED0 ))"
-echo "media_calls=$PAIRS loss_pct=$(kv loss_pct) achieved_pps=$(kv achieved_pps) target_pps=$(( PAIRS * 2 * PPS )) server_cpu_s=$SERVER_CPU rss_idle_kib=$RSS_IDLE rss_load_kib=$RSS_LOAD"
+echo "media_mode=$MODE media_calls=$PAIRS loss_pct=$(kv loss_pct) achieved_pps=$(kv achieved_pps) target_pps=$(( PAIRS * 2 * PPS )) server_cpu_s=$SERVER_CPU rss_idle_kib=$RSS_IDLE rss_load_kib=$RSS_LOAD"

@@ -41,9 +41,12 @@
 //! Loss is counted per stream over the measurement window: packets sent
 //! after the first `--warmup-ms` (1 s by default, while the relay latches),
 //! `lost = sent - received`, after receiving until the relay has been quiet
-//! for a moment. The send time is stamped into the payload, which both
+//! for a moment. The send time and the stream's number travel in an RTP
+//! header extension (RFC 3550 5.3.1), which a relay passes untouched and a
+//! media session that transcodes (`--pt-a 0 --pt-b 8`: PCMU to the caller's
+//! side, PCMA to the callee's) or rewrites SSRCs forwards too: the stamp both
 //! classifies each packet (warm-up or window) and gives the one-way latency
-//! through the relay. Sequence numbers give `gaps` (jumps in a stream) and
+//! through the server. Sequence numbers give `gaps` (jumps in a stream) and
 //! `gap_pkts` (packets they skipped), and `reordered` packets.
 //!
 //! The last line of output is `key=value` pairs, parsed by benches/media.sh:
@@ -65,14 +68,17 @@ use std::time::{Duration, Instant};
 use media::{PortAllocator, Relay, RelayStats, Side};
 
 const USAGE: &str = "usage: rtp_load (--pairs FILE | --self-test N) [--seconds S] [--pps P] \
-[--threads T] [--relay-threads T] [--tick-ms MS] [--warmup-ms MS] [--bind IP] [--base-port PORT]";
+[--threads T] [--relay-threads T] [--tick-ms MS] [--warmup-ms MS] [--bind IP] [--base-port PORT] \
+[--pt-a PT] [--pt-b PT]";
 const PAYLOAD: usize = 160;
-const HEADER: usize = 12;
-/// Size of every generated packet: RTP header plus 20 ms of PCMU.
+/// Fixed RTP header plus a header extension of 3 words (profile "SB").
+const HEADER: usize = 12 + 4 + 12;
+/// Size of every generated packet: RTP header plus 20 ms of G.711.
 const PKT: usize = HEADER + PAYLOAD;
-/// Where the send time (microseconds since the start, big endian) sits:
-/// the first 8 payload bytes. The rest of the payload is PCMU silence.
-const STAMP: std::ops::Range<usize> = HEADER..HEADER + 8;
+/// Where the send time (microseconds since the start, big endian) sits in
+/// the header extension; the global stream number follows it.
+const STAMP: std::ops::Range<usize> = 16..24;
+const STREAM: std::ops::Range<usize> = 24..28;
 /// Most messages per `sendmmsg` call: the kernel silently caps `vlen` at
 /// UIO_MAXIOV (1024), so a larger slice takes several calls.
 const SEND_BATCH: usize = 1024;
@@ -113,6 +119,8 @@ struct Args {
     warmup_ms: u64,
     bind: IpAddr,
     base_port: u16,
+    /// Payload types sent to the caller's and the callee's side.
+    pt: [u8; 2],
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -128,6 +136,7 @@ fn parse_args() -> Result<Args, String> {
         warmup_ms: 1000,
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         base_port: 20000,
+        pt: [0, 0],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -147,6 +156,8 @@ fn parse_args() -> Result<Args, String> {
             "--warmup-ms" => a.warmup_ms = value.parse().map_err(|e| bad(&e))?,
             "--bind" => a.bind = value.parse().map_err(|e| bad(&e))?,
             "--base-port" => a.base_port = value.parse().map_err(|e| bad(&e))?,
+            "--pt-a" => a.pt[0] = value.parse().map_err(|e| bad(&e))?,
+            "--pt-b" => a.pt[1] = value.parse().map_err(|e| bad(&e))?,
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -466,6 +477,8 @@ fn set_sock_buf(fd: RawFd, force: libc::c_int, plain: libc::c_int, bytes: usize)
 struct Stream {
     dest: Dest,
     ssrc: u32,
+    /// Index of the stream in the whole run (2 * call + side).
+    global: u32,
     seq: u16,
     ts: u32,
     /// Packets sent in the warm-up / in the measurement window.
@@ -484,10 +497,11 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(dest: SocketAddr, ssrc: u32) -> Stream {
+    fn new(dest: SocketAddr, ssrc: u32, global: u32) -> Stream {
         Stream {
             dest: Dest::new(dest),
             ssrc,
+            global,
             seq: fastrand::u16(..),
             ts: fastrand::u32(..),
             sent_warmup: 0,
@@ -534,7 +548,8 @@ struct Plan {
     threads: usize,
     sock: UdpSocket,
     streams: Vec<Stream>,
-    ssrc_base: u32,
+    /// Payload type per side.
+    pt: [u8; 2],
     total_streams: usize,
     /// Time zero of the run and of every stamp; the first tick is due then.
     start: Instant,
@@ -701,11 +716,13 @@ impl Worker {
         while j < self.plan.streams.len() {
             let s = &self.plan.streams[j];
             let pkt = self.tx.push(s.dest);
-            pkt[0] = 0x80; // version 2, no padding, extension or CSRC
-            pkt[1] = 0; // payload type 0 = PCMU, no marker
+            pkt[0] = 0x90; // version 2, header extension, no padding or CSRC
+            pkt[1] = self.plan.pt[j % 2]; // no marker
             pkt[2..4].copy_from_slice(&s.seq.to_be_bytes());
             pkt[4..8].copy_from_slice(&s.ts.to_be_bytes());
             pkt[8..12].copy_from_slice(&s.ssrc.to_be_bytes());
+            pkt[12..16].copy_from_slice(&[b'S', b'B', 0, 3]);
+            pkt[STREAM].copy_from_slice(&s.global.to_be_bytes());
             j += slices;
             if self.tx.is_full() || j >= self.plan.streams.len() {
                 self.flush(first);
@@ -832,19 +849,18 @@ impl Worker {
             self.t.stray += 1;
             return;
         };
-        if pkt.len() < STAMP.end || pkt[0] >> 6 != 2 {
+        if pkt.len() < STREAM.end || pkt[0] >> 6 != 2 || pkt[0] & 0x10 == 0 {
             self.t.stray += 1;
             return;
         }
-        let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+        let g = u32::from_be_bytes([pkt[24], pkt[25], pkt[26], pkt[27]]) as usize;
         let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
         let mut stamp = [0u8; 8];
         stamp.copy_from_slice(&pkt[STAMP]);
         let stamp = u64::from_be_bytes(stamp);
-        // SSRCs are ssrc_base + global stream index (2 * call + side), and
-        // call c belongs to thread c % threads as its local call c / threads.
+        // The global stream index is 2 * call + side, and call c belongs
+        // to thread c % threads as its local call c / threads.
         let p = &self.plan;
-        let g = ssrc.wrapping_sub(p.ssrc_base) as usize;
         let call = g / 2;
         if g >= p.total_streams || call % p.threads != p.id {
             self.t.stray += 1;
@@ -1069,7 +1085,7 @@ fn run(args: Args) -> Result<(), String> {
             threads,
             sock,
             streams: Vec::with_capacity(2 * n / threads + 2),
-            ssrc_base,
+            pt: args.pt,
             total_streams: 2 * n,
             start,
             end: start + Duration::from_secs(args.seconds),
@@ -1081,8 +1097,11 @@ fn run(args: Args) -> Result<(), String> {
         .collect();
     for (c, pair) in targets.iter().enumerate() {
         for (side, &dest) in pair.iter().enumerate() {
-            let ssrc = ssrc_base.wrapping_add((2 * c + side) as u32);
-            plans[c % threads].streams.push(Stream::new(dest, ssrc));
+            let g = 2 * c + side;
+            let ssrc = ssrc_base.wrapping_add(g as u32);
+            plans[c % threads]
+                .streams
+                .push(Stream::new(dest, ssrc, g as u32));
         }
     }
     eprintln!(

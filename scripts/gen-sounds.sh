@@ -191,6 +191,16 @@ lame --quiet -b 64 "$TMP/tone.wav" "$FIXTURES/tone_440hz_1s_stereo_44k1.mp3"
     echo "\`moh/default.wav\`: a 32 s loop (C Am F G C Em F G, four seconds per bar;"
     echo "soft sine pads under a plucked arpeggio) that starts and ends at silence so"
     echo "it repeats without a seam."
+    echo
+    echo "## Test"
+    echo
+    echo "\`test/milliwatt.wav\`: 2 s of 1004 Hz at -3 dBov (the digital milliwatt),"
+    echo "16 kHz mono, played by the tone test extension; a 16 kHz file on purpose,"
+    echo "so playing it to an 8 kHz call exercises the resampler."
 } >"$SOUNDS/README.md"
+
+# The reference tone of the tone test extension (see README above).
+mkdir -p "$SOUNDS/test"
+sox -n -r 16000 -c 1 -b 16 -e signed-integer "$SOUNDS/test/milliwatt.wav" synth 2 sine 1004 gain -3
 
 du -sh "$SOUNDS"

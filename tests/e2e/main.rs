@@ -7,6 +7,7 @@ mod harness;
 mod sipp;
 mod ua;
 
+mod apps;
 mod calls;
 mod media;
 mod registrar;

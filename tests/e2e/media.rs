@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::harness::Server;
 use crate::sipp::Sipp;
-use crate::ua::{sdp, sdp_media, Dialog, Rtp, Ua, STEP};
+use crate::ua::{dominant_hz, g711_decode, sdp, sdp_media, tone_power, Dialog, Rtp, Ua, STEP};
 
 /// An answered call 1000 -> 1001 between two test UAs with RTP endpoints.
 struct Call {
@@ -518,4 +518,109 @@ async fn delayed_offer_invite_without_sdp_gets_the_callee_offer_and_relays_the_a
         a_rtp.wait_received(1, STEP).await > 0,
         "caller received no RTP"
     );
+}
+
+/// An answered call 1000 -> 1001 where the caller offers `offer_pts` and the
+/// callee answers with `answer_pts` (G.711 payload types).
+async fn call_with_codecs(server: &Server, offer_pts: &str, answer_pts: &str) -> Call {
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let body = |port: u16, pts: &str| {
+        format!(
+            "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP {pts} 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
+        )
+    };
+    let offer = body(a_rtp.port, offer_pts);
+    let answer = body(b_rtp.port, answer_pts);
+    let ((resp, a_dialog), b_dialog) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee.wait_invite(STEP).await.expect("callee got no INVITE");
+        callee.answer(&inc, &answer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let a_dialog = a_dialog.unwrap();
+    let a_relay = sdp_media(&a_dialog.remote_sdp).expect("SDP answer to caller");
+    let b_relay = sdp_media(&b_dialog.remote_sdp).expect("SDP offer to callee");
+    Call {
+        caller,
+        callee,
+        a_rtp,
+        b_rtp,
+        a_dialog,
+        b_dialog,
+        a_relay,
+        b_relay,
+    }
+}
+
+#[tokio::test]
+async fn a_pcmu_caller_and_a_pcma_callee_talk_through_transcoding() {
+    let server = Server::start("transcode");
+    let mut call = call_with_codecs(&server, "0", "8").await;
+    // The callee was offered A-law although the caller has only µ-law, and
+    // the caller got an answer in its own codec.
+    assert!(call.b_dialog.remote_sdp.contains("PCMA"), "{}", call.b_dialog.remote_sdp);
+    assert!(call.a_dialog.remote_sdp.contains("RTP/AVP 0"), "{}", call.a_dialog.remote_sdp);
+    tokio::join!(
+        call.a_rtp.send_tone(call.a_relay, 0, 440.0, 1000, 0xA),
+        call.b_rtp.send_tone(call.b_relay, 8, 1200.0, 1000, 0xB)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Each side receives its own codec, carrying the other side's tone.
+    let at_b = g711_decode(8, &call.b_rtp.payload_bytes(8));
+    let at_a = g711_decode(0, &call.a_rtp.payload_bytes(0));
+    assert!(at_b.len() >= 4000, "callee got {} A-law samples", at_b.len());
+    assert!(at_a.len() >= 4000, "caller got {} µ-law samples", at_a.len());
+    assert_eq!(call.b_rtp.received_pt(0), 0, "µ-law leaked to the A-law callee");
+    let (hb, ha) = (dominant_hz(&at_b, 8000.0), dominant_hz(&at_a, 8000.0));
+    assert!((hb - 440.0).abs() <= 6.0, "callee hears {hb} Hz");
+    assert!((ha - 1200.0).abs() <= 6.0, "caller hears {ha} Hz");
+    let resp = call.caller.bye(&mut call.a_dialog).await;
+    assert_eq!(resp.status, Some(200));
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+}
+
+#[tokio::test]
+async fn a_bridged_call_recorded_in_stereo_holds_each_party_on_its_own_channel() {
+    let dir = crate::harness::artifacts()
+        .join("recordings")
+        .join(format!("stereo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = Server::builder("record_stereo")
+        .extensions("1000-1001", "secret")
+        .config(&format!(
+            "[recording]\nenabled = true\nlayout = \"stereo\"\nrate = 8000\ndir = \"{}\"\n",
+            dir.display()
+        ))
+        .start();
+    let mut call = call_with_codecs(&server, "0", "0").await;
+    tokio::join!(
+        call.a_rtp.send_tone(call.a_relay, 0, 500.0, 1500, 0xA),
+        call.b_rtp.send_tone(call.b_relay, 0, 1500.0, 1500, 0xB)
+    );
+    let resp = call.caller.bye(&mut call.a_dialog).await;
+    assert_eq!(resp.status, Some(200));
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    let path = cdr.recording_path.clone().expect("the CDR names the recording");
+    assert!(path.starts_with(&dir.display().to_string()), "{path}");
+    assert!((1..=3).contains(&cdr.recorded_secs), "{cdr:?}");
+    let mut wav = hound::WavReader::open(&path).expect("a readable WAV");
+    let spec = wav.spec();
+    assert_eq!((spec.channels, spec.sample_rate), (2, 8000));
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    assert!(left.len() >= 8000, "{} frames recorded", left.len());
+    let (hl, hr) = (dominant_hz(&left, 8000.0), dominant_hz(&right, 8000.0));
+    assert!((hl - 500.0).abs() <= 6.0, "left (caller) channel: {hl} Hz");
+    assert!((hr - 1500.0).abs() <= 6.0, "right (callee) channel: {hr} Hz");
+    // The other party is not on a channel: 40 dB below.
+    assert!(tone_power(&left, 8000.0, 1500.0) * 1e4 < tone_power(&left, 8000.0, 500.0));
+    assert!(tone_power(&right, 8000.0, 500.0) * 1e4 < tone_power(&right, 8000.0, 1500.0));
 }

@@ -281,7 +281,7 @@ impl Ua {
         extra: &str,
         body: &str,
     ) -> String {
-        let ctype = if body.is_empty() {
+        let ctype = if body.is_empty() || extra.contains("Content-Type:") {
             ""
         } else {
             "Content-Type: application/sdp\r\n"
@@ -498,6 +498,20 @@ impl Ua {
             .expect("no response to BYE")
     }
 
+    /// Sends INFO with `body` of `content_type` in `d`; the final response.
+    pub async fn info(&mut self, d: &mut Dialog, content_type: &str, body: &str) -> Msg {
+        d.cseq += 1;
+        let route: String = d.route.iter().map(|r| format!("Route: {r}\r\n")).collect();
+        let extra = format!("{route}Content-Type: {content_type}\r\n");
+        let req = self.request(
+            "INFO", &d.target, &branch(), &d.local, &d.remote, &d.call_id, d.cseq, &extra, body,
+        );
+        self.send_to_target(req.as_bytes()).await;
+        self.final_response(&d.call_id.clone(), d.cseq)
+            .await
+            .expect("no response to INFO")
+    }
+
     /// Sends a re-INVITE with `sdp` in `d` (ACKed if 2xx); the final response.
     pub async fn reinvite(&mut self, d: &mut Dialog, sdp: &str) -> Msg {
         d.cseq += 1;
@@ -679,8 +693,13 @@ pub struct Rtp {
     /// Packets received per RTP payload type (marker bit stripped).
     by_pt: Arc<[AtomicU64; 128]>,
     last_source: Arc<Mutex<Option<SocketAddr>>>,
+    /// Payloads received, by payload type, in arrival order (bounded).
+    payloads: Arc<Mutex<Vec<(u8, Vec<u8>)>>>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// Payloads kept per endpoint: 30 s of 20 ms packets.
+const KEEP_PAYLOADS: usize = 1500;
 
 impl Rtp {
     /// Binds 127.0.0.1:`port` and starts counting.
@@ -693,11 +712,13 @@ impl Rtp {
         let received = Arc::new(AtomicU64::new(0));
         let by_pt: Arc<[AtomicU64; 128]> = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
         let last_source = Arc::new(Mutex::new(None));
-        let (s, r, p, l) = (
+        let payloads = Arc::new(Mutex::new(Vec::new()));
+        let (s, r, p, l, kept) = (
             sock.clone(),
             received.clone(),
             by_pt.clone(),
             last_source.clone(),
+            payloads.clone(),
         );
         let task = tokio::spawn(async move {
             let mut buf = [0u8; 2048];
@@ -707,6 +728,11 @@ impl Rtp {
                     r.fetch_add(1, Ordering::Relaxed);
                     p[usize::from(buf[1] & 0x7F)].fetch_add(1, Ordering::Relaxed);
                     *l.lock().unwrap() = Some(src);
+                    let header = 12 + 4 * usize::from(buf[0] & 0x0F);
+                    let mut kept = kept.lock().unwrap();
+                    if n >= header && kept.len() < KEEP_PAYLOADS {
+                        kept.push((buf[1] & 0x7F, buf[header..n].to_vec()));
+                    }
                 }
             }
         });
@@ -716,7 +742,47 @@ impl Rtp {
             received,
             by_pt,
             last_source,
+            payloads,
             task,
+        }
+    }
+
+    /// The payloads received so far with payload type `pt`, concatenated.
+    pub fn payload_bytes(&self, pt: u8) -> Vec<u8> {
+        let kept = self.payloads.lock().unwrap();
+        kept.iter()
+            .filter(|(p, _)| *p == pt)
+            .flat_map(|(_, b)| b.iter().copied())
+            .collect()
+    }
+
+    /// Forgets the payloads received so far.
+    pub fn clear_payloads(&self) {
+        self.payloads.lock().unwrap().clear();
+    }
+
+    /// Sends `ms` of a `hz` sine, G.711-encoded (payload type 0 = µ-law,
+    /// 8 = A-law) in real-time 20 ms packets.
+    pub async fn send_tone(&self, dest: SocketAddr, pt: u8, hz: f32, ms: u32, ssrc: u32) {
+        let frames = ms / 20;
+        let mut phase = 0f32;
+        let step = 2.0 * std::f32::consts::PI * hz / 8000.0;
+        for seq in 0..frames {
+            let mut pkt = vec![0x80, pt];
+            pkt.extend_from_slice(&(seq as u16).to_be_bytes());
+            pkt.extend_from_slice(&(seq * 160).to_be_bytes());
+            pkt.extend_from_slice(&ssrc.to_be_bytes());
+            for _ in 0..160 {
+                let s = (phase.sin() * 10_000.0) as i16;
+                phase = (phase + step) % (2.0 * std::f32::consts::PI);
+                pkt.push(if pt == 8 {
+                    media::codec::g711::alaw_encode(s)
+                } else {
+                    media::codec::g711::ulaw_encode(s)
+                });
+            }
+            self.sock.send_to(&pkt, dest).await.expect("send RTP");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -767,4 +833,46 @@ impl Drop for Rtp {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Decodes G.711 bytes (payload type 0 = µ-law, 8 = A-law) to PCM.
+pub fn g711_decode(pt: u8, bytes: &[u8]) -> Vec<i16> {
+    bytes
+        .iter()
+        .map(|&b| {
+            if pt == 8 {
+                media::codec::g711::alaw_decode(b)
+            } else {
+                media::codec::g711::ulaw_decode(b)
+            }
+        })
+        .collect()
+}
+
+/// Power of `hz` in `pcm` (Goertzel over the whole signal), normalised by length.
+pub fn tone_power(pcm: &[i16], rate: f32, hz: f32) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * f64::from(hz) / f64::from(rate);
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for &x in pcm {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let p = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    p / (pcm.len().max(1) as f64).powi(2)
+}
+
+/// The strongest frequency of `pcm` among 100..3500 Hz in 2 Hz steps.
+pub fn dominant_hz(pcm: &[i16], rate: f32) -> f32 {
+    let mut best = (0f32, 0f64);
+    let mut hz = 100f32;
+    while hz < 3500.0 {
+        let p = tone_power(pcm, rate, hz);
+        if p > best.1 {
+            best = (hz, p);
+        }
+        hz += 2.0;
+    }
+    best.0
 }

@@ -46,6 +46,10 @@ pub struct Ctx {
     pub media_rt: tokio::runtime::Handle,
     /// Relay counters.
     pub relay_stats: Arc<media::relay::RelayStats>,
+    /// Processing media session counters.
+    pub session_stats: Arc<media::session::SessionStats>,
+    /// Prompts and music decoded once, at each call rate used.
+    pub audio_cache: media::audio_file::AudioCache,
     /// Live calls (for the API, metrics and shutdown).
     pub calls: DashMap<u64, (CallTx, CallInfo)>,
     /// Call-ID of each leg -> the call owning it and which side it is.

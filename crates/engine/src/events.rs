@@ -61,6 +61,15 @@ pub enum Event {
         /// caller / callee / system.
         hangup_by: &'static str,
     },
+    /// A DTMF key was pressed on a call.
+    Dtmf {
+        /// Engine call id.
+        id: u64,
+        /// caller / callee.
+        leg: &'static str,
+        /// The key.
+        digit: char,
+    },
 }
 
 /// Publish/subscribe hub; cheap to publish when nobody listens.

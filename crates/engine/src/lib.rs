@@ -5,6 +5,7 @@
 //! number goes; [`cdr`] writes call records; [`server`] starts and stops it all.
 
 pub mod acl;
+pub mod apps;
 pub mod auth_guard;
 pub mod calls;
 pub mod cdr;

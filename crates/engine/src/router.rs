@@ -1,7 +1,10 @@
-//! Routing of dialled numbers. For now the one basic rule of the manual:
-//! `^(\d{3,4})$` reaches a local extension. The rule table (inbound, outbound,
-//! queue, IVR, robot) arrives with the call-center applications.
+//! Routing of dialled numbers. For now the built-in test extensions (echo,
+//! readback, tone; see `[apps]` in the config), then the one basic rule of the
+//! manual: `^(\d{3,4})$` reaches a local extension. The rule table (inbound,
+//! outbound, queue, IVR, robot) arrives with the call-center applications.
 
+use crate::apps::App;
+use crate::config::AppsConfig;
 use crate::directory::Directory;
 use std::sync::OnceLock;
 
@@ -10,6 +13,8 @@ use std::sync::OnceLock;
 pub enum Route {
     /// A local extension (it exists and is enabled).
     Extension(String),
+    /// An application answers the call.
+    App(App),
     /// Nothing matches: 404.
     NotFound,
 }
@@ -26,7 +31,17 @@ pub fn dialled_number(req: &rsip::Request) -> String {
 }
 
 /// Route a dialled number.
-pub fn route(number: &str, directory: &Directory) -> Route {
+pub fn route(number: &str, directory: &Directory, apps: &AppsConfig) -> Route {
+    let is = |n: &str| !n.is_empty() && n == number;
+    if is(&apps.echo) {
+        return Route::App(App::Echo);
+    }
+    if is(&apps.readback) {
+        return Route::App(App::Readback);
+    }
+    if is(&apps.tone) {
+        return Route::App(App::Tone);
+    }
     let Some(caps) = basic_rule().captures(number) else {
         return Route::NotFound;
     };
@@ -54,7 +69,20 @@ mod tests {
     #[test]
     fn unknown_extension_is_not_found() {
         let d = Directory::default();
-        assert_eq!(route("1000", &d), Route::NotFound);
-        assert_eq!(route("abc", &d), Route::NotFound);
+        let apps = AppsConfig::default();
+        assert_eq!(route("1000", &d, &apps), Route::NotFound);
+        assert_eq!(route("abc", &d, &apps), Route::NotFound);
+    }
+
+    #[test]
+    fn test_extensions_route_to_their_applications_unless_off() {
+        let d = Directory::default();
+        let mut apps = AppsConfig::default();
+        assert_eq!(route("9196", &d, &apps), Route::App(App::Echo));
+        assert_eq!(route("9197", &d, &apps), Route::App(App::Readback));
+        assert_eq!(route("9198", &d, &apps), Route::App(App::Tone));
+        apps.echo.clear();
+        assert_eq!(route("9196", &d, &apps), Route::NotFound);
+        assert_eq!(route("", &d, &apps), Route::NotFound);
     }
 }

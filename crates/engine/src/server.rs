@@ -119,6 +119,8 @@ impl Engine {
             ports,
             media_rt: media_handle,
             relay_stats: Arc::new(media::RelayStats::new()),
+            session_stats: Arc::new(media::session::SessionStats::default()),
+            audio_cache: media::audio_file::AudioCache::new(),
             calls: Default::default(),
             dialogs: Default::default(),
             cdr_tx,
@@ -241,6 +243,43 @@ impl Engine {
             "counter",
             "RTP/RTCP packets dropped (invalid, unknown source).",
             r.dropped.load(Relaxed),
+        );
+        let s = &self.ctx.session_stats;
+        e.metric(
+            "switchboard_media_rtp_in_total",
+            "counter",
+            "RTP packets received by processing media sessions.",
+            s.rtp_in.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_media_rtp_out_total",
+            "counter",
+            "RTP packets sent by processing media sessions.",
+            s.rtp_out.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_media_unknown_payload_type_total",
+            "counter",
+            "RTP packets dropped for a payload type the leg did not negotiate.",
+            s.unknown_payload_type.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_media_frames_decoded_total",
+            "counter",
+            "Audio frames decoded (transcoding, recording, detection).",
+            s.frames_decoded.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_media_frames_concealed_total",
+            "counter",
+            "Audio frames filled by packet loss concealment.",
+            s.frames_concealed.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_dtmf_digits_total",
+            "counter",
+            "DTMF digits detected in media (RFC 4733 and in-band).",
+            s.digits.load(Relaxed),
         );
         e.metric(
             "switchboard_rtp_ports_in_use",

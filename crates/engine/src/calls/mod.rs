@@ -2,6 +2,7 @@
 //! media relay. The profile dispatchers talk to it through [`CallMsg`].
 
 pub mod actor;
+pub mod control;
 mod outcome;
 
 pub use outcome::{best_failure, HangupCause};
@@ -46,6 +47,10 @@ pub enum CallMsg {
     Cancel,
     /// The server is stopping: end the call now.
     Shutdown,
+    /// A command from the application driving the call.
+    Control(control::Command),
+    /// An event of the call's media session.
+    Media(media::session::MediaEvent),
 }
 
 /// A live call as shown by the API.
@@ -69,4 +74,10 @@ pub struct CallInfo {
     pub start_at: u64,
     /// Unix ms when answered.
     pub answer_at: Option<u64>,
+    /// The application answering the call, if any ("echo", "readback", ...).
+    pub app: Option<&'static str>,
+    /// DTMF keys received so far (RFC 4733, in-band or SIP INFO).
+    pub digits: String,
+    /// The application's latest note.
+    pub note: String,
 }

@@ -22,7 +22,6 @@ use sip::message::{self, status, SetBody};
 use sip::transaction::TxId;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -583,7 +582,3 @@ impl Call {
         r
     }
 }
-
-/// How long an application may take to answer before the caller hears a
-/// failure (a stuck application must not hold a call forever).
-pub(crate) const APP_ANSWER_LIMIT: Duration = Duration::from_secs(30);

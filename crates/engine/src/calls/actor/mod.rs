@@ -69,6 +69,9 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         b_rtp_port: 0,
         start_at: start,
         answer_at: None,
+        app: None,
+        digits: String::new(),
+        note: String::new(),
     };
     ctx.calls.insert(id, (me.clone(), info));
     ctx.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
@@ -97,6 +100,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         a_offer: None,
         formats: [None; 2],
         app: None,
+        a_answer: None,
         recording: None,
         cdr: None,
         caller: nc.caller,
@@ -185,6 +189,8 @@ struct Call {
     formats: [Option<media::session::LegFormat>; 2],
     /// Set when an application drives this call.
     app: Option<app::AppState>,
+    /// The SDP answer we gave the caller (repeated in the 200 after early media).
+    a_answer: Option<Vec<u8>>,
     /// Path of the recording in progress.
     recording: Option<std::path::PathBuf>,
     /// The finished call's record, written once the recording is closed.
@@ -734,6 +740,9 @@ impl Call {
     /// answer, which goes on (anchored) in our ACK to the callee.
     fn on_caller_ack(&mut self, ack: Request) {
         self.a_acked = true;
+        if self.app.is_some() {
+            return self.on_app_ack(&ack);
+        }
         let Some(mut b_ack) = self.b_ack_pending.take() else {
             return;
         };
@@ -891,10 +900,6 @@ impl Call {
             sip_code,
             hangup_by: by,
         });
-        self.ctx
-            .metrics
-            .active_calls
-            .fetch_sub(1, Ordering::Relaxed);
         self.ctx.dialogs.remove(&self.a_call_id);
         for f in &self.forks {
             self.ctx.dialogs.remove(&f.dialog.call_id);
@@ -1010,10 +1015,16 @@ impl Call {
         self.send_cdr(cdr);
     }
 
+    /// Queues the CDR; only then does the call stop counting as active, so
+    /// a graceful shutdown that waits for active calls loses no record.
     fn send_cdr(&self, cdr: store::Cdr) {
         if self.ctx.cdr_tx.send(cdr).is_err() {
             tracing::error!("call {}: CDR writer gone, record lost", self.id);
         }
+        self.ctx
+            .metrics
+            .active_calls
+            .fetch_sub(1, Ordering::Relaxed);
     }
 
     fn update_info(&self, f: impl FnOnce(&mut CallInfo)) {

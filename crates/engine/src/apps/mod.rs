@@ -1,0 +1,81 @@
+//! Applications that answer calls themselves, driving them through the
+//! call-control API ([`crate::calls::control`]): the built-in test
+//! extensions now; the IVR, queue and robot applications later.
+
+mod echo;
+mod readback;
+mod tone;
+
+use crate::calls::control::CallControl;
+use crate::calls::HangupCause;
+use crate::context::Ctx;
+use std::sync::Arc;
+
+/// An application a number can route to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum App {
+    /// Echo test: the caller hears itself.
+    Echo,
+    /// DTMF readback: each key is read back and reported.
+    Readback,
+    /// Tone test: a reference tone (a prompt file), then ringback.
+    Tone,
+}
+
+impl App {
+    /// Short name, shown in the live call list.
+    pub fn name(self) -> &'static str {
+        match self {
+            App::Echo => "echo",
+            App::Readback => "readback",
+            App::Tone => "tone",
+        }
+    }
+}
+
+/// Runs `app` on its call until it is done; then hangs up if the caller has not.
+pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
+    let result = match app {
+        App::Echo => echo::run(&call).await,
+        App::Readback => readback::run(&call).await,
+        App::Tone => tone::run(&call, &ctx).await,
+    };
+    match result {
+        Ok(()) => call.hangup(HangupCause::NormalClearing),
+        Err(crate::calls::control::CallError::HungUp) => {}
+        Err(e) => {
+            tracing::warn!("call {}: {} application failed: {e}", call.id, app.name());
+            call.hangup(HangupCause::NormalTemporaryFailure);
+        }
+    }
+}
+
+/// The built-in prompt that speaks `digit` ("digits/5", "digits/star").
+pub fn digit_prompt(digit: char) -> Option<String> {
+    let name = match digit {
+        '0'..='9' | 'A'..='D' => digit.to_string(),
+        'a'..='d' => digit.to_ascii_uppercase().to_string(),
+        '*' => "star".into(),
+        '#' => "pound".into(),
+        _ => return None,
+    };
+    Some(format!("digits/{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dtmf_key_has_a_shipped_prompt() {
+        let sounds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sounds");
+        for lang in ["en", "zh"] {
+            for d in "0123456789*#ABCD".chars() {
+                let name = digit_prompt(d).unwrap();
+                let file = sounds.join(lang).join(format!("{name}.wav"));
+                assert!(file.is_file(), "missing {}", file.display());
+            }
+        }
+        assert_eq!(digit_prompt('x'), None);
+    }
+}

@@ -1,0 +1,147 @@
+//! The media engine end to end through the built-in test extensions: SIPp's
+//! RFC 4733 captures read back by the readback extension (9197), SIP INFO
+//! digits, the tone extension's prompt (9198) decoded at the test UA, and the
+//! echo extension (9196).
+
+use std::time::{Duration, Instant};
+
+use crate::harness::Server;
+use crate::sipp::Sipp;
+use crate::ua::{dominant_hz, g711_decode, sdp_media, tone_power, Dialog, Rtp, Ua, STEP};
+
+/// The digits the live call list shows for the first call with any.
+fn live_digits(server: &Server) -> String {
+    let calls: serde_json::Value =
+        serde_json::from_str(&server.api_calls()).unwrap_or(serde_json::Value::Null);
+    calls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["digits"].as_str())
+        .find(|d| !d.is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Polls the live call list until its digits are `want` (or time runs out).
+async fn wait_digits(server: &Server, want: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        seen = live_digits(server);
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen
+}
+
+/// Calls `number` from 1000 with a PCMU (+telephone-event) offer; the
+/// dialog, the server's media address and the caller's RTP endpoint.
+async fn call_app(server: &Server, number: &str, offer_pts: &str) -> (Ua, Dialog, std::net::SocketAddr, Rtp) {
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let offer = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP {offer_pts}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n",
+        rtp.port
+    );
+    let (resp, dialog) = caller.invite(number, &offer).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let dialog = dialog.expect("dialog");
+    let media = sdp_media(&dialog.remote_sdp).expect("SDP answer");
+    (caller, dialog, media, rtp)
+}
+
+#[tokio::test]
+async fn sipp_rfc4733_captures_are_reported_and_read_back_by_the_readback_extension() {
+    let server = Server::builder("readback_sipp")
+        .extensions("1000", "secret")
+        .start();
+    let uac = Sipp::new("uac-dtmf-readback", "uac_dtmf_pcap")
+        .remote(server.sip_addr())
+        .users(&[("1000", "secret")])
+        .service("9197")
+        .media("127.0.0.1", server.ports.media_port(1))
+        .pause_ms(4000)
+        .spawn();
+    let seen = wait_digits(&server, "159", Duration::from_secs(20)).await;
+    assert_eq!(seen, "159", "digits reported by the readback extension");
+    uac.wait().await.assert_success(1);
+    let digits = server.metric("switchboard_dtmf_digits_total", "");
+    assert_eq!(digits, 3.0, "each capture is one digit, reported once");
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.callee, "9197");
+    assert_eq!(cdr.hangup_by, "caller", "{cdr:?}");
+}
+
+#[tokio::test]
+async fn sip_info_digits_reach_the_application_and_unknown_bodies_get_415() {
+    let server = Server::builder("readback_info")
+        .extensions("1000", "secret")
+        .start();
+    let (mut caller, mut dialog, _media, _rtp) = call_app(&server, "9197", "0 101").await;
+    for (ctype, body) in [
+        ("application/dtmf-relay", "Signal=4\r\nDuration=160\r\n"),
+        ("application/dtmf", "#"),
+    ] {
+        let r = caller.info(&mut dialog, ctype, body).await;
+        assert_eq!(r.status, Some(200), "{}", r.raw);
+    }
+    assert_eq!(wait_digits(&server, "4#", STEP).await, "4#");
+    let r = caller.info(&mut dialog, "application/dtmf-relay", "Signal=X\r\n").await;
+    assert_eq!(r.status, Some(415), "{}", r.raw);
+    assert!(r.raw.contains("Signal"), "the reason names the problem: {}", r.raw);
+    let r = caller.bye(&mut dialog).await;
+    assert_eq!(r.status, Some(200));
+}
+
+#[tokio::test]
+async fn the_tone_extensions_prompt_file_decodes_to_its_1004_hz_at_the_test_ua() {
+    let server = Server::builder("tone_prompt")
+        .extensions("1000", "secret")
+        .start();
+    // PCMA only: the engine must answer with it and encode the prompt in A-law.
+    let (mut caller, mut dialog, media, rtp) = call_app(&server, "9198", "8 101").await;
+    assert!(dialog.remote_sdp.contains("RTP/AVP 8"), "{}", dialog.remote_sdp);
+    // Symmetric RTP: our packets tell the server where we are.
+    rtp.send(media, 5, 7).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pcm = g711_decode(8, &rtp.payload_bytes(8));
+    assert!(pcm.len() >= 8000, "only {} samples of the prompt arrived", pcm.len());
+    // The milliwatt prompt (a 16 kHz file, resampled to the call's 8 kHz).
+    let tone = &pcm[800..8000];
+    let hz = dominant_hz(tone, 8000.0);
+    assert!((hz - 1004.0).abs() <= 6.0, "dominant frequency {hz} Hz");
+    assert!(
+        tone_power(tone, 8000.0, 1004.0) > 100.0 * tone_power(tone, 8000.0, 2000.0),
+        "the tone is clean"
+    );
+    let r = caller.bye(&mut dialog).await;
+    assert_eq!(r.status, Some(200));
+}
+
+#[tokio::test]
+async fn the_echo_extension_returns_what_the_caller_says() {
+    let server = Server::builder("echo")
+        .extensions("1000", "secret")
+        .start();
+    let (mut caller, mut dialog, media, rtp) = call_app(&server, "9196", "0 101").await;
+    // A key skips the spoken introduction.
+    let r = caller
+        .info(&mut dialog, "application/dtmf-relay", "Signal=1\r\nDuration=100\r\n")
+        .await;
+    assert_eq!(r.status, Some(200));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rtp.clear_payloads();
+    rtp.send_tone(media, 0, 600.0, 1000, 0x600).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pcm = g711_decode(0, &rtp.payload_bytes(0));
+    assert!(pcm.len() >= 4000, "only {} samples came back", pcm.len());
+    let hz = dominant_hz(&pcm, 8000.0);
+    assert!((hz - 600.0).abs() <= 6.0, "echoed frequency {hz} Hz");
+    let r = caller.bye(&mut dialog).await;
+    assert_eq!(r.status, Some(200));
+}
