@@ -694,9 +694,12 @@ pub struct Rtp {
     by_pt: Arc<[AtomicU64; 128]>,
     last_source: Arc<Mutex<Option<SocketAddr>>>,
     /// Payloads received, by payload type, in arrival order (bounded).
-    payloads: Arc<Mutex<Vec<(u8, Vec<u8>)>>>,
+    payloads: Arc<Mutex<Vec<Payload>>>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// A received RTP payload and its payload type.
+type Payload = (u8, Vec<u8>);
 
 /// Payloads kept per endpoint: 30 s of 20 ms packets.
 const KEEP_PAYLOADS: usize = 1500;

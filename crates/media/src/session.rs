@@ -638,8 +638,10 @@ impl Task {
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => self.relay_stats.dropped.fetch_add(1, Relaxed),
-                    };
+                        Err(_) => {
+                            self.relay_stats.dropped.fetch_add(1, Relaxed);
+                        }
+                    }
                 }
             }
         }
@@ -793,8 +795,8 @@ impl Task {
     /// detectors, and reports a digit whose end packets were all lost.
     fn pull_input(&mut self, i: usize, now: Instant) {
         let Some(leg) = &mut self.legs[i] else { return };
-        let Some(inbound) = &mut leg.rx else { return };
         let want = frame_len(leg.rate());
+        let Some(inbound) = &mut leg.rx else { return };
         let mut got = false;
         for _ in 0..MAX_POPS_PER_TICK {
             if leg.fifo.len() >= want {
@@ -954,14 +956,13 @@ impl Task {
         if let (Some(te), Some(tx), Some(out)) = (format.te_pt, &mut leg.te_tx, &mut leg.tx) {
             if let Some(pkt) = tx.next() {
                 if pkt.marker {
-                    leg.event_ts = out.sender.timestamp();
+                    leg.event_ts = out.sender.next_timestamp();
                 }
+                let ts = leg.event_ts.wrapping_add(pkt.event_ts_offset);
                 out.sender
-                    .build_event(te, &pkt.payload, pkt.marker, leg.event_ts, &mut self.out);
-                if pkt.end && !tx.is_busy() {
-                    // The event's time passes on the audio clock too.
-                    out.sender.skip(ts_units);
-                }
+                    .build_event(te, &pkt.payload, ts, pkt.marker, &mut self.out);
+                // The event replaces this tick's audio; the audio clock runs on.
+                out.sender.skip(ts_units);
                 Self::transmit(&leg.pair.rtp, &leg.latch, &self.out, &self.stats, &self.relay_stats);
                 return true;
             }

@@ -16,7 +16,7 @@ use crate::events::Event;
 use media::audio::{AudioSource, Limited, Sequence, Silence};
 use media::negotiate;
 use media::session::{Hears, MediaEvent, MediaSession};
-use rsip::headers::Header;
+use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request};
 use sip::message::{self, status, SetBody};
 use sip::transaction::TxId;
@@ -274,7 +274,7 @@ impl Call {
                 pcm.push(self.load(&path, rate)?);
             }
         }
-        media::player::Player::new(pcm, true, rate).map_err(|e| CallError::Media(e.to_string()))
+        media::player::Player::new(pcm, rate, true).map_err(|e| CallError::Media(e.to_string()))
     }
 
     fn load(&self, path: &std::path::Path, rate: u32) -> Result<Arc<media::audio_file::Pcm>, CallError> {
@@ -335,7 +335,7 @@ impl Call {
                     pcm.push(self.load(&path, rate)?);
                 }
                 Box::new(
-                    media::player::Player::new(pcm, false, rate)
+                    media::player::Player::new(pcm, rate, false)
                         .map_err(|e| CallError::Media(e.to_string()))?,
                 )
             }
