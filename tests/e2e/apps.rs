@@ -39,7 +39,11 @@ async fn wait_digits(server: &Server, want: &str, timeout: Duration) -> String {
 
 /// Calls `number` from 1000 with a PCMU (+telephone-event) offer; the
 /// dialog, the server's media address and the caller's RTP endpoint.
-async fn call_app(server: &Server, number: &str, offer_pts: &str) -> (Ua, Dialog, std::net::SocketAddr, Rtp) {
+async fn call_app(
+    server: &Server,
+    number: &str,
+    offer_pts: &str,
+) -> (Ua, Dialog, std::net::SocketAddr, Rtp) {
     let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
     let rtp = Rtp::bind(server.ports.media_port(0)).await;
     let offer = format!(
@@ -78,7 +82,7 @@ async fn sipp_rfc4733_captures_are_reported_and_read_back_by_the_readback_extens
 }
 
 #[tokio::test]
-async fn sip_info_digits_reach_the_application_and_unknown_bodies_get_415() {
+async fn sip_info_digits_reach_the_application_and_bad_bodies_get_400_or_415() {
     let server = Server::builder("readback_info")
         .extensions("1000", "secret")
         .start();
@@ -91,9 +95,19 @@ async fn sip_info_digits_reach_the_application_and_unknown_bodies_get_415() {
         assert_eq!(r.status, Some(200), "{}", r.raw);
     }
     assert_eq!(wait_digits(&server, "4#", STEP).await, "4#");
-    let r = caller.info(&mut dialog, "application/dtmf-relay", "Signal=X\r\n").await;
+    let r = caller
+        .info(&mut dialog, "application/dtmf-relay", "Signal=X\r\n")
+        .await;
+    assert_eq!(r.status, Some(400), "{}", r.raw);
+    assert!(
+        r.raw.contains("digit \"X\""),
+        "the reason names the problem: {}",
+        r.raw
+    );
+    let r = caller.info(&mut dialog, "text/plain", "5").await;
     assert_eq!(r.status, Some(415), "{}", r.raw);
-    assert!(r.raw.contains("Signal"), "the reason names the problem: {}", r.raw);
+    // Neither bad body counted as a key.
+    assert_eq!(live_digits(&server), "4#");
     let r = caller.bye(&mut dialog).await;
     assert_eq!(r.status, Some(200));
 }
@@ -105,12 +119,20 @@ async fn the_tone_extensions_prompt_file_decodes_to_its_1004_hz_at_the_test_ua()
         .start();
     // PCMA only: the engine must answer with it and encode the prompt in A-law.
     let (mut caller, mut dialog, media, rtp) = call_app(&server, "9198", "8 101").await;
-    assert!(dialog.remote_sdp.contains("RTP/AVP 8"), "{}", dialog.remote_sdp);
+    assert!(
+        dialog.remote_sdp.contains("RTP/AVP 8"),
+        "{}",
+        dialog.remote_sdp
+    );
     // Symmetric RTP: our packets tell the server where we are.
     rtp.send(media, 5, 7).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let pcm = g711_decode(8, &rtp.payload_bytes(8));
-    assert!(pcm.len() >= 8000, "only {} samples of the prompt arrived", pcm.len());
+    assert!(
+        pcm.len() >= 8000,
+        "only {} samples of the prompt arrived",
+        pcm.len()
+    );
     // The milliwatt prompt (a 16 kHz file, resampled to the call's 8 kHz).
     let tone = &pcm[800..8000];
     let hz = dominant_hz(tone, 8000.0);
@@ -125,13 +147,15 @@ async fn the_tone_extensions_prompt_file_decodes_to_its_1004_hz_at_the_test_ua()
 
 #[tokio::test]
 async fn the_echo_extension_returns_what_the_caller_says() {
-    let server = Server::builder("echo")
-        .extensions("1000", "secret")
-        .start();
+    let server = Server::builder("echo").extensions("1000", "secret").start();
     let (mut caller, mut dialog, media, rtp) = call_app(&server, "9196", "0 101").await;
     // A key skips the spoken introduction.
     let r = caller
-        .info(&mut dialog, "application/dtmf-relay", "Signal=1\r\nDuration=100\r\n")
+        .info(
+            &mut dialog,
+            "application/dtmf-relay",
+            "Signal=1\r\nDuration=100\r\n",
+        )
         .await;
     assert_eq!(r.status, Some(200));
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -504,7 +504,15 @@ impl Ua {
         let route: String = d.route.iter().map(|r| format!("Route: {r}\r\n")).collect();
         let extra = format!("{route}Content-Type: {content_type}\r\n");
         let req = self.request(
-            "INFO", &d.target, &branch(), &d.local, &d.remote, &d.call_id, d.cseq, &extra, body,
+            "INFO",
+            &d.target,
+            &branch(),
+            &d.local,
+            &d.remote,
+            &d.call_id,
+            d.cseq,
+            &extra,
+            body,
         );
         self.send_to_target(req.as_bytes()).await;
         self.final_response(&d.call_id.clone(), d.cseq)

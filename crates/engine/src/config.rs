@@ -271,11 +271,17 @@ impl Config {
         self.codecs()?;
         self.tone_plan()?;
         if !matches!(self.media.language.as_str(), "en" | "zh") {
-            anyhow::bail!("media.language: '{}' is not one of en, zh", self.media.language);
+            anyhow::bail!(
+                "media.language: '{}' is not one of en, zh",
+                self.media.language
+            );
         }
         self.record_layout()?;
         if !matches!(self.recording.rate, 8000 | 16000) {
-            anyhow::bail!("recording.rate: {} is not 8000 or 16000", self.recording.rate);
+            anyhow::bail!(
+                "recording.rate: {} is not 8000 or 16000",
+                self.recording.rate
+            );
         }
         if self.sip.min_expires > self.sip.max_expires {
             anyhow::bail!("sip.min_expires is larger than sip.max_expires");

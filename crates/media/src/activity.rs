@@ -46,9 +46,7 @@ impl Activity {
             return None;
         }
         let last = self.last_ms.load(Relaxed);
-        Some(Duration::from_millis(
-            self.now_ms(now).saturating_sub(last),
-        ))
+        Some(Duration::from_millis(self.now_ms(now).saturating_sub(last)))
     }
 }
 

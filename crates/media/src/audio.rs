@@ -177,7 +177,10 @@ mod tests {
     fn sequence_plays_items_in_order_frame_aligned() {
         let mut seq = Sequence::new(vec![
             Box::new(Ramp { next: 1, left: 200 }),
-            Box::new(Ramp { next: 1000, left: 100 }),
+            Box::new(Ramp {
+                next: 1000,
+                left: 100,
+            }),
         ]);
         let mut f = [0i16; 160];
         assert_eq!(seq.fill(&mut f), Fill::More);

@@ -106,7 +106,12 @@ fn session_text(addr: IpAddr, session_id: u64) -> String {
 }
 
 /// Our offer: every codec of `prefs` in order, plus telephone-event.
-pub fn offer(addr: IpAddr, port: u16, prefs: &[Codec], session_id: u64) -> Result<SessionDescription, SdpError> {
+pub fn offer(
+    addr: IpAddr,
+    port: u16,
+    prefs: &[Codec],
+    session_id: u64,
+) -> Result<SessionDescription, SdpError> {
     let mut text = session_text(addr, session_id);
     let pts: Vec<String> = prefs
         .iter()
@@ -189,7 +194,10 @@ mod tests {
         let s = sdp("m=audio 4000 RTP/AVP 96 18 97\r\na=rtpmap:96 G722/8000\r\na=rtpmap:97 telephone-event/8000\r\na=ptime:30\r\n");
         let (_, m) = audio_section(&s).unwrap();
         let f = choose(m, &PREFS, None).unwrap();
-        assert_eq!((f.codec, f.pt, f.te_pt, f.ptime_ms), (Codec::G722, 96, Some(97), 30));
+        assert_eq!(
+            (f.codec, f.pt, f.te_pt, f.ptime_ms),
+            (Codec::G722, 96, Some(97), 30)
+        );
         let none = sdp("m=audio 4000 RTP/AVP 18\r\n");
         assert!(choose(audio_section(&none).unwrap().1, &PREFS, None).is_none());
     }
@@ -211,7 +219,10 @@ mod tests {
     fn offer_lists_preferences_and_events_and_reads_back() {
         let o = offer("192.0.2.1".parse().unwrap(), 20002, &PREFS, 9).unwrap();
         let (codecs, te) = offered_codecs(&o.media[0]);
-        assert_eq!(codecs, vec![(8, Codec::Pcma), (0, Codec::Pcmu), (9, Codec::G722)]);
+        assert_eq!(
+            codecs,
+            vec![(8, Codec::Pcma), (0, Codec::Pcmu), (9, Codec::G722)]
+        );
         assert_eq!(te, Some(TELEPHONE_EVENT_PT));
         let ans = sdp("m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n");
         let f = accepted(&ans.media[0], &PREFS).unwrap();

@@ -97,8 +97,7 @@ struct Shared {
 /// Continues a relay's work with its sockets and latches (see
 /// [`Relay::hand_over`]); returns the future to run in the relay's place.
 pub(crate) type Handoff = Box<
-    dyn FnOnce([RtpPortPair; 2], [SideState; 2]) -> Pin<Box<dyn Future<Output = ()> + Send>>
-        + Send,
+    dyn FnOnce([RtpPortPair; 2], [SideState; 2]) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send,
 >;
 
 /// Poisoning cannot break the plain copies kept in these mutexes.

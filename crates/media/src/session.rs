@@ -197,7 +197,10 @@ impl MediaSession {
         events: EventSink,
     ) -> MediaSession {
         let ports = [Some(a.port), b.as_ref().map(|p| p.port)];
-        let legs = [Some(Leg::new(a, SideState::default())), b.map(|p| Leg::new(p, SideState::default()))];
+        let legs = [
+            Some(Leg::new(a, SideState::default())),
+            b.map(|p| Leg::new(p, SideState::default())),
+        ];
         let (session, task, rx) = Self::build(legs, ports, stats, relay_stats, events);
         rt.spawn(task.run(rx));
         session
@@ -213,14 +216,23 @@ impl MediaSession {
         relay_stats: Arc<RelayStats>,
         events: EventSink,
     ) -> MediaSession {
-        let ports = [Some(relay.local_port(Side::A)), Some(relay.local_port(Side::B))];
+        let ports = [
+            Some(relay.local_port(Side::A)),
+            Some(relay.local_port(Side::B)),
+        ];
         let (tx, rx) = mpsc::unbounded_channel();
         let activity = Arc::new(Activity::new());
         let task_activity = Arc::clone(&activity);
         relay.hand_over(Box::new(move |pairs, latches| {
             let [a, b] = pairs;
             let [la, lb] = latches;
-            let task = Task::new([Some(Leg::new(a, la)), Some(Leg::new(b, lb))], task_activity, stats, relay_stats, events);
+            let task = Task::new(
+                [Some(Leg::new(a, la)), Some(Leg::new(b, lb))],
+                task_activity,
+                stats,
+                relay_stats,
+                events,
+            );
             Box::pin(task.run(rx))
         }));
         MediaSession {
@@ -409,7 +421,8 @@ impl Leg {
     }
 
     fn rate(&self) -> u32 {
-        self.format.map_or(crate::audio::RATE_8K, |f| f.codec.sample_rate())
+        self.format
+            .map_or(crate::audio::RATE_8K, |f| f.codec.sample_rate())
     }
 
     fn set_format(&mut self, f: LegFormat) {
@@ -586,9 +599,8 @@ impl Task {
             }
             Cmd::SendDigits(side, digits, ms) => {
                 if let Some(leg) = &mut self.legs[side as usize] {
-                    leg.digits_queue.extend(
-                        digits.chars().filter(|c| crate::dtmf::is_dtmf_digit(*c)),
-                    );
+                    leg.digits_queue
+                        .extend(digits.chars().filter(|c| crate::dtmf::is_dtmf_digit(*c)));
                     leg.digit_ms = ms.clamp(40, 2000);
                 }
             }
@@ -752,7 +764,13 @@ impl Task {
         if !out.sender.rewrite(&mut self.out) {
             return;
         }
-        Self::transmit(&leg.pair.rtp, &leg.latch, &self.out, &self.stats, &self.relay_stats);
+        Self::transmit(
+            &leg.pair.rtp,
+            &leg.latch,
+            &self.out,
+            &self.stats,
+            &self.relay_stats,
+        );
     }
 
     fn transmit(
@@ -863,7 +881,9 @@ impl Task {
     }
 
     fn record(&mut self) {
-        let Some((_, rate)) = &self.recorder else { return };
+        let Some((_, rate)) = &self.recorder else {
+            return;
+        };
         let rate = *rate;
         self.input_at(0, rate);
         let caller = std::mem::take(&mut self.pcm);
@@ -933,13 +953,23 @@ impl Task {
         out.encoder.encode(&self.pcm, &mut out.payload);
         let ts_units = format.codec.rtp_clock() / 1000 * FRAME_MS;
         out.sender.build(&out.payload, ts_units, &mut self.out);
-        Self::transmit(&leg.pair.rtp, &leg.latch, &self.out, &self.stats, &self.relay_stats);
+        Self::transmit(
+            &leg.pair.rtp,
+            &leg.latch,
+            &self.out,
+            &self.stats,
+            &self.relay_stats,
+        );
     }
 
     /// Advances the DTMF being sent to leg `j`; true if it used this tick.
     fn send_digit_tick(&mut self, j: usize) -> bool {
-        let Some(leg) = &mut self.legs[j] else { return false };
-        let Some(format) = leg.format else { return false };
+        let Some(leg) = &mut self.legs[j] else {
+            return false;
+        };
+        let Some(format) = leg.format else {
+            return false;
+        };
         let rate = leg.rate();
         // In-band tones in progress.
         if let Some(tone) = &mut leg.inband_tx {
@@ -963,7 +993,13 @@ impl Task {
                     .build_event(te, &pkt.payload, ts, pkt.marker, &mut self.out);
                 // The event replaces this tick's audio; the audio clock runs on.
                 out.sender.skip(ts_units);
-                Self::transmit(&leg.pair.rtp, &leg.latch, &self.out, &self.stats, &self.relay_stats);
+                Self::transmit(
+                    &leg.pair.rtp,
+                    &leg.latch,
+                    &self.out,
+                    &self.stats,
+                    &self.relay_stats,
+                );
                 return true;
             }
         }
@@ -995,7 +1031,20 @@ mod tests {
 
     #[test]
     fn view_parses_header_csrc_extension_and_padding() {
-        let mut p = vec![0x80 | 0x20 | 0x10 | 0x01, 0x80 | 8, 0, 7, 0, 0, 1, 0, 0, 0, 0, 9];
+        let mut p = vec![
+            0x80 | 0x20 | 0x10 | 0x01,
+            0x80 | 8,
+            0,
+            7,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            9,
+        ];
         p.extend_from_slice(&[1, 2, 3, 4]); // one CSRC
         p.extend_from_slice(&[0xbe, 0xde, 0, 1, 9, 9, 9, 9]); // extension, 1 word
         p.extend_from_slice(&[5, 6, 7]); // payload

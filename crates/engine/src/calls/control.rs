@@ -199,7 +199,8 @@ impl CallControl {
         items: Vec<PlayItem>,
         spec: CollectSpec,
     ) -> Result<Collected, CallError> {
-        self.ask(|reply| Command::Collect { items, spec, reply }).await
+        self.ask(|reply| Command::Collect { items, spec, reply })
+            .await
     }
 
     /// Echoes the caller's audio until the call ends (returns `HungUp`).
@@ -220,12 +221,16 @@ impl CallControl {
 
     /// Pauses or resumes the recording.
     pub fn pause_recording(&self, paused: bool) {
-        let _ = self.tx.send(CallMsg::Control(Command::PauseRecording(paused)));
+        let _ = self
+            .tx
+            .send(CallMsg::Control(Command::PauseRecording(paused)));
     }
 
     /// Publishes a note about the call (shown in the live call list).
     pub fn report(&self, note: &str) {
-        let _ = self.tx.send(CallMsg::Control(Command::Report(note.to_string())));
+        let _ = self
+            .tx
+            .send(CallMsg::Control(Command::Report(note.to_string())));
     }
 
     /// Hangs up.

@@ -8,7 +8,7 @@ use super::media_plane::MediaPlane;
 use super::{Call, State, SDP};
 use crate::apps::{self, App};
 use crate::calls::control::{
-    CallControl, CallError, Collected, CollectSpec, Command, PlayItem, PlayOutcome,
+    CallControl, CallError, CollectSpec, Collected, Command, PlayItem, PlayOutcome,
 };
 use crate::calls::{HangupCause, Side};
 use crate::context::now_ms;
@@ -82,7 +82,9 @@ impl Call {
         };
         let prefs = self.prefs();
         let format = match &self.a_offer {
-            Some(o) => match negotiate::audio_section(o).and_then(|(_, m)| negotiate::choose(m, &prefs, None)) {
+            Some(o) => match negotiate::audio_section(o)
+                .and_then(|(_, m)| negotiate::choose(m, &prefs, None))
+            {
                 Some(f) => Some(f),
                 None => {
                     return self.fail_a(
@@ -132,7 +134,9 @@ impl Call {
     fn app_sdp(&self) -> Option<Vec<u8>> {
         let port = self.media.local_port(Side::A)?;
         let sdp = match (&self.a_offer, self.formats[0]) {
-            (Some(offer), Some(f)) => negotiate::answer(offer, f, self.ctx.advertise, port, self.id),
+            (Some(offer), Some(f)) => {
+                negotiate::answer(offer, f, self.ctx.advertise, port, self.id)
+            }
             _ => negotiate::offer(self.ctx.advertise, port, &self.prefs(), self.id),
         };
         sdp.ok().map(|s| s.to_string().into_bytes())
@@ -267,7 +271,11 @@ impl Call {
         Ok(token)
     }
 
-    fn looped_source(&self, items: &[PlayItem], rate: u32) -> Result<media::player::Player, CallError> {
+    fn looped_source(
+        &self,
+        items: &[PlayItem],
+        rate: u32,
+    ) -> Result<media::player::Player, CallError> {
         let mut pcm = Vec::new();
         for item in items {
             for path in self.item_files(item)? {
@@ -277,7 +285,11 @@ impl Call {
         media::player::Player::new(pcm, rate, true).map_err(|e| CallError::Media(e.to_string()))
     }
 
-    fn load(&self, path: &std::path::Path, rate: u32) -> Result<Arc<media::audio_file::Pcm>, CallError> {
+    fn load(
+        &self,
+        path: &std::path::Path,
+        rate: u32,
+    ) -> Result<Arc<media::audio_file::Pcm>, CallError> {
         self.ctx
             .audio_cache
             .load(path, rate)
@@ -287,7 +299,11 @@ impl Call {
     /// The files an item stands for (prompts and spoken digits).
     fn item_files(&self, item: &PlayItem) -> Result<Vec<std::path::PathBuf>, CallError> {
         let cfg = &self.ctx.cfg.media;
-        let prompt = |name: &str| cfg.sounds_dir.join(&cfg.language).join(format!("{name}.wav"));
+        let prompt = |name: &str| {
+            cfg.sounds_dir
+                .join(&cfg.language)
+                .join(format!("{name}.wav"))
+        };
         Ok(match item {
             PlayItem::File(p) => vec![p.clone()],
             PlayItem::Prompt(name) => {
@@ -463,7 +479,8 @@ impl Call {
         let app = self.app_state();
         match &app.op {
             Some(Op::Play {
-                interruptible: true, ..
+                interruptible: true,
+                ..
             }) => {
                 if let Some(Op::Play { reply, .. }) = app.op.take() {
                     let _ = reply.send(Ok(PlayOutcome::Interrupted(digit)));
@@ -524,10 +541,19 @@ impl Call {
                         ep.respond(tx, message::response(&req, status(200), None));
                     }
                     Err(e) => {
-                        let reason = format!("Unsupported INFO: {e}");
+                        // An unknown body type is 415; a DTMF body we cannot read is 400.
+                        let code = match e {
+                            media::dtmf::info::DtmfInfoError::UnknownContentType(_) => 415,
+                            _ => 400,
+                        };
+                        let reason = format!("Bad INFO: {e}");
                         ep.respond(
                             tx,
-                            message::response(&req, sip::message::status_with_reason(415, &reason), None),
+                            message::response(
+                                &req,
+                                sip::message::status_with_reason(code, &reason),
+                                None,
+                            ),
                         );
                     }
                 }
@@ -560,7 +586,9 @@ impl Call {
             return;
         };
         let prefs = self.prefs();
-        if let Some(f) = negotiate::audio_section(&answer).and_then(|(_, m)| negotiate::accepted(m, &prefs)) {
+        if let Some(f) =
+            negotiate::audio_section(&answer).and_then(|(_, m)| negotiate::accepted(m, &prefs))
+        {
             self.set_format(Side::A, f);
             if f.te_pt.is_none() {
                 if let Some(s) = self.media.session() {

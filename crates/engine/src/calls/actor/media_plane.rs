@@ -158,11 +158,17 @@ impl Call {
             return body.clone();
         }
         let all = media::codec::Codec::ALL.to_vec();
-        let b_format = negotiate::audio_section(&b_sdp).and_then(|(_, m)| negotiate::accepted(m, &all));
+        let b_format =
+            negotiate::audio_section(&b_sdp).and_then(|(_, m)| negotiate::accepted(m, &all));
         let a_offer = self.a_offer.clone();
         let a_has_b_codec = match (&a_offer, b_format) {
             (Some(o), Some(b)) => negotiate::audio_section(o)
-                .map(|(_, m)| negotiate::offered_codecs(m).0.iter().any(|(_, c)| *c == b.codec))
+                .map(|(_, m)| {
+                    negotiate::offered_codecs(m)
+                        .0
+                        .iter()
+                        .any(|(_, c)| *c == b.codec)
+                })
                 .unwrap_or(false),
             _ => true,
         };
@@ -236,10 +242,12 @@ impl Call {
             callee: self.callee.clone(),
             call_id: self.a_call_id.clone(),
         };
-        let path = media::recorder::recording_path(&cfg.dir, &cfg.template, &vars, chrono::Local::now())
-            .map_err(|e| e.to_string())?;
+        let path =
+            media::recorder::recording_path(&cfg.dir, &cfg.template, &vars, chrono::Local::now())
+                .map_err(|e| e.to_string())?;
         let rate = cfg.rate;
-        let recorder = Recorder::create(&path, RecorderOptions { layout, rate }).map_err(|e| e.to_string())?;
+        let recorder =
+            Recorder::create(&path, RecorderOptions { layout, rate }).map_err(|e| e.to_string())?;
         self.ensure_session();
         let Some(session) = self.media.session() else {
             return Err("the call has no media".into());

@@ -1004,7 +1004,9 @@ impl Call {
 
     /// Closes the recording (so its length is known) and writes the CDR.
     async fn write_cdr(&mut self) {
-        let Some(mut cdr) = self.cdr.take() else { return };
+        let Some(mut cdr) = self.cdr.take() else {
+            return;
+        };
         if let Some(summary) = self.media.stop_recording().await {
             match summary {
                 Ok(s) => cdr.recorded_secs = s.seconds.round() as i64,
