@@ -546,17 +546,23 @@ impl Task {
         // Late ticks are caught up so the timestamps we send keep pace with
         // the wall clock the phones play at.
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        loop {
-            tokio::select! {
-                biased;
-                cmd = rx.recv() => match cmd {
-                    Some(Cmd::Close) | None => break,
-                    Some(cmd) => self.command(cmd),
-                },
-                _ = tick.tick() => self.on_tick(Instant::now()),
-                () = poll_fn(|cx| self.poll_sockets(cx)) => {}
+        // One poll function for commands, ticks and sockets (not a select!
+        // loop): a wakeup costs one pass, whatever woke it.
+        poll_fn(|cx| {
+            loop {
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(Cmd::Close) | None) => return Poll::Ready(()),
+                    Poll::Ready(Some(cmd)) => self.command(cmd),
+                    Poll::Pending => break,
+                }
             }
-        }
+            while tick.poll_tick(cx).is_ready() {
+                self.on_tick(Instant::now());
+            }
+            self.pump(cx);
+            Poll::Pending
+        })
+        .await;
         if let Some((rec, _)) = self.recorder.take() {
             if let Err(e) = rec.finish() {
                 tracing::warn!(error = %e, "recording could not be finished");
@@ -628,39 +634,43 @@ impl Task {
         }
     }
 
-    /// Drains every ready socket; Pending once all would block (wakers set).
-    fn poll_sockets(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Drains every ready socket, round-robin in bursts, until all of them
+    /// would block (which registers the wakers) or the coop budget runs out
+    /// (then Tokio reschedules the task itself).
+    fn pump(&mut self, cx: &mut Context<'_>) {
         let now = Instant::now();
-        let mut progressed = false;
-        for i in 0..2 {
-            for rtcp in [false, true] {
-                for _ in 0..BURST {
-                    let Some(leg) = &self.legs[i] else { break };
-                    let sock = if rtcp { &leg.pair.rtcp } else { &leg.pair.rtp };
-                    if !matches!(sock.poll_recv_ready(cx), Poll::Ready(Ok(()))) {
-                        break;
-                    }
-                    match sock.try_recv_from(&mut self.buf) {
-                        Ok((n, src)) => {
-                            progressed = true;
-                            if rtcp {
-                                self.on_rtcp(i, n, src);
-                            } else {
-                                self.on_rtp(i, n, src, now);
-                            }
+        loop {
+            let mut progressed = false;
+            for i in 0..2 {
+                for rtcp in [false, true] {
+                    for _ in 0..BURST {
+                        let Some(leg) = &self.legs[i] else { break };
+                        let sock = if rtcp { &leg.pair.rtcp } else { &leg.pair.rtp };
+                        if !matches!(sock.poll_recv_ready(cx), Poll::Ready(Ok(()))) {
+                            break;
                         }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => {
-                            self.relay_stats.dropped.fetch_add(1, Relaxed);
+                        match sock.try_recv_from(&mut self.buf) {
+                            Ok((n, src)) => {
+                                progressed = true;
+                                if rtcp {
+                                    self.on_rtcp(i, n, src);
+                                } else {
+                                    self.on_rtp(i, n, src, now);
+                                }
+                            }
+                            // Readiness is now cleared: the next poll registers.
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            // E.g. a reported ICMP error: one-shot, go on.
+                            Err(_) => {
+                                self.relay_stats.dropped.fetch_add(1, Relaxed);
+                            }
                         }
                     }
                 }
             }
-        }
-        if progressed {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+            if !progressed {
+                break;
+            }
         }
     }
 
