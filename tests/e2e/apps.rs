@@ -169,3 +169,75 @@ async fn the_echo_extension_returns_what_the_caller_says() {
     let r = caller.bye(&mut dialog).await;
     assert_eq!(r.status, Some(200));
 }
+
+#[tokio::test]
+async fn three_callers_in_the_conference_each_hear_the_other_two_and_not_themselves() {
+    let server = Server::builder("conference")
+        .extensions("1000-1002", "secret")
+        .start();
+    let tones = [500.0f32, 1000.0, 1700.0];
+    let mut members = Vec::new();
+    for (i, user) in ["1000", "1001", "1002"].iter().enumerate() {
+        let mut ua = Ua::new(user, "secret", server.sip_addr()).await;
+        let rtp = Rtp::bind(server.ports.media_port(i as u16)).await;
+        let offer = crate::ua::sdp(rtp.port, "sendrecv");
+        let (resp, dialog) = ua.invite("9300", &offer).await;
+        assert_eq!(resp.status, Some(200), "{}", resp.raw);
+        let dialog = dialog.expect("dialog");
+        let media = sdp_media(&dialog.remote_sdp).expect("SDP answer");
+        members.push((ua, dialog, media, rtp));
+    }
+    for (_, _, _, rtp) in &members {
+        rtp.clear_payloads();
+    }
+    let sends = members
+        .iter()
+        .zip(tones)
+        .enumerate()
+        .map(|(i, ((_, _, media, rtp), hz))| rtp.send_tone(*media, 0, hz, 1500, 0x100 + i as u32));
+    futures_join_all(sends).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for (i, (_, _, _, rtp)) in members.iter().enumerate() {
+        let pcm = g711_decode(0, &rtp.payload_bytes(0));
+        assert!(pcm.len() >= 8000, "member {i} got {} samples", pcm.len());
+        let power: Vec<f64> = tones
+            .iter()
+            .map(|&hz| tone_power(&pcm, 8000.0, hz))
+            .collect();
+        for (j, p) in power.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            // Hears each other member, and its own voice 30 dB lower at most.
+            assert!(*p > power[i] * 1e3, "member {i}: powers {power:?}");
+        }
+    }
+    for (mut ua, mut dialog, _, _) in members {
+        assert_eq!(ua.bye(&mut dialog).await.status, Some(200));
+    }
+    server.wait_cdrs(3).await;
+}
+
+/// Runs futures concurrently (no extra dependency for join_all).
+async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
+    let handles: Vec<_> = futs.map(Box::pin).collect();
+    let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in handles.iter_mut() {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await
+}

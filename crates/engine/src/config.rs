@@ -130,6 +130,8 @@ pub struct AppsConfig {
     pub readback: String,
     /// Tone test: plays a 1 kHz tone, then the tone plan's ringback.
     pub tone: String,
+    /// Conference: every caller of this number joins one room.
+    pub conference: String,
 }
 
 /// External profile.
@@ -237,6 +239,7 @@ impl Default for AppsConfig {
             echo: "9196".into(),
             readback: "9197".into(),
             tone: "9198".into(),
+            conference: "9300".into(),
         }
     }
 }

@@ -42,6 +42,9 @@ pub fn route(number: &str, directory: &Directory, apps: &AppsConfig) -> Route {
     if is(&apps.tone) {
         return Route::App(App::Tone);
     }
+    if is(&apps.conference) {
+        return Route::App(App::Conference);
+    }
     let Some(caps) = basic_rule().captures(number) else {
         return Route::NotFound;
     };
@@ -81,6 +84,7 @@ mod tests {
         assert_eq!(route("9196", &d, &apps), Route::App(App::Echo));
         assert_eq!(route("9197", &d, &apps), Route::App(App::Readback));
         assert_eq!(route("9198", &d, &apps), Route::App(App::Tone));
+        assert_eq!(route("9300", &d, &apps), Route::App(App::Conference));
         apps.echo.clear();
         assert_eq!(route("9196", &d, &apps), Route::NotFound);
         assert_eq!(route("", &d, &apps), Route::NotFound);

@@ -121,6 +121,7 @@ impl Engine {
             relay_stats: Arc::new(media::RelayStats::new()),
             session_stats: Arc::new(media::session::SessionStats::default()),
             audio_cache: media::audio_file::AudioCache::new(),
+            conferences: dashmap::DashMap::new(),
             calls: Default::default(),
             dialogs: Default::default(),
             cdr_tx,

@@ -12,6 +12,7 @@ mod activity;
 pub mod audio;
 pub mod audio_file;
 pub mod codec;
+pub mod conference;
 pub mod dtmf;
 pub mod jitter;
 mod latch;

@@ -31,12 +31,14 @@ use tokio::time::MissedTickBehavior;
 use crate::activity::Activity;
 use crate::audio::{frame_len, AudioSource, Fill, FRAME_MS};
 use crate::codec::{self, Codec, Decoder, Encoder};
+use crate::conference::Conference;
 use crate::dtmf::goertzel::InbandDetector;
 use crate::dtmf::rfc4733::{Rfc4733Receiver, Rfc4733Sender};
 use crate::dtmf::tone::DtmfTone;
 use crate::dtmf::DigitEvent;
 use crate::jitter::{Concealer, JitterBuffer, Playout};
 use crate::latch::SideState;
+use crate::mixer::MemberId;
 use crate::ports::RtpPortPair;
 use crate::recorder::{Recorder, RecorderError, RecordingSummary};
 use crate::relay::{valid_rtcp, valid_rtp, Relay, RelayStats, Side};
@@ -97,6 +99,14 @@ pub enum Hears {
         /// Identifies this playback in the done event.
         token: u64,
     },
+    /// A conference room: the leg's audio goes into the room as `member`
+    /// (who must have joined it) and the leg hears the room's mix for it.
+    Conference {
+        /// The room.
+        room: Conference,
+        /// This leg's member id in the room.
+        member: MemberId,
+    },
 }
 
 impl std::fmt::Debug for Hears {
@@ -106,6 +116,7 @@ impl std::fmt::Debug for Hears {
             Hears::Other => f.write_str("Other"),
             Hears::Itself => f.write_str("Itself"),
             Hears::Source { token, .. } => write!(f, "Source({token})"),
+            Hears::Conference { member, .. } => write!(f, "Conference({member})"),
         }
     }
 }
@@ -580,7 +591,8 @@ impl Task {
                     leg.set_format(f);
                 }
                 // Resamplers of this leg may now convert from another rate.
-                self.resamplers.retain(|(i, _), _| *i != side as usize);
+                let i = side as usize;
+                self.resamplers.retain(|(k, _), _| *k != i && *k != i + 2);
             }
             Cmd::Remote(side, addr) => {
                 if let Some(leg) = &mut self.legs[side as usize] {
@@ -923,6 +935,10 @@ impl Task {
         let Some(leg) = &self.legs[j] else { return };
         let Some(format) = leg.format else { return };
         let rate = leg.rate();
+        if let Hears::Conference { room, member } = &leg.hears {
+            let (room, member) = (room.clone(), *member);
+            return self.conference_tick(j, &room, member);
+        }
         let source_leg = match leg.hears {
             Hears::Other => Some(1 - j),
             Hears::Itself => Some(j),
@@ -950,6 +966,37 @@ impl Task {
                 (self.events)(MediaEvent::SourceDone { side, token });
             }
         }
+        self.encode_and_send(j);
+    }
+
+    /// Leg `j`'s tick in a conference: its input into the room, the room's
+    /// mix for it out to the phone (resampled when rates differ).
+    fn conference_tick(&mut self, j: usize, room: &Conference, member: MemberId) {
+        let leg_rate = self.legs[j]
+            .as_ref()
+            .map_or(crate::audio::RATE_8K, Leg::rate);
+        self.input_at(j, room.rate());
+        let mut heard = Vec::with_capacity(frame_len(room.rate()));
+        room.exchange(member, &self.pcm, &mut heard);
+        self.pcm.clear();
+        if room.rate() == leg_rate {
+            self.pcm.extend_from_slice(&heard);
+        } else {
+            // Keyed apart from the leg's own input resamplers (0 and 1).
+            let key = (2 + j, leg_rate);
+            if let std::collections::hash_map::Entry::Vacant(e) = self.resamplers.entry(key) {
+                match Resampler::new(room.rate(), leg_rate) {
+                    Ok(r) => {
+                        e.insert(r);
+                    }
+                    Err(err) => tracing::warn!(error = %err, "no resampler for the conference"),
+                }
+            }
+            if let Some(r) = self.resamplers.get_mut(&key) {
+                r.process(&heard, &mut self.pcm);
+            }
+        }
+        self.pcm.resize(frame_len(leg_rate), 0);
         self.encode_and_send(j);
     }
 

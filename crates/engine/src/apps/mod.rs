@@ -2,6 +2,7 @@
 //! call-control API ([`crate::calls::control`]): the built-in test
 //! extensions now; the IVR, queue and robot applications later.
 
+mod conference;
 mod echo;
 mod readback;
 mod tone;
@@ -20,6 +21,8 @@ pub enum App {
     Readback,
     /// Tone test: a reference tone (a prompt file), then ringback.
     Tone,
+    /// Conference room: every caller of the number is mixed together.
+    Conference,
 }
 
 impl App {
@@ -29,6 +32,7 @@ impl App {
             App::Echo => "echo",
             App::Readback => "readback",
             App::Tone => "tone",
+            App::Conference => "conference",
         }
     }
 }
@@ -39,6 +43,7 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Echo => echo::run(&call).await,
         App::Readback => readback::run(&call).await,
         App::Tone => tone::run(&call, &ctx).await,
+        App::Conference => conference::run(&call, &ctx).await,
     };
     match result {
         Ok(()) => call.hangup(HangupCause::NormalClearing),

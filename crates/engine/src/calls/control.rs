@@ -122,6 +122,8 @@ pub enum Command {
         /// The result.
         reply: oneshot::Sender<Result<Collected, CallError>>,
     },
+    /// Join a conference room (created on first use) until the call ends.
+    Conference(String, oneshot::Sender<Result<(), CallError>>),
     /// Echo the caller's audio back until the call ends.
     Echo(oneshot::Sender<Result<(), CallError>>),
     /// Send DTMF to the caller (RFC 4733 or in-band, as negotiated).
@@ -206,6 +208,13 @@ impl CallControl {
     /// Echoes the caller's audio until the call ends (returns `HungUp`).
     pub async fn echo(&self) -> Result<(), CallError> {
         self.ask(Command::Echo).await
+    }
+
+    /// Puts the caller into conference room `name` (opened on first use,
+    /// closed when the last member leaves); returns when the call ends.
+    pub async fn conference(&self, name: &str) -> Result<(), CallError> {
+        let name = name.to_string();
+        self.ask(|reply| Command::Conference(name, reply)).await
     }
 
     /// Sends DTMF digits to the caller.

@@ -14,6 +14,8 @@ use crate::calls::{HangupCause, Side};
 use crate::context::now_ms;
 use crate::events::Event;
 use media::audio::{AudioSource, Limited, Sequence, Silence};
+use media::conference::Conference;
+use media::mixer::MemberOptions;
 use media::negotiate;
 use media::session::{Hears, MediaEvent, MediaSession};
 use rsip::headers::{Header, UntypedHeader};
@@ -45,6 +47,10 @@ enum Op {
     Echo {
         _reply: oneshot::Sender<Result<(), CallError>>,
     },
+    /// In a conference until the call ends.
+    Conference {
+        _reply: oneshot::Sender<Result<(), CallError>>,
+    },
 }
 
 /// The application side of an app-driven call.
@@ -54,6 +60,8 @@ pub(super) struct AppState {
     digits: VecDeque<char>,
     deadline: Option<Instant>,
     next_token: u64,
+    /// The conference room the caller is in.
+    conference: Option<String>,
 }
 
 /// Fires at the app's deadline (a collect timeout); never without one.
@@ -180,6 +188,7 @@ impl Call {
                 }
             }
             Command::Collect { items, spec, reply } => self.start_collect(items, spec, reply),
+            Command::Conference(name, reply) => self.join_conference(name, reply),
             Command::Echo(reply) => {
                 if let Some(s) = self.media.session() {
                     s.hear(Side::A, Hears::Itself);
@@ -205,6 +214,52 @@ impl Call {
             Command::Report(note) => {
                 self.update_info(|i| i.note = note.clone());
             }
+        }
+    }
+
+    fn join_conference(&mut self, name: String, reply: oneshot::Sender<Result<(), CallError>>) {
+        self.leave_conference();
+        let room = self
+            .ctx
+            .conferences
+            .entry(name.clone())
+            .or_insert_with(|| Conference::start(&self.ctx.media_rt, media::audio::RATE_8K))
+            .clone();
+        if let Err(e) = room.join(self.id, MemberOptions::default()) {
+            let _ = reply.send(Err(CallError::Media(format!("conference {name}: {e}"))));
+            return;
+        }
+        tracing::info!(
+            "call {}: joined conference {name} ({} members)",
+            self.id,
+            room.len()
+        );
+        if let Some(s) = self.media.session() {
+            s.hear(
+                Side::A,
+                Hears::Conference {
+                    room,
+                    member: self.id,
+                },
+            );
+        }
+        self.update_info(|i| i.note = format!("conference {name}"));
+        let app = self.app_state();
+        app.conference = Some(name);
+        app.op = Some(Op::Conference { _reply: reply });
+    }
+
+    /// Leaves the conference room, closing it when it is left empty.
+    pub(super) fn leave_conference(&mut self) {
+        let Some(name) = self.app.as_mut().and_then(|a| a.conference.take()) else {
+            return;
+        };
+        let id = self.id;
+        if let Some(room) = self.ctx.conferences.get(&name).map(|r| r.clone()) {
+            room.leave(id);
+        }
+        if let Some((_, room)) = self.ctx.conferences.remove_if(&name, |_, r| r.is_empty()) {
+            room.close();
         }
     }
 

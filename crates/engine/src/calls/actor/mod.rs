@@ -900,6 +900,7 @@ impl Call {
             sip_code,
             hangup_by: by,
         });
+        self.leave_conference();
         self.ctx.dialogs.remove(&self.a_call_id);
         for f in &self.forks {
             self.ctx.dialogs.remove(&f.dialog.call_id);
