@@ -662,3 +662,56 @@ async fn a_bridged_call_recorded_in_stereo_holds_each_party_on_its_own_channel()
     assert!(l15 * 1e3 < l5, "left: 500 Hz {l5:.1}, 1500 Hz {l15:.1}");
     assert!(r5 * 1e3 < r15, "right: 500 Hz {r5:.1}, 1500 Hz {r15:.1}");
 }
+
+#[tokio::test]
+async fn local_ringback_is_played_when_the_callee_rings_without_early_media() {
+    let server = Server::builder("local_ringback")
+        .extensions("1000-1001", "secret")
+        .config("[media]\nlocal_ringback = true\ntone_plan = \"cn\"\n")
+        .start();
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let answer = sdp(b_rtp.port, "sendrecv");
+    let ((resp, a_dialog), (b_dialog, ringback)) =
+        tokio::join!(caller.invite("1001", &offer), async {
+            // wait_invite answers 180 without SDP; ring for 1.5 s.
+            let inc = callee
+                .wait_invite(STEP)
+                .await
+                .expect("callee got no INVITE");
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let ringback = g711_decode(0, &a_rtp.payload_bytes(0));
+            (callee.answer(&inc, &answer).await, ringback)
+        });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    // China's ringback: 450 Hz for the first second (then 4 s off).
+    assert!(
+        ringback.len() >= 8000,
+        "{} samples of ringback",
+        ringback.len()
+    );
+    let hz = dominant_hz(&ringback[..8000], 8000.0);
+    assert!((hz - 450.0).abs() <= 6.0, "ringback at {hz} Hz");
+    // Answered: the bridge replaces the ringback.
+    let mut a_dialog = a_dialog.unwrap();
+    let a_relay = sdp_media(&a_dialog.remote_sdp).unwrap();
+    let b_relay = sdp_media(&b_dialog.remote_sdp).unwrap();
+    a_rtp.clear_payloads();
+    tokio::join!(
+        a_rtp.send_tone(a_relay, 0, 700.0, 600, 1),
+        b_rtp.send_tone(b_relay, 0, 1300.0, 600, 2)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let heard = g711_decode(0, &a_rtp.payload_bytes(0));
+    assert!(heard.len() >= 2400, "{} samples after answer", heard.len());
+    let hz = dominant_hz(&heard, 8000.0);
+    assert!(
+        (hz - 1300.0).abs() <= 6.0,
+        "the caller hears {hz} Hz, not the callee"
+    );
+    assert_eq!(caller.bye(&mut a_dialog).await.status, Some(200));
+}

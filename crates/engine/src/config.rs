@@ -102,6 +102,10 @@ pub struct MediaConfig {
     pub sounds_dir: PathBuf,
     /// Language of the built-in prompts ("en" or "zh").
     pub language: String,
+    /// When the callee rings without early media (180, no SDP), answer the
+    /// caller's offer ourselves (183) and play the tone plan's ringback,
+    /// instead of passing the 180 on for the caller's phone to ring itself.
+    pub local_ringback: bool,
 }
 
 /// Call recording.
@@ -217,6 +221,7 @@ impl Default for MediaConfig {
             tone_plan: "cn".into(),
             sounds_dir: PathBuf::from("sounds"),
             language: "en".into(),
+            local_ringback: false,
         }
     }
 }

@@ -153,9 +153,11 @@ impl Call {
     /// answer the caller ourselves with its best codec and transcode.
     pub(super) fn answer_for_a(&mut self, b_sdp: SessionDescription) -> Vec<u8> {
         self.learn_remote(Side::B, &b_sdp);
-        if let Some(body) = &self.a_answer {
-            // Already answered (early media, then the 200): same answer.
-            return body.clone();
+        if let Some(body) = self.a_answer.clone() {
+            // Already answered (early media or local ringback, then the 200):
+            // the same answer; the callee's side is learnt now.
+            self.callee_sdp_after_our_answer(&b_sdp);
+            return body;
         }
         let all = media::codec::Codec::ALL.to_vec();
         let b_format =
@@ -207,6 +209,58 @@ impl Call {
         };
         self.a_answer = Some(body.clone());
         body
+    }
+
+    /// The callee's SDP when the caller already has our answer: with a
+    /// session (local ringback, transcoding) the callee's format is set and
+    /// the legs are bridged, replacing the ringback.
+    fn callee_sdp_after_our_answer(&mut self, b_sdp: &SessionDescription) {
+        let all = media::codec::Codec::ALL.to_vec();
+        let Some(b_format) =
+            negotiate::audio_section(b_sdp).and_then(|(_, m)| negotiate::accepted(m, &all))
+        else {
+            return;
+        };
+        if self.formats[1] == Some(b_format) || self.media.session().is_none() {
+            return;
+        }
+        self.set_format(Side::B, b_format);
+        if let Some(s) = self.media.session() {
+            s.hear(Side::A, Hears::Other);
+            s.hear(Side::B, Hears::Other);
+        }
+    }
+
+    /// Answers the caller's offer ourselves (for a 183) and plays the tone
+    /// plan's ringback to it until the callee's media arrives; the body for
+    /// the caller, or None if that cannot be done (no offer, no common codec).
+    pub(super) fn start_local_ringback(&mut self) -> Option<Vec<u8>> {
+        let offer = self.a_offer.clone()?;
+        let prefs = self.prefs();
+        let a_format = negotiate::audio_section(&offer)
+            .and_then(|(_, m)| negotiate::choose(m, &prefs, None))?;
+        let plan = self.ctx.cfg.tone_plan().ok()?;
+        self.formats[0] = Some(a_format);
+        self.ensure_session();
+        let port = self.media.local_port(Side::A)?;
+        let body = negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id)
+            .ok()?
+            .to_string()
+            .into_bytes();
+        let rate = a_format.codec.sample_rate();
+        let tone =
+            media::tones::ToneGenerator::new(plan.spec(media::tones::ToneKind::Ringback), rate);
+        if let Some(s) = self.media.session() {
+            s.hear(
+                Side::A,
+                Hears::Source {
+                    source: Box::new(tone),
+                    token: 0,
+                },
+            );
+        }
+        self.a_answer = Some(body.clone());
+        Some(body)
     }
 
     /// Makes sure the call's media is a processing session (upgrading the

@@ -501,6 +501,19 @@ impl Call {
                 return;
             }
         }
+        if !self.ringing_sent && !self.early_media && self.ctx.cfg.media.local_ringback {
+            if let Some(body) = self.start_local_ringback() {
+                self.ringing_sent = true;
+                self.early_media = true;
+                self.ctx
+                    .events
+                    .publish(|| Event::CallRinging { id: self.id });
+                let mut r = self.a_response(183, true);
+                r.set_body(body, SDP);
+                self.a_ep.respond(self.a_tx, r);
+                return;
+            }
+        }
         if !self.ringing_sent && !self.early_media {
             self.ringing_sent = true;
             self.ctx
