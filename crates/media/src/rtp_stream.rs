@@ -301,7 +301,10 @@ impl RtpSender {
             self.seq = out_seq.wrapping_add(1);
             self.ts = out_ts.wrapping_add(self.step);
         }
-        let marker = f.marker || rebased || std::mem::take(&mut self.marker_pending);
+        // Take the pending marker whatever else sets the bit: behind `||` it
+        // stayed pending after a re-based packet and marked the next one too.
+        let pending = std::mem::take(&mut self.marker_pending);
+        let marker = f.marker || rebased || pending;
         Self::patch(pkt, &mapping, marker, self.ssrc, &f);
         self.source = Source::Forwarded(mapping);
         true

@@ -6,3 +6,5 @@ mod ports;
 mod relay;
 #[path = "media/sdp.rs"]
 mod sdp;
+#[path = "media/session.rs"]
+mod session;
