@@ -817,8 +817,32 @@ impl Task {
 
     fn digit(&mut self, i: usize, event: DigitEvent) {
         self.stats.digits.fetch_add(1, Relaxed);
+        self.convert_digit(i, &event);
         let side = if i == 0 { Side::A } else { Side::B };
         (self.events)(MediaEvent::Digit { side, event });
+    }
+
+    /// Carries a digit of leg `i` over to the bridged leg when the two legs
+    /// signal DTMF differently: RFC 4733 to a leg without telephone-event
+    /// becomes in-band tones, in-band tones to a leg with it become RFC 4733
+    /// events. Same-mode digits already crossed (event packets forwarded, or
+    /// tones inside the forwarded audio).
+    fn convert_digit(&mut self, i: usize, event: &DigitEvent) {
+        let Some(to) = &mut self.legs[1 - i] else {
+            return;
+        };
+        if !matches!(to.hears, Hears::Other) {
+            return;
+        }
+        let Some(format) = to.format else { return };
+        let crossed = match event.source {
+            crate::dtmf::DtmfSource::InBand => format.te_pt.is_none(),
+            _ => format.te_pt.is_some(),
+        };
+        if !crossed {
+            to.digits_queue.push(event.digit);
+            to.digit_ms = event.duration_ms.clamp(40, 2000);
+        }
     }
 
     fn on_tick(&mut self, now: Instant) {

@@ -1394,3 +1394,87 @@ async fn g722_bridged_to_pcmu_both_ways() {
     let pcm = decode(Codec::G722, &at_a);
     assert_tone(&pcm[320 * 10..], 16000, 1000.0, "PCMU -> G.722");
 }
+
+/// 5e. Digits cross between legs that signal DTMF differently: RFC 4733
+/// from A becomes in-band tones for B (no telephone-event); in-band tones
+/// from B become RFC 4733 events for A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digits_are_converted_between_rfc4733_and_inband_legs() {
+    let mut call = Call::new(31860, true).await;
+    call.bridge(LegFormat::new(Codec::Pcmu, 0, Some(101)), pcmu());
+    call.session.detect_inband(Side::B, true);
+    // A: events for '3' and '8' with µ-law silence around them.
+    let mut stream = Stream::new(0, 0x3838, 7_000, 90_000);
+    let mut tick = interval(FRAME);
+    for digit in ['3', '8'] {
+        for _ in 0..5 {
+            tick.tick().await;
+            call.send(Side::A, &stream.audio(vec![0xff; 160]).bytes())
+                .await;
+        }
+        let mut tx = Rfc4733Sender::new(8000);
+        tx.start(digit, 120, 10).unwrap();
+        let event_ts = stream.ts;
+        while let Some(ev) = tx.next() {
+            let pkt = Rtp {
+                pt: 101,
+                marker: ev.marker,
+                seq: stream.seq,
+                ts: event_ts.wrapping_add(ev.event_ts_offset),
+                ssrc: stream.ssrc,
+                payload: ev.payload.to_vec(),
+            };
+            stream.seq = stream.seq.wrapping_add(1);
+            stream.ts = stream.ts.wrapping_add(STEP);
+            tick.tick().await;
+            call.send(Side::A, &pkt.bytes()).await;
+        }
+    }
+    for _ in 0..20 {
+        tick.tick().await;
+        call.send(Side::A, &stream.audio(vec![0xff; 160]).bytes())
+            .await;
+    }
+    // B heard the digits as tones in its µ-law stream, no event packets.
+    let mut at_b = Vec::new();
+    let mut det = InbandDetector::new(8000);
+    let mut heard = Vec::new();
+    recv_until(&call.b, &mut at_b, "tones at B", |g| {
+        heard = decode(Codec::Pcmu, g)
+            .chunks(160)
+            .filter_map(|f| InbandDetector::process(&mut det, f).map(|d| d.digit))
+            .collect();
+        det = InbandDetector::new(8000);
+        heard.len() >= 2
+    })
+    .await;
+    assert!(
+        at_b.iter().all(|p| p.pt == 0),
+        "B negotiated no telephone-event"
+    );
+    assert_eq!(heard, ['3', '8']);
+
+    // B plays '6' in-band: A receives it as telephone-event packets.
+    let tones = DtmfTone::new("6", 8000, 120, 100, -10.0).unwrap();
+    let talker = call.talk(
+        Side::B,
+        Stream::new(0, 0x6666, 1, 1),
+        encoded(Codec::Pcmu, Box::new(tones), 20, 10),
+    );
+    talker.finish().await;
+    let mut at_a = Vec::new();
+    recv_until(&call.a, &mut at_a, "events at A", |g| {
+        g.iter().filter(|p| p.pt == 101).count() >= 3
+    })
+    .await;
+    let mut rx = Rfc4733Receiver::new(8000);
+    let now = Instant::now();
+    let mut decoded: Vec<char> = at_a
+        .iter()
+        .filter(|p| p.pt == 101)
+        .filter_map(|p| rx.on_packet(p.ts, p.marker, &p.payload, now))
+        .map(|d| d.digit)
+        .collect();
+    decoded.extend(rx.poll(now + Duration::from_secs(1)).map(|d| d.digit));
+    assert_eq!(decoded, ['6']);
+}

@@ -229,6 +229,7 @@ impl Call {
             s.hear(Side::A, Hears::Other);
             s.hear(Side::B, Hears::Other);
         }
+        self.configure_dtmf();
     }
 
     /// Answers the caller's offer ourselves (for a 183) and plays the tone
@@ -283,7 +284,19 @@ impl Call {
                 session.hear(side, Hears::Other);
             }
             self.media = MediaPlane::Session(session);
+            self.configure_dtmf();
         }
+    }
+
+    /// When one leg negotiated telephone-event and the other did not, keys
+    /// from the one without can only arrive in-band: listen for them there,
+    /// so the session can turn them into RFC 4733 events for the other leg.
+    pub(super) fn configure_dtmf(&self) {
+        let (Some(s), [Some(a), Some(b)]) = (self.media.session(), self.formats) else {
+            return;
+        };
+        s.detect_inband(Side::A, a.te_pt.is_none() && b.te_pt.is_some());
+        s.detect_inband(Side::B, b.te_pt.is_none() && a.te_pt.is_some());
     }
 
     /// Starts recording the call (caller left, callee right in stereo)
