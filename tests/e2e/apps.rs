@@ -241,3 +241,89 @@ async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterat
     })
     .await
 }
+
+/// Sends `keys` as SIP INFO (application/dtmf-relay), one request each.
+async fn press(ua: &mut Ua, dialog: &mut Dialog, keys: &str) {
+    for k in keys.chars() {
+        let body = format!("Signal={k}\r\nDuration=100\r\n");
+        let r = ua.info(dialog, "application/dtmf-relay", &body).await;
+        assert_eq!(r.status, Some(200), "{}", r.raw);
+    }
+}
+
+#[tokio::test]
+async fn dial_through_collects_an_extension_bridges_with_ringback_and_continues_after() {
+    let server = Server::builder("dial_through")
+        .extensions("1000-1001", "secret")
+        .start();
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let (mut caller, mut dialog, media, a_rtp) = call_app(&server, "9199", "0 101").await;
+    press(&mut caller, &mut dialog, "1001#").await;
+    let inc = callee
+        .wait_invite(STEP)
+        .await
+        .expect("the dialled extension rings");
+    // Offered the caller's codec first.
+    assert!(
+        inc.invite.body.contains("RTP/AVP 0 "),
+        "{}",
+        inc.invite.body
+    );
+    a_rtp.clear_payloads();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let ringback = g711_decode(0, &a_rtp.payload_bytes(0));
+    assert!(
+        ringback.len() >= 6400,
+        "{} samples while ringing",
+        ringback.len()
+    );
+    let hz = dominant_hz(&ringback[..6400], 8000.0);
+    assert!((hz - 450.0).abs() <= 6.0, "ringback at {hz} Hz");
+    let mut b_dialog = callee
+        .answer(&inc, &crate::ua::sdp(b_rtp.port, "sendrecv"))
+        .await;
+    let b_media = sdp_media(&b_dialog.remote_sdp).expect("offer to the callee");
+    a_rtp.clear_payloads();
+    tokio::join!(
+        a_rtp.send_tone(media, 0, 600.0, 800, 1),
+        b_rtp.send_tone(b_media, 0, 1100.0, 800, 2)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let at_a = g711_decode(0, &a_rtp.payload_bytes(0));
+    let at_b = g711_decode(0, &b_rtp.payload_bytes(0));
+    assert!(
+        (dominant_hz(&at_a, 8000.0) - 1100.0).abs() <= 6.0,
+        "caller hears the callee"
+    );
+    assert!(
+        (dominant_hz(&at_b, 8000.0) - 600.0).abs() <= 6.0,
+        "callee hears the caller"
+    );
+    // The callee leaves; the caller is still there and is told goodbye.
+    assert_eq!(callee.bye(&mut b_dialog).await.status, Some(200));
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(
+        (cdr.callee.as_str(), cdr.hangup_by.as_str()),
+        ("9199", "system"),
+        "{cdr:?}"
+    );
+}
+
+#[tokio::test]
+async fn dial_through_to_an_unregistered_extension_says_so_and_hangs_up() {
+    let server = Server::builder("dial_unreached")
+        .extensions("1000-1001", "secret")
+        .start();
+    let (mut caller, mut dialog, _media, _rtp) = call_app(&server, "9199", "0 101").await;
+    press(&mut caller, &mut dialog, "1001#").await;
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    let log = server.log();
+    assert!(
+        log.contains("1001 not reached: 480"),
+        "{}",
+        server.log_tail(30)
+    );
+}

@@ -136,6 +136,8 @@ pub struct AppsConfig {
     pub tone: String,
     /// Conference: every caller of this number joins one room.
     pub conference: String,
+    /// Dial-through: asks for an extension (digits then #) and connects to it.
+    pub dial: String,
 }
 
 /// External profile.
@@ -245,6 +247,7 @@ impl Default for AppsConfig {
             readback: "9197".into(),
             tone: "9198".into(),
             conference: "9300".into(),
+            dial: "9199".into(),
         }
     }
 }

@@ -45,6 +45,9 @@ pub fn route(number: &str, directory: &Directory, apps: &AppsConfig) -> Route {
     if is(&apps.conference) {
         return Route::App(App::Conference);
     }
+    if is(&apps.dial) {
+        return Route::App(App::Dial);
+    }
     let Some(caps) = basic_rule().captures(number) else {
         return Route::NotFound;
     };
@@ -85,6 +88,7 @@ mod tests {
         assert_eq!(route("9197", &d, &apps), Route::App(App::Readback));
         assert_eq!(route("9198", &d, &apps), Route::App(App::Tone));
         assert_eq!(route("9300", &d, &apps), Route::App(App::Conference));
+        assert_eq!(route("9199", &d, &apps), Route::App(App::Dial));
         apps.echo.clear();
         assert_eq!(route("9196", &d, &apps), Route::NotFound);
         assert_eq!(route("", &d, &apps), Route::NotFound);

@@ -3,6 +3,7 @@
 //! extensions now; the IVR, queue and robot applications later.
 
 mod conference;
+mod dial;
 mod echo;
 mod readback;
 mod tone;
@@ -23,6 +24,8 @@ pub enum App {
     Tone,
     /// Conference room: every caller of the number is mixed together.
     Conference,
+    /// Dial-through: collects an extension number and connects to it.
+    Dial,
 }
 
 impl App {
@@ -33,6 +36,7 @@ impl App {
             App::Readback => "readback",
             App::Tone => "tone",
             App::Conference => "conference",
+            App::Dial => "dial",
         }
     }
 }
@@ -44,6 +48,7 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Readback => readback::run(&call).await,
         App::Tone => tone::run(&call, &ctx).await,
         App::Conference => conference::run(&call, &ctx).await,
+        App::Dial => dial::run(&call).await,
     };
     match result {
         Ok(()) => call.hangup(HangupCause::NormalClearing),

@@ -95,6 +95,10 @@ pub enum CallError {
     /// Recording could not start or failed; names the file.
     #[error("recording: {0}")]
     Recording(String),
+    /// The other party of a bridge could not be reached (busy, no answer,
+    /// unknown number...): the final SIP code and reason.
+    #[error("not reached: {0} {1}")]
+    NotReached(u16, String),
 }
 
 /// A command from an application to its call.
@@ -126,6 +130,20 @@ pub enum Command {
     Conference(String, oneshot::Sender<Result<(), CallError>>),
     /// Echo the caller's audio back until the call ends.
     Echo(oneshot::Sender<Result<(), CallError>>),
+    /// Call `number` and connect the caller to it; answered when the other
+    /// party hangs up (the caller stays), or failed if it is not reached in
+    /// `timeout`. The caller hears ringback meanwhile.
+    Bridge {
+        /// Extension to call.
+        number: String,
+        /// Ring time.
+        timeout: Duration,
+        /// The result.
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    /// Hold (true: the caller hears music on hold, the other party silence)
+    /// or retrieve (false: both hear each other again).
+    Hold(bool),
     /// Send DTMF to the caller (RFC 4733 or in-band, as negotiated).
     SendDtmf(String, oneshot::Sender<Result<(), CallError>>),
     /// Start recording the call into the configured recordings directory.
@@ -203,6 +221,26 @@ impl CallControl {
     ) -> Result<Collected, CallError> {
         self.ask(|reply| Command::Collect { items, spec, reply })
             .await
+    }
+
+    /// Calls `number` and connects the caller to it. Returns Ok when the
+    /// other party hangs up (the caller is still there: the application goes
+    /// on, e.g. with a survey), `NotReached` if it is busy, unknown or does
+    /// not answer within `timeout`, `HungUp` if the caller leaves.
+    pub async fn bridge(&self, number: &str, timeout: Duration) -> Result<(), CallError> {
+        let number = number.to_string();
+        self.ask(|reply| Command::Bridge {
+            number,
+            timeout,
+            reply,
+        })
+        .await
+    }
+
+    /// Puts the caller on hold with music (the other party hears silence),
+    /// or retrieves it.
+    pub fn hold(&self, on: bool) {
+        let _ = self.tx.send(CallMsg::Control(Command::Hold(on)));
     }
 
     /// Echoes the caller's audio until the call ends (returns `HungUp`).

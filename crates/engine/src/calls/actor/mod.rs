@@ -525,6 +525,7 @@ impl Call {
     }
 
     fn on_fork_answered(&mut self, i: usize, resp: Response) {
+        let wanted = self.state == State::Ringing || self.bridging();
         let fork = &mut self.forks[i];
         if fork.final_code == Some(200) {
             // A retransmitted 2xx: our ACK was lost (or, with a delayed offer,
@@ -548,7 +549,7 @@ impl Call {
         let ack =
             fork.dialog
                 .request_with_cseq(Method::Ack, 1, &via, &contact, &message::new_branch());
-        let too_late = self.winner.is_some() || self.state != State::Ringing;
+        let too_late = self.winner.is_some() || !wanted;
         if self.delayed_offer && !too_late {
             // The 200 carries the offer; the ACK must carry the caller's answer,
             // which arrives in the caller's ACK (see `on_caller_ack`).
@@ -566,6 +567,9 @@ impl Call {
         }
         self.winner = Some(i);
         self.cancel_forks(Some(i));
+        if self.app.is_some() {
+            return self.bridge_answered(&resp);
+        }
         let body = match self.parse_sdp(&resp) {
             Some(Ok(sdp)) => Some(self.answer_for_a(sdp)),
             _ => None,
@@ -603,6 +607,12 @@ impl Call {
         if !fork.cancel_wanted {
             self.failures.push((code, reason));
         }
+        if self.bridging()
+            && self.winner.is_none()
+            && self.forks.iter().all(|f| f.final_code.is_some())
+        {
+            return self.bridge_failed();
+        }
         if self.state == State::Ringing
             && self.winner.is_none()
             && self.forks.iter().all(|f| f.final_code.is_some())
@@ -622,7 +632,10 @@ impl Call {
 
     fn on_request(&mut self, side: Side, tx: TxId, req: Request, _from: Peer) {
         if self.app.is_some() {
-            return self.on_app_request(tx, req);
+            return match side {
+                Side::A => self.on_app_request(tx, req),
+                Side::B => self.on_bridged_request(tx, req),
+            };
         }
         let ep = self.ep(side).clone();
         if side == Side::B && !self.is_winner_dialog(&req) {
