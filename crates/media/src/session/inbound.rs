@@ -1,0 +1,156 @@
+//! Packets arriving from the phones: validated, latched, DTMF picked out,
+//! buffered for the tick, and forwarded at once where no decoding is needed.
+
+use super::*;
+
+impl Task {
+    pub(super) fn on_rtp(&mut self, i: usize, n: usize, src: SocketAddr, now: Instant) {
+        let now_ms = self.activity.now_ms(now);
+        let pkt = &self.buf[..n];
+        let Some(leg) = &mut self.legs[i] else { return };
+        let mut changed = false;
+        let parsed = (n < BUF_SIZE && valid_rtp(pkt))
+            .then(|| view(pkt))
+            .flatten();
+        let Some(v) = parsed.filter(|_| leg.latch.accept_rtp(src, now_ms, &mut changed)) else {
+            self.relay_stats.dropped.fetch_add(1, Relaxed);
+            return;
+        };
+        if changed {
+            tracing::debug!(port = leg.pair.port, %src, "RTP source latched");
+        }
+        self.activity.touch(now_ms);
+        self.stats.rtp_in.fetch_add(1, Relaxed);
+        let (Some(format), Some(inbound)) = (leg.format, &mut leg.rx) else {
+            // Not negotiated yet: nothing to decode with.
+            self.relay_stats.dropped.fetch_add(1, Relaxed);
+            return;
+        };
+        let payload = &pkt[v.payload.clone()];
+        if Some(v.pt) == format.te_pt {
+            if let Some(event) = inbound.te_rx.on_packet(v.ts, v.marker, payload, now) {
+                self.digit(i, event);
+            }
+            self.forward_event(i, n);
+            return;
+        }
+        if v.pt != format.pt {
+            // Comfort noise (13) is legal and simply not played.
+            if v.pt != 13 {
+                self.stats.unknown_payload_type.fetch_add(1, Relaxed);
+            }
+            return;
+        }
+        inbound.jitter.push(v.seq, v.ts, v.ssrc, payload, now);
+        self.forward_audio(i, n, format);
+    }
+
+    /// Forwards the audio packet in `self.buf[..n]` from leg `i` to every leg
+    /// hearing it whose format allows forwarding without decoding.
+    pub(super) fn forward_audio(&mut self, i: usize, n: usize, from: LegFormat) {
+        for j in 0..2 {
+            let Some(to) = &self.legs[j] else { continue };
+            let hears_i = match to.hears {
+                Hears::Other => j != i,
+                Hears::Itself => j == i,
+                _ => false,
+            };
+            let Some(to_format) = to.format else { continue };
+            if !hears_i || !forwardable(from, to_format) || to.sending_digits() {
+                continue;
+            }
+            self.out.clear();
+            self.out.extend_from_slice(&self.buf[..n]);
+            let Some(v) = view(&self.out) else { continue };
+            if from.codec != to_format.codec {
+                codec::transcode_g711(from.codec, to_format.codec, &mut self.out[v.payload]);
+            }
+            self.out[1] = (self.out[1] & 0x80) | (to_format.pt & 0x7f);
+            self.send_out(j);
+        }
+    }
+
+    /// Forwards a telephone-event packet from leg `i` to the other leg if it
+    /// is bridged and negotiated RFC 4733 too (otherwise the digit event is
+    /// all the application gets; see [`MediaSession::send_digits`]).
+    pub(super) fn forward_event(&mut self, i: usize, n: usize) {
+        let j = 1 - i;
+        let Some(to) = &self.legs[j] else { return };
+        let (Hears::Other, Some(te)) = (&to.hears, to.format.and_then(|f| f.te_pt)) else {
+            return;
+        };
+        if to.sending_digits() {
+            return;
+        }
+        self.out.clear();
+        self.out.extend_from_slice(&self.buf[..n]);
+        self.out[1] = (self.out[1] & 0x80) | (te & 0x7f);
+        self.send_out(j);
+    }
+
+    /// Rewrites `self.out` onto leg `j`'s outgoing stream and sends it.
+    pub(super) fn send_out(&mut self, j: usize) {
+        let Some(leg) = &mut self.legs[j] else { return };
+        let Some(out) = &mut leg.tx else { return };
+        if !out.sender.rewrite(&mut self.out) {
+            return;
+        }
+        Self::transmit(
+            &leg.pair.rtp,
+            &leg.latch,
+            &self.out,
+            &self.stats,
+            &self.relay_stats,
+        );
+    }
+
+    pub(super) fn transmit(
+        sock: &UdpSocket,
+        latch: &SideState,
+        pkt: &[u8],
+        stats: &SessionStats,
+        relay_stats: &RelayStats,
+    ) {
+        let Some(target) = latch.rtp_target() else {
+            return;
+        };
+        match sock.try_send_to(pkt, target) {
+            Ok(n) if n == pkt.len() => {
+                stats.rtp_out.fetch_add(1, Relaxed);
+            }
+            _ => {
+                relay_stats.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    pub(super) fn digit(&mut self, i: usize, event: DigitEvent) {
+        self.stats.digits.fetch_add(1, Relaxed);
+        self.convert_digit(i, &event);
+        let side = if i == 0 { Side::A } else { Side::B };
+        (self.events)(MediaEvent::Digit { side, event });
+    }
+
+    /// Carries a digit of leg `i` over to the bridged leg when the two legs
+    /// signal DTMF differently: RFC 4733 to a leg without telephone-event
+    /// becomes in-band tones, in-band tones to a leg with it become RFC 4733
+    /// events. Same-mode digits already crossed (event packets forwarded, or
+    /// tones inside the forwarded audio).
+    pub(super) fn convert_digit(&mut self, i: usize, event: &DigitEvent) {
+        let Some(to) = &mut self.legs[1 - i] else {
+            return;
+        };
+        if !matches!(to.hears, Hears::Other) {
+            return;
+        }
+        let Some(format) = to.format else { return };
+        let crossed = match event.source {
+            crate::dtmf::DtmfSource::InBand => format.te_pt.is_none(),
+            _ => format.te_pt.is_some(),
+        };
+        if !crossed {
+            to.digits_queue.push(event.digit);
+            to.digit_ms = event.duration_ms.clamp(40, 2000);
+        }
+    }
+}
