@@ -130,7 +130,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(cfg).await,
         Some(Command::CheckConfig) => {
-            println!("configuration OK (database {})", cfg.database_url());
+            let dir = &cfg.media.sounds_dir;
+            let (ok, errors) =
+                engine::sounds::preload(dir, 8000, &media::audio_file::AudioCache::new());
+            for e in &errors {
+                eprintln!("sound refused: {e}");
+            }
+            if !errors.is_empty() {
+                anyhow::bail!(
+                    "{} of the sounds under {} cannot be played",
+                    errors.len(),
+                    dir.display()
+                );
+            }
+            println!(
+                "configuration OK (database {}, {ok} sounds under {})",
+                cfg.database_url(),
+                dir.display()
+            );
             Ok(())
         }
         Some(Command::Extension(cmd)) => extension(cfg, cmd).await,

@@ -18,6 +18,7 @@ pub mod profile;
 pub mod registrar;
 pub mod router;
 pub mod server;
+pub mod sounds;
 
 pub use config::Config;
 pub use server::Engine;

@@ -133,6 +133,7 @@ impl Engine {
         restore_bindings(&ctx, &store).await;
         profile::install(ctx.clone(), Profile::Internal);
         profile::install(ctx.clone(), Profile::External);
+        tokio::spawn(preload_sounds(ctx.clone()));
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tracing::info!(
@@ -386,6 +387,28 @@ impl Engine {
         self.store.close().await;
         let rt = self.media_rt.lock().ok().and_then(|mut r| r.take());
         drop(rt);
+    }
+}
+
+/// Decodes the built-in sounds into the cache off the async threads; a file
+/// that cannot be played is reported now, by name, not in the middle of a call.
+async fn preload_sounds(ctx: Arc<Ctx>) {
+    let dir = ctx.cfg.media.sounds_dir.clone();
+    let cache = ctx.audio_cache.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || crate::sounds::preload(&dir, 8000, &cache)).await;
+    match loaded {
+        Ok((ok, errors)) => {
+            for e in &errors {
+                tracing::error!("sound refused: {e}");
+            }
+            tracing::info!(
+                "{ok} sounds loaded from {}, {} refused",
+                ctx.cfg.media.sounds_dir.display(),
+                errors.len()
+            );
+        }
+        Err(e) => tracing::error!("loading sounds failed: {e}"),
     }
 }
 
