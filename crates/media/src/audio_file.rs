@@ -299,10 +299,41 @@ fn sniff_unsupported(head: &[u8]) -> Option<String> {
         "an MPEG video"
     } else if looks_like_text(head) {
         return Some("this is a text file, not audio".into());
+    } else if let Some(why) = bad_wav_format(head) {
+        return Some(why);
     } else {
         return None;
     };
     Some(format!("{what}{convert}"))
+}
+
+/// A WAV `fmt ` chunk with a sample rate or channel count of 0, which
+/// symphonia 0.5 would panic on (found by fuzzing: "TimeBase cannot have 0
+/// numerator or denominator"); caught either way, but refused here first.
+fn bad_wav_format(head: &[u8]) -> Option<String> {
+    if head.len() < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut at = 12;
+    while at + 8 <= head.len() {
+        let id = &head[at..at + 4];
+        let len = u32::from_le_bytes([head[at + 4], head[at + 5], head[at + 6], head[at + 7]]);
+        if id == b"fmt " {
+            let body = head.get(at + 8..at + 8 + 8)?;
+            let channels = u16::from_le_bytes([body[2], body[3]]);
+            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
+            return match (channels, rate) {
+                (0, _) => Some("a WAV file declaring 0 channels".into()),
+                (_, 0) => Some("a WAV file declaring a sample rate of 0".into()),
+                _ => None,
+            };
+        }
+        // Chunks are padded to an even length.
+        at = at
+            .checked_add(8)?
+            .checked_add(len as usize + (len as usize & 1))?;
+    }
+    None
 }
 
 /// True when the bytes are UTF-8 text without control characters other than
@@ -814,6 +845,24 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_wav_declaring_rate_or_channels_zero_is_refused_by_name() {
+        // The 52-byte input the fuzzer found: 16-bit mono PCM, rate 0.
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF\x2c\0\0\0WAVEfmt \x10\0\0\0");
+        wav.extend_from_slice(&[1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 16, 0]);
+        wav.extend_from_slice(b"data\x08\0\0\0");
+        wav.extend_from_slice(&[0; 8]);
+        let e = decode_bytes("zero-rate.wav", wav.clone(), 8000).unwrap_err();
+        assert!(matches!(e, MediaFileError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("zero-rate.wav"), "{e}");
+        assert!(e.to_string().contains("sample rate of 0"), "{e}");
+        wav[22] = 0; // channels
+        wav[24] = 0x40; // a rate again
+        let e = decode_bytes("no-channels.wav", wav, 8000).unwrap_err();
+        assert!(e.to_string().contains("0 channels"), "{e}");
     }
 
     #[test]
