@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod profile;
 pub mod registrar;
 pub mod router;
+pub mod routing;
 pub mod server;
 pub mod sounds;
 
