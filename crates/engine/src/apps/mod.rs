@@ -5,6 +5,7 @@
 mod conference;
 mod dial;
 mod echo;
+pub mod ivr;
 mod readback;
 mod tone;
 
