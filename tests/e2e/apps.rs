@@ -327,3 +327,105 @@ async fn dial_through_to_an_unregistered_extension_says_so_and_hangs_up() {
         server.log_tail(30)
     );
 }
+
+/// The id of the live call answered by `app`.
+fn app_call_id(server: &Server, app: &str) -> u64 {
+    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).expect("JSON");
+    calls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["app"] == app)
+        .and_then(|c| c["id"].as_u64())
+        .unwrap_or_else(|| panic!("no {app} call in {calls}"))
+}
+
+#[tokio::test]
+async fn hold_plays_music_to_the_caller_and_silence_to_the_other_party_and_retrieve_reconnects() {
+    let server = Server::builder("hold_api")
+        .extensions("1000-1001", "secret")
+        .start();
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let (mut caller, mut dialog, media, a_rtp) = call_app(&server, "9199", "0 101").await;
+    press(&mut caller, &mut dialog, "1001#").await;
+    let inc = callee
+        .wait_invite(STEP)
+        .await
+        .expect("the dialled extension rings");
+    let mut b_dialog = callee
+        .answer(&inc, &crate::ua::sdp(b_rtp.port, "sendrecv"))
+        .await;
+    let b_media = sdp_media(&b_dialog.remote_sdp).expect("offer to the callee");
+    let id = app_call_id(&server, "dial");
+
+    // Bad requests get a JSON error and change nothing.
+    let (status, body) = server.http_post(&format!("/api/calls/{id}/dance")).unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("unknown action"), "{body}");
+    let (status, body) = server.http_post("/api/calls/999999/hold").unwrap();
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/dtmf?digits=12x"))
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = server.http_post(&format!("/api/calls/{id}/hold")).unwrap();
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a_rtp.clear_payloads();
+    b_rtp.clear_payloads();
+    tokio::join!(
+        a_rtp.send_tone(media, 0, 600.0, 1000, 1),
+        b_rtp.send_tone(b_media, 0, 1100.0, 1000, 2)
+    );
+    let at_a = g711_decode(0, &a_rtp.payload_bytes(0));
+    let at_b = g711_decode(0, &b_rtp.payload_bytes(0));
+    // The caller hears music (sound, but not the other party's tone) ...
+    assert!(at_a.len() >= 6000, "{} samples at the caller", at_a.len());
+    let level = media::audio::level_dbov(&at_a);
+    assert!(level > -45.0, "music on hold is audible: {level} dBov");
+    assert!(
+        (dominant_hz(&at_a, 8000.0) - 1100.0).abs() > 20.0,
+        "the caller still hears the callee"
+    );
+    // ... and the other party hears silence, not the caller.
+    let level_b = media::audio::level_dbov(&at_b);
+    assert!(
+        level_b < -60.0,
+        "the held party's side is silent: {level_b} dBov"
+    );
+
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/retrieve"))
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    a_rtp.clear_payloads();
+    b_rtp.clear_payloads();
+    tokio::join!(
+        a_rtp.send_tone(media, 0, 600.0, 800, 1),
+        b_rtp.send_tone(b_media, 0, 1100.0, 800, 2)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let at_a = g711_decode(0, &a_rtp.payload_bytes(0));
+    let at_b = g711_decode(0, &b_rtp.payload_bytes(0));
+    assert!(
+        (dominant_hz(&at_a, 8000.0) - 1100.0).abs() <= 6.0,
+        "reconnected: caller"
+    );
+    assert!(
+        (dominant_hz(&at_b, 8000.0) - 600.0).abs() <= 6.0,
+        "reconnected: callee"
+    );
+
+    // The API may hang the call up too.
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/hangup"))
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    callee.expect_request("BYE", &b_dialog.call_id, "").await;
+    let _ = &mut b_dialog;
+}

@@ -354,11 +354,23 @@ impl Server {
 
     /// Plain HTTP/1.0 GET on the server's HTTP port: (status, body).
     pub fn http_get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        self.http("GET", path)
+    }
+
+    /// POST `path` (empty body) on the HTTP port: (status, body).
+    pub fn http_post(&self, path: &str) -> std::io::Result<(u16, String)> {
+        self.http("POST", path)
+    }
+
+    fn http(&self, method: &str, path: &str) -> std::io::Result<(u16, String)> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
         s.set_write_timeout(Some(Duration::from_secs(10)))?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+        )?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf)?;
         let text = String::from_utf8_lossy(&buf).into_owned();

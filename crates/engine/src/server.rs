@@ -164,6 +164,25 @@ impl Engine {
     }
 
     /// Live calls.
+    /// The call-control handle of live call `id`, if an application drives
+    /// it (engine-answered calls: IVR, queue, test extensions); the reason
+    /// otherwise.
+    pub fn control(&self, id: u64) -> Result<crate::calls::control::CallControl, String> {
+        let Some(entry) = self.ctx.calls.get(&id) else {
+            return Err(format!("no live call {id}"));
+        };
+        let (tx, info) = entry.value();
+        if info.app.is_none() {
+            return Err(format!(
+                "call {id} is a direct call between two parties; only calls answered by the engine can be controlled yet"
+            ));
+        }
+        if info.state != "answered" {
+            return Err(format!("call {id} is not answered yet ({})", info.state));
+        }
+        Ok(crate::calls::control::CallControl::new(id, tx.clone()))
+    }
+
     pub fn calls(&self) -> Vec<CallInfo> {
         let mut v: Vec<CallInfo> = self.ctx.calls.iter().map(|e| e.value().1.clone()).collect();
         v.sort_by_key(|c| c.id);

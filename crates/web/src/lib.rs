@@ -1,11 +1,14 @@
 //! The embedded web module (axum, same runtime as the engine). For now:
-//! `GET /metrics` (Prometheus text) and `GET /api/calls` (live calls as JSON).
+//! `GET /metrics` (Prometheus text), `GET /api/calls` (live calls as JSON) and
+//! call control on engine-answered calls: `POST /api/calls/{id}/hold`,
+//! `/retrieve`, `/hangup`, `/dtmf?digits=...`. Until sign-in and permissions
+//! arrive (the web issue), those POSTs are accepted from loopback only.
 //! The admin UI, CRM and REST API grow here.
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use engine::Engine;
 use std::net::SocketAddr;
@@ -16,6 +19,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/api/calls", get(calls))
+        .route("/api/calls/{id}/{action}", post(call_action))
         .fallback(not_found)
         .with_state(engine)
 }
@@ -28,9 +32,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("web on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(engine))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        router(engine).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 
@@ -47,6 +54,65 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
 
 async fn calls(State(engine): State<Arc<Engine>>) -> Response {
     json(StatusCode::OK, &engine.calls())
+}
+
+/// Query of `POST /api/calls/{id}/dtmf`.
+#[derive(serde::Deserialize)]
+struct DtmfQuery {
+    digits: Option<String>,
+}
+
+async fn call_action(
+    State(engine): State<Arc<Engine>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((id, action)): Path<(String, String)>,
+    Query(q): Query<DtmfQuery>,
+) -> Response {
+    let err = |status: StatusCode, msg: String| json(status, &serde_json::json!({ "error": msg }));
+    if !peer.ip().is_loopback() {
+        return err(
+            StatusCode::FORBIDDEN,
+            "call control is only accepted from this machine until sign-in exists".into(),
+        );
+    }
+    let Ok(id) = id.parse::<u64>() else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("call id '{id}' is not a number"),
+        );
+    };
+    let call = match engine.control(id) {
+        Ok(c) => c,
+        Err(e) if e.starts_with("no live call") => return err(StatusCode::NOT_FOUND, e),
+        Err(e) => return err(StatusCode::CONFLICT, e),
+    };
+    match action.as_str() {
+        "hold" => call.hold(true),
+        "retrieve" => call.hold(false),
+        "hangup" => call.hangup(engine::calls::HangupCause::NormalClearing),
+        "dtmf" => {
+            let digits = q.digits.unwrap_or_default();
+            if digits.is_empty() || !digits.chars().all(|c| "0123456789*#ABCDabcd".contains(c)) {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!("digits '{digits}': give 0-9, *, #, A-D"),
+                );
+            }
+            if let Err(e) = call.send_dtmf(&digits).await {
+                return err(StatusCode::CONFLICT, e.to_string());
+            }
+        }
+        other => {
+            return err(
+                StatusCode::NOT_FOUND,
+                format!("unknown action '{other}' (hold, retrieve, hangup, dtmf)"),
+            )
+        }
+    }
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "ok": true, "call": id, "action": action }),
+    )
 }
 
 async fn not_found() -> Response {

@@ -269,7 +269,9 @@ impl Call {
     fn app_hangup(&mut self, cause: HangupCause) {
         match self.state {
             State::Answered => {
+                self.cancel_forks(None);
                 self.bye(Side::A);
+                self.bye(Side::B);
                 self.finish(cause, "system", 200);
             }
             State::Ringing | State::Routing => {
