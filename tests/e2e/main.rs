@@ -10,5 +10,6 @@ mod ua;
 mod apps;
 mod calls;
 mod media;
+mod queues;
 mod registrar;
 mod robustness;

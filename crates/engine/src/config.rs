@@ -22,8 +22,10 @@ pub struct Config {
     pub trunk: TrunkConfig,
     /// Call recording.
     pub recording: RecordingConfig,
-    /// Built-in test extensions.
+    /// Built-in test extensions and application numbers.
     pub apps: AppsConfig,
+    /// Queues, agents and tiers.
+    pub callcenter: CallcenterConfig,
     /// First-run seed data.
     pub seed: SeedConfig,
 }
@@ -138,6 +140,22 @@ pub struct AppsConfig {
     pub conference: String,
     /// Dial-through: asks for an extension (digits then #) and connects to it.
     pub dial: String,
+    /// Queue numbers: number -> queue name (callers of the number wait in it).
+    pub queues: std::collections::BTreeMap<String, String>,
+}
+
+/// Call-center settings read at start (the web admin edits them in the
+/// database in a later issue): queues, agents and tiers, with the ACD's
+/// settings (FreeSWITCH mod_callcenter names, kebab-case).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallcenterConfig {
+    /// Queues.
+    pub queues: Vec<crate::acd::QueueConfig>,
+    /// Agents.
+    pub agents: Vec<crate::acd::AgentConfig>,
+    /// Which agent is in which queue, at what level and position.
+    pub tiers: Vec<crate::acd::TierConfig>,
 }
 
 /// External profile.
@@ -170,6 +188,7 @@ impl Default for Config {
             },
             recording: RecordingConfig::default(),
             apps: AppsConfig::default(),
+            callcenter: CallcenterConfig::default(),
             seed: SeedConfig::default(),
         }
     }
@@ -248,6 +267,7 @@ impl Default for AppsConfig {
             tone: "9198".into(),
             conference: "9300".into(),
             dial: "9199".into(),
+            queues: Default::default(),
         }
     }
 }
@@ -288,6 +308,17 @@ impl Config {
             );
         }
         self.record_layout()?;
+        for q in &self.callcenter.queues {
+            q.validate().map_err(|e| anyhow::anyhow!("callcenter.queues: {e}"))?;
+        }
+        for a in &self.callcenter.agents {
+            a.validate().map_err(|e| anyhow::anyhow!("callcenter.agents: {e}"))?;
+        }
+        for (number, queue) in &self.apps.queues {
+            if !self.callcenter.queues.iter().any(|q| &q.name == queue) {
+                anyhow::bail!("apps.queues: number {number} goes to unknown queue '{queue}'");
+            }
+        }
         if !matches!(self.recording.rate, 8000 | 16000) {
             anyhow::bail!(
                 "recording.rate: {} is not 8000 or 16000",

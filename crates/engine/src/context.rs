@@ -48,6 +48,8 @@ pub struct Ctx {
     pub relay_stats: Arc<media::relay::RelayStats>,
     /// Processing media session counters.
     pub session_stats: Arc<media::session::SessionStats>,
+    /// The queue service (ACD).
+    pub queues: crate::queues::QueueService,
     /// Open conference rooms by name.
     pub conferences: DashMap<String, media::conference::Conference>,
     /// Prompts and music decoded once, at each call rate used.

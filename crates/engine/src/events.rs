@@ -61,6 +61,12 @@ pub enum Event {
         /// caller / callee / system.
         hangup_by: &'static str,
     },
+    /// Something happened in a queue (caller joined, agent offered, answered,
+    /// abandoned, agent status changes...).
+    Queue {
+        /// The queue event.
+        event: crate::acd::QueueEvent,
+    },
     /// A DTMF key was pressed on a call.
     Dtmf {
         /// Engine call id.

@@ -15,6 +15,7 @@ pub mod directory;
 pub mod events;
 pub mod metrics;
 pub mod profile;
+pub mod queues;
 pub mod registrar;
 pub mod router;
 pub mod routing;

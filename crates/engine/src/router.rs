@@ -48,6 +48,9 @@ pub fn route(number: &str, directory: &Directory, apps: &AppsConfig) -> Route {
     if is(&apps.dial) {
         return Route::App(App::Dial);
     }
+    if let Some(queue) = apps.queues.get(number) {
+        return Route::App(App::Queue(queue.clone()));
+    }
     let Some(caps) = basic_rule().captures(number) else {
         return Route::NotFound;
     };

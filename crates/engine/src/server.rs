@@ -97,6 +97,7 @@ impl Engine {
             stop_rx,
         ));
         let acl = crate::acl::Acl::parse(&cfg.trunk.acl).map_err(|e| anyhow::anyhow!(e))?;
+        let events = crate::events::EventBus::default();
         let ctx = Arc::new(Ctx {
             reg_cfg: RegistrarConfig {
                 min_expires: cfg.sip.min_expires,
@@ -122,18 +123,20 @@ impl Engine {
             session_stats: Arc::new(media::session::SessionStats::default()),
             audio_cache: media::audio_file::AudioCache::new(),
             conferences: dashmap::DashMap::new(),
+            queues: crate::queues::QueueService::start(events.clone()),
             calls: Default::default(),
             dialogs: Default::default(),
             cdr_tx,
             shutting_down: AtomicBool::new(false),
             next_call_id: AtomicU64::new(1),
             acl,
-            events: crate::events::EventBus::default(),
+            events: events.clone(),
         });
         restore_bindings(&ctx, &store).await;
         profile::install(ctx.clone(), Profile::Internal);
         profile::install(ctx.clone(), Profile::External);
         tokio::spawn(preload_sounds(ctx.clone()));
+        load_callcenter(&ctx).await?;
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tracing::info!(
@@ -164,6 +167,11 @@ impl Engine {
     }
 
     /// Live calls.
+    /// The queue service (ACD): agent status changes and the live view.
+    pub fn queues(&self) -> &crate::queues::QueueService {
+        &self.ctx.queues
+    }
+
     /// The call-control handle of live call `id`, if an application drives
     /// it (engine-answered calls: IVR, queue, test extensions); the reason
     /// otherwise.
@@ -407,6 +415,35 @@ impl Engine {
         let rt = self.media_rt.lock().ok().and_then(|mut r| r.take());
         drop(rt);
     }
+}
+
+/// Gives the configured queues, agents and tiers to the queue service.
+async fn load_callcenter(ctx: &Ctx) -> anyhow::Result<()> {
+    use crate::acd::AcdInput;
+    let cc = &ctx.cfg.callcenter;
+    let inputs = cc
+        .queues
+        .iter()
+        .cloned()
+        .map(AcdInput::UpsertQueue)
+        .chain(cc.agents.iter().cloned().map(AcdInput::UpsertAgent))
+        .chain(cc.tiers.iter().cloned().map(AcdInput::UpsertTier));
+    for input in inputs {
+        let what = format!("{input:?}");
+        ctx.queues
+            .admin(input)
+            .await
+            .map_err(|e| anyhow::anyhow!("callcenter configuration: {e} ({what:.120})"))?;
+    }
+    if !cc.queues.is_empty() {
+        tracing::info!(
+            "call center: {} queues, {} agents, {} tiers",
+            cc.queues.len(),
+            cc.agents.len(),
+            cc.tiers.len()
+        );
+    }
+    Ok(())
 }
 
 /// Decodes the built-in sounds into the cache off the async threads; a file

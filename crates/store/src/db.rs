@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cdr_recording",
         include_str!("../migrations/0004_cdr_recording.sql"),
     ),
+    (
+        5,
+        "callcenter",
+        include_str!("../migrations/0005_callcenter.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

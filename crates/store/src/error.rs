@@ -72,6 +72,18 @@ pub enum StoreError {
         found: String,
     },
 
+    /// A call-center key (queue name, agent id, IVR menu id, ...) is empty.
+    #[error("{0} is empty")]
+    EmptyKey(&'static str),
+
+    /// The queue does not exist (e.g. when adding a tier to it).
+    #[error("queue {0} not found")]
+    QueueNotFound(String),
+
+    /// The agent does not exist (e.g. when adding it to a queue's tiers).
+    #[error("agent {0} not found")]
+    AgentNotFound(String),
+
     /// A number list given to [`crate::parse_numbers`] is malformed.
     #[error("invalid number list '{spec}': {reason}")]
     InvalidNumberList {

@@ -1,5 +1,11 @@
-//! Storage for Switchboard: extensions, call detail records and persisted
-//! registrar bindings, behind one [`Store`] handle.
+//! Storage for Switchboard: extensions, call detail records, persisted
+//! registrar bindings, call-center settings (queues, agents, tiers, IVR
+//! menus, routing rules) and call-center records (queue events, voicemails,
+//! surveys, missed calls), behind one [`Store`] handle.
+//!
+//! Call-center settings are JSON documents whose shape the engine owns: the
+//! store takes and returns them as `String`s holding JSON and keeps them
+//! verbatim (see [`QueueRow::config`]).
 //!
 //! SQLite is the default backend. The schema and every query are written in
 //! SQL that PostgreSQL also accepts (INTEGER/BIGINT/TEXT columns, `$n`
@@ -8,21 +14,25 @@
 
 #![warn(missing_docs)]
 
+mod callcenter;
 mod cdr;
 mod db;
 mod error;
 mod extensions;
 mod range;
+mod records;
 mod registrations;
 mod seed;
 
 #[cfg(test)]
 mod tests;
 
+pub use callcenter::{AgentRow, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION};
 pub use cdr::Cdr;
 pub use error::StoreError;
 pub use extensions::{AddReport, Extension};
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
+pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};
 pub use registrations::BindingRow;
 
 use db::{db_err, Pool};

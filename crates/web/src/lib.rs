@@ -20,6 +20,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/calls", get(calls))
         .route("/api/calls/{id}/{action}", post(call_action))
+        .route("/api/queues", get(queues))
+        .route("/api/agents/{id}/status", post(agent_status))
         .fallback(not_found)
         .with_state(engine)
 }
@@ -113,6 +115,58 @@ async fn call_action(
         StatusCode::OK,
         &serde_json::json!({ "ok": true, "call": id, "action": action }),
     )
+}
+
+async fn queues(State(engine): State<Arc<Engine>>) -> Response {
+    json(StatusCode::OK, &engine.queues().inspect().await)
+}
+
+/// Query of `POST /api/agents/{id}/status`.
+#[derive(serde::Deserialize)]
+struct StatusQuery {
+    status: Option<String>,
+}
+
+/// Sets an agent's status: `available`, `on_demand`, `on_break`,
+/// `logged_out` (or the FreeSWITCH names, e.g. "On Break").
+async fn agent_status(
+    State(engine): State<Arc<Engine>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Query(q): Query<StatusQuery>,
+) -> Response {
+    let err = |status: StatusCode, msg: String| json(status, &serde_json::json!({ "error": msg }));
+    if !peer.ip().is_loopback() {
+        return err(
+            StatusCode::FORBIDDEN,
+            "agent changes are only accepted from this machine until sign-in exists".into(),
+        );
+    }
+    let given = q.status.unwrap_or_default();
+    let name = match given.to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
+        "available" => "Available".to_string(),
+        "on demand" | "available on demand" => "Available (On Demand)".to_string(),
+        "on break" | "break" => "On Break".to_string(),
+        "logged out" | "logout" => "Logged Out".to_string(),
+        _ => given.clone(),
+    };
+    let Ok(status) = name.parse::<engine::acd::AgentStatus>() else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("status '{given}': give available, on_demand, on_break or logged_out"),
+        );
+    };
+    match engine
+        .queues()
+        .admin(engine::acd::AcdInput::SetAgentStatus { agent: id.clone(), status })
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id, "status": status.to_string() }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
 }
 
 async fn not_found() -> Response {

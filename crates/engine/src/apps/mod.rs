@@ -5,6 +5,7 @@
 mod conference;
 mod dial;
 mod echo;
+mod queue;
 pub mod ivr;
 mod readback;
 mod tone;
@@ -15,7 +16,7 @@ use crate::context::Ctx;
 use std::sync::Arc;
 
 /// An application a number can route to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum App {
     /// Echo test: the caller hears itself.
     Echo,
@@ -27,29 +28,33 @@ pub enum App {
     Conference,
     /// Dial-through: collects an extension number and connects to it.
     Dial,
+    /// A queue (by name): the caller waits for an agent.
+    Queue(String),
 }
 
 impl App {
     /// Short name, shown in the live call list.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             App::Echo => "echo",
             App::Readback => "readback",
             App::Tone => "tone",
             App::Conference => "conference",
             App::Dial => "dial",
+            App::Queue(_) => "queue",
         }
     }
 }
 
 /// Runs `app` on its call until it is done; then hangs up if the caller has not.
 pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
-    let result = match app {
+    let result = match &app {
         App::Echo => echo::run(&call).await,
         App::Readback => readback::run(&call).await,
         App::Tone => tone::run(&call, &ctx).await,
         App::Conference => conference::run(&call, &ctx).await,
         App::Dial => dial::run(&call).await,
+        App::Queue(q) => queue::run(&call, q).await,
     };
     match result {
         Ok(()) => call.hangup(HangupCause::NormalClearing),

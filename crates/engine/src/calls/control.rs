@@ -68,6 +68,22 @@ pub struct Collected {
     pub terminator: Option<char>,
 }
 
+/// How a caller's time in a queue ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOutcome {
+    /// An agent answered; the call with them is over (the agent hung up),
+    /// the caller is still there.
+    Served {
+        /// Agent id.
+        agent: String,
+    },
+    /// The queue sent the caller on unserved (timeout, no agent, exit key).
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+}
+
 /// How a play ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlayOutcome {
@@ -144,6 +160,39 @@ pub enum Command {
     /// Hold (true: the caller hears music on hold, the other party silence)
     /// or retrieve (false: both hear each other again).
     Hold(bool),
+    /// Wait in queue `queue` with music on hold until an agent has talked
+    /// with the caller (or the queue sends the caller on).
+    EnterQueue {
+        /// Queue name.
+        queue: String,
+        /// The result.
+        reply: oneshot::Sender<Result<QueueOutcome, CallError>>,
+    },
+    /// From the queue service: ring `agent` at `contact` for this caller.
+    Offer {
+        /// Agent id.
+        agent: String,
+        /// The agent's extension.
+        contact: String,
+        /// Ring time before the offer counts as unanswered.
+        ring_timeout: Duration,
+    },
+    /// From the queue service: stop ringing `agent` (or hang it up).
+    CancelOffer {
+        /// Agent id.
+        agent: String,
+    },
+    /// From the queue service: the caller leaves the queue unserved.
+    LeaveQueue {
+        /// Why (TIMEOUT, NO_AGENT_TIMEOUT, EXIT_WITH_KEY).
+        reason: String,
+    },
+    /// From the queue service: play `sound` to the waiting caller, then
+    /// music on hold again.
+    Announce {
+        /// Prompt name or file.
+        sound: String,
+    },
     /// Send DTMF to the caller (RFC 4733 or in-band, as negotiated).
     SendDtmf(String, oneshot::Sender<Result<(), CallError>>),
     /// Start recording the call into the configured recordings directory.
@@ -235,6 +284,14 @@ impl CallControl {
             reply,
         })
         .await
+    }
+
+    /// Puts the caller in queue `queue` (music on hold, agents offered by the
+    /// queue's strategy); returns when an agent has talked with the caller
+    /// and hung up, or the queue gives up on them.
+    pub async fn enter_queue(&self, queue: &str) -> Result<QueueOutcome, CallError> {
+        let queue = queue.to_string();
+        self.ask(|reply| Command::EnterQueue { queue, reply }).await
     }
 
     /// Puts the caller on hold with music (the other party hears silence),

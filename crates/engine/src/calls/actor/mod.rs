@@ -143,6 +143,8 @@ impl State {
 
 /// One attempt to reach a contact of the callee.
 struct Fork {
+    /// The queue agent this fork offers the call to, if it is a queue offer.
+    agent: Option<String>,
     tx: Option<TxId>,
     dialog: Dialog,
     final_code: Option<u16>,
@@ -397,6 +399,7 @@ impl Call {
             .dialogs
             .insert(dialog.call_id.clone(), (self.me.clone(), Side::B));
         self.forks.push(Fork {
+            agent: None,
             tx: None,
             dialog,
             final_code: None,
@@ -525,7 +528,7 @@ impl Call {
     }
 
     fn on_fork_answered(&mut self, i: usize, resp: Response) {
-        let wanted = self.state == State::Ringing || self.bridging();
+        let wanted = self.state == State::Ringing || self.bridging() || self.queue_offering();
         let fork = &mut self.forks[i];
         if fork.final_code == Some(200) {
             // A retransmitted 2xx: our ACK was lost (or, with a delayed offer,
@@ -563,10 +566,14 @@ impl Call {
         if too_late {
             // Too late (another contact answered, or the caller gave up): hang it up.
             self.bye_fork(i);
+            self.queue_lost_race(i);
             return;
         }
         self.winner = Some(i);
         self.cancel_forks(Some(i));
+        if self.queue_offering() {
+            return self.queue_answered(i, &resp);
+        }
         if self.app.is_some() {
             return self.bridge_answered(&resp);
         }
@@ -606,6 +613,9 @@ impl Call {
         fork.final_code = Some(code);
         if !fork.cancel_wanted {
             self.failures.push((code, reason));
+        }
+        if self.queue_offering() {
+            return self.queue_offer_failed(i);
         }
         if self.bridging()
             && self.winner.is_none()
@@ -927,6 +937,7 @@ impl Call {
             hangup_by: by,
         });
         self.leave_conference();
+        self.leave_queue_on_end();
         self.ctx.dialogs.remove(&self.a_call_id);
         for f in &self.forks {
             self.ctx.dialogs.remove(&f.dialog.call_id);

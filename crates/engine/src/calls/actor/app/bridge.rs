@@ -159,7 +159,9 @@ impl Call {
         match req.method {
             Method::Bye => {
                 ep.respond(tx, message::response(&req, status(200), None));
-                self.end_bridge(Ok(()));
+                if !self.queue_agent_left() {
+                    self.end_bridge(Ok(()));
+                }
             }
             Method::Info => {
                 let ctype = message::header_value(&req, "Content-Type").unwrap_or("");

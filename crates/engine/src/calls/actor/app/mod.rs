@@ -55,6 +55,10 @@ enum Op {
         _reply: oneshot::Sender<Result<(), CallError>>,
     },
     /// Calling a number to connect the caller to, then connected.
+    /// Waiting in a queue, or talking with its agent.
+    Queue {
+        reply: oneshot::Sender<Result<crate::calls::control::QueueOutcome, CallError>>,
+    },
     Bridge {
         number: String,
         answered: bool,
@@ -71,6 +75,8 @@ pub(super) struct AppState {
     next_token: u64,
     /// The conference room the caller is in.
     conference: Option<String>,
+    /// The queue the caller waits in (or talks to an agent of).
+    queue: Option<queue::QueueState>,
 }
 
 /// Fires at the app's deadline (a collect timeout); never without one.
@@ -84,6 +90,7 @@ pub(super) async fn deadline(app: &Option<AppState>) {
 mod bridge;
 mod conference;
 mod play;
+mod queue;
 mod requests;
 
 impl Call {
@@ -209,6 +216,15 @@ impl Call {
                 reply,
             } => self.start_bridge(number, timeout, reply),
             Command::Hold(on) => self.hold(on),
+            Command::EnterQueue { queue, reply } => self.enter_queue(queue, reply),
+            Command::Offer {
+                agent,
+                contact,
+                ring_timeout,
+            } => self.offer(agent, contact, ring_timeout),
+            Command::CancelOffer { agent } => self.cancel_offer(&agent),
+            Command::LeaveQueue { reason } => self.queue_cancelled(reason),
+            Command::Announce { sound } => self.queue_announce(sound),
             Command::Echo(reply) => {
                 if let Some(s) = self.media.session() {
                     s.hear(Side::A, Hears::Itself);
@@ -282,6 +298,9 @@ impl Call {
     }
 
     pub(super) fn on_app_deadline(&mut self) {
+        if self.queue_offering() {
+            return self.queue_deadline();
+        }
         if let Some(Op::Bridge {
             answered: false, ..
         }) = self.app_state().op
@@ -316,7 +335,7 @@ impl Call {
             leg: if side == Side::A { "caller" } else { "callee" },
             digit,
         });
-        if self.app.is_none() || side != Side::A {
+        if self.app.is_none() || side != Side::A || self.queue_digit(digit) {
             return;
         }
         let app = self.app_state();

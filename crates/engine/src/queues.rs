@@ -1,0 +1,289 @@
+//! The queue service: the one task that owns the (sans-IO) ACD. Calls in a
+//! queue report to it (joined, hung up, keys, offer results, end of the
+//! agent call), admins change queues, agents and tiers through it, and it
+//! carries out the ACD's actions by sending commands to the calls' actors
+//! (ring an agent, stop ringing, leave the queue, announce) and publishing
+//! the queue events.
+
+use crate::acd::{Acd, AcdAction, AcdInput, MemberId, MemberJoin, OfferOutcome, QueueEvent};
+use crate::calls::control::Command;
+use crate::calls::CallMsg;
+use crate::context::CallTx;
+use crate::events::{Event, EventBus};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the queue service is told.
+#[derive(Debug)]
+pub enum QueueMsg {
+    /// A caller enters a queue; `call` is its actor's mailbox.
+    Join {
+        /// Who and where.
+        join: MemberJoin,
+        /// The caller's call actor.
+        call: CallTx,
+    },
+    /// A waiting caller hung up.
+    Hangup {
+        /// Engine call id.
+        member: u64,
+    },
+    /// A waiting caller pressed a key.
+    Digit {
+        /// Engine call id.
+        member: u64,
+        /// The key.
+        digit: char,
+    },
+    /// How an offer ended.
+    OfferResult {
+        /// Engine call id.
+        member: u64,
+        /// Agent id.
+        agent: String,
+        /// What happened.
+        outcome: OfferOutcome,
+    },
+    /// A caller's call with an agent ended.
+    CallEnded {
+        /// Engine call id.
+        member: u64,
+        /// Agent id.
+        agent: String,
+        /// How long they talked.
+        talk_time: Duration,
+    },
+    /// An administrative change (queue, agent, tier, agent status).
+    Admin {
+        /// The change.
+        input: AcdInput,
+        /// Whether it was accepted, and why not.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// A read of the live state, for the API.
+    Inspect(oneshot::Sender<serde_json::Value>),
+}
+
+/// Handle to the queue service; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct QueueService {
+    tx: mpsc::UnboundedSender<QueueMsg>,
+}
+
+impl QueueService {
+    /// Starts the service task on the current runtime.
+    pub fn start(events: EventBus) -> QueueService {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(rx, events));
+        QueueService { tx }
+    }
+
+    /// Sends a report (the service only stops with the process).
+    pub fn send(&self, msg: QueueMsg) {
+        let _ = self.tx.send(msg);
+    }
+
+    /// Applies an administrative change; the error says what is wrong.
+    pub async fn admin(&self, input: AcdInput) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(QueueMsg::Admin { input, reply });
+        rx.await
+            .unwrap_or_else(|_| Err("the queue service has stopped".into()))
+    }
+
+    /// The live agents and waiting callers, as JSON.
+    pub async fn inspect(&self) -> serde_json::Value {
+        let (reply, rx) = oneshot::channel();
+        self.send(QueueMsg::Inspect(reply));
+        rx.await.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+struct Service {
+    acd: Acd,
+    /// Waiting or connected callers' actors.
+    calls: HashMap<u64, CallTx>,
+    events: EventBus,
+    /// Queue names, for the live view.
+    queues: Vec<String>,
+    /// Agent ids, for the live view.
+    agents: Vec<String>,
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<QueueMsg>, events: EventBus) {
+    let mut s = Service {
+        acd: Acd::new(),
+        calls: HashMap::new(),
+        events,
+        queues: Vec::new(),
+        agents: Vec::new(),
+    };
+    loop {
+        let deadline = s.acd.next_deadline();
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(m) => s.on_msg(m),
+                None => break,
+            },
+            _ = sleep_until(deadline) => s.apply(AcdInput::Tick),
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Service {
+    fn on_msg(&mut self, msg: QueueMsg) {
+        match msg {
+            QueueMsg::Join { join, call } => {
+                self.calls.insert(join.member.0, call);
+                self.apply(AcdInput::MemberJoin(join));
+            }
+            QueueMsg::Hangup { member } => {
+                self.calls.remove(&member);
+                self.apply(AcdInput::MemberHangup {
+                    member: MemberId(member),
+                });
+            }
+            QueueMsg::Digit { member, digit } => self.apply(AcdInput::MemberDigit {
+                member: MemberId(member),
+                digit,
+            }),
+            QueueMsg::OfferResult {
+                member,
+                agent,
+                outcome,
+            } => self.apply(AcdInput::OfferResult {
+                member: MemberId(member),
+                agent,
+                outcome,
+            }),
+            QueueMsg::CallEnded {
+                member,
+                agent,
+                talk_time,
+            } => {
+                self.calls.remove(&member);
+                self.apply(AcdInput::CallEnded {
+                    member: MemberId(member),
+                    agent,
+                    talk_time,
+                });
+            }
+            QueueMsg::Admin { input, reply } => {
+                match &input {
+                    AcdInput::UpsertQueue(q) if !self.queues.contains(&q.name) => {
+                        self.queues.push(q.name.clone())
+                    }
+                    AcdInput::UpsertAgent(a) if !self.agents.contains(&a.id) => {
+                        self.agents.push(a.id.clone())
+                    }
+                    _ => {}
+                }
+                let r = self
+                    .acd
+                    .handle(input, Instant::now())
+                    .map(|actions| self.dispatch(actions))
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+            QueueMsg::Inspect(reply) => {
+                let now = Instant::now();
+                let agents: Vec<_> = self
+                    .agents
+                    .iter()
+                    .filter_map(|a| self.acd.agent_view(a))
+                    .collect();
+                let members: serde_json::Map<String, serde_json::Value> = self
+                    .queues
+                    .iter()
+                    .map(|q| {
+                        let m = serde_json::to_value(self.acd.members(q, now))
+                            .unwrap_or(serde_json::Value::Null);
+                        (q.clone(), m)
+                    })
+                    .collect();
+                let _ = reply.send(serde_json::json!({
+                    "agents": agents,
+                    "waiting": members,
+                }));
+            }
+        }
+    }
+
+    /// Feeds one input; refusals of call reports (e.g. a result for an
+    /// offer already withdrawn) are normal races and only logged.
+    fn apply(&mut self, input: AcdInput) {
+        match self.acd.handle(input, Instant::now()) {
+            Ok(actions) => self.dispatch(actions),
+            Err(e) => tracing::debug!("queue service: {e}"),
+        }
+    }
+
+    fn to_call(&self, member: MemberId, cmd: Command) {
+        if let Some(call) = self.calls.get(&member.0) {
+            let _ = call.send(CallMsg::Control(cmd));
+        }
+    }
+
+    fn dispatch(&mut self, actions: Vec<AcdAction>) {
+        for a in actions {
+            match a {
+                AcdAction::Offer {
+                    member,
+                    agent,
+                    contact,
+                    ring_timeout,
+                    ..
+                } => {
+                    if self.calls.contains_key(&member.0) {
+                        self.to_call(
+                            member,
+                            Command::Offer {
+                                agent,
+                                contact,
+                                ring_timeout,
+                            },
+                        );
+                    } else {
+                        // The caller's actor is gone: report it so the agent
+                        // is not left ringing in the ACD's books.
+                        self.apply(AcdInput::OfferResult {
+                            member,
+                            agent,
+                            outcome: OfferOutcome::CallerGone,
+                        });
+                    }
+                }
+                AcdAction::CancelOffer { member, agent } => {
+                    self.to_call(member, Command::CancelOffer { agent })
+                }
+                AcdAction::Connected { .. } => {}
+                AcdAction::MemberCancelled { member, reason, .. } => {
+                    self.to_call(
+                        member,
+                        Command::LeaveQueue {
+                            reason: reason.to_string(),
+                        },
+                    );
+                    self.calls.remove(&member.0);
+                }
+                AcdAction::Announce { member, sound } => {
+                    self.to_call(member, Command::Announce { sound })
+                }
+                AcdAction::Event(e) => self.publish(e),
+            }
+        }
+    }
+
+    fn publish(&self, e: QueueEvent) {
+        tracing::debug!("queue event: {e:?}");
+        self.events.publish(|| Event::Queue { event: e });
+    }
+}

@@ -1,0 +1,146 @@
+//! Queues end to end: callers dial a queue number, wait with music on hold,
+//! and the queue service (ACD) offers them to registered agents by its
+//! strategy; the agents are the in-repo test UA.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::Server;
+use crate::ua::{dominant_hz, g711_decode, sdp, sdp_media, Rtp, Ua, STEP};
+
+/// A queue "support" on number 9400 with agents 1001 and 1002.
+fn queue_config(strategy: &str, extra_queue: &str, extra_agent: &str) -> String {
+    format!(
+        "[apps]\nqueues = {{ \"9400\" = \"support\" }}\n\n\
+         [[callcenter.queues]]\nname = \"support\"\nstrategy = \"{strategy}\"\n{extra_queue}\n\
+         [[callcenter.agents]]\nid = \"1001\"\ncontact = \"1001\"\n{extra_agent}\n\
+         [[callcenter.agents]]\nid = \"1002\"\ncontact = \"1002\"\n{extra_agent}\n\
+         [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1001\"\n\
+         [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1002\"\n"
+    )
+}
+
+fn set_status(server: &Server, agent: &str, status: &str) {
+    let (code, body) = server
+        .http_post(&format!("/api/agents/{agent}/status?status={status}"))
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+}
+
+/// The live queue view: `agents[]` with id, status, state.
+fn agent_field(server: &Server, agent: &str, field: &str) -> String {
+    let (_, body) = server.http_get("/api/queues").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["agents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["id"] == agent)
+        .map(|a| a[field].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + STEP;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn ring_all_rings_every_agent_and_exactly_one_wins() {
+    let server = Server::builder("queue_ring_all")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("ring-all", "", ""))
+        .start();
+    let mut agent1 = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut agent2 = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(agent1.register(3600).await.status, Some(200));
+    assert_eq!(agent2.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    set_status(&server, "1002", "available");
+    // Unknown statuses are refused with a message.
+    let (code, body) = server.http_post("/api/agents/1001/status?status=dancing").unwrap();
+    assert_eq!(code, 400, "{body}");
+
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    let a_media = sdp_media(&dialog.remote_sdp).unwrap();
+
+    // Both agents ring at once.
+    let inc1 = agent1.wait_invite(STEP).await.expect("agent 1001 rings");
+    let inc2 = agent2.wait_invite(STEP).await.expect("agent 1002 rings");
+    // Meanwhile the caller hears music on hold.
+    a_rtp.clear_payloads();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let moh = g711_decode(0, &a_rtp.payload_bytes(0));
+    assert!(moh.len() >= 3200, "{} samples of music", moh.len());
+    assert!(media::audio::level_dbov(&moh) > -45.0, "music on hold is audible");
+
+    // 1001 answers; 1002 is cancelled.
+    let mut b_dialog = agent1.answer(&inc1, &sdp(b_rtp.port, "sendrecv")).await;
+    agent2.expect_cancel(&inc2).await;
+    let b_media = sdp_media(&b_dialog.remote_sdp).unwrap();
+    a_rtp.clear_payloads();
+    b_rtp.clear_payloads();
+    tokio::join!(
+        a_rtp.send_tone(a_media, 0, 600.0, 800, 1),
+        b_rtp.send_tone(b_media, 0, 1100.0, 800, 2)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let at_a = g711_decode(0, &a_rtp.payload_bytes(0));
+    let at_b = g711_decode(0, &b_rtp.payload_bytes(0));
+    assert!((dominant_hz(&at_a, 8000.0) - 1100.0).abs() <= 6.0, "caller hears the agent");
+    assert!((dominant_hz(&at_b, 8000.0) - 600.0).abs() <= 6.0, "agent hears the caller");
+    assert_eq!(agent_field(&server, "1001", "state"), "In a queue call");
+    assert_eq!(agent_field(&server, "1002", "state"), "Waiting");
+
+    // The agent hangs up: the caller is told goodbye and released; the agent
+    // is in wrap-up (not offered at once).
+    assert_eq!(agent1.bye(&mut b_dialog).await.status, Some(200));
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    wait_for("agent 1001 back to Waiting", || {
+        agent_field(&server, "1001", "state") == "Waiting"
+    })
+    .await;
+    let _ = &mut dialog;
+    let log = server.log();
+    assert!(log.contains("served in queue support by agent 1001"), "{}", server.log_tail(30));
+}
+
+#[tokio::test]
+async fn an_agent_who_never_answers_is_penalised_and_put_on_break() {
+    let server = Server::builder("queue_no_answer")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config(
+            "longest-idle-agent",
+            "ring-timeout = 2\n",
+            "max-no-answer = 1\nno-answer-delay-time = 1\n",
+        ))
+        .start();
+    let mut agent1 = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent1.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    // The agent rings and never answers: after the ring timeout the offer is
+    // cancelled, and with max-no-answer = 1 the agent goes On Break.
+    let inc = agent1.wait_invite(STEP).await.expect("agent rings");
+    agent1.expect_cancel(&inc).await;
+    wait_for("agent 1001 on break", || {
+        agent_field(&server, "1001", "status") == "On Break"
+    })
+    .await;
+    // The caller still waits; hanging up leaves the queue cleanly.
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!((cdr.callee.as_str(), cdr.hangup_by.as_str()), ("9400", "caller"));
+}
