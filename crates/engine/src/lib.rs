@@ -4,6 +4,7 @@
 //! bindings; [`calls`] holds the per-call actors; [`router`] decides where a
 //! number goes; [`cdr`] writes call records; [`server`] starts and stops it all.
 
+pub mod acd;
 pub mod acl;
 pub mod apps;
 pub mod auth_guard;
