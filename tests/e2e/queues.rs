@@ -60,7 +60,9 @@ async fn ring_all_rings_every_agent_and_exactly_one_wins() {
     set_status(&server, "1001", "available");
     set_status(&server, "1002", "available");
     // Unknown statuses are refused with a message.
-    let (code, body) = server.http_post("/api/agents/1001/status?status=dancing").unwrap();
+    let (code, body) = server
+        .http_post("/api/agents/1001/status?status=dancing")
+        .unwrap();
     assert_eq!(code, 400, "{body}");
 
     let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
@@ -79,7 +81,10 @@ async fn ring_all_rings_every_agent_and_exactly_one_wins() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let moh = g711_decode(0, &a_rtp.payload_bytes(0));
     assert!(moh.len() >= 3200, "{} samples of music", moh.len());
-    assert!(media::audio::level_dbov(&moh) > -45.0, "music on hold is audible");
+    assert!(
+        media::audio::level_dbov(&moh) > -45.0,
+        "music on hold is audible"
+    );
 
     // 1001 answers; 1002 is cancelled.
     let mut b_dialog = agent1.answer(&inc1, &sdp(b_rtp.port, "sendrecv")).await;
@@ -94,8 +99,14 @@ async fn ring_all_rings_every_agent_and_exactly_one_wins() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let at_a = g711_decode(0, &a_rtp.payload_bytes(0));
     let at_b = g711_decode(0, &b_rtp.payload_bytes(0));
-    assert!((dominant_hz(&at_a, 8000.0) - 1100.0).abs() <= 6.0, "caller hears the agent");
-    assert!((dominant_hz(&at_b, 8000.0) - 600.0).abs() <= 6.0, "agent hears the caller");
+    assert!(
+        (dominant_hz(&at_a, 8000.0) - 1100.0).abs() <= 6.0,
+        "caller hears the agent"
+    );
+    assert!(
+        (dominant_hz(&at_b, 8000.0) - 600.0).abs() <= 6.0,
+        "agent hears the caller"
+    );
     assert_eq!(agent_field(&server, "1001", "state"), "In a queue call");
     assert_eq!(agent_field(&server, "1002", "state"), "Waiting");
 
@@ -109,7 +120,11 @@ async fn ring_all_rings_every_agent_and_exactly_one_wins() {
     .await;
     let _ = &mut dialog;
     let log = server.log();
-    assert!(log.contains("served in queue support by agent 1001"), "{}", server.log_tail(30));
+    assert!(
+        log.contains("served in queue support by agent 1001"),
+        "{}",
+        server.log_tail(30)
+    );
 }
 
 #[tokio::test]
@@ -142,5 +157,8 @@ async fn an_agent_who_never_answers_is_penalised_and_put_on_break() {
     // The caller still waits; hanging up leaves the queue cleanly.
     assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
     let cdr = server.wait_cdrs(1).await.remove(0);
-    assert_eq!((cdr.callee.as_str(), cdr.hangup_by.as_str()), ("9400", "caller"));
+    assert_eq!(
+        (cdr.callee.as_str(), cdr.hangup_by.as_str()),
+        ("9400", "caller")
+    );
 }

@@ -309,10 +309,12 @@ impl Config {
         }
         self.record_layout()?;
         for q in &self.callcenter.queues {
-            q.validate().map_err(|e| anyhow::anyhow!("callcenter.queues: {e}"))?;
+            q.validate()
+                .map_err(|e| anyhow::anyhow!("callcenter.queues: {e}"))?;
         }
         for a in &self.callcenter.agents {
-            a.validate().map_err(|e| anyhow::anyhow!("callcenter.agents: {e}"))?;
+            a.validate()
+                .map_err(|e| anyhow::anyhow!("callcenter.agents: {e}"))?;
         }
         for (number, queue) in &self.apps.queues {
             if !self.callcenter.queues.iter().any(|q| &q.name == queue) {

@@ -158,7 +158,10 @@ async fn agent_status(
     };
     match engine
         .queues()
-        .admin(engine::acd::AcdInput::SetAgentStatus { agent: id.clone(), status })
+        .admin(engine::acd::AcdInput::SetAgentStatus {
+            agent: id.clone(),
+            status,
+        })
         .await
     {
         Ok(()) => json(

@@ -5,8 +5,8 @@
 mod conference;
 mod dial;
 mod echo;
-mod queue;
 pub mod ivr;
+mod queue;
 mod readback;
 mod tone;
 

@@ -78,11 +78,18 @@ impl Call {
     /// Music on hold for the caller (the default loop).
     fn play_moh(&mut self) {
         let items = vec![PlayItem::File(
-            self.ctx.cfg.media.sounds_dir.join("moh").join("default.wav"),
+            self.ctx
+                .cfg
+                .media
+                .sounds_dir
+                .join("moh")
+                .join("default.wav"),
         )];
-        let source = self.media.session().map(|s| s.rate(Side::A)).map(|rate| {
-            self.looped_source(&items, rate)
-        });
+        let source = self
+            .media
+            .session()
+            .map(|s| s.rate(Side::A))
+            .map(|rate| self.looped_source(&items, rate));
         if let (Some(s), Some(src)) = (self.media.session(), source) {
             match src {
                 Ok(player) => s.hear(
@@ -98,7 +105,12 @@ impl Call {
     }
 
     /// The service asks to ring `agent` at `contact`.
-    pub(in crate::calls::actor) fn offer(&mut self, agent: String, contact: String, ring: Duration) {
+    pub(in crate::calls::actor) fn offer(
+        &mut self,
+        agent: String,
+        contact: String,
+        ring: Duration,
+    ) {
         if !self.queue_offering() {
             return self.report_offer(&agent, OfferOutcome::CallerGone);
         }
@@ -145,7 +157,8 @@ impl Call {
     fn set_queue_deadline(&mut self, agent: &str, at: Instant) {
         let app = self.app_state();
         if let Some(q) = &mut app.queue {
-            q.offers.insert(agent.to_string(), Offering { deadline: at });
+            q.offers
+                .insert(agent.to_string(), Offering { deadline: at });
             app.deadline = q.offers.values().map(|o| o.deadline).min();
         }
     }
@@ -153,7 +166,12 @@ impl Call {
     /// Stops ringing `agent` (no report: the service withdrew it).
     pub(in crate::calls::actor) fn cancel_offer(&mut self, agent: &str) {
         self.drop_offer(agent);
-        if let Some((connected, _)) = self.app.as_ref().and_then(|a| a.queue.as_ref()).and_then(|q| q.connected.clone()) {
+        if let Some((connected, _)) = self
+            .app
+            .as_ref()
+            .and_then(|a| a.queue.as_ref())
+            .and_then(|q| q.connected.clone())
+        {
             if connected == agent {
                 return;
             }
@@ -248,10 +266,12 @@ impl Call {
         self.configure_dtmf();
         let app = self.app_state();
         app.deadline = None;
+        let mut queue = String::new();
         if let Some(q) = &mut app.queue {
             q.connected = Some((agent.clone(), Instant::now()));
+            queue = q.queue.clone();
         }
-        self.update_info(|info| info.note = format!("queue: talking to agent {agent}"));
+        self.update_info(|info| info.note = format!("queue {queue}: talking to agent {agent}"));
         self.report_offer(&agent, OfferOutcome::Answered);
     }
 
@@ -275,7 +295,10 @@ impl Call {
         let Some(agent) = self.forks[i].agent.clone() else {
             return;
         };
-        let mine = self.forks.iter().filter(|f| f.agent.as_deref() == Some(&agent));
+        let mine = self
+            .forks
+            .iter()
+            .filter(|f| f.agent.as_deref() == Some(&agent));
         let mut codes = Vec::new();
         for f in mine {
             match f.final_code {
@@ -359,8 +382,18 @@ impl Call {
             PlayItem::Prompt(sound)
         };
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
-        let moh = PlayItem::File(self.ctx.cfg.media.sounds_dir.join("moh").join("default.wav"));
-        let parts = (self.item_source(&item, rate), self.looped_source(&[moh], rate));
+        let moh = PlayItem::File(
+            self.ctx
+                .cfg
+                .media
+                .sounds_dir
+                .join("moh")
+                .join("default.wav"),
+        );
+        let parts = (
+            self.item_source(&item, rate),
+            self.looped_source(&[moh], rate),
+        );
         match parts {
             (Ok(announce), Ok(moh)) => {
                 let seq = media::audio::Sequence::new(vec![announce, Box::new(moh)]);
