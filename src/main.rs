@@ -143,6 +143,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     dir.display()
                 );
             }
+            if !cfg.apps.ivr.is_empty() {
+                let store = store::Store::open(&cfg.database_url()).await?;
+                engine::server::check_ivrs(&cfg, &store).await?;
+            }
             println!(
                 "configuration OK (database {}, {ok} sounds under {})",
                 cfg.database_url(),

@@ -169,8 +169,38 @@ impl ServerBuilder {
         self
     }
 
+    /// Provisions, then runs `switchboard check-config` on this set-up
+    /// instead of starting the server.
+    pub fn check_config(self) -> Output {
+        let server = self.prepare();
+        server.cli(&["check-config"])
+    }
+
     /// Provisions, starts the server and waits until `/metrics` answers.
     pub fn start(self) -> Server {
+        let mut server = self.prepare();
+        // Another program may grab a port between our probe and the server's bind:
+        // the server then exits during start-up; try again with fresh ports.
+        for attempt in 1..=3 {
+            match server.try_spawn() {
+                Ok(()) => return server,
+                Err(log) if attempt < 3 => {
+                    eprintln!(
+                        "switchboard {} exited during start-up, retrying with other ports:\n{log}",
+                        server.name
+                    );
+                    server.sip_port = free_udp_tcp_port();
+                    server.trunk_port = free_udp_tcp_port();
+                    server.http_port = free_tcp_port();
+                }
+                Err(log) => panic!("switchboard exited during start-up:\n{log}"),
+            }
+        }
+        unreachable!()
+    }
+
+    /// Writes the config, creates the data dir and provisions extensions.
+    fn prepare(self) -> Server {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}-{}-{}", self.name, std::process::id(), n);
         let data_dir = artifacts().join("data").join(&id);
@@ -185,7 +215,7 @@ impl ServerBuilder {
             .expect("write test config");
 
         let ports = PortBlock::next();
-        let mut server = Server {
+        let server = Server {
             child: None,
             name: id,
             sip_port: free_udp_tcp_port(),
@@ -209,24 +239,7 @@ impl ServerBuilder {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        // Another program may grab a port between our probe and the server's bind:
-        // the server then exits during start-up; try again with fresh ports.
-        for attempt in 1..=3 {
-            match server.try_spawn() {
-                Ok(()) => return server,
-                Err(log) if attempt < 3 => {
-                    eprintln!(
-                        "switchboard {} exited during start-up, retrying with other ports:\n{log}",
-                        server.name
-                    );
-                    server.sip_port = free_udp_tcp_port();
-                    server.trunk_port = free_udp_tcp_port();
-                    server.http_port = free_tcp_port();
-                }
-                Err(log) => panic!("switchboard exited during start-up:\n{log}"),
-            }
-        }
-        unreachable!()
+        server
     }
 }
 

@@ -162,3 +162,64 @@ async fn an_agent_who_never_answers_is_penalised_and_put_on_break() {
         ("9400", "caller")
     );
 }
+
+#[tokio::test]
+async fn a_sipp_caller_presses_1_in_the_ivr_over_rfc4733_and_reaches_the_queue_agent() {
+    let config = format!(
+        "{}\n[[callcenter.ivr]]\nid = \"main\"\ngreet_long = \"welcome\"\ninvalid_sound = \"invalid\"\n\n\
+         [[callcenter.ivr.entries]]\ndigits = \"1\"\ntype = \"app\"\nname = \"queue\"\narg = \"support\"\n\n\
+         [[callcenter.ivr.entries]]\ndigits = \"2\"\ntype = \"extension\"\nnumber = \"1002\"\n",
+        queue_config("longest-idle-agent", "", "")
+    )
+    .replace("[apps]\n", "[apps]\nivr = { \"9500\" = \"main\" }\n");
+    let server = Server::builder("ivr_to_queue")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let b_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    // SIPp plays the RFC 4733 captures of 1, 5 and 9 after the answer: "1"
+    // (typed over the greeting) picks the queue, the rest are keys in the queue.
+    let uac = crate::sipp::Sipp::new("uac-ivr-queue", "uac_dtmf_pcap")
+        .remote(server.sip_addr())
+        .users(&[("1000", "secret")])
+        .service("9500")
+        .media("127.0.0.1", server.ports.media_port(1))
+        .pause_ms(5000)
+        .spawn();
+    let inc = agent
+        .wait_invite(STEP)
+        .await
+        .expect("the queue's agent rings");
+    let b_dialog = agent.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await;
+    assert_eq!(agent_field(&server, "1001", "state"), "In a queue call");
+    // SIPp hangs up after its pause; the agent's leg is hung up too.
+    agent.expect_request("BYE", &b_dialog.call_id, "").await;
+    uac.wait().await.assert_success(1);
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.callee, "9500", "{cdr:?}");
+    assert_eq!(server.metric("switchboard_dtmf_digits_total", ""), 3.0);
+}
+
+#[test]
+fn an_ivr_entry_to_a_missing_extension_is_refused_at_start_naming_menu_and_entry() {
+    let config = "[apps]\nivr = { \"9500\" = \"main\" }\n\n\
+         [[callcenter.ivr]]\nid = \"main\"\ngreet_long = \"welcome\"\n\n\
+         [[callcenter.ivr.entries]]\ndigits = \"3\"\ntype = \"extension\"\nnumber = \"4444\"\n";
+    let server = Server::builder("ivr_refused")
+        .extensions("1000", "secret")
+        .config(config);
+    let out = server.check_config();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("'main'") && text.contains("'3'") && text.contains("4444"),
+        "{text}"
+    );
+}

@@ -142,6 +142,8 @@ pub struct AppsConfig {
     pub dial: String,
     /// Queue numbers: number -> queue name (callers of the number wait in it).
     pub queues: std::collections::BTreeMap<String, String>,
+    /// IVR numbers: number -> the id of the IVR's top menu.
+    pub ivr: std::collections::BTreeMap<String, String>,
 }
 
 /// Call-center settings read at start (the web admin edits them in the
@@ -156,6 +158,8 @@ pub struct CallcenterConfig {
     pub agents: Vec<crate::acd::AgentConfig>,
     /// Which agent is in which queue, at what level and position.
     pub tiers: Vec<crate::acd::TierConfig>,
+    /// IVR menus (`[[callcenter.ivr]]`), entered by the numbers of `apps.ivr`.
+    pub ivr: Vec<crate::apps::ivr::IvrMenu>,
 }
 
 /// External profile.
@@ -268,6 +272,7 @@ impl Default for AppsConfig {
             conference: "9300".into(),
             dial: "9199".into(),
             queues: Default::default(),
+            ivr: Default::default(),
         }
     }
 }
@@ -315,6 +320,10 @@ impl Config {
         for a in &self.callcenter.agents {
             a.validate()
                 .map_err(|e| anyhow::anyhow!("callcenter.agents: {e}"))?;
+        }
+        for (number, root) in &self.apps.ivr {
+            crate::apps::ivr::validate_structure(&self.callcenter.ivr, root)
+                .map_err(|e| anyhow::anyhow!("IVR of number {number}: {e}"))?;
         }
         for (number, queue) in &self.apps.queues {
             if !self.callcenter.queues.iter().any(|q| &q.name == queue) {

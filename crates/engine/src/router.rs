@@ -51,6 +51,9 @@ pub fn route(number: &str, directory: &Directory, apps: &AppsConfig) -> Route {
     if let Some(queue) = apps.queues.get(number) {
         return Route::App(App::Queue(queue.clone()));
     }
+    if let Some(root) = apps.ivr.get(number) {
+        return Route::App(App::Ivr(root.clone()));
+    }
     let Some(caps) = basic_rule().captures(number) else {
         return Route::NotFound;
     };

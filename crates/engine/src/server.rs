@@ -137,6 +137,7 @@ impl Engine {
         profile::install(ctx.clone(), Profile::External);
         tokio::spawn(preload_sounds(ctx.clone()));
         load_callcenter(&ctx).await?;
+        validate_ivrs(&ctx, &store).await?;
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tracing::info!(
@@ -444,6 +445,60 @@ async fn load_callcenter(ctx: &Ctx) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Checks every IVR number's menus against what exists (prompts, extensions,
+/// applications): a wrong entry stops the start with a message naming the
+/// menu and the entry, rather than failing a caller later.
+async fn validate_ivrs(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
+    check_ivrs(&ctx.cfg, store).await
+}
+
+/// Checks the IVR menus of `cfg` against the extensions in `store`, the
+/// built-in prompts and the applications (also used by `check-config`).
+pub async fn check_ivrs(cfg: &Config, store: &Store) -> anyhow::Result<()> {
+    if cfg.apps.ivr.is_empty() {
+        return Ok(());
+    }
+    let extensions: std::collections::HashSet<String> = store
+        .list_extensions()
+        .await
+        .context("reading extensions to check the IVR menus")?
+        .into_iter()
+        .map(|e| e.number)
+        .collect();
+    let checker = IvrChecker {
+        extensions,
+        sounds: cfg.media.sounds_dir.join(&cfg.media.language),
+    };
+    for (number, root) in &cfg.apps.ivr {
+        crate::apps::ivr::validate(&cfg.callcenter.ivr, root, &checker)
+            .map_err(|e| anyhow::anyhow!("IVR of number {number}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// What IVR validation may refer to.
+struct IvrChecker {
+    extensions: std::collections::HashSet<String>,
+    sounds: std::path::PathBuf,
+}
+
+impl crate::apps::ivr::IvrContext for IvrChecker {
+    fn prompt_exists(&self, prompt: &str) -> bool {
+        if prompt.contains('/') && std::path::Path::new(prompt).is_file() {
+            return true;
+        }
+        self.sounds.join(format!("{prompt}.wav")).is_file()
+    }
+
+    fn extension_exists(&self, number: &str) -> bool {
+        self.extensions.contains(number)
+    }
+
+    fn app_exists(&self, name: &str) -> bool {
+        crate::apps::app_exists(name)
+    }
 }
 
 /// Decodes the built-in sounds into the cache off the async threads; a file

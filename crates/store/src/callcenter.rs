@@ -129,13 +129,12 @@ impl Store {
 
     /// The queue `name`, if it exists.
     pub async fn get_queue(&self, name: &str) -> Result<Option<QueueRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT name, config, created_at, updated_at FROM queues WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading a queue"))?;
+        let row =
+            sqlx::query("SELECT name, config, created_at, updated_at FROM queues WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("reading a queue"))?;
         row.as_ref()
             .map(queue_from_row)
             .transpose()
@@ -159,9 +158,7 @@ impl Store {
     /// whether the queue existed.
     pub async fn remove_queue(&self, name: &str) -> Result<bool, StoreError> {
         const CONTEXT: &str = "removing a queue";
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         let tiers = delete(&mut tx, "DELETE FROM tiers WHERE queue = $1", name, CONTEXT).await?;
         let queues = delete(&mut tx, "DELETE FROM queues WHERE name = $1", name, CONTEXT).await?;
         commit_if(tx, tiers + queues > 0, CONTEXT).await?;
@@ -223,9 +220,7 @@ impl Store {
     /// whether the agent existed.
     pub async fn remove_agent(&self, id: &str) -> Result<bool, StoreError> {
         const CONTEXT: &str = "removing an agent";
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         let tiers = delete(&mut tx, "DELETE FROM tiers WHERE agent = $1", id, CONTEXT).await?;
         let agents = delete(&mut tx, "DELETE FROM agents WHERE id = $1", id, CONTEXT).await?;
         commit_if(tx, tiers + agents > 0, CONTEXT).await?;
@@ -258,13 +253,25 @@ impl Store {
     /// [`StoreError::AgentNotFound`]); checked in the same transaction.
     pub async fn set_tier(&self, tier: &Tier) -> Result<(), StoreError> {
         const CONTEXT: &str = "setting a tier";
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
-        if !exists(&mut tx, "SELECT 1 FROM queues WHERE name = $1", &tier.queue, CONTEXT).await? {
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
+        if !exists(
+            &mut tx,
+            "SELECT 1 FROM queues WHERE name = $1",
+            &tier.queue,
+            CONTEXT,
+        )
+        .await?
+        {
             return Err(StoreError::QueueNotFound(tier.queue.clone()));
         }
-        if !exists(&mut tx, "SELECT 1 FROM agents WHERE id = $1", &tier.agent, CONTEXT).await? {
+        if !exists(
+            &mut tx,
+            "SELECT 1 FROM agents WHERE id = $1",
+            &tier.agent,
+            CONTEXT,
+        )
+        .await?
+        {
             return Err(StoreError::AgentNotFound(tier.agent.clone()));
         }
         sqlx::query(
@@ -286,9 +293,7 @@ impl Store {
     /// there.
     pub async fn remove_tier(&self, queue: &str, agent: &str) -> Result<bool, StoreError> {
         const CONTEXT: &str = "removing a tier";
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         let removed = sqlx::query("DELETE FROM tiers WHERE queue = $1 AND agent = $2")
             .bind(queue)
             .bind(agent)
@@ -363,9 +368,7 @@ impl Store {
     /// Removes the IVR menu `id`. Returns whether it existed.
     pub async fn remove_ivr_menu(&self, id: &str) -> Result<bool, StoreError> {
         const CONTEXT: &str = "removing an IVR menu";
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         let removed = delete(&mut tx, "DELETE FROM ivr_menus WHERE id = $1", id, CONTEXT).await?;
         commit_if(tx, removed > 0, CONTEXT).await?;
         Ok(removed > 0)
@@ -381,9 +384,7 @@ impl Store {
         for menu in menus {
             require(&menu.id, "IVR menu id")?;
         }
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         sqlx::query("DELETE FROM ivr_menus")
             .execute(&mut *tx)
             .await
@@ -425,9 +426,7 @@ impl Store {
     /// Removes the routing rule `id`. Returns whether it existed.
     pub async fn remove_routing_rule(&self, id: i64) -> Result<bool, StoreError> {
         const CONTEXT: &str = "removing a routing rule";
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         let removed = sqlx::query("DELETE FROM routing_rules WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -443,9 +442,7 @@ impl Store {
     /// input is ignored; a repeated id keeps its last entry.
     pub async fn replace_routing_rules(&self, rules: &[RoutingRuleRow]) -> Result<(), StoreError> {
         const CONTEXT: &str = "replacing routing rules";
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         sqlx::query("DELETE FROM routing_rules")
             .execute(&mut *tx)
             .await

@@ -140,10 +140,10 @@ impl Store {
             "SELECT id, at, queue, call_id, caller, agent, kind, reason, wait_secs, talk_secs \
              FROM queue_events WHERE call_id = $1 ORDER BY at, id",
         )
-            .bind(call_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("reading queue events"))?;
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading queue events"))?;
         rows.iter()
             .map(queue_event_from_row)
             .collect::<Result<_, _>>()
@@ -166,21 +166,21 @@ impl Store {
                      talk_secs FROM queue_events \
                      WHERE queue = $1 AND at >= $2 AND at < $3 ORDER BY at, id",
                 )
-                    .bind(queue)
-                    .bind(from_ms)
-                    .bind(to_ms)
-                    .fetch_all(&self.pool)
-                    .await
+                .bind(queue)
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_all(&self.pool)
+                .await
             }
             None => {
                 sqlx::query(
                     "SELECT id, at, queue, call_id, caller, agent, kind, reason, wait_secs, \
                      talk_secs FROM queue_events WHERE at >= $1 AND at < $2 ORDER BY at, id",
                 )
-                    .bind(from_ms)
-                    .bind(to_ms)
-                    .fetch_all(&self.pool)
-                    .await
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_all(&self.pool)
+                .await
             }
         }
         .map_err(db_err("reading queue events"))?;

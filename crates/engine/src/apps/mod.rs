@@ -1,11 +1,14 @@
 //! Applications that answer calls themselves, driving them through the
 //! call-control API ([`crate::calls::control`]): the built-in test
-//! extensions now; the IVR, queue and robot applications later.
+//! extensions, queues and IVRs; the robot applications later.
 
 mod conference;
 mod dial;
 mod echo;
 pub mod ivr;
+mod ivr_call;
+
+pub(crate) use ivr_call::app_exists;
 mod queue;
 mod readback;
 mod tone;
@@ -30,6 +33,8 @@ pub enum App {
     Dial,
     /// A queue (by name): the caller waits for an agent.
     Queue(String),
+    /// An IVR (by its top menu's id).
+    Ivr(String),
 }
 
 impl App {
@@ -42,6 +47,7 @@ impl App {
             App::Conference => "conference",
             App::Dial => "dial",
             App::Queue(_) => "queue",
+            App::Ivr(_) => "ivr",
         }
     }
 }
@@ -55,6 +61,7 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Conference => conference::run(&call, &ctx).await,
         App::Dial => dial::run(&call).await,
         App::Queue(q) => queue::run(&call, q).await,
+        App::Ivr(root) => ivr_call::run(&call, &ctx, root).await,
     };
     match result {
         Ok(()) => call.hangup(HangupCause::NormalClearing),

@@ -1,9 +1,36 @@
 //! Database tests: every scenario runs on a temporary SQLite file (the
 //! production setup) and, where meaningful, on `sqlite::memory:`.
 
+/// Runs each named `async fn(&Store)` scenario of the enclosing module on a
+/// temporary file (`file::<name>`) and on `sqlite::memory:`
+/// (`memory::<name>`).
+macro_rules! on_file_and_memory {
+    ($($name:ident),* $(,)?) => {
+        mod file {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = $crate::tests::TempDb::new();
+                    super::$name(&db.open().await).await;
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(&$crate::tests::memory().await).await;
+                }
+            )*
+        }
+    };
+}
+
+mod callcenter;
 mod cdr;
 mod extensions;
 mod open;
+mod records;
 mod registrations;
 
 use std::path::PathBuf;

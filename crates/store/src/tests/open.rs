@@ -61,7 +61,7 @@ async fn migrations_applied_twice_are_idempotent() {
     let db = TempDb::new();
     let first = db.open().await;
     first.add_extensions(&[ext("1001")]).await.unwrap();
-    let expected = vec![(1, true), (2, true), (3, true), (4, true)];
+    let expected = vec![(1, true), (2, true), (3, true), (4, true), (5, true)];
     assert_eq!(applied_migrations(&first).await, expected);
     first.close().await;
 
@@ -80,7 +80,7 @@ async fn memory_db_is_migrated_and_usable() {
     let store = memory().await;
     assert_eq!(
         applied_migrations(&store).await,
-        vec![(1, true), (2, true), (3, true), (4, true)]
+        vec![(1, true), (2, true), (3, true), (4, true), (5, true)]
     );
     store.add_extensions(&[ext("1")]).await.unwrap();
     // The single pooled connection must keep the database alive across
@@ -154,8 +154,58 @@ async fn concurrent_first_open_of_a_fresh_file() {
     let url = db.url();
     let (a, b, c) = tokio::join!(Store::open(&url), Store::open(&url), Store::open(&url));
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
-    assert_eq!(applied_migrations(&a).await.len(), 4);
+    assert_eq!(applied_migrations(&a).await.len(), 5);
     assert_eq!(crate::db::journal_mode(&c.pool).await.unwrap(), "wal");
     a.add_extensions(&[ext("1")]).await.unwrap();
     assert_eq!(b.list_extensions().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn callcenter_migration_creates_tables_and_version_row() {
+    let store = memory().await;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, version FROM config_versions ORDER BY name")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+    assert!(rows.contains(&("callcenter".to_string(), 0)), "{rows:?}");
+    for table in [
+        "queues",
+        "agents",
+        "tiers",
+        "ivr_menus",
+        "routing_rules",
+        "queue_events",
+        "voicemails",
+        "surveys",
+        "missed_calls",
+    ] {
+        let count: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(count, 0, "{table}");
+    }
+    let mut indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+         AND tbl_name IN ('tiers', 'queue_events', 'voicemails', 'surveys', 'missed_calls')",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        vec![
+            "missed_calls_extension_at",
+            "queue_events_at",
+            "queue_events_call_id",
+            "queue_events_queue_at",
+            "surveys_agent_at",
+            "surveys_call_id",
+            "tiers_agent",
+            "voicemails_extension_at",
+        ]
+    );
 }

@@ -1,0 +1,50 @@
+//! An IVR number: runs the configured menus on the call, then carries out
+//! what the caller chose that the menus themselves do not (a queue, another
+//! built-in application); transfers to extensions happen inside the menus.
+
+use super::ivr::{self, IvrOutcome, IvrTargets};
+use crate::calls::control::{CallControl, CallError, PlayItem, QueueOutcome};
+use crate::context::Ctx;
+
+/// Prompts and ring times as configured (the driver's defaults).
+struct Targets;
+
+impl IvrTargets for Targets {}
+
+/// Applications an IVR entry may run.
+pub(crate) fn app_exists(name: &str) -> bool {
+    matches!(name, "queue" | "echo" | "readback" | "conference")
+}
+
+pub(super) async fn run(call: &CallControl, ctx: &Ctx, root: &str) -> Result<(), CallError> {
+    let menus = &ctx.cfg.callcenter.ivr;
+    let outcome = ivr::run(menus, root, call, &Targets).await?;
+    tracing::info!("call {}: IVR {root} ended: {outcome:?}", call.id);
+    match outcome {
+        IvrOutcome::RunApp { name, arg } => match name.as_str() {
+            "queue" => match call.enter_queue(&arg).await? {
+                QueueOutcome::Served { .. } | QueueOutcome::Cancelled { .. } => {
+                    call.play(vec![PlayItem::Prompt("goodbye".into())], false)
+                        .await?;
+                }
+            },
+            "echo" => call.echo().await?,
+            "conference" => call.conference(&arg).await?,
+            other => tracing::warn!("call {}: IVR chose unknown application {other}", call.id),
+        },
+        IvrOutcome::External { number } => {
+            // Gateways arrive with the trunks issue: say so and end politely.
+            tracing::warn!(
+                "call {}: IVR chose external number {number}, but no gateway is configured",
+                call.id
+            );
+            call.play(vec![PlayItem::Prompt("invalid".into())], false)
+                .await?;
+        }
+        IvrOutcome::Misconfigured(e) => {
+            tracing::error!("call {}: IVR {root} cannot run: {e}", call.id);
+        }
+        IvrOutcome::Transferred { .. } | IvrOutcome::Hangup | IvrOutcome::Exit(_) => {}
+    }
+    Ok(())
+}
