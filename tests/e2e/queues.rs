@@ -119,6 +119,15 @@ async fn ring_all_rings_every_agent_and_exactly_one_wins() {
     })
     .await;
     let _ = &mut dialog;
+    // Counted: one caller, two offers (ring-all), one answer, latencies observed.
+    assert_eq!(server.metric("switchboard_queue_joined_total", ""), 1.0);
+    assert_eq!(server.metric("switchboard_queue_offers_total", ""), 2.0);
+    assert_eq!(server.metric("switchboard_queue_answered_total", ""), 1.0);
+    assert_eq!(server.metric("switchboard_queue_abandoned_total", ""), 0.0);
+    assert_eq!(
+        server.metric("switchboard_queue_offer_latency_seconds_count", ""),
+        2.0
+    );
     let log = server.log();
     assert!(
         log.contains("served in queue support by agent 1001"),

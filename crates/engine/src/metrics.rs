@@ -99,6 +99,19 @@ impl Exposition {
         );
     }
 
+    /// A histogram: cumulative counts per upper bound (`le`), +Inf last,
+    /// then the sum (in the unit of the bounds) and the count.
+    pub fn histogram(&mut self, name: &str, help: &str, bounds: &[f64], counts: &[u64], sum: f64) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut total = 0u64;
+        for (i, c) in counts.iter().enumerate() {
+            total += c;
+            let le = bounds.get(i).map_or("+Inf".to_string(), |b| b.to_string());
+            let _ = writeln!(self.0, "{name}_bucket{{le=\"{le}\"}} {total}");
+        }
+        let _ = writeln!(self.0, "{name}_sum {sum}\n{name}_count {total}");
+    }
+
     /// A family with one label.
     pub fn labelled(
         &mut self,

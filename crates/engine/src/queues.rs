@@ -11,6 +11,8 @@ use crate::calls::CallMsg;
 use crate::context::CallTx;
 use crate::events::{Event, EventBus};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -53,6 +55,8 @@ pub enum QueueMsg {
         agent: String,
         /// How long they talked.
         talk_time: Duration,
+        /// When the call ended (the agent is free from then, after wrap-up).
+        ended_at: Instant,
     },
     /// An administrative change (queue, agent, tier, agent status).
     Admin {
@@ -65,18 +69,60 @@ pub enum QueueMsg {
     Inspect(oneshot::Sender<serde_json::Value>),
 }
 
+/// Upper bounds (seconds) of the offer-latency histogram buckets.
+pub const OFFER_LATENCY_BUCKETS: [f64; 10] =
+    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
+
+/// Counters of the queue service, exported as metrics.
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    /// Offers made (one per agent rung).
+    pub offers: AtomicU64,
+    /// Callers who joined a queue.
+    pub joined: AtomicU64,
+    /// Callers connected to an agent.
+    pub answered: AtomicU64,
+    /// Callers who left unserved (hung up, timeout, no agent, exit key).
+    pub abandoned: AtomicU64,
+    /// Offer latency: from the moment both the agent was free (call ended
+    /// plus wrap-up, or made available) and the caller was waiting, to the
+    /// offer leaving for the caller's call. Counts per bucket of
+    /// [`OFFER_LATENCY_BUCKETS`], the last slot is +Inf.
+    pub latency_buckets: [AtomicU64; 11],
+    /// Sum of the offer latencies, in microseconds.
+    pub latency_sum_us: AtomicU64,
+}
+
+impl QueueStats {
+    fn observe(&self, latency: Duration) {
+        let secs = latency.as_secs_f64();
+        let slot = OFFER_LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(OFFER_LATENCY_BUCKETS.len());
+        self.latency_buckets[slot].fetch_add(1, Relaxed);
+        self.latency_sum_us.fetch_add(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+}
+
 /// Handle to the queue service; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct QueueService {
     tx: mpsc::UnboundedSender<QueueMsg>,
+    /// Its counters.
+    pub stats: Arc<QueueStats>,
 }
 
 impl QueueService {
     /// Starts the service task on the current runtime.
     pub fn start(events: EventBus) -> QueueService {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(rx, events));
-        QueueService { tx }
+        let stats = Arc::new(QueueStats::default());
+        tokio::spawn(run(rx, events, Arc::clone(&stats)));
+        QueueService { tx, stats }
     }
 
     /// Sends a report (the service only stops with the process).
@@ -109,15 +155,23 @@ struct Service {
     queues: Vec<String>,
     /// Agent ids, for the live view.
     agents: Vec<String>,
+    stats: Arc<QueueStats>,
+    /// When each waiting caller joined.
+    joined_at: HashMap<u64, Instant>,
+    /// When each agent became free (call end plus wrap-up, or made available).
+    free_since: HashMap<String, Instant>,
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<QueueMsg>, events: EventBus) {
+async fn run(mut rx: mpsc::UnboundedReceiver<QueueMsg>, events: EventBus, stats: Arc<QueueStats>) {
     let mut s = Service {
         acd: Acd::new(),
         calls: HashMap::new(),
         events,
         queues: Vec::new(),
         agents: Vec::new(),
+        stats,
+        joined_at: HashMap::new(),
+        free_since: HashMap::new(),
     };
     loop {
         let deadline = s.acd.next_deadline();
@@ -143,6 +197,8 @@ impl Service {
         match msg {
             QueueMsg::Join { join, call } => {
                 self.calls.insert(join.member.0, call);
+                self.joined_at.insert(join.member.0, Instant::now());
+                self.stats.joined.fetch_add(1, Relaxed);
                 self.apply(AcdInput::MemberJoin(join));
             }
             QueueMsg::Hangup { member } => {
@@ -168,8 +224,14 @@ impl Service {
                 member,
                 agent,
                 talk_time,
+                ended_at,
             } => {
                 self.calls.remove(&member);
+                let wrap_up = self
+                    .acd
+                    .agent_config(&agent)
+                    .map_or(Duration::ZERO, |a| a.wrap_up_time);
+                self.free_since.insert(agent.clone(), ended_at + wrap_up);
                 self.apply(AcdInput::CallEnded {
                     member: MemberId(member),
                     agent,
@@ -243,6 +305,17 @@ impl Service {
                     ..
                 } => {
                     if self.calls.contains_key(&member.0) {
+                        self.stats.offers.fetch_add(1, Relaxed);
+                        let now = Instant::now();
+                        let free = self.free_since.get(&agent).copied();
+                        let joined = self.joined_at.get(&member.0).copied();
+                        let since = match (free, joined) {
+                            (Some(f), Some(j)) => Some(f.max(j)),
+                            (f, j) => f.or(j),
+                        };
+                        if let Some(since) = since {
+                            self.stats.observe(now.saturating_duration_since(since));
+                        }
                         self.to_call(
                             member,
                             Command::Offer {
@@ -282,7 +355,23 @@ impl Service {
         }
     }
 
-    fn publish(&self, e: QueueEvent) {
+    fn publish(&mut self, e: QueueEvent) {
+        match &e {
+            QueueEvent::AgentStatusChanged { agent, new, .. } if new.takes_calls() => {
+                self.free_since.insert(agent.clone(), Instant::now());
+            }
+            QueueEvent::BridgeStart { member, .. } => {
+                self.joined_at.remove(&member.0);
+                self.stats.answered.fetch_add(1, Relaxed);
+            }
+            QueueEvent::MemberLeft { member, end, .. } => {
+                self.joined_at.remove(&member.0);
+                if !matches!(end, crate::acd::MemberEnd::Answered { .. }) {
+                    self.stats.abandoned.fetch_add(1, Relaxed);
+                }
+            }
+            _ => {}
+        }
         tracing::debug!("queue event: {e:?}");
         self.events.publish(|| Event::Queue { event: e });
     }

@@ -274,6 +274,39 @@ impl Engine {
             "RTP/RTCP packets dropped (invalid, unknown source).",
             r.dropped.load(Relaxed),
         );
+        let q = &self.ctx.queues.stats;
+        e.metric(
+            "switchboard_queue_joined_total",
+            "counter",
+            "Callers who joined a queue.",
+            q.joined.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_queue_offers_total",
+            "counter",
+            "Offers to agents (one per agent rung).",
+            q.offers.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_queue_answered_total",
+            "counter",
+            "Queue callers connected to an agent.",
+            q.answered.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_queue_abandoned_total",
+            "counter",
+            "Queue callers who left unserved.",
+            q.abandoned.load(Relaxed),
+        );
+        let counts: Vec<u64> = q.latency_buckets.iter().map(|c| c.load(Relaxed)).collect();
+        e.histogram(
+            "switchboard_queue_offer_latency_seconds",
+            "From agent free (and caller waiting) to the offer leaving for the caller's call.",
+            &crate::queues::OFFER_LATENCY_BUCKETS,
+            &counts,
+            q.latency_sum_us.load(Relaxed) as f64 / 1e6,
+        );
         let s = &self.ctx.session_stats;
         e.metric(
             "switchboard_media_rtp_in_total",

@@ -335,6 +335,7 @@ impl Call {
             member: self.id,
             agent: agent.clone(),
             talk_time: since.elapsed(),
+            ended_at: Instant::now().into_std(),
         });
         if let Some(s) = self.media.session() {
             s.hear(Side::A, Hears::Silence);
