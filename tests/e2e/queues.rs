@@ -134,6 +134,44 @@ async fn ring_all_rings_every_agent_and_exactly_one_wins() {
         "{}",
         server.log_tail(30)
     );
+
+    // The queue records are in the database, linked to the caller's Call-ID.
+    let store = server.store().await;
+    let deadline = Instant::now() + STEP;
+    let kinds = loop {
+        let events = store.queue_events_for_call(&dialog.call_id).await.unwrap();
+        let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
+        if kinds.iter().any(|k| k == "ended") || Instant::now() > deadline {
+            break kinds;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for want in ["joined", "offered", "answered", "ended"] {
+        assert!(
+            kinds.iter().any(|k| k == want),
+            "no {want} record: {kinds:?}"
+        );
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "offered").count(),
+        2,
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn agent_status_survives_a_restart() {
+    let mut server = Server::builder("queue_restart")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("ring-all", "", ""))
+        .start();
+    set_status(&server, "1001", "on_break");
+    set_status(&server, "1002", "available");
+    assert_eq!(agent_field(&server, "1001", "status"), "On Break");
+    server.stop();
+    server.restart();
+    assert_eq!(agent_field(&server, "1001", "status"), "On Break");
+    assert_eq!(agent_field(&server, "1002", "status"), "Available");
 }
 
 #[tokio::test]

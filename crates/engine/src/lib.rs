@@ -17,6 +17,7 @@ pub mod events;
 pub mod metrics;
 pub mod profile;
 pub mod queues;
+pub mod queues_store;
 pub mod registrar;
 pub mod router;
 pub mod routing;

@@ -10,6 +10,7 @@ use crate::calls::control::Command;
 use crate::calls::CallMsg;
 use crate::context::CallTx;
 use crate::events::{Event, EventBus};
+use crate::queues_store::Persist;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub enum QueueMsg {
         join: MemberJoin,
         /// The caller's call actor.
         call: CallTx,
+        /// The caller leg's SIP Call-ID (links queue records to the CDR).
+        call_id: String,
     },
     /// A waiting caller hung up.
     Hangup {
@@ -67,6 +70,8 @@ pub enum QueueMsg {
     },
     /// A read of the live state, for the API.
     Inspect(oneshot::Sender<serde_json::Value>),
+    /// Wait until everything so far is in the database (shutdown).
+    Flush(oneshot::Sender<()>),
 }
 
 /// Upper bounds (seconds) of the offer-latency histogram buckets.
@@ -118,10 +123,11 @@ pub struct QueueService {
 
 impl QueueService {
     /// Starts the service task on the current runtime.
-    pub fn start(events: EventBus) -> QueueService {
+    pub fn start(events: EventBus, store: Option<store::Store>) -> QueueService {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(QueueStats::default());
-        tokio::spawn(run(rx, events, Arc::clone(&stats)));
+        let persist = store.map(crate::queues_store::start);
+        tokio::spawn(run(rx, events, Arc::clone(&stats), persist));
         QueueService { tx, stats }
     }
 
@@ -136,6 +142,13 @@ impl QueueService {
         self.send(QueueMsg::Admin { input, reply });
         rx.await
             .unwrap_or_else(|_| Err("the queue service has stopped".into()))
+    }
+
+    /// Returns once every record and agent status so far is written.
+    pub async fn flush(&self) {
+        let (done, rx) = oneshot::channel();
+        self.send(QueueMsg::Flush(done));
+        let _ = rx.await;
     }
 
     /// The live agents and waiting callers, as JSON.
@@ -160,9 +173,18 @@ struct Service {
     joined_at: HashMap<u64, Instant>,
     /// When each agent became free (call end plus wrap-up, or made available).
     free_since: HashMap<String, Instant>,
+    /// Each caller's SIP Call-ID and number, for the records.
+    call_ids: HashMap<u64, (String, String)>,
+    /// The database writer, if there is a database.
+    persist: Option<mpsc::UnboundedSender<Persist>>,
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<QueueMsg>, events: EventBus, stats: Arc<QueueStats>) {
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<QueueMsg>,
+    events: EventBus,
+    stats: Arc<QueueStats>,
+    persist: Option<mpsc::UnboundedSender<Persist>>,
+) {
     let mut s = Service {
         acd: Acd::new(),
         calls: HashMap::new(),
@@ -172,6 +194,8 @@ async fn run(mut rx: mpsc::UnboundedReceiver<QueueMsg>, events: EventBus, stats:
         stats,
         joined_at: HashMap::new(),
         free_since: HashMap::new(),
+        call_ids: HashMap::new(),
+        persist,
     };
     loop {
         let deadline = s.acd.next_deadline();
@@ -195,8 +219,14 @@ async fn sleep_until(at: Option<Instant>) {
 impl Service {
     fn on_msg(&mut self, msg: QueueMsg) {
         match msg {
-            QueueMsg::Join { join, call } => {
+            QueueMsg::Join {
+                join,
+                call,
+                call_id,
+            } => {
                 self.calls.insert(join.member.0, call);
+                self.call_ids
+                    .insert(join.member.0, (call_id, join.caller_number.clone()));
                 self.joined_at.insert(join.member.0, Instant::now());
                 self.stats.joined.fetch_add(1, Relaxed);
                 self.apply(AcdInput::MemberJoin(join));
@@ -206,6 +236,7 @@ impl Service {
                 self.apply(AcdInput::MemberHangup {
                     member: MemberId(member),
                 });
+                self.call_ids.remove(&member);
             }
             QueueMsg::Digit { member, digit } => self.apply(AcdInput::MemberDigit {
                 member: MemberId(member),
@@ -237,6 +268,7 @@ impl Service {
                     agent,
                     talk_time,
                 });
+                self.call_ids.remove(&member);
             }
             QueueMsg::Admin { input, reply } => {
                 match &input {
@@ -255,6 +287,14 @@ impl Service {
                     .map_err(|e| e.to_string());
                 let _ = reply.send(r);
             }
+            QueueMsg::Flush(done) => match &self.persist {
+                Some(p) => {
+                    let _ = p.send(Persist::Flush(done));
+                }
+                None => {
+                    let _ = done.send(());
+                }
+            },
             QueueMsg::Inspect(reply) => {
                 let now = Instant::now();
                 let agents: Vec<_> = self
@@ -357,9 +397,6 @@ impl Service {
 
     fn publish(&mut self, e: QueueEvent) {
         match &e {
-            QueueEvent::AgentStatusChanged { agent, new, .. } if new.takes_calls() => {
-                self.free_since.insert(agent.clone(), Instant::now());
-            }
             QueueEvent::BridgeStart { member, .. } => {
                 self.joined_at.remove(&member.0);
                 self.stats.answered.fetch_add(1, Relaxed);
@@ -370,7 +407,29 @@ impl Service {
                     self.stats.abandoned.fetch_add(1, Relaxed);
                 }
             }
+            QueueEvent::AgentStatusChanged { agent, .. }
+            | QueueEvent::AgentStateChanged { agent, .. } => {
+                if let QueueEvent::AgentStatusChanged { new, .. } = &e {
+                    if new.takes_calls() {
+                        self.free_since.insert(agent.clone(), Instant::now());
+                    }
+                }
+                if let (Some(p), Some(v)) = (&self.persist, self.acd.agent_view(agent)) {
+                    let _ = p.send(Persist::Agent {
+                        agent: agent.clone(),
+                        status: v.status.to_string(),
+                        state: v.state.to_string(),
+                    });
+                }
+            }
             _ => {}
+        }
+        if let Some(p) = &self.persist {
+            let ids = &self.call_ids;
+            let call = |m: u64| ids.get(&m).cloned().unwrap_or_default();
+            if let Some(rec) = crate::queues_store::record(&e, call) {
+                let _ = p.send(Persist::Event(rec));
+            }
         }
         tracing::debug!("queue event: {e:?}");
         self.events.publish(|| Event::Queue { event: e });

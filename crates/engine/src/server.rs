@@ -123,7 +123,7 @@ impl Engine {
             session_stats: Arc::new(media::session::SessionStats::default()),
             audio_cache: media::audio_file::AudioCache::new(),
             conferences: dashmap::DashMap::new(),
-            queues: crate::queues::QueueService::start(events.clone()),
+            queues: crate::queues::QueueService::start(events.clone(), Some(store.clone())),
             calls: Default::default(),
             dialogs: Default::default(),
             cdr_tx,
@@ -136,7 +136,7 @@ impl Engine {
         profile::install(ctx.clone(), Profile::Internal);
         profile::install(ctx.clone(), Profile::External);
         tokio::spawn(preload_sounds(ctx.clone()));
-        load_callcenter(&ctx).await?;
+        load_callcenter(&ctx, &store).await?;
         validate_ivrs(&ctx, &store).await?;
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
@@ -434,6 +434,12 @@ impl Engine {
         // Let the BYEs leave before the sockets go.
         tokio::time::sleep(Duration::from_millis(100)).await;
         persist_bindings(&self.ctx, &self.store).await;
+        if tokio::time::timeout(Duration::from_secs(5), self.ctx.queues.flush())
+            .await
+            .is_err()
+        {
+            tracing::error!("queue records and agent status not flushed in time");
+        }
         // Every call has ended, so its CDR is queued: tell the writer to flush and stop.
         let stop = self.cdr_stop.lock().ok().and_then(|mut s| s.take());
         if let Some(stop) = stop {
@@ -452,9 +458,17 @@ impl Engine {
 }
 
 /// Gives the configured queues, agents and tiers to the queue service.
-async fn load_callcenter(ctx: &Ctx) -> anyhow::Result<()> {
+async fn load_callcenter(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
     use crate::acd::AcdInput;
     let cc = &ctx.cfg.callcenter;
+    // Agents are kept in the database too, where their status lives.
+    for a in &cc.agents {
+        let json = serde_json::to_string(a).context("agent settings")?;
+        store
+            .upsert_agent(&a.id, &json)
+            .await
+            .context("saving agents")?;
+    }
     let inputs = cc
         .queues
         .iter()
@@ -468,6 +482,26 @@ async fn load_callcenter(ctx: &Ctx) -> anyhow::Result<()> {
             .admin(input)
             .await
             .map_err(|e| anyhow::anyhow!("callcenter configuration: {e} ({what:.120})"))?;
+    }
+    // Agent status survives a restart (state does not: their calls are gone).
+    for row in store.list_agents().await.context("reading agent status")? {
+        if !cc.agents.iter().any(|a| a.id == row.id) {
+            continue;
+        }
+        let Ok(status) = row.status.parse::<crate::acd::AgentStatus>() else {
+            continue;
+        };
+        if status == crate::acd::AgentStatus::LoggedOut {
+            continue;
+        }
+        ctx.queues
+            .admin(AcdInput::SetAgentStatus {
+                agent: row.id.clone(),
+                status,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("restoring agent {}: {e}", row.id))?;
+        tracing::info!("agent {} restored as {status}", row.id);
     }
     if !cc.queues.is_empty() {
         tracing::info!(

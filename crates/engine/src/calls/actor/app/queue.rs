@@ -65,6 +65,7 @@ impl Call {
         self.ctx.queues.send(QueueMsg::Join {
             join,
             call: self.me.clone(),
+            call_id: self.a_call_id.clone(),
         });
         self.update_info(|i| i.note = format!("queue {queue}"));
         let app = self.app_state();
