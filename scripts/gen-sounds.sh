@@ -57,7 +57,7 @@ PROMPTS=(
     "vm_no_messages|You have no new messages.|您没有新留言。"
     "vm_count|You have|您有"
     "vm_messages|new messages.|条新留言。"
-    "survey_intro|Please rate our service. Press 1 if you were satisfied, 2 if you were not.|请对我们的服务进行评价。满意请按一，不满意请按二。"
+    "survey_intro|Please rate our service. Press 1 if you were satisfied, 2 if it was acceptable, 3 if you were not satisfied.|请对我们的服务进行评价。满意请按一，一般请按二，不满意请按三。"
     "survey_thanks|Thank you for your feedback.|感谢您的反馈。"
     "echo_intro|This is the echo test. What you say will be played back to you.|这是回声测试。您说的话将会播放给您听。"
     "readback_intro|Press any key and it will be read back to you.|请按任意键，系统将为您读出。"

@@ -65,6 +65,23 @@ enum Command {
     Extension(ExtensionCmd),
     /// Check the configuration file and exit.
     CheckConfig,
+    /// Routing rules ([[callcenter.routes]]).
+    #[command(subcommand)]
+    Route(RouteCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum RouteCmd {
+    /// Show which routing rule matches NUMBER, why the others do not, and
+    /// what the server does with a call to it.
+    Test {
+        /// The dialled number.
+        number: String,
+        /// The moment to route at: "YYYY-MM-DD HH:MM" in local time, or with
+        /// an offset ("2025-10-01 10:00 +08:00") [default: now].
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,7 +172,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Extension(cmd)) => extension(cfg, cmd).await,
+        Some(Command::Route(RouteCmd::Test { number, at })) => route_test(cfg, &number, at).await,
     }
+}
+
+/// `route test`: the rules' explanation, then the server's decision step by
+/// step (built-in numbers first, then the rules, then the basic rule).
+async fn route_test(cfg: Config, number: &str, at: Option<String>) -> anyhow::Result<()> {
+    use engine::router::{self, Trace};
+    let now = match &at {
+        Some(text) => {
+            engine::routing::parse_moment(text).map_err(|e| anyhow::anyhow!("--at: {e}"))?
+        }
+        None => engine::routing::local_now(),
+    };
+    let directory = engine::directory::Directory::default();
+    let extensions = load_directory(&cfg, &directory).await;
+    let table = cfg.callcenter.route_table();
+    match table {
+        Some(t) => print!("{}", t.explain(number, now)),
+        None => println!(
+            "No routing rules are configured ([[callcenter.routes]]): only the built-in \
+             numbers of [apps] and the basic rule {} (local extensions) apply.",
+            router::BASIC_RULE
+        ),
+    }
+    if let Err(why) = extensions {
+        println!("(extensions not checked: {why})");
+    }
+    struct Print;
+    impl Trace for Print {
+        fn step(&mut self, what: std::fmt::Arguments<'_>) {
+            println!("  {what}");
+        }
+    }
+    println!("What the server does with a call to {number}:");
+    let route = router::route_at(number, &directory, &cfg.apps, table, now, &mut Print);
+    println!("Result: {route}.");
+    Ok(())
+}
+
+/// Fills `directory` from the database, without creating one that does not exist.
+async fn load_directory(
+    cfg: &Config,
+    directory: &engine::directory::Directory,
+) -> Result<(), String> {
+    let url = cfg.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or_default();
+        if !std::path::Path::new(path).exists() {
+            return Err(format!("no database at {path}"));
+        }
+    }
+    let store = store::Store::open(&url).await.map_err(|e| e.to_string())?;
+    let loaded = directory.refresh(&store).await.map_err(|e| e.to_string());
+    store.close().await;
+    loaded.map(|_| ())
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<Config> {

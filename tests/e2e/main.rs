@@ -13,3 +13,4 @@ mod media;
 mod queues;
 mod registrar;
 mod robustness;
+mod routing;

@@ -715,3 +715,85 @@ async fn local_ringback_is_played_when_the_callee_rings_without_early_media() {
     );
     assert_eq!(caller.bye(&mut a_dialog).await.status, Some(200));
 }
+
+#[tokio::test]
+async fn an_unanswered_call_leaves_a_voicemail_and_the_subscribed_phone_is_told() {
+    let dir = crate::harness::artifacts()
+        .join("voicemail")
+        .join(format!("vm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = Server::builder("voicemail")
+        .extensions("1000-1001", "secret")
+        .config(&format!(
+            "[calls]\nno_answer_secs = 2\n[voicemail]\nenabled = true\ndir = \"{}\"\n",
+            dir.display()
+        ))
+        .start();
+    let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+    let sub = phone
+        .transact(
+            "SUBSCRIBE",
+            "1001",
+            "Event: message-summary\r\nExpires: 600\r\nAccept: application/simple-message-summary\r\n",
+        )
+        .await;
+    assert_eq!(sub.status, Some(200), "{}", sub.raw);
+    let first = phone
+        .recv_where(STEP, |m| m.method.as_deref() == Some("NOTIFY"))
+        .await
+        .expect("a NOTIFY with the current counts");
+    phone.respond(&first, 200, "OK", None, "").await;
+    assert!(first.body.contains("Messages-Waiting: no"), "{}", first.raw);
+
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        // The phone rings and nobody answers: cancelled after 2 s.
+        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+        phone.expect_cancel(&inc).await;
+    });
+    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    let media = sdp_media(&dialog.remote_sdp).unwrap();
+    // Greeting and beep, then the message: a 700 Hz tone, then #.
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    a_rtp.send_tone(media, 0, 700.0, 1500, 3).await;
+    let r = caller
+        .info(
+            &mut dialog,
+            "application/dtmf-relay",
+            "Signal=#\r\nDuration=100\r\n",
+        )
+        .await;
+    assert_eq!(r.status, Some(200));
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+
+    let notify = phone
+        .recv_where(STEP, |m| {
+            m.method.as_deref() == Some("NOTIFY") && m.body.contains("Messages-Waiting: yes")
+        })
+        .await
+        .expect("a NOTIFY saying a message waits");
+    phone.respond(&notify, 200, "OK", None, "").await;
+    assert!(notify.body.contains("Voice-Message: 1/0"), "{}", notify.raw);
+
+    let (code, body) = server.http_get("/api/voicemail/1001").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let msg = &list[0];
+    assert_eq!(msg["caller"], "1000", "{body}");
+    assert!(msg["seconds"].as_i64().unwrap_or(0) >= 1, "{body}");
+    let path = msg["path"].as_str().unwrap().to_string();
+    let mut wav = hound::WavReader::open(&path).expect("the message is a WAV");
+    assert_eq!((wav.spec().channels, wav.spec().sample_rate), (1, 8000));
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let hz = dominant_hz(&samples, 8000.0);
+    assert!(
+        (hz - 700.0).abs() <= 6.0,
+        "the message holds the caller's tone: {hz} Hz"
+    );
+    let store = server.store().await;
+    assert_eq!(store.list_missed_calls("1001", 10).await.unwrap().len(), 1);
+}

@@ -270,3 +270,41 @@ fn an_ivr_entry_to_a_missing_extension_is_refused_at_start_naming_menu_and_entry
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn after_the_agent_hangs_up_the_caller_rates_the_call_and_the_score_is_stored() {
+    let server = Server::builder("queue_survey")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("longest-idle-agent", "survey = true\n", ""))
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    let inc = agent.wait_invite(STEP).await.expect("agent rings");
+    let mut b_dialog = agent.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(agent.bye(&mut b_dialog).await.status, Some(200));
+    // The survey prompt plays; the caller presses 2 (neutral).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = caller
+        .info(
+            &mut dialog,
+            "application/dtmf-relay",
+            "Signal=2\r\nDuration=100\r\n",
+        )
+        .await;
+    assert_eq!(r.status, Some(200), "{}", r.raw);
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    let store = server.store().await;
+    let surveys = store.surveys_for_call(&dialog.call_id).await.unwrap();
+    assert_eq!(surveys.len(), 1, "{surveys:?}");
+    assert_eq!(surveys[0].score, 2);
+    assert_eq!(surveys[0].agent.as_deref(), Some("1001"));
+    assert_eq!(surveys[0].queue.as_deref(), Some("support"));
+}

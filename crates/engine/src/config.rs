@@ -22,6 +22,8 @@ pub struct Config {
     pub trunk: TrunkConfig,
     /// Call recording.
     pub recording: RecordingConfig,
+    /// Voicemail.
+    pub voicemail: VoicemailConfig,
     /// Built-in test extensions and application numbers.
     pub apps: AppsConfig,
     /// Queues, agents and tiers.
@@ -126,6 +128,38 @@ pub struct RecordingConfig {
     pub template: String,
 }
 
+/// Voicemail: a call to an extension that does not answer (or is busy, or
+/// not registered) goes to the extension's voicemail.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoicemailConfig {
+    /// Voicemail on or off.
+    pub enabled: bool,
+    /// When the extension does not answer in `calls.no_answer_secs`.
+    pub on_no_answer: bool,
+    /// When the extension is busy (486/600).
+    pub on_busy: bool,
+    /// When the extension is not registered.
+    pub on_unavailable: bool,
+    /// Where messages go, one directory per extension.
+    pub dir: PathBuf,
+    /// Longest message.
+    pub max_secs: u64,
+}
+
+impl Default for VoicemailConfig {
+    fn default() -> Self {
+        VoicemailConfig {
+            enabled: false,
+            on_no_answer: true,
+            on_busy: true,
+            on_unavailable: true,
+            dir: PathBuf::from("media/voicemail"),
+            max_secs: 120,
+        }
+    }
+}
+
 /// Built-in test extensions (empty string = off).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -160,6 +194,70 @@ pub struct CallcenterConfig {
     pub tiers: Vec<crate::acd::TierConfig>,
     /// IVR menus (`[[callcenter.ivr]]`), entered by the numbers of `apps.ivr`.
     pub ivr: Vec<crate::apps::ivr::IvrMenu>,
+    /// Routing rules (`[[callcenter.routes]]`, manual 3.2.3), tried after the
+    /// built-in numbers of `[apps]`; none means only the basic rule
+    /// `^(\d{3,4})$` (local extensions). Validated as they are read: an error
+    /// names the rule. `id` and `order` may be left out (see `routes_from_list`).
+    #[serde(deserialize_with = "routes_from_list")]
+    pub routes: crate::routing::RouteTable,
+}
+
+/// Reads `[[callcenter.routes]]`. `id` and `order` may be left out of every
+/// rule: the ids are then 1, 2, ... and the list order is the matching order
+/// (orders 10, 20, ...). Where any rule gives one, all are used as written
+/// (and must be unique).
+fn routes_from_list<'de, D>(d: D) -> Result<crate::routing::RouteTable, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let mut rules = Vec::<crate::routing::Rule>::deserialize(d)?;
+    if rules.iter().all(|r| r.id == 0) {
+        for (rule, id) in rules.iter_mut().zip(1..) {
+            rule.id = id;
+        }
+    }
+    if rules.iter().all(|r| r.order == 0) {
+        for (rule, order) in rules.iter_mut().zip((10..).step_by(10)) {
+            rule.order = order;
+        }
+    }
+    crate::routing::RouteTable::new(rules).map_err(serde::de::Error::custom)
+}
+
+impl CallcenterConfig {
+    /// The routing rules, if any are configured.
+    pub fn route_table(&self) -> Option<&crate::routing::RouteTable> {
+        (!self.routes.is_empty()).then_some(&self.routes)
+    }
+
+    /// Checks what the rules name that this file also configures: a queue or
+    /// IVR menu written without capture groups must exist.
+    fn validate_routes(&self) -> anyhow::Result<()> {
+        use crate::routing::RuleKind;
+        let literal = |t: &str| !t.contains('$');
+        for rule in self.routes.rules() {
+            match &rule.kind {
+                RuleKind::Queue { queue }
+                    if literal(queue) && !self.queues.iter().any(|q| &q.name == queue) =>
+                {
+                    anyhow::bail!(
+                        "callcenter.routes: routing rule \"{}\" goes to unknown queue '{queue}'",
+                        rule.name
+                    );
+                }
+                RuleKind::Ivr { menu: Some(menu) } if literal(menu) => {
+                    crate::apps::ivr::validate_structure(&self.ivr, menu).map_err(|e| {
+                        anyhow::anyhow!(
+                            "callcenter.routes: IVR of routing rule \"{}\": {e}",
+                            rule.name
+                        )
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// External profile.
@@ -191,6 +289,7 @@ impl Default for Config {
                 acl: vec!["127.0.0.0/8".into(), "::1/128".into()],
             },
             recording: RecordingConfig::default(),
+            voicemail: VoicemailConfig::default(),
             apps: AppsConfig::default(),
             callcenter: CallcenterConfig::default(),
             seed: SeedConfig::default(),
@@ -330,6 +429,7 @@ impl Config {
                 anyhow::bail!("apps.queues: number {number} goes to unknown queue '{queue}'");
             }
         }
+        self.callcenter.validate_routes()?;
         if !matches!(self.recording.rate, 8000 | 16000) {
             anyhow::bail!(
                 "recording.rate: {} is not 8000 or 16000",

@@ -48,6 +48,10 @@ pub struct Ctx {
     pub relay_stats: Arc<media::relay::RelayStats>,
     /// Processing media session counters.
     pub session_stats: Arc<media::session::SessionStats>,
+    /// Message-waiting subscriptions.
+    pub mwi: crate::mwi::Subscriptions,
+    /// The database (settings, records).
+    pub store: store::Store,
     /// The queue service (ACD).
     pub queues: crate::queues::QueueService,
     /// Open conference rooms by name.

@@ -15,6 +15,7 @@ pub mod context;
 pub mod directory;
 pub mod events;
 pub mod metrics;
+pub mod mwi;
 pub mod profile;
 pub mod queues;
 pub mod queues_store;

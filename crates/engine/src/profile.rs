@@ -128,6 +128,7 @@ impl Dispatcher {
                 )));
                 self.respond(tx, r);
             }
+            Method::Subscribe => self.subscribe(tx, &req, from),
             _ if in_dialog => match self.call_of(&req) {
                 Some((call, side)) => {
                     let _ = call.send(CallMsg::Request {
@@ -140,7 +141,6 @@ impl Dispatcher {
                 None => self.reply(tx, &req, status(481)),
             },
             Method::Invite => self.invite(tx, req, from),
-            Method::Subscribe => self.reply(tx, &req, status_with_reason(489, "Bad Event")),
             Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Notify => {
                 self.reply(tx, &req, status(481))
             }
@@ -196,6 +196,59 @@ impl Dispatcher {
         let bye = dialog.request(Method::Bye, &via, &contact);
         self.ep.send_request(bye, from, Arc::new(|_| {}));
         tracing::debug!("ended stray 2xx from {from} (Call-ID {call_id})");
+    }
+
+    /// SUBSCRIBE to a mailbox's message-summary (RFC 3842), new or refresh:
+    /// digest-authenticated, own mailbox only; a NOTIFY follows at once.
+    fn subscribe(&self, tx: TxId, req: &Request, from: Peer) {
+        if self.profile != Profile::Internal {
+            return self.reply(
+                tx,
+                req,
+                status_with_reason(403, "Subscriptions Not Allowed On Trunk Port"),
+            );
+        }
+        let event = message::header_value(req, "Event").unwrap_or("");
+        if !event
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("message-summary")
+        {
+            return self.reply(tx, req, status_with_reason(489, "Bad Event"));
+        }
+        let Some(user) = self.authenticate(tx, req, from, Challenge::Www) else {
+            return;
+        };
+        let mailbox = message::uri_user(&req.uri)
+            .filter(|u| !u.is_empty())
+            .or_else(|| {
+                req.headers.iter().find_map(|h| match h {
+                    Header::To(t) => t.uri().ok().and_then(|u| message::uri_user(&u)),
+                    _ => None,
+                })
+            })
+            .unwrap_or_default();
+        if mailbox != user {
+            return self.reply(tx, req, status_with_reason(403, "Not Your Mailbox"));
+        }
+        let expires = message::header_value(req, "Expires")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(crate::mwi::MAX_EXPIRES)
+            .min(crate::mwi::MAX_EXPIRES);
+        let tag = message::to_tag(req).unwrap_or_else(message::new_tag);
+        let sub = self.ctx.mwi.subscribe(&mailbox, req, from, &tag, expires);
+        let mut ok = message::response(req, status(200), Some(&tag));
+        ok.headers.push(Header::Expires(rsip::headers::Expires::new(
+            expires.to_string(),
+        )));
+        let contact = self.ctx.contact(&self.ep, &mailbox);
+        ok.headers
+            .push(Header::Contact(rsip::headers::Contact::new(format!(
+                "<{contact}>"
+            ))));
+        self.respond(tx, ok);
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move { crate::mwi::notify_one(&ctx, &mailbox, &sub).await });
     }
 
     fn reply(&self, tx: TxId, req: &Request, code: rsip::StatusCode) {

@@ -124,6 +124,8 @@ impl Engine {
             audio_cache: media::audio_file::AudioCache::new(),
             conferences: dashmap::DashMap::new(),
             queues: crate::queues::QueueService::start(events.clone(), Some(store.clone())),
+            store: store.clone(),
+            mwi: Default::default(),
             calls: Default::default(),
             dialogs: Default::default(),
             cdr_tx,

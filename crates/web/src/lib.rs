@@ -21,6 +21,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/calls", get(calls))
         .route("/api/calls/{id}/{action}", post(call_action))
         .route("/api/queues", get(queues))
+        .route("/api/voicemail/{ext}", get(voicemail))
         .route("/api/agents/{id}/status", post(agent_status))
         .fallback(not_found)
         .with_state(engine)
@@ -115,6 +116,16 @@ async fn call_action(
         StatusCode::OK,
         &serde_json::json!({ "ok": true, "call": id, "action": action }),
     )
+}
+
+async fn voicemail(State(engine): State<Arc<Engine>>, Path(ext): Path<String>) -> Response {
+    match engine.ctx().store.list_voicemails(&ext).await {
+        Ok(list) => json(StatusCode::OK, &list),
+        Err(e) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({ "error": e.to_string() }),
+        ),
+    }
 }
 
 async fn queues(State(engine): State<Arc<Engine>>) -> Response {

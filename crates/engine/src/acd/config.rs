@@ -81,6 +81,10 @@ pub struct QueueConfig {
     /// How long each offer rings the agent.
     #[serde(with = "secs")]
     pub ring_timeout: Duration,
+    /// After the agent hangs up, the caller is asked to rate the call
+    /// (1 satisfied, 2 neutral, 3 unsatisfied); the score is stored with
+    /// the call and the agent. Not a mod_callcenter setting: the manual's.
+    pub survey: bool,
 }
 
 impl Default for QueueConfig {
@@ -107,6 +111,7 @@ impl Default for QueueConfig {
             skip_agents_with_external_calls: true,
             exit_keys: String::new(),
             ring_timeout: Duration::from_secs(60),
+            survey: false,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! built-in application); transfers to extensions happen inside the menus.
 
 use super::ivr::{self, IvrOutcome, IvrTargets};
-use crate::calls::control::{CallControl, CallError, PlayItem, QueueOutcome};
+use crate::calls::control::{CallControl, CallError, PlayItem};
 use crate::context::Ctx;
 
 /// Prompts and ring times as configured (the driver's defaults).
@@ -22,12 +22,7 @@ pub(super) async fn run(call: &CallControl, ctx: &Ctx, root: &str) -> Result<(),
     tracing::info!("call {}: IVR {root} ended: {outcome:?}", call.id);
     match outcome {
         IvrOutcome::RunApp { name, arg } => match name.as_str() {
-            "queue" => match call.enter_queue(&arg).await? {
-                QueueOutcome::Served { .. } | QueueOutcome::Cancelled { .. } => {
-                    call.play(vec![PlayItem::Prompt("goodbye".into())], false)
-                        .await?;
-                }
-            },
+            "queue" => super::queue::run(call, ctx, &arg).await?,
             "echo" => call.echo().await?,
             "conference" => call.conference(&arg).await?,
             other => tracing::warn!("call {}: IVR chose unknown application {other}", call.id),

@@ -2,6 +2,7 @@
 //! call-control API ([`crate::calls::control`]): the built-in test
 //! extensions, queues and IVRs; the robot applications later.
 
+mod announce;
 mod conference;
 mod dial;
 mod echo;
@@ -12,6 +13,7 @@ pub(crate) use ivr_call::app_exists;
 mod queue;
 mod readback;
 mod tone;
+mod voicemail;
 
 use crate::calls::control::CallControl;
 use crate::calls::HangupCause;
@@ -35,6 +37,11 @@ pub enum App {
     Queue(String),
     /// An IVR (by its top menu's id).
     Ivr(String),
+    /// Leaving a message in an extension's voicemail.
+    Voicemail(String),
+    /// Plays this prompt (a built-in prompt name, or a file path when it
+    /// contains '/') and hangs up: an inbound rule's after-hours prompt.
+    Announce(String),
 }
 
 impl App {
@@ -48,6 +55,8 @@ impl App {
             App::Dial => "dial",
             App::Queue(_) => "queue",
             App::Ivr(_) => "ivr",
+            App::Voicemail(_) => "voicemail",
+            App::Announce(_) => "announce",
         }
     }
 }
@@ -60,8 +69,10 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Tone => tone::run(&call, &ctx).await,
         App::Conference => conference::run(&call, &ctx).await,
         App::Dial => dial::run(&call).await,
-        App::Queue(q) => queue::run(&call, q).await,
+        App::Queue(q) => queue::run(&call, &ctx, q).await,
         App::Ivr(root) => ivr_call::run(&call, &ctx, root).await,
+        App::Voicemail(ext) => voicemail::run(&call, &ctx, ext).await,
+        App::Announce(prompt) => announce::run(&call, prompt).await,
     };
     match result {
         Ok(()) => call.hangup(HangupCause::NormalClearing),

@@ -199,6 +199,10 @@ pub enum Command {
     Record(oneshot::Sender<Result<PathBuf, CallError>>),
     /// Pause (true) or resume (false) the recording.
     PauseRecording(bool),
+    /// Record the caller alone (mono, 8 kHz) into `path` (voicemail).
+    RecordTo(PathBuf, oneshot::Sender<Result<PathBuf, CallError>>),
+    /// Stop recording: the seconds recorded.
+    StopRecording(oneshot::Sender<Result<f64, CallError>>),
     /// Hang up with a cause.
     Hangup(super::HangupCause),
     /// Report a value in the call's live info and events (e.g. digits read back).
@@ -321,6 +325,16 @@ impl CallControl {
     /// Starts recording; returns the file path.
     pub async fn record(&self) -> Result<PathBuf, CallError> {
         self.ask(Command::Record).await
+    }
+
+    /// Records the caller alone into `path` (mono, 8 kHz).
+    pub async fn record_to(&self, path: PathBuf) -> Result<PathBuf, CallError> {
+        self.ask(|reply| Command::RecordTo(path, reply)).await
+    }
+
+    /// Stops the recording; how many seconds it holds.
+    pub async fn stop_recording(&self) -> Result<f64, CallError> {
+        self.ask(Command::StopRecording).await
     }
 
     /// Pauses or resumes the recording.

@@ -58,6 +58,8 @@ pub enum CallMsg {
 pub struct CallInfo {
     /// Engine call id.
     pub id: u64,
+    /// SIP Call-ID of the caller's leg (the CDR's key).
+    pub call_id: String,
     /// Calling extension or number.
     pub caller: String,
     /// Dialled number.

@@ -18,7 +18,10 @@
 //!   not in effect then and the next rule is tried (the manual's "effective time").
 //! - [`RouteTable::explain`] judges every rule for the admin page "which rule
 //!   matches number X, and what happens".
+//! - [`local_now`] and [`parse_moment`] give the moment to route at in the
+//!   machine's local offset (the server and `switchboard route test`).
 
+mod clock;
 mod explain;
 mod matcher;
 mod rule;
@@ -26,6 +29,7 @@ mod schedule;
 mod table;
 mod template;
 
+pub use clock::{local_now, parse_moment};
 pub use explain::{Explanation, RuleCheck};
 pub use matcher::{Action, Decision, ResolveError, Verdict, MAX_HOPS};
 pub use rule::{AfterHours, Holiday, Pattern, Rule, RuleKind, Schedule, WeeklyHours};

@@ -223,6 +223,16 @@ impl RouteTable {
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().map(|c| &c.rule)
     }
+
+    /// How many rules there are (disabled ones included).
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when there are no rules at all.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
 }
 
 fn check_unique(rules: &[Rule]) -> Result<(), RouteError> {

@@ -350,6 +350,16 @@ impl MediaSession {
         rx.await.ok().flatten()
     }
 
+    /// Stops recording; the summary (or None if nothing was recorded) is
+    /// sent to `reply` once the file is finished. For callers that cannot
+    /// await (an actor handling a message).
+    pub fn stop_recording_to(
+        &self,
+        reply: oneshot::Sender<Option<Result<RecordingSummary, RecorderError>>>,
+    ) {
+        self.send(Cmd::StopRecording(reply));
+    }
+
     /// Marks the call held or resumed (the inactivity clock stops on hold).
     pub fn set_hold(&self, on_hold: bool) {
         self.activity.set_hold(on_hold);

@@ -67,7 +67,10 @@ impl Task {
         };
         let from = leg.rate();
         if from == rate {
+            // A leg that never decoded anything (not negotiated, silent)
+            // has no input frame yet: silence of the right length.
             self.pcm.extend_from_slice(&leg.input);
+            self.pcm.resize(frame_len(rate), 0);
             return;
         }
         let r = match self.resamplers.entry((i, rate)) {

@@ -325,6 +325,25 @@ impl Call {
         Ok(path)
     }
 
+    /// Records the caller alone (mono 8 kHz) into `path` (voicemail).
+    pub(super) fn record_to(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<std::path::PathBuf, String> {
+        let opts = RecorderOptions {
+            layout: media::recorder::RecordLayout::Mono,
+            rate: 8000,
+        };
+        let recorder = Recorder::create(path, opts).map_err(|e| e.to_string())?;
+        self.ensure_session();
+        let Some(session) = self.media.session() else {
+            return Err("the call has no media".into());
+        };
+        session.record(recorder, 8000);
+        self.recording = Some(path.to_path_buf());
+        Ok(path.to_path_buf())
+    }
+
     /// Sets a leg's negotiated format on the session (if there is one).
     pub(super) fn set_format(&mut self, side: Side, f: LegFormat) {
         self.formats[side as usize] = Some(f);

@@ -8,6 +8,7 @@
 
 mod app;
 mod media_plane;
+mod voicemail;
 
 use media_plane::MediaPlane;
 
@@ -61,6 +62,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
     let start = now_ms();
     let info = CallInfo {
         id,
+        call_id: a_call_id.clone(),
         caller: nc.caller.clone(),
         callee: callee.clone(),
         direction: nc.direction,
@@ -101,6 +103,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         formats: [None; 2],
         app: None,
         a_answer: None,
+        callee_ext: None,
         recording: None,
         cdr: None,
         caller: nc.caller,
@@ -191,6 +194,8 @@ struct Call {
     formats: [Option<media::session::LegFormat>; 2],
     /// Set when an application drives this call.
     app: Option<app::AppState>,
+    /// The extension being called (B2BUA calls), for voicemail and missed calls.
+    callee_ext: Option<String>,
     /// The SDP answer we gave the caller (repeated in the 200 after early media).
     a_answer: Option<Vec<u8>>,
     /// Path of the recording in progress.
@@ -217,8 +222,9 @@ struct Call {
     b_ack_pending: Option<Request>,
 }
 
-/// Our view of the caller's dialog: we are the UAS, so our tag is the To tag.
-fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
+/// Our view of a dialog a request of `from` starts (the caller's leg of a
+/// call, a subscription): we are the UAS, so our tag is the To tag.
+pub(crate) fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
     use rsip::prelude::*;
     let remote_target = message::contact_uri(invite).unwrap_or_else(|| invite.uri.clone());
     Dialog {
@@ -271,7 +277,12 @@ impl Call {
                     None => break,
                 },
                 _ = app::deadline(&self.app) => self.on_app_deadline(),
-                _ = &mut no_answer, if self.state == State::Ringing => self.no_answer(),
+                _ = &mut no_answer, if self.state == State::Ringing => {
+                    // Fired once: a call sent to voicemail stays "ringing"
+                    // until the voicemail answers.
+                    no_answer.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(86_400));
+                    self.no_answer();
+                }
                 _ = media_check.tick(), if self.state == State::Answered => self.check_media(),
                 _ = &mut ack_wait, if ack_armed && !self.a_acked && self.state == State::Answered => {
                     tracing::info!("call {}: the caller never acknowledged the 200 OK, hanging up", self.id);
@@ -301,7 +312,7 @@ impl Call {
         };
         self.delayed_offer = offer.is_none();
         self.a_offer = offer.clone();
-        let number = match router::route(&self.callee, &self.ctx.directory, &self.ctx.cfg.apps) {
+        let number = match router::route_call(&self.callee, &self.ctx.directory, &self.ctx.cfg) {
             Route::Extension(n) => n,
             Route::App(kind) => return self.setup_app(kind),
             Route::NotFound => {
@@ -310,6 +321,10 @@ impl Call {
         };
         let bindings = self.ctx.registrar.lookup(&number, now_ms());
         if bindings.is_empty() {
+            self.callee_ext = Some(number.clone());
+            if self.try_voicemail(HangupCause::UserNotRegistered) {
+                return;
+            }
             return self.fail_a(
                 480,
                 "Temporarily Unavailable",
@@ -317,6 +332,7 @@ impl Call {
                 "system",
             );
         }
+        self.callee_ext = Some(number.clone());
         let relay = match self.start_relay() {
             Ok(r) => r,
             Err(e) => {
@@ -636,6 +652,9 @@ impl Call {
             } else {
                 (code, reason)
             };
+            if self.try_voicemail(cause) {
+                return;
+            }
             self.fail_a(code, &reason, cause, "callee");
         }
     }
@@ -825,7 +844,10 @@ impl Call {
     }
 
     fn no_answer(&mut self) {
-        if self.state == State::Ringing {
+        if self.state == State::Ringing && self.app.is_none() {
+            if self.try_voicemail(HangupCause::NoAnswer) {
+                return;
+            }
             self.fail_a(480, "No Answer", HangupCause::NoAnswer, "system");
         }
     }

@@ -237,6 +237,29 @@ impl Call {
                 }
                 let _ = reply.send(Ok(()));
             }
+            Command::RecordTo(path, reply) => {
+                let r = self.record_to(&path).map_err(CallError::Recording);
+                let _ = reply.send(r);
+            }
+            Command::StopRecording(reply) => {
+                let Some(s) = self.media.session() else {
+                    let _ = reply.send(Err(CallError::Recording(
+                        "nothing is being recorded".into(),
+                    )));
+                    return;
+                };
+                let (tx, rx) = oneshot::channel();
+                s.stop_recording_to(tx);
+                self.recording = None;
+                tokio::spawn(async move {
+                    let r = match rx.await {
+                        Ok(Some(Ok(summary))) => Ok(summary.seconds),
+                        Ok(Some(Err(e))) => Err(CallError::Recording(e.to_string())),
+                        _ => Err(CallError::Recording("nothing is being recorded".into())),
+                    };
+                    let _ = reply.send(r);
+                });
+            }
             Command::Record(reply) => {
                 let r = self.start_recording().map_err(CallError::Recording);
                 let _ = reply.send(r);

@@ -1,0 +1,12 @@
+//! An announcement: answers, plays one prompt (a built-in prompt name, or a
+//! file path when it contains '/') and hangs up. Inbound routing rules use it
+//! for their after-hours prompt.
+
+use crate::calls::control::{CallControl, CallError};
+
+pub(super) async fn run(call: &CallControl, prompt: &str) -> Result<(), CallError> {
+    call.answer().await?;
+    call.play(vec![super::ivr::play_item(prompt)], false)
+        .await?;
+    Ok(())
+}
