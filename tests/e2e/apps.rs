@@ -126,8 +126,7 @@ async fn the_tone_extensions_prompt_file_decodes_to_its_1004_hz_at_the_test_ua()
     );
     // Symmetric RTP: our packets tell the server where we are.
     rtp.send(media, 5, 7).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let pcm = g711_decode(8, &rtp.payload_bytes(8));
+    let pcm = g711_decode(8, &rtp.wait_payload(8, 8000, STEP).await);
     assert!(
         pcm.len() >= 8000,
         "only {} samples of the prompt arrived",
@@ -160,9 +159,8 @@ async fn the_echo_extension_returns_what_the_caller_says() {
     assert_eq!(r.status, Some(200));
     tokio::time::sleep(Duration::from_millis(300)).await;
     rtp.clear_payloads();
-    rtp.send_tone(media, 0, 600.0, 1000, 0x600).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let pcm = g711_decode(0, &rtp.payload_bytes(0));
+    rtp.send_tone(media, 0, 600.0, 2000, 0x600).await;
+    let pcm = g711_decode(0, &rtp.wait_payload(0, 4000, STEP).await);
     assert!(pcm.len() >= 4000, "only {} samples came back", pcm.len());
     let hz = dominant_hz(&pcm, 8000.0);
     assert!((hz - 600.0).abs() <= 6.0, "echoed frequency {hz} Hz");
@@ -196,9 +194,8 @@ async fn three_callers_in_the_conference_each_hear_the_other_two_and_not_themsel
         .enumerate()
         .map(|(i, ((_, _, media, rtp), hz))| rtp.send_tone(*media, 0, hz, 1500, 0x100 + i as u32));
     futures_join_all(sends).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     for (i, (_, _, _, rtp)) in members.iter().enumerate() {
-        let pcm = g711_decode(0, &rtp.payload_bytes(0));
+        let pcm = g711_decode(0, &rtp.wait_payload(0, 8000, STEP).await);
         assert!(pcm.len() >= 8000, "member {i} got {} samples", pcm.len());
         let power: Vec<f64> = tones
             .iter()
@@ -272,8 +269,7 @@ async fn dial_through_collects_an_extension_bridges_with_ringback_and_continues_
         inc.invite.body
     );
     a_rtp.clear_payloads();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let ringback = g711_decode(0, &a_rtp.payload_bytes(0));
+    let ringback = g711_decode(0, &a_rtp.wait_payload(0, 6400, STEP).await);
     assert!(
         ringback.len() >= 6400,
         "{} samples while ringing",
@@ -380,8 +376,8 @@ async fn hold_plays_music_to_the_caller_and_silence_to_the_other_party_and_retri
         a_rtp.send_tone(media, 0, 600.0, 1000, 1),
         b_rtp.send_tone(b_media, 0, 1100.0, 1000, 2)
     );
-    let at_a = g711_decode(0, &a_rtp.payload_bytes(0));
-    let at_b = g711_decode(0, &b_rtp.payload_bytes(0));
+    let at_a = g711_decode(0, &a_rtp.wait_payload(0, 6000, STEP).await);
+    let at_b = g711_decode(0, &b_rtp.wait_payload(0, 6000, STEP).await);
     // The caller hears music (sound, but not the other party's tone) ...
     assert!(at_a.len() >= 6000, "{} samples at the caller", at_a.len());
     let level = media::audio::level_dbov(&at_a);

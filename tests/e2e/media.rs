@@ -580,10 +580,9 @@ async fn a_pcmu_caller_and_a_pcma_callee_talk_through_transcoding() {
         call.a_rtp.send_tone(call.a_relay, 0, 440.0, 1000, 0xA),
         call.b_rtp.send_tone(call.b_relay, 8, 1200.0, 1000, 0xB)
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
     // Each side receives its own codec, carrying the other side's tone.
-    let at_b = g711_decode(8, &call.b_rtp.payload_bytes(8));
-    let at_a = g711_decode(0, &call.a_rtp.payload_bytes(0));
+    let at_b = g711_decode(8, &call.b_rtp.wait_payload(8, 4000, STEP).await);
+    let at_a = g711_decode(0, &call.a_rtp.wait_payload(0, 4000, STEP).await);
     assert!(
         at_b.len() >= 4000,
         "callee got {} A-law samples",
@@ -683,8 +682,7 @@ async fn local_ringback_is_played_when_the_callee_rings_without_early_media() {
                 .wait_invite(STEP)
                 .await
                 .expect("callee got no INVITE");
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            let ringback = g711_decode(0, &a_rtp.payload_bytes(0));
+            let ringback = g711_decode(0, &a_rtp.wait_payload(0, 8000, STEP).await);
             (callee.answer(&inc, &answer).await, ringback)
         });
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
@@ -705,8 +703,7 @@ async fn local_ringback_is_played_when_the_callee_rings_without_early_media() {
         a_rtp.send_tone(a_relay, 0, 700.0, 600, 1),
         b_rtp.send_tone(b_relay, 0, 1300.0, 600, 2)
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let heard = g711_decode(0, &a_rtp.payload_bytes(0));
+    let heard = g711_decode(0, &a_rtp.wait_payload(0, 2400, STEP).await);
     assert!(heard.len() >= 2400, "{} samples after answer", heard.len());
     let hz = dominant_hz(&heard, 8000.0);
     assert!(
@@ -796,4 +793,122 @@ async fn an_unanswered_call_leaves_a_voicemail_and_the_subscribed_phone_is_told(
     );
     let store = server.store().await;
     assert_eq!(store.list_missed_calls("1001", 10).await.unwrap().len(), 1);
+}
+
+/// Sends `key` as SIP INFO in `d`.
+async fn press_key(ua: &mut Ua, d: &mut Dialog, key: char) {
+    let body = format!("Signal={key}\r\nDuration=100\r\n");
+    let r = ua.info(d, "application/dtmf-relay", &body).await;
+    assert_eq!(r.status, Some(200), "{}", r.raw);
+}
+
+/// 1 s of tones from all three at once (round `n`: each round is a new RTP
+/// stream, as a phone starting to talk again would send); the PCM each
+/// one received.
+async fn three_tones(
+    call: &Call,
+    sup: &Rtp,
+    sup_media: SocketAddr,
+    n: u32,
+) -> (Vec<i16>, Vec<i16>, Vec<i16>) {
+    for r in [&call.a_rtp, &call.b_rtp, sup] {
+        r.clear_payloads();
+    }
+    tokio::join!(
+        call.a_rtp
+            .send_tone(call.a_relay, 0, 500.0, 1000, 10 * n + 1),
+        call.b_rtp
+            .send_tone(call.b_relay, 0, 1500.0, 1000, 10 * n + 2),
+        sup.send_tone(sup_media, 0, 900.0, 1000, 10 * n + 3)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (
+        g711_decode(0, &call.a_rtp.payload_bytes(0)),
+        g711_decode(0, &call.b_rtp.payload_bytes(0)),
+        g711_decode(0, &sup.payload_bytes(0)),
+    )
+}
+
+/// True if `hz` is clearly present in `pcm` (within 20 dB of its strongest tone).
+fn hears(pcm: &[i16], hz: f32) -> bool {
+    let p = tone_power(pcm, 8000.0, hz);
+    let best = [500.0, 900.0, 1500.0]
+        .iter()
+        .map(|&f| tone_power(pcm, 8000.0, f))
+        .fold(0.0, f64::max);
+    best > 0.0 && p * 100.0 > best
+}
+
+#[tokio::test]
+async fn a_supervisor_listens_whispers_and_barges_and_leaving_restores_the_call() {
+    let server = Server::builder("supervisor")
+        .extensions("1000-1001", "secret")
+        .extensions("1009", "secret")
+        .config("[apps]\nsupervisors = [\"1009\"]\n")
+        .start();
+    let call = call_with_codecs(&server, "0", "0").await;
+    let mut sup = Ua::new("1009", "secret", server.sip_addr()).await;
+    let sup_rtp = Rtp::bind(server.ports.media_port(2)).await;
+    let (resp, d) = sup.invite("881001", &sdp(sup_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut sup_dialog = d.unwrap();
+    let sup_media = sdp_media(&sup_dialog.remote_sdp).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Listen: the supervisor hears both, nobody hears the supervisor.
+    let (at_a, at_b, at_s) = three_tones(&call, &sup_rtp, sup_media, 1).await;
+    assert!(
+        hears(&at_s, 500.0) && hears(&at_s, 1500.0),
+        "supervisor hears both"
+    );
+    assert!(
+        hears(&at_a, 1500.0) && !hears(&at_a, 900.0),
+        "caller: callee only"
+    );
+    assert!(
+        hears(&at_b, 500.0) && !hears(&at_b, 900.0),
+        "callee: caller only"
+    );
+
+    // Whisper: the agent (leg B) hears the supervisor, the caller does not.
+    press_key(&mut sup, &mut sup_dialog, '2').await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (at_a, at_b, _) = three_tones(&call, &sup_rtp, sup_media, 2).await;
+    let powers = |pcm: &[i16]| {
+        [500.0f32, 900.0, 1500.0]
+            .iter()
+            .map(|&f| tone_power(pcm, 8000.0, f) as u64)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        hears(&at_b, 900.0),
+        "whisper reaches the agent: {:?} ({} samples); caller {:?}",
+        powers(&at_b),
+        at_b.len(),
+        powers(&at_a)
+    );
+    assert!(!hears(&at_a, 900.0), "the caller does not hear the whisper");
+
+    // Barge: both hear the supervisor.
+    press_key(&mut sup, &mut sup_dialog, '3').await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (at_a, at_b, _) = three_tones(&call, &sup_rtp, sup_media, 3).await;
+    assert!(
+        hears(&at_a, 900.0) && hears(&at_b, 900.0),
+        "barge is heard by both"
+    );
+
+    // The supervisor leaves: the two parties talk directly again.
+    assert_eq!(sup.bye(&mut sup_dialog).await.status, Some(200));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (at_a, at_b, _) = three_tones(&call, &sup_rtp, sup_media, 4).await;
+    assert!((dominant_hz(&at_a, 8000.0) - 1500.0).abs() <= 6.0);
+    assert!((dominant_hz(&at_b, 8000.0) - 500.0).abs() <= 6.0);
+
+    // Somebody who is not a supervisor is refused.
+    let mut other = Ua::new("1000", "secret", server.sip_addr()).await;
+    let (resp, _) = other
+        .invite("881001", &sdp(server.ports.media_port(3), "sendrecv"))
+        .await;
+    assert_ne!(resp.status, Some(200), "{}", resp.raw);
 }

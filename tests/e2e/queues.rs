@@ -78,8 +78,7 @@ async fn ring_all_rings_every_agent_and_exactly_one_wins() {
     let inc2 = agent2.wait_invite(STEP).await.expect("agent 1002 rings");
     // Meanwhile the caller hears music on hold.
     a_rtp.clear_payloads();
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let moh = g711_decode(0, &a_rtp.payload_bytes(0));
+    let moh = g711_decode(0, &a_rtp.wait_payload(0, 3200, STEP).await);
     assert!(moh.len() >= 3200, "{} samples of music", moh.len());
     assert!(
         media::audio::level_dbov(&moh) > -45.0,

@@ -767,6 +767,21 @@ impl Rtp {
             .collect()
     }
 
+    /// Waits (bounded by `timeout`) until at least `n` payload bytes of
+    /// type `pt` arrived; the bytes so far. Tests assert on what they need
+    /// rather than on how much arrives in a fixed time, so a slow machine
+    /// only makes them slower.
+    pub async fn wait_payload(&self, pt: u8, n: usize, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.payload_bytes(pt);
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Forgets the payloads received so far.
     pub fn clear_payloads(&self) {
         self.payloads.lock().unwrap().clear();

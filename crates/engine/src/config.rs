@@ -178,6 +178,10 @@ pub struct AppsConfig {
     pub queues: std::collections::BTreeMap<String, String>,
     /// IVR numbers: number -> the id of the IVR's top menu.
     pub ivr: std::collections::BTreeMap<String, String>,
+    /// Feature code of supervisor monitoring: this prefix + an extension.
+    pub eavesdrop: String,
+    /// Extensions allowed to monitor calls.
+    pub supervisors: Vec<String>,
 }
 
 /// Call-center settings read at start (the web admin edits them in the
@@ -372,6 +376,8 @@ impl Default for AppsConfig {
             dial: "9199".into(),
             queues: Default::default(),
             ivr: Default::default(),
+            eavesdrop: "88".into(),
+            supervisors: Vec::new(),
         }
     }
 }

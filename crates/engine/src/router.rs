@@ -212,7 +212,14 @@ fn builtin(number: &str, apps: &AppsConfig) -> Option<App> {
     if let Some(queue) = apps.queues.get(number) {
         return Some(App::Queue(queue.clone()));
     }
-    apps.ivr.get(number).map(|root| App::Ivr(root.clone()))
+    if let Some(root) = apps.ivr.get(number) {
+        return Some(App::Ivr(root.clone()));
+    }
+    // Supervisor monitoring: prefix + extension (who may use it is checked
+    // by the application, which knows the caller).
+    let target = number.strip_prefix(apps.eavesdrop.as_str())?;
+    (!apps.eavesdrop.is_empty() && target.len() >= 3 && target.chars().all(|c| c.is_ascii_digit()))
+        .then(|| App::Eavesdrop(target.to_string()))
 }
 
 /// The basic rule: a 3-4 digit number is a local extension.

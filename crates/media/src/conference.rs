@@ -275,3 +275,39 @@ mod tests {
         assert!(out.iter().all(|&s| s == 0));
     }
 }
+
+#[cfg(test)]
+mod switching_tests {
+    use super::*;
+    use crate::mixer::Audience;
+
+    #[test]
+    fn a_listener_switched_to_whisper_is_heard_by_the_agent() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let c = Conference::start(rt.handle(), 8000);
+        c.join(1, MemberOptions::default()).unwrap();
+        c.join(2, MemberOptions::default()).unwrap();
+        let listen = MemberOptions {
+            audience: Audience::Nobody,
+            ..Default::default()
+        };
+        c.join(3, listen).unwrap();
+        let whisper = MemberOptions {
+            audience: Audience::Only(vec![2]),
+            ..Default::default()
+        };
+        c.set_options(3, whisper).unwrap();
+        let mut out = Vec::new();
+        c.exchange(1, &[0; 160], &mut out);
+        c.exchange(2, &[0; 160], &mut out);
+        c.exchange(3, &[700; 160], &mut out);
+        c.mix_now();
+        c.exchange(2, &[0; 160], &mut out);
+        assert_eq!(out[0], 700, "the agent hears the whisper");
+        c.exchange(1, &[0; 160], &mut out);
+        assert_eq!(out[0], 0, "the caller does not");
+    }
+}

@@ -112,6 +112,8 @@ pub struct JitterBuffer {
     ssrc: Option<u32>,
     /// The SSRC before the last switch, and when the switch happened.
     prev_ssrc: Option<(u32, Instant)>,
+    /// When the last packet was pushed (to tell a restart from a late packet).
+    last_push: Option<Instant>,
     /// Highest sequence number and timestamp of the current source,
     /// unwrapped (the references for unwrapping the next ones).
     max_raw_seq: u64,
@@ -164,6 +166,7 @@ impl JitterBuffer {
             frame_ts: frame_ts.max(1),
             ssrc: None,
             prev_ssrc: None,
+            last_push: None,
             max_raw_seq: SEQ_BASE,
             max_raw_ts: TS_BASE,
             seq_off: 0,
@@ -231,7 +234,8 @@ impl JitterBuffer {
     /// duplicate and overflowing ones are dropped and counted.
     pub fn push(&mut self, seq: u16, timestamp: u32, ssrc: u32, payload: &[u8], now: Instant) {
         self.stats.received += 1;
-        if self.ssrc != Some(ssrc) {
+        let new_source = self.ssrc != Some(ssrc);
+        if new_source {
             if let Some((prev, at)) = self.prev_ssrc {
                 if prev == ssrc && now.saturating_duration_since(at) < STRAGGLER_WINDOW {
                     self.stats.late += 1;
@@ -247,6 +251,21 @@ impl JitterBuffer {
         }
 
         let delta = i64::from(seq.wrapping_sub(self.max_raw_seq as u16) as i16);
+        // A sender that went quiet and starts again with its sequence
+        // numbers reset but the same SSRC (some phones after hold or a
+        // re-INVITE): after a pause, a packet at or behind the newest one is
+        // a new talkspurt, not a late packet, or the whole stream would be
+        // dropped as late until it caught up with the old numbers.
+        let paused = self
+            .last_push
+            .is_some_and(|at| now.saturating_duration_since(at) >= STRAGGLER_WINDOW);
+        self.last_push = Some(now);
+        if paused && delta <= 0 && !new_source {
+            self.stats.resyncs += 1;
+            self.rebase(seq, timestamp);
+            self.accept(seq, timestamp, payload.to_vec(), now);
+            return;
+        }
         if !(-MAX_MISORDER..=MAX_DROPOUT).contains(&delta) {
             match self.probation.take() {
                 Some((pseq, pts, ppayload)) if pseq.wrapping_add(1) == seq => {
@@ -901,5 +920,27 @@ mod tests {
         c.remember(&frame);
         c.conceal(&mut out);
         assert!((i32::from(out[0]) - 10000).abs() < 200);
+    }
+
+    #[test]
+    fn a_sender_restarting_its_sequence_after_a_pause_is_played_not_dropped() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut jb = JitterBuffer::new(160);
+        // 50 packets, then 600 ms of nothing, then the same SSRC from seq 0.
+        for i in 0..50u16 {
+            jb.push(i, u32::from(i) * 160, 9, &[1], at(u64::from(i) * 20));
+            let _ = jb.pop(at(u64::from(i) * 20 + 10));
+        }
+        let mut t = 1000 + 600;
+        let mut played = 0;
+        for i in 0..50u16 {
+            jb.push(i, u32::from(i) * 160, 9, &[2], at(t));
+            if matches!(jb.pop(at(t + 10)), Playout::Frame(ref p) if p[0] == 2) {
+                played += 1;
+            }
+            t += 20;
+        }
+        assert!(played >= 45, "only {played} of 50 restarted frames played");
     }
 }

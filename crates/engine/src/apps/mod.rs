@@ -5,6 +5,7 @@
 mod announce;
 mod conference;
 mod dial;
+mod eavesdrop;
 mod echo;
 pub mod ivr;
 mod ivr_call;
@@ -39,6 +40,8 @@ pub enum App {
     Ivr(String),
     /// Leaving a message in an extension's voicemail.
     Voicemail(String),
+    /// A supervisor monitoring an extension's live call.
+    Eavesdrop(String),
     /// Plays this prompt (a built-in prompt name, or a file path when it
     /// contains '/') and hangs up: an inbound rule's after-hours prompt.
     Announce(String),
@@ -56,6 +59,7 @@ impl App {
             App::Queue(_) => "queue",
             App::Ivr(_) => "ivr",
             App::Voicemail(_) => "voicemail",
+            App::Eavesdrop(_) => "eavesdrop",
             App::Announce(_) => "announce",
         }
     }
@@ -72,6 +76,7 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Queue(q) => queue::run(&call, &ctx, q).await,
         App::Ivr(root) => ivr_call::run(&call, &ctx, root).await,
         App::Voicemail(ext) => voicemail::run(&call, &ctx, ext).await,
+        App::Eavesdrop(ext) => eavesdrop::run(&call, &ctx, ext).await,
         App::Announce(prompt) => announce::run(&call, prompt).await,
     };
     match result {

@@ -157,6 +157,29 @@ pub enum Command {
         /// The result.
         reply: oneshot::Sender<Result<(), CallError>>,
     },
+    /// A supervisor wants to monitor this call: move both parties into
+    /// `room` (or back to a plain bridge with None); answers whether it could.
+    Monitor {
+        /// The room, or None to leave it.
+        room: Option<media::conference::Conference>,
+        /// Ok, or why not (no two connected parties).
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    /// Join the supervisor's own call to another call's room as a
+    /// monitoring member with `audience` (listen: nobody, whisper: the agent,
+    /// barge: everyone); returns when the supervisor's call ends.
+    Supervise {
+        /// The monitored call's engine id.
+        target: u64,
+        /// The monitored call's room.
+        room: media::conference::Conference,
+        /// Who hears the supervisor.
+        audience: media::mixer::Audience,
+        /// Ok when done.
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    /// Change who hears the supervisor (keys 0, 2, 3 during monitoring).
+    SetAudience(media::mixer::Audience),
     /// Hold (true: the caller hears music on hold, the other party silence)
     /// or retrieve (false: both hear each other again).
     Hold(bool),
@@ -296,6 +319,23 @@ impl CallControl {
     pub async fn enter_queue(&self, queue: &str) -> Result<QueueOutcome, CallError> {
         let queue = queue.to_string();
         self.ask(|reply| Command::EnterQueue { queue, reply }).await
+    }
+
+    /// Monitors call `target` (whose parties are in `room`) with `audience`;
+    /// returns when the supervisor's call ends.
+    pub async fn supervise(
+        &self,
+        target: u64,
+        room: media::conference::Conference,
+        audience: media::mixer::Audience,
+    ) -> Result<(), CallError> {
+        self.ask(|reply| Command::Supervise {
+            target,
+            room,
+            audience,
+            reply,
+        })
+        .await
     }
 
     /// Puts the caller on hold with music (the other party hears silence),

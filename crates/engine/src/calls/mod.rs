@@ -72,6 +72,8 @@ pub struct CallInfo {
     pub a_rtp_port: u16,
     /// Relay port facing the callee.
     pub b_rtp_port: u16,
+    /// Who is connected on leg B (extension or agent), once connected.
+    pub b_party: Option<String>,
     /// Unix ms when the call started.
     pub start_at: u64,
     /// Unix ms when answered.

@@ -7,11 +7,13 @@
 //! has no B leg: the application drives it through [`super::control`].
 
 mod app;
+mod eavesdrop;
 mod media_plane;
 mod voicemail;
 
 use media_plane::MediaPlane;
 
+use super::control::Command;
 use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
 use crate::context::{now_ms, CallTx, Ctx};
 use crate::events::Event;
@@ -69,6 +71,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         state: "routing",
         a_rtp_port: 0,
         b_rtp_port: 0,
+        b_party: None,
         start_at: start,
         answer_at: None,
         app: None,
@@ -104,6 +107,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         app: None,
         a_answer: None,
         callee_ext: None,
+        monitored: None,
         recording: None,
         cdr: None,
         caller: nc.caller,
@@ -196,6 +200,8 @@ struct Call {
     app: Option<app::AppState>,
     /// The extension being called (B2BUA calls), for voicemail and missed calls.
     callee_ext: Option<String>,
+    /// The room a supervisor monitors this call in.
+    monitored: Option<media::conference::Conference>,
     /// The SDP answer we gave the caller (repeated in the 200 after early media).
     a_answer: Option<Vec<u8>>,
     /// Path of the recording in progress.
@@ -445,6 +451,7 @@ impl Call {
             CallMsg::Ack { .. } => {}
             CallMsg::Cancel => self.on_cancel(),
             CallMsg::Shutdown => self.on_shutdown(),
+            CallMsg::Control(Command::Monitor { room, reply }) => self.monitor(room, reply),
             CallMsg::Control(cmd) => self.on_command(cmd),
             CallMsg::Media(ev) => self.on_media_event(ev),
         }
@@ -610,9 +617,11 @@ impl Call {
             .publish(|| Event::CallAnswered { id: self.id });
         let now = now_ms();
         self.answer_ms = Some(now);
+        let b_party = self.callee_ext.clone();
         self.update_info(|i| {
             i.state = State::Answered.label();
             i.answer_at = Some(now);
+            i.b_party = b_party;
         });
         if self.ctx.cfg.recording.enabled {
             if let Err(e) = self.start_recording() {
@@ -960,6 +969,7 @@ impl Call {
         });
         self.leave_conference();
         self.leave_queue_on_end();
+        self.stop_supervising();
         self.ctx.dialogs.remove(&self.a_call_id);
         for f in &self.forks {
             self.ctx.dialogs.remove(&f.dialog.call_id);

@@ -123,7 +123,11 @@ impl Call {
         {
             *answered = true;
             let note = format!("bridged to {number}");
-            self.update_info(|i| i.note = note);
+            let party = number.clone();
+            self.update_info(|i| {
+                i.note = note;
+                i.b_party = Some(party);
+            });
         }
     }
 

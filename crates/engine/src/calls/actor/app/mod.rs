@@ -55,6 +55,10 @@ enum Op {
         _reply: oneshot::Sender<Result<(), CallError>>,
     },
     /// Calling a number to connect the caller to, then connected.
+    /// Monitoring another call until this one ends.
+    Supervise {
+        _reply: oneshot::Sender<Result<(), CallError>>,
+    },
     /// Waiting in a queue, or talking with its agent.
     Queue {
         reply: oneshot::Sender<Result<crate::calls::control::QueueOutcome, CallError>>,
@@ -77,6 +81,8 @@ pub(super) struct AppState {
     conference: Option<String>,
     /// The queue the caller waits in (or talks to an agent of).
     queue: Option<queue::QueueState>,
+    /// The call this supervisor monitors, and its room.
+    supervising: Option<(u64, media::conference::Conference)>,
 }
 
 /// Fires at the app's deadline (a collect timeout); never without one.
@@ -92,6 +98,7 @@ mod conference;
 mod play;
 mod queue;
 mod requests;
+mod supervise;
 
 impl Call {
     /// Sets up a call to an application: media session on the caller's leg,
@@ -210,6 +217,16 @@ impl Call {
             }
             Command::Collect { items, spec, reply } => self.start_collect(items, spec, reply),
             Command::Conference(name, reply) => self.join_conference(name, reply),
+            Command::Supervise {
+                target,
+                room,
+                audience,
+                reply,
+            } => self.supervise(target, room, audience, reply),
+            Command::SetAudience(audience) => self.set_audience(audience),
+            Command::Monitor { reply, .. } => {
+                let _ = reply.send(Err(CallError::NotAnswered));
+            }
             Command::Bridge {
                 number,
                 timeout,
@@ -358,7 +375,11 @@ impl Call {
             leg: if side == Side::A { "caller" } else { "callee" },
             digit,
         });
-        if self.app.is_none() || side != Side::A || self.queue_digit(digit) {
+        if self.app.is_none()
+            || side != Side::A
+            || self.queue_digit(digit)
+            || self.supervisor_key(digit)
+        {
             return;
         }
         let app = self.app_state();

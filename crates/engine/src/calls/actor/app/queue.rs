@@ -272,7 +272,11 @@ impl Call {
             q.connected = Some((agent.clone(), Instant::now()));
             queue = q.queue.clone();
         }
-        self.update_info(|info| info.note = format!("queue {queue}: talking to agent {agent}"));
+        let party = agent.clone();
+        self.update_info(|info| {
+            info.note = format!("queue {queue}: talking to agent {agent}");
+            info.b_party = Some(party);
+        });
         self.report_offer(&agent, OfferOutcome::Answered);
     }
 
