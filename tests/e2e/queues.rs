@@ -307,3 +307,99 @@ async fn after_the_agent_hangs_up_the_caller_rates_the_call_and_the_score_is_sto
     assert_eq!(surveys[0].agent.as_deref(), Some("1001"));
     assert_eq!(surveys[0].queue.as_deref(), Some("support"));
 }
+
+#[tokio::test]
+async fn an_agent_logs_in_at_an_extension_gets_auto_answer_offers_is_announced_and_ends_wrap_up() {
+    let server = Server::builder("queue_agent_ops")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config(
+            "longest-idle-agent",
+            "announce-agent = true\n",
+            "auto-answer = true\nwrap-up-time = 30\n",
+        ))
+        .start();
+    // A wrong password is refused; the right one logs agent 1001 in at 1002.
+    let (code, body) = server
+        .http_post("/api/agents/1001/login?extension=1002&password=nope")
+        .unwrap();
+    assert_eq!(code, 403, "{body}");
+    let (code, body) = server
+        .http_post("/api/agents/1001/login?extension=1002&password=secret")
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let mut desk = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(desk.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let _dialog = dialog.unwrap();
+    let a_media = sdp_media(&_dialog.remote_sdp).unwrap();
+    // The offer rings the extension the agent logged in at, asking it to
+    // answer by itself.
+    let inc = desk
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's desk phone rings");
+    let call_info = inc
+        .invite
+        .header("Call-Info")
+        .unwrap_or_default()
+        .to_string();
+    assert!(call_info.contains("answer-after=0"), "{}", inc.invite.raw);
+    let mut b_dialog = desk.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await;
+    let b_media = sdp_media(&b_dialog.remote_sdp).unwrap();
+    // First the caller hears who answers (speech), not the agent.
+    a_rtp.clear_payloads();
+    b_rtp.send_tone(b_media, 0, 1100.0, 600, 5).await;
+    let intro = g711_decode(0, &a_rtp.wait_payload(0, 3200, STEP).await);
+    assert!(
+        media::audio::level_dbov(&intro) > -45.0,
+        "the announcement is audible"
+    );
+    assert!(
+        (dominant_hz(&intro, 8000.0) - 1100.0).abs() > 20.0,
+        "the caller hears the announcement, not the agent yet"
+    );
+    // Then they talk.
+    let deadline = Instant::now() + STEP;
+    let mut round = 0;
+    loop {
+        round += 1;
+        a_rtp.clear_payloads();
+        tokio::join!(
+            b_rtp.send_tone(b_media, 0, 1100.0, 500, 10 + round),
+            a_rtp.send_tone(a_media, 0, 600.0, 500, 20 + round)
+        );
+        let heard = g711_decode(0, &a_rtp.wait_payload(0, 2000, STEP).await);
+        if (dominant_hz(&heard, 8000.0) - 1100.0).abs() <= 6.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the caller never got to the agent"
+        );
+    }
+    // The agent hangs up and is in wrap-up (30 s): a new caller waits ...
+    assert_eq!(desk.bye(&mut b_dialog).await.status, Some(200));
+    let mut caller2 = Ua::new("1000", "secret", server.sip_addr()).await;
+    let c_rtp = Rtp::bind(server.ports.media_port(2)).await;
+    let offer2 = sdp(c_rtp.port, "sendrecv");
+    let (resp2, _) = caller2.invite("9400", &offer2).await;
+    assert_eq!(resp2.status, Some(200), "{}", resp2.raw);
+    assert!(
+        desk.recv_where(Duration::from_millis(1500), |m| m.method.as_deref()
+            == Some("INVITE"))
+            .await
+            .is_none(),
+        "offered during wrap-up"
+    );
+    // ... until the agent says the after-call work is done.
+    let (code, body) = server.http_post("/api/agents/1001/wrapup_done").unwrap();
+    assert_eq!(code, 200, "{body}");
+    desk.wait_invite(STEP)
+        .await
+        .expect("offered once wrap-up is done");
+}

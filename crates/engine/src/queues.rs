@@ -72,6 +72,8 @@ pub enum QueueMsg {
     Inspect(oneshot::Sender<serde_json::Value>),
     /// Wait until everything so far is in the database (shutdown).
     Flush(oneshot::Sender<()>),
+    /// An agent's settings, if the agent exists.
+    AgentConfig(String, oneshot::Sender<Option<crate::acd::AgentConfig>>),
 }
 
 /// Upper bounds (seconds) of the offer-latency histogram buckets.
@@ -149,6 +151,13 @@ impl QueueService {
         let (done, rx) = oneshot::channel();
         self.send(QueueMsg::Flush(done));
         let _ = rx.await;
+    }
+
+    /// An agent's settings, if the agent exists.
+    pub async fn agent_config(&self, id: &str) -> Option<crate::acd::AgentConfig> {
+        let (reply, rx) = oneshot::channel();
+        self.send(QueueMsg::AgentConfig(id.to_string(), reply));
+        rx.await.ok().flatten()
     }
 
     /// The live agents and waiting callers, as JSON.
@@ -287,6 +296,9 @@ impl Service {
                     .map_err(|e| e.to_string());
                 let _ = reply.send(r);
             }
+            QueueMsg::AgentConfig(id, reply) => {
+                let _ = reply.send(self.acd.agent_config(&id).cloned());
+            }
             QueueMsg::Flush(done) => match &self.persist {
                 Some(p) => {
                     let _ = p.send(Persist::Flush(done));
@@ -344,6 +356,7 @@ impl Service {
                     ring_timeout,
                     ..
                 } => {
+                    let auto_answer = self.acd.agent_config(&agent).is_some_and(|a| a.auto_answer);
                     if self.calls.contains_key(&member.0) {
                         self.stats.offers.fetch_add(1, Relaxed);
                         let now = Instant::now();
@@ -362,6 +375,7 @@ impl Service {
                                 agent,
                                 contact,
                                 ring_timeout,
+                                auto_answer,
                             },
                         );
                     } else {

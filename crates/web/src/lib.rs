@@ -23,6 +23,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/queues", get(queues))
         .route("/api/voicemail/{ext}", get(voicemail))
         .route("/api/agents/{id}/status", post(agent_status))
+        .route("/api/agents/{id}/login", post(agent_login))
+        .route("/api/agents/{id}/wrapup_done", post(agent_wrapup_done))
         .fallback(not_found)
         .with_state(engine)
 }
@@ -178,6 +180,91 @@ async fn agent_status(
         Ok(()) => json(
             StatusCode::OK,
             &serde_json::json!({ "ok": true, "agent": id, "status": status.to_string() }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
+}
+
+/// Query of `POST /api/agents/{id}/login`.
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    extension: Option<String>,
+    password: Option<String>,
+}
+
+/// An agent logs in at an extension (its SIP password proves it): offers
+/// ring that extension from now on, and the agent is Available.
+async fn agent_login(
+    State(engine): State<Arc<Engine>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let err = |status: StatusCode, msg: String| json(status, &serde_json::json!({ "error": msg }));
+    if !peer.ip().is_loopback() {
+        return err(
+            StatusCode::FORBIDDEN,
+            "agent log-in is only accepted from this machine until sign-in exists".into(),
+        );
+    }
+    let (Some(ext), Some(password)) = (q.extension, q.password) else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "give extension and password".into(),
+        );
+    };
+    let known = engine.ctx().directory.get(&ext);
+    if !known.is_some_and(|e| e.enabled && e.password == password) {
+        return err(
+            StatusCode::FORBIDDEN,
+            format!("extension {ext}: wrong extension or password"),
+        );
+    }
+    let Some(mut cfg) = engine.queues().agent_config(&id).await else {
+        return err(StatusCode::NOT_FOUND, format!("no agent '{id}'"));
+    };
+    cfg.contact = ext.clone();
+    let queues = engine.queues();
+    if let Err(e) = queues.admin(engine::acd::AcdInput::UpsertAgent(cfg)).await {
+        return err(StatusCode::CONFLICT, e);
+    }
+    let status = engine::acd::AgentStatus::Available;
+    match queues
+        .admin(engine::acd::AcdInput::SetAgentStatus {
+            agent: id.clone(),
+            status,
+        })
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id, "extension": ext, "status": status.to_string() }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
+}
+
+/// The agent finished after-call work before the wrap-up time ran out.
+async fn agent_wrapup_done(
+    State(engine): State<Arc<Engine>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Response {
+    let err = |status: StatusCode, msg: String| json(status, &serde_json::json!({ "error": msg }));
+    if !peer.ip().is_loopback() {
+        return err(
+            StatusCode::FORBIDDEN,
+            "agent changes are only accepted from this machine until sign-in exists".into(),
+        );
+    }
+    match engine
+        .queues()
+        .admin(engine::acd::AcdInput::WrapUpDone { agent: id.clone() })
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id }),
         ),
         Err(e) => err(StatusCode::CONFLICT, e),
     }

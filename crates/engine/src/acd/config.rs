@@ -85,6 +85,10 @@ pub struct QueueConfig {
     /// (1 satisfied, 2 neutral, 3 unsatisfied); the score is stored with
     /// the call and the agent. Not a mod_callcenter setting: the manual's.
     pub survey: bool,
+    /// When the agent answers, the caller first hears "your call is being
+    /// connected to agent number" and the agent's id (the manual's
+    /// "announce agent ID").
+    pub announce_agent: bool,
 }
 
 impl Default for QueueConfig {
@@ -112,6 +116,7 @@ impl Default for QueueConfig {
             exit_keys: String::new(),
             ring_timeout: Duration::from_secs(60),
             survey: false,
+            announce_agent: false,
         }
     }
 }
@@ -202,6 +207,9 @@ pub struct AgentConfig {
     /// After an unanswered offer, no offer for this long.
     #[serde(with = "secs")]
     pub no_answer_delay_time: Duration,
+    /// Offers carry an auto-answer request (Call-Info answer-after=0 and
+    /// Alert-Info), for phones that can pick up by themselves.
+    pub auto_answer: bool,
 }
 
 impl Default for AgentConfig {
@@ -217,6 +225,7 @@ impl Default for AgentConfig {
             reject_delay_time: Duration::from_secs(10),
             busy_delay_time: Duration::from_secs(60),
             no_answer_delay_time: Duration::from_secs(10),
+            auto_answer: false,
         }
     }
 }

@@ -199,6 +199,8 @@ pub enum Command {
         contact: String,
         /// Ring time before the offer counts as unanswered.
         ring_timeout: Duration,
+        /// Ask the agent's phone to answer by itself.
+        auto_answer: bool,
     },
     /// From the queue service: stop ringing `agent` (or hang it up).
     CancelOffer {

@@ -108,6 +108,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         a_answer: None,
         callee_ext: None,
         monitored: None,
+        fork_headers: Vec::new(),
         recording: None,
         cdr: None,
         caller: nc.caller,
@@ -200,6 +201,8 @@ struct Call {
     app: Option<app::AppState>,
     /// The extension being called (B2BUA calls), for voicemail and missed calls.
     callee_ext: Option<String>,
+    /// Extra headers for the INVITEs of the next forks (auto-answer).
+    fork_headers: Vec<Header>,
     /// The room a supervisor monitors this call in.
     monitored: Option<media::conference::Conference>,
     /// The SDP answer we gave the caller (repeated in the 200 after early media).
@@ -415,6 +418,9 @@ impl Call {
         }
         req.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
+        for h in &self.fork_headers {
+            req.headers.push(h.clone());
+        }
         req.set_body(sdp, SDP);
         let idx = self.forks.len();
         self.ctx

@@ -238,7 +238,8 @@ impl Call {
                 agent,
                 contact,
                 ring_timeout,
-            } => self.offer(agent, contact, ring_timeout),
+                auto_answer,
+            } => self.offer(agent, contact, ring_timeout, auto_answer),
             Command::CancelOffer { agent } => self.cancel_offer(&agent),
             Command::LeaveQueue { reason } => self.queue_cancelled(reason),
             Command::Announce { sound } => self.queue_announce(sound),
@@ -410,6 +411,13 @@ impl Call {
     }
 
     fn on_source_done(&mut self, done: u64) {
+        if done == queue::ANNOUNCE_TOKEN {
+            if let Some(s) = self.media.session() {
+                s.hear(Side::A, Hears::Other);
+                s.hear(Side::B, Hears::Other);
+            }
+            return;
+        }
         let app = self.app_state();
         match &mut app.op {
             Some(Op::Play { token, .. }) if *token == done => {

@@ -12,6 +12,9 @@ use crate::calls::control::QueueOutcome;
 use crate::queues::QueueMsg;
 use std::collections::HashMap;
 
+/// The token of the agent announcement: when it ends, the two talk.
+pub(in crate::calls::actor) const ANNOUNCE_TOKEN: u64 = u64::MAX - 1;
+
 /// One agent being offered the caller.
 #[derive(Debug)]
 pub(in crate::calls::actor) struct Offering {
@@ -111,6 +114,7 @@ impl Call {
         agent: String,
         contact: String,
         ring: Duration,
+        auto_answer: bool,
     ) {
         if !self.queue_offering() {
             return self.report_offer(&agent, OfferOutcome::CallerGone);
@@ -146,12 +150,21 @@ impl Call {
             return self.report_offer(&agent, OfferOutcome::NoAnswer);
         };
         let offer = offer.to_string().into_bytes();
+        if auto_answer {
+            // The two headers phones understand for "answer by yourself".
+            let host = self.ctx.host();
+            self.fork_headers = vec![
+                Header::Other("Call-Info".into(), format!("<sip:{host}>;answer-after=0")),
+                Header::Other("Alert-Info".into(), "info=alert-autoanswer".into()),
+            ];
+        }
         for b in bindings {
             self.send_fork(&contact, &b, offer.clone());
             if let Some(f) = self.forks.last_mut() {
                 f.agent = Some(agent.clone());
             }
         }
+        self.fork_headers.clear();
         self.set_queue_deadline(&agent, Instant::now() + ring);
     }
 
@@ -260,9 +273,49 @@ impl Call {
             }
             self.learn_remote(Side::B, &sdp);
         }
+        let announce = self
+            .app
+            .as_ref()
+            .and_then(|a| a.queue.as_ref())
+            .and_then(|q| {
+                self.ctx
+                    .cfg
+                    .callcenter
+                    .queues
+                    .iter()
+                    .find(|c| c.name == q.queue)
+            })
+            .is_some_and(|c| c.announce_agent);
+        let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
+        let intro = announce
+            .then(|| {
+                let items = [
+                    PlayItem::Prompt("queue_agent".into()),
+                    PlayItem::SayDigits(agent.clone()),
+                ];
+                let parts: Result<Vec<_>, _> =
+                    items.iter().map(|i| self.item_source(i, rate)).collect();
+                parts.ok()
+            })
+            .flatten();
         if let Some(s) = self.media.session() {
-            s.hear(Side::A, Hears::Other);
-            s.hear(Side::B, Hears::Other);
+            match intro {
+                // The caller hears who answers first; the agent waits in silence.
+                Some(parts) => {
+                    s.hear(
+                        Side::A,
+                        Hears::Source {
+                            source: Box::new(media::audio::Sequence::new(parts)),
+                            token: ANNOUNCE_TOKEN,
+                        },
+                    );
+                    s.hear(Side::B, Hears::Silence);
+                }
+                None => {
+                    s.hear(Side::A, Hears::Other);
+                    s.hear(Side::B, Hears::Other);
+                }
+            }
         }
         self.configure_dtmf();
         let app = self.app_state();
