@@ -403,3 +403,48 @@ async fn an_agent_logs_in_at_an_extension_gets_auto_answer_offers_is_announced_a
         .await
         .expect("offered once wrap-up is done");
 }
+
+#[tokio::test]
+async fn a_caller_hanging_up_while_the_agent_rings_ends_cleanly_with_records_and_no_leaks() {
+    let server = Server::builder("queue_hangup_ringing")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("ring-all", "", ""))
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    let inc = agent.wait_invite(STEP).await.expect("agent rings");
+    // The caller gives up while the agent's phone rings.
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+    agent.expect_cancel(&inc).await;
+    wait_for("agent back to Waiting", || {
+        agent_field(&server, "1001", "state") == "Waiting"
+    })
+    .await;
+    // One CDR, an "abandoned" record with the reason, and every port back.
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!((cdr.callee.as_str(), cdr.hangup_by.as_str()), ("9400", "caller"));
+    let store = server.store().await;
+    let deadline = Instant::now() + STEP;
+    loop {
+        let events = store.queue_events_for_call(&dialog.call_id).await.unwrap();
+        let abandoned = events.iter().find(|e| e.kind == "abandoned");
+        if let Some(e) = abandoned {
+            assert_eq!(e.reason.as_deref(), Some("BREAK_OUT"), "{events:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no abandoned record: {events:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for("all media ports released", || {
+        server.metric("switchboard_rtp_ports_in_use", "") == 0.0
+    })
+    .await;
+    assert_eq!(server.metric("switchboard_active_calls", ""), 0.0);
+    assert_eq!(server.metric("switchboard_queue_abandoned_total", ""), 1.0);
+}
