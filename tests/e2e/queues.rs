@@ -428,7 +428,10 @@ async fn a_caller_hanging_up_while_the_agent_rings_ends_cleanly_with_records_and
     .await;
     // One CDR, an "abandoned" record with the reason, and every port back.
     let cdr = server.wait_cdrs(1).await.remove(0);
-    assert_eq!((cdr.callee.as_str(), cdr.hangup_by.as_str()), ("9400", "caller"));
+    assert_eq!(
+        (cdr.callee.as_str(), cdr.hangup_by.as_str()),
+        ("9400", "caller")
+    );
     let store = server.store().await;
     let deadline = Instant::now() + STEP;
     loop {
@@ -447,4 +450,71 @@ async fn a_caller_hanging_up_while_the_agent_rings_ends_cleanly_with_records_and
     .await;
     assert_eq!(server.metric("switchboard_active_calls", ""), 0.0);
     assert_eq!(server.metric("switchboard_queue_abandoned_total", ""), 1.0);
+}
+
+#[tokio::test]
+async fn the_agent_blind_transfers_the_caller_with_refer_and_the_caller_talks_to_the_target() {
+    let server = Server::builder("queue_refer")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config(
+            "longest-idle-agent",
+            "",
+            "wrap-up-time = 0\n",
+        ))
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut target = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    assert_eq!(target.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let t_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let dialog = dialog.unwrap();
+    let a_media = sdp_media(&dialog.remote_sdp).unwrap();
+    let inc = agent.wait_invite(STEP).await.expect("agent rings");
+    let b_rtp_port = server.ports.media_port(2);
+    let mut b_dialog = agent.answer(&inc, &sdp(b_rtp_port, "sendrecv")).await;
+
+    // The agent transfers the caller to 1002: 202, a NOTIFY saying 200, BYE.
+    let host = server.sip_addr().ip();
+    let r = agent
+        .refer(&mut b_dialog, &format!("sip:1002@{host}"))
+        .await;
+    assert_eq!(r.status, Some(202), "{}", r.raw);
+    let notify = agent.expect_request("NOTIFY", &b_dialog.call_id, "").await;
+    assert!(notify.body.contains("SIP/2.0 200"), "{}", notify.raw);
+    agent.expect_request("BYE", &b_dialog.call_id, "").await;
+
+    // The target rings; once it answers, the caller talks to it.
+    let inc = target
+        .wait_invite(STEP)
+        .await
+        .expect("the transfer target rings");
+    let mut t_dialog = target.answer(&inc, &sdp(t_rtp.port, "sendrecv")).await;
+    let t_media = sdp_media(&t_dialog.remote_sdp).unwrap();
+    a_rtp.clear_payloads();
+    tokio::join!(
+        a_rtp.send_tone(a_media, 0, 600.0, 800, 7),
+        t_rtp.send_tone(t_media, 0, 1300.0, 800, 8)
+    );
+    let at_a = g711_decode(0, &a_rtp.wait_payload(0, 3200, STEP).await);
+    let at_t = g711_decode(0, &t_rtp.wait_payload(0, 3200, STEP).await);
+    assert!(
+        (dominant_hz(&at_a, 8000.0) - 1300.0).abs() <= 6.0,
+        "caller hears the target"
+    );
+    assert!(
+        (dominant_hz(&at_t, 8000.0) - 600.0).abs() <= 6.0,
+        "target hears the caller"
+    );
+    // The agent is free again; the target hangs up and the caller is released.
+    wait_for("agent 1001 back to Waiting", || {
+        agent_field(&server, "1001", "state") == "Waiting"
+    })
+    .await;
+    assert_eq!(target.bye(&mut t_dialog).await.status, Some(200));
+    caller.expect_request("BYE", &dialog.call_id, "").await;
 }

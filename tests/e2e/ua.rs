@@ -520,6 +520,28 @@ impl Ua {
             .expect("no response to INFO")
     }
 
+    /// Sends REFER (blind transfer to `target`, a SIP URI) in `d`; the final response.
+    pub async fn refer(&mut self, d: &mut Dialog, target: &str) -> Msg {
+        d.cseq += 1;
+        let route: String = d.route.iter().map(|r| format!("Route: {r}\r\n")).collect();
+        let extra = format!("{route}Refer-To: <{target}>\r\n");
+        let req = self.request(
+            "REFER",
+            &d.target,
+            &branch(),
+            &d.local,
+            &d.remote,
+            &d.call_id,
+            d.cseq,
+            &extra,
+            "",
+        );
+        self.send_to_target(req.as_bytes()).await;
+        self.final_response(&d.call_id.clone(), d.cseq)
+            .await
+            .expect("no response to REFER")
+    }
+
     /// Sends a re-INVITE with `sdp` in `d` (ACKed if 2xx); the final response.
     pub async fn reinvite(&mut self, d: &mut Dialog, sdp: &str) -> Msg {
         d.cseq += 1;

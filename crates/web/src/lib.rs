@@ -65,6 +65,8 @@ async fn calls(State(engine): State<Arc<Engine>>) -> Response {
 #[derive(serde::Deserialize)]
 struct DtmfQuery {
     digits: Option<String>,
+    /// Transfer target.
+    to: Option<String>,
 }
 
 async fn call_action(
@@ -95,6 +97,16 @@ async fn call_action(
         "hold" => call.hold(true),
         "retrieve" => call.hold(false),
         "hangup" => call.hangup(engine::calls::HangupCause::NormalClearing),
+        "transfer" => {
+            let to = q.to.unwrap_or_default();
+            if to.is_empty() || !to.chars().all(|c| c.is_ascii_digit()) {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!("transfer target '{to}': give an extension"),
+                );
+            }
+            call.transfer(&to);
+        }
         "dtmf" => {
             let digits = q.digits.unwrap_or_default();
             if digits.is_empty() || !digits.chars().all(|c| "0123456789*#ABCDabcd".contains(c)) {
@@ -110,7 +122,7 @@ async fn call_action(
         other => {
             return err(
                 StatusCode::NOT_FOUND,
-                format!("unknown action '{other}' (hold, retrieve, hangup, dtmf)"),
+                format!("unknown action '{other}' (hold, retrieve, hangup, dtmf, transfer)"),
             )
         }
     }

@@ -183,6 +183,9 @@ pub enum Command {
     /// Hold (true: the caller hears music on hold, the other party silence)
     /// or retrieve (false: both hear each other again).
     Hold(bool),
+    /// Blind transfer: release the party the caller talks to and connect
+    /// the caller to this extension instead.
+    Transfer(String),
     /// Wait in queue `queue` with music on hold until an agent has talked
     /// with the caller (or the queue sends the caller on).
     EnterQueue {
@@ -338,6 +341,13 @@ impl CallControl {
             reply,
         })
         .await
+    }
+
+    /// Blind-transfers the caller to `target` (the connected party is released).
+    pub fn transfer(&self, target: &str) {
+        let _ = self
+            .tx
+            .send(CallMsg::Control(Command::Transfer(target.to_string())));
     }
 
     /// Puts the caller on hold with music (the other party hears silence),

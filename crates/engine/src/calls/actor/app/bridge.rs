@@ -167,6 +167,7 @@ impl Call {
                     self.end_bridge(Ok(()));
                 }
             }
+            Method::Refer => self.on_refer(tx, req),
             Method::Info => {
                 let ctype = message::header_value(&req, "Content-Type").unwrap_or("");
                 let body = String::from_utf8_lossy(&req.body);

@@ -99,6 +99,7 @@ mod play;
 mod queue;
 mod requests;
 mod supervise;
+mod transfer;
 
 impl Call {
     /// Sets up a call to an application: media session on the caller's leg,
@@ -233,6 +234,11 @@ impl Call {
                 reply,
             } => self.start_bridge(number, timeout, reply),
             Command::Hold(on) => self.hold(on),
+            Command::Transfer(target) => {
+                if self.winner.is_some() {
+                    self.transfer_to(target);
+                }
+            }
             Command::EnterQueue { queue, reply } => self.enter_queue(queue, reply),
             Command::Offer {
                 agent,

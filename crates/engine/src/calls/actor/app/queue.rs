@@ -30,7 +30,7 @@ pub(in crate::calls::actor) struct QueueState {
     /// Agents ringing now.
     offers: HashMap<String, Offering>,
     /// The agent talking with the caller, and since when.
-    connected: Option<(String, Instant)>,
+    pub(in crate::calls::actor) connected: Option<(String, Instant)>,
 }
 
 /// Maps an agent's final answer to an offer onto the ACD's outcomes.

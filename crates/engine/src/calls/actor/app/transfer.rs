@@ -1,0 +1,131 @@
+//! Blind transfer of an application call's caller (a queue call, a bridged
+//! IVR call): the party the caller talks to sends REFER (RFC 3515) from its
+//! phone, or the agent desk asks through the API. The transferring leg is
+//! released (after a 202 and a NOTIFY with the outcome), and the caller is
+//! bridged to the target with ringback; the application's operation (the
+//! queue, the bridge) ends when the transferred call does.
+
+use super::*;
+use crate::calls::control::QueueOutcome;
+use crate::queues::QueueMsg;
+use rsip::headers::Header;
+
+/// What the application waits for across a transfer.
+enum Waiting {
+    Queue(oneshot::Sender<Result<QueueOutcome, CallError>>, String),
+    Bridge(oneshot::Sender<Result<(), CallError>>),
+}
+
+impl Call {
+    /// The target of a REFER: the user part of Refer-To.
+    fn refer_target(req: &Request) -> Option<String> {
+        let value =
+            message::header_value(req, "Refer-To").or_else(|| message::header_value(req, "r"))?;
+        let uri = value
+            .trim()
+            .trim_start_matches('<')
+            .split(['>', ';', '?'])
+            .next()?
+            .trim();
+        let uri = rsip::Uri::try_from(uri).ok()?;
+        message::uri_user(&uri).filter(|u| !u.is_empty())
+    }
+
+    /// REFER from the bridged party: accept, report, release it, transfer.
+    pub(in crate::calls::actor) fn on_refer(&mut self, tx: TxId, req: Request) {
+        let ep = self.b_ep.clone();
+        let Some(target) = Self::refer_target(&req) else {
+            let r = message::response(
+                &req,
+                sip::message::status_with_reason(400, "Bad Refer-To"),
+                None,
+            );
+            ep.respond(tx, r);
+            return;
+        };
+        ep.respond(tx, message::response(&req, status(202), None));
+        // The implicit subscription (RFC 3515): one NOTIFY with the outcome of
+        // our side of the transfer, terminated at once (a blind transfer).
+        let via = self.ctx.sent_by(&ep);
+        let contact = self.contact_for(Side::B);
+        let peer = self.dialog(Side::B).peer;
+        let mut notify = self
+            .dialog_mut(Side::B)
+            .request(Method::Notify, &via, &contact);
+        notify
+            .headers
+            .push(Header::Other("Event".into(), "refer".into()));
+        notify.headers.push(Header::Other(
+            "Subscription-State".into(),
+            "terminated;reason=noresource".into(),
+        ));
+        notify.set_body(
+            b"SIP/2.0 200 OK\r\n".to_vec(),
+            "message/sipfrag;version=2.0",
+        );
+        ep.send_request(notify, peer, Arc::new(|_| {}));
+        tracing::info!("call {}: blind transfer to {target} (REFER)", self.id);
+        self.transfer_to(target);
+    }
+
+    /// Releases the party the caller talks to and bridges the caller to
+    /// `target` instead.
+    pub(in crate::calls::actor) fn transfer_to(&mut self, target: String) {
+        // The transferring party is done: hang its leg up and, for a queue
+        // call, give the agent back to the queue.
+        self.bye(Side::B);
+        let waiting = self.take_waiting();
+        if let Some(Waiting::Queue(_, ref agent)) = waiting {
+            let talk = self
+                .app
+                .as_ref()
+                .and_then(|a| a.queue.as_ref())
+                .and_then(|q| q.connected.as_ref())
+                .map(|(_, since)| since.elapsed())
+                .unwrap_or_default();
+            self.ctx.queues.send(QueueMsg::CallEnded {
+                member: self.id,
+                agent: agent.clone(),
+                talk_time: talk,
+                ended_at: Instant::now().into_std(),
+            });
+        }
+        if let Some(app) = self.app.as_mut() {
+            app.queue = None;
+        }
+        self.winner = None;
+        let (tx, rx) = oneshot::channel();
+        self.start_bridge(target, Duration::from_secs(30), tx);
+        // The application's own operation ends when the transferred call does.
+        tokio::spawn(async move {
+            let result = rx.await.unwrap_or(Err(CallError::HungUp));
+            match waiting {
+                Some(Waiting::Queue(reply, agent)) => {
+                    let _ = reply.send(result.map(|()| QueueOutcome::Served { agent }));
+                }
+                Some(Waiting::Bridge(reply)) => {
+                    let _ = reply.send(result);
+                }
+                None => {}
+            }
+        });
+    }
+
+    fn take_waiting(&mut self) -> Option<Waiting> {
+        let app = self.app.as_mut()?;
+        let agent = app
+            .queue
+            .as_ref()
+            .and_then(|q| q.connected.as_ref())
+            .map(|(a, _)| a.clone())
+            .unwrap_or_default();
+        match app.op.take() {
+            Some(Op::Queue { reply }) => Some(Waiting::Queue(reply, agent)),
+            Some(Op::Bridge { reply, .. }) => Some(Waiting::Bridge(reply)),
+            other => {
+                app.op = other;
+                None
+            }
+        }
+    }
+}
