@@ -366,6 +366,10 @@ async fn hold_plays_music_to_the_caller_and_silence_to_the_other_party_and_retri
         .http_post(&format!("/api/calls/{id}/dtmf?digits=12x"))
         .unwrap();
     assert_eq!(status, 400, "{body}");
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/transfer?to=x1"))
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
 
     let (status, body) = server.http_post(&format!("/api/calls/{id}/hold")).unwrap();
     assert_eq!(status, 200, "{body}");
