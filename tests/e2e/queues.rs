@@ -518,3 +518,58 @@ async fn the_agent_blind_transfers_the_caller_with_refer_and_the_caller_talks_to
     assert_eq!(target.bye(&mut t_dialog).await.status, Some(200));
     caller.expect_request("BYE", &dialog.call_id, "").await;
 }
+
+#[tokio::test]
+async fn the_agent_sends_the_caller_to_the_survey() {
+    let server = Server::builder("queue_send_survey")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("longest-idle-agent", "", ""))
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    let inc = agent.wait_invite(STEP).await.expect("agent rings");
+    let b_dialog = agent
+        .answer(&inc, &sdp(server.ports.media_port(1), "sendrecv"))
+        .await;
+    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).unwrap();
+    let id = calls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["app"] == "queue")
+        .and_then(|c| c["id"].as_u64())
+        .expect("the queue call");
+    let (code, body) = server
+        .http_post(&format!("/api/calls/{id}/survey"))
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    // The agent's leg ends; the caller is asked and presses 3.
+    agent.expect_request("BYE", &b_dialog.call_id, "").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = caller
+        .info(
+            &mut dialog,
+            "application/dtmf-relay",
+            "Signal=3\r\nDuration=100\r\n",
+        )
+        .await;
+    assert_eq!(r.status, Some(200), "{}", r.raw);
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    let surveys = server
+        .store()
+        .await
+        .surveys_for_call(&dialog.call_id)
+        .await
+        .unwrap();
+    assert_eq!(surveys.len(), 1, "{surveys:?}");
+    assert_eq!(
+        (surveys[0].score, surveys[0].agent.as_deref()),
+        (3, Some("1001"))
+    );
+}

@@ -97,6 +97,7 @@ async fn call_action(
         "hold" => call.hold(true),
         "retrieve" => call.hold(false),
         "hangup" => call.hangup(engine::calls::HangupCause::NormalClearing),
+        "survey" => call.send_to_survey(),
         "transfer" => {
             let to = q.to.unwrap_or_default();
             if to.is_empty() || !to.chars().all(|c| c.is_ascii_digit()) {
@@ -122,7 +123,9 @@ async fn call_action(
         other => {
             return err(
                 StatusCode::NOT_FOUND,
-                format!("unknown action '{other}' (hold, retrieve, hangup, dtmf, transfer)"),
+                format!(
+                    "unknown action '{other}' (hold, retrieve, hangup, dtmf, transfer, survey)"
+                ),
             )
         }
     }

@@ -11,14 +11,15 @@ use std::time::Duration;
 pub(super) async fn run(call: &CallControl, ctx: &Ctx, queue: &str) -> Result<(), CallError> {
     call.answer().await?;
     match call.enter_queue(queue).await? {
-        QueueOutcome::Served { agent } => {
+        QueueOutcome::Served { agent, survey } => {
             tracing::info!("call {}: served in queue {queue} by agent {agent}", call.id);
-            let survey = ctx
-                .cfg
-                .callcenter
-                .queues
-                .iter()
-                .any(|q| q.name == queue && q.survey);
+            let survey = survey
+                || ctx
+                    .cfg
+                    .callcenter
+                    .queues
+                    .iter()
+                    .any(|q| q.name == queue && q.survey);
             if survey {
                 run_survey(call, ctx, queue, &agent).await?;
             }

@@ -76,6 +76,8 @@ pub enum QueueOutcome {
     Served {
         /// Agent id.
         agent: String,
+        /// The agent sent the caller to the satisfaction survey.
+        survey: bool,
     },
     /// The queue sent the caller on unserved (timeout, no agent, exit key).
     Cancelled {
@@ -186,6 +188,9 @@ pub enum Command {
     /// Blind transfer: release the party the caller talks to and connect
     /// the caller to this extension instead.
     Transfer(String),
+    /// The agent sends the caller to the satisfaction survey: the agent's
+    /// leg is released and the queue application asks the caller to rate.
+    SendToSurvey,
     /// Wait in queue `queue` with music on hold until an agent has talked
     /// with the caller (or the queue sends the caller on).
     EnterQueue {
@@ -341,6 +346,11 @@ impl CallControl {
             reply,
         })
         .await
+    }
+
+    /// Sends a queue caller to the satisfaction survey (the agent is released).
+    pub fn send_to_survey(&self) {
+        let _ = self.tx.send(CallMsg::Control(Command::SendToSurvey));
     }
 
     /// Blind-transfers the caller to `target` (the connected party is released).

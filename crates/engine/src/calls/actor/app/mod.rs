@@ -234,6 +234,7 @@ impl Call {
                 reply,
             } => self.start_bridge(number, timeout, reply),
             Command::Hold(on) => self.hold(on),
+            Command::SendToSurvey => self.send_to_survey(),
             Command::Transfer(target) => {
                 if self.winner.is_some() {
                     self.transfer_to(target);

@@ -31,6 +31,8 @@ pub(in crate::calls::actor) struct QueueState {
     offers: HashMap<String, Offering>,
     /// The agent talking with the caller, and since when.
     pub(in crate::calls::actor) connected: Option<(String, Instant)>,
+    /// The agent asked for the caller to be surveyed.
+    survey: bool,
 }
 
 /// Maps an agent's final answer to an offer onto the ACD's outcomes.
@@ -402,9 +404,27 @@ impl Call {
         self.update_info(|i| i.note.clear());
         let app = self.app_state();
         if let Some(Op::Queue { reply }) = app.op.take() {
-            let _ = reply.send(Ok(QueueOutcome::Served { agent }));
+            let _ = reply.send(Ok(QueueOutcome::Served {
+                agent,
+                survey: q.survey,
+            }));
         }
         true
+    }
+
+    /// The agent sends the caller to the survey: the agent's leg ends.
+    pub(in crate::calls::actor) fn send_to_survey(&mut self) {
+        let connected = self
+            .app
+            .as_mut()
+            .and_then(|a| a.queue.as_mut())
+            .filter(|q| q.connected.is_some());
+        let Some(q) = connected else {
+            return;
+        };
+        q.survey = true;
+        self.bye(Side::B);
+        self.queue_agent_left();
     }
 
     /// The service sent the caller on (timeout, no agent, exit key).

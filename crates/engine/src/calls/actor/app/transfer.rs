@@ -101,7 +101,10 @@ impl Call {
             let result = rx.await.unwrap_or(Err(CallError::HungUp));
             match waiting {
                 Some(Waiting::Queue(reply, agent)) => {
-                    let _ = reply.send(result.map(|()| QueueOutcome::Served { agent }));
+                    let _ = reply.send(result.map(|()| QueueOutcome::Served {
+                        agent,
+                        survey: false,
+                    }));
                 }
                 Some(Waiting::Bridge(reply)) => {
                     let _ = reply.send(result);
