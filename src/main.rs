@@ -96,6 +96,27 @@ enum ExtensionCmd {
         /// Display name (caller ID name).
         #[arg(long, default_value = "")]
         name: String,
+        /// Type: direct (rings its phones), ivr, queue or robot.
+        #[arg(long = "type", default_value = "direct")]
+        kind: String,
+        /// The IVR menu, queue or robot of a non-direct extension.
+        #[arg(long, default_value = "")]
+        target: String,
+        /// Record every call of these extensions.
+        #[arg(long)]
+        record: bool,
+        /// Auto-answer: off, all or queue (queue offers only).
+        #[arg(long, default_value = "off")]
+        auto_answer: String,
+        /// Callers hear the agent's number before being connected.
+        #[arg(long)]
+        announce_agent_id: bool,
+        /// After-call work after each queue call.
+        #[arg(long)]
+        after_call_work: bool,
+        /// No calls to outside numbers.
+        #[arg(long)]
+        no_outbound: bool,
     },
     /// List extensions (passwords masked unless --show-passwords).
     List {
@@ -338,6 +359,13 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
             numbers,
             password,
             name,
+            kind,
+            target,
+            record,
+            auto_answer,
+            announce_agent_id,
+            after_call_work,
+            no_outbound,
         } => {
             if password.is_empty() {
                 anyhow::bail!("--password must not be empty");
@@ -350,6 +378,13 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                     password: password.clone(),
                     display_name: name.clone(),
                     enabled: true,
+                    kind: kind.clone(),
+                    target: target.clone(),
+                    record,
+                    auto_answer: auto_answer.clone(),
+                    announce_agent_id,
+                    after_call_work,
+                    allow_outbound: !no_outbound,
                 })
                 .collect();
             let report = store.add_extensions(&exts).await?;
@@ -364,18 +399,44 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
         }
         ExtensionCmd::List { show_passwords } => {
             let all = store.list_extensions().await?;
-            println!("{:<12} {:<20} {:<8} NAME", "NUMBER", "PASSWORD", "ENABLED");
+            println!(
+                "{:<12} {:<20} {:<8} {:<16} {:<20} NAME",
+                "NUMBER", "PASSWORD", "ENABLED", "TYPE", "FLAGS"
+            );
             for e in &all {
                 let password = if show_passwords {
                     e.password.as_str()
                 } else {
                     "********"
                 };
+                let kind = if e.kind == "direct" {
+                    e.kind.clone()
+                } else {
+                    format!("{}:{}", e.kind, e.target)
+                };
+                let mut flags = Vec::new();
+                if e.record {
+                    flags.push("record".to_string());
+                }
+                if e.auto_answer != "off" {
+                    flags.push(format!("auto-answer={}", e.auto_answer));
+                }
+                if e.announce_agent_id {
+                    flags.push("announce-id".into());
+                }
+                if e.after_call_work {
+                    flags.push("acw".into());
+                }
+                if !e.allow_outbound {
+                    flags.push("no-outbound".into());
+                }
                 println!(
-                    "{:<12} {:<20} {:<8} {}",
+                    "{:<12} {:<20} {:<8} {:<16} {:<20} {}",
                     e.number,
                     password,
                     if e.enabled { "yes" } else { "no" },
+                    kind,
+                    flags.join(","),
                     e.display_name
                 );
             }

@@ -573,3 +573,115 @@ async fn the_agent_sends_the_caller_to_the_survey() {
         (3, Some("1001"))
     );
 }
+
+#[tokio::test]
+async fn extension_types_and_flags_route_record_and_auto_answer() {
+    let dir = crate::harness::artifacts()
+        .join("recordings")
+        .join(format!("flags-{}", std::process::id()));
+    let server = Server::builder("extension_flags")
+        .extensions("1000", "secret")
+        .config(&format!(
+            "{}\n[recording]\ndir = \"{}\"\n",
+            queue_config("longest-idle-agent", "", ""),
+            dir.display()
+        ))
+        .start();
+    for args in [
+        &[
+            "extension",
+            "add",
+            "1001",
+            "--password",
+            "secret",
+            "--record",
+            "--auto-answer",
+            "all",
+        ][..],
+        &["extension", "add", "1002", "--password", "secret"][..],
+        &[
+            "extension",
+            "add",
+            "300",
+            "--password",
+            "unused1",
+            "--type",
+            "queue",
+            "--target",
+            "support",
+        ][..],
+        &[
+            "extension",
+            "add",
+            "301",
+            "--password",
+            "unused2",
+            "--type",
+            "fax",
+        ][..],
+    ] {
+        let out = server.cli(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if args.contains(&"fax") {
+            assert!(
+                !out.status.success() && text.contains("type must be"),
+                "{text}"
+            );
+        } else {
+            assert!(out.status.success(), "{text}");
+        }
+    }
+    let out = server.cli(&["extension", "list"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(list.contains("queue:support"), "{list}");
+    assert!(list.contains("record,auto-answer=all"), "{list}");
+    // 1001: auto-answer requested, and the call is recorded. The running
+    // server picks new extensions up by itself (about a second).
+    let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
+    let deadline = Instant::now() + STEP;
+    while phone.register(3600).await.status != Some(200) {
+        assert!(Instant::now() < deadline, "1001 never became known");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = phone.wait_invite(STEP).await.expect("1001 rings");
+        let call_info = inc
+            .invite
+            .header("Call-Info")
+            .unwrap_or_default()
+            .to_string();
+        assert!(call_info.contains("answer-after=0"), "{}", inc.invite.raw);
+        phone
+            .answer(&inc, &sdp(server.ports.media_port(1), "sendrecv"))
+            .await;
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert!(
+        cdr.recording_path.is_some(),
+        "recorded because of 1001's flag: {cdr:?}"
+    );
+
+    // 300 is a queue extension: its callers wait in "support".
+    let mut agent = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    set_status(&server, "1002", "available");
+    let (resp, _d) = caller
+        .invite("300", &sdp(server.ports.media_port(2), "sendrecv"))
+        .await;
+    assert_eq!(resp.status, Some(200), "the queue answers: {}", resp.raw);
+    agent
+        .wait_invite(STEP)
+        .await
+        .expect("the queue's agent rings");
+}

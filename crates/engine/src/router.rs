@@ -241,10 +241,22 @@ fn basic(number: &str, directory: &Directory, trace: &mut dyn Trace) -> Route {
     }
 }
 
-/// `number` if it is an existing, enabled extension.
+/// `number` if it is an existing, enabled extension; an IVR or queue
+/// extension (T4 types) leads to its menu or queue.
 fn extension(number: &str, directory: &Directory, trace: &mut dyn Trace) -> Route {
     match directory.get(number) {
-        Some(e) if e.enabled => Route::Extension(number.to_string()),
+        Some(e) if e.enabled => match e.kind.as_str() {
+            "ivr" => Route::App(App::Ivr(e.target.clone())),
+            "queue" => Route::App(App::Queue(e.target.clone())),
+            "robot" => {
+                trace.problem(format_args!(
+                    "extension {number} is a robot extension ({}), but robots are not available yet: 404",
+                    e.target
+                ));
+                Route::NotFound
+            }
+            _ => Route::Extension(number.to_string()),
+        },
         Some(_) => {
             trace.step(format_args!("extension {number} is disabled: 404"));
             Route::NotFound
@@ -269,6 +281,7 @@ mod tests {
             password: "secret".into(),
             display_name: String::new(),
             enabled,
+            ..Default::default()
         };
         store
             .add_extensions(&[ext("1001", true), ext("1002", true), ext("1003", false)])

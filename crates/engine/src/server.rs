@@ -616,6 +616,7 @@ async fn seed(store: &Store, cfg: &Config) -> anyhow::Result<()> {
             password: cfg.seed.password.clone(),
             display_name: String::new(),
             enabled: true,
+            ..Default::default()
         })
         .collect();
     let n = store.seed_extensions_if_empty(&exts).await?;

@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "callcenter",
         include_str!("../migrations/0005_callcenter.sql"),
     ),
+    (
+        6,
+        "extension_settings",
+        include_str!("../migrations/0006_extension_settings.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

@@ -8,11 +8,20 @@ use sqlx::Row;
 use crate::db::{self, db_err, DbRow, Tx};
 use crate::{bump_version, Store, StoreError};
 
+/// The columns [`from_row`] reads (a macro so queries stay string literals).
+macro_rules! columns {
+    () => {
+        "number, password, display_name, enabled, kind, target, announce_agent_id, \
+         allow_outbound, record, after_call_work, auto_answer"
+    };
+}
+
 /// Name of the change counter bumped by every extension change.
 pub(crate) const EXTENSIONS_VERSION: &str = "extensions";
 
-/// One extension (SIP account).
+/// One extension (SIP account) and its settings (FEATURES T4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Extension {
     /// Extension number, also the SIP user name (e.g. `"1001"`).
     pub number: String,
@@ -22,7 +31,47 @@ pub struct Extension {
     pub display_name: String,
     /// Disabled extensions keep their settings but cannot register or call.
     pub enabled: bool,
+    /// What the number does: `direct` (rings its phones), `ivr`, `queue` or
+    /// `robot` (the menu, queue or robot named in `target` answers).
+    pub kind: String,
+    /// The IVR menu, queue or robot of a non-direct extension.
+    pub target: String,
+    /// Callers hear this agent's number before being connected.
+    pub announce_agent_id: bool,
+    /// May call outside numbers (through gateways).
+    pub allow_outbound: bool,
+    /// Every call of this extension is recorded.
+    pub record: bool,
+    /// After a queue call, the agent is in after-call work until ending it.
+    pub after_call_work: bool,
+    /// `off`, `all` (every call to it is auto-answered, for phones that
+    /// can) or `queue` (queue offers only).
+    pub auto_answer: String,
 }
+
+impl Default for Extension {
+    fn default() -> Self {
+        Extension {
+            number: String::new(),
+            password: String::new(),
+            display_name: String::new(),
+            enabled: true,
+            kind: "direct".into(),
+            target: String::new(),
+            announce_agent_id: false,
+            allow_outbound: true,
+            record: false,
+            after_call_work: false,
+            auto_answer: "off".into(),
+        }
+    }
+}
+
+/// The extension types of the manual.
+pub const EXTENSION_KINDS: [&str; 4] = ["direct", "ivr", "queue", "robot"];
+
+/// The auto-answer modes of the manual.
+pub const AUTO_ANSWER_MODES: [&str; 3] = ["off", "all", "queue"];
 
 /// Outcome of [`Store::add_extensions`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +125,7 @@ impl Store {
     /// All extensions, ordered by number with numeric awareness (`99`
     /// before `100`).
     pub async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
-        let rows = sqlx::query("SELECT number, password, display_name, enabled FROM extensions")
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM extensions"))
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("listing extensions"))?;
@@ -93,9 +142,11 @@ impl Store {
 
     /// The extension `number`, if it exists.
     pub async fn get_extension(&self, number: &str) -> Result<Option<Extension>, StoreError> {
-        let row = sqlx::query(
-            "SELECT number, password, display_name, enabled FROM extensions WHERE number = $1",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM extensions WHERE number = $1"
+        ))
         .bind(number)
         .fetch_optional(&self.pool)
         .await
@@ -165,14 +216,22 @@ impl Store {
 /// Inserts `ext` unless its number exists; returns whether it was inserted.
 pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO extensions (number, password, display_name, enabled, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (number) DO NOTHING",
+        "INSERT INTO extensions (number, password, display_name, enabled, created_at, updated_at, \
+         kind, target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (number) DO NOTHING",
     )
     .bind(&ext.number)
     .bind(&ext.password)
     .bind(&ext.display_name)
     .bind(i32::from(ext.enabled))
     .bind(now)
+    .bind(&ext.kind)
+    .bind(&ext.target)
+    .bind(i32::from(ext.announce_agent_id))
+    .bind(i32::from(ext.allow_outbound))
+    .bind(i32::from(ext.record))
+    .bind(i32::from(ext.after_call_work))
+    .bind(&ext.auto_answer)
     .execute(&mut **tx)
     .await
     .map_err(db_err("adding extensions"))?
@@ -186,6 +245,12 @@ pub(crate) fn validate(ext: &Extension) -> Result<(), StoreError> {
         "number is empty"
     } else if ext.password.is_empty() {
         "password is empty"
+    } else if !EXTENSION_KINDS.contains(&ext.kind.as_str()) {
+        "type must be direct, ivr, queue or robot"
+    } else if ext.kind != "direct" && ext.target.trim().is_empty() {
+        "an ivr, queue or robot extension needs a target"
+    } else if !AUTO_ANSWER_MODES.contains(&ext.auto_answer.as_str()) {
+        "auto-answer must be off, all or queue"
     } else {
         return Ok(());
     };
@@ -195,7 +260,7 @@ pub(crate) fn validate(ext: &Extension) -> Result<(), StoreError> {
     })
 }
 
-/// Decodes a `number, password, display_name, enabled` row.
+/// Decodes a row of the `columns!()` list.
 fn from_row(row: &DbRow) -> Result<Extension, sqlx::Error> {
     Ok(Extension {
         number: row.try_get("number")?,
@@ -203,6 +268,13 @@ fn from_row(row: &DbRow) -> Result<Extension, sqlx::Error> {
         display_name: row.try_get("display_name")?,
         // INTEGER decodes as i32 on both SQLite and PostgreSQL.
         enabled: row.try_get::<i32, _>("enabled")? != 0,
+        kind: row.try_get("kind")?,
+        target: row.try_get("target")?,
+        announce_agent_id: row.try_get::<i32, _>("announce_agent_id")? != 0,
+        allow_outbound: row.try_get::<i32, _>("allow_outbound")? != 0,
+        record: row.try_get::<i32, _>("record")? != 0,
+        after_call_work: row.try_get::<i32, _>("after_call_work")? != 0,
+        auto_answer: row.try_get("auto_answer")?,
     })
 }
 

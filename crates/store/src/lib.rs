@@ -30,7 +30,7 @@ mod tests;
 pub use callcenter::{AgentRow, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION};
 pub use cdr::Cdr;
 pub use error::StoreError;
-pub use extensions::{AddReport, Extension};
+pub use extensions::{AddReport, Extension, AUTO_ANSWER_MODES, EXTENSION_KINDS};
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
 pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};
 pub use registrations::BindingRow;

@@ -9,6 +9,7 @@ fn ext(number: &str, name: &str) -> Extension {
         password: format!("secret-{number}"),
         display_name: name.to_string(),
         enabled: true,
+        ..Default::default()
     }
 }
 
@@ -250,4 +251,73 @@ async fn seed_bumps_config_version() {
         .await
         .unwrap();
     assert!(store.config_version("extensions").await.unwrap() > 0);
+}
+
+#[tokio::test]
+async fn types_and_flags_round_trip_and_bad_ones_are_refused() {
+    let store = super::memory().await;
+    let queue_ext = Extension {
+        number: "300".into(),
+        password: "pw".into(),
+        kind: "queue".into(),
+        target: "support".into(),
+        record: true,
+        auto_answer: "queue".into(),
+        allow_outbound: false,
+        announce_agent_id: true,
+        after_call_work: true,
+        ..Default::default()
+    };
+    store.add_extension(&queue_ext).await.unwrap();
+    let got = store.get_extension("300").await.unwrap().unwrap();
+    assert_eq!(got, queue_ext);
+    // Defaults: a direct extension, outbound allowed, no auto-answer.
+    store
+        .add_extension(&Extension {
+            number: "301".into(),
+            password: "pw".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let plain = store.get_extension("301").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            plain.kind.as_str(),
+            plain.allow_outbound,
+            plain.auto_answer.as_str()
+        ),
+        ("direct", true, "off")
+    );
+    for (bad, why) in [
+        (
+            Extension {
+                kind: "fax".into(),
+                ..queue_ext.clone()
+            },
+            "type",
+        ),
+        (
+            Extension {
+                target: String::new(),
+                ..queue_ext.clone()
+            },
+            "target",
+        ),
+        (
+            Extension {
+                auto_answer: "sometimes".into(),
+                ..queue_ext.clone()
+            },
+            "auto-answer",
+        ),
+    ] {
+        let bad = Extension {
+            number: "302".into(),
+            ..bad
+        };
+        let e = store.add_extension(&bad).await.unwrap_err().to_string();
+        assert!(e.contains(why), "{e}");
+    }
+    assert!(store.get_extension("302").await.unwrap().is_none());
 }

@@ -23,6 +23,7 @@ fn ext(number: &str) -> Extension {
         password: format!("pw{number}"),
         display_name: String::new(),
         enabled: true,
+        ..Default::default()
     }
 }
 
@@ -61,7 +62,14 @@ async fn migrations_applied_twice_are_idempotent() {
     let db = TempDb::new();
     let first = db.open().await;
     first.add_extensions(&[ext("1001")]).await.unwrap();
-    let expected = vec![(1, true), (2, true), (3, true), (4, true), (5, true)];
+    let expected = vec![
+        (1, true),
+        (2, true),
+        (3, true),
+        (4, true),
+        (5, true),
+        (6, true),
+    ];
     assert_eq!(applied_migrations(&first).await, expected);
     first.close().await;
 
@@ -80,7 +88,14 @@ async fn memory_db_is_migrated_and_usable() {
     let store = memory().await;
     assert_eq!(
         applied_migrations(&store).await,
-        vec![(1, true), (2, true), (3, true), (4, true), (5, true)]
+        vec![
+            (1, true),
+            (2, true),
+            (3, true),
+            (4, true),
+            (5, true),
+            (6, true)
+        ]
     );
     store.add_extensions(&[ext("1")]).await.unwrap();
     // The single pooled connection must keep the database alive across
@@ -154,7 +169,7 @@ async fn concurrent_first_open_of_a_fresh_file() {
     let url = db.url();
     let (a, b, c) = tokio::join!(Store::open(&url), Store::open(&url), Store::open(&url));
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
-    assert_eq!(applied_migrations(&a).await.len(), 5);
+    assert_eq!(applied_migrations(&a).await.len(), 6);
     assert_eq!(crate::db::journal_mode(&c.pool).await.unwrap(), "wal");
     a.add_extensions(&[ext("1")]).await.unwrap();
     assert_eq!(b.list_extensions().await.unwrap().len(), 1);

@@ -367,9 +367,13 @@ impl Call {
         let sdp_for_b = offer.map(|o| self.offer_for_b(o)).unwrap_or_default();
         self.state = State::Ringing;
         self.update_info(|i| i.state = State::Ringing.label());
+        if self.auto_answers(&number, false) {
+            self.fork_headers = self.auto_answer_headers();
+        }
         for b in bindings {
             self.send_fork(&number, &b, sdp_for_b.clone());
         }
+        self.fork_headers.clear();
     }
 
     fn start_relay(&self) -> Result<media::relay::Relay, media::MediaError> {
@@ -629,7 +633,9 @@ impl Call {
             i.answer_at = Some(now);
             i.b_party = b_party;
         });
-        if self.ctx.cfg.recording.enabled {
+        let flagged = |n: &str| self.ctx.directory.get(n).is_some_and(|e| e.record);
+        let by_extension = flagged(&self.caller) || self.callee_ext.as_deref().is_some_and(flagged);
+        if self.ctx.cfg.recording.enabled || by_extension {
             if let Err(e) = self.start_recording() {
                 tracing::warn!("call {}: not recorded: {e}", self.id);
             }
@@ -1091,6 +1097,26 @@ impl Call {
         }
         self.media.close();
         self.send_cdr(cdr);
+    }
+
+    /// Whether calls to extension `number` ask its phone to answer by itself
+    /// (its auto-answer setting: `all`, or `queue` for queue offers).
+    pub(super) fn auto_answers(&self, number: &str, queue_offer: bool) -> bool {
+        self.ctx
+            .directory
+            .get(number)
+            .is_some_and(|e| e.auto_answer == "all" || (queue_offer && e.auto_answer == "queue"))
+    }
+
+    /// The headers phones understand for "answer by yourself".
+    pub(super) fn auto_answer_headers(&self) -> Vec<Header> {
+        vec![
+            Header::Other(
+                "Call-Info".into(),
+                format!("<sip:{}>;answer-after=0", self.ctx.host()),
+            ),
+            Header::Other("Alert-Info".into(), "info=alert-autoanswer".into()),
+        ]
     }
 
     /// Queues the CDR; only then does the call stop counting as active, so

@@ -152,13 +152,8 @@ impl Call {
             return self.report_offer(&agent, OfferOutcome::NoAnswer);
         };
         let offer = offer.to_string().into_bytes();
-        if auto_answer {
-            // The two headers phones understand for "answer by yourself".
-            let host = self.ctx.host();
-            self.fork_headers = vec![
-                Header::Other("Call-Info".into(), format!("<sip:{host}>;answer-after=0")),
-                Header::Other("Alert-Info".into(), "info=alert-autoanswer".into()),
-            ];
+        if auto_answer || self.auto_answers(&contact, true) {
+            self.fork_headers = self.auto_answer_headers();
         }
         for b in bindings {
             self.send_fork(&contact, &b, offer.clone());
