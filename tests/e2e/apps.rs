@@ -429,3 +429,59 @@ async fn hold_plays_music_to_the_caller_and_silence_to_the_other_party_and_retri
     callee.expect_request("BYE", &b_dialog.call_id, "").await;
     let _ = &mut b_dialog;
 }
+
+#[tokio::test]
+async fn another_phone_picks_up_a_call_ringing_at_an_extension() {
+    let server = Server::builder("pickup")
+        .extensions("1000-1002", "secret")
+        .start();
+    let mut ringing = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(ringing.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let mut picker = Ua::new("1002", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let p_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let a_offer = crate::ua::sdp(a_rtp.port, "sendrecv");
+    let p_offer = crate::ua::sdp(p_rtp.port, "sendrecv");
+    let ((resp, dialog), (p_resp, p_dialog)) =
+        tokio::join!(caller.invite("1001", &a_offer), async {
+            // 1001 rings; 1002 picks the call up with **1001.
+            let inc = ringing.wait_invite(STEP).await.expect("1001 rings");
+            let picked = picker.invite("**1001", &p_offer).await;
+            ringing.expect_cancel(&inc).await;
+            picked
+        });
+    assert_eq!(p_resp.status, Some(200), "{}", p_resp.raw);
+    assert_eq!(
+        resp.status,
+        Some(200),
+        "the caller is answered: {}",
+        resp.raw
+    );
+    let dialog = dialog.unwrap();
+    let mut p_dialog = p_dialog.unwrap();
+    let a_media = sdp_media(&dialog.remote_sdp).unwrap();
+    let p_media = sdp_media(&p_dialog.remote_sdp).unwrap();
+    let deadline = Instant::now() + STEP;
+    let mut round = 0;
+    loop {
+        round += 1;
+        a_rtp.clear_payloads();
+        p_rtp.clear_payloads();
+        tokio::join!(
+            a_rtp.send_tone(a_media, 0, 700.0, 600, 30 + round),
+            p_rtp.send_tone(p_media, 0, 1250.0, 600, 40 + round)
+        );
+        let at_a = g711_decode(0, &a_rtp.wait_payload(0, 2400, STEP).await);
+        let at_p = g711_decode(0, &p_rtp.wait_payload(0, 2400, STEP).await);
+        if (dominant_hz(&at_a, 8000.0) - 1250.0).abs() <= 6.0
+            && (dominant_hz(&at_p, 8000.0) - 700.0).abs() <= 6.0
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "caller and picker never talked");
+    }
+    // The picker hangs up: the caller's call ends too.
+    assert_eq!(picker.bye(&mut p_dialog).await.status, Some(200));
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+}

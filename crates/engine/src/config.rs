@@ -182,6 +182,8 @@ pub struct AppsConfig {
     pub eavesdrop: String,
     /// Extensions allowed to monitor calls.
     pub supervisors: Vec<String>,
+    /// Feature code of directed pickup (intercept): this prefix + an extension.
+    pub pickup: String,
 }
 
 /// Call-center settings read at start (the web admin edits them in the
@@ -378,6 +380,7 @@ impl Default for AppsConfig {
             ivr: Default::default(),
             eavesdrop: "88".into(),
             supervisors: Vec::new(),
+            pickup: "**".into(),
         }
     }
 }

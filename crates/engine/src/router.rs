@@ -215,6 +215,12 @@ fn builtin(number: &str, apps: &AppsConfig) -> Option<App> {
     if let Some(root) = apps.ivr.get(number) {
         return Some(App::Ivr(root.clone()));
     }
+    let digits = |t: &str| t.len() >= 3 && t.chars().all(|c| c.is_ascii_digit());
+    if let Some(target) = number.strip_prefix(apps.pickup.as_str()) {
+        if !apps.pickup.is_empty() && digits(target) {
+            return Some(App::Pickup(target.to_string()));
+        }
+    }
     // Supervisor monitoring: prefix + extension (who may use it is checked
     // by the application, which knows the caller).
     let target = number.strip_prefix(apps.eavesdrop.as_str())?;

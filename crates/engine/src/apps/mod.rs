@@ -9,6 +9,7 @@ mod eavesdrop;
 mod echo;
 pub mod ivr;
 mod ivr_call;
+mod pickup;
 
 pub(crate) use ivr_call::app_exists;
 mod queue;
@@ -42,6 +43,8 @@ pub enum App {
     Voicemail(String),
     /// A supervisor monitoring an extension's live call.
     Eavesdrop(String),
+    /// Picking up the call ringing at an extension.
+    Pickup(String),
     /// Plays this prompt (a built-in prompt name, or a file path when it
     /// contains '/') and hangs up: an inbound rule's after-hours prompt.
     Announce(String),
@@ -60,6 +63,7 @@ impl App {
             App::Ivr(_) => "ivr",
             App::Voicemail(_) => "voicemail",
             App::Eavesdrop(_) => "eavesdrop",
+            App::Pickup(_) => "pickup",
             App::Announce(_) => "announce",
         }
     }
@@ -77,6 +81,7 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Ivr(root) => ivr_call::run(&call, &ctx, root).await,
         App::Voicemail(ext) => voicemail::run(&call, &ctx, ext).await,
         App::Eavesdrop(ext) => eavesdrop::run(&call, &ctx, ext).await,
+        App::Pickup(ext) => pickup::run(&call, &ctx, ext).await,
         App::Announce(prompt) => announce::run(&call, prompt).await,
     };
     match result {

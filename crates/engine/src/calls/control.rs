@@ -182,6 +182,27 @@ pub enum Command {
     },
     /// Change who hears the supervisor (keys 0, 2, 3 during monitoring).
     SetAudience(media::mixer::Audience),
+    /// To a ringing call: another phone picks it up. The call stops ringing
+    /// its callee, answers its caller and puts it into `room`; `by` (the
+    /// picker's call) is hung up when this call ends.
+    PickUp {
+        /// The room the two calls meet in.
+        room: media::conference::Conference,
+        /// The picker's call id.
+        by: u64,
+        /// Ok, or why not (no longer ringing).
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    /// To the picker's own call: join `room` with the picked-up call
+    /// `partner` until either ends.
+    JoinPickup {
+        /// The room.
+        room: media::conference::Conference,
+        /// The picked-up call's id.
+        partner: u64,
+        /// Ok when the picker's call ends.
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
     /// Hold (true: the caller hears music on hold, the other party silence)
     /// or retrieve (false: both hear each other again).
     Hold(bool),
@@ -343,6 +364,20 @@ impl CallControl {
             target,
             room,
             audience,
+            reply,
+        })
+        .await
+    }
+
+    /// Joins the picked-up call `partner` in `room` until either side ends.
+    pub async fn join_pickup(
+        &self,
+        room: media::conference::Conference,
+        partner: u64,
+    ) -> Result<(), CallError> {
+        self.ask(|reply| Command::JoinPickup {
+            room,
+            partner,
             reply,
         })
         .await

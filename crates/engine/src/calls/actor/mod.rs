@@ -9,6 +9,7 @@
 mod app;
 mod eavesdrop;
 mod media_plane;
+mod pickup;
 mod voicemail;
 
 use media_plane::MediaPlane;
@@ -108,6 +109,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         a_answer: None,
         callee_ext: None,
         monitored: None,
+        pickup_partner: None,
         fork_headers: Vec::new(),
         recording: None,
         cdr: None,
@@ -203,6 +205,8 @@ struct Call {
     callee_ext: Option<String>,
     /// Extra headers for the INVITEs of the next forks (auto-answer).
     fork_headers: Vec<Header>,
+    /// The other call of a pickup (hung up when this one ends).
+    pickup_partner: Option<u64>,
     /// The room a supervisor monitors this call in.
     monitored: Option<media::conference::Conference>,
     /// The SDP answer we gave the caller (repeated in the 200 after early media).
@@ -462,6 +466,17 @@ impl Call {
             CallMsg::Cancel => self.on_cancel(),
             CallMsg::Shutdown => self.on_shutdown(),
             CallMsg::Control(Command::Monitor { room, reply }) => self.monitor(room, reply),
+            CallMsg::Control(Command::PickUp { room, by, reply }) => {
+                self.picked_up(room, by, reply)
+            }
+            // Hanging up a call no application drives (its pickup partner ended).
+            CallMsg::Control(Command::Hangup(cause)) if self.app.is_none() => {
+                if self.state == State::Answered {
+                    self.bye(Side::A);
+                    self.bye(Side::B);
+                    self.finish(cause, "system", 200);
+                }
+            }
             CallMsg::Control(cmd) => self.on_command(cmd),
             CallMsg::Media(ev) => self.on_media_event(ev),
         }
@@ -982,6 +997,7 @@ impl Call {
         self.leave_conference();
         self.leave_queue_on_end();
         self.stop_supervising();
+        self.end_pickup_partner();
         self.ctx.dialogs.remove(&self.a_call_id);
         for f in &self.forks {
             self.ctx.dialogs.remove(&f.dialog.call_id);

@@ -55,6 +55,10 @@ enum Op {
         _reply: oneshot::Sender<Result<(), CallError>>,
     },
     /// Calling a number to connect the caller to, then connected.
+    /// Talking to a picked-up call until this one ends.
+    Pickup {
+        _reply: oneshot::Sender<Result<(), CallError>>,
+    },
     /// Monitoring another call until this one ends.
     Supervise {
         _reply: oneshot::Sender<Result<(), CallError>>,
@@ -95,6 +99,7 @@ pub(super) async fn deadline(app: &Option<AppState>) {
 
 mod bridge;
 mod conference;
+mod pickup;
 mod play;
 mod queue;
 mod requests;
@@ -225,9 +230,14 @@ impl Call {
                 reply,
             } => self.supervise(target, room, audience, reply),
             Command::SetAudience(audience) => self.set_audience(audience),
-            Command::Monitor { reply, .. } => {
+            Command::Monitor { reply, .. } | Command::PickUp { reply, .. } => {
                 let _ = reply.send(Err(CallError::NotAnswered));
             }
+            Command::JoinPickup {
+                room,
+                partner,
+                reply,
+            } => self.join_pickup(room, partner, reply),
             Command::Bridge {
                 number,
                 timeout,
