@@ -243,6 +243,9 @@ impl Task {
             let mut woken = pin!(shared.wake.notified());
             let handoff = lock(&shared.handoff).take();
             if let Some(next) = handoff {
+                // Addresses signalled since the last wakeup go with the
+                // sockets (the session would not know where to send).
+                self.reload();
                 let Task { pairs, sides, .. } = self;
                 return next(pairs, sides).await;
             }

@@ -1478,3 +1478,52 @@ async fn digits_are_converted_between_rfc4733_and_inband_legs() {
     decoded.extend(rx.poll(now + Duration::from_secs(1)).map(|d| d.digit));
     assert_eq!(decoded, ['6']);
 }
+
+/// An address signalled to a relay just before it is upgraded (before its
+/// task ran again) still reaches the session: a silent phone hears what the
+/// session plays (local ringback right after the SDP exchange).
+#[tokio::test]
+async fn an_address_signalled_just_before_the_upgrade_is_kept() {
+    let pool = PortAllocator::new(LOCAL, 31880, 31899).unwrap();
+    let relay = Relay::start(
+        &Handle::current(),
+        pool.allocate().unwrap(),
+        pool.allocate().unwrap(),
+        Arc::new(RelayStats::new()),
+    );
+    let phone = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    // No await between these: on this single-threaded runtime the relay task
+    // cannot run before the hand-over.
+    relay.set_remote(Side::A, phone.local_addr().unwrap());
+    let (sink, _events) = sink();
+    let mut session = MediaSession::upgrade(
+        relay,
+        Arc::new(SessionStats::default()),
+        Arc::new(RelayStats::new()),
+        sink,
+    );
+    session.set_format(Side::A, pcmu());
+    let tone = ToneGenerator::new(
+        &ToneSpec {
+            freqs: vec![450.0],
+            cadence: Vec::new(),
+            level_dbov: -10.0,
+        },
+        8000,
+    );
+    session.hear(
+        Side::A,
+        Hears::Source {
+            source: Box::new(tone),
+            token: 1,
+        },
+    );
+    // The phone never sends anything, yet it hears the tone.
+    let got = recv_n(&phone, 40, "the tone at a silent phone").await;
+    assert_tone(
+        &decode(Codec::Pcmu, &got),
+        8000,
+        450.0,
+        "played to the signalled address",
+    );
+}
