@@ -375,14 +375,30 @@ impl Server {
         self.http("POST", path)
     }
 
+    /// PUT `path` with a JSON `body` on the HTTP port: (status, body).
+    pub fn http_put_json(&self, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        self.http_with_body("PUT", path, body)
+    }
+
     fn http(&self, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+        self.http_with_body(method, path, "")
+    }
+
+    fn http_with_body(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> std::io::Result<(u16, String)> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
         s.set_write_timeout(Some(Duration::from_secs(10)))?;
         write!(
             s,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
         )?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf)?;

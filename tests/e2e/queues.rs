@@ -685,3 +685,51 @@ async fn extension_types_and_flags_route_record_and_auto_answer() {
         .await
         .expect("the queue's agent rings");
 }
+
+#[tokio::test]
+async fn reloading_a_queue_keeps_its_waiting_caller_who_gets_the_new_settings() {
+    let server = Server::builder("queue_reload")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("longest-idle-agent", "", ""))
+        .start();
+    // No agent is available: the caller waits.
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let dialog = dialog.unwrap();
+    a_rtp.wait_payload(0, 1600, STEP).await;
+    // Bad settings are refused with the field at fault, and change nothing.
+    let (code, body) = server
+        .http_put_json("/api/queues/support", r#"{"strategy": "loudest-agent"}"#)
+        .unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("loudest-agent"), "{body}");
+    let (code, body) = server
+        .http_put_json("/api/queues/support", r#"{"name": "sales"}"#)
+        .unwrap();
+    assert_eq!(
+        (code, body.contains("\"field\":\"name\"")),
+        (400, true),
+        "{body}"
+    );
+    // Reload with a 2 s max wait: the caller already waiting is not dropped
+    // by the reload, and leaves with TIMEOUT under the new setting.
+    let (code, body) = server
+        .http_put_json("/api/queues/support", r#"{"max-wait-time": 2}"#)
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    let store = server.store().await;
+    let deadline = Instant::now() + STEP;
+    loop {
+        let events = store.queue_events_for_call(&dialog.call_id).await.unwrap();
+        if let Some(e) = events.iter().find(|e| e.kind == "abandoned") {
+            assert_eq!(e.reason.as_deref(), Some("TIMEOUT"), "{events:?}");
+            assert_eq!(events.iter().filter(|e| e.kind == "joined").count(), 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no abandoned record: {events:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -8,7 +8,7 @@
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use engine::Engine;
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/calls", get(calls))
         .route("/api/calls/{id}/{action}", post(call_action))
         .route("/api/queues", get(queues))
+        .route("/api/queues/{name}", put(reload_queue))
         .route("/api/voicemail/{ext}", get(voicemail))
         .route("/api/agents/{id}/status", post(agent_status))
         .route("/api/agents/{id}/login", post(agent_login))
@@ -142,6 +143,76 @@ async fn voicemail(State(engine): State<Arc<Engine>>, Path(ext): Path<String>) -
             StatusCode::INTERNAL_SERVER_ERROR,
             &serde_json::json!({ "error": e.to_string() }),
         ),
+    }
+}
+
+/// Adds or changes a queue ("reload queue"): the body is the queue's
+/// settings as JSON (mod_callcenter names, kebab-case); callers already
+/// waiting keep their place and get the new settings.
+async fn reload_queue(
+    State(engine): State<Arc<Engine>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    body: String,
+) -> Response {
+    let err = |status: StatusCode, msg: String, field: Option<String>| {
+        json(status, &serde_json::json!({ "error": msg, "field": field }))
+    };
+    if !peer.ip().is_loopback() {
+        return err(
+            StatusCode::FORBIDDEN,
+            "queue changes are only accepted from this machine until sign-in exists".into(),
+            None,
+        );
+    }
+    let mut value: serde_json::Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                format!("body is not JSON: {e}"),
+                None,
+            )
+        }
+    };
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("name")
+            .or_insert_with(|| serde_json::Value::String(name.clone()));
+    }
+    let cfg: engine::acd::QueueConfig = match serde_json::from_value(value) {
+        Ok(c) => c,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                format!("queue settings: {e}"),
+                None,
+            )
+        }
+    };
+    if cfg.name != name {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("the body names queue '{}', the URL '{name}'", cfg.name),
+            Some("name".into()),
+        );
+    }
+    if let Err(e) = cfg.validate() {
+        return err(
+            StatusCode::BAD_REQUEST,
+            e.to_string(),
+            Some(e.field.to_string()),
+        );
+    }
+    match engine
+        .queues()
+        .admin(engine::acd::AcdInput::UpsertQueue(cfg))
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "queue": name }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e, None),
     }
 }
 
