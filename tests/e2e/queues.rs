@@ -733,3 +733,87 @@ async fn reloading_a_queue_keeps_its_waiting_caller_who_gets_the_new_settings() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_agent_consults_a_colleague_then_transfers_the_caller_with_refer_replaces() {
+    let server = Server::builder("queue_attended")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config(
+            "longest-idle-agent",
+            "",
+            "wrap-up-time = 0\n",
+        ))
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut colleague = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    assert_eq!(colleague.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let c_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let dialog = dialog.unwrap();
+    let a_media = sdp_media(&dialog.remote_sdp).unwrap();
+    let inc = agent.wait_invite(STEP).await.expect("agent rings");
+    let mut leg1 = agent
+        .answer(&inc, &sdp(server.ports.media_port(2), "sendrecv"))
+        .await;
+
+    // The agent consults 1002 on a second call ...
+    let consult_offer = sdp(server.ports.media_port(3), "sendrecv");
+    let ((r2, leg2), c_dialog) = tokio::join!(agent.invite("1002", &consult_offer), async {
+        let inc = colleague
+            .wait_invite(STEP)
+            .await
+            .expect("the colleague rings");
+        colleague.answer(&inc, &sdp(c_rtp.port, "sendrecv")).await
+    });
+    assert_eq!(r2.status, Some(200), "{}", r2.raw);
+    let leg2 = leg2.unwrap();
+    let c_media = sdp_media(&c_dialog.remote_sdp).unwrap();
+    // ... then transfers the caller to it: REFER with Replaces of leg 2.
+    let host = server.sip_addr().ip();
+    let target = format!(
+        "sip:1002@{host}?Replaces={}%3Bto-tag%3Dx%3Bfrom-tag%3Dy",
+        leg2.call_id
+    );
+    let r = agent.refer(&mut leg1, &target).await;
+    assert_eq!(r.status, Some(202), "{}", r.raw);
+    agent.expect_request("NOTIFY", &leg1.call_id, "").await;
+    agent.expect_request("BYE", &leg1.call_id, "").await;
+    agent.expect_request("BYE", &leg2.call_id, "").await;
+
+    // The caller and the colleague now talk.
+    let deadline = Instant::now() + STEP;
+    let mut round = 0;
+    loop {
+        round += 1;
+        a_rtp.clear_payloads();
+        c_rtp.clear_payloads();
+        tokio::join!(
+            a_rtp.send_tone(a_media, 0, 650.0, 600, 50 + round),
+            c_rtp.send_tone(c_media, 0, 1350.0, 600, 60 + round)
+        );
+        let at_a = g711_decode(0, &a_rtp.wait_payload(0, 2400, STEP).await);
+        let at_c = g711_decode(0, &c_rtp.wait_payload(0, 2400, STEP).await);
+        if (dominant_hz(&at_a, 8000.0) - 1350.0).abs() <= 6.0
+            && (dominant_hz(&at_c, 8000.0) - 650.0).abs() <= 6.0
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "caller and colleague never talked"
+        );
+    }
+    wait_for("the agent free again", || {
+        agent_field(&server, "1001", "state") == "Waiting"
+    })
+    .await;
+    // The colleague hangs up: the caller's call ends too.
+    let mut c_dialog = c_dialog;
+    assert_eq!(colleague.bye(&mut c_dialog).await.status, Some(200));
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+}

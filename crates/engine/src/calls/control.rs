@@ -193,6 +193,19 @@ pub enum Command {
         /// Ok, or why not (no longer ringing).
         reply: oneshot::Sender<Result<(), CallError>>,
     },
+    /// Attended transfer (REFER with Replaces): this call's leg `keep` goes
+    /// into `room` to meet the transferee of call `partner`; the other leg
+    /// (the transferring party) is released.
+    Attend {
+        /// The room the two parties meet in.
+        room: media::conference::Conference,
+        /// Which leg of this call stays.
+        keep: crate::calls::Side,
+        /// The other call (hung up when this one ends).
+        partner: u64,
+        /// Ok, or why not.
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
     /// To the picker's own call: join `room` with the picked-up call
     /// `partner` until either ends.
     JoinPickup {

@@ -110,6 +110,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         callee_ext: None,
         monitored: None,
         pickup_partner: None,
+        released: None,
         fork_headers: Vec::new(),
         recording: None,
         cdr: None,
@@ -207,6 +208,8 @@ struct Call {
     fork_headers: Vec<Header>,
     /// The other call of a pickup (hung up when this one ends).
     pickup_partner: Option<u64>,
+    /// A leg released by an attended transfer: its late BYE ends nothing.
+    released: Option<Side>,
     /// The room a supervisor monitors this call in.
     monitored: Option<media::conference::Conference>,
     /// The SDP answer we gave the caller (repeated in the 200 after early media).
@@ -469,6 +472,12 @@ impl Call {
             CallMsg::Control(Command::PickUp { room, by, reply }) => {
                 self.picked_up(room, by, reply)
             }
+            CallMsg::Control(Command::Attend {
+                room,
+                keep,
+                partner,
+                reply,
+            }) => self.attend(room, keep, partner, reply),
             // Hanging up a call no application drives (its pickup partner ended).
             CallMsg::Control(Command::Hangup(cause)) if self.app.is_none() => {
                 if self.state == State::Answered {
@@ -696,6 +705,13 @@ impl Call {
     }
 
     fn on_request(&mut self, side: Side, tx: TxId, req: Request, _from: Peer) {
+        if self.released == Some(side) && req.method == Method::Bye {
+            // The leg an attended transfer released, hanging up late.
+            self.ep(side)
+                .clone()
+                .respond(tx, message::response(&req, status(200), None));
+            return;
+        }
         if self.app.is_some() {
             return match side {
                 Side::A => self.on_app_request(tx, req),
@@ -709,6 +725,9 @@ impl Call {
             return;
         }
         match req.method {
+            Method::Bye if self.released == Some(side) => {
+                ep.respond(tx, message::response(&req, status(200), None));
+            }
             Method::Bye => {
                 ep.respond(tx, message::response(&req, status(200), None));
                 if self.state == State::Answered {

@@ -95,3 +95,40 @@ impl Call {
         }
     }
 }
+
+impl Call {
+    /// Attended transfer, the transferee's call: release the transferring
+    /// party's leg and put leg `keep` into `room`.
+    pub(super) fn attend(
+        &mut self,
+        room: Conference,
+        keep: Side,
+        partner: u64,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    ) {
+        if self.state != State::Answered {
+            let _ = reply.send(Err(CallError::NotAnswered));
+            return;
+        }
+        self.ensure_session();
+        let member = member_of(self.id, keep);
+        if let Err(e) = room.join(member, MemberOptions::default()) {
+            let _ = reply.send(Err(CallError::Media(e.to_string())));
+            return;
+        }
+        let gone = keep.other();
+        self.bye(gone);
+        self.released = Some(gone);
+        if let Some(s) = self.media.session() {
+            s.hear(keep, Hears::Conference { room, member });
+            s.hear(gone, Hears::Silence);
+        }
+        self.pickup_partner = Some(partner);
+        self.update_info(|i| i.note = format!("transferred, with call {partner}"));
+        tracing::info!(
+            "call {}: attended transfer, joined with call {partner}",
+            self.id
+        );
+        let _ = reply.send(Ok(()));
+    }
+}

@@ -230,7 +230,9 @@ impl Call {
                 reply,
             } => self.supervise(target, room, audience, reply),
             Command::SetAudience(audience) => self.set_audience(audience),
-            Command::Monitor { reply, .. } | Command::PickUp { reply, .. } => {
+            Command::Monitor { reply, .. }
+            | Command::PickUp { reply, .. }
+            | Command::Attend { reply, .. } => {
                 let _ = reply.send(Err(CallError::NotAnswered));
             }
             Command::JoinPickup {

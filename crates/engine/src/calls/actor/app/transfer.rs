@@ -6,8 +6,11 @@
 //! queue, the bridge) ends when the transferred call does.
 
 use super::*;
-use crate::calls::control::QueueOutcome;
+use crate::calls::actor::eavesdrop::member_of;
+use crate::calls::control::{Command, QueueOutcome};
+use crate::calls::CallMsg;
 use crate::queues::QueueMsg;
+use media::mixer::MemberOptions;
 use rsip::headers::Header;
 
 /// What the application waits for across a transfer.
@@ -43,6 +46,18 @@ impl Call {
             ep.respond(tx, r);
             return;
         };
+        let replaces = Self::refer_replaces(&req);
+        if let Some(call_id) = &replaces {
+            if !self.ctx.dialogs.contains_key(call_id) {
+                let r = message::response(
+                    &req,
+                    sip::message::status_with_reason(481, "Replaced Call Does Not Exist"),
+                    None,
+                );
+                ep.respond(tx, r);
+                return;
+            }
+        }
         ep.respond(tx, message::response(&req, status(202), None));
         // The implicit subscription (RFC 3515): one NOTIFY with the outcome of
         // our side of the transfer, terminated at once (a blind transfer).
@@ -64,8 +79,90 @@ impl Call {
             "message/sipfrag;version=2.0",
         );
         ep.send_request(notify, peer, Arc::new(|_| {}));
-        tracing::info!("call {}: blind transfer to {target} (REFER)", self.id);
-        self.transfer_to(target);
+        match replaces {
+            Some(call_id) => self.attended_transfer(&call_id),
+            None => {
+                tracing::info!("call {}: blind transfer to {target} (REFER)", self.id);
+                self.transfer_to(target);
+            }
+        }
+    }
+
+    /// The Call-ID in a Refer-To's `Replaces` (RFC 3891), URL-decoded.
+    fn refer_replaces(req: &Request) -> Option<String> {
+        let value =
+            message::header_value(req, "Refer-To").or_else(|| message::header_value(req, "r"))?;
+        let start = value.find("Replaces=")? + "Replaces=".len();
+        let raw = value[start..].split(['&', '>']).next()?;
+        let decoded = raw
+            .replace("%3B", ";")
+            .replace("%3b", ";")
+            .replace("%40", "@")
+            .replace("%3D", "=")
+            .replace("%3d", "=");
+        let call_id = decoded.split(';').next()?.trim();
+        (!call_id.is_empty()).then(|| call_id.to_string())
+    }
+
+    /// Attended transfer: the caller meets the party of the transferring
+    /// phone's other call (the one `call_id` names); both of the
+    /// transferring party's legs are released.
+    fn attended_transfer(&mut self, call_id: &str) {
+        let Some((other, side)) = self.ctx.dialogs.get(call_id).map(|e| e.value().clone()) else {
+            return;
+        };
+        let room = media::conference::Conference::start(&self.ctx.media_rt, media::audio::RATE_8K);
+        let partner = self
+            .ctx
+            .calls
+            .iter()
+            .find(|e| e.value().0.same_channel(&other))
+            .map(|e| *e.key())
+            .unwrap_or_default();
+        let (reply, rx) = oneshot::channel();
+        let _ = other.send(CallMsg::Control(Command::Attend {
+            room: room.clone(),
+            keep: side.other(),
+            partner: self.id,
+            reply,
+        }));
+        // The transferring party leaves this call; the agent is free again.
+        self.bye(Side::B);
+        self.released = Some(Side::B);
+        let _ = self.take_waiting_for_transfer();
+        let member = member_of(self.id, Side::A);
+        let _ = room.join(member, MemberOptions::default());
+        if let Some(s) = self.media.session() {
+            s.hear(Side::A, Hears::Conference { room, member });
+        }
+        self.winner = None;
+        self.pickup_partner = Some(partner);
+        self.update_info(|i| i.note = format!("transferred, with call {partner}"));
+        tracing::info!("call {}: attended transfer to call {partner}", self.id);
+        // Should the other call refuse, this one must not stay alone.
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            if !matches!(rx.await, Ok(Ok(()))) {
+                let _ = me.send(CallMsg::Control(Command::Hangup(
+                    crate::calls::HangupCause::NormalTemporaryFailure,
+                )));
+            }
+        });
+    }
+
+    /// Ends the queue side of a transferred call (the agent is free) and
+    /// keeps the application waiting until the call ends.
+    fn take_waiting_for_transfer(&mut self) -> Option<()> {
+        let app = self.app.as_mut()?;
+        let q = app.queue.take()?;
+        let (agent, since) = q.connected?;
+        self.ctx.queues.send(QueueMsg::CallEnded {
+            member: self.id,
+            agent,
+            talk_time: since.elapsed(),
+            ended_at: Instant::now().into_std(),
+        });
+        Some(())
     }
 
     /// Releases the party the caller talks to and bridges the caller to
