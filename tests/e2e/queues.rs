@@ -817,3 +817,91 @@ async fn the_agent_consults_a_colleague_then_transfers_the_caller_with_refer_rep
     assert_eq!(colleague.bye(&mut c_dialog).await.status, Some(200));
     caller.expect_request("BYE", &dialog.call_id, "").await;
 }
+
+/// True if `hz` is within 20 dB of the strongest of `all` in `pcm`.
+fn has_tone(pcm: &[i16], hz: f32, all: &[f32]) -> bool {
+    let p = |f: f32| crate::ua::tone_power(pcm, 8000.0, f);
+    let best = all.iter().map(|&f| p(f)).fold(0.0, f64::max);
+    best > 0.0 && p(hz) * 100.0 > best
+}
+
+#[tokio::test]
+async fn three_way_puts_the_caller_the_agent_and_a_colleague_in_one_call() {
+    let server = Server::builder("queue_three_way")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("longest-idle-agent", "", ""))
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut colleague = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    assert_eq!(colleague.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let c_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let g_rtp = Rtp::bind(server.ports.media_port(2)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let a_media = sdp_media(&dialog.unwrap().remote_sdp).unwrap();
+    let inc = agent.wait_invite(STEP).await.expect("agent rings");
+    let leg1 = agent.answer(&inc, &sdp(g_rtp.port, "sendrecv")).await;
+    let g_media = sdp_media(&leg1.remote_sdp).unwrap();
+    let consult_offer = sdp(server.ports.media_port(3), "sendrecv");
+    let ((r2, _leg2), c_dialog) = tokio::join!(agent.invite("1002", &consult_offer), async {
+        let inc = colleague
+            .wait_invite(STEP)
+            .await
+            .expect("the colleague rings");
+        colleague.answer(&inc, &sdp(c_rtp.port, "sendrecv")).await
+    });
+    assert_eq!(r2.status, Some(200), "{}", r2.raw);
+    let c_media = sdp_media(&c_dialog.remote_sdp).unwrap();
+    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).unwrap();
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+        calls
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| pred(c))
+            .and_then(|c| c["id"].as_u64())
+            .expect("the call")
+    };
+    let queue_call = find(&|c| c["app"] == "queue");
+    let consult = find(&|c| c["caller"] == "1001" && c["callee"] == "1002");
+    let (code, body) = server
+        .http_post(&format!("/api/calls/{queue_call}/three_way?with={consult}"))
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    // Everyone hears the two others.
+    let tones = [500.0f32, 1000.0, 1500.0];
+    let deadline = Instant::now() + STEP;
+    let mut round = 0;
+    loop {
+        round += 1;
+        for r in [&a_rtp, &g_rtp, &c_rtp] {
+            r.clear_payloads();
+        }
+        tokio::join!(
+            a_rtp.send_tone(a_media, 0, tones[0], 800, 70 + round),
+            g_rtp.send_tone(g_media, 0, tones[1], 800, 80 + round),
+            c_rtp.send_tone(c_media, 0, tones[2], 800, 90 + round)
+        );
+        let heard: Vec<Vec<i16>> = [&a_rtp, &g_rtp, &c_rtp]
+            .iter()
+            .map(|r| g711_decode(0, &r.payload_bytes(0)))
+            .collect();
+        let ok = (0..3).all(|i| {
+            (0..3)
+                .filter(|&j| j != i)
+                .all(|j| has_tone(&heard[i], tones[j], &tones))
+        });
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the three never all heard each other"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

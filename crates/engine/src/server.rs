@@ -170,6 +170,45 @@ impl Engine {
     }
 
     /// Live calls.
+    /// Three-way call: call `id` (its two parties) and the other party of
+    /// the consultation call `with` meet in one room; the consultation
+    /// call's first leg (the party who placed it, also in `id`) is released.
+    pub async fn three_way(&self, id: u64, with: u64) -> Result<(), String> {
+        use crate::calls::control::Command;
+        let tx = |n: u64| {
+            self.ctx
+                .calls
+                .get(&n)
+                .map(|c| c.value().0.clone())
+                .ok_or_else(|| format!("no live call {n}"))
+        };
+        let (main, consult) = (tx(id)?, tx(with)?);
+        if id == with {
+            return Err("a call cannot be joined with itself".into());
+        }
+        let room = media::conference::Conference::start(&self.ctx.media_rt, media::audio::RATE_8K);
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let _ = main.send(CallMsg::Control(Command::Monitor {
+            room: Some(room.clone()),
+            reply,
+        }));
+        rx.await
+            .map_err(|_| format!("call {id} has ended"))?
+            .map_err(|e| format!("call {id}: {e}"))?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let _ = consult.send(CallMsg::Control(Command::Attend {
+            room,
+            keep: crate::calls::Side::B,
+            partner: id,
+            reply,
+        }));
+        rx.await
+            .map_err(|_| format!("call {with} has ended"))?
+            .map_err(|e| format!("call {with}: {e}"))?;
+        tracing::info!("three-way: call {id} joined by the other party of call {with}");
+        Ok(())
+    }
+
     /// The queue service (ACD): agent status changes and the live view.
     pub fn queues(&self) -> &crate::queues::QueueService {
         &self.ctx.queues

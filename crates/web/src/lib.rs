@@ -68,6 +68,8 @@ struct DtmfQuery {
     digits: Option<String>,
     /// Transfer target.
     to: Option<String>,
+    /// The consultation call of a three-way call.
+    with: Option<String>,
 }
 
 async fn call_action(
@@ -99,6 +101,14 @@ async fn call_action(
         "retrieve" => call.hold(false),
         "hangup" => call.hangup(engine::calls::HangupCause::NormalClearing),
         "survey" => call.send_to_survey(),
+        "three_way" => {
+            let Some(with) = q.with.as_deref().and_then(|w| w.parse::<u64>().ok()) else {
+                return err(StatusCode::BAD_REQUEST, "give with=<the consultation call's id>".into());
+            };
+            if let Err(e) = engine.three_way(id, with).await {
+                return err(StatusCode::CONFLICT, e);
+            }
+        }
         "transfer" => {
             let to = q.to.unwrap_or_default();
             if to.is_empty() || !to.chars().all(|c| c.is_ascii_digit()) {
@@ -125,7 +135,7 @@ async fn call_action(
             return err(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "unknown action '{other}' (hold, retrieve, hangup, dtmf, transfer, survey)"
+                    "unknown action '{other}' (hold, retrieve, hangup, dtmf, transfer, survey, three_way)"
                 ),
             )
         }
