@@ -905,3 +905,48 @@ async fn three_way_puts_the_caller_the_agent_and_a_colleague_in_one_call() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_queue_with_a_record_template_records_the_call_with_the_agent() {
+    let dir = crate::harness::artifacts()
+        .join("recordings")
+        .join(format!("queue-{}", std::process::id()));
+    let server = Server::builder("queue_record")
+        .extensions("1000-1002", "secret")
+        .config(&format!(
+            "{}\n[recording]\ndir = \"{}\"\n",
+            queue_config(
+                "longest-idle-agent",
+                "record-template = \"support_${caller}_${call_id}.wav\"\nmoh-sound = \"queue_wait\"\n",
+                ""
+            ),
+            dir.display()
+        ))
+        .start();
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    // While waiting, the queue's own music (here a prompt) plays.
+    let waiting = g711_decode(0, &a_rtp.wait_payload(0, 1600, STEP).await);
+    assert!(
+        media::audio::level_dbov(&waiting) > -45.0,
+        "the queue's music is audible"
+    );
+    let inc = agent.wait_invite(STEP).await.expect("agent rings");
+    let _b = agent
+        .answer(&inc, &sdp(server.ports.media_port(1), "sendrecv"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    let path = cdr.recording_path.expect("the queue call is recorded");
+    assert!(
+        path.contains("support_1000_"),
+        "named by the queue's template: {path}"
+    );
+}

@@ -302,6 +302,15 @@ impl Call {
     /// Starts recording the call (caller left, callee right in stereo)
     /// under the configured directory; returns the file.
     pub(super) fn start_recording(&mut self) -> Result<std::path::PathBuf, String> {
+        let template = self.ctx.cfg.recording.template.clone();
+        self.start_recording_as(&template)
+    }
+
+    /// Starts recording with file name `template` (a queue's record-template).
+    pub(super) fn start_recording_as(
+        &mut self,
+        template: &str,
+    ) -> Result<std::path::PathBuf, String> {
         let cfg = &self.ctx.cfg.recording;
         let layout = self.ctx.cfg.record_layout().map_err(|e| e.to_string())?;
         let vars = RecordingVars {
@@ -309,9 +318,8 @@ impl Call {
             callee: self.callee.clone(),
             call_id: self.a_call_id.clone(),
         };
-        let path =
-            media::recorder::recording_path(&cfg.dir, &cfg.template, &vars, chrono::Local::now())
-                .map_err(|e| e.to_string())?;
+        let path = media::recorder::recording_path(&cfg.dir, template, &vars, chrono::Local::now())
+            .map_err(|e| e.to_string())?;
         let rate = cfg.rate;
         let recorder =
             Recorder::create(&path, RecorderOptions { layout, rate }).map_err(|e| e.to_string())?;

@@ -83,14 +83,21 @@ impl Call {
 
     /// Music on hold for the caller (the default loop).
     fn play_moh(&mut self) {
-        let items = vec![PlayItem::File(
-            self.ctx
-                .cfg
-                .media
-                .sounds_dir
-                .join("moh")
-                .join("default.wav"),
-        )];
+        // The queue's own music (moh-sound: a file, or a built-in prompt
+        // name), else the default loop.
+        let moh = self.queue_config().and_then(|q| q.moh_sound.clone());
+        let items = vec![match moh {
+            Some(m) if m.contains('/') => PlayItem::File(m.into()),
+            Some(m) if !m.trim().is_empty() => PlayItem::Prompt(m),
+            _ => PlayItem::File(
+                self.ctx
+                    .cfg
+                    .media
+                    .sounds_dir
+                    .join("moh")
+                    .join("default.wav"),
+            ),
+        }];
         let source = self
             .media
             .session()
@@ -108,6 +115,17 @@ impl Call {
                 Err(e) => tracing::warn!("call {}: no music on hold: {e}", self.id),
             }
         }
+    }
+
+    /// The configured settings of the queue this caller is in.
+    fn queue_config(&self) -> Option<&crate::acd::QueueConfig> {
+        let name = &self.app.as_ref()?.queue.as_ref()?.queue;
+        self.ctx
+            .cfg
+            .callcenter
+            .queues
+            .iter()
+            .find(|q| &q.name == name)
     }
 
     /// The service asks to ring `agent` at `contact`.
@@ -270,19 +288,13 @@ impl Call {
             }
             self.learn_remote(Side::B, &sdp);
         }
-        let announce = self
-            .app
-            .as_ref()
-            .and_then(|a| a.queue.as_ref())
-            .and_then(|q| {
-                self.ctx
-                    .cfg
-                    .callcenter
-                    .queues
-                    .iter()
-                    .find(|c| c.name == q.queue)
-            })
-            .is_some_and(|c| c.announce_agent);
+        let announce = self.queue_config().is_some_and(|c| c.announce_agent);
+        // The queue's record-template: the call with the agent is recorded.
+        if let Some(template) = self.queue_config().and_then(|c| c.record_template.clone()) {
+            if let Err(e) = self.start_recording_as(&template) {
+                tracing::warn!("call {}: queue recording not started: {e}", self.id);
+            }
+        }
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
         let intro = announce
             .then(|| {
