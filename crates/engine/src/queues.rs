@@ -347,6 +347,9 @@ impl Service {
     }
 
     fn dispatch(&mut self, actions: Vec<AcdAction>) {
+        // Callers sent on: forgotten after this batch, whose events may
+        // still name them.
+        let mut forget = Vec::new();
         for a in actions {
             match a {
                 AcdAction::Offer {
@@ -400,12 +403,17 @@ impl Service {
                         },
                     );
                     self.calls.remove(&member.0);
+                    forget.push(member.0);
                 }
                 AcdAction::Announce { member, sound } => {
                     self.to_call(member, Command::Announce { sound })
                 }
                 AcdAction::Event(e) => self.publish(e),
             }
+        }
+        for m in forget {
+            self.call_ids.remove(&m);
+            self.joined_at.remove(&m);
         }
     }
 
