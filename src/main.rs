@@ -117,6 +117,9 @@ enum ExtensionCmd {
         /// No calls to outside numbers.
         #[arg(long)]
         no_outbound: bool,
+        /// Call pickup group (phones of one group pick up each other's calls with *8).
+        #[arg(long, default_value = "")]
+        pickup_group: String,
     },
     /// List extensions (passwords masked unless --show-passwords).
     List {
@@ -366,6 +369,7 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
             announce_agent_id,
             after_call_work,
             no_outbound,
+            pickup_group,
         } => {
             if password.is_empty() {
                 anyhow::bail!("--password must not be empty");
@@ -385,6 +389,7 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                     announce_agent_id,
                     after_call_work,
                     allow_outbound: !no_outbound,
+                    pickup_group: pickup_group.clone(),
                 })
                 .collect();
             let report = store.add_extensions(&exts).await?;
@@ -429,6 +434,9 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                 }
                 if !e.allow_outbound {
                     flags.push("no-outbound".into());
+                }
+                if !e.pickup_group.is_empty() {
+                    flags.push(format!("group={}", e.pickup_group));
                 }
                 println!(
                     "{:<12} {:<20} {:<8} {:<16} {:<20} {}",

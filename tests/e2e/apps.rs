@@ -485,3 +485,49 @@ async fn another_phone_picks_up_a_call_ringing_at_an_extension() {
     assert_eq!(picker.bye(&mut p_dialog).await.status, Some(200));
     caller.expect_request("BYE", &dialog.call_id, "").await;
 }
+
+#[tokio::test]
+async fn star8_picks_up_a_call_ringing_in_the_callers_pickup_group() {
+    let server = Server::builder("group_pickup")
+        .extensions("1000", "secret")
+        .start();
+    for ext in ["1001", "1002"] {
+        let out = server.cli(&[
+            "extension",
+            "add",
+            ext,
+            "--password",
+            "secret",
+            "--pickup-group",
+            "sales",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut ringing = Ua::new("1001", "secret", server.sip_addr()).await;
+    let deadline = Instant::now() + STEP;
+    while ringing.register(3600).await.status != Some(200) {
+        assert!(Instant::now() < deadline, "1001 never became known");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let mut picker = Ua::new("1002", "secret", server.sip_addr()).await;
+    let a_offer = crate::ua::sdp(server.ports.media_port(0), "sendrecv");
+    let p_offer = crate::ua::sdp(server.ports.media_port(1), "sendrecv");
+    let ((resp, _dialog), p_resp) = tokio::join!(caller.invite("1001", &a_offer), async {
+        let inc = ringing.wait_invite(STEP).await.expect("1001 rings");
+        let (p_resp, _) = picker.invite("*8", &p_offer).await;
+        ringing.expect_cancel(&inc).await;
+        p_resp
+    });
+    assert_eq!(p_resp.status, Some(200), "{}", p_resp.raw);
+    assert_eq!(
+        resp.status,
+        Some(200),
+        "picked up from the group: {}",
+        resp.raw
+    );
+}

@@ -184,6 +184,8 @@ pub struct AppsConfig {
     pub supervisors: Vec<String>,
     /// Feature code of directed pickup (intercept): this prefix + an extension.
     pub pickup: String,
+    /// Feature code of group pickup: a call ringing in the caller's pickup group.
+    pub group_pickup: String,
 }
 
 /// Call-center settings read at start (the web admin edits them in the
@@ -381,6 +383,7 @@ impl Default for AppsConfig {
             eavesdrop: "88".into(),
             supervisors: Vec::new(),
             pickup: "**".into(),
+            group_pickup: "*8".into(),
         }
     }
 }

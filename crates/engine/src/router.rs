@@ -215,6 +215,9 @@ fn builtin(number: &str, apps: &AppsConfig) -> Option<App> {
     if let Some(root) = apps.ivr.get(number) {
         return Some(App::Ivr(root.clone()));
     }
+    if !apps.group_pickup.is_empty() && number == apps.group_pickup {
+        return Some(App::Pickup(String::new()));
+    }
     let digits = |t: &str| t.len() >= 3 && t.chars().all(|c| c.is_ascii_digit());
     if let Some(target) = number.strip_prefix(apps.pickup.as_str()) {
         if !apps.pickup.is_empty() && digits(target) {

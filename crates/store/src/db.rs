@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "extension_settings",
         include_str!("../migrations/0006_extension_settings.sql"),
     ),
+    (
+        7,
+        "pickup_group",
+        include_str!("../migrations/0007_pickup_group.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

@@ -12,7 +12,7 @@ use crate::{bump_version, Store, StoreError};
 macro_rules! columns {
     () => {
         "number, password, display_name, enabled, kind, target, announce_agent_id, \
-         allow_outbound, record, after_call_work, auto_answer"
+         allow_outbound, record, after_call_work, auto_answer, pickup_group"
     };
 }
 
@@ -47,6 +47,9 @@ pub struct Extension {
     /// `off`, `all` (every call to it is auto-answered, for phones that
     /// can) or `queue` (queue offers only).
     pub auto_answer: String,
+    /// Call pickup group: phones of the same group pick up each other's
+    /// ringing calls with *8. Empty: in no group.
+    pub pickup_group: String,
 }
 
 impl Default for Extension {
@@ -63,6 +66,7 @@ impl Default for Extension {
             record: false,
             after_call_work: false,
             auto_answer: "off".into(),
+            pickup_group: String::new(),
         }
     }
 }
@@ -217,8 +221,10 @@ impl Store {
 pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO extensions (number, password, display_name, enabled, created_at, updated_at, \
-         kind, target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (number) DO NOTHING",
+         kind, target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer, \
+         pickup_group) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (number) DO NOTHING",
     )
     .bind(&ext.number)
     .bind(&ext.password)
@@ -232,6 +238,7 @@ pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result
     .bind(i32::from(ext.record))
     .bind(i32::from(ext.after_call_work))
     .bind(&ext.auto_answer)
+    .bind(&ext.pickup_group)
     .execute(&mut **tx)
     .await
     .map_err(db_err("adding extensions"))?
@@ -275,6 +282,7 @@ fn from_row(row: &DbRow) -> Result<Extension, sqlx::Error> {
         record: row.try_get::<i32, _>("record")? != 0,
         after_call_work: row.try_get::<i32, _>("after_call_work")? != 0,
         auto_answer: row.try_get("auto_answer")?,
+        pickup_group: row.try_get("pickup_group")?,
     })
 }
 
