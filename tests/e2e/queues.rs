@@ -950,3 +950,47 @@ async fn a_queue_with_a_record_template_records_the_call_with_the_agent() {
         "named by the queue's template: {path}"
     );
 }
+
+#[tokio::test]
+async fn two_agents_answering_a_ring_all_offer_at_once_one_wins_and_the_other_is_released() {
+    let server = Server::builder("queue_race")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("ring-all", "", ""))
+        .start();
+    let mut agent1 = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut agent2 = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(agent1.register(3600).await.status, Some(200));
+    assert_eq!(agent2.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    set_status(&server, "1002", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let (resp, _dialog) = caller
+        .invite("9400", &sdp(server.ports.media_port(0), "sendrecv"))
+        .await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let inc1 = agent1.wait_invite(STEP).await.expect("agent 1001 rings");
+    let inc2 = agent2.wait_invite(STEP).await.expect("agent 1002 rings");
+    // Both answer at the same instant.
+    let offer1 = sdp(server.ports.media_port(1), "sendrecv");
+    let offer2 = sdp(server.ports.media_port(2), "sendrecv");
+    let (d1, d2) = tokio::join!(agent1.answer(&inc1, &offer1), agent2.answer(&inc2, &offer2));
+    // Exactly one is in the call; the other's answer is hung up at once.
+    let deadline = Instant::now() + STEP;
+    let (winner, loser) = loop {
+        let s1 = agent_field(&server, "1001", "state");
+        let s2 = agent_field(&server, "1002", "state");
+        match (s1.as_str(), s2.as_str()) {
+            ("In a queue call", "Waiting") => break ((agent1, d1), (agent2, d2)),
+            ("Waiting", "In a queue call") => break ((agent2, d2), (agent1, d1)),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "states {s1} / {s2}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (mut loser_ua, loser_dialog) = loser;
+    loser_ua
+        .expect_request("BYE", &loser_dialog.call_id, "")
+        .await;
+    let (_winner_ua, _) = winner;
+    assert_eq!(server.metric("switchboard_queue_answered_total", ""), 1.0);
+}
