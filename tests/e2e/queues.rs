@@ -994,3 +994,39 @@ async fn two_agents_answering_a_ring_all_offer_at_once_one_wins_and_the_other_is
     let (_winner_ua, _) = winner;
     assert_eq!(server.metric("switchboard_queue_answered_total", ""), 1.0);
 }
+
+#[tokio::test]
+async fn stopping_the_server_with_a_caller_in_the_queue_loses_no_record() {
+    let mut server = Server::builder("queue_shutdown")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config("longest-idle-agent", "", ""))
+        .start();
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let dialog = dialog.unwrap();
+    a_rtp.wait_payload(0, 800, STEP).await;
+    // SIGTERM: the caller gets BYE, and the CDR and the queue record are
+    // written before the process exits.
+    let status = tokio::join!(
+        async { server.stop() },
+        caller.expect_request("BYE", &dialog.call_id, "")
+    )
+    .0;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    server.restart();
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.hangup_cause, "SYSTEM_SHUTDOWN", "{cdr:?}");
+    let events = server
+        .store()
+        .await
+        .queue_events_for_call(&dialog.call_id)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"joined") && kinds.contains(&"abandoned"),
+        "{kinds:?}"
+    );
+}
