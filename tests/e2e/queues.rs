@@ -1030,3 +1030,56 @@ async fn stopping_the_server_with_a_caller_in_the_queue_loses_no_record() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn the_desk_dials_out_through_the_agents_phone() {
+    let server = std::sync::Arc::new(
+        Server::builder("click_to_dial")
+            .extensions("1000-1002", "secret")
+            .config(&queue_config("longest-idle-agent", "", ""))
+            .start(),
+    );
+    let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut target = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+    // An agent with no registered phone cannot dial.
+    let s = server.clone();
+    let (code, body) = tokio::task::spawn_blocking(move || {
+        s.http_post("/api/agents/1002/dial?number=1000").unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(target.register(3600).await.status, Some(200));
+    // The desk asks the engine to dial 1002 for agent 1001.
+    let s = server.clone();
+    let request = tokio::task::spawn_blocking(move || {
+        s.http_post("/api/agents/1001/dial?number=1002").unwrap()
+    });
+    // The agent's phone gets a REFER to 1002, accepts it and places the call.
+    let refer = phone
+        .recv_where(STEP, |m| m.method.as_deref() == Some("REFER"))
+        .await
+        .expect("the phone is asked to call");
+    assert!(
+        refer
+            .header("Refer-To")
+            .unwrap_or_default()
+            .contains("sip:1002@"),
+        "{}",
+        refer.raw
+    );
+    phone
+        .respond(&refer, 202, "Accepted", Some("deskref"), "")
+        .await;
+    let (code, body) = request.await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    let offer = sdp(server.ports.media_port(0), "sendrecv");
+    let ((resp, _d), ()) = tokio::join!(phone.invite("1002", &offer), async {
+        let inc = target.wait_invite(STEP).await.expect("the number rings");
+        target
+            .answer(&inc, &sdp(server.ports.media_port(1), "sendrecv"))
+            .await;
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+}

@@ -10,6 +10,7 @@ pub mod apps;
 pub mod auth_guard;
 pub mod calls;
 pub mod cdr;
+pub mod click_to_dial;
 pub mod config;
 pub mod context;
 pub mod directory;

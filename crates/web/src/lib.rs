@@ -26,6 +26,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/agents/{id}/status", post(agent_status))
         .route("/api/agents/{id}/login", post(agent_login))
         .route("/api/agents/{id}/wrapup_done", post(agent_wrapup_done))
+        .route("/api/agents/{id}/dial", post(agent_dial))
         .fallback(not_found)
         .with_state(engine)
 }
@@ -335,6 +336,43 @@ async fn agent_login(
         Ok(()) => json(
             StatusCode::OK,
             &serde_json::json!({ "ok": true, "agent": id, "extension": ext, "status": status.to_string() }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
+}
+
+/// Query of `POST /api/agents/{id}/dial`.
+#[derive(serde::Deserialize)]
+struct DialQuery {
+    number: Option<String>,
+}
+
+/// Dial-out from the desk: the agent's phone is asked (REFER) to call.
+async fn agent_dial(
+    State(engine): State<Arc<Engine>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Query(q): Query<DialQuery>,
+) -> Response {
+    let err = |status: StatusCode, msg: String| json(status, &serde_json::json!({ "error": msg }));
+    if !peer.ip().is_loopback() {
+        return err(
+            StatusCode::FORBIDDEN,
+            "dialing is only accepted from this machine until sign-in exists".into(),
+        );
+    }
+    let Some(number) = q.number.filter(|n| !n.is_empty()) else {
+        return err(StatusCode::BAD_REQUEST, "give number".into());
+    };
+    // The agent's phone: the extension the agent is logged in at.
+    let extension = match engine.queues().agent_config(&id).await {
+        Some(a) if !a.contact.is_empty() => a.contact,
+        _ => id.clone(),
+    };
+    match engine::click_to_dial::dial(engine.ctx(), &extension, &number).await {
+        Ok(phones) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "phones": phones }),
         ),
         Err(e) => err(StatusCode::CONFLICT, e),
     }
