@@ -73,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "pickup_group",
         include_str!("../migrations/0007_pickup_group.sql"),
     ),
+    (
+        8,
+        "web_auth",
+        include_str!("../migrations/0008_web_auth.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

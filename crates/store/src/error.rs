@@ -110,4 +110,37 @@ pub enum StoreError {
         /// What is wrong with it, e.g. `end before start`.
         reason: String,
     },
+
+    /// Creating or renaming a user to a username that is taken.
+    #[error("username {0} is already taken")]
+    UsernameTaken(String),
+
+    /// The user does not exist.
+    #[error("user {0} not found")]
+    UserNotFound(i64),
+
+    /// Creating or renaming a role to a name that is taken.
+    #[error("role name {0} is already taken")]
+    RoleNameTaken(String),
+
+    /// The role does not exist.
+    #[error("role {0} not found")]
+    RoleNotFound(i64),
+
+    /// The department does not exist.
+    #[error("department {0} not found")]
+    DepartmentNotFound(i64),
+
+    /// Putting a department under `parent` would make it its own ancestor.
+    #[error("department {department} cannot be moved under {parent}: that would make a cycle")]
+    DepartmentCycle {
+        /// The department met while walking up from `parent`.
+        department: i64,
+        /// The parent asked for.
+        parent: i64,
+    },
+
+    /// Deleting a department that still has departments below it.
+    #[error("department {0} has departments below it")]
+    DepartmentHasChildren(i64),
 }

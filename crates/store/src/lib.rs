@@ -1,7 +1,8 @@
 //! Storage for Switchboard: extensions, call detail records, persisted
 //! registrar bindings, call-center settings (queues, agents, tiers, IVR
 //! menus, routing rules) and call-center records (queue events, voicemails,
-//! surveys, missed calls), behind one [`Store`] handle.
+//! surveys, missed calls), the web module's users, roles, departments,
+//! sessions and API tokens, behind one [`Store`] handle.
 //!
 //! Call-center settings are JSON documents whose shape the engine owns: the
 //! store takes and returns them as `String`s holding JSON and keeps them
@@ -14,26 +15,36 @@
 
 #![warn(missing_docs)]
 
+mod api_tokens;
 mod callcenter;
 mod cdr;
 mod db;
+mod departments;
 mod error;
 mod extensions;
 mod range;
 mod records;
 mod registrations;
+mod roles;
 mod seed;
+mod sessions;
+mod users;
 
 #[cfg(test)]
 mod tests;
 
+pub use api_tokens::ApiToken;
 pub use callcenter::{AgentRow, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION};
 pub use cdr::Cdr;
+pub use departments::{Department, DepartmentFields};
 pub use error::StoreError;
 pub use extensions::{AddReport, Extension, AUTO_ANSWER_MODES, EXTENSION_KINDS};
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
 pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};
 pub use registrations::BindingRow;
+pub use roles::Role;
+pub use sessions::Session;
+pub use users::{User, UserCredentials, UserFields, UserPage, UserQuery};
 
 use db::{db_err, Pool};
 

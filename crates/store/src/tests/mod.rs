@@ -32,6 +32,8 @@ mod extensions;
 mod open;
 mod records;
 mod registrations;
+mod sessions;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -70,6 +70,7 @@ async fn migrations_applied_twice_are_idempotent() {
         (5, true),
         (6, true),
         (7, true),
+        (8, true),
     ];
     assert_eq!(applied_migrations(&first).await, expected);
     first.close().await;
@@ -96,7 +97,8 @@ async fn memory_db_is_migrated_and_usable() {
             (4, true),
             (5, true),
             (6, true),
-            (7, true)
+            (7, true),
+            (8, true)
         ]
     );
     store.add_extensions(&[ext("1")]).await.unwrap();
@@ -171,7 +173,7 @@ async fn concurrent_first_open_of_a_fresh_file() {
     let url = db.url();
     let (a, b, c) = tokio::join!(Store::open(&url), Store::open(&url), Store::open(&url));
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
-    assert_eq!(applied_migrations(&a).await.len(), 7);
+    assert_eq!(applied_migrations(&a).await.len(), 8);
     assert_eq!(crate::db::journal_mode(&c.pool).await.unwrap(), "wal");
     a.add_extensions(&[ext("1")]).await.unwrap();
     assert_eq!(b.list_extensions().await.unwrap().len(), 1);
