@@ -1,0 +1,45 @@
+// Switchboard web UI: small progressive enhancements. Every page works
+// without this file; it only adds confirmations and conveniences.
+(function () {
+  "use strict";
+
+  // Forms and buttons with data-confirm="question" ask before submitting.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      ev.preventDefault();
+    }
+  });
+
+  // A "select all" checkbox (data-check-all="NAME") ticks every checkbox
+  // of that name in its form; data-check-row="ROW" ticks one grid row.
+  document.addEventListener("change", function (ev) {
+    var box = ev.target;
+    var name = box.getAttribute("data-check-all");
+    if (name && box.form) {
+      box.form.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (b) {
+        b.checked = box.checked;
+      });
+    }
+  });
+
+  // The menu button shows and hides the side menu on narrow screens.
+  var toggle = document.getElementById("menu-toggle");
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      document.body.classList.toggle("menu-open");
+    });
+  }
+
+  // "Copy" buttons next to a freshly created token.
+  document.querySelectorAll("[data-copy]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var el = document.getElementById(btn.getAttribute("data-copy"));
+      if (el && navigator.clipboard) {
+        navigator.clipboard.writeText(el.textContent.trim());
+        btn.classList.add("copied");
+      }
+    });
+  });
+})();

@@ -1,0 +1,148 @@
+//! Agent operations: status, log-in at an extension, end of wrap-up,
+//! dial-out from the desk.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{engine, err};
+use crate::form::QueryFields;
+use crate::state::AppState;
+use crate::view::json;
+
+/// `POST /api/agents/{id}/status?status=`: `available`, `on_demand`,
+/// `on_break`, `logged_out` (or the FreeSWITCH names, e.g. "On Break").
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    QueryFields(q): QueryFields,
+) -> Response {
+    let engine = match engine(&state) {
+        Ok(e) => e,
+        Err(resp) => return resp,
+    };
+    let given = q.text("status");
+    let name = match given.to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
+        "available" => "Available".to_string(),
+        "on demand" | "available on demand" => "Available (On Demand)".to_string(),
+        "on break" | "break" => "On Break".to_string(),
+        "logged out" | "logout" => "Logged Out".to_string(),
+        _ => given.clone(),
+    };
+    let Ok(status) = name.parse::<engine::acd::AgentStatus>() else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            format!("status '{given}': give available, on_demand, on_break or logged_out"),
+        );
+    };
+    match engine
+        .queues()
+        .admin(engine::acd::AcdInput::SetAgentStatus {
+            agent: id.clone(),
+            status,
+        })
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id, "status": status.to_string() }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
+}
+
+/// `POST /api/agents/{id}/login?extension=&password=`: the agent logs in at
+/// an extension (its SIP password proves it): offers ring that extension
+/// from now on, and the agent is Available.
+pub async fn login(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    QueryFields(q): QueryFields,
+) -> Response {
+    let engine = match engine(&state) {
+        Ok(e) => e,
+        Err(resp) => return resp,
+    };
+    let (ext, password) = (q.text("extension"), q.raw("password"));
+    if ext.is_empty() || password.is_empty() {
+        return err(StatusCode::BAD_REQUEST, "give extension and password");
+    }
+    let known = engine.ctx().directory.get(&ext);
+    if !known.is_some_and(|e| e.enabled && e.password == password) {
+        return err(
+            StatusCode::FORBIDDEN,
+            format!("extension {ext}: wrong extension or password"),
+        );
+    }
+    let Some(mut cfg) = engine.queues().agent_config(&id).await else {
+        return err(StatusCode::NOT_FOUND, format!("no agent '{id}'"));
+    };
+    cfg.contact = ext.clone();
+    let queues = engine.queues();
+    if let Err(e) = queues.admin(engine::acd::AcdInput::UpsertAgent(cfg)).await {
+        return err(StatusCode::CONFLICT, e);
+    }
+    let status = engine::acd::AgentStatus::Available;
+    match queues
+        .admin(engine::acd::AcdInput::SetAgentStatus {
+            agent: id.clone(),
+            status,
+        })
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id, "extension": ext, "status": status.to_string() }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
+}
+
+/// `POST /api/agents/{id}/dial?number=`: dial-out from the desk: the
+/// agent's phone is asked (REFER) to call.
+pub async fn dial(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    QueryFields(q): QueryFields,
+) -> Response {
+    let engine = match engine(&state) {
+        Ok(e) => e,
+        Err(resp) => return resp,
+    };
+    let number = q.text("number");
+    if number.is_empty() {
+        return err(StatusCode::BAD_REQUEST, "give number");
+    }
+    // The agent's phone: the extension the agent is logged in at.
+    let extension = match engine.queues().agent_config(&id).await {
+        Some(a) if !a.contact.is_empty() => a.contact,
+        _ => id.clone(),
+    };
+    match engine::click_to_dial::dial(engine.ctx(), &extension, &number).await {
+        Ok(phones) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "phones": phones }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
+}
+
+/// `POST /api/agents/{id}/wrapup_done`: the agent finished after-call work
+/// before the wrap-up time ran out.
+pub async fn wrapup_done(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let engine = match engine(&state) {
+        Ok(e) => e,
+        Err(resp) => return resp,
+    };
+    match engine
+        .queues()
+        .admin(engine::acd::AcdInput::WrapUpDone { agent: id.clone() })
+        .await
+    {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "agent": id }),
+        ),
+        Err(e) => err(StatusCode::CONFLICT, e),
+    }
+}

@@ -1,0 +1,102 @@
+//! The JSON API under `/api`, authenticated by an API token
+//! (`Authorization: Bearer ...`) or a signed-in session, with the same
+//! permission checks as the pages. Errors are `{"error": "...", "field": ...}`
+//! with a 4xx status (5xx only for server faults).
+//!
+//! | route | permission |
+//! |---|---|
+//! | `GET /api/me` | signed in |
+//! | `GET /api/calls` | `calls:view` |
+//! | `POST /api/calls/{id}/{action}` | `calls:control` |
+//! | `GET /api/queues` | `voice.queues:view` |
+//! | `PUT /api/queues/{name}` | `voice.queues:edit` |
+//! | `GET /api/voicemail/{ext}` | `voicemail:view` |
+//! | `POST /api/agents/{id}/status\|login\|wrapup_done\|dial` | `agents:manage` |
+
+mod agents;
+mod calls;
+mod queues;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use axum::Router;
+use engine::Engine;
+
+use crate::auth::permissions::{
+    AGENTS_MANAGE, CALLS_CONTROL, CALLS_VIEW, QUEUES_EDIT, QUEUES_VIEW, VOICEMAIL_VIEW,
+};
+use crate::auth::{require, Identity};
+use crate::state::AppState;
+use crate::view::{api_error, json};
+
+/// The API routes (mounted behind `authenticate`).
+pub fn routes() -> Router<AppState> {
+    let signed_in = Router::new().route("/api/me", get(me));
+    let calls_view = Router::new().route("/api/calls", get(calls::list));
+    let calls_control = Router::new().route("/api/calls/{id}/{action}", post(calls::action));
+    let queues_view = Router::new().route("/api/queues", get(queues::list));
+    let queues_edit = Router::new().route("/api/queues/{name}", put(queues::reload));
+    let voicemail_view = Router::new().route("/api/voicemail/{ext}", get(queues::voicemail));
+    let agents_manage = Router::new()
+        .route("/api/agents/{id}/status", post(agents::status))
+        .route("/api/agents/{id}/login", post(agents::login))
+        .route("/api/agents/{id}/wrapup_done", post(agents::wrapup_done))
+        .route("/api/agents/{id}/dial", post(agents::dial));
+    signed_in
+        .merge(require(CALLS_VIEW, calls_view))
+        .merge(require(CALLS_CONTROL, calls_control))
+        .merge(require(QUEUES_VIEW, queues_view))
+        .merge(require(QUEUES_EDIT, queues_edit))
+        .merge(require(VOICEMAIL_VIEW, voicemail_view))
+        .merge(require(AGENTS_MANAGE, agents_manage))
+}
+
+/// `GET /metrics`: Prometheus text, open to scrapers (no sign-in).
+pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    use axum::response::IntoResponse;
+    match state.engine() {
+        Some(engine) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            engine.metrics_text(),
+        )
+            .into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "engine not running\n").into_response(),
+    }
+}
+
+/// `GET /api/me`: who the token or session belongs to and what it may do.
+async fn me(identity: Identity) -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "id": identity.user.id,
+            "username": identity.user.username,
+            "name": identity.user.name,
+            "is_admin": identity.user.is_admin,
+            "permissions": identity.grants.keys,
+        }),
+    )
+}
+
+/// `{"error": msg}` with `status`.
+fn err(status: StatusCode, msg: impl AsRef<str>) -> Response {
+    api_error(status, msg.as_ref(), None)
+}
+
+/// The engine, or a 503 answer when none runs in this process.
+fn engine(state: &AppState) -> Result<&Arc<Engine>, Response> {
+    state
+        .engine()
+        .ok_or_else(|| err(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"))
+}
+
+/// API JSON 404 for unknown `/api` paths.
+pub async fn not_found() -> Response {
+    err(StatusCode::NOT_FOUND, "not found")
+}

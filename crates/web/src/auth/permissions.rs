@@ -1,0 +1,313 @@
+//! The fixed catalog of permissions and the side menu.
+//!
+//! A permission is a resource (a menu or an API area, e.g. `system.users`)
+//! and an action on it (`view`, `edit`, ...), written `resource:action`
+//! in the database and in forms. Roles and departments grant permissions;
+//! administrators hold all of them. Holding any action on a resource
+//! implies `view` of it.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+/// One permission: an action on a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Permission {
+    /// Resource key, e.g. `system.users`.
+    pub resource: &'static str,
+    /// Action, e.g. `edit`.
+    pub action: &'static str,
+}
+
+impl Permission {
+    /// The permission `resource:action`.
+    pub const fn new(resource: &'static str, action: &'static str) -> Permission {
+        Permission { resource, action }
+    }
+
+    /// The stored form, `resource:action`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.resource, self.action)
+    }
+}
+
+/// One resource of the catalog and the actions it has.
+#[derive(Clone, Copy, Debug)]
+pub struct Resource {
+    /// Key, e.g. `voice.extensions`.
+    pub key: &'static str,
+    /// Its actions; the first is always `view`.
+    pub actions: &'static [&'static str],
+}
+
+/// Every resource, in the order of the permission grid. Pages for some of
+/// them come later; granting them already is harmless.
+pub const CATALOG: &[Resource] = &[
+    Resource {
+        key: "voice.status",
+        actions: &["view"],
+    },
+    Resource {
+        key: "voice.extensions",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "voice.queues",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "voice.routes",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "voice.ivr",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "voice.media",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "voice.registrations",
+        actions: &["view"],
+    },
+    Resource {
+        key: "calls",
+        actions: &["view", "control"],
+    },
+    Resource {
+        key: "agents",
+        actions: &["view", "manage"],
+    },
+    Resource {
+        key: "voicemail",
+        actions: &["view"],
+    },
+    Resource {
+        key: "system.users",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "system.roles",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "system.departments",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "system.audit",
+        actions: &["view"],
+    },
+    Resource {
+        key: "system.settings",
+        actions: &["view", "edit"],
+    },
+];
+
+/// Node status on the home page.
+pub const STATUS_VIEW: Permission = Permission::new("voice.status", "view");
+/// List live calls (`GET /api/calls`).
+pub const CALLS_VIEW: Permission = Permission::new("calls", "view");
+/// Hold, transfer, hang up ... live calls.
+pub const CALLS_CONTROL: Permission = Permission::new("calls", "control");
+/// See queues, their agents and callers.
+pub const QUEUES_VIEW: Permission = Permission::new("voice.queues", "view");
+/// Add or change queues.
+pub const QUEUES_EDIT: Permission = Permission::new("voice.queues", "edit");
+/// Change agents' status, log them in, dial for them.
+pub const AGENTS_MANAGE: Permission = Permission::new("agents", "manage");
+/// Read voicemail lists.
+pub const VOICEMAIL_VIEW: Permission = Permission::new("voicemail", "view");
+/// See users.
+pub const USERS_VIEW: Permission = Permission::new("system.users", "view");
+/// Create and change users.
+pub const USERS_EDIT: Permission = Permission::new("system.users", "edit");
+/// See roles.
+pub const ROLES_VIEW: Permission = Permission::new("system.roles", "view");
+/// Create, change and delete roles.
+pub const ROLES_EDIT: Permission = Permission::new("system.roles", "edit");
+/// See departments.
+pub const DEPARTMENTS_VIEW: Permission = Permission::new("system.departments", "view");
+/// Create, change and delete departments.
+pub const DEPARTMENTS_EDIT: Permission = Permission::new("system.departments", "edit");
+
+/// Whether `key` (`resource:action`) names a permission of the catalog.
+pub fn is_known(key: &str) -> bool {
+    let Some((resource, action)) = key.split_once(':') else {
+        return false;
+    };
+    CATALOG
+        .iter()
+        .any(|r| r.key == resource && r.actions.contains(&action))
+}
+
+/// What a user may do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Administrators may do everything.
+    pub admin: bool,
+    /// Granted permissions (`resource:action`), from roles and departments.
+    pub keys: BTreeSet<String>,
+}
+
+impl Grants {
+    /// Whether these grants allow `p`.
+    pub fn allows(&self, p: Permission) -> bool {
+        if self.admin {
+            return true;
+        }
+        if p.action == "view" {
+            let prefix = format!("{}:", p.resource);
+            return self.keys.iter().any(|k| k.starts_with(&prefix));
+        }
+        self.keys.contains(&p.key())
+    }
+}
+
+/// One entry of the side menu.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MenuItem {
+    /// Stable id of the link (`menu-users`), for tests.
+    pub id: &'static str,
+    /// Message key of the label.
+    pub label: &'static str,
+    /// Where it goes.
+    pub href: &'static str,
+    /// The heading it sits under (message key); `None` at the top.
+    pub group: Option<&'static str>,
+    /// What the user needs to see it; `None`: every signed-in user.
+    #[serde(skip)]
+    pub needs: Option<Permission>,
+}
+
+/// The side menu, in order. Only pages that exist are listed.
+pub const MENU: &[MenuItem] = &[
+    MenuItem {
+        id: "menu-home",
+        label: "nav.home",
+        href: "/",
+        group: None,
+        needs: None,
+    },
+    MenuItem {
+        id: "menu-users",
+        label: "nav.users",
+        href: "/users",
+        group: Some("nav.group_system"),
+        needs: Some(USERS_VIEW),
+    },
+    MenuItem {
+        id: "menu-roles",
+        label: "nav.roles",
+        href: "/roles",
+        group: Some("nav.group_system"),
+        needs: Some(ROLES_VIEW),
+    },
+    MenuItem {
+        id: "menu-departments",
+        label: "nav.departments",
+        href: "/departments",
+        group: Some("nav.group_system"),
+        needs: Some(DEPARTMENTS_VIEW),
+    },
+    MenuItem {
+        id: "menu-tokens",
+        label: "nav.tokens",
+        href: "/account/tokens",
+        group: Some("nav.group_account"),
+        needs: None,
+    },
+    MenuItem {
+        id: "menu-password",
+        label: "nav.password",
+        href: "/password",
+        group: Some("nav.group_account"),
+        needs: None,
+    },
+];
+
+/// The menu entries `grants` may see.
+pub fn menu_for(grants: &Grants) -> Vec<MenuItem> {
+    MENU.iter()
+        .filter(|m| m.needs.is_none_or(|p| grants.allows(p)))
+        .copied()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(keys: &[&str]) -> Grants {
+        Grants {
+            admin: false,
+            keys: keys.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn edit_implies_view_but_not_the_reverse() {
+        let g = grants(&["system.users:edit", "calls:view"]);
+        assert!(g.allows(USERS_VIEW));
+        assert!(g.allows(USERS_EDIT));
+        assert!(g.allows(CALLS_VIEW));
+        assert!(!g.allows(CALLS_CONTROL));
+        assert!(!g.allows(ROLES_VIEW));
+        // A resource whose key is a prefix of another does not leak.
+        let g = grants(&["voice.queues_extra:edit"]);
+        assert!(!g.allows(QUEUES_VIEW));
+        let admin = Grants {
+            admin: true,
+            ..Default::default()
+        };
+        assert!(admin.allows(DEPARTMENTS_EDIT));
+    }
+
+    #[test]
+    fn catalog_is_consistent() {
+        for r in CATALOG {
+            assert_eq!(r.actions[0], "view", "{}", r.key);
+        }
+        for p in [
+            STATUS_VIEW,
+            CALLS_CONTROL,
+            QUEUES_EDIT,
+            AGENTS_MANAGE,
+            VOICEMAIL_VIEW,
+            USERS_EDIT,
+            ROLES_EDIT,
+            DEPARTMENTS_EDIT,
+        ] {
+            assert!(is_known(&p.key()), "{}", p.key());
+        }
+        assert!(!is_known("system.users:destroy"));
+        assert!(!is_known("nonsense"));
+        for m in MENU {
+            if let Some(p) = m.needs {
+                assert!(is_known(&p.key()));
+            }
+        }
+    }
+
+    #[test]
+    fn menu_is_filtered() {
+        let ids = |g: &Grants| menu_for(g).iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&grants(&[])),
+            ["menu-home", "menu-tokens", "menu-password"]
+        );
+        assert_eq!(
+            ids(&grants(&["system.roles:view"])),
+            ["menu-home", "menu-roles", "menu-tokens", "menu-password"]
+        );
+        assert_eq!(
+            ids(&Grants {
+                admin: true,
+                ..Default::default()
+            })
+            .len(),
+            MENU.len()
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! Server-rendered pages: the embedded templates (minijinja), the context
+//! every page gets (language, user, menu, CSRF token), error pages and the
+//! JSON error shape of the API.
+
+use std::sync::OnceLock;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::value::{merge_maps, Kwargs};
+use minijinja::{context, Environment, Error, State, Value};
+
+use crate::auth::permissions::menu_for;
+use crate::auth::Identity;
+use crate::i18n::Lang;
+
+/// The templates, embedded in the binary.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../templates/layout.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("password.html", include_str!("../templates/password.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("users.html", include_str!("../templates/users.html")),
+    (
+        "user_form.html",
+        include_str!("../templates/user_form.html"),
+    ),
+    ("roles.html", include_str!("../templates/roles.html")),
+    (
+        "role_form.html",
+        include_str!("../templates/role_form.html"),
+    ),
+    (
+        "departments.html",
+        include_str!("../templates/departments.html"),
+    ),
+    (
+        "department_form.html",
+        include_str!("../templates/department_form.html"),
+    ),
+    ("tokens.html", include_str!("../templates/tokens.html")),
+];
+
+/// The template environment, built once. A template that does not compile
+/// is logged and then fails to render (500), it never panics the server;
+/// the unit tests compile them all.
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!("template {name}: {e:#}");
+            }
+        }
+        env.add_function("t", t);
+        env.add_filter("number", |state: &State, n: i64| lang_of(state).number(n));
+        env.add_filter("datetime", |state: &State, ms: i64| {
+            lang_of(state).datetime(ms)
+        });
+        env.add_filter("duration", |state: &State, secs: u64| {
+            lang_of(state).duration(secs)
+        });
+        env
+    })
+}
+
+/// The language of the page being rendered (`lang_code` in the context).
+fn lang_of(state: &State) -> Lang {
+    state
+        .lookup("lang_code")
+        .and_then(|v| v.as_str().and_then(Lang::from_tag))
+        .unwrap_or(Lang::En)
+}
+
+/// Template function `t("key", name=value, ...)`: the message in the
+/// page's language with placeholders filled.
+fn t(state: &State, key: &str, kwargs: Kwargs) -> Result<String, Error> {
+    let mut args = Vec::new();
+    for name in kwargs.args() {
+        let value: Value = kwargs.get(name)?;
+        args.push((name.to_string(), value.to_string()));
+    }
+    let borrowed: Vec<(&str, &str)> = args.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    Ok(lang_of(state).t(key, &borrowed))
+}
+
+/// What every page needs to render: language, user, current path.
+/// An extractor; pages outside sign-in get `identity: None`.
+#[derive(Clone, Debug)]
+pub struct PageCtx {
+    /// The page's language.
+    pub lang: Lang,
+    /// The signed-in user, if any.
+    pub identity: Option<Identity>,
+    /// Path and query of the request (for the language switch's return).
+    pub path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PageCtx {
+            lang: Lang::from_headers(&parts.headers),
+            identity: parts.extensions.get::<Identity>().cloned(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into()),
+        })
+    }
+}
+
+impl PageCtx {
+    /// Renders `template` with `extra` on top of the common context (200).
+    pub fn render(&self, template: &str, extra: Value) -> Response {
+        self.render_status(StatusCode::OK, template, extra)
+    }
+
+    /// Renders `template` with a status (e.g. 400 for a form with errors,
+    /// which is shown again with the messages next to the fields).
+    pub fn render_status(&self, status: StatusCode, template: &str, extra: Value) -> Response {
+        let base = base_context(self.lang, self.identity.as_ref(), &self.path);
+        render(status, template, merge_maps([base, extra]))
+    }
+
+    /// The message `key` in the page's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key, &[])
+    }
+}
+
+/// The context shared by every page.
+fn base_context(lang: Lang, identity: Option<&Identity>, path: &str) -> Value {
+    let bare_path = path.split('?').next().unwrap_or("/");
+    let menu: Vec<Value> = identity
+        .map(|i| menu_for(&i.grants))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let active = if m.href == "/" {
+                bare_path == "/"
+            } else {
+                bare_path == m.href || bare_path.starts_with(&format!("{}/", m.href))
+            };
+            context! { id => m.id, label => m.label, href => m.href, group => m.group, active => active }
+        })
+        .collect();
+    let langs: Vec<Value> = Lang::ALL
+        .iter()
+        .map(|l| context! { code => l.code(), name => l.native_name(), current => *l == lang })
+        .collect();
+    context! {
+        lang_code => lang.code(),
+        langs => langs,
+        here => crate::form::encode(path),
+        menu => menu,
+        user => identity.map(|i| context! {
+            id => i.user.id,
+            username => i.user.username.clone(),
+            name => i.user.name.clone(),
+            is_admin => i.user.is_admin,
+        }),
+        csrf => identity.and_then(|i| i.csrf()).unwrap_or_default(),
+        version => env!("CARGO_PKG_VERSION"),
+        asset_v => crate::assets::version(),
+    }
+}
+
+/// Renders a template into an HTML response.
+fn render(status: StatusCode, template: &str, ctx: Value) -> Response {
+    let result = env().get_template(template).and_then(|tpl| tpl.render(ctx));
+    match result {
+        Ok(html) => (status, html_headers(), Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!("rendering {template}: {e:#}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error while rendering the page",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Headers of every page: not cached (pages show private data).
+fn html_headers() -> [(header::HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
+}
+
+/// An error page with message `key` (e.g. 403 "you may not").
+pub fn error_page(
+    status: StatusCode,
+    lang: Lang,
+    identity: Option<&Identity>,
+    key: &str,
+) -> Response {
+    let ctx = PageCtx {
+        lang,
+        identity: identity.cloned(),
+        path: "/".into(),
+    };
+    ctx.render_status(
+        status,
+        "error.html",
+        context! { status => status.as_u16(), message_key => key },
+    )
+}
+
+/// The API's error response: `{"error": message, "field": field}`.
+pub fn api_error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+    json(
+        status,
+        &serde_json::json!({ "error": message, "field": field }),
+    )
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{{\"error\":\"serialising response: {e}\"}}"),
+        )
+            .into_response(),
+    }
+}
+
+/// Logs `err` and answers 500 without details (page or JSON).
+pub fn internal_error(api: bool, lang: Lang, err: &anyhow::Error) -> Response {
+    tracing::error!("web request failed: {err:#}");
+    if api {
+        api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error, see the server log",
+            None,
+        )
+    } else {
+        error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang,
+            None,
+            "error.internal",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        for (name, _) in TEMPLATES {
+            assert!(env().get_template(name).is_ok(), "template {name}");
+        }
+    }
+
+    /// Every `t("key"` in the templates names a key of both catalogs.
+    #[test]
+    fn templates_use_only_known_keys() {
+        let mut missing = Vec::new();
+        for (name, source) in TEMPLATES {
+            let pieces = source
+                .split("t(\"")
+                .skip(1)
+                .filter_map(|p| p.split_once('"'))
+                .chain(
+                    source
+                        .split("t('")
+                        .skip(1)
+                        .filter_map(|p| p.split_once('\'')),
+                );
+            for (key, _) in pieces {
+                for lang in Lang::ALL {
+                    if lang.t(key, &[]) == key {
+                        missing.push(format!("{name}: {key} ({})", lang.code()));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "unknown message keys: {missing:#?}");
+    }
+}
