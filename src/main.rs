@@ -1,6 +1,6 @@
 //! `switchboard`: with no command it runs the server; subcommands provision
 //! extensions in the same database the server uses (the running server picks
-//! the changes up without a restart).
+//! the changes up without a restart) and create API tokens for web users.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -68,6 +68,23 @@ enum Command {
     /// Routing rules ([[callcenter.routes]]).
     #[command(subcommand)]
     Route(RouteCmd),
+    /// API tokens of web users (for scripts: `Authorization: Bearer TOKEN`).
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCmd {
+    /// Create an API token for a web user and print it (it is stored
+    /// hashed: this is the only time it is shown). The server need not run.
+    Create {
+        /// The web user the token acts as (e.g. admin).
+        #[arg(long)]
+        user: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -197,6 +214,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Extension(cmd)) => extension(cfg, cmd).await,
         Some(Command::Route(RouteCmd::Test { number, at })) => route_test(cfg, &number, at).await,
+        Some(Command::Token(TokenCmd::Create { user, name })) => {
+            std::fs::create_dir_all(&cfg.server.data_dir)
+                .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;
+            let store = store::Store::open(&cfg.database_url()).await?;
+            let token = web::create_api_token(&store, &user, &name).await;
+            store.close().await;
+            println!("{}", token?);
+            Ok(())
+        }
     }
 }
 

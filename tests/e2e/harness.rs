@@ -215,7 +215,7 @@ impl ServerBuilder {
             .expect("write test config");
 
         let ports = PortBlock::next();
-        let server = Server {
+        let mut server = Server {
             child: None,
             name: id,
             sip_port: free_udp_tcp_port(),
@@ -225,7 +225,9 @@ impl ServerBuilder {
             data_dir,
             config_path,
             log_path,
+            api_token: String::new(),
         };
+        server.api_token = server.create_api_token();
         for (spec, password, name) in &self.extensions {
             let mut args = vec!["extension", "add", spec, "--password", password];
             if !name.is_empty() {
@@ -262,6 +264,9 @@ pub struct Server {
     pub config_path: PathBuf,
     /// Where the server's stdout and stderr go.
     pub log_path: PathBuf,
+    /// An API token of the default admin, sent as `Authorization: Bearer`
+    /// by the HTTP helpers (created with `switchboard token create`).
+    pub api_token: String,
 }
 
 /// How long a server may take to answer /metrics after spawning: a hang guard for
@@ -283,6 +288,19 @@ impl Server {
             extensions: Vec::new(),
             config_extra: String::new(),
         }
+    }
+
+    /// Creates an API token for the default admin with the CLI (before the
+    /// server starts: the CLI needs only the database).
+    fn create_api_token(&self) -> String {
+        let out = self.cli(&["token", "create", "--user", "admin", "--name", "e2e"]);
+        assert!(
+            out.status.success(),
+            "token create failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Runs a CLI subcommand against this server's data dir and config.
@@ -397,7 +415,8 @@ impl Server {
         write!(
             s,
             "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+             Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{body}",
+            self.api_token,
             body.len()
         )?;
         let mut buf = Vec::new();
