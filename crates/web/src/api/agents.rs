@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{engine, err};
+use super::{engine, err, no_engine};
 use crate::form::QueryFields;
 use crate::state::AppState;
 use crate::view::json;
@@ -17,9 +17,8 @@ pub async fn status(
     Path(id): Path<String>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let engine = match engine(&state) {
-        Ok(e) => e,
-        Err(resp) => return resp,
+    let Some(engine) = engine(&state) else {
+        return no_engine();
     };
     let given = q.text("status");
     let name = match given.to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
@@ -59,9 +58,8 @@ pub async fn login(
     Path(id): Path<String>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let engine = match engine(&state) {
-        Ok(e) => e,
-        Err(resp) => return resp,
+    let Some(engine) = engine(&state) else {
+        return no_engine();
     };
     let (ext, password) = (q.text("extension"), q.raw("password"));
     if ext.is_empty() || password.is_empty() {
@@ -105,9 +103,8 @@ pub async fn dial(
     Path(id): Path<String>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let engine = match engine(&state) {
-        Ok(e) => e,
-        Err(resp) => return resp,
+    let Some(engine) = engine(&state) else {
+        return no_engine();
     };
     let number = q.text("number");
     if number.is_empty() {
@@ -130,9 +127,8 @@ pub async fn dial(
 /// `POST /api/agents/{id}/wrapup_done`: the agent finished after-call work
 /// before the wrap-up time ran out.
 pub async fn wrapup_done(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let engine = match engine(&state) {
-        Ok(e) => e,
-        Err(resp) => return resp,
+    let Some(engine) = engine(&state) else {
+        return no_engine();
     };
     match engine
         .queues()

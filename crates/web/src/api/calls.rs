@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{engine, err};
+use super::{engine, err, no_engine};
 use crate::form::QueryFields;
 use crate::state::AppState;
 use crate::view::json;
@@ -12,8 +12,8 @@ use crate::view::json;
 /// `GET /api/calls`: live calls as JSON.
 pub async fn list(State(state): State<AppState>) -> Response {
     match engine(&state) {
-        Ok(engine) => json(StatusCode::OK, &engine.calls()),
-        Err(resp) => resp,
+        Some(engine) => json(StatusCode::OK, &engine.calls()),
+        None => no_engine(),
     }
 }
 
@@ -24,9 +24,8 @@ pub async fn action(
     Path((id, action)): Path<(String, String)>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let engine = match engine(&state) {
-        Ok(e) => e,
-        Err(resp) => return resp,
+    let Some(engine) = engine(&state) else {
+        return no_engine();
     };
     let Ok(id) = id.parse::<u64>() else {
         return err(

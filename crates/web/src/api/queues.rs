@@ -4,15 +4,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{engine, err};
+use super::{engine, err, no_engine};
 use crate::state::AppState;
 use crate::view::{api_error, json};
 
 /// `GET /api/queues`: queues with their agents and waiting callers.
 pub async fn list(State(state): State<AppState>) -> Response {
     match engine(&state) {
-        Ok(engine) => json(StatusCode::OK, &engine.queues().inspect().await),
-        Err(resp) => resp,
+        Some(engine) => json(StatusCode::OK, &engine.queues().inspect().await),
+        None => no_engine(),
     }
 }
 
@@ -39,9 +39,8 @@ pub async fn reload(
     Path(name): Path<String>,
     body: String,
 ) -> Response {
-    let engine = match engine(&state) {
-        Ok(e) => e,
-        Err(resp) => return resp,
+    let Some(engine) = engine(&state) else {
+        return no_engine();
     };
     let mut value: serde_json::Value = match serde_json::from_str(&body) {
         Ok(v) => v,

@@ -121,11 +121,15 @@ impl Lang {
         if n < 0 {
             out.push('-');
         }
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(c);
+        // The first group holds 1-3 digits, every later one exactly 3.
+        let head = match digits.len() % 3 {
+            0 => 3.min(digits.len()),
+            r => r,
+        };
+        out.push_str(&digits[..head]);
+        for group in digits.as_bytes()[head..].chunks(3) {
+            out.push(',');
+            out.push_str(std::str::from_utf8(group).unwrap_or_default());
         }
         out
     }
