@@ -115,6 +115,7 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
         }
     };
     state.throttle().success(&username);
+    purge_expired_sessions(&state).await;
     let cookie = match auth::start_session(&state, user.id, &ip, &user_agent).await {
         Ok((cookie, _)) => cookie,
         Err(e) => return view::internal_error(false, ctx.lang, &e),
@@ -126,6 +127,20 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
         next
     };
     ([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
+}
+
+/// Deletes sessions past their idle or absolute limit (abandoned ones are
+/// never presented again, so they are swept here, at each sign-in).
+async fn purge_expired_sessions(state: &AppState) {
+    let now = auth::now_ms();
+    let idle = i64::try_from(state.settings().session_idle.as_millis()).unwrap_or(i64::MAX);
+    if let Err(e) = state
+        .store()
+        .purge_sessions(now.saturating_sub(idle), now)
+        .await
+    {
+        tracing::warn!("deleting expired sessions: {e}");
+    }
 }
 
 /// `POST /logout`: ends the session.
