@@ -136,8 +136,13 @@ impl Lang {
 
     /// A unix-millisecond time in the server's local time zone:
     /// `2026-11-25 10:03` in English, `2026年11月25日 10:03` in Chinese.
+    /// Times at or before the epoch (e.g. the seeded admin's creation,
+    /// unknown) are shown as `—`.
     pub fn datetime(self, unix_ms: i64) -> String {
         use chrono::TimeZone;
+        if unix_ms <= 0 {
+            return "—".to_string();
+        }
         let Some(t) = chrono::Local.timestamp_millis_opt(unix_ms).single() else {
             return String::new();
         };
@@ -293,6 +298,7 @@ mod tests {
         let zh = Lang::Zh.datetime(1_700_000_000_000);
         assert!(en.starts_with("2023-11-1"), "{en}");
         assert!(zh.starts_with("2023年11月1"), "{zh}");
+        assert_eq!(Lang::En.datetime(0), "—");
     }
 
     #[test]

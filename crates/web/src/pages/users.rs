@@ -288,6 +288,12 @@ async fn read_form(
         e.add("username", "form.required");
     } else if !valid_username(&v.username) {
         e.add("username", "user.username_invalid");
+    } else if let Some(owner) = state.store().user_credentials(&v.username).await? {
+        // Checked here so the message shows with the others; the store
+        // refuses a duplicate anyway (a race ends in the same message).
+        if editing.is_none_or(|u| u.id != owner.user.id) {
+            e.add("username", "user.username_taken");
+        }
     }
     if v.name.chars().count() > MAX_NAME {
         e.add("name", "form.too_long");
@@ -381,13 +387,6 @@ pub async fn create(
         Ok(v) => v,
         Err(e) => return view::internal_error(false, ctx.lang, &e),
     };
-    if view.errors.is_empty() {
-        match state.store().user_credentials(&view.values.username).await {
-            Ok(Some(_)) => view.errors.add("username", "user.username_taken"),
-            Ok(None) => {}
-            Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
-        }
-    }
     if !view.errors.is_empty() {
         return render_form(
             &state,
