@@ -37,6 +37,17 @@ fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+/// The value of the page's hidden `csrf` field.
+fn csrf_of(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("csrf field") + marker.len();
+    page[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn post_form(server: &Server, path: &str, cookie: &str, body: &str) -> (u16, String) {
     raw(
         server,
@@ -74,14 +85,18 @@ fn the_api_needs_a_token_and_the_cli_makes_one() {
 #[test]
 fn the_default_admin_signs_in_changes_the_password_and_sees_the_node() {
     let server = Server::start("web_sign_in");
-    let body = "username=admin&password=123456";
-    let (status, text) = raw(
+    // The sign-in form carries its own CSRF token (cookie + hidden field).
+    let (status, form) = raw(&server, "GET /login HTTP/1.0\r\nHost: x\r\n\r\n");
+    assert_eq!(status, 200);
+    let login_cookie = header(&form, "set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("sign-in CSRF cookie")
+        .to_string();
+    let (status, text) = post_form(
         &server,
-        &format!(
-            "POST /login HTTP/1.0\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
+        "/login",
+        &login_cookie,
+        &format!("csrf={}&username=admin&password=123456", csrf_of(&form)),
     );
     assert_eq!(status, 303, "{text}");
     assert_eq!(header(&text, "location"), Some("/password"));

@@ -132,16 +132,25 @@ impl App {
     }
 
     async fn login(&self, username: &str, password: &str) -> Resp {
-        self.post(
-            "/login",
-            None,
-            &format!(
-                "username={}&password={}",
-                crate::form::encode(username),
-                crate::form::encode(password)
-            ),
-        )
-        .await
+        let body = format!(
+            "username={}&password={}",
+            crate::form::encode(username),
+            crate::form::encode(password)
+        );
+        self.post_login(&body, None).await
+    }
+
+    /// Opens the sign-in form (for its CSRF cookie and field), then posts
+    /// `body` to it with `cookie` (e.g. a language) besides.
+    async fn post_login(&self, body: &str, cookie: Option<&str>) -> Resp {
+        let form = self.get("/login", cookie).await;
+        let login_cookie = form.cookie("sb_login").expect("sign-in CSRF cookie");
+        let cookies = match cookie {
+            Some(c) => format!("{login_cookie}; {c}"),
+            None => login_cookie,
+        };
+        let body = format!("csrf={}&{body}", csrf_of(&form.body));
+        self.post("/login", Some(&cookies), &body).await
     }
 
     /// Signs in (the password must be right) and picks up the CSRF token.
@@ -203,7 +212,7 @@ async fn sign_in_ok_and_bad_password() {
     let unknown = app.login("nobody", "whatever").await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert!(unknown.body.contains("id=\"login-error\""));
-    let empty = app.post("/login", None, "username=&password=").await;
+    let empty = app.post_login("username=&password=", None).await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
     assert!(empty.body.contains("data-test=\"error-username\""));
 
@@ -231,6 +240,40 @@ async fn sign_in_ok_and_bad_password() {
         .unwrap()
         .is_some());
     assert!(app.store.get_session(&secret).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_sign_in_form_has_its_own_csrf_token() {
+    let app = App::new().await;
+    app.user("alice", false).await;
+    let form = app.get("/login", None).await;
+    let line = form.set_cookie_line("sb_login");
+    assert!(
+        line.contains("HttpOnly") && line.contains("Path=/login"),
+        "{line}"
+    );
+    let token = csrf_of(&form.body);
+    assert_eq!(token.len(), 64);
+    // No cookie, no field, or a field that does not match: refused, no session.
+    let body = format!("username=alice&password={PW}");
+    let r = app
+        .post("/login", None, &format!("csrf={token}&{body}"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("id=\"form-error\""));
+    assert!(r.cookie("sb_session").is_none());
+    let cookie = form.cookie("sb_login").unwrap();
+    let r = app.post("/login", Some(&cookie), &body).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post("/login", Some(&cookie), &format!("csrf=abc&{body}"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post("/login", Some(&cookie), &format!("csrf={token}&{body}"))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.cookie("sb_session").is_some());
 }
 
 #[tokio::test]
@@ -631,13 +674,7 @@ async fn language_from_accept_language_and_the_sticky_switch() {
     // Error messages follow the language too.
     app.user("li", false).await;
     let r = app
-        .send(
-            Request::post("/login")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::COOKIE, &cookie)
-                .body(Body::from("username=li&password=bad"))
-                .unwrap(),
-        )
+        .post_login("username=li&password=bad", Some(&cookie))
         .await;
     assert!(r.body.contains("用户名或密码错误"), "{}", r.body);
 }
@@ -672,19 +709,17 @@ async fn an_expired_session_goes_to_sign_in_and_back() {
         form.body
     );
     let back = app
-        .post(
-            "/login",
-            None,
+        .post_login(
             &format!("username=dora&password={PW}&next=%2Fusers%3Fq%3Dx"),
+            None,
         )
         .await;
     assert_eq!(back.location(), "/users?q=x");
     // Only local paths are followed.
     let evil = app
-        .post(
-            "/login",
-            None,
+        .post_login(
             &format!("username=dora&password={PW}&next=https%3A%2F%2Fevil.example"),
+            None,
         )
         .await;
     assert_eq!(evil.location(), "/");

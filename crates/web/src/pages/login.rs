@@ -31,10 +31,31 @@ pub async fn form(
     if let Ok(Some(_)) = auth::session_identity(&state, &headers).await {
         return Redirect::to(&next).into_response();
     }
-    ctx.render(
-        "login.html",
+    login_page(
+        &ctx,
+        StatusCode::OK,
         context! { next => next, username => "", errors => Errors::default(), signed_out => q.flag("signed_out") },
     )
+}
+
+/// Name of the cookie holding the sign-in form's CSRF token. There is no
+/// session yet, so the form is protected by double submission: the token
+/// is in this cookie and in the form, and both must match.
+pub const LOGIN_CSRF_COOKIE: &str = "sb_login";
+
+/// Renders the sign-in page with a fresh CSRF token (cookie and field).
+fn login_page(ctx: &PageCtx, status: StatusCode, extra: minijinja::Value) -> Response {
+    let token = match auth::token::random_hex() {
+        Ok(t) => t,
+        Err(e) => return view::internal_error(false, ctx.lang, &e),
+    };
+    let cookie = format!("{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Lax");
+    let page = ctx.render_status(
+        status,
+        "login.html",
+        minijinja::value::merge_maps([extra, context! { csrf => token }]),
+    );
+    ([(header::SET_COOKIE, cookie)], page).into_response()
 }
 
 /// Minutes to show for a wait, rounded up (at least 1).
@@ -52,6 +73,7 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let login_cookie = auth::cookie(req.headers(), LOGIN_CSRF_COOKIE).unwrap_or_default();
     let Form(f) =
         match <Form as axum::extract::FromRequest<AppState>>::from_request(req, &state).await {
             Ok(f) => f,
@@ -61,9 +83,9 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
     let secret = f.raw("password");
     let next = auth::safe_next(Some(f.text("next").as_str()).filter(|n| !n.is_empty()));
     let again = |status: StatusCode, errors: Errors, failed: bool, throttled: Option<u64>| {
-        ctx.render_status(
+        login_page(
+            &ctx,
             status,
-            "login.html",
             context! {
                 next => next.clone(), username => username.clone(), errors => errors,
                 failed => failed, throttled_minutes => throttled,
@@ -71,6 +93,11 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
         )
     };
     let mut errors = Errors::default();
+    let sent = f.text(auth::CSRF_FIELD);
+    if login_cookie.is_empty() || !auth::token::constant_time_eq(&sent, &login_cookie) {
+        errors.add("_form", "login.form_expired");
+        return again(StatusCode::FORBIDDEN, errors, false, None);
+    }
     if username.is_empty() || username.chars().count() > MAX_USERNAME {
         errors.add("username", "form.required");
     }
