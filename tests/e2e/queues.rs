@@ -1045,7 +1045,8 @@ async fn the_desk_dials_out_through_the_agents_phone() {
     // An agent with no registered phone cannot dial.
     let s = server.clone();
     let (code, body) = tokio::task::spawn_blocking(move || {
-        s.http_post("/api/agents/1002/dial?number=1000").unwrap()
+        s.http_post("/api/agents/1002/dial?number=1000&mode=refer")
+            .unwrap()
     })
     .await
     .unwrap();
@@ -1054,7 +1055,8 @@ async fn the_desk_dials_out_through_the_agents_phone() {
     // The desk asks the engine to dial 1002 for agent 1001.
     let s = server.clone();
     let request = tokio::task::spawn_blocking(move || {
-        s.http_post("/api/agents/1001/dial?number=1002").unwrap()
+        s.http_post("/api/agents/1001/dial?number=1002&mode=refer")
+            .unwrap()
     });
     // The agent's phone gets a REFER to 1002, accepts it and places the call.
     let refer = phone
@@ -1082,4 +1084,104 @@ async fn the_desk_dials_out_through_the_agents_phone() {
             .await;
     });
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn the_desk_dials_out_by_ringing_the_agent_then_the_number() {
+    let server = std::sync::Arc::new(
+        Server::builder("originate")
+            .extensions("1000-1002", "secret")
+            .config(&queue_config("longest-idle-agent", "", ""))
+            .start(),
+    );
+    let post = |path: &'static str| {
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.http_post(path).unwrap())
+    };
+    let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut target = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+    assert_eq!(target.register(3600).await.status, Some(200));
+    // Refused before any phone rings: not a number, an unknown one.
+    let (code, body) = post("/api/agents/1001/dial?number=12ab").await.unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("not a number"), "{body}");
+    let (code, body) = post("/api/agents/1001/dial?number=4321").await.unwrap();
+    assert_eq!(code, 400, "{body}");
+
+    // The agent's phone rings first, asked to answer by itself, showing the number.
+    let request = post("/api/agents/1001/dial?number=1002");
+    let inc = phone
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's phone rings");
+    let info = inc.invite.header("Call-Info").unwrap_or_default();
+    assert!(info.contains("answer-after=0"), "{}", inc.invite.raw);
+    assert!(
+        inc.invite
+            .header("From")
+            .unwrap_or_default()
+            .contains("1002"),
+        "{}",
+        inc.invite.raw
+    );
+    let engine_a = sdp_media(&inc.invite.body).expect("our offer to the phone");
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let mut a_dialog = phone.answer(&inc, &sdp(a_rtp.port, "sendrecv")).await;
+    let (code, body) = request.await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"call\""), "{body}");
+    // Then the number rings, with the agent as the caller; the agent hears ringback.
+    let inc_b = target.wait_invite(STEP).await.expect("the number rings");
+    assert!(
+        inc_b
+            .invite
+            .header("From")
+            .unwrap_or_default()
+            .contains("1001"),
+        "{}",
+        inc_b.invite.raw
+    );
+    let ringback = a_rtp.wait_payload(0, 1600, STEP).await;
+    assert!(ringback.len() >= 1600, "the agent hears ringback");
+    let engine_b = sdp_media(&inc_b.invite.body).expect("our offer to the number");
+    let mut b_dialog = target.answer(&inc_b, &sdp(b_rtp.port, "sendrecv")).await;
+    // Audio both ways through the engine.
+    let before_b = b_rtp.received();
+    let before_a = a_rtp.received();
+    tokio::join!(
+        a_rtp.send(engine_a, 25, 0xa1),
+        b_rtp.send(engine_b, 25, 0xb1)
+    );
+    assert!(b_rtp.wait_received(before_b + 20, STEP).await >= before_b + 20);
+    assert!(a_rtp.wait_received(before_a + 20, STEP).await >= before_a + 20);
+    // The number hangs up: the agent's phone gets BYE, one answered CDR.
+    assert_eq!(target.bye(&mut b_dialog).await.status, Some(200));
+    phone.expect_request("BYE", &a_dialog.call_id, "").await;
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!((cdr.caller.as_str(), cdr.callee.as_str()), ("1001", "1002"));
+    assert!(cdr.answer_at.is_some(), "{cdr:?}");
+    assert_eq!(cdr.hangup_cause, "NORMAL_CLEARING", "{cdr:?}");
+    let _ = &mut a_dialog;
+
+    // A busy agent phone: the desk is told, and the attempt is recorded.
+    let request = post("/api/agents/1001/dial?number=1002");
+    let inc = phone
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's phone rings");
+    phone
+        .respond(&inc.invite, 486, "Busy Here", Some(&inc.local_tag), "")
+        .await;
+    let (code, body) = request.await.unwrap();
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("486"), "{body}");
+    let cdrs = server.wait_cdrs(2).await;
+    assert!(
+        cdrs.iter()
+            .any(|c| c.hangup_cause == "USER_BUSY" && c.caller == "1001"),
+        "{cdrs:?}"
+    );
+    assert_eq!(server.metric("switchboard_active_calls", ""), 0.0);
 }

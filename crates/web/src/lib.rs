@@ -345,9 +345,14 @@ async fn agent_login(
 #[derive(serde::Deserialize)]
 struct DialQuery {
     number: Option<String>,
+    /// `call` (default): the engine rings the agent's phone, then the
+    /// number; `refer`: the phone is asked (REFER) to place the call itself.
+    mode: Option<String>,
+    /// With `call`: ask the phone to answer by itself (default yes).
+    auto_answer: Option<bool>,
 }
 
-/// Dial-out from the desk: the agent's phone is asked (REFER) to call.
+/// Dial-out from the desk (click-to-dial) for an agent.
 async fn agent_dial(
     State(engine): State<Arc<Engine>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -369,12 +374,35 @@ async fn agent_dial(
         Some(a) if !a.contact.is_empty() => a.contact,
         _ => id.clone(),
     };
-    match engine::click_to_dial::dial(engine.ctx(), &extension, &number).await {
-        Ok(phones) => json(
+    if q.mode.as_deref() == Some("refer") {
+        return match engine::click_to_dial::dial(engine.ctx(), &extension, &number).await {
+            Ok(phones) => json(
+                StatusCode::OK,
+                &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "phones": phones }),
+            ),
+            Err(e) => err(StatusCode::CONFLICT, e),
+        };
+    }
+    if q.mode.as_deref().is_some_and(|m| m != "call") {
+        return err(StatusCode::BAD_REQUEST, "mode is call or refer".into());
+    }
+    use engine::calls::originate::{originate, Originate, OriginateError};
+    let req = Originate {
+        extension: extension.clone(),
+        number: number.clone(),
+        auto_answer: q.auto_answer.unwrap_or(true),
+        ring_timeout: std::time::Duration::from_secs(30),
+    };
+    match originate(engine.ctx(), req).await {
+        Ok(call) => json(
             StatusCode::OK,
-            &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "phones": phones }),
+            &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "call": call }),
         ),
-        Err(e) => err(StatusCode::CONFLICT, e),
+        Err(e @ OriginateError::Invalid(_)) => err(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ OriginateError::NotAnswered(..)) => err(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ OriginateError::Unavailable(_)) => {
+            err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
     }
 }
 
