@@ -1183,5 +1183,25 @@ async fn the_desk_dials_out_by_ringing_the_agent_then_the_number() {
             .any(|c| c.hangup_cause == "USER_BUSY" && c.caller == "1001"),
         "{cdrs:?}"
     );
-    assert_eq!(server.metric("switchboard_active_calls", ""), 0.0);
+
+    // The agent hangs up while the number rings: the number is cancelled.
+    let request = post("/api/agents/1001/dial?number=1002");
+    let inc = phone
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's phone rings");
+    let mut a_dialog = phone.answer(&inc, &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(request.await.unwrap().0, 200);
+    let inc_b = target.wait_invite(STEP).await.expect("the number rings");
+    assert_eq!(phone.bye(&mut a_dialog).await.status, Some(200));
+    target.expect_cancel(&inc_b).await;
+    let cdrs = server.wait_cdrs(3).await;
+    assert_eq!(cdrs.len(), 3, "{cdrs:?}");
+    let s = server.clone();
+    let active = tokio::task::spawn_blocking(move || {
+        s.wait_metric("switchboard_active_calls", "", |v| v == 0.0, STEP)
+    })
+    .await
+    .unwrap();
+    assert_eq!(active, 0.0, "no call left behind");
 }
