@@ -384,6 +384,11 @@ impl Server {
         self.http_with_body(method, path, "")
     }
 
+    /// DELETE `path`; the status and body.
+    pub fn http_delete(&self, path: &str) -> std::io::Result<(u16, String)> {
+        self.http_with_body("DELETE", path, "")
+    }
+
     fn http_with_body(
         &self,
         method: &str,

@@ -1205,3 +1205,58 @@ async fn the_desk_dials_out_by_ringing_the_agent_then_the_number() {
     .unwrap();
     assert_eq!(active, 0.0, "no call left behind");
 }
+
+#[tokio::test]
+async fn queue_settings_live_in_the_database_and_the_file_is_imported_on_demand() {
+    let mut server = Server::builder("queue_settings_db")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config(
+            "longest-idle-agent",
+            "max-wait-time = 30",
+            "",
+        ))
+        .start();
+    let get = |s: &Server| {
+        let (code, body) = s.http_get("/api/queues/support").unwrap();
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    // First run: the config file seeded the database.
+    assert_eq!(get(&server)["max-wait-time"], 30);
+    let (code, body) = server
+        .http_put_json("/api/queues/support", r#"{"max-wait-time": 7}"#)
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(get(&server)["max-wait-time"], 7);
+    // A queue something routes to cannot be removed; the answer says what uses it.
+    let (code, body) = server.http_delete("/api/queues/support").unwrap();
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("number 9400 in [apps] queues"), "{body}");
+    let (code, _) = server.http_delete("/api/queues/nosuch").unwrap();
+    assert_eq!(code, 404);
+    let (code, _) = server.http_get("/api/queues/nosuch").unwrap();
+    assert_eq!(code, 404);
+
+    // The change survives a restart: the database, not the file, counts.
+    server.stop();
+    server.restart();
+    assert_eq!(get(&server)["max-wait-time"], 7);
+
+    // Importing the file (CLI, same database) applies to the running server.
+    let out = server.cli(&["callcenter", "import"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 queues"));
+    let deadline = Instant::now() + STEP;
+    while get(&server)["max-wait-time"] != 30 {
+        assert!(
+            Instant::now() < deadline,
+            "import not applied: {}",
+            get(&server)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

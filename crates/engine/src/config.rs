@@ -237,35 +237,6 @@ impl CallcenterConfig {
     pub fn route_table(&self) -> Option<&crate::routing::RouteTable> {
         (!self.routes.is_empty()).then_some(&self.routes)
     }
-
-    /// Checks what the rules name that this file also configures: a queue or
-    /// IVR menu written without capture groups must exist.
-    fn validate_routes(&self) -> anyhow::Result<()> {
-        use crate::routing::RuleKind;
-        let literal = |t: &str| !t.contains('$');
-        for rule in self.routes.rules() {
-            match &rule.kind {
-                RuleKind::Queue { queue }
-                    if literal(queue) && !self.queues.iter().any(|q| &q.name == queue) =>
-                {
-                    anyhow::bail!(
-                        "callcenter.routes: routing rule \"{}\" goes to unknown queue '{queue}'",
-                        rule.name
-                    );
-                }
-                RuleKind::Ivr { menu: Some(menu) } if literal(menu) => {
-                    crate::apps::ivr::validate_structure(&self.ivr, menu).map_err(|e| {
-                        anyhow::anyhow!(
-                            "callcenter.routes: IVR of routing rule \"{}\": {e}",
-                            rule.name
-                        )
-                    })?;
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
 }
 
 /// External profile.
@@ -424,24 +395,9 @@ impl Config {
             );
         }
         self.record_layout()?;
-        for q in &self.callcenter.queues {
-            q.validate()
-                .map_err(|e| anyhow::anyhow!("callcenter.queues: {e}"))?;
-        }
-        for a in &self.callcenter.agents {
-            a.validate()
-                .map_err(|e| anyhow::anyhow!("callcenter.agents: {e}"))?;
-        }
-        for (number, root) in &self.apps.ivr {
-            crate::apps::ivr::validate_structure(&self.callcenter.ivr, root)
-                .map_err(|e| anyhow::anyhow!("IVR of number {number}: {e}"))?;
-        }
-        for (number, queue) in &self.apps.queues {
-            if !self.callcenter.queues.iter().any(|q| &q.name == queue) {
-                anyhow::bail!("apps.queues: number {number} goes to unknown queue '{queue}'");
-            }
-        }
-        self.callcenter.validate_routes()?;
+        crate::callcenter_settings::CallcenterSettings::from_config(&self.callcenter)
+            .validate(&self.apps, None)
+            .map_err(|e| anyhow::anyhow!("callcenter: {e}"))?;
         if !matches!(self.recording.rate, 8000 | 16000) {
             anyhow::bail!(
                 "recording.rate: {} is not 8000 or 16000",

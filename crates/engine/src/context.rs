@@ -22,6 +22,9 @@ pub type CallTx = mpsc::UnboundedSender<CallMsg>;
 pub struct Ctx {
     /// Settings.
     pub cfg: Config,
+    /// The call-center settings in force (queues, agents, IVR menus,
+    /// routing rules), kept in the database and changed live.
+    pub callcenter: crate::callcenter_settings::LiveSettings,
     /// Registrar limits derived from `cfg`.
     pub reg_cfg: RegistrarConfig,
     /// Internal profile (phones).

@@ -8,6 +8,7 @@ pub mod acd;
 pub mod acl;
 pub mod apps;
 pub mod auth_guard;
+pub mod callcenter_settings;
 pub mod calls;
 pub mod cdr;
 pub mod click_to_dial;

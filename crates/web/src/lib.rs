@@ -8,7 +8,7 @@
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 use engine::Engine;
 use std::net::SocketAddr;
@@ -21,7 +21,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/calls", get(calls))
         .route("/api/calls/{id}/{action}", post(call_action))
         .route("/api/queues", get(queues))
-        .route("/api/queues/{name}", put(reload_queue))
+        .route(
+            "/api/queues/{name}",
+            get(queue_settings).put(reload_queue).delete(remove_queue),
+        )
         .route("/api/voicemail/{ext}", get(voicemail))
         .route("/api/agents/{id}/status", post(agent_status))
         .route("/api/agents/{id}/login", post(agent_login))
@@ -207,23 +210,52 @@ async fn reload_queue(
             Some("name".into()),
         );
     }
-    if let Err(e) = cfg.validate() {
-        return err(
-            StatusCode::BAD_REQUEST,
-            e.to_string(),
-            Some(e.field.to_string()),
-        );
-    }
-    match engine
-        .queues()
-        .admin(engine::acd::AcdInput::UpsertQueue(cfg))
-        .await
-    {
+    let admin = engine::callcenter_settings::SettingsAdmin::new(engine.ctx());
+    match admin.put_queue(cfg).await {
         Ok(()) => json(
             StatusCode::OK,
             &serde_json::json!({ "ok": true, "queue": name }),
         ),
-        Err(e) => err(StatusCode::CONFLICT, e, None),
+        Err(e) if e.thing == "database" => {
+            err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None)
+        }
+        Err(e) => err(StatusCode::BAD_REQUEST, e.to_string(), e.field.clone()),
+    }
+}
+
+/// A queue's settings as they are in force.
+async fn queue_settings(State(engine): State<Arc<Engine>>, Path(name): Path<String>) -> Response {
+    let settings = engine::callcenter_settings::SettingsAdmin::new(engine.ctx()).current();
+    match settings.queue(&name) {
+        Some(q) => json(StatusCode::OK, q),
+        None => json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({ "error": format!("no queue '{name}'") }),
+        ),
+    }
+}
+
+/// Removes a queue; refused while callers wait in it or something routes to it.
+async fn remove_queue(
+    State(engine): State<Arc<Engine>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Response {
+    let err = |status: StatusCode, msg: String| json(status, &serde_json::json!({ "error": msg }));
+    if !peer.ip().is_loopback() {
+        return err(
+            StatusCode::FORBIDDEN,
+            "queue changes are only accepted from this machine until sign-in exists".into(),
+        );
+    }
+    let admin = engine::callcenter_settings::SettingsAdmin::new(engine.ctx());
+    match admin.remove_queue(&name).await {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "queue": name }),
+        ),
+        Err(e) if e.message == "no such queue" => err(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
     }
 }
 

@@ -17,8 +17,10 @@ pub(crate) fn app_exists(name: &str) -> bool {
 }
 
 pub(super) async fn run(call: &CallControl, ctx: &Ctx, root: &str) -> Result<(), CallError> {
-    let menus = &ctx.cfg.callcenter.ivr;
-    let outcome = ivr::run(menus, root, call, &Targets).await?;
+    // The menus as they are when the call arrives: an admin's change
+    // applies to the next caller, not in the middle of this one's menu.
+    let settings = ctx.callcenter.get();
+    let outcome = ivr::run(&settings.ivr, root, call, &Targets).await?;
     tracing::info!("call {}: IVR {root} ended: {outcome:?}", call.id);
     match outcome {
         IvrOutcome::RunApp { name, arg } => match name.as_str() {

@@ -378,7 +378,10 @@ impl Call {
         };
         self.delayed_offer = offer.is_none();
         self.a_offer = offer.clone();
-        let number = match router::route_call(&self.callee, &self.ctx.directory, &self.ctx.cfg) {
+        let settings = self.ctx.callcenter.get();
+        let routed =
+            router::route_call(&self.callee, &self.ctx.directory, &self.ctx.cfg, &settings);
+        let number = match routed {
             Route::Extension(n) => n,
             Route::App(kind) => return self.setup_app(kind),
             Route::NotFound => {
