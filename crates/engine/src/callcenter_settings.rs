@@ -16,7 +16,7 @@ use crate::config::{AppsConfig, CallcenterConfig};
 use crate::routing::{RouteTable, Rule, RuleKind};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use store::{IvrMenuRow, RoutingRuleRow, Store, Tier};
+use store::{Store, Tier};
 
 /// Why a change to the settings is refused (nothing was changed).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -327,60 +327,32 @@ impl CallcenterSettings {
         Ok(Some(s))
     }
 
-    /// Writes the whole set to `store`, replacing what is there (seeding
-    /// and importing). Agents' live status is kept for agents that stay.
+    /// Writes the whole set to `store` in one transaction, replacing what
+    /// is there. Agents' live status is kept for agents that stay.
     pub async fn write_all(&self, store: &Store) -> Result<(), SettingsError> {
-        let st = SettingsError::storage;
-        for q in &self.queues {
-            store.upsert_queue(&q.name, &to_json(q)).await.map_err(st)?;
-        }
-        for a in &self.agents {
-            store.upsert_agent(&a.id, &to_json(a)).await.map_err(st)?;
-        }
-        let keep_tiers: HashSet<(&str, &str)> = self
-            .tiers
-            .iter()
-            .map(|t| (t.queue.as_str(), t.agent.as_str()))
-            .collect();
-        for t in store.list_all_tiers().await.map_err(st)? {
-            if !keep_tiers.contains(&(t.queue.as_str(), t.agent.as_str())) {
-                store.remove_tier(&t.queue, &t.agent).await.map_err(st)?;
-            }
-        }
-        for t in &self.tiers {
-            store.set_tier(&tier_row(t)).await.map_err(st)?;
-        }
-        for a in store.list_agents().await.map_err(st)? {
-            if !self.agents.iter().any(|x| x.id == a.id) {
-                store.remove_agent(&a.id).await.map_err(st)?;
-            }
-        }
-        for q in store.list_queues().await.map_err(st)? {
-            if self.queue(&q.name).is_none() {
-                store.remove_queue(&q.name).await.map_err(st)?;
-            }
-        }
-        let menus: Vec<IvrMenuRow> = self
-            .ivr
-            .iter()
-            .map(|m| IvrMenuRow {
-                id: m.id.clone(),
-                config: to_json(m),
-                updated_at: 0,
-            })
-            .collect();
-        store.replace_ivr_menus(&menus).await.map_err(st)?;
-        let rules: Vec<RoutingRuleRow> = self
-            .routes
-            .rules()
-            .map(|r| RoutingRuleRow {
-                id: r.id,
-                config: to_json(r),
-                updated_at: 0,
-            })
-            .collect();
-        store.replace_routing_rules(&rules).await.map_err(st)?;
-        Ok(())
+        let set = store::CallcenterSet {
+            queues: self
+                .queues
+                .iter()
+                .map(|q| (q.name.clone(), to_json(q)))
+                .collect(),
+            agents: self
+                .agents
+                .iter()
+                .map(|a| (a.id.clone(), to_json(a)))
+                .collect(),
+            tiers: self.tiers.iter().map(tier_row).collect(),
+            ivr_menus: self
+                .ivr
+                .iter()
+                .map(|m| (m.id.clone(), to_json(m)))
+                .collect(),
+            routing_rules: self.routes.rules().map(|r| (r.id, to_json(r))).collect(),
+        };
+        store
+            .replace_callcenter(&set)
+            .await
+            .map_err(SettingsError::storage)
     }
 }
 

@@ -27,7 +27,9 @@ mod seed;
 #[cfg(test)]
 mod tests;
 
-pub use callcenter::{AgentRow, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION};
+pub use callcenter::{
+    AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
+};
 pub use cdr::Cdr;
 pub use error::StoreError;
 pub use extensions::{AddReport, Extension, AUTO_ANSWER_MODES, EXTENSION_KINDS};
