@@ -598,7 +598,15 @@ async fn extension_types_and_flags_route_record_and_auto_answer() {
             "--auto-answer",
             "all",
         ][..],
-        &["extension", "add", "1002", "--password", "secret"][..],
+        &[
+            "extension",
+            "add",
+            "1002",
+            "--password",
+            "secret",
+            "--announce-agent-id",
+            "--record",
+        ][..],
         &[
             "extension",
             "add",
@@ -676,14 +684,35 @@ async fn extension_types_and_flags_route_record_and_auto_answer() {
     let mut agent = Ua::new("1002", "secret", server.sip_addr()).await;
     assert_eq!(agent.register(3600).await.status, Some(200));
     set_status(&server, "1002", "available");
-    let (resp, _d) = caller
-        .invite("300", &sdp(server.ports.media_port(2), "sendrecv"))
-        .await;
+    let q_rtp = Rtp::bind(server.ports.media_port(2)).await;
+    let (resp, q_dialog) = caller.invite("300", &sdp(q_rtp.port, "sendrecv")).await;
     assert_eq!(resp.status, Some(200), "the queue answers: {}", resp.raw);
-    agent
+    let inc = agent
         .wait_invite(STEP)
         .await
         .expect("the queue's agent rings");
+    // 1002's announce-agent-id flag: the caller first hears who answers,
+    // although the queue itself does not announce.
+    let b_rtp = Rtp::bind(server.ports.media_port(3)).await;
+    let b_dialog = agent.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await;
+    let b_media = sdp_media(&b_dialog.remote_sdp).unwrap();
+    q_rtp.clear_payloads();
+    b_rtp.send_tone(b_media, 0, 1100.0, 600, 5).await;
+    let intro = g711_decode(0, &q_rtp.wait_payload(0, 3200, STEP).await);
+    assert!(
+        media::audio::level_dbov(&intro) > -45.0,
+        "the announcement is audible"
+    );
+    assert!(
+        (dominant_hz(&intro, 8000.0) - 1100.0).abs() > 20.0,
+        "the caller hears the announcement, not the agent yet"
+    );
+    let mut q_dialog = q_dialog.unwrap();
+    assert_eq!(caller.bye(&mut q_dialog).await.status, Some(200));
+    // ... and 1002's record flag records the queue call.
+    let cdrs = server.wait_cdrs(2).await;
+    let queued = cdrs.iter().find(|c| c.callee == "300").expect("queue CDR");
+    assert!(queued.recording_path.is_some(), "{queued:?}");
 }
 
 #[tokio::test]

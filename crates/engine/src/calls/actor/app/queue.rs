@@ -288,11 +288,21 @@ impl Call {
             }
             self.learn_remote(Side::B, &sdp);
         }
-        let announce = self.queue_config().is_some_and(|c| c.announce_agent);
+        // The extension the agent answered at, and its flags (manual 3.2.1:
+        // 播报工号 announces the agent's id to queue callers, 是否录音
+        // records its calls).
+        let extension =
+            extension_of(&self.forks[i].dialog.remote_uri).and_then(|n| self.ctx.directory.get(n));
+        let announce = self.queue_config().is_some_and(|c| c.announce_agent)
+            || extension.as_ref().is_some_and(|e| e.announce_agent_id);
         // The queue's record-template: the call with the agent is recorded.
         if let Some(template) = self.queue_config().and_then(|c| c.record_template.clone()) {
             if let Err(e) = self.start_recording_as(&template) {
                 tracing::warn!("call {}: queue recording not started: {e}", self.id);
+            }
+        } else if extension.as_ref().is_some_and(|e| e.record) || self.ctx.cfg.recording.enabled {
+            if let Err(e) = self.start_recording() {
+                tracing::warn!("call {}: queue call not recorded: {e}", self.id);
             }
         }
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
@@ -552,5 +562,23 @@ mod tests {
         assert_eq!(outcome_of(480), OfferOutcome::NoAnswer);
         assert_eq!(outcome_of(408), OfferOutcome::NoAnswer);
         assert_eq!(outcome_of(487), OfferOutcome::NoAnswer);
+    }
+}
+
+/// The user part of a `<sip:USER@host>` value (the number a fork rang).
+fn extension_of(uri: &str) -> Option<&str> {
+    let rest = uri.split_once("sip:")?.1;
+    let user = rest.split_once('@')?.0;
+    (!user.is_empty()).then_some(user)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_rung_extension_is_read_from_the_fork() {
+        assert_eq!(super::extension_of("<sip:1001@10.0.0.1>"), Some("1001"));
+        assert_eq!(super::extension_of("\"A\" <sip:2002@h>;x=1"), Some("2002"));
+        assert_eq!(super::extension_of("<sip:@h>"), None);
+        assert_eq!(super::extension_of("garbage"), None);
     }
 }
