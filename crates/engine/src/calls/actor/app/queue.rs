@@ -549,9 +549,24 @@ impl Call {
     }
 }
 
+/// The user part of a `<sip:USER@host>` value (the number a fork rang).
+fn extension_of(uri: &str) -> Option<&str> {
+    let rest = uri.split_once("sip:")?.1;
+    let user = rest.split_once('@')?.0;
+    (!user.is_empty()).then_some(user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rung_extension_is_read_from_the_fork() {
+        assert_eq!(extension_of("<sip:1001@10.0.0.1>"), Some("1001"));
+        assert_eq!(extension_of("\"A\" <sip:2002@h>;x=1"), Some("2002"));
+        assert_eq!(extension_of("<sip:@h>"), None);
+        assert_eq!(extension_of("garbage"), None);
+    }
 
     #[test]
     fn sip_answers_map_onto_offer_outcomes() {
@@ -562,23 +577,5 @@ mod tests {
         assert_eq!(outcome_of(480), OfferOutcome::NoAnswer);
         assert_eq!(outcome_of(408), OfferOutcome::NoAnswer);
         assert_eq!(outcome_of(487), OfferOutcome::NoAnswer);
-    }
-}
-
-/// The user part of a `<sip:USER@host>` value (the number a fork rang).
-fn extension_of(uri: &str) -> Option<&str> {
-    let rest = uri.split_once("sip:")?.1;
-    let user = rest.split_once('@')?.0;
-    (!user.is_empty()).then_some(user)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_rung_extension_is_read_from_the_fork() {
-        assert_eq!(super::extension_of("<sip:1001@10.0.0.1>"), Some("1001"));
-        assert_eq!(super::extension_of("\"A\" <sip:2002@h>;x=1"), Some("2002"));
-        assert_eq!(super::extension_of("<sip:@h>"), None);
-        assert_eq!(super::extension_of("garbage"), None);
     }
 }
