@@ -428,6 +428,7 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                     after_call_work,
                     allow_outbound: !no_outbound,
                     pickup_group: pickup_group.clone(),
+                    ..store::Extension::default()
                 })
                 .collect();
             let report = store.add_extensions(&exts).await?;

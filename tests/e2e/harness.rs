@@ -384,6 +384,11 @@ impl Server {
         self.http_with_body(method, path, "")
     }
 
+    /// POST `path` with a JSON `body`: (status, body).
+    pub fn http_post_json(&self, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        self.http_with_body("POST", path, body)
+    }
+
     /// DELETE `path`; the status and body.
     pub fn http_delete(&self, path: &str) -> std::io::Result<(u16, String)> {
         self.http_with_body("DELETE", path, "")

@@ -14,3 +14,4 @@ mod queues;
 mod registrar;
 mod robustness;
 mod routing;
+mod voice;

@@ -71,8 +71,8 @@ pub struct Ctx {
     pub shutting_down: AtomicBool,
     /// Call ids.
     pub next_call_id: AtomicU64,
-    /// Trunk ACL.
-    pub acl: crate::acl::Acl,
+    /// The access list, blacklist and number pool in force.
+    pub voice: crate::voice_lists::VoiceLists,
     /// Live events for subscribers (web pages, wallboard).
     pub events: crate::events::EventBus,
 }

@@ -26,6 +26,7 @@ pub mod router;
 pub mod routing;
 pub mod server;
 pub mod sounds;
+pub mod voice_lists;
 
 pub use config::Config;
 pub use server::Engine;

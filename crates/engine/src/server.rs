@@ -97,7 +97,8 @@ impl Engine {
             metrics.clone(),
             stop_rx,
         ));
-        let acl = crate::acl::Acl::parse(&cfg.trunk.acl).map_err(|e| anyhow::anyhow!(e))?;
+        let voice = crate::voice_lists::VoiceLists::default();
+        voice.load_at_start(&store, &cfg.trunk.acl).await?;
         let events = crate::events::EventBus::default();
         let ctx = Arc::new(Ctx {
             reg_cfg: RegistrarConfig {
@@ -133,7 +134,7 @@ impl Engine {
             cdr_tx,
             shutting_down: AtomicBool::new(false),
             next_call_id: AtomicU64::new(1),
-            acl,
+            voice,
             events: events.clone(),
         });
         restore_bindings(&ctx, &store).await;
@@ -296,6 +297,12 @@ impl Engine {
             "counter",
             "Trunk INVITEs refused by the ACL.",
             m.acl_rejects.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_blacklist_rejects_total",
+            "counter",
+            "INVITEs refused because the caller is blacklisted.",
+            m.blacklist_rejects.load(Relaxed),
         );
         let r = &self.ctx.relay_stats;
         e.metric(
@@ -628,6 +635,11 @@ async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
             }
             Ok(None) => {}
             Err(e) => tracing::warn!("reloading extensions failed: {e}"),
+        }
+        match ctx.voice.refresh(&store, false).await {
+            Ok(true) => tracing::info!("voice lists reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("reloading the voice lists failed: {e}"),
         }
         // Call-center settings written by another process (the CLI).
         match store.config_version(store::CALLCENTER_VERSION).await {

@@ -41,7 +41,7 @@ const OPEN_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// Schema migrations, embedded so the binary carries its own schema.
 /// Versions and descriptions mirror the file names `NNNN_name.sql`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "extensions",
@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "pickup_group",
         include_str!("../migrations/0007_pickup_group.sql"),
+    ),
+    (
+        10,
+        "voice_platform",
+        include_str!("../migrations/0010_voice_platform.sql"),
     ),
 ];
 

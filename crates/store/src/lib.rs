@@ -19,10 +19,12 @@ mod cdr;
 mod db;
 mod error;
 mod extensions;
+mod media_files;
 mod range;
 mod records;
 mod registrations;
 mod seed;
+mod voice_lists;
 
 #[cfg(test)]
 mod tests;
@@ -33,9 +35,11 @@ pub use callcenter::{
 pub use cdr::Cdr;
 pub use error::StoreError;
 pub use extensions::{AddReport, Extension, AUTO_ANSWER_MODES, EXTENSION_KINDS};
+pub use media_files::MediaFile;
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
 pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};
 pub use registrations::BindingRow;
+pub use voice_lists::{ListEntry, VoiceList, VOICE_VERSION};
 
 use db::{db_err, Pool};
 

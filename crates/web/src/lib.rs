@@ -14,6 +14,8 @@ use engine::Engine;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod voice_api;
+
 /// Build the router.
 pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
@@ -30,6 +32,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/agents/{id}/login", post(agent_login))
         .route("/api/agents/{id}/wrapup_done", post(agent_wrapup_done))
         .route("/api/agents/{id}/dial", post(agent_dial))
+        .merge(voice_api::routes())
         .fallback(not_found)
         .with_state(engine)
 }

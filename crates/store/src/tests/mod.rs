@@ -32,6 +32,7 @@ mod extensions;
 mod open;
 mod records;
 mod registrations;
+mod voice;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
