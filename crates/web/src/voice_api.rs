@@ -30,15 +30,16 @@ fn error(status: StatusCode, message: String, field: Option<&str>) -> Response {
     )
 }
 
-fn which(name: &str) -> Result<VoiceList, Response> {
+/// The list named in the URL, or the 404 that says which lists exist.
+fn which(name: &str) -> Result<VoiceList, Box<Response>> {
     name.parse::<VoiceList>()
-        .map_err(|e| error(StatusCode::NOT_FOUND, e, None))
+        .map_err(|e| Box::new(error(StatusCode::NOT_FOUND, e, None)))
 }
 
 async fn list(State(engine): State<Arc<Engine>>, Path(name): Path<String>) -> Response {
     let list = match which(&name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match engine.ctx().store.list_entries(list).await {
         Ok(entries) => json(StatusCode::OK, &entries),
@@ -70,7 +71,7 @@ async fn add(
     }
     let list = match which(&name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let body: AddBody = match serde_json::from_str(&body) {
         Ok(b) => b,
@@ -116,7 +117,7 @@ async fn remove(
     }
     let list = match which(&name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ctx = engine.ctx();
     match ctx.voice.remove(&ctx.store, list, &value).await {
