@@ -83,3 +83,54 @@ async fn blacklist_and_access_list_changes_apply_to_the_next_call() {
         .unwrap();
     assert_eq!(code, 400, "{body}");
 }
+
+/// Polls `/api/registrations` until `pred` holds for extension `user`'s
+/// entry; that entry.
+async fn wait_registration(
+    server: &Server,
+    user: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + crate::ua::STEP;
+    loop {
+        let (_, body) = server.http_get("/api/registrations").unwrap();
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let entry = list
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["user"] == user))
+            .cloned();
+        if let Some(e) = entry.filter(|e| pred(e)) {
+            return e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "registration of {user} never matched: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn registered_phones_are_pinged_and_shown_with_reachability() {
+    let server = Server::builder("keepalive")
+        .extensions("1000", "secret")
+        .config("[sip]\nping_secs = 1\nt1_ms = 50\n")
+        .start();
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+    let e = wait_registration(&server, "1000", |_| true).await;
+    assert_eq!(e["agent"], "switchboard-e2e", "{e}");
+    assert_eq!(e["network_ip"], phone.addr.to_string(), "{e}");
+    // The phone answers the keep-alive: reachable, with a ping time.
+    let options = phone
+        .recv_where(crate::ua::STEP, |m| m.method.as_deref() == Some("OPTIONS"))
+        .await
+        .expect("a keep-alive OPTIONS");
+    phone.respond(&options, 200, "OK", None, "").await;
+    let e = wait_registration(&server, "1000", |e| e["status"] == "Reachable").await;
+    assert!(e["ping_ms"].as_u64().is_some(), "{e}");
+    assert!(e["expires_in"].as_u64().unwrap_or(0) > 3000, "{e}");
+    // It stops answering: unreachable once a ping times out (64 x T1).
+    let e = wait_registration(&server, "1000", |e| e["status"] == "Unreachable").await;
+    assert_eq!(e["user"], "1000");
+}

@@ -82,6 +82,9 @@ pub struct SipConfig {
     pub auth_ban_secs: u64,
     /// RFC 3261 T1 in milliseconds.
     pub t1_ms: u64,
+    /// Keep-alive OPTIONS to every registered phone this often, seconds
+    /// (0: never). Keeps NAT bindings open and shows which phones answer.
+    pub ping_secs: u64,
 }
 
 /// Call handling.
@@ -306,6 +309,7 @@ impl Default for SipConfig {
             auth_fail_limit: 10,
             auth_ban_secs: 300,
             t1_ms: 500,
+            ping_secs: 0,
         }
     }
 }

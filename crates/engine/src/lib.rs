@@ -16,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod directory;
 pub mod events;
+pub mod keepalive;
 pub mod metrics;
 pub mod mwi;
 pub mod profile;

@@ -135,6 +135,7 @@ impl Engine {
             shutting_down: AtomicBool::new(false),
             next_call_id: AtomicU64::new(1),
             voice,
+            reachability: Default::default(),
             events: events.clone(),
         });
         restore_bindings(&ctx, &store).await;
@@ -144,6 +145,7 @@ impl Engine {
         tokio::spawn(preload_sounds(ctx.clone()));
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
+        tokio::spawn(crate::keepalive::run(ctx.clone()));
         tracing::info!(
             "switchboard ready: SIP {} (internal), {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),

@@ -21,6 +21,7 @@ pub fn routes() -> Router<Arc<Engine>> {
     Router::new()
         .route("/api/lists/{list}", get(list).post(add))
         .route("/api/lists/{list}/{value}", delete(remove))
+        .route("/api/registrations", get(registrations))
 }
 
 fn error(status: StatusCode, message: String, field: Option<&str>) -> Response {
@@ -45,6 +46,12 @@ async fn list(State(engine): State<Arc<Engine>>, Path(name): Path<String>) -> Re
         Ok(entries) => json(StatusCode::OK, &entries),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None),
     }
+}
+
+/// The registered phones (manual 3.2.7): user, agent, status, ping time,
+/// contact host, network address.
+async fn registrations(State(engine): State<Arc<Engine>>) -> Response {
+    json(StatusCode::OK, &engine::keepalive::registered(engine.ctx()))
 }
 
 /// Body of `POST /api/lists/{list}`.
