@@ -400,16 +400,33 @@ impl Server {
         path: &str,
         body: &str,
     ) -> std::io::Result<(u16, String)> {
+        self.http_with_bytes(method, path, "application/json", body.as_bytes())
+    }
+
+    /// POST `path` with a binary `body` (an upload): (status, body).
+    pub fn http_post_bytes(&self, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+        self.http_with_bytes("POST", path, "application/octet-stream", body)
+    }
+
+    fn http_with_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, String)> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
         s.set_write_timeout(Some(Duration::from_secs(10)))?;
         write!(
             s,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n\r\n",
             body.len()
         )?;
+        // The server may answer (413) before reading it all.
+        let _ = s.write_all(body);
         let mut buf = Vec::new();
         s.read_to_end(&mut buf)?;
         let text = String::from_utf8_lossy(&buf).into_owned();

@@ -262,6 +262,52 @@ impl CallcenterSettings {
         users
     }
 
+    /// What plays the sound `name` (an uploaded media file's name): queues'
+    /// music and announcements, IVR prompts, after-hours prompts.
+    pub fn sound_users(&self, name: &str) -> Vec<String> {
+        let mut users = Vec::new();
+        for q in &self.queues {
+            if q.moh_sound.as_deref() == Some(name) {
+                users.push(format!("queue '{}' music on hold", q.name));
+            }
+            if q.announce_sound.as_deref() == Some(name) {
+                users.push(format!("queue '{}' announcement", q.name));
+            }
+        }
+        for m in &self.ivr {
+            let prompts = [
+                ("greeting", &m.greet_long),
+                ("short greeting", &m.greet_short),
+                ("invalid-input prompt", &m.invalid_sound),
+                ("exit prompt", &m.exit_sound),
+                ("transfer prompt", &m.transfer_sound),
+                ("confirmation prompt", &m.confirm_sound),
+            ];
+            for (what, p) in prompts {
+                if p.as_deref() == Some(name) {
+                    users.push(format!("IVR menu '{}' {what}", m.id));
+                }
+            }
+            for e in &m.entries {
+                if matches!(&e.action, IvrAction::PlayFile { file } if file == name) {
+                    users.push(format!("IVR menu '{}' entry {}", m.id, e.digits));
+                }
+            }
+        }
+        for rule in self.routes.rules() {
+            if let RuleKind::Inbound {
+                after_hours: Some(crate::routing::AfterHours::Prompt(p)),
+                ..
+            } = &rule.kind
+            {
+                if p == name {
+                    users.push(format!("routing rule \"{}\" after-hours prompt", rule.name));
+                }
+            }
+        }
+        users
+    }
+
     /// Reads the settings from `store`; None when the database has never
     /// held any (it is then seeded from the config file). A row that does
     /// not parse is an error naming it, so a damaged database is noticed
@@ -716,6 +762,8 @@ pub(crate) async fn apply(
 pub(crate) struct References {
     extensions: HashSet<String>,
     sounds: std::path::PathBuf,
+    /// Names of uploaded media files.
+    media: HashSet<String>,
 }
 
 impl References {
@@ -729,9 +777,17 @@ impl References {
             .into_iter()
             .map(|e| e.number)
             .collect();
+        let media = store
+            .list_media_files()
+            .await
+            .context("reading media files to check the IVR menus")?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
         Ok(References {
             extensions,
             sounds: cfg.media.sounds_dir.join(&cfg.media.language),
+            media,
         })
     }
 
@@ -744,6 +800,9 @@ impl References {
 
 impl IvrContext for References {
     fn prompt_exists(&self, prompt: &str) -> bool {
+        if self.media.contains(prompt) {
+            return true;
+        }
         if prompt.contains('/') && std::path::Path::new(prompt).is_file() {
             return true;
         }

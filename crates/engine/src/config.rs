@@ -113,6 +113,10 @@ pub struct MediaConfig {
     /// caller's offer ourselves (183) and play the tone plan's ringback,
     /// instead of passing the 180 on for the caller's phone to ring itself.
     pub local_ringback: bool,
+    /// Uploaded media resources are kept here.
+    pub uploads_dir: PathBuf,
+    /// Largest media upload accepted, bytes.
+    pub max_upload_bytes: usize,
 }
 
 /// Call recording.
@@ -329,6 +333,8 @@ impl Default for MediaConfig {
             sounds_dir: PathBuf::from("sounds"),
             language: "en".into(),
             local_ringback: false,
+            uploads_dir: PathBuf::from("media/prompts"),
+            max_upload_bytes: 20 * 1024 * 1024,
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct Ctx {
     pub shutting_down: AtomicBool,
     /// Call ids.
     pub next_call_id: AtomicU64,
+    /// Uploaded prompts and music, by name.
+    pub media_library: crate::media_library::MediaLibrary,
     /// What the keep-alive OPTIONS said of each registered contact.
     pub reachability: crate::keepalive::Reachability,
     /// The access list, blacklist and number pool in force.

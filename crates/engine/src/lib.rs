@@ -17,6 +17,7 @@ pub mod context;
 pub mod directory;
 pub mod events;
 pub mod keepalive;
+pub mod media_library;
 pub mod metrics;
 pub mod mwi;
 pub mod profile;

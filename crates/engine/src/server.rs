@@ -97,6 +97,11 @@ impl Engine {
             metrics.clone(),
             stop_rx,
         ));
+        let media_library = crate::media_library::MediaLibrary::default();
+        media_library
+            .load(&cfg.media.uploads_dir, &store)
+            .await
+            .context("reading the media resources")?;
         let voice = crate::voice_lists::VoiceLists::default();
         voice.load_at_start(&store, &cfg.trunk.acl).await?;
         let events = crate::events::EventBus::default();
@@ -136,6 +141,7 @@ impl Engine {
             next_call_id: AtomicU64::new(1),
             voice,
             reachability: Default::default(),
+            media_library,
             events: events.clone(),
         });
         restore_bindings(&ctx, &store).await;

@@ -87,7 +87,7 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Voicemail(ext) => voicemail::run(&call, &ctx, ext).await,
         App::Eavesdrop(ext) => eavesdrop::run(&call, &ctx, ext).await,
         App::Pickup(ext) => pickup::run(&call, &ctx, ext).await,
-        App::Announce(prompt) => announce::run(&call, prompt).await,
+        App::Announce(prompt) => announce::run(&call, &ctx, prompt).await,
         App::Originate(number) => originate::run(&call, number).await,
     };
     match result {

@@ -63,7 +63,6 @@ impl Call {
             let _ = reply.send(Err(CallError::NotAnswered));
             return;
         }
-        self.play_moh();
         let waited = Duration::from_millis(now_ms().saturating_sub(self.start_ms));
         let mut join = MemberJoin::new(&queue, self.id, &self.caller);
         join.already_waited = waited;
@@ -79,6 +78,8 @@ impl Call {
             ..QueueState::default()
         });
         app.op = Some(Op::Queue { reply });
+        // After the queue is known: its own music may be set.
+        self.play_moh();
     }
 
     /// Music on hold for the caller (the default loop).
@@ -87,8 +88,7 @@ impl Call {
         // name), else the default loop.
         let moh = self.queue_config().and_then(|q| q.moh_sound.clone());
         let items = vec![match moh {
-            Some(m) if m.contains('/') => PlayItem::File(m.into()),
-            Some(m) if !m.trim().is_empty() => PlayItem::Prompt(m),
+            Some(m) if !m.trim().is_empty() => crate::media_library::sound_item(&self.ctx, &m),
             _ => PlayItem::File(
                 self.ctx
                     .cfg
@@ -118,14 +118,11 @@ impl Call {
     }
 
     /// The configured settings of the queue this caller is in.
-    fn queue_config(&self) -> Option<&crate::acd::QueueConfig> {
+    /// The settings in force of the queue this caller is in (live: an
+    /// admin's change applies to the next prompt, offer or recording).
+    fn queue_config(&self) -> Option<crate::acd::QueueConfig> {
         let name = &self.app.as_ref()?.queue.as_ref()?.queue;
-        self.ctx
-            .cfg
-            .callcenter
-            .queues
-            .iter()
-            .find(|q| &q.name == name)
+        self.ctx.callcenter.get().queue(name).cloned()
     }
 
     /// The service asks to ring `agent` at `contact`.
@@ -472,11 +469,7 @@ impl Call {
         if !self.queue_offering() {
             return;
         }
-        let item = if sound.contains('/') {
-            PlayItem::File(sound.into())
-        } else {
-            PlayItem::Prompt(sound)
-        };
+        let item = crate::media_library::sound_item(&self.ctx, &sound);
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
         let moh = PlayItem::File(
             self.ctx
