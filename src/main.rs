@@ -65,12 +65,15 @@ enum Command {
     Extension(ExtensionCmd),
     /// Check the configuration file and exit.
     CheckConfig,
-    /// Routing rules ([[callcenter.routes]]).
+    /// Routing rules.
     #[command(subcommand)]
     Route(RouteCmd),
     /// API tokens of web users (for scripts: `Authorization: Bearer TOKEN`).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Call-center settings (queues, agents, tiers, IVR menus, routing rules).
+    #[command(subcommand)]
+    Callcenter(CallcenterCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,6 +88,15 @@ enum TokenCmd {
         #[arg(long)]
         name: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum CallcenterCmd {
+    /// Replace the database's call-center settings with the config file's
+    /// [callcenter] section (the file seeds the database on first run only;
+    /// afterwards the database, edited in the web UI, is what counts). A
+    /// running server applies the imported settings within a second.
+    Import,
 }
 
 #[derive(Subcommand, Debug)]
@@ -223,6 +235,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", token?);
             Ok(())
         }
+        Some(Command::Callcenter(CallcenterCmd::Import)) => {
+            let store = store::Store::open(&cfg.database_url()).await?;
+            let s = engine::callcenter_settings::import(&cfg, &store).await?;
+            store.close().await;
+            println!(
+                "imported {} queues, {} agents, {} tiers, {} IVR menus, {} routing rules",
+                s.queues.len(),
+                s.agents.len(),
+                s.tiers.len(),
+                s.ivr.len(),
+                s.routes.len()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -237,12 +263,30 @@ async fn route_test(cfg: Config, number: &str, at: Option<String>) -> anyhow::Re
         None => engine::routing::local_now(),
     };
     let directory = engine::directory::Directory::default();
-    let extensions = load_directory(&cfg, &directory).await;
-    let table = cfg.callcenter.route_table();
+    let (extensions, stored) = match open_existing(&cfg).await {
+        Ok(store) => {
+            let loaded = directory.refresh(&store).await.map_err(|e| e.to_string());
+            let settings = engine::callcenter_settings::CallcenterSettings::read(&store).await;
+            store.close().await;
+            (loaded.map(|_| ()), settings?)
+        }
+        Err(why) => (Err(why), None),
+    };
+    let settings = match stored {
+        Some(s) => {
+            println!("Routing rules of the database {}:", cfg.database_url());
+            s
+        }
+        None => {
+            println!("Routing rules of the config file (the database holds none yet):");
+            engine::callcenter_settings::CallcenterSettings::from_config(&cfg.callcenter)
+        }
+    };
+    let table = settings.route_table();
     match table {
         Some(t) => print!("{}", t.explain(number, now)),
         None => println!(
-            "No routing rules are configured ([[callcenter.routes]]): only the built-in \
+            "No routing rules are configured: only the built-in \
              numbers of [apps] and the basic rule {} (local extensions) apply.",
             router::BASIC_RULE
         ),
@@ -262,11 +306,8 @@ async fn route_test(cfg: Config, number: &str, at: Option<String>) -> anyhow::Re
     Ok(())
 }
 
-/// Fills `directory` from the database, without creating one that does not exist.
-async fn load_directory(
-    cfg: &Config,
-    directory: &engine::directory::Directory,
-) -> Result<(), String> {
+/// The database, without creating one that does not exist.
+async fn open_existing(cfg: &Config) -> Result<store::Store, String> {
     let url = cfg.database_url();
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or_default();
@@ -274,10 +315,7 @@ async fn load_directory(
             return Err(format!("no database at {path}"));
         }
     }
-    let store = store::Store::open(&url).await.map_err(|e| e.to_string())?;
-    let loaded = directory.refresh(&store).await.map_err(|e| e.to_string());
-    store.close().await;
-    loaded.map(|_| ())
+    store::Store::open(&url).await.map_err(|e| e.to_string())
 }
 
 fn load_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -416,6 +454,7 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                     after_call_work,
                     allow_outbound: !no_outbound,
                     pickup_group: pickup_group.clone(),
+                    ..store::Extension::default()
                 })
                 .collect();
             let report = store.add_extensions(&exts).await?;

@@ -402,11 +402,36 @@ impl Server {
         self.http_with_body(method, path, "")
     }
 
+    /// POST `path` with a JSON `body`: (status, body).
+    pub fn http_post_json(&self, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        self.http_with_body("POST", path, body)
+    }
+
+    /// DELETE `path`; the status and body.
+    pub fn http_delete(&self, path: &str) -> std::io::Result<(u16, String)> {
+        self.http_with_body("DELETE", path, "")
+    }
+
     fn http_with_body(
         &self,
         method: &str,
         path: &str,
         body: &str,
+    ) -> std::io::Result<(u16, String)> {
+        self.http_with_bytes(method, path, "application/json", body.as_bytes())
+    }
+
+    /// POST `path` with a binary `body` (an upload): (status, body).
+    pub fn http_post_bytes(&self, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+        self.http_with_bytes("POST", path, "application/octet-stream", body)
+    }
+
+    fn http_with_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
     ) -> std::io::Result<(u16, String)> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
@@ -414,11 +439,13 @@ impl Server {
         s.set_write_timeout(Some(Duration::from_secs(10)))?;
         write!(
             s,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
+             Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
             self.api_token,
             body.len()
         )?;
+        // The server may answer (413) before reading it all.
+        let _ = s.write_all(body);
         let mut buf = Vec::new();
         s.read_to_end(&mut buf)?;
         let text = String::from_utf8_lossy(&buf).into_owned();

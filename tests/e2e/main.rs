@@ -14,4 +14,5 @@ mod queues;
 mod registrar;
 mod robustness;
 mod routing;
+mod voice;
 mod web;

@@ -598,7 +598,15 @@ async fn extension_types_and_flags_route_record_and_auto_answer() {
             "--auto-answer",
             "all",
         ][..],
-        &["extension", "add", "1002", "--password", "secret"][..],
+        &[
+            "extension",
+            "add",
+            "1002",
+            "--password",
+            "secret",
+            "--announce-agent-id",
+            "--record",
+        ][..],
         &[
             "extension",
             "add",
@@ -676,14 +684,35 @@ async fn extension_types_and_flags_route_record_and_auto_answer() {
     let mut agent = Ua::new("1002", "secret", server.sip_addr()).await;
     assert_eq!(agent.register(3600).await.status, Some(200));
     set_status(&server, "1002", "available");
-    let (resp, _d) = caller
-        .invite("300", &sdp(server.ports.media_port(2), "sendrecv"))
-        .await;
+    let q_rtp = Rtp::bind(server.ports.media_port(2)).await;
+    let (resp, q_dialog) = caller.invite("300", &sdp(q_rtp.port, "sendrecv")).await;
     assert_eq!(resp.status, Some(200), "the queue answers: {}", resp.raw);
-    agent
+    let inc = agent
         .wait_invite(STEP)
         .await
         .expect("the queue's agent rings");
+    // 1002's announce-agent-id flag: the caller first hears who answers,
+    // although the queue itself does not announce.
+    let b_rtp = Rtp::bind(server.ports.media_port(3)).await;
+    let b_dialog = agent.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await;
+    let b_media = sdp_media(&b_dialog.remote_sdp).unwrap();
+    q_rtp.clear_payloads();
+    b_rtp.send_tone(b_media, 0, 1100.0, 600, 5).await;
+    let intro = g711_decode(0, &q_rtp.wait_payload(0, 3200, STEP).await);
+    assert!(
+        media::audio::level_dbov(&intro) > -45.0,
+        "the announcement is audible"
+    );
+    assert!(
+        (dominant_hz(&intro, 8000.0) - 1100.0).abs() > 20.0,
+        "the caller hears the announcement, not the agent yet"
+    );
+    let mut q_dialog = q_dialog.unwrap();
+    assert_eq!(caller.bye(&mut q_dialog).await.status, Some(200));
+    // ... and 1002's record flag records the queue call.
+    let cdrs = server.wait_cdrs(2).await;
+    let queued = cdrs.iter().find(|c| c.callee == "300").expect("queue CDR");
+    assert!(queued.recording_path.is_some(), "{queued:?}");
 }
 
 #[tokio::test]
@@ -1045,7 +1074,8 @@ async fn the_desk_dials_out_through_the_agents_phone() {
     // An agent with no registered phone cannot dial.
     let s = server.clone();
     let (code, body) = tokio::task::spawn_blocking(move || {
-        s.http_post("/api/agents/1002/dial?number=1000").unwrap()
+        s.http_post("/api/agents/1002/dial?number=1000&mode=refer")
+            .unwrap()
     })
     .await
     .unwrap();
@@ -1054,7 +1084,8 @@ async fn the_desk_dials_out_through_the_agents_phone() {
     // The desk asks the engine to dial 1002 for agent 1001.
     let s = server.clone();
     let request = tokio::task::spawn_blocking(move || {
-        s.http_post("/api/agents/1001/dial?number=1002").unwrap()
+        s.http_post("/api/agents/1001/dial?number=1002&mode=refer")
+            .unwrap()
     });
     // The agent's phone gets a REFER to 1002, accepts it and places the call.
     let refer = phone
@@ -1082,4 +1113,179 @@ async fn the_desk_dials_out_through_the_agents_phone() {
             .await;
     });
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
+}
+
+#[tokio::test]
+async fn the_desk_dials_out_by_ringing_the_agent_then_the_number() {
+    let server = std::sync::Arc::new(
+        Server::builder("originate")
+            .extensions("1000-1002", "secret")
+            .config(&queue_config("longest-idle-agent", "", ""))
+            .start(),
+    );
+    let post = |path: &'static str| {
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.http_post(path).unwrap())
+    };
+    let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut target = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+    assert_eq!(target.register(3600).await.status, Some(200));
+    // Refused before any phone rings: not a number, an unknown one.
+    let (code, body) = post("/api/agents/1001/dial?number=12ab").await.unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("not a number"), "{body}");
+    let (code, body) = post("/api/agents/1001/dial?number=4321").await.unwrap();
+    assert_eq!(code, 400, "{body}");
+
+    // The agent's phone rings first, asked to answer by itself, showing the number.
+    let request = post("/api/agents/1001/dial?number=1002");
+    let inc = phone
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's phone rings");
+    let info = inc.invite.header("Call-Info").unwrap_or_default();
+    assert!(info.contains("answer-after=0"), "{}", inc.invite.raw);
+    assert!(
+        inc.invite
+            .header("From")
+            .unwrap_or_default()
+            .contains("1002"),
+        "{}",
+        inc.invite.raw
+    );
+    let engine_a = sdp_media(&inc.invite.body).expect("our offer to the phone");
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let mut a_dialog = phone.answer(&inc, &sdp(a_rtp.port, "sendrecv")).await;
+    let (code, body) = request.await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"call\""), "{body}");
+    // Then the number rings, with the agent as the caller; the agent hears ringback.
+    let inc_b = target.wait_invite(STEP).await.expect("the number rings");
+    assert!(
+        inc_b
+            .invite
+            .header("From")
+            .unwrap_or_default()
+            .contains("1001"),
+        "{}",
+        inc_b.invite.raw
+    );
+    let ringback = a_rtp.wait_payload(0, 1600, STEP).await;
+    assert!(ringback.len() >= 1600, "the agent hears ringback");
+    let engine_b = sdp_media(&inc_b.invite.body).expect("our offer to the number");
+    let mut b_dialog = target.answer(&inc_b, &sdp(b_rtp.port, "sendrecv")).await;
+    // Audio both ways through the engine.
+    let before_b = b_rtp.received();
+    let before_a = a_rtp.received();
+    tokio::join!(
+        a_rtp.send(engine_a, 25, 0xa1),
+        b_rtp.send(engine_b, 25, 0xb1)
+    );
+    assert!(b_rtp.wait_received(before_b + 20, STEP).await >= before_b + 20);
+    assert!(a_rtp.wait_received(before_a + 20, STEP).await >= before_a + 20);
+    // The number hangs up: the agent's phone gets BYE, one answered CDR.
+    assert_eq!(target.bye(&mut b_dialog).await.status, Some(200));
+    phone.expect_request("BYE", &a_dialog.call_id, "").await;
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!((cdr.caller.as_str(), cdr.callee.as_str()), ("1001", "1002"));
+    assert!(cdr.answer_at.is_some(), "{cdr:?}");
+    assert_eq!(cdr.hangup_cause, "NORMAL_CLEARING", "{cdr:?}");
+    let _ = &mut a_dialog;
+
+    // A busy agent phone: the desk is told, and the attempt is recorded.
+    let request = post("/api/agents/1001/dial?number=1002");
+    let inc = phone
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's phone rings");
+    phone
+        .respond(&inc.invite, 486, "Busy Here", Some(&inc.local_tag), "")
+        .await;
+    let (code, body) = request.await.unwrap();
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("486"), "{body}");
+    let cdrs = server.wait_cdrs(2).await;
+    assert!(
+        cdrs.iter()
+            .any(|c| c.hangup_cause == "USER_BUSY" && c.caller == "1001"),
+        "{cdrs:?}"
+    );
+
+    // The agent hangs up while the number rings: the number is cancelled.
+    let request = post("/api/agents/1001/dial?number=1002");
+    let inc = phone
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's phone rings");
+    let mut a_dialog = phone.answer(&inc, &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(request.await.unwrap().0, 200);
+    let inc_b = target.wait_invite(STEP).await.expect("the number rings");
+    assert_eq!(phone.bye(&mut a_dialog).await.status, Some(200));
+    target.expect_cancel(&inc_b).await;
+    let cdrs = server.wait_cdrs(3).await;
+    assert_eq!(cdrs.len(), 3, "{cdrs:?}");
+    let s = server.clone();
+    let active = tokio::task::spawn_blocking(move || {
+        s.wait_metric("switchboard_active_calls", "", |v| v == 0.0, STEP)
+    })
+    .await
+    .unwrap();
+    assert_eq!(active, 0.0, "no call left behind");
+}
+
+#[tokio::test]
+async fn queue_settings_live_in_the_database_and_the_file_is_imported_on_demand() {
+    let mut server = Server::builder("queue_settings_db")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config(
+            "longest-idle-agent",
+            "max-wait-time = 30",
+            "",
+        ))
+        .start();
+    let get = |s: &Server| {
+        let (code, body) = s.http_get("/api/queues/support").unwrap();
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    // First run: the config file seeded the database.
+    assert_eq!(get(&server)["max-wait-time"], 30);
+    let (code, body) = server
+        .http_put_json("/api/queues/support", r#"{"max-wait-time": 7}"#)
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(get(&server)["max-wait-time"], 7);
+    // A queue something routes to cannot be removed; the answer says what uses it.
+    let (code, body) = server.http_delete("/api/queues/support").unwrap();
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("number 9400 in [apps] queues"), "{body}");
+    let (code, _) = server.http_delete("/api/queues/nosuch").unwrap();
+    assert_eq!(code, 404);
+    let (code, _) = server.http_get("/api/queues/nosuch").unwrap();
+    assert_eq!(code, 404);
+
+    // The change survives a restart: the database, not the file, counts.
+    server.stop();
+    server.restart();
+    assert_eq!(get(&server)["max-wait-time"], 7);
+
+    // Importing the file (CLI, same database) applies to the running server.
+    let out = server.cli(&["callcenter", "import"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 queues"));
+    let deadline = Instant::now() + STEP;
+    while get(&server)["max-wait-time"] != 30 {
+        assert!(
+            Instant::now() < deadline,
+            "import not applied: {}",
+            get(&server)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

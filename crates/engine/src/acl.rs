@@ -67,6 +67,11 @@ impl Acl {
             .map(Acl)
     }
 
+    /// The list of these networks.
+    pub fn from_networks(nets: Vec<Cidr>) -> Acl {
+        Acl(nets)
+    }
+
     /// Is this address allowed?
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|c| c.contains(ip))

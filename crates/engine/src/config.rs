@@ -82,6 +82,9 @@ pub struct SipConfig {
     pub auth_ban_secs: u64,
     /// RFC 3261 T1 in milliseconds.
     pub t1_ms: u64,
+    /// Keep-alive OPTIONS to every registered phone this often, seconds
+    /// (0: never). Keeps NAT bindings open and shows which phones answer.
+    pub ping_secs: u64,
 }
 
 /// Call handling.
@@ -110,6 +113,10 @@ pub struct MediaConfig {
     /// caller's offer ourselves (183) and play the tone plan's ringback,
     /// instead of passing the 180 on for the caller's phone to ring itself.
     pub local_ringback: bool,
+    /// Uploaded media resources are kept here.
+    pub uploads_dir: PathBuf,
+    /// Largest media upload accepted, bytes.
+    pub max_upload_bytes: usize,
 }
 
 /// Call recording.
@@ -237,35 +244,6 @@ impl CallcenterConfig {
     pub fn route_table(&self) -> Option<&crate::routing::RouteTable> {
         (!self.routes.is_empty()).then_some(&self.routes)
     }
-
-    /// Checks what the rules name that this file also configures: a queue or
-    /// IVR menu written without capture groups must exist.
-    fn validate_routes(&self) -> anyhow::Result<()> {
-        use crate::routing::RuleKind;
-        let literal = |t: &str| !t.contains('$');
-        for rule in self.routes.rules() {
-            match &rule.kind {
-                RuleKind::Queue { queue }
-                    if literal(queue) && !self.queues.iter().any(|q| &q.name == queue) =>
-                {
-                    anyhow::bail!(
-                        "callcenter.routes: routing rule \"{}\" goes to unknown queue '{queue}'",
-                        rule.name
-                    );
-                }
-                RuleKind::Ivr { menu: Some(menu) } if literal(menu) => {
-                    crate::apps::ivr::validate_structure(&self.ivr, menu).map_err(|e| {
-                        anyhow::anyhow!(
-                            "callcenter.routes: IVR of routing rule \"{}\": {e}",
-                            rule.name
-                        )
-                    })?;
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
 }
 
 /// External profile.
@@ -335,6 +313,7 @@ impl Default for SipConfig {
             auth_fail_limit: 10,
             auth_ban_secs: 300,
             t1_ms: 500,
+            ping_secs: 0,
         }
     }
 }
@@ -354,6 +333,8 @@ impl Default for MediaConfig {
             sounds_dir: PathBuf::from("sounds"),
             language: "en".into(),
             local_ringback: false,
+            uploads_dir: PathBuf::from("media/prompts"),
+            max_upload_bytes: 20 * 1024 * 1024,
         }
     }
 }
@@ -424,24 +405,9 @@ impl Config {
             );
         }
         self.record_layout()?;
-        for q in &self.callcenter.queues {
-            q.validate()
-                .map_err(|e| anyhow::anyhow!("callcenter.queues: {e}"))?;
-        }
-        for a in &self.callcenter.agents {
-            a.validate()
-                .map_err(|e| anyhow::anyhow!("callcenter.agents: {e}"))?;
-        }
-        for (number, root) in &self.apps.ivr {
-            crate::apps::ivr::validate_structure(&self.callcenter.ivr, root)
-                .map_err(|e| anyhow::anyhow!("IVR of number {number}: {e}"))?;
-        }
-        for (number, queue) in &self.apps.queues {
-            if !self.callcenter.queues.iter().any(|q| &q.name == queue) {
-                anyhow::bail!("apps.queues: number {number} goes to unknown queue '{queue}'");
-            }
-        }
-        self.callcenter.validate_routes()?;
+        crate::callcenter_settings::CallcenterSettings::from_config(&self.callcenter)
+            .validate(&self.apps, None)
+            .map_err(|e| anyhow::anyhow!("callcenter: {e}"))?;
         if !matches!(self.recording.rate, 8000 | 16000) {
             anyhow::bail!(
                 "recording.rate: {} is not 8000 or 16000",

@@ -22,6 +22,9 @@ pub type CallTx = mpsc::UnboundedSender<CallMsg>;
 pub struct Ctx {
     /// Settings.
     pub cfg: Config,
+    /// The call-center settings in force (queues, agents, IVR menus,
+    /// routing rules), kept in the database and changed live.
+    pub callcenter: crate::callcenter_settings::LiveSettings,
     /// Registrar limits derived from `cfg`.
     pub reg_cfg: RegistrarConfig,
     /// Internal profile (phones).
@@ -68,8 +71,12 @@ pub struct Ctx {
     pub shutting_down: AtomicBool,
     /// Call ids.
     pub next_call_id: AtomicU64,
-    /// Trunk ACL.
-    pub acl: crate::acl::Acl,
+    /// Uploaded prompts and music, by name.
+    pub media_library: crate::media_library::MediaLibrary,
+    /// What the keep-alive OPTIONS said of each registered contact.
+    pub reachability: crate::keepalive::Reachability,
+    /// The access list, blacklist and number pool in force.
+    pub voice: crate::voice_lists::VoiceLists,
     /// Live events for subscribers (web pages, wallboard).
     pub events: crate::events::EventBus,
 }

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub registers_ok: AtomicU64,
     /// INVITEs refused on the trunk port by the ACL.
     pub acl_rejects: AtomicU64,
+    /// INVITEs refused because the caller is blacklisted.
+    pub blacklist_rejects: AtomicU64,
     /// CDR rows written.
     pub cdrs_written: AtomicU64,
     /// CDR rows that could not be written (kept and retried).

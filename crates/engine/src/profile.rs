@@ -366,7 +366,7 @@ impl Dispatcher {
                 (user, name, "internal")
             }
             Profile::External => {
-                if !self.ctx.acl.allows(from.addr.ip()) {
+                if !self.ctx.voice.get().acl.allows(from.addr.ip()) {
                     self.ctx.metrics.acl_rejects.fetch_add(1, Relaxed);
                     tracing::info!("INVITE from {from} refused by the trunk ACL");
                     return self.reply(tx, &req, status_with_reason(403, "Forbidden By ACL"));
@@ -382,6 +382,11 @@ impl Dispatcher {
                 (user, from_display_name(&req).unwrap_or_default(), "inbound")
             }
         };
+        if self.ctx.voice.get().blacklisted(&caller) {
+            self.ctx.metrics.blacklist_rejects.fetch_add(1, Relaxed);
+            tracing::info!("INVITE from {caller} ({from}) refused: the number is blacklisted");
+            return self.reply(tx, &req, status_with_reason(603, "Decline (Blacklisted)"));
+        }
         actor::spawn(
             self.ctx.clone(),
             actor::NewCall {

@@ -91,10 +91,15 @@ pub fn dialled_number(req: &rsip::Request) -> String {
     sip::message::uri_user(&req.uri).unwrap_or_default()
 }
 
-/// Routes a call to `number` now, with the configured rules: what the
-/// engine does with a new call.
-pub fn route_call(number: &str, directory: &Directory, cfg: &Config) -> Route {
-    let table = cfg.callcenter.route_table();
+/// Routes a call to `number` now, with the routing rules in force: what
+/// the engine does with a new call.
+pub fn route_call(
+    number: &str,
+    directory: &Directory,
+    cfg: &Config,
+    settings: &crate::callcenter_settings::CallcenterSettings,
+) -> Route {
+    let table = settings.route_table();
     // Office hours are read in the machine's local offset; without rules the
     // moment plays no part.
     let now = match table {
@@ -700,7 +705,7 @@ mod tests {
         let unknown_queue = ok.replace("queue = \"support\" }", "queue = \"sales\" }");
         let e = format!("{:#}", Config::from_toml(&unknown_queue).unwrap_err());
         assert!(
-            e.contains("routing rule \"support line\" goes to unknown queue 'sales'"),
+            e.contains("routing rule \"support line\", queue: goes to unknown queue 'sales'"),
             "{e}"
         );
 
@@ -711,6 +716,9 @@ mod tests {
             kind = { type = "ivr", menu = "main" }
         "#;
         let e = format!("{:#}", Config::from_toml(unknown_menu).unwrap_err());
-        assert!(e.contains("IVR of routing rule \"menu\""), "{e}");
+        assert!(
+            e.contains("routing rule \"menu\", menu: goes to unknown IVR menu 'main'"),
+            "{e}"
+        );
     }
 }

@@ -45,6 +45,7 @@ impl Engine {
             .await
             .with_context(|| format!("opening database {}", cfg.database_url()))?;
         seed(&store, &cfg).await?;
+        let callcenter = crate::callcenter_settings::load_at_start(&cfg, &store).await?;
         let directory = Directory::default();
         directory.refresh(&store).await?;
 
@@ -96,7 +97,13 @@ impl Engine {
             metrics.clone(),
             stop_rx,
         ));
-        let acl = crate::acl::Acl::parse(&cfg.trunk.acl).map_err(|e| anyhow::anyhow!(e))?;
+        let media_library = crate::media_library::MediaLibrary::default();
+        media_library
+            .load(&cfg.media.uploads_dir, &store)
+            .await
+            .context("reading the media resources")?;
+        let voice = crate::voice_lists::VoiceLists::default();
+        voice.load_at_start(&store, &cfg.trunk.acl).await?;
         let events = crate::events::EventBus::default();
         let ctx = Arc::new(Ctx {
             reg_cfg: RegistrarConfig {
@@ -110,6 +117,7 @@ impl Engine {
                 Duration::from_secs(cfg.sip.auth_ban_secs),
             ),
             cfg,
+            callcenter: Default::default(),
             internal,
             external,
             advertise,
@@ -131,17 +139,19 @@ impl Engine {
             cdr_tx,
             shutting_down: AtomicBool::new(false),
             next_call_id: AtomicU64::new(1),
-            acl,
+            voice,
+            reachability: Default::default(),
+            media_library,
             events: events.clone(),
         });
         restore_bindings(&ctx, &store).await;
+        load_callcenter(&ctx, &store, callcenter).await?;
         profile::install(ctx.clone(), Profile::Internal);
         profile::install(ctx.clone(), Profile::External);
         tokio::spawn(preload_sounds(ctx.clone()));
-        load_callcenter(&ctx, &store).await?;
-        validate_ivrs(&ctx, &store).await?;
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
+        tokio::spawn(crate::keepalive::run(ctx.clone()));
         tracing::info!(
             "switchboard ready: SIP {} (internal), {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),
@@ -295,6 +305,12 @@ impl Engine {
             "counter",
             "Trunk INVITEs refused by the ACL.",
             m.acl_rejects.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_blacklist_rejects_total",
+            "counter",
+            "INVITEs refused because the caller is blacklisted.",
+            m.blacklist_rejects.load(Relaxed),
         );
         let r = &self.ctx.relay_stats;
         e.metric(
@@ -498,35 +514,19 @@ impl Engine {
     }
 }
 
-/// Gives the configured queues, agents and tiers to the queue service.
-async fn load_callcenter(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
+/// Gives the call-center settings to the queue service and to calls, and
+/// restores the agents' status.
+async fn load_callcenter(
+    ctx: &Ctx,
+    store: &Store,
+    settings: crate::callcenter_settings::CallcenterSettings,
+) -> anyhow::Result<()> {
     use crate::acd::AcdInput;
-    let cc = &ctx.cfg.callcenter;
-    // Agents are kept in the database too, where their status lives.
-    for a in &cc.agents {
-        let json = serde_json::to_string(a).context("agent settings")?;
-        store
-            .upsert_agent(&a.id, &json)
-            .await
-            .context("saving agents")?;
-    }
-    let inputs = cc
-        .queues
-        .iter()
-        .cloned()
-        .map(AcdInput::UpsertQueue)
-        .chain(cc.agents.iter().cloned().map(AcdInput::UpsertAgent))
-        .chain(cc.tiers.iter().cloned().map(AcdInput::UpsertTier));
-    for input in inputs {
-        let what = format!("{input:?}");
-        ctx.queues
-            .admin(input)
-            .await
-            .map_err(|e| anyhow::anyhow!("callcenter configuration: {e} ({what:.120})"))?;
-    }
+    let none = crate::callcenter_settings::CallcenterSettings::default();
+    crate::callcenter_settings::apply(ctx, &none, &settings).await;
     // Agent status survives a restart (state does not: their calls are gone).
     for row in store.list_agents().await.context("reading agent status")? {
-        if !cc.agents.iter().any(|a| a.id == row.id) {
+        if !settings.agents.iter().any(|a| a.id == row.id) {
             continue;
         }
         let Ok(status) = row.status.parse::<crate::acd::AgentStatus>() else {
@@ -544,69 +544,27 @@ async fn load_callcenter(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("restoring agent {}: {e}", row.id))?;
         tracing::info!("agent {} restored as {status}", row.id);
     }
-    if !cc.queues.is_empty() {
+    if !settings.queues.is_empty() || !settings.ivr.is_empty() {
         tracing::info!(
-            "call center: {} queues, {} agents, {} tiers",
-            cc.queues.len(),
-            cc.agents.len(),
-            cc.tiers.len()
+            "call center: {} queues, {} agents, {} tiers, {} IVR menus, {} routing rules",
+            settings.queues.len(),
+            settings.agents.len(),
+            settings.tiers.len(),
+            settings.ivr.len(),
+            settings.routes.len()
         );
     }
+    ctx.callcenter.set(settings);
     Ok(())
 }
 
-/// Checks every IVR number's menus against what exists (prompts, extensions,
-/// applications): a wrong entry stops the start with a message naming the
-/// menu and the entry, rather than failing a caller later.
-async fn validate_ivrs(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
-    check_ivrs(&ctx.cfg, store).await
-}
-
-/// Checks the IVR menus of `cfg` against the extensions in `store`, the
-/// built-in prompts and the applications (also used by `check-config`).
+/// Checks the config file's call-center settings against the extensions in
+/// `store`, the built-in prompts and the applications (`check-config`).
 pub async fn check_ivrs(cfg: &Config, store: &Store) -> anyhow::Result<()> {
-    if cfg.apps.ivr.is_empty() {
-        return Ok(());
-    }
-    let extensions: std::collections::HashSet<String> = store
-        .list_extensions()
-        .await
-        .context("reading extensions to check the IVR menus")?
-        .into_iter()
-        .map(|e| e.number)
-        .collect();
-    let checker = IvrChecker {
-        extensions,
-        sounds: cfg.media.sounds_dir.join(&cfg.media.language),
-    };
-    for (number, root) in &cfg.apps.ivr {
-        crate::apps::ivr::validate(&cfg.callcenter.ivr, root, &checker)
-            .map_err(|e| anyhow::anyhow!("IVR of number {number}: {e}"))?;
-    }
+    let refs = crate::callcenter_settings::References::read(cfg, store).await?;
+    crate::callcenter_settings::CallcenterSettings::from_config(&cfg.callcenter)
+        .validate(&cfg.apps, Some(&refs))?;
     Ok(())
-}
-
-/// What IVR validation may refer to.
-struct IvrChecker {
-    extensions: std::collections::HashSet<String>,
-    sounds: std::path::PathBuf,
-}
-
-impl crate::apps::ivr::IvrContext for IvrChecker {
-    fn prompt_exists(&self, prompt: &str) -> bool {
-        if prompt.contains('/') && std::path::Path::new(prompt).is_file() {
-            return true;
-        }
-        self.sounds.join(format!("{prompt}.wav")).is_file()
-    }
-
-    fn extension_exists(&self, number: &str) -> bool {
-        self.extensions.contains(number)
-    }
-
-    fn app_exists(&self, name: &str) -> bool {
-        crate::apps::app_exists(name)
-    }
 }
 
 /// Decodes the built-in sounds into the cache off the async threads; a file
@@ -670,6 +628,10 @@ async fn seed(store: &Store, cfg: &Config) -> anyhow::Result<()> {
 
 async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut callcenter_version = store
+        .config_version(store::CALLCENTER_VERSION)
+        .await
+        .unwrap_or(0);
     loop {
         tick.tick().await;
         match ctx.directory.refresh(&store).await {
@@ -681,6 +643,28 @@ async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
             }
             Ok(None) => {}
             Err(e) => tracing::warn!("reloading extensions failed: {e}"),
+        }
+        match ctx.voice.refresh(&store, false).await {
+            Ok(true) => tracing::info!("voice lists reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("reloading the voice lists failed: {e}"),
+        }
+        // Call-center settings written by another process (the CLI).
+        match store.config_version(store::CALLCENTER_VERSION).await {
+            Ok(v) if v != callcenter_version => {
+                // Our own changes come back this way too; applying the
+                // same settings again changes nothing.
+                match crate::callcenter_settings::SettingsAdmin::new(&ctx)
+                    .reload()
+                    .await
+                {
+                    Ok(()) => tracing::debug!("call-center settings reloaded"),
+                    Err(e) => tracing::warn!("call-center settings not reloaded: {e}"),
+                }
+                callcenter_version = v;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("reading the call-center settings version failed: {e}"),
         }
     }
 }

@@ -455,6 +455,133 @@ impl Store {
     }
 }
 
+/// A whole set of call-center settings, as [`Store::replace_callcenter`]
+/// writes it: `(key, config JSON)` pairs and the tiers.
+#[derive(Clone, Debug, Default)]
+pub struct CallcenterSet {
+    /// Queues: name and settings.
+    pub queues: Vec<(String, String)>,
+    /// Agents: id and settings.
+    pub agents: Vec<(String, String)>,
+    /// Which agent answers which queue.
+    pub tiers: Vec<Tier>,
+    /// IVR menus: id and settings.
+    pub ivr_menus: Vec<(String, String)>,
+    /// Routing rules: id and settings.
+    pub routing_rules: Vec<(i64, String)>,
+}
+
+impl Store {
+    /// Replaces every call-center setting with `set` in one transaction, so
+    /// a reader never sees half of it. Agents that stay keep their live
+    /// status; `created_at` of queues and agents that stay is kept. Tiers
+    /// must name queues and agents of `set` ([`StoreError::QueueNotFound`],
+    /// [`StoreError::AgentNotFound`]; nothing is written then).
+    pub async fn replace_callcenter(&self, set: &CallcenterSet) -> Result<(), StoreError> {
+        const CONTEXT: &str = "replacing the call-center settings";
+        for (name, _) in &set.queues {
+            require(name, "queue name")?;
+        }
+        for (id, _) in &set.agents {
+            require(id, "agent id")?;
+        }
+        for (id, _) in &set.ivr_menus {
+            require(id, "IVR menu id")?;
+        }
+        for t in &set.tiers {
+            if !set.queues.iter().any(|(q, _)| *q == t.queue) {
+                return Err(StoreError::QueueNotFound(t.queue.clone()));
+            }
+            if !set.agents.iter().any(|(a, _)| *a == t.agent) {
+                return Err(StoreError::AgentNotFound(t.agent.clone()));
+            }
+        }
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
+        let now = db::now_ms();
+        for sql in [
+            "DELETE FROM tiers",
+            "DELETE FROM ivr_menus",
+            "DELETE FROM routing_rules",
+        ] {
+            sqlx::query(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err(CONTEXT))?;
+        }
+        let existing_queues: Vec<String> = sqlx::query_scalar("SELECT name FROM queues")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        for name in existing_queues {
+            if !set.queues.iter().any(|(q, _)| *q == name) {
+                delete(
+                    &mut tx,
+                    "DELETE FROM queues WHERE name = $1",
+                    &name,
+                    CONTEXT,
+                )
+                .await?;
+            }
+        }
+        let existing_agents: Vec<String> = sqlx::query_scalar("SELECT id FROM agents")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        for id in existing_agents {
+            if !set.agents.iter().any(|(a, _)| *a == id) {
+                delete(&mut tx, "DELETE FROM agents WHERE id = $1", &id, CONTEXT).await?;
+            }
+        }
+        for (name, config) in &set.queues {
+            sqlx::query(
+                "INSERT INTO queues (name, config, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (name) DO UPDATE SET config = excluded.config, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(config)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        }
+        for (id, config) in &set.agents {
+            sqlx::query(
+                "INSERT INTO agents (id, config, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (id) DO UPDATE SET config = excluded.config, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(id)
+            .bind(config)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        }
+        for t in &set.tiers {
+            sqlx::query(
+                "INSERT INTO tiers (queue, agent, level, position) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (queue, agent) DO UPDATE SET level = excluded.level, \
+                 position = excluded.position",
+            )
+            .bind(&t.queue)
+            .bind(&t.agent)
+            .bind(t.level)
+            .bind(t.position)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        }
+        for (id, config) in &set.ivr_menus {
+            put_ivr_menu(&mut tx, id, config, now).await?;
+        }
+        for (id, config) in &set.routing_rules {
+            put_routing_rule(&mut tx, *id, config, now).await?;
+        }
+        commit_change(tx, CONTEXT).await
+    }
+}
+
 /// Refuses a blank key; `what` names it in the error.
 fn require(key: &str, what: &'static str) -> Result<(), StoreError> {
     if key.trim().is_empty() {

@@ -41,7 +41,7 @@ const OPEN_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// Schema migrations, embedded so the binary carries its own schema.
 /// Versions and descriptions mirror the file names `NNNN_name.sql`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "extensions",
@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "web_auth",
         include_str!("../migrations/0008_web_auth.sql"),
+    ),
+    (
+        10,
+        "voice_platform",
+        include_str!("../migrations/0010_voice_platform.sql"),
     ),
 ];
 

@@ -76,6 +76,14 @@ pub enum StoreError {
     #[error("{0} is empty")]
     EmptyKey(&'static str),
 
+    /// A media file of that name exists.
+    #[error("a media file named '{0}' already exists")]
+    MediaExists(String),
+
+    /// No media file of that name.
+    #[error("no media file named '{0}'")]
+    MediaNotFound(String),
+
     /// The queue does not exist (e.g. when adding a tier to it).
     #[error("queue {0} not found")]
     QueueNotFound(String),

@@ -12,7 +12,8 @@ use crate::{bump_version, Store, StoreError};
 macro_rules! columns {
     () => {
         "number, password, display_name, enabled, kind, target, announce_agent_id, \
-         allow_outbound, record, after_call_work, auto_answer, pickup_group"
+         allow_outbound, record, after_call_work, auto_answer, pickup_group, gateway, webrtc, \
+         caller_ids"
     };
 }
 
@@ -50,6 +51,14 @@ pub struct Extension {
     /// Call pickup group: phones of the same group pick up each other's
     /// ringing calls with *8. Empty: in no group.
     pub pickup_group: String,
+    /// The SIP gateway its outside calls leave through (empty: the routing
+    /// rule's).
+    pub gateway: String,
+    /// May use the browser phone (WebRTC).
+    pub webrtc: bool,
+    /// Outside caller-ID numbers from the number pool, comma-separated; one
+    /// is picked per outside call. Empty: the gateway's own.
+    pub caller_ids: String,
 }
 
 impl Default for Extension {
@@ -67,6 +76,9 @@ impl Default for Extension {
             after_call_work: false,
             auto_answer: "off".into(),
             pickup_group: String::new(),
+            gateway: String::new(),
+            webrtc: false,
+            caller_ids: String::new(),
         }
     }
 }
@@ -217,13 +229,64 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Replaces every setting of extension `ext.number` (the admin's edit
+    /// form); an empty password keeps the current one. Fails with
+    /// [`StoreError::ExtensionNotFound`] if it does not exist, and with
+    /// [`StoreError::InvalidExtension`] for settings that cannot work.
+    pub async fn update_extension(&self, ext: &Extension) -> Result<(), StoreError> {
+        const CONTEXT: &str = "updating an extension";
+        let mut checked = ext.clone();
+        if checked.password.is_empty() {
+            // Only for the check: the statement keeps the stored one.
+            checked.password = "unchanged".into();
+        }
+        validate(&checked)?;
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
+        let changed = sqlx::query(
+            "UPDATE extensions SET \
+             password = CASE WHEN $2 = '' THEN password ELSE $2 END, \
+             display_name = $3, enabled = $4, updated_at = $5, kind = $6, target = $7, \
+             announce_agent_id = $8, allow_outbound = $9, record = $10, after_call_work = $11, \
+             auto_answer = $12, pickup_group = $13, gateway = $14, webrtc = $15, caller_ids = $16 \
+             WHERE number = $1",
+        )
+        .bind(&ext.number)
+        .bind(&ext.password)
+        .bind(&ext.display_name)
+        .bind(i32::from(ext.enabled))
+        .bind(db::now_ms())
+        .bind(&ext.kind)
+        .bind(&ext.target)
+        .bind(i32::from(ext.announce_agent_id))
+        .bind(i32::from(ext.allow_outbound))
+        .bind(i32::from(ext.record))
+        .bind(i32::from(ext.after_call_work))
+        .bind(&ext.auto_answer)
+        .bind(&ext.pickup_group)
+        .bind(&ext.gateway)
+        .bind(i32::from(ext.webrtc))
+        .bind(&ext.caller_ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::ExtensionNotFound(ext.number.clone()));
+        }
+        bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(())
+    }
+}
+
 /// Inserts `ext` unless its number exists; returns whether it was inserted.
 pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO extensions (number, password, display_name, enabled, created_at, updated_at, \
          kind, target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer, \
-         pickup_group) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         pickup_group, gateway, webrtc, caller_ids) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT (number) DO NOTHING",
     )
     .bind(&ext.number)
@@ -239,6 +302,9 @@ pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result
     .bind(i32::from(ext.after_call_work))
     .bind(&ext.auto_answer)
     .bind(&ext.pickup_group)
+    .bind(&ext.gateway)
+    .bind(i32::from(ext.webrtc))
+    .bind(&ext.caller_ids)
     .execute(&mut **tx)
     .await
     .map_err(db_err("adding extensions"))?
@@ -283,6 +349,9 @@ fn from_row(row: &DbRow) -> Result<Extension, sqlx::Error> {
         after_call_work: row.try_get::<i32, _>("after_call_work")? != 0,
         auto_answer: row.try_get("auto_answer")?,
         pickup_group: row.try_get("pickup_group")?,
+        gateway: row.try_get("gateway")?,
+        webrtc: row.try_get::<i32, _>("webrtc")? != 0,
+        caller_ids: row.try_get("caller_ids")?,
     })
 }
 

@@ -22,6 +22,7 @@ mod db;
 mod departments;
 mod error;
 mod extensions;
+mod media_files;
 mod range;
 mod records;
 mod registrations;
@@ -29,22 +30,27 @@ mod roles;
 mod seed;
 mod sessions;
 mod users;
+mod voice_lists;
 
 #[cfg(test)]
 mod tests;
 
 pub use api_tokens::ApiToken;
-pub use callcenter::{AgentRow, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION};
+pub use callcenter::{
+    AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
+};
 pub use cdr::Cdr;
 pub use departments::{Department, DepartmentFields};
 pub use error::StoreError;
 pub use extensions::{AddReport, Extension, AUTO_ANSWER_MODES, EXTENSION_KINDS};
+pub use media_files::MediaFile;
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
 pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};
 pub use registrations::BindingRow;
 pub use roles::Role;
 pub use sessions::Session;
 pub use users::{User, UserCredentials, UserFields, UserPage, UserQuery};
+pub use voice_lists::{ListEntry, VoiceList, VOICE_VERSION};
 
 use db::{db_err, Pool};
 

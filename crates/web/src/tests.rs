@@ -457,6 +457,17 @@ async fn permissions_are_checked_on_every_page_and_api_call() {
         ("POST", "/api/agents/1000/status?status=available"),
         ("POST", "/api/agents/1000/login"),
         ("POST", "/api/agents/1000/dial?number=1"),
+        ("GET", "/api/queues/q"),
+        ("DELETE", "/api/queues/q"),
+        ("GET", "/api/lists/blacklist"),
+        ("POST", "/api/lists/blacklist"),
+        ("DELETE", "/api/lists/blacklist/123"),
+        ("GET", "/api/registrations"),
+        ("GET", "/api/media"),
+        ("POST", "/api/media?name=x"),
+        ("GET", "/api/media/x"),
+        ("PUT", "/api/media/x?to=y"),
+        ("DELETE", "/api/media/x"),
     ] {
         let r = app.api(method, path, Some(&tok)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path}");

@@ -4,9 +4,13 @@
 
 use crate::calls::control::{CallControl, CallError};
 
-pub(super) async fn run(call: &CallControl, prompt: &str) -> Result<(), CallError> {
+pub(super) async fn run(
+    call: &CallControl,
+    ctx: &crate::context::Ctx,
+    prompt: &str,
+) -> Result<(), CallError> {
     call.answer().await?;
-    call.play(vec![super::ivr::play_item(prompt)], false)
+    call.play(vec![crate::media_library::sound_item(ctx, prompt)], false)
         .await?;
     Ok(())
 }

@@ -6,10 +6,15 @@ use super::ivr::{self, IvrOutcome, IvrTargets};
 use crate::calls::control::{CallControl, CallError, PlayItem};
 use crate::context::Ctx;
 
-/// Prompts and ring times as configured (the driver's defaults).
-struct Targets;
+/// Prompts resolved with the media library; ring times as configured
+/// (the driver's defaults).
+struct Targets<'a>(&'a Ctx);
 
-impl IvrTargets for Targets {}
+impl IvrTargets for Targets<'_> {
+    fn play_item(&self, prompt: &str) -> PlayItem {
+        crate::media_library::sound_item(self.0, prompt)
+    }
+}
 
 /// Applications an IVR entry may run.
 pub(crate) fn app_exists(name: &str) -> bool {
@@ -17,8 +22,10 @@ pub(crate) fn app_exists(name: &str) -> bool {
 }
 
 pub(super) async fn run(call: &CallControl, ctx: &Ctx, root: &str) -> Result<(), CallError> {
-    let menus = &ctx.cfg.callcenter.ivr;
-    let outcome = ivr::run(menus, root, call, &Targets).await?;
+    // The menus as they are when the call arrives: an admin's change
+    // applies to the next caller, not in the middle of this one's menu.
+    let settings = ctx.callcenter.get();
+    let outcome = ivr::run(&settings.ivr, root, call, &Targets(ctx)).await?;
     tracing::info!("call {}: IVR {root} ended: {outcome:?}", call.id);
     match outcome {
         IvrOutcome::RunApp { name, arg } => match name.as_str() {

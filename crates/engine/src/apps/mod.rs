@@ -9,6 +9,7 @@ mod eavesdrop;
 mod echo;
 pub mod ivr;
 mod ivr_call;
+mod originate;
 mod pickup;
 
 pub(crate) use ivr_call::app_exists;
@@ -48,6 +49,9 @@ pub enum App {
     /// Plays this prompt (a built-in prompt name, or a file path when it
     /// contains '/') and hangs up: an inbound rule's after-hours prompt.
     Announce(String),
+    /// The engine placed this call to a phone, which answered: connect it
+    /// to the number (click-to-dial).
+    Originate(String),
 }
 
 impl App {
@@ -65,6 +69,7 @@ impl App {
             App::Eavesdrop(_) => "eavesdrop",
             App::Pickup(_) => "pickup",
             App::Announce(_) => "announce",
+            App::Originate(_) => "originate",
         }
     }
 }
@@ -82,7 +87,8 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Voicemail(ext) => voicemail::run(&call, &ctx, ext).await,
         App::Eavesdrop(ext) => eavesdrop::run(&call, &ctx, ext).await,
         App::Pickup(ext) => pickup::run(&call, &ctx, ext).await,
-        App::Announce(prompt) => announce::run(&call, prompt).await,
+        App::Announce(prompt) => announce::run(&call, &ctx, prompt).await,
+        App::Originate(number) => originate::run(&call, number).await,
     };
     match result {
         Ok(()) => call.hangup(HangupCause::NormalClearing),

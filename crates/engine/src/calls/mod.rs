@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod control;
+pub mod originate;
 mod outcome;
 
 pub use outcome::{best_failure, HangupCause};

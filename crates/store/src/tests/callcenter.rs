@@ -2,7 +2,9 @@
 //! the `callcenter` change counter.
 
 use super::TempDb;
-use crate::{IvrMenuRow, RoutingRuleRow, Store, StoreError, Tier, CALLCENTER_VERSION};
+use crate::{
+    CallcenterSet, IvrMenuRow, RoutingRuleRow, Store, StoreError, Tier, CALLCENTER_VERSION,
+};
 
 async fn version(store: &Store) -> i64 {
     store.config_version(CALLCENTER_VERSION).await.unwrap()
@@ -394,7 +396,66 @@ async fn json_text_is_kept_verbatim(store: &Store) {
     assert_eq!(store.list_routing_rules().await.unwrap()[0].config, config);
 }
 
+async fn replacing_everything_is_one_change_and_keeps_agent_status(store: &Store) {
+    queues_and_agents(store, &["old", "support"], &["1001", "1002"]).await;
+    store.set_tier(&tier("old", "1002", 1, 1)).await.unwrap();
+    store.upsert_ivr_menu("gone", "{}").await.unwrap();
+    assert!(store
+        .set_agent_status("1001", "available", "waiting")
+        .await
+        .unwrap());
+    let before = version(store).await;
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let set = CallcenterSet {
+        queues: vec![pair("support", "{\"x\":1}")],
+        agents: vec![pair("1001", "{\"y\":2}")],
+        tiers: vec![tier("support", "1001", 2, 3)],
+        ivr_menus: vec![pair("main", "{}")],
+        routing_rules: vec![(5, "{}".to_string())],
+    };
+    store.replace_callcenter(&set).await.unwrap();
+    assert_eq!(version(store).await, before + 1, "one change");
+    let queues: Vec<String> = store
+        .list_queues()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| q.name)
+        .collect();
+    assert_eq!(queues, ["support"]);
+    let agents = store.list_agents().await.unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(
+        (agents[0].config.as_str(), agents[0].status.as_str()),
+        ("{\"y\":2}", "available")
+    );
+    assert_eq!(
+        store.list_all_tiers().await.unwrap(),
+        [tier("support", "1001", 2, 3)]
+    );
+    let menus: Vec<String> = store
+        .list_ivr_menus()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(menus, ["main"]);
+    assert_eq!(store.list_routing_rules().await.unwrap()[0].id, 5);
+
+    // A tier naming a queue the set lacks: refused, nothing written.
+    let mut bad = set.clone();
+    bad.queues.clear();
+    assert!(matches!(
+        store.replace_callcenter(&bad).await,
+        Err(StoreError::QueueNotFound(q)) if q == "support"
+    ));
+    assert_eq!(version(store).await, before + 1);
+    assert_eq!(store.list_queues().await.unwrap().len(), 1);
+}
+
 on_file_and_memory!(
+    replacing_everything_is_one_change_and_keeps_agent_status,
     queue_round_trip,
     agent_round_trip_and_live_status,
     tiers_set_list_remove,

@@ -34,6 +34,7 @@ mod records;
 mod registrations;
 mod sessions;
 mod users;
+mod voice;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

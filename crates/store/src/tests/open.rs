@@ -62,16 +62,7 @@ async fn migrations_applied_twice_are_idempotent() {
     let db = TempDb::new();
     let first = db.open().await;
     first.add_extensions(&[ext("1001")]).await.unwrap();
-    let expected = vec![
-        (1, true),
-        (2, true),
-        (3, true),
-        (4, true),
-        (5, true),
-        (6, true),
-        (7, true),
-        (8, true),
-    ];
+    let expected = all_migrations();
     assert_eq!(applied_migrations(&first).await, expected);
     first.close().await;
 
@@ -88,19 +79,7 @@ async fn migrations_applied_twice_are_idempotent() {
 #[tokio::test]
 async fn memory_db_is_migrated_and_usable() {
     let store = memory().await;
-    assert_eq!(
-        applied_migrations(&store).await,
-        vec![
-            (1, true),
-            (2, true),
-            (3, true),
-            (4, true),
-            (5, true),
-            (6, true),
-            (7, true),
-            (8, true)
-        ]
-    );
+    assert_eq!(applied_migrations(&store).await, all_migrations());
     store.add_extensions(&[ext("1")]).await.unwrap();
     // The single pooled connection must keep the database alive across
     // calls and clones.
@@ -173,7 +152,7 @@ async fn concurrent_first_open_of_a_fresh_file() {
     let url = db.url();
     let (a, b, c) = tokio::join!(Store::open(&url), Store::open(&url), Store::open(&url));
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
-    assert_eq!(applied_migrations(&a).await.len(), 8);
+    assert_eq!(applied_migrations(&a).await, all_migrations());
     assert_eq!(crate::db::journal_mode(&c.pool).await.unwrap(), "wal");
     a.add_extensions(&[ext("1")]).await.unwrap();
     assert_eq!(b.list_extensions().await.unwrap().len(), 1);
@@ -227,4 +206,9 @@ async fn callcenter_migration_creates_tables_and_version_row() {
             "voicemails_extension_at",
         ]
     );
+}
+
+/// Every migration the binary carries, as applied successfully.
+fn all_migrations() -> Vec<(i64, bool)> {
+    crate::db::MIGRATIONS.iter().map(|m| (m.0, true)).collect()
 }

@@ -96,8 +96,11 @@ pub async fn login(
     }
 }
 
-/// `POST /api/agents/{id}/dial?number=`: dial-out from the desk: the
-/// agent's phone is asked (REFER) to call.
+/// `POST /api/agents/{id}/dial?number=[&mode=call|refer][&auto_answer=false]`:
+/// dial-out from the desk (click-to-dial). `call` (default): the engine
+/// rings the agent's phone (asking it to answer by itself unless
+/// `auto_answer=false`), then the number, and connects them; `refer`: the
+/// phone is asked (REFER) to place the call itself.
 pub async fn dial(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -110,17 +113,51 @@ pub async fn dial(
     if number.is_empty() {
         return err(StatusCode::BAD_REQUEST, "give number");
     }
+    let auto_answer = match q.text("auto_answer").as_str() {
+        "" | "true" | "1" => true,
+        "false" | "0" => false,
+        other => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                format!("auto_answer '{other}': give true or false"),
+            )
+        }
+    };
     // The agent's phone: the extension the agent is logged in at.
     let extension = match engine.queues().agent_config(&id).await {
         Some(a) if !a.contact.is_empty() => a.contact,
         _ => id.clone(),
     };
-    match engine::click_to_dial::dial(engine.ctx(), &extension, &number).await {
-        Ok(phones) => json(
+    match q.text("mode").as_str() {
+        "refer" => {
+            return match engine::click_to_dial::dial(engine.ctx(), &extension, &number).await {
+                Ok(phones) => json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "phones": phones }),
+                ),
+                Err(e) => err(StatusCode::CONFLICT, e),
+            };
+        }
+        "" | "call" => {}
+        _ => return err(StatusCode::BAD_REQUEST, "mode is call or refer"),
+    }
+    use engine::calls::originate::{originate, Originate, OriginateError};
+    let req = Originate {
+        extension: extension.clone(),
+        number: number.clone(),
+        auto_answer,
+        ring_timeout: std::time::Duration::from_secs(30),
+    };
+    match originate(engine.ctx(), req).await {
+        Ok(call) => json(
             StatusCode::OK,
-            &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "phones": phones }),
+            &serde_json::json!({ "ok": true, "agent": id, "extension": extension, "number": number, "call": call }),
         ),
-        Err(e) => err(StatusCode::CONFLICT, e),
+        Err(e @ OriginateError::Invalid(_)) => err(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ OriginateError::NotAnswered(..)) => err(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ OriginateError::Unavailable(_)) => {
+            err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
     }
 }
 

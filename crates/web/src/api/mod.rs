@@ -8,25 +8,34 @@
 //! | `GET /api/me` | signed in |
 //! | `GET /api/calls` | `calls:view` |
 //! | `POST /api/calls/{id}/{action}` | `calls:control` |
-//! | `GET /api/queues` | `voice.queues:view` |
-//! | `PUT /api/queues/{name}` | `voice.queues:edit` |
+//! | `GET /api/queues`, `GET /api/queues/{name}` | `voice.queues:view` |
+//! | `PUT`, `DELETE /api/queues/{name}` | `voice.queues:edit` |
 //! | `GET /api/voicemail/{ext}` | `voicemail:view` |
 //! | `POST /api/agents/{id}/status\|login\|wrapup_done\|dial` | `agents:manage` |
+//! | `GET /api/lists/{list}` | `voice.lists:view` |
+//! | `POST /api/lists/{list}`, `DELETE /api/lists/{list}/{value}` | `voice.lists:edit` |
+//! | `GET /api/registrations` | `voice.registrations:view` |
+//! | `GET /api/media`, `GET /api/media/{name}` | `voice.media:view` |
+//! | `POST /api/media`, `PUT`, `DELETE /api/media/{name}` | `voice.media:edit` |
 
 mod agents;
 mod calls;
+mod lists;
+mod media;
 mod queues;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use engine::Engine;
 
 use crate::auth::permissions::{
-    AGENTS_MANAGE, CALLS_CONTROL, CALLS_VIEW, QUEUES_EDIT, QUEUES_VIEW, VOICEMAIL_VIEW,
+    AGENTS_MANAGE, CALLS_CONTROL, CALLS_VIEW, LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW,
+    QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, VOICEMAIL_VIEW,
 };
 use crate::auth::{require, Identity};
 use crate::state::AppState;
@@ -37,8 +46,30 @@ pub fn routes() -> Router<AppState> {
     let signed_in = Router::new().route("/api/me", get(me));
     let calls_view = Router::new().route("/api/calls", get(calls::list));
     let calls_control = Router::new().route("/api/calls/{id}/{action}", post(calls::action));
-    let queues_view = Router::new().route("/api/queues", get(queues::list));
-    let queues_edit = Router::new().route("/api/queues/{name}", put(queues::reload));
+    let queues_view = Router::new()
+        .route("/api/queues", get(queues::list))
+        .route("/api/queues/{name}", get(queues::settings));
+    let queues_edit = Router::new().route(
+        "/api/queues/{name}",
+        put(queues::reload).delete(queues::remove),
+    );
+    let lists_view = Router::new().route("/api/lists/{list}", get(lists::list));
+    let lists_edit = Router::new()
+        .route("/api/lists/{list}", post(lists::add))
+        .route("/api/lists/{list}/{value}", delete(lists::remove));
+    let registrations_view = Router::new().route("/api/registrations", get(lists::registrations));
+    let media_view = Router::new()
+        .route("/api/media", get(media::list))
+        .route("/api/media/{name}", get(media::file));
+    // The media limit is checked in the upload handler, with a JSON
+    // answer; this only keeps a runaway body from being read whole.
+    let media_edit = Router::new()
+        .route("/api/media", post(media::upload))
+        .route(
+            "/api/media/{name}",
+            put(media::rename).delete(media::remove),
+        )
+        .layer(DefaultBodyLimit::max(media::MAX_BODY));
     let voicemail_view = Router::new().route("/api/voicemail/{ext}", get(queues::voicemail));
     let agents_manage = Router::new()
         .route("/api/agents/{id}/status", post(agents::status))
@@ -52,6 +83,11 @@ pub fn routes() -> Router<AppState> {
         .merge(require(QUEUES_EDIT, queues_edit))
         .merge(require(VOICEMAIL_VIEW, voicemail_view))
         .merge(require(AGENTS_MANAGE, agents_manage))
+        .merge(require(LISTS_VIEW, lists_view))
+        .merge(require(LISTS_EDIT, lists_edit))
+        .merge(require(REGISTRATIONS_VIEW, registrations_view))
+        .merge(require(MEDIA_VIEW, media_view))
+        .merge(require(MEDIA_EDIT, media_edit))
 }
 
 /// `GET /metrics`: Prometheus text, open to scrapers (no sign-in).

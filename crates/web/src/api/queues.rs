@@ -32,7 +32,8 @@ pub async fn voicemail(State(state): State<AppState>, Path(ext): Path<String>) -
 
 /// `PUT /api/queues/{name}`: adds or changes a queue ("reload queue"): the
 /// body is the queue's settings as JSON (mod_callcenter names,
-/// kebab-case); callers already waiting keep their place and get the new
+/// kebab-case). The settings are checked as a whole and kept in the
+/// database; callers already waiting keep their place and get the new
 /// settings.
 pub async fn reload(
     State(state): State<AppState>,
@@ -61,18 +62,48 @@ pub async fn reload(
             Some("name"),
         );
     }
-    if let Err(e) = cfg.validate() {
-        return api_error(StatusCode::BAD_REQUEST, &e.to_string(), Some(e.field));
-    }
-    match engine
-        .queues()
-        .admin(engine::acd::AcdInput::UpsertQueue(cfg))
-        .await
-    {
+    let admin = engine::callcenter_settings::SettingsAdmin::new(engine.ctx());
+    match admin.put_queue(cfg).await {
         Ok(()) => json(
             StatusCode::OK,
             &serde_json::json!({ "ok": true, "queue": name }),
         ),
-        Err(e) => err(StatusCode::CONFLICT, e),
+        Err(e) if e.thing == "database" => {
+            tracing::error!("saving queue {name}: {e}");
+            err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "saving the queue failed, see the server log",
+            )
+        }
+        Err(e) => api_error(StatusCode::BAD_REQUEST, &e.to_string(), e.field.as_deref()),
+    }
+}
+
+/// `GET /api/queues/{name}`: a queue's settings as they are in force.
+pub async fn settings(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(engine) = engine(&state) else {
+        return no_engine();
+    };
+    let settings = engine::callcenter_settings::SettingsAdmin::new(engine.ctx()).current();
+    match settings.queue(&name) {
+        Some(q) => json(StatusCode::OK, q),
+        None => err(StatusCode::NOT_FOUND, format!("no queue '{name}'")),
+    }
+}
+
+/// `DELETE /api/queues/{name}`: removes a queue; refused while callers wait
+/// in it or something routes to it.
+pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(engine) = engine(&state) else {
+        return no_engine();
+    };
+    let admin = engine::callcenter_settings::SettingsAdmin::new(engine.ctx());
+    match admin.remove_queue(&name).await {
+        Ok(()) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "queue": name }),
+        ),
+        Err(e) if e.message == "no such queue" => err(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => err(StatusCode::CONFLICT, e.to_string()),
     }
 }

@@ -72,6 +72,10 @@ pub const CATALOG: &[Resource] = &[
         actions: &["view"],
     },
     Resource {
+        key: "voice.lists",
+        actions: &["view", "edit"],
+    },
+    Resource {
         key: "calls",
         actions: &["view", "control"],
     },
@@ -115,6 +119,16 @@ pub const CALLS_CONTROL: Permission = Permission::new("calls", "control");
 pub const QUEUES_VIEW: Permission = Permission::new("voice.queues", "view");
 /// Add or change queues.
 pub const QUEUES_EDIT: Permission = Permission::new("voice.queues", "edit");
+/// See the access list, blacklist and number pool.
+pub const LISTS_VIEW: Permission = Permission::new("voice.lists", "view");
+/// Change the access list, blacklist and number pool.
+pub const LISTS_EDIT: Permission = Permission::new("voice.lists", "edit");
+/// See the registered phones.
+pub const REGISTRATIONS_VIEW: Permission = Permission::new("voice.registrations", "view");
+/// List and play media resources.
+pub const MEDIA_VIEW: Permission = Permission::new("voice.media", "view");
+/// Upload, rename and remove media resources.
+pub const MEDIA_EDIT: Permission = Permission::new("voice.media", "edit");
 /// Change agents' status, log them in, dial for them.
 pub const AGENTS_MANAGE: Permission = Permission::new("agents", "manage");
 /// Read voicemail lists.
@@ -278,6 +292,11 @@ mod tests {
             USERS_EDIT,
             ROLES_EDIT,
             DEPARTMENTS_EDIT,
+            LISTS_VIEW,
+            LISTS_EDIT,
+            REGISTRATIONS_VIEW,
+            MEDIA_VIEW,
+            MEDIA_EDIT,
         ] {
             assert!(is_known(&p.key()), "{}", p.key());
         }

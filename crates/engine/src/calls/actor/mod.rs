@@ -9,10 +9,12 @@
 mod app;
 mod eavesdrop;
 mod media_plane;
+mod originated;
 mod pickup;
 mod voicemail;
 
 use media_plane::MediaPlane;
+pub(crate) use originated::spawn_originated;
 
 use super::control::Command;
 use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
@@ -57,18 +59,40 @@ pub struct NewCall {
 /// Start a call actor. Registers the caller's Call-ID before returning so a
 /// CANCEL that follows at once finds the call.
 pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
+    let a_call_id = message::call_id(&nc.invite).unwrap_or_default().to_string();
+    let a_dialog = a_leg_dialog(&nc.invite, nc.from);
+    let callee = router::dialled_number(&nc.invite);
+    let call = open(
+        ctx,
+        Opening {
+            a_ep: nc.a_ep,
+            a_tx: nc.tx,
+            invite: nc.invite,
+            a_call_id,
+            a_dialog,
+            caller: nc.caller,
+            caller_name: nc.caller_name,
+            callee,
+            direction: nc.direction,
+        },
+    );
+    tokio::spawn(call.run());
+}
+
+/// Gives a new call its id and mailbox, makes it findable (its caller's
+/// Call-ID, the live call list) and announces it.
+fn open(ctx: Arc<Ctx>, o: Opening) -> Call {
     let (me, rx) = mpsc::unbounded_channel();
     let id = ctx.next_call_id.fetch_add(1, Ordering::Relaxed);
-    let a_call_id = message::call_id(&nc.invite).unwrap_or_default().to_string();
-    ctx.dialogs.insert(a_call_id.clone(), (me.clone(), Side::A));
-    let callee = router::dialled_number(&nc.invite);
+    ctx.dialogs
+        .insert(o.a_call_id.clone(), (me.clone(), Side::A));
     let start = now_ms();
     let info = CallInfo {
         id,
-        call_id: a_call_id.clone(),
-        caller: nc.caller.clone(),
-        callee: callee.clone(),
-        direction: nc.direction,
+        call_id: o.a_call_id.clone(),
+        caller: o.caller.clone(),
+        callee: o.callee.clone(),
+        direction: o.direction,
         state: "routing",
         a_rtp_port: 0,
         b_rtp_port: 0,
@@ -83,54 +107,77 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
     ctx.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
     ctx.events.publish(|| Event::CallStarted {
         id,
-        caller: nc.caller.clone(),
-        callee: callee.clone(),
-        direction: nc.direction,
+        caller: o.caller.clone(),
+        callee: o.callee.clone(),
+        direction: o.direction,
     });
-    let a_dialog = a_leg_dialog(&nc.invite, nc.from);
-    let b_ep = ctx.internal.clone();
-    let call = Call {
-        ctx,
-        id,
-        me,
-        rx,
-        a_ep: nc.a_ep,
-        b_ep,
-        a_tx: nc.tx,
-        invite: nc.invite,
-        a_call_id,
-        a_dialog,
-        forks: Vec::new(),
-        winner: None,
-        media: MediaPlane::None,
-        a_offer: None,
-        formats: [None; 2],
-        app: None,
-        a_answer: None,
-        callee_ext: None,
-        monitored: None,
-        pickup_partner: None,
-        released: None,
-        fork_headers: Vec::new(),
-        recording: None,
-        cdr: None,
-        caller: nc.caller,
-        caller_name: nc.caller_name,
-        callee,
-        direction: nc.direction,
-        start_ms: start,
-        answer_ms: None,
-        state: State::Routing,
-        pending: HashMap::new(),
-        next_token: 1,
-        failures: Vec::new(),
-        ringing_sent: false,
-        early_media: false,
-        a_acked: false,
-        delayed_offer: false,
-        b_ack_pending: None,
-    };
-    tokio::spawn(call.run());
+    Call::new(ctx, id, me, rx, start, o)
+}
+
+/// What a call actor starts from: the caller's leg.
+struct Opening {
+    a_ep: Endpoint,
+    a_tx: TxId,
+    invite: Request,
+    a_call_id: String,
+    a_dialog: Dialog,
+    caller: String,
+    caller_name: String,
+    callee: String,
+    direction: &'static str,
+}
+
+impl Call {
+    fn new(
+        ctx: Arc<Ctx>,
+        id: u64,
+        me: CallTx,
+        rx: mpsc::UnboundedReceiver<CallMsg>,
+        start_ms: u64,
+        o: Opening,
+    ) -> Call {
+        Call {
+            b_ep: ctx.internal.clone(),
+            ctx,
+            id,
+            me,
+            rx,
+            a_ep: o.a_ep,
+            a_tx: o.a_tx,
+            invite: o.invite,
+            a_call_id: o.a_call_id,
+            a_dialog: o.a_dialog,
+            forks: Vec::new(),
+            winner: None,
+            media: MediaPlane::None,
+            a_offer: None,
+            formats: [None; 2],
+            app: None,
+            a_answer: None,
+            callee_ext: None,
+            monitored: None,
+            pickup_partner: None,
+            released: None,
+            fork_headers: Vec::new(),
+            recording: None,
+            cdr: None,
+            caller: o.caller,
+            caller_name: o.caller_name,
+            callee: o.callee,
+            direction: o.direction,
+            start_ms,
+            answer_ms: None,
+            state: State::Routing,
+            pending: HashMap::new(),
+            next_token: 1,
+            failures: Vec::new(),
+            ringing_sent: false,
+            early_media: false,
+            a_acked: false,
+            delayed_offer: false,
+            b_ack_pending: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,7 +317,10 @@ impl Call {
     }
 
     async fn run_loop(&mut self) {
-        self.setup();
+        // An originated call starts answered, its application already running.
+        if self.state == State::Routing {
+            self.setup();
+        }
         let no_answer = tokio::time::sleep(Duration::from_secs(self.ctx.cfg.calls.no_answer_secs));
         tokio::pin!(no_answer);
         // RFC 3261 §13.3.1.4: a 2xx never ACKed within 64*T1 ends the dialog.
@@ -328,7 +378,10 @@ impl Call {
         };
         self.delayed_offer = offer.is_none();
         self.a_offer = offer.clone();
-        let number = match router::route_call(&self.callee, &self.ctx.directory, &self.ctx.cfg) {
+        let settings = self.ctx.callcenter.get();
+        let routed =
+            router::route_call(&self.callee, &self.ctx.directory, &self.ctx.cfg, &settings);
+        let number = match routed {
             Route::Extension(n) => n,
             Route::App(kind) => return self.setup_app(kind),
             Route::NotFound => {

@@ -63,7 +63,6 @@ impl Call {
             let _ = reply.send(Err(CallError::NotAnswered));
             return;
         }
-        self.play_moh();
         let waited = Duration::from_millis(now_ms().saturating_sub(self.start_ms));
         let mut join = MemberJoin::new(&queue, self.id, &self.caller);
         join.already_waited = waited;
@@ -79,6 +78,8 @@ impl Call {
             ..QueueState::default()
         });
         app.op = Some(Op::Queue { reply });
+        // After the queue is known: its own music may be set.
+        self.play_moh();
     }
 
     /// Music on hold for the caller (the default loop).
@@ -87,8 +88,7 @@ impl Call {
         // name), else the default loop.
         let moh = self.queue_config().and_then(|q| q.moh_sound.clone());
         let items = vec![match moh {
-            Some(m) if m.contains('/') => PlayItem::File(m.into()),
-            Some(m) if !m.trim().is_empty() => PlayItem::Prompt(m),
+            Some(m) if !m.trim().is_empty() => crate::media_library::sound_item(&self.ctx, &m),
             _ => PlayItem::File(
                 self.ctx
                     .cfg
@@ -118,14 +118,11 @@ impl Call {
     }
 
     /// The configured settings of the queue this caller is in.
-    fn queue_config(&self) -> Option<&crate::acd::QueueConfig> {
+    /// The settings in force of the queue this caller is in (live: an
+    /// admin's change applies to the next prompt, offer or recording).
+    fn queue_config(&self) -> Option<crate::acd::QueueConfig> {
         let name = &self.app.as_ref()?.queue.as_ref()?.queue;
-        self.ctx
-            .cfg
-            .callcenter
-            .queues
-            .iter()
-            .find(|q| &q.name == name)
+        self.ctx.callcenter.get().queue(name).cloned()
     }
 
     /// The service asks to ring `agent` at `contact`.
@@ -288,11 +285,21 @@ impl Call {
             }
             self.learn_remote(Side::B, &sdp);
         }
-        let announce = self.queue_config().is_some_and(|c| c.announce_agent);
+        // The extension the agent answered at, and its flags (manual 3.2.1:
+        // 播报工号 announces the agent's id to queue callers, 是否录音
+        // records its calls).
+        let extension =
+            extension_of(&self.forks[i].dialog.remote_uri).and_then(|n| self.ctx.directory.get(n));
+        let announce = self.queue_config().is_some_and(|c| c.announce_agent)
+            || extension.as_ref().is_some_and(|e| e.announce_agent_id);
         // The queue's record-template: the call with the agent is recorded.
         if let Some(template) = self.queue_config().and_then(|c| c.record_template.clone()) {
             if let Err(e) = self.start_recording_as(&template) {
                 tracing::warn!("call {}: queue recording not started: {e}", self.id);
+            }
+        } else if extension.as_ref().is_some_and(|e| e.record) || self.ctx.cfg.recording.enabled {
+            if let Err(e) = self.start_recording() {
+                tracing::warn!("call {}: queue call not recorded: {e}", self.id);
             }
         }
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
@@ -462,11 +469,7 @@ impl Call {
         if !self.queue_offering() {
             return;
         }
-        let item = if sound.contains('/') {
-            PlayItem::File(sound.into())
-        } else {
-            PlayItem::Prompt(sound)
-        };
+        let item = crate::media_library::sound_item(&self.ctx, &sound);
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
         let moh = PlayItem::File(
             self.ctx
@@ -539,9 +542,24 @@ impl Call {
     }
 }
 
+/// The user part of a `<sip:USER@host>` value (the number a fork rang).
+fn extension_of(uri: &str) -> Option<&str> {
+    let rest = uri.split_once("sip:")?.1;
+    let user = rest.split_once('@')?.0;
+    (!user.is_empty()).then_some(user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rung_extension_is_read_from_the_fork() {
+        assert_eq!(extension_of("<sip:1001@10.0.0.1>"), Some("1001"));
+        assert_eq!(extension_of("\"A\" <sip:2002@h>;x=1"), Some("2002"));
+        assert_eq!(extension_of("<sip:@h>"), None);
+        assert_eq!(extension_of("garbage"), None);
+    }
 
     #[test]
     fn sip_answers_map_onto_offer_outcomes() {

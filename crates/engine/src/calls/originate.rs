@@ -1,0 +1,446 @@
+//! Calls the engine places itself (FreeSWITCH's `originate`): the engine
+//! rings a phone first and, once it answers, runs an application on that
+//! leg, which the call actor then owns like any engine-answered call. The
+//! agent desk's click-to-dial is built on it: ring the agent's phone (asking
+//! it to answer by itself where the phone supports that), then call the
+//! number with ringback to the agent and bridge the two.
+//!
+//! Placing the first leg is done here, outside the actor, because until the
+//! phone answers there is no call to own: a phone that refuses, is busy or
+//! rings out leaves a CDR and an error for whoever asked, nothing else.
+
+use super::{actor, best_failure, HangupCause};
+use crate::apps::App;
+use crate::context::{now_ms, Ctx};
+use crate::router::{self, Route};
+use bytes::Bytes;
+use media::negotiate;
+use media::sdp::SessionDescription;
+use rsip::headers::{Header, UntypedHeader};
+use rsip::{Method, Request, Response};
+use sip::dialog::{record_routes, Dialog};
+use sip::endpoint::ClientEvent;
+use sip::message::{self, SetBody};
+use sip::transaction::TxId;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What to originate: ring `extension`, then connect it to `number`.
+#[derive(Clone, Debug)]
+pub struct Originate {
+    /// The extension whose phone rings first (the agent's).
+    pub extension: String,
+    /// The number it is then connected to.
+    pub number: String,
+    /// Ask the phone to answer by itself (Call-Info answer-after=0); also
+    /// done when the extension's auto-answer setting is `all`.
+    pub auto_answer: bool,
+    /// How long the first phone may ring.
+    pub ring_timeout: Duration,
+}
+
+/// Why an origination did not get a call going.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginateError {
+    /// The request itself is wrong (not a number, unknown extension, ...).
+    Invalid(String),
+    /// The first phone did not answer: the SIP code and reason it gave (408
+    /// when it rang out or never answered).
+    NotAnswered(u16, String),
+    /// No media ports or the server is stopping.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for OriginateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OriginateError::Invalid(why) => f.write_str(why),
+            OriginateError::NotAnswered(code, reason) => {
+                write!(f, "the phone did not answer: {code} {reason}")
+            }
+            OriginateError::Unavailable(why) => write!(f, "cannot place calls now: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for OriginateError {}
+
+/// A leg we placed that answered: handed to the call actor.
+pub(crate) struct PlacedLeg {
+    /// The INVITE we sent (the actor keeps it as the call's first request).
+    pub invite: Request,
+    /// The confirmed dialog, our tag as the From tag.
+    pub dialog: Dialog,
+    /// The phone's SDP answer.
+    pub answer: Option<SessionDescription>,
+    /// The media ports our offer named.
+    pub pair: media::ports::RtpPortPair,
+    /// Our ACK for the 2xx, sent by the actor once it owns the dialog.
+    pub ack: Bytes,
+    /// The extension rung, and the number shown to it.
+    pub extension: String,
+    /// The number the leg is connected to next.
+    pub number: String,
+}
+
+/// Originates a call as `req` says; Ok with the engine's call id once the
+/// first phone answered and the actor took the call over.
+pub async fn originate(ctx: &Arc<Ctx>, req: Originate) -> Result<u64, OriginateError> {
+    if ctx.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(OriginateError::Unavailable("the server is stopping".into()));
+    }
+    validate(ctx, &req)?;
+    let ext = &req.extension;
+    let bindings = ctx.registrar.lookup(ext, now_ms());
+    if bindings.is_empty() {
+        return Err(OriginateError::NotAnswered(
+            480,
+            format!("extension {ext} has no registered phone"),
+        ));
+    }
+    let pair = ctx
+        .ports
+        .allocate()
+        .map_err(|e| OriginateError::Unavailable(format!("no media ports: {e}")))?;
+    let prefs = ctx.cfg.codecs().unwrap_or_default();
+    let id = ctx.next_call_id.load(std::sync::atomic::Ordering::Relaxed);
+    let offer = negotiate::offer(ctx.advertise, pair.port, &prefs, id)
+        .map_err(|e| OriginateError::Unavailable(e.to_string()))?
+        .to_string()
+        .into_bytes();
+    let auto = req.auto_answer
+        || ctx
+            .directory
+            .get(ext)
+            .is_some_and(|e| e.auto_answer == "all");
+    let start = now_ms();
+    let mut ring = Ringing::new(ctx, &req);
+    for b in &bindings {
+        let Ok(target) = rsip::Uri::try_from(b.contact.as_str()) else {
+            continue;
+        };
+        ring.send(target, b.source, offer.clone(), auto);
+    }
+    match ring.wait(req.ring_timeout).await {
+        Ok((i, resp)) => {
+            let leg = ring.confirm(i, &resp, pair);
+            Ok(actor::spawn_originated(Arc::clone(ctx), leg, start))
+        }
+        Err((code, reason)) => {
+            failed_cdr(ctx, &req, start, code);
+            Err(OriginateError::NotAnswered(code, reason))
+        }
+    }
+}
+
+/// Refuses what cannot work before any phone rings.
+fn validate(ctx: &Ctx, req: &Originate) -> Result<(), OriginateError> {
+    let invalid = |why: String| Err(OriginateError::Invalid(why));
+    let number = &req.number;
+    if number.is_empty()
+        || number.len() > 32
+        || !number
+            .chars()
+            .all(|c| c.is_ascii_digit() || "*#+".contains(c))
+    {
+        return invalid(format!("'{number}' is not a number to dial"));
+    }
+    let Some(ext) = ctx.directory.get(&req.extension) else {
+        return invalid(format!("no extension {}", req.extension));
+    };
+    if !ext.enabled {
+        return invalid(format!("extension {} is disabled", req.extension));
+    }
+    if *number == req.extension {
+        return invalid("an extension cannot call itself".into());
+    }
+    // Only what a bridge can reach: extensions (gateways come later).
+    match router::route(number, &ctx.directory, &ctx.cfg.apps) {
+        Route::Extension(_) => Ok(()),
+        _ if !ext.allow_outbound => invalid(format!(
+            "extension {} may not call numbers outside (allow outbound is off)",
+            req.extension
+        )),
+        _ => invalid(format!("{number} is not a number this server can reach")),
+    }
+}
+
+/// One phone of the extension being rung.
+struct Fork {
+    dialog: Dialog,
+    invite: Request,
+    tx: Option<TxId>,
+    cancel_wanted: bool,
+    done: bool,
+    /// Our ACK for its 2xx, resent by its sink if the 2xx is retransmitted.
+    ack: Arc<OnceLock<Bytes>>,
+}
+
+/// The phones of one extension being rung, first answer wins.
+struct Ringing<'a> {
+    ctx: &'a Arc<Ctx>,
+    req: &'a Originate,
+    forks: Vec<Fork>,
+    events: mpsc::UnboundedReceiver<(usize, ClientEvent)>,
+    events_tx: mpsc::UnboundedSender<(usize, ClientEvent)>,
+}
+
+impl<'a> Ringing<'a> {
+    fn new(ctx: &'a Arc<Ctx>, req: &'a Originate) -> Self {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        Ringing {
+            ctx,
+            req,
+            forks: Vec::new(),
+            events,
+            events_tx,
+        }
+    }
+
+    fn send(&mut self, target: rsip::Uri, peer: sip::Peer, sdp: Vec<u8>, auto_answer: bool) {
+        let ctx = self.ctx;
+        let host = ctx.host();
+        let number = &self.req.number;
+        let mut dialog = Dialog {
+            call_id: message::new_call_id(),
+            local_tag: message::new_tag(),
+            remote_tag: None,
+            // The phone shows whom it is about to be connected to.
+            local_uri: format!("\"{number}\" <sip:{number}@{host}>"),
+            remote_uri: format!("<sip:{}@{host}>", self.req.extension),
+            remote_target: target,
+            route_set: Vec::new(),
+            local_cseq: 0,
+            remote_cseq: 0,
+            peer,
+        };
+        let ep = &ctx.internal;
+        let via = ctx.sent_by(ep);
+        let contact = ctx.contact(ep, number);
+        let mut invite = dialog.request(Method::Invite, &via, &contact);
+        invite
+            .headers
+            .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
+        if auto_answer {
+            invite.headers.push(Header::Other(
+                "Call-Info".into(),
+                format!("<sip:{host}>;answer-after=0"),
+            ));
+            invite.headers.push(Header::Other(
+                "Alert-Info".into(),
+                "info=alert-autoanswer".into(),
+            ));
+        }
+        invite.set_body(sdp, "application/sdp");
+        let i = self.forks.len();
+        let ack: Arc<OnceLock<Bytes>> = Arc::default();
+        let sink_ack = Arc::clone(&ack);
+        let tx = self.events_tx.clone();
+        let ep2 = ep.clone();
+        ep.send_request(
+            invite.clone(),
+            peer,
+            Arc::new(move |ev| {
+                // A retransmitted 2xx means our ACK was lost: send it again,
+                // whoever owns the call by now.
+                if let (ClientEvent::Response(_, r), Some(ack)) = (&ev, sink_ack.get()) {
+                    if (200..300).contains(&r.status_code.code()) {
+                        ep2.send_stateless(ack.clone(), peer);
+                        return;
+                    }
+                }
+                let _ = tx.send((i, ev));
+            }),
+        );
+        self.forks.push(Fork {
+            dialog,
+            invite,
+            tx: None,
+            cancel_wanted: false,
+            done: false,
+            ack,
+        });
+    }
+
+    /// Waits for the first 2xx (Ok with its fork), or every phone's refusal,
+    /// or the ring timeout (then the phones are cancelled).
+    async fn wait(&mut self, timeout: Duration) -> Result<(usize, Response), (u16, String)> {
+        let mut failures: Vec<(u16, String)> = Vec::new();
+        let give_up = tokio::time::sleep(timeout);
+        tokio::pin!(give_up);
+        loop {
+            if self.forks.iter().all(|f| f.done) {
+                return Err(
+                    best_failure(&failures).unwrap_or((480, "Temporarily Unavailable".into()))
+                );
+            }
+            let (i, ev) = tokio::select! {
+                ev = self.events.recv() => match ev {
+                    Some(ev) => ev,
+                    None => return Err((500, "Server Internal Error".into())),
+                },
+                _ = &mut give_up => {
+                    self.cancel_all(None);
+                    return Err((408, "No Answer".into()));
+                }
+            };
+            match ev {
+                ClientEvent::Sent(tx) => {
+                    self.forks[i].tx = Some(tx);
+                    if self.forks[i].cancel_wanted {
+                        self.ctx.internal.cancel(tx);
+                    }
+                }
+                ClientEvent::Timeout(_) => {
+                    self.forks[i].done = true;
+                    failures.push((408, "Request Timeout".into()));
+                }
+                ClientEvent::Response(_, r) => {
+                    let code = r.status_code.code();
+                    if code < 200 {
+                        continue;
+                    }
+                    self.forks[i].done = true;
+                    if code < 300 {
+                        self.cancel_all(Some(i));
+                        return Ok((i, r));
+                    }
+                    let reason = r.status_code.to_string();
+                    failures.push((code, reason));
+                }
+            }
+        }
+    }
+
+    fn cancel_all(&mut self, except: Option<usize>) {
+        for (i, f) in self.forks.iter_mut().enumerate() {
+            if Some(i) == except || f.done || f.cancel_wanted {
+                continue;
+            }
+            f.cancel_wanted = true;
+            if let Some(tx) = f.tx {
+                self.ctx.internal.cancel(tx);
+            }
+        }
+        // A phone that answers after losing is acknowledged and hung up.
+        let ctx = Arc::clone(self.ctx);
+        let mut events = std::mem::replace(&mut self.events, mpsc::unbounded_channel().1);
+        let mut losers: Vec<(Dialog, Arc<OnceLock<Bytes>>)> = self
+            .forks
+            .iter()
+            .map(|f| (f.dialog.clone(), Arc::clone(&f.ack)))
+            .collect();
+        let winner = except;
+        tokio::spawn(async move {
+            let linger = tokio::time::sleep(Duration::from_secs(32));
+            tokio::pin!(linger);
+            loop {
+                let ev = tokio::select! {
+                    ev = events.recv() => ev,
+                    _ = &mut linger => None,
+                };
+                let Some((i, ClientEvent::Response(_, r))) = ev else {
+                    match ev {
+                        Some(_) => continue,
+                        None => return,
+                    }
+                };
+                if Some(i) == winner || !(200..300).contains(&r.status_code.code()) {
+                    continue;
+                }
+                let Some((dialog, ack_slot)) = losers.get_mut(i) else {
+                    continue;
+                };
+                confirm_dialog(dialog, &r);
+                let ack = ack_for(&ctx, dialog);
+                let _ = ack_slot.set(ack.clone());
+                ctx.internal.send_stateless(ack, dialog.peer);
+                let via = ctx.sent_by(&ctx.internal);
+                let contact = ctx.contact(&ctx.internal, "originate");
+                let bye = dialog.request(Method::Bye, &via, &contact);
+                ctx.internal
+                    .send_request(bye, dialog.peer, Arc::new(|_| {}));
+            }
+        });
+    }
+
+    /// The winner's dialog, confirmed by its 2xx, with our ACK ready.
+    fn confirm(&mut self, i: usize, resp: &Response, pair: media::ports::RtpPortPair) -> PlacedLeg {
+        let fork = &mut self.forks[i];
+        confirm_dialog(&mut fork.dialog, resp);
+        let ack = ack_for(self.ctx, &fork.dialog);
+        let _ = fork.ack.set(ack.clone());
+        let answer = match message::has_sdp(resp, &resp.body) {
+            true => std::str::from_utf8(&resp.body)
+                .ok()
+                .and_then(|s| SessionDescription::parse(s).ok()),
+            false => None,
+        };
+        PlacedLeg {
+            invite: fork.invite.clone(),
+            dialog: fork.dialog.clone(),
+            answer,
+            pair,
+            ack,
+            extension: self.req.extension.clone(),
+            number: self.req.number.clone(),
+        }
+    }
+}
+
+/// Fills in what a 2xx to our INVITE tells about the dialog.
+fn confirm_dialog(dialog: &mut Dialog, resp: &Response) {
+    dialog.remote_tag = message::to_tag(resp);
+    if let Some(uri) = message::contact_uri(resp) {
+        dialog.remote_target = uri;
+    }
+    let mut rr = record_routes(resp);
+    rr.reverse();
+    dialog.route_set = rr;
+    dialog.local_cseq = 1;
+}
+
+fn ack_for(ctx: &Ctx, dialog: &Dialog) -> Bytes {
+    let via = ctx.sent_by(&ctx.internal);
+    let contact = ctx.contact(&ctx.internal, "originate");
+    let ack = dialog.request_with_cseq(Method::Ack, 1, &via, &contact, &message::new_branch());
+    message::to_bytes(ack)
+}
+
+/// The record of an origination whose first phone never answered.
+fn failed_cdr(ctx: &Ctx, req: &Originate, start: u64, code: u16) {
+    let cause = if code == 408 {
+        HangupCause::NoAnswer
+    } else {
+        HangupCause::from_sip(code)
+    };
+    let end = now_ms();
+    let cdr = store::Cdr {
+        id: None,
+        call_id: message::new_call_id(),
+        caller: req.extension.clone(),
+        caller_name: String::new(),
+        callee: req.number.clone(),
+        direction: "internal".into(),
+        start_at: start as i64,
+        answer_at: None,
+        end_at: end as i64,
+        ring_secs: ((end.saturating_sub(start) + 500) / 1000) as i64,
+        talk_secs: 0,
+        hangup_cause: cause.as_str().into(),
+        hangup_by: "callee".into(),
+        sip_code: i32::from(code),
+        recording_path: None,
+        recorded_secs: 0,
+    };
+    ctx.metrics.call_ended(cause.outcome());
+    if ctx.cdr_tx.send(cdr).is_err() {
+        tracing::error!("originate: CDR writer gone, record lost");
+    }
+}
+
+/// The app an originated leg runs: connect it to the number.
+pub(crate) fn app_for(leg: &PlacedLeg) -> App {
+    App::Originate(leg.number.clone())
+}
