@@ -131,6 +131,24 @@ pub const MEDIA_VIEW: Permission = Permission::new("voice.media", "view");
 pub const MEDIA_EDIT: Permission = Permission::new("voice.media", "edit");
 /// Change agents' status, log them in, dial for them.
 pub const AGENTS_MANAGE: Permission = Permission::new("agents", "manage");
+/// See extensions.
+pub const EXTENSIONS_VIEW: Permission = Permission::new("voice.extensions", "view");
+/// Add, edit and remove extensions.
+pub const EXTENSIONS_EDIT: Permission = Permission::new("voice.extensions", "edit");
+/// See routing rules (and use the tester).
+pub const ROUTES_VIEW: Permission = Permission::new("voice.routes", "view");
+/// Change routing rules.
+pub const ROUTES_EDIT: Permission = Permission::new("voice.routes", "edit");
+/// See IVR menus.
+pub const IVR_VIEW: Permission = Permission::new("voice.ivr", "view");
+/// Change IVR menus.
+pub const IVR_EDIT: Permission = Permission::new("voice.ivr", "edit");
+/// Read the audit log.
+pub const AUDIT_VIEW: Permission = Permission::new("system.audit", "view");
+/// See system settings, dictionaries and notification settings.
+pub const SETTINGS_VIEW: Permission = Permission::new("system.settings", "view");
+/// Change them (and send test messages).
+pub const SETTINGS_EDIT: Permission = Permission::new("system.settings", "edit");
 /// Read voicemail lists.
 pub const VOICEMAIL_VIEW: Permission = Permission::new("voicemail", "view");
 /// See users.
@@ -205,6 +223,76 @@ pub const MENU: &[MenuItem] = &[
         needs: None,
     },
     MenuItem {
+        id: "menu-voice-status",
+        label: "nav.voice_status",
+        href: "/voice/status",
+        group: Some("nav.group_voice"),
+        needs: Some(STATUS_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-extensions",
+        label: "nav.voice_extensions",
+        href: "/voice/extensions",
+        group: Some("nav.group_voice"),
+        needs: Some(EXTENSIONS_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-queues",
+        label: "nav.voice_queues",
+        href: "/voice/queues",
+        group: Some("nav.group_voice"),
+        needs: Some(QUEUES_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-routes",
+        label: "nav.voice_routes",
+        href: "/voice/routes",
+        group: Some("nav.group_voice"),
+        needs: Some(ROUTES_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-ivr",
+        label: "nav.voice_ivr",
+        href: "/voice/ivr",
+        group: Some("nav.group_voice"),
+        needs: Some(IVR_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-acl",
+        label: "nav.voice_acl",
+        href: "/voice/lists/acl",
+        group: Some("nav.group_voice"),
+        needs: Some(LISTS_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-media",
+        label: "nav.voice_media",
+        href: "/voice/media",
+        group: Some("nav.group_voice"),
+        needs: Some(MEDIA_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-registrations",
+        label: "nav.voice_registrations",
+        href: "/voice/registrations",
+        group: Some("nav.group_voice"),
+        needs: Some(REGISTRATIONS_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-number-pool",
+        label: "nav.voice_number_pool",
+        href: "/voice/lists/number_pool",
+        group: Some("nav.group_voice"),
+        needs: Some(LISTS_VIEW),
+    },
+    MenuItem {
+        id: "menu-voice-blacklist",
+        label: "nav.voice_blacklist",
+        href: "/voice/lists/blacklist",
+        group: Some("nav.group_voice"),
+        needs: Some(LISTS_VIEW),
+    },
+    MenuItem {
         id: "menu-users",
         label: "nav.users",
         href: "/users",
@@ -224,6 +312,20 @@ pub const MENU: &[MenuItem] = &[
         href: "/departments",
         group: Some("nav.group_system"),
         needs: Some(DEPARTMENTS_VIEW),
+    },
+    MenuItem {
+        id: "menu-audit",
+        label: "nav.audit",
+        href: "/system/audit",
+        group: Some("nav.group_system"),
+        needs: Some(AUDIT_VIEW),
+    },
+    MenuItem {
+        id: "menu-settings",
+        label: "nav.settings",
+        href: "/system/settings",
+        group: Some("nav.group_system"),
+        needs: Some(SETTINGS_VIEW),
     },
     MenuItem {
         id: "menu-tokens",

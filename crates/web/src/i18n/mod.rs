@@ -179,14 +179,36 @@ impl Lang {
     }
 }
 
-/// The catalog of `lang`, parsed once from the embedded TOML file.
+/// The English catalog's files: the core (layout, sign-in, users, roles,
+/// departments) and one per area of pages.
+const EN_FILES: &[&str] = &[
+    include_str!("en.toml"),
+    include_str!("en/voice.toml"),
+    include_str!("en/callcenter.toml"),
+    include_str!("en/system.toml"),
+];
+
+/// The Chinese catalog's files, in the same order as [`EN_FILES`].
+const ZH_FILES: &[&str] = &[
+    include_str!("zh.toml"),
+    include_str!("zh/voice.toml"),
+    include_str!("zh/callcenter.toml"),
+    include_str!("zh/system.toml"),
+];
+
+/// The catalog of `lang`, parsed once from its embedded TOML files.
 fn catalog(lang: Lang) -> &'static HashMap<String, String> {
     static EN: OnceLock<HashMap<String, String>> = OnceLock::new();
     static ZH: OnceLock<HashMap<String, String>> = OnceLock::new();
     match lang {
-        Lang::En => EN.get_or_init(|| parse_catalog(include_str!("en.toml"))),
-        Lang::Zh => ZH.get_or_init(|| parse_catalog(include_str!("zh.toml"))),
+        Lang::En => EN.get_or_init(|| parse_files(EN_FILES)),
+        Lang::Zh => ZH.get_or_init(|| parse_files(ZH_FILES)),
     }
+}
+
+/// The keys of several catalog files together.
+fn parse_files(files: &[&str]) -> HashMap<String, String> {
+    files.iter().flat_map(|f| parse_catalog(f)).collect()
 }
 
 /// Flattens a TOML catalog (`[users] title = "..."`) into `users.title`
@@ -226,8 +248,8 @@ mod tests {
 
     #[test]
     fn catalogs_parse_and_have_the_same_keys() {
-        let en = parse_catalog(include_str!("en.toml"));
-        let zh = parse_catalog(include_str!("zh.toml"));
+        let en = parse_files(EN_FILES);
+        let zh = parse_files(ZH_FILES);
         assert!(en.len() > 50, "English catalog too small: {}", en.len());
         let mut only_en: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
         let mut only_zh: Vec<_> = zh.keys().filter(|k| !en.contains_key(*k)).collect();

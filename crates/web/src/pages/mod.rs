@@ -7,8 +7,10 @@ pub mod grid;
 pub mod home;
 pub mod login;
 pub mod roles;
+pub mod system;
 pub mod tokens;
 pub mod users;
+pub mod voice;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -68,4 +70,6 @@ pub fn protected() -> Router<AppState> {
         .merge(require(ROLES_EDIT, roles_edit))
         .merge(require(DEPARTMENTS_VIEW, departments_view))
         .merge(require(DEPARTMENTS_EDIT, departments_edit))
+        .merge(voice::routes())
+        .merge(system::routes())
 }

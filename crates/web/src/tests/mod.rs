@@ -10,6 +10,11 @@ use tower::ServiceExt;
 use crate::auth::{password, token};
 use crate::state::{AppState, Settings};
 
+// Tests of each area of pages, using the harness below.
+mod callcenter;
+mod system;
+mod voice;
+
 /// A router over a fresh in-memory database.
 struct App {
     router: Router,

@@ -1,0 +1,27 @@
+//! The voice-platform admin pages (manual 3.2).
+
+pub mod status;
+pub mod extensions;
+pub mod lists;
+pub mod media;
+pub mod registrations;
+pub mod queues;
+pub mod routes;
+pub mod ivr;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Every page of this area.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(status::routes())
+        .merge(extensions::routes())
+        .merge(lists::routes())
+        .merge(media::routes())
+        .merge(registrations::routes())
+        .merge(queues::routes())
+        .merge(routes::routes())
+        .merge(ivr::routes())
+}

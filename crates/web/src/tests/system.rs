@@ -1,0 +1,1 @@
+//! Router tests of the system pages (harness: the parent module).

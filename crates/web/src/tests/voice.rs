@@ -1,0 +1,1 @@
+//! Router tests of the voice pages (harness: the parent module).
