@@ -1,0 +1,602 @@
+//! The browser side of the harness: a chromedriver process on a free loopback
+//! port, a headless Chromium session through it (fantoccini), and helpers that
+//! wait for what the user would see (polling with generous timeouts, never
+//! fixed sleeps). [`run`] ties one server and one browser to one test and saves
+//! a screenshot and the page HTML when the test fails.
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::harness::{self, Server};
+
+/// How long a condition may take to become true: a hang guard for slow or busy
+/// machines (CI runs many servers and browsers at once), not an expectation.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long chromedriver and Chromium may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often conditions are checked while waiting.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Browser window size of a laptop screen.
+pub const LAPTOP: (u32, u32) = (1280, 800);
+
+/// Makes temp profile dirs and artifact names unique within this process.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A chromedriver process in its own process group; the group (chromedriver and
+/// the Chromium it started) is killed when this is dropped.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+    log_path: PathBuf,
+}
+
+impl ChromeDriver {
+    /// Starts chromedriver on a free loopback port and waits until it is ready;
+    /// tries other ports if another program took the one probed.
+    fn start(name: &str) -> ChromeDriver {
+        let log_path = harness::artifacts().join(format!("{name}.chromedriver.log"));
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = harness::free_tcp_port();
+            let child = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .arg(format!("--log-path={}", log_path.display()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                // Its own group, so that drop can end Chromium with it.
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run chromedriver ({e}): install Debian package chromium-driver (tests/run does)")
+                });
+            let mut driver = ChromeDriver {
+                child,
+                port,
+                log_path: log_path.clone(),
+            };
+            match driver.wait_ready() {
+                Ok(()) => return driver,
+                Err(why) => last = why,
+            }
+        }
+        panic!("chromedriver did not start: {last}");
+    }
+
+    /// Polls `GET /status` until chromedriver says it is ready.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "chromedriver exited ({status}):\n{}",
+                    harness::log_tail(&self.log_path, 20)
+                ));
+            }
+            if let Some(body) = http_get(self.port, "/status") {
+                if body.contains("\"ready\":true") || body.contains("\"ready\": true") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "chromedriver not ready after {START_TIMEOUT:?}:\n{}",
+                    harness::log_tail(&self.log_path, 20)
+                ));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The group id is chromedriver's pid (process_group(0)); Chromium and
+        // its helpers are in that group unless they moved themselves out.
+        let pgid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) with a negative pid signals the process group we created.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET path` on a loopback port: the body, or None if nothing answered.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// What the browser is like.
+#[derive(Clone, Debug)]
+pub struct BrowserOptions {
+    /// The browser's language (`--lang` and Accept-Language), e.g. "en-US", "zh-CN".
+    pub lang: String,
+    /// Window size (width, height) in CSS pixels.
+    pub size: (u32, u32),
+}
+
+impl Default for BrowserOptions {
+    fn default() -> Self {
+        BrowserOptions {
+            lang: "en-US".into(),
+            size: LAPTOP,
+        }
+    }
+}
+
+/// One headless Chromium, pointed at one server. Cheap to clone (a handle).
+#[derive(Clone)]
+pub struct Browser {
+    client: Client,
+    /// `http://127.0.0.1:PORT` of the server under test.
+    pub base: String,
+}
+
+/// What [`run`] gives a test body.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The server under test (its CLI, HTTP helpers and log).
+    pub server: Arc<Server>,
+    /// The browser, on the server's sign-in page's origin.
+    pub browser: Browser,
+}
+
+/// Runs one browser test: starts a server named `name`, chromedriver and a
+/// headless Chromium with `options`, and runs `body`. If the body fails, the
+/// page's screenshot and HTML are saved under tests/artifacts/ and the server
+/// log tail is printed (by the server harness) before the test fails.
+pub async fn run<F, Fut>(name: &str, options: BrowserOptions, body: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let server = Arc::new(Server::builder(name).start());
+    run_on(server, name, options, body).await
+}
+
+/// Like [`run`], on a server the test started itself (e.g. with extensions).
+pub async fn run_on<F, Fut>(server: Arc<Server>, name: &str, options: BrowserOptions, body: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let id = format!(
+        "browser-{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let driver = ChromeDriver::start(&id);
+    let profile = harness::artifacts().join("profiles").join(&id);
+    let _ = std::fs::remove_dir_all(&profile);
+    std::fs::create_dir_all(&profile).expect("create browser profile dir");
+    let client = open_browser(driver.port, &profile, &options).await;
+    let browser = Browser {
+        client: client.clone(),
+        base: format!("http://127.0.0.1:{}", server.http_port),
+    };
+    let ctx = Ctx {
+        server: server.clone(),
+        browser: browser.clone(),
+    };
+    // A failed assertion in the body comes back here as Err while the browser
+    // still shows the page it failed on.
+    let outcome = CatchUnwind(Box::pin(body(ctx))).await;
+    if outcome.is_err() {
+        browser.save_artifacts(&id).await;
+        eprintln!("chromedriver log: {}", driver.log_path.display());
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&profile);
+    if let Err(payload) = outcome {
+        // The server (dropped while unwinding) prints its log tail.
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// A future that turns a panic while polling `0` into `Err(payload)`.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// Opens a WebDriver session: headless Chromium with a temporary profile, the
+/// given language and window size.
+async fn open_browser(port: u16, profile: &std::path::Path, options: &BrowserOptions) -> Client {
+    let (width, height) = options.size;
+    let lang = &options.lang;
+    // Accept-Language lists the base language too, as browsers send it.
+    let base_lang = lang.split('-').next().unwrap_or(lang);
+    let accept = if base_lang == lang {
+        lang.clone()
+    } else {
+        format!("{lang},{base_lang}")
+    };
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-extensions",
+                "--disable-background-networking",
+                "--disable-sync",
+                format!("--user-data-dir={}", profile.display()),
+                format!("--window-size={width},{height}"),
+                format!("--lang={lang}"),
+            ],
+            "prefs": { "intl.accept_languages": accept },
+        }),
+    );
+    let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+    builder.capabilities(caps);
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + START_TIMEOUT;
+    let client = loop {
+        match builder.connect(&url).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() > deadline => panic!("cannot open Chromium: {e}"),
+            Err(e) => {
+                eprintln!("opening Chromium failed, retrying: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    // Headless windows may start at another size than asked; make it exact.
+    client
+        .set_window_size(width, height)
+        .await
+        .expect("set the window size");
+    client
+}
+
+/// A CSS selector for an element id.
+fn by_id(id: &str) -> String {
+    format!("#{id}")
+}
+
+/// A CSS selector for a `data-test` value.
+pub fn by_test(value: &str) -> String {
+    format!("[data-test=\"{value}\"]")
+}
+
+impl Browser {
+    /// Polls `check` until it returns Some or [`TIMEOUT`] passes; then fails
+    /// the test naming `what` and the page it was on.
+    pub async fn until<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let text = self.body_text().await;
+                panic!(
+                    "timed out after {TIMEOUT:?} waiting for {what}\npage: {url:?}\nvisible text:\n{}",
+                    text.chars().take(1500).collect::<String>()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Opens `path` (e.g. "/users") on the server and waits for the page to load.
+    pub async fn goto(&self, path: &str) {
+        let url = format!("{}{path}", self.base);
+        self.client
+            .goto(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        self.wait_loaded().await;
+    }
+
+    /// The path and query of the current page ("/login?next=%2Fusers").
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("current URL");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Waits until the current page's path (without the query) is `path`.
+    pub async fn wait_path(&self, path: &str) {
+        self.until(&format!("the page {path}"), async || {
+            let url = self.client.current_url().await.ok()?;
+            (url.path() == path && self.ready().await).then_some(())
+        })
+        .await
+    }
+
+    /// Waits until the current page's path and query are exactly `path_and_query`.
+    pub async fn wait_url(&self, path_and_query: &str) {
+        self.until(&format!("the page {path_and_query}"), async || {
+            let url = self.client.current_url().await.ok()?;
+            let here = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            };
+            (here == path_and_query && self.ready().await).then_some(())
+        })
+        .await
+    }
+
+    async fn ready(&self) -> bool {
+        matches!(
+            self.client.execute("return document.readyState", vec![]).await,
+            Ok(serde_json::Value::String(s)) if s == "complete"
+        )
+    }
+
+    async fn wait_loaded(&self) {
+        self.until("the page to load", async || self.ready().await.then_some(()))
+            .await
+    }
+
+    /// The first element matching `css`, if there is one now (no waiting).
+    pub async fn find_now(&self, css: &str) -> Option<Element> {
+        self.client.find(Locator::Css(css)).await.ok()
+    }
+
+    /// Whether an element matching `css` is in the page now.
+    pub async fn exists(&self, css: &str) -> bool {
+        self.find_now(css).await.is_some()
+    }
+
+    /// Waits for an element matching `css` to be in the page and visible.
+    pub async fn wait_visible(&self, css: &str) -> Element {
+        self.until(&format!("{css} to be visible"), async || {
+            let el = self.find_now(css).await?;
+            el.is_displayed().await.ok()?.then_some(el)
+        })
+        .await
+    }
+
+    /// Waits until no visible element matches `css`.
+    pub async fn wait_hidden(&self, css: &str) {
+        self.until(&format!("{css} to be hidden"), async || {
+            match self.find_now(css).await {
+                None => Some(()),
+                Some(el) => (!el.is_displayed().await.ok()?).then_some(()),
+            }
+        })
+        .await
+    }
+
+    /// Waits for `css` and returns its visible text.
+    pub async fn text(&self, css: &str) -> String {
+        self.until(&format!("the text of {css}"), async || {
+            self.find_now(css).await?.text().await.ok()
+        })
+        .await
+    }
+
+    /// Waits until the visible text of `css` contains `wanted`; returns the text.
+    pub async fn wait_text(&self, css: &str, wanted: &str) -> String {
+        self.until(&format!("{css} to show {wanted:?}"), async || {
+            let text = self.find_now(css).await?.text().await.ok()?;
+            text.contains(wanted).then_some(text)
+        })
+        .await
+    }
+
+    /// The page's visible text (`document.body.innerText`).
+    pub async fn body_text(&self) -> String {
+        match self
+            .client
+            .execute("return document.body ? document.body.innerText : ''", vec![])
+            .await
+        {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        }
+    }
+
+    /// Waits until the page's visible text contains `wanted`.
+    pub async fn wait_page_text(&self, wanted: &str) {
+        self.until(&format!("the page to show {wanted:?}"), async || {
+            self.body_text().await.contains(wanted).then_some(())
+        })
+        .await
+    }
+
+    /// Runs `script` in the page and returns its result.
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script {script:?}: {e}"))
+    }
+
+    /// Types `value` into the input with id `id` (cleared first).
+    pub async fn fill(&self, id: &str, value: &str) {
+        let el = self.wait_visible(&by_id(id)).await;
+        el.clear().await.unwrap_or_else(|e| panic!("clear #{id}: {e}"));
+        el.send_keys(value)
+            .await
+            .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
+    }
+
+    /// Types `value` into the form field `name` (id `f-NAME`).
+    pub async fn fill_field(&self, name: &str, value: &str) {
+        self.fill(&format!("f-{name}"), value).await
+    }
+
+    /// Sets the checkbox matching `css` to `checked`.
+    pub async fn set_checked(&self, css: &str, checked: bool) {
+        let el = self.wait_visible(css).await;
+        if el.is_selected().await.expect("checkbox state") != checked {
+            el.click()
+                .await
+                .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        }
+    }
+
+    /// Picks the option whose visible label is exactly `label` in the select `id`.
+    pub async fn select(&self, id: &str, label: &str) {
+        let el = self.wait_visible(&by_id(id)).await;
+        el.select_by_label(label)
+            .await
+            .unwrap_or_else(|e| panic!("choose {label:?} in #{id}: {e}"));
+    }
+
+    /// Clicks the element matching `css` once it is visible (no navigation wait).
+    pub async fn click_css(&self, css: &str) {
+        let el = self.wait_visible(css).await;
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Clicks the element with id `id` (no navigation wait: for in-page actions).
+    pub async fn click(&self, id: &str) {
+        self.click_css(&by_id(id)).await
+    }
+
+    /// Clicks the element matching `css`, which loads a new page (a link or a
+    /// submit button), and waits until the new page has loaded.
+    pub async fn click_nav_css(&self, css: &str) {
+        self.mark_page().await;
+        self.click_css(css).await;
+        self.wait_new_page().await;
+    }
+
+    /// Like [`Browser::click_nav_css`] by element id.
+    pub async fn click_nav(&self, id: &str) {
+        self.click_nav_css(&by_id(id)).await
+    }
+
+    /// Like [`Browser::click_nav_css`] by `data-test` value.
+    pub async fn click_nav_test(&self, value: &str) {
+        self.click_nav_css(&by_test(value)).await
+    }
+
+    /// Clicks `css`, whose form asks for confirmation first; accepts the
+    /// dialog and waits for the page the form leads to.
+    pub async fn click_confirm_nav(&self, css: &str) {
+        self.mark_page().await;
+        self.click_css(css).await;
+        self.until("the confirmation dialog", async || {
+            self.client.get_alert_text().await.ok()
+        })
+        .await;
+        self.client.accept_alert().await.expect("accept the dialog");
+        self.wait_new_page().await;
+    }
+
+    /// Tags the current document so that [`Browser::wait_new_page`] can tell
+    /// when another one has replaced it.
+    async fn mark_page(&self) {
+        self.eval("window.__sbOldPage = true; return null").await;
+    }
+
+    async fn wait_new_page(&self) {
+        self.until("the next page to load", async || {
+            // Errors while the navigation is under way count as "not yet".
+            let v = self
+                .client
+                .execute(
+                    "return window.__sbOldPage === undefined && document.readyState === 'complete'",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            (v == serde_json::Value::Bool(true)).then_some(())
+        })
+        .await
+    }
+
+    /// Resizes the window (CSS pixels).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
+        self.until(&format!("a viewport {width} px wide"), async || {
+            let w = self.eval("return window.innerWidth").await.as_u64()?;
+            (w <= u64::from(width) && w + 40 > u64::from(width)).then_some(())
+        })
+        .await;
+    }
+
+    /// Saves a screenshot and the page HTML of the current page as
+    /// tests/artifacts/ID.png and ID.html, and prints where they are.
+    pub async fn save_artifacts(&self, id: &str) {
+        let dir = harness::artifacts();
+        let url = self
+            .client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_else(|e| format!("(unknown: {e})"));
+        eprintln!("---- browser was on {url} ----");
+        // An open dialog blocks the other commands.
+        if self.client.get_alert_text().await.is_ok() {
+            let _ = self.client.dismiss_alert().await;
+        }
+        match tokio::time::timeout(Duration::from_secs(20), self.client.screenshot()).await {
+            Ok(Ok(png)) => {
+                let path = dir.join(format!("{id}.png"));
+                match std::fs::write(&path, png) {
+                    Ok(()) => eprintln!("screenshot: {}", path.display()),
+                    Err(e) => eprintln!("cannot save the screenshot: {e}"),
+                }
+            }
+            Ok(Err(e)) => eprintln!("no screenshot: {e}"),
+            Err(_) => eprintln!("no screenshot: the browser did not answer"),
+        }
+        match tokio::time::timeout(Duration::from_secs(20), self.client.source()).await {
+            Ok(Ok(html)) => {
+                let path = dir.join(format!("{id}.html"));
+                match std::fs::write(&path, html) {
+                    Ok(()) => eprintln!("page HTML: {}", path.display()),
+                    Err(e) => eprintln!("cannot save the page HTML: {e}"),
+                }
+            }
+            Ok(Err(e)) => eprintln!("no page HTML: {e}"),
+            Err(_) => eprintln!("no page HTML: the browser did not answer"),
+        }
+    }
+}
