@@ -20,7 +20,9 @@
 
 pub mod api;
 pub mod assets;
+pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod form;
 pub mod i18n;
 pub mod pages;
@@ -57,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     public
         .merge(protected)
         .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), audit::record))
         .layer(from_fn(security_headers))
         .with_state(state)
 }

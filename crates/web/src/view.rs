@@ -53,7 +53,16 @@ const VOICE_TEMPLATES: &[(&str, &str)] = &[];
 const CALLCENTER_TEMPLATES: &[(&str, &str)] = &[];
 
 /// Templates of the system pages: audit log, settings (`templates/system/`).
-const SYSTEM_TEMPLATES: &[(&str, &str)] = &[];
+const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "system/audit.html",
+        include_str!("../templates/system/audit.html"),
+    ),
+    (
+        "system/audit_summary.html",
+        include_str!("../templates/system/audit_summary.html"),
+    ),
+];
 
 /// Every template.
 fn all_templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

@@ -341,8 +341,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         return Redirect::to("/password").into_response();
     }
+    let username = identity.user.username.clone();
     req.extensions_mut().insert(identity);
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    // For the audit log, which runs outside this layer.
+    resp.extensions_mut()
+        .insert(crate::audit::AuditUser(username));
+    resp
 }
 
 /// Middleware: state-changing requests made with a session must carry the
