@@ -62,6 +62,14 @@ const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
         "system/audit_summary.html",
         include_str!("../templates/system/audit_summary.html"),
     ),
+    (
+        "system/settings.html",
+        include_str!("../templates/system/settings.html"),
+    ),
+    (
+        "system/dictionaries.html",
+        include_str!("../templates/system/dictionaries.html"),
+    ),
 ];
 
 /// Every template.
@@ -127,7 +135,13 @@ pub struct PageCtx {
     pub identity: Option<Identity>,
     /// Path and query of the request (for the language switch's return).
     pub path: String,
+    /// The system's name (a setting), for the header and titles.
+    pub site_name: String,
 }
+
+/// The system's name, put in each request by the router for [`PageCtx`].
+#[derive(Clone, Debug)]
+pub struct SiteName(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
     type Rejection = Response;
@@ -141,6 +155,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
                 .path_and_query()
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_else(|| "/".into()),
+            site_name: parts
+                .extensions
+                .get::<SiteName>()
+                .map(|s| s.0.clone())
+                .unwrap_or_else(|| "Switchboard".into()),
         })
     }
 }
@@ -155,7 +174,8 @@ impl PageCtx {
     /// which is shown again with the messages next to the fields).
     pub fn render_status(&self, status: StatusCode, template: &str, extra: Value) -> Response {
         let base = base_context(self.lang, self.identity.as_ref(), &self.path);
-        render(status, template, merge_maps([base, extra]))
+        let site = context! { site_name => self.site_name.clone() };
+        render(status, template, merge_maps([base, site, extra]))
     }
 
     /// The message `key` in the page's language.
@@ -233,6 +253,7 @@ pub fn error_page(
         lang,
         identity: identity.cloned(),
         path: "/".into(),
+        site_name: String::new(),
     };
     ctx.render_status(
         status,

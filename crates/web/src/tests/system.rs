@@ -110,3 +110,216 @@ async fn changes_and_sign_ins_are_audited_with_secrets_redacted() {
         StatusCode::FORBIDDEN
     );
 }
+
+/// A free loopback TCP port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// A real SMTP server (Debian's aiosmtpd, installed by tests/run) that
+/// prints every message it receives; killed on drop.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    out: std::path::PathBuf,
+}
+
+impl SmtpServer {
+    fn start() -> SmtpServer {
+        let port = free_port();
+        let out = std::env::temp_dir().join(format!("aiosmtpd-{}-{port}.log", std::process::id()));
+        let file = std::fs::File::create(&out).unwrap();
+        let mut child = std::process::Command::new("/usr/bin/aiosmtpd")
+            .args(["-n", "-l", &format!("127.0.0.1:{port}")])
+            .stdout(file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd (Debian package python3-aiosmtpd; tests/run installs it)");
+        // Ready when it accepts connections.
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return SmtpServer { child, port, out };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("aiosmtpd did not start");
+    }
+
+    fn received(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.out);
+    }
+}
+
+#[tokio::test]
+async fn settings_are_checked_saved_and_test_messages_reach_real_servers() {
+    let app = App::new().await;
+    app.user("root", true).await;
+    let b = app.browser("root", PW).await;
+    // Bad values: every one named, nothing stored.
+    let r = app
+        .submit(
+            &b,
+            "/system/settings",
+            "system_name=&audit_retention_days=x&smtp_host=a+b&smtp_port=70000&smtp_security=none\
+             &smtp_from=&sms_url=ftp%3A%2F%2Fgw&sms_method=GET",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    for id in [
+        "error-system_name",
+        "error-audit_retention_days",
+        "error-smtp_host",
+        "error-smtp_port",
+        "error-sms_url",
+    ] {
+        assert!(r.body.contains(id), "{id} missing");
+    }
+    assert!(app.store.settings().await.unwrap().is_empty());
+
+    // A real SMTP server and a real HTTP gateway.
+    let smtp = SmtpServer::start();
+    let (gateway_tx, mut gateway_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let gateway = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway_port = gateway.local_addr().unwrap().port();
+    let gw = axum::Router::new().route(
+        "/send",
+        axum::routing::get(move |uri: axum::http::Uri| {
+            let tx = gateway_tx.clone();
+            async move {
+                let _ = tx.send(uri.to_string());
+                "OK queued 1"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(gateway, gw).await });
+
+    let form = format!(
+        "system_name=Hotline+%E7%83%AD%E7%BA%BF&audit_retention_days=30&smtp_host=127.0.0.1&smtp_port={}\
+         &smtp_security=none&smtp_username=&smtp_password=&smtp_from=Desk+%3Cdesk%40example.com%3E\
+         &sms_url=http%3A%2F%2F127.0.0.1%3A{gateway_port}%2Fsend%3Fto%3D%7Bmobile%7D%26msg%3D%7Btext%7D\
+         &sms_method=GET&sms_content_type=text%2Fplain&sms_body=",
+        smtp.port
+    );
+    let r = app.submit(&b, "/system/settings", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = app
+        .get("/system/settings?done=saved", Some(&b.cookie))
+        .await;
+    assert!(
+        page.body.contains("Hotline 热线"),
+        "the name is shown in the header"
+    );
+    assert!(page.body.contains("Settings saved."));
+
+    let r = app
+        .submit(
+            &b,
+            "/system/settings/test-email",
+            "test_to=agent%40example.com",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("The server accepted the message: 250"),
+        "{}",
+        r.body
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !smtp.received().contains("agent@example.com") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail: {}",
+            smtp.received()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        smtp.received()
+            .contains("This is a test e-mail from Hotline"),
+        "{}",
+        smtp.received()
+    );
+    let r = app
+        .submit(&b, "/system/settings/test-email", "test_to=nobody")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("error-test_to"));
+
+    let r = app
+        .submit(
+            &b,
+            "/system/settings/test-sms",
+            "test_mobile=%2B8613800000000",
+        )
+        .await;
+    assert!(
+        r.body
+            .contains("The gateway answered HTTP 200: OK queued 1"),
+        "{}",
+        r.body
+    );
+    let asked = gateway_rx.recv().await.unwrap();
+    assert!(
+        asked.starts_with("/send?to=%2B8613800000000&msg=Test"),
+        "{asked}"
+    );
+
+    // With the server gone, the test says why.
+    drop(smtp);
+    let r = app
+        .submit(
+            &b,
+            "/system/settings/test-email",
+            "test_to=agent%40example.com",
+        )
+        .await;
+    assert!(r.body.contains("The message was not sent:"), "{}", r.body);
+
+    // The stored password is never shown, and a blank one keeps it.
+    let with_pw = form.replace("smtp_password=", "smtp_password=s3cret");
+    app.submit(&b, "/system/settings", &with_pw).await;
+    app.submit(&b, "/system/settings", &form).await;
+    assert_eq!(
+        app.store
+            .settings()
+            .await
+            .unwrap()
+            .get("smtp.password")
+            .map(String::as_str),
+        Some("s3cret")
+    );
+    let page = app.get("/system/settings", Some(&b.cookie)).await;
+    assert!(!page.body.contains("s3cret"));
+
+    // Dictionaries.
+    let r = app
+        .submit(
+            &b,
+            "/system/dictionaries",
+            "name=ticket_priority&items=high%3DHigh%0Alow%3DLow",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = app
+        .get("/system/dictionaries/ticket_priority", Some(&b.cookie))
+        .await;
+    assert!(page.body.contains("high=High\nlow=Low"), "{}", page.body);
+    let r = app
+        .submit(&b, "/system/dictionaries", "name=bad+name&items=a%0Aa")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("error-name") && r.body.contains("error-items"));
+}
