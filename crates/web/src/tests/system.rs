@@ -323,3 +323,190 @@ async fn settings_are_checked_saved_and_test_messages_reach_real_servers() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("error-name") && r.body.contains("error-items"));
 }
+
+#[tokio::test]
+async fn the_admin_api_edits_users_roles_and_departments_with_field_errors() {
+    let app = App::new().await;
+    app.user("root", true).await;
+    app.user("nobody", false).await;
+    let root = crate::create_api_token(&app.store, "root", "t")
+        .await
+        .unwrap();
+    let nobody = crate::create_api_token(&app.store, "nobody", "t")
+        .await
+        .unwrap();
+
+    // Roles: a bad grant names the field; a good role is created.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/roles",
+            &root,
+            serde_json::json!({"name": "Ops", "grant": ["no.such:view"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["field"], "grant");
+    let r = app
+        .api_json(
+            "POST",
+            "/api/roles",
+            &root,
+            serde_json::json!({"name": "Ops", "description": "operators", "grant": ["system.users:view"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let role_id = r.json()["id"].as_i64().unwrap();
+    let r = app
+        .api_json(
+            "POST",
+            "/api/roles",
+            &root,
+            serde_json::json!({"name": "Ops"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "name");
+
+    // Departments: a tree; a cycle is refused naming parent_id.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/departments",
+            &root,
+            serde_json::json!({"name": "HQ"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let hq = r.json()["id"].as_i64().unwrap();
+    let r = app
+        .api_json(
+            "POST",
+            "/api/departments",
+            &root,
+            serde_json::json!({"name": "Sales", "parent_id": hq}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let sales = r.json()["id"].as_i64().unwrap();
+    let r = app
+        .api_json(
+            "PUT",
+            &format!("/api/departments/{hq}"),
+            &root,
+            serde_json::json!({"name": "HQ", "parent_id": sales}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["field"], "parent_id");
+
+    // Users: every field error comes back in the request's language;
+    // nothing is created.
+    let bad = app
+        .api_json(
+            "POST",
+            "/api/users",
+            &root,
+            serde_json::json!({"username": "a b", "email": "nope", "password": "short", "roles": [role_id]}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let errors = bad.json()["errors"].clone();
+    for field in ["username", "email", "password"] {
+        assert!(errors[field].is_string(), "{field} missing in {errors}");
+    }
+    assert!(app.store.user_credentials("a b").await.unwrap().is_none());
+    let r = app
+        .api_json(
+            "POST",
+            "/api/users",
+            &root,
+            serde_json::json!({"username": "amy", "name": "Amy", "email": "amy@example.com",
+                "password": "long-enough-pass-1", "is_agent": true,
+                "roles": [role_id], "departments": [sales]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let amy = r.json();
+    assert_eq!(amy["username"], "amy");
+    assert_eq!(amy["roles"], serde_json::json!([role_id]));
+    assert_eq!(amy["departments"], serde_json::json!([sales]));
+    assert!(amy.get("password_hash").is_none(), "{amy}");
+    let id = amy["id"].as_i64().unwrap();
+    let r = app
+        .api_json(
+            "PUT",
+            &format!("/api/users/{id}"),
+            &root,
+            serde_json::json!({"username": "amy", "name": "Amy Li", "enabled": true, "roles": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["name"], "Amy Li");
+    assert_eq!(r.json()["roles"], serde_json::json!([]));
+    let list = app.api("GET", "/api/users?q=amy", Some(&root)).await;
+    assert_eq!(list.json()["total"], 1);
+
+    // A body that is not JSON, and a missing record.
+    let r = app
+        .send(
+            axum::http::Request::post("/api/roles")
+                .header(axum::http::header::AUTHORIZATION, format!("Bearer {root}"))
+                .body(axum::body::Body::from("{nope"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("JSON"));
+    let r = app.api("GET", "/api/users/999999", Some(&root)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Audit and settings are readable; the SMTP password never shows.
+    app.store
+        .put_settings(&[("smtp.password".to_string(), "s3cret".to_string())])
+        .await
+        .unwrap();
+    let s = app.api("GET", "/api/settings", Some(&root)).await;
+    assert_eq!(s.status, StatusCode::OK);
+    assert!(!s.body.contains("s3cret"), "{}", s.body);
+    audit_until(&app, |rows| {
+        rows.iter().any(|e| e.url.starts_with("/api/users"))
+    })
+    .await;
+    let a = app
+        .api("GET", "/api/audit?url=/api/users", Some(&root))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.json()["total"].as_i64().unwrap() >= 1);
+    assert!(!a.body.contains("long-enough-pass-1"), "{}", a.body);
+    let r = app
+        .api("GET", "/api/audit?from=yesterday", Some(&root))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "from");
+
+    // A user without a role is refused every one of these routes.
+    for (m, p) in [
+        ("GET", "/api/users"),
+        ("POST", "/api/users"),
+        ("GET", "/api/roles"),
+        ("DELETE", "/api/roles/1"),
+        ("GET", "/api/departments"),
+        ("GET", "/api/audit"),
+        ("GET", "/api/settings"),
+        ("GET", "/api/dictionaries/x"),
+    ] {
+        let r = app.api(m, p, Some(&nobody)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{m} {p}: {}", r.body);
+        assert!(r.json()["error"].is_string());
+    }
+
+    let r = app
+        .api("DELETE", &format!("/api/roles/{role_id}"), Some(&root))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .api("DELETE", &format!("/api/roles/{role_id}"), Some(&root))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
