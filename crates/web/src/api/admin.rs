@@ -380,18 +380,19 @@ pub async fn audit(State(state): State<AppState>, QueryFields(q): QueryFields) -
         .parse::<i64>()
         .unwrap_or(1)
         .clamp(1, 1_000_000);
-    let time = |name: &str| -> Result<Option<i64>, Response> {
+    // The first field that is not unix milliseconds, if any.
+    let time = |name: &'static str| -> Result<Option<i64>, &'static str> {
         let t = q.text(name);
         if t.is_empty() {
             return Ok(None);
         }
-        t.parse::<i64>()
-            .map(Some)
-            .map_err(|_| api_error(StatusCode::BAD_REQUEST, "unix milliseconds", Some(name)))
+        t.parse::<i64>().map(Some).map_err(|_| name)
     };
     let (from, to) = match (time("from"), time("to")) {
         (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(field), _) | (_, Err(field)) => {
+            return api_error(StatusCode::BAD_REQUEST, "unix milliseconds", Some(field))
+        }
     };
     let query = store::AuditQuery {
         keyword: q.text("keyword"),
