@@ -46,7 +46,44 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// Templates of the voice-platform pages: status, extensions, lists,
 /// media, registrations (`templates/voice/`).
-const VOICE_TEMPLATES: &[(&str, &str)] = &[];
+const VOICE_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "voice/macros.html",
+        include_str!("../templates/voice/macros.html"),
+    ),
+    (
+        "voice/status.html",
+        include_str!("../templates/voice/status.html"),
+    ),
+    (
+        "voice/status_live.html",
+        include_str!("../templates/voice/status_live.html"),
+    ),
+    (
+        "voice/registrations.html",
+        include_str!("../templates/voice/registrations.html"),
+    ),
+    (
+        "voice/registrations_live.html",
+        include_str!("../templates/voice/registrations_live.html"),
+    ),
+    (
+        "voice/list.html",
+        include_str!("../templates/voice/list.html"),
+    ),
+    (
+        "voice/extensions.html",
+        include_str!("../templates/voice/extensions.html"),
+    ),
+    (
+        "voice/extension_form.html",
+        include_str!("../templates/voice/extension_form.html"),
+    ),
+    (
+        "voice/media.html",
+        include_str!("../templates/voice/media.html"),
+    ),
+];
 
 /// Templates of the call-center pages: queues, routing rules, IVR menus
 /// (`templates/callcenter/`).
