@@ -1,13 +1,13 @@
 //! The voice-platform admin pages (manual 3.2).
 
+pub mod status;
 pub mod extensions;
-pub mod ivr;
 pub mod lists;
 pub mod media;
-pub mod queues;
 pub mod registrations;
+pub mod queues;
 pub mod routes;
-pub mod status;
+pub mod ivr;
 
 use axum::Router;
 
