@@ -99,3 +99,29 @@
     });
   });
 })();
+/* ==== Call-center pages (queues, routing rules, IVR menus) ==== */
+(function () {
+  "use strict";
+  // Routing-rule form: show only the fields of the chosen rule type
+  // (fields carry data-kind). Without JavaScript every field shows and the
+  // server reads only those of the chosen type.
+  document.querySelectorAll("form.cc-kind-form").forEach(function (form) {
+    var select = document.getElementById(form.getAttribute("data-kind-select"));
+    if (!select) { return; }
+    function apply() {
+      var kind = select.value;
+      form.querySelectorAll("[data-kind]").forEach(function (el) {
+        el.classList.toggle("hidden-kind", el.getAttribute("data-kind") !== kind);
+      });
+      form.querySelectorAll("fieldset.cc-group").forEach(function (fs) {
+        var fields = fs.querySelectorAll(".field");
+        var shown = 0;
+        fields.forEach(function (f) { if (!f.classList.contains("hidden-kind")) { shown += 1; } });
+        fs.classList.toggle("hidden-kind", fields.length > 0 && shown === 0);
+      });
+    }
+    select.addEventListener("change", apply);
+    apply();
+  });
+})();
+/* ==== end of call-center pages ==== */

@@ -87,7 +87,40 @@ const VOICE_TEMPLATES: &[(&str, &str)] = &[
 
 /// Templates of the call-center pages: queues, routing rules, IVR menus
 /// (`templates/callcenter/`).
-const CALLCENTER_TEMPLATES: &[(&str, &str)] = &[];
+const CALLCENTER_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "callcenter/macros.html",
+        include_str!("../templates/callcenter/macros.html"),
+    ),
+    (
+        "callcenter/queues.html",
+        include_str!("../templates/callcenter/queues.html"),
+    ),
+    (
+        "callcenter/queue_form.html",
+        include_str!("../templates/callcenter/queue_form.html"),
+    ),
+    (
+        "callcenter/agent_form.html",
+        include_str!("../templates/callcenter/agent_form.html"),
+    ),
+    (
+        "callcenter/routes.html",
+        include_str!("../templates/callcenter/routes.html"),
+    ),
+    (
+        "callcenter/route_form.html",
+        include_str!("../templates/callcenter/route_form.html"),
+    ),
+    (
+        "callcenter/ivr.html",
+        include_str!("../templates/callcenter/ivr.html"),
+    ),
+    (
+        "callcenter/ivr_form.html",
+        include_str!("../templates/callcenter/ivr_form.html"),
+    ),
+];
 
 /// Templates of the system pages: audit log, settings (`templates/system/`).
 const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
