@@ -16,3 +16,4 @@ mod robustness;
 mod routing;
 mod voice;
 mod web;
+mod web_callcenter;

@@ -83,6 +83,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "voice_platform",
         include_str!("../migrations/0010_voice_platform.sql"),
     ),
+    (
+        11,
+        "audit_settings",
+        include_str!("../migrations/0011_audit_settings.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod api_tokens;
+mod audit;
 mod callcenter;
 mod cdr;
 mod db;
@@ -29,6 +30,7 @@ mod registrations;
 mod roles;
 mod seed;
 mod sessions;
+mod settings;
 mod users;
 mod voice_lists;
 
@@ -36,6 +38,7 @@ mod voice_lists;
 mod tests;
 
 pub use api_tokens::ApiToken;
+pub use audit::{AuditCount, AuditEntry, AuditPage, AuditQuery};
 pub use callcenter::{
     AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
 };
@@ -49,6 +52,7 @@ pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};
 pub use registrations::BindingRow;
 pub use roles::Role;
 pub use sessions::Session;
+pub use settings::DictionaryItem;
 pub use users::{User, UserCredentials, UserFields, UserPage, UserQuery};
 pub use voice_lists::{ListEntry, VoiceList, VOICE_VERSION};
 

@@ -43,3 +43,85 @@
     });
   });
 })();
+
+// ---- Voice-platform pages (status, extensions, lists, media,
+// registrations) ----
+(function () {
+  "use strict";
+
+  // Live parts: an element with data-live="URL" is replaced every
+  // data-every milliseconds by the fragment the server renders at URL
+  // (answers carry the x-live-fragment header; anything else, e.g. the
+  // sign-in page after the session ended, reloads the whole page).
+  document.querySelectorAll("[data-live]").forEach(function (el) {
+    var url = el.getAttribute("data-live");
+    var every = parseInt(el.getAttribute("data-every") || "2000", 10);
+    var busy = false;
+    function refresh() {
+      if (busy || document.hidden) {
+        return;
+      }
+      busy = true;
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (resp) {
+          if (resp.headers.get("x-live-fragment") !== "1") {
+            window.location.reload();
+            return null;
+          }
+          return resp.text();
+        })
+        .then(function (html) {
+          if (typeof html === "string") {
+            el.innerHTML = html;
+            el.classList.remove("stale");
+            el.setAttribute("data-updated", String(Date.now()));
+          }
+        })
+        .catch(function () {
+          el.classList.add("stale");
+        })
+        .then(function () {
+          busy = false;
+        });
+    }
+    window.setInterval(refresh, every > 250 ? every : 2000);
+  });
+
+  // Media upload: an empty name field takes the chosen file's name
+  // (without its extension).
+  document.querySelectorAll("input[type=file][data-name-from]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var target = document.getElementById(input.getAttribute("data-name-from"));
+      var file = input.files && input.files[0];
+      if (target && file && !target.value.trim()) {
+        target.value = file.name.replace(/\.[^.]*$/, "");
+      }
+    });
+  });
+})();
+/* ==== Call-center pages (queues, routing rules, IVR menus) ==== */
+(function () {
+  "use strict";
+  // Routing-rule form: show only the fields of the chosen rule type
+  // (fields carry data-kind). Without JavaScript every field shows and the
+  // server reads only those of the chosen type.
+  document.querySelectorAll("form.cc-kind-form").forEach(function (form) {
+    var select = document.getElementById(form.getAttribute("data-kind-select"));
+    if (!select) { return; }
+    function apply() {
+      var kind = select.value;
+      form.querySelectorAll("[data-kind]").forEach(function (el) {
+        el.classList.toggle("hidden-kind", el.getAttribute("data-kind") !== kind);
+      });
+      form.querySelectorAll("fieldset.cc-group").forEach(function (fs) {
+        var fields = fs.querySelectorAll(".field");
+        var shown = 0;
+        fields.forEach(function (f) { if (!f.classList.contains("hidden-kind")) { shown += 1; } });
+        fs.classList.toggle("hidden-kind", fields.length > 0 && shown === 0);
+      });
+    }
+    select.addEventListener("change", apply);
+    apply();
+  });
+})();
+/* ==== end of call-center pages ==== */

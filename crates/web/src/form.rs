@@ -29,6 +29,42 @@ impl Fields {
         )
     }
 
+    /// The members of a JSON object as fields, so the API checks input with
+    /// the same rules as the forms: strings, numbers and booleans become
+    /// values (`true`/`false` as checkbox `1`/`0`), arrays repeated names,
+    /// `null` nothing. Anything else is refused with the member's name.
+    pub fn from_json(v: &serde_json::Value) -> Result<Fields, String> {
+        use serde_json::Value;
+        let Value::Object(map) = v else {
+            return Err("the body must be a JSON object".into());
+        };
+        let scalar = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for (k, v) in map {
+            match v {
+                Value::Null => {}
+                Value::Array(items) => {
+                    for item in items {
+                        let s = scalar(item).ok_or_else(|| k.clone())?;
+                        out.push((k.clone(), s));
+                    }
+                }
+                other => out.push((k.clone(), scalar(other).ok_or_else(|| k.clone())?)),
+            }
+        }
+        Ok(Fields(out))
+    }
+
+    /// Adds `name=value` (e.g. a default the API does not ask for).
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.0.push((name.to_string(), value.to_string()));
+    }
+
     /// The first value of `name`, trimmed; `""` when absent.
     pub fn text(&self, name: &str) -> String {
         self.raw(name).trim().to_string()
@@ -173,5 +209,16 @@ mod tests {
         assert_eq!(f.ids("id"), Err("x".to_string()));
         assert_eq!(Fields::parse(b"id=1&id=&id=2").ids("id"), Ok(vec![1, 2]));
         assert_eq!(encode("/users?q=a b&x=1"), "%2Fusers%3Fq%3Da+b%26x%3D1");
+        let j = serde_json::json!({"name": " x ", "n": 3, "on": true, "off": false, "ids": [1, "2"], "gone": null});
+        let f = Fields::from_json(&j).unwrap();
+        assert_eq!((f.text("name"), f.text("n")), ("x".into(), "3".into()));
+        assert!(f.flag("on") && !f.flag("off"));
+        assert_eq!(f.ids("ids"), Ok(vec![1, 2]));
+        assert_eq!(f.text("gone"), "");
+        assert_eq!(
+            Fields::from_json(&serde_json::json!({"bad": {"x": 1}})).unwrap_err(),
+            "bad"
+        );
+        assert!(Fields::from_json(&serde_json::json!([1])).is_err());
     }
 }

@@ -20,9 +20,12 @@
 
 pub mod api;
 pub mod assets;
+pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod form;
 pub mod i18n;
+pub mod notify;
 pub mod pages;
 pub mod state;
 pub mod view;
@@ -30,7 +33,7 @@ pub mod view;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::Response;
@@ -57,6 +60,8 @@ pub fn router(state: AppState) -> Router {
     public
         .merge(protected)
         .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), audit::record))
+        .layer(from_fn_with_state(state.clone(), site_name))
         .layer(from_fn(security_headers))
         .with_state(state)
 }
@@ -69,7 +74,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("web on http://{}", listener.local_addr()?);
-    let app = router(AppState::for_engine(engine));
+    let state = AppState::for_engine(engine);
+    state.load_settings().await;
+    tokio::spawn(pages::system::settings::prune_audit_forever(state.clone()));
+    let app = router(state);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -77,6 +85,13 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await?;
     Ok(())
+}
+
+/// Puts the system's name in the request for the pages.
+async fn site_name(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    req.extensions_mut()
+        .insert(view::SiteName(state.site_name()));
+    next.run(req).await
 }
 
 /// 404: JSON under `/api`, a page elsewhere.

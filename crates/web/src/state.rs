@@ -1,6 +1,6 @@
 //! The state every handler shares.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use engine::Engine;
@@ -44,6 +44,8 @@ struct Inner {
     engine: Option<Arc<Engine>>,
     throttle: Mutex<LoginThrottle>,
     settings: Settings,
+    /// The name shown in the header and titles (system setting).
+    site_name: RwLock<String>,
 }
 
 impl AppState {
@@ -62,6 +64,9 @@ impl AppState {
                 engine,
                 throttle: Mutex::new(LoginThrottle::new()),
                 settings,
+                site_name: RwLock::new(
+                    crate::pages::system::settings::DEFAULT_SITE_NAME.to_string(),
+                ),
             }),
         }
     }
@@ -88,5 +93,34 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The name shown in the header and titles.
+    pub fn site_name(&self) -> String {
+        match self.inner.site_name.read() {
+            Ok(n) => n.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Changes the name shown (after the setting was saved).
+    pub fn set_site_name(&self, name: &str) {
+        match self.inner.site_name.write() {
+            Ok(mut n) => *n = name.to_string(),
+            Err(poisoned) => *poisoned.into_inner() = name.to_string(),
+        }
+    }
+
+    /// Reads the stored system settings that the web module keeps in
+    /// memory (the site name).
+    pub async fn load_settings(&self) {
+        match self.store().settings().await {
+            Ok(s) => {
+                if let Some(name) = s.get("system.name").filter(|n| !n.is_empty()) {
+                    self.set_site_name(name);
+                }
+            }
+            Err(e) => tracing::warn!("system settings not read: {e}"),
+        }
     }
 }

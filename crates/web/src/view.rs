@@ -46,14 +46,101 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// Templates of the voice-platform pages: status, extensions, lists,
 /// media, registrations (`templates/voice/`).
-const VOICE_TEMPLATES: &[(&str, &str)] = &[];
+const VOICE_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "voice/macros.html",
+        include_str!("../templates/voice/macros.html"),
+    ),
+    (
+        "voice/status.html",
+        include_str!("../templates/voice/status.html"),
+    ),
+    (
+        "voice/status_live.html",
+        include_str!("../templates/voice/status_live.html"),
+    ),
+    (
+        "voice/registrations.html",
+        include_str!("../templates/voice/registrations.html"),
+    ),
+    (
+        "voice/registrations_live.html",
+        include_str!("../templates/voice/registrations_live.html"),
+    ),
+    (
+        "voice/list.html",
+        include_str!("../templates/voice/list.html"),
+    ),
+    (
+        "voice/extensions.html",
+        include_str!("../templates/voice/extensions.html"),
+    ),
+    (
+        "voice/extension_form.html",
+        include_str!("../templates/voice/extension_form.html"),
+    ),
+    (
+        "voice/media.html",
+        include_str!("../templates/voice/media.html"),
+    ),
+];
 
 /// Templates of the call-center pages: queues, routing rules, IVR menus
 /// (`templates/callcenter/`).
-const CALLCENTER_TEMPLATES: &[(&str, &str)] = &[];
+const CALLCENTER_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "callcenter/macros.html",
+        include_str!("../templates/callcenter/macros.html"),
+    ),
+    (
+        "callcenter/queues.html",
+        include_str!("../templates/callcenter/queues.html"),
+    ),
+    (
+        "callcenter/queue_form.html",
+        include_str!("../templates/callcenter/queue_form.html"),
+    ),
+    (
+        "callcenter/agent_form.html",
+        include_str!("../templates/callcenter/agent_form.html"),
+    ),
+    (
+        "callcenter/routes.html",
+        include_str!("../templates/callcenter/routes.html"),
+    ),
+    (
+        "callcenter/route_form.html",
+        include_str!("../templates/callcenter/route_form.html"),
+    ),
+    (
+        "callcenter/ivr.html",
+        include_str!("../templates/callcenter/ivr.html"),
+    ),
+    (
+        "callcenter/ivr_form.html",
+        include_str!("../templates/callcenter/ivr_form.html"),
+    ),
+];
 
 /// Templates of the system pages: audit log, settings (`templates/system/`).
-const SYSTEM_TEMPLATES: &[(&str, &str)] = &[];
+const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "system/audit.html",
+        include_str!("../templates/system/audit.html"),
+    ),
+    (
+        "system/audit_summary.html",
+        include_str!("../templates/system/audit_summary.html"),
+    ),
+    (
+        "system/settings.html",
+        include_str!("../templates/system/settings.html"),
+    ),
+    (
+        "system/dictionaries.html",
+        include_str!("../templates/system/dictionaries.html"),
+    ),
+];
 
 /// Every template.
 fn all_templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
@@ -118,7 +205,13 @@ pub struct PageCtx {
     pub identity: Option<Identity>,
     /// Path and query of the request (for the language switch's return).
     pub path: String,
+    /// The system's name (a setting), for the header and titles.
+    pub site_name: String,
 }
+
+/// The system's name, put in each request by the router for [`PageCtx`].
+#[derive(Clone, Debug)]
+pub struct SiteName(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
     type Rejection = Response;
@@ -132,6 +225,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
                 .path_and_query()
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_else(|| "/".into()),
+            site_name: parts
+                .extensions
+                .get::<SiteName>()
+                .map(|s| s.0.clone())
+                .unwrap_or_else(|| "Switchboard".into()),
         })
     }
 }
@@ -146,7 +244,8 @@ impl PageCtx {
     /// which is shown again with the messages next to the fields).
     pub fn render_status(&self, status: StatusCode, template: &str, extra: Value) -> Response {
         let base = base_context(self.lang, self.identity.as_ref(), &self.path);
-        render(status, template, merge_maps([base, extra]))
+        let site = context! { site_name => self.site_name.clone() };
+        render(status, template, merge_maps([base, site, extra]))
     }
 
     /// The message `key` in the page's language.
@@ -224,6 +323,7 @@ pub fn error_page(
         lang,
         identity: identity.cloned(),
         path: "/".into(),
+        site_name: String::new(),
     };
     ctx.render_status(
         status,

@@ -26,6 +26,7 @@ macro_rules! on_file_and_memory {
     };
 }
 
+mod audit;
 mod callcenter;
 mod cdr;
 mod extensions;

@@ -17,7 +17,16 @@
 //! | `GET /api/registrations` | `voice.registrations:view` |
 //! | `GET /api/media`, `GET /api/media/{name}` | `voice.media:view` |
 //! | `POST /api/media`, `PUT`, `DELETE /api/media/{name}` | `voice.media:edit` |
+//! | `GET /api/users`, `GET /api/users/{id}` | `system.users:view` |
+//! | `POST /api/users`, `PUT /api/users/{id}` | `system.users:edit` |
+//! | `GET /api/roles` | `system.roles:view` |
+//! | `POST /api/roles`, `PUT`, `DELETE /api/roles/{id}` | `system.roles:edit` |
+//! | `GET /api/departments` | `system.departments:view` |
+//! | `POST /api/departments`, `PUT`, `DELETE /api/departments/{id}` | `system.departments:edit` |
+//! | `GET /api/audit` | `system.audit:view` |
+//! | `GET /api/settings`, `GET /api/dictionaries/{name}` | `system.settings:view` |
 
+mod admin;
 mod agents;
 mod calls;
 mod lists;
@@ -34,8 +43,9 @@ use axum::Router;
 use engine::Engine;
 
 use crate::auth::permissions::{
-    AGENTS_MANAGE, CALLS_CONTROL, CALLS_VIEW, LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW,
-    QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, VOICEMAIL_VIEW,
+    AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW,
+    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW,
+    ROLES_EDIT, ROLES_VIEW, SETTINGS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
 };
 use crate::auth::{require, Identity};
 use crate::state::AppState;
@@ -76,7 +86,39 @@ pub fn routes() -> Router<AppState> {
         .route("/api/agents/{id}/login", post(agents::login))
         .route("/api/agents/{id}/wrapup_done", post(agents::wrapup_done))
         .route("/api/agents/{id}/dial", post(agents::dial));
+    let users_view = Router::new()
+        .route("/api/users", get(admin::list_users))
+        .route("/api/users/{id}", get(admin::get_user));
+    let users_edit = Router::new()
+        .route("/api/users", post(admin::create_user))
+        .route("/api/users/{id}", put(admin::update_user));
+    let roles_view = Router::new().route("/api/roles", get(admin::list_roles));
+    let roles_edit = Router::new()
+        .route("/api/roles", post(admin::create_role))
+        .route(
+            "/api/roles/{id}",
+            put(admin::update_role).delete(admin::delete_role),
+        );
+    let departments_view = Router::new().route("/api/departments", get(admin::list_departments));
+    let departments_edit = Router::new()
+        .route("/api/departments", post(admin::create_department))
+        .route(
+            "/api/departments/{id}",
+            put(admin::update_department).delete(admin::delete_department),
+        );
+    let audit_view = Router::new().route("/api/audit", get(admin::audit));
+    let settings_view = Router::new()
+        .route("/api/settings", get(admin::settings))
+        .route("/api/dictionaries/{name}", get(admin::dictionary));
     signed_in
+        .merge(require(USERS_VIEW, users_view))
+        .merge(require(USERS_EDIT, users_edit))
+        .merge(require(ROLES_VIEW, roles_view))
+        .merge(require(ROLES_EDIT, roles_edit))
+        .merge(require(DEPARTMENTS_VIEW, departments_view))
+        .merge(require(DEPARTMENTS_EDIT, departments_edit))
+        .merge(require(AUDIT_VIEW, audit_view))
+        .merge(require(SETTINGS_VIEW, settings_view))
         .merge(require(CALLS_VIEW, calls_view))
         .merge(require(CALLS_CONTROL, calls_control))
         .merge(require(QUEUES_VIEW, queues_view))

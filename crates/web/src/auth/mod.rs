@@ -8,7 +8,8 @@
 //!    page (`?next=` the page asked for) and the API answers 401. A session
 //!    whose user must change their password is sent to `/password`.
 //! 2. [`csrf`]: state-changing requests of a session must carry its
-//!    synchronizer token (form field `csrf` or header `X-CSRF-Token`).
+//!    synchronizer token (form field `csrf` or header `X-CSRF-Token`;
+//!    a `multipart/form-data` upload carries it as `?csrf=` in its URL).
 //! 3. [`require`]: the route's permission (per route group), else 403.
 
 pub mod password;
@@ -341,13 +342,19 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         return Redirect::to("/password").into_response();
     }
+    let username = identity.user.username.clone();
     req.extensions_mut().insert(identity);
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    // For the audit log, which runs outside this layer.
+    resp.extensions_mut()
+        .insert(crate::audit::AuditUser(username));
+    resp
 }
 
 /// Middleware: state-changing requests made with a session must carry the
 /// session's CSRF token, in the `csrf` form field or the `X-CSRF-Token`
-/// header. Requests authenticated by an API token carry no ambient
+/// header (file uploads, whose body is not read here: `?csrf=` in the
+/// URL). Requests authenticated by an API token carry no ambient
 /// credentials and are exempt.
 pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -380,11 +387,23 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
             refuse(lang)
         };
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or_default();
+    if content_type.starts_with("multipart/form-data") {
+        // File uploads: the body is not read here (it may be large); the
+        // form's action carries the token as `?csrf=`.
+        let sent = form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.into_owned());
+        return match sent {
+            Some(sent) if token::constant_time_eq(&sent, &expected) => next.run(req).await,
+            _ => refuse(lang),
+        };
+    }
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     if !is_form {
         return refuse(lang);
     }

@@ -157,7 +157,7 @@ pub async fn edit_form(
     .await
 }
 
-fn read(f: &crate::form::Fields) -> (store::DepartmentFields, Errors) {
+pub(crate) fn read(f: &crate::form::Fields) -> (store::DepartmentFields, Errors) {
     let mut errors = Errors::default();
     let grants = grants_from(f, &mut errors).into_iter().collect();
     let parent_text = f.text("parent_id");
@@ -186,7 +186,7 @@ fn read(f: &crate::form::Fields) -> (store::DepartmentFields, Errors) {
 }
 
 /// Store errors shown next to a field.
-fn field_error(err: &store::StoreError) -> Option<(&'static str, &'static str)> {
+pub(crate) fn field_error(err: &store::StoreError) -> Option<(&'static str, &'static str)> {
     match err {
         store::StoreError::DepartmentCycle { .. } => Some(("parent_id", "department.cycle")),
         store::StoreError::DepartmentNotFound(_) => Some(("parent_id", "form.invalid_choice")),

@@ -38,10 +38,10 @@ pub async fn list(
 
 /// The form's values.
 #[derive(Default)]
-struct Values {
-    name: String,
-    description: String,
-    grants: BTreeSet<String>,
+pub(crate) struct Values {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) grants: BTreeSet<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -137,7 +137,7 @@ pub async fn edit_form(
     .await
 }
 
-fn read(f: &crate::form::Fields) -> (Values, Errors) {
+pub(crate) fn read(f: &crate::form::Fields) -> (Values, Errors) {
     let mut errors = Errors::default();
     let v = Values {
         name: f.text("name"),

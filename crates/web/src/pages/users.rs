@@ -97,11 +97,11 @@ pub async fn list(
 }
 
 /// What the user form shows: values, errors, role and department choices.
-struct FormView {
-    values: store::UserFields,
-    roles: BTreeSet<i64>,
-    departments: BTreeSet<i64>,
-    errors: Errors,
+pub(crate) struct FormView {
+    pub(crate) values: store::UserFields,
+    pub(crate) roles: BTreeSet<i64>,
+    pub(crate) departments: BTreeSet<i64>,
+    pub(crate) errors: Errors,
     reset_errors: Errors,
 }
 
@@ -263,7 +263,7 @@ async fn memberships(state: &AppState, id: i64) -> anyhow::Result<(BTreeSet<i64>
 }
 
 /// Reads and validates the user form. `editing`: the user being changed.
-async fn read_form(
+pub(crate) async fn read_form(
     state: &AppState,
     identity: &Identity,
     f: &Fields,
@@ -367,7 +367,7 @@ async fn read_form(
 }
 
 /// Store errors a form can show next to a field.
-fn field_error(err: &store::StoreError) -> Option<(&'static str, &'static str)> {
+pub(crate) fn field_error(err: &store::StoreError) -> Option<(&'static str, &'static str)> {
     match err {
         store::StoreError::UsernameTaken(_) => Some(("username", "user.username_taken")),
         store::StoreError::RoleNotFound(_) => Some(("roles", "form.invalid_choice")),

@@ -136,6 +136,24 @@ impl App {
         self.send(req.body(Body::empty()).unwrap()).await
     }
 
+    /// An API call with a JSON body and a bearer token.
+    async fn api_json(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: serde_json::Value,
+    ) -> Resp {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
     async fn login(&self, username: &str, password: &str) -> Resp {
         let body = format!(
             "username={}&password={}",

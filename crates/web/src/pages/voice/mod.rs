@@ -1,13 +1,13 @@
 //! The voice-platform admin pages (manual 3.2).
 
-pub mod status;
 pub mod extensions;
+pub mod ivr;
 pub mod lists;
 pub mod media;
-pub mod registrations;
 pub mod queues;
+pub mod registrations;
 pub mod routes;
-pub mod ivr;
+pub mod status;
 
 use axum::Router;
 

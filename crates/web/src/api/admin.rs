@@ -1,0 +1,449 @@
+//! The JSON API of users, roles, departments, the audit log, settings and
+//! dictionaries. Input is checked by the same rules as the pages' forms
+//! (the JSON object is read as form fields), and a refusal names the field
+//! and says why in the request's language.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::auth::{password, Identity};
+use crate::form::{Errors, Fields, QueryFields};
+use crate::i18n::Lang;
+use crate::pages::{departments, roles, users};
+use crate::state::AppState;
+use crate::view::{api_error, json};
+
+/// 400 naming the first field at fault, with every message in `errors`.
+fn refused(lang: Lang, errors: &Errors) -> Response {
+    let all: serde_json::Map<String, serde_json::Value> = errors
+        .0
+        .iter()
+        .map(|(f, key)| (f.clone(), serde_json::Value::String(lang.t(key, &[]))))
+        .collect();
+    let (field, message) = all
+        .iter()
+        .next()
+        .map(|(f, m)| (f.clone(), m.as_str().unwrap_or_default().to_string()))
+        .unwrap_or_default();
+    json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": message, "field": field, "errors": all }),
+    )
+}
+
+/// The body as form fields, or the 400 that says what is wrong with it.
+fn fields(body: &str) -> Result<Fields, Box<Response>> {
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| {
+        Box::new(api_error(
+            StatusCode::BAD_REQUEST,
+            &format!("the body is not JSON: {e}"),
+            None,
+        ))
+    })?;
+    Fields::from_json(&value).map_err(|field| {
+        Box::new(api_error(
+            StatusCode::BAD_REQUEST,
+            "give a string, number, boolean or a list of them",
+            Some(&field),
+        ))
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!("API: {e}");
+    api_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server error (see the server log)",
+        None,
+    )
+}
+
+fn not_found(what: &str) -> Response {
+    api_error(StatusCode::NOT_FOUND, &format!("no such {what}"), None)
+}
+
+/// A user as the API shows it, with memberships.
+async fn user_json(
+    state: &AppState,
+    u: store::User,
+) -> Result<serde_json::Value, store::StoreError> {
+    let roles = state.store().user_role_ids(u.id).await?;
+    let departments = state.store().user_department_ids(u.id).await?;
+    let mut v = serde_json::to_value(&u).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("roles".into(), roles.into());
+        o.insert("departments".into(), departments.into());
+    }
+    Ok(v)
+}
+
+/// `GET /api/users?q=&page=`.
+pub async fn list_users(State(state): State<AppState>, QueryFields(q): QueryFields) -> Response {
+    let size = state.settings().page_size.max(1);
+    let page = q
+        .text("page")
+        .parse::<i64>()
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
+    match state
+        .store()
+        .list_users(&store::UserQuery {
+            search: q.text("q"),
+            offset: (page - 1) * size,
+            limit: size,
+        })
+        .await
+    {
+        Ok(p) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "users": p.users, "total": p.total, "page": page, "page_size": size }),
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /api/users/{id}`.
+pub async fn get_user(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+    match state.store().get_user(id).await {
+        Ok(Some(u)) => match user_json(&state, u).await {
+            Ok(v) => json(StatusCode::OK, &v),
+            Err(e) => internal(e),
+        },
+        Ok(None) => not_found("user"),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /api/users`: creates a user (who must change the password at
+/// first sign-in).
+pub async fn create_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let mut f = match fields(&body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if f.raw("confirm").is_empty() {
+        let pw = f.raw("password");
+        f.push("confirm", &pw);
+    }
+    let mut view = match users::read_form(&state, &identity, &f, None).await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    if !view.errors.is_empty() {
+        return refused(lang, &view.errors);
+    }
+    let hash = match password::hash_async(f.raw("password")).await {
+        Ok(h) => h,
+        Err(e) => return internal(e),
+    };
+    let id = match state.store().create_user(&view.values, &hash, true).await {
+        Ok(id) => id,
+        Err(err) => {
+            return match users::field_error(&err) {
+                Some((field, key)) => {
+                    view.errors.add(field, key);
+                    refused(lang, &view.errors)
+                }
+                None => internal(err),
+            }
+        }
+    };
+    let roles: Vec<i64> = view.roles.iter().copied().collect();
+    let depts: Vec<i64> = view.departments.iter().copied().collect();
+    if let Err(e) = state.store().set_user_roles(id, &roles).await {
+        return internal(e);
+    }
+    if let Err(e) = state.store().set_user_departments(id, &depts).await {
+        return internal(e);
+    }
+    get_user(State(state), Path(id)).await
+}
+
+/// `PUT /api/users/{id}`: replaces the user's fields and memberships.
+pub async fn update_user(
+    State(state): State<AppState>,
+    identity: Identity,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let f = match fields(&body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let user = match state.store().get_user(id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return not_found("user"),
+        Err(e) => return internal(e),
+    };
+    let mut view = match users::read_form(&state, &identity, &f, Some(&user)).await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    if !view.errors.is_empty() {
+        return refused(lang, &view.errors);
+    }
+    let roles: Vec<i64> = view.roles.iter().copied().collect();
+    let depts: Vec<i64> = view.departments.iter().copied().collect();
+    let store = state.store();
+    let saved = async {
+        store.update_user(id, &view.values).await?;
+        store.set_user_roles(id, &roles).await?;
+        store.set_user_departments(id, &depts).await
+    };
+    if let Err(err) = saved.await {
+        return match users::field_error(&err) {
+            Some((field, key)) => {
+                view.errors.add(field, key);
+                refused(lang, &view.errors)
+            }
+            None => internal(err),
+        };
+    }
+    get_user(State(state), Path(id)).await
+}
+
+/// `GET /api/roles`.
+pub async fn list_roles(State(state): State<AppState>) -> Response {
+    match state.store().list_roles().await {
+        Ok(r) => json(StatusCode::OK, &r),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /api/roles` (`{"name", "description", "grant": ["system.users:view", ...]}`).
+pub async fn create_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let f = match fields(&body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let (v, mut errors) = roles::read(&f);
+    if !errors.is_empty() {
+        return refused(lang, &errors);
+    }
+    let grants: Vec<String> = v.grants.iter().cloned().collect();
+    match state
+        .store()
+        .create_role(&v.name, &v.description, &grants)
+        .await
+    {
+        Ok(id) => match state.store().get_role(id).await {
+            Ok(r) => json(StatusCode::OK, &r),
+            Err(e) => internal(e),
+        },
+        Err(store::StoreError::RoleNameTaken(_)) => {
+            errors.add("name", "role.name_taken");
+            refused(lang, &errors)
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// `PUT /api/roles/{id}`.
+pub async fn update_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let f = match fields(&body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let (v, mut errors) = roles::read(&f);
+    if !errors.is_empty() {
+        return refused(lang, &errors);
+    }
+    let grants: Vec<String> = v.grants.iter().cloned().collect();
+    match state
+        .store()
+        .update_role(id, &v.name, &v.description, &grants)
+        .await
+    {
+        Ok(()) => match state.store().get_role(id).await {
+            Ok(r) => json(StatusCode::OK, &r),
+            Err(e) => internal(e),
+        },
+        Err(store::StoreError::RoleNameTaken(_)) => {
+            errors.add("name", "role.name_taken");
+            refused(lang, &errors)
+        }
+        Err(store::StoreError::RoleNotFound(_)) => not_found("role"),
+        Err(e) => internal(e),
+    }
+}
+
+/// `DELETE /api/roles/{id}`.
+pub async fn delete_role(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+    match state.store().delete_role(id).await {
+        Ok(()) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+        Err(store::StoreError::RoleNotFound(_)) => not_found("role"),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /api/departments`.
+pub async fn list_departments(State(state): State<AppState>) -> Response {
+    match state.store().list_departments().await {
+        Ok(d) => json(StatusCode::OK, &d),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /api/departments` (`{"name", "parent_id", "grant": [...]}`).
+pub async fn create_department(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    save_department(state, headers, None, body).await
+}
+
+/// `PUT /api/departments/{id}` (a move under its own sub-department is
+/// refused, naming `parent_id`).
+pub async fn update_department(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    save_department(state, headers, Some(id), body).await
+}
+
+async fn save_department(
+    state: AppState,
+    headers: HeaderMap,
+    id: Option<i64>,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let f = match fields(&body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let (v, mut errors) = departments::read(&f);
+    if !errors.is_empty() {
+        return refused(lang, &errors);
+    }
+    let saved = match id {
+        Some(id) => state.store().update_department(id, &v).await.map(|()| id),
+        None => state.store().create_department(&v).await,
+    };
+    match saved {
+        Ok(id) => match state.store().list_departments().await {
+            Ok(all) => match all.into_iter().find(|d| d.id == id) {
+                Some(d) => json(StatusCode::OK, &d),
+                None => not_found("department"),
+            },
+            Err(e) => internal(e),
+        },
+        Err(store::StoreError::DepartmentNotFound(n)) if Some(n) == id => not_found("department"),
+        Err(err) => match departments::field_error(&err) {
+            Some((field, key)) => {
+                errors.add(field, key);
+                refused(lang, &errors)
+            }
+            None => internal(err),
+        },
+    }
+}
+
+/// `DELETE /api/departments/{id}`.
+pub async fn delete_department(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+    match state.store().delete_department(id).await {
+        Ok(()) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+        Err(store::StoreError::DepartmentNotFound(_)) => not_found("department"),
+        Err(e) => api_error(StatusCode::CONFLICT, &e.to_string(), None),
+    }
+}
+
+/// `GET /api/audit?username=&ip=&method=&url=&params=&keyword=&action=&result=ok|failed&from=&to=&page=`
+/// (`from`/`to` in unix milliseconds).
+pub async fn audit(State(state): State<AppState>, QueryFields(q): QueryFields) -> Response {
+    let size = 100;
+    let page = q
+        .text("page")
+        .parse::<i64>()
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
+    // The first field that is not unix milliseconds, if any.
+    let time = |name: &'static str| -> Result<Option<i64>, &'static str> {
+        let t = q.text(name);
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse::<i64>().map(Some).map_err(|_| name)
+    };
+    let (from, to) = match (time("from"), time("to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(field), _) | (_, Err(field)) => {
+            return api_error(StatusCode::BAD_REQUEST, "unix milliseconds", Some(field))
+        }
+    };
+    let query = store::AuditQuery {
+        keyword: q.text("keyword"),
+        username: q.text("username"),
+        ip: q.text("ip"),
+        method: q.text("method").to_ascii_uppercase(),
+        url: q.text("url"),
+        params: q.text("params"),
+        action: q.text("action"),
+        ok: match q.text("result").as_str() {
+            "ok" => Some(true),
+            "failed" => Some(false),
+            _ => None,
+        },
+        from,
+        to,
+        offset: (page - 1) * size,
+        limit: size,
+    };
+    match state.store().search_audit(&query).await {
+        Ok(p) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "entries": p.entries, "total": p.total, "page": page, "page_size": size }),
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /api/settings`: the stored settings (the SMTP password is never
+/// shown, only whether one is set).
+pub async fn settings(State(state): State<AppState>) -> Response {
+    match state.store().settings().await {
+        Ok(mut s) => {
+            if let Some(p) = s.get_mut("smtp.password") {
+                *p = if p.is_empty() {
+                    String::new()
+                } else {
+                    "***".into()
+                };
+            }
+            json(StatusCode::OK, &s)
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /api/dictionaries/{name}`.
+pub async fn dictionary(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match state.store().dictionary(&name).await {
+        Ok(items) if !items.is_empty() => json(StatusCode::OK, &items),
+        Ok(_) => not_found("dictionary"),
+        Err(e) => internal(e),
+    }
+}
