@@ -10,9 +10,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -55,14 +55,24 @@ impl ChromeDriver {
         let mut last = String::new();
         for _ in 0..3 {
             let port = harness::free_tcp_port();
-            let child = Command::new("chromedriver")
+            let mut command = Command::new("chromedriver");
+            command
                 .arg(format!("--port={port}"))
                 .arg(format!("--log-path={}", log_path.display()))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 // Its own group, so that drop can end Chromium with it.
-                .process_group(0)
+                .process_group(0);
+            // SAFETY: prctl is async-signal-safe; it only sets a flag of the
+            // child: killed if this test process dies without dropping it.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            let child = command
                 .spawn()
                 .unwrap_or_else(|e| {
                     panic!("cannot run chromedriver ({e}): install Debian package chromium-driver (tests/run does)")
@@ -124,9 +134,35 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    // HTTP/1.1: chromedriver refuses HTTP/1.0 requests.
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    // chromedriver keeps the connection open despite "Connection: close":
+    // read up to Content-Length rather than to the end.
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            });
+            if length.is_some_and(|len| body.len() >= len) {
+                break;
+            }
+        }
+    }
     let text = String::from_utf8_lossy(&buf).into_owned();
     text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
@@ -262,6 +298,8 @@ async fn open_browser(port: u16, profile: &std::path::Path, options: &BrowserOpt
                 "--disable-extensions",
                 "--disable-background-networking",
                 "--disable-sync",
+                // Media pages play audio from a script, without a click.
+                "--autoplay-policy=no-user-gesture-required",
                 format!("--user-data-dir={}", profile.display()),
                 format!("--window-size={width},{height}"),
                 format!("--lang={lang}"),
@@ -371,8 +409,10 @@ impl Browser {
     }
 
     async fn wait_loaded(&self) {
-        self.until("the page to load", async || self.ready().await.then_some(()))
-            .await
+        self.until("the page to load", async || {
+            self.ready().await.then_some(())
+        })
+        .await
     }
 
     /// The first element matching `css`, if there is one now (no waiting).
@@ -426,7 +466,10 @@ impl Browser {
     pub async fn body_text(&self) -> String {
         match self
             .client
-            .execute("return document.body ? document.body.innerText : ''", vec![])
+            .execute(
+                "return document.body ? document.body.innerText : ''",
+                vec![],
+            )
             .await
         {
             Ok(serde_json::Value::String(s)) => s,
@@ -453,7 +496,9 @@ impl Browser {
     /// Types `value` into the input with id `id` (cleared first).
     pub async fn fill(&self, id: &str, value: &str) {
         let el = self.wait_visible(&by_id(id)).await;
-        el.clear().await.unwrap_or_else(|e| panic!("clear #{id}: {e}"));
+        el.clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear #{id}: {e}"));
         el.send_keys(value)
             .await
             .unwrap_or_else(|e| panic!("type into #{id}: {e}"));
@@ -480,6 +525,34 @@ impl Browser {
         el.select_by_label(label)
             .await
             .unwrap_or_else(|e| panic!("choose {label:?} in #{id}: {e}"));
+    }
+
+    /// Picks the option whose value is `value` in the select `id`.
+    pub async fn select_value(&self, id: &str, value: &str) {
+        let el = self.wait_visible(&by_id(id)).await;
+        el.select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose the value {value:?} in #{id}: {e}"));
+    }
+
+    /// Chooses the local file `path` in the file input matching `css`.
+    pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let el = self.wait_visible(css).await;
+        let path = path.to_str().expect("a UTF-8 file path");
+        el.send_keys(path)
+            .await
+            .unwrap_or_else(|e| panic!("choose the file {path} in {css}: {e}"));
+    }
+
+    /// Marks the current document; [`Browser::same_page`] tells whether it is
+    /// still the one shown (no navigation or reload since).
+    pub async fn mark_same_page(&self) {
+        self.eval("window.__sbSamePage = true; return null").await;
+    }
+
+    /// Whether the document marked by [`Browser::mark_same_page`] is still shown.
+    pub async fn same_page(&self) -> bool {
+        self.eval("return window.__sbSamePage === true").await == serde_json::Value::Bool(true)
     }
 
     /// Clicks the element matching `css` once it is visible (no navigation wait).

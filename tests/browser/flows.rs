@@ -93,3 +93,19 @@ pub fn get_with_token(server: &Server, path: &str, token: &str) -> (u16, String)
         .unwrap_or_default();
     (status, body)
 }
+
+/// Creates extensions `spec` (e.g. "101-110") with `password` through the
+/// batch form of the extensions page; waits for the list saying how many
+/// were created.
+pub async fn create_extensions(b: &Browser, spec: &str, password: &str, created: usize) {
+    b.click_nav("menu-voice-extensions").await;
+    b.wait_path("/voice/extensions").await;
+    b.click_nav("btn-new-extensions").await;
+    b.wait_path("/voice/extensions/new").await;
+    b.fill_field("numbers", spec).await;
+    b.fill_field("password", password).await;
+    b.click_nav("btn-save").await;
+    b.wait_path("/voice/extensions").await;
+    b.wait_text("#flash", &format!("{created} extensions created."))
+        .await;
+}

@@ -40,9 +40,7 @@ async fn the_menu_works_at_laptop_and_narrow_widths() {
         b.wait_visible("#menu-toggle").await;
         assert_no_sideways_scroll(b, "new user at 700 px").await;
         let right = b
-            .eval(
-                "return document.getElementById('f-username').getBoundingClientRect().right",
-            )
+            .eval("return document.getElementById('f-username').getBoundingClientRect().right")
             .await;
         assert!(
             right.as_f64().unwrap() <= 700.0,

@@ -10,13 +10,21 @@
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
+// SIPp runs (the registration test), shared with the e2e tests likewise.
+#[allow(dead_code)]
+#[path = "../e2e/sipp.rs"]
+mod sipp;
 
 mod driver;
 mod flows;
 
 mod account;
 mod departments;
+mod extensions;
+mod ivr;
 mod language;
 mod layout;
+mod media;
+mod registrations;
 mod tokens;
 mod users;

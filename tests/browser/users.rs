@@ -38,7 +38,10 @@ async fn a_role_with_only_users_view_shows_users_and_refuses_roles() {
         );
         b.goto("/users").await;
         b.wait_visible(&by_test("user-row-admin")).await;
-        assert!(!b.exists(&by_test("user-row-alice")).await, "alice was created");
+        assert!(
+            !b.exists(&by_test("user-row-alice")).await,
+            "alice was created"
+        );
 
         // Corrected: created.
         b.click_nav("btn-new-user").await;
@@ -50,7 +53,9 @@ async fn a_role_with_only_users_view_shows_users_and_refuses_roles() {
         b.click_nav("btn-save").await;
         b.wait_text("#flash", "Created.").await;
         b.click_nav("menu-users").await;
-        let row = b.wait_text(&by_test("user-row-alice"), "alice@example.com").await;
+        let row = b
+            .wait_text(&by_test("user-row-alice"), "alice@example.com")
+            .await;
         assert!(row.contains("Alice Li"), "{row}");
 
         // A role that may only view users.
@@ -95,7 +100,10 @@ async fn a_role_with_only_users_view_shows_users_and_refuses_roles() {
         b.click_nav("menu-users").await;
         b.wait_visible(&by_test("user-row-alice")).await;
         b.wait_visible(&by_test("user-row-admin")).await;
-        assert!(!b.exists("#btn-new-user").await, "alice may not create users");
+        assert!(
+            !b.exists("#btn-new-user").await,
+            "alice may not create users"
+        );
 
         // Typing the address of a page she may not see.
         b.goto("/roles").await;
