@@ -175,7 +175,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
     let err = element_text(&page, "error-exit-keys").expect("exit-keys error");
     assert!(err.contains("not a phone key"), "{err}");
     let (_, list) = b.get("/voice/queues");
-    assert!(list.contains("data-test=\"queues-empty\""), "nothing created");
+    assert!(
+        list.contains("data-test=\"queues-empty\""),
+        "nothing created"
+    );
 
     // Create the queue in the page.
     let (status, resp) = b.post("/voice/queues", &queue_form("support", "ring-all", "", 0));
@@ -187,7 +190,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
     let (status, page) = b.get("/voice/queues/support");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("data-test=\"tiers-empty\""));
-    assert!(page.contains("data-test=\"import-option-ext:1001\""), "{page}");
+    assert!(
+        page.contains("data-test=\"import-option-ext:1001\""),
+        "{page}"
+    );
 
     // Import extension 1001 as an agent of the queue (multi-select).
     let (status, resp) = b.post(
@@ -249,7 +255,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
         if element_text(&page, "queue-waiting").as_deref() == Some("1") {
             break;
         }
-        assert!(Instant::now() < deadline, "the caller never showed as waiting");
+        assert!(
+            Instant::now() < deadline,
+            "the caller never showed as waiting"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -265,7 +274,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
     assert!(page.contains("data-test=\"flash\""), "{page}");
     assert_eq!(element_text(&page, "queue-waiting").as_deref(), Some("1"));
     let (_, list) = b.get("/voice/queues");
-    assert!(list.contains("data-strategy=\"longest-idle-agent\""), "{list}");
+    assert!(
+        list.contains("data-strategy=\"longest-idle-agent\""),
+        "{list}"
+    );
 
     // Make the agent available in the page: the waiting caller rings them.
     let (status, resp) = b.post("/voice/queues/agents/1001/status", "status=Available");
@@ -316,13 +328,18 @@ async fn an_ivr_loop_and_a_missing_extension_are_refused_next_to_the_entry() {
     assert_eq!(status, 303, "{resp}");
     let (status, resp) = b.post(
         "/voice/ivr/main",
-        &menu("main", &[("1", "extension", "1001"), ("2", "submenu", "sub")]),
+        &menu(
+            "main",
+            &[("1", "extension", "1001"), ("2", "submenu", "sub")],
+        ),
     );
     assert_eq!(status, 303, "{resp}");
 
     // The tree shows sub under main's entry 2 (and not as a root).
     let (_, tree) = b.get("/voice/ivr");
-    let entry = tree.find("data-test=\"entry-node-main-2\"").expect("entry 2");
+    let entry = tree
+        .find("data-test=\"entry-node-main-2\"")
+        .expect("entry 2");
     let sub = tree.find("data-test=\"menu-node-sub\"").expect("sub node");
     assert!(sub > entry, "sub is drawn under main's entry 2");
     assert_eq!(tree.matches("data-test=\"menu-node-sub\"").count(), 1);
@@ -354,8 +371,11 @@ async fn an_ivr_loop_and_a_missing_extension_are_refused_next_to_the_entry() {
     assert!(err.contains("7777"), "{err}");
 
     // A missing greeting prompt: refused next to the prompt field.
-    let body = menu("main", &[("1", "extension", "1001"), ("2", "submenu", "sub")])
-        .replace("greet_short=&", "greet_short=no_such_prompt&");
+    let body = menu(
+        "main",
+        &[("1", "extension", "1001"), ("2", "submenu", "sub")],
+    )
+    .replace("greet_short=&", "greet_short=no_such_prompt&");
     let (status, page) = b.post("/voice/ivr/main", &body);
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("data-test=\"error-greet_short\""), "{page}");

@@ -1,7 +1,8 @@
 //! The JSON API under `/api`, authenticated by an API token
 //! (`Authorization: Bearer ...`) or a signed-in session, with the same
 //! permission checks as the pages. Errors are `{"error": "...", "field": ...}`
-//! with a 4xx status (5xx only for server faults).
+//! with a 4xx status (5xx only for server faults). The OpenAPI document of
+//! every route is served at `GET /api/openapi.json` ([`doc`]).
 //!
 //! | route | permission |
 //! |---|---|
@@ -29,6 +30,7 @@
 mod admin;
 mod agents;
 mod calls;
+pub mod doc;
 mod lists;
 mod media;
 mod queues;
@@ -38,98 +40,93 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use engine::Engine;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW,
     LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW,
     ROLES_EDIT, ROLES_VIEW, SETTINGS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
 };
-use crate::auth::{require, Identity};
+use crate::auth::Identity;
 use crate::state::AppState;
 use crate::view::{api_error, json};
+use doc::guard;
 
-/// The API routes (mounted behind `authenticate`).
-pub fn routes() -> Router<AppState> {
-    let signed_in = Router::new().route("/api/me", get(me));
-    let calls_view = Router::new().route("/api/calls", get(calls::list));
-    let calls_control = Router::new().route("/api/calls/{id}/{action}", post(calls::action));
-    let queues_view = Router::new()
-        .route("/api/queues", get(queues::list))
-        .route("/api/queues/{name}", get(queues::settings));
-    let queues_edit = Router::new().route(
-        "/api/queues/{name}",
-        put(queues::reload).delete(queues::remove),
-    );
-    let lists_view = Router::new().route("/api/lists/{list}", get(lists::list));
-    let lists_edit = Router::new()
-        .route("/api/lists/{list}", post(lists::add))
-        .route("/api/lists/{list}/{value}", delete(lists::remove));
-    let registrations_view = Router::new().route("/api/registrations", get(lists::registrations));
-    let media_view = Router::new()
-        .route("/api/media", get(media::list))
-        .route("/api/media/{name}", get(media::file));
+/// The API routes (mounted behind `authenticate`) and their OpenAPI
+/// document. Each group is mounted behind its permission by
+/// [`doc::guard`]; `routes!` takes one path's handlers at a time.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = || OpenApiRouter::<AppState>::new();
+    let signed_in = api().routes(routes!(me));
+    let calls_view = api().routes(routes!(calls::list));
+    let calls_control = api().routes(routes!(calls::action));
+    let queues_view = api()
+        .routes(routes!(queues::list))
+        .routes(routes!(queues::settings));
+    let queues_edit = api().routes(routes!(queues::reload, queues::remove));
+    let voicemail_view = api().routes(routes!(queues::voicemail));
+    let agents_manage = api()
+        .routes(routes!(agents::status))
+        .routes(routes!(agents::login))
+        .routes(routes!(agents::wrapup_done))
+        .routes(routes!(agents::dial));
+    let lists_view = api().routes(routes!(lists::list));
+    let lists_edit = api()
+        .routes(routes!(lists::add))
+        .routes(routes!(lists::remove));
+    let registrations_view = api().routes(routes!(lists::registrations));
+    let media_view = api()
+        .routes(routes!(media::list))
+        .routes(routes!(media::file));
     // The media limit is checked in the upload handler, with a JSON
     // answer; this only keeps a runaway body from being read whole.
-    let media_edit = Router::new()
-        .route("/api/media", post(media::upload))
-        .route(
-            "/api/media/{name}",
-            put(media::rename).delete(media::remove),
-        )
+    let media_edit = api()
+        .routes(routes!(media::upload))
+        .routes(routes!(media::rename, media::remove))
         .layer(DefaultBodyLimit::max(media::MAX_BODY));
-    let voicemail_view = Router::new().route("/api/voicemail/{ext}", get(queues::voicemail));
-    let agents_manage = Router::new()
-        .route("/api/agents/{id}/status", post(agents::status))
-        .route("/api/agents/{id}/login", post(agents::login))
-        .route("/api/agents/{id}/wrapup_done", post(agents::wrapup_done))
-        .route("/api/agents/{id}/dial", post(agents::dial));
-    let users_view = Router::new()
-        .route("/api/users", get(admin::list_users))
-        .route("/api/users/{id}", get(admin::get_user));
-    let users_edit = Router::new()
-        .route("/api/users", post(admin::create_user))
-        .route("/api/users/{id}", put(admin::update_user));
-    let roles_view = Router::new().route("/api/roles", get(admin::list_roles));
-    let roles_edit = Router::new()
-        .route("/api/roles", post(admin::create_role))
-        .route(
-            "/api/roles/{id}",
-            put(admin::update_role).delete(admin::delete_role),
-        );
-    let departments_view = Router::new().route("/api/departments", get(admin::list_departments));
-    let departments_edit = Router::new()
-        .route("/api/departments", post(admin::create_department))
-        .route(
-            "/api/departments/{id}",
-            put(admin::update_department).delete(admin::delete_department),
-        );
-    let audit_view = Router::new().route("/api/audit", get(admin::audit));
-    let settings_view = Router::new()
-        .route("/api/settings", get(admin::settings))
-        .route("/api/dictionaries/{name}", get(admin::dictionary));
-    signed_in
-        .merge(require(USERS_VIEW, users_view))
-        .merge(require(USERS_EDIT, users_edit))
-        .merge(require(ROLES_VIEW, roles_view))
-        .merge(require(ROLES_EDIT, roles_edit))
-        .merge(require(DEPARTMENTS_VIEW, departments_view))
-        .merge(require(DEPARTMENTS_EDIT, departments_edit))
-        .merge(require(AUDIT_VIEW, audit_view))
-        .merge(require(SETTINGS_VIEW, settings_view))
-        .merge(require(CALLS_VIEW, calls_view))
-        .merge(require(CALLS_CONTROL, calls_control))
-        .merge(require(QUEUES_VIEW, queues_view))
-        .merge(require(QUEUES_EDIT, queues_edit))
-        .merge(require(VOICEMAIL_VIEW, voicemail_view))
-        .merge(require(AGENTS_MANAGE, agents_manage))
-        .merge(require(LISTS_VIEW, lists_view))
-        .merge(require(LISTS_EDIT, lists_edit))
-        .merge(require(REGISTRATIONS_VIEW, registrations_view))
-        .merge(require(MEDIA_VIEW, media_view))
-        .merge(require(MEDIA_EDIT, media_edit))
+    let users_view = api()
+        .routes(routes!(admin::list_users))
+        .routes(routes!(admin::get_user));
+    let users_edit = api()
+        .routes(routes!(admin::create_user))
+        .routes(routes!(admin::update_user));
+    let roles_view = api().routes(routes!(admin::list_roles));
+    let roles_edit = api()
+        .routes(routes!(admin::create_role))
+        .routes(routes!(admin::update_role, admin::delete_role));
+    let departments_view = api().routes(routes!(admin::list_departments));
+    let departments_edit = api()
+        .routes(routes!(admin::create_department))
+        .routes(routes!(admin::update_department, admin::delete_department));
+    let audit_view = api().routes(routes!(admin::audit));
+    let settings_view = api()
+        .routes(routes!(admin::settings))
+        .routes(routes!(admin::dictionary));
+    let (router, openapi) = signed_in
+        .merge(guard(USERS_VIEW, users_view))
+        .merge(guard(USERS_EDIT, users_edit))
+        .merge(guard(ROLES_VIEW, roles_view))
+        .merge(guard(ROLES_EDIT, roles_edit))
+        .merge(guard(DEPARTMENTS_VIEW, departments_view))
+        .merge(guard(DEPARTMENTS_EDIT, departments_edit))
+        .merge(guard(AUDIT_VIEW, audit_view))
+        .merge(guard(SETTINGS_VIEW, settings_view))
+        .merge(guard(CALLS_VIEW, calls_view))
+        .merge(guard(CALLS_CONTROL, calls_control))
+        .merge(guard(QUEUES_VIEW, queues_view))
+        .merge(guard(QUEUES_EDIT, queues_edit))
+        .merge(guard(VOICEMAIL_VIEW, voicemail_view))
+        .merge(guard(AGENTS_MANAGE, agents_manage))
+        .merge(guard(LISTS_VIEW, lists_view))
+        .merge(guard(LISTS_EDIT, lists_edit))
+        .merge(guard(REGISTRATIONS_VIEW, registrations_view))
+        .merge(guard(MEDIA_VIEW, media_view))
+        .merge(guard(MEDIA_EDIT, media_edit))
+        .split_for_parts();
+    (router, doc::finish(openapi))
 }
 
 /// `GET /metrics`: Prometheus text, open to scrapers (no sign-in).
@@ -149,6 +146,7 @@ pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>
 }
 
 /// `GET /api/me`: who the token or session belongs to and what it may do.
+#[utoipa::path(get, path = "/api/me", tag = "account", responses((status = 200, description = "id, username, name, is_admin, permissions", body = serde_json::Value), crate::api::doc::Errors))]
 async fn me(identity: Identity) -> Response {
     json(
         StatusCode::OK,

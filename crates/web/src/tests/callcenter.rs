@@ -89,7 +89,11 @@ async fn view_permission_opens_the_pages_but_not_the_changes() {
         .iter()
         .map(|g| g.to_string())
         .collect();
-    let role = app.store.create_role("cc-viewers", "", &grants).await.unwrap();
+    let role = app
+        .store
+        .create_role("cc-viewers", "", &grants)
+        .await
+        .unwrap();
     app.store.set_user_roles(id, &[role]).await.unwrap();
     let b = app.browser("viewer", PW).await;
     for (method, path, edit) in PAGES {

@@ -39,7 +39,10 @@ async fn voice_pages_check_permissions() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
     }
     for (path, body) in [
-        ("/voice/extensions", "numbers=101&password=secret1&kind=direct&auto_answer=off"),
+        (
+            "/voice/extensions",
+            "numbers=101&password=secret1&kind=direct&auto_answer=off",
+        ),
         ("/voice/extensions/remove", "one=101"),
         ("/voice/lists/blacklist", "values=123"),
         ("/voice/lists/blacklist/remove", "one=123"),
@@ -55,7 +58,11 @@ async fn voice_pages_check_permissions() {
     let viewer = user_with(
         &app,
         "viewer",
-        &["voice.extensions:view", "voice.lists:view", "voice.media:view"],
+        &[
+            "voice.extensions:view",
+            "voice.lists:view",
+            "voice.media:view",
+        ],
     )
     .await;
     let r = app.get("/voice/extensions", Some(&viewer.cookie)).await;
@@ -69,7 +76,9 @@ async fn voice_pages_check_permissions() {
         .submit(&viewer, "/voice/lists/blacklist", "values=123")
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = app.get("/voice/lists/blacklist", Some(&viewer.cookie)).await;
+    let r = app
+        .get("/voice/lists/blacklist", Some(&viewer.cookie))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!r.body.contains("id=\"list-add-form\""));
     let r = app.get("/voice/media", Some(&viewer.cookie)).await;
@@ -98,9 +107,7 @@ async fn live_pages_need_the_engine() {
 async fn extensions_are_created_in_batches_edited_and_removed() {
     let app = App::new().await;
     let admin = app.admin().await;
-    let form = app
-        .get("/voice/extensions/new", Some(&admin.cookie))
-        .await;
+    let form = app.get("/voice/extensions/new", Some(&admin.cookie)).await;
     assert_eq!(form.status, StatusCode::OK);
     for id in [
         "f-numbers",
@@ -208,7 +215,10 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
     app.store
         .add_list_entries(
             store::VoiceList::NumberPool,
-            &[("62620668".into(), String::new()), ("62620669".into(), String::new())],
+            &[
+                ("62620668".into(), String::new()),
+                ("62620669".into(), String::new()),
+            ],
         )
         .await
         .unwrap();
@@ -311,7 +321,9 @@ async fn list_pages_check_values_and_change_nothing_on_error() {
         r.body
     );
     // The form keeps what was typed.
-    assert!(r.body.contains("10.0.0.0&#x2f;8\n10.0.0.0&#x2f;33</textarea>"));
+    assert!(r
+        .body
+        .contains("10.0.0.0&#x2f;8\n10.0.0.0&#x2f;33</textarea>"));
     let r = app
         .submit(&admin, "/voice/lists/number_pool", "values=6262-0668")
         .await;

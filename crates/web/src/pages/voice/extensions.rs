@@ -468,10 +468,9 @@ async fn check(
 /// The message of a number specification that does not parse.
 fn numbers_message(lang: Lang, e: &StoreError) -> String {
     match e {
-        StoreError::InvalidRange { part, reason } => lang.t(
-            "voice.ext.bad_range",
-            &[("part", part), ("reason", reason)],
-        ),
+        StoreError::InvalidRange { part, reason } => {
+            lang.t("voice.ext.bad_range", &[("part", part), ("reason", reason)])
+        }
         StoreError::InvalidNumber { part, reason } => lang.t(
             "voice.ext.bad_number",
             &[("part", part), ("reason", reason)],

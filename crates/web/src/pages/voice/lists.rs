@@ -75,10 +75,7 @@ pub fn check_values(lang: Lang, list: VoiceList, values: &[String]) -> Result<Ve
         return Err(lang.t("voice.common.required", &[]));
     }
     if values.len() > MAX_VALUES {
-        return Err(lang.t(
-            "voice.lists.too_many",
-            &[("max", &MAX_VALUES.to_string())],
-        ));
+        return Err(lang.t("voice.lists.too_many", &[("max", &MAX_VALUES.to_string())]));
     }
     values
         .iter()
@@ -229,10 +226,10 @@ pub async fn add(
     };
     let checked = check_values(ctx.lang, list, &split_values(&form.values));
     if form.note.chars().count() > MAX_NOTE {
-        form.note_error = Some(ctx.lang.t(
-            "voice.common.too_long",
-            &[("max", &MAX_NOTE.to_string())],
-        ));
+        form.note_error = Some(
+            ctx.lang
+                .t("voice.common.too_long", &[("max", &MAX_NOTE.to_string())]),
+        );
     } else if form.note.chars().any(char::is_control) {
         form.note_error = Some(ctx.lang.t("voice.common.no_control", &[]));
     }
@@ -268,10 +265,8 @@ pub async fn add(
         Ok(e) => e,
         Err(r) => return r,
     };
-    let entries: Vec<(String, String)> = values
-        .into_iter()
-        .map(|v| (v, form.note.clone()))
-        .collect();
+    let entries: Vec<(String, String)> =
+        values.into_iter().map(|v| (v, form.note.clone())).collect();
     let ectx = engine.ctx();
     match ectx.voice.add(&ectx.store, list, &entries).await {
         Ok(report) => {

@@ -57,7 +57,13 @@ pub fn wants_fragment(q: &Fields) -> bool {
 
 /// Renders the whole `page`, or only its live part `part` (marked with
 /// [`LIVE_HEADER`]) when `fragment`.
-pub fn render_live(ctx: &PageCtx, fragment: bool, page: &str, part: &str, extra: Value) -> Response {
+pub fn render_live(
+    ctx: &PageCtx,
+    fragment: bool,
+    page: &str,
+    part: &str,
+    extra: Value,
+) -> Response {
     if !fragment {
         return ctx.render(page, extra);
     }
