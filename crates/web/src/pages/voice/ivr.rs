@@ -427,7 +427,7 @@ async fn list(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = (q.text("done") == "deleted").then(|| ctx.t("form.deleted"));
     render_list(&engine, &ctx, &identity, flash, None, StatusCode::OK)
@@ -529,7 +529,7 @@ async fn render_form(
 async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Identity) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (values, rows) = menu_values(&IvrMenu::new(""));
     let page = FormPage {
@@ -550,7 +550,7 @@ async fn edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(menu) = s.ivr.iter().find(|m| m.id == id) else {
@@ -588,7 +588,7 @@ async fn save(
 ) -> Response {
     let engine = match engine_or_503(state, ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
     let admin = SettingsAdmin::new(engine.ctx());
@@ -698,7 +698,7 @@ async fn delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     if !admin.current().ivr.iter().any(|m| m.id == id) {

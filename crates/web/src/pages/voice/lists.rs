@@ -109,14 +109,14 @@ struct AddForm {
 }
 
 /// The list named in the path, or the 404 page.
-fn which(ctx: &PageCtx, name: &str) -> Result<VoiceList, Response> {
+fn which(ctx: &PageCtx, name: &str) -> Result<VoiceList, Box<Response>> {
     name.parse::<VoiceList>().map_err(|_| {
-        view::error_page(
+        Box::new(view::error_page(
             StatusCode::NOT_FOUND,
             ctx.lang,
             ctx.identity.as_ref(),
             "error.not_found",
-        )
+        ))
     })
 }
 
@@ -167,7 +167,7 @@ pub async fn page(
 ) -> Response {
     let list = match which(&ctx, &name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = flash_of(ctx.lang, &q);
     render(
@@ -217,7 +217,7 @@ pub async fn add(
 ) -> Response {
     let list = match which(&ctx, &name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut form = AddForm {
         values: f.text("values"),
@@ -263,7 +263,7 @@ pub async fn add(
     };
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let entries: Vec<(String, String)> =
         values.into_iter().map(|v| (v, form.note.clone())).collect();
@@ -316,7 +316,7 @@ pub async fn remove(
 ) -> Response {
     let list = match which(&ctx, &name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let one = f.text("one");
     let values: Vec<String> = if one.is_empty() {
@@ -332,7 +332,7 @@ pub async fn remove(
     }
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ectx = engine.ctx();
     let mut removed = 0usize;

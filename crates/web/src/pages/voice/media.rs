@@ -290,7 +290,7 @@ pub async fn upload(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ectx = engine.ctx();
     let limit = ectx.cfg.media.max_upload_bytes;
@@ -392,7 +392,7 @@ pub async fn rename(
         Ok(to) => {
             let engine = match engine_or_503(&state, &ctx) {
                 Ok(e) => e,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             let ectx = engine.ctx();
             match ectx.media_library.rename(ectx, &name, &to).await {
@@ -463,7 +463,7 @@ pub async fn remove(
     let name = f.text("name");
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ectx = engine.ctx();
     match ectx.media_library.remove(ectx, &name).await {
@@ -563,7 +563,7 @@ pub async fn file(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(path) = engine.ctx().media_library.path(&name) else {
         return view::error_page(

@@ -78,15 +78,15 @@ pub fn routes() -> Router<AppState> {
 pub(crate) type Errs = BTreeMap<String, String>;
 
 /// The running engine, or the "engine not running" page (503).
-pub(crate) fn engine_or_503(state: &AppState, ctx: &PageCtx) -> Result<Arc<Engine>, Response> {
+pub(crate) fn engine_or_503(state: &AppState, ctx: &PageCtx) -> Result<Arc<Engine>, Box<Response>> {
     match state.engine() {
         Some(e) => Ok(Arc::clone(e)),
-        None => Err(view::error_page(
+        None => Err(Box::new(view::error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             ctx.lang,
             ctx.identity.as_ref(),
             "cc.no_engine",
-        )),
+        ))),
     }
 }
 
@@ -688,7 +688,7 @@ async fn list(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = match q.text("done").as_str() {
         "deleted" => Some(ctx.t("form.deleted")),
@@ -853,7 +853,7 @@ async fn render_queue(
 async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Identity) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let page = QueuePage {
         values: queue_values(&QueueConfig::default()),
@@ -874,7 +874,7 @@ async fn edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(queue) = s.queue(&name) else {
@@ -923,7 +923,7 @@ async fn save_queue(
 ) -> Response {
     let engine = match engine_or_503(state, ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
     let admin = SettingsAdmin::new(engine.ctx());
@@ -1010,7 +1010,7 @@ async fn delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     if admin.current().queue(&name).is_none() {
@@ -1093,7 +1093,7 @@ async fn import_agents(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
     let admin = SettingsAdmin::new(engine.ctx());
@@ -1155,7 +1155,7 @@ async fn update_tier(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     let s = admin.current();
@@ -1189,7 +1189,7 @@ async fn remove_tier(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     match admin.remove_tier(&name, &agent).await {
@@ -1372,7 +1372,7 @@ async fn agent_new_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let values = agent_values(&AgentConfig::default());
     render_agent(
@@ -1400,7 +1400,7 @@ async fn agent_edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(agent) = s.agents.iter().find(|a| a.id == id) else {
@@ -1437,7 +1437,7 @@ async fn save_agent(
 ) -> Response {
     let engine = match engine_or_503(state, ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
     let admin = SettingsAdmin::new(engine.ctx());
@@ -1534,7 +1534,7 @@ async fn agent_delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     if !admin.current().agents.iter().any(|a| a.id == id) {
@@ -1570,7 +1570,7 @@ async fn agent_status(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(agent) = s.agents.iter().find(|a| a.id == id) else {

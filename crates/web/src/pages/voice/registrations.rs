@@ -67,7 +67,7 @@ pub async fn page(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rows: Vec<Row> = engine::keepalive::registered(engine.ctx())
         .into_iter()

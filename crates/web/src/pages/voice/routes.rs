@@ -442,7 +442,7 @@ async fn list(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = match q.text("done").as_str() {
         "deleted" => Some(ctx.t("form.deleted")),
@@ -651,7 +651,7 @@ async fn render_form(
 async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Identity) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let next_order = s.routes.rules().map(|r| r.order).max().unwrap_or(0) + 10;
@@ -681,7 +681,7 @@ async fn edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(rule) = id
@@ -723,7 +723,7 @@ async fn save(
 ) -> Response {
     let engine = match engine_or_503(state, ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
     let admin = SettingsAdmin::new(engine.ctx());
@@ -823,7 +823,7 @@ async fn delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     let mut rules: Vec<Rule> = admin.current().routes.rules().cloned().collect();
@@ -870,7 +870,7 @@ async fn move_rule(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     let mut rules: Vec<Rule> = admin.current().routes.rules().cloned().collect();

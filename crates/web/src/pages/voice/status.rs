@@ -39,14 +39,17 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The engine of this process, or the 503 page saying it is not running.
-pub fn engine_or_503<'a>(state: &'a AppState, ctx: &PageCtx) -> Result<&'a Arc<Engine>, Response> {
+pub fn engine_or_503<'a>(
+    state: &'a AppState,
+    ctx: &PageCtx,
+) -> Result<&'a Arc<Engine>, Box<Response>> {
     state.engine().ok_or_else(|| {
-        view::error_page(
+        Box::new(view::error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             ctx.lang,
             ctx.identity.as_ref(),
             "voice.common.no_engine",
-        )
+        ))
     })
 }
 
@@ -205,7 +208,7 @@ pub async fn page(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let extra = snapshot(engine, &state, ctx.lang);
     render_live(
