@@ -339,7 +339,7 @@ async fn an_ivr_loop_and_a_missing_extension_are_refused_next_to_the_entry() {
     let (_, tree) = b.get("/voice/ivr");
     let entry = tree
         .find("data-test=\"entry-node-main-2\"")
-        .expect("entry 2");
+        .unwrap_or_else(|| panic!("entry 2 missing: {tree}"));
     let sub = tree.find("data-test=\"menu-node-sub\"").expect("sub node");
     assert!(sub > entry, "sub is drawn under main's entry 2");
     assert_eq!(tree.matches("data-test=\"menu-node-sub\"").count(), 1);
