@@ -17,3 +17,5 @@ mod routing;
 mod voice;
 mod web;
 mod web_callcenter;
+mod web_client;
+mod web_voice;

@@ -5,8 +5,8 @@
 //!
 //! Refused, changing nothing: numbers that already exist (named), a queue
 //! or IVR target the call-center settings do not have, caller IDs not in
-//! the number pool. The running engine's directory picks every change up
-//! by itself (the `extensions` change counter, within a second).
+//! the number pool. Every change is applied to the running engine's
+//! directory before the answer ([`applied`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -500,6 +500,13 @@ fn name_numbers(lang: Lang, existing: &[String]) -> String {
     named
 }
 
+/// Applies a written change of the extensions to the running engine now.
+pub(crate) async fn applied(state: &AppState) {
+    if let Some(engine) = state.engine() {
+        engine.extensions_changed().await;
+    }
+}
+
 /// `POST /voice/extensions`: creates the batch (all or none).
 pub async fn create(
     State(state): State<AppState>,
@@ -571,6 +578,7 @@ pub async fn create(
         .collect();
     match state.store().add_extensions(&batch).await {
         Ok(report) => {
+            applied(&state).await;
             tracing::info!(
                 by = identity.user.username,
                 added = ?report.added,
@@ -651,6 +659,7 @@ pub async fn update(
     if view.errors.is_empty() {
         match state.store().update_extension(&view.values).await {
             Ok(()) => {
+                applied(&state).await;
                 tracing::info!(
                     by = identity.user.username,
                     number = ext.number,
@@ -707,6 +716,7 @@ pub async fn remove(
     }
     match state.store().remove_extensions(&numbers).await {
         Ok(n) => {
+            applied(&state).await;
             tracing::info!(by = identity.user.username, ?numbers, "extensions removed");
             Redirect::to(&format!("/voice/extensions?done=removed&n={n}")).into_response()
         }
