@@ -16,4 +16,5 @@ mod robustness;
 mod routing;
 mod voice;
 mod web;
+mod web_api;
 mod web_callcenter;
