@@ -7,8 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
+use super::{fields, refused_messages};
 use crate::auth::{password, Identity};
-use crate::form::{Errors, Fields, QueryFields};
+use crate::form::{Errors, QueryFields};
 use crate::i18n::Lang;
 use crate::pages::{departments, roles, users};
 use crate::state::AppState;
@@ -16,38 +17,12 @@ use crate::view::{api_error, json};
 
 /// 400 naming the first field at fault, with every message in `errors`.
 fn refused(lang: Lang, errors: &Errors) -> Response {
-    let all: serde_json::Map<String, serde_json::Value> = errors
+    let all: std::collections::BTreeMap<String, String> = errors
         .0
         .iter()
-        .map(|(f, key)| (f.clone(), serde_json::Value::String(lang.t(key, &[]))))
+        .map(|(f, key)| (f.clone(), lang.t(key, &[])))
         .collect();
-    let (field, message) = all
-        .iter()
-        .next()
-        .map(|(f, m)| (f.clone(), m.as_str().unwrap_or_default().to_string()))
-        .unwrap_or_default();
-    json(
-        StatusCode::BAD_REQUEST,
-        &serde_json::json!({ "error": message, "field": field, "errors": all }),
-    )
-}
-
-/// The body as form fields, or the 400 that says what is wrong with it.
-fn fields(body: &str) -> Result<Fields, Box<Response>> {
-    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| {
-        Box::new(api_error(
-            StatusCode::BAD_REQUEST,
-            &format!("the body is not JSON: {e}"),
-            None,
-        ))
-    })?;
-    Fields::from_json(&value).map_err(|field| {
-        Box::new(api_error(
-            StatusCode::BAD_REQUEST,
-            "give a string, number, boolean or a list of them",
-            Some(&field),
-        ))
-    })
+    refused_messages(StatusCode::BAD_REQUEST, &all)
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

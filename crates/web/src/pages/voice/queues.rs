@@ -124,6 +124,17 @@ pub(crate) fn is_storage(e: &SettingsError) -> bool {
     e.thing == "database"
 }
 
+/// Why a change sent through a form (or the JSON API, which reads its body
+/// as the form's fields) was not made. Nothing was changed.
+pub(crate) enum Refused {
+    /// No such queue, agent, menu or rule.
+    NotFound,
+    /// The database failed: a server problem, not bad input.
+    Storage(SettingsError),
+    /// Bad input: messages by form field, in the request's language.
+    Input(Errs),
+}
+
 /// Parses the number field `name`; an empty or malformed value is recorded
 /// in `errs` and None returned.
 pub(crate) fn number<T: FromStr>(f: &Fields, name: &str, lang: Lang, errs: &mut Errs) -> Option<T> {
@@ -1068,16 +1079,17 @@ async fn tier_refused(
     .await
 }
 
-/// Level and position of the import and tier forms (default 1).
-fn level_position(f: &Fields, lang: Lang) -> Result<(u32, u32), String> {
+/// Level and position of the import and tier forms (default 1). Err: the
+/// field at fault and the message naming it.
+pub(crate) fn level_position(f: &Fields, lang: Lang) -> Result<(u32, u32), (String, String)> {
     let mut errs = Errs::new();
     let level = optional_number::<u32>(f, "level", lang, &mut errs).unwrap_or(1);
     let position = optional_number::<u32>(f, "position", lang, &mut errs).unwrap_or(1);
     match errs.into_iter().next() {
-        Some((field, msg)) => Err(format!(
-            "{}: {msg}",
-            lang.t(&format!("cc.tier.{field}"), &[])
-        )),
+        Some((field, msg)) => {
+            let msg = format!("{}: {msg}", lang.t(&format!("cc.tier.{field}"), &[]));
+            Err((field, msg))
+        }
         None => Ok((level, position)),
     }
 }
@@ -1107,7 +1119,7 @@ async fn import_agents(
     }
     let (level, position) = match level_position(&f, lang) {
         Ok(lp) => lp,
-        Err(msg) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
+        Err((_, msg)) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
     };
     for c in chosen.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
         let agent = if let Some(number) = c.strip_prefix("ext:") {
@@ -1164,7 +1176,7 @@ async fn update_tier(
     }
     let (level, position) = match level_position(&f, ctx.lang) {
         Ok(lp) => lp,
-        Err(msg) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
+        Err((_, msg)) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
     };
     match admin
         .put_tier(TierConfig::new(&name, &agent, level, position))
@@ -1428,22 +1440,21 @@ async fn agent_edit_form(
     .await
 }
 
-async fn save_agent(
-    state: &AppState,
-    ctx: &PageCtx,
-    identity: &Identity,
+/// Checks and saves the agent form: `id` is the agent being edited (None:
+/// a new agent, its id in `f`). A callback agent's contact must be an
+/// existing extension; the engine checks the rest against the whole set of
+/// settings. Returns the agent's id.
+pub(crate) async fn put_agent_form(
+    engine: &Engine,
     id: Option<&str>,
     f: &Fields,
-) -> Response {
-    let engine = match engine_or_503(state, ctx) {
-        Ok(e) => e,
-        Err(r) => return *r,
-    };
-    let lang = ctx.lang;
+    lang: Lang,
+    by: &str,
+) -> Result<String, Refused> {
     let admin = SettingsAdmin::new(engine.ctx());
     if let Some(id) = id {
         if !admin.current().agents.iter().any(|a| a.id == id) {
-            return not_found(ctx);
+            return Err(Refused::NotFound);
         }
     }
     let (a, mut errs) = parse_agent(f, id, lang);
@@ -1465,26 +1476,52 @@ async fn save_agent(
             errs.insert("contact".into(), lang.t("cc.agent.contact_unknown", &[]));
         }
     }
-    let groups = agent_fields(lang, id.is_some());
-    let names = names_of(&groups);
-    if errs.is_empty() {
-        let agent_id = a.id.clone();
-        match admin.put_agent(a).await {
-            Ok(()) => {
-                tracing::info!(by = identity.user.username, agent = agent_id, "agent saved");
-                let done = if id.is_some() { "saved" } else { "created" };
-                return Redirect::to(&format!(
-                    "/voice/queues/agents/{}?done={done}",
-                    seg(&agent_id)
-                ))
-                .into_response();
-            }
-            Err(e) if is_storage(&e) => {
-                return view::internal_error(false, lang, &anyhow::anyhow!("saving agent: {e}"))
-            }
-            Err(e) => place_error(&mut errs, &names, lang, &e),
+    if !errs.is_empty() {
+        return Err(Refused::Input(errs));
+    }
+    let agent_id = a.id.clone();
+    match admin.put_agent(a).await {
+        Ok(()) => {
+            tracing::info!(by, agent = agent_id, "agent saved");
+            Ok(agent_id)
+        }
+        Err(e) if is_storage(&e) => Err(Refused::Storage(e)),
+        Err(e) => {
+            let names = names_of(&agent_fields(lang, id.is_some()));
+            place_error(&mut errs, &names, lang, &e);
+            Err(Refused::Input(errs))
         }
     }
+}
+
+async fn save_agent(
+    state: &AppState,
+    ctx: &PageCtx,
+    identity: &Identity,
+    id: Option<&str>,
+    f: &Fields,
+) -> Response {
+    let engine = match engine_or_503(state, ctx) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let lang = ctx.lang;
+    let errs = match put_agent_form(&engine, id, f, lang, &identity.user.username).await {
+        Ok(agent_id) => {
+            let done = if id.is_some() { "saved" } else { "created" };
+            return Redirect::to(&format!(
+                "/voice/queues/agents/{}?done={done}",
+                seg(&agent_id)
+            ))
+            .into_response();
+        }
+        Err(Refused::NotFound) => return not_found(ctx),
+        Err(Refused::Storage(e)) => {
+            return view::internal_error(false, lang, &anyhow::anyhow!("saving agent: {e}"))
+        }
+        Err(Refused::Input(errs)) => errs,
+    };
+    let names = names_of(&agent_fields(lang, id.is_some()));
     let mut values = sent_values(f, &names);
     if let Some(id) = id {
         values.insert("id".into(), id.to_string());
