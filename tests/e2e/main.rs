@@ -16,4 +16,7 @@ mod robustness;
 mod routing;
 mod voice;
 mod web;
+mod web_api;
 mod web_callcenter;
+mod web_client;
+mod web_voice;

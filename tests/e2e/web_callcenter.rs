@@ -5,137 +5,11 @@
 //! waiting caller, and bad input (invalid regex, unknown queue, IVR loop,
 //! missing extension) is refused next to the field.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::harness::Server;
 use crate::ua::{sdp, Rtp, Ua, STEP};
-
-/// One raw HTTP/1.0 exchange: (status, whole response as text).
-fn raw(server: &Server, request: &str) -> (u16, String) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.http_port));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(request.as_bytes()).expect("send");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
-fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
-    let head = response.split("\r\n\r\n").next()?;
-    head.lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-        })
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim())
-}
-
-fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("csrf field") + marker.len();
-    page[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Percent-encodes a form value.
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Un-escapes what minijinja escapes, to read page text.
-fn text(html: &str) -> String {
-    html.replace("&#x2f;", "/")
-        .replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// A signed-in admin browser.
-struct Browser<'a> {
-    server: &'a Server,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'a> Browser<'a> {
-    /// Signs in as the default admin and makes the forced password change.
-    fn admin(server: &'a Server) -> Browser<'a> {
-        let (_, form) = raw(server, "GET /login HTTP/1.0\r\nHost: x\r\n\r\n");
-        let login_cookie = header(&form, "set-cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("sign-in CSRF cookie")
-            .to_string();
-        let body = format!("csrf={}&username=admin&password=123456", csrf_of(&form));
-        let (status, resp) = post_raw(server, "/login", &login_cookie, &body);
-        assert_eq!(status, 303, "{resp}");
-        let cookie = header(&resp, "set-cookie")
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
-            .to_string();
-        let mut b = Browser {
-            server,
-            cookie,
-            csrf: String::new(),
-        };
-        let (_, page) = b.get("/password");
-        b.csrf = csrf_of(&page);
-        let (status, resp) = b.post(
-            "/password",
-            "current=123456&new=e2e-admin-pass&confirm=e2e-admin-pass",
-        );
-        assert_eq!(status, 303, "{resp}");
-        b
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        raw(
-            self.server,
-            &format!(
-                "GET {path} HTTP/1.0\r\nHost: x\r\nCookie: {}\r\n\r\n",
-                self.cookie
-            ),
-        )
-    }
-
-    fn post(&self, path: &str, body: &str) -> (u16, String) {
-        let body = format!("csrf={}&{body}", self.csrf);
-        post_raw(self.server, path, &self.cookie, &body)
-    }
-}
-
-fn post_raw(server: &Server, path: &str, cookie: &str, body: &str) -> (u16, String) {
-    raw(
-        server,
-        &format!(
-            "POST {path} HTTP/1.0\r\nHost: x\r\nCookie: {cookie}\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-}
+use crate::web_client::{element_text, enc, header, Browser};
 
 /// The queue form with every default, as the page sends it, plus `extra`
 /// (later values of the same name do not override: give each once).
@@ -152,16 +26,6 @@ fn queue_form(name: &str, strategy: &str, exit_keys: &str, max_wait: u32) -> Str
     )
 }
 
-/// The `data-test="NAME"` element's text up to the next tag.
-fn element_text(page: &str, data_test: &str) -> Option<String> {
-    let marker = format!("data-test=\"{data_test}\"");
-    let at = page.find(&marker)?;
-    let rest = &page[at..];
-    let start = rest.find('>')? + 1;
-    let end = rest[start..].find('<')? + start;
-    Some(text(&rest[start..end]))
-}
-
 #[tokio::test]
 async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_imported_agent() {
     let server = Server::builder("web_cc_queue")
@@ -175,7 +39,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
     let err = element_text(&page, "error-exit-keys").expect("exit-keys error");
     assert!(err.contains("not a phone key"), "{err}");
     let (_, list) = b.get("/voice/queues");
-    assert!(list.contains("data-test=\"queues-empty\""), "nothing created");
+    assert!(
+        list.contains("data-test=\"queues-empty\""),
+        "nothing created"
+    );
 
     // Create the queue in the page.
     let (status, resp) = b.post("/voice/queues", &queue_form("support", "ring-all", "", 0));
@@ -187,7 +54,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
     let (status, page) = b.get("/voice/queues/support");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("data-test=\"tiers-empty\""));
-    assert!(page.contains("data-test=\"import-option-ext:1001\""), "{page}");
+    assert!(
+        page.contains("data-test=\"import-option-ext:1001\""),
+        "{page}"
+    );
 
     // Import extension 1001 as an agent of the queue (multi-select).
     let (status, resp) = b.post(
@@ -249,7 +119,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
         if element_text(&page, "queue-waiting").as_deref() == Some("1") {
             break;
         }
-        assert!(Instant::now() < deadline, "the caller never showed as waiting");
+        assert!(
+            Instant::now() < deadline,
+            "the caller never showed as waiting"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -265,7 +138,10 @@ async fn a_queue_built_in_the_pages_keeps_its_caller_on_edit_and_rings_the_impor
     assert!(page.contains("data-test=\"flash\""), "{page}");
     assert_eq!(element_text(&page, "queue-waiting").as_deref(), Some("1"));
     let (_, list) = b.get("/voice/queues");
-    assert!(list.contains("data-strategy=\"longest-idle-agent\""), "{list}");
+    assert!(
+        list.contains("data-strategy=\"longest-idle-agent\""),
+        "{list}"
+    );
 
     // Make the agent available in the page: the waiting caller rings them.
     let (status, resp) = b.post("/voice/queues/agents/1001/status", "status=Available");
@@ -316,13 +192,18 @@ async fn an_ivr_loop_and_a_missing_extension_are_refused_next_to_the_entry() {
     assert_eq!(status, 303, "{resp}");
     let (status, resp) = b.post(
         "/voice/ivr/main",
-        &menu("main", &[("1", "extension", "1001"), ("2", "submenu", "sub")]),
+        &menu(
+            "main",
+            &[("1", "extension", "1001"), ("2", "submenu", "sub")],
+        ),
     );
     assert_eq!(status, 303, "{resp}");
 
     // The tree shows sub under main's entry 2 (and not as a root).
     let (_, tree) = b.get("/voice/ivr");
-    let entry = tree.find("data-test=\"entry-node-main-2\"").expect("entry 2");
+    let entry = tree
+        .find("data-test=\"entry-node-main-2\"")
+        .unwrap_or_else(|| panic!("entry 2 missing: {tree}"));
     let sub = tree.find("data-test=\"menu-node-sub\"").expect("sub node");
     assert!(sub > entry, "sub is drawn under main's entry 2");
     assert_eq!(tree.matches("data-test=\"menu-node-sub\"").count(), 1);
@@ -354,8 +235,11 @@ async fn an_ivr_loop_and_a_missing_extension_are_refused_next_to_the_entry() {
     assert!(err.contains("7777"), "{err}");
 
     // A missing greeting prompt: refused next to the prompt field.
-    let body = menu("main", &[("1", "extension", "1001"), ("2", "submenu", "sub")])
-        .replace("greet_short=&", "greet_short=no_such_prompt&");
+    let body = menu(
+        "main",
+        &[("1", "extension", "1001"), ("2", "submenu", "sub")],
+    )
+    .replace("greet_short=&", "greet_short=no_such_prompt&");
     let (status, page) = b.post("/voice/ivr/main", &body);
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("data-test=\"error-greet_short\""), "{page}");

@@ -174,6 +174,14 @@ impl Engine {
         self.ctx.events.subscribe()
     }
 
+    /// Applies a change of the extensions at once (the pages and the API
+    /// call this after writing) instead of at the directory loop's next
+    /// tick: a phone registering right after its extension was made is
+    /// known, and the phones of a removed one are dropped.
+    pub async fn extensions_changed(&self) {
+        refresh_directory(&self.ctx).await;
+    }
+
     /// Shared state, for the web module.
     pub fn ctx(&self) -> &Arc<Ctx> {
         &self.ctx
@@ -626,6 +634,21 @@ async fn seed(store: &Store, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Re-reads the extensions if they changed; the phones of removed ones
+/// are dropped from the registrar.
+async fn refresh_directory(ctx: &Ctx) {
+    match ctx.directory.refresh(&ctx.store).await {
+        Ok(Some(removed)) => {
+            tracing::info!("extensions reloaded ({} now)", ctx.directory.len());
+            for r in removed {
+                ctx.registrar.remove_aor(&r);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("reloading extensions failed: {e}"),
+    }
+}
+
 async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut callcenter_version = store
@@ -634,16 +657,7 @@ async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
         .unwrap_or(0);
     loop {
         tick.tick().await;
-        match ctx.directory.refresh(&store).await {
-            Ok(Some(removed)) => {
-                tracing::info!("extensions reloaded ({} now)", ctx.directory.len());
-                for r in removed {
-                    ctx.registrar.remove_aor(&r);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("reloading extensions failed: {e}"),
-        }
+        refresh_directory(&ctx).await;
         match ctx.voice.refresh(&store, false).await {
             Ok(true) => tracing::info!("voice lists reloaded"),
             Ok(false) => {}

@@ -49,13 +49,34 @@
 (function () {
   "use strict";
 
-  // Live parts: an element with data-live="URL" is replaced every
-  // data-every milliseconds by the fragment the server renders at URL
-  // (answers carry the x-live-fragment header; anything else, e.g. the
-  // sign-in page after the session ended, reloads the whole page).
+  // Live parts: an element with data-live="URL" shows the fragment the
+  // server renders at URL. The server streams it as server-sent events
+  // (URL&stream=1, an event "part" each time it changes). The stream ends
+  // every few minutes and the browser reconnects by itself; when a
+  // reconnection is refused (e.g. the session ended and sign-in answered),
+  // the whole page is reloaded, which leads to sign-in and back. Without
+  // EventSource the fragment is re-fetched every data-every milliseconds.
+  function showPart(el, html) {
+    el.innerHTML = html;
+    el.classList.remove("stale");
+    el.setAttribute("data-updated", String(Date.now()));
+  }
   document.querySelectorAll("[data-live]").forEach(function (el) {
     var url = el.getAttribute("data-live");
     var every = parseInt(el.getAttribute("data-every") || "2000", 10);
+    if (window.EventSource) {
+      var source = new EventSource(url + (url.indexOf("?") < 0 ? "?" : "&") + "stream=1");
+      source.addEventListener("part", function (ev) {
+        showPart(el, ev.data);
+      });
+      source.addEventListener("error", function () {
+        el.classList.add("stale");
+        if (source.readyState === EventSource.CLOSED) {
+          window.setTimeout(function () { window.location.reload(); }, 1000);
+        }
+      });
+      return;
+    }
     var busy = false;
     function refresh() {
       if (busy || document.hidden) {
@@ -72,9 +93,7 @@
         })
         .then(function (html) {
           if (typeof html === "string") {
-            el.innerHTML = html;
-            el.classList.remove("stale");
-            el.setAttribute("data-updated", String(Date.now()));
+            showPart(el, html);
           }
         })
         .catch(function () {

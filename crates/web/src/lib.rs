@@ -46,13 +46,22 @@ pub use state::{AppState, Settings};
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
+    let (api_routes, openapi) = api::routes();
+    let openapi = api::doc::Document(Arc::new(openapi.to_json().unwrap_or_else(|e| {
+        tracing::error!("OpenAPI document: {e}");
+        String::from("{}")
+    })));
     let public = Router::new()
+        .route(
+            "/api/openapi.json",
+            get(api::doc::serve).with_state(openapi),
+        )
         .route("/metrics", get(api::metrics))
         .route("/assets/{name}", get(assets::serve))
         .merge(pages::public());
     let protected = Router::new()
         .merge(pages::protected())
-        .merge(api::routes())
+        .merge(api_routes)
         // Layers run outermost-last: authenticate, then csrf, then the
         // per-group permission checks inside the routes.
         .layer(from_fn_with_state(state.clone(), auth::csrf))

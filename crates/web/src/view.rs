@@ -248,6 +248,16 @@ impl PageCtx {
         render(status, template, merge_maps([base, site, extra]))
     }
 
+    /// Renders `template` like [`PageCtx::render`], as text (for parts
+    /// sent over a live stream).
+    pub fn render_text(&self, template: &str, extra: Value) -> Result<String, minijinja::Error> {
+        let base = base_context(self.lang, self.identity.as_ref(), &self.path);
+        let site = context! { site_name => self.site_name.clone() };
+        env()
+            .get_template(template)
+            .and_then(|tpl| tpl.render(merge_maps([base, site, extra])))
+    }
+
     /// The message `key` in the page's language.
     pub fn t(&self, key: &str) -> String {
         self.lang.t(key, &[])

@@ -7,8 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
+use super::{fields, refused_messages};
 use crate::auth::{password, Identity};
-use crate::form::{Errors, Fields, QueryFields};
+use crate::form::{Errors, QueryFields};
 use crate::i18n::Lang;
 use crate::pages::{departments, roles, users};
 use crate::state::AppState;
@@ -16,38 +17,12 @@ use crate::view::{api_error, json};
 
 /// 400 naming the first field at fault, with every message in `errors`.
 fn refused(lang: Lang, errors: &Errors) -> Response {
-    let all: serde_json::Map<String, serde_json::Value> = errors
+    let all: std::collections::BTreeMap<String, String> = errors
         .0
         .iter()
-        .map(|(f, key)| (f.clone(), serde_json::Value::String(lang.t(key, &[]))))
+        .map(|(f, key)| (f.clone(), lang.t(key, &[])))
         .collect();
-    let (field, message) = all
-        .iter()
-        .next()
-        .map(|(f, m)| (f.clone(), m.as_str().unwrap_or_default().to_string()))
-        .unwrap_or_default();
-    json(
-        StatusCode::BAD_REQUEST,
-        &serde_json::json!({ "error": message, "field": field, "errors": all }),
-    )
-}
-
-/// The body as form fields, or the 400 that says what is wrong with it.
-fn fields(body: &str) -> Result<Fields, Box<Response>> {
-    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| {
-        Box::new(api_error(
-            StatusCode::BAD_REQUEST,
-            &format!("the body is not JSON: {e}"),
-            None,
-        ))
-    })?;
-    Fields::from_json(&value).map_err(|field| {
-        Box::new(api_error(
-            StatusCode::BAD_REQUEST,
-            "give a string, number, boolean or a list of them",
-            Some(&field),
-        ))
-    })
+    refused_messages(StatusCode::BAD_REQUEST, &all)
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
@@ -79,6 +54,7 @@ async fn user_json(
 }
 
 /// `GET /api/users?q=&page=`.
+#[utoipa::path(get, path = "/api/users", tag = "users", params(("q" = Option<String>, Query, description = "search in username, name, e-mail, mobile"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "a page of users", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list_users(State(state): State<AppState>, QueryFields(q): QueryFields) -> Response {
     let size = state.settings().page_size.max(1);
     let page = q
@@ -104,6 +80,7 @@ pub async fn list_users(State(state): State<AppState>, QueryFields(q): QueryFiel
 }
 
 /// `GET /api/users/{id}`.
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "user id")), responses((status = 200, description = "the user with role and department ids", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn get_user(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match state.store().get_user(id).await {
         Ok(Some(u)) => match user_json(&state, u).await {
@@ -117,6 +94,7 @@ pub async fn get_user(State(state): State<AppState>, Path(id): Path<i64>) -> Res
 
 /// `POST /api/users`: creates a user (who must change the password at
 /// first sign-in).
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body(content = serde_json::Value, content_type = "application/json", description = "username, name, email, mobile, password, is_admin, is_agent, is_multimedia_agent, extension, roles: [id], departments: [id]"), responses((status = 200, description = "the new user", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn create_user(
     State(state): State<AppState>,
     identity: Identity,
@@ -167,6 +145,7 @@ pub async fn create_user(
 }
 
 /// `PUT /api/users/{id}`: replaces the user's fields and memberships.
+#[utoipa::path(put, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path, description = "user id")), request_body(content = serde_json::Value, content_type = "application/json", description = "the user's fields as for POST (without password), plus enabled"), responses((status = 200, description = "the user", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn update_user(
     State(state): State<AppState>,
     identity: Identity,
@@ -212,6 +191,7 @@ pub async fn update_user(
 }
 
 /// `GET /api/roles`.
+#[utoipa::path(get, path = "/api/roles", tag = "roles", responses((status = 200, description = "the roles with their grants", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list_roles(State(state): State<AppState>) -> Response {
     match state.store().list_roles().await {
         Ok(r) => json(StatusCode::OK, &r),
@@ -220,6 +200,7 @@ pub async fn list_roles(State(state): State<AppState>) -> Response {
 }
 
 /// `POST /api/roles` (`{"name", "description", "grant": ["system.users:view", ...]}`).
+#[utoipa::path(post, path = "/api/roles", tag = "roles", request_body(content = serde_json::Value, content_type = "application/json", description = "{\"name\", \"description\", \"grant\": [\"system.users:view\", ...]}"), responses((status = 200, description = "the new role", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn create_role(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -253,6 +234,7 @@ pub async fn create_role(
 }
 
 /// `PUT /api/roles/{id}`.
+#[utoipa::path(put, path = "/api/roles/{id}", tag = "roles", params(("id" = i64, Path, description = "role id")), request_body(content = serde_json::Value, content_type = "application/json", description = "as for POST"), responses((status = 200, description = "the role", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn update_role(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -288,6 +270,7 @@ pub async fn update_role(
 }
 
 /// `DELETE /api/roles/{id}`.
+#[utoipa::path(delete, path = "/api/roles/{id}", tag = "roles", params(("id" = i64, Path, description = "role id")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn delete_role(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match state.store().delete_role(id).await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
@@ -297,6 +280,7 @@ pub async fn delete_role(State(state): State<AppState>, Path(id): Path<i64>) -> 
 }
 
 /// `GET /api/departments`.
+#[utoipa::path(get, path = "/api/departments", tag = "departments", responses((status = 200, description = "the department tree (parent ids)", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list_departments(State(state): State<AppState>) -> Response {
     match state.store().list_departments().await {
         Ok(d) => json(StatusCode::OK, &d),
@@ -305,6 +289,7 @@ pub async fn list_departments(State(state): State<AppState>) -> Response {
 }
 
 /// `POST /api/departments` (`{"name", "parent_id", "grant": [...]}`).
+#[utoipa::path(post, path = "/api/departments", tag = "departments", request_body(content = serde_json::Value, content_type = "application/json", description = "{\"name\", \"parent_id\", \"grant\": [...]}"), responses((status = 200, description = "the new department", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn create_department(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -315,6 +300,7 @@ pub async fn create_department(
 
 /// `PUT /api/departments/{id}` (a move under its own sub-department is
 /// refused, naming `parent_id`).
+#[utoipa::path(put, path = "/api/departments/{id}", tag = "departments", params(("id" = i64, Path, description = "department id")), request_body(content = serde_json::Value, content_type = "application/json", description = "as for POST; a move under its own sub-department is refused naming parent_id"), responses((status = 200, description = "the department", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn update_department(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -363,6 +349,7 @@ async fn save_department(
 }
 
 /// `DELETE /api/departments/{id}`.
+#[utoipa::path(delete, path = "/api/departments/{id}", tag = "departments", params(("id" = i64, Path, description = "department id")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn delete_department(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     match state.store().delete_department(id).await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
@@ -373,6 +360,7 @@ pub async fn delete_department(State(state): State<AppState>, Path(id): Path<i64
 
 /// `GET /api/audit?username=&ip=&method=&url=&params=&keyword=&action=&result=ok|failed&from=&to=&page=`
 /// (`from`/`to` in unix milliseconds).
+#[utoipa::path(get, path = "/api/audit", tag = "audit", params(("username" = Option<String>, Query, description = ""), ("ip" = Option<String>, Query, description = ""), ("method" = Option<String>, Query, description = ""), ("url" = Option<String>, Query, description = ""), ("params" = Option<String>, Query, description = ""), ("keyword" = Option<String>, Query, description = ""), ("action" = Option<String>, Query, description = ""), ("result" = Option<String>, Query, description = "ok or failed"), ("from" = Option<i64>, Query, description = "unix milliseconds"), ("to" = Option<i64>, Query, description = "unix milliseconds"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "a page of audit entries", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn audit(State(state): State<AppState>, QueryFields(q): QueryFields) -> Response {
     let size = 100;
     let page = q
@@ -423,6 +411,7 @@ pub async fn audit(State(state): State<AppState>, QueryFields(q): QueryFields) -
 
 /// `GET /api/settings`: the stored settings (the SMTP password is never
 /// shown, only whether one is set).
+#[utoipa::path(get, path = "/api/settings", tag = "settings", responses((status = 200, description = "the system settings (the SMTP password only as ***)", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn settings(State(state): State<AppState>) -> Response {
     match state.store().settings().await {
         Ok(mut s) => {
@@ -440,6 +429,7 @@ pub async fn settings(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/dictionaries/{name}`.
+#[utoipa::path(get, path = "/api/dictionaries/{name}", tag = "settings", params(("name" = String, Path, description = "dictionary name")), responses((status = 200, description = "the dictionary's items", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn dictionary(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     match state.store().dictionary(&name).await {
         Ok(items) if !items.is_empty() => json(StatusCode::OK, &items),

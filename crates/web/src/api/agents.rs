@@ -12,6 +12,7 @@ use crate::view::json;
 
 /// `POST /api/agents/{id}/status?status=`: `available`, `on_demand`,
 /// `on_break`, `logged_out` (or the FreeSWITCH names, e.g. "On Break").
+#[utoipa::path(post, path = "/api/agents/{id}/status", tag = "agents", params(("id" = String, Path, description = "agent id"), ("status" = String, Query, description = "available, on_demand, on_break, logged_out")), responses((status = 200, description = "the agent's new status", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -53,6 +54,7 @@ pub async fn status(
 /// `POST /api/agents/{id}/login?extension=&password=`: the agent logs in at
 /// an extension (its SIP password proves it): offers ring that extension
 /// from now on, and the agent is Available.
+#[utoipa::path(post, path = "/api/agents/{id}/login", tag = "agents", params(("id" = String, Path, description = "agent id"), ("extension" = String, Query, description = "the extension"), ("password" = String, Query, description = "its SIP password")), responses((status = 200, description = "logged in", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn login(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -101,6 +103,7 @@ pub async fn login(
 /// rings the agent's phone (asking it to answer by itself unless
 /// `auto_answer=false`), then the number, and connects them; `refer`: the
 /// phone is asked (REFER) to place the call itself.
+#[utoipa::path(post, path = "/api/agents/{id}/dial", tag = "agents", params(("id" = String, Path, description = "agent id"), ("number" = String, Query, description = "the number to call"), ("mode" = Option<String>, Query, description = "call (default) or refer"), ("auto_answer" = Option<bool>, Query, description = "ask the phone to answer by itself (default true)")), responses((status = 200, description = "the call was started", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn dial(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -163,6 +166,7 @@ pub async fn dial(
 
 /// `POST /api/agents/{id}/wrapup_done`: the agent finished after-call work
 /// before the wrap-up time ran out.
+#[utoipa::path(post, path = "/api/agents/{id}/wrapup_done", tag = "agents", params(("id" = String, Path, description = "agent id")), responses((status = 200, description = "the agent is available again", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn wrapup_done(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();

@@ -10,6 +10,7 @@ use crate::state::AppState;
 use crate::view::json;
 
 /// `GET /api/calls`: live calls as JSON.
+#[utoipa::path(get, path = "/api/calls", tag = "calls", responses((status = 200, description = "live calls", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list(State(state): State<AppState>) -> Response {
     match engine(&state) {
         Some(engine) => json(StatusCode::OK, &engine.calls()),
@@ -19,6 +20,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
 
 /// `POST /api/calls/{id}/{action}`: hold, retrieve, hangup, survey,
 /// `three_way?with=ID`, `transfer?to=EXT`, `dtmf?digits=...`.
+#[utoipa::path(post, path = "/api/calls/{id}/{action}", tag = "calls", params(("id" = String, Path, description = "call id"), ("action" = String, Path, description = "hold, retrieve, hangup, survey, three_way, transfer, dtmf"), ("with" = Option<String>, Query, description = "three_way: the other call"), ("to" = Option<String>, Query, description = "transfer: the extension"), ("digits" = Option<String>, Query, description = "dtmf: the digits")), responses((status = 200, description = "the action was carried out", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,

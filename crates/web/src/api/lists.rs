@@ -31,6 +31,7 @@ fn storage_error(what: &str, e: impl std::fmt::Display) -> Response {
 }
 
 /// `GET /api/lists/{list}`: the list's entries.
+#[utoipa::path(get, path = "/api/lists/{list}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist or number_pool")), responses((status = 200, description = "the list's entries", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let list = match which(&name) {
         Ok(l) => l,
@@ -52,6 +53,7 @@ struct AddBody {
 }
 
 /// `POST /api/lists/{list}`: adds values (all or none).
+#[utoipa::path(post, path = "/api/lists/{list}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist or number_pool")), request_body(content = serde_json::Value, content_type = "application/json", description = "{\"values\": [\"...\"], \"note\": \"...\"}; one bad value refuses all, naming it"), responses((status = 200, description = "the entries added", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn add(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -96,6 +98,7 @@ pub async fn add(
 }
 
 /// `DELETE /api/lists/{list}/{value}`.
+#[utoipa::path(delete, path = "/api/lists/{list}/{value}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist or number_pool"), ("value" = String, Path, description = "the entry")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn remove(
     State(state): State<AppState>,
     Path((name, value)): Path<(String, String)>,
@@ -120,6 +123,7 @@ pub async fn remove(
 
 /// `GET /api/registrations`: the registered phones (manual 3.2.7): user,
 /// agent, status, ping time, contact host, network address.
+#[utoipa::path(get, path = "/api/registrations", tag = "registrations", responses((status = 200, description = "registered phones: user, agent, status, ping time, contact, network address", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn registrations(State(state): State<AppState>) -> Response {
     match engine(&state) {
         Some(engine) => json(StatusCode::OK, &engine::keepalive::registered(engine.ctx())),

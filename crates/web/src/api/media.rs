@@ -34,6 +34,7 @@ fn library_error(e: LibraryError) -> Response {
 }
 
 /// `GET /api/media`: the uploaded files.
+#[utoipa::path(get, path = "/api/media", tag = "media", responses((status = 200, description = "the uploaded files", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list(State(state): State<AppState>) -> Response {
     match state.store().list_media_files().await {
         Ok(files) => json(StatusCode::OK, &files),
@@ -48,6 +49,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
 }
 
 /// `POST /api/media?name=N`: uploads a wav or mp3 file (the body).
+#[utoipa::path(post, path = "/api/media", tag = "media", params(("name" = String, Query, description = "the file's name")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the wav or mp3 file"), responses((status = 200, description = "the stored file", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn upload(
     State(state): State<AppState>,
     QueryFields(q): QueryFields,
@@ -89,6 +91,7 @@ pub async fn upload(
 }
 
 /// `GET /api/media/{name}`: the file itself (to play it).
+#[utoipa::path(get, path = "/api/media/{name}", tag = "media", params(("name" = String, Path, description = "file name")), responses((status = 200, description = "the audio file", content_type = "audio/*"), crate::api::doc::Errors))]
 pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();
@@ -118,6 +121,7 @@ pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Re
 }
 
 /// `PUT /api/media/{name}?to=M`: renames a file not in use.
+#[utoipa::path(put, path = "/api/media/{name}", tag = "media", params(("name" = String, Path, description = "file name"), ("to" = String, Query, description = "the new name")), responses((status = 200, description = "renamed", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn rename(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -141,6 +145,7 @@ pub async fn rename(
 }
 
 /// `DELETE /api/media/{name}`: removes a file not in use.
+#[utoipa::path(delete, path = "/api/media/{name}", tag = "media", params(("name" = String, Path, description = "file name")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();

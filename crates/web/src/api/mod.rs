@@ -1,7 +1,8 @@
 //! The JSON API under `/api`, authenticated by an API token
 //! (`Authorization: Bearer ...`) or a signed-in session, with the same
 //! permission checks as the pages. Errors are `{"error": "...", "field": ...}`
-//! with a 4xx status (5xx only for server faults).
+//! with a 4xx status (5xx only for server faults). The OpenAPI document of
+//! every route is served at `GET /api/openapi.json` ([`doc`]).
 //!
 //! | route | permission |
 //! |---|---|
@@ -25,111 +26,155 @@
 //! | `POST /api/departments`, `PUT`, `DELETE /api/departments/{id}` | `system.departments:edit` |
 //! | `GET /api/audit` | `system.audit:view` |
 //! | `GET /api/settings`, `GET /api/dictionaries/{name}` | `system.settings:view` |
+//! | `GET /api/extensions`, `GET /api/extensions/{ext}` | `voice.extensions:view` |
+//! | `POST /api/extensions`, `PUT`, `DELETE /api/extensions/{ext}` | `voice.extensions:edit` |
+//! | `GET /api/callcenter/agents`, `GET /api/callcenter/agents/{id}`, `GET /api/callcenter/tiers` | `voice.queues:view` |
+//! | `PUT`, `DELETE /api/callcenter/agents/{id}`, `PUT`, `DELETE /api/callcenter/tiers/{queue}/{agent}` | `voice.queues:edit` |
+//! | `GET /api/ivr`, `GET /api/ivr/{name}` | `voice.ivr:view` |
+//! | `PUT`, `DELETE /api/ivr/{name}` | `voice.ivr:edit` |
+//! | `GET /api/routes`, `GET /api/routes/{id}`, `GET /api/routes/test` | `voice.routes:view` |
+//! | `POST /api/routes`, `PUT`, `DELETE /api/routes/{id}`, `POST /api/routes/{id}/move` | `voice.routes:edit` |
+//!
+//! Extensions, agents, tiers, IVR menus and routing rules are read as the
+//! pages' form fields and checked and saved by the pages' own functions
+//! ([`extensions`], [`callcenter`]): the same rules, the same live effect.
 
 mod admin;
 mod agents;
+mod callcenter;
 mod calls;
+pub mod doc;
+mod extensions;
 mod lists;
 mod media;
 mod queues;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use engine::Engine;
+use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW,
-    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW,
-    ROLES_EDIT, ROLES_VIEW, SETTINGS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
+    EXTENSIONS_EDIT, EXTENSIONS_VIEW, IVR_EDIT, IVR_VIEW, LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT,
+    MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT,
+    ROUTES_VIEW, SETTINGS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
 };
-use crate::auth::{require, Identity};
+use crate::auth::Identity;
+use crate::form::Fields;
 use crate::state::AppState;
 use crate::view::{api_error, json};
+use doc::guard;
 
-/// The API routes (mounted behind `authenticate`).
-pub fn routes() -> Router<AppState> {
-    let signed_in = Router::new().route("/api/me", get(me));
-    let calls_view = Router::new().route("/api/calls", get(calls::list));
-    let calls_control = Router::new().route("/api/calls/{id}/{action}", post(calls::action));
-    let queues_view = Router::new()
-        .route("/api/queues", get(queues::list))
-        .route("/api/queues/{name}", get(queues::settings));
-    let queues_edit = Router::new().route(
-        "/api/queues/{name}",
-        put(queues::reload).delete(queues::remove),
-    );
-    let lists_view = Router::new().route("/api/lists/{list}", get(lists::list));
-    let lists_edit = Router::new()
-        .route("/api/lists/{list}", post(lists::add))
-        .route("/api/lists/{list}/{value}", delete(lists::remove));
-    let registrations_view = Router::new().route("/api/registrations", get(lists::registrations));
-    let media_view = Router::new()
-        .route("/api/media", get(media::list))
-        .route("/api/media/{name}", get(media::file));
+/// The API routes (mounted behind `authenticate`) and their OpenAPI
+/// document. Each group is mounted behind its permission by
+/// [`doc::guard`]; `routes!` takes one path's handlers at a time.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = || OpenApiRouter::<AppState>::new();
+    let signed_in = api().routes(routes!(me));
+    let calls_view = api().routes(routes!(calls::list));
+    let calls_control = api().routes(routes!(calls::action));
+    let queues_view = api()
+        .routes(routes!(queues::list))
+        .routes(routes!(queues::settings))
+        .routes(routes!(callcenter::agents))
+        .routes(routes!(callcenter::agent))
+        .routes(routes!(callcenter::tiers));
+    let queues_edit = api()
+        .routes(routes!(queues::reload, queues::remove))
+        .routes(routes!(callcenter::put_agent, callcenter::delete_agent))
+        .routes(routes!(callcenter::put_tier, callcenter::delete_tier));
+    let extensions_view = api()
+        .routes(routes!(extensions::list))
+        .routes(routes!(extensions::get));
+    let extensions_edit = api()
+        .routes(routes!(extensions::create))
+        .routes(routes!(extensions::update, extensions::remove));
+    let ivr_view = api()
+        .routes(routes!(callcenter::menus))
+        .routes(routes!(callcenter::menu));
+    let ivr_edit = api().routes(routes!(callcenter::put_menu, callcenter::delete_menu));
+    let routes_view = api()
+        .routes(routes!(callcenter::rules))
+        .routes(routes!(callcenter::rule))
+        .routes(routes!(callcenter::test_route));
+    let routes_edit = api()
+        .routes(routes!(callcenter::create_rule))
+        .routes(routes!(callcenter::update_rule, callcenter::delete_rule))
+        .routes(routes!(callcenter::move_rule));
+    let voicemail_view = api().routes(routes!(queues::voicemail));
+    let agents_manage = api()
+        .routes(routes!(agents::status))
+        .routes(routes!(agents::login))
+        .routes(routes!(agents::wrapup_done))
+        .routes(routes!(agents::dial));
+    let lists_view = api().routes(routes!(lists::list));
+    let lists_edit = api()
+        .routes(routes!(lists::add))
+        .routes(routes!(lists::remove));
+    let registrations_view = api().routes(routes!(lists::registrations));
+    let media_view = api()
+        .routes(routes!(media::list))
+        .routes(routes!(media::file));
     // The media limit is checked in the upload handler, with a JSON
     // answer; this only keeps a runaway body from being read whole.
-    let media_edit = Router::new()
-        .route("/api/media", post(media::upload))
-        .route(
-            "/api/media/{name}",
-            put(media::rename).delete(media::remove),
-        )
+    let media_edit = api()
+        .routes(routes!(media::upload))
+        .routes(routes!(media::rename, media::remove))
         .layer(DefaultBodyLimit::max(media::MAX_BODY));
-    let voicemail_view = Router::new().route("/api/voicemail/{ext}", get(queues::voicemail));
-    let agents_manage = Router::new()
-        .route("/api/agents/{id}/status", post(agents::status))
-        .route("/api/agents/{id}/login", post(agents::login))
-        .route("/api/agents/{id}/wrapup_done", post(agents::wrapup_done))
-        .route("/api/agents/{id}/dial", post(agents::dial));
-    let users_view = Router::new()
-        .route("/api/users", get(admin::list_users))
-        .route("/api/users/{id}", get(admin::get_user));
-    let users_edit = Router::new()
-        .route("/api/users", post(admin::create_user))
-        .route("/api/users/{id}", put(admin::update_user));
-    let roles_view = Router::new().route("/api/roles", get(admin::list_roles));
-    let roles_edit = Router::new()
-        .route("/api/roles", post(admin::create_role))
-        .route(
-            "/api/roles/{id}",
-            put(admin::update_role).delete(admin::delete_role),
-        );
-    let departments_view = Router::new().route("/api/departments", get(admin::list_departments));
-    let departments_edit = Router::new()
-        .route("/api/departments", post(admin::create_department))
-        .route(
-            "/api/departments/{id}",
-            put(admin::update_department).delete(admin::delete_department),
-        );
-    let audit_view = Router::new().route("/api/audit", get(admin::audit));
-    let settings_view = Router::new()
-        .route("/api/settings", get(admin::settings))
-        .route("/api/dictionaries/{name}", get(admin::dictionary));
-    signed_in
-        .merge(require(USERS_VIEW, users_view))
-        .merge(require(USERS_EDIT, users_edit))
-        .merge(require(ROLES_VIEW, roles_view))
-        .merge(require(ROLES_EDIT, roles_edit))
-        .merge(require(DEPARTMENTS_VIEW, departments_view))
-        .merge(require(DEPARTMENTS_EDIT, departments_edit))
-        .merge(require(AUDIT_VIEW, audit_view))
-        .merge(require(SETTINGS_VIEW, settings_view))
-        .merge(require(CALLS_VIEW, calls_view))
-        .merge(require(CALLS_CONTROL, calls_control))
-        .merge(require(QUEUES_VIEW, queues_view))
-        .merge(require(QUEUES_EDIT, queues_edit))
-        .merge(require(VOICEMAIL_VIEW, voicemail_view))
-        .merge(require(AGENTS_MANAGE, agents_manage))
-        .merge(require(LISTS_VIEW, lists_view))
-        .merge(require(LISTS_EDIT, lists_edit))
-        .merge(require(REGISTRATIONS_VIEW, registrations_view))
-        .merge(require(MEDIA_VIEW, media_view))
-        .merge(require(MEDIA_EDIT, media_edit))
+    let users_view = api()
+        .routes(routes!(admin::list_users))
+        .routes(routes!(admin::get_user));
+    let users_edit = api()
+        .routes(routes!(admin::create_user))
+        .routes(routes!(admin::update_user));
+    let roles_view = api().routes(routes!(admin::list_roles));
+    let roles_edit = api()
+        .routes(routes!(admin::create_role))
+        .routes(routes!(admin::update_role, admin::delete_role));
+    let departments_view = api().routes(routes!(admin::list_departments));
+    let departments_edit = api()
+        .routes(routes!(admin::create_department))
+        .routes(routes!(admin::update_department, admin::delete_department));
+    let audit_view = api().routes(routes!(admin::audit));
+    let settings_view = api()
+        .routes(routes!(admin::settings))
+        .routes(routes!(admin::dictionary));
+    let (router, openapi) = signed_in
+        .merge(guard(USERS_VIEW, users_view))
+        .merge(guard(USERS_EDIT, users_edit))
+        .merge(guard(ROLES_VIEW, roles_view))
+        .merge(guard(ROLES_EDIT, roles_edit))
+        .merge(guard(DEPARTMENTS_VIEW, departments_view))
+        .merge(guard(DEPARTMENTS_EDIT, departments_edit))
+        .merge(guard(AUDIT_VIEW, audit_view))
+        .merge(guard(SETTINGS_VIEW, settings_view))
+        .merge(guard(CALLS_VIEW, calls_view))
+        .merge(guard(CALLS_CONTROL, calls_control))
+        .merge(guard(QUEUES_VIEW, queues_view))
+        .merge(guard(QUEUES_EDIT, queues_edit))
+        .merge(guard(EXTENSIONS_VIEW, extensions_view))
+        .merge(guard(EXTENSIONS_EDIT, extensions_edit))
+        .merge(guard(IVR_VIEW, ivr_view))
+        .merge(guard(IVR_EDIT, ivr_edit))
+        .merge(guard(ROUTES_VIEW, routes_view))
+        .merge(guard(ROUTES_EDIT, routes_edit))
+        .merge(guard(VOICEMAIL_VIEW, voicemail_view))
+        .merge(guard(AGENTS_MANAGE, agents_manage))
+        .merge(guard(LISTS_VIEW, lists_view))
+        .merge(guard(LISTS_EDIT, lists_edit))
+        .merge(guard(REGISTRATIONS_VIEW, registrations_view))
+        .merge(guard(MEDIA_VIEW, media_view))
+        .merge(guard(MEDIA_EDIT, media_edit))
+        .split_for_parts();
+    (router, doc::finish(openapi))
 }
 
 /// `GET /metrics`: Prometheus text, open to scrapers (no sign-in).
@@ -149,6 +194,7 @@ pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>
 }
 
 /// `GET /api/me`: who the token or session belongs to and what it may do.
+#[utoipa::path(get, path = "/api/me", tag = "account", responses((status = 200, description = "id, username, name, is_admin, permissions", body = serde_json::Value), crate::api::doc::Errors))]
 async fn me(identity: Identity) -> Response {
     json(
         StatusCode::OK,
@@ -160,6 +206,109 @@ async fn me(identity: Identity) -> Response {
             "permissions": identity.grants.keys,
         }),
     )
+}
+
+/// `status` (400: bad input; 409: a conflict) naming the first field at
+/// fault (a form-wide message, `_form`, only when no field has one), with
+/// every message (already in the request's language) in `errors`.
+fn refused_messages(status: StatusCode, messages: &BTreeMap<String, String>) -> Response {
+    let first = messages
+        .iter()
+        .find(|(f, _)| f.as_str() != "_form")
+        .or_else(|| messages.iter().next());
+    let (field, message) = match first {
+        Some((f, m)) if f == "_form" => (None, m.clone()),
+        Some((f, m)) => (Some(f.clone()), m.clone()),
+        None => (None, String::new()),
+    };
+    json(
+        status,
+        &serde_json::json!({ "error": message, "field": field, "errors": messages }),
+    )
+}
+
+/// The body as JSON, or the 400 that says what is wrong with it.
+fn body_json(body: &str) -> Result<serde_json::Value, Box<Response>> {
+    serde_json::from_str(body).map_err(|e| {
+        Box::new(api_error(
+            StatusCode::BAD_REQUEST,
+            &format!("the body is not JSON: {e}"),
+            None,
+        ))
+    })
+}
+
+/// A JSON object as form fields (so the pages' checks apply), or the 400
+/// naming the member that is not a string, number, boolean or list of them.
+fn form_of(value: &serde_json::Value) -> Result<Fields, Box<Response>> {
+    if !value.is_object() {
+        return Err(Box::new(err(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object",
+        )));
+    }
+    Fields::from_json(value).map_err(|field| {
+        Box::new(api_error(
+            StatusCode::BAD_REQUEST,
+            "give a string, number, boolean or a list of them",
+            Some(&field),
+        ))
+    })
+}
+
+/// The body as form fields, or the 400 that says what is wrong with it.
+fn fields(body: &str) -> Result<Fields, Box<Response>> {
+    form_of(&body_json(body)?)
+}
+
+/// Adds each member of `defaults` that the object `value` lacks: a POST or
+/// PUT gives a whole record (as `PUT /api/queues/{name}` does), and what it
+/// leaves out takes the value a new record has on its page's form.
+fn fill_defaults(value: &mut serde_json::Value, defaults: serde_json::Value) {
+    if let (Some(o), serde_json::Value::Object(d)) = (value.as_object_mut(), defaults) {
+        for (k, v) in d {
+            o.entry(k).or_insert(v);
+        }
+    }
+}
+
+/// A JSON scalar as form text (what `Fields::from_json` would make of it).
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+        _ => None,
+    }
+}
+
+/// The body of a PUT to the record `name`: a JSON object whose `key` is
+/// `name` (a body naming another record is refused naming `key`), with
+/// `defaults` for what it leaves out. An empty body is `{}`.
+fn named_body(body: &str, key: &str, name: &str, defaults: Value) -> Result<Value, Box<Response>> {
+    let mut value = if body.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        body_json(body)?
+    };
+    let Some(o) = value.as_object_mut() else {
+        return Err(Box::new(err(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object",
+        )));
+    };
+    if let Some(given) = o.get(key).filter(|v| !v.is_null()) {
+        if scalar_text(given).as_deref() != Some(name) {
+            return Err(Box::new(api_error(
+                StatusCode::BAD_REQUEST,
+                &format!("the body names {key} {given}, the URL '{name}'"),
+                Some(key),
+            )));
+        }
+    }
+    o.insert(key.into(), Value::String(name.to_string()));
+    fill_defaults(&mut value, defaults);
+    Ok(value)
 }
 
 /// `{"error": msg}` with `status`.

@@ -9,6 +9,7 @@ use crate::state::AppState;
 use crate::view::{api_error, json};
 
 /// `GET /api/queues`: queues with their agents and waiting callers.
+#[utoipa::path(get, path = "/api/queues", tag = "queues", responses((status = 200, description = "queues with agents and waiting callers", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list(State(state): State<AppState>) -> Response {
     match engine(&state) {
         Some(engine) => json(StatusCode::OK, &engine.queues().inspect().await),
@@ -17,6 +18,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/voicemail/{ext}`: the mailbox's messages.
+#[utoipa::path(get, path = "/api/voicemail/{ext}", tag = "voicemail", params(("ext" = String, Path, description = "mailbox extension")), responses((status = 200, description = "the mailbox's messages", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn voicemail(State(state): State<AppState>, Path(ext): Path<String>) -> Response {
     match state.store().list_voicemails(&ext).await {
         Ok(list) => json(StatusCode::OK, &list),
@@ -35,6 +37,7 @@ pub async fn voicemail(State(state): State<AppState>, Path(ext): Path<String>) -
 /// kebab-case). The settings are checked as a whole and kept in the
 /// database; callers already waiting keep their place and get the new
 /// settings.
+#[utoipa::path(put, path = "/api/queues/{name}", tag = "queues", params(("name" = String, Path, description = "queue name")), request_body(content = serde_json::Value, content_type = "application/json", description = "the queue's settings (mod_callcenter names, kebab-case: strategy, moh-sound, max-wait-time, ...)"), responses((status = 200, description = "the settings in force", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn reload(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -80,6 +83,7 @@ pub async fn reload(
 }
 
 /// `GET /api/queues/{name}`: a queue's settings as they are in force.
+#[utoipa::path(get, path = "/api/queues/{name}", tag = "queues", params(("name" = String, Path, description = "queue name")), responses((status = 200, description = "the queue's settings in force", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn settings(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();
@@ -93,6 +97,7 @@ pub async fn settings(State(state): State<AppState>, Path(name): Path<String>) -
 
 /// `DELETE /api/queues/{name}`: removes a queue; refused while callers wait
 /// in it or something routes to it.
+#[utoipa::path(delete, path = "/api/queues/{name}", tag = "queues", params(("name" = String, Path, description = "queue name")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();

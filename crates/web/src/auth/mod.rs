@@ -440,7 +440,7 @@ pub fn require(p: Permission, routes: Router<AppState>) -> Router<AppState> {
     ))
 }
 
-async fn check(p: Permission, req: Request, next: Next) -> Response {
+pub(crate) async fn check(p: Permission, req: Request, next: Next) -> Response {
     let api = is_api(req.uri().path());
     let lang = Lang::from_headers(req.headers());
     let allowed = req.extensions().get::<Identity>().map(|i| i.allows(p));

@@ -39,7 +39,10 @@ async fn voice_pages_check_permissions() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
     }
     for (path, body) in [
-        ("/voice/extensions", "numbers=101&password=secret1&kind=direct&auto_answer=off"),
+        (
+            "/voice/extensions",
+            "numbers=101&password=secret1&kind=direct&auto_answer=off",
+        ),
         ("/voice/extensions/remove", "one=101"),
         ("/voice/lists/blacklist", "values=123"),
         ("/voice/lists/blacklist/remove", "one=123"),
@@ -55,7 +58,11 @@ async fn voice_pages_check_permissions() {
     let viewer = user_with(
         &app,
         "viewer",
-        &["voice.extensions:view", "voice.lists:view", "voice.media:view"],
+        &[
+            "voice.extensions:view",
+            "voice.lists:view",
+            "voice.media:view",
+        ],
     )
     .await;
     let r = app.get("/voice/extensions", Some(&viewer.cookie)).await;
@@ -69,7 +76,9 @@ async fn voice_pages_check_permissions() {
         .submit(&viewer, "/voice/lists/blacklist", "values=123")
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = app.get("/voice/lists/blacklist", Some(&viewer.cookie)).await;
+    let r = app
+        .get("/voice/lists/blacklist", Some(&viewer.cookie))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!r.body.contains("id=\"list-add-form\""));
     let r = app.get("/voice/media", Some(&viewer.cookie)).await;
@@ -98,9 +107,7 @@ async fn live_pages_need_the_engine() {
 async fn extensions_are_created_in_batches_edited_and_removed() {
     let app = App::new().await;
     let admin = app.admin().await;
-    let form = app
-        .get("/voice/extensions/new", Some(&admin.cookie))
-        .await;
+    let form = app.get("/voice/extensions/new", Some(&admin.cookie)).await;
     assert_eq!(form.status, StatusCode::OK);
     for id in [
         "f-numbers",
@@ -208,7 +215,10 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
     app.store
         .add_list_entries(
             store::VoiceList::NumberPool,
-            &[("62620668".into(), String::new()), ("62620669".into(), String::new())],
+            &[
+                ("62620668".into(), String::new()),
+                ("62620669".into(), String::new()),
+            ],
         )
         .await
         .unwrap();
@@ -311,7 +321,9 @@ async fn list_pages_check_values_and_change_nothing_on_error() {
         r.body
     );
     // The form keeps what was typed.
-    assert!(r.body.contains("10.0.0.0&#x2f;8\n10.0.0.0&#x2f;33</textarea>"));
+    assert!(r
+        .body
+        .contains("10.0.0.0&#x2f;8\n10.0.0.0&#x2f;33</textarea>"));
     let r = app
         .submit(&admin, "/voice/lists/number_pool", "values=6262-0668")
         .await;
@@ -394,4 +406,269 @@ async fn media_page_lists_files_and_uploads_need_the_token_in_the_url() {
         .send(upload(format!("/voice/media?csrf={}", admin.csrf)))
         .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+}
+
+/// An API token of a user holding `grants` (through a role).
+async fn token_with(app: &App, username: &str, grants: &[&str]) -> String {
+    let id = app.user(username, false).await;
+    let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
+    let role = app
+        .store
+        .create_role(&format!("{username}-role"), "", &grants)
+        .await
+        .unwrap();
+    app.store.set_user_roles(id, &[role]).await.unwrap();
+    crate::create_api_token(&app.store, username, "t")
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_extensions_api_checks_permissions() {
+    let app = App::new().await;
+    let nobody = token_with(&app, "nobody", &[]).await;
+    let viewer = token_with(&app, "viewer", &["voice.extensions:view"]).await;
+    let body = serde_json::json!({"numbers": "101", "password": "pw-1234"});
+    for (method, path) in [
+        ("GET", "/api/extensions"),
+        ("GET", "/api/extensions/101"),
+        ("POST", "/api/extensions"),
+        ("PUT", "/api/extensions/101"),
+        ("DELETE", "/api/extensions/101"),
+    ] {
+        let r = app.api_json(method, path, &nobody, body.clone()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path}");
+        let want = if method == "GET" {
+            "voice.extensions:view"
+        } else {
+            "voice.extensions:edit"
+        };
+        assert_eq!(r.json()["error"], format!("permission {want} required"));
+    }
+    let r = app.api("GET", "/api/extensions", Some(&viewer)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["total"], 0);
+    for method in ["POST", "PUT", "DELETE"] {
+        let path = if method == "POST" {
+            "/api/extensions"
+        } else {
+            "/api/extensions/101"
+        };
+        let r = app.api_json(method, path, &viewer, body.clone()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method}");
+    }
+    assert!(app.store.list_extensions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn extensions_are_created_in_batches_changed_and_removed_over_the_api() {
+    let app = App::new().await;
+    app.user("root", true).await;
+    let tok = crate::create_api_token(&app.store, "root", "t")
+        .await
+        .unwrap();
+
+    // A batch like the page's: every number with the same settings; what
+    // the body leaves out is as on the new form (enabled, outbound allowed).
+    let r = app
+        .api_json(
+            "POST",
+            "/api/extensions",
+            &tok,
+            serde_json::json!({
+                "numbers": "101-110", "password": "pw-1234", "display_name": "Sales",
+                "record": true, "auto_answer": "queue", "pickup_group": "sales",
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let created = r.json()["created"].as_array().unwrap().len();
+    assert_eq!(created, 10);
+    let e = app.store.get_extension("105").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            e.password.as_str(),
+            e.display_name.as_str(),
+            e.kind.as_str()
+        ),
+        ("pw-1234", "Sales", "direct")
+    );
+    assert!(e.record && e.enabled && e.allow_outbound && !e.webrtc);
+    assert_eq!(e.auto_answer, "queue");
+
+    // One number, or a list of specifications.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/extensions",
+            &tok,
+            serde_json::json!({"number": 120, "password": "pw-1234"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["created"], serde_json::json!(["120"]));
+    let r = app
+        .api_json(
+            "POST",
+            "/api/extensions",
+            &tok,
+            serde_json::json!({"numbers": ["130-131", "140"], "password": "pw-1234"}),
+        )
+        .await;
+    assert_eq!(
+        r.json()["created"],
+        serde_json::json!(["130", "131", "140"])
+    );
+
+    // The list and one extension: as on the page, never a password.
+    let r = app.api("GET", "/api/extensions?q=sales", Some(&tok)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let list = r.json();
+    assert_eq!(list["total"], 10);
+    assert_eq!(list["extensions"][0]["number"], "101");
+    assert_eq!(list["extensions"][0]["pickup_group"], "sales");
+    assert!(list["extensions"][0]["registered"].is_null(), "no engine");
+    assert!(!r.body.contains("password") && !r.body.contains("pw-1234"));
+    let r = app.api("GET", "/api/extensions?page=2", Some(&tok)).await;
+    assert_eq!(r.json()["page"], 1, "one page of 14 (page size 20)");
+    let r = app.api("GET", "/api/extensions/105", Some(&tok)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["display_name"], "Sales");
+    assert!(!r.body.contains("pw-1234"), "{}", r.body);
+    let r = app.api("GET", "/api/extensions/999", Some(&tok)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // A batch with existing numbers: refused naming them, nothing created.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/extensions",
+            &tok,
+            serde_json::json!({"numbers": "109-112", "password": "pw-1234"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let err = r.json();
+    assert_eq!(err["field"], "numbers");
+    assert_eq!(
+        err["error"],
+        "Already exist: 109, 110. Nothing was created."
+    );
+    assert!(app.store.get_extension("111").await.unwrap().is_none());
+
+    // Every other mistake, each by field, in the request's language.
+    let r = app
+        .send(
+            Request::post("/api/extensions")
+                .header(header::AUTHORIZATION, format!("Bearer {tok}"))
+                .header(header::ACCEPT_LANGUAGE, "zh-CN")
+                .body(Body::from(
+                    serde_json::json!({
+                        "numbers": "10-5", "password": "a b", "kind": "queue", "target": "",
+                        "auto_answer": "sometimes", "pickup_group": "no spaces",
+                        "caller_ids": ["62620668"], "gateway": "gw 1",
+                    })
+                    .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let err = r.json();
+    for field in [
+        "numbers",
+        "password",
+        "target",
+        "auto_answer",
+        "pickup_group",
+        "caller_ids",
+        "gateway",
+    ] {
+        assert!(err["errors"][field].is_string(), "{field}: {err}");
+    }
+    assert_eq!(err["field"], "auto_answer", "the first field at fault");
+    assert!(
+        err["errors"]["target"].as_str().unwrap().contains("目标"),
+        "{err}"
+    );
+    // A queue target cannot be checked without the engine: refused.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/extensions",
+            &tok,
+            serde_json::json!({"numbers": "200", "password": "pw-1234", "kind": "queue", "target": "support"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "target");
+    // Not JSON, not an object, a nested object.
+    for body in ["{not json", "[1]", r#"{"numbers": {"a": 1}}"#] {
+        let r = app
+            .send(
+                Request::post("/api/extensions")
+                    .header(header::AUTHORIZATION, format!("Bearer {tok}"))
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(r.json()["error"].is_string(), "{body}");
+    }
+    assert_eq!(app.store.list_extensions().await.unwrap().len(), 14);
+
+    // Change one: the password left out stays; what GET shows goes back.
+    let mut ext = app
+        .api("GET", "/api/extensions/105", Some(&tok))
+        .await
+        .json();
+    ext["display_name"] = "Zhang San".into();
+    ext["webrtc"] = true.into();
+    ext["enabled"] = false.into();
+    let r = app.api_json("PUT", "/api/extensions/105", &tok, ext).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["display_name"], "Zhang San");
+    let e = app.store.get_extension("105").await.unwrap().unwrap();
+    assert_eq!(e.password, "pw-1234");
+    assert!(e.webrtc && !e.enabled && e.record);
+    // A bad change changes nothing; a body naming another number is refused.
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/extensions/105",
+            &tok,
+            serde_json::json!({"password": "x", "display_name": "Other"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "password");
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/extensions/105",
+            &tok,
+            serde_json::json!({"number": "106", "display_name": "Other"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "number");
+    let e = app.store.get_extension("105").await.unwrap().unwrap();
+    assert_eq!(e.display_name, "Zhang San");
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/extensions/999",
+            &tok,
+            serde_json::json!({"display_name": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Remove one.
+    let r = app.api("DELETE", "/api/extensions/110", Some(&tok)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(app.store.get_extension("110").await.unwrap().is_none());
+    let r = app.api("DELETE", "/api/extensions/110", Some(&tok)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.store.list_extensions().await.unwrap().len(), 13);
 }

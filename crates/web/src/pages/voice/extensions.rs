@@ -5,8 +5,8 @@
 //!
 //! Refused, changing nothing: numbers that already exist (named), a queue
 //! or IVR target the call-center settings do not have, caller IDs not in
-//! the number pool. The running engine's directory picks every change up
-//! by itself (the `extensions` change counter, within a second).
+//! the number pool. Every change is applied to the running engine's
+//! directory before the answer ([`applied`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -127,6 +127,57 @@ fn matches(e: &Extension, q: &str) -> bool {
     .any(|s| s.to_lowercase().contains(&q))
 }
 
+/// One page of the extension list, as the list page and the API show it.
+pub(crate) struct ExtPage {
+    /// The extensions of the page, by number.
+    pub rows: Vec<Extension>,
+    /// How many match the search in all.
+    pub total: usize,
+    /// The page shown (clamped to the pages there are), from 1.
+    pub page: usize,
+    /// How many pages there are (at least 1).
+    pub pages: usize,
+    /// Extensions per page.
+    pub size: usize,
+}
+
+/// The extensions matching `search` (number, name, type, target, gateway,
+/// pickup group), page `page` (from 1, clamped) of the configured size.
+pub(crate) async fn search(
+    state: &AppState,
+    search: &str,
+    page: usize,
+) -> Result<ExtPage, StoreError> {
+    let size = usize::try_from(state.settings().page_size.max(1)).unwrap_or(20);
+    let all = state.store().list_extensions().await?;
+    let found: Vec<Extension> = all.into_iter().filter(|e| matches(e, search)).collect();
+    let total = found.len();
+    let pages = total.div_ceil(size).max(1);
+    let page = page.clamp(1, pages);
+    let rows = found
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
+    Ok(ExtPage {
+        rows,
+        total,
+        page,
+        pages,
+        size,
+    })
+}
+
+/// The numbers registered now; None without an engine (unknown).
+pub(crate) fn registered_now(state: &AppState) -> Option<HashSet<String>> {
+    state.engine().map(|e| {
+        engine::keepalive::registered(e.ctx())
+            .into_iter()
+            .map(|r| r.user)
+            .collect()
+    })
+}
+
 /// `GET /voice/extensions?q=&page=`.
 pub async fn list(
     State(state): State<AppState>,
@@ -134,31 +185,22 @@ pub async fn list(
     identity: Identity,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let search = q.text("q");
-    let size = usize::try_from(state.settings().page_size.max(1)).unwrap_or(20);
-    let page = q
-        .text("page")
-        .parse::<usize>()
-        .unwrap_or(1)
-        .clamp(1, 1_000_000);
-    let all = match state.store().list_extensions().await {
-        Ok(a) => a,
+    let search_text = q.text("q");
+    let page = q.text("page").parse::<usize>().unwrap_or(1);
+    let found = match search(&state, &search_text, page).await {
+        Ok(f) => f,
         Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
     };
-    let registered: Option<HashSet<String>> = state.engine().map(|e| {
-        engine::keepalive::registered(e.ctx())
-            .into_iter()
-            .map(|r| r.user)
-            .collect()
-    });
-    let found: Vec<&Extension> = all.iter().filter(|e| matches(e, &search)).collect();
-    let total = found.len();
-    let pages = total.div_ceil(size).max(1);
-    let page = page.min(pages);
-    let rows: Vec<Row> = found
-        .into_iter()
-        .skip((page - 1) * size)
-        .take(size)
+    let registered = registered_now(&state);
+    let ExtPage {
+        rows: page_rows,
+        total,
+        page,
+        pages,
+        ..
+    } = found;
+    let rows: Vec<Row> = page_rows
+        .iter()
         .map(|e| Row {
             number: e.number.clone(),
             name: e.display_name.clone(),
@@ -186,7 +228,7 @@ pub async fn list(
         "voice/extensions.html",
         context! {
             rows => rows, total => i64::try_from(total).unwrap_or(i64::MAX),
-            q => search.clone(), q_enc => encode(&search),
+            q => search_text.clone(), q_enc => encode(&search_text),
             page => page, pages => pages,
             prev_page => (page > 1).then_some(page - 1),
             next_page => (page < pages).then_some(page + 1),
@@ -199,11 +241,13 @@ pub async fn list(
 }
 
 /// What the form shows.
-struct FormView {
+pub(crate) struct FormView {
     /// New: the number specification; edit: the number.
-    numbers: String,
-    values: Extension,
-    errors: Msgs,
+    pub numbers: String,
+    /// The settings (as sent, after a refusal).
+    pub values: Extension,
+    /// Messages by field, in the page's language (`_form`: the whole form).
+    pub errors: Msgs,
 }
 
 /// Renders the new (`editing` None) or edit form.
@@ -288,7 +332,7 @@ pub async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Ide
 }
 
 /// The extension in the path, if it exists.
-async fn load(state: &AppState, number: &str) -> anyhow::Result<Option<Extension>> {
+pub(crate) async fn load(state: &AppState, number: &str) -> anyhow::Result<Option<Extension>> {
     if number.is_empty() || number.len() > store::MAX_NUMBER_DIGITS * 2 {
         return Ok(None);
     }
@@ -468,10 +512,9 @@ async fn check(
 /// The message of a number specification that does not parse.
 fn numbers_message(lang: Lang, e: &StoreError) -> String {
     match e {
-        StoreError::InvalidRange { part, reason } => lang.t(
-            "voice.ext.bad_range",
-            &[("part", part), ("reason", reason)],
-        ),
+        StoreError::InvalidRange { part, reason } => {
+            lang.t("voice.ext.bad_range", &[("part", part), ("reason", reason)])
+        }
         StoreError::InvalidNumber { part, reason } => lang.t(
             "voice.ext.bad_number",
             &[("part", part), ("reason", reason)],
@@ -501,17 +544,37 @@ fn name_numbers(lang: Lang, existing: &[String]) -> String {
     named
 }
 
-/// `POST /voice/extensions`: creates the batch (all or none).
-pub async fn create(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    identity: Identity,
-    Form(f): Form,
-) -> Response {
-    let lang = ctx.lang;
+/// Applies a written change of the extensions to the running engine now.
+pub(crate) async fn applied(state: &AppState) {
+    if let Some(engine) = state.engine() {
+        engine.extensions_changed().await;
+    }
+}
+
+/// What became of a create or an edit.
+pub(crate) enum Outcome {
+    /// Written: the numbers created or changed.
+    Done(Vec<String>),
+    /// No such extension (edit).
+    NotFound,
+    /// Refused, nothing written: the form as sent with its messages, and
+    /// the status (400 bad input, 409 numbers created meanwhile by someone
+    /// else). The password is still in the values: clear it before showing.
+    Refused(Box<FormView>, StatusCode),
+}
+
+/// Creates the batch the form describes (`numbers`, e.g. `101-110`, and
+/// the settings), all or none: numbers that already exist are named, every
+/// setting is checked as [`check`] does.
+pub(crate) async fn create_batch(
+    state: &AppState,
+    lang: Lang,
+    f: &Fields,
+    by: &str,
+) -> anyhow::Result<Outcome> {
     let mut view = FormView {
         numbers: f.text("numbers"),
-        values: read_values(&f, false),
+        values: read_values(f, false),
         errors: Msgs::new(),
     };
     let mut numbers = Vec::new();
@@ -528,10 +591,13 @@ pub async fn create(
         }
     }
     if !numbers.is_empty() {
-        let existing: HashSet<String> = match state.store().list_extensions().await {
-            Ok(all) => all.into_iter().map(|e| e.number).collect(),
-            Err(e) => return view::internal_error(false, lang, &e.into()),
-        };
+        let existing: HashSet<String> = state
+            .store()
+            .list_extensions()
+            .await?
+            .into_iter()
+            .map(|e| e.number)
+            .collect();
         let taken: Vec<String> = numbers
             .iter()
             .filter(|n| existing.contains(*n))
@@ -547,21 +613,9 @@ pub async fn create(
             );
         }
     }
-    if let Err(e) = check(&state, lang, &mut view.values, false, &mut view.errors).await {
-        return view::internal_error(false, lang, &e);
-    }
+    check(state, lang, &mut view.values, false, &mut view.errors).await?;
     if !view.errors.is_empty() {
-        view.values.password.clear();
-        return render_form(
-            &state,
-            &ctx,
-            &identity,
-            None,
-            view,
-            StatusCode::BAD_REQUEST,
-            None,
-        )
-        .await;
+        return Ok(Outcome::Refused(Box::new(view), StatusCode::BAD_REQUEST));
     }
     let batch: Vec<Extension> = numbers
         .iter()
@@ -572,8 +626,9 @@ pub async fn create(
         .collect();
     match state.store().add_extensions(&batch).await {
         Ok(report) => {
+            applied(state).await;
             tracing::info!(
-                by = identity.user.username,
+                by,
                 added = ?report.added,
                 skipped = ?report.skipped,
                 "extensions created"
@@ -587,42 +642,79 @@ pub async fn create(
                         &[("numbers", &name_numbers(lang, &report.skipped))],
                     ),
                 );
-                view.values.password.clear();
-                return render_form(
-                    &state,
-                    &ctx,
-                    &identity,
-                    None,
-                    view,
-                    StatusCode::CONFLICT,
-                    None,
-                )
-                .await;
+                return Ok(Outcome::Refused(Box::new(view), StatusCode::CONFLICT));
             }
-            Redirect::to(&format!(
-                "/voice/extensions?done=created&n={}",
-                report.added.len()
-            ))
-            .into_response()
+            Ok(Outcome::Done(report.added))
         }
         Err(StoreError::InvalidExtension { reason, .. }) => {
             view.errors.insert(
                 "_form".into(),
                 lang.t("voice.ext.invalid", &[("reason", reason)]),
             );
-            view.values.password.clear();
-            render_form(
-                &state,
-                &ctx,
-                &identity,
-                None,
-                view,
-                StatusCode::BAD_REQUEST,
-                None,
-            )
-            .await
+            Ok(Outcome::Refused(Box::new(view), StatusCode::BAD_REQUEST))
         }
-        Err(e) => view::internal_error(false, lang, &e.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Saves the edit form of extension `number` (an empty password keeps the
+/// old one; every setting is checked as [`check`] does).
+pub(crate) async fn update_one(
+    state: &AppState,
+    lang: Lang,
+    number: &str,
+    f: &Fields,
+    by: &str,
+) -> anyhow::Result<Outcome> {
+    let Some(ext) = load(state, number).await? else {
+        return Ok(Outcome::NotFound);
+    };
+    let mut view = FormView {
+        numbers: ext.number.clone(),
+        values: read_values(f, true),
+        errors: Msgs::new(),
+    };
+    view.values.number = ext.number.clone();
+    check(state, lang, &mut view.values, true, &mut view.errors).await?;
+    if view.errors.is_empty() {
+        match state.store().update_extension(&view.values).await {
+            Ok(()) => {
+                applied(state).await;
+                tracing::info!(by, number = ext.number, "extension changed");
+                return Ok(Outcome::Done(vec![ext.number]));
+            }
+            Err(StoreError::ExtensionNotFound(_)) => return Ok(Outcome::NotFound),
+            Err(StoreError::InvalidExtension { reason, .. }) => {
+                view.errors.insert(
+                    "_form".into(),
+                    lang.t("voice.ext.invalid", &[("reason", reason)]),
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Outcome::Refused(Box::new(view), StatusCode::BAD_REQUEST))
+}
+
+/// `POST /voice/extensions`: creates the batch (all or none).
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    identity: Identity,
+    Form(f): Form,
+) -> Response {
+    let lang = ctx.lang;
+    match create_batch(&state, lang, &f, &identity.user.username).await {
+        Ok(Outcome::Done(added)) => {
+            Redirect::to(&format!("/voice/extensions?done=created&n={}", added.len()))
+                .into_response()
+        }
+        Ok(Outcome::Refused(mut view, status)) => {
+            view.values.password.clear();
+            render_form(&state, &ctx, &identity, None, *view, status, None).await
+        }
+        Ok(Outcome::NotFound) => not_found(&ctx),
+        Err(e) => view::internal_error(false, lang, &e),
     }
 }
 
@@ -635,55 +727,20 @@ pub async fn update(
     Form(f): Form,
 ) -> Response {
     let lang = ctx.lang;
-    let ext = match load(&state, &number).await {
-        Ok(Some(e)) => e,
-        Ok(None) => return not_found(&ctx),
-        Err(e) => return view::internal_error(false, lang, &e),
-    };
-    let mut view = FormView {
-        numbers: ext.number.clone(),
-        values: read_values(&f, true),
-        errors: Msgs::new(),
-    };
-    view.values.number = ext.number.clone();
-    if let Err(e) = check(&state, lang, &mut view.values, true, &mut view.errors).await {
-        return view::internal_error(false, lang, &e);
-    }
-    if view.errors.is_empty() {
-        match state.store().update_extension(&view.values).await {
-            Ok(()) => {
-                tracing::info!(
-                    by = identity.user.username,
-                    number = ext.number,
-                    "extension changed"
-                );
-                return Redirect::to(&format!(
-                    "/voice/extensions/{}?done=saved",
-                    super::media::path_segment(&ext.number)
-                ))
-                .into_response();
-            }
-            Err(StoreError::ExtensionNotFound(_)) => return not_found(&ctx),
-            Err(StoreError::InvalidExtension { reason, .. }) => {
-                view.errors.insert(
-                    "_form".into(),
-                    lang.t("voice.ext.invalid", &[("reason", reason)]),
-                );
-            }
-            Err(e) => return view::internal_error(false, lang, &e.into()),
+    match update_one(&state, lang, &number, &f, &identity.user.username).await {
+        Ok(Outcome::Done(_)) => Redirect::to(&format!(
+            "/voice/extensions/{}?done=saved",
+            super::media::path_segment(&number)
+        ))
+        .into_response(),
+        Ok(Outcome::Refused(mut view, status)) => {
+            view.values.password.clear();
+            let editing = view.numbers.clone();
+            render_form(&state, &ctx, &identity, Some(&editing), *view, status, None).await
         }
+        Ok(Outcome::NotFound) => not_found(&ctx),
+        Err(e) => view::internal_error(false, lang, &e),
     }
-    view.values.password.clear();
-    render_form(
-        &state,
-        &ctx,
-        &identity,
-        Some(&ext.number),
-        view,
-        StatusCode::BAD_REQUEST,
-        None,
-    )
-    .await
 }
 
 /// `POST /voice/extensions/remove`: removes `one`, or every ticked `number`.
@@ -708,6 +765,7 @@ pub async fn remove(
     }
     match state.store().remove_extensions(&numbers).await {
         Ok(n) => {
+            applied(&state).await;
             tracing::info!(by = identity.user.username, ?numbers, "extensions removed");
             Redirect::to(&format!("/voice/extensions?done=removed&n={n}")).into_response()
         }

@@ -28,7 +28,7 @@ use minijinja::{context, Value};
 
 use super::queues::{
     builtin_prompts, engine_or_503, groups_view, is_storage, not_found, number, optional_number,
-    optional_text, prompt_options, refusal, seg, valid_key, Errs, FieldSpec, FormPage,
+    optional_text, prompt_options, refusal, seg, valid_key, Errs, FieldSpec, FormPage, Refused,
 };
 use crate::auth::permissions::{IVR_EDIT, IVR_VIEW};
 use crate::auth::{require, Identity};
@@ -115,7 +115,7 @@ fn field_names() -> Vec<&'static str> {
 }
 
 /// An entry as the form's row values: label, digits, type, value, arg.
-fn entry_row(e: &IvrEntry) -> [String; 5] {
+pub(crate) fn entry_row(e: &IvrEntry) -> [String; 5] {
     let (kind, value, arg) = match &e.action {
         IvrAction::Extension { number } => ("extension", number.clone(), String::new()),
         IvrAction::External { number } => ("external", number.clone(), String::new()),
@@ -427,7 +427,7 @@ async fn list(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = (q.text("done") == "deleted").then(|| ctx.t("form.deleted"));
     render_list(&engine, &ctx, &identity, flash, None, StatusCode::OK)
@@ -529,7 +529,7 @@ async fn render_form(
 async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Identity) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (values, rows) = menu_values(&IvrMenu::new(""));
     let page = FormPage {
@@ -550,7 +550,7 @@ async fn edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(menu) = s.ivr.iter().find(|m| m.id == id) else {
@@ -579,6 +579,45 @@ async fn edit_form(
     .await
 }
 
+/// Checks the menu form and saves the menu: `id` is the menu being edited
+/// (None: a new menu, its id in `f`). The engine checks the whole set of
+/// menus (loops, missing prompts, extensions, submenus, applications).
+/// Refusals of an entry are `entry-N`, N the row's index as sent. Returns
+/// the menu's id.
+pub(crate) async fn put_menu_form(
+    engine: &Engine,
+    id: Option<&str>,
+    f: &Fields,
+    lang: Lang,
+    by: &str,
+) -> Result<String, Refused> {
+    let admin = SettingsAdmin::new(engine.ctx());
+    if let Some(id) = id {
+        if !admin.current().ivr.iter().any(|m| m.id == id) {
+            return Err(Refused::NotFound);
+        }
+    }
+    let (menu, mut errs) = parse_menu(f, id, lang);
+    if id.is_none() && errs.is_empty() && admin.current().ivr.iter().any(|m| m.id == menu.id) {
+        errs.insert("id".into(), lang.t("cc.ivr.id_taken", &[]));
+    }
+    if !errs.is_empty() {
+        return Err(Refused::Input(errs));
+    }
+    let menu_id = menu.id.clone();
+    match admin.put_ivr_menu(menu.clone()).await {
+        Ok(()) => {
+            tracing::info!(by, menu = menu_id, "IVR menu saved");
+            Ok(menu_id)
+        }
+        Err(e) if is_storage(&e) => Err(Refused::Storage(e)),
+        Err(e) => {
+            place_ivr_error(&mut errs, &menu, &sent_rows(f), &e, lang);
+            Err(Refused::Input(errs))
+        }
+    }
+}
+
 async fn save(
     state: &AppState,
     ctx: &PageCtx,
@@ -588,39 +627,22 @@ async fn save(
 ) -> Response {
     let engine = match engine_or_503(state, ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
-    let admin = SettingsAdmin::new(engine.ctx());
-    if let Some(id) = id {
-        if !admin.current().ivr.iter().any(|m| m.id == id) {
-            return not_found(ctx);
+    let errs = match put_menu_form(&engine, id, f, lang, &identity.user.username).await {
+        Ok(menu_id) => {
+            let done = if id.is_some() { "saved" } else { "created" };
+            return Redirect::to(&format!("/voice/ivr/{}?done={done}", seg(&menu_id)))
+                .into_response();
         }
-    }
-    let (menu, mut errs) = parse_menu(f, id, lang);
+        Err(Refused::NotFound) => return not_found(ctx),
+        Err(Refused::Storage(e)) => {
+            return view::internal_error(false, lang, &anyhow::anyhow!("saving IVR menu: {e}"))
+        }
+        Err(Refused::Input(errs)) => errs,
+    };
     let rows = sent_rows(f);
-    if id.is_none() && errs.is_empty() && admin.current().ivr.iter().any(|m| m.id == menu.id) {
-        errs.insert("id".into(), lang.t("cc.ivr.id_taken", &[]));
-    }
-    if errs.is_empty() {
-        let menu_id = menu.id.clone();
-        match admin.put_ivr_menu(menu.clone()).await {
-            Ok(()) => {
-                tracing::info!(
-                    by = identity.user.username,
-                    menu = menu_id,
-                    "IVR menu saved"
-                );
-                let done = if id.is_some() { "saved" } else { "created" };
-                return Redirect::to(&format!("/voice/ivr/{}?done={done}", seg(&menu_id)))
-                    .into_response();
-            }
-            Err(e) if is_storage(&e) => {
-                return view::internal_error(false, lang, &anyhow::anyhow!("saving IVR menu: {e}"))
-            }
-            Err(e) => place_ivr_error(&mut errs, &menu, &rows, &e, lang),
-        }
-    }
     let mut values: BTreeMap<String, String> = field_names()
         .into_iter()
         .map(|n| (n.to_string(), f.text(n)))
@@ -698,7 +720,7 @@ async fn delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     if !admin.current().ivr.iter().any(|m| m.id == id) {

@@ -75,10 +75,7 @@ pub fn check_values(lang: Lang, list: VoiceList, values: &[String]) -> Result<Ve
         return Err(lang.t("voice.common.required", &[]));
     }
     if values.len() > MAX_VALUES {
-        return Err(lang.t(
-            "voice.lists.too_many",
-            &[("max", &MAX_VALUES.to_string())],
-        ));
+        return Err(lang.t("voice.lists.too_many", &[("max", &MAX_VALUES.to_string())]));
     }
     values
         .iter()
@@ -112,14 +109,14 @@ struct AddForm {
 }
 
 /// The list named in the path, or the 404 page.
-fn which(ctx: &PageCtx, name: &str) -> Result<VoiceList, Response> {
+fn which(ctx: &PageCtx, name: &str) -> Result<VoiceList, Box<Response>> {
     name.parse::<VoiceList>().map_err(|_| {
-        view::error_page(
+        Box::new(view::error_page(
             StatusCode::NOT_FOUND,
             ctx.lang,
             ctx.identity.as_ref(),
             "error.not_found",
-        )
+        ))
     })
 }
 
@@ -170,7 +167,7 @@ pub async fn page(
 ) -> Response {
     let list = match which(&ctx, &name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = flash_of(ctx.lang, &q);
     render(
@@ -220,7 +217,7 @@ pub async fn add(
 ) -> Response {
     let list = match which(&ctx, &name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut form = AddForm {
         values: f.text("values"),
@@ -229,10 +226,10 @@ pub async fn add(
     };
     let checked = check_values(ctx.lang, list, &split_values(&form.values));
     if form.note.chars().count() > MAX_NOTE {
-        form.note_error = Some(ctx.lang.t(
-            "voice.common.too_long",
-            &[("max", &MAX_NOTE.to_string())],
-        ));
+        form.note_error = Some(
+            ctx.lang
+                .t("voice.common.too_long", &[("max", &MAX_NOTE.to_string())]),
+        );
     } else if form.note.chars().any(char::is_control) {
         form.note_error = Some(ctx.lang.t("voice.common.no_control", &[]));
     }
@@ -266,12 +263,10 @@ pub async fn add(
     };
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let entries: Vec<(String, String)> = values
-        .into_iter()
-        .map(|v| (v, form.note.clone()))
-        .collect();
+    let entries: Vec<(String, String)> =
+        values.into_iter().map(|v| (v, form.note.clone())).collect();
     let ectx = engine.ctx();
     match ectx.voice.add(&ectx.store, list, &entries).await {
         Ok(report) => {
@@ -321,7 +316,7 @@ pub async fn remove(
 ) -> Response {
     let list = match which(&ctx, &name) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let one = f.text("one");
     let values: Vec<String> = if one.is_empty() {
@@ -337,7 +332,7 @@ pub async fn remove(
     }
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ectx = engine.ctx();
     let mut removed = 0usize;

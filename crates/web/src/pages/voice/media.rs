@@ -184,7 +184,10 @@ pub async fn page(
 ) -> Response {
     let name = q.text("name");
     let flash = match q.text("done").as_str() {
-        "uploaded" => Some((false, ctx.lang.t("voice.media.uploaded", &[("name", &name)]))),
+        "uploaded" => Some((
+            false,
+            ctx.lang.t("voice.media.uploaded", &[("name", &name)]),
+        )),
         "renamed" => Some((false, ctx.lang.t("voice.media.renamed", &[("name", &name)]))),
         "removed" => Some((false, ctx.lang.t("voice.media.removed", &[("name", &name)]))),
         _ => None,
@@ -287,7 +290,7 @@ pub async fn upload(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ectx = engine.ctx();
     let limit = ectx.cfg.media.max_upload_bytes;
@@ -330,16 +333,7 @@ pub async fn upload(
         form.file_error = Some(ctx.lang.t("voice.media.file_required", &[]));
     }
     if form.name_error.is_some() || form.file_error.is_some() {
-        return render(
-            &state,
-            &ctx,
-            &identity,
-            form,
-            BTreeMap::new(),
-            None,
-            status,
-        )
-        .await;
+        return render(&state, &ctx, &identity, form, BTreeMap::new(), None, status).await;
     }
     match ectx
         .media_library
@@ -368,16 +362,7 @@ pub async fn upload(
                 LibraryError::BadName(_) | LibraryError::Exists(_) => form.name_error = msg,
                 _ => form.file_error = msg,
             }
-            render(
-                &state,
-                &ctx,
-                &identity,
-                form,
-                BTreeMap::new(),
-                None,
-                status,
-            )
-            .await
+            render(&state, &ctx, &identity, form, BTreeMap::new(), None, status).await
         }
     }
 }
@@ -407,7 +392,7 @@ pub async fn rename(
         Ok(to) => {
             let engine = match engine_or_503(&state, &ctx) {
                 Ok(e) => e,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             let ectx = engine.ctx();
             match ectx.media_library.rename(ectx, &name, &to).await {
@@ -478,7 +463,7 @@ pub async fn remove(
     let name = f.text("name");
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ectx = engine.ctx();
     match ectx.media_library.remove(ectx, &name).await {
@@ -578,7 +563,7 @@ pub async fn file(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(path) = engine.ctx().media_library.path(&name) else {
         return view::error_page(

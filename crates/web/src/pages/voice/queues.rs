@@ -78,15 +78,15 @@ pub fn routes() -> Router<AppState> {
 pub(crate) type Errs = BTreeMap<String, String>;
 
 /// The running engine, or the "engine not running" page (503).
-pub(crate) fn engine_or_503(state: &AppState, ctx: &PageCtx) -> Result<Arc<Engine>, Response> {
+pub(crate) fn engine_or_503(state: &AppState, ctx: &PageCtx) -> Result<Arc<Engine>, Box<Response>> {
     match state.engine() {
         Some(e) => Ok(Arc::clone(e)),
-        None => Err(view::error_page(
+        None => Err(Box::new(view::error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             ctx.lang,
             ctx.identity.as_ref(),
             "cc.no_engine",
-        )),
+        ))),
     }
 }
 
@@ -122,6 +122,17 @@ pub(crate) fn refusal(lang: Lang, e: &SettingsError) -> String {
 /// Whether a refusal is a storage failure (a server problem, not bad input).
 pub(crate) fn is_storage(e: &SettingsError) -> bool {
     e.thing == "database"
+}
+
+/// Why a change sent through a form (or the JSON API, which reads its body
+/// as the form's fields) was not made. Nothing was changed.
+pub(crate) enum Refused {
+    /// No such queue, agent, menu or rule.
+    NotFound,
+    /// The database failed: a server problem, not bad input.
+    Storage(SettingsError),
+    /// Bad input: messages by form field, in the request's language.
+    Input(Errs),
 }
 
 /// Parses the number field `name`; an empty or malformed value is recorded
@@ -688,7 +699,7 @@ async fn list(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = match q.text("done").as_str() {
         "deleted" => Some(ctx.t("form.deleted")),
@@ -853,7 +864,7 @@ async fn render_queue(
 async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Identity) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let page = QueuePage {
         values: queue_values(&QueueConfig::default()),
@@ -874,7 +885,7 @@ async fn edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(queue) = s.queue(&name) else {
@@ -923,7 +934,7 @@ async fn save_queue(
 ) -> Response {
     let engine = match engine_or_503(state, ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
     let admin = SettingsAdmin::new(engine.ctx());
@@ -1010,7 +1021,7 @@ async fn delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     if admin.current().queue(&name).is_none() {
@@ -1068,16 +1079,17 @@ async fn tier_refused(
     .await
 }
 
-/// Level and position of the import and tier forms (default 1).
-fn level_position(f: &Fields, lang: Lang) -> Result<(u32, u32), String> {
+/// Level and position of the import and tier forms (default 1). Err: the
+/// field at fault and the message naming it.
+pub(crate) fn level_position(f: &Fields, lang: Lang) -> Result<(u32, u32), (String, String)> {
     let mut errs = Errs::new();
     let level = optional_number::<u32>(f, "level", lang, &mut errs).unwrap_or(1);
     let position = optional_number::<u32>(f, "position", lang, &mut errs).unwrap_or(1);
     match errs.into_iter().next() {
-        Some((field, msg)) => Err(format!(
-            "{}: {msg}",
-            lang.t(&format!("cc.tier.{field}"), &[])
-        )),
+        Some((field, msg)) => {
+            let msg = format!("{}: {msg}", lang.t(&format!("cc.tier.{field}"), &[]));
+            Err((field, msg))
+        }
         None => Ok((level, position)),
     }
 }
@@ -1093,7 +1105,7 @@ async fn import_agents(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
     let admin = SettingsAdmin::new(engine.ctx());
@@ -1107,7 +1119,7 @@ async fn import_agents(
     }
     let (level, position) = match level_position(&f, lang) {
         Ok(lp) => lp,
-        Err(msg) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
+        Err((_, msg)) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
     };
     for c in chosen.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
         let agent = if let Some(number) = c.strip_prefix("ext:") {
@@ -1155,7 +1167,7 @@ async fn update_tier(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     let s = admin.current();
@@ -1164,7 +1176,7 @@ async fn update_tier(
     }
     let (level, position) = match level_position(&f, ctx.lang) {
         Ok(lp) => lp,
-        Err(msg) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
+        Err((_, msg)) => return tier_refused(&engine, &ctx, &identity, &name, msg).await,
     };
     match admin
         .put_tier(TierConfig::new(&name, &agent, level, position))
@@ -1189,7 +1201,7 @@ async fn remove_tier(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     match admin.remove_tier(&name, &agent).await {
@@ -1372,7 +1384,7 @@ async fn agent_new_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let values = agent_values(&AgentConfig::default());
     render_agent(
@@ -1400,7 +1412,7 @@ async fn agent_edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(agent) = s.agents.iter().find(|a| a.id == id) else {
@@ -1428,22 +1440,21 @@ async fn agent_edit_form(
     .await
 }
 
-async fn save_agent(
-    state: &AppState,
-    ctx: &PageCtx,
-    identity: &Identity,
+/// Checks and saves the agent form: `id` is the agent being edited (None:
+/// a new agent, its id in `f`). A callback agent's contact must be an
+/// existing extension; the engine checks the rest against the whole set of
+/// settings. Returns the agent's id.
+pub(crate) async fn put_agent_form(
+    engine: &Engine,
     id: Option<&str>,
     f: &Fields,
-) -> Response {
-    let engine = match engine_or_503(state, ctx) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let lang = ctx.lang;
+    lang: Lang,
+    by: &str,
+) -> Result<String, Refused> {
     let admin = SettingsAdmin::new(engine.ctx());
     if let Some(id) = id {
         if !admin.current().agents.iter().any(|a| a.id == id) {
-            return not_found(ctx);
+            return Err(Refused::NotFound);
         }
     }
     let (a, mut errs) = parse_agent(f, id, lang);
@@ -1465,26 +1476,52 @@ async fn save_agent(
             errs.insert("contact".into(), lang.t("cc.agent.contact_unknown", &[]));
         }
     }
-    let groups = agent_fields(lang, id.is_some());
-    let names = names_of(&groups);
-    if errs.is_empty() {
-        let agent_id = a.id.clone();
-        match admin.put_agent(a).await {
-            Ok(()) => {
-                tracing::info!(by = identity.user.username, agent = agent_id, "agent saved");
-                let done = if id.is_some() { "saved" } else { "created" };
-                return Redirect::to(&format!(
-                    "/voice/queues/agents/{}?done={done}",
-                    seg(&agent_id)
-                ))
-                .into_response();
-            }
-            Err(e) if is_storage(&e) => {
-                return view::internal_error(false, lang, &anyhow::anyhow!("saving agent: {e}"))
-            }
-            Err(e) => place_error(&mut errs, &names, lang, &e),
+    if !errs.is_empty() {
+        return Err(Refused::Input(errs));
+    }
+    let agent_id = a.id.clone();
+    match admin.put_agent(a).await {
+        Ok(()) => {
+            tracing::info!(by, agent = agent_id, "agent saved");
+            Ok(agent_id)
+        }
+        Err(e) if is_storage(&e) => Err(Refused::Storage(e)),
+        Err(e) => {
+            let names = names_of(&agent_fields(lang, id.is_some()));
+            place_error(&mut errs, &names, lang, &e);
+            Err(Refused::Input(errs))
         }
     }
+}
+
+async fn save_agent(
+    state: &AppState,
+    ctx: &PageCtx,
+    identity: &Identity,
+    id: Option<&str>,
+    f: &Fields,
+) -> Response {
+    let engine = match engine_or_503(state, ctx) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let lang = ctx.lang;
+    let errs = match put_agent_form(&engine, id, f, lang, &identity.user.username).await {
+        Ok(agent_id) => {
+            let done = if id.is_some() { "saved" } else { "created" };
+            return Redirect::to(&format!(
+                "/voice/queues/agents/{}?done={done}",
+                seg(&agent_id)
+            ))
+            .into_response();
+        }
+        Err(Refused::NotFound) => return not_found(ctx),
+        Err(Refused::Storage(e)) => {
+            return view::internal_error(false, lang, &anyhow::anyhow!("saving agent: {e}"))
+        }
+        Err(Refused::Input(errs)) => errs,
+    };
+    let names = names_of(&agent_fields(lang, id.is_some()));
     let mut values = sent_values(f, &names);
     if let Some(id) = id {
         values.insert("id".into(), id.to_string());
@@ -1534,7 +1571,7 @@ async fn agent_delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     if !admin.current().agents.iter().any(|a| a.id == id) {
@@ -1570,7 +1607,7 @@ async fn agent_status(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(agent) = s.agents.iter().find(|a| a.id == id) else {

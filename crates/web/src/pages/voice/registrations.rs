@@ -1,6 +1,6 @@
 //! Registered extensions (3.2.7 已注册分机), live: user, agent, status,
 //! ping time, host, network address and the time left, from the engine's
-//! registrar and keep-alive results, refreshed in the page.
+//! registrar and keep-alive results, streamed to the page as they change.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -9,7 +9,9 @@ use axum::Router;
 use minijinja::context;
 use serde::Serialize;
 
-use super::status::{clock, engine_or_503, render_live, wants_fragment, LIVE_EVERY_MS};
+use super::status::{
+    clock, engine_or_503, live_stream, render_live, wants_fragment, wants_stream, LIVE_EVERY_MS,
+};
 use crate::auth::permissions::REGISTRATIONS_VIEW;
 use crate::auth::require;
 use crate::form::QueryFields;
@@ -67,12 +69,33 @@ pub async fn page(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let rows: Vec<Row> = engine::keepalive::registered(engine.ctx())
+    if wants_stream(&q) {
+        let (engine, lang) = (std::sync::Arc::clone(engine), ctx.lang);
+        return live_stream(ctx, "voice/registrations_live.html", move || {
+            context! { rows => rows(&engine, lang), now => crate::auth::now_ms() }
+        });
+    }
+    render_live(
+        &ctx,
+        wants_fragment(&q),
+        "voice/registrations.html",
+        "voice/registrations_live.html",
+        context! {
+            rows => rows(engine, ctx.lang),
+            now => crate::auth::now_ms(),
+            live_every => LIVE_EVERY_MS,
+        },
+    )
+}
+
+/// The registered contacts as the table shows them.
+fn rows(engine: &engine::Engine, lang: Lang) -> Vec<Row> {
+    engine::keepalive::registered(engine.ctx())
         .into_iter()
         .map(|r| Row {
-            status_label: status_label(ctx.lang, r.status),
+            status_label: status_label(lang, r.status),
             status: r.status,
             ping: ping_text(r.ping_ms),
             expires_in: clock(r.expires_in),
@@ -82,18 +105,7 @@ pub async fn page(
             host: r.host,
             network_ip: r.network_ip,
         })
-        .collect();
-    render_live(
-        &ctx,
-        wants_fragment(&q),
-        "voice/registrations.html",
-        "voice/registrations_live.html",
-        context! {
-            rows => rows,
-            now => crate::auth::now_ms(),
-            live_every => LIVE_EVERY_MS,
-        },
-    )
+        .collect()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use engine::callcenter_settings::SettingsAdmin;
+use engine::callcenter_settings::{CallcenterSettings, SettingsAdmin};
 use engine::routing::{
     AfterHours, Holiday, Pattern, Problem, RouteError, RouteTable, Rule, RuleKind, Schedule,
     Verdict, WeeklyHours,
@@ -33,11 +33,11 @@ use minijinja::{context, Value};
 
 use super::queues::{
     engine_or_503, groups_view, is_storage, not_found, number, opt, optional_text, place_error,
-    prompt_options, refusal, Errs, FieldSpec, FormPage,
+    prompt_options, refusal, Errs, FieldSpec, FormPage, Refused,
 };
 use crate::auth::permissions::{ROUTES_EDIT, ROUTES_VIEW};
 use crate::auth::{require, Identity};
-use crate::form::{encode, Fields, Form, QueryFields};
+use crate::form::{Fields, Form, QueryFields};
 use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::view::{self, PageCtx};
@@ -62,7 +62,7 @@ pub(crate) const KINDS: [&str; 6] = ["basic", "inbound", "outbound", "queue", "i
 /// Weekdays as the office-hours fields name them.
 pub(crate) const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-fn kind_code(k: &RuleKind) -> &'static str {
+pub(crate) fn kind_code(k: &RuleKind) -> &'static str {
     match k {
         RuleKind::Basic { .. } => "basic",
         RuleKind::Inbound { .. } => "inbound",
@@ -74,7 +74,7 @@ fn kind_code(k: &RuleKind) -> &'static str {
 }
 
 /// The rule form's fields, by group.
-fn rule_groups(lang: Lang, prompts: &[Value]) -> Vec<(&'static str, Vec<FieldSpec>)> {
+pub(crate) fn rule_groups(lang: Lang, prompts: &[Value]) -> Vec<(&'static str, Vec<FieldSpec>)> {
     let kinds = KINDS
         .iter()
         .map(|k| opt(k, &lang.t(&format!("cc.route.kind.{k}"), &[])))
@@ -442,7 +442,7 @@ async fn list(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let flash = match q.text("done").as_str() {
         "deleted" => Some(ctx.t("form.deleted")),
@@ -465,8 +465,9 @@ impl engine::router::Trace for Steps {
     }
 }
 
-/// The tester's answer for `number` at `at` (empty: now).
-fn tester(engine: &Engine, number: &str, at: &str, lang: Lang) -> Result<Value, String> {
+/// The tester's answer for `number` at `at` (empty: now): every rule's
+/// verdict, the winner, and the engine's routing steps.
+pub(crate) fn tester(engine: &Engine, number: &str, at: &str, lang: Lang) -> Result<Value, String> {
     let now = if at.is_empty() {
         engine::routing::local_now()
     } else {
@@ -647,24 +648,28 @@ async fn render_form(
     )
 }
 
+/// What the new-rule form starts from: an enabled basic rule placed after
+/// the last rule.
+pub(crate) fn blank_rule(s: &CallcenterSettings) -> Rule {
+    Rule {
+        id: 0,
+        name: String::new(),
+        order: s.routes.rules().map(|r| r.order).max().unwrap_or(0) + 10,
+        pattern: Pattern::Literal(String::new()),
+        kind: RuleKind::Basic { target: None },
+        enabled: true,
+    }
+}
+
 /// `GET /voice/routes/new`.
 async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Identity) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
-    let next_order = s.routes.rules().map(|r| r.order).max().unwrap_or(0) + 10;
-    let blank = Rule {
-        id: 0,
-        name: String::new(),
-        order: next_order,
-        pattern: Pattern::Literal(String::new()),
-        kind: RuleKind::Basic { target: None },
-        enabled: true,
-    };
     let page = FormPage {
-        values: rule_values(&blank),
+        values: rule_values(&blank_rule(&s)),
         errs: Errs::new(),
         flash: None,
     };
@@ -681,7 +686,7 @@ async fn edit_form(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let s = SettingsAdmin::new(engine.ctx()).current();
     let Some(rule) = id
@@ -713,6 +718,73 @@ async fn edit_form(
     .await
 }
 
+/// Checks the rule form and saves the rule (new when `id` is None) into
+/// the whole list: the list is checked with `RouteTable::new` first (an
+/// invalid regex or a duplicate order lands on its field), then through
+/// `SettingsAdmin::put_routes` (unknown queues and menus). Returns the
+/// rule's id.
+pub(crate) async fn put_rule_form(
+    engine: &Engine,
+    id: Option<i64>,
+    f: &Fields,
+    lang: Lang,
+    by: &str,
+) -> Result<i64, Refused> {
+    let admin = SettingsAdmin::new(engine.ctx());
+    let current = admin.current();
+    let mut rules: Vec<Rule> = current.routes.rules().cloned().collect();
+    if let Some(id) = id {
+        if !rules.iter().any(|r| r.id == id) {
+            return Err(Refused::NotFound);
+        }
+    }
+    let rule_id = id.unwrap_or_else(|| rules.iter().map(|r| r.id).max().unwrap_or(0) + 1);
+    let (rule, mut errs) = parse_rule(f, rule_id, lang);
+    if !errs.is_empty() {
+        return Err(Refused::Input(errs));
+    }
+    match rules.iter_mut().find(|r| r.id == rule_id) {
+        Some(slot) => *slot = rule.clone(),
+        None => rules.push(rule.clone()),
+    }
+    if let Err(e) = RouteTable::new(rules.clone()) {
+        place_route_error(&mut errs, &rule, &e, lang);
+        return Err(Refused::Input(errs));
+    }
+    match admin.put_routes(rules).await {
+        Ok(()) => {
+            tracing::info!(by, rule = rule.name, "routing rule saved");
+            Ok(rule_id)
+        }
+        Err(e) if is_storage(&e) => Err(Refused::Storage(e)),
+        Err(e) => {
+            let about_this = e.thing == format!("routing rule \"{}\"", rule.name);
+            if about_this {
+                place_error(&mut errs, &field_names(), lang, &e);
+            } else {
+                errs.insert("_form".into(), refusal(lang, &e));
+            }
+            Err(Refused::Input(errs))
+        }
+    }
+}
+
+/// Swaps the order of rule `id` with its neighbour's in direction `dir`
+/// (`up`, `down`). None: no such rule; false: nothing to swap with (the
+/// first rule up, the last down, another `dir`).
+pub(crate) fn swap_order(rules: &mut [Rule], id: i64, dir: &str) -> Option<bool> {
+    let i = rules.iter().position(|r| r.id == id)?;
+    let j = match dir {
+        "up" if i > 0 => i - 1,
+        "down" if i + 1 < rules.len() => i + 1,
+        _ => return Some(false),
+    };
+    let (a, b) = (rules[i].order, rules[j].order);
+    rules[i].order = b;
+    rules[j].order = a;
+    Some(true)
+}
+
 /// Saves `rule` (new when `id` is None) into the whole list.
 async fn save(
     state: &AppState,
@@ -723,55 +795,20 @@ async fn save(
 ) -> Response {
     let engine = match engine_or_503(state, ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = ctx.lang;
-    let admin = SettingsAdmin::new(engine.ctx());
-    let current = admin.current();
-    let mut rules: Vec<Rule> = current.routes.rules().cloned().collect();
-    if let Some(id) = id {
-        if !rules.iter().any(|r| r.id == id) {
-            return not_found(ctx);
+    let errs = match put_rule_form(&engine, id, f, lang, &identity.user.username).await {
+        Ok(rule_id) => {
+            let done = if id.is_some() { "saved" } else { "created" };
+            return Redirect::to(&format!("/voice/routes/{rule_id}?done={done}")).into_response();
         }
-    }
-    let rule_id = id.unwrap_or_else(|| rules.iter().map(|r| r.id).max().unwrap_or(0) + 1);
-    let (rule, mut errs) = parse_rule(f, rule_id, lang);
-    if errs.is_empty() {
-        match rules.iter_mut().find(|r| r.id == rule_id) {
-            Some(slot) => *slot = rule.clone(),
-            None => rules.push(rule.clone()),
+        Err(Refused::NotFound) => return not_found(ctx),
+        Err(Refused::Storage(e)) => {
+            return view::internal_error(false, lang, &anyhow::anyhow!("saving routing rules: {e}"))
         }
-        match RouteTable::new(rules.clone()) {
-            Err(e) => place_route_error(&mut errs, &rule, &e, lang),
-            Ok(_) => match admin.put_routes(rules).await {
-                Ok(()) => {
-                    tracing::info!(
-                        by = identity.user.username,
-                        rule = rule.name,
-                        "routing rule saved"
-                    );
-                    let done = if id.is_some() { "saved" } else { "created" };
-                    return Redirect::to(&format!("/voice/routes/{rule_id}?done={done}"))
-                        .into_response();
-                }
-                Err(e) if is_storage(&e) => {
-                    return view::internal_error(
-                        false,
-                        lang,
-                        &anyhow::anyhow!("saving routing rules: {e}"),
-                    )
-                }
-                Err(e) => {
-                    let about_this = e.thing == format!("routing rule \"{}\"", rule.name);
-                    if about_this {
-                        place_error(&mut errs, &field_names(), lang, &e);
-                    } else {
-                        errs.insert("_form".into(), refusal(lang, &e));
-                    }
-                }
-            },
-        }
-    }
+        Err(Refused::Input(errs)) => errs,
+    };
     let mut values: BTreeMap<String, String> = field_names()
         .into_iter()
         .map(|n| {
@@ -823,7 +860,7 @@ async fn delete(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     let mut rules: Vec<Rule> = admin.current().routes.rules().cloned().collect();
@@ -870,33 +907,22 @@ async fn move_rule(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let admin = SettingsAdmin::new(engine.ctx());
     let mut rules: Vec<Rule> = admin.current().routes.rules().cloned().collect();
-    let Some(i) = id
-        .parse::<i64>()
-        .ok()
-        .and_then(|id| rules.iter().position(|r| r.id == id))
-    else {
+    let Some(id) = id.parse::<i64>().ok() else {
         return not_found(&ctx);
     };
-    let j = match f.text("dir").as_str() {
-        "up" if i > 0 => i - 1,
-        "down" if i + 1 < rules.len() => i + 1,
-        _ => return Redirect::to("/voice/routes").into_response(),
-    };
-    let (a, b) = (rules[i].order, rules[j].order);
-    rules[i].order = b;
-    rules[j].order = a;
+    match swap_order(&mut rules, id, &f.text("dir")) {
+        None => return not_found(&ctx),
+        Some(false) => return Redirect::to("/voice/routes").into_response(),
+        Some(true) => {}
+    }
     match admin.put_routes(rules).await {
         Ok(()) => {
             tracing::info!(by = identity.user.username, rule = id, "routing rule moved");
-            Redirect::to(&format!(
-                "/voice/routes?done=moved#rule-row-{}",
-                encode(&id)
-            ))
-            .into_response()
+            Redirect::to(&format!("/voice/routes?done=moved#rule-row-{id}")).into_response()
         }
         Err(e) => {
             let msg = refusal(ctx.lang, &e);
@@ -916,6 +942,7 @@ async fn move_rule(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::form::encode;
 
     fn fields(s: &str) -> Fields {
         Fields::parse(s.as_bytes())

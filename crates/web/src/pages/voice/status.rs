@@ -3,8 +3,9 @@
 //! outcome and the live list of calls, refreshed in the page.
 //!
 //! Also the helpers the voice pages of this group share: the 503 page when
-//! no engine runs in the process, and live fragments (a page's changing
-//! part, re-fetched by `app.js` with `?fragment=1`).
+//! no engine runs in the process, and live parts: a page's changing part
+//! is streamed as server-sent events (`?fragment=1&stream=1`, see
+//! [`live_stream`]), or fetched once with `?fragment=1`.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -30,8 +31,14 @@ use crate::view::{self, PageCtx};
 /// when an answer lacks it (e.g. the session ended and sign-in answered).
 pub const LIVE_HEADER: &str = "x-live-fragment";
 
-/// Live parts are re-fetched this often (milliseconds).
-pub const LIVE_EVERY_MS: u32 = 2000;
+/// Live parts are re-rendered this often (milliseconds); a change is sent
+/// to the page at the next tick.
+pub const LIVE_EVERY_MS: u32 = 1000;
+
+/// A live stream ends after this long and the browser opens a new one at
+/// once; the new request is signed in again, so a session that ended (or
+/// lost the permission) stops getting updates within this time.
+const LIVE_STREAM_SECS: u64 = 120;
 
 /// This page group's routes, each behind its permission.
 pub fn routes() -> Router<AppState> {
@@ -39,14 +46,17 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The engine of this process, or the 503 page saying it is not running.
-pub fn engine_or_503<'a>(state: &'a AppState, ctx: &PageCtx) -> Result<&'a Arc<Engine>, Response> {
+pub fn engine_or_503<'a>(
+    state: &'a AppState,
+    ctx: &PageCtx,
+) -> Result<&'a Arc<Engine>, Box<Response>> {
     state.engine().ok_or_else(|| {
-        view::error_page(
+        Box::new(view::error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             ctx.lang,
             ctx.identity.as_ref(),
             "voice.common.no_engine",
-        )
+        ))
     })
 }
 
@@ -55,9 +65,66 @@ pub fn wants_fragment(q: &Fields) -> bool {
     q.text("fragment") == "1"
 }
 
+/// Whether the query asks for the live part as a stream (`stream=1`).
+pub fn wants_stream(q: &Fields) -> bool {
+    wants_fragment(q) && q.text("stream") == "1"
+}
+
+/// The live part `part` as server-sent events: `snapshot` is rendered
+/// every [`LIVE_EVERY_MS`] and an event `part` (the HTML) is sent when it
+/// changed since the last one sent, the first at once.
+pub fn live_stream<F>(ctx: PageCtx, part: &'static str, snapshot: F) -> Response
+where
+    F: FnMut() -> Value + Send + 'static,
+{
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::IntoResponse;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    let every = Duration::from_millis(u64::from(LIVE_EVERY_MS));
+    let end = Instant::now() + Duration::from_secs(LIVE_STREAM_SECS);
+    let start = (ctx, snapshot, String::new(), Instant::now());
+    let events = futures_util::stream::unfold(
+        start,
+        move |(ctx, mut snapshot, last, mut tick)| async move {
+            loop {
+                tokio::time::sleep_until(tick).await;
+                if Instant::now() >= end {
+                    return None;
+                }
+                tick += every;
+                match ctx.render_text(part, snapshot()) {
+                    Ok(html) if html == last => continue,
+                    Ok(html) => {
+                        let event = Event::default().event("part").data(html.clone());
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(event),
+                            (ctx, snapshot, html, tick),
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::error!("rendering {part}: {e:#}");
+                        return None;
+                    }
+                }
+            }
+        },
+    );
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
 /// Renders the whole `page`, or only its live part `part` (marked with
 /// [`LIVE_HEADER`]) when `fragment`.
-pub fn render_live(ctx: &PageCtx, fragment: bool, page: &str, part: &str, extra: Value) -> Response {
+pub fn render_live(
+    ctx: &PageCtx,
+    fragment: bool,
+    page: &str,
+    part: &str,
+    extra: Value,
+) -> Response {
     if !fragment {
         return ctx.render(page, extra);
     }
@@ -199,8 +266,14 @@ pub async fn page(
 ) -> Response {
     let engine = match engine_or_503(&state, &ctx) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
+    if wants_stream(&q) {
+        let (engine, lang) = (Arc::clone(engine), ctx.lang);
+        return live_stream(ctx, "voice/status_live.html", move || {
+            snapshot(&engine, &state, lang)
+        });
+    }
     let extra = snapshot(engine, &state, ctx.lang);
     render_live(
         &ctx,
