@@ -211,8 +211,21 @@ impl ServerBuilder {
         let base = std::fs::read_to_string(root().join("tests/e2e/switchboard-test.toml"))
             .expect("read tests/e2e/switchboard-test.toml");
         let config_path = data_dir.join("switchboard.toml");
-        std::fs::write(&config_path, format!("{base}\n{}", self.config_extra))
-            .expect("write test config");
+        // Uploaded media go to the data dir, not the default media/prompts
+        // of the working tree (unless the test names a directory).
+        let uploads = format!(
+            "uploads_dir = {:?}\n",
+            data_dir.join("uploads").display().to_string()
+        );
+        let extra = if self.config_extra.contains("uploads_dir") {
+            self.config_extra.clone()
+        } else if self.config_extra.contains("[media]\n") {
+            self.config_extra
+                .replacen("[media]\n", &format!("[media]\n{uploads}"), 1)
+        } else {
+            format!("{}\n[media]\n{uploads}", self.config_extra)
+        };
+        std::fs::write(&config_path, format!("{base}\n{extra}")).expect("write test config");
 
         let ports = PortBlock::next();
         let mut server = Server {

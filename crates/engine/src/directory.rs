@@ -7,10 +7,24 @@ use std::sync::Arc;
 use store::{Extension, Store};
 
 /// In-memory copy of the extensions table.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Directory {
     map: Arc<DashMap<String, Arc<Extension>>>,
+    /// The change counter last loaded; [`NOT_LOADED`] before the first load
+    /// (so an empty table is loaded once, not on every refresh).
     version: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// The version of a directory never loaded (the counter starts at 0).
+const NOT_LOADED: i64 = -1;
+
+impl Default for Directory {
+    fn default() -> Self {
+        Directory {
+            map: Arc::default(),
+            version: Arc::new(std::sync::atomic::AtomicI64::new(NOT_LOADED)),
+        }
+    }
 }
 
 impl Directory {
@@ -33,7 +47,7 @@ impl Directory {
     pub async fn refresh(&self, store: &Store) -> Result<Option<Vec<String>>, store::StoreError> {
         use std::sync::atomic::Ordering::SeqCst;
         let v = store.config_version("extensions").await?;
-        if v == self.version.load(SeqCst) && !self.map.is_empty() {
+        if v == self.version.load(SeqCst) {
             return Ok(None);
         }
         let all = store.list_extensions().await?;
@@ -53,5 +67,37 @@ impl Directory {
         }
         self.version.store(v, SeqCst);
         Ok(Some(removed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reloads_only_when_the_change_counter_moves_even_when_empty() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let d = Directory::default();
+        assert_eq!(d.refresh(&store).await.unwrap(), Some(vec![]));
+        assert_eq!(d.refresh(&store).await.unwrap(), None, "empty, unchanged");
+        let ext = Extension {
+            number: "1001".into(),
+            password: "secret".into(),
+            enabled: true,
+            ..Default::default()
+        };
+        store.add_extensions(&[ext]).await.unwrap();
+        assert_eq!(d.refresh(&store).await.unwrap(), Some(vec![]));
+        assert!(d.get("1001").is_some());
+        assert_eq!(d.refresh(&store).await.unwrap(), None);
+        store
+            .remove_extensions(&["1001".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(
+            d.refresh(&store).await.unwrap(),
+            Some(vec!["1001".to_string()])
+        );
+        assert!(d.is_empty());
     }
 }
