@@ -1,5 +1,4 @@
-//! The JSON API of users, roles, departments, the audit log, settings and
-//! dictionaries. Input is checked by the same rules as the pages' forms
+//! The JSON API of users, roles, departments and the audit log. Input is checked by the same rules as the pages' forms
 //! (the JSON object is read as form fields), and a refusal names the field
 //! and says why in the request's language.
 
@@ -405,35 +404,6 @@ pub async fn audit(State(state): State<AppState>, QueryFields(q): QueryFields) -
             StatusCode::OK,
             &serde_json::json!({ "entries": p.entries, "total": p.total, "page": page, "page_size": size }),
         ),
-        Err(e) => internal(e),
-    }
-}
-
-/// `GET /api/settings`: the stored settings (the SMTP password is never
-/// shown, only whether one is set).
-#[utoipa::path(get, path = "/api/settings", tag = "settings", responses((status = 200, description = "the system settings (the SMTP password only as ***)", body = serde_json::Value), crate::api::doc::Errors))]
-pub async fn settings(State(state): State<AppState>) -> Response {
-    match state.store().settings().await {
-        Ok(mut s) => {
-            if let Some(p) = s.get_mut("smtp.password") {
-                *p = if p.is_empty() {
-                    String::new()
-                } else {
-                    "***".into()
-                };
-            }
-            json(StatusCode::OK, &s)
-        }
-        Err(e) => internal(e),
-    }
-}
-
-/// `GET /api/dictionaries/{name}`.
-#[utoipa::path(get, path = "/api/dictionaries/{name}", tag = "settings", params(("name" = String, Path, description = "dictionary name")), responses((status = 200, description = "the dictionary's items", body = serde_json::Value), crate::api::doc::Errors))]
-pub async fn dictionary(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match state.store().dictionary(&name).await {
-        Ok(items) if !items.is_empty() => json(StatusCode::OK, &items),
-        Ok(_) => not_found("dictionary"),
         Err(e) => internal(e),
     }
 }

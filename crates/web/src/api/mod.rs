@@ -25,7 +25,9 @@
 //! | `GET /api/departments` | `system.departments:view` |
 //! | `POST /api/departments`, `PUT`, `DELETE /api/departments/{id}` | `system.departments:edit` |
 //! | `GET /api/audit` | `system.audit:view` |
-//! | `GET /api/settings`, `GET /api/dictionaries/{name}` | `system.settings:view` |
+//! | `GET /api/status` | `voice.status:view` |
+//! | `GET /api/settings`, `GET /api/dictionaries[/{name}]` | `system.settings:view` |
+//! | `PUT /api/settings`, `POST /api/settings/test-email\|test-sms`, `PUT`, `DELETE /api/dictionaries/{name}` | `system.settings:edit` |
 //! | `GET /api/extensions`, `GET /api/extensions/{ext}` | `voice.extensions:view` |
 //! | `POST /api/extensions`, `PUT`, `DELETE /api/extensions/{ext}` | `voice.extensions:edit` |
 //! | `GET /api/callcenter/agents`, `GET /api/callcenter/agents/{id}`, `GET /api/callcenter/tiers` | `voice.queues:view` |
@@ -48,6 +50,7 @@ mod extensions;
 mod lists;
 mod media;
 mod queues;
+mod system;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,7 +68,7 @@ use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW,
     EXTENSIONS_EDIT, EXTENSIONS_VIEW, IVR_EDIT, IVR_VIEW, LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT,
     MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT,
-    ROUTES_VIEW, SETTINGS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
+    ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
 };
 use crate::auth::Identity;
 use crate::form::Fields;
@@ -145,8 +148,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::update_department, admin::delete_department));
     let audit_view = api().routes(routes!(admin::audit));
     let settings_view = api()
-        .routes(routes!(admin::settings))
-        .routes(routes!(admin::dictionary));
+        .routes(routes!(system::settings))
+        .routes(routes!(system::dictionaries))
+        .routes(routes!(system::dictionary));
+    let settings_edit = api()
+        .routes(routes!(system::put_settings))
+        .routes(routes!(system::test_email))
+        .routes(routes!(system::test_sms))
+        .routes(routes!(system::put_dictionary, system::delete_dictionary));
+    let status_view = api().routes(routes!(system::status));
     let (router, openapi) = signed_in
         .merge(guard(USERS_VIEW, users_view))
         .merge(guard(USERS_EDIT, users_edit))
@@ -156,6 +166,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(DEPARTMENTS_EDIT, departments_edit))
         .merge(guard(AUDIT_VIEW, audit_view))
         .merge(guard(SETTINGS_VIEW, settings_view))
+        .merge(guard(SETTINGS_EDIT, settings_edit))
+        .merge(guard(STATUS_VIEW, status_view))
         .merge(guard(CALLS_VIEW, calls_view))
         .merge(guard(CALLS_CONTROL, calls_control))
         .merge(guard(QUEUES_VIEW, queues_view))

@@ -510,3 +510,149 @@ async fn the_admin_api_edits_users_roles_and_departments_with_field_errors() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn settings_dictionaries_and_status_over_the_api() {
+    let app = App::new().await;
+    app.user("root", true).await;
+    let root = crate::create_api_token(&app.store, "root", "t")
+        .await
+        .unwrap();
+
+    let s = app.api("GET", "/api/settings", Some(&root)).await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.body);
+    assert_eq!(s.json()["system.name"], "Switchboard");
+    assert_eq!(s.json()["smtp.password_set"], false);
+
+    // Bad values are refused by key, in the request's language, and
+    // change nothing; an unknown key is named.
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/settings",
+            &root,
+            serde_json::json!({"system.name": "Hotline", "smtp.port": "99999"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["field"], "smtp.port");
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/settings",
+            &root,
+            serde_json::json!({"smtp.nope": "1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "smtp.nope");
+    assert_eq!(
+        app.api("GET", "/api/settings", Some(&root)).await.json()["system.name"],
+        "Switchboard"
+    );
+    // Good ones are kept; the others keep their values; the password is
+    // stored but never shown.
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/settings",
+            &root,
+            serde_json::json!({"system.name": "Hotline", "audit.retention_days": 30,
+                "smtp.password": "pw-secret"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["system.name"], "Hotline");
+    assert_eq!(v["audit.retention_days"], "30");
+    assert_eq!(v["smtp.port"], "25");
+    assert_eq!(v["smtp.password_set"], true);
+    assert!(!r.body.contains("pw-secret"));
+    // The pages show the new name.
+    let b = app.browser("root", PW).await;
+    let home = app.get("/", Some(&b.cookie)).await;
+    assert!(home.body.contains("Hotline"), "{}", home.body);
+
+    // Test messages: a bad address is refused; with no SMTP server set
+    // the answer says so.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/settings/test-email",
+            &root,
+            serde_json::json!({"to": "nope"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "to");
+    let r = app
+        .api_json(
+            "POST",
+            "/api/settings/test-email",
+            &root,
+            serde_json::json!({"to": "ops@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["ok"], false);
+    assert_eq!(r.json()["answer"], "no SMTP server is set");
+    let r = app
+        .api_json(
+            "POST",
+            "/api/settings/test-sms",
+            &root,
+            serde_json::json!({"mobile": "12a"}),
+        )
+        .await;
+    assert_eq!(r.json()["field"], "mobile");
+
+    // Dictionaries: checked, saved in order, listed, removed.
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/dictionaries/customer.level",
+            &root,
+            serde_json::json!({"items": [{"value": "vip", "label": "VIP"}, {"value": "vip"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["field"], "items");
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/dictionaries/bad%20name",
+            &root,
+            serde_json::json!({"items": ["a"]}),
+        )
+        .await;
+    assert_eq!(r.json()["field"], "name");
+    let r = app
+        .api_json(
+            "PUT",
+            "/api/dictionaries/customer.level",
+            &root,
+            serde_json::json!({"items": [{"value": "vip", "label": "VIP"}, "normal"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let items = r.json();
+    assert_eq!(items[0]["value"], "vip");
+    assert_eq!(items[0]["label"], "VIP");
+    assert_eq!(items[1]["value"], "normal");
+    let names = app.api("GET", "/api/dictionaries", Some(&root)).await;
+    assert_eq!(names.json(), serde_json::json!(["customer.level"]));
+    let r = app
+        .api("DELETE", "/api/dictionaries/customer.level", Some(&root))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .api("GET", "/api/dictionaries/customer.level", Some(&root))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Status: no engine runs in this test.
+    let r = app.api("GET", "/api/status", Some(&root)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["running"], false);
+    assert!(r.json()["version"].is_string());
+}

@@ -40,7 +40,7 @@ pub const DEFAULT_SITE_NAME: &str = "Switchboard";
 pub const DEFAULT_AUDIT_DAYS: i64 = 180;
 
 /// The keys of the settings form, in order.
-const KEYS: [&str; 12] = [
+pub(crate) const KEYS: [&str; 12] = [
     "system.name",
     "audit.retention_days",
     "smtp.host",
@@ -57,13 +57,13 @@ const KEYS: [&str; 12] = [
 
 /// The form's field name of a key (`smtp.host` -> `smtp_host`), so ids
 /// stay valid CSS selectors.
-fn field(key: &str) -> String {
+pub(crate) fn field(key: &str) -> String {
     key.replace('.', "_")
 }
 
 /// The stored settings with defaults filled in; the password is never
 /// sent back to the browser.
-fn shown(stored: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub(crate) fn shown(stored: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let defaults = [
         ("system.name", DEFAULT_SITE_NAME.to_string()),
         ("audit.retention_days", DEFAULT_AUDIT_DAYS.to_string()),
@@ -90,7 +90,7 @@ fn shown(stored: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 }
 
 /// Checks the form; the values to store, or the errors by field.
-fn check(f: &crate::form::Fields) -> Result<Vec<(String, String)>, Errors> {
+pub(crate) fn check(f: &crate::form::Fields) -> Result<Vec<(String, String)>, Errors> {
     let mut e = Errors::default();
     let name = f.text("system_name");
     if name.is_empty() || name.chars().count() > 64 {
@@ -278,6 +278,13 @@ async fn test_email(
     .await
 }
 
+/// A mobile number a test SMS may go to: digits and `+`, 1-20.
+pub(crate) fn valid_test_mobile(mobile: &str) -> bool {
+    !mobile.is_empty()
+        && mobile.len() <= 20
+        && mobile.chars().all(|c| c.is_ascii_digit() || c == '+')
+}
+
 /// `POST /system/settings/test-sms`: calls the gateway for `test_mobile`
 /// and shows its answer.
 async fn test_sms(
@@ -289,10 +296,7 @@ async fn test_sms(
     let stored = state.store().settings().await.unwrap_or_default();
     let mobile = f.text("test_mobile");
     let mut errors = Errors::default();
-    if mobile.is_empty()
-        || mobile.len() > 20
-        || !mobile.chars().all(|c| c.is_ascii_digit() || c == '+')
-    {
+    if !valid_test_mobile(&mobile) {
         errors.add("test_mobile", "settings.err_mobile");
         return render(
             &state,
@@ -331,7 +335,7 @@ async fn test_sms(
 }
 
 /// Dictionary names: letters, digits, `_`, `-`, `.`; 1-64 characters.
-fn valid_dictionary_name(name: &str) -> bool {
+pub(crate) fn valid_dictionary_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -340,7 +344,7 @@ fn valid_dictionary_name(name: &str) -> bool {
 }
 
 /// Parses the items textarea: one `value=label` (or `value`) per line.
-fn parse_items(text: &str) -> Result<Vec<store::DictionaryItem>, String> {
+pub(crate) fn parse_items(text: &str) -> Result<Vec<store::DictionaryItem>, String> {
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, line) in text
