@@ -28,10 +28,10 @@ use super::{
 use crate::auth::Identity;
 use crate::form::QueryFields;
 use crate::i18n::Lang;
+use crate::pages::voice::cc_forms::{is_storage, live, place_error, refusal, Errs, Live, Refused};
 use crate::pages::voice::ivr::{entry_row, put_menu_form};
-use crate::pages::voice::queues::{
-    is_storage, level_position, live, place_error, put_agent_form, refusal, Errs, Live, Refused,
-};
+use crate::pages::voice::queues::agents::put_agent_form;
+use crate::pages::voice::queues::tiers::level_position;
 use crate::pages::voice::routes::{
     blank_rule, kind_code, put_rule_form, rule_groups, rule_values, swap_order, tester,
 };

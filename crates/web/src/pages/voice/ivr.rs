@@ -26,7 +26,7 @@ use engine::callcenter_settings::{CallcenterSettings, SettingsAdmin, SettingsErr
 use engine::Engine;
 use minijinja::{context, Value};
 
-use super::queues::{
+use super::cc_forms::{
     builtin_prompts, engine_or_503, groups_view, is_storage, not_found, number, optional_number,
     optional_text, prompt_options, refusal, seg, valid_key, Errs, FieldSpec, FormPage, Refused,
 };

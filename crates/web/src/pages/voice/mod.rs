@@ -1,5 +1,6 @@
 //! The voice-platform admin pages (manual 3.2).
 
+pub mod cc_forms;
 pub mod extensions;
 pub mod ivr;
 pub mod lists;

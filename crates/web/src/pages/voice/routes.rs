@@ -31,7 +31,7 @@ use engine::routing::{
 use engine::Engine;
 use minijinja::{context, Value};
 
-use super::queues::{
+use super::cc_forms::{
     engine_or_503, groups_view, is_storage, not_found, number, opt, optional_text, place_error,
     prompt_options, refusal, Errs, FieldSpec, FormPage, Refused,
 };
