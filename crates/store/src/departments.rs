@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::db::{self, db_err, Tx};
+use crate::users::check_user_exists;
 use crate::{Store, StoreError, User};
 
 /// One department.
@@ -267,5 +268,67 @@ impl Store {
             }
         }
         Ok(users)
+    }
+
+    /// Makes the users `user_ids` direct members of department `id`, all or
+    /// none: an unknown department fails with
+    /// [`StoreError::DepartmentNotFound`], an unknown user with
+    /// [`StoreError::UserNotFound`] naming it, and nothing changes. Users
+    /// who are members already stay members. Returns how many memberships
+    /// were new.
+    pub async fn add_department_members(
+        &self,
+        id: i64,
+        user_ids: &[i64],
+    ) -> Result<u64, StoreError> {
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("adding users to a department"))?;
+        check_department_exists(&mut tx, id).await?;
+        let mut added = 0;
+        for &user in user_ids {
+            check_user_exists(&mut tx, user).await?;
+            added += sqlx::query(
+                "INSERT INTO user_departments (user_id, department_id) VALUES ($1, $2) \
+                 ON CONFLICT (user_id, department_id) DO NOTHING",
+            )
+            .bind(user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("adding users to a department"))?
+            .rows_affected();
+        }
+        tx.commit()
+            .await
+            .map_err(db_err("adding users to a department"))?;
+        Ok(added)
+    }
+
+    /// Takes user `user_id` out of department `id` (its direct members
+    /// only). Fails with [`StoreError::DepartmentNotFound`] if the
+    /// department does not exist; `Ok(false)` if the user was not a member
+    /// (or does not exist).
+    pub async fn remove_department_member(
+        &self,
+        id: i64,
+        user_id: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("removing a user from a department"))?;
+        check_department_exists(&mut tx, id).await?;
+        let removed =
+            sqlx::query("DELETE FROM user_departments WHERE department_id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("removing a user from a department"))?
+                .rows_affected();
+        tx.commit()
+            .await
+            .map_err(db_err("removing a user from a department"))?;
+        Ok(removed > 0)
     }
 }

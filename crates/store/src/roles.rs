@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::db::{self, db_err, Tx};
+use crate::users::check_user_exists;
 use crate::{Store, StoreError, User};
 
 /// One role and what it grants.
@@ -209,5 +210,56 @@ impl Store {
             }
         }
         Ok(users)
+    }
+
+    /// Makes the users `user_ids` members of role `id`, all or none: an
+    /// unknown role fails with [`StoreError::RoleNotFound`], an unknown user
+    /// with [`StoreError::UserNotFound`] naming it, and nothing changes.
+    /// Users who are members already stay members. Returns how many
+    /// memberships were new.
+    pub async fn add_role_members(&self, id: i64, user_ids: &[i64]) -> Result<u64, StoreError> {
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("adding users to a role"))?;
+        check_role_exists(&mut tx, id).await?;
+        let mut added = 0;
+        for &user in user_ids {
+            check_user_exists(&mut tx, user).await?;
+            added += sqlx::query(
+                "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) \
+                 ON CONFLICT (user_id, role_id) DO NOTHING",
+            )
+            .bind(user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("adding users to a role"))?
+            .rows_affected();
+        }
+        tx.commit()
+            .await
+            .map_err(db_err("adding users to a role"))?;
+        Ok(added)
+    }
+
+    /// Takes user `user_id` out of role `id`. Fails with
+    /// [`StoreError::RoleNotFound`] if the role does not exist; `Ok(false)`
+    /// if the user was not a member (or does not exist).
+    pub async fn remove_role_member(&self, id: i64, user_id: i64) -> Result<bool, StoreError> {
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("removing a user from a role"))?;
+        check_role_exists(&mut tx, id).await?;
+        let removed = sqlx::query("DELETE FROM user_roles WHERE role_id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("removing a user from a role"))?
+            .rows_affected();
+        tx.commit()
+            .await
+            .map_err(db_err("removing a user from a role"))?;
+        Ok(removed > 0)
     }
 }

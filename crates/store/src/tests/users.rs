@@ -266,10 +266,125 @@ async fn department_tree_refuses_cycles(store: &Store) {
     assert!(store.list_departments().await.unwrap().is_empty());
 }
 
+async fn members_are_added_all_or_none_and_removed_one_by_one(store: &Store) {
+    let erin = store
+        .create_user(&fields("erin"), "h", false)
+        .await
+        .unwrap();
+    let finn = store
+        .create_user(&fields("finn"), "h", false)
+        .await
+        .unwrap();
+    let gus = store.create_user(&fields("gus"), "h", false).await.unwrap();
+    let names = |users: Vec<crate::User>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+
+    // Roles. erin is a member already (from the user form's side).
+    let role = store
+        .create_role("Viewers", "", &["system.users:view".to_string()])
+        .await
+        .unwrap();
+    let other = store.create_role("Other", "", &[]).await.unwrap();
+    store.set_user_roles(erin, &[other, role]).await.unwrap();
+    // An unknown user: refused naming it, nobody added.
+    let err = store
+        .add_role_members(role, &[gus, 4242, finn])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UserNotFound(4242)), "{err}");
+    assert_eq!(names(store.role_members(role).await.unwrap()), ["erin"]);
+    // An unknown role: refused naming it.
+    let err = store.add_role_members(777, &[gus]).await.unwrap_err();
+    assert!(matches!(err, StoreError::RoleNotFound(777)), "{err}");
+    // Adding an existing member again (and a user twice) leaves it as it is.
+    assert_eq!(
+        store
+            .add_role_members(role, &[gus, erin, finn, gus])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        names(store.role_members(role).await.unwrap()),
+        ["erin", "finn", "gus"]
+    );
+    assert_eq!(store.get_role(role).await.unwrap().unwrap().members, 3);
+    assert_eq!(store.user_role_ids(erin).await.unwrap(), vec![role, other]);
+    assert_eq!(store.user_grants(gus).await.unwrap(), ["system.users:view"]);
+    assert_eq!(store.add_role_members(role, &[]).await.unwrap(), 0);
+    // Removing one member: only that membership goes.
+    assert!(store.remove_role_member(role, erin).await.unwrap());
+    assert!(!store.remove_role_member(role, erin).await.unwrap());
+    assert!(!store.remove_role_member(role, 4242).await.unwrap());
+    assert_eq!(store.user_role_ids(erin).await.unwrap(), vec![other]);
+    assert_eq!(
+        names(store.role_members(role).await.unwrap()),
+        ["finn", "gus"]
+    );
+    let err = store.remove_role_member(777, finn).await.unwrap_err();
+    assert!(matches!(err, StoreError::RoleNotFound(777)));
+
+    // Departments, the same rules; grants come through the tree.
+    let dept = |name: &str, parent: Option<i64>, grants: &[&str]| DepartmentFields {
+        name: name.to_string(),
+        parent_id: parent,
+        grants: grants.iter().map(|s| s.to_string()).collect(),
+    };
+    let hq = store
+        .create_department(&dept("HQ", None, &["calls:view"]))
+        .await
+        .unwrap();
+    let desk = store
+        .create_department(&dept("Desk", Some(hq), &[]))
+        .await
+        .unwrap();
+    store.set_user_departments(finn, &[hq]).await.unwrap();
+    let err = store
+        .add_department_members(desk, &[erin, 4242])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UserNotFound(4242)), "{err}");
+    assert!(store.department_members(desk).await.unwrap().is_empty());
+    let err = store
+        .add_department_members(777, &[erin])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::DepartmentNotFound(777)), "{err}");
+    assert_eq!(
+        store
+            .add_department_members(desk, &[erin, finn])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        names(store.department_members(desk).await.unwrap()),
+        ["erin", "finn"]
+    );
+    assert_eq!(
+        store.user_department_ids(finn).await.unwrap(),
+        vec![hq, desk]
+    );
+    assert_eq!(store.user_grants(erin).await.unwrap(), ["calls:view"]);
+    assert_eq!(
+        store.add_department_members(desk, &[erin]).await.unwrap(),
+        0
+    );
+    assert!(store.remove_department_member(desk, erin).await.unwrap());
+    assert!(!store.remove_department_member(desk, erin).await.unwrap());
+    assert!(store.user_grants(erin).await.unwrap().is_empty());
+    assert_eq!(
+        store.user_department_ids(finn).await.unwrap(),
+        vec![hq, desk]
+    );
+    let err = store.remove_department_member(777, finn).await.unwrap_err();
+    assert!(matches!(err, StoreError::DepartmentNotFound(777)));
+}
+
 on_file_and_memory!(
     default_admin_is_seeded,
     create_update_and_unique_usernames,
     search_and_paging,
     roles_grants_and_memberships,
     department_tree_refuses_cycles,
+    members_are_added_all_or_none_and_removed_one_by_one,
 );

@@ -1,4 +1,5 @@
-//! The JSON API of users, roles, departments and the audit log. Input is checked by the same rules as the pages' forms
+//! The JSON API of users, roles, departments (with their members) and the
+//! audit log. Input is checked by the same rules as the pages' forms
 //! (the JSON object is read as form fields), and a refusal names the field
 //! and says why in the request's language.
 
@@ -10,7 +11,7 @@ use super::{fields, refused_messages};
 use crate::auth::{password, Identity};
 use crate::form::{Errors, QueryFields};
 use crate::i18n::Lang;
-use crate::pages::{departments, roles, users};
+use crate::pages::{departments, members, roles, users};
 use crate::state::AppState;
 use crate::view::{api_error, json};
 
@@ -35,6 +36,27 @@ fn internal(e: impl std::fmt::Display) -> Response {
 
 fn not_found(what: &str) -> Response {
     api_error(StatusCode::NOT_FOUND, &format!("no such {what}"), None)
+}
+
+/// The user ids of a `{"users": [id, ...]}` body, or the 400 naming `users`
+/// (none given, or a value that is not an id).
+fn chosen_users(lang: Lang, body: &str) -> Result<Vec<i64>, Box<Response>> {
+    let f = fields(body)?;
+    members::chosen(&f, "users").map_err(|key| {
+        let mut errors = Errors::default();
+        errors.add("users", key);
+        Box::new(refused(lang, &errors))
+    })
+}
+
+/// The 400 naming `users` for user `id` that does not exist.
+fn unknown_user(lang: Lang, id: i64) -> Response {
+    let mut messages = std::collections::BTreeMap::new();
+    messages.insert(
+        "users".to_string(),
+        lang.t("members.user_unknown_id", &[("id", &id.to_string())]),
+    );
+    refused_messages(StatusCode::BAD_REQUEST, &messages)
 }
 
 /// A user as the API shows it, with memberships.
@@ -278,6 +300,56 @@ pub async fn delete_role(State(state): State<AppState>, Path(id): Path<i64>) -> 
     }
 }
 
+/// `GET /api/roles/{id}/members`: the users who are members of the role.
+#[utoipa::path(get, path = "/api/roles/{id}/members", tag = "roles", params(("id" = i64, Path, description = "role id")), responses((status = 200, description = "the role's members (users), by username", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn role_members(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+    match state.store().get_role(id).await {
+        Ok(Some(_)) => match state.store().role_members(id).await {
+            Ok(m) => json(StatusCode::OK, &m),
+            Err(e) => internal(e),
+        },
+        Ok(None) => not_found("role"),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /api/roles/{id}/members` (`{"users": [id, ...]}`): adds the users
+/// to the role, all or none (an unknown user is refused naming its id);
+/// members already in it stay.
+#[utoipa::path(post, path = "/api/roles/{id}/members", tag = "roles", params(("id" = i64, Path, description = "role id")), request_body(content = serde_json::Value, content_type = "application/json", description = "{\"users\": [user id, ...]}"), responses((status = 200, description = "the role's members after the change", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn add_role_members(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let users = match chosen_users(lang, &body) {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    match state.store().add_role_members(id, &users).await {
+        Ok(_) => role_members(State(state), Path(id)).await,
+        Err(store::StoreError::RoleNotFound(_)) => not_found("role"),
+        Err(store::StoreError::UserNotFound(u)) => unknown_user(lang, u),
+        Err(e) => internal(e),
+    }
+}
+
+/// `DELETE /api/roles/{id}/members/{user}`: takes the user out of the role.
+#[utoipa::path(delete, path = "/api/roles/{id}/members/{user}", tag = "roles", params(("id" = i64, Path, description = "role id"), ("user" = i64, Path, description = "user id")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn remove_role_member(
+    State(state): State<AppState>,
+    Path((id, user)): Path<(i64, i64)>,
+) -> Response {
+    match state.store().remove_role_member(id, user).await {
+        Ok(true) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+        Ok(false) => not_found("member of this role"),
+        Err(store::StoreError::RoleNotFound(_)) => not_found("role"),
+        Err(e) => internal(e),
+    }
+}
+
 /// `GET /api/departments`.
 #[utoipa::path(get, path = "/api/departments", tag = "departments", responses((status = 200, description = "the department tree (parent ids)", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list_departments(State(state): State<AppState>) -> Response {
@@ -354,6 +426,58 @@ pub async fn delete_department(State(state): State<AppState>, Path(id): Path<i64
         Ok(()) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
         Err(store::StoreError::DepartmentNotFound(_)) => not_found("department"),
         Err(e) => api_error(StatusCode::CONFLICT, &e.to_string(), None),
+    }
+}
+
+/// `GET /api/departments/{id}/members`: the users who are direct members
+/// of the department.
+#[utoipa::path(get, path = "/api/departments/{id}/members", tag = "departments", params(("id" = i64, Path, description = "department id")), responses((status = 200, description = "the department's direct members (users), by username", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn department_members(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+    match state.store().get_department(id).await {
+        Ok(Some(_)) => match state.store().department_members(id).await {
+            Ok(m) => json(StatusCode::OK, &m),
+            Err(e) => internal(e),
+        },
+        Ok(None) => not_found("department"),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /api/departments/{id}/members` (`{"users": [id, ...]}`): adds the
+/// users to the department, all or none (an unknown user is refused
+/// naming its id); members already in it stay.
+#[utoipa::path(post, path = "/api/departments/{id}/members", tag = "departments", params(("id" = i64, Path, description = "department id")), request_body(content = serde_json::Value, content_type = "application/json", description = "{\"users\": [user id, ...]}"), responses((status = 200, description = "the department's direct members after the change", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn add_department_members(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let users = match chosen_users(lang, &body) {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    match state.store().add_department_members(id, &users).await {
+        Ok(_) => department_members(State(state), Path(id)).await,
+        Err(store::StoreError::DepartmentNotFound(_)) => not_found("department"),
+        Err(store::StoreError::UserNotFound(u)) => unknown_user(lang, u),
+        Err(e) => internal(e),
+    }
+}
+
+/// `DELETE /api/departments/{id}/members/{user}`: takes the user out of
+/// the department.
+#[utoipa::path(delete, path = "/api/departments/{id}/members/{user}", tag = "departments", params(("id" = i64, Path, description = "department id"), ("user" = i64, Path, description = "user id")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn remove_department_member(
+    State(state): State<AppState>,
+    Path((id, user)): Path<(i64, i64)>,
+) -> Response {
+    match state.store().remove_department_member(id, user).await {
+        Ok(true) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+        Ok(false) => not_found("member of this department"),
+        Err(store::StoreError::DepartmentNotFound(_)) => not_found("department"),
+        Err(e) => internal(e),
     }
 }
 

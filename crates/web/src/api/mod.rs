@@ -20,10 +20,10 @@
 //! | `POST /api/media`, `PUT`, `DELETE /api/media/{name}` | `voice.media:edit` |
 //! | `GET /api/users`, `GET /api/users/{id}` | `system.users:view` |
 //! | `POST /api/users`, `PUT /api/users/{id}` | `system.users:edit` |
-//! | `GET /api/roles` | `system.roles:view` |
-//! | `POST /api/roles`, `PUT`, `DELETE /api/roles/{id}` | `system.roles:edit` |
-//! | `GET /api/departments` | `system.departments:view` |
-//! | `POST /api/departments`, `PUT`, `DELETE /api/departments/{id}` | `system.departments:edit` |
+//! | `GET /api/roles`, `GET /api/roles/{id}/members` | `system.roles:view` |
+//! | `POST /api/roles`, `PUT`, `DELETE /api/roles/{id}`, `POST /api/roles/{id}/members`, `DELETE /api/roles/{id}/members/{user}` | `system.roles:edit` |
+//! | `GET /api/departments`, `GET /api/departments/{id}/members` | `system.departments:view` |
+//! | `POST /api/departments`, `PUT`, `DELETE /api/departments/{id}`, `POST /api/departments/{id}/members`, `DELETE /api/departments/{id}/members/{user}` | `system.departments:edit` |
 //! | `GET /api/audit` | `system.audit:view` |
 //! | `GET /api/status` | `voice.status:view` |
 //! | `GET /api/settings`, `GET /api/dictionaries[/{name}]` | `system.settings:view` |
@@ -138,14 +138,22 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let users_edit = api()
         .routes(routes!(admin::create_user))
         .routes(routes!(admin::update_user));
-    let roles_view = api().routes(routes!(admin::list_roles));
+    let roles_view = api()
+        .routes(routes!(admin::list_roles))
+        .routes(routes!(admin::role_members));
     let roles_edit = api()
         .routes(routes!(admin::create_role))
-        .routes(routes!(admin::update_role, admin::delete_role));
-    let departments_view = api().routes(routes!(admin::list_departments));
+        .routes(routes!(admin::update_role, admin::delete_role))
+        .routes(routes!(admin::add_role_members))
+        .routes(routes!(admin::remove_role_member));
+    let departments_view = api()
+        .routes(routes!(admin::list_departments))
+        .routes(routes!(admin::department_members));
     let departments_edit = api()
         .routes(routes!(admin::create_department))
-        .routes(routes!(admin::update_department, admin::delete_department));
+        .routes(routes!(admin::update_department, admin::delete_department))
+        .routes(routes!(admin::add_department_members))
+        .routes(routes!(admin::remove_department_member));
     let audit_view = api().routes(routes!(admin::audit));
     let settings_view = api()
         .routes(routes!(system::settings))

@@ -1,6 +1,9 @@
 //! Departments (the manual's 3.1.3): the tree, create, edit (name, parent,
 //! permission grid), delete. A move that would make a cycle is refused
-//! with a message next to the parent field.
+//! with a message next to the parent field. The edit page lists the
+//! direct members, with "add users to the department" (a multi-select of
+//! the enabled users who are not members) and a remove button per member;
+//! users are given departments on the user form too.
 
 use std::collections::BTreeSet;
 
@@ -13,6 +16,7 @@ use crate::auth::permissions::DEPARTMENTS_EDIT;
 use crate::auth::Identity;
 use crate::form::{Errors, Form, QueryFields};
 use crate::pages::grid::{department_paths, department_tree, grant_grid, grants_from};
+use crate::pages::members;
 use crate::state::AppState;
 use crate::view::{self, PageCtx};
 
@@ -51,12 +55,17 @@ async fn render_form(
         Ok(d) => d,
         Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
     };
-    let members = match id {
+    // The members panel (shown on the edit page only).
+    let panel = match id {
         Some(id) => match state.store().department_members(id).await {
-            Ok(m) => m,
-            Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+            Ok(m) => members::panel(state, m).await,
+            Err(e) => Err(e),
         },
-        None => Vec::new(),
+        None => Ok((Vec::new(), Vec::new())),
+    };
+    let (members, candidates) = match panel {
+        Ok(p) => p,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
     };
     let paths = department_paths(&all);
     let mut parents: Vec<(String, Value)> = all
@@ -80,7 +89,8 @@ async fn render_form(
             action => id.map(|i| format!("/departments/{i}")).unwrap_or_else(|| "/departments".into()),
             v => context! { name => v.name.clone() },
             parents => parents.into_iter().map(|(_, p)| p).collect::<Vec<_>>(),
-            grid => grant_grid(&granted), errors => errors, members => members,
+            grid => grant_grid(&granted), errors => errors,
+            members => members, candidates => candidates,
             can_edit => identity.allows(DEPARTMENTS_EDIT), flash => flash,
         },
     )
@@ -110,6 +120,49 @@ pub async fn new_form(
     .await
 }
 
+/// Shows the stored department `id` (the 404 page if there is none), with
+/// `errors` (e.g. of the add-members form) and `flash`.
+async fn render_stored(
+    state: &AppState,
+    ctx: &PageCtx,
+    identity: &Identity,
+    id: i64,
+    errors: Errors,
+    status: StatusCode,
+    flash: Option<&str>,
+) -> Response {
+    let dept = match state.store().get_department(id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return not_found(ctx, identity),
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
+    let v = store::DepartmentFields {
+        name: dept.name,
+        parent_id: dept.parent_id,
+        grants: dept.grants,
+    };
+    render_form(
+        state,
+        ctx,
+        identity,
+        Some(dept.id),
+        &v,
+        errors,
+        status,
+        flash,
+    )
+    .await
+}
+
+fn not_found(ctx: &PageCtx, identity: &Identity) -> Response {
+    view::error_page(
+        StatusCode::NOT_FOUND,
+        ctx.lang,
+        Some(identity),
+        "error.not_found",
+    )
+}
+
 /// `GET /departments/{id}`.
 pub async fn edit_form(
     State(state): State<AppState>,
@@ -118,38 +171,21 @@ pub async fn edit_form(
     Path(id): Path<String>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let dept = match id.parse::<i64>() {
-        Ok(id) => state.store().get_department(id).await,
-        Err(_) => Ok(None),
-    };
-    let dept = match dept {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return view::error_page(
-                StatusCode::NOT_FOUND,
-                ctx.lang,
-                Some(&identity),
-                "error.not_found",
-            )
-        }
-        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
-    };
-    let v = store::DepartmentFields {
-        name: dept.name,
-        parent_id: dept.parent_id,
-        grants: dept.grants,
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found(&ctx, &identity);
     };
     let flash = match q.text("done").as_str() {
         "saved" => Some("form.saved"),
         "created" => Some("form.created"),
+        "members_added" => Some("departments.members_added"),
+        "member_removed" => Some("departments.member_removed"),
         _ => None,
     };
-    render_form(
+    render_stored(
         &state,
         &ctx,
         &identity,
-        Some(dept.id),
-        &v,
+        id,
         Errors::default(),
         StatusCode::OK,
         flash,
@@ -311,31 +347,13 @@ pub async fn delete(
             Redirect::to("/departments?done=deleted").into_response()
         }
         Err(store::StoreError::DepartmentHasChildren(_)) => {
-            let dept = match state.store().get_department(id).await {
-                Ok(Some(d)) => d,
-                Ok(None) => {
-                    return view::error_page(
-                        StatusCode::NOT_FOUND,
-                        ctx.lang,
-                        Some(&identity),
-                        "error.not_found",
-                    )
-                }
-                Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
-            };
-            let v = store::DepartmentFields {
-                name: dept.name,
-                parent_id: dept.parent_id,
-                grants: dept.grants,
-            };
             let mut errors = Errors::default();
             errors.add("_form", "department.has_children");
-            render_form(
+            render_stored(
                 &state,
                 &ctx,
                 &identity,
-                Some(id),
-                &v,
+                id,
                 errors,
                 StatusCode::CONFLICT,
                 None,
@@ -348,6 +366,78 @@ pub async fn delete(
             Some(&identity),
             "error.not_found",
         ),
+        Err(e) => view::internal_error(false, ctx.lang, &e.into()),
+    }
+}
+
+/// `POST /departments/{id}/members`: adds the chosen users (`user`,
+/// repeated) to the department, all or none. Members already in it stay;
+/// no user chosen, or one that does not exist, is shown next to the field.
+pub async fn add_members(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    identity: Identity,
+    Path(id): Path<String>,
+    Form(f): Form,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found(&ctx, &identity);
+    };
+    let mut errors = Errors::default();
+    match members::chosen(&f, "user") {
+        Ok(users) => match state.store().add_department_members(id, &users).await {
+            Ok(added) => {
+                tracing::info!(
+                    by = identity.user.username,
+                    department = id,
+                    users = ?users,
+                    added,
+                    "users added to department"
+                );
+                return Redirect::to(&format!("/departments/{id}?done=members_added#members"))
+                    .into_response();
+            }
+            Err(store::StoreError::DepartmentNotFound(_)) => return not_found(&ctx, &identity),
+            Err(store::StoreError::UserNotFound(_)) => errors.add("user", "members.user_unknown"),
+            Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+        },
+        Err(key) => errors.add("user", key),
+    }
+    render_stored(
+        &state,
+        &ctx,
+        &identity,
+        id,
+        errors,
+        StatusCode::BAD_REQUEST,
+        None,
+    )
+    .await
+}
+
+/// `POST /departments/{id}/members/{user}/remove`: takes the user out of
+/// the department (404 if the department does not exist or the user is
+/// no direct member).
+pub async fn remove_member(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    identity: Identity,
+    Path((id, user)): Path<(String, String)>,
+) -> Response {
+    let (Ok(id), Ok(user)) = (id.parse::<i64>(), user.parse::<i64>()) else {
+        return not_found(&ctx, &identity);
+    };
+    match state.store().remove_department_member(id, user).await {
+        Ok(true) => {
+            tracing::info!(
+                by = identity.user.username,
+                department = id,
+                user,
+                "user removed from department"
+            );
+            Redirect::to(&format!("/departments/{id}?done=member_removed#members")).into_response()
+        }
+        Ok(false) | Err(store::StoreError::DepartmentNotFound(_)) => not_found(&ctx, &identity),
         Err(e) => view::internal_error(false, ctx.lang, &e.into()),
     }
 }

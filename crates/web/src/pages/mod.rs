@@ -6,6 +6,7 @@ pub mod departments;
 pub mod grid;
 pub mod home;
 pub mod login;
+pub(crate) mod members;
 pub mod roles;
 pub mod system;
 pub mod tokens;
@@ -54,7 +55,12 @@ pub fn protected() -> Router<AppState> {
         .route("/roles/new", get(roles::new_form))
         .route("/roles", post(roles::create))
         .route("/roles/{id}", post(roles::update))
-        .route("/roles/{id}/delete", post(roles::delete));
+        .route("/roles/{id}/delete", post(roles::delete))
+        .route("/roles/{id}/members", post(roles::add_members))
+        .route(
+            "/roles/{id}/members/{user}/remove",
+            post(roles::remove_member),
+        );
     let departments_view = Router::new()
         .route("/departments", get(departments::list))
         .route("/departments/{id}", get(departments::edit_form));
@@ -62,7 +68,12 @@ pub fn protected() -> Router<AppState> {
         .route("/departments/new", get(departments::new_form))
         .route("/departments", post(departments::create))
         .route("/departments/{id}", post(departments::update))
-        .route("/departments/{id}/delete", post(departments::delete));
+        .route("/departments/{id}/delete", post(departments::delete))
+        .route("/departments/{id}/members", post(departments::add_members))
+        .route(
+            "/departments/{id}/members/{user}/remove",
+            post(departments::remove_member),
+        );
     signed_in
         .merge(require(USERS_VIEW, users_view))
         .merge(require(USERS_EDIT, users_edit))

@@ -1,5 +1,7 @@
 //! Roles (the manual's 3.1.2): list, create, edit with the permission
-//! grid, delete. Users are added to roles on the user form.
+//! grid, delete; on the edit page the members, with "add users to the
+//! role" (a multi-select of the enabled users who are not members) and a
+//! remove button per member. Users are given roles on the user form too.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +14,7 @@ use crate::auth::permissions::ROLES_EDIT;
 use crate::auth::Identity;
 use crate::form::{Errors, Form, QueryFields};
 use crate::pages::grid::{grant_grid, grants_from};
+use crate::pages::members;
 use crate::state::AppState;
 use crate::view::{self, PageCtx};
 
@@ -55,12 +58,17 @@ async fn render_form(
     status: StatusCode,
     flash: Option<&str>,
 ) -> Response {
-    let members = match id {
+    // The members panel (shown on the edit page only).
+    let panel = match id {
         Some(id) => match state.store().role_members(id).await {
-            Ok(m) => m,
-            Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+            Ok(m) => members::panel(state, m).await,
+            Err(e) => Err(e),
         },
-        None => Vec::new(),
+        None => Ok((Vec::new(), Vec::new())),
+    };
+    let (members, candidates) = match panel {
+        Ok(p) => p,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
     };
     ctx.render_status(
         status,
@@ -69,7 +77,8 @@ async fn render_form(
             editing => id.is_some(), id => id,
             action => id.map(|i| format!("/roles/{i}")).unwrap_or_else(|| "/roles".into()),
             v => context! { name => v.name.clone(), description => v.description.clone() },
-            grid => grant_grid(&v.grants), errors => errors, members => members,
+            grid => grant_grid(&v.grants), errors => errors,
+            members => members, candidates => candidates,
             can_edit => identity.allows(ROLES_EDIT), flash => flash,
         },
     )
@@ -90,6 +99,49 @@ pub async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Ide
     .await
 }
 
+/// Shows the stored role `id` (the 404 page if there is none), with
+/// `errors` (e.g. of the add-members form) and `flash`.
+async fn render_stored(
+    state: &AppState,
+    ctx: &PageCtx,
+    identity: &Identity,
+    id: i64,
+    errors: Errors,
+    status: StatusCode,
+    flash: Option<&str>,
+) -> Response {
+    let role = match state.store().get_role(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(ctx, identity),
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
+    let v = Values {
+        name: role.name,
+        description: role.description,
+        grants: role.grants.into_iter().collect(),
+    };
+    render_form(
+        state,
+        ctx,
+        identity,
+        Some(role.id),
+        &v,
+        errors,
+        status,
+        flash,
+    )
+    .await
+}
+
+fn not_found(ctx: &PageCtx, identity: &Identity) -> Response {
+    view::error_page(
+        StatusCode::NOT_FOUND,
+        ctx.lang,
+        Some(identity),
+        "error.not_found",
+    )
+}
+
 /// `GET /roles/{id}`.
 pub async fn edit_form(
     State(state): State<AppState>,
@@ -98,38 +150,21 @@ pub async fn edit_form(
     Path(id): Path<String>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let role = match id.parse::<i64>() {
-        Ok(id) => state.store().get_role(id).await,
-        Err(_) => Ok(None),
-    };
-    let role = match role {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return view::error_page(
-                StatusCode::NOT_FOUND,
-                ctx.lang,
-                Some(&identity),
-                "error.not_found",
-            )
-        }
-        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
-    };
-    let v = Values {
-        name: role.name,
-        description: role.description,
-        grants: role.grants.into_iter().collect(),
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found(&ctx, &identity);
     };
     let flash = match q.text("done").as_str() {
         "saved" => Some("form.saved"),
         "created" => Some("form.created"),
+        "members_added" => Some("roles.members_added"),
+        "member_removed" => Some("roles.member_removed"),
         _ => None,
     };
-    render_form(
+    render_stored(
         &state,
         &ctx,
         &identity,
-        Some(role.id),
-        &v,
+        id,
         Errors::default(),
         StatusCode::OK,
         flash,
@@ -270,6 +305,77 @@ pub async fn delete(
             Some(&identity),
             "error.not_found",
         ),
+        Err(e) => view::internal_error(false, ctx.lang, &e.into()),
+    }
+}
+
+/// `POST /roles/{id}/members`: adds the chosen users (`user`, repeated) to
+/// the role, all or none. Members already in it stay; no user chosen, or
+/// one that does not exist, is shown next to the field.
+pub async fn add_members(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    identity: Identity,
+    Path(id): Path<String>,
+    Form(f): Form,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found(&ctx, &identity);
+    };
+    let mut errors = Errors::default();
+    match members::chosen(&f, "user") {
+        Ok(users) => match state.store().add_role_members(id, &users).await {
+            Ok(added) => {
+                tracing::info!(
+                    by = identity.user.username,
+                    role = id,
+                    users = ?users,
+                    added,
+                    "users added to role"
+                );
+                return Redirect::to(&format!("/roles/{id}?done=members_added#members"))
+                    .into_response();
+            }
+            Err(store::StoreError::RoleNotFound(_)) => return not_found(&ctx, &identity),
+            Err(store::StoreError::UserNotFound(_)) => errors.add("user", "members.user_unknown"),
+            Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+        },
+        Err(key) => errors.add("user", key),
+    }
+    render_stored(
+        &state,
+        &ctx,
+        &identity,
+        id,
+        errors,
+        StatusCode::BAD_REQUEST,
+        None,
+    )
+    .await
+}
+
+/// `POST /roles/{id}/members/{user}/remove`: takes the user out of the
+/// role (404 if the role does not exist or the user is no member).
+pub async fn remove_member(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    identity: Identity,
+    Path((id, user)): Path<(String, String)>,
+) -> Response {
+    let (Ok(id), Ok(user)) = (id.parse::<i64>(), user.parse::<i64>()) else {
+        return not_found(&ctx, &identity);
+    };
+    match state.store().remove_role_member(id, user).await {
+        Ok(true) => {
+            tracing::info!(
+                by = identity.user.username,
+                role = id,
+                user,
+                "user removed from role"
+            );
+            Redirect::to(&format!("/roles/{id}?done=member_removed#members")).into_response()
+        }
+        Ok(false) | Err(store::StoreError::RoleNotFound(_)) => not_found(&ctx, &identity),
         Err(e) => view::internal_error(false, ctx.lang, &e.into()),
     }
 }

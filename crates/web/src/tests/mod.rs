@@ -12,6 +12,7 @@ use crate::state::{AppState, Settings};
 
 // Tests of each area of pages, using the harness below.
 mod callcenter;
+mod members;
 mod system;
 mod voice;
 
@@ -1240,7 +1241,11 @@ async fn the_openapi_document_lists_every_route_with_its_permission() {
         "/api/users",
         "/api/users/{id}",
         "/api/roles/{id}",
+        "/api/roles/{id}/members",
+        "/api/roles/{id}/members/{user}",
         "/api/departments/{id}",
+        "/api/departments/{id}/members",
+        "/api/departments/{id}/members/{user}",
         "/api/audit",
         "/api/settings",
         "/api/queues/{name}",
@@ -1273,7 +1278,8 @@ async fn the_openapi_document_lists_every_route_with_its_permission() {
             .replace("{name}", "x")
             .replace("{ext}", "1001")
             .replace("{queue}", "support")
-            .replace("{agent}", "1001");
+            .replace("{agent}", "1001")
+            .replace("{user}", "1");
         for (method, op) in item.as_object().unwrap() {
             if !["get", "post", "put", "delete"].contains(&method.as_str()) {
                 continue;
@@ -1305,7 +1311,7 @@ async fn the_openapi_document_lists_every_route_with_its_permission() {
             checked += 1;
         }
     }
-    assert!(checked >= 58, "only {checked} operations checked");
+    assert!(checked >= 71, "only {checked} operations checked");
 }
 
 #[tokio::test]
