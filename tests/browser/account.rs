@@ -2,12 +2,13 @@
 //! expires or is signed out sends the user to sign-in and back to the page they
 //! asked for.
 
-use crate::driver::{run, BrowserOptions};
+use crate::driver::{run, BrowserKind, BrowserOptions};
 use crate::flows::{self, ADMIN_PASSWORD};
 
-#[tokio::test]
-async fn default_admin_must_change_the_password_then_sees_the_node_status() {
+browser_tests!(default_admin_must_change_the_password_then_sees_the_node_status);
+async fn default_admin_must_change_the_password_then_sees_the_node_status(browser: BrowserKind) {
     run(
+        browser,
         "admin_first_sign_in",
         BrowserOptions::default(),
         |t| async move {
@@ -80,9 +81,10 @@ async fn default_admin_must_change_the_password_then_sees_the_node_status() {
     .await
 }
 
-#[tokio::test]
-async fn an_expired_or_ended_session_signs_in_again_and_returns_to_the_page() {
+browser_tests!(an_expired_or_ended_session_signs_in_again_and_returns_to_the_page);
+async fn an_expired_or_ended_session_signs_in_again_and_returns_to_the_page(browser: BrowserKind) {
     run(
+        browser,
         "session_return",
         BrowserOptions::default(),
         |t| async move {

@@ -1,12 +1,13 @@
 //! Departments form a tree: a child is created under its parent, and moving
 //! the parent under its own child is refused next to the parent field.
 
-use crate::driver::{by_test, run, BrowserOptions};
+use crate::driver::{by_test, run, BrowserKind, BrowserOptions};
 use crate::flows;
 
-#[tokio::test]
-async fn moving_a_department_under_its_child_is_refused() {
+browser_tests!(moving_a_department_under_its_child_is_refused);
+async fn moving_a_department_under_its_child_is_refused(browser: BrowserKind) {
     run(
+        browser,
         "departments_cycle",
         BrowserOptions::default(),
         |t| async move {

@@ -1,8 +1,10 @@
-//! The browser side of the harness: a chromedriver process on a free loopback
-//! port, a headless Chromium session through it (fantoccini), and helpers that
-//! wait for what the user would see (polling with generous timeouts, never
-//! fixed sleeps). [`run`] ties one server and one browser to one test and saves
-//! a screenshot and the page HTML when the test fails.
+//! The browser side of the harness: a WebDriver process on a free loopback
+//! port (chromedriver for Chromium, geckodriver for Firefox), a headless
+//! browser session through it (fantoccini), and helpers that wait for what the
+//! user would see (polling with generous timeouts, never fixed sleeps). [`run`]
+//! ties one server and one browser to one test and saves a screenshot and the
+//! page HTML when the test fails. `browser_tests!` (main.rs) runs a test in
+//! each browser.
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -27,7 +29,7 @@ use crate::harness::{self, Server};
 /// machines (CI runs many servers and browsers at once), not an expectation.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long chromedriver and Chromium may take to start.
+/// How long the WebDriver and its browser may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often conditions are checked while waiting.
@@ -39,30 +41,122 @@ pub const LAPTOP: (u32, u32) = (1280, 800);
 /// Makes temp profile dirs and artifact names unique within this process.
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// A chromedriver process in its own process group; the group (chromedriver and
-/// the Chromium it started) is killed when this is dropped.
-struct ChromeDriver {
+/// Which browser a test runs in. Every test runs in each (`browser_tests!`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrowserKind {
+    /// Headless Chromium through chromedriver (Debian packages `chromium`,
+    /// `chromium-driver`).
+    Chromium,
+    /// Headless Firefox ESR (Debian package `firefox-esr`) through geckodriver
+    /// (`cargo install geckodriver`).
+    Firefox,
+}
+
+impl BrowserKind {
+    /// "chromium" or "firefox": in test, server and artifact names.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium => "chromium",
+            BrowserKind::Firefox => "firefox",
+        }
+    }
+
+    /// The WebDriver program's name.
+    fn driver_name(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium => "chromedriver",
+            BrowserKind::Firefox => "geckodriver",
+        }
+    }
+}
+
+/// The geckodriver program: on PATH, else where `cargo install` puts it
+/// ($CARGO_HOME/bin, ~/.cargo/bin), which need not be on PATH.
+fn geckodriver_program() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let cargo_bins = [
+        std::env::var_os("CARGO_HOME").map(|h| PathBuf::from(h).join("bin")),
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")),
+    ];
+    on_path
+        .into_iter()
+        .chain(cargo_bins.into_iter().flatten())
+        .map(|dir| dir.join("geckodriver"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "geckodriver not found on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: \
+                 `cargo install geckodriver --locked` (tests/run does)"
+            )
+        })
+}
+
+/// The Firefox binary for geckodriver: Debian's firefox-esr if installed,
+/// else whatever geckodriver finds (a `firefox` on PATH).
+fn firefox_binary() -> Option<&'static str> {
+    ["/usr/bin/firefox-esr", "/usr/bin/firefox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+}
+
+/// A WebDriver process (chromedriver or geckodriver) in its own process group;
+/// the group (the driver and the browser it started) is killed when this is
+/// dropped.
+struct WebDriver {
+    kind: BrowserKind,
     child: Child,
     port: u16,
     log_path: PathBuf,
 }
 
-impl ChromeDriver {
-    /// Starts chromedriver on a free loopback port and waits until it is ready;
-    /// tries other ports if another program took the one probed.
-    fn start(name: &str) -> ChromeDriver {
-        let log_path = harness::artifacts().join(format!("{name}.chromedriver.log"));
+impl WebDriver {
+    /// Starts the WebDriver of `kind` on a free loopback port and waits until
+    /// it is ready; tries other ports if another program took the one probed.
+    /// geckodriver keeps Firefox's profile under `profile_root`.
+    fn start(kind: BrowserKind, name: &str, profile_root: &std::path::Path) -> WebDriver {
+        let log_path = harness::artifacts().join(format!("{name}.{}.log", kind.driver_name()));
         let mut last = String::new();
         for _ in 0..3 {
             let port = harness::free_tcp_port();
-            let mut command = Command::new("chromedriver");
+            let mut command = match kind {
+                BrowserKind::Chromium => {
+                    let mut c = Command::new("chromedriver");
+                    c.arg(format!("--port={port}"))
+                        .arg(format!("--log-path={}", log_path.display()))
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null());
+                    c
+                }
+                BrowserKind::Firefox => {
+                    // geckodriver logs (and passes Firefox's output) to stderr.
+                    let log = std::fs::File::create(&log_path).expect("create the geckodriver log");
+                    let mut c = Command::new(geckodriver_program());
+                    c.arg("--host")
+                        .arg("127.0.0.1")
+                        .arg("--port")
+                        .arg(port.to_string())
+                        // Marionette (driver to Firefox) takes a port the
+                        // system gives (the default). The WebDriver BiDi port
+                        // is used only if a session asks for BiDi, but its
+                        // default is 9222 for every geckodriver: give each
+                        // its own, so that parallel tests cannot clash.
+                        .arg("--websocket-port")
+                        .arg(harness::free_tcp_port().to_string())
+                        .arg("--profile-root")
+                        .arg(profile_root)
+                        .stdout(log.try_clone().expect("the geckodriver log"))
+                        .stderr(log)
+                        // Firefox's own temp files go to the profile dir too.
+                        .env("TMPDIR", profile_root)
+                        .env("MOZ_HEADLESS", "1");
+                    c
+                }
+            };
             command
-                .arg(format!("--port={port}"))
-                .arg(format!("--log-path={}", log_path.display()))
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                // Its own group, so that drop can end Chromium with it.
+                // Its own group, so that drop can end the browser with it.
                 .process_group(0);
             // SAFETY: prctl is async-signal-safe; it only sets a flag of the
             // child: killed if this test process dies without dropping it.
@@ -72,12 +166,16 @@ impl ChromeDriver {
                     Ok(())
                 });
             }
-            let child = command
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!("cannot run chromedriver ({e}): install Debian package chromium-driver (tests/run does)")
-                });
-            let mut driver = ChromeDriver {
+            let child = command.spawn().unwrap_or_else(|e| match kind {
+                BrowserKind::Chromium => panic!(
+                    "cannot run chromedriver ({e}): install Debian package chromium-driver (tests/run does)"
+                ),
+                BrowserKind::Firefox => panic!(
+                    "cannot run geckodriver ({e}): `cargo install geckodriver --locked` (tests/run does)"
+                ),
+            });
+            let mut driver = WebDriver {
+                kind,
                 child,
                 port,
                 log_path: log_path.clone(),
@@ -87,16 +185,17 @@ impl ChromeDriver {
                 Err(why) => last = why,
             }
         }
-        panic!("chromedriver did not start: {last}");
+        panic!("{} did not start: {last}", kind.driver_name());
     }
 
-    /// Polls `GET /status` until chromedriver says it is ready.
+    /// Polls `GET /status` until the driver says it is ready.
     fn wait_ready(&mut self) -> Result<(), String> {
+        let what = self.kind.driver_name();
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
-                    "chromedriver exited ({status}):\n{}",
+                    "{what} exited ({status}):\n{}",
                     harness::log_tail(&self.log_path, 20)
                 ));
             }
@@ -107,7 +206,7 @@ impl ChromeDriver {
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "chromedriver not ready after {START_TIMEOUT:?}:\n{}",
+                    "{what} not ready after {START_TIMEOUT:?}:\n{}",
                     harness::log_tail(&self.log_path, 20)
                 ));
             }
@@ -116,9 +215,9 @@ impl ChromeDriver {
     }
 }
 
-impl Drop for ChromeDriver {
+impl Drop for WebDriver {
     fn drop(&mut self) {
-        // The group id is chromedriver's pid (process_group(0)); Chromium and
+        // The group id is the driver's pid (process_group(0)); the browser and
         // its helpers are in that group unless they moved themselves out.
         let pgid = self.child.id() as libc::pid_t;
         // SAFETY: kill(2) with a negative pid signals the process group we created.
@@ -134,10 +233,11 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    // HTTP/1.1: chromedriver refuses HTTP/1.0 requests.
+    // HTTP/1.1: chromedriver refuses HTTP/1.0 requests. The Host names the
+    // port: geckodriver refuses requests whose Host is not its address.
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     // chromedriver keeps the connection open despite "Connection: close":
@@ -170,7 +270,9 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 /// What the browser is like.
 #[derive(Clone, Debug)]
 pub struct BrowserOptions {
-    /// The browser's language (`--lang` and Accept-Language), e.g. "en-US", "zh-CN".
+    /// The browser's language (Accept-Language and navigator.language:
+    /// Chromium's `--lang`, Firefox's `intl.accept_languages`), e.g. "en-US",
+    /// "zh-CN".
     pub lang: String,
     /// Window size (width, height) in CSS pixels.
     pub size: (u32, u32),
@@ -185,7 +287,7 @@ impl Default for BrowserOptions {
     }
 }
 
-/// One headless Chromium, pointed at one server. Cheap to clone (a handle).
+/// One headless browser, pointed at one server. Cheap to clone (a handle).
 #[derive(Clone)]
 pub struct Browser {
     client: Client,
@@ -202,35 +304,49 @@ pub struct Ctx {
     pub browser: Browser,
 }
 
-/// Runs one browser test: starts a server named `name`, chromedriver and a
-/// headless Chromium with `options`, and runs `body`. If the body fails, the
-/// page's screenshot and HTML are saved under tests/artifacts/ and the server
-/// log tail is printed (by the server harness) before the test fails.
-pub async fn run<F, Fut>(name: &str, options: BrowserOptions, body: F)
+/// Runs one browser test: starts a server named `name`, the WebDriver of
+/// `kind` and a headless browser with `options`, and runs `body`. If the body
+/// fails, the page's screenshot and HTML are saved under tests/artifacts/ and
+/// the server log tail is printed (by the server harness) before the test
+/// fails.
+pub async fn run<F, Fut>(kind: BrowserKind, name: &str, options: BrowserOptions, body: F)
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let server = Arc::new(Server::builder(name).start());
-    run_on(server, name, options, body).await
+    let server = Arc::new(Server::builder(&server_name(kind, name)).start());
+    run_on(kind, server, name, options, body).await
 }
 
-/// Like [`run`], on a server the test started itself (e.g. with extensions).
-pub async fn run_on<F, Fut>(server: Arc<Server>, name: &str, options: BrowserOptions, body: F)
-where
+/// The name of the server of test `name` in `kind` ("ivr_tree-firefox"): logs
+/// and data dirs say which browser's run they belong to.
+pub fn server_name(kind: BrowserKind, name: &str) -> String {
+    format!("{name}-{}", kind.name())
+}
+
+/// Like [`run`], on a server the test started itself (e.g. with extensions;
+/// name it with [`server_name`]).
+pub async fn run_on<F, Fut>(
+    kind: BrowserKind,
+    server: Arc<Server>,
+    name: &str,
+    options: BrowserOptions,
+    body: F,
+) where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()>,
 {
     let id = format!(
-        "browser-{name}-{}-{}",
+        "browser-{name}-{}-{}-{}",
+        kind.name(),
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     );
-    let driver = ChromeDriver::start(&id);
-    let profile = harness::artifacts().join("profiles").join(&id);
-    let _ = std::fs::remove_dir_all(&profile);
-    std::fs::create_dir_all(&profile).expect("create browser profile dir");
-    let client = open_browser(driver.port, &profile, &options).await;
+    // Declared before the driver: removed after the browser has ended, also
+    // when the driver or the browser fails to start.
+    let profile = ProfileDir::new(&id);
+    let driver = WebDriver::start(kind, &id, &profile.0);
+    let client = open_browser(kind, driver.port, &profile.0, &options).await;
     let browser = Browser {
         client: client.clone(),
         base: format!("http://127.0.0.1:{}", server.http_port),
@@ -244,14 +360,33 @@ where
     let outcome = CatchUnwind(Box::pin(body(ctx))).await;
     if outcome.is_err() {
         browser.save_artifacts(&id).await;
-        eprintln!("chromedriver log: {}", driver.log_path.display());
+        eprintln!("{} log: {}", kind.driver_name(), driver.log_path.display());
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
     drop(driver);
-    let _ = std::fs::remove_dir_all(&profile);
+    drop(profile);
     if let Err(payload) = outcome {
         // The server (dropped while unwinding) prints its log tail.
         std::panic::resume_unwind(payload);
+    }
+}
+
+/// The browser's profile dir (Chromium's user data dir, the dir geckodriver
+/// makes Firefox profiles in) under tests/artifacts/profiles; removed on drop.
+struct ProfileDir(PathBuf);
+
+impl ProfileDir {
+    fn new(id: &str) -> ProfileDir {
+        let dir = harness::artifacts().join("profiles").join(id);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create browser profile dir");
+        ProfileDir(dir)
+    }
+}
+
+impl Drop for ProfileDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -271,9 +406,15 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-/// Opens a WebDriver session: headless Chromium with a temporary profile, the
-/// given language and window size.
-async fn open_browser(port: u16, profile: &std::path::Path, options: &BrowserOptions) -> Client {
+/// Opens a WebDriver session: a headless browser of `kind` with a temporary
+/// profile, the given language and window size, allowed to play audio
+/// without a click.
+async fn open_browser(
+    kind: BrowserKind,
+    port: u16,
+    profile: &std::path::Path,
+    options: &BrowserOptions,
+) -> Client {
     let (width, height) = options.size;
     let lang = &options.lang;
     // Accept-Language lists the base language too, as browsers send it.
@@ -284,29 +425,54 @@ async fn open_browser(port: u16, profile: &std::path::Path, options: &BrowserOpt
         format!("{lang},{base_lang}")
     };
     let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("chrome"));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-extensions",
-                "--disable-background-networking",
-                "--disable-sync",
-                // Media pages play audio from a script, without a click.
-                "--autoplay-policy=no-user-gesture-required",
-                format!("--user-data-dir={}", profile.display()),
-                format!("--window-size={width},{height}"),
-                format!("--lang={lang}"),
-            ],
-            "prefs": { "intl.accept_languages": accept },
-        }),
-    );
+    match kind {
+        BrowserKind::Chromium => {
+            caps.insert("browserName".into(), json!("chrome"));
+            caps.insert(
+                "goog:chromeOptions".into(),
+                json!({
+                    "args": [
+                        "--headless=new",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-dev-shm-usage",
+                        "--no-first-run",
+                        "--no-default-browser-check",
+                        "--disable-extensions",
+                        "--disable-background-networking",
+                        "--disable-sync",
+                        // Media pages play audio from a script, without a click.
+                        "--autoplay-policy=no-user-gesture-required",
+                        format!("--user-data-dir={}", profile.display()),
+                        format!("--window-size={width},{height}"),
+                        format!("--lang={lang}"),
+                    ],
+                    "prefs": { "intl.accept_languages": accept },
+                }),
+            );
+        }
+        BrowserKind::Firefox => {
+            // geckodriver makes a fresh profile per session under the
+            // profile dir (--profile-root) with these prefs on top of its own
+            // (no updates, no first-run pages).
+            let mut firefox = json!({
+                // The window size is set through WebDriver below.
+                "args": ["-headless"],
+                "prefs": {
+                    // Accept-Language and navigator.language(s).
+                    "intl.accept_languages": accept,
+                    // Media pages play audio from a script, without a click
+                    // (0 = allow audible autoplay).
+                    "media.autoplay.default": 0,
+                },
+            });
+            if let Some(binary) = firefox_binary() {
+                firefox["binary"] = json!(binary);
+            }
+            caps.insert("browserName".into(), json!("firefox"));
+            caps.insert("moz:firefoxOptions".into(), firefox);
+        }
+    }
     let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
     builder.capabilities(caps);
     let url = format!("http://127.0.0.1:{port}");
@@ -314,9 +480,11 @@ async fn open_browser(port: u16, profile: &std::path::Path, options: &BrowserOpt
     let client = loop {
         match builder.connect(&url).await {
             Ok(c) => break c,
-            Err(e) if Instant::now() > deadline => panic!("cannot open Chromium: {e}"),
+            Err(e) if Instant::now() > deadline => {
+                panic!("cannot open {}: {e}", kind.name())
+            }
             Err(e) => {
-                eprintln!("opening Chromium failed, retrying: {e}");
+                eprintln!("opening {} failed, retrying: {e}", kind.name());
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

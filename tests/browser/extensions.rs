@@ -1,7 +1,7 @@
 //! Extensions: the batch form creates a range (101-110) in one go, and a
 //! number that exists already is refused next to the numbers field.
 
-use crate::driver::{by_test, run, BrowserOptions};
+use crate::driver::{by_test, run, BrowserKind, BrowserOptions};
 use crate::flows;
 
 /// The numbers of the rows the extensions table shows, in order.
@@ -9,9 +9,10 @@ const ROW_NUMBERS: &str =
     "return Array.from(document.querySelectorAll('#ext-table tbody tr[data-number]'))\
      .map(function (tr) { return tr.getAttribute('data-number'); })";
 
-#[tokio::test]
-async fn the_batch_form_creates_extensions_101_to_110_and_lists_them() {
+browser_tests!(the_batch_form_creates_extensions_101_to_110_and_lists_them);
+async fn the_batch_form_creates_extensions_101_to_110_and_lists_them(browser: BrowserKind) {
     run(
+        browser,
         "extensions_batch",
         BrowserOptions::default(),
         |t| async move {
@@ -54,9 +55,10 @@ async fn the_batch_form_creates_extensions_101_to_110_and_lists_them() {
     .await
 }
 
-#[tokio::test]
-async fn a_duplicate_extension_is_refused_next_to_the_numbers_field() {
+browser_tests!(a_duplicate_extension_is_refused_next_to_the_numbers_field);
+async fn a_duplicate_extension_is_refused_next_to_the_numbers_field(browser: BrowserKind) {
     run(
+        browser,
         "extensions_duplicate",
         BrowserOptions::default(),
         |t| async move {

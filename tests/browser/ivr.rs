@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::driver::{by_test, run_on, Browser, BrowserOptions};
+use crate::driver::{by_test, run_on, server_name, Browser, BrowserKind, BrowserOptions};
 use crate::flows;
 use crate::harness::Server;
 
@@ -50,15 +50,16 @@ async fn tests_of(b: &Browser, css: &str) -> serde_json::Value {
     .await
 }
 
-#[tokio::test]
-async fn a_two_level_ivr_built_in_the_pages_shows_as_a_tree() {
+browser_tests!(a_two_level_ivr_built_in_the_pages_shows_as_a_tree);
+async fn a_two_level_ivr_built_in_the_pages_shows_as_a_tree(browser: BrowserKind) {
     // Extensions for the sub-menu's entries to lead to.
     let server = Arc::new(
-        Server::builder("ivr_tree")
+        Server::builder(&server_name(browser, "ivr_tree"))
             .extensions("101-102", "ivr-ext-pass")
             .start(),
     );
     run_on(
+        browser,
         server,
         "ivr_tree",
         BrowserOptions::default(),

@@ -3,23 +3,25 @@
 
 use std::sync::Arc;
 
-use crate::driver::{by_test, run_on, BrowserOptions};
+use crate::driver::{by_test, run_on, server_name, BrowserKind, BrowserOptions};
 use crate::flows;
 use crate::harness::{self, Server};
 
 /// The <audio> element of the media file "welcome-prompt", in scripts.
 const AUDIO: &str = "document.querySelector('[data-test=\"media-audio-welcome-prompt\"]')";
 
-#[tokio::test]
-async fn an_uploaded_prompt_is_listed_and_plays_in_the_browser() {
+browser_tests!(an_uploaded_prompt_is_listed_and_plays_in_the_browser);
+async fn an_uploaded_prompt_is_listed_and_plays_in_the_browser(browser: BrowserKind) {
     // Uploads go to a directory of this run, not the default media/prompts
     // of the working tree.
-    let uploads = harness::artifacts()
-        .join("uploads")
-        .join(format!("media_upload_play-{}", std::process::id()));
+    let uploads = harness::artifacts().join("uploads").join(format!(
+        "{}-{}",
+        server_name(browser, "media_upload_play"),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&uploads);
     let server = Arc::new(
-        Server::builder("media_upload_play")
+        Server::builder(&server_name(browser, "media_upload_play"))
             .config(&format!(
                 "[media]\nuploads_dir = {:?}",
                 uploads.display().to_string()
@@ -27,6 +29,7 @@ async fn an_uploaded_prompt_is_listed_and_plays_in_the_browser() {
             .start(),
     );
     run_on(
+        browser,
         server,
         "media_upload_play",
         BrowserOptions::default(),

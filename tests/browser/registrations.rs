@@ -1,13 +1,16 @@
 //! Registered extensions, live: a phone (SIPp) registering with digest auth
 //! shows up on the open page by itself, without reloading it.
 
-use crate::driver::{by_test, run, BrowserOptions};
+use crate::driver::{by_test, run, BrowserKind, BrowserOptions};
 use crate::flows;
 use crate::sipp::Sipp;
 
-#[tokio::test]
-async fn an_extension_registered_with_sipp_appears_live_on_the_registrations_page() {
+browser_tests!(an_extension_registered_with_sipp_appears_live_on_the_registrations_page);
+async fn an_extension_registered_with_sipp_appears_live_on_the_registrations_page(
+    browser: BrowserKind,
+) {
     run(
+        browser,
         "registrations_live",
         BrowserOptions::default(),
         |t| async move {
