@@ -11,7 +11,8 @@ use super::{fields, refused_messages};
 use crate::auth::{password, Identity};
 use crate::form::{Errors, QueryFields};
 use crate::i18n::Lang;
-use crate::pages::{departments, members, roles, users};
+use crate::pages::members::{self, Group};
+use crate::pages::{departments, roles, users};
 use crate::state::AppState;
 use crate::view::{api_error, json};
 
@@ -57,6 +58,46 @@ fn unknown_user(lang: Lang, id: i64) -> Response {
         lang.t("members.user_unknown_id", &[("id", &id.to_string())]),
     );
     refused_messages(StatusCode::BAD_REQUEST, &messages)
+}
+
+/// The members of a role or department as JSON, or 404 naming the group.
+async fn members_of(group: Group, state: &AppState, id: i64) -> Response {
+    match group.members(state, id).await {
+        Ok(Some(m)) => json(StatusCode::OK, &m),
+        Ok(None) => not_found(group.noun()),
+        Err(e) => internal(e),
+    }
+}
+
+/// Adds `{"users": [...]}` to a role or department; its members after.
+async fn add_members(
+    group: Group,
+    state: AppState,
+    headers: HeaderMap,
+    id: i64,
+    body: String,
+) -> Response {
+    let lang = Lang::from_headers(&headers);
+    let users = match chosen_users(lang, &body) {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    match group.add(&state, id, &users).await {
+        Ok(_) => members_of(group, &state, id).await,
+        Err(e) if group.is_missing(&e) => not_found(group.noun()),
+        Err(store::StoreError::UserNotFound(u)) => unknown_user(lang, u),
+        Err(e) => internal(e),
+    }
+}
+
+/// Takes `user` out of a role or department.
+async fn remove_member(group: Group, state: AppState, id: i64, user: i64) -> Response {
+    match group.remove(&state, id, user).await {
+        Ok(true) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+        Ok(false) => not_found(&format!("member of this {}", group.noun())),
+        Err(e) if group.is_missing(&e) => not_found(group.noun()),
+        Err(e) => internal(e),
+    }
 }
 
 /// A user as the API shows it, with memberships.
@@ -303,14 +344,7 @@ pub async fn delete_role(State(state): State<AppState>, Path(id): Path<i64>) -> 
 /// `GET /api/roles/{id}/members`: the users who are members of the role.
 #[utoipa::path(get, path = "/api/roles/{id}/members", tag = "roles", params(("id" = i64, Path, description = "role id")), responses((status = 200, description = "the role's members (users), by username", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn role_members(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store().get_role(id).await {
-        Ok(Some(_)) => match state.store().role_members(id).await {
-            Ok(m) => json(StatusCode::OK, &m),
-            Err(e) => internal(e),
-        },
-        Ok(None) => not_found("role"),
-        Err(e) => internal(e),
-    }
+    members_of(Group::Role, &state, id).await
 }
 
 /// `POST /api/roles/{id}/members` (`{"users": [id, ...]}`): adds the users
@@ -323,17 +357,7 @@ pub async fn add_role_members(
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let users = match chosen_users(lang, &body) {
-        Ok(u) => u,
-        Err(r) => return *r,
-    };
-    match state.store().add_role_members(id, &users).await {
-        Ok(_) => role_members(State(state), Path(id)).await,
-        Err(store::StoreError::RoleNotFound(_)) => not_found("role"),
-        Err(store::StoreError::UserNotFound(u)) => unknown_user(lang, u),
-        Err(e) => internal(e),
-    }
+    add_members(Group::Role, state, headers, id, body).await
 }
 
 /// `DELETE /api/roles/{id}/members/{user}`: takes the user out of the role.
@@ -342,12 +366,7 @@ pub async fn remove_role_member(
     State(state): State<AppState>,
     Path((id, user)): Path<(i64, i64)>,
 ) -> Response {
-    match state.store().remove_role_member(id, user).await {
-        Ok(true) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
-        Ok(false) => not_found("member of this role"),
-        Err(store::StoreError::RoleNotFound(_)) => not_found("role"),
-        Err(e) => internal(e),
-    }
+    remove_member(Group::Role, state, id, user).await
 }
 
 /// `GET /api/departments`.
@@ -433,14 +452,7 @@ pub async fn delete_department(State(state): State<AppState>, Path(id): Path<i64
 /// of the department.
 #[utoipa::path(get, path = "/api/departments/{id}/members", tag = "departments", params(("id" = i64, Path, description = "department id")), responses((status = 200, description = "the department's direct members (users), by username", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn department_members(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store().get_department(id).await {
-        Ok(Some(_)) => match state.store().department_members(id).await {
-            Ok(m) => json(StatusCode::OK, &m),
-            Err(e) => internal(e),
-        },
-        Ok(None) => not_found("department"),
-        Err(e) => internal(e),
-    }
+    members_of(Group::Department, &state, id).await
 }
 
 /// `POST /api/departments/{id}/members` (`{"users": [id, ...]}`): adds the
@@ -453,17 +465,7 @@ pub async fn add_department_members(
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
-    let users = match chosen_users(lang, &body) {
-        Ok(u) => u,
-        Err(r) => return *r,
-    };
-    match state.store().add_department_members(id, &users).await {
-        Ok(_) => department_members(State(state), Path(id)).await,
-        Err(store::StoreError::DepartmentNotFound(_)) => not_found("department"),
-        Err(store::StoreError::UserNotFound(u)) => unknown_user(lang, u),
-        Err(e) => internal(e),
-    }
+    add_members(Group::Department, state, headers, id, body).await
 }
 
 /// `DELETE /api/departments/{id}/members/{user}`: takes the user out of
@@ -473,12 +475,7 @@ pub async fn remove_department_member(
     State(state): State<AppState>,
     Path((id, user)): Path<(i64, i64)>,
 ) -> Response {
-    match state.store().remove_department_member(id, user).await {
-        Ok(true) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
-        Ok(false) => not_found("member of this department"),
-        Err(store::StoreError::DepartmentNotFound(_)) => not_found("department"),
-        Err(e) => internal(e),
-    }
+    remove_member(Group::Department, state, id, user).await
 }
 
 /// `GET /api/audit?username=&ip=&method=&url=&params=&keyword=&action=&result=ok|failed&from=&to=&page=`

@@ -16,7 +16,7 @@ use crate::auth::permissions::DEPARTMENTS_EDIT;
 use crate::auth::Identity;
 use crate::form::{Errors, Form, QueryFields};
 use crate::pages::grid::{department_paths, department_tree, grant_grid, grants_from};
-use crate::pages::members;
+use crate::pages::members::{self, not_found};
 use crate::state::AppState;
 use crate::view::{self, PageCtx};
 
@@ -152,15 +152,6 @@ async fn render_stored(
         flash,
     )
     .await
-}
-
-fn not_found(ctx: &PageCtx, identity: &Identity) -> Response {
-    view::error_page(
-        StatusCode::NOT_FOUND,
-        ctx.lang,
-        Some(identity),
-        "error.not_found",
-    )
 }
 
 /// `GET /departments/{id}`.
@@ -383,36 +374,22 @@ pub async fn add_members(
     let Ok(id) = id.parse::<i64>() else {
         return not_found(&ctx, &identity);
     };
-    let mut errors = Errors::default();
-    match members::chosen(&f, "user") {
-        Ok(users) => match state.store().add_department_members(id, &users).await {
-            Ok(added) => {
-                tracing::info!(
-                    by = identity.user.username,
-                    department = id,
-                    users = ?users,
-                    added,
-                    "users added to department"
-                );
-                return Redirect::to(&format!("/departments/{id}?done=members_added#members"))
-                    .into_response();
-            }
-            Err(store::StoreError::DepartmentNotFound(_)) => return not_found(&ctx, &identity),
-            Err(store::StoreError::UserNotFound(_)) => errors.add("user", "members.user_unknown"),
-            Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
-        },
-        Err(key) => errors.add("user", key),
+    match members::add_from_page(members::Group::Department, &state, &ctx, &identity, id, &f).await
+    {
+        members::Added::Done(resp) => resp,
+        members::Added::Refused(errors) => {
+            render_stored(
+                &state,
+                &ctx,
+                &identity,
+                id,
+                errors,
+                StatusCode::BAD_REQUEST,
+                None,
+            )
+            .await
+        }
     }
-    render_stored(
-        &state,
-        &ctx,
-        &identity,
-        id,
-        errors,
-        StatusCode::BAD_REQUEST,
-        None,
-    )
-    .await
 }
 
 /// `POST /departments/{id}/members/{user}/remove`: takes the user out of
@@ -422,22 +399,7 @@ pub async fn remove_member(
     State(state): State<AppState>,
     ctx: PageCtx,
     identity: Identity,
-    Path((id, user)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
 ) -> Response {
-    let (Ok(id), Ok(user)) = (id.parse::<i64>(), user.parse::<i64>()) else {
-        return not_found(&ctx, &identity);
-    };
-    match state.store().remove_department_member(id, user).await {
-        Ok(true) => {
-            tracing::info!(
-                by = identity.user.username,
-                department = id,
-                user,
-                "user removed from department"
-            );
-            Redirect::to(&format!("/departments/{id}?done=member_removed#members")).into_response()
-        }
-        Ok(false) | Err(store::StoreError::DepartmentNotFound(_)) => not_found(&ctx, &identity),
-        Err(e) => view::internal_error(false, ctx.lang, &e.into()),
-    }
+    members::remove_from_page(members::Group::Department, &state, &ctx, &identity, ids).await
 }

@@ -14,7 +14,7 @@ use crate::auth::permissions::ROLES_EDIT;
 use crate::auth::Identity;
 use crate::form::{Errors, Form, QueryFields};
 use crate::pages::grid::{grant_grid, grants_from};
-use crate::pages::members;
+use crate::pages::members::{self, not_found};
 use crate::state::AppState;
 use crate::view::{self, PageCtx};
 
@@ -131,15 +131,6 @@ async fn render_stored(
         flash,
     )
     .await
-}
-
-fn not_found(ctx: &PageCtx, identity: &Identity) -> Response {
-    view::error_page(
-        StatusCode::NOT_FOUND,
-        ctx.lang,
-        Some(identity),
-        "error.not_found",
-    )
 }
 
 /// `GET /roles/{id}`.
@@ -322,36 +313,21 @@ pub async fn add_members(
     let Ok(id) = id.parse::<i64>() else {
         return not_found(&ctx, &identity);
     };
-    let mut errors = Errors::default();
-    match members::chosen(&f, "user") {
-        Ok(users) => match state.store().add_role_members(id, &users).await {
-            Ok(added) => {
-                tracing::info!(
-                    by = identity.user.username,
-                    role = id,
-                    users = ?users,
-                    added,
-                    "users added to role"
-                );
-                return Redirect::to(&format!("/roles/{id}?done=members_added#members"))
-                    .into_response();
-            }
-            Err(store::StoreError::RoleNotFound(_)) => return not_found(&ctx, &identity),
-            Err(store::StoreError::UserNotFound(_)) => errors.add("user", "members.user_unknown"),
-            Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
-        },
-        Err(key) => errors.add("user", key),
+    match members::add_from_page(members::Group::Role, &state, &ctx, &identity, id, &f).await {
+        members::Added::Done(resp) => resp,
+        members::Added::Refused(errors) => {
+            render_stored(
+                &state,
+                &ctx,
+                &identity,
+                id,
+                errors,
+                StatusCode::BAD_REQUEST,
+                None,
+            )
+            .await
+        }
     }
-    render_stored(
-        &state,
-        &ctx,
-        &identity,
-        id,
-        errors,
-        StatusCode::BAD_REQUEST,
-        None,
-    )
-    .await
 }
 
 /// `POST /roles/{id}/members/{user}/remove`: takes the user out of the
@@ -360,22 +336,7 @@ pub async fn remove_member(
     State(state): State<AppState>,
     ctx: PageCtx,
     identity: Identity,
-    Path((id, user)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
 ) -> Response {
-    let (Ok(id), Ok(user)) = (id.parse::<i64>(), user.parse::<i64>()) else {
-        return not_found(&ctx, &identity);
-    };
-    match state.store().remove_role_member(id, user).await {
-        Ok(true) => {
-            tracing::info!(
-                by = identity.user.username,
-                role = id,
-                user,
-                "user removed from role"
-            );
-            Redirect::to(&format!("/roles/{id}?done=member_removed#members")).into_response()
-        }
-        Ok(false) | Err(store::StoreError::RoleNotFound(_)) => not_found(&ctx, &identity),
-        Err(e) => view::internal_error(false, ctx.lang, &e.into()),
-    }
+    members::remove_from_page(members::Group::Role, &state, &ctx, &identity, ids).await
 }
