@@ -95,7 +95,10 @@ async fn search(
         Ok(p) => p,
         Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
     };
-    let users = state.store().audit_usernames().await.unwrap_or_default();
+    let users = match state.store().audit_usernames().await {
+        Ok(users) => users,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
     let pages = ((found.total + size - 1) / size).max(1);
     let values: std::collections::BTreeMap<&str, String> =
         FIELDS.iter().map(|f| (*f, q.text(f))).collect();

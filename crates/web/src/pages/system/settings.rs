@@ -156,7 +156,10 @@ async fn render(
     errors: Errors,
     result: Option<(bool, String)>,
 ) -> Response {
-    let stored = state.store().settings().await.unwrap_or_default();
+    let stored = match state.store().settings().await {
+        Ok(s) => s,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
     ctx.render_status(
         status,
         "system/settings.html",
@@ -235,7 +238,10 @@ async fn test_email(
     identity: Identity,
     Form(f): Form,
 ) -> Response {
-    let stored = state.store().settings().await.unwrap_or_default();
+    let stored = match state.store().settings().await {
+        Ok(s) => s,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
     let to = f.text("test_to");
     let mut errors = Errors::default();
     if to.parse::<lettre::message::Mailbox>().is_err() {
@@ -293,7 +299,10 @@ async fn test_sms(
     identity: Identity,
     Form(f): Form,
 ) -> Response {
-    let stored = state.store().settings().await.unwrap_or_default();
+    let stored = match state.store().settings().await {
+        Ok(s) => s,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
     let mobile = f.text("test_mobile");
     let mut errors = Errors::default();
     if !valid_test_mobile(&mobile) {
@@ -393,7 +402,10 @@ async fn dictionary(
     identity: Identity,
     Path(name): Path<String>,
 ) -> Response {
-    let items = state.store().dictionary(&name).await.unwrap_or_default();
+    let items = match state.store().dictionary(&name).await {
+        Ok(items) => items,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
     if items.is_empty() {
         return view::error_page(
             StatusCode::NOT_FOUND,
@@ -427,7 +439,10 @@ async fn dictionary_page(
     items: &str,
     errors: Errors,
 ) -> Response {
-    let names = state.store().dictionaries().await.unwrap_or_default();
+    let names = match state.store().dictionaries().await {
+        Ok(names) => names,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
     ctx.render_status(
         status,
         "system/dictionaries.html",
