@@ -548,6 +548,11 @@ impl Server {
         }
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Sends SIGTERM and waits (up to 30 s) for the exit status; SIGKILL after that.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;

@@ -126,7 +126,7 @@ pub fn tag_of(value: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn token() -> String {
+pub fn token() -> String {
     format!("{:016x}", fastrand::u64(..))
 }
 
@@ -182,9 +182,13 @@ pub struct Ua {
 impl Ua {
     /// A UA for `user` talking to `server`, on a fresh 127.0.0.1 port.
     pub async fn new(user: &str, password: &str, server: SocketAddr) -> Ua {
-        let sock = UdpSocket::bind("127.0.0.1:0")
-            .await
-            .expect("bind UA socket");
+        Self::new_at(user, password, server, "127.0.0.1").await
+    }
+
+    /// A UA on a fresh port of another loopback address (`127.0.0.N`): a
+    /// second host, as far as the server can tell.
+    pub async fn new_at(user: &str, password: &str, server: SocketAddr, ip: &str) -> Ua {
+        let sock = UdpSocket::bind((ip, 0)).await.expect("bind UA socket");
         let addr = sock.local_addr().unwrap();
         Ua {
             sock,
@@ -269,7 +273,7 @@ impl Ua {
 
     /// Builds a request. `to` is the To value (with tag in a dialog).
     #[allow(clippy::too_many_arguments)]
-    fn request(
+    pub fn request(
         &self,
         method: &str,
         uri: &str,
@@ -321,7 +325,7 @@ impl Ua {
 
     /// The digest answer header for a 401/407, for the challenge with our
     /// preferred algorithm (MD5 unless changed), else the first one.
-    fn authorization(&self, resp: &Msg, method: &str, uri: &str) -> String {
+    pub fn authorization(&self, resp: &Msg, method: &str, uri: &str) -> String {
         let (hdr, answer) = if resp.status == Some(407) {
             ("Proxy-Authenticate", "Proxy-Authorization")
         } else {
@@ -463,7 +467,7 @@ impl Ua {
         }
     }
 
-    fn dialog_request(&self, d: &Dialog, method: &str, cseq: u32, body: &str) -> String {
+    pub fn dialog_request(&self, d: &Dialog, method: &str, cseq: u32, body: &str) -> String {
         let route: String = d.route.iter().map(|r| format!("Route: {r}\r\n")).collect();
         self.request(
             method,
@@ -686,7 +690,7 @@ impl Ua {
     }
 }
 
-fn branch() -> String {
+pub fn branch() -> String {
     format!("z9hG4bK{}", token())
 }
 

@@ -33,7 +33,10 @@ async fn extensions_made_in_the_page_register_and_stream_live_to_the_registratio
     assert!(status == 400 || status == 409, "{status}: {page}");
     let err = element_text(&page, "error-numbers").expect("an error next to the numbers");
     assert!(text(&err).contains("1502"), "{err}");
-    assert!(!text(&err).contains("1503"), "only the taken number is named: {err}");
+    assert!(
+        !text(&err).contains("1503"),
+        "only the taken number is named: {err}"
+    );
     let (_, list) = b.get("/voice/extensions?q=1503");
     assert!(!list.contains(">1503<"), "{list}");
 

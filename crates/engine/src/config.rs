@@ -76,9 +76,11 @@ pub struct SipConfig {
     pub default_expires: u32,
     /// Contacts kept per extension.
     pub max_contacts: usize,
-    /// Consecutive auth failures from one address before it is ignored.
+    /// Auth failures from one address for one username (within `auth_ban_secs`)
+    /// before the address is ignored (see `auth_guard`).
     pub auth_fail_limit: u32,
-    /// How long an address is ignored after too many failures.
+    /// How long an address is ignored after too many failures; also the window
+    /// failures are counted in.
     pub auth_ban_secs: u64,
     /// RFC 3261 T1 in milliseconds.
     pub t1_ms: u64,

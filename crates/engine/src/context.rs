@@ -2,7 +2,7 @@
 //! the registrar, the directory, media resources, live calls and counters.
 
 use crate::auth_guard::AuthGuard;
-use crate::calls::{CallInfo, CallMsg, Side};
+use crate::calls::{CallInfo, CallMsg};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
@@ -63,8 +63,8 @@ pub struct Ctx {
     pub audio_cache: media::audio_file::AudioCache,
     /// Live calls (for the API, metrics and shutdown).
     pub calls: DashMap<u64, (CallTx, CallInfo)>,
-    /// Call-ID of each leg -> the call owning it and which side it is.
-    pub dialogs: DashMap<String, (CallTx, Side)>,
+    /// Each leg's dialog: the call owning it, and who may send in it.
+    pub dialogs: crate::dialogs::DialogTable,
     /// Finished calls' records, to the CDR writer.
     pub cdr_tx: mpsc::UnboundedSender<store::Cdr>,
     /// Set when shutdown starts: new calls are refused.

@@ -14,6 +14,7 @@ pub mod cdr;
 pub mod click_to_dial;
 pub mod config;
 pub mod context;
+pub mod dialogs;
 pub mod directory;
 pub mod events;
 pub mod keepalive;

@@ -64,8 +64,14 @@ pub struct Metrics {
     pub banned_drops: AtomicU64,
     /// Successful REGISTERs (including refreshes and removals).
     pub registers_ok: AtomicU64,
-    /// INVITEs refused on the trunk port by the ACL.
+    /// Requests refused on the trunk port by the ACL.
     pub acl_rejects: AtomicU64,
+    /// In-dialog requests (and CANCELs) refused: unknown dialog, wrong tags,
+    /// wrong profile or a source the dialog was not set up with.
+    pub dialog_rejects: AtomicU64,
+    /// Correct credentials used a second time (replayed nonce or nonce count),
+    /// or with a digest URI other than the Request-URI.
+    pub auth_replays: AtomicU64,
     /// INVITEs refused because the caller is blacklisted.
     pub blacklist_rejects: AtomicU64,
     /// CDR rows written.

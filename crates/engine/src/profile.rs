@@ -1,8 +1,15 @@
 //! The two SIP profiles' dispatchers: what happens to each request that starts
 //! a transaction. Internal (phones): REGISTER and INVITE are digest-challenged.
 //! External (trunks): INVITEs only from ACL addresses, no registration.
-//! In-dialog requests, ACKs and CANCELs are routed to the owning call by Call-ID.
+//! In-dialog requests, ACKs and CANCELs reach the owning call only if they
+//! belong to its dialog and come from where it lives ([`crate::dialogs`]).
+//!
+//! Nothing unauthenticated makes state: a banned source is dropped before the
+//! transaction layer sees it ([`Tu::screen`]), and every answer given here —
+//! challenges, refusals, 481s — is sent once, statelessly, so a forged source
+//! address draws one response per request and leaves no transaction behind.
 
+use crate::auth_guard::FailureOutcome;
 use crate::calls::{actor, CallMsg, Side};
 use crate::context::{now_ms, Ctx};
 use crate::events::Event;
@@ -54,20 +61,30 @@ struct Dispatcher {
 
 impl Tu for Dispatcher {
     fn on_event(&mut self, ev: ServerEvent, out: &mut Outbox<'_>) {
-        // REGISTER and out-of-dialog OPTIONS are answered like a stateless server
-        // (as Kamailio's registrar does): re-processing a retransmission gives the
-        // same answer, and no transaction is kept for 32 s per request.
-        let stateless = matches!(&ev, ServerEvent::Request { request, .. }
-            if request.method == Method::Register
-                || (request.method == Method::Options && message::to_tag(request).is_none()));
         self.event(ev);
+        // Every final answer given right here is stateless (as Kamailio's
+        // registrar and a stateless proxy's challenges are): re-processing a
+        // retransmission gives the same answer, no transaction is kept for
+        // 32 s per request, and an INVITE's refusal or challenge is sent once
+        // instead of eleven times to an address that may be forged. Calls
+        // answer later, from their actors, on ordinary transactions.
         for (tx, r) in self.replies.get_mut().drain(..) {
-            if stateless && r.status_code.code() >= 200 {
+            if r.status_code.code() >= 200 {
                 out.respond_stateless(tx, r);
             } else {
                 out.respond(tx, r);
             }
         }
+    }
+
+    fn screen(&mut self, _request: &Request, from: Peer) -> bool {
+        if self.ctx.guard.is_banned(from.addr.ip(), Instant::now()) {
+            // Dropped on purpose, before any transaction exists: no 100 Trying,
+            // no answer that would help a password-guessing attacker, no state.
+            self.ctx.metrics.banned_drops.fetch_add(1, Relaxed);
+            return false;
+        }
+        true
     }
 }
 
@@ -89,8 +106,10 @@ impl Dispatcher {
                 from,
                 cancels,
             } => self.request(tx, request, from, cancels.is_some()),
-            ServerEvent::Ack { request, from: _ } => {
-                if let Some((call, side)) = self.call_of(&request) {
+            ServerEvent::Ack { request, from } => {
+                // An ACK of nothing of ours (the ACK of a stateless 407 among
+                // them) or of a stranger is dropped: ACKs are never answered.
+                if let Ok((call, side)) = self.route(&request, from) {
                     let _ = call.send(CallMsg::Ack { side, request });
                 }
             }
@@ -102,11 +121,12 @@ impl Dispatcher {
     }
 
     fn request(&self, tx: TxId, req: Request, from: Peer, is_cancel_of_known: bool) {
-        let now = Instant::now();
-        if self.ctx.guard.is_banned(from.addr.ip(), now) {
-            // Ignored on purpose: an answer would help a password-guessing attacker.
-            self.ctx.metrics.banned_drops.fetch_add(1, Relaxed);
-            return;
+        if self.profile == Profile::External && !self.ctx.voice.get().acl.allows(from.addr.ip()) {
+            // The trunk port serves the ACL's peers only: every method, in
+            // dialog or not, so a stranger cannot reach a trunk call's dialog.
+            self.ctx.metrics.acl_rejects.fetch_add(1, Relaxed);
+            tracing::info!("{} from {from} refused by the trunk ACL", req.method);
+            return self.reply(tx, &req, status_with_reason(403, "Forbidden By ACL"));
         }
         let in_dialog = message::to_tag(&req).is_some();
         match req.method {
@@ -118,7 +138,7 @@ impl Dispatcher {
                     status_with_reason(403, "Registration Not Allowed On Trunk Port"),
                 ),
             },
-            Method::Cancel => self.cancel(tx, &req, is_cancel_of_known),
+            Method::Cancel => self.cancel(tx, &req, from, is_cancel_of_known),
             Method::Options if !in_dialog => {
                 let mut r = message::response(&req, status(200), Some(&message::new_tag()));
                 r.headers
@@ -129,8 +149,8 @@ impl Dispatcher {
                 self.respond(tx, r);
             }
             Method::Subscribe => self.subscribe(tx, &req, from),
-            _ if in_dialog => match self.call_of(&req) {
-                Some((call, side)) => {
+            _ if in_dialog => match self.route(&req, from) {
+                Ok((call, side)) => {
                     let _ = call.send(CallMsg::Request {
                         side,
                         tx,
@@ -138,7 +158,7 @@ impl Dispatcher {
                         from,
                     });
                 }
-                None => self.reply(tx, &req, status(481)),
+                Err(why) => self.reply(tx, &req, status_with_reason(481, why.reason())),
             },
             Method::Invite => self.invite(tx, req, from),
             Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Notify => {
@@ -256,14 +276,41 @@ impl Dispatcher {
         self.respond(tx, message::response(req, code, Some(&tag)));
     }
 
-    fn call_of(&self, req: &Request) -> Option<(crate::context::CallTx, Side)> {
-        let cid = message::call_id(req)?;
-        self.ctx.dialogs.get(cid).map(|e| e.value().clone())
+    /// The call and leg an in-dialog request may enter (see [`crate::dialogs`]).
+    fn route(
+        &self,
+        req: &Request,
+        from: Peer,
+    ) -> Result<(crate::context::CallTx, Side), crate::dialogs::Refusal> {
+        let port = self.ep.local_addr().port();
+        let r = self
+            .ctx
+            .dialogs
+            .admit(req, from, port, &self.ctx.registrar, now_ms());
+        self.note_refusal(req, from, &r);
+        r
     }
 
-    fn cancel(&self, tx: TxId, req: &Request, matched: bool) {
-        match self.call_of(req) {
-            Some((call, Side::A)) if matched => {
+    fn note_refusal<T>(&self, req: &Request, from: Peer, r: &Result<T, crate::dialogs::Refusal>) {
+        if let Err(why) = r {
+            self.ctx.metrics.dialog_rejects.fetch_add(1, Relaxed);
+            tracing::debug!(
+                "{} from {from} refused ({why:?}), Call-ID {}",
+                req.method,
+                message::call_id(req).unwrap_or("-")
+            );
+        }
+    }
+
+    fn cancel(&self, tx: TxId, req: &Request, from: Peer, matched: bool) {
+        let port = self.ep.local_addr().port();
+        let owner = self
+            .ctx
+            .dialogs
+            .admit_cancel(req, from, port, &self.ctx.registrar, now_ms());
+        self.note_refusal(req, from, &owner);
+        match owner {
+            Ok((call, Side::A)) if matched => {
                 self.reply(tx, req, status(200));
                 let _ = call.send(CallMsg::Cancel);
             }
@@ -289,6 +336,7 @@ impl Dispatcher {
             self.auth_failed(
                 from,
                 &user,
+                true,
                 "username does not match the registered extension",
             );
             return self.reply(tx, req, status_with_reason(403, "Username Does Not Match"));
@@ -365,12 +413,8 @@ impl Dispatcher {
                     .unwrap_or_default();
                 (user, name, "internal")
             }
+            // The ACL was checked in `request`, for every method.
             Profile::External => {
-                if !self.ctx.voice.get().acl.allows(from.addr.ip()) {
-                    self.ctx.metrics.acl_rejects.fetch_add(1, Relaxed);
-                    tracing::info!("INVITE from {from} refused by the trunk ACL");
-                    return self.reply(tx, &req, status_with_reason(403, "Forbidden By ACL"));
-                }
                 let user = req
                     .headers
                     .iter()
@@ -405,19 +449,23 @@ impl Dispatcher {
 
     /// Check the request's credentials. Returns the authenticated user, or None
     /// after answering (challenge or refusal).
+    ///
+    /// Credentials count only from the address their nonce was issued to, for
+    /// the Request-URI they were computed for, and once per nonce count
+    /// (`sip::auth`): a captured Authorization is of no use to anyone else.
     fn authenticate(&self, tx: TxId, req: &Request, from: Peer, kind: Challenge) -> Option<String> {
         let header = match kind {
             Challenge::Www => "Authorization",
             Challenge::Proxy => "Proxy-Authorization",
         };
         let Some(value) = message::header_value(req, header) else {
-            self.challenge(tx, req, kind, false);
+            self.challenge(tx, req, from, kind, false);
             return None;
         };
         let creds = match Credentials::parse(value) {
             Ok(c) => c,
             Err(e) => {
-                self.auth_failed(from, "?", &e.to_string());
+                self.auth_failed(from, "?", false, &e.to_string());
                 self.reply(
                     tx,
                     req,
@@ -428,48 +476,82 @@ impl Dispatcher {
         };
         if creds.realm != self.ctx.digest.realm() {
             // Credentials for another realm: offer ours.
-            self.challenge(tx, req, kind, false);
+            self.challenge(tx, req, from, kind, false);
             return None;
         }
+        let ip = from.addr.ip();
+        let now = SystemTime::now();
+        // A source that answers with a nonce we sent to it receives what we
+        // send: it is not a forged UDP address, so its failures may ban it.
+        let proven =
+            from.transport.is_reliable() || self.ctx.digest.nonce_is_ours(&creds.nonce, ip, now);
         let Some(ext) = self
             .ctx
             .directory
             .get(&creds.username)
             .filter(|e| e.enabled)
         else {
-            self.auth_failed(from, &creds.username, "unknown user");
+            self.auth_failed(from, &creds.username, proven, "unknown user");
             self.reply(tx, req, status(403));
             return None;
         };
-        match self.ctx.digest.verify(
+        if !sip::auth::uri_matches(&creds.uri, &req.uri) {
+            self.ctx.metrics.auth_replays.fetch_add(1, Relaxed);
+            self.auth_failed(
+                from,
+                &creds.username,
+                proven,
+                "digest uri is not the Request-URI",
+            );
+            self.reply(tx, req, status_with_reason(403, "Digest URI Mismatch"));
+            return None;
+        }
+        match self.ctx.digest.verify_from(
             &creds,
             req.method.to_string().as_str(),
             &ext.password,
-            SystemTime::now(),
+            ip,
+            now,
         ) {
             Verdict::Ok => {
-                self.ctx.guard.success(from.addr.ip());
+                self.ctx.guard.success(ip, &creds.username);
                 Some(creds.username)
             }
             Verdict::Stale => {
-                self.challenge(tx, req, kind, true);
+                self.challenge(tx, req, from, kind, true);
+                None
+            }
+            Verdict::Replayed => {
+                // Right credentials, used before: a replay, or a client that
+                // lost count. A fresh challenge serves the client; an
+                // attacker without the password can do nothing with it.
+                self.ctx.metrics.auth_replays.fetch_add(1, Relaxed);
+                tracing::info!(
+                    "credentials of '{}' from {from} used again: re-challenged",
+                    creds.username
+                );
+                self.challenge(tx, req, from, kind, true);
                 None
             }
             Verdict::Invalid(why) => {
-                self.auth_failed(from, &creds.username, why);
+                self.auth_failed(from, &creds.username, proven, why);
                 self.reply(tx, req, status_with_reason(403, "Forbidden"));
                 None
             }
         }
     }
 
-    fn challenge(&self, tx: TxId, req: &Request, kind: Challenge, stale: bool) {
+    fn challenge(&self, tx: TxId, req: &Request, from: Peer, kind: Challenge, stale: bool) {
         let code = match kind {
             Challenge::Www => 401,
             Challenge::Proxy => 407,
         };
         let mut r = message::response(req, status(code), Some(&message::new_tag()));
-        for c in self.ctx.digest.challenges(SystemTime::now(), stale) {
+        let nonces = self
+            .ctx
+            .digest
+            .challenges_for(from.addr.ip(), SystemTime::now(), stale);
+        for c in nonces {
             r.headers.push(match kind {
                 Challenge::Www => Header::WwwAuthenticate(rsip::headers::WwwAuthenticate::new(c)),
                 Challenge::Proxy => {
@@ -480,14 +562,17 @@ impl Dispatcher {
         self.respond(tx, r);
     }
 
-    fn auth_failed(&self, from: Peer, user: &str, why: &str) {
+    fn auth_failed(&self, from: Peer, user: &str, proven: bool, why: &str) {
         self.ctx.metrics.auth_failures.fetch_add(1, Relaxed);
         tracing::info!("auth failed for user '{user}' from {from}: {why}");
-        if self.ctx.guard.failure(from.addr.ip(), Instant::now()) {
+        let outcome = self
+            .ctx
+            .guard
+            .failure(from.addr.ip(), user, proven, Instant::now());
+        if outcome == FailureOutcome::Banned {
             tracing::warn!(
-                "{} failed authentication {} times in a row: ignored for {} s",
+                "{} kept failing authentication (last as '{user}'): ignored for {} s",
                 from.addr.ip(),
-                self.ctx.cfg.sip.auth_fail_limit,
                 self.ctx.cfg.sip.auth_ban_secs
             );
         }

@@ -311,8 +311,32 @@ impl Engine {
         e.metric(
             "switchboard_acl_rejects_total",
             "counter",
-            "Trunk INVITEs refused by the ACL.",
+            "Requests on the trunk port refused by the ACL.",
             m.acl_rejects.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_sip_dialog_rejects_total",
+            "counter",
+            "In-dialog requests and CANCELs refused (unknown dialog, wrong tags, profile or source).",
+            m.dialog_rejects.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_auth_replays_total",
+            "counter",
+            "Digest credentials replayed or used for another Request-URI.",
+            m.auth_replays.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_sip_transactions",
+            "gauge",
+            "Live SIP transactions, both profiles.",
+            self.ctx.internal.transactions() + self.ctx.external.transactions(),
+        );
+        e.metric(
+            "switchboard_auth_banned_sources",
+            "gauge",
+            "Source addresses currently banned for failing authentication.",
+            self.ctx.guard.banned_count(std::time::Instant::now()),
         );
         e.metric(
             "switchboard_blacklist_rejects_total",

@@ -10,6 +10,7 @@ use crate::transport::{Received, SipStats, Transports};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -66,6 +67,14 @@ pub enum ServerEvent {
 pub trait Tu: Send + 'static {
     /// Handle one server-side event; answer through `out`.
     fn on_event(&mut self, ev: ServerEvent, out: &mut Outbox<'_>);
+
+    /// Look at a request before the transaction layer sees it: `false` drops
+    /// it on the spot, with no transaction, no 100 Trying and no answer (a
+    /// banned source). Runs for every request received, retransmissions too,
+    /// so it must be cheap.
+    fn screen(&mut self, _request: &rsip::Request, _from: Peer) -> bool {
+        true
+    }
 }
 
 /// What a [`Tu`] can do from inside the driver.
@@ -82,8 +91,10 @@ impl Outbox<'_> {
         }
     }
 
-    /// Answer a non-INVITE request finally and drop its transaction at once
-    /// (stateless-server behaviour; retransmissions are answered again).
+    /// Answer a request finally and drop its transaction at once
+    /// (stateless-server behaviour; retransmissions are answered again). On an
+    /// INVITE, only with 3xx-6xx, sent once (see
+    /// [`TransactionLayer::send_final_stateless`]).
     pub fn respond_stateless(&mut self, tx: TxId, response: rsip::Response) {
         if let Err(e) = self.layer.send_final_stateless(tx, response, self.now) {
             tracing::debug!("stateless response on {tx:?} not sent: {e}");
@@ -121,6 +132,7 @@ pub struct Endpoint {
     cmd: mpsc::UnboundedSender<Command>,
     local: SocketAddr,
     stats: Arc<SipStats>,
+    transactions: Arc<AtomicUsize>,
 }
 
 impl Endpoint {
@@ -130,6 +142,8 @@ impl Endpoint {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let thread_stats = stats.clone();
+        let transactions = Arc::new(AtomicUsize::new(0));
+        let live = transactions.clone();
         // The endpoint runs on its own thread with a single-threaded runtime that
         // owns its sockets: a datagram is received, parsed, matched and answered
         // on one thread, without the multi-thread scheduler waking other workers
@@ -166,6 +180,7 @@ impl Endpoint {
                         sinks: HashMap::new(),
                         tu: None,
                         events: Vec::new(),
+                        live,
                     };
                     driver.run(in_rx, cmd_rx).await;
                 });
@@ -177,6 +192,7 @@ impl Endpoint {
             cmd: cmd_tx,
             local,
             stats,
+            transactions,
         })
     }
 
@@ -193,6 +209,12 @@ impl Endpoint {
     /// Transport counters.
     pub fn stats(&self) -> &Arc<SipStats> {
         &self.stats
+    }
+
+    /// Live transactions (client and server), as of the driver's last turn:
+    /// state that traffic made, so a flood that leaves some shows up here.
+    pub fn transactions(&self) -> usize {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// Send a request in a new client transaction; events go to `sink`.
@@ -222,6 +244,8 @@ struct Driver {
     sinks: HashMap<TxId, ClientSink>,
     tu: Option<Box<dyn Tu>>,
     events: Vec<ServerEvent>,
+    /// Where the number of live transactions is published.
+    live: Arc<AtomicUsize>,
 }
 
 /// Work items taken per wake-up before flushing outputs: batching keeps the
@@ -266,10 +290,10 @@ impl Driver {
                 msg = inbound.recv() => {
                     let Some(r) = msg else { break };
                     let now = Instant::now();
-                    self.layer.handle_inbound(r.msg, r.from, now);
+                    self.inbound(r.msg, r.from, now);
                     for _ in 0..BATCH {
                         match inbound.try_recv() {
-                            Ok(r) => self.layer.handle_inbound(r.msg, r.from, now),
+                            Ok(r) => self.inbound(r.msg, r.from, now),
                             Err(_) => break,
                         }
                     }
@@ -291,7 +315,7 @@ impl Driver {
                     let from = Peer::udp(addr);
                     let data = buf.get(..n).unwrap_or_default();
                     if let Some(msg) = self.transports.accept_datagram(data, from) {
-                        self.layer.handle_inbound(msg, from, now);
+                        self.inbound(msg, from, now);
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -299,6 +323,16 @@ impl Driver {
                 Err(e) => tracing::trace!("udp recv error: {e}"),
             }
         }
+    }
+
+    /// A parsed message: requests pass the TU's screen first.
+    fn inbound(&mut self, msg: rsip::SipMessage, from: Peer, now: Instant) {
+        if let (rsip::SipMessage::Request(req), Some(tu)) = (&msg, self.tu.as_mut()) {
+            if !tu.screen(req, from) {
+                return;
+            }
+        }
+        self.layer.handle_inbound(msg, from, now);
     }
 
     fn command(&mut self, cmd: Command, now: Instant) {
@@ -396,5 +430,6 @@ impl Driver {
             // Reuse the allocation next time round.
             self.events = events;
         }
+        self.live.store(self.layer.len(), Ordering::Relaxed);
     }
 }

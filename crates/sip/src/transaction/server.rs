@@ -10,12 +10,19 @@ use super::{MethodKey, State, Transaction, TransactionLayer, TuEvent, TxError, T
 use crate::peer::Peer;
 
 impl TransactionLayer {
-    /// Send a final response on a non-INVITE server transaction and forget the
+    /// Send a final response on a server transaction and forget the
     /// transaction at once, like a stateless server (RFC 3261 §8.2.7): no Timer J
     /// state is kept, so a retransmitted request reaches the TU again and is
     /// answered again. Right for idempotent requests a server sees in bulk
     /// (REGISTER, OPTIONS): at 15,000 REGISTERs/s, Timer J would otherwise hold
     /// about a million transactions and their responses for 32 s.
+    ///
+    /// On an INVITE only a 3xx–6xx is allowed (a 2xx needs its ACK matched):
+    /// the response goes out once, without Timer G's retransmissions. That is
+    /// how challenges and refusals of requests nobody authenticated are sent:
+    /// a forged source address then draws one answer per request, not eleven
+    /// (RFC 3261 §26.3.2.4), and no state is kept for it. The client's ACK
+    /// matches nothing and reaches the TU, which ignores it.
     pub fn send_final_stateless(
         &mut self,
         tx: TxId,
@@ -27,11 +34,15 @@ impl TransactionLayer {
             return Err(TxError::InvalidStatus(code));
         }
         let t = self.txs.get(tx).ok_or(TxError::UnknownTransaction(tx))?;
-        if t.kind != TxKind::ServerNonInvite {
-            return Err(TxError::WrongKind {
-                tx,
-                expected: "non-INVITE server",
-            });
+        match t.kind {
+            TxKind::ServerNonInvite => {}
+            TxKind::ServerInvite if code >= 300 => {}
+            _ => {
+                return Err(TxError::WrongKind {
+                    tx,
+                    expected: "non-INVITE server (or INVITE with 3xx-6xx)",
+                })
+            }
         }
         self.send_response(tx, response, now)?;
         self.terminate(tx);

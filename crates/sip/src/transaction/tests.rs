@@ -736,7 +736,7 @@ fn server_non_invite_stateless_final_forgets_the_transaction() {
     let out = h.inbound(&text, udp(ALICE));
     let (again, _, _) = the_request(&out);
     assert_ne!(again, tx);
-    // Provisional answers and INVITEs are refused: those need the state machine.
+    // Provisional answers and 2xx to INVITE are refused: those need the state machine.
     assert!(h
         .layer
         .send_final_stateless(
@@ -751,10 +751,39 @@ fn server_non_invite_stateless_final_forgets_the_transaction() {
         .layer
         .send_final_stateless(
             invite,
-            response(486, "z9hG4bKsli", 1, "INVITE", Some("b")),
+            response(200, "z9hG4bKsli", 1, "INVITE", Some("b")),
             h.now
         )
         .is_err());
+}
+
+#[test]
+fn server_invite_stateless_challenge_is_sent_once_and_keeps_no_state() {
+    // An unauthenticated INVITE's 407: one answer per request, no Timer G
+    // retransmissions towards an address that may be forged, no 100 Trying.
+    let mut h = Harness::new();
+    let text = request_text("INVITE", "z9hG4bKch", 1);
+    let out = h.inbound(&text, udp(ALICE));
+    let (tx, _, _) = the_request(&out);
+    h.layer
+        .send_final_stateless(
+            tx,
+            response(407, "z9hG4bKch", 1, "INVITE", Some("c1")),
+            h.now,
+        )
+        .unwrap();
+    let out = h.drain();
+    assert_eq!(transmits(&out).len(), 1);
+    assert!(first_line(&transmits(&out)[0].1).starts_with("SIP/2.0 407"));
+    assert_eq!(h.layer.len(), 0, "no transaction kept");
+    // Nothing more is ever sent for it: not a 100 Trying, not a retransmission.
+    let out = h.run_to(40_000);
+    assert!(transmits(&out).is_empty(), "{:?}", transmits(&out));
+    // The client's ACK for the 407 matches nothing and is handed up (the TU
+    // ignores an ACK of no dialog).
+    let ack = request_text("ACK", "z9hG4bKch", 1);
+    let out = h.inbound(&ack, udp(ALICE));
+    assert!(transmits(&out).is_empty());
 }
 
 #[test]

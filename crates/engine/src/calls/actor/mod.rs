@@ -19,6 +19,7 @@ pub(crate) use originated::spawn_originated;
 use super::control::Command;
 use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
 use crate::context::{now_ms, CallTx, Ctx};
+use crate::dialogs::DialogRoute;
 use crate::events::Event;
 use crate::metrics::Outcome;
 use crate::registrar::Binding;
@@ -84,8 +85,22 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
 fn open(ctx: Arc<Ctx>, o: Opening) -> Call {
     let (me, rx) = mpsc::unbounded_channel();
     let id = ctx.next_call_id.fetch_add(1, Ordering::Relaxed);
-    ctx.dialogs
-        .insert(o.a_call_id.clone(), (me.clone(), Side::A));
+    // The far end of leg A is a registered phone unless the call came in on
+    // a trunk: its registration may move it (NAT rebinding).
+    let user = (o.direction != "inbound").then(|| o.caller.clone());
+    ctx.dialogs.insert(
+        o.a_call_id.clone(),
+        DialogRoute {
+            call: me.clone(),
+            side: Side::A,
+            local_tag: o.a_dialog.local_tag.clone(),
+            remote_tag: o.a_dialog.remote_tag.clone(),
+            peer: o.a_dialog.peer,
+            proxy: crate::dialogs::first_hop(&o.a_dialog.route_set),
+            port: o.a_ep.local_addr().port(),
+            user,
+        },
+    );
     let start = now_ms();
     let info = CallInfo {
         id,
@@ -487,9 +502,19 @@ impl Call {
         }
         req.set_body(sdp, SDP);
         let idx = self.forks.len();
-        self.ctx
-            .dialogs
-            .insert(dialog.call_id.clone(), (self.me.clone(), Side::B));
+        self.ctx.dialogs.insert(
+            dialog.call_id.clone(),
+            DialogRoute {
+                call: self.me.clone(),
+                side: Side::B,
+                local_tag: dialog.local_tag.clone(),
+                remote_tag: None,
+                peer: binding.source,
+                proxy: None,
+                port: self.b_ep.local_addr().port(),
+                user: Some(number.to_string()),
+            },
+        );
         self.forks.push(Fork {
             agent: None,
             tx: None,
@@ -657,6 +682,11 @@ impl Call {
         rr.reverse();
         fork.dialog.route_set = rr;
         fork.dialog.local_cseq = 1;
+        self.ctx.dialogs.confirm(
+            &fork.dialog.call_id,
+            fork.dialog.remote_tag.clone(),
+            crate::dialogs::first_hop(&fork.dialog.route_set),
+        );
         let via = self.ctx.sent_by(&self.b_ep);
         let contact = self.ctx.contact(&self.b_ep, &self.caller);
         let ack =
@@ -757,7 +787,19 @@ impl Call {
         }
     }
 
-    fn on_request(&mut self, side: Side, tx: TxId, req: Request, _from: Peer) {
+    fn on_request(&mut self, side: Side, tx: TxId, req: Request, from: Peer) {
+        // The dispatcher let a request from elsewhere in only because the
+        // phone's registration moved there (NAT rebinding): follow it.
+        if from.addr != self.dialog(side).peer.addr
+            && message::call_id(&req) == Some(self.dialog(side).call_id.as_str())
+        {
+            tracing::info!(
+                "call {}: leg {side:?} moved from {} to {from}",
+                self.id,
+                self.dialog(side).peer
+            );
+            self.dialog_mut(side).peer = from;
+        }
         if self.released == Some(side) && req.method == Method::Bye {
             // The leg an attended transfer released, hanging up late.
             self.ep(side)

@@ -48,7 +48,7 @@ impl Call {
         };
         let replaces = Self::refer_replaces(&req);
         if let Some(call_id) = &replaces {
-            if !self.ctx.dialogs.contains_key(call_id) {
+            if !self.ctx.dialogs.contains(call_id) {
                 let r = message::response(
                     &req,
                     sip::message::status_with_reason(481, "Replaced Call Does Not Exist"),
@@ -108,7 +108,7 @@ impl Call {
     /// phone's other call (the one `call_id` names); both of the
     /// transferring party's legs are released.
     fn attended_transfer(&mut self, call_id: &str) {
-        let Some((other, side)) = self.ctx.dialogs.get(call_id).map(|e| e.value().clone()) else {
+        let Some((other, side)) = self.ctx.dialogs.owner(call_id) else {
             return;
         };
         let room = media::conference::Conference::start(&self.ctx.media_rt, media::audio::RATE_8K);

@@ -12,18 +12,27 @@
 //! `qop=auth` and the legacy RFC 2069 form without `qop`. `qop=auth-int` is
 //! refused because it would need the message body here.
 //!
-//! Nonces are stateless: each one carries its issue time, a random salt and a
-//! keyed hash over both, so the server keeps no per-nonce table and any worker
-//! holding the same secret can verify any nonce. The price is that a nonce can
-//! be replayed until it expires (no `nc` tracking); the TTL bounds that window.
+//! Nonces are signed, not stored: each one carries its issue time, a sequence
+//! number and a keyed hash over both and the address the challenge was sent to,
+//! so a nonce is only good from the address it was issued to. Replays are
+//! refused by [`replay::NonceLog`]: one bit per issued nonce says whether it was
+//! used, and the nonce count (`nc`) must increase from one use to the next; a
+//! nonce sent without `nc` on an INVITE serves once. The caller checks that the
+//! digest `uri` is the Request-URI ([`uri_matches`]).
 //!
 //! Time is always an argument (`now`), never read from the clock here, so
 //! tests drive expiry with a virtual clock.
 
+pub mod replay;
+
 use std::borrow::Cow;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use replay::{NonceLog, Use};
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -364,6 +373,12 @@ pub enum Verdict {
     /// "missing nc", "opaque mismatch", "bad nonce", "nonce from the future",
     /// "wrong password".
     Invalid(&'static str),
+    /// The credentials are right but were used before (same nonce, a nonce
+    /// count not above the last one, or a second use of a single-use nonce), or
+    /// the nonce is too old to tell: re-challenge with `stale=true`. A client
+    /// retries with the fresh nonce; a replaying attacker, lacking the
+    /// password, cannot.
+    Replayed,
 }
 
 impl Verdict {
@@ -377,13 +392,14 @@ impl Verdict {
 /// Our own nonces are never dated ahead; this only absorbs clock steps
 /// between workers sharing a secret.
 const FUTURE_TOLERANCE_MS: u64 = 5_000;
-/// Nonce layout: 16 hex issue time (ms since epoch) ‖ 16 hex salt ‖ 32 hex MAC.
+/// Nonce layout: 16 hex issue time (ms since epoch) ‖ 16 hex sequence number ‖
+/// 32 hex MAC over both, the realm and the address the challenge went to.
 const NONCE_LEN: usize = 64;
 const NONCE_MAC_BYTES: usize = 16;
 
 /// Server side of digest authentication for one realm: issues challenges and
-/// verifies credentials. Holds no per-nonce state, so it can be shared
-/// (behind `&`/`Arc`) by any number of tasks.
+/// verifies credentials. Clones share the record of used nonces, so it can be
+/// shared (behind `&`/`Arc`, or cloned) by any number of tasks.
 #[derive(Clone)]
 pub struct DigestServer {
     realm: String,
@@ -391,7 +407,12 @@ pub struct DigestServer {
     nonce_ttl: Duration,
     secret: [u8; 32],
     opaque: Option<String>,
+    log: Arc<Mutex<NonceLog>>,
 }
+
+/// The address nonces are bound to when the caller names none
+/// ([`DigestServer::challenges`], [`DigestServer::verify`]).
+const ANY_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
 impl fmt::Debug for DigestServer {
     // Hand-written so the nonce secret never ends up in logs.
@@ -449,6 +470,7 @@ impl DigestServer {
             nonce_ttl,
             secret,
             opaque: None,
+            log: Arc::new(Mutex::new(NonceLog::default())),
         }
     }
 
@@ -476,7 +498,15 @@ impl DigestServer {
     /// supports). Pass `stale = true` when re-challenging after
     /// [`Verdict::Stale`]. All values share one fresh nonce.
     pub fn challenges(&self, now: SystemTime, stale: bool) -> Vec<String> {
-        let nonce = self.make_nonce(now, fastrand::u64(..));
+        self.challenges_for(ANY_SOURCE, now, stale)
+    }
+
+    /// [`Self::challenges`] for a request from `source`: the nonce is only
+    /// accepted back from that address ([`Self::verify_from`]), so credentials
+    /// captured on the way cannot be used from anywhere else.
+    pub fn challenges_for(&self, source: IpAddr, now: SystemTime, stale: bool) -> Vec<String> {
+        let seq = self.with_log(|log| log.issue());
+        let nonce = self.make_nonce(now, seq, source);
         self.algorithms
             .iter()
             .map(|&algorithm| {
@@ -506,9 +536,60 @@ impl DigestServer {
         password: &str,
         now: SystemTime,
     ) -> Verdict {
-        self.verify_with(creds, method, password, |nonce| {
-            self.check_nonce(nonce, now)
-        })
+        self.verify_from(creds, method, password, ANY_SOURCE, now)
+    }
+
+    /// [`Self::verify`] for a request from `source`, which must be the address
+    /// the nonce was issued to. Correct credentials are then checked against
+    /// earlier uses of the nonce: the nonce count must go up from one request
+    /// to the next, and an INVITE without a nonce count may use a nonce once
+    /// ([`Verdict::Replayed`] otherwise).
+    pub fn verify_from(
+        &self,
+        creds: &Credentials,
+        method: &str,
+        password: &str,
+        source: IpAddr,
+        now: SystemTime,
+    ) -> Verdict {
+        let verdict = self.verify_with(creds, method, password, |nonce| {
+            self.check_nonce(nonce, source, now)
+        });
+        if verdict != Verdict::Ok {
+            return verdict;
+        }
+        let Some(seq) = nonce_seq(&creds.nonce) else {
+            return Verdict::Invalid("bad nonce");
+        };
+        let nc = match creds.nc.as_deref() {
+            None => None,
+            Some(hex) => match u32::from_str_radix(hex, 16) {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Verdict::Invalid("bad nc"),
+            },
+        };
+        let single_use = method.eq_ignore_ascii_case("INVITE");
+        match self.with_log(|log| log.record(seq, nc, single_use)) {
+            Use::Fresh => Verdict::Ok,
+            Use::Replayed | Use::Forgotten => Verdict::Replayed,
+        }
+    }
+
+    /// Whether `nonce` is one of ours, issued to `source` (expired or not).
+    /// A request carrying such a nonce proves its source receives what we send
+    /// there: it is not a forged source address.
+    pub fn nonce_is_ours(&self, nonce: &str, source: IpAddr, now: SystemTime) -> bool {
+        self.check_nonce(nonce, source, now).is_ok()
+    }
+
+    fn with_log<T>(&self, f: impl FnOnce(&mut NonceLog) -> T) -> T {
+        // A panic while holding the lock cannot leave the log inconsistent
+        // (each operation is a few bit flips), so a poisoned lock is used as is.
+        let mut log = match self.log.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut log)
     }
 
     /// Shared verification path; `nonce_state` decides whether the nonce is
@@ -569,25 +650,30 @@ impl DigestServer {
         }
     }
 
-    /// Builds `hex(ms) ‖ hex(salt) ‖ hex(mac)`. The salt makes every challenge
-    /// unique even within one millisecond.
-    fn make_nonce(&self, now: SystemTime, salt: u64) -> String {
+    /// Builds `hex(ms) ‖ hex(seq) ‖ hex(mac)`. The sequence number makes every
+    /// challenge unique even within one millisecond and indexes the replay log.
+    fn make_nonce(&self, now: SystemTime, seq: u64, source: IpAddr) -> String {
         let ms = unix_ms(now);
         let mut out = String::with_capacity(NONCE_LEN);
         push_hex(&mut out, &ms.to_be_bytes());
-        push_hex(&mut out, &salt.to_be_bytes());
-        push_hex(&mut out, &self.nonce_mac(ms, salt));
+        push_hex(&mut out, &seq.to_be_bytes());
+        push_hex(&mut out, &self.nonce_mac(ms, seq, source));
         out
     }
 
-    /// Keyed hash binding a nonce's time and salt to this secret and realm.
-    /// secret ‖ fixed-width fields ‖ realm: the server always recomputes the
-    /// whole message itself, so SHA-256 length extension gains nothing.
-    fn nonce_mac(&self, ms: u64, salt: u64) -> [u8; NONCE_MAC_BYTES] {
+    /// Keyed hash binding a nonce's time and sequence number to this secret,
+    /// the address it was issued to and the realm. secret ‖ fixed-width fields
+    /// ‖ realm: the server always recomputes the whole message itself, so
+    /// SHA-256 length extension gains nothing.
+    fn nonce_mac(&self, ms: u64, seq: u64, source: IpAddr) -> [u8; NONCE_MAC_BYTES] {
         let mut h = Sha256::new();
         h.update(self.secret);
         h.update(ms.to_be_bytes());
-        h.update(salt.to_be_bytes());
+        h.update(seq.to_be_bytes());
+        match source {
+            IpAddr::V4(v4) => h.update(v4.to_ipv6_mapped().octets()),
+            IpAddr::V6(v6) => h.update(v6.octets()),
+        }
         h.update(self.realm.as_bytes());
         let full = h.finalize();
         let mut mac = [0u8; NONCE_MAC_BYTES];
@@ -598,7 +684,12 @@ impl DigestServer {
     }
 
     /// Validates a nonce's shape and signature and classifies its age.
-    fn check_nonce(&self, nonce: &str, now: SystemTime) -> Result<Freshness, &'static str> {
+    fn check_nonce(
+        &self,
+        nonce: &str,
+        source: IpAddr,
+        now: SystemTime,
+    ) -> Result<Freshness, &'static str> {
         let b = nonce.as_bytes();
         if b.len() != NONCE_LEN {
             return Err("bad nonce");
@@ -612,7 +703,7 @@ impl DigestServer {
             return Err("bad nonce");
         };
         let mut expected = [0u8; 2 * NONCE_MAC_BYTES];
-        hex_into(&self.nonce_mac(ms, salt), &mut expected);
+        hex_into(&self.nonce_mac(ms, salt, source), &mut expected);
         // Strict (lowercase-only) compare: we only ever emit lowercase, so
         // any other spelling is not our nonce.
         if !ct_eq(&expected, mac_hex) {
@@ -629,6 +720,35 @@ impl DigestServer {
             Ok(Freshness::Fresh)
         }
     }
+}
+
+/// The sequence number of one of our nonces (not checked: verify first).
+fn nonce_seq(nonce: &str) -> Option<u64> {
+    parse_hex_u64(nonce.as_bytes().get(16..32)?)
+}
+
+/// Whether a digest `uri` names the Request-URI of the request it came with
+/// (RFC 3261 §22.4: the server checks they are the same): scheme, user, host
+/// and port must agree; URI parameters may differ in spelling and are ignored.
+/// Credentials computed for one target are thereby useless for another.
+pub fn uri_matches(digest_uri: &str, request_uri: &rsip::Uri) -> bool {
+    let digest_uri = digest_uri.trim();
+    if digest_uri == request_uri.to_string() {
+        return true;
+    }
+    let Ok(d) = rsip::Uri::try_from(digest_uri) else {
+        return false;
+    };
+    let user = |u: &rsip::Uri| u.auth.as_ref().map(|a| a.user.clone());
+    let scheme = |u: &rsip::Uri| u.scheme.clone().unwrap_or(rsip::Scheme::Sip);
+    let port = |u: &rsip::Uri| u.host_with_port.port.map(|p| *p.value());
+    scheme(&d) == scheme(request_uri)
+        && user(&d) == user(request_uri)
+        && d.host_with_port
+            .host
+            .to_string()
+            .eq_ignore_ascii_case(&request_uri.host_with_port.host.to_string())
+        && port(&d) == port(request_uri)
 }
 
 /// Age class of a nonce whose signature checked out.
@@ -1177,6 +1297,7 @@ mod tests {
         for pick in 0..2 {
             let c = round(&srv, t(0), pick, "s3cret");
             assert_eq!(srv.verify(&c, "REGISTER", "s3cret", t(0)), Verdict::Ok);
+            let c = round(&srv, t(0), pick, "s3cret");
             assert_eq!(srv.verify(&c, "REGISTER", "s3cret", t(29)), Verdict::Ok);
             // Method is part of HA2.
             assert_eq!(
@@ -1186,6 +1307,92 @@ mod tests {
         }
         assert_eq!(round(&srv, t(0), 0, "x").algorithm, Algorithm::Sha256);
         assert_eq!(round(&srv, t(0), 1, "x").algorithm, Algorithm::Md5);
+    }
+
+    #[test]
+    fn auth_replayed_credentials_are_refused() {
+        let srv = server(vec![Algorithm::Md5]);
+        let c = round(&srv, t(0), 0, "s3cret");
+        assert_eq!(srv.verify(&c, "REGISTER", "s3cret", t(0)), Verdict::Ok);
+        // The same Authorization again (same nonce, same nc): a replay.
+        assert_eq!(
+            srv.verify(&c, "REGISTER", "s3cret", t(1)),
+            Verdict::Replayed
+        );
+        // The client's next request with the nonce counts up: accepted.
+        let ch = Challenge {
+            realm: srv.realm().to_owned(),
+            nonce: c.nonce.clone(),
+            opaque: None,
+            algorithm: Algorithm::Md5,
+            qop: vec!["auth".into()],
+            stale: false,
+        };
+        let next = answer(
+            &ch,
+            "alice",
+            "s3cret",
+            "REGISTER",
+            "sip:switchboard.test",
+            "abc124",
+            2,
+        );
+        let next = Credentials::parse(&next).unwrap();
+        assert_eq!(srv.verify(&next, "REGISTER", "s3cret", t(2)), Verdict::Ok);
+        assert_eq!(
+            srv.verify(&next, "REGISTER", "s3cret", t(3)),
+            Verdict::Replayed
+        );
+        // A wrong password is still wrong, not a replay.
+        assert_eq!(
+            srv.verify(&c, "REGISTER", "guess", t(3)),
+            Verdict::Invalid("wrong password")
+        );
+    }
+
+    #[test]
+    fn auth_invite_without_qop_uses_a_nonce_once() {
+        let srv = server(vec![Algorithm::Md5]);
+        let values = srv.challenges(t(0), false);
+        let mut ch = Challenge::parse(&values[0]).unwrap();
+        ch.qop.clear(); // an RFC 2069 client: no qop, no nc
+        let hv = answer(&ch, "alice", "s3cret", "INVITE", "sip:1001@sb", "", 1);
+        let c = Credentials::parse(&hv).unwrap();
+        assert!(c.nc.is_none());
+        assert_eq!(srv.verify(&c, "INVITE", "s3cret", t(0)), Verdict::Ok);
+        assert_eq!(srv.verify(&c, "INVITE", "s3cret", t(0)), Verdict::Replayed);
+    }
+
+    #[test]
+    fn auth_nonce_is_bound_to_the_source_address() {
+        let srv = server(vec![Algorithm::Md5]);
+        let phone: IpAddr = "192.0.2.10".parse().unwrap();
+        let attacker: IpAddr = "198.51.100.66".parse().unwrap();
+        let values = srv.challenges_for(phone, t(0), false);
+        let ch = Challenge::parse(&values[0]).unwrap();
+        let hv = answer(&ch, "alice", "s3cret", "REGISTER", "sip:sb", "cn", 1);
+        let c = Credentials::parse(&hv).unwrap();
+        assert!(srv.nonce_is_ours(&c.nonce, phone, t(0)));
+        assert!(!srv.nonce_is_ours(&c.nonce, attacker, t(0)));
+        assert_eq!(
+            srv.verify_from(&c, "REGISTER", "s3cret", attacker, t(0)),
+            Verdict::Invalid("bad nonce")
+        );
+        assert_eq!(
+            srv.verify_from(&c, "REGISTER", "s3cret", phone, t(0)),
+            Verdict::Ok
+        );
+    }
+
+    #[test]
+    fn auth_digest_uri_must_be_the_request_uri() {
+        let req: rsip::Uri = rsip::Uri::try_from("sip:9196@192.0.2.1:5060").unwrap();
+        assert!(uri_matches("sip:9196@192.0.2.1:5060", &req));
+        assert!(uri_matches("sip:9196@192.0.2.1:5060;transport=udp", &req));
+        assert!(!uri_matches("sip:1010@192.0.2.1:5060", &req));
+        assert!(!uri_matches("sip:9196@192.0.2.2:5060", &req));
+        assert!(!uri_matches("sip:9196@192.0.2.1", &req));
+        assert!(!uri_matches("garbage", &req));
     }
 
     #[test]
