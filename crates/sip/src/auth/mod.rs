@@ -731,6 +731,12 @@ fn nonce_seq(nonce: &str) -> Option<u64> {
 /// (RFC 3261 §22.4: the server checks they are the same): scheme, user, host
 /// and port must agree; URI parameters may differ in spelling and are ignored.
 /// Credentials computed for one target are thereby useless for another.
+///
+/// One looser form is accepted: a digest uri with no user part naming the
+/// Request-URI's host and port (`sip:192.0.2.1:5060` for
+/// `sip:9196@192.0.2.1:5060`), which SIPp's `[authentication]` sends. It names
+/// no target, so it cannot be moved from one to another; replays of it are
+/// refused by the nonce count like any other.
 pub fn uri_matches(digest_uri: &str, request_uri: &rsip::Uri) -> bool {
     let digest_uri = digest_uri.trim();
     if digest_uri == request_uri.to_string() {
@@ -743,7 +749,7 @@ pub fn uri_matches(digest_uri: &str, request_uri: &rsip::Uri) -> bool {
     let scheme = |u: &rsip::Uri| u.scheme.clone().unwrap_or(rsip::Scheme::Sip);
     let port = |u: &rsip::Uri| u.host_with_port.port.map(|p| *p.value());
     scheme(&d) == scheme(request_uri)
-        && user(&d) == user(request_uri)
+        && (user(&d) == user(request_uri) || user(&d).is_none())
         && d.host_with_port
             .host
             .to_string()
@@ -1391,6 +1397,9 @@ mod tests {
         assert!(uri_matches("sip:9196@192.0.2.1:5060;transport=udp", &req));
         assert!(!uri_matches("sip:1010@192.0.2.1:5060", &req));
         assert!(!uri_matches("sip:9196@192.0.2.2:5060", &req));
+        // SIPp's form: the server's address, no user.
+        assert!(uri_matches("sip:192.0.2.1:5060", &req));
+        assert!(!uri_matches("sip:192.0.2.9:5060", &req));
         assert!(!uri_matches("sip:9196@192.0.2.1", &req));
         assert!(!uri_matches("garbage", &req));
     }
