@@ -60,7 +60,7 @@ impl NonceLog {
         let seq = self.next;
         self.next += 1;
         self.set_bit(seq, false);
-        if seq % 4096 == 0 {
+        if seq.is_multiple_of(4096) {
             // Now and then, drop the counts of nonces the ring no longer covers.
             let oldest = self.oldest();
             self.counts.retain(|&s, _| s >= oldest);
