@@ -130,12 +130,7 @@ impl DialogTable {
         registrar: &Registrar,
         now_ms: u64,
     ) -> Result<(CallTx, Side), Refusal> {
-        let call_id = message::call_id(req).ok_or(Refusal::Unknown)?;
-        let route = self
-            .by_call_id
-            .get(call_id)
-            .map(|r| r.clone())
-            .ok_or(Refusal::Unknown)?;
+        let (call_id, route) = self.lookup(req)?;
         if message::to_tag(req).as_deref() != Some(route.local_tag.as_str()) {
             return Err(Refusal::Tags);
         }
@@ -158,17 +153,24 @@ impl DialogTable {
         registrar: &Registrar,
         now_ms: u64,
     ) -> Result<(CallTx, Side), Refusal> {
+        let (call_id, route) = self.lookup(req)?;
+        if route.side != Side::A || message::from_tag(req) != route.remote_tag {
+            return Err(Refusal::Tags);
+        }
+        self.check_source(call_id, &route, from, port, registrar, now_ms)?;
+        Ok((route.call, route.side))
+    }
+
+    /// The dialog a request's Call-ID names, copied out of the map so no shard
+    /// lock is held while it is checked.
+    fn lookup<'r>(&self, req: &'r Request) -> Result<(&'r str, DialogRoute), Refusal> {
         let call_id = message::call_id(req).ok_or(Refusal::Unknown)?;
         let route = self
             .by_call_id
             .get(call_id)
             .map(|r| r.clone())
             .ok_or(Refusal::Unknown)?;
-        if route.side != Side::A || message::from_tag(req) != route.remote_tag {
-            return Err(Refusal::Tags);
-        }
-        self.check_source(call_id, &route, from, port, registrar, now_ms)?;
-        Ok((route.call, route.side))
+        Ok((call_id, route))
     }
 
     fn check_source(
