@@ -177,6 +177,13 @@ impl LogGate {
     }
 }
 
+/// [`LogGate::pass`] now, through its lock (a poisoned lock is recovered:
+/// the gate is consistent between calls).
+fn pass(gate: &Mutex<LogGate>) -> Option<u64> {
+    let mut g = gate.lock().unwrap_or_else(|p| p.into_inner());
+    g.pass(Instant::now())
+}
+
 /// The accept loop's shared state.
 struct Shared {
     limits: Limits,
@@ -236,8 +243,7 @@ pub async fn serve(
             Ok((stream, peer)) => admit(&shared, &app, &closing_rx, stream, peer),
             Err(e) => {
                 WebMetrics::inc(&shared.metrics.accept_errors);
-                let gate = shared.accept_log.lock().map(|mut g| g.pass(Instant::now()));
-                if let Ok(Some(held)) = gate {
+                if let Some(held) = pass(&shared.accept_log) {
                     tracing::warn!(
                         "web: accepting a connection failed: {e} ({held} more not logged)"
                     );
@@ -299,11 +305,7 @@ fn refuse(shared: &Shared, stream: TcpStream, peer: SocketAddr, why: Refusal) {
     // Best effort: a full socket buffer just gets the close.
     let _ = stream.try_write(BUSY);
     drop(stream);
-    let gate = shared
-        .refused_log
-        .lock()
-        .map(|mut g| g.pass(Instant::now()));
-    if let Ok(Some(held)) = gate {
+    if let Some(held) = pass(&shared.refused_log) {
         tracing::warn!(
             "web: refused a connection from {peer}: {limit} open ({setting}); \
              {held} more refused since the last such line"
