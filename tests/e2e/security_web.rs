@@ -537,3 +537,133 @@ async fn queue_names_with_markup_or_paths_are_refused_over_the_api() {
     let (code, body) = server.http_put_json("/api/queues/support-2", "{}").unwrap();
     assert_eq!(code, 200, "{body}");
 }
+
+/// Signs in as the default admin and makes the forced change: the session
+/// cookie and a CSRF token.
+fn admin_session(server: &Server) -> (String, String) {
+    let (_, form) = raw(server, "GET /login HTTP/1.0\r\nHost: x\r\n\r\n");
+    let login_cookie = header(&form, "set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let body = format!("csrf={}&username=admin&password=123456", csrf_of(&form));
+    let (_, resp) = post_raw(server, "/login", &login_cookie, &body);
+    let cookie = header(&resp, "set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let (_, page) = raw(
+        server,
+        &format!("GET /password HTTP/1.0\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"),
+    );
+    let csrf = csrf_of(&page);
+    let (status, _) = post_raw(
+        server,
+        "/password",
+        &cookie,
+        &format!("csrf={csrf}&current=123456&new=plum-orbit-42&confirm=plum-orbit-42"),
+    );
+    assert_eq!(status, 303);
+    (cookie, csrf)
+}
+
+/// A mono 8 kHz 16-bit WAV of `samples` samples of a square wave.
+fn wav(samples: usize) -> Vec<u8> {
+    let data = (samples * 2) as u32;
+    let mut w = Vec::with_capacity(44 + samples * 2);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // mono
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data.to_le_bytes());
+    for i in 0..samples {
+        let v: i16 = if (i / 10) % 2 == 0 { 4000 } else { -4000 };
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w
+}
+
+/// Posts the media page's upload form (multipart) with `file` as `name`:
+/// (status, page).
+fn page_upload(
+    server: &Server,
+    cookie: &str,
+    csrf: &str,
+    name: &str,
+    file: &[u8],
+) -> (u16, String) {
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}.wav\"\r\n\
+             Content-Type: audio/wav\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.http_port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /voice/media?csrf={csrf} HTTP/1.0\r\nHost: x\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The server may answer (413) before reading it all.
+    let _ = s.write_all(&body);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn an_oversized_upload_on_the_media_page_is_stopped_at_the_limit() {
+    let server = Server::builder("sec_web_page_upload")
+        .config("[media]\nmax_upload_bytes = 200000\n")
+        .start();
+    let (cookie, csrf) = admin_session(&server);
+    // Just above the limit (inside the form's allowance): read up to the
+    // limit, then refused with the error next to the file field.
+    let (status, page) = page_upload(&server, &cookie, &csrf, "big", &wav(110_000));
+    assert_eq!(status, 413, "{page:.300}");
+    assert!(page.contains("data-test=\"error-file\""), "{page:.300}");
+    assert!(page.contains("limited to"), "{page:.300}");
+    // Far above: refused from its declared length, without reading it.
+    let (status, page) = page_upload(&server, &cookie, &csrf, "bigger", &wav(2_000_000));
+    assert_eq!(status, 413);
+    assert!(page.contains("data-test=\"error-file\""));
+    // Within the limit: stored, listed, and no temporary file is left.
+    let (status, page) = page_upload(&server, &cookie, &csrf, "fits", &wav(40_000));
+    assert_eq!(status, 303, "{page:.300}");
+    let (_, list) = server.http_get("/api/media").unwrap();
+    assert!(
+        list.contains("\"name\":\"fits\"") && !list.contains("big"),
+        "{list}"
+    );
+    let left = std::fs::read_dir(server.data_dir.join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0);
+    assert_eq!(
+        server.metric("switchboard_web_uploads_too_large_total", ""),
+        2.0
+    );
+}
