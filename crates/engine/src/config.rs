@@ -30,6 +30,8 @@ pub struct Config {
     pub callcenter: CallcenterConfig,
     /// First-run seed data.
     pub seed: SeedConfig,
+    /// The web admin's HTTP listener and outbound calls.
+    pub web: WebConfig,
 }
 
 /// Listening addresses, ports and paths.
@@ -266,6 +268,39 @@ pub struct SeedConfig {
     pub password: String,
 }
 
+/// The web admin's HTTP listener (limits that keep idle, slow and
+/// numerous connections from starving it) and its outbound calls.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// A connection must send a complete request head within this time of
+    /// opening, or of its previous response (slow-loris and idle keep-alive).
+    pub header_read_timeout_secs: u64,
+    /// A connection with no byte received or sent for this long is closed
+    /// (a stalled upload or download; live pages send every 15 s).
+    pub idle_timeout_secs: u64,
+    /// Open HTTP connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open HTTP connections per client address at most (IPv6: per /64).
+    pub max_connections_per_ip: usize,
+    /// Let the SMS gateway URL point at loopback, link-local or cloud
+    /// metadata addresses (off: a stolen admin session cannot make the
+    /// server probe itself).
+    pub sms_allow_private_targets: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 512,
+            max_connections_per_ip: 64,
+            sms_allow_private_targets: false,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -281,6 +316,7 @@ impl Default for Config {
             apps: AppsConfig::default(),
             callcenter: CallcenterConfig::default(),
             seed: SeedConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -418,6 +454,13 @@ impl Config {
         }
         if self.sip.min_expires > self.sip.max_expires {
             anyhow::bail!("sip.min_expires is larger than sip.max_expires");
+        }
+        let w = &self.web;
+        if w.header_read_timeout_secs == 0 || w.idle_timeout_secs == 0 {
+            anyhow::bail!("web: header_read_timeout_secs and idle_timeout_secs must be at least 1");
+        }
+        if w.max_connections == 0 || w.max_connections_per_ip == 0 {
+            anyhow::bail!("web: max_connections and max_connections_per_ip must be at least 1");
         }
         Ok(())
     }

@@ -96,27 +96,36 @@ macro_rules! columns {
 macro_rules! filter {
     () => {
         " FROM audit_log WHERE \
-         ($1 = '' OR url LIKE $1 OR params LIKE $1) \
+         ($1 = '' OR url LIKE $1 ESCAPE '\\' OR params LIKE $1 ESCAPE '\\') \
          AND ($2 = '' OR username = $2) \
          AND ($3 = '' OR ip = $3) \
          AND ($4 = '' OR method = $4) \
-         AND ($5 = '' OR url LIKE $5) \
-         AND ($6 = '' OR params LIKE $6) \
+         AND ($5 = '' OR url LIKE $5 ESCAPE '\\') \
+         AND ($6 = '' OR params LIKE $6 ESCAPE '\\') \
          AND ($7 = '' OR action = $7) \
          AND ($8 < 0 OR ok = $8) \
          AND at >= $9 AND at < $10"
     };
 }
 
-/// `%text%` with LIKE's wildcards in `text` escaped... by dropping them:
-/// an admin searching for a literal `%` finds rows containing anything.
+/// `%text%` for a `LIKE ... ESCAPE '\'`, with `%`, `_` and `\` in `text`
+/// escaped: a search for `50%` finds `50%`, not every row with `50` in it,
+/// and `_` is no single-character wildcard. '' for an empty filter.
 fn like(text: &str) -> String {
     let t = text.trim();
     if t.is_empty() {
-        String::new()
-    } else {
-        format!("%{t}%")
+        return String::new();
     }
+    let mut p = String::with_capacity(t.len() + 2);
+    p.push('%');
+    for c in t.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 impl Store {

@@ -116,6 +116,32 @@
         target.value = file.name.replace(/\.[^.]*$/, "");
       }
     });
+    // A file above the server's limit is refused here, before it is
+    // sent: the server stops reading at the limit and closes the
+    // connection, which a browser may show as a network error.
+    var max = parseInt(input.getAttribute("data-max-bytes") || "0", 10);
+    if (input.form && max > 0) {
+      input.form.addEventListener("submit", function (ev) {
+        var file = input.files && input.files[0];
+        if (!file || file.size <= max) { return; }
+        ev.preventDefault();
+        var field = input.closest(".field");
+        var msg = field && field.querySelector("p.error");
+        if (field && !msg) {
+          msg = document.createElement("p");
+          msg.className = "error";
+          msg.id = input.id + "-error";
+          msg.setAttribute("data-test", "error-file");
+          field.appendChild(msg);
+        }
+        if (msg) {
+          msg.textContent = input.getAttribute("data-too-large") || "";
+          field.classList.add("has-error");
+          input.setAttribute("aria-invalid", "true");
+          input.setAttribute("aria-describedby", msg.id);
+        }
+      });
+    }
   });
 })();
 /* ==== Call-center pages (queues, routing rules, IVR menus) ==== */

@@ -11,6 +11,9 @@
 //! - [`i18n`]: message catalogs, language choice, locale formatting;
 //! - [`form`]: form and query-string parsing, validation messages;
 //! - [`assets`]: our embedded CSS and JavaScript;
+//! - [`listener`]: the HTTP listener with its timeouts and connection caps;
+//! - [`metrics`]: the web module's counters in `/metrics`;
+//! - [`upload`]: uploads streamed to a temporary file under a limit;
 //! - [`state`]: the shared state.
 //!
 //! Open without signing in: `/metrics`, `/assets/*`, `/login`, `/lang/*`.
@@ -25,9 +28,12 @@ pub mod auth;
 pub mod charts;
 pub mod form;
 pub mod i18n;
+pub mod listener;
+pub mod metrics;
 pub mod notify;
 pub mod pages;
 pub mod state;
+pub mod upload;
 pub mod view;
 
 use std::net::SocketAddr;
@@ -75,7 +81,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the engine's web module on `addr` until `shutdown` resolves.
+/// Serves the engine's web module on `addr` until `shutdown` resolves,
+/// with the `[web]` limits on connections ([`listener`]).
 pub async fn serve(
     engine: Arc<Engine>,
     addr: SocketAddr,
@@ -83,16 +90,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("web on http://{}", listener.local_addr()?);
+    let limits = crate::listener::Limits::from_config(&engine.ctx().cfg.web);
+    upload::remove_leftovers(&engine.ctx().cfg.server.data_dir.join(upload::TEMP_DIR));
     let state = AppState::for_engine(engine);
     state.load_settings().await;
     tokio::spawn(pages::system::settings::prune_audit_forever(state.clone()));
+    let metrics = state.metrics().clone();
     let app = router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    crate::listener::serve(listener, app, limits, metrics, shutdown).await;
     Ok(())
 }
 

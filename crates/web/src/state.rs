@@ -7,6 +7,7 @@ use engine::Engine;
 use store::Store;
 
 use crate::auth::throttle::LoginThrottle;
+use crate::metrics::WebMetrics;
 
 /// Tunables of the web module.
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +20,10 @@ pub struct Settings {
     pub max_form_bytes: usize,
     /// Users per page of the user list.
     pub page_size: i64,
+    /// Whether the SMS gateway may be on a loopback, link-local or cloud
+    /// metadata address (`web.sms_allow_private_targets`; tests with a
+    /// gateway on 127.0.0.1).
+    pub sms_allow_private_targets: bool,
 }
 
 impl Default for Settings {
@@ -28,6 +33,7 @@ impl Default for Settings {
             session_absolute: Duration::from_secs(12 * 3600),
             max_form_bytes: 256 * 1024,
             page_size: 20,
+            sms_allow_private_targets: false,
         }
     }
 }
@@ -44,6 +50,7 @@ struct Inner {
     engine: Option<Arc<Engine>>,
     throttle: Mutex<LoginThrottle>,
     settings: Settings,
+    metrics: Arc<WebMetrics>,
     /// The name shown in the header and titles (system setting).
     site_name: RwLock<String>,
 }
@@ -52,7 +59,11 @@ impl AppState {
     /// State for a running engine: its database and its live state.
     pub fn for_engine(engine: Arc<Engine>) -> AppState {
         let store = engine.ctx().store.clone();
-        AppState::new(store, Some(engine), Settings::default())
+        let settings = Settings {
+            sms_allow_private_targets: engine.ctx().cfg.web.sms_allow_private_targets,
+            ..Settings::default()
+        };
+        AppState::new(store, Some(engine), settings)
     }
 
     /// State from parts. Without an engine (tests of the pages), the live
@@ -64,6 +75,7 @@ impl AppState {
                 engine,
                 throttle: Mutex::new(LoginThrottle::new()),
                 settings,
+                metrics: Arc::default(),
                 site_name: RwLock::new(
                     crate::pages::system::settings::DEFAULT_SITE_NAME.to_string(),
                 ),
@@ -88,6 +100,11 @@ impl AppState {
             .throttle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The web module's counters (shared with the HTTP listener).
+    pub fn metrics(&self) -> &Arc<WebMetrics> {
+        &self.inner.metrics
     }
 
     /// The settings.

@@ -194,7 +194,59 @@ async fn settings_and_dictionaries_round_trip(store: &Store) {
     assert!(store.put_dictionary("x", &[item("", 1)]).await.is_err());
 }
 
+/// `%` and `_` typed in a search are the characters themselves, not LIKE's
+/// wildcards (an admin searching `50%` or `a_b` must not see every row).
+async fn like_wildcards_in_an_audit_search_are_literal(store: &Store) {
+    for (at, url) in [
+        (DAY, "/api/x?discount=50%25"),
+        (DAY + 1, "/api/x?discount=500"),
+        (DAY + 2, "/users/a_b"),
+        (DAY + 3, "/users/axb"),
+        (DAY + 4, "/files/c:\\dir"),
+    ] {
+        store
+            .add_audit(&entry(at, "admin", "POST", url, true))
+            .await
+            .unwrap();
+    }
+    let urls = |page: crate::AuditPage| {
+        let mut u: Vec<String> = page.entries.into_iter().map(|e| e.url).collect();
+        u.sort();
+        u
+    };
+    let search = |keyword: &str, url: &str, params: &str| AuditQuery {
+        keyword: keyword.into(),
+        url: url.into(),
+        params: params.into(),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    // Every text filter: the keyword, the URL and the parameters.
+    let found = store.search_audit(&search("50%", "", "")).await.unwrap();
+    assert_eq!(urls(found), ["/api/x?discount=50%25"]);
+    let found = store.search_audit(&search("%", "", "")).await.unwrap();
+    assert_eq!(urls(found), ["/api/x?discount=50%25"]);
+    let found = store.search_audit(&search("", "a_b", "")).await.unwrap();
+    assert_eq!(urls(found), ["/users/a_b"]);
+    let found = store.search_audit(&search("", "_", "")).await.unwrap();
+    assert_eq!(urls(found), ["/users/a_b"]);
+    let found = store.search_audit(&search("", "c:\\d", "")).await.unwrap();
+    assert_eq!(urls(found), ["/files/c:\\dir"]);
+    let found = store.search_audit(&search("", "", "%")).await.unwrap();
+    assert_eq!(found.total, 0, "no parameters contain a percent sign");
+    // Plain text still matches anywhere.
+    assert_eq!(
+        store
+            .search_audit(&search("users", "", ""))
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+}
+
 on_file_and_memory!(
+    like_wildcards_in_an_audit_search_are_literal,
     the_log_is_searched_by_every_column_and_summarised,
     settings_and_dictionaries_round_trip,
 );

@@ -4,21 +4,17 @@
 //! file in use is neither renamed nor removed, and the answer says what
 //! uses it.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::media_library::LibraryError;
 
 use super::{engine, err, no_engine};
 use crate::form::QueryFields;
+use crate::metrics::WebMetrics;
 use crate::state::AppState;
+use crate::upload::{self, SpoolError};
 use crate::view::{api_error, json};
-
-/// Bodies above this are cut off by the server (uploads above the
-/// configured media limit are refused in the handler, with JSON).
-pub const MAX_BODY: usize = 256 * 1024 * 1024;
 
 fn library_error(e: LibraryError) -> Response {
     let (status, field) = match &e {
@@ -49,42 +45,77 @@ pub async fn list(State(state): State<AppState>) -> Response {
 }
 
 /// `POST /api/media?name=N`: uploads a wav or mp3 file (the body).
+///
+/// The body is streamed to a temporary file in the data dir; a declared
+/// `Content-Length` above `media.max_upload_bytes` is refused before
+/// reading anything, and reading stops at the first byte past the limit
+/// (413; the connection then closes), so memory stays bounded whatever
+/// is sent.
 #[utoipa::path(post, path = "/api/media", tag = "media", params(("name" = String, Query, description = "the file's name")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the wav or mp3 file"), responses((status = 200, description = "the stored file", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn upload(
     State(state): State<AppState>,
     QueryFields(q): QueryFields,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
     let ctx = engine.ctx();
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return api_error(
-                e.status(),
-                &format!(
-                    "the upload could not be read ({}); uploads are limited to {} bytes",
-                    e.body_text(),
-                    ctx.cfg.media.max_upload_bytes
-                ),
-                Some("file"),
-            )
-        }
+    let limit = ctx.cfg.media.max_upload_bytes;
+    let too_large = || {
+        WebMetrics::inc(&state.metrics().uploads_too_large);
+        api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("uploads are limited to {limit} bytes"),
+            Some("file"),
+        )
     };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
     let name = q.text("name");
     if name.is_empty() {
         return api_error(StatusCode::BAD_REQUEST, "give name", Some("name"));
     }
-    if body.is_empty() {
+    let dir = ctx.cfg.server.data_dir.join(upload::TEMP_DIR);
+    let spooled = match upload::spool(&dir, req.into_body().into_data_stream(), limit).await {
+        Ok(s) => s,
+        Err(SpoolError::TooLarge { .. }) => return too_large(),
+        Err(SpoolError::Body(why)) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                &format!("the upload could not be read: {why}"),
+                Some("file"),
+            )
+        }
+        Err(SpoolError::Storage(why)) => {
+            tracing::error!("receiving an upload: {why}");
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "receiving the upload failed, see the server log",
+            );
+        }
+    };
+    if spooled.is_empty() {
         return api_error(StatusCode::BAD_REQUEST, "the file is empty", Some("file"));
     }
-    match ctx
-        .media_library
-        .upload(ctx, &name, body.to_vec(), "api")
-        .await
-    {
+    let bytes = match spooled.read().await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("reading an upload back: {e:?}");
+            return err(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "receiving the upload failed, see the server log",
+            );
+        }
+    };
+    drop(spooled);
+    match ctx.media_library.upload(ctx, &name, bytes, "api").await {
         Ok(m) => json(StatusCode::OK, &m),
         Err(e) => library_error(e),
     }

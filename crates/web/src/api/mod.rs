@@ -55,7 +55,6 @@ mod system;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Router;
@@ -126,12 +125,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let media_view = api()
         .routes(routes!(media::list))
         .routes(routes!(media::file));
-    // The media limit is checked in the upload handler, with a JSON
-    // answer; this only keeps a runaway body from being read whole.
+    // The media limit is enforced by the upload handler as it streams
+    // the body to disk (a JSON 413 at the first byte past it).
     let media_edit = api()
         .routes(routes!(media::upload))
-        .routes(routes!(media::rename, media::remove))
-        .layer(DefaultBodyLimit::max(media::MAX_BODY));
+        .routes(routes!(media::rename, media::remove));
     let users_view = api()
         .routes(routes!(admin::list_users))
         .routes(routes!(admin::get_user));
@@ -206,7 +204,7 @@ pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>
                 axum::http::header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            engine.metrics_text(),
+            engine.metrics_text() + &state.metrics().render(),
         )
             .into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "engine not running\n").into_response(),

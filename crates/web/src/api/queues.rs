@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{engine, err, no_engine};
+use crate::pages::voice::queues::valid_queue_name;
 use crate::state::AppState;
 use crate::view::{api_error, json};
 
@@ -36,7 +37,7 @@ pub async fn voicemail(State(state): State<AppState>, Path(ext): Path<String>) -
 /// body is the queue's settings as JSON (mod_callcenter names,
 /// kebab-case). The settings are checked as a whole and kept in the
 /// database; callers already waiting keep their place and get the new
-/// settings.
+/// settings. A new queue's name is 1-64 of `A-Z a-z 0-9 _ . -`.
 #[utoipa::path(put, path = "/api/queues/{name}", tag = "queues", params(("name" = String, Path, description = "queue name")), request_body(content = serde_json::Value, content_type = "application/json", description = "the queue's settings (mod_callcenter names, kebab-case: strategy, moh-sound, max-wait-time, ...)"), responses((status = 200, description = "the settings in force", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn reload(
     State(state): State<AppState>,
@@ -66,6 +67,14 @@ pub async fn reload(
         );
     }
     let admin = engine::callcenter_settings::SettingsAdmin::new(engine.ctx());
+    // A queue that exists keeps its name; a new one gets a safe name.
+    if admin.current().queue(&name).is_none() && !valid_queue_name(&name) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "queue names are 1-64 letters, digits, '_', '.' or '-' (not 'new' or 'agents')",
+            Some("name"),
+        );
+    }
     match admin.put_queue(cfg).await {
         Ok(()) => json(
             StatusCode::OK,

@@ -4,9 +4,11 @@
 //!
 //! A key that collects [`Policy::max_failures`] failures within
 //! [`Policy::window`] is locked for [`Policy::lockout`]; a success clears
-//! its failures.
+//! its failures. [`LoginThrottle`] combines three limiters so that
+//! nobody can lock another person out (see there).
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Keys remembered at most; beyond this, entries with nothing recent are
@@ -98,6 +100,21 @@ impl Limiter {
         });
     }
 
+    /// Failures of `key` inside the window at `now` (0 once a lock has
+    /// ended: the count starts again).
+    pub fn recent_failures(&self, key: &str, now: Instant) -> usize {
+        let Some(e) = self.entries.get(key) else {
+            return 0;
+        };
+        if e.locked_until.is_some_and(|u| u <= now) {
+            return 0;
+        }
+        e.failures
+            .iter()
+            .filter(|&&t| now.saturating_duration_since(t) < self.policy.window)
+            .count()
+    }
+
     /// Keys currently remembered (for tests and metrics).
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -109,57 +126,114 @@ impl Limiter {
     }
 }
 
-/// The two limiters of the sign-in form: per username and per client address.
+/// The key of a client address: the address itself, or for IPv6 its /64
+/// (one subscriber usually holds a whole /64, so counting single IPv6
+/// addresses would give an attacker 2^64 fresh starts). Unparseable text
+/// (`unknown` in router tests) is its own key.
+pub fn address_key(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_string(),
+    }
+}
+
+/// The limiters of the sign-in form.
+///
+/// Failures count per (address, username) and per address; a lock of one
+/// never stops the same user signing in from an address with no recent
+/// failures, so a stranger cannot lock the admin out by guessing wrong.
+/// Failures also count per username across all addresses (a guess spread
+/// over many addresses); when that count is reached, only addresses that
+/// themselves failed recently are held off.
 #[derive(Debug)]
 pub struct LoginThrottle {
-    /// Failures per (lower-cased) username.
-    pub users: Limiter,
-    /// Failures per client IP address.
+    /// Failures per (address key, lower-cased username).
+    pub pairs: Limiter,
+    /// Failures per address key, whatever the username.
     pub ips: Limiter,
+    /// Failures per lower-cased username, from every address.
+    pub users: Limiter,
 }
 
 impl LoginThrottle {
-    /// 5 failures in 15 minutes lock a username for 15 minutes; an address
-    /// (which many users may share behind NAT) gets 20.
+    /// 5 failures in 15 minutes lock an (address, username) pair for 15
+    /// minutes; an address (which many users may share behind NAT) is
+    /// locked after 20; a username that failed 100 times from anywhere is
+    /// held off from addresses that failed in the last 15 minutes.
     pub fn new() -> LoginThrottle {
         let minutes = |m: u64| Duration::from_secs(60 * m);
+        let policy = |max_failures| Policy {
+            max_failures,
+            window: minutes(15),
+            lockout: minutes(15),
+        };
         LoginThrottle {
-            users: Limiter::new(Policy {
-                max_failures: 5,
-                window: minutes(15),
-                lockout: minutes(15),
-            }),
-            ips: Limiter::new(Policy {
-                max_failures: 20,
-                window: minutes(15),
-                lockout: minutes(15),
-            }),
+            pairs: Limiter::new(policy(5)),
+            ips: Limiter::new(policy(20)),
+            users: Limiter::new(policy(100)),
         }
     }
 
-    /// `Err(wait)` if either the username or the address is locked.
+    fn pair_key(user: &str, ip: &str) -> String {
+        format!("{}\n{}", address_key(ip), user.to_lowercase())
+    }
+
+    /// `Err(wait)` if the (address, username) pair or the address is
+    /// locked, or the username is under a spread attack and this address
+    /// failed recently.
     pub fn check(&self, user: &str, ip: &str, now: Instant) -> Result<(), Duration> {
-        let a = self.users.check(&user.to_lowercase(), now);
-        let b = self.ips.check(ip, now);
-        match (a, b) {
-            (Ok(()), Ok(())) => Ok(()),
-            (Err(x), Err(y)) => Err(x.max(y)),
-            (Err(x), _) | (_, Err(x)) => Err(x),
+        let addr = address_key(ip);
+        let mut wait = Duration::ZERO;
+        for r in [
+            self.pairs.check(&Self::pair_key(user, ip), now),
+            self.ips.check(&addr, now),
+        ] {
+            if let Err(w) = r {
+                wait = wait.max(w);
+            }
+        }
+        if let Err(w) = self.users.check(&user.to_lowercase(), now) {
+            if self.ips.recent_failures(&addr, now) > 0 {
+                wait = wait.max(w);
+            }
+        }
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait)
         }
     }
 
-    /// Records a failed sign-in; `Err(wait)` if that locked the username or address.
+    /// Records a failed sign-in; `Err(wait)` if that locked this address
+    /// out (for this username or for all).
     pub fn failure(&mut self, user: &str, ip: &str, now: Instant) -> Result<(), Duration> {
-        let a = self.users.failure(&user.to_lowercase(), now);
-        let b = self.ips.failure(ip, now);
-        a.and(b)
+        let a = self.pairs.failure(&Self::pair_key(user, ip), now);
+        let b = self.ips.failure(&address_key(ip), now);
+        let c = self.users.failure(&user.to_lowercase(), now);
+        let mut wait = Duration::ZERO;
+        for w in [a, b, c].into_iter().filter_map(Result::err) {
+            wait = wait.max(w);
+        }
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(wait)
+        }
     }
 
-    /// Records a successful sign-in: the username's failures are forgotten
-    /// (the address keeps its count, so one good account does not reset
-    /// guessing at others).
-    pub fn success(&mut self, user: &str) {
-        self.users.success(&user.to_lowercase());
+    /// Records a successful sign-in: the pair's failures are forgotten.
+    /// The address keeps its count (one good account does not reset
+    /// guessing at others), and so does the username (a success from one
+    /// address does not end a spread attack from others).
+    pub fn success(&mut self, user: &str, ip: &str) {
+        self.pairs.success(&Self::pair_key(user, ip));
     }
 }
 
@@ -236,21 +310,78 @@ mod tests {
     }
 
     #[test]
-    fn login_throttle_checks_user_and_address() {
+    fn wrong_passwords_from_one_address_do_not_lock_the_user_elsewhere() {
         let mut t = LoginThrottle::new();
         let t0 = Instant::now();
         for _ in 0..4 {
-            t.failure("Dave", "10.0.0.1", t0).unwrap();
+            t.failure("Admin", "10.0.0.9", t0).unwrap();
         }
         // Usernames are compared without case.
-        assert_eq!(t.failure("dave", "10.0.0.2", t0), Err(15 * MIN));
-        assert!(t.check("DAVE", "10.0.0.3", t0).is_err());
-        assert!(t.check("erin", "10.0.0.1", t0).is_ok());
-        // 20 failures from one address lock it for every username.
-        for i in 0..20 {
-            let _ = t.failure(&format!("u{i}"), "10.0.0.9", t0);
+        assert_eq!(t.failure("admin", "10.0.0.9", t0), Err(15 * MIN));
+        assert_eq!(t.check("ADMIN", "10.0.0.9", t0), Err(15 * MIN));
+        // The admin from another address is not blocked...
+        assert_eq!(t.check("admin", "10.0.0.1", t0), Ok(()));
+        // ...and the attacker's address may still try other usernames
+        // until its own limit.
+        assert_eq!(t.check("erin", "10.0.0.9", t0), Ok(()));
+        // The pair's lock ends after 15 minutes.
+        assert_eq!(t.check("admin", "10.0.0.9", t0 + 15 * MIN), Ok(()));
+    }
+
+    #[test]
+    fn an_address_guessing_many_usernames_is_locked_for_all() {
+        let mut t = LoginThrottle::new();
+        let t0 = Instant::now();
+        for i in 0..19 {
+            assert_eq!(t.failure(&format!("u{i}"), "10.0.0.9", t0), Ok(()));
         }
+        assert_eq!(t.failure("u19", "10.0.0.9", t0), Err(15 * MIN));
         assert!(t.check("someone-else", "10.0.0.9", t0).is_err());
         assert!(t.check("someone-else", "10.0.0.8", t0).is_ok());
+    }
+
+    #[test]
+    fn a_success_clears_only_its_own_pair() {
+        let mut t = LoginThrottle::new();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            t.failure("carol", "10.0.0.1", t0).unwrap();
+        }
+        t.success("carol", "10.0.0.1");
+        for _ in 0..4 {
+            assert_eq!(t.failure("carol", "10.0.0.1", t0), Ok(()));
+        }
+        // The address still remembers all eight failures.
+        assert_eq!(t.ips.recent_failures("10.0.0.1", t0), 8);
+    }
+
+    #[test]
+    fn a_spread_guess_holds_off_failing_addresses_only() {
+        let mut t = LoginThrottle::new();
+        let t0 = Instant::now();
+        // 100 addresses, one wrong password each.
+        for i in 0..100 {
+            let _ = t.failure("admin", &format!("10.1.0.{i}"), t0);
+        }
+        assert!(t.check("admin", "10.1.0.7", t0).is_err());
+        // An address with no failures signs in as usual.
+        assert_eq!(t.check("admin", "192.0.2.1", t0), Ok(()));
+        // Other usernames from the failing addresses are not affected.
+        assert_eq!(t.check("bob", "10.1.0.7", t0), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(address_key("unknown"), "unknown");
+        let mut t = LoginThrottle::new();
+        let t0 = Instant::now();
+        for i in 0..5 {
+            let _ = t.failure("admin", &format!("2001:db8:1:2::{i}"), t0);
+        }
+        assert!(t.check("admin", "2001:db8:1:2::ffff", t0).is_err());
+        assert!(t.check("admin", "2001:db8:1:3::1", t0).is_ok());
     }
 }

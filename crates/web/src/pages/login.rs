@@ -10,6 +10,7 @@ use minijinja::context;
 use crate::auth::{self, password, Identity, Via};
 use crate::form::{Errors, Form, QueryFields};
 use crate::i18n::{Lang, LANG_COOKIE};
+use crate::metrics::WebMetrics;
 use crate::state::AppState;
 use crate::view::{self, PageCtx};
 
@@ -109,6 +110,8 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
     }
     let now = Instant::now();
     if let Err(wait) = state.throttle().check(&username, &ip, now) {
+        WebMetrics::inc(&state.metrics().login_throttled);
+        tracing::debug!(username, ip, "sign-in refused by the throttle");
         return again(
             StatusCode::TOO_MANY_REQUESTS,
             errors,
@@ -129,6 +132,7 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
         Some(u) if ok && u.enabled => u,
         _ => {
             let locked = state.throttle().failure(&username, &ip, Instant::now());
+            WebMetrics::inc(&state.metrics().login_failures);
             tracing::info!(username, ip, "failed sign-in");
             return match locked {
                 Err(wait) => again(
@@ -141,7 +145,7 @@ pub async fn submit(State(state): State<AppState>, ctx: PageCtx, req: Request) -
             };
         }
     };
-    state.throttle().success(&username);
+    state.throttle().success(&username, &ip);
     purge_expired_sessions(&state).await;
     let cookie = match auth::start_session(&state, user.id, &ip, &user_agent).await {
         Ok((cookie, _)) => cookie,
@@ -200,8 +204,11 @@ pub async fn password_form(
     )
 }
 
-/// Checks a new password against the rules; adds errors under `field` and
-/// `confirm_field`.
+/// Checks a new password against the rules (length, not common, not like
+/// `username`: [`password::weakness`]); adds errors under `field` and
+/// `confirm_field`. Every place a web password is set calls this: the
+/// forced and voluntary change, user creation (page and API) and an
+/// administrator's reset.
 pub fn check_new_password(
     errors: &mut Errors,
     new: &str,
@@ -215,8 +222,8 @@ pub fn check_new_password(
         errors.add(field, "form.required");
     } else if len < password::MIN_LENGTH || new.len() > password::MAX_LENGTH {
         errors.add(field, "password.too_short");
-    } else if new == username || new == "123456" {
-        errors.add(field, "password.too_easy");
+    } else if let Some(why) = password::weakness(new, username) {
+        errors.add(field, why);
     }
     if new != confirm {
         errors.add(confirm_field, "password.mismatch");

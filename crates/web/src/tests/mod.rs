@@ -13,6 +13,7 @@ use crate::state::{AppState, Settings};
 // Tests of each area of pages, using the harness below.
 mod callcenter;
 mod members;
+mod security;
 mod system;
 mod voice;
 
@@ -20,6 +21,7 @@ mod voice;
 struct App {
     router: Router,
     store: store::Store,
+    state: AppState,
 }
 
 /// A response, read whole.
@@ -81,11 +83,16 @@ fn csrf_of(html: &str) -> String {
 
 impl App {
     async fn new() -> App {
+        App::with_settings(Settings::default()).await
+    }
+
+    async fn with_settings(settings: Settings) -> App {
         let store = store::Store::open("sqlite::memory:").await.unwrap();
-        let state = AppState::new(store.clone(), None, Settings::default());
+        let state = AppState::new(store.clone(), None, settings);
         App {
-            router: crate::router(state),
+            router: crate::router(state.clone()),
             store,
+            state,
         }
     }
 
@@ -215,7 +222,7 @@ impl App {
             .submit(
                 &b,
                 "/password",
-                "current=123456&new=admin-pass-1&confirm=admin-pass-1",
+                "current=123456&new=violet-admin-pass&confirm=violet-admin-pass",
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

@@ -22,13 +22,15 @@ use crate::auth::permissions::{MEDIA_EDIT, MEDIA_VIEW};
 use crate::auth::{require, Identity};
 use crate::form::{Form, QueryFields};
 use crate::i18n::Lang;
+use crate::metrics::WebMetrics;
 use crate::state::AppState;
+use crate::upload::{self, SpoolError, Spooled};
 use crate::view::{self, PageCtx};
 
-/// Upload bodies are read (and what is above the media limit thrown away)
-/// up to this size, so an oversized upload still gets its form error
-/// rather than a reset connection; beyond it the server stops reading.
-pub const MAX_UPLOAD_BODY: usize = 512 * 1024 * 1024;
+/// Bytes of the upload form besides the file: the multipart framing and
+/// the name field. A body declared larger than the media limit plus this
+/// is refused before it is read.
+const FORM_OVERHEAD: usize = 64 * 1024;
 
 /// Longest value of the upload form's text fields (bytes).
 const MAX_TEXT_FIELD: usize = 4096;
@@ -39,10 +41,14 @@ pub fn routes() -> Router<AppState> {
         .route("/voice/media", get(page))
         .route("/voice/media/file/{name}", get(file));
     let edit = Router::new()
-        .route("/voice/media", post(upload))
+        // The upload enforces the media limit itself as it streams the
+        // file to disk.
+        .route(
+            "/voice/media",
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
         .route("/voice/media/rename", post(rename))
-        .route("/voice/media/remove", post(remove))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY));
+        .route("/voice/media/remove", post(remove));
     require(MEDIA_VIEW, view).merge(require(MEDIA_EDIT, edit))
 }
 
@@ -227,18 +233,25 @@ fn library_message(lang: Lang, e: &LibraryError) -> String {
 #[derive(Default)]
 struct Upload {
     name: String,
-    /// The file's bytes (empty when none was chosen or it was too large).
-    bytes: Vec<u8>,
-    /// Bytes sent for the file (also counted past the limit).
-    sent: usize,
+    /// The file, on disk (None when no file part came).
+    file: Option<Spooled>,
+    /// The file passed the limit: reading stopped there.
+    too_large: bool,
     /// The body could not be read to its end; why.
     broken: Option<String>,
 }
 
-/// Reads the upload form: the `name` field and the `file` field, keeping
-/// at most `limit` bytes of the file but reading the body to its end.
-async fn read_upload(mut mp: Multipart, limit: usize) -> Upload {
+/// Reads the upload form: the `name` field and the `file` field, the
+/// file streamed to a temporary file in `dir`. Reading stops as soon as
+/// the file passes `limit`, or the other fields pass [`FORM_OVERHEAD`].
+/// `Err` only when the temporary file cannot be written.
+async fn read_upload(
+    mut mp: Multipart,
+    dir: &std::path::Path,
+    limit: usize,
+) -> Result<Upload, String> {
     let mut up = Upload::default();
+    let mut other = 0usize;
     loop {
         let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
@@ -249,28 +262,38 @@ async fn read_upload(mut mp: Multipart, limit: usize) -> Upload {
             }
         };
         let which = field.name().unwrap_or_default().to_string();
+        if which == "file" && up.file.is_none() {
+            match upload::spool(dir, field, limit).await {
+                Ok(f) => up.file = Some(f),
+                Err(SpoolError::TooLarge { .. }) => {
+                    up.too_large = true;
+                    return Ok(up);
+                }
+                Err(SpoolError::Body(why)) => {
+                    up.broken = Some(why);
+                    return Ok(up);
+                }
+                Err(SpoolError::Storage(why)) => return Err(why),
+            }
+            continue;
+        }
         let mut text = Vec::new();
         loop {
             match field.chunk().await {
-                Ok(Some(chunk)) => match which.as_str() {
-                    "file" => {
-                        up.sent = up.sent.saturating_add(chunk.len());
-                        if up.sent <= limit {
-                            up.bytes.extend_from_slice(&chunk);
-                        } else if !up.bytes.is_empty() {
-                            up.bytes = Vec::new();
-                        }
+                Ok(Some(chunk)) => {
+                    other = other.saturating_add(chunk.len());
+                    if other > FORM_OVERHEAD {
+                        up.broken = Some("the form's other fields are too long".into());
+                        return Ok(up);
                     }
-                    "name" if text.len() + chunk.len() <= MAX_TEXT_FIELD => {
-                        text.extend_from_slice(&chunk)
+                    if which == "name" && text.len() + chunk.len() <= MAX_TEXT_FIELD {
+                        text.extend_from_slice(&chunk);
                     }
-                    // Anything else (and overlong text) is read and dropped.
-                    _ => {}
-                },
+                }
                 Ok(None) => break,
                 Err(e) => {
                     up.broken = Some(e.body_text());
-                    return up;
+                    return Ok(up);
                 }
             }
         }
@@ -278,10 +301,13 @@ async fn read_upload(mut mp: Multipart, limit: usize) -> Upload {
             up.name = String::from_utf8_lossy(&text).trim().to_string();
         }
     }
-    up
+    Ok(up)
 }
 
 /// `POST /voice/media?csrf=`: uploads a file (multipart: `name`, `file`).
+/// The file is streamed to a temporary file in the data dir and reading
+/// stops at the first byte past `media.max_upload_bytes` (413 with the
+/// form error; browsers check the size before sending, see `app.js`).
 pub async fn upload(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -295,8 +321,43 @@ pub async fn upload(
     let ectx = engine.ctx();
     let limit = ectx.cfg.media.max_upload_bytes;
     let mut form = UploadForm::default();
+    let too_large = |form: &mut UploadForm| {
+        WebMetrics::inc(&state.metrics().uploads_too_large);
+        form.file_error = Some(library_message(
+            ctx.lang,
+            &LibraryError::TooLarge { bytes: 0, limit },
+        ));
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit.saturating_add(FORM_OVERHEAD) as u64) {
+        too_large(&mut form);
+        return render(
+            &state,
+            &ctx,
+            &identity,
+            form,
+            BTreeMap::new(),
+            None,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
+        .await;
+    }
+    let dir = ectx.cfg.server.data_dir.join(upload::TEMP_DIR);
     let up = match Multipart::from_request(req, &state).await {
-        Ok(mp) => read_upload(mp, limit).await,
+        Ok(mp) => match read_upload(mp, &dir, limit).await {
+            Ok(up) => up,
+            Err(why) => {
+                return view::internal_error(
+                    false,
+                    ctx.lang,
+                    &anyhow::anyhow!("media upload: {why}"),
+                )
+            }
+        },
         Err(_) => {
             form.file_error = Some(ctx.lang.t("voice.media.not_a_form", &[]));
             return render(
@@ -318,26 +379,29 @@ pub async fn upload(
     } else if let Err(e) = check_name(&up.name) {
         form.name_error = Some(library_message(ctx.lang, &e));
     }
-    if up.sent > limit {
+    let file = up.file.filter(|f| !f.is_empty());
+    if up.too_large {
         status = StatusCode::PAYLOAD_TOO_LARGE;
-        form.file_error = Some(library_message(
-            ctx.lang,
-            &LibraryError::TooLarge {
-                bytes: up.sent,
-                limit,
-            },
-        ));
+        too_large(&mut form);
     } else if let Some(why) = &up.broken {
         form.file_error = Some(ctx.lang.t("voice.media.unreadable", &[("reason", why)]));
-    } else if up.bytes.is_empty() {
+    } else if file.is_none() {
         form.file_error = Some(ctx.lang.t("voice.media.file_required", &[]));
     }
-    if form.name_error.is_some() || form.file_error.is_some() {
-        return render(&state, &ctx, &identity, form, BTreeMap::new(), None, status).await;
-    }
+    let file = match file {
+        Some(f) if form.name_error.is_none() && form.file_error.is_none() => f,
+        _ => return render(&state, &ctx, &identity, form, BTreeMap::new(), None, status).await,
+    };
+    let bytes = match file.read().await {
+        Ok(b) => b,
+        Err(e) => {
+            return view::internal_error(false, ctx.lang, &anyhow::anyhow!("media upload: {e:?}"))
+        }
+    };
+    drop(file);
     match ectx
         .media_library
-        .upload(ectx, &up.name, up.bytes, &identity.user.username)
+        .upload(ectx, &up.name, bytes, &identity.user.username)
         .await
     {
         Ok(m) => {

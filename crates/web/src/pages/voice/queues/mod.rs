@@ -244,6 +244,13 @@ pub(crate) fn queue_values(q: &QueueConfig) -> BTreeMap<String, String> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// Whether `name` may name a new queue: 1-64 of `A-Z a-z 0-9 _ . -`, and
+/// not `new` or `agents` (page paths). Names end up in URLs, logs, the
+/// audit log and SIP headers, so nothing else is let in.
+pub(crate) fn valid_queue_name(name: &str) -> bool {
+    valid_key(name) && !matches!(name, "new" | "agents")
+}
+
 /// Reads the queue form. `name` is the queue being edited (its name is
 /// fixed), None for a new queue. Errors are by field.
 pub(crate) fn parse_queue(f: &Fields, name: Option<&str>, lang: Lang) -> (QueueConfig, Errs) {
@@ -255,7 +262,7 @@ pub(crate) fn parse_queue(f: &Fields, name: Option<&str>, lang: Lang) -> (QueueC
             q.name = f.text("name");
             if q.name.is_empty() {
                 errs.insert("name".into(), lang.t("form.required", &[]));
-            } else if !valid_key(&q.name) || matches!(q.name.as_str(), "new" | "agents") {
+            } else if !valid_queue_name(&q.name) {
                 errs.insert("name".into(), lang.t("cc.queue.name_invalid", &[]));
             }
         }
@@ -811,6 +818,29 @@ mod tests {
                 let key = format!("cc.status.{}", status_key(s.as_str()));
                 assert_ne!(lang.t(&key, &[]), key);
             }
+        }
+    }
+
+    #[test]
+    fn queue_names_with_paths_markup_or_sql_are_refused() {
+        for ok in ["support", "sales-2", "vip.en", "A_b", &"q".repeat(64)] {
+            assert!(valid_queue_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "new",
+            "agents",
+            "a b",
+            "../etc",
+            "a/b",
+            "<script>",
+            "x'; DROP TABLE queues;--",
+            "队列",
+            "q\r\nVia: x",
+            "%2F",
+            &"q".repeat(65),
+        ] {
+            assert!(!valid_queue_name(bad), "{bad:?}");
         }
     }
 }
