@@ -93,6 +93,10 @@ pub struct SipConfig {
 pub struct CallsConfig {
     /// Ring time before a call is given up as not answered.
     pub no_answer_secs: u64,
+    /// How often the CDR rows of answered calls in progress get their "last
+    /// seen" time refreshed: after a crash, such a call's record ends at most
+    /// this long before the crash. At least 1.
+    pub cdr_heartbeat_secs: u64,
 }
 
 /// Anchored media.
@@ -269,7 +273,7 @@ impl Default for Config {
         Config {
             server: ServerConfig::default(),
             sip: SipConfig::default(),
-            calls: CallsConfig { no_answer_secs: 30 },
+            calls: CallsConfig::default(),
             media: MediaConfig::default(),
             trunk: TrunkConfig {
                 acl: vec!["127.0.0.0/8".into(), "::1/128".into()],
@@ -320,7 +324,10 @@ impl Default for SipConfig {
 
 impl Default for CallsConfig {
     fn default() -> Self {
-        CallsConfig { no_answer_secs: 30 }
+        CallsConfig {
+            no_answer_secs: 30,
+            cdr_heartbeat_secs: 15,
+        }
     }
 }
 
@@ -416,6 +423,9 @@ impl Config {
         }
         if self.sip.min_expires > self.sip.max_expires {
             anyhow::bail!("sip.min_expires is larger than sip.max_expires");
+        }
+        if self.calls.cdr_heartbeat_secs == 0 {
+            anyhow::bail!("calls.cdr_heartbeat_secs: must be at least 1");
         }
         Ok(())
     }

@@ -137,12 +137,21 @@ async fn row_written_at_answer_is_completed_in_place(store: &Store) {
     assert!(store.list_in_progress_cdrs().await.unwrap().is_empty());
     let done = store.list_cdrs(10).await.unwrap();
     assert_eq!(done.len(), 1, "{done:?}");
-    assert_eq!(done[0].id, open[0].id, "completed in place, not a second row");
+    assert_eq!(
+        done[0].id, open[0].id,
+        "completed in place, not a second row"
+    );
     assert_eq!(without_id(&done[0]), ended(1, 42));
 
     // Neither a stray in-progress write nor a second completion changes it.
-    store.upsert_cdrs(&[answered(1), ended(1, 7)]).await.unwrap();
-    assert_eq!(without_id(&store.list_cdrs(10).await.unwrap()[0]), ended(1, 42));
+    store
+        .upsert_cdrs(&[answered(1), ended(1, 7)])
+        .await
+        .unwrap();
+    assert_eq!(
+        without_id(&store.list_cdrs(10).await.unwrap()[0]),
+        ended(1, 42)
+    );
     assert_eq!(store.count_cdrs().await.unwrap(), 1);
     assert_eq!(store.touch_in_progress_cdrs(later).await.unwrap(), 0);
 }
@@ -185,7 +194,10 @@ async fn recovery_closes_rows_left_in_progress_only(store: &Store) {
         .unwrap();
 
     assert_eq!(
-        store.close_in_progress_cdrs("SERVER_RESTART").await.unwrap(),
+        store
+            .close_in_progress_cdrs("SERVER_RESTART")
+            .await
+            .unwrap(),
         2
     );
     assert!(store.list_in_progress_cdrs().await.unwrap().is_empty());
@@ -213,7 +225,10 @@ async fn recovery_closes_rows_left_in_progress_only(store: &Store) {
 
     // Nothing left to close; a late completion cannot reopen or change it.
     assert_eq!(
-        store.close_in_progress_cdrs("SERVER_RESTART").await.unwrap(),
+        store
+            .close_in_progress_cdrs("SERVER_RESTART")
+            .await
+            .unwrap(),
         0
     );
     store.upsert_cdrs(&[ended(1, 99)]).await.unwrap();
