@@ -576,6 +576,15 @@ impl Server {
         }
     }
 
+    /// Kills the server with SIGKILL, as a crash would (nothing flushed, no
+    /// BYE sent), and reaps it; [`Server::restart`] starts it again.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("kill9() needs a running server");
+        // std's Child::kill is SIGKILL on Unix.
+        child.kill().expect("SIGKILL the server");
+        let _ = child.wait();
+    }
+
     /// Starts the server again after [`Server::stop`]: same ports, data dir and
     /// config (to check what survives a restart).
     pub fn restart(&mut self) {

@@ -15,6 +15,7 @@ mod registrar;
 mod robustness;
 mod routing;
 mod security;
+mod security_cdr;
 mod security_web;
 mod voice;
 mod web;

@@ -97,6 +97,10 @@ pub struct SipConfig {
 pub struct CallsConfig {
     /// Ring time before a call is given up as not answered.
     pub no_answer_secs: u64,
+    /// How often the CDR rows of answered calls in progress get their "last
+    /// seen" time refreshed: after a crash, such a call's record ends at most
+    /// this long before the crash. At least 1.
+    pub cdr_heartbeat_secs: u64,
 }
 
 /// Anchored media.
@@ -306,7 +310,7 @@ impl Default for Config {
         Config {
             server: ServerConfig::default(),
             sip: SipConfig::default(),
-            calls: CallsConfig { no_answer_secs: 30 },
+            calls: CallsConfig::default(),
             media: MediaConfig::default(),
             trunk: TrunkConfig {
                 acl: vec!["127.0.0.0/8".into(), "::1/128".into()],
@@ -358,7 +362,10 @@ impl Default for SipConfig {
 
 impl Default for CallsConfig {
     fn default() -> Self {
-        CallsConfig { no_answer_secs: 30 }
+        CallsConfig {
+            no_answer_secs: 30,
+            cdr_heartbeat_secs: 15,
+        }
     }
 }
 
@@ -461,6 +468,9 @@ impl Config {
         }
         if w.max_connections == 0 || w.max_connections_per_ip == 0 {
             anyhow::bail!("web: max_connections and max_connections_per_ip must be at least 1");
+        }
+        if self.calls.cdr_heartbeat_secs == 0 {
+            anyhow::bail!("calls.cdr_heartbeat_secs: must be at least 1");
         }
         Ok(())
     }

@@ -65,7 +65,7 @@ pub struct Ctx {
     pub calls: DashMap<u64, (CallTx, CallInfo)>,
     /// Each leg's dialog: the call owning it, and who may send in it.
     pub dialogs: crate::dialogs::DialogTable,
-    /// Finished calls' records, to the CDR writer.
+    /// Call records (finished calls, and answered calls in progress), to the CDR writer.
     pub cdr_tx: mpsc::UnboundedSender<store::Cdr>,
     /// Set when shutdown starts: new calls are refused.
     pub shutting_down: AtomicBool,

@@ -74,7 +74,7 @@ pub struct Metrics {
     pub auth_replays: AtomicU64,
     /// INVITEs refused because the caller is blacklisted.
     pub blacklist_rejects: AtomicU64,
-    /// CDR rows written.
+    /// Complete CDRs written (the rows of calls in progress are not counted).
     pub cdrs_written: AtomicU64,
     /// CDR rows that could not be written (kept and retried).
     pub cdr_write_errors: AtomicU64,

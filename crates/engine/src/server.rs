@@ -89,12 +89,14 @@ impl Engine {
             Duration::from_secs(cfg.sip.nonce_ttl_secs),
         );
         let metrics = Arc::new(Metrics::default());
+        close_cut_cdrs(&store).await?;
         let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
         let (cdr_stop, stop_rx) = tokio::sync::oneshot::channel();
         let cdr_done = tokio::spawn(crate::cdr::run(
             store.clone(),
             cdr_rx,
             metrics.clone(),
+            Duration::from_secs(cfg.calls.cdr_heartbeat_secs),
             stop_rx,
         ));
         let media_library = crate::media_library::MediaLibrary::default();
@@ -544,6 +546,25 @@ impl Engine {
         let rt = self.media_rt.lock().ok().and_then(|mut r| r.take());
         drop(rt);
     }
+}
+
+/// Ends the records of the calls that were up when the last server process
+/// died without ending them (crash, kill -9, power loss), at their last known
+/// time. Runs before the CDR writer starts (its heartbeat would make them look
+/// alive) and before any call is taken.
+async fn close_cut_cdrs(store: &Store) -> anyhow::Result<()> {
+    let cause = crate::calls::HangupCause::ServerRestart.as_str();
+    let closed = store
+        .close_in_progress_cdrs(cause)
+        .await
+        .context("closing the CDRs of calls cut by the last stop")?;
+    if closed > 0 {
+        tracing::warn!(
+            "closed {closed} CDRs of calls that were up when the server last stopped \
+             without ending them (hangup cause {cause}, ended at their last known time)"
+        );
+    }
+    Ok(())
 }
 
 /// Gives the call-center settings to the queue service and to calls, and

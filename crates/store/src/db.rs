@@ -88,6 +88,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_settings",
         include_str!("../migrations/0011_audit_settings.sql"),
     ),
+    (
+        12,
+        "cdr_in_progress",
+        include_str!("../migrations/0012_cdr_in_progress.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

@@ -418,6 +418,9 @@ fn failed_cdr(ctx: &Ctx, req: &Originate, start: u64, code: u16) {
     let end = now_ms();
     let cdr = store::Cdr {
         id: None,
+        call_uid: Some(crate::cdr::new_call_uid()),
+        in_progress: false,
+        last_seen_at: Some(end as i64),
         call_id: message::new_call_id(),
         caller: req.extension.clone(),
         caller_name: String::new(),

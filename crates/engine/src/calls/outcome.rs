@@ -26,6 +26,9 @@ pub enum HangupCause {
     RecoveryOnTimerExpire,
     /// The server was stopped.
     SystemShutdown,
+    /// The server died with the call up (crash, kill -9, power loss): set
+    /// at the next start on the record left in progress.
+    ServerRestart,
     /// Codec/SDP problem.
     IncompatibleDestination,
     /// No media ports, internal failure.
@@ -46,6 +49,7 @@ impl HangupCause {
             HangupCause::MediaTimeout => "MEDIA_TIMEOUT",
             HangupCause::RecoveryOnTimerExpire => "RECOVERY_ON_TIMER_EXPIRE",
             HangupCause::SystemShutdown => "SYSTEM_SHUTDOWN",
+            HangupCause::ServerRestart => "SERVER_RESTART",
             HangupCause::IncompatibleDestination => "INCOMPATIBLE_DESTINATION",
             HangupCause::NormalTemporaryFailure => "NORMAL_TEMPORARY_FAILURE",
         }

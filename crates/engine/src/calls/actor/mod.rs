@@ -2,9 +2,10 @@
 //! attempts to reach the callee (forks, one per registered contact; the first to
 //! answer becomes leg B), the media between them (a plain relay, upgraded to a
 //! processing media session when the call needs transcoding, recording or an
-//! application), and writes the CDR when the call ends. Each leg has its own
-//! Call-ID, tags and CSeq space. A call to an application (echo, readback, ...)
-//! has no B leg: the application drives it through [`super::control`].
+//! application), and writes the CDR (in progress once answered, complete when
+//! the call ends). Each leg has its own Call-ID, tags and CSeq space. A call
+//! to an application (echo, readback, ...) has no B leg: the application
+//! drives it through [`super::control`].
 
 mod app;
 mod eavesdrop;
@@ -176,6 +177,8 @@ impl Call {
             fork_headers: Vec::new(),
             recording: None,
             cdr: None,
+            call_uid: crate::cdr::new_call_uid(),
+            cdr_open: None,
             caller: o.caller,
             caller_name: o.caller_name,
             callee: o.callee,
@@ -280,6 +283,11 @@ struct Call {
     recording: Option<std::path::PathBuf>,
     /// The finished call's record, written once the recording is closed.
     cdr: Option<store::Cdr>,
+    /// The key of this call's record (the caller's Call-ID is not unique).
+    call_uid: String,
+    /// Once the in-progress record of the answered call is queued: the
+    /// recording it named (it is written again when that changes).
+    cdr_open: Option<Option<std::path::PathBuf>>,
     caller: String,
     caller_name: String,
     callee: String,
@@ -345,6 +353,7 @@ impl Call {
         let mut media_check = tokio::time::interval(Duration::from_secs(1));
         media_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while self.state != State::Ended {
+            self.sync_open_cdr();
             if self.state == State::Answered && !self.a_acked && !ack_armed {
                 ack_armed = true;
                 let t1 = Duration::from_millis(self.ctx.cfg.sip.t1_ms.max(50));
@@ -1072,26 +1081,11 @@ impl Call {
         }
         let answered = self.answer_ms.is_some();
         self.state = State::Ended;
-        let end = now_ms();
-        let secs = |from: u64, to: u64| (to.saturating_sub(from) + 500) / 1000;
-        let ring_end = self.answer_ms.unwrap_or(end);
         let cdr = store::Cdr {
-            id: None,
-            call_id: self.a_call_id.clone(),
-            caller: self.caller.clone(),
-            caller_name: self.caller_name.clone(),
-            callee: self.callee.clone(),
-            direction: self.direction.to_string(),
-            start_at: self.start_ms as i64,
-            answer_at: self.answer_ms.map(|a| a as i64),
-            end_at: end as i64,
-            ring_secs: secs(self.start_ms, ring_end) as i64,
-            talk_secs: self.answer_ms.map(|a| secs(a, end)).unwrap_or(0) as i64,
             hangup_cause: cause.as_str().to_string(),
             hangup_by: by.to_string(),
             sip_code: i32::from(sip_code),
-            recording_path: self.recording.as_ref().map(|p| p.display().to_string()),
-            recorded_secs: 0,
+            ..self.cdr_row(now_ms())
         };
         // Written by `run` once the recording (if any) is closed, so the
         // record holds its real length.
@@ -1212,6 +1206,58 @@ impl Call {
             .collect();
         sdp.anchor(self.ctx.advertise, &ports);
         sdp.to_string().into_bytes()
+    }
+
+    /// The call's record as of `end` (unix ms), complete but for the hangup
+    /// fields.
+    fn cdr_row(&self, end: u64) -> store::Cdr {
+        let secs = |from: u64, to: u64| ((to.saturating_sub(from) + 500) / 1000) as i64;
+        let ring_end = self.answer_ms.unwrap_or(end);
+        store::Cdr {
+            id: None,
+            call_uid: Some(self.call_uid.clone()),
+            in_progress: false,
+            last_seen_at: Some(end as i64),
+            call_id: self.a_call_id.clone(),
+            caller: self.caller.clone(),
+            caller_name: self.caller_name.clone(),
+            callee: self.callee.clone(),
+            direction: self.direction.to_string(),
+            start_at: self.start_ms as i64,
+            answer_at: self.answer_ms.map(|a| a as i64),
+            end_at: end as i64,
+            ring_secs: secs(self.start_ms, ring_end),
+            talk_secs: self.answer_ms.map(|a| secs(a, end)).unwrap_or(0),
+            hangup_cause: String::new(),
+            hangup_by: String::new(),
+            sip_code: 0,
+            recording_path: self.recording.as_ref().map(|p| p.display().to_string()),
+            recorded_secs: 0,
+        }
+    }
+
+    /// Queues the in-progress record of an answered call (again when its
+    /// recording changed), so a crash before the end does not lose the
+    /// call: the next start ends it at its last known time. Called at every
+    /// turn of the call's loop, which covers every way a call is answered.
+    /// A call that never answers is written once, at the end.
+    fn sync_open_cdr(&mut self) {
+        let Some(answer) = self.answer_ms else {
+            return;
+        };
+        if self.state != State::Answered || self.cdr_open.as_ref() == Some(&self.recording) {
+            return;
+        }
+        self.cdr_open = Some(self.recording.clone());
+        let row = store::Cdr {
+            in_progress: true,
+            last_seen_at: Some(now_ms().max(answer) as i64),
+            sip_code: 200,
+            ..self.cdr_row(answer)
+        };
+        if self.ctx.cdr_tx.send(row).is_err() {
+            tracing::error!("call {}: CDR writer gone, record not written", self.id);
+        }
     }
 
     /// Closes the recording (so its length is known) and writes the CDR.
