@@ -185,6 +185,7 @@ mod tests {
         // Enough besides the username.
         assert_eq!(weakness("correct-admin-horse", "admin"), None);
         assert_eq!(weakness("e2e-admin-pass", "admin"), None);
+        assert_eq!(weakness("alice-own-pass", "alice"), None);
         // A very short username only counts as the whole password.
         assert_eq!(weakness("xy-horse-battery", "xy"), None);
         assert_eq!(weakness("tz-staple-9", "tz"), None);
