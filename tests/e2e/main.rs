@@ -14,6 +14,7 @@ mod queues;
 mod registrar;
 mod robustness;
 mod routing;
+mod security_tcp;
 mod voice;
 mod web;
 mod web_api;
