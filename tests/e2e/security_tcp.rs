@@ -135,7 +135,7 @@ fn server_pid(server: &Server) -> u32 {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        if args.iter().any(|a| *a == needle) && !args.iter().any(|a| a == "token") {
+        if args.contains(&needle) && !args.iter().any(|a| a == "token") {
             return pid;
         }
     }
@@ -209,13 +209,16 @@ fn silent_and_idle_tcp_connections_are_closed_on_time() {
 }
 
 /// Writes `msg` one byte a second until the server closes the connection;
-/// returns how long that took, or None if the whole message went out.
-fn trickle(s: &mut TcpStream, msg: &[u8]) -> Option<Duration> {
+/// returns how long that took, or None if it was still open after `limit`.
+fn trickle(s: &mut TcpStream, msg: &[u8], limit: Duration) -> Option<Duration> {
     let start = Instant::now();
     s.set_read_timeout(Some(Duration::from_secs(1)))
         .expect("timeout");
     let mut buf = [0u8; 4096];
     for b in msg {
+        if start.elapsed() > limit {
+            return None;
+        }
         if s.write_all(&[*b]).is_err() {
             return Some(start.elapsed());
         }
@@ -242,7 +245,7 @@ fn slow_loris_tcp_connections_are_closed_after_the_message_timeout() {
     // From the first byte of a new connection.
     let mut fresh = connect_from(local(), server.sip_addr(), None);
     let me = fresh.local_addr().expect("addr");
-    let took = trickle(&mut fresh, options(me, "TCP").as_bytes());
+    let took = trickle(&mut fresh, options(me, "TCP").as_bytes(), limit);
     assert!(
         took.is_some_and(|t| t < limit),
         "trickling connection not closed within {limit:?}: {took:?}\n{}",
@@ -253,7 +256,7 @@ fn slow_loris_tcp_connections_are_closed_after_the_message_timeout() {
     let resp = options_over_tcp(&mut known);
     assert!(resp.starts_with("SIP/2.0 200"), "{resp}");
     let me = known.local_addr().expect("addr");
-    let took = trickle(&mut known, options(me, "TCP").as_bytes());
+    let took = trickle(&mut known, options(me, "TCP").as_bytes(), limit);
     assert!(
         took.is_some_and(|t| t < limit),
         "trickling connection not closed within {limit:?}: {took:?}\n{}",
@@ -409,65 +412,122 @@ fn server_header_gives_scanners_no_version() {
     assert_eq!(server_header(&quiet), None, "user_agent = \"\" sends none");
 }
 
+/// A server started by hand under a given RLIMIT_NOFILE (the harness
+/// cannot set one), killed when dropped.
+struct Limited {
+    child: std::process::Child,
+    log_path: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    sip: SocketAddr,
+    http_port: u16,
+}
+
+impl Limited {
+    /// Starts the binary with the e2e base config plus `extra` under the
+    /// limits `soft`/`hard`, as from a shell after `ulimit -Hn HARD -Sn SOFT`,
+    /// and waits for "switchboard ready" in its log.
+    fn start(name: &str, soft: u64, hard: u64, extra: &str) -> Limited {
+        use std::os::unix::process::CommandExt;
+        let id = format!("{name}-{}", std::process::id());
+        let dir = harness::artifacts().join("data").join(&id);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("data dir");
+        let base = std::fs::read_to_string(harness::root().join("tests/e2e/switchboard-test.toml"))
+            .expect("base config");
+        let config = dir.join("switchboard.toml");
+        std::fs::write(&config, format!("{base}\n{extra}\n")).expect("config");
+        let log_path = harness::artifacts().join(format!("{id}.log"));
+        let log = std::fs::File::create(&log_path).expect("log");
+        let sip_port = harness::free_udp_tcp_port();
+        let http_port = harness::free_tcp_port();
+        let mut cmd = std::process::Command::new(harness::binary());
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["--bind", "127.0.0.1"])
+            .args(["--sip-port", &sip_port.to_string()])
+            .args(["--trunk-port", &harness::free_udp_tcp_port().to_string()])
+            .args(["--http-port", &http_port.to_string()])
+            // No calls are made: the range is never bound.
+            .args(["--rtp-ports", "40000-40059"])
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        // SAFETY: setrlimit is async-signal-safe and nothing else runs in the
+        // child between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn switchboard");
+        let mut server = Limited {
+            child,
+            log_path,
+            dir,
+            sip: SocketAddr::from(([127, 0, 0, 1], sip_port)),
+            http_port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !server.log().contains("switchboard ready") {
+            let exited = server.child.try_wait().ok().flatten().is_some();
+            assert!(
+                !exited && Instant::now() < deadline,
+                "server did not start:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// `GET /metrics` (open to all), parsed; None while the server cannot answer.
+    fn metrics(&self) -> Option<std::collections::HashMap<String, f64>> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let status = head.split_whitespace().nth(1)?;
+        (status == "200").then(|| harness::parse_metrics(body))
+    }
+}
+
+impl Drop for Limited {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- log {} ----\n{}", self.log_path.display(), self.log());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 #[test]
 fn low_open_file_limit_is_raised_to_the_hard_limit_and_a_shortage_is_warned_about() {
-    use std::os::unix::process::CommandExt;
-    // As from a shell with `ulimit -n 256` under a hard limit of 1024, which
-    // cannot cover the default TCP caps.
-    let dir = harness::artifacts()
-        .join("data")
-        .join(format!("nofile-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("data dir");
-    let log_path = harness::artifacts().join(format!("nofile-{}.log", std::process::id()));
-    let log = std::fs::File::create(&log_path).expect("log");
-    let mut cmd = std::process::Command::new(harness::binary());
-    cmd.arg("--config")
-        .arg(harness::root().join("tests/e2e/switchboard-test.toml"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["--bind", "127.0.0.1"])
-        .args(["--sip-port", &harness::free_udp_tcp_port().to_string()])
-        .args(["--trunk-port", &harness::free_udp_tcp_port().to_string()])
-        .args(["--http-port", &harness::free_tcp_port().to_string()])
-        .args(["--rtp-ports", "31900-31959"])
-        .env("RUST_LOG", "info")
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log);
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child
-    // between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 256,
-                rlim_max: 1024,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().expect("spawn switchboard");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let text = loop {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if text.contains("switchboard ready") {
-            break text;
-        }
-        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not start:\n{text}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let soft = proc_field(child.id(), "limits", "Max open files", 0);
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    // The default TCP caps alone need more than 1024 descriptors.
+    let server = Limited::start("nofile_raise", 256, 1024, "");
+    let soft = proc_field(server.child.id(), "limits", "Max open files", 0);
     assert_eq!(soft, 1024, "soft limit not raised to the hard limit");
+    let text = server.log();
     assert!(
         text.contains("open-file limit raised from 256 to 1024"),
         "{text}"
@@ -476,4 +536,73 @@ fn low_open_file_limit_is_raised_to_the_hard_limit_and_a_shortage_is_warned_abou
         text.contains("WARN") && text.contains("the open-file limit is 1024"),
         "no warning about the shortage:\n{text}"
     );
+}
+
+#[test]
+fn descriptor_exhaustion_is_logged_sparingly_and_the_server_recovers() {
+    // Caps high enough for one address to use up the descriptors: the case
+    // of many attacking addresses, made from one.
+    let server = Limited::start(
+        "nofile_exhausted",
+        256,
+        256,
+        "[sip.tcp]\nmax_connections_per_ip = 2048\nfirst_message_timeout_secs = 3\n",
+    );
+    // Start-up work that opens files (the prompts) is over first: only
+    // the attack is measured.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.log().contains("sounds loaded") {
+        assert!(
+            Instant::now() < deadline,
+            "prompts not loaded:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let attack: Vec<TcpStream> = (0..400)
+        .filter_map(|_| TcpStream::connect_timeout(&server.sip, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(
+        attack.len() > 256,
+        "only {} connections opened",
+        attack.len()
+    );
+    // Accept keeps failing while the descriptors are gone: a few lines, not
+    // twenty a second.
+    std::thread::sleep(Duration::from_secs(2));
+    let lines = server
+        .log()
+        .lines()
+        .filter(|l| l.contains("tcp accept on"))
+        .count();
+    assert!(
+        (1..=2).contains(&lines),
+        "{lines} accept-failure lines in 2 s:\n{}",
+        server.log()
+    );
+    // The silent connections time out, the backlog drains, the server answers.
+    let deadline = Instant::now() + Duration::from_secs(3) + SLACK * 2;
+    let metrics = loop {
+        if let Some(m) = server.metrics() {
+            if harness::sum_metric(&m, "switchboard_sip_tcp_connections", "") == 0.0 {
+                break m;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not recover\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    drop(attack);
+    assert!(
+        harness::sum_metric(&metrics, "switchboard_sip_tcp_accept_errors_total", "") >= 1.0,
+        "accept failures not counted"
+    );
+    let resp = options_over_udp(server.sip);
+    assert!(resp.starts_with("SIP/2.0 200"), "{resp}");
+    let mut tcp = connect_from(local(), server.sip, None);
+    let resp = options_over_tcp(&mut tcp);
+    assert!(resp.starts_with("SIP/2.0 200"), "{resp}");
 }
