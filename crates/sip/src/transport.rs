@@ -296,16 +296,21 @@ impl Transports {
         self.parse_or_answer(data, from)
     }
 
-    fn handle_bytes(&self, data: &[u8], from: Peer) {
+    /// Handle one framed TCP message; tells the connection's clock what it was.
+    fn handle_bytes(&self, data: &[u8], from: Peer) -> Arrived {
         // Keep-alives (RFC 5626 CRLF pings and stray whitespace) are not messages.
         if data.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
             if from.transport == TransportKind::Tcp && data.starts_with(b"\r\n\r\n") {
                 let _ = self.queue_tcp(from.addr, Bytes::from_static(b"\r\n"));
             }
-            return;
+            return Arrived::KeepAlive;
         }
-        if let Some(msg) = self.parse_or_answer(data, from) {
-            let _ = self.inbound.send(Received { msg, from });
+        match self.parse_or_answer(data, from) {
+            Some(msg) => {
+                let _ = self.inbound.send(Received { msg, from });
+                Arrived::Message
+            }
+            None => Arrived::Garbage,
         }
     }
 
@@ -455,10 +460,11 @@ impl Transports {
                 let now = Instant::now();
                 loop {
                     match frame(&mut buf) {
-                        Framed::Message(m) => {
-                            clock.message(now);
-                            self.handle_bytes(&m, Peer::tcp(addr));
-                        }
+                        Framed::Message(m) => match self.handle_bytes(&m, Peer::tcp(addr)) {
+                            Arrived::Message => clock.message(now),
+                            Arrived::KeepAlive => clock.keepalive(now),
+                            Arrived::Garbage => {}
+                        },
                         Framed::NeedMore => break,
                         Framed::Invalid(why) => {
                             self.stats.tcp_framing_errors.fetch_add(1, Relaxed);
@@ -599,6 +605,18 @@ fn source_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What a framed piece of a TCP stream turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arrived {
+    /// A SIP message that parsed.
+    Message,
+    /// A CRLF keep-alive ping.
+    KeepAlive,
+    /// Framed but unparseable (answered with 400 where possible): it keeps
+    /// no connection alive.
+    Garbage,
+}
+
 /// Which deadline closes a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expiry {
@@ -640,9 +658,18 @@ impl ConnClock {
         }
     }
 
-    /// A complete message or keep-alive ping arrived.
+    /// A complete SIP message arrived.
     fn message(&mut self, now: Instant) {
         self.last_message = Some(now);
+    }
+
+    /// A keep-alive ping arrived: it keeps a connection that has carried a
+    /// message alive, but is not a first message (pings alone would
+    /// otherwise hold a connection for nothing).
+    fn keepalive(&mut self, now: Instant) {
+        if self.last_message.is_some() {
+            self.last_message = Some(now);
+        }
     }
 
     /// After framing what was read: whether part of a message is left over.
@@ -799,6 +826,24 @@ mod tests {
         c.buffered(t0 + Duration::from_secs(15), !b.is_empty());
         assert_eq!(c.deadline(&limits()).1, Expiry::FirstMessage);
         assert_eq!(c.deadline(&limits()).0, t0 + Duration::from_secs(20));
+    }
+
+    #[test]
+    fn pings_extend_an_established_connection_but_are_no_first_message() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0, true);
+        c.keepalive(t0 + Duration::from_secs(5));
+        assert_eq!(
+            c.deadline(&limits()),
+            (t0 + Duration::from_secs(20), Expiry::FirstMessage)
+        );
+        c.message(t0 + Duration::from_secs(6));
+        let ping = t0 + Duration::from_secs(100);
+        c.keepalive(ping);
+        assert_eq!(
+            c.deadline(&limits()),
+            (ping + Duration::from_secs(300), Expiry::Idle)
+        );
     }
 
     #[test]
