@@ -367,6 +367,7 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
+    check_open_file_limit(&cfg);
     let http = SocketAddr::new(cfg.server.bind, cfg.server.http_port);
     let engine = Arc::new(Engine::start(cfg).await?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -393,6 +394,77 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one (a shell's usual 1024
+/// carries only a few hundred calls: every RTP port and connection is a
+/// descriptor) and warns when even that cannot cover what the configuration
+/// may open, so a shortage shows at start rather than as calls failing with
+/// "Too many open files" under load.
+fn check_open_file_limit(cfg: &Config) {
+    let Some((soft, hard)) = raise_open_file_limit() else {
+        return;
+    };
+    let needed = match cfg.descriptors_needed() {
+        Ok(n) => n,
+        Err(_) => return,
+    };
+    if soft < needed {
+        let (lo, hi) = cfg.rtp_range().unwrap_or_default();
+        tracing::warn!(
+            "the open-file limit is {soft} (hard limit {hard}), but the RTP ports {lo}-{hi}, \
+             2 x sip.tcp.max_connections ({}) and the web server may need {needed}: calls and \
+             connections beyond it fail with \"Too many open files\". Raise the hard limit \
+             (systemd LimitNOFILE=, ulimit -Hn) or narrow the RTP range",
+            cfg.sip.tcp.max_connections
+        );
+    }
+}
+
+/// Sets the soft RLIMIT_NOFILE to the hard limit; returns (soft, hard) as
+/// they are afterwards, None where they cannot be read.
+#[cfg(target_os = "linux")]
+fn raise_open_file_limit() -> Option<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        tracing::warn!(
+            "reading the open-file limit failed: {}",
+            std::io::Error::last_os_error()
+        );
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            tracing::info!(
+                "open-file limit raised from {} to {}",
+                lim.rlim_cur,
+                lim.rlim_max
+            );
+            lim.rlim_cur = lim.rlim_max;
+        } else {
+            tracing::warn!(
+                "raising the open-file limit from {} to {} failed: {}",
+                lim.rlim_cur,
+                lim.rlim_max,
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    Some((lim.rlim_cur, lim.rlim_max))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_open_file_limit() -> Option<(u64, u64)> {
+    None
 }
 
 async fn shutdown_signal() {

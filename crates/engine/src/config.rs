@@ -89,6 +89,98 @@ pub struct SipConfig {
     /// Keep-alive OPTIONS to every registered phone this often, seconds
     /// (0: never). Keeps NAT bindings open and shows which phones answer.
     pub ping_secs: u64,
+    /// Server / User-Agent header value ("" sends none).
+    pub user_agent: String,
+    /// Caps and timeouts of SIP over TCP (`[sip.tcp]`).
+    pub tcp: SipTcpConfig,
+}
+
+/// Caps and timeouts of SIP over TCP, per profile (5060 and 5080 each).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipTcpConfig {
+    /// Accepted connections open at once; more are closed as they come.
+    pub max_connections: usize,
+    /// Accepted connections open at once from one address (IPv6: one /64).
+    pub max_connections_per_ip: usize,
+    /// A new connection that has not sent a complete message by then is closed.
+    pub first_message_timeout_secs: u64,
+    /// A message that has started must be complete within this (slow-loris).
+    pub message_timeout_secs: u64,
+    /// A connection with no message and no CRLF keep-alive for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Bytes waiting to be written to one peer before it is disconnected
+    /// for not reading.
+    pub send_queue_bytes: usize,
+}
+
+impl Default for SipTcpConfig {
+    fn default() -> Self {
+        let d = sip::transport::TcpLimits::default();
+        SipTcpConfig {
+            max_connections: d.max_connections,
+            max_connections_per_ip: d.max_per_ip,
+            first_message_timeout_secs: d.first_message_timeout.as_secs(),
+            message_timeout_secs: d.message_timeout.as_secs(),
+            idle_timeout_secs: d.idle_timeout.as_secs(),
+            send_queue_bytes: d.send_queue_bytes,
+        }
+    }
+}
+
+impl SipTcpConfig {
+    /// The limits the transports take.
+    pub fn limits(&self) -> sip::transport::TcpLimits {
+        sip::transport::TcpLimits {
+            max_connections: self.max_connections,
+            max_per_ip: self.max_connections_per_ip,
+            first_message_timeout: std::time::Duration::from_secs(self.first_message_timeout_secs),
+            message_timeout: std::time::Duration::from_secs(self.message_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            send_queue_bytes: self.send_queue_bytes,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for (name, v) in [
+            ("max_connections", self.max_connections as u64),
+            ("max_connections_per_ip", self.max_connections_per_ip as u64),
+            (
+                "first_message_timeout_secs",
+                self.first_message_timeout_secs,
+            ),
+            ("message_timeout_secs", self.message_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if v == 0 {
+                anyhow::bail!("sip.tcp.{name} must be at least 1");
+            }
+        }
+        // One message of the largest size must fit, or it could never be sent.
+        if self.send_queue_bytes < sip::parse::MAX_MESSAGE_SIZE {
+            anyhow::bail!(
+                "sip.tcp.send_queue_bytes: {} is less than one message of the largest size ({})",
+                self.send_queue_bytes,
+                sip::parse::MAX_MESSAGE_SIZE
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Checks a Server / User-Agent value: a header value of printable ASCII
+/// (no CR or LF that would start another header), of sane length.
+fn validate_user_agent(v: &str) -> anyhow::Result<()> {
+    if v.len() > 128 {
+        anyhow::bail!("sip.user_agent: longer than 128 characters");
+    }
+    if let Some(c) = v.chars().find(|c| !(' '..='~').contains(c)) {
+        anyhow::bail!("sip.user_agent: {c:?} is not allowed (printable ASCII only)");
+    }
+    if v.trim() != v {
+        anyhow::bail!("sip.user_agent: no leading or trailing spaces");
+    }
+    Ok(())
 }
 
 /// Call handling.
@@ -356,6 +448,8 @@ impl Default for SipConfig {
             auth_ban_secs: 300,
             t1_ms: 500,
             ping_secs: 0,
+            user_agent: sip::message::DEFAULT_USER_AGENT.into(),
+            tcp: SipTcpConfig::default(),
         }
     }
 }
@@ -472,6 +566,8 @@ impl Config {
         if self.calls.cdr_heartbeat_secs == 0 {
             anyhow::bail!("calls.cdr_heartbeat_secs: must be at least 1");
         }
+        validate_user_agent(&self.sip.user_agent)?;
+        self.sip.tcp.validate()?;
         Ok(())
     }
 
@@ -542,6 +638,18 @@ impl Config {
         }
     }
 
+    /// Open files the server may need at once: a socket per RTP port, both
+    /// SIP profiles' TCP connection caps, the web server's connections and
+    /// a margin for the database, logs, listening sockets, recordings and
+    /// the runtime. Compared with RLIMIT_NOFILE at start.
+    pub fn descriptors_needed(&self) -> anyhow::Result<u64> {
+        let (lo, hi) = self.rtp_range()?;
+        let rtp = u64::from(hi - lo) + 1;
+        let sip_tcp = 2 * self.sip.tcp.max_connections as u64;
+        let http = self.web.max_connections as u64;
+        Ok(rtp + sip_tcp + http + DESCRIPTOR_MARGIN)
+    }
+
     /// The database URL, defaulting to SQLite in the data dir.
     pub fn database_url(&self) -> String {
         match &self.server.database_url {
@@ -553,6 +661,10 @@ impl Config {
         }
     }
 }
+
+/// Descriptors that are neither RTP sockets nor connections (database,
+/// log, listening sockets, recordings, the runtime's own).
+pub const DESCRIPTOR_MARGIN: u64 = 256;
 
 /// The local address the kernel would use to reach the outside world. A UDP
 /// `connect` only does a route lookup: no packet is sent. The target is a
@@ -601,6 +713,36 @@ mod tests {
     }
 
     #[test]
+    fn user_agent_and_tcp_limits_are_read() {
+        let cfg = Config::from_toml(
+            "[sip]\nuser_agent = \"\"\n[sip.tcp]\nmax_connections = 10\nidle_timeout_secs = 7\n",
+        )
+        .expect("valid");
+        assert_eq!(cfg.sip.user_agent, "");
+        let l = cfg.sip.tcp.limits();
+        assert_eq!(l.max_connections, 10);
+        assert_eq!(l.idle_timeout, std::time::Duration::from_secs(7));
+        assert_eq!(
+            l.max_per_ip,
+            sip::transport::TcpLimits::default().max_per_ip
+        );
+        assert_eq!(Config::default().sip.user_agent, "Switchboard");
+    }
+
+    #[test]
+    fn descriptors_cover_rtp_ports_and_connection_caps() {
+        let cfg = Config::from_toml(
+            "[server]\nrtp_ports = \"20000-20999\"\n[sip.tcp]\nmax_connections = 100\n\
+             [web]\nmax_connections = 300\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            cfg.descriptors_needed().expect("range"),
+            1000 + 200 + 300 + DESCRIPTOR_MARGIN
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(Config::from_toml("[server]\nsip_prot = 1\n").is_err());
         assert!(Config::from_toml("[server]\nrtp_ports = \"30000-20000\"\n").is_err());
@@ -611,6 +753,12 @@ mod tests {
         assert!(Config::from_toml("[media]\nlanguage = \"fr\"\n").is_err());
         assert!(Config::from_toml("[recording]\nlayout = \"quad\"\n").is_err());
         assert!(Config::from_toml("[recording]\nrate = 44100\n").is_err());
+        assert!(Config::from_toml("[sip]\nuser_agent = \"a\\r\\nVia: x\"\n").is_err());
+        assert!(Config::from_toml("[sip]\nuser_agent = \" x\"\n").is_err());
+        assert!(Config::from_toml("[sip.tcp]\nidle_timeout_secs = 0\n").is_err());
+        assert!(Config::from_toml("[sip.tcp]\nmax_connections = 0\n").is_err());
+        assert!(Config::from_toml("[sip.tcp]\nsend_queue_bytes = 1000\n").is_err());
+        assert!(Config::from_toml("[sip.tcp]\nmax_connectons = 10\n").is_err());
     }
 
     #[test]

@@ -63,12 +63,20 @@ impl Engine {
             t1: Duration::from_millis(cfg.sip.t1_ms.max(50)),
             ..TxConfig::default()
         };
+        if !sip::message::set_user_agent(&cfg.sip.user_agent)
+            && sip::message::user_agent().unwrap_or_default() != cfg.sip.user_agent
+        {
+            // Only when one process starts two engines (tests).
+            tracing::warn!("sip.user_agent: the value of an earlier start stays in force");
+        }
+        warn_tcp_keepalive(&cfg);
         let internal_stats = Arc::new(SipStats::default());
         let external_stats = Arc::new(SipStats::default());
         let ep_cfg = |port: u16| EndpointConfig {
             bind: SocketAddr::new(cfg.server.bind, port),
             timers: timers.clone(),
             log_messages: cfg.server.log_sip,
+            tcp: cfg.sip.tcp.limits(),
         };
         let internal = Endpoint::start(ep_cfg(cfg.server.sip_port), internal_stats.clone())
             .await
@@ -487,6 +495,45 @@ impl Engine {
             sum(|s| &s.send_errors),
         );
         e.metric(
+            "switchboard_sip_tcp_connections",
+            "gauge",
+            "SIP TCP connections open (accepted and opened by us).",
+            sip.iter().map(|s| s.tcp_open.load(Relaxed)).sum::<i64>(),
+        );
+        e.labelled(
+            "switchboard_sip_tcp_refused_total",
+            "counter",
+            "SIP TCP connections closed on accept: the cap in total or per source address was reached.",
+            "reason",
+            &[
+                ("total", sum(|s| &s.tcp_refused_total)),
+                ("per_ip", sum(|s| &s.tcp_refused_per_ip)),
+            ],
+        );
+        e.labelled(
+            "switchboard_sip_tcp_timeouts_total",
+            "counter",
+            "SIP TCP connections closed by a deadline: no first message, a message not completed (slow-loris), idle.",
+            "reason",
+            &[
+                ("first_message", sum(|s| &s.tcp_timeout_first_message)),
+                ("message", sum(|s| &s.tcp_timeout_message)),
+                ("idle", sum(|s| &s.tcp_timeout_idle)),
+            ],
+        );
+        e.metric(
+            "switchboard_sip_tcp_send_overflows_total",
+            "counter",
+            "SIP TCP connections dropped because the peer did not read and the send queue was full.",
+            sum(|s| &s.tcp_send_overflows),
+        );
+        e.metric(
+            "switchboard_sip_tcp_accept_errors_total",
+            "counter",
+            "SIP TCP accept failures (typically too many open files).",
+            sum(|s| &s.tcp_accept_errors),
+        );
+        e.metric(
             "switchboard_cdrs_written_total",
             "counter",
             "CDR rows written.",
@@ -691,6 +738,21 @@ async fn refresh_directory(ctx: &Ctx) {
         }
         Ok(None) => {}
         Err(e) => tracing::warn!("reloading extensions failed: {e}"),
+    }
+}
+
+/// TCP phones that neither send keep-alives nor get our OPTIONS pings more
+/// often than the idle timeout lose their connection, and with it the calls
+/// to them (until they register again): say so at start.
+fn warn_tcp_keepalive(cfg: &Config) {
+    let idle = cfg.sip.tcp.idle_timeout_secs;
+    let ping = cfg.sip.ping_secs;
+    if ping == 0 || ping >= idle {
+        tracing::warn!(
+            "sip.tcp.idle_timeout_secs is {idle} and sip.ping_secs is {ping}: phones on TCP are \
+             disconnected after {idle} s without traffic unless they send keep-alives; set \
+             sip.ping_secs below {idle}"
+        );
     }
 }
 

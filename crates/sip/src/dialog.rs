@@ -1,7 +1,7 @@
 //! Dialog state (RFC 3261 §12) for one leg of a B2BUA call: enough to build
 //! in-dialog requests (BYE, re-INVITE, INFO) and to recognise the peer's.
 
-use crate::message::{self, SERVER};
+use crate::message;
 use crate::peer::Peer;
 use rsip::headers::{ContentLength, Header, UntypedHeader};
 use rsip::{Method, Request};
@@ -88,7 +88,9 @@ impl Dialog {
                 "<{contact}>"
             ))));
         }
-        headers.push(Header::UserAgent(rsip::headers::UserAgent::new(SERVER)));
+        if let Some(ua) = message::user_agent() {
+            headers.push(Header::UserAgent(rsip::headers::UserAgent::new(ua)));
+        }
         headers.push(Header::ContentLength(ContentLength::from(0u32)));
         Request {
             method,

@@ -6,7 +6,7 @@
 use crate::parse::MAX_MESSAGE_SIZE;
 use crate::peer::Peer;
 use crate::transaction::{TransactionLayer, TuEvent, TxConfig, TxId};
-use crate::transport::{Received, SipStats, Transports};
+use crate::transport::{Received, SipStats, TcpLimits, Transports};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -124,6 +124,8 @@ pub struct EndpointConfig {
     pub timers: TxConfig,
     /// Log every SIP message (at info level, target "sip").
     pub log_messages: bool,
+    /// Caps and timeouts of SIP over TCP.
+    pub tcp: TcpLimits,
 }
 
 /// A cloneable handle the TU uses to send.
@@ -163,16 +165,21 @@ impl Endpoint {
                 };
                 rt.block_on(async move {
                     let (in_tx, in_rx) = mpsc::unbounded_channel();
-                    let transports =
-                        match Transports::bind(cfg.bind, in_tx, thread_stats, cfg.log_messages)
-                            .await
-                        {
-                            Ok(t) => t,
-                            Err(e) => {
-                                let _ = ready_tx.send(Err(e));
-                                return;
-                            }
-                        };
+                    let transports = match Transports::bind(
+                        cfg.bind,
+                        in_tx,
+                        thread_stats,
+                        cfg.log_messages,
+                        cfg.tcp.clone(),
+                    )
+                    .await
+                    {
+                        Ok(t) => t,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
                     let _ = ready_tx.send(Ok(transports.local_addr()));
                     let driver = Driver {
                         layer: TransactionLayer::new(cfg.timers.clone()),

@@ -13,8 +13,25 @@ use rsip::{Method, Request, Response, SipMessage, StatusCode};
 pub const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, NOTIFY, MESSAGE";
 
-/// The User-Agent / Server value we send.
-pub const SERVER: &str = concat!("Switchboard/", env!("CARGO_PKG_VERSION"));
+/// The User-Agent / Server value sent unless [`set_user_agent`] chose another.
+/// Without a version: telling scanners which release runs helps them pick
+/// exploits and tells nothing a phone needs.
+pub const DEFAULT_USER_AGENT: &str = "Switchboard";
+
+static USER_AGENT: std::sync::OnceLock<Box<str>> = std::sync::OnceLock::new();
+
+/// Choose the User-Agent / Server value for the whole process, once, at
+/// start ("" sends no such header). Returns false, changing nothing, when a
+/// value was chosen before (the first one stays: headers already sent used it).
+pub fn set_user_agent(value: &str) -> bool {
+    USER_AGENT.set(value.into()).is_ok()
+}
+
+/// The User-Agent / Server value we send; None when it is off.
+pub fn user_agent() -> Option<&'static str> {
+    let v = USER_AGENT.get_or_init(|| DEFAULT_USER_AGENT.into());
+    (!v.is_empty()).then_some(&**v)
+}
 
 /// The RFC 3261 reason phrase of a status code.
 pub fn reason_phrase(code: u16) -> &'static str {
@@ -193,7 +210,9 @@ pub fn response(req: &Request, code: StatusCode, to_tag: Option<&str>) -> Respon
             _ => {}
         }
     }
-    headers.push(Header::Server(rsip::headers::Server::new(SERVER)));
+    if let Some(ua) = user_agent() {
+        headers.push(Header::Server(rsip::headers::Server::new(ua)));
+    }
     headers.push(Header::ContentLength(ContentLength::from(0u32)));
     Response {
         status_code: code,
@@ -290,6 +309,14 @@ mod tests {
         assert_eq!(from_tag(&r).as_deref(), Some("f1"));
         assert_eq!(cseq(&r), Some((5, Method::Invite)));
         assert_eq!(call_id(&r), Some("cid"));
+    }
+
+    #[test]
+    fn server_header_names_no_version_by_default() {
+        // No test of this crate calls set_user_agent: the default is in force.
+        let text = response(&req(), status(200), None).to_string();
+        assert!(text.contains("\r\nServer: Switchboard\r\n"), "{text}");
+        assert!(!text.contains(env!("CARGO_PKG_VERSION")), "{text}");
     }
 
     #[test]

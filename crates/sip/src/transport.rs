@@ -3,18 +3,26 @@
 //!
 //! Parsing happens here, in the receive tasks, so it runs in parallel with the
 //! driver task that owns the transaction layer.
+//!
+//! SIP over TCP is open to anyone who can reach the port, so every connection
+//! is bounded ([`TcpLimits`]): a cap in total and per source address, a
+//! deadline for the first complete message, for each message once it has
+//! started and for silence, and a cap on what waits to be written to a peer
+//! that does not read. Refusals and failures are counted in [`SipStats`] and
+//! logged at most once per [`LOG_EVERY`].
 
 use crate::parse::{find_head_end, parse_message, MAX_MESSAGE_SIZE};
 use crate::peer::{Peer, Transmit, TransportKind};
 use bytes::{Buf, Bytes, BytesMut};
 use dashmap::DashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
-
+use tokio::sync::{mpsc, watch};
 /// Counters every transport updates; exported as metrics by the engine.
 #[derive(Default, Debug)]
 pub struct SipStats {
@@ -30,7 +38,66 @@ pub struct SipStats {
     pub tcp_framing_errors: AtomicU64,
     /// Sends that failed (socket error, no TCP connection).
     pub send_errors: AtomicU64,
+    /// TCP connections open now (accepted and opened by us).
+    pub tcp_open: AtomicI64,
+    /// Accepted TCP connections closed at once: the total cap was reached.
+    pub tcp_refused_total: AtomicU64,
+    /// Accepted TCP connections closed at once: their source address had
+    /// its share already.
+    pub tcp_refused_per_ip: AtomicU64,
+    /// TCP connections closed because no complete message came in time
+    /// after they were opened.
+    pub tcp_timeout_first_message: AtomicU64,
+    /// TCP connections closed because a message that had started did not
+    /// complete in time (slow-loris).
+    pub tcp_timeout_message: AtomicU64,
+    /// TCP connections closed after a silence longer than the idle timeout.
+    pub tcp_timeout_idle: AtomicU64,
+    /// TCP connections dropped because the peer did not read what we sent
+    /// and the send queue reached its cap.
+    pub tcp_send_overflows: AtomicU64,
+    /// `accept` failures (typically "Too many open files").
+    pub tcp_accept_errors: AtomicU64,
 }
+
+/// Limits of SIP over TCP, per transport (one SIP profile).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Accepted connections open at once; more are closed as they come.
+    pub max_connections: usize,
+    /// Accepted connections open at once from one source (an IPv4 address,
+    /// or an IPv6 /64, which one machine typically owns whole).
+    pub max_per_ip: usize,
+    /// A new accepted connection must deliver a complete message within
+    /// this, or it is closed (keep-alive CRLFs do not count).
+    pub first_message_timeout: Duration,
+    /// Once a message has started, its last byte must come within this
+    /// (a peer trickling bytes to hold the connection is closed).
+    pub message_timeout: Duration,
+    /// A connection that delivered no message and no keep-alive ping
+    /// (CRLFCRLF, RFC 5626) for this long is closed.
+    pub idle_timeout: Duration,
+    /// Bytes waiting to be written to one peer; a peer that does not read
+    /// and lets more pile up is disconnected.
+    pub send_queue_bytes: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            max_connections: 2048,
+            max_per_ip: 128,
+            first_message_timeout: Duration::from_secs(20),
+            message_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            send_queue_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// At most one warning of each kind (accept failures, refusals, send
+/// overflows) per this interval; the next one says how many were not logged.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// A parsed message and where it came from.
 pub struct Received {
@@ -43,15 +110,60 @@ pub struct Received {
 /// How received messages are reported to the driver.
 pub type InboundTx = mpsc::UnboundedSender<Received>;
 
+/// The sending side of one TCP connection, as kept in the connection table.
+struct Conn {
+    tx: mpsc::UnboundedSender<Bytes>,
+    /// Bytes handed to the writer and not yet written.
+    queued: Arc<AtomicUsize>,
+    /// Set to true to end both tasks of the connection.
+    close: Arc<watch::Sender<bool>>,
+}
+
+/// Why a payload could not be queued on a connection.
+enum QueueError {
+    /// The writer has ended (connection gone).
+    Closed,
+    /// The peer is not reading: the queue reached its cap. The connection
+    /// has been told to close.
+    Full,
+}
+
+impl Conn {
+    fn enqueue(&self, payload: Bytes, cap: usize) -> Result<(), QueueError> {
+        let n = payload.len();
+        let before = self.queued.fetch_add(n, Relaxed);
+        if before.saturating_add(n) > cap {
+            self.queued.fetch_sub(n, Relaxed);
+            self.close.send_replace(true);
+            return Err(QueueError::Full);
+        }
+        self.tx.send(payload).map_err(|_| {
+            self.queued.fetch_sub(n, Relaxed);
+            QueueError::Closed
+        })
+    }
+}
+
+/// Log limiters, one per kind of event that an attacker can make frequent.
+#[derive(Default)]
+struct Logs {
+    accept: Mutex<LogLimit>,
+    refused: Mutex<LogLimit>,
+    overflow: Mutex<LogLimit>,
+}
+
 /// Everything needed to send: the UDP socket and the table of TCP connections.
 #[derive(Clone)]
 pub struct Transports {
     udp: Arc<UdpSocket>,
-    tcp: Arc<DashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>>,
+    tcp: Arc<DashMap<SocketAddr, Conn>>,
     stats: Arc<SipStats>,
     log_messages: bool,
     inbound: InboundTx,
     local: SocketAddr,
+    limits: Arc<TcpLimits>,
+    admission: Arc<ConnLimiter>,
+    logs: Arc<Logs>,
 }
 
 impl Transports {
@@ -61,6 +173,7 @@ impl Transports {
         inbound: InboundTx,
         stats: Arc<SipStats>,
         log_messages: bool,
+        limits: TcpLimits,
     ) -> std::io::Result<Transports> {
         let udp = bind_udp(addr)?;
         let local = udp.local_addr()?;
@@ -72,6 +185,9 @@ impl Transports {
             log_messages,
             inbound,
             local,
+            admission: Arc::new(ConnLimiter::new(limits.max_connections, limits.max_per_ip)),
+            limits: Arc::new(limits),
+            logs: Arc::default(),
         };
         tokio::spawn(t.clone().accept_loop(listener));
         Ok(t)
@@ -109,28 +225,52 @@ impl Transports {
                     tracing::debug!("udp send to {} failed: {e}", t.peer.addr);
                 }
             },
-            TransportKind::Tcp => {
-                let sent = self
-                    .tcp
-                    .get(&t.peer.addr)
-                    .map(|w| w.send(t.payload.clone()).is_ok())
-                    .unwrap_or(false);
-                if sent {
+            TransportKind::Tcp => match self.queue_tcp(t.peer.addr, t.payload.clone()) {
+                Some(Ok(())) => {
                     self.stats.messages_out.fetch_add(1, Relaxed);
-                } else {
+                }
+                // The peer stopped reading: it was disconnected, and opening
+                // a new connection to it would only start over.
+                Some(Err(QueueError::Full)) => {
+                    self.stats.send_errors.fetch_add(1, Relaxed);
+                }
+                Some(Err(QueueError::Closed)) | None => {
                     // No connection to that peer yet: open one (we are the client).
                     let me = self.clone();
                     tokio::spawn(async move { me.connect_and_send(t).await });
                 }
+            },
+        }
+    }
+
+    /// Queue `payload` on the connection to `addr`, if there is one. A full
+    /// queue drops the connection (counted and logged).
+    fn queue_tcp(&self, addr: SocketAddr, payload: Bytes) -> Option<Result<(), QueueError>> {
+        let r = self
+            .tcp
+            .get(&addr)
+            .map(|c| c.enqueue(payload, self.limits.send_queue_bytes))?;
+        if let Err(QueueError::Full) = r {
+            // The guard of `get` is released: removing now cannot deadlock.
+            self.tcp.remove(&addr);
+            self.stats.tcp_send_overflows.fetch_add(1, Relaxed);
+            if let Some(skipped) = lock(&self.logs.overflow).allow(Instant::now()) {
+                tracing::warn!(
+                    "tcp connection from {addr} dropped: it does not read and more than {} bytes \
+                     waited to be sent{}",
+                    self.limits.send_queue_bytes,
+                    suppressed(skipped)
+                );
             }
         }
+        Some(r)
     }
 
     async fn connect_and_send(self, t: Transmit) {
         match TcpStream::connect(t.peer.addr).await {
             Ok(stream) => {
-                let writer = self.clone().start_connection(stream, t.peer.addr);
-                if writer.send(t.payload).is_ok() {
+                self.clone().start_connection(stream, t.peer.addr, None);
+                if let Some(Ok(())) = self.queue_tcp(t.peer.addr, t.payload) {
                     self.stats.messages_out.fetch_add(1, Relaxed);
                 }
             }
@@ -156,18 +296,21 @@ impl Transports {
         self.parse_or_answer(data, from)
     }
 
-    fn handle_bytes(&self, data: &[u8], from: Peer) {
+    /// Handle one framed TCP message; tells the connection's clock what it was.
+    fn handle_bytes(&self, data: &[u8], from: Peer) -> Arrived {
         // Keep-alives (RFC 5626 CRLF pings and stray whitespace) are not messages.
         if data.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
             if from.transport == TransportKind::Tcp && data.starts_with(b"\r\n\r\n") {
-                if let Some(w) = self.tcp.get(&from.addr) {
-                    let _ = w.send(Bytes::from_static(b"\r\n"));
-                }
+                let _ = self.queue_tcp(from.addr, Bytes::from_static(b"\r\n"));
             }
-            return;
+            return Arrived::KeepAlive;
         }
-        if let Some(msg) = self.parse_or_answer(data, from) {
-            let _ = self.inbound.send(Received { msg, from });
+        match self.parse_or_answer(data, from) {
+            Some(msg) => {
+                let _ = self.inbound.send(Received { msg, from });
+                Arrived::Message
+            }
+            None => Arrived::Garbage,
         }
     }
 
@@ -201,41 +344,127 @@ impl Transports {
     async fn accept_loop(self, listener: TcpListener) {
         loop {
             match listener.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = self.clone().start_connection(stream, addr);
-                }
+                Ok((stream, addr)) => match self.admission.admit(addr.ip()) {
+                    Ok(admitted) => self.clone().start_connection(stream, addr, Some(admitted)),
+                    Err(refusal) => {
+                        // Dropping the stream closes it before anything is read.
+                        drop(stream);
+                        let (counter, why) = match refusal {
+                            Refusal::Total => (
+                                &self.stats.tcp_refused_total,
+                                format!("{} connections are open", self.limits.max_connections),
+                            ),
+                            Refusal::PerIp => (
+                                &self.stats.tcp_refused_per_ip,
+                                format!(
+                                    "{} connections from its address are open",
+                                    self.limits.max_per_ip
+                                ),
+                            ),
+                        };
+                        counter.fetch_add(1, Relaxed);
+                        if let Some(skipped) = lock(&self.logs.refused).allow(Instant::now()) {
+                            tracing::warn!(
+                                "tcp connection from {addr} to {} refused: {why}{}",
+                                self.local,
+                                suppressed(skipped)
+                            );
+                        }
+                    }
+                },
                 Err(e) => {
-                    tracing::warn!("tcp accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    // Out of descriptors, typically: the pending connection
+                    // stays in the backlog, so retry after a pause.
+                    self.stats.tcp_accept_errors.fetch_add(1, Relaxed);
+                    if let Some(skipped) = lock(&self.logs.accept).allow(Instant::now()) {
+                        tracing::warn!(
+                            "tcp accept on {} failed: {e}{}",
+                            self.local,
+                            suppressed(skipped)
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
     }
 
-    /// Register a connection and run its reader and writer tasks.
-    fn start_connection(self, stream: TcpStream, addr: SocketAddr) -> mpsc::UnboundedSender<Bytes> {
+    /// Register a connection and run its reader and writer tasks. `admitted`
+    /// is the accepted connection's place under the caps (None for the
+    /// connections we open); it is given back when the connection ends.
+    fn start_connection(self, stream: TcpStream, addr: SocketAddr, admitted: Option<Admission>) {
         let _ = stream.set_nodelay(true);
         let (mut rd, mut wr) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-        self.tcp.insert(addr, tx.clone());
-        tokio::spawn(async move {
-            while let Some(b) = rx.recv().await {
-                if wr.write_all(&b).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (close, mut closed_w) = watch::channel(false);
+        let close = Arc::new(close);
+        let mut closed_r = close.subscribe();
         let writer = tx.clone();
+        self.tcp.insert(
+            addr,
+            Conn {
+                tx,
+                queued: queued.clone(),
+                close: close.clone(),
+            },
+        );
+        self.stats.tcp_open.fetch_add(1, Relaxed);
+        let close_w = close.clone();
         tokio::spawn(async move {
+            loop {
+                let b = tokio::select! {
+                    b = rx.recv() => match b {
+                        Some(b) => b,
+                        None => break,
+                    },
+                    _ = closed_w.wait_for(|c| *c) => break,
+                };
+                tokio::select! {
+                    r = wr.write_all(&b) => if r.is_err() {
+                        break;
+                    },
+                    _ = closed_w.wait_for(|c| *c) => break,
+                }
+                queued.fetch_sub(b.len(), Relaxed);
+            }
+            // A failed write ends the reader too.
+            close_w.send_replace(true);
+        });
+        let limits = self.limits.clone();
+        let inbound = admitted.is_some();
+        tokio::spawn(async move {
+            // Held until the connection ends, then given back.
+            let _admitted = admitted;
+            let mut clock = ConnClock::new(Instant::now(), inbound);
             let mut buf = BytesMut::with_capacity(8192);
             'conn: loop {
-                match rd.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                let (deadline, expiry) = clock.deadline(&limits);
+                tokio::select! {
+                    r = rd.read_buf(&mut buf) => match r {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    },
+                    _ = tokio::time::sleep_until(deadline.into()) => {
+                        let counter = match expiry {
+                            Expiry::FirstMessage => &self.stats.tcp_timeout_first_message,
+                            Expiry::Message => &self.stats.tcp_timeout_message,
+                            Expiry::Idle => &self.stats.tcp_timeout_idle,
+                        };
+                        counter.fetch_add(1, Relaxed);
+                        tracing::debug!("closing tcp connection from {addr}: {}", expiry.describe());
+                        break;
+                    }
+                    _ = closed_r.wait_for(|c| *c) => break,
                 }
+                let now = Instant::now();
                 loop {
                     match frame(&mut buf) {
-                        Framed::Message(m) => self.handle_bytes(&m, Peer::tcp(addr)),
+                        Framed::Message(m) => match self.handle_bytes(&m, Peer::tcp(addr)) {
+                            Arrived::Message => clock.message(now),
+                            Arrived::KeepAlive => clock.keepalive(now),
+                            Arrived::Garbage => {}
+                        },
                         Framed::NeedMore => break,
                         Framed::Invalid(why) => {
                             self.stats.tcp_framing_errors.fetch_add(1, Relaxed);
@@ -244,11 +473,224 @@ impl Transports {
                         }
                     }
                 }
+                clock.buffered(now, !buf.is_empty());
             }
+            close.send_replace(true);
+            self.stats.tcp_open.fetch_sub(1, Relaxed);
             // Only remove our own entry: a reconnect may already have replaced it.
-            self.tcp.remove_if(&addr, |_, w| w.same_channel(&writer));
+            self.tcp.remove_if(&addr, |_, c| c.tx.same_channel(&writer));
         });
-        tx
+    }
+}
+
+/// A poisoned lock only means another thread panicked while logging; the
+/// limiter's state is still usable.
+fn lock(m: &Mutex<LogLimit>) -> std::sync::MutexGuard<'_, LogLimit> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The tail of a rate-limited warning: how many like it were not logged.
+fn suppressed(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({n} more like this not logged in the last {} s)",
+            LOG_EVERY.as_secs()
+        )
+    }
+}
+
+/// Rate limit for a log line: at most one per [`LOG_EVERY`], counting the
+/// ones left out.
+#[derive(Default, Debug)]
+struct LogLimit {
+    last: Option<Instant>,
+    skipped: u64,
+}
+
+impl LogLimit {
+    /// Whether to log now; if so, how many were left out since the last one.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(t) if now.saturating_duration_since(t) < LOG_EVERY => {
+                self.skipped += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.skipped))
+            }
+        }
+    }
+}
+
+/// Why an accepted connection was refused.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    Total,
+    PerIp,
+}
+
+/// Counts accepted connections in total and per source.
+struct ConnLimiter {
+    max_total: usize,
+    max_per_ip: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// An accepted connection's place under the caps, given back on drop.
+struct Admission {
+    limiter: Arc<ConnLimiter>,
+    key: IpAddr,
+}
+
+impl ConnLimiter {
+    fn new(max_total: usize, max_per_ip: usize) -> ConnLimiter {
+        ConnLimiter {
+            max_total,
+            max_per_ip,
+            open: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refusal> {
+        let key = source_key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, per_ip) = &mut *open;
+        if *total >= self.max_total {
+            return Err(Refusal::Total);
+        }
+        let n = per_ip.entry(key).or_insert(0);
+        if *n >= self.max_per_ip {
+            return Err(Refusal::PerIp);
+        }
+        *n += 1;
+        *total += 1;
+        Ok(Admission {
+            limiter: self.clone(),
+            key,
+        })
+    }
+
+    fn release(&self, key: IpAddr) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, per_ip) = &mut *open;
+        *total = total.saturating_sub(1);
+        if let Some(n) = per_ip.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&key);
+            }
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.limiter.release(self.key);
+    }
+}
+
+/// The unit the per-source cap counts: an IPv4 address (also when it comes
+/// IPv4-mapped on a dual-stack socket) or an IPv6 /64.
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut seg = v6.segments();
+            seg[4..].fill(0);
+            IpAddr::from(seg)
+        }
+        v4 => v4,
+    }
+}
+
+/// What a framed piece of a TCP stream turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arrived {
+    /// A SIP message that parsed.
+    Message,
+    /// A CRLF keep-alive ping.
+    KeepAlive,
+    /// Framed but unparseable (answered with 400 where possible): it keeps
+    /// no connection alive.
+    Garbage,
+}
+
+/// Which deadline closes a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    FirstMessage,
+    Message,
+    Idle,
+}
+
+impl Expiry {
+    fn describe(self) -> &'static str {
+        match self {
+            Expiry::FirstMessage => "no complete message since it was opened",
+            Expiry::Message => "a message started but did not complete in time",
+            Expiry::Idle => "idle",
+        }
+    }
+}
+
+/// The deadlines of one TCP connection (sans-IO: the reader feeds it what
+/// happened and sleeps until [`ConnClock::deadline`]).
+#[derive(Debug)]
+struct ConnClock {
+    opened: Instant,
+    /// Last complete message or keep-alive ping; None until the first
+    /// message of an accepted connection.
+    last_message: Option<Instant>,
+    /// When the message now partly received started.
+    partial_since: Option<Instant>,
+}
+
+impl ConnClock {
+    /// `inbound`: accepted by us (it must speak first). A connection we
+    /// opened starts as if it had just delivered a message.
+    fn new(now: Instant, inbound: bool) -> ConnClock {
+        ConnClock {
+            opened: now,
+            last_message: (!inbound).then_some(now),
+            partial_since: None,
+        }
+    }
+
+    /// A complete SIP message arrived.
+    fn message(&mut self, now: Instant) {
+        self.last_message = Some(now);
+    }
+
+    /// A keep-alive ping arrived: it keeps a connection that has carried a
+    /// message alive, but is not a first message (pings alone would
+    /// otherwise hold a connection for nothing).
+    fn keepalive(&mut self, now: Instant) {
+        if self.last_message.is_some() {
+            self.last_message = Some(now);
+        }
+    }
+
+    /// After framing what was read: whether part of a message is left over.
+    fn buffered(&mut self, now: Instant, partial: bool) {
+        if !partial {
+            self.partial_since = None;
+        } else if self.partial_since.is_none() {
+            self.partial_since = Some(now);
+        }
+    }
+
+    /// The earliest deadline and what it is for.
+    fn deadline(&self, l: &TcpLimits) -> (Instant, Expiry) {
+        let base = match self.last_message {
+            None => (self.opened + l.first_message_timeout, Expiry::FirstMessage),
+            Some(t) => (t + l.idle_timeout, Expiry::Idle),
+        };
+        match self.partial_since {
+            Some(p) if p + l.message_timeout < base.0 => (p + l.message_timeout, Expiry::Message),
+            _ => base,
+        }
     }
 }
 
@@ -352,6 +794,161 @@ mod tests {
     fn waits_for_the_whole_body() {
         let mut b = BytesMut::from(&b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 10\r\n\r\nabc"[..]);
         assert!(matches!(frame(&mut b), Framed::NeedMore));
+    }
+
+    fn limits() -> TcpLimits {
+        TcpLimits {
+            first_message_timeout: Duration::from_secs(20),
+            message_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            ..TcpLimits::default()
+        }
+    }
+
+    #[test]
+    fn silent_new_connection_expires_after_the_first_message_timeout() {
+        let t0 = Instant::now();
+        let c = ConnClock::new(t0, true);
+        assert_eq!(
+            c.deadline(&limits()),
+            (t0 + Duration::from_secs(20), Expiry::FirstMessage)
+        );
+    }
+
+    #[test]
+    fn keepalive_crlf_before_any_message_does_not_extend_a_new_connection() {
+        // A lone CRLF is consumed by the framer without a message: the clock
+        // sees no partial message and no message.
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0, true);
+        let mut b = BytesMut::from(&b"\r\n"[..]);
+        assert!(matches!(frame(&mut b), Framed::NeedMore));
+        c.buffered(t0 + Duration::from_secs(15), !b.is_empty());
+        assert_eq!(c.deadline(&limits()).1, Expiry::FirstMessage);
+        assert_eq!(c.deadline(&limits()).0, t0 + Duration::from_secs(20));
+    }
+
+    #[test]
+    fn pings_extend_an_established_connection_but_are_no_first_message() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0, true);
+        c.keepalive(t0 + Duration::from_secs(5));
+        assert_eq!(
+            c.deadline(&limits()),
+            (t0 + Duration::from_secs(20), Expiry::FirstMessage)
+        );
+        c.message(t0 + Duration::from_secs(6));
+        let ping = t0 + Duration::from_secs(100);
+        c.keepalive(ping);
+        assert_eq!(
+            c.deadline(&limits()),
+            (ping + Duration::from_secs(300), Expiry::Idle)
+        );
+    }
+
+    #[test]
+    fn trickled_message_expires_after_the_message_timeout() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0, true);
+        c.message(t0);
+        let start = t0 + Duration::from_secs(30);
+        c.buffered(start, true);
+        // More bytes of the same message do not move the deadline.
+        c.buffered(start + Duration::from_secs(5), true);
+        assert_eq!(
+            c.deadline(&limits()),
+            (start + Duration::from_secs(10), Expiry::Message)
+        );
+        // Once complete, only the idle deadline is left.
+        let done = start + Duration::from_secs(6);
+        c.message(done);
+        c.buffered(done, false);
+        assert_eq!(
+            c.deadline(&limits()),
+            (done + Duration::from_secs(300), Expiry::Idle)
+        );
+    }
+
+    #[test]
+    fn first_message_deadline_wins_over_a_later_message_deadline() {
+        let t0 = Instant::now();
+        let mut c = ConnClock::new(t0, true);
+        c.buffered(t0 + Duration::from_secs(15), true);
+        assert_eq!(
+            c.deadline(&limits()),
+            (t0 + Duration::from_secs(20), Expiry::FirstMessage)
+        );
+    }
+
+    #[test]
+    fn connection_we_opened_is_only_subject_to_idle() {
+        let t0 = Instant::now();
+        let c = ConnClock::new(t0, false);
+        assert_eq!(
+            c.deadline(&limits()),
+            (t0 + Duration::from_secs(300), Expiry::Idle)
+        );
+    }
+
+    #[test]
+    fn caps_count_per_source_and_in_total_and_free_on_drop() {
+        let l = Arc::new(ConnLimiter::new(3, 2));
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let b: IpAddr = "192.0.2.2".parse().expect("ip");
+        let c: IpAddr = "192.0.2.3".parse().expect("ip");
+        let a1 = l.admit(a).expect("first from a");
+        let _a2 = l.admit(a).expect("second from a");
+        assert_eq!(l.admit(a).err(), Some(Refusal::PerIp));
+        let _b1 = l.admit(b).expect("first from b");
+        assert_eq!(l.admit(c).err(), Some(Refusal::Total));
+        drop(a1);
+        assert!(l.admit(c).is_ok(), "a closed connection frees its place");
+    }
+
+    #[test]
+    fn ipv6_sources_are_counted_per_64_and_mapped_v4_as_v4() {
+        let l = Arc::new(ConnLimiter::new(10, 1));
+        let _x = l.admit("2001:db8::1".parse().expect("ip")).expect("first");
+        assert_eq!(
+            l.admit("2001:db8::ffff:2".parse().expect("ip")).err(),
+            Some(Refusal::PerIp)
+        );
+        assert!(l.admit("2001:db8:0:1::1".parse().expect("ip")).is_ok());
+        let _v4 = l.admit("192.0.2.9".parse().expect("ip")).expect("v4");
+        assert_eq!(
+            l.admit("::ffff:192.0.2.9".parse().expect("ip")).err(),
+            Some(Refusal::PerIp)
+        );
+    }
+
+    #[test]
+    fn warnings_are_rate_limited_with_a_count_of_the_skipped() {
+        let mut l = LogLimit::default();
+        let t0 = Instant::now();
+        assert_eq!(l.allow(t0), Some(0));
+        for i in 1..=20 {
+            assert_eq!(l.allow(t0 + Duration::from_millis(50 * i)), None);
+        }
+        assert_eq!(l.allow(t0 + LOG_EVERY), Some(20));
+        assert_eq!(l.allow(t0 + LOG_EVERY + Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn send_queue_refuses_past_its_cap_and_closes_the_connection() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (close, closed) = watch::channel(false);
+        let conn = Conn {
+            tx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            close: Arc::new(close),
+        };
+        let msg = Bytes::from(vec![b'x'; 400]);
+        assert!(conn.enqueue(msg.clone(), 1000).is_ok());
+        assert!(conn.enqueue(msg.clone(), 1000).is_ok());
+        assert!(!*closed.borrow());
+        assert!(matches!(conn.enqueue(msg, 1000), Err(QueueError::Full)));
+        assert!(*closed.borrow(), "the reader and writer are told to stop");
+        assert_eq!(conn.queued.load(Relaxed), 800);
     }
 
     #[test]
