@@ -65,7 +65,7 @@ impl PortBlock {
     /// the machine (benchmarks, a developer's server) may sit anywhere.
     pub fn media_port(&self, i: u16) -> u16 {
         static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-        let mut given = GIVEN.lock().unwrap();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
         let area: Vec<u16> = (0..10)
             .map(|k| self.base + 60 + 4 * ((i + k) % 10))
             .collect();
@@ -86,7 +86,7 @@ static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 fn pick_port(try_port: impl Fn() -> Option<u16>) -> u16 {
     for _ in 0..200 {
         if let Some(port) = try_port() {
-            let mut given = HANDED_OUT.lock().unwrap();
+            let mut given = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
             if !given.contains(&port) {
                 given.push(port);
                 return port;
