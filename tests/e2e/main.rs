@@ -14,6 +14,7 @@ mod queues;
 mod registrar;
 mod robustness;
 mod routing;
+mod security_media;
 mod voice;
 mod web;
 mod web_api;
