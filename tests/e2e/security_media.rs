@@ -4,7 +4,7 @@
 //! What each attack achieved is printed (run with `--nocapture` to see it).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,7 +96,10 @@ fn rtcp_rr(ssrc: u32) -> Vec<u8> {
 /// The attacker: one socket on 127.0.0.5 that counts what reaches it.
 struct Attacker {
     sock: Arc<UdpSocket>,
+    /// Datagrams received.
     received: Arc<AtomicU64>,
+    /// Of those, RTP carrying the phones' audio (not the attacker's own).
+    audio: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -108,16 +111,21 @@ impl Attacker {
                 .expect("bind the attacker on 127.0.0.5 (loopback is 127.0.0.0/8)"),
         );
         let received = Arc::new(AtomicU64::new(0));
-        let (s, r) = (sock.clone(), received.clone());
+        let audio = Arc::new(AtomicU64::new(0));
+        let (s, r, a) = (sock.clone(), received.clone(), audio.clone());
         let task = tokio::spawn(async move {
             let mut buf = [0u8; 2048];
-            while s.recv_from(&mut buf).await.is_ok() {
+            while let Ok((n, _)) = s.recv_from(&mut buf).await {
                 r.fetch_add(1, Ordering::Relaxed);
+                if n > 12 && buf[n - 1] == GOOD {
+                    a.fetch_add(1, Ordering::Relaxed);
+                }
             }
         });
         Attacker {
             sock,
             received,
+            audio,
             task,
         }
     }
@@ -126,11 +134,18 @@ impl Attacker {
         self.received.load(Ordering::Relaxed)
     }
 
-    /// Sends `rounds` valid RTP packets to each of `targets`, 2 ms per
-    /// round; the number of datagrams sent.
-    async fn spray_rtp(&self, targets: &[SocketAddr], rounds: u16) -> u64 {
+    fn received_audio(&self) -> u64 {
+        self.audio.load(Ordering::Relaxed)
+    }
+
+    /// Sends valid RTP packets to each of `targets`, a round every 2 ms,
+    /// until `stop` is set (at most 10,000 rounds); the datagrams sent.
+    async fn spray_rtp(&self, targets: &[SocketAddr], stop: &AtomicBool) -> u64 {
         let mut sent = 0;
-        for seq in 0..rounds {
+        for seq in 0..10_000u16 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
             for (i, t) in targets.iter().enumerate() {
                 let pkt = rtp_packet(seq, 0xBAD0_0000 + i as u32, EVIL);
                 if self.sock.send_to(&pkt, t).await.is_ok() {
@@ -162,45 +177,53 @@ fn dropped_for_source(server: &Server) -> f64 {
 async fn attacker_rtp_injected_mid_call_does_not_take_the_stream() {
     let server = Server::start("sec_rtp_inject");
     let call = answered_call(&server).await;
-    // Both phones talk for 6 s; the relay latches each to its source.
-    let talk = async {
+    // The phones talk a little: the relay latches each to its source.
+    tokio::join!(
+        call.a_rtp.send(call.a_relay, 10, 0xA),
+        call.b_rtp.send(call.b_relay, 10, 0xB)
+    );
+    assert!(received_more(&call.a_rtp, 0, 5).await >= 5, "caller hears nothing");
+    assert!(received_more(&call.b_rtp, 0, 5).await >= 5, "callee hears nothing");
+    let dropped_before = dropped_for_source(&server);
+
+    // A pause in the conversation (a muted phone, silence suppression), and
+    // the attacker sends valid RTP to the caller's relay port, as if it were
+    // the caller: through the pause and on while the phones talk again.
+    let attacker = Attacker::new().await;
+    let stop = AtomicBool::new(false);
+    let (a0, b0) = (call.a_rtp.received(), call.b_rtp.received());
+    let target = [call.a_relay];
+    let (sent, ()) = tokio::join!(attacker.spray_rtp(&target, &stop), async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
         tokio::join!(
-            call.a_rtp.send(call.a_relay, 300, 0xA),
-            call.b_rtp.send(call.b_relay, 300, 0xB)
-        )
-    };
-    let attack = async {
-        assert!(received_more(&call.a_rtp, 0, 5).await >= 5, "caller hears nothing");
-        assert!(received_more(&call.b_rtp, 0, 5).await >= 5, "callee hears nothing");
-        let dropped_before = dropped_for_source(&server);
-        let attacker = Attacker::new().await;
-        let (a0, b0) = (call.a_rtp.received(), call.b_rtp.received());
-        // 1.5 s of valid RTP at both relay ports: ~750 packets each.
-        let sent = attacker.spray_rtp(&[call.a_relay, call.b_relay], 750).await;
-        let (a_during, b_during) = (call.a_rtp.received() - a0, call.b_rtp.received() - b0);
-        // The phones keep talking after the attack: their audio still flows.
-        let a_after = received_more(&call.a_rtp, a0 + a_during, 10).await;
-        let b_after = received_more(&call.b_rtp, b0 + b_during, 10).await;
-        let dropped = server.wait_metric(
-            "switchboard_rtp_dropped_total",
-            "reason=\"source\"",
-            |v| v - dropped_before >= sent as f64,
-            Duration::from_secs(10),
-        ) - dropped_before;
-        eprintln!(
-            "mid-call injection: attacker sent {sent} RTP packets at both relay ports, \
-             received {} back; during the attack the caller received {a_during} and the callee \
-             {b_during} packets of each other's audio, and {a_after}/{b_after} in the moment \
-             after; dropped as foreign source: {dropped}",
-            attacker.received()
+            call.a_rtp.send(call.a_relay, 100, 0xA),
+            call.b_rtp.send(call.b_relay, 100, 0xB)
         );
-        assert_eq!(attacker.received(), 0, "the attacker got the call's audio");
-        assert!(a_during > 0, "the caller heard nothing during the attack");
-        assert!(b_during > 0, "the callee heard nothing during the attack");
-        assert!(a_after >= 10 && b_after >= 10);
-        assert!(dropped >= sent as f64, "dropped {dropped} of {sent}");
-    };
-    tokio::join!(talk, attack);
+        stop.store(true, Ordering::Relaxed);
+    });
+    let a_talk = received_more(&call.a_rtp, a0, 50).await;
+    let b_talk = received_more(&call.b_rtp, b0, 50).await;
+    // Anything forwarded to the attacker would have arrived by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dropped = server.wait_metric(
+        "switchboard_rtp_dropped_total",
+        "reason=\"source\"",
+        |v| v - dropped_before >= sent as f64,
+        Duration::from_secs(10),
+    ) - dropped_before;
+    eprintln!(
+        "mid-call injection: the attacker sent {sent} RTP packets to the caller's relay \
+         port (3 s of pause, then 2 s of the phones talking) and received {} packets \
+         back, {} of them the callee's audio; of 100 packets each way sent while talking, \
+         the caller received {a_talk} and the callee {b_talk}; counted as dropped for their \
+         source: {dropped}",
+        attacker.received(),
+        attacker.received_audio()
+    );
+    assert_eq!(attacker.received(), 0, "the attacker got the call's audio");
+    assert!(a_talk >= 50, "the caller heard {a_talk} of 100 packets");
+    assert!(b_talk >= 50, "the callee heard {b_talk} of 100 packets");
+    assert!(dropped >= sent as f64, "dropped {dropped} of {sent}");
     for (who, rtp) in [("caller", &call.a_rtp), ("callee", &call.b_rtp)] {
         let heard = rtp.payload_bytes(0);
         assert!(!heard.contains(&EVIL), "the {who} heard the attacker");
@@ -213,14 +236,18 @@ async fn attacker_rtp_injected_mid_call_does_not_take_the_stream() {
 async fn attacker_spraying_the_port_range_at_call_start_latches_nothing() {
     let server = Server::start("sec_rtp_spray");
     let call = answered_call(&server).await;
-    // Before either phone sends: every port of the server's RTP range, 20
-    // rounds (the relay ports are in there, whatever their number).
+    // Before either phone sends: every port of the server's RTP range for
+    // 200 ms (the relay ports are in there, whatever their number).
     let attacker = Attacker::new().await;
     let (lo, hi) = server.ports.rtp_range();
     let range: Vec<SocketAddr> = (lo..=hi)
         .map(|p| SocketAddr::new([127, 0, 0, 1].into(), p))
         .collect();
-    let sent = attacker.spray_rtp(&range, 20).await;
+    let stop = AtomicBool::new(false);
+    let (sent, ()) = tokio::join!(attacker.spray_rtp(&range, &stop), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.store(true, Ordering::Relaxed);
+    });
     // Now the phones talk.
     tokio::join!(
         call.a_rtp.send(call.a_relay, 50, 0xA),
@@ -365,10 +392,9 @@ async fn new_port_is_refused_after_learning_until_a_reinvite_names_it() {
     assert_eq!(moved.received(), 0, "an unsignalled port got the audio");
 
     // A re-INVITE naming the new port: learning starts again there.
-    let b_sdp = sdp(call.b_rtp.port, "sendrecv");
+    let (a_sdp, b_sdp) = (sdp(moved.port, "sendrecv"), sdp(call.b_rtp.port, "sendrecv"));
     let (reinvite, _) = tokio::join!(
-        call.caller
-            .reinvite(&mut call.a_dialog, &sdp(moved.port, "sendrecv")),
+        call.caller.reinvite(&mut call.a_dialog, &a_sdp),
         call.callee
             .expect_request("INVITE", &call.b_dialog.call_id, &b_sdp)
     );
