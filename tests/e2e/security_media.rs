@@ -182,8 +182,14 @@ async fn attacker_rtp_injected_mid_call_does_not_take_the_stream() {
         call.a_rtp.send(call.a_relay, 10, 0xA),
         call.b_rtp.send(call.b_relay, 10, 0xB)
     );
-    assert!(received_more(&call.a_rtp, 0, 5).await >= 5, "caller hears nothing");
-    assert!(received_more(&call.b_rtp, 0, 5).await >= 5, "callee hears nothing");
+    assert!(
+        received_more(&call.a_rtp, 0, 5).await >= 5,
+        "caller hears nothing"
+    );
+    assert!(
+        received_more(&call.b_rtp, 0, 5).await >= 5,
+        "callee hears nothing"
+    );
     let dropped_before = dropped_for_source(&server);
 
     // A pause in the conversation (a muted phone, silence suppression), and
@@ -358,7 +364,9 @@ async fn garbage_on_the_rtcp_port_does_not_take_the_rtcp_latch() {
         attacker.received()
     );
     assert_eq!(attacker.received(), 0, "RTCP latched to the attacker");
-    stray.try_recv_from(&mut buf).expect_err("RTCP latched to a stray port");
+    stray
+        .try_recv_from(&mut buf)
+        .expect_err("RTCP latched to a stray port");
     call.hang_up().await;
 }
 
@@ -388,11 +396,18 @@ async fn new_port_is_refused_after_learning_until_a_reinvite_names_it() {
     );
     assert!(received_more(&call.a_rtp, a0, 5).await >= 5);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(call.b_rtp.received(), b0, "an unsignalled port took the stream");
+    assert_eq!(
+        call.b_rtp.received(),
+        b0,
+        "an unsignalled port took the stream"
+    );
     assert_eq!(moved.received(), 0, "an unsignalled port got the audio");
 
     // A re-INVITE naming the new port: learning starts again there.
-    let (a_sdp, b_sdp) = (sdp(moved.port, "sendrecv"), sdp(call.b_rtp.port, "sendrecv"));
+    let (a_sdp, b_sdp) = (
+        sdp(moved.port, "sendrecv"),
+        sdp(call.b_rtp.port, "sendrecv"),
+    );
     let (reinvite, _) = tokio::join!(
         call.caller.reinvite(&mut call.a_dialog, &a_sdp),
         call.callee
@@ -403,7 +418,13 @@ async fn new_port_is_refused_after_learning_until_a_reinvite_names_it() {
         moved.send(call.a_relay, 25, 0xA),
         call.b_rtp.send(call.b_relay, 25, 0xB)
     );
-    assert!(received_more(&moved, 0, 10).await >= 10, "the callee's audio did not follow");
-    assert!(received_more(&call.b_rtp, b0, 10).await >= 10, "the moved caller is not heard");
+    assert!(
+        received_more(&moved, 0, 10).await >= 10,
+        "the callee's audio did not follow"
+    );
+    assert!(
+        received_more(&call.b_rtp, b0, 10).await >= 10,
+        "the moved caller is not heard"
+    );
     call.hang_up().await;
 }
