@@ -374,6 +374,7 @@ async fn garbage_on_the_rtcp_port_does_not_take_the_rtcp_latch() {
 async fn new_port_is_refused_after_learning_until_a_reinvite_names_it() {
     // A short learning window, so that it is surely over when the caller moves.
     let server = Server::builder("sec_rtp_reinvite")
+        .extensions("1000-1001", "secret")
         .config("[media]\nrtp_learning_ms = 200\n")
         .start();
     let mut call = answered_call(&server).await;
