@@ -145,7 +145,9 @@ impl Remote {
     /// signalling named)?
     fn may_latch(&self, src: SocketAddr) -> bool {
         let ip = src.ip().to_canonical();
-        src == self.rtp || ip == self.rtp.ip().to_canonical() || Some(ip) == self.signalling_ip
+        src == self.rtp
+            || ip == self.rtp.ip().to_canonical()
+            || self.signalling_ip.is_some_and(|s| s.to_canonical() == ip)
     }
 }
 
