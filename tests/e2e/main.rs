@@ -16,6 +16,7 @@ mod robustness;
 mod routing;
 mod security;
 mod security_cdr;
+mod security_media;
 mod security_tcp;
 mod security_web;
 mod voice;

@@ -201,6 +201,10 @@ pub struct CallsConfig {
 pub struct MediaConfig {
     /// A call with no RTP for this long (not while on hold) is hung up.
     pub rtp_timeout_secs: u64,
+    /// After a leg's first RTP packet latches, how long the same stream may
+    /// still move to another port of its address (a NAT settling); after it
+    /// the latch is fixed until a re-INVITE names a new address.
+    pub rtp_learning_ms: u64,
     /// Codecs we offer and accept, most preferred first ("PCMU", "PCMA", "G722").
     pub codecs: Vec<String>,
     /// Call-progress tones by country ("cn", "us", "uk", "de").
@@ -467,6 +471,7 @@ impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
             rtp_timeout_secs: 60,
+            rtp_learning_ms: media::latch::DEFAULT_LEARNING_MS,
             codecs: vec!["PCMU".into(), "PCMA".into(), "G722".into()],
             tone_plan: "cn".into(),
             sounds_dir: PathBuf::from("sounds"),

@@ -373,6 +373,22 @@ impl Engine {
             "RTP/RTCP packets dropped (invalid, unknown source).",
             r.dropped.load(Relaxed),
         );
+        let (all, source, invalid) = (
+            r.dropped.load(Relaxed),
+            r.dropped_source.load(Relaxed),
+            r.dropped_invalid.load(Relaxed),
+        );
+        e.labelled(
+            "switchboard_rtp_dropped_total",
+            "counter",
+            "RTP/RTCP datagrams dropped, by reason: source (not the latched peer, nor allowed to latch), invalid (malformed or a payload type not negotiated), other (no destination yet, send failed).",
+            "reason",
+            &[
+                ("source", source),
+                ("invalid", invalid),
+                ("other", all.saturating_sub(source + invalid)),
+            ],
+        );
         let q = &self.ctx.queues.stats;
         e.metric(
             "switchboard_queue_joined_total",

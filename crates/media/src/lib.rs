@@ -15,7 +15,7 @@ pub mod codec;
 pub mod conference;
 pub mod dtmf;
 pub mod jitter;
-mod latch;
+pub mod latch;
 pub mod mixer;
 pub mod negotiate;
 pub mod player;
@@ -28,6 +28,7 @@ pub mod sdp;
 pub mod session;
 pub mod tones;
 
+pub use latch::{PayloadTypes, Remote};
 pub use ports::{PortAllocator, RtpPortPair};
 pub use relay::{Relay, RelayStats, Side};
 pub use sdp::{Connection, Direction, MediaDescription, Origin, SdpError, SessionDescription};

@@ -1,10 +1,13 @@
 //! RTP/RTCP port pair allocation from a configured range.
 //!
 //! Each call needs an even RTP port and the following odd RTCP port
-//! (RFC 3550 section 11). Allocation happens once per call leg, so a plain
-//! Mutex around a small bitmap is cheap enough; the packet path never
-//! touches the allocator.
+//! (RFC 3550 section 11). Pairs are drawn at random from the free ones, so
+//! the ports of a call cannot be guessed from those of the previous one (a
+//! stranger who knows them can target a call's relay). Allocation happens
+//! once per call leg, so a plain Mutex around a small free list is cheap
+//! enough; the packet path never touches the allocator.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -15,7 +18,7 @@ use tokio::runtime::Handle;
 
 use crate::MediaError;
 
-/// Hands out RTP/RTCP socket pairs from a port range, round-robin.
+/// Hands out RTP/RTCP socket pairs from a port range, at random.
 ///
 /// Cloning is cheap and clones share the same pool.
 #[derive(Clone)]
@@ -35,14 +38,14 @@ struct Inner {
 }
 
 struct State {
-    /// One entry per pair: allocated by us right now.
-    used: Vec<bool>,
-    /// Where the next search starts. Moving on past the last allocation
-    /// (instead of taking the lowest free pair) means a just-freed port is
-    /// not reused at once, so late packets of the previous call cannot be
-    /// latched by the next one.
-    next: usize,
-    in_use: usize,
+    /// Indices of the pairs not allocated by us, in no particular order.
+    free: Vec<u32>,
+    /// Pairs freed most recently, oldest first, kept out of `free` for a
+    /// while (up to an eighth of the range) so that late packets of a call
+    /// that just ended do not arrive at the next call on the same ports.
+    cooling: VecDeque<u32>,
+    /// Number of pairs in the range.
+    pairs: usize,
 }
 
 impl PortAllocator {
@@ -81,18 +84,17 @@ impl PortAllocator {
                 high,
                 rt,
                 state: Mutex::new(State {
-                    used: vec![false; pairs],
-                    // A random start spreads port use across process restarts,
-                    // for the same reason as the round-robin above.
-                    next: fastrand::usize(..pairs),
-                    in_use: 0,
+                    // At most 32,767 pairs in a u16 port range.
+                    free: (0..pairs as u32).collect(),
+                    cooling: VecDeque::new(),
+                    pairs,
                 }),
             }),
         })
     }
 
-    /// Binds a free even RTP port and the next odd RTCP port. Pairs that
-    /// another process holds are skipped; fails with
+    /// Binds a free even RTP port, chosen at random, and the next odd RTCP
+    /// port. Pairs that another process holds are skipped; fails with
     /// [`MediaError::PortsExhausted`] when no pair can be bound.
     pub fn allocate(&self) -> Result<RtpPortPair, MediaError> {
         let inner = &self.inner;
@@ -101,23 +103,35 @@ impl PortAllocator {
             None => Handle::try_current().map_err(|_| MediaError::NoRuntime)?,
         };
         let mut st = inner.lock();
-        let pairs = st.used.len();
-        for step in 0..pairs {
-            let idx = (st.next + step) % pairs;
-            if st.used[idx] {
+        // free[tried..untried] are the candidates; one that cannot be bound
+        // moves behind them, so every pair is tried at most once. When none
+        // of the free pairs can be bound, the cooling ones are better than
+        // failing.
+        let (mut tried, mut untried) = (0, st.free.len());
+        loop {
+            if tried == untried {
+                if st.cooling.is_empty() {
+                    break;
+                }
+                let State { free, cooling, .. } = &mut *st;
+                tried = free.len();
+                free.extend(cooling.drain(..));
+                untried = free.len();
                 continue;
             }
+            let k = fastrand::usize(tried..untried);
+            let idx = st.free[k];
             // idx < pairs and the range was checked in build(), so this fits.
             let port = inner.low + (idx as u16) * 2;
             let Some((rtp, rtcp)) = bind_pair(inner.ip, port)? else {
+                untried -= 1;
+                st.free.swap(k, untried);
                 continue;
             };
             let _guard = handle.enter();
             let rtp = UdpSocket::from_std(rtp)?;
             let rtcp = UdpSocket::from_std(rtcp)?;
-            st.used[idx] = true;
-            st.in_use += 1;
-            st.next = (idx + 1) % pairs;
+            st.free.swap_remove(k);
             return Ok(RtpPortPair {
                 rtp,
                 rtcp,
@@ -136,12 +150,13 @@ impl PortAllocator {
 
     /// Number of pairs currently allocated by this pool.
     pub fn in_use(&self) -> usize {
-        self.inner.lock().in_use
+        let st = self.inner.lock();
+        st.pairs - st.free.len() - st.cooling.len()
     }
 
     /// Total number of pairs in the range.
     pub fn capacity(&self) -> usize {
-        self.inner.lock().used.len()
+        self.inner.lock().pairs
     }
 
     /// The address sockets are bound to.
@@ -162,8 +177,8 @@ impl fmt::Debug for PortAllocator {
 }
 
 impl Inner {
-    /// Poisoning cannot leave the bitmap inconsistent (each update is a
-    /// couple of plain stores), so a poisoned lock is simply taken over.
+    /// Poisoning cannot leave the free list inconsistent (each update is a
+    /// single push, swap or removal), so a poisoned lock is simply taken over.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -214,16 +229,16 @@ pub struct RtpPortPair {
 /// Gives a pair back to its allocator on drop.
 struct Lease {
     inner: Arc<Inner>,
-    idx: usize,
+    idx: u32,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         let mut st = self.inner.lock();
-        if let Some(used) = st.used.get_mut(self.idx) {
-            if *used {
-                *used = false;
-                st.in_use -= 1;
+        st.cooling.push_back(self.idx);
+        if st.cooling.len() > st.pairs / 8 {
+            if let Some(idx) = st.cooling.pop_front() {
+                st.free.push(idx);
             }
         }
     }

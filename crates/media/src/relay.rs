@@ -1,5 +1,6 @@
 //! The anchored media relay of one call: RTP and RTCP between side A and
-//! side B, with symmetric-RTP latching.
+//! side B, each side latched to the source signalling allows (see
+//! [`latch`](crate::latch)).
 //!
 //! Performance shape (the target is 2,000 calls x 50 packets/s each way on
 //! two shared cores): one task per call owns all four sockets and is woken
@@ -24,7 +25,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
 use crate::activity::Activity;
-use crate::latch::SideState;
+use crate::latch::{Refusal, Remote, SideState};
 use crate::ports::RtpPortPair;
 
 /// Packets read from one socket before moving to the next, so that a flood
@@ -41,15 +42,32 @@ pub struct RelayStats {
     pub rtp_relayed: AtomicU64,
     /// RTCP packets forwarded.
     pub rtcp_relayed: AtomicU64,
-    /// Datagrams dropped: invalid, from an unlatched source, no destination
-    /// known yet, or the send failed.
+    /// Datagrams dropped: invalid, from a source that is not the latched
+    /// peer, no destination known yet, or the send failed.
     pub dropped: AtomicU64,
+    /// Of `dropped`: from a source that is not the latched peer and may not
+    /// become it (a stranger, or a second stream after learning).
+    pub dropped_source: AtomicU64,
+    /// Of `dropped`: malformed, truncated, or (first packet) a payload type
+    /// the side did not negotiate.
+    pub dropped_invalid: AtomicU64,
 }
 
 impl RelayStats {
     /// All counters at zero.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Counts one datagram refused by the latch (media sessions count one
+    /// at a time; the relay adds its counts up per wakeup).
+    pub(crate) fn refused(&self, why: Refusal) {
+        self.dropped.fetch_add(1, Relaxed);
+        match why {
+            Refusal::Source => &self.dropped_source,
+            Refusal::Invalid => &self.dropped_invalid,
+        }
+        .fetch_add(1, Relaxed);
     }
 }
 
@@ -85,8 +103,8 @@ struct Shared {
     closed: AtomicBool,
     received: [AtomicU64; 2],
     sent: [AtomicU64; 2],
-    /// Control plane -> task: signalled RTP addresses.
-    signalled: Mutex<[Option<SocketAddr>; 2]>,
+    /// Control plane -> task: what signalling said about each side.
+    signalled: Mutex<[Option<Remote>; 2]>,
     /// Task -> control plane: latched RTP sources (written on latch only).
     latched: Mutex<[Option<SocketAddr>; 2]>,
     wake: Notify,
@@ -145,12 +163,13 @@ impl Relay {
         self.ports[side.idx()]
     }
 
-    /// The address signalled in SDP for where `side` wants to receive RTP;
-    /// used until the first packet from that side latches (symmetric RTP).
-    /// Signalling a different address than before (e.g. a re-INVITE moving
-    /// the call to another device) forgets the latch so it is learnt anew.
-    pub fn set_remote(&self, side: Side, rtp: SocketAddr) {
-        lock(&self.shared.signalled)[side.idx()] = Some(rtp);
+    /// What signalling says about `side` (its SDP address, signalling IP,
+    /// payload types; a bare `SocketAddr` is the SDP address alone): RTP goes
+    /// to the SDP address until a packet allowed to latch arrives. A
+    /// different SDP address than before (e.g. a re-INVITE moving the call
+    /// to another device) forgets the latches and learning starts again.
+    pub fn set_remote(&self, side: Side, remote: impl Into<Remote>) {
+        lock(&self.shared.signalled)[side.idx()] = Some(remote.into());
         self.shared.wake.notify_one();
     }
 
@@ -158,7 +177,7 @@ impl Relay {
     /// the signalled address.
     pub fn remote(&self, side: Side) -> Option<SocketAddr> {
         let latched = lock(&self.shared.latched)[side.idx()];
-        latched.or(lock(&self.shared.signalled)[side.idx()])
+        latched.or(lock(&self.shared.signalled)[side.idx()].map(|r| r.rtp))
     }
 
     /// Marks the call held or resumed. While held the inactivity clock does
@@ -220,6 +239,8 @@ struct Counts {
     rtp: u64,
     rtcp: u64,
     dropped: u64,
+    dropped_source: u64,
+    dropped_invalid: u64,
     got_rtp: bool,
     latch_changed: bool,
 }
@@ -265,14 +286,13 @@ impl Task {
         tracing::debug!(ports = ?[self.pairs[0].port, self.pairs[1].port], "relay closed");
     }
 
-    /// Picks up signalled addresses from the control handle.
+    /// Picks up what was signalled from the control handle.
     fn reload(&mut self) {
         let signalled = *lock(&self.shared.signalled);
-        for (side, addr) in self.sides.iter_mut().zip(signalled) {
-            if addr.is_some() && side.signalled.is_some() && addr != side.signalled {
-                *side = SideState::default();
+        for (side, remote) in self.sides.iter_mut().zip(signalled) {
+            if let Some(r) = remote.filter(|r| side.remote() != Some(*r)) {
+                side.set_remote(r);
             }
-            side.signalled = addr;
         }
         self.publish_latches();
     }
@@ -280,7 +300,7 @@ impl Task {
     fn publish_latches(&self) {
         let mut latched = lock(&self.shared.latched);
         for (l, s) in latched.iter_mut().zip(&self.sides) {
-            *l = s.rtp;
+            *l = s.latched_rtp();
         }
     }
 
@@ -323,20 +343,35 @@ impl Task {
         let c = &mut self.counts;
         let pkt = &self.buf[..n];
         let me = &mut self.sides[side];
-        let accepted = if n >= BUF_SIZE {
-            false
+        let verdict = if n >= BUF_SIZE {
+            Err(Refusal::Invalid)
         } else if rtcp {
-            valid_rtcp(pkt) && me.accept_rtcp(src)
-        } else if valid_rtp(pkt) && me.accept_rtp(src, now_ms, &mut c.latch_changed) {
-            c.received[side] += 1;
-            c.got_rtp = true;
-            true
+            if valid_rtcp(pkt) {
+                me.accept_rtcp(src, pkt)
+            } else {
+                Err(Refusal::Invalid)
+            }
+        } else if valid_rtp(pkt) {
+            me.accept_rtp(src, pkt, now_ms)
         } else {
-            false
+            Err(Refusal::Invalid)
         };
-        if !accepted {
-            c.dropped += 1;
-            return;
+        match verdict {
+            Ok(latched) => {
+                c.latch_changed |= latched;
+                if !rtcp {
+                    c.received[side] += 1;
+                    c.got_rtp = true;
+                }
+            }
+            Err(why) => {
+                c.dropped += 1;
+                match why {
+                    Refusal::Source => c.dropped_source += 1,
+                    Refusal::Invalid => c.dropped_invalid += 1,
+                }
+                return;
+            }
         }
         let other = 1 - side;
         let peer = &self.sides[other];
@@ -375,6 +410,8 @@ impl Task {
             (&mut c.rtp, &self.stats.rtp_relayed),
             (&mut c.rtcp, &self.stats.rtcp_relayed),
             (&mut c.dropped, &self.stats.dropped),
+            (&mut c.dropped_source, &self.stats.dropped_source),
+            (&mut c.dropped_invalid, &self.stats.dropped_invalid),
         ] {
             if *delta > 0 {
                 total.fetch_add(*delta, Relaxed);
@@ -385,8 +422,8 @@ impl Task {
         if std::mem::take(&mut c.latch_changed) {
             tracing::debug!(
                 ports = ?[self.pairs[0].port, self.pairs[1].port],
-                a = ?self.sides[0].rtp,
-                b = ?self.sides[1].rtp,
+                a = ?self.sides[0].latched_rtp(),
+                b = ?self.sides[1].latched_rtp(),
                 "RTP source latched"
             );
             self.publish_latches();
@@ -421,7 +458,13 @@ pub(crate) fn valid_rtp(p: &[u8]) -> bool {
     header <= p.len()
 }
 
-/// RTCP sanity check: version 2 and at least a header plus SSRC.
+/// RTCP sanity check on the first packet of a compound: version 2, an RTCP
+/// payload type (SR, RR, SDES, BYE, APP, feedback, XR: 200-207), and a length
+/// field that fits in the datagram, with at least a header plus SSRC.
 pub(crate) fn valid_rtcp(p: &[u8]) -> bool {
-    p.len() >= 8 && p[0] >> 6 == 2
+    if p.len() < 8 || p[0] >> 6 != 2 || !(200..=207).contains(&p[1]) {
+        return false;
+    }
+    let words = usize::from(u16::from_be_bytes([p[2], p[3]]));
+    (words + 1) * 4 <= p.len()
 }

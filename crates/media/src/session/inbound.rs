@@ -8,13 +8,22 @@ impl Task {
         let now_ms = self.activity.now_ms(now);
         let pkt = &self.buf[..n];
         let Some(leg) = &mut self.legs[i] else { return };
-        let mut changed = false;
         let parsed = (n < BUF_SIZE && valid_rtp(pkt))
             .then(|| view(pkt))
             .flatten();
-        let Some(v) = parsed.filter(|_| leg.latch.accept_rtp(src, now_ms, &mut changed)) else {
-            self.relay_stats.dropped.fetch_add(1, Relaxed);
-            return;
+        let verdict = match parsed {
+            Some(v) => leg
+                .latch
+                .accept_rtp(src, pkt, now_ms)
+                .map(|changed| (v, changed)),
+            None => Err(Refusal::Invalid),
+        };
+        let (v, changed) = match verdict {
+            Ok(accepted) => accepted,
+            Err(why) => {
+                self.relay_stats.refused(why);
+                return;
+            }
         };
         if changed {
             tracing::debug!(port = leg.pair.port, %src, "RTP source latched");

@@ -37,7 +37,7 @@ use crate::dtmf::rfc4733::{Rfc4733Receiver, Rfc4733Sender};
 use crate::dtmf::tone::DtmfTone;
 use crate::dtmf::DigitEvent;
 use crate::jitter::{Concealer, JitterBuffer, Playout};
-use crate::latch::SideState;
+use crate::latch::{Refusal, Remote, SideState};
 use crate::mixer::MemberId;
 use crate::ports::RtpPortPair;
 use crate::recorder::{Recorder, RecorderError, RecordingSummary};
@@ -168,7 +168,7 @@ pub struct SessionStats {
 enum Cmd {
     Attach(Side, RtpPortPair),
     Format(Side, LegFormat),
-    Remote(Side, SocketAddr),
+    Remote(Side, Remote),
     Hear(Side, Hears),
     Inband(Side, bool),
     SendDigits(Side, String, u32),
@@ -306,10 +306,10 @@ impl MediaSession {
         self.formats[side as usize].map_or(crate::audio::RATE_8K, |f| f.codec.sample_rate())
     }
 
-    /// The address signalled in SDP for `side`; used until its first packet
-    /// latches (symmetric RTP).
-    pub fn set_remote(&self, side: Side, rtp: SocketAddr) {
-        self.send(Cmd::Remote(side, rtp));
+    /// What signalling says about `side` (see [`Relay::set_remote`]): RTP
+    /// goes to the SDP address until a packet allowed to latch arrives.
+    pub fn set_remote(&self, side: Side, remote: impl Into<Remote>) {
+        self.send(Cmd::Remote(side, remote.into()));
     }
 
     /// Sets what `side` hears from now on.

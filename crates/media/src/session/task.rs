@@ -67,12 +67,9 @@ impl Task {
                 let i = side as usize;
                 self.resamplers.retain(|(k, _), _| *k != i && *k != i + 2);
             }
-            Cmd::Remote(side, addr) => {
+            Cmd::Remote(side, remote) => {
                 if let Some(leg) = &mut self.legs[side as usize] {
-                    if leg.latch.signalled.is_some() && leg.latch.signalled != Some(addr) {
-                        leg.latch = SideState::default();
-                    }
-                    leg.latch.signalled = Some(addr);
+                    leg.latch.set_remote(remote);
                 }
             }
             Cmd::Hear(side, hears) => {
@@ -163,8 +160,14 @@ impl Task {
     /// (rewritten SSRCs), so the far ends' reports are consumed, not relayed.
     pub(super) fn on_rtcp(&mut self, i: usize, n: usize, src: SocketAddr) {
         let Some(leg) = &mut self.legs[i] else { return };
-        if n >= BUF_SIZE || !valid_rtcp(&self.buf[..n]) || !leg.latch.accept_rtcp(src) {
-            self.relay_stats.dropped.fetch_add(1, Relaxed);
+        let pkt = &self.buf[..n];
+        let verdict = if n < BUF_SIZE && valid_rtcp(pkt) {
+            leg.latch.accept_rtcp(src, pkt)
+        } else {
+            Err(Refusal::Invalid)
+        };
+        if let Err(why) = verdict {
+            self.relay_stats.refused(why);
         }
     }
 }

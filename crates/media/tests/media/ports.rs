@@ -46,6 +46,7 @@ async fn exhaustion_is_an_error() {
 #[tokio::test]
 async fn release_on_drop_without_immediate_reuse() {
     let alloc = PortAllocator::new(LOCAL, 29200, 29219).unwrap();
+    assert_eq!(alloc.capacity(), 10);
     let first = alloc.allocate().unwrap();
     let port = first.port;
     assert_eq!(alloc.in_use(), 1);
@@ -56,14 +57,41 @@ async fn release_on_drop_without_immediate_reuse() {
         next.port, port,
         "a just-freed port must not be reused at once"
     );
-    // Round-robin: the freed port only comes back after the rest of the range.
-    let mut order = vec![next.port];
+    // It comes back when nothing else is left.
+    let mut held: Vec<_> = (0..8).map(|_| alloc.allocate().unwrap()).collect();
+    assert!(held.iter().all(|p| p.port != port));
+    held.push(alloc.allocate().unwrap());
+    assert_eq!(held.last().map(|p| p.port), Some(port));
+    assert!(matches!(
+        alloc.allocate(),
+        Err(MediaError::PortsExhausted { .. })
+    ));
     drop(next);
-    for _ in 0..alloc.capacity() - 1 {
-        let p = alloc.allocate().unwrap();
-        order.push(p.port);
+}
+
+#[tokio::test]
+async fn ports_are_drawn_at_random() {
+    // 50 pairs; 20 held at once: with sequential allocation every step would
+    // be +2, at random hardly any is (about 1 in 50).
+    let alloc = PortAllocator::new(LOCAL, 29500, 29599).unwrap();
+    let held: Vec<_> = (0..20).map(|_| alloc.allocate().unwrap()).collect();
+    let sequential = held
+        .windows(2)
+        .filter(|w| w[1].port == w[0].port + 2)
+        .count();
+    assert!(
+        sequential < 10,
+        "{:?}",
+        held.iter().map(|p| p.port).collect::<Vec<_>>()
+    );
+    drop(held);
+    // Allocated and freed one at a time, every pair comes up.
+    let small = PortAllocator::new(LOCAL, 29600, 29619).unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..500 {
+        seen.insert(small.allocate().unwrap().port);
     }
-    assert_eq!(order.last(), Some(&port), "{order:?}");
+    assert_eq!(seen.len(), small.capacity(), "{seen:?}");
 }
 
 #[tokio::test]

@@ -8,19 +8,26 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use media::{PortAllocator, Relay, RelayStats, RtpPortPair, Side};
+use media::{PortAllocator, Relay, RelayStats, Remote, RtpPortPair, Side};
 use tokio::net::UdpSocket;
 use tokio::runtime::Handle;
 use tokio::time::{sleep, timeout};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Another loopback address, which no SDP or signalling in these tests names.
+const STRANGER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 5));
 const PATIENCE: Duration = Duration::from_secs(5);
 
 /// A minimal valid RTP packet: PCMU, given sequence number, 4 payload bytes.
 fn rtp(seq: u16) -> Vec<u8> {
-    let mut p = vec![
-        0x80, 0, 0, 0, 0, 0, 0, 160, 0x12, 0x34, 0x56, 0x78, 1, 2, 3, 4,
-    ];
+    rtp_ssrc(seq, 0x1234_5678)
+}
+
+/// The same from stream `ssrc`.
+fn rtp_ssrc(seq: u16, ssrc: u32) -> Vec<u8> {
+    let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 160];
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&[1, 2, 3, 4]);
     p[2..4].copy_from_slice(&seq.to_be_bytes());
     p
 }
@@ -247,10 +254,16 @@ async fn latches_to_real_source_not_signalled_address() {
     assert_eq!(recv(&call.a.rtp).await.0, rtp(3));
     assert_eq!(call.relay.remote(Side::A), Some(addr(call.a.port)));
 
-    // Another source is now dropped and counted; A's next packet still flows.
-    let intruder = UdpSocket::bind((LOCAL, 0)).await.unwrap();
-    intruder
+    // Other sources are now dropped and counted: a stranger (even with A's
+    // SSRC), and another stream from A's own address; A's next packet flows.
+    let stranger = UdpSocket::bind((STRANGER, 0)).await.unwrap();
+    stranger
         .send_to(&rtp(666), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    let other_stream = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    other_stream
+        .send_to(&rtp_ssrc(667, 0xBAD), call.rtp_port(Side::A))
         .await
         .unwrap();
     call.a
@@ -263,12 +276,20 @@ async fn latches_to_real_source_not_signalled_address() {
         rtp(4),
         "intruder's packet was forwarded"
     );
-    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 1).await;
+    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 2).await;
+    assert_eq!(call.stats.dropped_source.load(Relaxed), 2);
+    assert_eq!(call.relay.remote(Side::A), Some(addr(call.a.port)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relatches_after_source_goes_silent() {
-    let call = Call::new(30300, true);
+async fn silent_source_is_not_replaced_after_learning() {
+    let call = Call::new(30300, false);
+    // SDP names a decoy (NAT): the phone's real port is learnt, with a
+    // learning window of 50 ms.
+    let decoy = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    let short = Remote::new(decoy.local_addr().unwrap()).with_learning_ms(50);
+    call.relay.set_remote(Side::A, short);
+    call.relay.set_remote(Side::B, addr(call.b.port));
     call.a
         .rtp
         .send_to(&rtp(1), call.rtp_port(Side::A))
@@ -276,37 +297,113 @@ async fn relatches_after_source_goes_silent() {
         .unwrap();
     assert_eq!(recv(&call.b.rtp).await.0, rtp(1));
 
-    // The phone moves to a new port and keeps sending; the old one is silent.
+    // The phone goes silent; its stream (same SSRC) shows up on another port
+    // of its address, well after the window: refused, whatever it sends.
+    sleep(Duration::from_millis(300)).await;
     let moved = UdpSocket::bind((LOCAL, 0)).await.unwrap();
-    sleep(Duration::from_millis(2300)).await;
-    let mut seq = 10;
-    let got = loop {
+    for seq in 10..20 {
         moved
             .send_to(&rtp(seq), call.rtp_port(Side::A))
             .await
             .unwrap();
-        seq += 1;
-        let mut buf = [0u8; 64];
-        if let Ok(r) = timeout(Duration::from_millis(50), call.b.rtp.recv_from(&mut buf)).await {
-            let (n, _) = r.unwrap();
-            break buf[..n].to_vec();
-        }
-        assert!(seq < 200, "new source never latched");
-    };
-    assert_eq!(got[0], 0x80);
+    }
+    eventually("drops", || call.stats.dropped_source.load(Relaxed) == 10).await;
     call.b
         .rtp
         .send_to(&rtp(500), call.rtp_port(Side::B))
         .await
         .unwrap();
     assert_eq!(
-        recv(&moved).await.0,
+        recv(&call.a.rtp).await.0,
         rtp(500),
-        "B's media follows the phone"
+        "B's media still goes to the latched port"
     );
-    assert_eq!(
-        call.relay.remote(Side::A),
-        Some(moved.local_addr().unwrap())
+    assert_eq!(call.relay.remote(Side::A), Some(addr(call.a.port)));
+    let mut buf = [0u8; 64];
+    assert!(
+        timeout(Duration::from_millis(100), moved.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "the new port got B's media"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_moving_port_while_learning_is_followed() {
+    let call = Call::new(31100, false);
+    let decoy = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    let long = Remote::new(decoy.local_addr().unwrap()).with_learning_ms(60_000);
+    call.relay.set_remote(Side::A, long);
+    call.relay.set_remote(Side::B, addr(call.b.port));
+    call.a
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(1));
+    // The NAT maps the phone's stream to a new port while learning.
+    let moved = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    moved
+        .send_to(&rtp(2), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(2));
+    call.b
+        .rtp
+        .send_to(&rtp(500), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&moved).await.0, rtp(500), "B's media follows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_never_latch_nor_receive() {
+    let call = Call::new(31200, true);
+    let stranger = UdpSocket::bind((STRANGER, 0)).await.unwrap();
+    // Before the phones send: RTP and RTCP (valid) at every port of the call.
+    for port in [call.rtp_port(Side::A), call.rtp_port(Side::B)] {
+        stranger.send_to(&rtp(1), port).await.unwrap();
+    }
+    for port in [call.rtcp_port(Side::A), call.rtcp_port(Side::B)] {
+        stranger.send_to(&rtcp(9), port).await.unwrap();
+    }
+    eventually("drops", || call.stats.dropped_source.load(Relaxed) == 4).await;
+    // The phones latch and hear each other, RTP and RTCP.
+    call.a
+        .rtp
+        .send_to(&rtp(2), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(2));
+    call.b
+        .rtp
+        .send_to(&rtp(3), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.a.rtp).await.0, rtp(3));
+    call.a
+        .rtcp
+        .send_to(&rtcp(1), call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtcp).await.0, rtcp(1));
+    // Mid-call, the stranger again: dropped, and nothing comes back to it.
+    for port in [call.rtp_port(Side::A), call.rtp_port(Side::B)] {
+        stranger.send_to(&rtp(4), port).await.unwrap();
+    }
+    call.b
+        .rtp
+        .send_to(&rtp(5), call.rtp_port(Side::B))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.a.rtp).await.0, rtp(5));
+    eventually("drops", || call.stats.dropped_source.load(Relaxed) == 6).await;
+    let mut buf = [0u8; 64];
+    assert!(
+        timeout(Duration::from_millis(100), stranger.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "the stranger received media"
     );
 }
 
@@ -366,6 +463,7 @@ async fn garbage_is_dropped_and_counted() {
         .unwrap();
     assert_eq!(recv(&call.b.rtcp).await.0, rtcp(7));
     eventually("drop counter", || call.stats.dropped.load(Relaxed) == 10).await;
+    assert_eq!(call.stats.dropped_invalid.load(Relaxed), 10);
     assert_eq!(call.relay.packets(Side::A).0, 1);
 
     // An RTP packet with a valid header extension is fine.
@@ -384,12 +482,25 @@ async fn garbage_is_dropped_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_destination_drops() {
     let call = Call::new(30500, false);
+    // Nothing signalled for A: its packet may not latch.
     call.a
         .rtp
         .send_to(&rtp(1), call.rtp_port(Side::A))
         .await
         .unwrap();
-    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 1).await;
+    eventually("drop counter", || {
+        call.stats.dropped_source.load(Relaxed) == 1
+    })
+    .await;
+    // A signalled, B not yet: A latches, but its packet has nowhere to go.
+    call.relay.set_remote(Side::A, addr(call.a.port));
+    call.a
+        .rtp
+        .send_to(&rtp(1), call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    eventually("drop counter", || call.stats.dropped.load(Relaxed) == 2).await;
+    assert_eq!(call.relay.packets(Side::A).0, 1);
     // A is latched now; once B is signalled, media flows both ways.
     call.relay.set_remote(Side::B, addr(call.b.port));
     call.a

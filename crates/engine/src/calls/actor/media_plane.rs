@@ -9,7 +9,8 @@ use media::recorder::{Recorder, RecorderOptions, RecordingSummary, RecordingVars
 use media::relay::Relay;
 use media::sdp::SessionDescription;
 use media::session::{EventSink, Hears, LegFormat, MediaSession};
-use std::net::SocketAddr;
+use media::Remote;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,11 +35,11 @@ impl MediaPlane {
         }
     }
 
-    pub(super) fn set_remote(&self, side: Side, addr: SocketAddr) {
+    pub(super) fn set_remote(&self, side: Side, remote: Remote) {
         match self {
             MediaPlane::None => {}
-            MediaPlane::Relay(r) => r.set_remote(side, addr),
-            MediaPlane::Session(s) => s.set_remote(side, addr),
+            MediaPlane::Relay(r) => r.set_remote(side, remote),
+            MediaPlane::Session(s) => s.set_remote(side, remote),
         }
     }
 
@@ -100,6 +101,35 @@ impl Call {
         Arc::new(move |ev| {
             let _ = me.send(CallMsg::Media(ev));
         })
+    }
+
+    /// What `side`'s SDP tells the media layer (None when it names no
+    /// address, e.g. old-style hold): its RTP and RTCP addresses and payload
+    /// types, plus the IP the side's SIP comes from (media from any port of
+    /// it may latch: NAT) and the configured learning window.
+    pub(super) fn remote_of(&self, side: Side, sdp: &SessionDescription) -> Option<Remote> {
+        let remote = Remote::from_sdp(sdp, 0)?;
+        Some(
+            remote
+                .with_signalling_ip(self.signalling_ip(side))
+                .with_learning_ms(self.ctx.cfg.media.rtp_learning_ms),
+        )
+    }
+
+    /// Where `side`'s SIP comes from. Before a fork has won (early media),
+    /// leg B is whichever contact sent the SDP: their address if the
+    /// contacts share one, else unknown (then only the SDP's IP may latch
+    /// until the answer names the winner).
+    fn signalling_ip(&self, side: Side) -> Option<IpAddr> {
+        match (side, self.winner) {
+            (Side::A, _) => Some(self.a_dialog.peer.addr.ip()),
+            (Side::B, Some(w)) => self.forks.get(w).map(|f| f.dialog.peer.addr.ip()),
+            (Side::B, None) => {
+                let mut ips = self.forks.iter().map(|f| f.dialog.peer.addr.ip());
+                let first = ips.next()?;
+                ips.all(|ip| ip == first).then_some(first)
+            }
+        }
     }
 
     /// The codec preference list (validated at start-up).

@@ -438,8 +438,8 @@ impl Call {
                 );
             }
         };
-        if let Some(addr) = offer.as_ref().and_then(|o| o.rtp_addr(0)) {
-            relay.set_remote(Side::A, addr);
+        if let Some(remote) = offer.as_ref().and_then(|o| self.remote_of(Side::A, o)) {
+            relay.set_remote(Side::A, remote);
         }
         let b_port = relay.local_port(Side::B);
         let a_port = relay.local_port(Side::A);
@@ -1191,10 +1191,8 @@ impl Call {
     }
 
     fn learn_remote(&self, side: Side, sdp: &SessionDescription) {
-        if let Some(addr) = sdp.rtp_addr(0) {
-            if !addr.ip().is_unspecified() {
-                self.media.set_remote(side, addr);
-            }
+        if let Some(remote) = self.remote_of(side, sdp) {
+            self.media.set_remote(side, remote);
         }
     }
 

@@ -78,8 +78,8 @@ pub(crate) fn spawn_originated(ctx: Arc<crate::context::Ctx>, leg: PlacedLeg, st
             session.detect_inband(Side::A, true);
         }
     }
-    if let Some(addr) = answer.as_ref().and_then(|o| o.rtp_addr(0)) {
-        session.set_remote(Side::A, addr);
+    if let Some(remote) = answer.as_ref().and_then(|o| call.remote_of(Side::A, o)) {
+        session.set_remote(Side::A, remote);
     }
     call.media = MediaPlane::Session(session);
     call.app = Some(AppState::default());

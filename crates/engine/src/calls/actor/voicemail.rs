@@ -55,8 +55,12 @@ impl Call {
                     self.media_sink(),
                 );
                 session.set_format(Side::A, format);
-                if let Some(addr) = self.a_offer.as_ref().and_then(|o| o.rtp_addr(0)) {
-                    session.set_remote(Side::A, addr);
+                if let Some(r) = self
+                    .a_offer
+                    .as_ref()
+                    .and_then(|o| self.remote_of(Side::A, o))
+                {
+                    session.set_remote(Side::A, r);
                 }
                 self.media = MediaPlane::Session(session);
                 self.update_info(|i| i.a_rtp_port = port);

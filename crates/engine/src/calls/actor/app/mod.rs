@@ -152,8 +152,12 @@ impl Call {
             session.set_format(Side::A, f);
             self.formats[0] = Some(f);
         }
-        if let Some(addr) = self.a_offer.as_ref().and_then(|o| o.rtp_addr(0)) {
-            session.set_remote(Side::A, addr);
+        if let Some(remote) = self
+            .a_offer
+            .as_ref()
+            .and_then(|o| self.remote_of(Side::A, o))
+        {
+            session.set_remote(Side::A, remote);
         }
         // Without telephone-event, keys can only arrive in-band.
         if format.is_some_and(|f| f.te_pt.is_none()) {
