@@ -74,6 +74,7 @@ counters() {
 }
 ckv() { tr ' ' '\n' <<< "$1" | sed -n "s/^$2=//p"; }
 C0="$(counters)"
+DROPS0="$(udp_drops "$SIP_PORT")"
 CPU0="$(cpu_seconds "$SERVER_PID")"
 T0="$(date +%s.%N)"
 
@@ -108,6 +109,15 @@ BG_PIDS+=("$REG_PID")
 UAC_PID=$!
 BG_PIDS+=("$UAC_PID")
 
+# Kernel drops on SIPp's sockets, sampled while they exist (a lost response
+# costs a retransmission that shows in the legitimate figures).
+( while kill -0 "$REG_PID" 2>/dev/null || kill -0 "$UAC_PID" 2>/dev/null; do
+    echo "$(udp_drops "$REG_PORT") $(udp_drops "$UAC_PORT") $(udp_drops "$UAS_PORT")" > sipp-drops.tmp
+    mv sipp-drops.tmp sipp-drops.txt
+    sleep 0.5
+done ) &
+BG_PIDS+=($!)
+
 # SIPp ends itself after its -m count or its -timeout.
 set +e
 wait "$REG_PID"; REG_RC=$?
@@ -120,6 +130,7 @@ wait_bounded "$ATK_PID" $(( ATTACK_SECS + ATTACK_TAIL + 60 ))
 CPU1="$(cpu_seconds "$SERVER_PID")"
 T1="$(date +%s.%N)"
 C1="$(counters)"
+DROPS1="$(udp_drops "$SIP_PORT")"
 RSS_END="$(rss_kib "$SERVER_PID")"
 RSS_PEAK="$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")"
 sleep 1.5
@@ -149,10 +160,10 @@ CORES="$(awk -v c="$SERVER_CPU" -v w="$WINDOW" 'BEGIN { printf "%.2f", (w > 0 ? 
 echo "attack: legitimate load ${REG_RATE} registrations/s and ${CALL_RATE} calls/s for ${SECS}s; attack ${FLOOD_RATE} INVITEs/s without credentials + ${JUNK_RATE} malformed/s for ${ATTACK_SECS}s"
 echo "attack: register: successful=$REG_OK failed=$REG_FAILED elapsed_s=$REG_ELAPSED registrations_per_s=$RPS p50_ms=$REG_P50 p99_ms=$REG_P99 sipp_exit=$REG_RC"
 echo "attack: calls: successful=$CALL_OK failed=$CALL_FAILED elapsed_s=$CALL_ELAPSED calls_per_s=$CPS setup p50_ms=$CALL_P50 p99_ms=$CALL_P99 sipp_exit=$CALL_RC"
-echo "attack: attacker: INVITEs sent=$(akv invites_sent) ($(akv achieved_invite_rate)/s), 407s received=$(akv r407) ($(akv per_invite_407) per INVITE, at most $(akv max_407_one_invite) for one, $(akv invites_unanswered) unanswered, over the run and ${ATTACK_TAIL}s after), 100s=$(akv r100), other responses=$(akv other_responses), bytes back/sent=$(akv amplification_bytes); malformed sent=$(akv junk_sent) ($(akv achieved_junk_rate)/s), answered=$(akv junk_responses); attacker CPU $(akv attacker_cpu_s) s, its receive drops $(akv rx_drops)"
+echo "attack: attacker: INVITEs sent=$(akv invites_sent) ($(akv achieved_invite_rate)/s), 407s received=$(akv r407) ($(akv per_invite_407) per INVITE, at most $(akv max_407_one_invite) for one, $(akv invites_unanswered) unanswered, over the run and ${ATTACK_TAIL}s after), 100s=$(akv r100), other responses=$(akv other_responses), bytes back/sent=$(akv amplification_bytes); malformed sent=$(akv junk_sent) ($(akv achieved_junk_rate)/s), answered=$(akv junk_responses) (bytes back/sent=$(akv junk_amplification_bytes)); attacker CPU $(akv attacker_cpu_s) s, its receive drops $(akv rx_drops)"
 sed 's/^/attack: /' attacker.err 2>/dev/null | grep -v '^attack: $' || true
-echo "attack: server over the attack: parse_errors=$(cdelta parse_errors) banned_drops=$(cdelta banned_drops) auth_failures=$(cdelta auth_failures) messages received=$(cdelta received) sent=$(cdelta sent)"
+echo "attack: server over the attack: parse_errors=$(cdelta parse_errors) banned_drops=$(cdelta banned_drops) auth_failures=$(cdelta auth_failures) messages received=$(cdelta received) sent=$(cdelta sent); datagrams dropped by the kernel on the server's port $(( DROPS1 - DROPS0 )), on SIPp's (registrations, calls, callee) $(cat sipp-drops.txt 2>/dev/null | tr ' ' ',' || echo n/a)"
 echo "attack: server CPU ${SERVER_CPU} s over the ${WINDOW} s of the attack and its tail (${CORES} cores); RSS idle ${RSS_IDLE} KiB, end of the legitimate load ${RSS_LOAD} KiB, after the attack ${RSS_END} KiB, peak ${RSS_PEAK} KiB"
 [[ "$REG_FAILED" == 0 ]] || { echo "attack: first register errors:"; head -5 reg-errors.log 2>/dev/null | sed 's/^/attack:   /'; }
 [[ "$CALL_FAILED" == 0 ]] || { echo "attack: first call errors:"; grep -m5 -i "aborting\|unexpected\|timeout" call-errors.log 2>/dev/null | sed 's/^/attack:   /' || true; }
-echo "register_per_s=$RPS reg_failed=$REG_FAILED reg_p99_ms=$REG_P99 calls_per_s=$CPS calls_failed=$CALL_FAILED setup_p99_ms=$CALL_P99 flood_invites=$(akv invites_sent) flood_per_s=$(akv achieved_invite_rate) per_invite_407=$(akv per_invite_407) max_407_one_invite=$(akv max_407_one_invite) amplification_bytes=$(akv amplification_bytes) junk_sent=$(akv junk_sent) parse_errors=$(cdelta parse_errors) banned_drops=$(cdelta banned_drops) server_cpu_s=$SERVER_CPU server_cores=$CORES rss_idle_kib=$RSS_IDLE rss_peak_kib=$RSS_PEAK rss_end_kib=$RSS_END"
+echo "register_per_s=$RPS reg_failed=$REG_FAILED reg_p99_ms=$REG_P99 calls_per_s=$CPS calls_failed=$CALL_FAILED setup_p99_ms=$CALL_P99 flood_invites=$(akv invites_sent) flood_per_s=$(akv achieved_invite_rate) per_invite_407=$(akv per_invite_407) max_407_one_invite=$(akv max_407_one_invite) amplification_bytes=$(akv amplification_bytes) junk_sent=$(akv junk_sent) parse_errors=$(cdelta parse_errors) banned_drops=$(cdelta banned_drops) server_udp_drops=$(( DROPS1 - DROPS0 )) server_cpu_s=$SERVER_CPU server_cores=$CORES rss_idle_kib=$RSS_IDLE rss_peak_kib=$RSS_PEAK rss_end_kib=$RSS_END"

@@ -234,6 +234,7 @@ def main():
         junk_sent=st["junk_sent"],
         achieved_junk_rate="%.0f" % (st["junk_sent"] / elapsed),
         junk_responses=st["junk_rx"],
+        junk_amplification_bytes="%.2f" % (st["junk_rx_bytes"] / st["junk_bytes"] if st["junk_bytes"] else 0),
         send_errors=st["send_errors"],
         rx_drops=udp_drops(inv),
         attacker_cpu_s="%.2f" % (ru.ru_utime + ru.ru_stime),

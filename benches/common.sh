@@ -190,6 +190,13 @@ rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
+# udp_drops PORT: datagrams the kernel dropped (receive queue full) on the UDP
+# sockets bound to PORT, IPv4 and IPv6, from /proc/net/udp*.
+udp_drops() {
+    awk -v port="$(printf '%04X' "$1")" 'FNR > 1 { split($2, a, ":"); if (a[2] == port) d += $NF }
+        END { print d + 0 }' /proc/net/udp /proc/net/udp6 2>/dev/null
+}
+
 # stat_field CSV COLUMN: a column of the last row of a SIPp -trace_stat file.
 stat_field() {
     awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
