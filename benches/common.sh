@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Shared helpers of the load benchmarks (sourced by register.sh, calls.sh, media.sh).
+# Shared helpers of the load benchmarks (sourced by register.sh, calls.sh, media.sh,
+# queue.sh, attack.sh).
 # They print figures; they never pass or fail on timing. Everything runs on
 # loopback with SIPp on the same machine, like the targets in benches/README.md.
 #
 # Environment knobs (all optional):
 #   BENCH_NO_BUILD=1        skip `cargo build --release`
+#   BENCH_BIN=PATH          run this switchboard binary instead of target/release's
+#                           (no build; the test command's smoke run passes its debug build)
 #   BENCH_SIP_PORT=7060     internal profile port (also BENCH_TRUNK_PORT, BENCH_HTTP_PORT)
 #   BENCH_RTP_PORTS=33000-42999
 #   BENCH_LOG=warn          server log level (RUST_LOG); SIP message logging stays off
@@ -14,7 +17,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/target/release/switchboard"
+BIN="${BENCH_BIN:-$ROOT/target/release/switchboard}"
+# The scripts change directory (into their SIPp work dir): keep the path absolute.
+[[ "$BIN" == /* ]] || BIN="$PWD/$BIN"
 SCEN="$ROOT/tests/scenarios"
 SIPP="${SIPP:-sipp}"
 SIP_PORT="${BENCH_SIP_PORT:-7060}"
@@ -63,7 +68,9 @@ need() {
 # Builds the release binary (the benchmark measures the optimised server).
 build() {
     need "$SIPP" "Debian package sip-tester"
-    if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+    if [[ -n "${BENCH_BIN:-}" ]]; then
+        [[ -x "$BIN" ]] || { echo "BENCH_BIN=$BIN is not an executable" >&2; exit 2; }
+    elif [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
         log "cargo build --release"
         (cd "$ROOT" && cargo build --release --quiet)
     fi
@@ -105,14 +112,35 @@ provision() {
     done
 }
 
-# HTTP GET on the server, body only (bash /dev/tcp: no curl needed).
-http_get() {
-    local body
+# The API wants a web user's token (start_server creates one for the default
+# admin with the CLI); /metrics does not.
+API_TOKEN=""
+
+# http_request METHOD PATH: the whole response (bash /dev/tcp: no curl needed),
+# bounded in time so that a server that stops answering cannot hang a bench.
+http_request() {
+    local auth="" resp
+    [[ -z "$API_TOKEN" ]] || auth="Authorization: Bearer $API_TOKEN"$'\r\n'
     exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
-    body="$(cat <&3)"
+    printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%sContent-Length: 0\r\n\r\n' "$1" "$2" "$auth" >&3
+    resp="$(timeout 30 cat <&3)" || { exec 3<&-; return 1; }
     exec 3<&-
-    printf '%s\n' "${body#*$'\r\n\r\n'}"
+    printf '%s' "$resp"
+}
+
+# HTTP GET on the server, body only.
+http_get() {
+    local resp
+    resp="$(http_request GET "$1")" || return 1
+    printf '%s\n' "${resp#*$'\r\n\r\n'}"
+}
+
+# HTTP POST without a body on the server; prints the status code.
+http_post() {
+    local resp
+    resp="$(http_request POST "$1")" || return 1
+    resp="${resp#HTTP/* }"
+    printf '%s\n' "${resp%% *}"
 }
 
 # metric NAME: sum of the samples of NAME in /metrics.
@@ -122,6 +150,8 @@ metric() {
 
 start_server() {
     local extra=("$@")
+    API_TOKEN="$(sb token create --user admin --name bench)" \
+        || { echo "switchboard token create failed" >&2; exit 1; }
     log "starting switchboard (SIP $SIP_PORT, trunk $TRUNK_PORT, HTTP $HTTP_PORT, RTP $RTP_PORTS)"
     RUST_LOG="${BENCH_LOG:-warn}" "$BIN" --config "$CONFIG" --data-dir "$WORK/data" \
         --bind 127.0.0.1 --sip-port "$SIP_PORT" --trunk-port "$TRUNK_PORT" \
@@ -158,6 +188,13 @@ cpu_seconds() {
 # Resident memory of a process in KiB.
 rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# udp_drops PORT: datagrams the kernel dropped (receive queue full) on the UDP
+# sockets bound to PORT, IPv4 and IPv6, from /proc/net/udp*.
+udp_drops() {
+    awk -v port="$(printf '%04X' "$1")" 'FNR > 1 { split($2, a, ":"); if (a[2] == port) d += $NF }
+        END { print d + 0 }' /proc/net/udp /proc/net/udp6 2>/dev/null
 }
 
 # stat_field CSV COLUMN: a column of the last row of a SIPp -trace_stat file.

@@ -93,17 +93,6 @@ QLOG="${BENCH_LOG:-warn},engine::apps::queue=info"
 [[ "${BENCH_QUEUE_EVENTS:-1}" == 1 ]] && QLOG="$QLOG,engine::queues=debug"
 BENCH_LOG="$QLOG" start_server
 
-# HTTP POST without a body; prints the status code.
-http_post() {
-    local resp
-    exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || return 1
-    printf 'POST %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n' "$1" >&3
-    resp="$(cat <&3)"
-    exec 3<&-
-    resp="${resp#HTTP/* }"
-    printf '%s\n' "${resp%% *}"
-}
-
 # The queue counters and the offer latency histogram, as one line of key=value.
 queue_metrics() {
     http_get /metrics | awk '

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the load benchmarks (register, calls, media, transcode, queue) one after the other with their default targets
+# Runs the load benchmarks (register, calls, media, transcode, queue, attack) one after the other with their default targets
 # and prints a summary (the last line of each). Figures only: nothing here passes
-# or fails on timing. Takes about 4 minutes plus the release build.
+# or fails on timing. Takes about 6 minutes plus the release build.
 #
 # usage: benches/run-all.sh
 
@@ -16,7 +16,7 @@ echo "[run-all] cargo build --release; cargo bench --bench rtp_load --no-run"
 export BENCH_NO_BUILD=1
 
 status=0
-for b in register calls media transcode queue; do
+for b in register calls media transcode queue attack; do
     echo "[run-all] ===== $b ====="
     # Each script cleans up its own processes; one failing does not stop the others.
     if ! "$DIR/$b.sh" 2>&1 | tee "$OUT/$b.out"; then
@@ -26,7 +26,7 @@ for b in register calls media transcode queue; do
 done
 
 echo "[run-all] ===== summary ($(nproc) CPUs, $(uname -r)) ====="
-for b in register calls media transcode queue; do
+for b in register calls media transcode queue attack; do
     echo "$b: $(tail -1 "$OUT/$b.out" 2>/dev/null)"
 done
 exit "$status"

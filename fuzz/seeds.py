@@ -84,3 +84,84 @@ put("rtp_telephone_event", "two_digits", seq)
 put("jitter_buffer", "stream",
     bytes([0, 0, 10, 0, 0, 0, 100, 7, 2, 1, 2]) + bytes([4, 30]) + bytes([1, 2, 4, 1, 255, 4])
     + bytes([2, 2, 2, 1, 3, 4]) + bytes([4, 40]) + bytes([5, 80]))
+
+# sip_parse: requests and responses as phones, SIPp and trunks send them
+# (full and compact header names, a body, folded and repeated headers, IPv6).
+def sip(start, headers, body=b""):
+    head = start + "\r\n" + "".join(h + "\r\n" for h in headers)
+    return head.encode() + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+SDP_OFFER = (
+    b"v=0\r\no=- 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+    b"t=0 0\r\nm=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n"
+    b"a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
+    b"a=sendrecv\r\n"
+)
+DIALOG = [
+    "Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-0;rport",
+    'From: "Ext 1001" <sip:1001@127.0.0.1:5060>;tag=abc123',
+    "To: <sip:1002@127.0.0.1:5060>",
+    "Call-ID: 1-4242@127.0.0.1",
+]
+put("sip_parse", "invite.sip", sip("INVITE sip:1002@127.0.0.1:5060 SIP/2.0", DIALOG + [
+    "CSeq: 1 INVITE", "Contact: <sip:1001@127.0.0.1:5061;transport=UDP>",
+    "Max-Forwards: 70", "User-Agent: SIPp uac", "Content-Type: application/sdp"], SDP_OFFER))
+put("sip_parse", "invite_auth.sip", sip("INVITE sip:1002@127.0.0.1:5060 SIP/2.0", DIALOG + [
+    "CSeq: 2 INVITE", "Contact: <sip:1001@127.0.0.1:5061>",
+    'Proxy-Authorization: Digest username="1001", realm="switchboard", '
+    'nonce="6f1b2c3d4e5f", uri="sip:1002@127.0.0.1:5060", '
+    'response="0123456789abcdef0123456789abcdef", algorithm=MD5, qop=auth, '
+    'nc=00000001, cnonce="deadbeef"',
+    "Max-Forwards: 70", "Content-Type: application/sdp"], SDP_OFFER))
+put("sip_parse", "register.sip", sip("REGISTER sip:127.0.0.1:5060 SIP/2.0", [
+    "Via: SIP/2.0/TCP [::1]:5062;branch=z9hG4bK77;rport;received=::1",
+    "From: <sip:1001@127.0.0.1>;tag=r1", "To: <sip:1001@127.0.0.1>",
+    "Call-ID: reg-1", "CSeq: 7 REGISTER",
+    'Contact: <sip:1001@[::1]:5062;transport=tcp>;expires=3600;+sip.instance="<urn:uuid:1>"',
+    "Expires: 3600", 'Authorization: Digest username="1001",realm="switchboard",'
+    'nonce="n",uri="sip:127.0.0.1:5060",response="r",algorithm=SHA-256']))
+put("sip_parse", "compact.sip", sip("BYE sip:1001@127.0.0.1:5061 SIP/2.0", [
+    "v: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKa, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKb",
+    "f: <sip:1002@127.0.0.1>;tag=x", "t: <sip:1001@127.0.0.1>;tag=y",
+    "i: c-1", "CSeq: 3 BYE", "m: <sip:1002@127.0.0.1>",
+    "Route: <sip:127.0.0.1:5060;lr>", "Record-Route: <sip:127.0.0.1;lr>",
+    "Subject: folded\r\n  over two lines"]))
+put("sip_parse", "response_407.sip", sip("SIP/2.0 407 Proxy Authentication Required", DIALOG[:3] + [
+    "To: <sip:1002@127.0.0.1:5060>;tag=srv1", "Call-ID: 1-4242@127.0.0.1", "CSeq: 1 INVITE",
+    'Proxy-Authenticate: Digest realm="switchboard", nonce="6f1b2c3d4e5f", '
+    'algorithm=MD5, qop="auth", opaque="o", stale=FALSE']))
+put("sip_parse", "response_200.sip", sip("SIP/2.0 200 OK", DIALOG[:3] + [
+    "To: <sip:1002@127.0.0.1:5060>;tag=srv1", "Call-ID: 1-4242@127.0.0.1", "CSeq: 2 INVITE",
+    "Contact: <sip:1002@127.0.0.1:5062>", "Content-Type: application/sdp"], SDP_OFFER))
+put("sip_parse", "info_dtmf.sip", sip("INFO sip:1002@127.0.0.1 SIP/2.0", DIALOG + [
+    "CSeq: 4 INFO", "Content-Type: application/dtmf-relay"], b"Signal=5\r\nDuration=160\r\n"))
+put("sip_parse", "options_lf.sip",
+    b"OPTIONS sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 1.2.3.4\nFrom: <sip:a@b>;tag=1\n"
+    b"To: <sip:b@c>\nCall-ID: o\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n")
+
+# sdp_parse: offers and answers with the attributes the relay and the codec
+# negotiation read (hold directions, several media, IPv6, rtcp, ptime).
+put("sdp_parse", "offer.sdp", SDP_OFFER)
+put("sdp_parse", "offer_full.sdp", offer.encode())
+put("sdp_parse", "hold.sdp",
+    b"v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+    b"m=audio 7000 RTP/AVP 8\r\na=rtcp:7003 IN IP4 192.0.2.1\r\na=inactive\r\n")
+put("sdp_parse", "ipv6_multi.sdp",
+    b"v=0\no=alice 2890844526 2890844526 IN IP6 ::1\ns=call\ni=info\nb=AS:64\nt=0 0\n"
+    b"m=audio 49170 RTP/AVP 9 0 96\nc=IN IP6 ::1\na=rtpmap:96 opus/48000/2\n"
+    b"a=fmtp:96 useinbandfec=1\na=ptime:20\na=maxptime:40\na=sendonly\n"
+    b"m=video 0 RTP/AVP 31\nm=audio 49172/2 RTP/SAVP 0\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\n")
+
+# digest_parse: challenges and credentials in the forms phones send.
+put("digest_parse", "credentials_md5",
+    b'Digest username="1001", realm="switchboard", nonce="6f1b2c3d4e5f", '
+    b'uri="sip:1002@127.0.0.1:5060", response="0123456789abcdef0123456789abcdef", '
+    b'algorithm=MD5, qop=auth, nc=00000001, cnonce="deadbeef", opaque="o"')
+put("digest_parse", "credentials_sha256",
+    b'Digest username="1001",realm="switchboard",nonce="n",uri="sip:127.0.0.1",'
+    b'response="' + b"ab" * 32 + b'",algorithm=SHA-256')
+put("digest_parse", "challenge",
+    b'Digest realm="switchboard", nonce="6f1b2c3d4e5f", algorithm=MD5, qop="auth,auth-int", '
+    b'opaque="o", stale=TRUE, domain="sip:127.0.0.1"')
+put("digest_parse", "escaped", b'Digest username="a\\"b", realm="r", nonce="n\\\\", uri="sip:x", response="r"')
