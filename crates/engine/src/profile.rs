@@ -506,11 +506,24 @@ impl Dispatcher {
             self.reply(tx, req, status_with_reason(403, "Digest URI Mismatch"));
             return None;
         }
+        // Which request this is: a UDP retransmission (same Call-ID, CSeq and
+        // top Via) of the one that used the nonce is the same request again.
+        let top_via = req.headers.iter().find_map(|h| match h {
+            Header::Via(v) => Some(v.value()),
+            _ => None,
+        });
+        let request_id = format!(
+            "{}\n{:?}\n{}",
+            message::call_id(req).unwrap_or(""),
+            message::cseq(req),
+            top_via.unwrap_or("")
+        );
         match self.ctx.digest.verify_from(
             &creds,
             req.method.to_string().as_str(),
             &ext.password,
             ip,
+            &request_id,
             now,
         ) {
             Verdict::Ok => {

@@ -27,6 +27,7 @@ pub mod replay;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -408,6 +409,7 @@ pub struct DigestServer {
     secret: [u8; 32],
     opaque: Option<String>,
     log: Arc<Mutex<NonceLog>>,
+    fingerprints: std::collections::hash_map::RandomState,
 }
 
 /// The address nonces are bound to when the caller names none
@@ -471,6 +473,7 @@ impl DigestServer {
             secret,
             opaque: None,
             log: Arc::new(Mutex::new(NonceLog::default())),
+            fingerprints: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -536,20 +539,29 @@ impl DigestServer {
         password: &str,
         now: SystemTime,
     ) -> Verdict {
-        self.verify_from(creds, method, password, ANY_SOURCE, now)
+        // Every call is a request of its own: never taken for a retransmission.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = CALLS
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_string();
+        self.verify_from(creds, method, password, ANY_SOURCE, &id, now)
     }
 
     /// [`Self::verify`] for a request from `source`, which must be the address
     /// the nonce was issued to. Correct credentials are then checked against
     /// earlier uses of the nonce: the nonce count must go up from one request
     /// to the next, and an INVITE without a nonce count may use a nonce once
-    /// ([`Verdict::Replayed`] otherwise).
+    /// ([`Verdict::Replayed`] otherwise). `request_id` names the request
+    /// (Call-ID, CSeq and branch): a retransmission of the request that used
+    /// the nonce last is accepted again, since stateless answers let it reach
+    /// us again.
     pub fn verify_from(
         &self,
         creds: &Credentials,
         method: &str,
         password: &str,
         source: IpAddr,
+        request_id: &str,
         now: SystemTime,
     ) -> Verdict {
         let verdict = self.verify_with(creds, method, password, |nonce| {
@@ -569,7 +581,10 @@ impl DigestServer {
             },
         };
         let single_use = method.eq_ignore_ascii_case("INVITE");
-        match self.with_log(|log| log.record(seq, nc, single_use)) {
+        // Keyed by a per-process secret, so nobody can make another request
+        // collide with a captured one's fingerprint.
+        let fp = self.fingerprints.hash_one(request_id) as u32;
+        match self.with_log(|log| log.record(seq, nc, single_use, fp)) {
             Use::Fresh => Verdict::Ok,
             Use::Replayed | Use::Forgotten => Verdict::Replayed,
         }
@@ -1381,11 +1396,11 @@ mod tests {
         assert!(srv.nonce_is_ours(&c.nonce, phone, t(0)));
         assert!(!srv.nonce_is_ours(&c.nonce, attacker, t(0)));
         assert_eq!(
-            srv.verify_from(&c, "REGISTER", "s3cret", attacker, t(0)),
+            srv.verify_from(&c, "REGISTER", "s3cret", attacker, "r1", t(0)),
             Verdict::Invalid("bad nonce")
         );
         assert_eq!(
-            srv.verify_from(&c, "REGISTER", "s3cret", phone, t(0)),
+            srv.verify_from(&c, "REGISTER", "s3cret", phone, "r1", t(0)),
             Verdict::Ok
         );
     }
