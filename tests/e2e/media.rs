@@ -9,20 +9,21 @@ use crate::sipp::Sipp;
 use crate::ua::{dominant_hz, g711_decode, sdp, sdp_media, tone_power, Dialog, Rtp, Ua, STEP};
 
 /// An answered call 1000 -> 1001 between two test UAs with RTP endpoints.
-struct Call {
-    caller: Ua,
-    callee: Ua,
-    a_rtp: Rtp,
-    b_rtp: Rtp,
-    a_dialog: Dialog,
-    b_dialog: Dialog,
+pub(crate) struct Call {
+    pub(crate) caller: Ua,
+    pub(crate) callee: Ua,
+    pub(crate) a_rtp: Rtp,
+    pub(crate) b_rtp: Rtp,
+    pub(crate) a_dialog: Dialog,
+    pub(crate) b_dialog: Dialog,
     /// Where the caller must send RTP: the server's port in the SDP answer.
-    a_relay: SocketAddr,
+    pub(crate) a_relay: SocketAddr,
     /// Where the callee must send RTP: the server's port in the SDP offer it got.
-    b_relay: SocketAddr,
+    pub(crate) b_relay: SocketAddr,
 }
 
-async fn answered_call(server: &Server) -> Call {
+/// Sets up that call (also used by the RTP attack tests of `security_media`).
+pub(crate) async fn answered_call(server: &Server) -> Call {
     let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
     let resp = callee.register(3600).await;
     assert_eq!(resp.status, Some(200), "{}", resp.raw);

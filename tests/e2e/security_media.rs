@@ -11,7 +11,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use crate::harness::Server;
-use crate::ua::{sdp, sdp_media, Dialog, Rtp, Ua, STEP};
+use crate::media::{answered_call, Call};
+use crate::ua::{sdp, Rtp, STEP};
 
 /// Where the attacker sends from: not the phones' (signalling) address.
 const ATTACKER_IP: &str = "127.0.0.5";
@@ -20,60 +21,13 @@ const EVIL: u8 = 0x5A;
 /// Payload byte of the phones' RTP (`Rtp::send`: µ-law silence).
 const GOOD: u8 = 0xFF;
 
-/// An answered call 1000 -> 1001 between two test UAs with RTP endpoints.
-struct Call {
-    caller: Ua,
-    callee: Ua,
-    a_rtp: Rtp,
-    b_rtp: Rtp,
-    a_dialog: Dialog,
-    b_dialog: Dialog,
-    /// The server's port the caller sends to (from the SDP answer).
-    a_relay: SocketAddr,
-    /// The server's port the callee sends to (from the SDP offer it got).
-    b_relay: SocketAddr,
-}
-
-async fn answered_call(server: &Server) -> Call {
-    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
-    let resp = callee.register(3600).await;
+/// The caller hangs up a call of `media::answered_call`; the callee gets the BYE.
+async fn hang_up(mut call: Call) {
+    let resp = call.caller.bye(&mut call.a_dialog).await;
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
-    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
-    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
-    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
-    let offer = sdp(a_rtp.port, "sendrecv");
-    let answer = sdp(b_rtp.port, "sendrecv");
-    let ((resp, a_dialog), b_dialog) = tokio::join!(caller.invite("1001", &offer), async {
-        let inc = callee
-            .wait_invite(STEP)
-            .await
-            .expect("callee got no INVITE");
-        callee.answer(&inc, &answer).await
-    });
-    assert_eq!(resp.status, Some(200), "{}", resp.raw);
-    let a_dialog = a_dialog.expect("caller's dialog");
-    let a_relay = sdp_media(&a_dialog.remote_sdp).expect("SDP answer to caller");
-    let b_relay = sdp_media(&b_dialog.remote_sdp).expect("SDP offer to callee");
-    Call {
-        caller,
-        callee,
-        a_rtp,
-        b_rtp,
-        a_dialog,
-        b_dialog,
-        a_relay,
-        b_relay,
-    }
-}
-
-impl Call {
-    async fn hang_up(mut self) {
-        let resp = self.caller.bye(&mut self.a_dialog).await;
-        assert_eq!(resp.status, Some(200), "{}", resp.raw);
-        self.callee
-            .expect_request("BYE", &self.b_dialog.call_id, "")
-            .await;
-    }
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
 }
 
 /// A valid RTP packet (version 2, PCMU, 160 payload bytes of `fill`).
@@ -235,7 +189,7 @@ async fn attacker_rtp_injected_mid_call_does_not_take_the_stream() {
         assert!(!heard.contains(&EVIL), "the {who} heard the attacker");
         assert!(heard.contains(&GOOD));
     }
-    call.hang_up().await;
+    hang_up(call).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,7 +231,7 @@ async fn attacker_spraying_the_port_range_at_call_start_latches_nothing() {
     for rtp in [&call.a_rtp, &call.b_rtp] {
         assert!(!rtp.payload_bytes(0).contains(&EVIL), "attacker relayed");
     }
-    call.hang_up().await;
+    hang_up(call).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,7 +321,7 @@ async fn garbage_on_the_rtcp_port_does_not_take_the_rtcp_latch() {
     stray
         .try_recv_from(&mut buf)
         .expect_err("RTCP latched to a stray port");
-    call.hang_up().await;
+    hang_up(call).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,5 +381,5 @@ async fn new_port_is_refused_after_learning_until_a_reinvite_names_it() {
         received_more(&call.b_rtp, b0, 10).await >= 10,
         "the moved caller is not heard"
     );
-    call.hang_up().await;
+    hang_up(call).await;
 }
