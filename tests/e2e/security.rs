@@ -363,6 +363,17 @@ async fn attacker_using_credentials_computed_for_another_uri_is_refused() {
     assert!(r.raw.contains("Digest URI Mismatch"), "{}", r.raw);
 }
 
+/// A server with extensions 1000-1009 that bans an address after `limit`
+/// failures for `secs` seconds.
+fn banning_server(name: &str, limit: u32, secs: u64) -> Server {
+    Server::builder(name)
+        .extensions("1000-1009", PW)
+        .config(&format!(
+            "[sip]\nauth_fail_limit = {limit}\nauth_ban_secs = {secs}"
+        ))
+        .start()
+}
+
 /// A REGISTER for 1001 whose Authorization carries a nonce the server never
 /// issued to this address: what a forger of source addresses can send.
 fn forged_register(ua: &Ua, realm: &str) -> String {
@@ -387,10 +398,7 @@ fn realm_of(challenge: &Msg) -> String {
 
 #[tokio::test]
 async fn attacker_spoofing_a_victims_address_cannot_get_it_banned() {
-    let server = Server::builder("sec_spoof_ban")
-        .extensions("1000-1009", PW)
-        .config("[sip]\nauth_fail_limit = 3\nauth_ban_secs = 300")
-        .start();
+    let server = banning_server("sec_spoof_ban", 3, 300);
     // The "victim" registers from 127.0.0.3; the attacker sends from the same
     // address (another port) but, like a spoofer, never saw a challenge.
     let mut victim = Ua::new_at("1001", PW, server.sip_addr(), "127.0.0.3").await;
@@ -446,10 +454,7 @@ async fn wrong_password(ua: &mut Ua, user: &str) -> Msg {
 
 #[tokio::test]
 async fn attacker_cannot_reset_its_ban_count_by_signing_in_to_another_account() {
-    let server = Server::builder("sec_ban_reset")
-        .extensions("1000-1009", PW)
-        .config("[sip]\nauth_fail_limit = 3\nauth_ban_secs = 300")
-        .start();
+    let server = banning_server("sec_ban_reset", 3, 300);
     // The attacker owns 1002 and guesses at 1001.
     let mut attacker = Ua::new_at("1002", PW, server.sip_addr(), "127.0.0.4").await;
     for _ in 0..2 {
@@ -489,10 +494,7 @@ fn rss_kib(server: &Server) -> u64 {
 
 #[tokio::test]
 async fn attacker_flooding_while_banned_gets_nothing_and_leaves_no_state() {
-    let server = Server::builder("sec_banned_flood")
-        .extensions("1000-1009", PW)
-        .config("[sip]\nauth_fail_limit = 2\nauth_ban_secs = 5")
-        .start();
+    let server = banning_server("sec_banned_flood", 2, 5);
     let mut attacker = Ua::new_at("1002", PW, server.sip_addr(), "127.0.0.5").await;
     for _ in 0..2 {
         wrong_password(&mut attacker, "1001").await;

@@ -78,6 +78,25 @@ fn wait_closed(
     None
 }
 
+/// Polls `GET /login` from 127.0.0.9 until it answers `status` (20 s at most;
+/// `what` says what failed otherwise, with the last answer).
+async fn login_page_answers(server: &Server, status: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (got, text) = request_from(
+            Ipv4Addr::new(127, 0, 0, 9),
+            server,
+            "GET /login HTTP/1.0\r\n\r\n",
+        )
+        .await;
+        if got == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {got} {text:.200}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn idle_and_slow_loris_http_connections_are_closed_on_time() {
     let server = Server::builder("sec_web_timeouts")
@@ -200,42 +219,10 @@ async fn a_connection_flood_is_capped_per_address_and_in_total() {
         }
     }
     // The accept loop admits in order; give it a moment to count them all.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, text) = request_from(
-            Ipv4Addr::new(127, 0, 0, 9),
-            &server,
-            "GET /login HTTP/1.0\r\n\r\n",
-        )
-        .await;
-        if status == 503 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the total cap never applied: {text:.200}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    login_page_answers(&server, 503, "the total cap never applied").await;
     // Counted, and once the flood goes the server serves again.
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, _) = request_from(
-            Ipv4Addr::new(127, 0, 0, 9),
-            &server,
-            "GET /login HTTP/1.0\r\n\r\n",
-        )
-        .await;
-        if status == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still refused after the flood closed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    login_page_answers(&server, 200, "still refused after the flood closed").await;
     let me = Ipv4Addr::new(127, 0, 0, 1);
     let per_ip = metric_from(
         me,

@@ -483,15 +483,16 @@ impl Dispatcher {
         let now = SystemTime::now();
         // A source that answers with a nonce we sent to it receives what we
         // send: it is not a forged UDP address, so its failures may ban it.
+        // Asked only on the failure paths: a success needs no second MAC.
         let proven =
-            from.transport.is_reliable() || self.ctx.digest.nonce_is_ours(&creds.nonce, ip, now);
+            || from.transport.is_reliable() || self.ctx.digest.nonce_is_ours(&creds.nonce, ip, now);
         let Some(ext) = self
             .ctx
             .directory
             .get(&creds.username)
             .filter(|e| e.enabled)
         else {
-            self.auth_failed(from, &creds.username, proven, "unknown user");
+            self.auth_failed(from, &creds.username, proven(), "unknown user");
             self.reply(tx, req, status(403));
             return None;
         };
@@ -500,7 +501,7 @@ impl Dispatcher {
             self.auth_failed(
                 from,
                 &creds.username,
-                proven,
+                proven(),
                 "digest uri is not the Request-URI",
             );
             self.reply(tx, req, status_with_reason(403, "Digest URI Mismatch"));
@@ -547,7 +548,7 @@ impl Dispatcher {
                 None
             }
             Verdict::Invalid(why) => {
-                self.auth_failed(from, &creds.username, proven, why);
+                self.auth_failed(from, &creds.username, proven(), why);
                 self.reply(tx, req, status_with_reason(403, "Forbidden"));
                 None
             }
