@@ -10,6 +10,7 @@ mod ua;
 mod apps;
 mod calls;
 mod media;
+mod negotiation;
 mod queues;
 mod registrar;
 mod robustness;

@@ -400,6 +400,21 @@ impl Call {
             }
             None => None,
         };
+        if offer
+            .as_ref()
+            .is_some_and(|o| media::negotiate::audio_section(o).is_none())
+        {
+            self.ctx
+                .metrics
+                .codec_mismatches
+                .fetch_add(1, Ordering::Relaxed);
+            return self.fail_a_warning(
+                488,
+                "Not Acceptable Here",
+                "304 Media type not available: the offer has no audio stream",
+                HangupCause::IncompatibleDestination,
+            );
+        }
         self.delayed_offer = offer.is_none();
         self.a_offer = offer.clone();
         let settings = self.ctx.callcenter.get();
@@ -639,8 +654,12 @@ impl Call {
         }
         let code = resp.status_code.code();
         if !self.early_media && message::has_sdp(resp, &resp.body) {
-            if let Some(Ok(sdp)) = self.parse_sdp(resp) {
-                let body = self.answer_for_a(sdp);
+            // Early media the caller could not use is not passed on; the
+            // answer decides (see `on_fork_answered`).
+            if let Some(Ok(Ok(body))) = self
+                .parse_sdp(resp)
+                .map(|r| r.map(|s| self.answer_for_a(s)))
+            {
                 self.early_media = true;
                 let mut r = self.a_response(code, true);
                 r.set_body(body, SDP);
@@ -727,7 +746,10 @@ impl Call {
             return self.bridge_answered(&resp);
         }
         let body = match self.parse_sdp(&resp) {
-            Some(Ok(sdp)) => Some(self.answer_for_a(sdp)),
+            Some(Ok(sdp)) => match self.answer_for_a(sdp) {
+                Ok(body) => Some(body),
+                Err(why) => return self.codec_mismatch(i, &why),
+            },
             _ => None,
         };
         let mut ok = self.a_response(200, true);
@@ -1034,6 +1056,43 @@ impl Call {
         self.a_ep.respond(self.a_tx, r);
         self.cancel_forks(None);
         self.finish(cause, by, code);
+    }
+
+    /// Refuses the caller's INVITE with a Warning header (RFC 3261 §20.43:
+    /// `code agent "text"`) that says what could not be satisfied.
+    fn fail_a_warning(&mut self, code: u16, reason: &str, warning: &str, cause: HangupCause) {
+        let (warn_code, text) = warning.split_once(' ').unwrap_or(("399", warning));
+        let mut r = self.a_response_with(status_with_reason(code, reason), true);
+        r.headers.push(Header::Other(
+            "Warning".into(),
+            format!(
+                "{warn_code} {} \"{}\"",
+                self.ctx.host(),
+                text.replace(['"', '\\'], "")
+            ),
+        ));
+        self.a_ep.respond(self.a_tx, r);
+        self.cancel_forks(None);
+        self.finish(cause, "system", code);
+    }
+
+    /// The callee answered with SDP the caller cannot be given (no codec of
+    /// the caller's, none we can transcode): it is hung up, and the caller
+    /// gets 488 with the reason, instead of a connected call without audio.
+    fn codec_mismatch(&mut self, i: usize, why: &str) {
+        tracing::warn!("call {}: refused with 488: {why}", self.id);
+        self.ctx
+            .metrics
+            .codec_mismatches
+            .fetch_add(1, Ordering::Relaxed);
+        self.bye_fork(i);
+        self.winner = None;
+        self.fail_a_warning(
+            488,
+            "Not Acceptable Here",
+            &format!("305 Incompatible media format: {why}"),
+            HangupCause::IncompatibleDestination,
+        );
     }
 
     fn cancel_forks(&mut self, except: Option<usize>) {
