@@ -86,6 +86,14 @@ impl MediaPlane {
         }
     }
 
+    /// Exchanges the legs (see [`MediaSession::swap_legs`]); a relay is
+    /// upgraded to a session first by the caller.
+    pub(super) fn swap_legs(&mut self) {
+        if let MediaPlane::Session(s) = self {
+            s.swap_legs();
+        }
+    }
+
     pub(super) fn session(&self) -> Option<&MediaSession> {
         match self {
             MediaPlane::Session(s) => Some(s),
