@@ -12,7 +12,7 @@
 
 use crate::acd::{AcdInput, AgentConfig, QueueConfig, TierConfig};
 use crate::apps::ivr::{IvrAction, IvrContext, IvrMenu};
-use crate::config::{AppsConfig, CallcenterConfig};
+use crate::base::config::{AppsConfig, CallcenterConfig};
 use crate::routing::{RouteTable, Rule, RuleKind};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -447,12 +447,12 @@ impl LiveSettings {
 /// checked against the whole set, written to the database, then applied to
 /// the queues and to new calls. Refused changes change nothing.
 pub struct SettingsAdmin<'a> {
-    ctx: &'a crate::context::Ctx,
+    ctx: &'a crate::base::context::Ctx,
 }
 
 impl<'a> SettingsAdmin<'a> {
     /// The admin of `ctx`'s settings.
-    pub fn new(ctx: &'a crate::context::Ctx) -> Self {
+    pub fn new(ctx: &'a crate::base::context::Ctx) -> Self {
         SettingsAdmin { ctx }
     }
 
@@ -698,7 +698,7 @@ pub async fn import(cfg: &crate::Config, store: &Store) -> anyhow::Result<Callce
 
 /// Tells the queue engine what changed between `old` and `new`.
 pub(crate) async fn apply(
-    ctx: &crate::context::Ctx,
+    ctx: &crate::base::context::Ctx,
     old: &CallcenterSettings,
     new: &CallcenterSettings,
 ) {
@@ -791,7 +791,7 @@ impl References {
         })
     }
 
-    async fn load(ctx: &crate::context::Ctx) -> Result<References, SettingsError> {
+    async fn load(ctx: &crate::base::context::Ctx) -> Result<References, SettingsError> {
         References::read(&ctx.cfg, &ctx.store)
             .await
             .map_err(|e| SettingsError::new("database", None, e.to_string()))

@@ -8,7 +8,7 @@
 //! seen" time refreshed, and the next start ends them at that time
 //! ([`store::Store::close_in_progress_cdrs`], cause `SERVER_RESTART`).
 
-use crate::metrics::Metrics;
+use crate::base::metrics::Metrics;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -138,7 +138,7 @@ async fn touch(store: &Store, open: &HashSet<String>, metrics: &Metrics) {
     if open.is_empty() {
         return;
     }
-    let now = i64::try_from(crate::context::now_ms()).unwrap_or(i64::MAX);
+    let now = i64::try_from(crate::base::context::now_ms()).unwrap_or(i64::MAX);
     if let Err(e) = store.touch_in_progress_cdrs(now).await {
         metrics.cdr_write_errors.fetch_add(1, Relaxed);
         tracing::warn!("refreshing {} CDRs in progress failed: {e}", open.len());

@@ -5,7 +5,7 @@
 //! (it is how CTI dialing works with them); the answer to the REFER says
 //! whether the phone accepted.
 
-use crate::context::{now_ms, Ctx};
+use crate::base::context::{now_ms, Ctx};
 use sip::dialog::Dialog;
 use sip::endpoint::ClientEvent;
 use sip::message;

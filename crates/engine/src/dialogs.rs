@@ -11,9 +11,9 @@
 //! dialog follows it there. Anything else is a stranger guessing at a live
 //! call, answered 481 and counted.
 
+use crate::base::context::CallTx;
+use crate::base::registrar::Registrar;
 use crate::calls::Side;
-use crate::context::CallTx;
-use crate::registrar::Registrar;
 use dashmap::DashMap;
 use rsip::Request;
 use sip::message;

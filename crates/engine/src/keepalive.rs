@@ -4,7 +4,7 @@
 //! keeps NAT bindings open and tells the "registered extensions" page
 //! whether the phone is reachable and how long it took to answer.
 
-use crate::context::{now_ms, Ctx};
+use crate::base::context::{now_ms, Ctx};
 use dashmap::DashMap;
 use serde::Serialize;
 use sip::dialog::Dialog;
@@ -125,7 +125,7 @@ pub async fn run(ctx: Arc<Ctx>) {
     }
 }
 
-fn ping(ctx: &Arc<Ctx>, user: &str, b: &crate::registrar::Binding) {
+fn ping(ctx: &Arc<Ctx>, user: &str, b: &crate::base::registrar::Binding) {
     let Ok(target) = rsip::Uri::try_from(b.contact.as_str()) else {
         return;
     };

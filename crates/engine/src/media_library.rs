@@ -6,8 +6,8 @@
 //! decoded audio is cached at once. A file in use cannot be removed or
 //! renamed: the refusal names what uses it.
 
+use crate::base::context::Ctx;
 use crate::calls::control::PlayItem;
-use crate::context::Ctx;
 use dashmap::DashMap;
 use media::audio_file::{decode_bytes_with_limit, MediaFileError};
 use std::path::{Path, PathBuf};
@@ -240,7 +240,11 @@ impl MediaLibrary {
 
 /// A unique file stem for an upload.
 fn message_id() -> String {
-    format!("{}-{:08x}", crate::context::now_ms(), fastrand::u32(..))
+    format!(
+        "{}-{:08x}",
+        crate::base::context::now_ms(),
+        fastrand::u32(..)
+    )
 }
 
 /// What a configured sound (prompt or music) plays: an uploaded media file

@@ -3,8 +3,8 @@
 //! counts at once and whenever a message arrives. Subscriptions live in
 //! memory (a phone refreshes them well within an hour), keyed by mailbox.
 
+use crate::base::context::Ctx;
 use crate::calls::actor::a_leg_dialog;
-use crate::context::Ctx;
 use dashmap::DashMap;
 use rsip::headers::Header;
 use rsip::Method;

@@ -10,10 +10,10 @@
 //! address draws one response per request and leaves no transaction behind.
 
 use crate::auth_guard::FailureOutcome;
+use crate::base::context::{now_ms, Ctx};
+use crate::base::events::Event;
+use crate::base::registrar::RegisterOutcome;
 use crate::calls::{actor, CallMsg, Side};
-use crate::context::{now_ms, Ctx};
-use crate::events::Event;
-use crate::registrar::RegisterOutcome;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request};
 use sip::auth::{Credentials, Verdict};
@@ -281,7 +281,7 @@ impl Dispatcher {
         &self,
         req: &Request,
         from: Peer,
-    ) -> Result<(crate::context::CallTx, Side), crate::dialogs::Refusal> {
+    ) -> Result<(crate::base::context::CallTx, Side), crate::dialogs::Refusal> {
         let port = self.ep.local_addr().port();
         let r = self
             .ctx

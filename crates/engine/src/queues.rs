@@ -6,10 +6,10 @@
 //! the queue events.
 
 use crate::acd::{Acd, AcdAction, AcdInput, MemberId, MemberJoin, OfferOutcome, QueueEvent};
+use crate::base::context::CallTx;
+use crate::base::events::{Event, EventBus};
 use crate::calls::control::Command;
 use crate::calls::CallMsg;
-use crate::context::CallTx;
-use crate::events::{Event, EventBus};
 use crate::queues_store::Persist;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -5,7 +5,7 @@
 //! linked to the CDR by the caller leg's SIP Call-ID.
 
 use crate::acd::{MemberEnd, QueueEvent};
-use crate::context::now_ms;
+use crate::base::context::now_ms;
 use store::Store;
 use tokio::sync::mpsc;
 

@@ -13,8 +13,8 @@
 //! sends a call to one is logged and the call gets 404 for now.
 
 use crate::apps::App;
-use crate::config::{AppsConfig, Config};
-use crate::directory::Directory;
+use crate::base::config::{AppsConfig, Config};
+use crate::base::directory::Directory;
 use crate::routing::{self, Action, RouteTable, MAX_HOPS};
 use chrono::{DateTime, FixedOffset};
 use std::fmt;

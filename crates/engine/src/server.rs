@@ -3,13 +3,13 @@
 //! and write-behind, CDR writer) and graceful shutdown.
 
 use crate::auth_guard::AuthGuard;
+use crate::base::config::Config;
+use crate::base::context::{now_ms, Ctx};
+use crate::base::directory::Directory;
+use crate::base::metrics::{Exposition, Metrics, Outcome};
+use crate::base::registrar::{Binding, Registrar, RegistrarConfig};
 use crate::calls::{CallInfo, CallMsg};
-use crate::config::Config;
-use crate::context::{now_ms, Ctx};
-use crate::directory::Directory;
-use crate::metrics::{Exposition, Metrics, Outcome};
 use crate::profile::{self, Profile};
-use crate::registrar::{Binding, Registrar, RegistrarConfig};
 use anyhow::Context as _;
 use sip::auth::{Algorithm, DigestServer};
 use sip::endpoint::{Endpoint, EndpointConfig};
@@ -114,7 +114,7 @@ impl Engine {
             .context("reading the media resources")?;
         let voice = crate::voice_lists::VoiceLists::default();
         voice.load_at_start(&store, &cfg.trunk.acl).await?;
-        let events = crate::events::EventBus::default();
+        let events = crate::base::events::EventBus::default();
         let ctx = Arc::new(Ctx {
             reg_cfg: RegistrarConfig {
                 min_expires: cfg.sip.min_expires,
@@ -180,7 +180,7 @@ impl Engine {
     }
 
     /// Subscribe to live engine events.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::events::Event>> {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::base::events::Event>> {
         self.ctx.events.subscribe()
     }
 
@@ -707,7 +707,7 @@ async fn preload_sounds(ctx: Arc<Ctx>) {
     let dir = ctx.cfg.media.sounds_dir.clone();
     let cache = ctx.audio_cache.clone();
     let loaded =
-        tokio::task::spawn_blocking(move || crate::sounds::preload(&dir, 8000, &cache)).await;
+        tokio::task::spawn_blocking(move || crate::base::sounds::preload(&dir, 8000, &cache)).await;
     match loaded {
         Ok((ok, errors)) => {
             for e in &errors {

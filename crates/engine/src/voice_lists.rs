@@ -6,7 +6,7 @@
 //! here, written, and applied at once; a change written by another process
 //! is picked up by the refresh loop through the `voice` change counter.
 
-use crate::acl::{Acl, Cidr};
+use crate::base::acl::{Acl, Cidr};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use store::{Store, VoiceList};

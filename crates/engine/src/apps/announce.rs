@@ -6,7 +6,7 @@ use crate::calls::control::{CallControl, CallError};
 
 pub(super) async fn run(
     call: &CallControl,
-    ctx: &crate::context::Ctx,
+    ctx: &crate::base::context::Ctx,
     prompt: &str,
 ) -> Result<(), CallError> {
     call.answer().await?;

@@ -1,8 +1,8 @@
 //! The conference number: answers and puts every caller into one room
 //! (named after the number), where each hears all the others.
 
+use crate::base::context::Ctx;
 use crate::calls::control::{CallControl, CallError};
-use crate::context::Ctx;
 
 pub(super) async fn run(call: &CallControl, ctx: &Ctx) -> Result<(), CallError> {
     call.answer().await?;

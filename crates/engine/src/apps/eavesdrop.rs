@@ -3,9 +3,9 @@
 //! the live call of that extension, unheard at first; keys switch between
 //! listen (0), whisper to the agent (2) and barge in (3).
 
+use crate::base::context::Ctx;
 use crate::calls::control::{CallControl, CallError, Command, PlayItem};
 use crate::calls::CallMsg;
-use crate::context::Ctx;
 use media::conference::Conference;
 use media::mixer::Audience;
 use tokio::sync::oneshot;

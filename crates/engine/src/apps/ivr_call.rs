@@ -3,8 +3,8 @@
 //! built-in application); transfers to extensions happen inside the menus.
 
 use super::ivr::{self, IvrOutcome, IvrTargets};
+use crate::base::context::Ctx;
 use crate::calls::control::{CallControl, CallError, PlayItem};
-use crate::context::Ctx;
 
 /// Prompts resolved with the media library; ring times as configured
 /// (the driver's defaults).

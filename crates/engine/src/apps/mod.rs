@@ -18,9 +18,9 @@ mod readback;
 mod tone;
 mod voicemail;
 
+use crate::base::context::Ctx;
 use crate::calls::control::CallControl;
 use crate::calls::HangupCause;
-use crate::context::Ctx;
 use std::sync::Arc;
 
 /// An application a number can route to.

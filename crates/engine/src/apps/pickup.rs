@@ -3,9 +3,9 @@
 //! Group: dialling `apps.group_pickup` (*8) answers a call ringing at an
 //! extension of the caller's pickup group.
 
+use crate::base::context::Ctx;
 use crate::calls::control::{CallControl, CallError, Command, PlayItem};
 use crate::calls::CallMsg;
-use crate::context::Ctx;
 use media::conference::Conference;
 use tokio::sync::oneshot;
 

@@ -4,8 +4,8 @@
 //! and the call ends. A caller the queue gives up on (max wait, no agent,
 //! exit key) hears goodbye and the call ends.
 
+use crate::base::context::{now_ms, Ctx};
 use crate::calls::control::{CallControl, CallError, CollectSpec, PlayItem, QueueOutcome};
-use crate::context::{now_ms, Ctx};
 use std::time::Duration;
 
 pub(super) async fn run(call: &CallControl, ctx: &Ctx, queue: &str) -> Result<(), CallError> {

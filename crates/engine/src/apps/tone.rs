@@ -3,8 +3,8 @@
 //! the configured tone plan's ringback, busy and congestion tones; useful to
 //! check a phone's audio path and the tone plan.
 
+use crate::base::context::Ctx;
 use crate::calls::control::{CallControl, CallError, PlayItem};
-use crate::context::Ctx;
 use media::tones::ToneKind;
 
 pub(super) async fn run(call: &CallControl, ctx: &Ctx) -> Result<(), CallError> {

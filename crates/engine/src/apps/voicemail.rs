@@ -3,8 +3,8 @@
 //! # or hang up, or `voicemail.max_secs` pass; the message is listed for the
 //! extension (and its phones are told, see MWI).
 
+use crate::base::context::{now_ms, Ctx};
 use crate::calls::control::{CallControl, CallError, CollectSpec, PlayItem};
-use crate::context::{now_ms, Ctx};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

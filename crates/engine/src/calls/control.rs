@@ -8,7 +8,7 @@
 //! and the media session; the application never touches SIP.
 
 use super::CallMsg;
-use crate::context::CallTx;
+use crate::base::context::CallTx;
 use media::tones::ToneKind;
 use std::path::PathBuf;
 use std::time::Duration;

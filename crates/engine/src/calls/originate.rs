@@ -11,7 +11,7 @@
 
 use super::{actor, best_failure, HangupCause};
 use crate::apps::App;
-use crate::context::{now_ms, Ctx};
+use crate::base::context::{now_ms, Ctx};
 use crate::router::{self, Route};
 use bytes::Bytes;
 use media::negotiate;

@@ -1,7 +1,7 @@
 //! Hangup causes (Q.850-style names, as FreeSWITCH and call-center reports use
 //! them) and the choice of which failure a forked call reports to the caller.
 
-use crate::metrics::Outcome;
+use crate::base::metrics::Outcome;
 
 /// Why a call ended, stored in the CDR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

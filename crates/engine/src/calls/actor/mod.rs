@@ -20,11 +20,11 @@ pub(crate) use originated::spawn_originated;
 
 use super::control::Command;
 use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
-use crate::context::{now_ms, CallTx, Ctx};
+use crate::base::context::{now_ms, CallTx, Ctx};
+use crate::base::events::Event;
+use crate::base::metrics::Outcome;
+use crate::base::registrar::Binding;
 use crate::dialogs::DialogRoute;
-use crate::events::Event;
-use crate::metrics::Outcome;
-use crate::registrar::Binding;
 use crate::router::{self, Route};
 use bytes::Bytes;
 use media::sdp::SessionDescription;

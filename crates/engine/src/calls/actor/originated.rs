@@ -8,11 +8,11 @@ use super::app::AppState;
 use super::media_plane::MediaPlane;
 use super::{open, Opening, State};
 use crate::apps;
+use crate::base::context::now_ms;
+use crate::base::events::Event;
 use crate::calls::control::CallControl;
 use crate::calls::originate::{self, PlacedLeg};
 use crate::calls::Side;
-use crate::context::now_ms;
-use crate::events::Event;
 use media::negotiate;
 use media::session::MediaSession;
 use sip::transaction::TxId;
@@ -26,7 +26,11 @@ const NO_SERVER_TX: TxId = TxId(u64::MAX);
 /// application; returns the call's id. The leg's dialog is registered
 /// before our ACK goes out, so the phone's first in-dialog request (an
 /// early BYE) finds the call.
-pub(crate) fn spawn_originated(ctx: Arc<crate::context::Ctx>, leg: PlacedLeg, start: u64) -> u64 {
+pub(crate) fn spawn_originated(
+    ctx: Arc<crate::base::context::Ctx>,
+    leg: PlacedLeg,
+    start: u64,
+) -> u64 {
     let app = originate::app_for(&leg);
     let ep = ctx.internal.clone();
     let PlacedLeg {

@@ -6,10 +6,10 @@
 
 use super::eavesdrop::member_of;
 use super::{Call, HangupCause, Side, State, SDP};
+use crate::base::context::now_ms;
+use crate::base::events::Event;
 use crate::calls::control::{CallError, Command};
 use crate::calls::CallMsg;
-use crate::context::now_ms;
-use crate::events::Event;
 use media::conference::Conference;
 use media::mixer::MemberOptions;
 use media::negotiate;

@@ -17,8 +17,8 @@
 //! own, so every leg's talk time is counted once.
 
 use super::{Call, Pending, Side};
+use crate::base::context::now_ms;
 use crate::calls::HangupCause;
-use crate::context::now_ms;
 use crate::router::{self, Route};
 use rsip::headers::Header;
 use rsip::{Method, Request};

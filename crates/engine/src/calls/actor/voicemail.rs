@@ -7,8 +7,8 @@
 use super::media_plane::MediaPlane;
 use super::{Call, HangupCause, Side};
 use crate::apps::{self, App};
+use crate::base::context::now_ms;
 use crate::calls::control::CallControl;
-use crate::context::now_ms;
 use media::negotiate;
 use media::session::MediaSession;
 use std::sync::Arc;

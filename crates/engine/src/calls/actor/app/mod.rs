@@ -7,13 +7,13 @@
 use super::media_plane::MediaPlane;
 use super::{Call, State, SDP};
 use crate::apps::{self, App};
+use crate::base::context::now_ms;
+use crate::base::events::Event;
 use crate::calls::best_failure;
 use crate::calls::control::{
     CallControl, CallError, CollectSpec, Collected, Command, PlayItem, PlayOutcome,
 };
 use crate::calls::{HangupCause, Side};
-use crate::context::now_ms;
-use crate::events::Event;
 use crate::router::{self, Route};
 use media::audio::{AudioSource, Limited, Sequence, Silence};
 use media::conference::Conference;

@@ -2,11 +2,11 @@
 //! the registrar, the directory, media resources, live calls and counters.
 
 use crate::auth_guard::AuthGuard;
+use crate::base::config::Config;
+use crate::base::directory::Directory;
+use crate::base::metrics::Metrics;
+use crate::base::registrar::{Registrar, RegistrarConfig};
 use crate::calls::{CallInfo, CallMsg};
-use crate::config::Config;
-use crate::directory::Directory;
-use crate::metrics::Metrics;
-use crate::registrar::{Registrar, RegistrarConfig};
 use dashmap::DashMap;
 use sip::auth::DigestServer;
 use sip::endpoint::Endpoint;
@@ -78,7 +78,7 @@ pub struct Ctx {
     /// The access list, blacklist and number pool in force.
     pub voice: crate::voice_lists::VoiceLists,
     /// Live events for subscribers (web pages, wallboard).
-    pub events: crate::events::EventBus,
+    pub events: crate::base::events::EventBus,
 }
 
 impl Ctx {

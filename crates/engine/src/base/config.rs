@@ -538,7 +538,7 @@ impl Config {
             anyhow::bail!("sip.auth_algorithms: at least one algorithm is needed");
         }
         for a in &self.trunk.acl {
-            crate::acl::Cidr::parse(a).map_err(|e| anyhow::anyhow!("trunk.acl: {e}"))?;
+            crate::base::acl::Cidr::parse(a).map_err(|e| anyhow::anyhow!("trunk.acl: {e}"))?;
         }
         self.codecs()?;
         self.tone_plan()?;
@@ -711,7 +711,7 @@ mod tests {
 
     #[test]
     fn shipped_config_parses() {
-        let text = include_str!("../../../conf/switchboard.toml");
+        let text = include_str!("../../../../conf/switchboard.toml");
         let cfg = Config::from_toml(text).expect("conf/switchboard.toml is valid");
         assert_eq!(cfg.server.sip_port, 5060);
         assert_eq!(cfg.server.trunk_port, 5080);
