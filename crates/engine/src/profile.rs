@@ -2,7 +2,7 @@
 //! a transaction. Internal (phones): REGISTER and INVITE are digest-challenged.
 //! External (trunks): INVITEs only from ACL addresses, no registration.
 //! In-dialog requests, ACKs and CANCELs reach the owning call only if they
-//! belong to its dialog and come from where it lives ([`crate::dialogs`]).
+//! belong to its dialog and come from where it lives ([`crate::calls::dialogs`]).
 //!
 //! Nothing unauthenticated makes state: a banned source is dropped before the
 //! transaction layer sees it ([`Tu::screen`]), and every answer given here —
@@ -276,12 +276,12 @@ impl Dispatcher {
         self.respond(tx, message::response(req, code, Some(&tag)));
     }
 
-    /// The call and leg an in-dialog request may enter (see [`crate::dialogs`]).
+    /// The call and leg an in-dialog request may enter (see [`crate::calls::dialogs`]).
     fn route(
         &self,
         req: &Request,
         from: Peer,
-    ) -> Result<(crate::base::context::CallTx, Side), crate::dialogs::Refusal> {
+    ) -> Result<(crate::base::context::CallTx, Side), crate::calls::dialogs::Refusal> {
         let port = self.ep.local_addr().port();
         let r = self
             .ctx
@@ -291,7 +291,12 @@ impl Dispatcher {
         r
     }
 
-    fn note_refusal<T>(&self, req: &Request, from: Peer, r: &Result<T, crate::dialogs::Refusal>) {
+    fn note_refusal<T>(
+        &self,
+        req: &Request,
+        from: Peer,
+        r: &Result<T, crate::calls::dialogs::Refusal>,
+    ) {
         if let Err(why) = r {
             self.ctx.metrics.dialog_rejects.fetch_add(1, Relaxed);
             tracing::debug!(

@@ -100,7 +100,7 @@ impl Engine {
         close_cut_cdrs(&store).await?;
         let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
         let (cdr_stop, stop_rx) = tokio::sync::oneshot::channel();
-        let cdr_done = tokio::spawn(crate::cdr::run(
+        let cdr_done = tokio::spawn(crate::calls::cdr::run(
             store.clone(),
             cdr_rx,
             metrics.clone(),

@@ -64,7 +64,7 @@ pub struct Ctx {
     /// Live calls (for the API, metrics and shutdown).
     pub calls: DashMap<u64, (CallTx, CallInfo)>,
     /// Each leg's dialog: the call owning it, and who may send in it.
-    pub dialogs: crate::dialogs::DialogTable,
+    pub dialogs: crate::calls::dialogs::DialogTable,
     /// Call records (finished calls, and answered calls in progress), to the CDR writer.
     pub cdr_tx: mpsc::UnboundedSender<store::Cdr>,
     /// Set when shutdown starts: new calls are refused.

@@ -3,7 +3,7 @@
 //!
 //! It is a broadcast channel, so a slow subscriber loses old events rather than
 //! slowing the engine; that is right for live views. Records that must never be
-//! lost (CDRs) go through their own queue ([`crate::cdr`]) instead.
+//! lost (CDRs) go through their own queue ([`crate::calls::cdr`]) instead.
 
 use serde::Serialize;
 use std::sync::Arc;

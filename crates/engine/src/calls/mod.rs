@@ -2,9 +2,12 @@
 //! media relay. The profile dispatchers talk to it through [`CallMsg`].
 
 pub mod actor;
+pub mod cdr;
 pub mod control;
+pub mod dialogs;
 pub mod originate;
 mod outcome;
+pub mod router;
 
 pub use outcome::{best_failure, HangupCause};
 

@@ -12,7 +12,7 @@
 use super::{actor, best_failure, HangupCause};
 use crate::apps::App;
 use crate::base::context::{now_ms, Ctx};
-use crate::router::{self, Route};
+use crate::calls::router::{self, Route};
 use bytes::Bytes;
 use media::negotiate;
 use media::sdp::SessionDescription;
@@ -418,7 +418,7 @@ fn failed_cdr(ctx: &Ctx, req: &Originate, start: u64, code: u16) {
     let end = now_ms();
     let cdr = store::Cdr {
         id: None,
-        call_uid: Some(crate::cdr::new_call_uid()),
+        call_uid: Some(crate::calls::cdr::new_call_uid()),
         in_progress: false,
         last_seen_at: Some(end as i64),
         call_id: message::new_call_id(),

@@ -24,8 +24,8 @@ use crate::base::context::{now_ms, CallTx, Ctx};
 use crate::base::events::Event;
 use crate::base::metrics::Outcome;
 use crate::base::registrar::Binding;
-use crate::dialogs::DialogRoute;
-use crate::router::{self, Route};
+use crate::calls::dialogs::DialogRoute;
+use crate::calls::router::{self, Route};
 use bytes::Bytes;
 use media::sdp::SessionDescription;
 use rsip::headers::{Header, UntypedHeader};
@@ -98,7 +98,7 @@ fn open(ctx: Arc<Ctx>, o: Opening) -> Call {
             local_tag: o.a_dialog.local_tag.clone(),
             remote_tag: o.a_dialog.remote_tag.clone(),
             peer: o.a_dialog.peer,
-            proxy: crate::dialogs::first_hop(&o.a_dialog.route_set),
+            proxy: crate::calls::dialogs::first_hop(&o.a_dialog.route_set),
             port: o.a_ep.local_addr().port(),
             user,
         },
@@ -178,7 +178,7 @@ impl Call {
             fork_headers: Vec::new(),
             recording: None,
             cdr: None,
-            call_uid: crate::cdr::new_call_uid(),
+            call_uid: crate::calls::cdr::new_call_uid(),
             cdr_open: None,
             caller: o.caller,
             caller_name: o.caller_name,
@@ -744,7 +744,7 @@ impl Call {
         self.ctx.dialogs.confirm(
             &fork.dialog.call_id,
             fork.dialog.remote_tag.clone(),
-            crate::dialogs::first_hop(&fork.dialog.route_set),
+            crate::calls::dialogs::first_hop(&fork.dialog.route_set),
         );
         let via = self.ctx.sent_by(&self.b_ep);
         let contact = self.ctx.contact(&self.b_ep, &self.caller);

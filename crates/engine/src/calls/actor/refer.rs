@@ -18,8 +18,8 @@
 
 use super::{Call, Pending, Side};
 use crate::base::context::now_ms;
+use crate::calls::router::{self, Route};
 use crate::calls::HangupCause;
-use crate::router::{self, Route};
 use rsip::headers::Header;
 use rsip::{Method, Request};
 use sip::dialog::Dialog;
@@ -358,7 +358,7 @@ impl Call {
         if self.ctx.cdr_tx.send(row).is_err() {
             tracing::error!("call {}: CDR writer gone, record not written", self.id);
         }
-        self.call_uid = crate::cdr::new_call_uid();
+        self.call_uid = crate::calls::cdr::new_call_uid();
         self.cdr_open = None;
         self.start_ms = now;
         self.answer_ms = answered.then_some(now);

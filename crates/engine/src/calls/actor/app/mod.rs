@@ -13,8 +13,8 @@ use crate::calls::best_failure;
 use crate::calls::control::{
     CallControl, CallError, CollectSpec, Collected, Command, PlayItem, PlayOutcome,
 };
+use crate::calls::router::{self, Route};
 use crate::calls::{HangupCause, Side};
-use crate::router::{self, Route};
 use media::audio::{AudioSource, Limited, Sequence, Silence};
 use media::conference::Conference;
 use media::mixer::MemberOptions;

@@ -648,7 +648,7 @@ mod tests {
 
     #[test]
     fn the_commented_example_of_the_shipped_config_is_valid() {
-        let text = include_str!("../../../conf/switchboard.toml");
+        let text = include_str!("../../../../conf/switchboard.toml");
         let example: String = text
             .lines()
             .skip_while(|l| !l.starts_with("# [[callcenter.routes]]"))
