@@ -2,14 +2,14 @@
 //! the media runtime, background loops (directory refresh, registration expiry
 //! and write-behind, CDR writer) and graceful shutdown.
 
-use crate::auth_guard::AuthGuard;
 use crate::base::config::Config;
 use crate::base::context::{now_ms, Ctx};
 use crate::base::directory::Directory;
 use crate::base::metrics::{Exposition, Metrics, Outcome};
 use crate::base::registrar::{Binding, Registrar, RegistrarConfig};
 use crate::calls::{CallInfo, CallMsg};
-use crate::profile::{self, Profile};
+use crate::sip::auth_guard::AuthGuard;
+use crate::sip::profile::{self, Profile};
 use anyhow::Context as _;
 use sip::auth::{Algorithm, DigestServer};
 use sip::endpoint::{Endpoint, EndpointConfig};
@@ -112,7 +112,7 @@ impl Engine {
             .load(&cfg.media.uploads_dir, &store)
             .await
             .context("reading the media resources")?;
-        let voice = crate::voice_lists::VoiceLists::default();
+        let voice = crate::sip::voice_lists::VoiceLists::default();
         voice.load_at_start(&store, &cfg.trunk.acl).await?;
         let events = crate::base::events::EventBus::default();
         let ctx = Arc::new(Ctx {
@@ -161,7 +161,7 @@ impl Engine {
         tokio::spawn(preload_sounds(ctx.clone()));
         tokio::spawn(directory_loop(ctx.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
-        tokio::spawn(crate::keepalive::run(ctx.clone()));
+        tokio::spawn(crate::sip::keepalive::run(ctx.clone()));
         tracing::info!(
             "switchboard ready: SIP {} (internal), {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),

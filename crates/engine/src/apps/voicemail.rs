@@ -106,7 +106,7 @@ async fn save(call: &CallControl, ctx: &Ctx, ext: &str, caller: &str, path: &Pat
     match ctx.store.insert_voicemail(&vm).await {
         Ok(id) => {
             tracing::info!("call {}: voicemail {id} for {ext}, {seconds:.1} s", call.id);
-            crate::mwi::notify(ctx, ext).await;
+            crate::sip::mwi::notify(ctx, ext).await;
         }
         Err(e) => tracing::warn!("call {}: voicemail for {ext} not listed: {e}", call.id),
     }

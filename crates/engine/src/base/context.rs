@@ -1,12 +1,12 @@
 //! What every part of the engine shares: configuration, the two SIP profiles,
 //! the registrar, the directory, media resources, live calls and counters.
 
-use crate::auth_guard::AuthGuard;
 use crate::base::config::Config;
 use crate::base::directory::Directory;
 use crate::base::metrics::Metrics;
 use crate::base::registrar::{Registrar, RegistrarConfig};
 use crate::calls::{CallInfo, CallMsg};
+use crate::sip::auth_guard::AuthGuard;
 use dashmap::DashMap;
 use sip::auth::DigestServer;
 use sip::endpoint::Endpoint;
@@ -52,7 +52,7 @@ pub struct Ctx {
     /// Processing media session counters.
     pub session_stats: Arc<media::session::SessionStats>,
     /// Message-waiting subscriptions.
-    pub mwi: crate::mwi::Subscriptions,
+    pub mwi: crate::sip::mwi::Subscriptions,
     /// The database (settings, records).
     pub store: store::Store,
     /// The queue service (ACD).
@@ -74,9 +74,9 @@ pub struct Ctx {
     /// Uploaded prompts and music, by name.
     pub media_library: crate::media_library::MediaLibrary,
     /// What the keep-alive OPTIONS said of each registered contact.
-    pub reachability: crate::keepalive::Reachability,
+    pub reachability: crate::sip::keepalive::Reachability,
     /// The access list, blacklist and number pool in force.
-    pub voice: crate::voice_lists::VoiceLists,
+    pub voice: crate::sip::voice_lists::VoiceLists,
     /// Live events for subscribers (web pages, wallboard).
     pub events: crate::base::events::EventBus,
 }

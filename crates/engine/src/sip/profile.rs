@@ -9,11 +9,11 @@
 //! challenges, refusals, 481s — is sent once, statelessly, so a forged source
 //! address draws one response per request and leaves no transaction behind.
 
-use crate::auth_guard::FailureOutcome;
 use crate::base::context::{now_ms, Ctx};
 use crate::base::events::Event;
 use crate::base::registrar::RegisterOutcome;
 use crate::calls::{actor, CallMsg, Side};
+use crate::sip::auth_guard::FailureOutcome;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request};
 use sip::auth::{Credentials, Verdict};
@@ -253,8 +253,8 @@ impl Dispatcher {
         }
         let expires = message::header_value(req, "Expires")
             .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(crate::mwi::MAX_EXPIRES)
-            .min(crate::mwi::MAX_EXPIRES);
+            .unwrap_or(crate::sip::mwi::MAX_EXPIRES)
+            .min(crate::sip::mwi::MAX_EXPIRES);
         let tag = message::to_tag(req).unwrap_or_else(message::new_tag);
         let sub = self.ctx.mwi.subscribe(&mailbox, req, from, &tag, expires);
         let mut ok = message::response(req, status(200), Some(&tag));
@@ -268,7 +268,7 @@ impl Dispatcher {
             ))));
         self.respond(tx, ok);
         let ctx = self.ctx.clone();
-        tokio::spawn(async move { crate::mwi::notify_one(&ctx, &mailbox, &sub).await });
+        tokio::spawn(async move { crate::sip::mwi::notify_one(&ctx, &mailbox, &sub).await });
     }
 
     fn reply(&self, tx: TxId, req: &Request, code: rsip::StatusCode) {
