@@ -11,13 +11,10 @@ pub use callcenter::acd;
 pub use calls::{cdr, dialogs, router};
 pub mod sip;
 pub use sip::{auth_guard, keepalive, mwi, profile, voice_lists};
+pub mod services;
+pub use services::{callcenter_settings, click_to_dial, media_library, queues, queues_store};
 pub mod apps;
-pub mod callcenter_settings;
 pub mod calls;
-pub mod click_to_dial;
-pub mod media_library;
-pub mod queues;
-pub mod queues_store;
 pub use callcenter::routing;
 pub mod server;
 

@@ -45,7 +45,7 @@ impl Engine {
             .await
             .with_context(|| format!("opening database {}", cfg.database_url()))?;
         seed(&store, &cfg).await?;
-        let callcenter = crate::callcenter_settings::load_at_start(&cfg, &store).await?;
+        let callcenter = crate::services::callcenter_settings::load_at_start(&cfg, &store).await?;
         let directory = Directory::default();
         directory.refresh(&store).await?;
 
@@ -107,7 +107,7 @@ impl Engine {
             Duration::from_secs(cfg.calls.cdr_heartbeat_secs),
             stop_rx,
         ));
-        let media_library = crate::media_library::MediaLibrary::default();
+        let media_library = crate::services::media_library::MediaLibrary::default();
         media_library
             .load(&cfg.media.uploads_dir, &store)
             .await
@@ -141,7 +141,10 @@ impl Engine {
             session_stats: Arc::new(media::session::SessionStats::default()),
             audio_cache: media::audio_file::AudioCache::new(),
             conferences: dashmap::DashMap::new(),
-            queues: crate::queues::QueueService::start(events.clone(), Some(store.clone())),
+            queues: crate::services::queues::QueueService::start(
+                events.clone(),
+                Some(store.clone()),
+            ),
             store: store.clone(),
             mwi: Default::default(),
             calls: Default::default(),
@@ -238,7 +241,7 @@ impl Engine {
     }
 
     /// The queue service (ACD): agent status changes and the live view.
-    pub fn queues(&self) -> &crate::queues::QueueService {
+    pub fn queues(&self) -> &crate::services::queues::QueueService {
         &self.ctx.queues
     }
 
@@ -418,7 +421,7 @@ impl Engine {
         e.histogram(
             "switchboard_queue_offer_latency_seconds",
             "From agent free (and caller waiting) to the offer leaving for the caller's call.",
-            &crate::queues::OFFER_LATENCY_BUCKETS,
+            &crate::services::queues::OFFER_LATENCY_BUCKETS,
             &counts,
             q.latency_sum_us.load(Relaxed) as f64 / 1e6,
         );
@@ -653,11 +656,11 @@ async fn close_cut_cdrs(store: &Store) -> anyhow::Result<()> {
 async fn load_callcenter(
     ctx: &Ctx,
     store: &Store,
-    settings: crate::callcenter_settings::CallcenterSettings,
+    settings: crate::services::callcenter_settings::CallcenterSettings,
 ) -> anyhow::Result<()> {
     use crate::acd::AcdInput;
-    let none = crate::callcenter_settings::CallcenterSettings::default();
-    crate::callcenter_settings::apply(ctx, &none, &settings).await;
+    let none = crate::services::callcenter_settings::CallcenterSettings::default();
+    crate::services::callcenter_settings::apply(ctx, &none, &settings).await;
     // Agent status survives a restart (state does not: their calls are gone).
     for row in store.list_agents().await.context("reading agent status")? {
         if !settings.agents.iter().any(|a| a.id == row.id) {
@@ -695,8 +698,8 @@ async fn load_callcenter(
 /// Checks the config file's call-center settings against the extensions in
 /// `store`, the built-in prompts and the applications (`check-config`).
 pub async fn check_ivrs(cfg: &Config, store: &Store) -> anyhow::Result<()> {
-    let refs = crate::callcenter_settings::References::read(cfg, store).await?;
-    crate::callcenter_settings::CallcenterSettings::from_config(&cfg.callcenter)
+    let refs = crate::services::callcenter_settings::References::read(cfg, store).await?;
+    crate::services::callcenter_settings::CallcenterSettings::from_config(&cfg.callcenter)
         .validate(&cfg.apps, Some(&refs))?;
     Ok(())
 }
@@ -809,7 +812,7 @@ async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
             Ok(v) if v != callcenter_version => {
                 // Our own changes come back this way too; applying the
                 // same settings again changes nothing.
-                match crate::callcenter_settings::SettingsAdmin::new(&ctx)
+                match crate::services::callcenter_settings::SettingsAdmin::new(&ctx)
                     .reload()
                     .await
                 {

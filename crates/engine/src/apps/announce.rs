@@ -10,7 +10,10 @@ pub(super) async fn run(
     prompt: &str,
 ) -> Result<(), CallError> {
     call.answer().await?;
-    call.play(vec![crate::media_library::sound_item(ctx, prompt)], false)
-        .await?;
+    call.play(
+        vec![crate::services::media_library::sound_item(ctx, prompt)],
+        false,
+    )
+    .await?;
     Ok(())
 }

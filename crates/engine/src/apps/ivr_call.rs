@@ -12,7 +12,7 @@ struct Targets<'a>(&'a Ctx);
 
 impl IvrTargets for Targets<'_> {
     fn play_item(&self, prompt: &str) -> PlayItem {
-        crate::media_library::sound_item(self.0, prompt)
+        crate::services::media_library::sound_item(self.0, prompt)
     }
 }
 

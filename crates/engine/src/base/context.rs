@@ -24,7 +24,7 @@ pub struct Ctx {
     pub cfg: Config,
     /// The call-center settings in force (queues, agents, IVR menus,
     /// routing rules), kept in the database and changed live.
-    pub callcenter: crate::callcenter_settings::LiveSettings,
+    pub callcenter: crate::services::callcenter_settings::LiveSettings,
     /// Registrar limits derived from `cfg`.
     pub reg_cfg: RegistrarConfig,
     /// Internal profile (phones).
@@ -56,7 +56,7 @@ pub struct Ctx {
     /// The database (settings, records).
     pub store: store::Store,
     /// The queue service (ACD).
-    pub queues: crate::queues::QueueService,
+    pub queues: crate::services::queues::QueueService,
     /// Open conference rooms by name.
     pub conferences: DashMap<String, media::conference::Conference>,
     /// Prompts and music decoded once, at each call rate used.
@@ -72,7 +72,7 @@ pub struct Ctx {
     /// Call ids.
     pub next_call_id: AtomicU64,
     /// Uploaded prompts and music, by name.
-    pub media_library: crate::media_library::MediaLibrary,
+    pub media_library: crate::services::media_library::MediaLibrary,
     /// What the keep-alive OPTIONS said of each registered contact.
     pub reachability: crate::sip::keepalive::Reachability,
     /// The access list, blacklist and number pool in force.

@@ -9,7 +9,7 @@
 use super::*;
 use crate::acd::{MemberJoin, OfferOutcome};
 use crate::calls::control::QueueOutcome;
-use crate::queues::QueueMsg;
+use crate::services::queues::QueueMsg;
 use std::collections::HashMap;
 
 /// The token of the agent announcement: when it ends, the two talk.
@@ -88,7 +88,9 @@ impl Call {
         // name), else the default loop.
         let moh = self.queue_config().and_then(|q| q.moh_sound.clone());
         let items = vec![match moh {
-            Some(m) if !m.trim().is_empty() => crate::media_library::sound_item(&self.ctx, &m),
+            Some(m) if !m.trim().is_empty() => {
+                crate::services::media_library::sound_item(&self.ctx, &m)
+            }
             _ => PlayItem::File(
                 self.ctx
                     .cfg
@@ -469,7 +471,7 @@ impl Call {
         if !self.queue_offering() {
             return;
         }
-        let item = crate::media_library::sound_item(&self.ctx, &sound);
+        let item = crate::services::media_library::sound_item(&self.ctx, &sound);
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
         let moh = PlayItem::File(
             self.ctx

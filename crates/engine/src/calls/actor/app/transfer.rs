@@ -9,7 +9,7 @@ use super::*;
 use crate::calls::actor::eavesdrop::member_of;
 use crate::calls::control::{Command, QueueOutcome};
 use crate::calls::CallMsg;
-use crate::queues::QueueMsg;
+use crate::services::queues::QueueMsg;
 use media::mixer::MemberOptions;
 
 /// What the application waits for across a transfer.

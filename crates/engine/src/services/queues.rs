@@ -10,7 +10,7 @@ use crate::base::context::CallTx;
 use crate::base::events::{Event, EventBus};
 use crate::calls::control::Command;
 use crate::calls::CallMsg;
-use crate::queues_store::Persist;
+use crate::services::queues_store::Persist;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -128,7 +128,7 @@ impl QueueService {
     pub fn start(events: EventBus, store: Option<store::Store>) -> QueueService {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(QueueStats::default());
-        let persist = store.map(crate::queues_store::start);
+        let persist = store.map(crate::services::queues_store::start);
         tokio::spawn(run(rx, events, Arc::clone(&stats), persist));
         QueueService { tx, stats }
     }
@@ -449,7 +449,7 @@ impl Service {
         if let Some(p) = &self.persist {
             let ids = &self.call_ids;
             let call = |m: u64| ids.get(&m).cloned().unwrap_or_default();
-            if let Some(rec) = crate::queues_store::record(&e, call) {
+            if let Some(rec) = crate::services::queues_store::record(&e, call) {
                 let _ = p.send(Persist::Event(rec));
             }
         }
