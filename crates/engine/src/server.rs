@@ -8,6 +8,9 @@ use crate::base::directory::Directory;
 use crate::base::metrics::{Exposition, Metrics, Outcome};
 use crate::base::registrar::{Binding, Registrar, RegistrarConfig};
 use crate::calls::{CallInfo, CallMsg};
+use crate::services::callcenter_settings::SettingsAdmin;
+use crate::services::media_library::MediaLibrary;
+use crate::services::queues::QueueService;
 use crate::sip::auth_guard::AuthGuard;
 use crate::sip::profile::{self, Profile};
 use anyhow::Context as _;
@@ -26,6 +29,8 @@ use tokio::sync::mpsc;
 /// A running engine.
 pub struct Engine {
     ctx: Arc<Ctx>,
+    queues: QueueService,
+    media_library: Arc<MediaLibrary>,
     store: Store,
     media_rt: std::sync::Mutex<Option<MediaRuntime>>,
     internal_stats: Arc<SipStats>,
@@ -107,7 +112,7 @@ impl Engine {
             Duration::from_secs(cfg.calls.cdr_heartbeat_secs),
             stop_rx,
         ));
-        let media_library = crate::services::media_library::MediaLibrary::default();
+        let media_library = Arc::new(MediaLibrary::default());
         media_library
             .load(&cfg.media.uploads_dir, &store)
             .await
@@ -115,6 +120,7 @@ impl Engine {
         let voice = crate::sip::voice_lists::VoiceLists::default();
         voice.load_at_start(&store, &cfg.trunk.acl).await?;
         let events = crate::base::events::EventBus::default();
+        let queues = QueueService::start(events.clone(), Some(store.clone()));
         let ctx = Arc::new(Ctx {
             reg_cfg: RegistrarConfig {
                 min_expires: cfg.sip.min_expires,
@@ -141,10 +147,6 @@ impl Engine {
             session_stats: Arc::new(media::session::SessionStats::default()),
             audio_cache: media::audio_file::AudioCache::new(),
             conferences: dashmap::DashMap::new(),
-            queues: crate::services::queues::QueueService::start(
-                events.clone(),
-                Some(store.clone()),
-            ),
             store: store.clone(),
             mwi: Default::default(),
             calls: Default::default(),
@@ -154,15 +156,17 @@ impl Engine {
             next_call_id: AtomicU64::new(1),
             voice,
             reachability: Default::default(),
-            media_library,
             events: events.clone(),
+            apps: Arc::new(crate::apps::Launcher),
+            queue_reports: Arc::new(queues.clone()),
+            sounds: media_library.clone(),
         });
         restore_bindings(&ctx, &store).await;
-        load_callcenter(&ctx, &store, callcenter).await?;
+        load_callcenter(&ctx, &queues, &store, callcenter).await?;
         profile::install(ctx.clone(), Profile::Internal);
         profile::install(ctx.clone(), Profile::External);
         tokio::spawn(preload_sounds(ctx.clone()));
-        tokio::spawn(directory_loop(ctx.clone(), store.clone()));
+        tokio::spawn(directory_loop(ctx.clone(), queues.clone(), store.clone()));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tokio::spawn(crate::sip::keepalive::run(ctx.clone()));
         tracing::info!(
@@ -172,6 +176,8 @@ impl Engine {
         );
         Ok(Engine {
             ctx,
+            queues,
+            media_library,
             store,
             media_rt: std::sync::Mutex::new(Some(media_rt)),
             internal_stats,
@@ -241,8 +247,19 @@ impl Engine {
     }
 
     /// The queue service (ACD): agent status changes and the live view.
-    pub fn queues(&self) -> &crate::services::queues::QueueService {
-        &self.ctx.queues
+    pub fn queues(&self) -> &QueueService {
+        &self.queues
+    }
+
+    /// Changes to the call-center settings (queues, agents, tiers, IVR
+    /// menus, routing rules), checked, written and applied at once.
+    pub fn settings(&self) -> SettingsAdmin<'_> {
+        SettingsAdmin::new(&self.ctx, &self.queues)
+    }
+
+    /// Uploaded prompts and music.
+    pub fn media_library(&self) -> &MediaLibrary {
+        &self.media_library
     }
 
     /// The call-control handle of live call `id`, if an application drives
@@ -392,7 +409,7 @@ impl Engine {
                 ("other", all.saturating_sub(source + invalid)),
             ],
         );
-        let q = &self.ctx.queues.stats;
+        let q = &self.queues.stats;
         e.metric(
             "switchboard_queue_joined_total",
             "counter",
@@ -609,7 +626,7 @@ impl Engine {
         // Let the BYEs leave before the sockets go.
         tokio::time::sleep(Duration::from_millis(100)).await;
         persist_bindings(&self.ctx, &self.store).await;
-        if tokio::time::timeout(Duration::from_secs(5), self.ctx.queues.flush())
+        if tokio::time::timeout(Duration::from_secs(5), self.queues.flush())
             .await
             .is_err()
         {
@@ -655,24 +672,25 @@ async fn close_cut_cdrs(store: &Store) -> anyhow::Result<()> {
 /// restores the agents' status.
 async fn load_callcenter(
     ctx: &Ctx,
+    queues: &QueueService,
     store: &Store,
     settings: crate::services::callcenter_settings::CallcenterSettings,
 ) -> anyhow::Result<()> {
-    use crate::acd::AcdInput;
+    use callcenter::acd::AcdInput;
     let none = crate::services::callcenter_settings::CallcenterSettings::default();
-    crate::services::callcenter_settings::apply(ctx, &none, &settings).await;
+    crate::services::callcenter_settings::apply(queues, &none, &settings).await;
     // Agent status survives a restart (state does not: their calls are gone).
     for row in store.list_agents().await.context("reading agent status")? {
         if !settings.agents.iter().any(|a| a.id == row.id) {
             continue;
         }
-        let Ok(status) = row.status.parse::<crate::acd::AgentStatus>() else {
+        let Ok(status) = row.status.parse::<callcenter::acd::AgentStatus>() else {
             continue;
         };
-        if status == crate::acd::AgentStatus::LoggedOut {
+        if status == callcenter::acd::AgentStatus::LoggedOut {
             continue;
         }
-        ctx.queues
+        queues
             .admin(AcdInput::SetAgentStatus {
                 agent: row.id.clone(),
                 status,
@@ -793,7 +811,7 @@ fn warn_tcp_keepalive(cfg: &Config) {
     }
 }
 
-async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
+async fn directory_loop(ctx: Arc<Ctx>, queues: QueueService, store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut callcenter_version = store
         .config_version(store::CALLCENTER_VERSION)
@@ -812,10 +830,7 @@ async fn directory_loop(ctx: Arc<Ctx>, store: Store) {
             Ok(v) if v != callcenter_version => {
                 // Our own changes come back this way too; applying the
                 // same settings again changes nothing.
-                match crate::services::callcenter_settings::SettingsAdmin::new(&ctx)
-                    .reload()
-                    .await
-                {
+                match SettingsAdmin::new(&ctx, &queues).reload().await {
                     Ok(()) => tracing::debug!("call-center settings reloaded"),
                     Err(e) => tracing::warn!("call-center settings not reloaded: {e}"),
                 }

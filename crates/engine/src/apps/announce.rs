@@ -10,10 +10,7 @@ pub(super) async fn run(
     prompt: &str,
 ) -> Result<(), CallError> {
     call.answer().await?;
-    call.play(
-        vec![crate::services::media_library::sound_item(ctx, prompt)],
-        false,
-    )
-    .await?;
+    call.play(vec![crate::calls::ports::sound_item(ctx, prompt)], false)
+        .await?;
     Ok(())
 }

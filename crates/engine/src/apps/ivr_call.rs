@@ -12,13 +12,8 @@ struct Targets<'a>(&'a Ctx);
 
 impl IvrTargets for Targets<'_> {
     fn play_item(&self, prompt: &str) -> PlayItem {
-        crate::services::media_library::sound_item(self.0, prompt)
+        crate::calls::ports::sound_item(self.0, prompt)
     }
-}
-
-/// Applications an IVR entry may run.
-pub(crate) fn app_exists(name: &str) -> bool {
-    matches!(name, "queue" | "echo" | "readback" | "conference")
 }
 
 pub(super) async fn run(call: &CallControl, ctx: &Ctx, root: &str) -> Result<(), CallError> {

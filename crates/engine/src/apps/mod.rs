@@ -11,8 +11,6 @@ pub mod ivr;
 mod ivr_call;
 mod originate;
 mod pickup;
-
-pub(crate) use ivr_call::app_exists;
 mod queue;
 mod readback;
 mod tone;
@@ -20,59 +18,10 @@ mod voicemail;
 
 use crate::base::context::Ctx;
 use crate::calls::control::CallControl;
+pub use crate::calls::ports::App;
+use crate::calls::ports::AppLauncher;
 use crate::calls::HangupCause;
 use std::sync::Arc;
-
-/// An application a number can route to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum App {
-    /// Echo test: the caller hears itself.
-    Echo,
-    /// DTMF readback: each key is read back and reported.
-    Readback,
-    /// Tone test: a reference tone (a prompt file), then ringback.
-    Tone,
-    /// Conference room: every caller of the number is mixed together.
-    Conference,
-    /// Dial-through: collects an extension number and connects to it.
-    Dial,
-    /// A queue (by name): the caller waits for an agent.
-    Queue(String),
-    /// An IVR (by its top menu's id).
-    Ivr(String),
-    /// Leaving a message in an extension's voicemail.
-    Voicemail(String),
-    /// A supervisor monitoring an extension's live call.
-    Eavesdrop(String),
-    /// Picking up the call ringing at an extension.
-    Pickup(String),
-    /// Plays this prompt (a built-in prompt name, or a file path when it
-    /// contains '/') and hangs up: an inbound rule's after-hours prompt.
-    Announce(String),
-    /// The engine placed this call to a phone, which answered: connect it
-    /// to the number (click-to-dial).
-    Originate(String),
-}
-
-impl App {
-    /// Short name, shown in the live call list.
-    pub fn name(&self) -> &'static str {
-        match self {
-            App::Echo => "echo",
-            App::Readback => "readback",
-            App::Tone => "tone",
-            App::Conference => "conference",
-            App::Dial => "dial",
-            App::Queue(_) => "queue",
-            App::Ivr(_) => "ivr",
-            App::Voicemail(_) => "voicemail",
-            App::Eavesdrop(_) => "eavesdrop",
-            App::Pickup(_) => "pickup",
-            App::Announce(_) => "announce",
-            App::Originate(_) => "originate",
-        }
-    }
-}
 
 /// Runs `app` on its call until it is done; then hangs up if the caller has not.
 pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
@@ -100,32 +49,13 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
     }
 }
 
-/// The built-in prompt that speaks `digit` ("digits/5", "digits/star").
-pub fn digit_prompt(digit: char) -> Option<String> {
-    let name = match digit {
-        '0'..='9' | 'A'..='D' => digit.to_string(),
-        'a'..='d' => digit.to_ascii_uppercase().to_string(),
-        '*' => "star".into(),
-        '#' => "pound".into(),
-        _ => return None,
-    };
-    Some(format!("digits/{name}"))
-}
+/// Runs applications on the calls that route to one: the launcher the
+/// server plugs into `Ctx` (see [`AppLauncher`]).
+#[derive(Debug, Default)]
+pub struct Launcher;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_dtmf_key_has_a_shipped_prompt() {
-        let sounds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sounds");
-        for lang in ["en", "zh"] {
-            for d in "0123456789*#ABCD".chars() {
-                let name = digit_prompt(d).unwrap();
-                let file = sounds.join(lang).join(format!("{name}.wav"));
-                assert!(file.is_file(), "missing {}", file.display());
-            }
-        }
-        assert_eq!(digit_prompt('x'), None);
+impl AppLauncher for Launcher {
+    fn launch(&self, app: App, call: CallControl, ctx: Arc<Ctx>) {
+        tokio::spawn(run(app, call, ctx));
     }
 }

@@ -306,30 +306,30 @@ pub struct AppsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct CallcenterConfig {
     /// Queues.
-    pub queues: Vec<crate::acd::QueueConfig>,
+    pub queues: Vec<callcenter::acd::QueueConfig>,
     /// Agents.
-    pub agents: Vec<crate::acd::AgentConfig>,
+    pub agents: Vec<callcenter::acd::AgentConfig>,
     /// Which agent is in which queue, at what level and position.
-    pub tiers: Vec<crate::acd::TierConfig>,
+    pub tiers: Vec<callcenter::acd::TierConfig>,
     /// IVR menus (`[[callcenter.ivr]]`), entered by the numbers of `apps.ivr`.
-    pub ivr: Vec<crate::apps::ivr::IvrMenu>,
+    pub ivr: Vec<callcenter::ivr::IvrMenu>,
     /// Routing rules (`[[callcenter.routes]]`, manual 3.2.3), tried after the
     /// built-in numbers of `[apps]`; none means only the basic rule
     /// `^(\d{3,4})$` (local extensions). Validated as they are read: an error
     /// names the rule. `id` and `order` may be left out (see `routes_from_list`).
     #[serde(deserialize_with = "routes_from_list")]
-    pub routes: crate::routing::RouteTable,
+    pub routes: callcenter::routing::RouteTable,
 }
 
 /// Reads `[[callcenter.routes]]`. `id` and `order` may be left out of every
 /// rule: the ids are then 1, 2, ... and the list order is the matching order
 /// (orders 10, 20, ...). Where any rule gives one, all are used as written
 /// (and must be unique).
-fn routes_from_list<'de, D>(d: D) -> Result<crate::routing::RouteTable, D::Error>
+fn routes_from_list<'de, D>(d: D) -> Result<callcenter::routing::RouteTable, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    let mut rules = Vec::<crate::routing::Rule>::deserialize(d)?;
+    let mut rules = Vec::<callcenter::routing::Rule>::deserialize(d)?;
     if rules.iter().all(|r| r.id == 0) {
         for (rule, id) in rules.iter_mut().zip(1..) {
             rule.id = id;
@@ -340,12 +340,12 @@ where
             rule.order = order;
         }
     }
-    crate::routing::RouteTable::new(rules).map_err(serde::de::Error::custom)
+    callcenter::routing::RouteTable::new(rules).map_err(serde::de::Error::custom)
 }
 
 impl CallcenterConfig {
     /// The routing rules, if any are configured.
-    pub fn route_table(&self) -> Option<&crate::routing::RouteTable> {
+    pub fn route_table(&self) -> Option<&callcenter::routing::RouteTable> {
         (!self.routes.is_empty()).then_some(&self.routes)
     }
 }

@@ -5,6 +5,7 @@ use crate::base::config::Config;
 use crate::base::directory::Directory;
 use crate::base::metrics::Metrics;
 use crate::base::registrar::{Registrar, RegistrarConfig};
+use crate::calls::ports::{AppLauncher, QueueReports, SoundLibrary};
 use crate::calls::{CallInfo, CallMsg};
 use crate::sip::auth_guard::AuthGuard;
 use dashmap::DashMap;
@@ -55,8 +56,6 @@ pub struct Ctx {
     pub mwi: crate::sip::mwi::Subscriptions,
     /// The database (settings, records).
     pub store: store::Store,
-    /// The queue service (ACD).
-    pub queues: crate::services::queues::QueueService,
     /// Open conference rooms by name.
     pub conferences: DashMap<String, media::conference::Conference>,
     /// Prompts and music decoded once, at each call rate used.
@@ -71,14 +70,18 @@ pub struct Ctx {
     pub shutting_down: AtomicBool,
     /// Call ids.
     pub next_call_id: AtomicU64,
-    /// Uploaded prompts and music, by name.
-    pub media_library: crate::services::media_library::MediaLibrary,
     /// What the keep-alive OPTIONS said of each registered contact.
     pub reachability: crate::sip::keepalive::Reachability,
     /// The access list, blacklist and number pool in force.
     pub voice: crate::sip::voice_lists::VoiceLists,
     /// Live events for subscribers (web pages, wallboard).
     pub events: crate::base::events::EventBus,
+    /// Starts applications on calls (the applications layer, plugged in at start).
+    pub apps: Arc<dyn AppLauncher>,
+    /// Where calls report their queue callers (the queue service).
+    pub queue_reports: Arc<dyn QueueReports>,
+    /// Uploaded sounds by name (the media library).
+    pub sounds: Arc<dyn SoundLibrary>,
 }
 
 impl Ctx {

@@ -65,7 +65,7 @@ pub enum Event {
     /// abandoned, agent status changes...).
     Queue {
         /// The queue event.
-        event: crate::acd::QueueEvent,
+        event: callcenter::acd::QueueEvent,
     },
     /// A DTMF key was pressed on a call.
     Dtmf {

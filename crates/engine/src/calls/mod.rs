@@ -7,6 +7,7 @@ pub mod control;
 pub mod dialogs;
 pub mod originate;
 mod outcome;
+pub mod ports;
 pub mod router;
 
 pub use outcome::{best_failure, HangupCause};

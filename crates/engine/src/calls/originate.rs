@@ -10,8 +10,8 @@
 //! rings out leaves a CDR and an error for whoever asked, nothing else.
 
 use super::{actor, best_failure, HangupCause};
-use crate::apps::App;
 use crate::base::context::{now_ms, Ctx};
+use crate::calls::ports::App;
 use crate::calls::router::{self, Route};
 use bytes::Bytes;
 use media::negotiate;

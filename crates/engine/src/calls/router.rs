@@ -2,7 +2,7 @@
 //!
 //! 1. the built-in numbers of `[apps]`: test extensions (echo, readback, tone,
 //!    conference, dial-through), queue numbers and IVR numbers;
-//! 2. the routing rules of `[[callcenter.routes]]` ([`crate::routing`]), if
+//! 2. the routing rules of `[[callcenter.routes]]` ([`callcenter::routing`]), if
 //!    any: the first rule in effect decides; an inbound rule's internal number
 //!    is routed again from step 1 (so it may be a built-in number, a rule's
 //!    number or an extension);
@@ -12,10 +12,10 @@
 //! Gateways (outbound rules) and robots arrive in later issues: a rule that
 //! sends a call to one is logged and the call gets 404 for now.
 
-use crate::apps::App;
 use crate::base::config::{AppsConfig, Config};
 use crate::base::directory::Directory;
-use crate::routing::{self, Action, RouteTable, MAX_HOPS};
+use crate::calls::ports::App;
+use callcenter::routing::{self, Action, RouteTable, MAX_HOPS};
 use chrono::{DateTime, FixedOffset};
 use std::fmt;
 use std::sync::OnceLock;
@@ -285,7 +285,7 @@ fn extension(number: &str, directory: &Directory, trace: &mut dyn Trace) -> Rout
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::{AfterHours, Rule, RuleKind, Schedule, WeeklyHours};
+    use callcenter::routing::{AfterHours, Rule, RuleKind, Schedule, WeeklyHours};
 
     /// Extensions 1001 and 1002, and 1003 disabled.
     async fn directory() -> Directory {
@@ -311,7 +311,7 @@ mod tests {
             id: order,
             name: name.into(),
             order,
-            pattern: crate::routing::Pattern::from_text(pattern),
+            pattern: callcenter::routing::Pattern::from_text(pattern),
             kind,
             enabled: true,
         }

@@ -10,10 +10,11 @@
 //! moves the database's `callcenter` change counter; the engine's refresh
 //! loop then calls [`SettingsAdmin::reload`], which applies the difference.
 
-use crate::acd::{AcdInput, AgentConfig, QueueConfig, TierConfig};
-use crate::apps::ivr::{IvrAction, IvrContext, IvrMenu};
 use crate::base::config::{AppsConfig, CallcenterConfig};
-use crate::routing::{RouteTable, Rule, RuleKind};
+use crate::services::queues::QueueService;
+use callcenter::acd::{AcdInput, AgentConfig, QueueConfig, TierConfig};
+use callcenter::ivr::{IvrAction, IvrContext, IvrMenu};
+use callcenter::routing::{RouteTable, Rule, RuleKind};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use store::{Store, Tier};
@@ -155,8 +156,8 @@ impl CallcenterSettings {
         }
         for m in &self.ivr {
             let checked = match refs {
-                Some(r) => crate::apps::ivr::validate(&self.ivr, &m.id, r),
-                None => crate::apps::ivr::validate_structure(&self.ivr, &m.id),
+                Some(r) => callcenter::ivr::validate(&self.ivr, &m.id, r),
+                None => callcenter::ivr::validate_structure(&self.ivr, &m.id),
             };
             checked.map_err(|e| {
                 let menu = format!("IVR menu '{}'", e.menu);
@@ -296,7 +297,7 @@ impl CallcenterSettings {
         }
         for rule in self.routes.rules() {
             if let RuleKind::Inbound {
-                after_hours: Some(crate::routing::AfterHours::Prompt(p)),
+                after_hours: Some(callcenter::routing::AfterHours::Prompt(p)),
                 ..
             } = &rule.kind
             {
@@ -448,12 +449,13 @@ impl LiveSettings {
 /// the queues and to new calls. Refused changes change nothing.
 pub struct SettingsAdmin<'a> {
     ctx: &'a crate::base::context::Ctx,
+    queues: &'a QueueService,
 }
 
 impl<'a> SettingsAdmin<'a> {
-    /// The admin of `ctx`'s settings.
-    pub fn new(ctx: &'a crate::base::context::Ctx) -> Self {
-        SettingsAdmin { ctx }
+    /// The admin of `ctx`'s settings, applying changes to `queues`.
+    pub fn new(ctx: &'a crate::base::context::Ctx, queues: &'a QueueService) -> Self {
+        SettingsAdmin { ctx, queues }
     }
 
     /// The settings in force.
@@ -621,7 +623,7 @@ impl<'a> SettingsAdmin<'a> {
         };
         fresh.validate(&self.ctx.cfg.apps, None)?;
         let old = self.ctx.callcenter.get();
-        apply(self.ctx, &old, &fresh).await;
+        apply(self.queues, &old, &fresh).await;
         self.ctx.callcenter.set(fresh);
         Ok(())
     }
@@ -650,14 +652,13 @@ impl<'a> SettingsAdmin<'a> {
             let input = AcdInput::RemoveQueue {
                 queue: queue.to_string(),
             };
-            self.ctx
-                .queues
+            self.queues
                 .admin(input)
                 .await
                 .map_err(|e| SettingsError::new(format!("queue '{queue}'"), None, e))?;
         }
         new.write_all(&self.ctx.store).await?;
-        apply(self.ctx, &old, &new).await;
+        apply(self.queues, &old, &new).await;
         self.ctx.callcenter.set(new);
         Ok(())
     }
@@ -667,7 +668,7 @@ impl<'a> SettingsAdmin<'a> {
 /// config file, written to the database. Returns them checked against what
 /// exists (extensions, prompts).
 pub async fn load_at_start(
-    cfg: &crate::Config,
+    cfg: &crate::base::config::Config,
     store: &Store,
 ) -> anyhow::Result<CallcenterSettings> {
     let settings = match CallcenterSettings::read(store).await? {
@@ -688,7 +689,10 @@ pub async fn load_at_start(
 
 /// Replaces the database's settings with the config file's (the CLI's
 /// `callcenter import`); a running server applies them within a second.
-pub async fn import(cfg: &crate::Config, store: &Store) -> anyhow::Result<CallcenterSettings> {
+pub async fn import(
+    cfg: &crate::base::config::Config,
+    store: &Store,
+) -> anyhow::Result<CallcenterSettings> {
     let s = CallcenterSettings::from_config(&cfg.callcenter);
     let refs = References::read(cfg, store).await?;
     s.validate(&cfg.apps, Some(&refs))?;
@@ -698,7 +702,7 @@ pub async fn import(cfg: &crate::Config, store: &Store) -> anyhow::Result<Callce
 
 /// Tells the queue engine what changed between `old` and `new`.
 pub(crate) async fn apply(
-    ctx: &crate::base::context::Ctx,
+    queues: &QueueService,
     old: &CallcenterSettings,
     new: &CallcenterSettings,
 ) {
@@ -747,7 +751,7 @@ pub(crate) async fn apply(
     for input in inputs {
         let what = format!("{input:?}");
         let removal = matches!(input, AcdInput::RemoveQueue { .. });
-        match ctx.queues.admin(input).await {
+        match queues.admin(input).await {
             Ok(()) => {}
             // `remove_queue` took the queue out of the engine already.
             Err(e) if removal => tracing::debug!("call-center settings: {e} ({what:.120})"),
@@ -768,7 +772,10 @@ pub(crate) struct References {
 
 impl References {
     /// From the database and the config (at start, from the CLI).
-    pub(crate) async fn read(cfg: &crate::Config, store: &Store) -> anyhow::Result<References> {
+    pub(crate) async fn read(
+        cfg: &crate::base::config::Config,
+        store: &Store,
+    ) -> anyhow::Result<References> {
         use anyhow::Context;
         let extensions = store
             .list_extensions()
@@ -814,7 +821,7 @@ impl IvrContext for References {
     }
 
     fn app_exists(&self, name: &str) -> bool {
-        crate::apps::app_exists(name)
+        crate::calls::ports::app_exists(name)
     }
 }
 
@@ -823,7 +830,7 @@ mod tests {
     use super::*;
 
     fn settings(toml_text: &str) -> (CallcenterSettings, AppsConfig) {
-        let cfg = crate::Config::from_toml(toml_text).expect("config");
+        let cfg = crate::base::config::Config::from_toml(toml_text).expect("config");
         (CallcenterSettings::from_config(&cfg.callcenter), cfg.apps)
     }
 

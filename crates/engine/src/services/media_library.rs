@@ -7,7 +7,7 @@
 //! renamed: the refusal names what uses it.
 
 use crate::base::context::Ctx;
-use crate::calls::control::PlayItem;
+use crate::calls::ports::SoundLibrary;
 use dashmap::DashMap;
 use media::audio_file::{decode_bytes_with_limit, MediaFileError};
 use std::path::{Path, PathBuf};
@@ -238,6 +238,12 @@ impl MediaLibrary {
     }
 }
 
+impl SoundLibrary for MediaLibrary {
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        MediaLibrary::path(self, name)
+    }
+}
+
 /// A unique file stem for an upload.
 fn message_id() -> String {
     format!(
@@ -245,18 +251,6 @@ fn message_id() -> String {
         crate::base::context::now_ms(),
         fastrand::u32(..)
     )
-}
-
-/// What a configured sound (prompt or music) plays: an uploaded media file
-/// of that name, a file path (with '/'), or a built-in prompt.
-pub fn sound_item(ctx: &Ctx, sound: &str) -> PlayItem {
-    if let Some(path) = ctx.media_library.path(sound) {
-        PlayItem::File(path)
-    } else if sound.contains('/') {
-        PlayItem::File(PathBuf::from(sound))
-    } else {
-        PlayItem::Prompt(sound.to_string())
-    }
 }
 
 #[cfg(test)]

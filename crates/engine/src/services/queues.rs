@@ -5,12 +5,13 @@
 //! (ring an agent, stop ringing, leave the queue, announce) and publishing
 //! the queue events.
 
-use crate::acd::{Acd, AcdAction, AcdInput, MemberId, MemberJoin, OfferOutcome, QueueEvent};
 use crate::base::context::CallTx;
 use crate::base::events::{Event, EventBus};
 use crate::calls::control::Command;
+use crate::calls::ports::{QueueReport, QueueReports};
 use crate::calls::CallMsg;
 use crate::services::queues_store::Persist;
+use callcenter::acd::{Acd, AcdAction, AcdInput, MemberId, OfferOutcome, QueueEvent};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -20,47 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 /// What the queue service is told.
 #[derive(Debug)]
 pub enum QueueMsg {
-    /// A caller enters a queue; `call` is its actor's mailbox.
-    Join {
-        /// Who and where.
-        join: MemberJoin,
-        /// The caller's call actor.
-        call: CallTx,
-        /// The caller leg's SIP Call-ID (links queue records to the CDR).
-        call_id: String,
-    },
-    /// A waiting caller hung up.
-    Hangup {
-        /// Engine call id.
-        member: u64,
-    },
-    /// A waiting caller pressed a key.
-    Digit {
-        /// Engine call id.
-        member: u64,
-        /// The key.
-        digit: char,
-    },
-    /// How an offer ended.
-    OfferResult {
-        /// Engine call id.
-        member: u64,
-        /// Agent id.
-        agent: String,
-        /// What happened.
-        outcome: OfferOutcome,
-    },
-    /// A caller's call with an agent ended.
-    CallEnded {
-        /// Engine call id.
-        member: u64,
-        /// Agent id.
-        agent: String,
-        /// How long they talked.
-        talk_time: Duration,
-        /// When the call ended (the agent is free from then, after wrap-up).
-        ended_at: Instant,
-    },
+    /// A report of a call about its caller (joined, hung up, keys, offer
+    /// results, end of the agent call).
+    Caller(QueueReport),
     /// An administrative change (queue, agent, tier, agent status).
     Admin {
         /// The change.
@@ -73,7 +36,10 @@ pub enum QueueMsg {
     /// Wait until everything so far is in the database (shutdown).
     Flush(oneshot::Sender<()>),
     /// An agent's settings, if the agent exists.
-    AgentConfig(String, oneshot::Sender<Option<crate::acd::AgentConfig>>),
+    AgentConfig(
+        String,
+        oneshot::Sender<Option<callcenter::acd::AgentConfig>>,
+    ),
 }
 
 /// Upper bounds (seconds) of the offer-latency histogram buckets.
@@ -154,7 +120,7 @@ impl QueueService {
     }
 
     /// An agent's settings, if the agent exists.
-    pub async fn agent_config(&self, id: &str) -> Option<crate::acd::AgentConfig> {
+    pub async fn agent_config(&self, id: &str) -> Option<callcenter::acd::AgentConfig> {
         let (reply, rx) = oneshot::channel();
         self.send(QueueMsg::AgentConfig(id.to_string(), reply));
         rx.await.ok().flatten()
@@ -165,6 +131,12 @@ impl QueueService {
         let (reply, rx) = oneshot::channel();
         self.send(QueueMsg::Inspect(reply));
         rx.await.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl QueueReports for QueueService {
+    fn report(&self, report: QueueReport) {
+        self.send(QueueMsg::Caller(report));
     }
 }
 
@@ -228,11 +200,11 @@ async fn sleep_until(at: Option<Instant>) {
 impl Service {
     fn on_msg(&mut self, msg: QueueMsg) {
         match msg {
-            QueueMsg::Join {
+            QueueMsg::Caller(QueueReport::Join {
                 join,
                 call,
                 call_id,
-            } => {
+            }) => {
                 self.calls.insert(join.member.0, call);
                 self.call_ids
                     .insert(join.member.0, (call_id, join.caller_number.clone()));
@@ -240,32 +212,34 @@ impl Service {
                 self.stats.joined.fetch_add(1, Relaxed);
                 self.apply(AcdInput::MemberJoin(join));
             }
-            QueueMsg::Hangup { member } => {
+            QueueMsg::Caller(QueueReport::Hangup { member }) => {
                 self.calls.remove(&member);
                 self.apply(AcdInput::MemberHangup {
                     member: MemberId(member),
                 });
                 self.call_ids.remove(&member);
             }
-            QueueMsg::Digit { member, digit } => self.apply(AcdInput::MemberDigit {
-                member: MemberId(member),
-                digit,
-            }),
-            QueueMsg::OfferResult {
+            QueueMsg::Caller(QueueReport::Digit { member, digit }) => {
+                self.apply(AcdInput::MemberDigit {
+                    member: MemberId(member),
+                    digit,
+                })
+            }
+            QueueMsg::Caller(QueueReport::OfferResult {
                 member,
                 agent,
                 outcome,
-            } => self.apply(AcdInput::OfferResult {
+            }) => self.apply(AcdInput::OfferResult {
                 member: MemberId(member),
                 agent,
                 outcome,
             }),
-            QueueMsg::CallEnded {
+            QueueMsg::Caller(QueueReport::CallEnded {
                 member,
                 agent,
                 talk_time,
                 ended_at,
-            } => {
+            }) => {
                 self.calls.remove(&member);
                 let wrap_up = self
                     .acd
@@ -425,7 +399,7 @@ impl Service {
             }
             QueueEvent::MemberLeft { member, end, .. } => {
                 self.joined_at.remove(&member.0);
-                if !matches!(end, crate::acd::MemberEnd::Answered { .. }) {
+                if !matches!(end, callcenter::acd::MemberEnd::Answered { .. }) {
                     self.stats.abandoned.fetch_add(1, Relaxed);
                 }
             }

@@ -4,8 +4,8 @@
 //! offered, answered, abandoned with reason, wait and talk time, agent),
 //! linked to the CDR by the caller leg's SIP Call-ID.
 
-use crate::acd::{MemberEnd, QueueEvent};
 use crate::base::context::now_ms;
+use callcenter::acd::{MemberEnd, QueueEvent};
 use store::Store;
 use tokio::sync::mpsc;
 
@@ -157,7 +157,7 @@ pub fn record(e: &QueueEvent, call: impl Fn(u64) -> (String, String)) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acd::{CancelReason, MemberId, OfferOutcome};
+    use callcenter::acd::{CancelReason, MemberId, OfferOutcome};
     use std::time::Duration;
 
     fn call(member: u64) -> (String, String) {

@@ -2,9 +2,11 @@
 //! and tiers (the queue pages), IVR menus and routing rules. A body is read
 //! as the page's form fields and goes through the page's own check and
 //! save (`put_agent_form`, `put_menu_form`, `put_rule_form`), hence through
-//! the engine's [`SettingsAdmin`]: checked against the whole set of
-//! settings, stored, applied live. A refusal changes nothing and names the
-//! field (400 `{"error", "field", "errors"}`, in the request's language).
+//! the engine's settings admin
+//! ([`SettingsAdmin`](engine::callcenter_settings::SettingsAdmin)): checked
+//! against the whole set of settings, stored, applied live. A refusal
+//! changes nothing and names the field (400 `{"error", "field", "errors"}`,
+//! in the request's language).
 //!
 //! PUT and POST give a whole record: what the body leaves out takes the
 //! value a new record has on the page's form. What GET shows can be sent
@@ -17,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use engine::acd::{AgentConfig, TierConfig};
 use engine::apps::ivr::IvrMenu;
-use engine::callcenter_settings::{CallcenterSettings, SettingsAdmin, SettingsError};
+use engine::callcenter_settings::{CallcenterSettings, SettingsError};
 use engine::routing::Rule;
 use serde_json::{Map, Value};
 
@@ -99,7 +101,7 @@ pub async fn agents(State(state): State<AppState>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let live = live(engine).await;
     let list: Vec<Value> = s.agents.iter().map(|a| agent_json(a, &s, &live)).collect();
     json(StatusCode::OK, &list)
@@ -111,7 +113,7 @@ pub async fn agent(State(state): State<AppState>, Path(id): Path<String>) -> Res
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     match s.agents.iter().find(|a| a.id == id) {
         Some(a) => json(StatusCode::OK, &agent_json(a, &s, &live(engine).await)),
         None => err(StatusCode::NOT_FOUND, format!("no agent '{id}'")),
@@ -138,7 +140,8 @@ pub async fn put_agent(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let exists = SettingsAdmin::new(engine.ctx())
+    let exists = engine
+        .settings()
         .current()
         .agents
         .iter()
@@ -161,7 +164,7 @@ pub async fn delete_agent(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if !admin.current().agents.iter().any(|a| a.id == id) {
         return err(StatusCode::NOT_FOUND, format!("no agent '{id}'"));
     }
@@ -189,7 +192,7 @@ pub async fn tiers(State(state): State<AppState>, QueryFields(q): QueryFields) -
         return no_engine();
     };
     let (queue, agent) = (q.text("queue"), q.text("agent"));
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let list: Vec<&TierConfig> = s
         .tiers
         .iter()
@@ -229,10 +232,7 @@ pub async fn put_tier(
         return no_engine();
     };
     let tier = TierConfig::new(&queue, &agent, level, position);
-    match SettingsAdmin::new(engine.ctx())
-        .put_tier(tier.clone())
-        .await
-    {
+    match engine.settings().put_tier(tier.clone()).await {
         Ok(()) => {
             tracing::info!(
                 by = identity.user.username,
@@ -270,7 +270,7 @@ pub async fn delete_tier(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     let known = admin
         .current()
         .tiers
@@ -341,7 +341,7 @@ pub async fn menus(State(state): State<AppState>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let list: Vec<Value> = s.ivr.iter().map(menu_json).collect();
     json(StatusCode::OK, &list)
 }
@@ -352,7 +352,7 @@ pub async fn menu(State(state): State<AppState>, Path(name): Path<String>) -> Re
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     match s.ivr.iter().find(|m| m.id == name) {
         Some(m) => json(StatusCode::OK, &menu_json(m)),
         None => err(StatusCode::NOT_FOUND, format!("no IVR menu '{name}'")),
@@ -436,11 +436,7 @@ pub async fn put_menu(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let exists = SettingsAdmin::new(engine.ctx())
-        .current()
-        .ivr
-        .iter()
-        .any(|m| m.id == name);
+    let exists = engine.settings().current().ivr.iter().any(|m| m.id == name);
     let editing = exists.then_some(name.as_str());
     match put_menu_form(engine, editing, &f, lang, &identity.user.username).await {
         Ok(id) => menu(State(state), Path(id)).await,
@@ -471,7 +467,7 @@ pub async fn delete_menu(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if !admin.current().ivr.iter().any(|m| m.id == name) {
         return err(StatusCode::NOT_FOUND, format!("no IVR menu '{name}'"));
     }
@@ -544,7 +540,7 @@ pub async fn rules(State(state): State<AppState>) -> Response {
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let list: Vec<Value> = s.routes.rules().map(rule_json).collect();
     json(StatusCode::OK, &list)
 }
@@ -555,7 +551,7 @@ pub async fn rule(State(state): State<AppState>, Path(id): Path<String>) -> Resp
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     match find_rule(&s, &id) {
         Some(r) => json(StatusCode::OK, &rule_json(&r)),
         None => err(StatusCode::NOT_FOUND, format!("no routing rule {id}")),
@@ -604,7 +600,7 @@ pub async fn create_rule(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let blank = blank_rule(&SettingsAdmin::new(engine.ctx()).current());
+    let blank = blank_rule(&engine.settings().current());
     fill_defaults(&mut value, rule_defaults(&blank));
     save_rule(state, &identity, &headers, None, &value).await
 }
@@ -627,7 +623,7 @@ pub async fn update_rule(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let Some(current) = find_rule(&s, &id) else {
         return err(StatusCode::NOT_FOUND, format!("no routing rule {id}"));
     };
@@ -648,7 +644,7 @@ pub async fn delete_rule(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     let s = admin.current();
     let Some(gone) = find_rule(&s, &id) else {
         return err(StatusCode::NOT_FOUND, format!("no routing rule {id}"));
@@ -692,7 +688,7 @@ pub async fn move_rule(
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     let s = admin.current();
     let mut rules: Vec<Rule> = s.routes.rules().cloned().collect();
     let Some(rule_id) = find_rule(&s, &id).map(|r| r.id) else {

@@ -115,7 +115,11 @@ pub async fn upload(
         }
     };
     drop(spooled);
-    match ctx.media_library.upload(ctx, &name, bytes, "api").await {
+    match engine
+        .media_library()
+        .upload(ctx, &name, bytes, "api")
+        .await
+    {
         Ok(m) => json(StatusCode::OK, &m),
         Err(e) => library_error(e),
     }
@@ -127,7 +131,7 @@ pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Re
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let Some(path) = engine.ctx().media_library.path(&name) else {
+    let Some(path) = engine.media_library().path(&name) else {
         return library_error(LibraryError::NotFound(name));
     };
     let kind = match path.extension().and_then(|e| e.to_str()) {
@@ -166,7 +170,7 @@ pub async fn rename(
         return api_error(StatusCode::BAD_REQUEST, "give to", Some("to"));
     }
     let ctx = engine.ctx();
-    match ctx.media_library.rename(ctx, &name, &to).await {
+    match engine.media_library().rename(ctx, &name, &to).await {
         Ok(()) => json(
             StatusCode::OK,
             &serde_json::json!({ "ok": true, "name": to }),
@@ -182,7 +186,7 @@ pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> 
         return no_engine();
     };
     let ctx = engine.ctx();
-    match ctx.media_library.remove(ctx, &name).await {
+    match engine.media_library().remove(ctx, &name).await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
         Err(e) => library_error(e),
     }

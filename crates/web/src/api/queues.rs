@@ -66,7 +66,7 @@ pub async fn reload(
             Some("name"),
         );
     }
-    let admin = engine::callcenter_settings::SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     // A queue that exists keeps its name; a new one gets a safe name.
     if admin.current().queue(&name).is_none() && !valid_queue_name(&name) {
         return api_error(
@@ -97,7 +97,7 @@ pub async fn settings(State(state): State<AppState>, Path(name): Path<String>) -
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let settings = engine::callcenter_settings::SettingsAdmin::new(engine.ctx()).current();
+    let settings = engine.settings().current();
     match settings.queue(&name) {
         Some(q) => json(StatusCode::OK, q),
         None => err(StatusCode::NOT_FOUND, format!("no queue '{name}'")),
@@ -111,7 +111,7 @@ pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> 
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
-    let admin = engine::callcenter_settings::SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     match admin.remove_queue(&name).await {
         Ok(()) => json(
             StatusCode::OK,

@@ -7,7 +7,6 @@
 use super::app::AppState;
 use super::media_plane::MediaPlane;
 use super::{open, Opening, State};
-use crate::apps;
 use crate::base::context::now_ms;
 use crate::base::events::Event;
 use crate::calls::control::CallControl;
@@ -97,7 +96,7 @@ pub(crate) fn spawn_originated(
     });
     ctx.events.publish(|| Event::CallAnswered { id });
     let control = CallControl::new(id, call.me.clone());
-    tokio::spawn(apps::run(app, control, Arc::clone(&ctx)));
+    ctx.apps.launch(app, control, Arc::clone(&ctx));
     tokio::spawn(call.run());
     id
 }

@@ -6,9 +6,9 @@
 
 use super::media_plane::MediaPlane;
 use super::{Call, HangupCause, Side};
-use crate::apps::{self, App};
 use crate::base::context::now_ms;
 use crate::calls::control::CallControl;
+use crate::calls::ports::App;
 use media::negotiate;
 use media::session::MediaSession;
 use std::sync::Arc;
@@ -85,7 +85,7 @@ impl Call {
             cause.as_str()
         );
         let control = CallControl::new(self.id, self.me.clone());
-        tokio::spawn(apps::run(kind, control, Arc::clone(&self.ctx)));
+        self.ctx.apps.launch(kind, control, Arc::clone(&self.ctx));
         true
     }
 

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use engine::apps::ivr::{IvrAction, IvrEntry, IvrMenu};
-use engine::callcenter_settings::{CallcenterSettings, SettingsAdmin, SettingsError};
+use engine::callcenter_settings::{CallcenterSettings, SettingsError};
 use engine::Engine;
 use minijinja::{context, Value};
 
@@ -441,7 +441,7 @@ fn render_list(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let numbers = menu_numbers(&s, engine);
     ctx.render_status(
         status,
@@ -471,7 +471,7 @@ async fn render_form(
     let lang = ctx.lang;
     let prompts = prompt_options(engine, lang).await;
     let groups = menu_groups(&prompts, id.is_some());
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let types: Vec<Value> = ENTRY_TYPES
         .iter()
         .map(|t| context! { value => *t, label => lang.t(&format!("cc.ivr.type.{t}"), &[]) })
@@ -552,7 +552,7 @@ async fn edit_form(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let Some(menu) = s.ivr.iter().find(|m| m.id == id) else {
         return not_found(&ctx);
     };
@@ -591,7 +591,7 @@ pub(crate) async fn put_menu_form(
     lang: Lang,
     by: &str,
 ) -> Result<String, Refused> {
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if let Some(id) = id {
         if !admin.current().ivr.iter().any(|m| m.id == id) {
             return Err(Refused::NotFound);
@@ -722,7 +722,7 @@ async fn delete(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if !admin.current().ivr.iter().any(|m| m.id == id) {
         return not_found(&ctx);
     }

@@ -399,8 +399,8 @@ pub async fn upload(
         }
     };
     drop(file);
-    match ectx
-        .media_library
+    match engine
+        .media_library()
         .upload(ectx, &up.name, bytes, &identity.user.username)
         .await
     {
@@ -459,7 +459,7 @@ pub async fn rename(
                 Err(r) => return *r,
             };
             let ectx = engine.ctx();
-            match ectx.media_library.rename(ectx, &name, &to).await {
+            match engine.media_library().rename(ectx, &name, &to).await {
                 Ok(()) => Ok(to),
                 Err(LibraryError::Storage(why)) => {
                     return view::internal_error(
@@ -530,7 +530,7 @@ pub async fn remove(
         Err(r) => return *r,
     };
     let ectx = engine.ctx();
-    match ectx.media_library.remove(ectx, &name).await {
+    match engine.media_library().remove(ectx, &name).await {
         Ok(()) => {
             tracing::info!(by = identity.user.username, name = name, "media removed");
             Redirect::to(&format!(
@@ -629,7 +629,7 @@ pub async fn file(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let Some(path) = engine.ctx().media_library.path(&name) else {
+    let Some(path) = engine.media_library().path(&name) else {
         return view::error_page(
             StatusCode::NOT_FOUND,
             ctx.lang,

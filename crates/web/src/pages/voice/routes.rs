@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use engine::callcenter_settings::{CallcenterSettings, SettingsAdmin};
+use engine::callcenter_settings::CallcenterSettings;
 use engine::routing::{
     AfterHours, Holiday, Pattern, Problem, RouteError, RouteTable, Rule, RuleKind, Schedule,
     Verdict, WeeklyHours,
@@ -473,7 +473,7 @@ pub(crate) fn tester(engine: &Engine, number: &str, at: &str, lang: Lang) -> Res
     } else {
         engine::routing::parse_moment(at).map_err(|e| lang.t("cc.refused", &[("why", &e)]))?
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let ctx = engine.ctx();
     let table = s.route_table();
     let checks: Vec<Value> = match table {
@@ -536,7 +536,7 @@ fn render_list(
     status: StatusCode,
 ) -> Response {
     let lang = ctx.lang;
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let rules: Vec<&Rule> = s.routes.rules().collect();
     let count = rules.len();
     let rows: Vec<Value> = rules
@@ -626,7 +626,7 @@ async fn render_form(
     let lang = ctx.lang;
     let prompts = prompt_options(engine, lang).await;
     let groups = rule_groups(lang, &prompts);
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let queues: Vec<String> = s.queues.iter().map(|q| q.name.clone()).collect();
     let menus: Vec<String> = s.ivr.iter().map(|m| m.id.clone()).collect();
     let chosen = values
@@ -667,7 +667,7 @@ async fn new_form(State(state): State<AppState>, ctx: PageCtx, identity: Identit
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let page = FormPage {
         values: rule_values(&blank_rule(&s)),
         errs: Errs::new(),
@@ -688,7 +688,7 @@ async fn edit_form(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let Some(rule) = id
         .parse::<i64>()
         .ok()
@@ -730,7 +730,7 @@ pub(crate) async fn put_rule_form(
     lang: Lang,
     by: &str,
 ) -> Result<i64, Refused> {
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     let current = admin.current();
     let mut rules: Vec<Rule> = current.routes.rules().cloned().collect();
     if let Some(id) = id {
@@ -862,7 +862,7 @@ async fn delete(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     let mut rules: Vec<Rule> = admin.current().routes.rules().cloned().collect();
     let Some(id) = id
         .parse::<i64>()
@@ -909,7 +909,7 @@ async fn move_rule(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     let mut rules: Vec<Rule> = admin.current().routes.rules().cloned().collect();
     let Some(id) = id.parse::<i64>().ok() else {
         return not_found(&ctx);

@@ -6,13 +6,13 @@
 
 use super::media_plane::MediaPlane;
 use super::{Call, State, SDP};
-use crate::apps::{self, App};
 use crate::base::context::now_ms;
 use crate::base::events::Event;
 use crate::calls::best_failure;
 use crate::calls::control::{
     CallControl, CallError, CollectSpec, Collected, Command, PlayItem, PlayOutcome,
 };
+use crate::calls::ports::App;
 use crate::calls::router::{self, Route};
 use crate::calls::{HangupCause, Side};
 use media::audio::{AudioSource, Limited, Sequence, Silence};
@@ -172,7 +172,7 @@ impl Call {
             i.app = Some(kind.name());
         });
         let control = CallControl::new(self.id, self.me.clone());
-        tokio::spawn(apps::run(kind, control, Arc::clone(&self.ctx)));
+        self.ctx.apps.launch(kind, control, Arc::clone(&self.ctx));
     }
 
     /// Our SDP for the caller: the answer to its offer, or (delayed offer)

@@ -75,7 +75,7 @@ impl Call {
             }
             PlayItem::SayDigits(digits) => digits
                 .chars()
-                .filter_map(|c| apps::digit_prompt(c).map(|n| prompt(&n)))
+                .filter_map(|c| crate::calls::ports::digit_prompt(c).map(|n| prompt(&n)))
                 .collect(),
             _ => {
                 return Err(CallError::Media(

@@ -7,9 +7,9 @@
 //! cannot both win.
 
 use super::*;
-use crate::acd::{MemberJoin, OfferOutcome};
 use crate::calls::control::QueueOutcome;
-use crate::services::queues::QueueMsg;
+use crate::calls::ports::QueueReport;
+use callcenter::acd::{MemberJoin, OfferOutcome};
 use std::collections::HashMap;
 
 /// The token of the agent announcement: when it ends, the two talk.
@@ -66,7 +66,7 @@ impl Call {
         let waited = Duration::from_millis(now_ms().saturating_sub(self.start_ms));
         let mut join = MemberJoin::new(&queue, self.id, &self.caller);
         join.already_waited = waited;
-        self.ctx.queues.send(QueueMsg::Join {
+        self.ctx.queue_reports.report(QueueReport::Join {
             join,
             call: self.me.clone(),
             call_id: self.a_call_id.clone(),
@@ -88,9 +88,7 @@ impl Call {
         // name), else the default loop.
         let moh = self.queue_config().and_then(|q| q.moh_sound.clone());
         let items = vec![match moh {
-            Some(m) if !m.trim().is_empty() => {
-                crate::services::media_library::sound_item(&self.ctx, &m)
-            }
+            Some(m) if !m.trim().is_empty() => crate::calls::ports::sound_item(&self.ctx, &m),
             _ => PlayItem::File(
                 self.ctx
                     .cfg
@@ -122,7 +120,7 @@ impl Call {
     /// The configured settings of the queue this caller is in.
     /// The settings in force of the queue this caller is in (live: an
     /// admin's change applies to the next prompt, offer or recording).
-    fn queue_config(&self) -> Option<crate::acd::QueueConfig> {
+    fn queue_config(&self) -> Option<callcenter::acd::QueueConfig> {
         let name = &self.app.as_ref()?.queue.as_ref()?.queue;
         self.ctx.callcenter.get().queue(name).cloned()
     }
@@ -234,7 +232,7 @@ impl Call {
     }
 
     fn report_offer(&self, agent: &str, outcome: OfferOutcome) {
-        self.ctx.queues.send(QueueMsg::OfferResult {
+        self.ctx.queue_reports.report(QueueReport::OfferResult {
             member: self.id,
             agent: agent.to_string(),
             outcome,
@@ -407,7 +405,7 @@ impl Call {
             self.app_state().queue = Some(q);
             return false;
         };
-        self.ctx.queues.send(QueueMsg::CallEnded {
+        self.ctx.queue_reports.report(QueueReport::CallEnded {
             member: self.id,
             agent: agent.clone(),
             talk_time: since.elapsed(),
@@ -471,7 +469,7 @@ impl Call {
         if !self.queue_offering() {
             return;
         }
-        let item = crate::services::media_library::sound_item(&self.ctx, &sound);
+        let item = crate::calls::ports::sound_item(&self.ctx, &sound);
         let rate = self.media.session().map_or(8000, |s| s.rate(Side::A));
         let moh = PlayItem::File(
             self.ctx
@@ -509,7 +507,7 @@ impl Call {
         if !self.queue_offering() {
             return false;
         }
-        self.ctx.queues.send(QueueMsg::Digit {
+        self.ctx.queue_reports.report(QueueReport::Digit {
             member: self.id,
             digit,
         });
@@ -540,7 +538,9 @@ impl Call {
                 self.forks[i].cancel_wanted = true;
             }
         }
-        self.ctx.queues.send(QueueMsg::Hangup { member: self.id });
+        self.ctx
+            .queue_reports
+            .report(QueueReport::Hangup { member: self.id });
     }
 }
 

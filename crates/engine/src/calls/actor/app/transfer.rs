@@ -8,8 +8,8 @@
 use super::*;
 use crate::calls::actor::eavesdrop::member_of;
 use crate::calls::control::{Command, QueueOutcome};
+use crate::calls::ports::QueueReport;
 use crate::calls::CallMsg;
-use crate::services::queues::QueueMsg;
 use media::mixer::MemberOptions;
 
 /// What the application waits for across a transfer.
@@ -98,7 +98,7 @@ impl Call {
         let app = self.app.as_mut()?;
         let q = app.queue.take()?;
         let (agent, since) = q.connected?;
-        self.ctx.queues.send(QueueMsg::CallEnded {
+        self.ctx.queue_reports.report(QueueReport::CallEnded {
             member: self.id,
             agent,
             talk_time: since.elapsed(),
@@ -129,7 +129,7 @@ impl Call {
                 .and_then(|q| q.connected.as_ref())
                 .map(|(_, since)| since.elapsed())
                 .unwrap_or_default();
-            self.ctx.queues.send(QueueMsg::CallEnded {
+            self.ctx.queue_reports.report(QueueReport::CallEnded {
                 member: self.id,
                 agent: agent.clone(),
                 talk_time: talk,

@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use engine::acd::{AcdInput, AgentConfig, AgentStatus, AgentType};
-use engine::callcenter_settings::SettingsAdmin;
 use engine::Engine;
 use minijinja::{context, Value};
 
@@ -125,7 +124,7 @@ pub(super) async fn render_agent(
     } = page;
     let lang = ctx.lang;
     let groups = agent_fields(lang, id.is_some());
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let live = live(engine).await;
     let extensions: Vec<String> = match engine.ctx().store.list_extensions().await {
         Ok(list) => list.into_iter().map(|e| e.number).collect(),
@@ -199,7 +198,7 @@ pub(super) async fn agent_edit_form(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let Some(agent) = s.agents.iter().find(|a| a.id == id) else {
         return not_found(&ctx);
     };
@@ -236,7 +235,7 @@ pub(crate) async fn put_agent_form(
     lang: Lang,
     by: &str,
 ) -> Result<String, Refused> {
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if let Some(id) = id {
         if !admin.current().agents.iter().any(|a| a.id == id) {
             return Err(Refused::NotFound);
@@ -358,7 +357,7 @@ pub(super) async fn agent_delete(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if !admin.current().agents.iter().any(|a| a.id == id) {
         return not_found(&ctx);
     }
@@ -394,7 +393,7 @@ pub(super) async fn agent_status(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let Some(agent) = s.agents.iter().find(|a| a.id == id) else {
         return not_found(&ctx);
     };

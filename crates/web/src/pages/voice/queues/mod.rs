@@ -1,9 +1,11 @@
 //! Queues / skill groups (3.2.2 技能分组) with their agents and tiers.
 //!
-//! Every change goes through the engine's [`SettingsAdmin`]: it is checked
-//! against the whole set of call-center settings, stored and applied live
-//! (callers waiting in a queue keep their place: "reload" is implicit). A
-//! refusal changes nothing and is shown next to the field it names.
+//! Every change goes through the engine's settings admin
+//! ([`SettingsAdmin`](engine::callcenter_settings::SettingsAdmin)): it is
+//! checked against the whole set of call-center settings, stored and
+//! applied live (callers waiting in a queue keep their place: "reload" is
+//! implicit). A refusal changes nothing and is shown next to the field it
+//! names.
 //!
 //! Routes (view: `voice.queues:view`, change: `voice.queues:edit`):
 //! - `GET /voice/queues`: queues (strategy, agents, waiting callers,
@@ -32,7 +34,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use engine::acd::{AgentConfig, AgentStatus, QueueConfig, Strategy, TierConfig, TimeBaseScore};
-use engine::callcenter_settings::{CallcenterSettings, SettingsAdmin};
+use engine::callcenter_settings::CallcenterSettings;
 use engine::Engine;
 use minijinja::{context, Value};
 
@@ -390,7 +392,7 @@ async fn render_list(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let live = live(engine).await;
     let lang = ctx.lang;
     let queues: Vec<Value> = s
@@ -467,7 +469,7 @@ async fn render_queue(
     let lang = ctx.lang;
     let prompts = prompt_options(engine, lang).await;
     let groups = queue_groups(lang, &prompts, name.is_some());
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let live = live(engine).await;
     let mut tiers = Vec::new();
     let mut candidates = Vec::new();
@@ -560,7 +562,7 @@ async fn edit_form(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let Some(queue) = s.queue(&name) else {
         return not_found(&ctx);
     };
@@ -596,7 +598,7 @@ async fn save_queue(
         Err(r) => return *r,
     };
     let lang = ctx.lang;
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if let Some(n) = name {
         if admin.current().queue(n).is_none() {
             return not_found(ctx);
@@ -682,7 +684,7 @@ async fn delete(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if admin.current().queue(&name).is_none() {
         return not_found(&ctx);
     }

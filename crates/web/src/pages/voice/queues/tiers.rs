@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use engine::acd::{AgentConfig, TierConfig};
-use engine::callcenter_settings::SettingsAdmin;
 use engine::Engine;
 
 use super::*;
@@ -24,7 +23,7 @@ pub(super) async fn tier_refused(
     name: &str,
     msg: String,
 ) -> Response {
-    let s = SettingsAdmin::new(engine.ctx()).current();
+    let s = engine.settings().current();
     let values = s.queue(name).map(queue_values).unwrap_or_default();
     let mut tier_errs = Errs::new();
     tier_errs.insert("_form".into(), msg);
@@ -74,7 +73,7 @@ pub(super) async fn import_agents(
         Err(r) => return *r,
     };
     let lang = ctx.lang;
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     if admin.current().queue(&name).is_none() {
         return not_found(&ctx);
     }
@@ -135,7 +134,7 @@ pub(super) async fn update_tier(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     let s = admin.current();
     if !s.tiers.iter().any(|t| t.queue == name && t.agent == agent) {
         return not_found(&ctx);
@@ -169,7 +168,7 @@ pub(super) async fn remove_tier(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let admin = SettingsAdmin::new(engine.ctx());
+    let admin = engine.settings();
     match admin.remove_tier(&name, &agent).await {
         Ok(()) => {
             tracing::info!(
