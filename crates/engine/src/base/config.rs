@@ -549,7 +549,7 @@ impl Config {
             );
         }
         self.record_layout()?;
-        crate::services::callcenter_settings::CallcenterSettings::from_config(&self.callcenter)
+        crate::base::callcenter_settings::CallcenterSettings::from_config(&self.callcenter)
             .validate(&self.apps, None)
             .map_err(|e| anyhow::anyhow!("callcenter: {e}"))?;
         if !matches!(self.recording.rate, 8000 | 16000) {

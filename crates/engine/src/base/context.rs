@@ -25,7 +25,7 @@ pub struct Ctx {
     pub cfg: Config,
     /// The call-center settings in force (queues, agents, IVR menus,
     /// routing rules), kept in the database and changed live.
-    pub callcenter: crate::services::callcenter_settings::LiveSettings,
+    pub callcenter: crate::base::callcenter_settings::LiveSettings,
     /// Registrar limits derived from `cfg`.
     pub reg_cfg: RegistrarConfig,
     /// Internal profile (phones).

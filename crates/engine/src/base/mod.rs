@@ -18,6 +18,7 @@
 //! reach the layers above them without naming them.
 
 pub mod acl;
+pub mod callcenter_settings;
 pub mod config;
 pub mod context;
 pub mod directory;

@@ -97,7 +97,7 @@ pub fn route_call(
     number: &str,
     directory: &Directory,
     cfg: &Config,
-    settings: &crate::services::callcenter_settings::CallcenterSettings,
+    settings: &crate::base::callcenter_settings::CallcenterSettings,
 ) -> Route {
     let table = settings.route_table();
     // Office hours are read in the machine's local offset; without rules the
