@@ -12,7 +12,10 @@ use crate::services::callcenter_settings::SettingsAdmin;
 use crate::services::media_library::MediaLibrary;
 use crate::services::queues::QueueService;
 use crate::sip::auth_guard::AuthGuard;
+use crate::sip::keepalive::Registered;
 use crate::sip::profile::{self, Profile};
+use crate::sip::voice_lists::VoiceLists;
+use crate::sip::Edge;
 use anyhow::Context as _;
 use sip::auth::{Algorithm, DigestServer};
 use sip::endpoint::{Endpoint, EndpointConfig};
@@ -29,6 +32,7 @@ use tokio::sync::mpsc;
 /// A running engine.
 pub struct Engine {
     ctx: Arc<Ctx>,
+    edge: Arc<Edge>,
     queues: QueueService,
     media_library: Arc<MediaLibrary>,
     store: Store,
@@ -119,6 +123,15 @@ impl Engine {
             .context("reading the media resources")?;
         let voice = crate::sip::voice_lists::VoiceLists::default();
         voice.load_at_start(&store, &cfg.trunk.acl).await?;
+        let edge = Arc::new(Edge {
+            guard: AuthGuard::new(
+                cfg.sip.auth_fail_limit,
+                Duration::from_secs(cfg.sip.auth_ban_secs),
+            ),
+            voice,
+            mwi: Default::default(),
+            reachability: Default::default(),
+        });
         let events = crate::base::events::EventBus::default();
         let queues = QueueService::start(events.clone(), Some(store.clone()));
         let ctx = Arc::new(Ctx {
@@ -128,10 +141,6 @@ impl Engine {
                 default_expires: cfg.sip.default_expires,
                 max_contacts: cfg.sip.max_contacts,
             },
-            guard: AuthGuard::new(
-                cfg.sip.auth_fail_limit,
-                Duration::from_secs(cfg.sip.auth_ban_secs),
-            ),
             cfg,
             callcenter: Default::default(),
             internal,
@@ -148,27 +157,29 @@ impl Engine {
             audio_cache: media::audio_file::AudioCache::new(),
             conferences: dashmap::DashMap::new(),
             store: store.clone(),
-            mwi: Default::default(),
             calls: Default::default(),
             dialogs: Default::default(),
             cdr_tx,
             shutting_down: AtomicBool::new(false),
             next_call_id: AtomicU64::new(1),
-            voice,
-            reachability: Default::default(),
             events: events.clone(),
-            apps: Arc::new(crate::apps::Launcher),
+            apps: Arc::new(crate::apps::Launcher::new(edge.clone())),
             queue_reports: Arc::new(queues.clone()),
             sounds: media_library.clone(),
         });
         restore_bindings(&ctx, &store).await;
         load_callcenter(&ctx, &queues, &store, callcenter).await?;
-        profile::install(ctx.clone(), Profile::Internal);
-        profile::install(ctx.clone(), Profile::External);
+        profile::install(ctx.clone(), edge.clone(), Profile::Internal);
+        profile::install(ctx.clone(), edge.clone(), Profile::External);
         tokio::spawn(preload_sounds(ctx.clone()));
-        tokio::spawn(directory_loop(ctx.clone(), queues.clone(), store.clone()));
+        tokio::spawn(directory_loop(
+            ctx.clone(),
+            edge.clone(),
+            queues.clone(),
+            store.clone(),
+        ));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
-        tokio::spawn(crate::sip::keepalive::run(ctx.clone()));
+        tokio::spawn(crate::sip::keepalive::run(ctx.clone(), edge.clone()));
         tracing::info!(
             "switchboard ready: SIP {} (internal), {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),
@@ -176,6 +187,7 @@ impl Engine {
         );
         Ok(Engine {
             ctx,
+            edge,
             queues,
             media_library,
             store,
@@ -260,6 +272,17 @@ impl Engine {
     /// Uploaded prompts and music.
     pub fn media_library(&self) -> &MediaLibrary {
         &self.media_library
+    }
+
+    /// The access list, blacklist and number pool (the trunk profile and
+    /// the INVITE check use them; the admin pages change them).
+    pub fn voice_lists(&self) -> &VoiceLists {
+        &self.edge.voice
+    }
+
+    /// Every registered contact, with what the keep-alive pings found.
+    pub fn registered(&self) -> Vec<Registered> {
+        crate::sip::keepalive::registered(&self.ctx, &self.edge.reachability)
     }
 
     /// The call-control handle of live call `id`, if an application drives
@@ -366,7 +389,7 @@ impl Engine {
             "switchboard_auth_banned_sources",
             "gauge",
             "Source addresses currently banned for failing authentication.",
-            self.ctx.guard.banned_count(std::time::Instant::now()),
+            self.edge.guard.banned_count(std::time::Instant::now()),
         );
         e.metric(
             "switchboard_blacklist_rejects_total",
@@ -811,7 +834,7 @@ fn warn_tcp_keepalive(cfg: &Config) {
     }
 }
 
-async fn directory_loop(ctx: Arc<Ctx>, queues: QueueService, store: Store) {
+async fn directory_loop(ctx: Arc<Ctx>, edge: Arc<Edge>, queues: QueueService, store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut callcenter_version = store
         .config_version(store::CALLCENTER_VERSION)
@@ -820,7 +843,7 @@ async fn directory_loop(ctx: Arc<Ctx>, queues: QueueService, store: Store) {
     loop {
         tick.tick().await;
         refresh_directory(&ctx).await;
-        match ctx.voice.refresh(&store, false).await {
+        match edge.voice.refresh(&store, false).await {
             Ok(true) => tracing::info!("voice lists reloaded"),
             Ok(false) => {}
             Err(e) => tracing::warn!("reloading the voice lists failed: {e}"),

@@ -21,10 +21,11 @@ use crate::calls::control::CallControl;
 pub use crate::calls::ports::App;
 use crate::calls::ports::AppLauncher;
 use crate::calls::HangupCause;
+use crate::sip::Edge;
 use std::sync::Arc;
 
 /// Runs `app` on its call until it is done; then hangs up if the caller has not.
-pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
+pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>, edge: Arc<Edge>) {
     let result = match &app {
         App::Echo => echo::run(&call).await,
         App::Readback => readback::run(&call).await,
@@ -33,7 +34,7 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
         App::Dial => dial::run(&call).await,
         App::Queue(q) => queue::run(&call, &ctx, q).await,
         App::Ivr(root) => ivr_call::run(&call, &ctx, root).await,
-        App::Voicemail(ext) => voicemail::run(&call, &ctx, ext).await,
+        App::Voicemail(ext) => voicemail::run(&call, &ctx, &edge, ext).await,
         App::Eavesdrop(ext) => eavesdrop::run(&call, &ctx, ext).await,
         App::Pickup(ext) => pickup::run(&call, &ctx, ext).await,
         App::Announce(prompt) => announce::run(&call, &ctx, prompt).await,
@@ -50,12 +51,22 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>) {
 }
 
 /// Runs applications on the calls that route to one: the launcher the
-/// server plugs into `Ctx` (see [`AppLauncher`]).
-#[derive(Debug, Default)]
-pub struct Launcher;
+/// server plugs into `Ctx` (see [`AppLauncher`]). It holds what the
+/// applications need beyond `Ctx`: the SIP edge, whose message-waiting
+/// subscribers voicemail notifies.
+pub struct Launcher {
+    edge: Arc<Edge>,
+}
+
+impl Launcher {
+    /// A launcher whose applications use `edge`.
+    pub fn new(edge: Arc<Edge>) -> Self {
+        Launcher { edge }
+    }
+}
 
 impl AppLauncher for Launcher {
     fn launch(&self, app: App, call: CallControl, ctx: Arc<Ctx>) {
-        tokio::spawn(run(app, call, ctx));
+        tokio::spawn(run(app, call, ctx, Arc::clone(&self.edge)));
     }
 }

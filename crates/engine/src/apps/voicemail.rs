@@ -5,13 +5,19 @@
 
 use crate::base::context::{now_ms, Ctx};
 use crate::calls::control::{CallControl, CallError, CollectSpec, PlayItem};
+use crate::sip::Edge;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Messages shorter than this are not kept (a caller who hung up at the beep).
 const MIN_SECS: f64 = 0.5;
 
-pub(super) async fn run(call: &CallControl, ctx: &Ctx, ext: &str) -> Result<(), CallError> {
+pub(super) async fn run(
+    call: &CallControl,
+    ctx: &Ctx,
+    edge: &Edge,
+    ext: &str,
+) -> Result<(), CallError> {
     // Read now: a caller who ends the message by hanging up takes the call
     // (and its entry in the live call list) away before the message is saved.
     let caller = ctx
@@ -48,7 +54,7 @@ pub(super) async fn run(call: &CallControl, ctx: &Ctx, ext: &str) -> Result<(), 
     } else {
         call.stop_recording().await?
     };
-    save(call, ctx, ext, &caller, &path, seconds).await;
+    save(call, ctx, edge, ext, &caller, &path, seconds).await;
     if caller_left {
         return Err(CallError::HungUp);
     }
@@ -88,7 +94,15 @@ fn wav_seconds(path: &Path) -> Option<f64> {
     Some(f64::from(r.duration()) / f64::from(spec.sample_rate.max(1)))
 }
 
-async fn save(call: &CallControl, ctx: &Ctx, ext: &str, caller: &str, path: &Path, seconds: f64) {
+async fn save(
+    call: &CallControl,
+    ctx: &Ctx,
+    edge: &Edge,
+    ext: &str,
+    caller: &str,
+    path: &Path,
+    seconds: f64,
+) {
     if seconds < MIN_SECS {
         let _ = std::fs::remove_file(path);
         tracing::info!("call {}: voicemail for {ext} too short, not kept", call.id);
@@ -106,7 +120,7 @@ async fn save(call: &CallControl, ctx: &Ctx, ext: &str, caller: &str, path: &Pat
     match ctx.store.insert_voicemail(&vm).await {
         Ok(id) => {
             tracing::info!("call {}: voicemail {id} for {ext}, {seconds:.1} s", call.id);
-            crate::sip::mwi::notify(ctx, ext).await;
+            crate::sip::mwi::notify(ctx, &edge.mwi, ext).await;
         }
         Err(e) => tracing::warn!("call {}: voicemail for {ext} not listed: {e}", call.id),
     }

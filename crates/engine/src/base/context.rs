@@ -7,7 +7,6 @@ use crate::base::metrics::Metrics;
 use crate::base::registrar::{Registrar, RegistrarConfig};
 use crate::calls::ports::{AppLauncher, QueueReports, SoundLibrary};
 use crate::calls::{CallInfo, CallMsg};
-use crate::sip::auth_guard::AuthGuard;
 use dashmap::DashMap;
 use sip::auth::DigestServer;
 use sip::endpoint::Endpoint;
@@ -40,8 +39,6 @@ pub struct Ctx {
     pub directory: Directory,
     /// Digest challenges and verification.
     pub digest: DigestServer,
-    /// Password-guessing protection.
-    pub guard: AuthGuard,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// RTP/RTCP ports.
@@ -52,8 +49,6 @@ pub struct Ctx {
     pub relay_stats: Arc<media::relay::RelayStats>,
     /// Processing media session counters.
     pub session_stats: Arc<media::session::SessionStats>,
-    /// Message-waiting subscriptions.
-    pub mwi: crate::sip::mwi::Subscriptions,
     /// The database (settings, records).
     pub store: store::Store,
     /// Open conference rooms by name.
@@ -70,10 +65,6 @@ pub struct Ctx {
     pub shutting_down: AtomicBool,
     /// Call ids.
     pub next_call_id: AtomicU64,
-    /// What the keep-alive OPTIONS said of each registered contact.
-    pub reachability: crate::sip::keepalive::Reachability,
-    /// The access list, blacklist and number pool in force.
-    pub voice: crate::sip::voice_lists::VoiceLists,
     /// Live events for subscribers (web pages, wallboard).
     pub events: crate::base::events::EventBus,
     /// Starts applications on calls (the applications layer, plugged in at start).

@@ -16,6 +16,7 @@ use crate::base::registrar::Registrar;
 use crate::calls::Side;
 use dashmap::DashMap;
 use rsip::Request;
+use sip::dialog::{record_routes, strip_tag, Dialog};
 use sip::message;
 use sip::Peer;
 use std::net::SocketAddr;
@@ -231,6 +232,31 @@ pub fn first_hop(route_set: &[String]) -> Option<SocketAddr> {
         .ok()?;
     let port = uri.host_with_port.port.map(|p| *p.value()).unwrap_or(5060);
     Some(SocketAddr::new(ip, port))
+}
+
+/// Our view of a dialog a request of `from` starts (the caller's leg of a
+/// call, a subscription): we are the UAS, so our tag is the To tag.
+pub(crate) fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
+    use rsip::prelude::*;
+    let remote_target = message::contact_uri(invite).unwrap_or_else(|| invite.uri.clone());
+    Dialog {
+        call_id: message::call_id(invite).unwrap_or_default().to_string(),
+        local_tag: message::new_tag(),
+        remote_tag: message::from_tag(invite),
+        local_uri: invite
+            .to_header()
+            .map(|h| strip_tag(h.value()))
+            .unwrap_or_default(),
+        remote_uri: invite
+            .from_header()
+            .map(|h| strip_tag(h.value()))
+            .unwrap_or_default(),
+        remote_target,
+        route_set: record_routes(invite),
+        local_cseq: 0,
+        remote_cseq: message::cseq(invite).map(|c| c.0).unwrap_or(0),
+        peer: from,
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod outcome;
 pub mod ports;
 pub mod router;
 
+pub use actor::{spawn, NewCall};
 pub use outcome::{best_failure, HangupCause};
 
 use serde::Serialize;

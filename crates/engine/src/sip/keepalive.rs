@@ -5,6 +5,7 @@
 //! whether the phone is reachable and how long it took to answer.
 
 use crate::base::context::{now_ms, Ctx};
+use crate::sip::Edge;
 use dashmap::DashMap;
 use serde::Serialize;
 use sip::dialog::Dialog;
@@ -74,12 +75,12 @@ pub struct Registered {
 }
 
 /// Every registered contact, by extension then contact.
-pub fn registered(ctx: &Ctx) -> Vec<Registered> {
+pub fn registered(ctx: &Ctx, reachability: &Reachability) -> Vec<Registered> {
     let now = now_ms();
     let mut out = Vec::new();
     for (user, bindings) in ctx.registrar.all() {
         for b in bindings {
-            let ping = ctx.reachability.get(&b.contact);
+            let ping = reachability.get(&b.contact);
             let host = rsip::Uri::try_from(b.contact.as_str())
                 .map(|u| u.host_with_port.host.to_string())
                 .unwrap_or_default();
@@ -105,7 +106,7 @@ pub fn registered(ctx: &Ctx) -> Vec<Registered> {
 }
 
 /// Pings every registered contact every `sip.ping_secs` (0: never).
-pub async fn run(ctx: Arc<Ctx>) {
+pub async fn run(ctx: Arc<Ctx>, edge: Arc<Edge>) {
     let secs = ctx.cfg.sip.ping_secs;
     if secs == 0 {
         return;
@@ -118,14 +119,14 @@ pub async fn run(ctx: Arc<Ctx>) {
         for (user, bindings) in ctx.registrar.all() {
             for b in bindings {
                 live.insert(b.contact.clone());
-                ping(&ctx, &user, &b);
+                ping(&ctx, &edge, &user, &b);
             }
         }
-        ctx.reachability.retain(&live);
+        edge.reachability.retain(&live);
     }
 }
 
-fn ping(ctx: &Arc<Ctx>, user: &str, b: &crate::base::registrar::Binding) {
+fn ping(ctx: &Ctx, edge: &Arc<Edge>, user: &str, b: &crate::base::registrar::Binding) {
     let Ok(target) = rsip::Uri::try_from(b.contact.as_str()) else {
         return;
     };
@@ -148,7 +149,7 @@ fn ping(ctx: &Arc<Ctx>, user: &str, b: &crate::base::registrar::Binding) {
     let req = dialog.request(rsip::Method::Options, &via, &contact);
     let sent = Instant::now();
     let key = b.contact.clone();
-    let ctx2 = Arc::clone(ctx);
+    let edge = Arc::clone(edge);
     ep.send_request(
         req,
         b.source,
@@ -160,13 +161,13 @@ fn ping(ctx: &Arc<Ctx>, user: &str, b: &crate::base::registrar::Binding) {
                     at: now_ms(),
                 },
                 ClientEvent::Timeout(_) => PingState {
-                    rtt_ms: ctx2.reachability.get(&key).and_then(|p| p.rtt_ms),
+                    rtt_ms: edge.reachability.get(&key).and_then(|p| p.rtt_ms),
                     reachable: false,
                     at: now_ms(),
                 },
                 _ => return,
             };
-            ctx2.reachability.record(&key, state);
+            edge.reachability.record(&key, state);
         }),
     );
 }

@@ -4,7 +4,7 @@
 //! memory (a phone refreshes them well within an hour), keyed by mailbox.
 
 use crate::base::context::Ctx;
-use crate::calls::actor::a_leg_dialog;
+use crate::calls::dialogs::a_leg_dialog;
 use dashmap::DashMap;
 use rsip::headers::Header;
 use rsip::Method;
@@ -117,8 +117,8 @@ pub async fn notify_one(ctx: &Ctx, mailbox: &str, sub: &Subscription) {
 }
 
 /// Tells every phone subscribed to `mailbox` its current counts.
-pub async fn notify(ctx: &Ctx, mailbox: &str) {
-    for sub in ctx.mwi.of(mailbox) {
+pub async fn notify(ctx: &Ctx, subscriptions: &Subscriptions, mailbox: &str) {
+    for sub in subscriptions.of(mailbox) {
         notify_one(ctx, mailbox, &sub).await;
     }
 }

@@ -12,8 +12,9 @@
 use crate::base::context::{now_ms, Ctx};
 use crate::base::events::Event;
 use crate::base::registrar::RegisterOutcome;
-use crate::calls::{actor, CallMsg, Side};
+use crate::calls::{CallMsg, NewCall, Side};
 use crate::sip::auth_guard::FailureOutcome;
+use crate::sip::Edge;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request};
 use sip::auth::{Credentials, Verdict};
@@ -38,13 +39,14 @@ pub enum Profile {
 /// Install the dispatcher of a profile as its endpoint's transaction user: it
 /// runs inside the endpoint's driver task, so registrations and challenges are
 /// answered without a hop between tasks.
-pub fn install(ctx: Arc<Ctx>, profile: Profile) {
+pub fn install(ctx: Arc<Ctx>, edge: Arc<Edge>, profile: Profile) {
     let ep = match profile {
         Profile::Internal => ctx.internal.clone(),
         Profile::External => ctx.external.clone(),
     };
     ep.clone().set_tu(Box::new(Dispatcher {
         ctx,
+        edge,
         profile,
         ep,
         replies: RefCell::new(Vec::new()),
@@ -53,6 +55,8 @@ pub fn install(ctx: Arc<Ctx>, profile: Profile) {
 
 struct Dispatcher {
     ctx: Arc<Ctx>,
+    /// The SIP edge's own state: guard, voice lists, subscriptions.
+    edge: Arc<Edge>,
     profile: Profile,
     ep: Endpoint,
     /// Answers produced while handling one event, sent through the driver's outbox.
@@ -78,7 +82,7 @@ impl Tu for Dispatcher {
     }
 
     fn screen(&mut self, _request: &Request, from: Peer) -> bool {
-        if self.ctx.guard.is_banned(from.addr.ip(), Instant::now()) {
+        if self.edge.guard.is_banned(from.addr.ip(), Instant::now()) {
             // Dropped on purpose, before any transaction exists: no 100 Trying,
             // no answer that would help a password-guessing attacker, no state.
             self.ctx.metrics.banned_drops.fetch_add(1, Relaxed);
@@ -121,7 +125,7 @@ impl Dispatcher {
     }
 
     fn request(&self, tx: TxId, req: Request, from: Peer, is_cancel_of_known: bool) {
-        if self.profile == Profile::External && !self.ctx.voice.get().acl.allows(from.addr.ip()) {
+        if self.profile == Profile::External && !self.edge.voice.get().acl.allows(from.addr.ip()) {
             // The trunk port serves the ACL's peers only: every method, in
             // dialog or not, so a stranger cannot reach a trunk call's dialog.
             self.ctx.metrics.acl_rejects.fetch_add(1, Relaxed);
@@ -256,7 +260,7 @@ impl Dispatcher {
             .unwrap_or(crate::sip::mwi::MAX_EXPIRES)
             .min(crate::sip::mwi::MAX_EXPIRES);
         let tag = message::to_tag(req).unwrap_or_else(message::new_tag);
-        let sub = self.ctx.mwi.subscribe(&mailbox, req, from, &tag, expires);
+        let sub = self.edge.mwi.subscribe(&mailbox, req, from, &tag, expires);
         let mut ok = message::response(req, status(200), Some(&tag));
         ok.headers.push(Header::Expires(rsip::headers::Expires::new(
             expires.to_string(),
@@ -430,14 +434,14 @@ impl Dispatcher {
                 (user, from_display_name(&req).unwrap_or_default(), "inbound")
             }
         };
-        if self.ctx.voice.get().blacklisted(&caller) {
+        if self.edge.voice.get().blacklisted(&caller) {
             self.ctx.metrics.blacklist_rejects.fetch_add(1, Relaxed);
             tracing::info!("INVITE from {caller} ({from}) refused: the number is blacklisted");
             return self.reply(tx, &req, status_with_reason(603, "Decline (Blacklisted)"));
         }
-        actor::spawn(
+        crate::calls::spawn(
             self.ctx.clone(),
-            actor::NewCall {
+            NewCall {
                 a_ep: self.ep.clone(),
                 tx,
                 invite: req,
@@ -532,7 +536,7 @@ impl Dispatcher {
             now,
         ) {
             Verdict::Ok => {
-                self.ctx.guard.success(ip, &creds.username);
+                self.edge.guard.success(ip, &creds.username);
                 Some(creds.username)
             }
             Verdict::Stale => {
@@ -584,7 +588,7 @@ impl Dispatcher {
         self.ctx.metrics.auth_failures.fetch_add(1, Relaxed);
         tracing::info!("auth failed for user '{user}' from {from}: {why}");
         let outcome = self
-            .ctx
+            .edge
             .guard
             .failure(from.addr.ip(), user, proven, Instant::now());
         if outcome == FailureOutcome::Banned {

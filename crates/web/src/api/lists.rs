@@ -88,7 +88,7 @@ pub async fn add(
         .map(|v| (v, body.note.clone()))
         .collect();
     let ctx = engine.ctx();
-    match ctx.voice.add(&ctx.store, list, &entries).await {
+    match engine.voice_lists().add(&ctx.store, list, &entries).await {
         Ok(report) => json(StatusCode::OK, &report),
         Err(AddError::Invalid(e)) => {
             api_error(StatusCode::BAD_REQUEST, &e.to_string(), Some("values"))
@@ -111,7 +111,7 @@ pub async fn remove(
         Err(r) => return *r,
     };
     let ctx = engine.ctx();
-    match ctx.voice.remove(&ctx.store, list, &value).await {
+    match engine.voice_lists().remove(&ctx.store, list, &value).await {
         Ok(true) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
         Ok(false) => err(
             StatusCode::NOT_FOUND,
@@ -126,7 +126,7 @@ pub async fn remove(
 #[utoipa::path(get, path = "/api/registrations", tag = "registrations", responses((status = 200, description = "registered phones: user, agent, status, ping time, contact and its parameters as sent, network address", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn registrations(State(state): State<AppState>) -> Response {
     match engine(&state) {
-        Some(engine) => json(StatusCode::OK, &engine::keepalive::registered(engine.ctx())),
+        Some(engine) => json(StatusCode::OK, &engine.registered()),
         None => no_engine(),
     }
 }

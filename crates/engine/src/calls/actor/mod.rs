@@ -24,13 +24,13 @@ use crate::base::context::{now_ms, CallTx, Ctx};
 use crate::base::events::Event;
 use crate::base::metrics::Outcome;
 use crate::base::registrar::Binding;
-use crate::calls::dialogs::DialogRoute;
+use crate::calls::dialogs::{a_leg_dialog, DialogRoute};
 use crate::calls::router::{self, Route};
 use bytes::Bytes;
 use media::sdp::SessionDescription;
 use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request, Response};
-use sip::dialog::{record_routes, strip_tag, Dialog};
+use sip::dialog::{record_routes, Dialog};
 use sip::endpoint::{ClientEvent, ClientSink, Endpoint};
 use sip::message::{self, status, status_with_reason, SetBody};
 use sip::transaction::TxId;
@@ -330,31 +330,6 @@ struct Call {
     /// Whether we last relayed a hold offer to each leg (by `Side`): a
     /// transferee held by the transferor is taken off hold at the transfer.
     told_hold: [bool; 2],
-}
-
-/// Our view of a dialog a request of `from` starts (the caller's leg of a
-/// call, a subscription): we are the UAS, so our tag is the To tag.
-pub(crate) fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
-    use rsip::prelude::*;
-    let remote_target = message::contact_uri(invite).unwrap_or_else(|| invite.uri.clone());
-    Dialog {
-        call_id: message::call_id(invite).unwrap_or_default().to_string(),
-        local_tag: message::new_tag(),
-        remote_tag: message::from_tag(invite),
-        local_uri: invite
-            .to_header()
-            .map(|h| strip_tag(h.value()))
-            .unwrap_or_default(),
-        remote_uri: invite
-            .from_header()
-            .map(|h| strip_tag(h.value()))
-            .unwrap_or_default(),
-        remote_target,
-        route_set: record_routes(invite),
-        local_cseq: 0,
-        remote_cseq: message::cseq(invite).map(|c| c.0).unwrap_or(0),
-        peer: from,
-    }
 }
 
 impl Call {

@@ -170,12 +170,9 @@ pub(crate) async fn search(
 
 /// The numbers registered now; None without an engine (unknown).
 pub(crate) fn registered_now(state: &AppState) -> Option<HashSet<String>> {
-    state.engine().map(|e| {
-        engine::keepalive::registered(e.ctx())
-            .into_iter()
-            .map(|r| r.user)
-            .collect()
-    })
+    state
+        .engine()
+        .map(|e| e.registered().into_iter().map(|r| r.user).collect())
 }
 
 /// `GET /voice/extensions?q=&page=`.

@@ -268,7 +268,7 @@ pub async fn add(
     let entries: Vec<(String, String)> =
         values.into_iter().map(|v| (v, form.note.clone())).collect();
     let ectx = engine.ctx();
-    match ectx.voice.add(&ectx.store, list, &entries).await {
+    match engine.voice_lists().add(&ectx.store, list, &entries).await {
         Ok(report) => {
             tracing::info!(
                 by = identity.user.username,
@@ -337,7 +337,7 @@ pub async fn remove(
     let ectx = engine.ctx();
     let mut removed = 0usize;
     for v in &values {
-        match ectx.voice.remove(&ectx.store, list, v).await {
+        match engine.voice_lists().remove(&ectx.store, list, v).await {
             Ok(true) => removed += 1,
             Ok(false) => {}
             Err(e) => return view::internal_error(false, ctx.lang, &e.into()),

@@ -92,7 +92,8 @@ pub async fn page(
 
 /// The registered contacts as the table shows them.
 fn rows(engine: &engine::Engine, lang: Lang) -> Vec<Row> {
-    engine::keepalive::registered(engine.ctx())
+    engine
+        .registered()
         .into_iter()
         .map(|r| Row {
             status_label: status_label(lang, r.status),
