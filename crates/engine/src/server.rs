@@ -1,6 +1,12 @@
 //! Starting and stopping the engine: database, directory, both SIP profiles,
 //! the media runtime, background loops (directory refresh, registration expiry
 //! and write-behind, CDR writer) and graceful shutdown.
+//!
+//! The top layer: it may use every other. It builds `Ctx`, plugs into it the
+//! ports the calls layer asks for (the applications' launcher, the queue
+//! service, the media library), and holds the state of the layers that keep
+//! their own (the SIP edge's [`Edge`], the services), which [`Engine`] hands
+//! to the web module.
 
 use crate::base::config::Config;
 use crate::base::context::{now_ms, Ctx};

@@ -1,6 +1,13 @@
-//! Applications that answer calls themselves, driving them through the
-//! call-control API ([`crate::calls::control`]): the built-in test
-//! extensions, queues and IVRs; the robot applications later.
+//! Applications: what answers calls itself, driving them through the
+//! call-control API (`calls::control`): the test extensions (echo,
+//! readback, tone), conference rooms, dial-through, queue calls, IVR calls,
+//! voicemail, announcements, pickup and eavesdrop; the robot applications
+//! later. [`Launcher`] implements the calls layer's `AppLauncher` port,
+//! which the server plugs into `Ctx`.
+//!
+//! May use: every layer below it (base; calls, through the control API and
+//! the ports, never the call actors; the SIP edge, for message waiting;
+//! services). Nothing below names an application.
 
 mod announce;
 mod conference;

@@ -1,5 +1,16 @@
-//! What every part of the engine shares: configuration, the two SIP profiles,
-//! the registrar, the directory, media resources, live calls and counters.
+//! `Ctx`: the handle every task of the engine holds. It keeps what every
+//! layer needs: the configuration (the file's, and the call-center settings
+//! in force), the two SIP endpoints, the registrar and the directory, the
+//! media runtime with its ports and caches, the database, counters and the
+//! event bus.
+//!
+//! It is the one file of the base layer that names the layer above it,
+//! calls, because it carries what calls share with everyone: the live
+//! calls and their mailboxes, the dialog table, and the ports through which
+//! calls reach the layers above them (applications, the queue service, the
+//! media library), which the server plugs in at start. A layer's own state
+//! stays in that layer: the SIP edge's in `sip::Edge`, the services' with
+//! the server.
 
 use crate::base::config::Config;
 use crate::base::directory::Directory;

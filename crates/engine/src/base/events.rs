@@ -3,7 +3,8 @@
 //!
 //! It is a broadcast channel, so a slow subscriber loses old events rather than
 //! slowing the engine; that is right for live views. Records that must never be
-//! lost (CDRs) go through their own queue ([`crate::calls::cdr`]) instead.
+//! lost (CDRs) go through the CDR writer's own queue (in the calls layer)
+//! instead.
 
 use serde::Serialize;
 use std::sync::Arc;

@@ -1,7 +1,18 @@
-//! Calls: every call is one actor task ([`actor`]) owning its legs, dialogs and
-//! media relay. The profile dispatchers talk to it through [`CallMsg`].
+//! The calls layer. Every call is one actor task (the private `actor`
+//! module) owning its legs, dialogs and media. The SIP edge starts calls
+//! ([`spawn`]) and hands them the requests of their dialogs as [`CallMsg`];
+//! applications drive them through the call-control API ([`control`]).
+//! Also here: calls the engine places itself ([`originate`]), the dialplan
+//! router ([`router`]), the dialog table in-dialog requests are checked
+//! against ([`dialogs`]), the CDR writer ([`cdr`]), and the ports through
+//! which calls reach the layers above them ([`ports`]).
+//!
+//! May use: the base layer, and nothing above it. What a call needs from
+//! the applications, the queue service or the media library it asks
+//! through [`ports`], which those layers implement and the server plugs
+//! into `Ctx`.
 
-pub mod actor;
+mod actor;
 pub mod cdr;
 pub mod control;
 pub mod dialogs;

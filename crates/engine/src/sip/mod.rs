@@ -1,4 +1,16 @@
-//! The SIP edge.
+//! The SIP edge: what answers the network outside a call's own dialogs.
+//! The two profiles' dispatchers ([`profile`]) take every request: REGISTER
+//! into the registrar, SUBSCRIBE for message waiting ([`mwi`]), INVITE
+//! (authenticated, checked against the voice lists) into a new call, an
+//! in-dialog request to the call owning the dialog. Also the
+//! password-guessing guard ([`auth_guard`]), the trunk access list,
+//! blacklist and number pool ([`voice_lists`]), and keep-alive pings to
+//! registered phones ([`keepalive`]).
+//!
+//! May use: the base layer and calls. It sits above calls because it
+//! starts them and hands them their requests; calls need only the tables it
+//! fills, which are in the base layer (registrar, directory) or in calls
+//! (the dialog table). Its own state is [`Edge`], not in `Ctx`.
 
 pub mod auth_guard;
 pub mod keepalive;
