@@ -232,9 +232,12 @@ async fn register_on_trunk_port_is_refused() {
 
 #[tokio::test]
 async fn register_answering_the_sha256_challenge_is_accepted() {
-    let server = Server::start("register_sha256");
+    let server = Server::builder("register_sha256")
+        .extensions("1000-1009", "secret")
+        .config("[sip]\nauth_algorithms = [\"SHA-256\", \"MD5\"]\n")
+        .start();
     let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
-    // The default configuration offers SHA-256 next to MD5 (RFC 8760).
+    // Configured, SHA-256 is offered first, next to MD5 (RFC 8760).
     ua.algorithm = "SHA-256";
     let resp = ua.register(3600).await;
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
@@ -249,6 +252,41 @@ async fn register_answering_the_sha256_challenge_is_accepted() {
         "no SHA-256 answer:\n{}",
         server.log_tail(30)
     );
+}
+
+#[tokio::test]
+async fn the_default_challenge_is_one_md5_digest() {
+    // baresip 1.0 gives up on a 401 with two challenges ("Function not
+    // implemented"): the default offers MD5 alone, to REGISTER and INVITE.
+    let server = Server::start("register_md5_default");
+    let mut ua = Ua::new("1000", "secret", server.sip_addr()).await;
+    let host = server.sip_addr().ip();
+    for (method, user, header) in [
+        ("REGISTER", "1000", "WWW-Authenticate"),
+        ("INVITE", "1001", "Proxy-Authenticate"),
+    ] {
+        let uri = format!("sip:{user}@{}", server.sip_addr());
+        let from = format!("<sip:1000@{host}>;tag={}", crate::ua::token());
+        let to = format!("<sip:{user}@{host}>");
+        let (call_id, branch) = (crate::ua::token(), crate::ua::branch());
+        let req = ua.request(method, &uri, &branch, &from, &to, &call_id, 1, "", "");
+        ua.send_raw(req.as_bytes()).await;
+        let resp = ua
+            .recv_where(crate::ua::STEP, |m| {
+                m.call_id() == call_id && m.status.is_some_and(|s| s >= 400)
+            })
+            .await
+            .unwrap_or_else(|| panic!("no challenge to {method}"));
+        if method == "INVITE" {
+            let to = resp.header("To").unwrap_or_default().to_string();
+            let ack = ua.request("ACK", &uri, &branch, &from, &to, &call_id, 1, "", "");
+            ua.send_raw(ack.as_bytes()).await;
+        }
+        let challenges = resp.headers_all(header);
+        assert_eq!(challenges.len(), 1, "{}", resp.raw);
+        let c = sip::auth::Challenge::parse(challenges[0]).expect("a digest challenge");
+        assert_eq!(c.algorithm.to_string(), "MD5", "{}", resp.raw);
+    }
 }
 
 #[tokio::test]
