@@ -19,6 +19,7 @@ mod security_cdr;
 mod security_media;
 mod security_tcp;
 mod security_web;
+mod softphones;
 mod voice;
 mod web;
 mod web_api;
