@@ -121,6 +121,16 @@ put("sip_parse", "register.sip", sip("REGISTER sip:127.0.0.1:5060 SIP/2.0", [
     'Contact: <sip:1001@[::1]:5062;transport=tcp>;expires=3600;+sip.instance="<urn:uuid:1>"',
     "Expires: 3600", 'Authorization: Digest username="1001",realm="switchboard",'
     'nonce="n",uri="sip:127.0.0.1:5060",response="r",algorithm=SHA-256']))
+put("sip_parse", "register_softphones.sip", sip("REGISTER sip:127.0.0.1:5060 SIP/2.0", [
+    "Via: SIP/2.0/UDP 127.0.0.1:5064;branch=z9hG4bK78;rport",
+    "From: <sip:1004@127.0.0.1>;tag=r2", "To: <sip:1004@127.0.0.1>",
+    "Call-ID: reg-2", "CSeq: 2 REGISTER",
+    'Contact: "Desk, \\"left\\"" <sip:1004@127.0.0.1:5062;transport=udp>;'
+    '+org.linphone.specs="conference/1.0,ephemeral/1.1,groupchat/1.1,lime";'
+    '+sip.instance="<urn:uuid:2c4c41b8-e8c5-00e4-8e5e-8b6ecff6b3e4>"',
+    'Contact: <sip:1004@127.0.0.1:5064;ob>;reg-id=1;+sip.ice;methods="INVITE, BYE";'
+    '+sip.instance="<urn:uuid:00000000-0000-0000-0000-00005a1e0b0f>", sip:1004@[::1]:5070;q=0.5',
+    "Expires: 300"]))
 put("sip_parse", "compact.sip", sip("BYE sip:1001@127.0.0.1:5061 SIP/2.0", [
     "v: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKa, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKb",
     "f: <sip:1002@127.0.0.1>;tag=x", "t: <sip:1001@127.0.0.1>;tag=y",

@@ -796,6 +796,89 @@ async fn an_unanswered_call_leaves_a_voicemail_and_the_subscribed_phone_is_told(
     assert_eq!(store.list_missed_calls("1001", 10).await.unwrap().len(), 1);
 }
 
+/// Waits (bounded by `timeout`) until `rtp` has received at least 300 ms of
+/// a steady `hz` tone in PCMU (a beep, not a passing formant of a prompt).
+async fn wait_tone(rtp: &Rtp, hz: f32, timeout: Duration) {
+    const WINDOW: usize = 400;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let pcm = g711_decode(0, &rtp.payload_bytes(0));
+        let mut run = 0;
+        for w in pcm.chunks_exact(WINDOW) {
+            let steady =
+                (dominant_hz(w, 8000.0) - hz).abs() <= 10.0 && media::audio::level_dbov(w) > -30.0;
+            run = if steady { run + 1 } else { 0 };
+            if run * WINDOW >= 2400 {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {hz} Hz tone in {} samples",
+            pcm.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_voicemail_ended_by_hanging_up_keeps_the_callers_number() {
+    let dir = crate::harness::artifacts()
+        .join("voicemail")
+        .join(format!("vm-bye-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = Server::builder("voicemail_bye")
+        .extensions("1000-1001", "secret")
+        .config(&format!(
+            "[calls]\nno_answer_secs = 2\n[voicemail]\nenabled = true\ndir = \"{}\"\n",
+            dir.display()
+        ))
+        .start();
+    let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+        phone.expect_cancel(&inc).await;
+    });
+    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    let media = sdp_media(&dialog.remote_sdp).unwrap();
+    // After the greeting, the beep (1 kHz); then the message, ended by BYE.
+    wait_tone(&a_rtp, 1000.0, STEP).await;
+    a_rtp.send_tone(media, 0, 700.0, 1500, 3).await;
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+
+    let deadline = std::time::Instant::now() + STEP;
+    let list = loop {
+        let (code, body) = server.http_get("/api/voicemail/1001").unwrap();
+        assert_eq!(code, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if list.as_array().is_some_and(|l| !l.is_empty()) {
+            break list;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no message kept: {}",
+            server.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let msg = &list[0];
+    assert_eq!(msg["caller"], "1000", "{list}");
+    assert!(msg["seconds"].as_i64().unwrap_or(0) >= 1, "{list}");
+    let path = msg["path"].as_str().unwrap().to_string();
+    let mut wav = hound::WavReader::open(&path).expect("the message is a WAV");
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let hz = dominant_hz(&samples, 8000.0);
+    assert!(
+        (hz - 700.0).abs() <= 6.0,
+        "the message holds the caller's tone: {hz} Hz"
+    );
+}
+
 /// Sends `key` as SIP INFO in `d`.
 async fn press_key(ua: &mut Ua, d: &mut Dialog, key: char) {
     let body = format!("Signal={key}\r\nDuration=100\r\n");

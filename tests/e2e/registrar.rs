@@ -349,3 +349,104 @@ async fn registrations_survive_a_restart() {
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
     caller.bye(&mut dialog.unwrap()).await;
 }
+
+/// The Contact a Linphone 5 desktop puts in its REGISTER (RFC 5627 instance,
+/// capabilities in a quoted list with commas), for a phone at `addr`.
+fn linphone_contact(user: &str, addr: std::net::SocketAddr) -> String {
+    format!(
+        "<sip:{user}@{addr};transport=udp>;+org.linphone.specs=\"conference/1.0,ephemeral/1.1,groupchat/1.1,lime\";+sip.instance=\"<urn:uuid:2c4c41b8-e8c5-00e4-8e5e-8b6ecff6b3e4>\""
+    )
+}
+
+/// The Contact pjsua 2 sends with SIP outbound on (its default): `ob` in the
+/// URI, `reg-id` and the instance.
+fn pjsua_contact(user: &str, addr: std::net::SocketAddr) -> String {
+    format!(
+        "<sip:{user}@{addr};ob>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-00005a1e0b0f>\""
+    )
+}
+
+/// The registrations API's `params` of `user`'s binding, polled until present.
+async fn api_params(server: &Server, user: &str) -> String {
+    let deadline = std::time::Instant::now() + crate::ua::STEP;
+    loop {
+        let (_, body) = server.http_get("/api/registrations").unwrap();
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let found = list
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["user"] == user))
+            .and_then(|e| e["params"].as_str().map(str::to_string));
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no registration of {user}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn softphone_contact_parameters_come_back_byte_exact_and_survive_a_restart() {
+    let mut server = Server::start("register_contact_params");
+    let mut linphone = Ua::new("1004", "secret", server.sip_addr()).await;
+    let contact = linphone_contact("1004", linphone.addr);
+    let extra = format!("Contact: {contact}\r\nExpires: 3600\r\n");
+    let resp = linphone.transact("REGISTER", "1004", &extra).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    assert_eq!(
+        resp.headers_all("Contact"),
+        [format!("{contact};expires=3600")],
+        "{}",
+        resp.raw
+    );
+    // pjsua with an expires parameter: it wins over the Expires header, and
+    // the 200 carries one expires, ours, after the other parameters.
+    let mut pjsua = Ua::new("1005", "secret", server.sip_addr()).await;
+    let contact5 = pjsua_contact("1005", pjsua.addr);
+    let extra = format!("Contact: {contact5};expires=600\r\nExpires: 300\r\n");
+    let resp = pjsua.transact("REGISTER", "1005", &extra).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    assert_eq!(
+        resp.headers_all("Contact"),
+        [format!("{contact5};expires=600")],
+        "{}",
+        resp.raw
+    );
+    let params4 = contact
+        .split_once('>')
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
+    assert_eq!(api_params(&server, "1004").await, params4);
+
+    // A quoted value left open is refused with a reason, and changes nothing.
+    let bad = format!(
+        "Contact: <sip:1004@{}>;+sip.instance=\"<urn:uuid:1>\r\nExpires: 3600\r\n",
+        linphone.addr
+    );
+    let resp = linphone.transact("REGISTER", "1004", &bad).await;
+    assert_eq!(resp.status, Some(400), "{}", resp.raw);
+    assert!(
+        resp.raw.contains("unterminated quoted string"),
+        "{}",
+        resp.raw
+    );
+
+    // Stored with its parameters: after a restart, the next REGISTER of
+    // another phone of 1004 lists the restored binding exactly.
+    let status = server.stop().expect("running");
+    assert!(status.success(), "exit status {status}");
+    server.restart();
+    assert_eq!(api_params(&server, "1004").await, params4);
+    let mut desk = Ua::new("1004", "secret", server.sip_addr()).await;
+    let resp = desk.register(3600).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let restored = resp
+        .headers_all("Contact")
+        .into_iter()
+        .find_map(|c| c.strip_prefix(&format!("{contact};expires=")))
+        .unwrap_or_else(|| panic!("restored binding not listed exactly:\n{}", resp.raw));
+    let left: u32 = restored.parse().expect("seconds");
+    assert!((3000..=3600).contains(&left), "{left} s left");
+}

@@ -62,6 +62,9 @@ pub struct Registered {
     pub ping_ms: Option<u32>,
     /// The Contact URI.
     pub contact: String,
+    /// The Contact's header parameters as the phone sent them (`expires`
+    /// left out), e.g. `;+sip.instance="<urn:uuid:...>";reg-id=1`.
+    pub params: String,
     /// The host of the Contact URI (what the phone believes its address is).
     pub host: String,
     /// Where the registration really came from (address:port).
@@ -90,6 +93,7 @@ pub fn registered(ctx: &Ctx) -> Vec<Registered> {
                 },
                 ping_ms: ping.and_then(|p| p.rtt_ms),
                 contact: b.contact.clone(),
+                params: b.params.clone(),
                 host,
                 network_ip: b.source.addr.to_string(),
                 expires_in: b.expires_at.saturating_sub(now) / 1000,

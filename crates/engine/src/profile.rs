@@ -354,20 +354,19 @@ impl Dispatcher {
                         extension: aor.clone(),
                     });
                 }
-                for (contact, secs) in &bindings {
+                for b in &bindings {
                     self.ctx.events.publish(|| Event::Registered {
                         extension: aor.clone(),
-                        contact: contact.clone(),
+                        contact: b.contact.clone(),
                         source: from.to_string(),
-                        expires: *secs,
+                        expires: b.expires,
                     });
                 }
                 let mut r = message::response(req, status(200), Some(&message::new_tag()));
-                for (contact, secs) in bindings {
-                    r.headers
-                        .push(Header::Contact(rsip::headers::Contact::new(format!(
-                            "<{contact}>;expires={secs}"
-                        ))));
+                for b in bindings {
+                    r.headers.push(Header::Contact(rsip::headers::Contact::new(
+                        b.header_value(),
+                    )));
                 }
                 self.respond(tx, r);
             }

@@ -5,6 +5,15 @@
 //! restored across a restart) and returns the status and the bindings to report.
 //! The reachable address of a binding is the address the REGISTER came from, not
 //! what its Contact claims — phones behind NAT put private addresses there.
+//!
+//! A binding keeps its Contact's header parameters exactly as sent
+//! (`+sip.instance`, `reg-id`, `+sip.ice`, `methods`...) and the 200 OK gives
+//! them back with our `expires`: RFC 5626/5627 phones look for their instance
+//! there. A contact carrying `+sip.instance` replaces the binding of the same
+//! instance (and `reg-id`) even when its URI changed, the instance being what
+//! identifies a phone (RFC 5626 §4.1): a phone that restarted on another port
+//! leaves no stale binding for calls to fork to. Removal (`expires=0`) goes by
+//! URI only.
 
 use dashmap::DashMap;
 use sip::Peer;
@@ -14,6 +23,9 @@ use sip::Peer;
 pub struct Binding {
     /// The Contact URI, as the phone sent it.
     pub contact: String,
+    /// The Contact's header parameters as sent, `expires` left out
+    /// (`;+sip.instance="<urn:uuid:...>";reg-id=1`; empty when none).
+    pub params: String,
     /// Where to send requests for it (source of the REGISTER).
     pub source: Peer,
     /// Unix milliseconds when it lapses.
@@ -41,11 +53,35 @@ pub struct RegistrarConfig {
     pub max_contacts: usize,
 }
 
+/// A binding as a 200 OK to REGISTER lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reported {
+    /// The Contact URI.
+    pub contact: String,
+    /// Its header parameters as sent (see [`Binding::params`]).
+    pub params: String,
+    /// Seconds left.
+    pub expires: u32,
+}
+
+impl Reported {
+    /// The Contact header value: `<uri>;params;expires=N`.
+    pub fn header_value(&self) -> String {
+        format!("<{}>{};expires={}", self.contact, self.params, self.expires)
+    }
+}
+
+/// Longest Contact URI kept in a binding.
+pub const MAX_CONTACT_URI: usize = 512;
+/// Longest parameter list kept with a binding (Linphone's, the longest
+/// seen, is about 200 bytes).
+pub const MAX_CONTACT_PARAMS: usize = 1024;
+
 /// What the REGISTER handler decided.
 #[derive(Debug, PartialEq)]
 pub enum RegisterOutcome {
-    /// 200 OK listing these bindings (with their remaining seconds).
-    Ok(Vec<(String, u32)>),
+    /// 200 OK listing these bindings.
+    Ok(Vec<Reported>),
     /// 423 Interval Too Brief.
     TooBrief {
         /// Value for Min-Expires.
@@ -69,9 +105,14 @@ pub struct Registrar {
 /// One Contact of a REGISTER, as parsed.
 struct ContactSpec {
     uri: String,
+    params: String,
     expires: Option<u32>,
     q: Option<String>,
+    instance: Option<InstanceKey>,
 }
+
+/// `+sip.instance` (unquoted, case-folded) and `reg-id` of a contact.
+type InstanceKey = (String, Option<String>);
 
 impl Registrar {
     /// An empty table.
@@ -105,16 +146,20 @@ impl Registrar {
             Ok(c) => c,
             Err(why) => return RegisterOutcome::Bad(why),
         };
-        let wildcard = contacts.iter().any(|c| c.uri == "*");
-        if wildcard {
-            // §10.3 step 6: "*" only alone and only with Expires: 0.
-            if contacts.len() != 1 || header_expires != Some(0) {
-                return RegisterOutcome::Bad("Contact * needs Expires: 0 and no other contacts");
+        let contacts = match contacts {
+            Contacts::Star => {
+                // §10.3 step 6: "*" only alone and only with Expires: 0.
+                if header_expires != Some(0) {
+                    return RegisterOutcome::Bad(
+                        "Contact * needs Expires: 0 and no other contacts",
+                    );
+                }
+                self.bindings.remove(aor);
+                self.mark_dirty(aor);
+                return RegisterOutcome::Ok(Vec::new());
             }
-            self.bindings.remove(aor);
-            self.mark_dirty(aor);
-            return RegisterOutcome::Ok(Vec::new());
-        }
+            Contacts::List(list) => list,
+        };
         // Validate every expiry before changing anything: a REGISTER is all or nothing.
         let mut wanted = Vec::with_capacity(contacts.len());
         for c in contacts {
@@ -130,7 +175,7 @@ impl Registrar {
         let list = entry.value_mut();
         list.retain(|b| b.expires_at > now_ms);
         for (c, _) in &wanted {
-            if let Some(b) = list.iter().find(|b| same_uri(&b.contact, &c.uri)) {
+            if let Some(b) = list.iter().find(|b| same_binding(b, c)) {
                 // An equal CSeq is the same REGISTER again (we answer REGISTER
                 // statelessly, so retransmissions reach us): apply it again.
                 if b.call_id == call_id && b.cseq > cseq {
@@ -140,10 +185,18 @@ impl Registrar {
         }
         let mut next = list.clone();
         for (c, e) in wanted {
-            next.retain(|b| !same_uri(&b.contact, &c.uri));
+            if e > 0 {
+                next.retain(|b| !same_binding(b, &c));
+            } else {
+                // Removal goes by URI only: Linphone, changing networks, sends
+                // its new contact and its old one with expires=0, both with
+                // the same instance, in one REGISTER.
+                next.retain(|b| !same_uri(&b.contact, &c.uri));
+            }
             if e > 0 {
                 next.push(Binding {
                     contact: c.uri,
+                    params: c.params,
                     source,
                     expires_at: now_ms + u64::from(e) * 1000,
                     user_agent: user_agent.clone(),
@@ -181,7 +234,7 @@ impl Registrar {
     }
 
     /// The bindings of an extension as a 200 OK reports them.
-    pub fn report(&self, aor: &str, now_ms: u64) -> Vec<(String, u32)> {
+    pub fn report(&self, aor: &str, now_ms: u64) -> Vec<Reported> {
         report(&self.lookup(aor, now_ms), now_ms)
     }
 
@@ -255,11 +308,15 @@ impl Registrar {
     }
 }
 
-fn report(list: &[Binding], now_ms: u64) -> Vec<(String, u32)> {
+fn report(list: &[Binding], now_ms: u64) -> Vec<Reported> {
     list.iter()
         .map(|b| {
             let secs = b.expires_at.saturating_sub(now_ms).div_ceil(1000);
-            (b.contact.clone(), u32::try_from(secs).unwrap_or(u32::MAX))
+            Reported {
+                contact: b.contact.clone(),
+                params: b.params.clone(),
+                expires: u32::try_from(secs).unwrap_or(u32::MAX),
+            }
         })
         .collect()
 }
@@ -269,62 +326,100 @@ fn same_uri(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn parse_contacts(req: &rsip::Request) -> Result<Vec<ContactSpec>, &'static str> {
-    use rsip::headers::UntypedHeader;
-    let mut out = Vec::new();
-    for h in req.headers.iter() {
-        let rsip::Header::Contact(c) = h else {
-            continue;
-        };
-        for item in sip::message::split_header_list(c.value()) {
-            out.push(parse_contact(item)?);
-        }
+/// Does contact `c` update binding `b`: the same URI, or the same instance
+/// (and reg-id) of a phone whose URI changed.
+fn same_binding(b: &Binding, c: &ContactSpec) -> bool {
+    if same_uri(&b.contact, &c.uri) {
+        return true;
     }
-    Ok(out)
+    match &c.instance {
+        // Only parsed when the new contact has an instance at all: plain
+        // phones (and registration storms) never pay for it.
+        Some(key) => sip::contact::parse_params(&b.params)
+            .ok()
+            .and_then(|p| instance_key(&p))
+            .is_some_and(|k| k == *key),
+        None => false,
+    }
 }
 
-fn parse_contact(item: &str) -> Result<ContactSpec, &'static str> {
-    let item = item.trim();
-    if item == "*" {
-        return Ok(ContactSpec {
-            uri: "*".into(),
-            expires: None,
-            q: None,
-        });
+fn instance_key(params: &[sip::contact::Param<'_>]) -> Option<InstanceKey> {
+    let instance = params.iter().find(|p| p.is("+sip.instance"))?.unquoted()?;
+    let reg_id = params
+        .iter()
+        .find(|p| p.is("reg-id"))
+        .and_then(|p| p.unquoted())
+        .map(|r| r.into_owned());
+    Some((instance.to_ascii_lowercase(), reg_id))
+}
+
+/// The Contacts of a REGISTER.
+enum Contacts {
+    /// `*` (alone: anything else with it is refused).
+    Star,
+    /// Addresses (none: a query).
+    List(Vec<ContactSpec>),
+}
+
+fn parse_contacts(req: &rsip::Request) -> Result<Contacts, &'static str> {
+    let entries = sip::message::contacts(req).map_err(|e| e.reason())?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in &entries {
+        match e {
+            sip::contact::ContactEntry::Star if entries.len() == 1 => return Ok(Contacts::Star),
+            sip::contact::ContactEntry::Star => {
+                return Err("Contact * needs Expires: 0 and no other contacts")
+            }
+            sip::contact::ContactEntry::Addr(a) => out.push(contact_spec(a)?),
+        }
     }
-    let (uri, params) = match (item.find('<'), item.rfind('>')) {
-        (Some(l), Some(r)) if l < r => (&item[l + 1..r], &item[r + 1..]),
-        (None, None) => match item.find(';') {
-            Some(i) => (&item[..i], &item[i..]),
-            None => (item, ""),
-        },
-        _ => return Err("Malformed Contact header"),
+    Ok(Contacts::List(out))
+}
+
+fn contact_spec(a: &sip::contact::ContactAddr<'_>) -> Result<ContactSpec, &'static str> {
+    let uri = a.uri;
+    let has = |scheme: &str| {
+        uri.len() > scheme.len()
+            && uri
+                .get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
     };
-    let uri = uri.trim();
-    if !(uri.starts_with("sip:") || uri.starts_with("sips:")) || uri.len() < 5 {
+    let scheme_ok = has("sip:") || has("sips:");
+    if !scheme_ok {
         return Err("Contact URI must be sip: or sips:");
+    }
+    if uri.len() > MAX_CONTACT_URI {
+        return Err("Contact URI too long");
     }
     if rsip::Uri::try_from(uri).is_err() {
         return Err("Malformed Contact URI");
     }
     let mut expires = None;
     let mut q = None;
-    for p in params.split(';') {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        let k = k.trim();
-        if k.eq_ignore_ascii_case("expires") {
+    let mut params = String::new();
+    for p in &a.params {
+        if p.is("expires") {
+            let v = p.unquoted().ok_or("Malformed Contact expires")?;
             expires = Some(
                 v.trim()
-                    .trim_matches('"')
                     .parse::<u32>()
                     .map_err(|_| "Malformed Contact expires")?,
             );
-        } else if k.eq_ignore_ascii_case("q") {
-            q = Some(v.trim().to_string());
+            // Ours replaces it in the 200 OK.
+            continue;
+        }
+        if p.is("q") {
+            q = p.value.map(str::to_string);
+        }
+        p.render(&mut params);
+        if params.len() > MAX_CONTACT_PARAMS {
+            return Err("Contact parameters too long");
         }
     }
     Ok(ContactSpec {
         uri: uri.to_string(),
+        instance: instance_key(&a.params),
+        params,
         expires,
         q,
     })
@@ -357,6 +452,19 @@ mod tests {
         rsip::Request::try_from(s.as_str()).expect("valid REGISTER")
     }
 
+    /// A 200 OK listing these (URI, seconds) bindings without parameters.
+    fn ok(list: &[(&str, u32)]) -> RegisterOutcome {
+        RegisterOutcome::Ok(
+            list.iter()
+                .map(|(c, e)| Reported {
+                    contact: c.to_string(),
+                    params: String::new(),
+                    expires: *e,
+                })
+                .collect(),
+        )
+    }
+
     fn peer() -> Peer {
         Peer::udp("203.0.113.5:40000".parse().expect("addr"))
     }
@@ -371,10 +479,7 @@ mod tests {
             peer(),
             0,
         );
-        assert_eq!(
-            out,
-            RegisterOutcome::Ok(vec![("sip:1000@192.168.1.9:5060".into(), 120)])
-        );
+        assert_eq!(out, ok(&[("sip:1000@192.168.1.9:5060", 120)]));
         let b = r.lookup("1000", 1000);
         assert_eq!(b.len(), 1);
         assert_eq!(
@@ -395,9 +500,11 @@ mod tests {
             peer(),
             0,
         );
-        assert_eq!(out, RegisterOutcome::Ok(vec![("sip:a@h".into(), 3600)]));
+        assert_eq!(out, ok(&[("sip:a@h", 3600)]));
         let out = r.register(&cfg(), "1000", &reg("<sip:b@h>", None, "d", 1), peer(), 0);
-        assert!(matches!(out, RegisterOutcome::Ok(ref v) if v.contains(&("sip:b@h".into(), 1800))));
+        assert!(
+            matches!(out, RegisterOutcome::Ok(ref v) if v.iter().any(|b| b.contact == "sip:b@h" && b.expires == 1800))
+        );
     }
 
     #[test]
@@ -465,7 +572,7 @@ mod tests {
             0,
         );
         let out = r.register(&cfg(), "1000", &reg("", None, "c9", 1), peer(), 10_000);
-        assert_eq!(out, RegisterOutcome::Ok(vec![("sip:a@h".into(), 110)]));
+        assert_eq!(out, ok(&[("sip:a@h", 110)]));
     }
 
     #[test]
@@ -558,5 +665,123 @@ mod tests {
             let out = r.register(&cfg(), "1000", &reg(bad, Some("120"), "c", 1), peer(), 0);
             assert!(matches!(out, RegisterOutcome::Bad(_)), "{bad}: {out:?}");
         }
+    }
+
+    /// The 200 OK's Contact values of an outcome.
+    fn contacts(out: &RegisterOutcome) -> Vec<String> {
+        match out {
+            RegisterOutcome::Ok(list) => list.iter().map(Reported::header_value).collect(),
+            other => panic!("not a 200: {other:?}"),
+        }
+    }
+
+    const LINPHONE: &str = "<sip:1004@192.168.1.20:5062;transport=udp>;expires=3600;+sip.instance=\"<urn:uuid:7f4c2a1e-0d3b-4f3e-9a55-0123456789ab>\";+org.linphone.specs=\"ephemeral/1.1,groupchat/1.2,lime\"";
+    const PJSUA: &str = "<sip:1004@192.168.1.20:5064;ob>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-0000a1b2c3d4>\"";
+
+    #[test]
+    fn contact_parameters_come_back_exactly_with_our_expires() {
+        let r = Registrar::new();
+        let out = r.register(&cfg(), "1004", &reg(LINPHONE, None, "c", 1), peer(), 0);
+        assert_eq!(
+            contacts(&out),
+            ["<sip:1004@192.168.1.20:5062;transport=udp>;+sip.instance=\"<urn:uuid:7f4c2a1e-0d3b-4f3e-9a55-0123456789ab>\";+org.linphone.specs=\"ephemeral/1.1,groupchat/1.2,lime\";expires=3600"]
+        );
+        let r = Registrar::new();
+        let out = r.register(&cfg(), "1004", &reg(PJSUA, Some("300"), "c", 1), peer(), 0);
+        assert_eq!(contacts(&out), [format!("{PJSUA};expires=300")]);
+        let b = &r.lookup("1004", 0)[0];
+        assert_eq!(b.contact, "sip:1004@192.168.1.20:5064;ob");
+        assert!(
+            b.params.starts_with(";reg-id=1;+sip.instance="),
+            "{}",
+            b.params
+        );
+    }
+
+    #[test]
+    fn several_contacts_in_one_header_and_in_several_headers() {
+        let r = Registrar::new();
+        let two = "\"Desk, left\" <sip:a@h>;q=0.7;+sip.ice, sip:b@h;expires=200;methods=\"INVITE, BYE\"\r\nContact: <sip:c@h>;audio";
+        let out = r.register(&cfg(), "1000", &reg(two, Some("120"), "c", 1), peer(), 0);
+        assert_eq!(
+            contacts(&out),
+            [
+                "<sip:a@h>;q=0.7;+sip.ice;expires=120",
+                "<sip:b@h>;methods=\"INVITE, BYE\";expires=200",
+                "<sip:c@h>;audio;expires=120",
+            ]
+        );
+        assert_eq!(r.lookup("1000", 0)[0].q.as_deref(), Some("0.7"));
+    }
+
+    #[test]
+    fn the_same_instance_on_a_new_address_replaces_its_binding() {
+        let r = Registrar::new();
+        r.register(&cfg(), "1004", &reg(PJSUA, Some("300"), "c1", 1), peer(), 0);
+        // Restarted on another port with a new Call-ID: one binding, the new one.
+        let moved = PJSUA.replace(":5064", ":5070");
+        let out = r.register(
+            &cfg(),
+            "1004",
+            &reg(&moved, Some("300"), "c2", 1),
+            peer(),
+            0,
+        );
+        assert_eq!(contacts(&out), [format!("{moved};expires=300")]);
+        // Another flow (reg-id) of the same instance is a binding of its own.
+        let flow2 = PJSUA
+            .replace("reg-id=1", "reg-id=2")
+            .replace(":5064", ":5072");
+        let out = r.register(
+            &cfg(),
+            "1004",
+            &reg(&flow2, Some("300"), "c3", 1),
+            peer(),
+            0,
+        );
+        assert_eq!(contacts(&out).len(), 2);
+        // Removal goes by URI: Linphone changing networks registers its new
+        // contact and removes its old one, same instance, in one REGISTER.
+        let r = Registrar::new();
+        let old = "<sip:1004@10.0.0.5:5062>;+sip.instance=\"<urn:uuid:9>\"";
+        r.register(&cfg(), "1004", &reg(old, Some("300"), "l", 1), peer(), 0);
+        let new = "<sip:1004@10.0.9.9:5062>;+sip.instance=\"<urn:uuid:9>\"";
+        let both = format!("{new}\r\nContact: {old};expires=0");
+        let out = r.register(&cfg(), "1004", &reg(&both, Some("300"), "l", 2), peer(), 0);
+        assert_eq!(contacts(&out), [format!("{new};expires=300")]);
+    }
+
+    #[test]
+    fn hostile_contacts_get_a_clean_400() {
+        let r = Registrar::new();
+        let huge = format!("<sip:a@h>;x=\"{}\"", "a".repeat(2000));
+        let many = format!("<sip:a@h>{}", ";p".repeat(600));
+        let long_uri = format!("<sip:{}@h>", "a".repeat(600));
+        for (bad, why) in [
+            (
+                "<sip:a@h>;+sip.instance=\"<urn:uuid:1>",
+                "unterminated quoted string",
+            ),
+            (
+                "<sip:a@h>;+sip.instance=\"<urn:uuid:1>\\\"",
+                "unterminated quoted string",
+            ),
+            ("<sip:a@h>;;x", "parameter name"),
+            ("<sip:a@h>, *", "Contact *"),
+            ("<sip:a@h> <sip:b@h>", "expected"),
+            (huge.as_str(), "too long"),
+            (many.as_str(), "too long"),
+            (long_uri.as_str(), "URI too long"),
+            ("<tel:+12125551212>", "sip: or sips:"),
+            ("<sip:>", "sip: or sips:"),
+            ("<sip:a@h:port>", "Malformed Contact URI"),
+        ] {
+            let out = r.register(&cfg(), "1000", &reg(bad, Some("120"), "c", 1), peer(), 0);
+            match out {
+                RegisterOutcome::Bad(reason) => assert!(reason.contains(why), "{bad}: {reason}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(r.binding_count(), 0);
     }
 }

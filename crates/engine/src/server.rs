@@ -842,6 +842,7 @@ async fn persist_bindings(ctx: &Ctx, store: &Store) {
                     call_id: b.call_id,
                     cseq: i64::from(b.cseq),
                     q_value: b.q,
+                    params: b.params,
                 })
                 .collect();
             (aor, rows)
@@ -872,6 +873,7 @@ async fn restore_bindings(ctx: &Ctx, store: &Store) {
                     &r.aor,
                     Binding {
                         contact: r.contact,
+                        params: r.params,
                         source,
                         expires_at: r.expires_at.max(0) as u64,
                         user_agent: r.user_agent,

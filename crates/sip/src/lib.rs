@@ -1,12 +1,14 @@
 //! Switchboard's SIP stack.
 //!
 //! Messages are `rsip` types ([`message`] has the helpers, [`parse`] the safe
-//! parser). The transaction layer ([`transaction`]) and digest authentication
-//! ([`auth`]) are sans-IO cores: they take `now` as an argument and return what to
-//! send, so they are tested with a virtual clock. The tokio driver ([`endpoint`])
+//! parser, [`contact`] the exact Contact parser). The transaction layer
+//! ([`transaction`]) and digest authentication ([`auth`]) are sans-IO cores:
+//! they take `now` as an argument and return what to send, so they are tested
+//! with a virtual clock. The tokio driver ([`endpoint`])
 //! owns the sockets ([`transport`]) and the clock.
 
 pub mod auth;
+pub mod contact;
 pub mod dialog;
 pub mod endpoint;
 mod fastparse;

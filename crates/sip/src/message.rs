@@ -181,11 +181,28 @@ pub fn max_forwards(req: &Request) -> Option<u32> {
 }
 
 /// The URI of the first Contact header (where in-dialog requests go).
+/// Parsed with [`crate::contact`]: rsip's typed Contact fails on the
+/// `+sip.instance="<urn:...>"` that RFC 5626/5627 phones add to it.
 pub fn contact_uri(msg: &impl HasHeaders) -> Option<rsip::Uri> {
-    msg.headers().iter().find_map(|h| match h {
-        Header::Contact(c) => c.typed().ok().map(|c| c.uri),
+    let value = msg.headers().iter().find_map(|h| match h {
+        Header::Contact(c) => Some(c.value()),
         _ => None,
-    })
+    })?;
+    match crate::contact::parse(value).ok()?.first()? {
+        crate::contact::ContactEntry::Addr(a) => rsip::Uri::try_from(a.uri).ok(),
+        crate::contact::ContactEntry::Star => None,
+    }
+}
+
+/// Every Contact of a message, all its Contact headers read as one list
+/// (RFC 3261 §7.3.1), parsed exactly (see [`crate::contact`]).
+pub fn contacts(
+    msg: &impl HasHeaders,
+) -> Result<Vec<crate::contact::ContactEntry<'_>>, crate::contact::ContactError> {
+    crate::contact::parse_all(msg.headers().iter().filter_map(|h| match h {
+        Header::Contact(c) => Some(c.value()),
+        _ => None,
+    }))
 }
 
 /// Build a response to `req`: Via, From, To, Call-ID and CSeq copied (§8.2.6.2);
@@ -317,6 +334,30 @@ mod tests {
         let text = response(&req(), status(200), None).to_string();
         assert!(text.contains("\r\nServer: Switchboard\r\n"), "{text}");
         assert!(!text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+    }
+
+    #[test]
+    fn contact_uri_reads_instance_and_outbound_contacts() {
+        for (contact, uri) in [
+            (
+                "<sip:1004@127.0.0.1:5062;transport=udp>;+sip.instance=\"<urn:uuid:7f4c2a1e>\"",
+                // rsip writes the transport in capitals.
+                "sip:1004@127.0.0.1:5062;transport=UDP",
+            ),
+            (
+                "<sip:1004@127.0.0.1:5064;ob>;reg-id=1;+sip.instance=\"<urn:uuid:1>\"",
+                "sip:1004@127.0.0.1:5064;ob",
+            ),
+            ("\"A, B\" <sip:a@h>;expires=60", "sip:a@h"),
+            ("sip:a@h:5070;expires=60", "sip:a@h:5070"),
+        ] {
+            let raw = format!(
+                "INVITE sip:1@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContact: {contact}\r\nContent-Length: 0\r\n\r\n"
+            );
+            let msg = crate::parse::parse_message(raw.as_bytes()).expect("parses");
+            let got = contact_uri(&msg).map(|u| u.to_string());
+            assert_eq!(got.as_deref(), Some(uri), "{contact}");
+        }
     }
 
     #[test]

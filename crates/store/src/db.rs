@@ -93,6 +93,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cdr_in_progress",
         include_str!("../migrations/0012_cdr_in_progress.sql"),
     ),
+    (
+        13,
+        "registration_params",
+        include_str!("../migrations/0013_registration_params.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

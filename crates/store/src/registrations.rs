@@ -30,6 +30,9 @@ pub struct BindingRow {
     pub cseq: i64,
     /// The contact's `q` parameter as written (e.g. `"0.5"`), if any.
     pub q_value: Option<String>,
+    /// The Contact's header parameters as sent, `expires` left out
+    /// (`;+sip.instance="<urn:uuid:...>";reg-id=1`); empty when none.
+    pub params: String,
 }
 
 impl Store {
@@ -83,8 +86,8 @@ impl Store {
             .map_err(db_err("loading bindings"))?
             .rows_affected();
         let rows = sqlx::query(
-            "SELECT aor, contact, source, expires_at, user_agent, call_id, cseq, q_value \
-             FROM registrations ORDER BY aor, contact",
+            "SELECT aor, contact, source, expires_at, user_agent, call_id, cseq, q_value, \
+             params FROM registrations ORDER BY aor, contact",
         )
         .fetch_all(&mut *tx)
         .await
@@ -112,7 +115,7 @@ fn check_aor(aor: &str, rows: &[BindingRow]) -> Result<(), StoreError> {
     }
 }
 
-/// Extensions per DELETE/INSERT statement; keeps bind parameters (8 per row,
+/// Extensions per DELETE/INSERT statement; keeps bind parameters (9 per row,
 /// up to 10 contacts each) well under SQLite's and PostgreSQL's limits.
 const AORS_PER_STATEMENT: usize = 200;
 
@@ -143,7 +146,7 @@ async fn replace_aors(tx: &mut Tx, chunk: &[(String, Vec<BindingRow>)]) -> Resul
     }
     let mut ins = sqlx::QueryBuilder::<db::Db>::new(
         "INSERT INTO registrations \
-         (aor, contact, source, expires_at, user_agent, call_id, cseq, q_value) ",
+         (aor, contact, source, expires_at, user_agent, call_id, cseq, q_value, params) ",
     );
     ins.push_values(rows, |mut b, row| {
         b.push_bind(row.aor.as_str())
@@ -153,7 +156,8 @@ async fn replace_aors(tx: &mut Tx, chunk: &[(String, Vec<BindingRow>)]) -> Resul
             .push_bind(row.user_agent.as_str())
             .push_bind(row.call_id.as_str())
             .push_bind(row.cseq)
-            .push_bind(row.q_value.as_deref());
+            .push_bind(row.q_value.as_deref())
+            .push_bind(row.params.as_str());
     });
     ins.build()
         .execute(&mut **tx)
@@ -174,11 +178,12 @@ async fn replace_aor(tx: &mut Tx, aor: &str, rows: &[BindingRow]) -> Result<(), 
         // whole batch on the primary key.
         sqlx::query(
             "INSERT INTO registrations \
-             (aor, contact, source, expires_at, user_agent, call_id, cseq, q_value) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             (aor, contact, source, expires_at, user_agent, call_id, cseq, q_value, params) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (aor, contact) DO UPDATE SET source = excluded.source, \
              expires_at = excluded.expires_at, user_agent = excluded.user_agent, \
-             call_id = excluded.call_id, cseq = excluded.cseq, q_value = excluded.q_value",
+             call_id = excluded.call_id, cseq = excluded.cseq, q_value = excluded.q_value, \
+             params = excluded.params",
         )
         .bind(aor)
         .bind(&row.contact)
@@ -188,6 +193,7 @@ async fn replace_aor(tx: &mut Tx, aor: &str, rows: &[BindingRow]) -> Result<(), 
         .bind(&row.call_id)
         .bind(row.cseq)
         .bind(&row.q_value)
+        .bind(&row.params)
         .execute(&mut **tx)
         .await
         .map_err(db_err("saving bindings"))?;
@@ -206,5 +212,6 @@ fn from_row(row: &DbRow) -> Result<BindingRow, sqlx::Error> {
         call_id: row.try_get("call_id")?,
         cseq: row.try_get("cseq")?,
         q_value: row.try_get("q_value")?,
+        params: row.try_get("params")?,
     })
 }

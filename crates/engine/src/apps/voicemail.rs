@@ -12,6 +12,13 @@ use std::time::Duration;
 const MIN_SECS: f64 = 0.5;
 
 pub(super) async fn run(call: &CallControl, ctx: &Ctx, ext: &str) -> Result<(), CallError> {
+    // Read now: a caller who ends the message by hanging up takes the call
+    // (and its entry in the live call list) away before the message is saved.
+    let caller = ctx
+        .calls
+        .get(&call.id)
+        .map(|c| c.value().1.caller.clone())
+        .unwrap_or_default();
     call.answer().await?;
     call.play(
         vec![
@@ -37,13 +44,11 @@ pub(super) async fn run(call: &CallControl, ctx: &Ctx, ext: &str) -> Result<(), 
         Err(e) => return Err(e),
     };
     let seconds = if caller_left {
-        // The call's end closed the file; read its length back.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        wav_seconds(&path).unwrap_or(0.0)
+        finished_length(&path).await
     } else {
         call.stop_recording().await?
     };
-    save(call, ctx, ext, &path, seconds).await;
+    save(call, ctx, ext, &caller, &path, seconds).await;
     if caller_left {
         return Err(CallError::HungUp);
     }
@@ -61,27 +66,38 @@ fn message_path(dir: &Path, ext: &str, call: u64) -> PathBuf {
     dir.join(safe).join(format!("{stamp}-{call}.wav"))
 }
 
+/// The length of a recording the call's end is closing: read back until two
+/// reads agree (the media task finishes the file on its own thread), for at
+/// most 3 s.
+async fn finished_length(path: &Path) -> f64 {
+    let mut last = -1.0;
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = wav_seconds(path).unwrap_or(0.0);
+        if now == last && now > 0.0 {
+            break;
+        }
+        last = now;
+    }
+    last.max(0.0)
+}
+
 fn wav_seconds(path: &Path) -> Option<f64> {
     let r = hound::WavReader::open(path).ok()?;
     let spec = r.spec();
     Some(f64::from(r.duration()) / f64::from(spec.sample_rate.max(1)))
 }
 
-async fn save(call: &CallControl, ctx: &Ctx, ext: &str, path: &Path, seconds: f64) {
+async fn save(call: &CallControl, ctx: &Ctx, ext: &str, caller: &str, path: &Path, seconds: f64) {
     if seconds < MIN_SECS {
         let _ = std::fs::remove_file(path);
         tracing::info!("call {}: voicemail for {ext} too short, not kept", call.id);
         return;
     }
-    let caller = ctx
-        .calls
-        .get(&call.id)
-        .map(|c| c.value().1.caller.clone())
-        .unwrap_or_default();
     let vm = store::Voicemail {
         id: None,
         extension: ext.to_string(),
-        caller,
+        caller: caller.to_string(),
         at: now_ms() as i64,
         path: path.display().to_string(),
         seconds: seconds.round() as i64,

@@ -15,12 +15,14 @@ fn binding(aor: &str, contact: &str, expires_at: i64) -> BindingRow {
         call_id: format!("reg-{contact}"),
         cseq: 7,
         q_value: None,
+        params: String::new(),
     }
 }
 
 async fn save_replace_load(store: &Store) {
     let mut q = binding("1001", "sip:1001@192.0.2.10:5060", NOW + 60_000);
     q.q_value = Some("0.5".to_string());
+    q.params = ";q=0.5;+sip.instance=\"<urn:uuid:1>\";reg-id=1".to_string();
     store
         .save_bindings(
             "1001",
@@ -38,7 +40,9 @@ async fn save_replace_load(store: &Store) {
         )
         .await
         .unwrap();
-    assert_eq!(store.load_bindings(NOW - 10).await.unwrap().len(), 3);
+    let loaded = store.load_bindings(NOW - 10).await.unwrap();
+    assert_eq!(loaded.len(), 3);
+    assert!(loaded.contains(&q), "q and parameters kept: {loaded:?}");
 
     // Replacing drops contacts that are no longer listed.
     let refreshed = binding("1001", "sip:1001@192.0.2.10:5060", NOW + 120_000);

@@ -122,8 +122,8 @@ pub async fn remove(
 }
 
 /// `GET /api/registrations`: the registered phones (manual 3.2.7): user,
-/// agent, status, ping time, contact host, network address.
-#[utoipa::path(get, path = "/api/registrations", tag = "registrations", responses((status = 200, description = "registered phones: user, agent, status, ping time, contact, network address", body = serde_json::Value), crate::api::doc::Errors))]
+/// agent, status, ping time, contact host and parameters, network address.
+#[utoipa::path(get, path = "/api/registrations", tag = "registrations", responses((status = 200, description = "registered phones: user, agent, status, ping time, contact and its parameters as sent, network address", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn registrations(State(state): State<AppState>) -> Response {
     match engine(&state) {
         Some(engine) => json(StatusCode::OK, &engine::keepalive::registered(engine.ctx())),
