@@ -18,7 +18,8 @@ object a line with an "event" key:
   log          {"text"} (a command failed in the pjsua library)
 
 Commands ("cmd"): call {to, [headers]}, answer {call, [code]}, hangup {call},
-dtmf {call, digits, method: rfc2833|info}, hold {call}, unhold {call},
+dtmf {call, digits, method: rfc2833|info}, hold {call}, unhold {call} (the
+tone stops while we hold, as on most phones),
 xfer {call, to}, xfer_replaces {call, dest_call}, record {call, file} (a new
 recording of what the call receives, closing the previous one), stop_record
 {call}, mute {call, on} (stop or restart sending the tone), quit.
@@ -258,6 +259,19 @@ class MyAccount(pj.Account):
         call.answer(op)
 
 
+def set_muted(call, on):
+    """Stops (or restarts) sending the tone on `call`."""
+    call.muted = on
+    am = audio_media(call)
+    p = players.get(call.handle)
+    if am is None:
+        return
+    if on and p is not None:
+        p.stopTransmit(am)
+    elif not on:
+        connect_tone(call.handle, am)
+
+
 def get_call(cmd):
     c = calls.get(int(cmd["call"]))
     if c is None:
@@ -300,9 +314,13 @@ def handle(cmd, acc):
         get_call(cmd).sendDtmf(prm)
         return {}
     if op == "hold":
+        # Like baresip and most desk phones, stop sending our audio while we
+        # hold the call (pjsua itself would go on sending on a sendonly stream).
+        set_muted(get_call(cmd), True)
         get_call(cmd).setHold(pj.CallOpParam(True))
         return {}
     if op == "unhold":
+        set_muted(get_call(cmd), False)
         prm = pj.CallOpParam(True)
         prm.opt.flag = pj.PJSUA_CALL_UNHOLD
         get_call(cmd).reinvite(prm)
@@ -331,16 +349,7 @@ def handle(cmd, acc):
         close_recorder(int(cmd["call"]))
         return {}
     if op == "mute":
-        cid = int(cmd["call"])
-        call = get_call(cmd)
-        call.muted = bool(cmd.get("on", True))
-        am = audio_media(call)
-        p = players.get(cid)
-        if am is not None:
-            if call.muted and p is not None:
-                p.stopTransmit(am)
-            elif not call.muted:
-                connect_tone(cid, am)
+        set_muted(get_call(cmd), bool(cmd.get("on", True)))
         return {}
     if op == "quit":
         raise SystemExit(0)

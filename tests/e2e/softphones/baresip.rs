@@ -105,12 +105,22 @@ impl Baresip {
     pub fn spawn(server: &Server, ext: &str, password: &str, opts: BaresipOpts) -> Baresip {
         check_installed();
         let dir = super::phone_dir(server, &format!("baresip-{ext}"));
-        let tone = super::audio::tone_file(&super::artifacts_dir().join("tones"), opts.tone_hz);
+        // The source runs at the first codec's rate: no resampling on the
+        // way out (baresip 1.0's resampler loses 15 dB at 1400 Hz).
+        let srate = match opts.codecs.first().map(|c| c.to_ascii_uppercase()) {
+            Some(c) if c == "G722" => 16_000,
+            Some(c) if c == "OPUS" => 48_000,
+            _ => 8_000,
+        };
+        let tone = super::audio::tone_file(
+            &super::artifacts_dir().join("tones"),
+            opts.tone_hz,
+            srate,
+        );
         let sip_port = free_udp_tcp_port();
         let ctrl_port = free_tcp_port();
         // Two RTP/RTCP pairs: a phone may hold two calls (consultation).
         let rtp = server.ports.media_port(super::next_media_slot());
-        let srate = super::audio::TONE_RATE;
         let config = format!(
             "poll_method\t\tepoll\n\
              net_interface\t\t127.0.0.1\n\
@@ -141,10 +151,23 @@ impl Baresip {
         );
         std::fs::write(dir.join("config"), config).expect("write baresip config");
         let server_sip = format!("{}", server.sip_addr());
+        // The account's codecs need the rate and channels baresip lists them
+        // with, or it ignores the restriction (and offers everything).
+        let codecs: Vec<&str> = opts
+            .codecs
+            .iter()
+            .map(|c| match c.to_ascii_uppercase().as_str() {
+                "PCMU" => "PCMU/8000/1",
+                "PCMA" => "PCMA/8000/1",
+                "G722" => "G722/16000/1",
+                "OPUS" => "opus/48000/2",
+                _ => panic!("no baresip codec {c} in this driver"),
+            })
+            .collect();
         let accounts = format!(
             "<sip:{ext}@{server_sip};transport=udp>;auth_pass={password};audio_codecs={};\
              regint=600;answermode=manual\n",
-            opts.codecs.join(",")
+            codecs.join(",")
         );
         std::fs::write(dir.join("accounts"), accounts).expect("write baresip accounts");
         let log = std::fs::File::create(dir.join("log")).expect("create baresip log");
@@ -199,19 +222,35 @@ impl Baresip {
         }
     }
 
-    /// Waits for REGISTER_OK (a REGISTER_FAIL fails at once, with its reason).
+    /// Waits until the account is registered: REGISTER_OK, or `reginfo`
+    /// saying OK (the first registration may finish before the ctrl_tcp
+    /// connection exists, and its event is then lost); a REGISTER_FAIL or an
+    /// ERR fails at once, with the reason.
     pub fn wait_registered(&self) {
-        let ev = self.events.wait_for(EVENT_TIMEOUT, |evs| {
-            evs.iter()
-                .find(|e| {
-                    e["type"] == "REGISTER_OK" || e["type"] == "REGISTER_FAIL"
-                })
-                .cloned()
-        });
-        match ev {
-            Some(e) if e["type"] == "REGISTER_OK" => {}
-            Some(e) => self.fail(&format!("registration failed: {}", e["param"])),
-            None => self.fail("never registered"),
+        let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
+        if let Some(l) = log.lines().find(|l| l.contains("codec not found")) {
+            self.fail(&format!("the account's codec list was refused: {l}"));
+        }
+        let deadline = Instant::now() + EVENT_TIMEOUT;
+        loop {
+            let evs = self.events.snapshot();
+            if let Some(e) = evs.iter().find(|e| e["type"] == "REGISTER_FAIL") {
+                self.fail(&format!("registration failed: {}", e["param"]));
+            }
+            if evs.iter().any(|e| e["type"] == "REGISTER_OK") {
+                return;
+            }
+            let info = self.command("reginfo", "");
+            if info.contains("OK ") {
+                return;
+            }
+            if info.contains("ERR") {
+                self.fail(&format!("registration failed: {info}"));
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("never registered: {info}"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 

@@ -90,7 +90,11 @@ impl Pjsua {
             py.display()
         );
         let dir = super::phone_dir(server, &format!("pjsua-{ext}"));
-        let tone = super::audio::tone_file(&super::artifacts_dir().join("tones"), opts.tone_hz);
+        let tone = super::audio::tone_file(
+            &super::artifacts_dir().join("tones"),
+            opts.tone_hz,
+            super::audio::TONE_RATE,
+        );
         let sip_port = free_udp_tcp_port();
         let rtp = server.ports.media_port(super::next_media_slot());
         let stderr = std::fs::File::create(dir.join("agent.stderr")).expect("create stderr file");
@@ -446,6 +450,8 @@ impl Phone for Pjsua {
 
 impl Drop for Pjsua {
     fn drop(&mut self) {
+        // The tail before the agent logs its shutdown.
+        let tail = std::thread::panicking().then(|| self.log_tail(40));
         if let Some(mut c) = self.child.take() {
             let _ = writeln!(self.stdin, "{}", json!({"cmd": "quit", "id": 0}));
             let deadline = Instant::now() + Duration::from_secs(3);
@@ -458,12 +464,11 @@ impl Drop for Pjsua {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if std::thread::panicking() {
+        if let Some(tail) = tail {
             eprintln!(
-                "---- {} log {} (last 40 lines) ----\n{}",
+                "---- {} log {} (last 40 lines) ----\n{tail}",
                 self.label(),
                 self.dir.join("pjsua.log").display(),
-                self.log_tail(40)
             );
         }
     }
