@@ -478,22 +478,38 @@ async fn the_agent_blind_transfers_the_caller_with_refer_and_the_caller_talks_to
     let b_rtp_port = server.ports.media_port(2);
     let mut b_dialog = agent.answer(&inc, &sdp(b_rtp_port, "sendrecv")).await;
 
-    // The agent transfers the caller to 1002: 202, a NOTIFY saying 200, BYE.
+    // The agent transfers the caller to 1002: 202 and a NOTIFY saying 100
+    // Trying; the target rings; once it answers, the agent hears 200 (RFC
+    // 3515 sipfrag) and its leg is released.
     let host = server.sip_addr().ip();
     let r = agent
         .refer(&mut b_dialog, &format!("sip:1002@{host}"))
         .await;
     assert_eq!(r.status, Some(202), "{}", r.raw);
     let notify = agent.expect_request("NOTIFY", &b_dialog.call_id, "").await;
-    assert!(notify.body.contains("SIP/2.0 200"), "{}", notify.raw);
-    agent.expect_request("BYE", &b_dialog.call_id, "").await;
-
-    // The target rings; once it answers, the caller talks to it.
+    assert!(notify.body.contains("SIP/2.0 100"), "{}", notify.raw);
     let inc = target
         .wait_invite(STEP)
         .await
         .expect("the transfer target rings");
     let mut t_dialog = target.answer(&inc, &sdp(t_rtp.port, "sendrecv")).await;
+    let notify = agent
+        .recv_where(STEP, |m| {
+            m.method.as_deref() == Some("NOTIFY") && m.body.contains("SIP/2.0 200")
+        })
+        .await
+        .expect("a NOTIFY with the target's 200");
+    assert!(
+        notify
+            .header("Subscription-State")
+            .is_some_and(|v| v.starts_with("terminated")),
+        "{}",
+        notify.raw
+    );
+    agent.respond(&notify, 200, "OK", None, "").await;
+    agent.expect_request("BYE", &b_dialog.call_id, "").await;
+
+    // The caller talks to the target.
     let t_media = sdp_media(&t_dialog.remote_sdp).unwrap();
     a_rtp.clear_payloads();
     tokio::join!(
@@ -810,7 +826,10 @@ async fn the_agent_consults_a_colleague_then_transfers_the_caller_with_refer_rep
     );
     let r = agent.refer(&mut leg1, &target).await;
     assert_eq!(r.status, Some(202), "{}", r.raw);
-    agent.expect_request("NOTIFY", &leg1.call_id, "").await;
+    let trying = agent.expect_request("NOTIFY", &leg1.call_id, "").await;
+    assert!(trying.body.contains("SIP/2.0 100"), "{}", trying.raw);
+    let done = agent.expect_request("NOTIFY", &leg1.call_id, "").await;
+    assert!(done.body.contains("SIP/2.0 200"), "{}", done.raw);
     agent.expect_request("BYE", &leg1.call_id, "").await;
     agent.expect_request("BYE", &leg2.call_id, "").await;
 

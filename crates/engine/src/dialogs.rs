@@ -97,6 +97,14 @@ impl DialogTable {
             .map(|r| (r.call.clone(), r.side))
     }
 
+    /// The leg's side changed: a call whose caller transferred the callee
+    /// away makes the callee's leg its leg A.
+    pub fn set_side(&self, call_id: &str, side: Side) {
+        if let Some(mut r) = self.by_call_id.get_mut(call_id) {
+            r.side = side;
+        }
+    }
+
     /// The peer's answer fixed its tag (and, for a proxied peer, the route).
     pub fn confirm(&self, call_id: &str, remote_tag: Option<String>, proxy: Option<SocketAddr>) {
         if let Some(mut r) = self.by_call_id.get_mut(call_id) {

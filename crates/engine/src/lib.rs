@@ -4,7 +4,7 @@
 //! bindings; [`calls`] holds the per-call actors; [`router`] decides where a
 //! number goes; [`cdr`] writes call records; [`server`] starts and stops it all.
 
-pub mod acd;
+pub use callcenter::acd;
 pub mod acl;
 pub mod apps;
 pub mod auth_guard;
@@ -26,7 +26,7 @@ pub mod queues;
 pub mod queues_store;
 pub mod registrar;
 pub mod router;
-pub mod routing;
+pub use callcenter::routing;
 pub mod server;
 pub mod sounds;
 pub mod voice_lists;

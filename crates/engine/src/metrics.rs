@@ -80,6 +80,15 @@ pub struct Metrics {
     pub cdr_write_errors: AtomicU64,
     /// Calls hung up for lack of RTP.
     pub media_timeouts: AtomicU64,
+    /// Calls refused with 488 because no codec could be given to both
+    /// sides (the callee answered one the caller never offered and we
+    /// cannot transcode, or the offer has no usable audio).
+    pub codec_mismatches: AtomicU64,
+    /// REFERs refused (bad Refer-To, unknown or unreachable target, a
+    /// Replaces naming no dialog): the call stays up.
+    pub refer_rejects: AtomicU64,
+    /// Transfers carried out by REFER, blind or attended.
+    pub transfers: AtomicU64,
 }
 
 impl Metrics {

@@ -471,6 +471,24 @@ impl Engine {
             "Calls hung up for lack of RTP.",
             m.media_timeouts.load(Relaxed),
         );
+        e.metric(
+            "switchboard_codec_mismatches_total",
+            "counter",
+            "Calls refused with 488: no codec both sides can use, even transcoding.",
+            m.codec_mismatches.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_refer_rejects_total",
+            "counter",
+            "REFERs refused (bad Refer-To, unknown or unreachable target, unknown Replaces).",
+            m.refer_rejects.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_transfers_total",
+            "counter",
+            "Transfers carried out by REFER (blind and attended).",
+            m.transfers.load(Relaxed),
+        );
         let sip = [&self.internal_stats, &self.external_stats];
         let sum =
             |f: fn(&SipStats) -> &AtomicU64| sip.iter().map(|s| f(s).load(Relaxed)).sum::<u64>();

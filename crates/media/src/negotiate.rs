@@ -90,6 +90,39 @@ pub fn accepted(answer: &MediaDescription, prefs: &[Codec]) -> Option<LegFormat>
     })
 }
 
+/// Whether the codec an answer picked (its first format that is not
+/// telephone-event or comfort noise) is one the offer contained, by encoding
+/// name and clock rate (RFC 3264 §6: an answer may only use offered codecs;
+/// payload type numbers may differ between the two). An answer that names no
+/// codec at all is not within the offer.
+pub fn answer_within_offer(offer: &MediaDescription, answer: &MediaDescription) -> bool {
+    let is_codec = |name: &str| {
+        !name.eq_ignore_ascii_case("telephone-event") && !name.eq_ignore_ascii_case("CN")
+    };
+    let Some((_, name, clock)) = answer.rtpmaps().into_iter().find(|(_, n, _)| is_codec(n)) else {
+        return false;
+    };
+    offer
+        .rtpmaps()
+        .iter()
+        .any(|(_, n, c)| *c == clock && n.eq_ignore_ascii_case(&name))
+}
+
+/// The audio codecs of `m` as "NAME/clock" (for logs and Warning headers).
+pub fn codec_names(m: &MediaDescription) -> String {
+    let names: Vec<String> = m
+        .rtpmaps()
+        .into_iter()
+        .filter(|(_, n, _)| !n.eq_ignore_ascii_case("telephone-event"))
+        .map(|(_, n, c)| format!("{n}/{c}"))
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(" ")
+    }
+}
+
 fn rtpmap_lines(codec: Codec, pt: u8) -> String {
     format!(
         "a=rtpmap:{pt} {}/{}\r\n",
@@ -187,6 +220,22 @@ mod tests {
         // Preferring what the other leg uses avoids transcoding.
         let f = choose(m, &PREFS, Some(Codec::Pcmu)).unwrap();
         assert_eq!(f.codec, Codec::Pcmu);
+    }
+
+    #[test]
+    fn an_answer_must_pick_an_offered_codec() {
+        let opus_only = sdp("m=audio 4000 RTP/AVP 96 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n");
+        let (_, offer) = audio_section(&opus_only).unwrap();
+        let pcmu = sdp("m=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n");
+        assert!(!answer_within_offer(offer, audio_section(&pcmu).unwrap().1));
+        // Same codec under another payload type number is within the offer.
+        let opus = sdp("m=audio 5000 RTP/AVP 111 101\r\na=rtpmap:111 OPUS/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n");
+        assert!(answer_within_offer(offer, audio_section(&opus).unwrap().1));
+        // Only telephone-event: no codec at all.
+        let te = sdp("m=audio 5000 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n");
+        assert!(!answer_within_offer(offer, audio_section(&te).unwrap().1));
+        assert_eq!(codec_names(offer), "opus/48000");
+        assert_eq!(codec_names(audio_section(&te).unwrap().1), "none");
     }
 
     #[test]

@@ -33,6 +33,13 @@ pub enum HangupCause {
     IncompatibleDestination,
     /// No media ports, internal failure.
     NormalTemporaryFailure,
+    /// This part of the call ended because a party transferred the other
+    /// away without consultation (REFER); the transferred call goes on in
+    /// a record of its own.
+    BlindTransfer,
+    /// This part of the call ended in an attended transfer (REFER with
+    /// Replaces): the two remaining parties go on in a record of their own.
+    AttendedTransfer,
 }
 
 impl HangupCause {
@@ -52,6 +59,8 @@ impl HangupCause {
             HangupCause::ServerRestart => "SERVER_RESTART",
             HangupCause::IncompatibleDestination => "INCOMPATIBLE_DESTINATION",
             HangupCause::NormalTemporaryFailure => "NORMAL_TEMPORARY_FAILURE",
+            HangupCause::BlindTransfer => "BLIND_TRANSFER",
+            HangupCause::AttendedTransfer => "ATTENDED_TRANSFER",
         }
     }
 

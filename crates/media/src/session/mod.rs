@@ -167,6 +167,7 @@ pub struct SessionStats {
 
 enum Cmd {
     Attach(Side, RtpPortPair),
+    SwapLegs,
     Format(Side, LegFormat),
     Remote(Side, Remote),
     Hear(Side, Hears),
@@ -282,6 +283,17 @@ impl MediaSession {
     pub fn attach(&mut self, side: Side, pair: RtpPortPair) {
         self.ports[side as usize] = Some(pair.port);
         self.send(Cmd::Attach(side, pair));
+    }
+
+    /// Exchanges legs A and B (sockets, latches, formats, what each hears):
+    /// for a call whose caller transferred the callee away, so the party
+    /// that stays becomes leg A and leg B can be re-attached to the transfer
+    /// target. A recording in progress keeps its channels by leg, so the
+    /// parties change channels from here on.
+    pub fn swap_legs(&mut self) {
+        self.ports.swap(0, 1);
+        self.formats.swap(0, 1);
+        self.send(Cmd::SwapLegs);
     }
 
     /// The local RTP port of `side`, if attached.

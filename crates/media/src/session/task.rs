@@ -59,6 +59,11 @@ impl Task {
             Cmd::Attach(side, pair) => {
                 self.legs[side as usize] = Some(Leg::new(pair, SideState::default()))
             }
+            Cmd::SwapLegs => {
+                self.legs.swap(0, 1);
+                // Resamplers are keyed by leg index.
+                self.resamplers.clear();
+            }
             Cmd::Format(side, f) => {
                 if let Some(leg) = &mut self.legs[side as usize] {
                     leg.set_format(f);

@@ -7,17 +7,11 @@
 //! the rest of the engine (external numbers through a gateway, queues,
 //! voicemail...) is handed back as an [`IvrOutcome`] for the engine to route.
 
-pub mod binding;
-pub mod menu;
-pub mod runner;
-pub mod validate;
-
-#[cfg(test)]
-mod runner_tests;
-
-pub use menu::{IvrAction, IvrEntry, IvrMenu};
-pub use runner::{ExitReason, IvrInput, IvrRun, IvrStep};
-pub use validate::{validate, validate_structure, IvrContext, IvrError, MAX_DEPTH};
+// The model, validation and runner live in the pure `callcenter` crate.
+pub use callcenter::ivr::{
+    binding, menu, runner, validate, validate_structure, ExitReason, IvrAction, IvrContext,
+    IvrEntry, IvrError, IvrInput, IvrMenu, IvrRun, IvrStep, MAX_DEPTH,
+};
 
 use crate::calls::control::{CallControl, CallError, Collected, PlayItem};
 use std::path::PathBuf;

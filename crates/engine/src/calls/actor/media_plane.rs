@@ -86,6 +86,14 @@ impl MediaPlane {
         }
     }
 
+    /// Exchanges the legs (see [`MediaSession::swap_legs`]); a relay is
+    /// upgraded to a session first by the caller.
+    pub(super) fn swap_legs(&mut self) {
+        if let MediaPlane::Session(s) = self {
+            s.swap_legs();
+        }
+    }
+
     pub(super) fn session(&self) -> Option<&MediaSession> {
         match self {
             MediaPlane::Session(s) => Some(s),
@@ -138,9 +146,13 @@ impl Call {
     }
 
     /// The offer to the callee: the caller's offer anchored on our B-side
-    /// port, plus the codecs of our preference list the caller lacks, so a
-    /// callee that supports none of the caller's codecs can still be reached
-    /// (we transcode).
+    /// port, its codecs first and in its order (so a callee that shares one
+    /// picks it and the call is relayed as is), then the codecs of our
+    /// preference list the caller lacks, so a callee that supports none of
+    /// the caller's codecs can still be reached (we transcode). When we can
+    /// decode none of the caller's codecs we could not transcode anyway, so
+    /// nothing is added: the callee then answers with one of the caller's
+    /// codecs or refuses.
     pub(super) fn offer_for_b(&self, offer: SessionDescription) -> Vec<u8> {
         let mut sdp = offer;
         let port = self.media.local_port(Side::B).unwrap_or(0);
@@ -150,6 +162,9 @@ impl Call {
         sdp.anchor(self.ctx.advertise, &ports);
         if let Some((i, m)) = negotiate::audio_section(&sdp) {
             let (have, _) = negotiate::offered_codecs(m);
+            if have.is_empty() {
+                return sdp.to_string().into_bytes();
+            }
             let used: Vec<String> = m.formats.clone();
             let extra: Vec<_> = self
                 .prefs()
@@ -160,13 +175,7 @@ impl Call {
             let m = &mut sdp.media[i];
             for c in extra {
                 let pt = c.static_pt();
-                // Before telephone-event and the like: audio codecs first.
-                let at = m
-                    .formats
-                    .iter()
-                    .position(|f| f.parse::<u8>().is_ok_and(|p| p >= 96))
-                    .unwrap_or(m.formats.len());
-                m.formats.insert(at, pt.to_string());
+                m.formats.push(pt.to_string());
                 m.push_attribute(&format!(
                     "rtpmap:{pt} {}/{}",
                     c.encoding_name(),
@@ -180,65 +189,69 @@ impl Call {
     /// The callee's SDP (in a 183 or the 200) arrived: returns the SDP for
     /// the caller. When the callee picked a codec the caller offered, its
     /// answer goes to the caller anchored (relay fast path); otherwise we
-    /// answer the caller ourselves with its best codec and transcode.
-    pub(super) fn answer_for_a(&mut self, b_sdp: SessionDescription) -> Vec<u8> {
+    /// answer the caller ourselves with its best codec and transcode. When
+    /// neither is possible (the callee picked a codec the caller never
+    /// offered and we cannot decode the caller's codecs, or the callee's),
+    /// the error says why: an answer may only hold offered codecs (RFC 3264).
+    pub(super) fn answer_for_a(&mut self, b_sdp: SessionDescription) -> Result<Vec<u8>, String> {
         self.learn_remote(Side::B, &b_sdp);
         if let Some(body) = self.a_answer.clone() {
             // Already answered (early media or local ringback, then the 200):
             // the same answer; the callee's side is learnt now.
             self.callee_sdp_after_our_answer(&b_sdp);
-            return body;
+            return Ok(body);
         }
         let all = media::codec::Codec::ALL.to_vec();
-        let b_format =
-            negotiate::audio_section(&b_sdp).and_then(|(_, m)| negotiate::accepted(m, &all));
+        let b_audio = negotiate::audio_section(&b_sdp).map(|(_, m)| m);
+        let b_format = b_audio.and_then(|m| negotiate::accepted(m, &all));
         let a_offer = self.a_offer.clone();
-        let a_has_b_codec = match (&a_offer, b_format) {
-            (Some(o), Some(b)) => negotiate::audio_section(o)
-                .map(|(_, m)| {
-                    negotiate::offered_codecs(m)
-                        .0
-                        .iter()
-                        .any(|(_, c)| *c == b.codec)
-                })
-                .unwrap_or(false),
-            _ => true,
+        let a_audio = a_offer
+            .as_ref()
+            .and_then(|o| negotiate::audio_section(o).map(|(_, m)| m.clone()));
+        let within_offer = match (&a_audio, b_audio) {
+            (Some(offer), Some(answer)) => negotiate::answer_within_offer(offer, answer),
+            // A delayed offer: the callee made the offer, the caller answers it.
+            _ if a_offer.is_none() => true,
+            _ => false,
         };
-        let body = if a_has_b_codec {
+        let body = if within_offer {
             // Both legs use what the callee answered.
             self.formats = [b_format, b_format];
             self.anchor(b_sdp, Side::A)
         } else {
             let prefs = self.prefs();
-            let a_format = a_offer.as_ref().and_then(|o| {
-                negotiate::audio_section(o).and_then(|(_, m)| negotiate::choose(m, &prefs, None))
-            });
-            match (a_offer, a_format) {
-                (Some(offer), Some(a_format)) => {
-                    self.formats = [Some(a_format), b_format];
-                    tracing::info!(
-                        "call {}: transcoding {} (caller) <-> {} (callee)",
-                        self.id,
-                        a_format.codec,
-                        b_format.map(|f| f.codec.to_string()).unwrap_or_default()
-                    );
-                    self.ensure_session();
-                    let port = self.media.local_port(Side::A).unwrap_or(0);
-                    match negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id) {
-                        Ok(sdp) => sdp.to_string().into_bytes(),
-                        Err(e) => {
-                            tracing::warn!("call {}: cannot build our answer: {e}", self.id);
-                            self.anchor(b_sdp, Side::A)
-                        }
-                    }
-                }
-                // Nothing of the caller's we can decode: pass the answer on
-                // and let the phones sort it out, as a plain relay would.
-                _ => self.anchor(b_sdp, Side::A),
-            }
+            let a_format = a_audio
+                .as_ref()
+                .and_then(|m| negotiate::choose(m, &prefs, None));
+            let caller_codecs = a_audio
+                .as_ref()
+                .map(negotiate::codec_names)
+                .unwrap_or_else(|| "none".into());
+            let callee_codecs = b_audio
+                .map(negotiate::codec_names)
+                .unwrap_or_else(|| "none".into());
+            let (Some(offer), Some(a_format), Some(b_format)) = (a_offer, a_format, b_format)
+            else {
+                return Err(format!(
+                    "no common codec: the caller offered {caller_codecs}, the callee answered {callee_codecs}"
+                ));
+            };
+            self.formats = [Some(a_format), Some(b_format)];
+            tracing::info!(
+                "call {}: transcoding {} (caller) <-> {} (callee)",
+                self.id,
+                a_format.codec,
+                b_format.codec
+            );
+            self.ensure_session();
+            let port = self.media.local_port(Side::A).unwrap_or(0);
+            negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id)
+                .map_err(|e| format!("cannot answer the caller's offer: {e}"))?
+                .to_string()
+                .into_bytes()
         };
         self.a_answer = Some(body.clone());
-        body
+        Ok(body)
     }
 
     /// The callee's SDP when the caller already has our answer: with a

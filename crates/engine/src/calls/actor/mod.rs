@@ -12,6 +12,7 @@ mod eavesdrop;
 mod media_plane;
 mod originated;
 mod pickup;
+mod refer;
 mod voicemail;
 
 use media_plane::MediaPlane;
@@ -194,6 +195,11 @@ impl Call {
             a_acked: false,
             delayed_offer: false,
             b_ack_pending: None,
+            transferor: None,
+            released_legs: Vec::new(),
+            plain_transfer: false,
+            record_closed: false,
+            told_hold: [false; 2],
         }
     }
 }
@@ -242,6 +248,9 @@ enum Pending {
         ack: Bytes,
         side: Side,
     },
+    /// Our own re-INVITE of leg A (taking a transferee off hold): ACK its
+    /// 2xx and use the codec it answered.
+    Reinvite(Side),
     /// BYE and the like: nothing to do with the answer.
     Fire,
 }
@@ -306,6 +315,21 @@ struct Call {
     delayed_offer: bool,
     /// With a delayed offer, our ACK to the callee, waiting for the caller's answer.
     b_ack_pending: Option<Request>,
+    /// The phone whose REFER is being carried out (it gets the NOTIFYs).
+    transferor: Option<refer::Transferor>,
+    /// Legs released by a transfer (Call-ID and profile): their late
+    /// requests are answered, and their dialogs forgotten at the end.
+    released_legs: Vec<(String, Endpoint)>,
+    /// A call with no application that a REFER made application-driven:
+    /// it ends when the transferred call does.
+    plain_transfer: bool,
+    /// This call's record was closed by an attended transfer (the
+    /// conversation goes on in the other call's record): nothing more is
+    /// written for it.
+    record_closed: bool,
+    /// Whether we last relayed a hold offer to each leg (by `Side`): a
+    /// transferee held by the transferor is taken off hold at the transfer.
+    told_hold: [bool; 2],
 }
 
 /// Our view of a dialog a request of `from` starts (the caller's leg of a
@@ -400,6 +424,21 @@ impl Call {
             }
             None => None,
         };
+        if offer
+            .as_ref()
+            .is_some_and(|o| media::negotiate::audio_section(o).is_none())
+        {
+            self.ctx
+                .metrics
+                .codec_mismatches
+                .fetch_add(1, Ordering::Relaxed);
+            return self.fail_a_warning(
+                488,
+                "Not Acceptable Here",
+                "304 Media type not available: the offer has no audio stream",
+                HangupCause::IncompatibleDestination,
+            );
+        }
         self.delayed_offer = offer.is_none();
         self.a_offer = offer.clone();
         let settings = self.ctx.callcenter.get();
@@ -596,6 +635,10 @@ impl Call {
                     }
                 }
             }
+            Pending::Reinvite(side) => {
+                let side = *side;
+                self.on_reinvite_event(token, side, ev)
+            }
             Pending::Fire => {
                 if matches!(&ev, ClientEvent::Timeout(_))
                     || matches!(&ev, ClientEvent::Response(_, r) if r.status_code.code() >= 200)
@@ -631,6 +674,9 @@ impl Call {
     }
 
     fn on_fork_provisional(&mut self, i: usize, resp: &Response) {
+        if self.bridging() && (180..=183).contains(&resp.status_code.code()) {
+            self.notify_transferor(180, "Ringing", false);
+        }
         if self.state != State::Ringing || self.winner.is_some() {
             return;
         }
@@ -639,8 +685,12 @@ impl Call {
         }
         let code = resp.status_code.code();
         if !self.early_media && message::has_sdp(resp, &resp.body) {
-            if let Some(Ok(sdp)) = self.parse_sdp(resp) {
-                let body = self.answer_for_a(sdp);
+            // Early media the caller could not use is not passed on; the
+            // answer decides (see `on_fork_answered`).
+            if let Some(Ok(Ok(body))) = self
+                .parse_sdp(resp)
+                .map(|r| r.map(|s| self.answer_for_a(s)))
+            {
                 self.early_media = true;
                 let mut r = self.a_response(code, true);
                 r.set_body(body, SDP);
@@ -727,7 +777,10 @@ impl Call {
             return self.bridge_answered(&resp);
         }
         let body = match self.parse_sdp(&resp) {
-            Some(Ok(sdp)) => Some(self.answer_for_a(sdp)),
+            Some(Ok(sdp)) => match self.answer_for_a(sdp) {
+                Ok(body) => Some(body),
+                Err(why) => return self.codec_mismatch(i, &why),
+            },
             _ => None,
         };
         let mut ok = self.a_response(200, true);
@@ -797,6 +850,9 @@ impl Call {
     }
 
     fn on_request(&mut self, side: Side, tx: TxId, req: Request, from: Peer) {
+        if self.is_transferor_leg(message::call_id(&req).unwrap_or_default()) {
+            return self.on_transferor_request(tx, req);
+        }
         // The dispatcher let a request from elsewhere in only because the
         // phone's registration moved there (NAT rebinding): follow it.
         if from.addr != self.dialog(side).peer.addr
@@ -843,6 +899,7 @@ impl Call {
             _ if self.state != State::Answered => {
                 ep.respond(tx, message::response(&req, status(491), None));
             }
+            Method::Refer => self.on_plain_refer(side, tx, req),
             _ => self.relay_request(side, tx, req),
         }
     }
@@ -871,6 +928,7 @@ impl Call {
             match self.parse_sdp(&req) {
                 Some(Ok(sdp)) => {
                     self.media.set_hold(sdp.is_hold());
+                    self.told_hold[target as usize] = sdp.is_hold();
                     self.learn_remote(origin, &sdp);
                     out.set_body(self.anchor(sdp, target), SDP);
                 }
@@ -1036,6 +1094,43 @@ impl Call {
         self.finish(cause, by, code);
     }
 
+    /// Refuses the caller's INVITE with a Warning header (RFC 3261 §20.43:
+    /// `code agent "text"`) that says what could not be satisfied.
+    fn fail_a_warning(&mut self, code: u16, reason: &str, warning: &str, cause: HangupCause) {
+        let (warn_code, text) = warning.split_once(' ').unwrap_or(("399", warning));
+        let mut r = self.a_response_with(status_with_reason(code, reason), true);
+        r.headers.push(Header::Other(
+            "Warning".into(),
+            format!(
+                "{warn_code} {} \"{}\"",
+                self.ctx.host(),
+                text.replace(['"', '\\'], "")
+            ),
+        ));
+        self.a_ep.respond(self.a_tx, r);
+        self.cancel_forks(None);
+        self.finish(cause, "system", code);
+    }
+
+    /// The callee answered with SDP the caller cannot be given (no codec of
+    /// the caller's, none we can transcode): it is hung up, and the caller
+    /// gets 488 with the reason, instead of a connected call without audio.
+    fn codec_mismatch(&mut self, i: usize, why: &str) {
+        tracing::warn!("call {}: refused with 488: {why}", self.id);
+        self.ctx
+            .metrics
+            .codec_mismatches
+            .fetch_add(1, Ordering::Relaxed);
+        self.bye_fork(i);
+        self.winner = None;
+        self.fail_a_warning(
+            488,
+            "Not Acceptable Here",
+            &format!("305 Incompatible media format: {why}"),
+            HangupCause::IncompatibleDestination,
+        );
+    }
+
     fn cancel_forks(&mut self, except: Option<usize>) {
         for (i, f) in self.forks.iter_mut().enumerate() {
             if Some(i) == except || f.final_code.is_some() || f.cancel_wanted {
@@ -1109,6 +1204,11 @@ impl Call {
         self.ctx.dialogs.remove(&self.a_call_id);
         for f in &self.forks {
             self.ctx.dialogs.remove(&f.dialog.call_id);
+        }
+        // A transfer still pending ends with the call: its transferor hears so.
+        self.notify_transferor(487, "Request Terminated", true);
+        for (call_id, _) in &self.released_legs {
+            self.ctx.dialogs.remove(call_id);
         }
         self.ctx.calls.remove(&self.id);
         self.media.close_unless_recording();
@@ -1243,6 +1343,9 @@ impl Call {
         let Some(answer) = self.answer_ms else {
             return;
         };
+        if self.record_closed {
+            return;
+        }
         if self.state != State::Answered || self.cdr_open.as_ref() == Some(&self.recording) {
             return;
         }
@@ -1296,7 +1399,9 @@ impl Call {
     /// Queues the CDR; only then does the call stop counting as active, so
     /// a graceful shutdown that waits for active calls loses no record.
     fn send_cdr(&self, cdr: store::Cdr) {
-        if self.ctx.cdr_tx.send(cdr).is_err() {
+        if self.record_closed {
+            // Closed by an attended transfer; the other call records the rest.
+        } else if self.ctx.cdr_tx.send(cdr).is_err() {
             tracing::error!("call {}: CDR writer gone, record lost", self.id);
         }
         self.ctx

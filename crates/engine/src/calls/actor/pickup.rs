@@ -119,6 +119,8 @@ impl Call {
         let gone = keep.other();
         self.bye(gone);
         self.released = Some(gone);
+        self.close_record_at_attended_transfer(gone);
+        self.unhold(keep);
         if let Some(s) = self.media.session() {
             s.hear(keep, Hears::Conference { room, member });
             s.hear(gone, Hears::Silence);

@@ -58,9 +58,12 @@ impl Call {
                 return;
             }
         };
-        // A fresh set of forks for this bridge.
+        // A fresh set of forks for this bridge (a transferor's leg stays
+        // reachable until it is released).
         for f in std::mem::take(&mut self.forks) {
-            self.ctx.dialogs.remove(&f.dialog.call_id);
+            if !self.is_transferor_leg(&f.dialog.call_id) {
+                self.ctx.dialogs.remove(&f.dialog.call_id);
+            }
         }
         self.winner = None;
         self.failures.clear();
@@ -101,6 +104,7 @@ impl Call {
 
     /// The called party answered: connect the two.
     pub(in crate::calls::actor) fn bridge_answered(&mut self, resp: &rsip::Response) {
+        self.transfer_answered();
         let prefs = media::codec::Codec::ALL.to_vec();
         if let Some(Ok(sdp)) = self.parse_sdp(resp) {
             if let Some(f) =
@@ -141,6 +145,14 @@ impl Call {
     /// The bridge is over: the caller hears silence and the application
     /// gets `result`.
     pub(in crate::calls::actor) fn end_bridge(&mut self, result: Result<(), CallError>) {
+        match &result {
+            Err(CallError::NotReached(code, reason)) => {
+                let reason = reason.clone();
+                self.notify_transferor(*code, &reason, true);
+            }
+            Err(_) => self.notify_transferor(503, "Service Unavailable", true),
+            Ok(()) => {}
+        }
         if let Some(s) = self.media.session() {
             s.hear(Side::A, Hears::Silence);
         }

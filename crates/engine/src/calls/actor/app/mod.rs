@@ -317,7 +317,7 @@ impl Call {
         }
     }
 
-    fn app_state(&mut self) -> &mut AppState {
+    pub(super) fn app_state(&mut self) -> &mut AppState {
         self.app.get_or_insert_with(AppState::default)
     }
 

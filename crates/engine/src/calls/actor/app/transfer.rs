@@ -11,7 +11,6 @@ use crate::calls::control::{Command, QueueOutcome};
 use crate::calls::CallMsg;
 use crate::queues::QueueMsg;
 use media::mixer::MemberOptions;
-use rsip::headers::Header;
 
 /// What the application waits for across a transfer.
 enum Waiting {
@@ -20,104 +19,42 @@ enum Waiting {
 }
 
 impl Call {
-    /// The target of a REFER: the user part of Refer-To.
-    fn refer_target(req: &Request) -> Option<String> {
-        let value =
-            message::header_value(req, "Refer-To").or_else(|| message::header_value(req, "r"))?;
-        let uri = value
-            .trim()
-            .trim_start_matches('<')
-            .split(['>', ';', '?'])
-            .next()?
-            .trim();
-        let uri = rsip::Uri::try_from(uri).ok()?;
-        message::uri_user(&uri).filter(|u| !u.is_empty())
-    }
-
-    /// REFER from the bridged party: accept, report, release it, transfer.
+    /// REFER from the bridged party of an application call: checked, then
+    /// accepted with progress NOTIFYs (see `refer`), the caller transferred.
     pub(in crate::calls::actor) fn on_refer(&mut self, tx: TxId, req: Request) {
-        let ep = self.b_ep.clone();
-        let Some(target) = Self::refer_target(&req) else {
-            let r = message::response(
-                &req,
-                sip::message::status_with_reason(400, "Bad Refer-To"),
-                None,
-            );
-            ep.respond(tx, r);
-            return;
-        };
-        let replaces = Self::refer_replaces(&req);
-        if let Some(call_id) = &replaces {
-            if !self.ctx.dialogs.contains(call_id) {
-                let r = message::response(
-                    &req,
-                    sip::message::status_with_reason(481, "Replaced Call Does Not Exist"),
-                    None,
-                );
-                ep.respond(tx, r);
-                return;
+        match self.check_refer(&req) {
+            Ok(kind) => self.accept_refer(tx, req, kind, None),
+            Err(why) => {
+                let ep = self.b_ep.clone();
+                self.refuse_refer(&ep, tx, &req, why);
             }
         }
-        ep.respond(tx, message::response(&req, status(202), None));
-        // The implicit subscription (RFC 3515): one NOTIFY with the outcome of
-        // our side of the transfer, terminated at once (a blind transfer).
-        let via = self.ctx.sent_by(&ep);
-        let contact = self.contact_for(Side::B);
-        let peer = self.dialog(Side::B).peer;
-        let mut notify = self
-            .dialog_mut(Side::B)
-            .request(Method::Notify, &via, &contact);
-        notify
-            .headers
-            .push(Header::Other("Event".into(), "refer".into()));
-        notify.headers.push(Header::Other(
-            "Subscription-State".into(),
-            "terminated;reason=noresource".into(),
-        ));
-        notify.set_body(
-            b"SIP/2.0 200 OK\r\n".to_vec(),
-            "message/sipfrag;version=2.0",
-        );
-        ep.send_request(notify, peer, Arc::new(|_| {}));
-        match replaces {
-            Some(call_id) => self.attended_transfer(&call_id),
-            None => {
-                tracing::info!("call {}: blind transfer to {target} (REFER)", self.id);
-                self.transfer_to(target);
-            }
-        }
-    }
-
-    /// The Call-ID in a Refer-To's `Replaces` (RFC 3891), URL-decoded.
-    fn refer_replaces(req: &Request) -> Option<String> {
-        let value =
-            message::header_value(req, "Refer-To").or_else(|| message::header_value(req, "r"))?;
-        let start = value.find("Replaces=")? + "Replaces=".len();
-        let raw = value[start..].split(['&', '>']).next()?;
-        let decoded = raw
-            .replace("%3B", ";")
-            .replace("%3b", ";")
-            .replace("%40", "@")
-            .replace("%3D", "=")
-            .replace("%3d", "=");
-        let call_id = decoded.split(';').next()?.trim();
-        (!call_id.is_empty()).then(|| call_id.to_string())
     }
 
     /// Attended transfer: the caller meets the party of the transferring
     /// phone's other call (the one `call_id` names); both of the
     /// transferring party's legs are released.
-    fn attended_transfer(&mut self, call_id: &str) {
+    /// Returns the number of the party the caller now talks to.
+    pub(in crate::calls::actor) fn attended_transfer(&mut self, call_id: &str) -> Option<String> {
         let Some((other, side)) = self.ctx.dialogs.owner(call_id) else {
-            return;
+            self.notify_transferor(481, "Call Does Not Exist", true);
+            return None;
         };
         let room = media::conference::Conference::start(&self.ctx.media_rt, media::audio::RATE_8K);
-        let partner = self
+        let (partner, number) = self
             .ctx
             .calls
             .iter()
             .find(|e| e.value().0.same_channel(&other))
-            .map(|e| *e.key())
+            .map(|e| {
+                let info = &e.value().1;
+                // The party of the other call that stays.
+                let number = match side.other() {
+                    Side::A => info.caller.clone(),
+                    Side::B => info.b_party.clone().unwrap_or_else(|| info.callee.clone()),
+                };
+                (*e.key(), number)
+            })
             .unwrap_or_default();
         let (reply, rx) = oneshot::channel();
         let _ = other.send(CallMsg::Control(Command::Attend {
@@ -127,7 +64,11 @@ impl Call {
             reply,
         }));
         // The transferring party leaves this call; the agent is free again.
-        self.bye(Side::B);
+        if self.transferor.is_some() {
+            self.notify_transferor(200, "OK", true);
+        } else {
+            self.bye(Side::B);
+        }
         self.released = Some(Side::B);
         let _ = self.take_waiting_for_transfer();
         let member = member_of(self.id, Side::A);
@@ -148,6 +89,7 @@ impl Call {
                 )));
             }
         });
+        Some(number)
     }
 
     /// Ends the queue side of a transferred call (the agent is free) and
@@ -168,10 +110,17 @@ impl Call {
     /// Releases the party the caller talks to and bridges the caller to
     /// `target` instead.
     pub(in crate::calls::actor) fn transfer_to(&mut self, target: String) {
-        // The transferring party is done: hang its leg up and, for a queue
-        // call, give the agent back to the queue.
-        self.bye(Side::B);
+        // The transferring party is done: hang its leg up (a REFER's
+        // transferor once it has heard the outcome) and, for a queue call,
+        // give the agent back to the queue.
+        if self.transferor.is_none() {
+            self.bye(Side::B);
+        }
         let waiting = self.take_waiting();
+        // A plain call transferred by REFER has no application to go back
+        // to: it ends with the transferred call.
+        let hang_up_after = waiting.is_none() && self.plain_transfer;
+        let me = self.me.clone();
         if let Some(Waiting::Queue(_, ref agent)) = waiting {
             let talk = self
                 .app
@@ -205,6 +154,16 @@ impl Call {
                 }
                 Some(Waiting::Bridge(reply)) => {
                     let _ = reply.send(result);
+                }
+                None if hang_up_after => {
+                    let cause = match result {
+                        Ok(()) => crate::calls::HangupCause::NormalClearing,
+                        Err(CallError::NotReached(code, _)) => {
+                            crate::calls::HangupCause::from_sip(code)
+                        }
+                        Err(_) => crate::calls::HangupCause::NormalTemporaryFailure,
+                    };
+                    let _ = me.send(CallMsg::Control(Command::Hangup(cause)));
                 }
                 None => {}
             }

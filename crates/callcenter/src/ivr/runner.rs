@@ -20,7 +20,7 @@
 use super::binding::{substitute, Binding};
 use super::menu::{prompt, IvrAction, IvrMenu};
 use super::validate::{validate_structure, IvrError};
-use crate::calls::control::CollectSpec;
+use crate::collect::CollectSpec;
 use std::collections::HashMap;
 
 /// The key that ends a collection early.

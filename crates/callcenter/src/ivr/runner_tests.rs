@@ -3,7 +3,7 @@
 
 use super::menu::{IvrAction, IvrEntry, IvrMenu};
 use super::runner::{collect_spec, ExitReason, IvrInput, IvrRun, IvrStep};
-use crate::calls::control::CollectSpec;
+use crate::collect::CollectSpec;
 use std::time::Duration;
 
 fn entry(digits: &str, action: IvrAction) -> IvrEntry {

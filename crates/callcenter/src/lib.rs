@@ -1,0 +1,19 @@
+//! The pure call-center logic of Switchboard, with no I/O: no tokio, no
+//! sqlx, no SIP. Everything here takes the time as an argument and returns
+//! decisions, so its tests run in seconds and never sleep; the engine
+//! carries the decisions out on real calls.
+//!
+//! - [`acd`]: queues, agents and tiers (FreeSWITCH mod_callcenter semantics);
+//! - [`routing`]: the routing table and its rule matcher, schedules, holidays;
+//! - [`ivr`]: the IVR menu model, its validation and the walk of one caller
+//!   through the menus;
+//! - [`collect`]: how digits are collected (play-and-get-digits settings).
+//!
+//! The gateway registration state machine and the predictive pacer belong
+//! here too when they are written. Nothing in this crate may depend on the
+//! engine, the store or the SIP stack (a test in the engine checks it).
+
+pub mod acd;
+pub mod collect;
+pub mod ivr;
+pub mod routing;

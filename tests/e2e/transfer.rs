@@ -1,0 +1,258 @@
+//! Transfer by REFER on ordinary extension-to-extension calls (RFC 3515,
+//! RFC 5589), from either party, blind and attended (Replaces), with the
+//! NOTIFY sipfrag progress, audio between the remaining parties measured,
+//! the records of every part of the call, and REFERs we cannot honour
+//! refused while the call goes on.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::harness::Server;
+use crate::media::answered_call;
+use crate::ua::{dominant_hz, g711_decode, sdp, sdp_media, Dialog, Msg, Rtp, Ua, STEP};
+
+/// A registered transfer target 1002 with its RTP endpoint.
+async fn target(server: &Server) -> (Ua, Rtp) {
+    let mut ua = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(ua.register(3600).await.status, Some(200));
+    (ua, Rtp::bind(server.ports.media_port(2)).await)
+}
+
+/// The transferor's NOTIFYs up to the final one (answered 200 each);
+/// returns the final one's sipfrag status line.
+async fn notifies_until_final(ua: &mut Ua, d: &Dialog) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let n: Msg = ua.expect_request("NOTIFY", &d.call_id, "").await;
+        assert_eq!(n.header("Event"), Some("refer"), "{}", n.raw);
+        lines.push(n.body.lines().next().unwrap_or("").to_string());
+        if n.header("Subscription-State")
+            .is_some_and(|v| v.starts_with("terminated"))
+        {
+            return lines;
+        }
+    }
+}
+
+/// Sends tones both ways until each side hears the other's (the session
+/// may need a moment to connect the new leg).
+async fn talk(x: &Rtp, x_to: SocketAddr, y: &Rtp, y_to: SocketAddr) {
+    let deadline = Instant::now() + STEP;
+    let mut round = 0u32;
+    loop {
+        round += 1;
+        x.clear_payloads();
+        y.clear_payloads();
+        tokio::join!(
+            x.send_tone(x_to, 0, 650.0, 600, 100 + round),
+            y.send_tone(y_to, 0, 1350.0, 600, 200 + round)
+        );
+        let at_x = g711_decode(0, &x.wait_payload(0, 2400, STEP).await);
+        let at_y = g711_decode(0, &y.wait_payload(0, 2400, STEP).await);
+        if (dominant_hz(&at_x, 8000.0) - 1350.0).abs() <= 6.0
+            && (dominant_hz(&at_y, 8000.0) - 650.0).abs() <= 6.0
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the parties never heard each other"
+        );
+    }
+}
+
+fn find<'a>(cdrs: &'a [store::Cdr], caller: &str, callee: &str) -> &'a store::Cdr {
+    cdrs.iter()
+        .find(|c| c.caller == caller && c.callee == callee && !c.in_progress)
+        .unwrap_or_else(|| panic!("no record {caller} -> {callee} in {cdrs:#?}"))
+}
+
+#[tokio::test]
+async fn the_callee_blind_transfers_the_caller_of_a_direct_call() {
+    let server = Server::start("xfer_blind_callee");
+    let (mut tgt, t_rtp) = target(&server).await;
+    let mut call = answered_call(&server).await;
+    let host = server.sip_addr().ip();
+    let r = call
+        .callee
+        .refer(&mut call.b_dialog, &format!("sip:1002@{host}"))
+        .await;
+    assert_eq!(r.status, Some(202), "{}", r.raw);
+    let inc = tgt.wait_invite(STEP).await.expect("the target rings");
+    // The target sees who is being transferred to it.
+    assert!(
+        inc.invite
+            .header("From")
+            .is_some_and(|f| f.contains("sip:1000@")),
+        "{}",
+        inc.invite.raw
+    );
+    let mut t_dialog = tgt.answer(&inc, &sdp(t_rtp.port, "sendrecv")).await;
+    let lines = notifies_until_final(&mut call.callee, &call.b_dialog).await;
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("SIP/2.0 100 Trying")
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("SIP/2.0 200 OK"));
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+    let t_media = sdp_media(&t_dialog.remote_sdp).expect("SDP to the target");
+    talk(&call.a_rtp, call.a_relay, &t_rtp, t_media).await;
+    assert_eq!(tgt.bye(&mut t_dialog).await.status, Some(200));
+    call.caller
+        .expect_request("BYE", &call.a_dialog.call_id, "")
+        .await;
+    let cdrs = server.wait_cdrs(2).await;
+    let first = find(&cdrs, "1000", "1001");
+    assert_eq!(
+        (first.hangup_cause.as_str(), first.hangup_by.as_str()),
+        ("BLIND_TRANSFER", "callee")
+    );
+    assert!(first.answer_at.is_some());
+    let second = find(&cdrs, "1000", "1002");
+    assert!(second.answer_at.is_some(), "{second:?}");
+    assert_eq!(second.hangup_cause, "NORMAL_CLEARING");
+    assert_ne!(first.call_uid, second.call_uid);
+    assert_eq!(
+        server.wait_metric("switchboard_transfers_total", "", |v| v >= 1.0, STEP),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn the_caller_blind_transfers_the_callee_of_a_direct_call() {
+    let server = Server::start("xfer_blind_caller");
+    let (mut tgt, t_rtp) = target(&server).await;
+    let mut call = answered_call(&server).await;
+    let host = server.sip_addr().ip();
+    let r = call
+        .caller
+        .refer(&mut call.a_dialog, &format!("sip:1002@{host}"))
+        .await;
+    assert_eq!(r.status, Some(202), "{}", r.raw);
+    let inc = tgt.wait_invite(STEP).await.expect("the target rings");
+    assert!(
+        inc.invite
+            .header("From")
+            .is_some_and(|f| f.contains("sip:1001@")),
+        "{}",
+        inc.invite.raw
+    );
+    let t_dialog = tgt.answer(&inc, &sdp(t_rtp.port, "sendrecv")).await;
+    let lines = notifies_until_final(&mut call.caller, &call.a_dialog).await;
+    assert_eq!(lines.last().map(String::as_str), Some("SIP/2.0 200 OK"));
+    call.caller
+        .expect_request("BYE", &call.a_dialog.call_id, "")
+        .await;
+    // The callee keeps its own dialog and relay port.
+    let t_media = sdp_media(&t_dialog.remote_sdp).expect("SDP to the target");
+    talk(&call.b_rtp, call.b_relay, &t_rtp, t_media).await;
+    assert_eq!(call.callee.bye(&mut call.b_dialog).await.status, Some(200));
+    tgt.expect_request("BYE", &t_dialog.call_id, "").await;
+    let cdrs = server.wait_cdrs(2).await;
+    let first = find(&cdrs, "1000", "1001");
+    assert_eq!(
+        (first.hangup_cause.as_str(), first.hangup_by.as_str()),
+        ("BLIND_TRANSFER", "caller")
+    );
+    let second = find(&cdrs, "1001", "1002");
+    assert!(second.answer_at.is_some(), "{second:?}");
+}
+
+#[tokio::test]
+async fn a_refer_that_cannot_be_honoured_is_refused_and_the_call_goes_on() {
+    let server = Server::start("xfer_refused");
+    let mut call = answered_call(&server).await;
+    let host = server.sip_addr().ip();
+    let r = call
+        .callee
+        .refer(&mut call.b_dialog, &format!("sip:7777@{host}"))
+        .await;
+    assert_eq!(r.status, Some(404), "{}", r.raw);
+    // 1003 exists but is not registered.
+    let r = call
+        .caller
+        .refer(&mut call.a_dialog, &format!("sip:1003@{host}"))
+        .await;
+    assert_eq!(r.status, Some(480), "{}", r.raw);
+    let r = call
+        .callee
+        .refer(
+            &mut call.b_dialog,
+            &format!("sip:1002@{host}?Replaces=nosuchcall%3Bto-tag%3Da%3Bfrom-tag%3Db"),
+        )
+        .await;
+    assert_eq!(r.status, Some(481), "{}", r.raw);
+    // Media still flows both ways and the call ends normally.
+    talk(&call.a_rtp, call.a_relay, &call.b_rtp, call.b_relay).await;
+    assert_eq!(call.caller.bye(&mut call.a_dialog).await.status, Some(200));
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.hangup_cause, "NORMAL_CLEARING");
+    assert_eq!(
+        server.wait_metric("switchboard_refer_rejects_total", "", |v| v >= 3.0, STEP),
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn the_callee_holds_consults_and_attended_transfers_the_caller() {
+    let server = Server::start("xfer_attended");
+    let (mut tgt, t_rtp) = target(&server).await;
+    let mut call = answered_call(&server).await;
+    // 1001 puts the caller on hold (the caller's phone gets the offer) ...
+    let a_port = call.a_rtp.port;
+    let hold = sdp(server.ports.media_port(1), "sendonly");
+    let held_answer = sdp(a_port, "recvonly");
+    let (held, _) = tokio::join!(
+        call.callee.reinvite(&mut call.b_dialog, &hold),
+        call.caller
+            .expect_request("INVITE", &call.a_dialog.call_id, &held_answer)
+    );
+    assert_eq!(held.status, Some(200), "{}", held.raw);
+    // ... calls 1002 ...
+    let consult = sdp(server.ports.media_port(3), "sendrecv");
+    let ((r2, leg2), t_dialog) = tokio::join!(call.callee.invite("1002", &consult), async {
+        let inc = tgt.wait_invite(STEP).await.expect("1002 rings");
+        tgt.answer(&inc, &sdp(t_rtp.port, "sendrecv")).await
+    });
+    assert_eq!(r2.status, Some(200), "{}", r2.raw);
+    let leg2 = leg2.expect("consultation dialog");
+    // ... and transfers the caller to it (REFER with Replaces of leg 2).
+    let host = server.sip_addr().ip();
+    let refer_to = format!(
+        "sip:1002@{host}?Replaces={}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        leg2.call_id,
+        crate::ua::tag_of(&leg2.remote).unwrap_or_default(),
+        crate::ua::tag_of(&leg2.local).unwrap_or_default()
+    );
+    let r = call.callee.refer(&mut call.b_dialog, &refer_to).await;
+    assert_eq!(r.status, Some(202), "{}", r.raw);
+    let lines = notifies_until_final(&mut call.callee, &call.b_dialog).await;
+    assert_eq!(lines.last().map(String::as_str), Some("SIP/2.0 200 OK"));
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+    call.callee.expect_request("BYE", &leg2.call_id, "").await;
+    // The caller is taken off hold, then talks to 1002.
+    let unhold = call
+        .caller
+        .expect_request("INVITE", &call.a_dialog.call_id, &sdp(a_port, "sendrecv"))
+        .await;
+    assert!(unhold.body.contains("a=sendrecv"), "{}", unhold.raw);
+    let t_media = sdp_media(&t_dialog.remote_sdp).expect("SDP to 1002");
+    talk(&call.a_rtp, call.a_relay, &t_rtp, t_media).await;
+    assert_eq!(call.caller.bye(&mut call.a_dialog).await.status, Some(200));
+    tgt.expect_request("BYE", &t_dialog.call_id, "").await;
+    let cdrs = server.wait_cdrs(3).await;
+    for (caller, callee) in [("1000", "1001"), ("1001", "1002")] {
+        let part = find(&cdrs, caller, callee);
+        assert_eq!(part.hangup_cause, "ATTENDED_TRANSFER", "{part:?}");
+    }
+    let rest = find(&cdrs, "1000", "1002");
+    assert!(rest.answer_at.is_some(), "{rest:?}");
+    assert_eq!(rest.hangup_cause, "NORMAL_CLEARING");
+}
