@@ -31,7 +31,13 @@ use std::time::{Duration, Instant};
 const MODULES: &str = "/usr/lib/baresip/modules";
 
 /// The modules the driver needs (tests/run installs `baresip-core`).
-const NEEDED: [&str; 5] = ["ctrl_tcp.so", "aufile.so", "sndfile.so", "g711.so", "menu.so"];
+const NEEDED: [&str; 5] = [
+    "ctrl_tcp.so",
+    "aufile.so",
+    "sndfile.so",
+    "g711.so",
+    "menu.so",
+];
 
 /// How to set a baresip phone up.
 #[derive(Clone, Debug)]
@@ -112,11 +118,8 @@ impl Baresip {
             Some(c) if c == "OPUS" => 48_000,
             _ => 8_000,
         };
-        let tone = super::audio::tone_file(
-            &super::artifacts_dir().join("tones"),
-            opts.tone_hz,
-            srate,
-        );
+        let tone =
+            super::audio::tone_file(&super::artifacts_dir().join("tones"), opts.tone_hz, srate);
         let sip_port = free_udp_tcp_port();
         let ctrl_port = free_tcp_port();
         // Two RTP/RTCP pairs: a phone may hold two calls (consultation).
@@ -336,10 +339,7 @@ fn read_netstrings(mut s: TcpStream, sink: &Events) {
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
         // Bounded: each round consumes one whole netstring or stops.
-        loop {
-            let Some(colon) = buf.iter().position(|&b| b == b':') else {
-                break;
-            };
+        while let Some(colon) = buf.iter().position(|&b| b == b':') {
             let Some(len) = std::str::from_utf8(&buf[..colon])
                 .ok()
                 .and_then(|l| l.trim().parse::<usize>().ok())
@@ -501,7 +501,7 @@ impl Phone for Baresip {
             Some(e) if e["type"] == "CALL_CLOSED" => {
                 let p = e["param"].as_str().unwrap_or("").to_string();
                 if p.contains("transfered") {
-                    TransferOutcome::Succeeded { leg_ended: true }
+                    TransferOutcome::Succeeded
                 } else {
                     TransferOutcome::Failed(format!("call closed: {p}"))
                 }
