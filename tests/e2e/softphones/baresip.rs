@@ -4,17 +4,21 @@
 //!
 //! Audio: the source is a tone WAV played by `aufile`; what the phone
 //! receives is recorded by the `sndfile` filter (`dump-TIME-dec.wav` per audio
-//! stream, at the codec's rate). Two baresip 1.0 limits shape the tests:
+//! stream, at the codec's rate). The source runs at the codec's rate too:
+//! baresip 1.0's resampler loses 15 dB at 1400 Hz (measured). baresip 1.0
+//! limits that shape the scenarios:
 //! - `sndfile` records only the frames decoded, so a capture has no wall-clock
-//!   timeline (nothing is written while no RTP arrives), and
-//! - after a re-INVITE that updates the audio stream (hold, resume) baresip
-//!   1.0 resets the decoder's filter chain without setting it up again
+//!   timeline (nothing is written while no RTP arrives);
+//! - after a re-INVITE that updates the audio stream (hold, resume) it resets
+//!   the decoder's filter chain without setting it up again
 //!   (`audio_decoder_set`: `list_flush(&rx->filtl)`, then `aufilt_setup`
 //!   returns early because the encoder's chain still exists), so the
-//!   recording of that stream stops there. Scenarios measure what baresip
-//!   receives only before such a re-INVITE, or on a new call.
-//!   It sends DTMF only as RFC 2833 (`sndcode`), and receives RFC 2833 and
-//!   SIP INFO; it cannot start an attended transfer.
+//!   recording of that stream stops there: scenarios measure what baresip
+//!   receives only before such a re-INVITE, or on a new call;
+//! - its G.722 is 6 dB off pjsua's (and the server's), measured on a G.722
+//!   call between the two without transcoding;
+//! - it sends DTMF only as RFC 2833 (`sndcode`) and receives RFC 2833 and SIP
+//!   INFO; it cannot start an attended transfer.
 
 use super::{CallId, Capture, DtmfMethod, Events, Phone, TransferOutcome, EVENT_TIMEOUT};
 use crate::harness::{free_tcp_port, free_udp_tcp_port, Server};
