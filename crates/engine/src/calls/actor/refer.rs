@@ -57,11 +57,18 @@ impl Call {
             let known = self.ctx.dialogs.contains(&call_id)
                 && !self.forks.iter().any(|f| f.dialog.call_id == call_id)
                 && self.a_call_id != call_id;
-            return if known {
-                Ok(ReferKind::Attended(call_id))
-            } else {
-                Err((481, "Replaced Call Does Not Exist"))
-            };
+            if !known {
+                return Err((481, "Replaced Call Does Not Exist"));
+            }
+            // RFC 3891 §6: only the party of the replaced dialog may replace
+            // it; a phone may not take over a stranger's call whose Call-ID
+            // it learnt.
+            let transferor = message::call_id(req).and_then(|c| self.ctx.dialogs.user(c));
+            let owner = self.ctx.dialogs.user(&call_id);
+            if transferor.is_none() || transferor != owner {
+                return Err((403, "Replaced Call Is Not Yours"));
+            }
+            return Ok(ReferKind::Attended(call_id));
         }
         let settings = self.ctx.callcenter.get();
         match router::route_call(&target, &self.ctx.directory, &self.ctx.cfg, &settings) {
