@@ -149,6 +149,10 @@ enum ExtensionCmd {
         /// Call pickup group (phones of one group pick up each other's calls with *8).
         #[arg(long, default_value = "")]
         pickup_group: String,
+        /// Digest algorithms their phones are challenged with: MD5, SHA-256 or
+        /// SHA-256,MD5 (default: the server's sip.auth_algorithms).
+        #[arg(long, default_value = "")]
+        auth_algorithms: String,
     },
     /// List extensions (passwords masked unless --show-passwords).
     List {
@@ -506,6 +510,7 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
             after_call_work,
             no_outbound,
             pickup_group,
+            auth_algorithms,
         } => {
             if password.is_empty() {
                 anyhow::bail!("--password must not be empty");
@@ -526,6 +531,7 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                     after_call_work,
                     allow_outbound: !no_outbound,
                     pickup_group: pickup_group.clone(),
+                    auth_algorithms: auth_algorithms.clone(),
                     ..store::Extension::default()
                 })
                 .collect();
@@ -574,6 +580,9 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
                 }
                 if !e.pickup_group.is_empty() {
                     flags.push(format!("group={}", e.pickup_group));
+                }
+                if !e.auth_algorithms.is_empty() {
+                    flags.push(format!("auth={}", e.auth_algorithms));
                 }
                 println!(
                     "{:<12} {:<20} {:<8} {:<16} {:<20} {}",

@@ -308,6 +308,119 @@ async fn dial_through_collects_an_extension_bridges_with_ringback_and_continues_
     );
 }
 
+/// A phone's RFC 4733 sender: each key is one event (its own timestamp),
+/// three progress packets then the end packet three times, as phones send.
+struct KeyPad {
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+}
+
+impl KeyPad {
+    /// The packets of `key` (payload type 101), and whether each is an end.
+    fn key(&mut self, key: char) -> Vec<(bool, Vec<u8>)> {
+        let code = match key {
+            '0'..='9' => key as u8 - b'0',
+            '*' => 10,
+            _ => 11,
+        };
+        let ts = self.ts;
+        let mut out = Vec::new();
+        for i in 0..6u16 {
+            let end = i >= 3;
+            let duration = 160 * (i.min(3) + 1);
+            let mut pkt = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
+            pkt.extend_from_slice(&self.seq.to_be_bytes());
+            pkt.extend_from_slice(&ts.to_be_bytes());
+            pkt.extend_from_slice(&self.ssrc.to_be_bytes());
+            pkt.extend_from_slice(&[code, if end { 0x80 | 10 } else { 10 }]);
+            pkt.extend_from_slice(&duration.to_be_bytes());
+            out.push((end, pkt));
+            self.seq = self.seq.wrapping_add(1);
+        }
+        // The next key starts well after this one.
+        self.ts = self.ts.wrapping_add(8000);
+        out
+    }
+}
+
+/// The telephone-event codes in the RFC 4733 payloads `rtp` received.
+fn event_codes(rtp: &Rtp) -> Vec<u8> {
+    rtp.payload_bytes(101)
+        .chunks_exact(4)
+        .map(|e| e[0])
+        .collect()
+}
+
+#[tokio::test]
+async fn dial_through_by_rfc4733_forwards_no_stray_end_of_the_collected_keys() {
+    let server = Server::builder("dial_rfc4733")
+        .extensions("1000-1001", "secret")
+        .start();
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let (mut caller, dialog, media, a_rtp) = call_app(&server, "9199", "0 101").await;
+    let mut pad = KeyPad {
+        ssrc: 0x1199,
+        seq: 1,
+        ts: 16_000,
+    };
+    // "1001" whole, then "#" up to its first end packet: the application has
+    // its number and bridges; the two repeats of the end are held back.
+    for key in "1001".chars() {
+        for (_, pkt) in pad.key(key) {
+            a_rtp.send_raw(media, &pkt).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let hash = pad.key('#');
+    for (_, pkt) in &hash[..4] {
+        a_rtp.send_raw(media, pkt).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let inc = callee
+        .wait_invite(STEP)
+        .await
+        .expect("the dialled extension rings");
+    let mut b_dialog = callee
+        .answer(&inc, &crate::ua::sdp(b_rtp.port, "sendrecv"))
+        .await;
+    // Bridged once the caller's audio reaches the callee.
+    let (_, heard) = tokio::join!(
+        a_rtp.send_tone(media, 0, 600.0, 1000, 0x1199),
+        b_rtp.wait_payload(0, 1600, STEP)
+    );
+    assert!(heard.len() >= 1600, "{} bytes at the callee", heard.len());
+    // The late repeats of #'s end, then a key pressed in the conversation.
+    for (end, pkt) in &hash[4..] {
+        assert!(end);
+        a_rtp.send_raw(media, pkt).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (_, pkt) in pad.key('5') {
+        a_rtp.send_raw(media, &pkt).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + STEP;
+    while event_codes(&b_rtp).iter().filter(|c| **c == 5).count() < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "the 5 never reached the callee: {:?}",
+            event_codes(&b_rtp)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        event_codes(&b_rtp),
+        [5; 6],
+        "the callee got only the key pressed after the bridge"
+    );
+    assert_eq!(callee.bye(&mut b_dialog).await.status, Some(200));
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+}
+
 #[tokio::test]
 async fn dial_through_to_an_unregistered_extension_says_so_and_hangs_up() {
     let server = Server::builder("dial_unreached")

@@ -20,6 +20,7 @@ mod security_cdr;
 mod security_media;
 mod security_tcp;
 mod security_web;
+mod softphones;
 mod transfer;
 mod voice;
 mod web;

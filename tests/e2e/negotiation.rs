@@ -146,3 +146,60 @@ async fn an_offer_without_audio_is_refused_with_488_and_a_warning() {
         "the callee must not ring"
     );
 }
+
+#[tokio::test]
+async fn a_callees_488_reaches_the_caller_with_a_warning_its_own_or_ours() {
+    let server = Server::start("codec_callee_488");
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let offer = audio_sdp(
+        a_rtp.port,
+        "3 101",
+        &["3 GSM/8000", "101 telephone-event/8000"],
+    );
+    // A callee refusing without a Warning: the caller learns what was offered.
+    let ((resp, _), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee
+            .wait_invite(STEP)
+            .await
+            .expect("callee got no INVITE");
+        callee
+            .respond(
+                &inc.invite,
+                488,
+                "Not Acceptable Here",
+                Some(&inc.local_tag),
+                "",
+            )
+            .await;
+    });
+    assert_eq!(resp.status, Some(488), "{}", resp.raw);
+    let warning = resp.header("Warning").expect("a Warning header");
+    assert!(
+        warning.starts_with("305 ") && warning.contains("GSM/8000"),
+        "{warning}"
+    );
+    // A callee's own Warning is passed on as it is.
+    let theirs = "399 phone \"No suitable codec\"";
+    let ((resp, _), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee
+            .wait_invite(STEP)
+            .await
+            .expect("callee got no INVITE");
+        let extra = format!("Warning: {theirs}\r\n");
+        callee
+            .respond_with(
+                &inc.invite,
+                488,
+                "Not Acceptable Here",
+                Some(&inc.local_tag),
+                &extra,
+                "",
+            )
+            .await;
+    });
+    assert_eq!(resp.status, Some(488), "{}", resp.raw);
+    assert_eq!(resp.header("Warning"), Some(theirs), "{}", resp.raw);
+}

@@ -256,3 +256,34 @@ async fn the_callee_holds_consults_and_attended_transfers_the_caller() {
     assert!(rest.answer_at.is_some(), "{rest:?}");
     assert_eq!(rest.hangup_cause, "NORMAL_CLEARING");
 }
+
+#[tokio::test]
+async fn attacker_replaces_naming_a_strangers_call_is_refused_and_that_call_goes_on() {
+    let server = Server::start("xfer_replaces_stranger");
+    let mut call = answered_call(&server).await;
+    // 1002 has a call of its own with 1003 ...
+    let mut victim_peer = Ua::new("1003", "secret", server.sip_addr()).await;
+    assert_eq!(victim_peer.register(3600).await.status, Some(200));
+    let mut attacker = Ua::new("1002", "secret", server.sip_addr()).await;
+    let offer = sdp(server.ports.media_port(2), "sendrecv");
+    let answer = sdp(server.ports.media_port(3), "sendrecv");
+    let ((resp, own), _) = tokio::join!(attacker.invite("1003", &offer), async {
+        let inc = victim_peer.wait_invite(STEP).await.expect("1003 rings");
+        victim_peer.answer(&inc, &answer).await
+    });
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut own = own.expect("dialog");
+    // ... and tries to take over the caller of 1000 -> 1001, whose Call-ID it learnt.
+    let host = server.sip_addr().ip();
+    let refer_to = format!(
+        "sip:1003@{host}?Replaces={}%3Bto-tag%3Dx%3Bfrom-tag%3Dy",
+        call.a_dialog.call_id
+    );
+    let r = attacker.refer(&mut own, &refer_to).await;
+    assert_eq!(r.status, Some(403), "{}", r.raw);
+    talk(&call.a_rtp, call.a_relay, &call.b_rtp, call.b_relay).await;
+    assert_eq!(call.caller.bye(&mut call.a_dialog).await.status, Some(200));
+    call.callee
+        .expect_request("BYE", &call.b_dialog.call_id, "")
+        .await;
+}

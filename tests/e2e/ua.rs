@@ -580,6 +580,19 @@ impl Ua {
 
     /// Sends a response to `req`, adding `tag` to To when given.
     pub async fn respond(&self, req: &Msg, code: u16, reason: &str, tag: Option<&str>, body: &str) {
+        self.respond_with(req, code, reason, tag, "", body).await
+    }
+
+    /// Like `respond`, with `extra` header lines (each ending in CRLF).
+    pub async fn respond_with(
+        &self,
+        req: &Msg,
+        code: u16,
+        reason: &str,
+        tag: Option<&str>,
+        extra: &str,
+        body: &str,
+    ) {
         let mut out = format!("SIP/2.0 {code} {reason}\r\n");
         for v in req.headers_all("Via") {
             out.push_str(&format!("Via: {v}\r\n"));
@@ -599,6 +612,7 @@ impl Ua {
         for rr in req.headers_all("Record-Route") {
             out.push_str(&format!("Record-Route: {rr}\r\n"));
         }
+        out.push_str(extra);
         if !body.is_empty() {
             out.push_str("Content-Type: application/sdp\r\n");
         }

@@ -165,6 +165,7 @@ pub fn header_value<'a>(msg: &'a impl HasHeaders, name: &str) -> Option<&'a str>
         }
         Header::ContentType(v) if name.eq_ignore_ascii_case("Content-Type") => Some(v.value()),
         Header::Event(v) if name.eq_ignore_ascii_case("Event") => Some(v.value()),
+        Header::Warning(v) if name.eq_ignore_ascii_case("Warning") => Some(v.value()),
         Header::SubscriptionState(v) if name.eq_ignore_ascii_case("Subscription-State") => {
             Some(v.value())
         }

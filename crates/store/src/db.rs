@@ -98,6 +98,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "registration_params",
         include_str!("../migrations/0013_registration_params.sql"),
     ),
+    (
+        14,
+        "extension_auth_algorithms",
+        include_str!("../migrations/0014_extension_auth_algorithms.sql"),
+    ),
 ];
 
 /// Opens a pool for `url` and applies pending migrations.

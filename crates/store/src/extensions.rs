@@ -13,7 +13,7 @@ macro_rules! columns {
     () => {
         "number, password, display_name, enabled, kind, target, announce_agent_id, \
          allow_outbound, record, after_call_work, auto_answer, pickup_group, gateway, webrtc, \
-         caller_ids"
+         caller_ids, auth_algorithms"
     };
 }
 
@@ -59,6 +59,10 @@ pub struct Extension {
     /// Outside caller-ID numbers from the number pool, comma-separated; one
     /// is picked per outside call. Empty: the gateway's own.
     pub caller_ids: String,
+    /// The digest algorithms its phones are challenged with, most preferred
+    /// first, one of [`AUTH_ALGORITHM_CHOICES`] (`SHA-256` for phones that
+    /// all support it). Empty: the server's `sip.auth_algorithms`.
+    pub auth_algorithms: String,
 }
 
 impl Default for Extension {
@@ -79,6 +83,7 @@ impl Default for Extension {
             gateway: String::new(),
             webrtc: false,
             caller_ids: String::new(),
+            auth_algorithms: String::new(),
         }
     }
 }
@@ -88,6 +93,11 @@ pub const EXTENSION_KINDS: [&str; 4] = ["direct", "ivr", "queue", "robot"];
 
 /// The auto-answer modes of the manual.
 pub const AUTO_ANSWER_MODES: [&str; 3] = ["off", "all", "queue"];
+
+/// The digest algorithm choices of an extension: the server's (empty), MD5,
+/// SHA-256 alone, or both with SHA-256 preferred (one challenge each, which
+/// some phones, e.g. baresip 1.0, cannot handle).
+pub const AUTH_ALGORITHM_CHOICES: [&str; 4] = ["", "MD5", "SHA-256", "SHA-256,MD5"];
 
 /// Outcome of [`Store::add_extensions`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,7 +258,8 @@ impl Store {
              password = CASE WHEN $2 = '' THEN password ELSE $2 END, \
              display_name = $3, enabled = $4, updated_at = $5, kind = $6, target = $7, \
              announce_agent_id = $8, allow_outbound = $9, record = $10, after_call_work = $11, \
-             auto_answer = $12, pickup_group = $13, gateway = $14, webrtc = $15, caller_ids = $16 \
+             auto_answer = $12, pickup_group = $13, gateway = $14, webrtc = $15, caller_ids = $16, \
+             auth_algorithms = $17 \
              WHERE number = $1",
         )
         .bind(&ext.number)
@@ -267,6 +278,7 @@ impl Store {
         .bind(&ext.gateway)
         .bind(i32::from(ext.webrtc))
         .bind(&ext.caller_ids)
+        .bind(&ext.auth_algorithms)
         .execute(&mut *tx)
         .await
         .map_err(db_err(CONTEXT))?
@@ -285,8 +297,8 @@ pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result
     let inserted = sqlx::query(
         "INSERT INTO extensions (number, password, display_name, enabled, created_at, updated_at, \
          kind, target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer, \
-         pickup_group, gateway, webrtc, caller_ids) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         pickup_group, gateway, webrtc, caller_ids, auth_algorithms) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT (number) DO NOTHING",
     )
     .bind(&ext.number)
@@ -305,6 +317,7 @@ pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result
     .bind(&ext.gateway)
     .bind(i32::from(ext.webrtc))
     .bind(&ext.caller_ids)
+    .bind(&ext.auth_algorithms)
     .execute(&mut **tx)
     .await
     .map_err(db_err("adding extensions"))?
@@ -324,6 +337,8 @@ pub(crate) fn validate(ext: &Extension) -> Result<(), StoreError> {
         "an ivr, queue or robot extension needs a target"
     } else if !AUTO_ANSWER_MODES.contains(&ext.auto_answer.as_str()) {
         "auto-answer must be off, all or queue"
+    } else if !AUTH_ALGORITHM_CHOICES.contains(&ext.auth_algorithms.as_str()) {
+        "digest algorithms must be empty, MD5, SHA-256 or SHA-256,MD5"
     } else {
         return Ok(());
     };
@@ -352,6 +367,7 @@ fn from_row(row: &DbRow) -> Result<Extension, sqlx::Error> {
         gateway: row.try_get("gateway")?,
         webrtc: row.try_get::<i32, _>("webrtc")? != 0,
         caller_ids: row.try_get("caller_ids")?,
+        auth_algorithms: row.try_get("auth_algorithms")?,
     })
 }
 

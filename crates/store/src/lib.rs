@@ -45,7 +45,9 @@ pub use callcenter::{
 pub use cdr::Cdr;
 pub use departments::{Department, DepartmentFields};
 pub use error::StoreError;
-pub use extensions::{AddReport, Extension, AUTO_ANSWER_MODES, EXTENSION_KINDS};
+pub use extensions::{
+    AddReport, Extension, AUTH_ALGORITHM_CHOICES, AUTO_ANSWER_MODES, EXTENSION_KINDS,
+};
 pub use media_files::MediaFile;
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
 pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};

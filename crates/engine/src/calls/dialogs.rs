@@ -98,6 +98,11 @@ impl DialogTable {
             .map(|r| (r.call.clone(), r.side))
     }
 
+    /// The registered extension at the far end of a leg, if it is a phone.
+    pub fn user(&self, call_id: &str) -> Option<String> {
+        self.by_call_id.get(call_id).and_then(|r| r.user.clone())
+    }
+
     /// The leg's side changed: a call whose caller transferred the callee
     /// away makes the callee's leg its leg A.
     pub fn set_side(&self, call_id: &str, side: Side) {

@@ -527,8 +527,9 @@ impl Dispatcher {
             message::cseq(req),
             top_via.unwrap_or("")
         );
-        match self.ctx.digest.verify_from(
+        match self.ctx.digest.verify_offered(
             &creds,
+            &own_algorithms(Some(&ext)),
             req.method.to_string().as_str(),
             &ext.password,
             ip,
@@ -569,10 +570,21 @@ impl Dispatcher {
             Challenge::Proxy => 407,
         };
         let mut r = message::response(req, status(code), Some(&message::new_tag()));
-        let nonces = self
-            .ctx
-            .digest
-            .challenges_for(from.addr.ip(), SystemTime::now(), stale);
+        use rsip::prelude::*;
+        // Whose phone this is: the registered extension (To) of a REGISTER,
+        // the caller (From) of anything else.
+        let user = match kind {
+            Challenge::Www => req.to_header().ok().and_then(|h| h.uri().ok()),
+            Challenge::Proxy => req.from_header().ok().and_then(|h| h.uri().ok()),
+        }
+        .and_then(|u| message::uri_user(&u));
+        let ext = user.and_then(|u| self.ctx.directory.get(&u).filter(|e| e.enabled));
+        let nonces = self.ctx.digest.challenges_offering(
+            &own_algorithms(ext.as_deref()),
+            from.addr.ip(),
+            SystemTime::now(),
+            stale,
+        );
         for c in nonces {
             r.headers.push(match kind {
                 Challenge::Www => Header::WwwAuthenticate(rsip::headers::WwwAuthenticate::new(c)),
@@ -599,6 +611,19 @@ impl Dispatcher {
             );
         }
     }
+}
+
+/// The digest algorithms an extension's phones are offered when it chose
+/// its own (`auth_algorithms`); empty (the server's `sip.auth_algorithms`)
+/// otherwise, and for unknown users, who learn nothing from the challenge.
+fn own_algorithms(ext: Option<&store::Extension>) -> Vec<sip::auth::Algorithm> {
+    ext.map(|e| {
+        e.auth_algorithms
+            .split(',')
+            .filter_map(|a| a.trim().parse().ok())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 fn from_display_name(req: &Request) -> Option<String> {

@@ -40,7 +40,7 @@ impl Task {
             if let Some(event) = inbound.te_rx.on_packet(v.ts, v.marker, payload, now) {
                 self.digit(i, event);
             }
-            self.forward_event(i, n);
+            self.forward_event(i, n, v.ssrc, v.ts);
             return;
         }
         if v.pt != format.pt {
@@ -82,15 +82,33 @@ impl Task {
     /// Forwards a telephone-event packet from leg `i` to the other leg if it
     /// is bridged and negotiated RFC 4733 too (otherwise the digit event is
     /// all the application gets; see [`MediaSession::send_digits`]).
-    pub(super) fn forward_event(&mut self, i: usize, n: usize) {
+    ///
+    /// Whether an event crosses is decided at its first packet and holds for
+    /// all its packets (same SSRC and timestamp): the digits an application
+    /// collected end with a key whose end packets, sent three times, may
+    /// arrive after the application bridged the call, and the other phone
+    /// must not get the end of an event it never saw begin. Late packets of
+    /// an older event are not forwarded either.
+    pub(super) fn forward_event(&mut self, i: usize, n: usize, ssrc: u32, ts: u32) {
         let j = 1 - i;
-        let Some(to) = &self.legs[j] else { return };
-        let (Hears::Other, Some(te)) = (&to.hears, to.format.and_then(|f| f.te_pt)) else {
+        let te = self.legs[j].as_ref().and_then(|to| match to.hears {
+            Hears::Other if !to.sending_digits() => to.format.and_then(|f| f.te_pt),
+            _ => None,
+        });
+        let Some(from) = &mut self.legs[i] else {
             return;
         };
-        if to.sending_digits() {
+        let crosses = match from.event_in {
+            Some((s, t, decided)) if s == ssrc && t == ts => decided,
+            Some((s, t, _)) if s == ssrc && is_older(ts, t) => false,
+            _ => {
+                from.event_in = Some((ssrc, ts, te.is_some()));
+                te.is_some()
+            }
+        };
+        let Some(te) = te.filter(|_| crosses) else {
             return;
-        }
+        };
         self.out.clear();
         self.out.extend_from_slice(&self.buf[..n]);
         self.out[1] = (self.out[1] & 0x80) | (te & 0x7f);
@@ -162,4 +180,12 @@ impl Task {
             to.digit_ms = event.duration_ms.clamp(40, 2000);
         }
     }
+}
+
+/// Whether RTP timestamp `ts` is before `newest` (RFC 1982 serial
+/// arithmetic, across the wrap). A jump back of more than 30 s even at
+/// 48 kHz is a sender restart, not a late packet.
+fn is_older(ts: u32, newest: u32) -> bool {
+    let back = newest.wrapping_sub(ts);
+    back != 0 && back < 30 * 48_000
 }

@@ -20,6 +20,7 @@ impl Leg {
             te_tx: None,
             inband_tx: None,
             event_ts: 0,
+            event_in: None,
         }
     }
 

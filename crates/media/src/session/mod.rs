@@ -425,6 +425,11 @@ struct Leg {
     inband_tx: Option<DtmfTone>,
     /// RTP timestamp of the event being sent (all its packets carry it).
     event_ts: u32,
+    /// The telephone-event this leg is sending us (SSRC, RTP timestamp) and
+    /// whether its packets go to the other leg: decided at its first packet,
+    /// so an event that began before a bridge (the digits an application
+    /// collected) is not half-forwarded after it (see `forward_event`).
+    event_in: Option<(u32, u32, bool)>,
 }
 
 /// Receiving side of a negotiated leg.

@@ -1004,6 +1004,98 @@ async fn rfc4733_digits_are_reported_once_and_forwarded() {
     assert_eq!(decoded, ['1', '5', '#']);
 }
 
+/// The telephone-event packets of `digit` starting at the stream's
+/// current timestamp (the stream moves on past them).
+fn event_packets(stream: &mut Stream, digit: char) -> Vec<(bool, Rtp)> {
+    let mut tx = Rfc4733Sender::new(8000);
+    tx.start(digit, 100, 10).unwrap();
+    let event_ts = stream.ts;
+    let mut out = Vec::new();
+    while let Some(ev) = tx.next() {
+        out.push((
+            ev.end,
+            Rtp {
+                pt: 101,
+                marker: ev.marker,
+                seq: stream.seq,
+                ts: event_ts.wrapping_add(ev.event_ts_offset),
+                ssrc: stream.ssrc,
+                payload: ev.payload.to_vec(),
+            },
+        ));
+        stream.seq = stream.seq.wrapping_add(1);
+        stream.ts = stream.ts.wrapping_add(STEP);
+    }
+    out
+}
+
+/// 5a'. The key that ends what an application collects (dial-through's #)
+/// is reported at its first end packet; the repeats of that end packet may
+/// arrive after the application bridged the call. The other phone must get
+/// none of that event (it never saw it begin), and the next key whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_begun_before_the_bridge_is_not_forwarded_after_it() {
+    let mut call = Call::new(31920, true).await;
+    let format = LegFormat::new(Codec::Pcmu, 0, Some(101));
+    call.session.set_format(Side::A, format);
+    call.session.set_format(Side::B, format);
+    // Not bridged: the application is collecting A's digits.
+    let mut stream = Stream::new(0, 0x4242, 5_000, 60_000);
+    let mut tick = interval(FRAME);
+    let hash = event_packets(&mut stream, '#');
+    let (body, ends): (Vec<_>, Vec<_>) = hash.into_iter().partition(|(end, _)| !end);
+    assert_eq!(ends.len(), 3, "the end packet is sent three times");
+    for (_, pkt) in body.iter().chain(&ends[..1]) {
+        tick.tick().await;
+        call.send(Side::A, &pkt.bytes()).await;
+    }
+    eventually("the # reported", || call.digits().len() == 1).await;
+    // The application bridges; A's audio reaching B shows it is in force.
+    call.session.hear(Side::A, Hears::Other);
+    call.session.hear(Side::B, Hears::Other);
+    let deadline = Instant::now() + PATIENCE;
+    let mut at_b = Vec::new();
+    while !at_b.iter().any(|p: &Rtp| p.pt == 0) {
+        assert!(Instant::now() < deadline, "the bridge never carried audio");
+        tick.tick().await;
+        call.send(Side::A, &stream.audio(vec![0xff; 160]).bytes())
+            .await;
+        at_b.extend(drain(&call.b));
+    }
+    // The late repeats of #'s end, then a whole '5'.
+    for (_, pkt) in &ends[1..] {
+        tick.tick().await;
+        call.send(Side::A, &pkt.bytes()).await;
+    }
+    let five = event_packets(&mut stream, '5');
+    for (_, pkt) in &five {
+        tick.tick().await;
+        call.send(Side::A, &pkt.bytes()).await;
+    }
+    // B's stream has its own timestamps: events are told apart by code.
+    let code = |p: &Rtp| (p.pt == 101).then(|| p.payload.first().copied()).flatten();
+    recv_until(&call.b, &mut at_b, "the 5 at B", |g| {
+        g.iter().filter(|p| code(p) == Some(5)).count() >= five.len()
+    })
+    .await;
+    // Anything still on its way.
+    sleep(Duration::from_millis(200)).await;
+    at_b.extend(drain(&call.b));
+    let stray = at_b.iter().filter(|p| code(p) == Some(11)).count();
+    assert_eq!(stray, 0, "packets of the collected # reached B");
+    let mut rx = Rfc4733Receiver::new(8000);
+    let now = Instant::now();
+    let decoded: Vec<char> = at_b
+        .iter()
+        .filter(|p| p.pt == 101)
+        .filter_map(|p| rx.on_packet(p.ts, p.marker, &p.payload, now))
+        .map(|d| d.digit)
+        .collect();
+    assert_eq!(decoded, ['5']);
+    let digits: Vec<char> = call.digits().iter().map(|(_, e)| e.digit).collect();
+    assert_eq!(digits, ['#', '5'], "the application still got both keys");
+}
+
 /// 5b. send_digits to a leg with telephone-event: RFC 4733 packets, and
 /// the audio clock runs on underneath.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

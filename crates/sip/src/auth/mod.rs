@@ -508,9 +508,22 @@ impl DigestServer {
     /// accepted back from that address ([`Self::verify_from`]), so credentials
     /// captured on the way cannot be used from anywhere else.
     pub fn challenges_for(&self, source: IpAddr, now: SystemTime, stale: bool) -> Vec<String> {
+        self.challenges_offering(&[], source, now, stale)
+    }
+
+    /// [`Self::challenges_for`] offering `algorithms` (an extension's own
+    /// choice) instead of the server's; an empty list offers the server's.
+    /// Verify the answer with [`Self::verify_offered`] and the same list.
+    pub fn challenges_offering(
+        &self,
+        algorithms: &[Algorithm],
+        source: IpAddr,
+        now: SystemTime,
+        stale: bool,
+    ) -> Vec<String> {
         let seq = self.with_log(|log| log.issue());
         let nonce = self.make_nonce(now, seq, source);
-        self.algorithms
+        self.offered(algorithms)
             .iter()
             .map(|&algorithm| {
                 Challenge {
@@ -564,7 +577,25 @@ impl DigestServer {
         request_id: &str,
         now: SystemTime,
     ) -> Verdict {
-        let verdict = self.verify_with(creds, method, password, |nonce| {
+        self.verify_offered(creds, &[], method, password, source, request_id, now)
+    }
+
+    /// [`Self::verify_from`] for an answer to a challenge that offered
+    /// `algorithms` ([`Self::challenges_offering`]; empty: the server's):
+    /// an answer with an algorithm not among them is refused.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_offered(
+        &self,
+        creds: &Credentials,
+        algorithms: &[Algorithm],
+        method: &str,
+        password: &str,
+        source: IpAddr,
+        request_id: &str,
+        now: SystemTime,
+    ) -> Verdict {
+        let offered = self.offered(algorithms);
+        let verdict = self.verify_with(creds, offered, method, password, |nonce| {
             self.check_nonce(nonce, source, now)
         });
         if verdict != Verdict::Ok {
@@ -597,6 +628,15 @@ impl DigestServer {
         self.check_nonce(nonce, source, now).is_ok()
     }
 
+    /// `algorithms`, or the server's own when it is empty.
+    fn offered<'a>(&'a self, algorithms: &'a [Algorithm]) -> &'a [Algorithm] {
+        if algorithms.is_empty() {
+            &self.algorithms
+        } else {
+            algorithms
+        }
+    }
+
     fn with_log<T>(&self, f: impl FnOnce(&mut NonceLog) -> T) -> T {
         // A panic while holding the lock cannot leave the log inconsistent
         // (each operation is a few bit flips), so a poisoned lock is used as is.
@@ -612,6 +652,7 @@ impl DigestServer {
     fn verify_with(
         &self,
         creds: &Credentials,
+        offered: &[Algorithm],
         method: &str,
         password: &str,
         nonce_state: impl FnOnce(&str) -> Result<Freshness, &'static str>,
@@ -619,7 +660,7 @@ impl DigestServer {
         if creds.realm != self.realm {
             return Verdict::Invalid("wrong realm");
         }
-        if !self.algorithms.contains(&creds.algorithm) {
+        if !offered.contains(&creds.algorithm) {
             return Verdict::Invalid("algorithm not offered");
         }
         let qop = match creds.qop.as_deref() {
@@ -1242,22 +1283,24 @@ mod tests {
         .with_opaque("5ccc069c403ebaf9f0171e9517f40e41");
         let fresh = |_: &str| Ok(Freshness::Fresh);
         assert_eq!(
-            srv.verify_with(&c, "GET", "Circle Of Life", fresh),
+            srv.verify_with(&c, srv.algorithms(), "GET", "Circle Of Life", fresh),
             Verdict::Ok
         );
         assert_eq!(
-            srv.verify_with(&c, "GET", "Circle of Life", fresh),
+            srv.verify_with(&c, srv.algorithms(), "GET", "Circle of Life", fresh),
             Verdict::Invalid("wrong password")
         );
         assert_eq!(
-            srv.verify_with(&c, "GET", "Circle Of Life", |_| Ok(Freshness::Expired)),
+            srv.verify_with(&c, srv.algorithms(), "GET", "Circle Of Life", |_| Ok(
+                Freshness::Expired
+            )),
             Verdict::Stale
         );
         // Uppercase hex from a sloppy client is still accepted.
         let mut upper = c.clone();
         upper.response = upper.response.to_ascii_uppercase();
         assert_eq!(
-            srv.verify_with(&upper, "GET", "Circle Of Life", fresh),
+            srv.verify_with(&upper, srv.algorithms(), "GET", "Circle Of Life", fresh),
             Verdict::Ok
         );
         // The real nonce check refuses the RFC's nonce: it is not ours.
@@ -1527,6 +1570,48 @@ mod tests {
         assert_eq!(
             srv.verify(&c, "REGISTER", "s3cret", t(0)),
             Verdict::Invalid("algorithm not offered")
+        );
+    }
+
+    #[test]
+    fn an_offer_of_its_own_is_challenged_and_verified_against_it() {
+        // The server offers MD5; one user's phones are offered SHA-256 only.
+        let srv = server(vec![Algorithm::Md5]);
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+        let own = [Algorithm::Sha256];
+        let values = srv.challenges_offering(&own, ip, t(0), false);
+        assert_eq!(values.len(), 1);
+        let ch = Challenge::parse(&values[0]).unwrap();
+        assert_eq!(ch.algorithm, Algorithm::Sha256);
+        let c = Credentials::parse(&answer(&ch, "alice", "s3cret", "REGISTER", "sip:x", "c", 1))
+            .unwrap();
+        let verify = |offered: &[Algorithm], c: &Credentials, id: &str| {
+            srv.verify_offered(c, offered, "REGISTER", "s3cret", ip, id, t(0))
+        };
+        assert_eq!(
+            verify(&[], &c, "1"),
+            Verdict::Invalid("algorithm not offered"),
+            "the server's own offer has no SHA-256"
+        );
+        assert_eq!(verify(&own, &c, "2"), Verdict::Ok);
+        // An MD5 answer (a downgrade) is refused for that user.
+        let md5 = Challenge {
+            algorithm: Algorithm::Md5,
+            ..ch
+        };
+        let c = Credentials::parse(&answer(
+            &md5, "alice", "s3cret", "REGISTER", "sip:x", "c", 2,
+        ))
+        .unwrap();
+        assert_eq!(
+            verify(&own, &c, "3"),
+            Verdict::Invalid("algorithm not offered")
+        );
+        // An empty offer is the server's.
+        let values = srv.challenges_offering(&[], ip, t(0), false);
+        assert_eq!(
+            Challenge::parse(&values[0]).unwrap().algorithm,
+            Algorithm::Md5
         );
     }
 

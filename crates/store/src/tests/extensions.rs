@@ -266,6 +266,7 @@ async fn types_and_flags_round_trip_and_bad_ones_are_refused() {
         allow_outbound: false,
         announce_agent_id: true,
         after_call_work: true,
+        auth_algorithms: "SHA-256".into(),
         ..Default::default()
     };
     store.add_extension(&queue_ext).await.unwrap();
@@ -285,10 +286,18 @@ async fn types_and_flags_round_trip_and_bad_ones_are_refused() {
         (
             plain.kind.as_str(),
             plain.allow_outbound,
-            plain.auto_answer.as_str()
+            plain.auto_answer.as_str(),
+            plain.auth_algorithms.as_str()
         ),
-        ("direct", true, "off")
+        ("direct", true, "off", "")
     );
+    // The digest choice is kept by an update too.
+    let both = Extension {
+        auth_algorithms: "SHA-256,MD5".into(),
+        ..plain.clone()
+    };
+    store.update_extension(&both).await.unwrap();
+    assert_eq!(store.get_extension("301").await.unwrap().unwrap(), both);
     for (bad, why) in [
         (
             Extension {
@@ -310,6 +319,13 @@ async fn types_and_flags_round_trip_and_bad_ones_are_refused() {
                 ..queue_ext.clone()
             },
             "auto-answer",
+        ),
+        (
+            Extension {
+                auth_algorithms: "SHA-1".into(),
+                ..queue_ext.clone()
+            },
+            "digest algorithms",
         ),
     ] {
         let bad = Extension {

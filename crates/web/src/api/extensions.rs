@@ -101,7 +101,7 @@ fn not_found(ext: &str) -> Response {
 /// direct, outbound calls allowed, auto-answer off). All or none: a number
 /// that already exists is refused naming `numbers` (409 if it was created
 /// meanwhile).
-#[utoipa::path(post, path = "/api/extensions", tag = "extensions", request_body(content = serde_json::Value, content_type = "application/json", description = "numbers (\"101-110\"), password, display_name, kind (direct, ivr, queue, robot), target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer (off, all, queue), pickup_group, gateway, webrtc, caller_ids: [numbers of the number pool]"), responses((status = 200, description = "{created: [numbers]}", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(post, path = "/api/extensions", tag = "extensions", request_body(content = serde_json::Value, content_type = "application/json", description = "numbers (\"101-110\"), password, display_name, kind (direct, ivr, queue, robot), target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer (off, all, queue), pickup_group, gateway, webrtc, caller_ids: [numbers of the number pool], auth_algorithms (\"\" for the server's sip.auth_algorithms, MD5, SHA-256, SHA-256,MD5)"), responses((status = 200, description = "{created: [numbers]}", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn create(
     State(state): State<AppState>,
     identity: Identity,

@@ -124,6 +124,7 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
         "f-auto_answer-all",
         "f-auto_answer-queue",
         "f-webrtc",
+        "f-auth_algorithms",
         "pool-empty",
         "f-pickup_group",
         "btn-save",
@@ -150,6 +151,7 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
         ("105", "pw-1234", "Sales", true, "queue")
     );
     assert!(!e.webrtc && !e.after_call_work && e.allow_outbound && e.enabled);
+    assert_eq!(e.auth_algorithms, "", "the server's digest setting");
     let list = app
         .get("/voice/extensions?done=created&n=10", Some(&admin.cookie))
         .await;
@@ -178,7 +180,7 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
             &admin,
             "/voice/extensions",
             "numbers=10-5&password=a%20b&kind=queue&target=&auto_answer=sometimes\
-             &pickup_group=no%20spaces&caller_ids=62620668&gateway=gw%201",
+             &pickup_group=no%20spaces&caller_ids=62620668&gateway=gw%201&auth_algorithms=SHA-1",
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -190,6 +192,7 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
         "pickup_group",
         "caller_ids",
         "gateway",
+        "auth_algorithms",
     ] {
         assert!(
             r.body.contains(&format!("data-test=\"error-{field}\"")),
@@ -232,7 +235,8 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
             &admin,
             "/voice/extensions/105",
             "password=&display_name=Zhang+San&kind=direct&auto_answer=all&webrtc=1\
-             &caller_ids=62620668&caller_ids=62620669&gateway=gw1&announce_agent_id=1",
+             &caller_ids=62620668&caller_ids=62620669&gateway=gw1&announce_agent_id=1\
+             &auth_algorithms=SHA-256",
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -244,6 +248,7 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
     assert_eq!(e.gateway, "gw1");
     assert!(e.webrtc && e.announce_agent_id && !e.record && !e.enabled);
     assert_eq!(e.auto_answer, "all");
+    assert_eq!(e.auth_algorithms, "SHA-256");
     let list = app
         .get("/voice/extensions?q=zhang", Some(&admin.cookie))
         .await;
@@ -251,6 +256,13 @@ async fn extensions_are_created_in_batches_edited_and_removed() {
     assert!(!list.body.contains("data-test=\"ext-row-101\""));
     assert!(list.body.contains("Zhang San"));
     assert!(list.body.contains("data-test=\"flag-disabled\""));
+    assert!(list.body.contains("data-test=\"flag-sha256\""));
+    let edit = app.get("/voice/extensions/105", Some(&admin.cookie)).await;
+    assert!(
+        edit.body.contains("data-test=\"auth-SHA-256\" selected"),
+        "the choice is shown: {}",
+        edit.body
+    );
     // A bad edit changes nothing.
     let r = app
         .submit(
@@ -502,11 +514,13 @@ async fn extensions_are_created_in_batches_changed_and_removed_over_the_api() {
             "POST",
             "/api/extensions",
             &tok,
-            serde_json::json!({"number": 120, "password": "pw-1234"}),
+            serde_json::json!({"number": 120, "password": "pw-1234", "auth_algorithms": "SHA-256"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["created"], serde_json::json!(["120"]));
+    let r = app.api("GET", "/api/extensions/120", Some(&tok)).await;
+    assert_eq!(r.json()["auth_algorithms"], "SHA-256", "{}", r.body);
     let r = app
         .api_json(
             "POST",
@@ -566,7 +580,7 @@ async fn extensions_are_created_in_batches_changed_and_removed_over_the_api() {
                     serde_json::json!({
                         "numbers": "10-5", "password": "a b", "kind": "queue", "target": "",
                         "auto_answer": "sometimes", "pickup_group": "no spaces",
-                        "caller_ids": ["62620668"], "gateway": "gw 1",
+                        "caller_ids": ["62620668"], "gateway": "gw 1", "auth_algorithms": "SHA-1",
                     })
                     .to_string(),
                 ))
@@ -583,10 +597,11 @@ async fn extensions_are_created_in_batches_changed_and_removed_over_the_api() {
         "pickup_group",
         "caller_ids",
         "gateway",
+        "auth_algorithms",
     ] {
         assert!(err["errors"][field].is_string(), "{field}: {err}");
     }
-    assert_eq!(err["field"], "auto_answer", "the first field at fault");
+    assert_eq!(err["field"], "auth_algorithms", "the first field at fault");
     assert!(
         err["errors"]["target"].as_str().unwrap().contains("目标"),
         "{err}"

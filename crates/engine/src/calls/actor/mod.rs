@@ -200,6 +200,7 @@ impl Call {
             plain_transfer: false,
             record_closed: false,
             told_hold: [false; 2],
+            callee_warning: None,
         }
     }
 }
@@ -330,6 +331,8 @@ struct Call {
     /// Whether we last relayed a hold offer to each leg (by `Side`): a
     /// transferee held by the transferor is taken off hold at the transfer.
     told_hold: [bool; 2],
+    /// The Warning of a callee's 488/606, passed on to the caller.
+    callee_warning: Option<String>,
 }
 
 impl Call {
@@ -640,6 +643,10 @@ impl Call {
                     101..=199 => self.on_fork_provisional(i, &resp),
                     200..=299 => self.on_fork_answered(i, resp),
                     _ => {
+                        if matches!(code, 488 | 606) && self.callee_warning.is_none() {
+                            self.callee_warning =
+                                message::header_value(&resp, "Warning").map(str::to_string);
+                        }
                         let reason = reason_of(&resp);
                         self.fork_failed(i, code, reason)
                     }
@@ -819,6 +826,25 @@ impl Call {
             };
             if self.try_voicemail(cause) {
                 return;
+            }
+            if matches!(code, 488 | 606) {
+                // Say why: the callee's own Warning, or ours naming the offer.
+                let warning = self.callee_warning.take().unwrap_or_else(|| {
+                    let offered = self
+                        .a_offer
+                        .as_ref()
+                        .and_then(|o| media::negotiate::audio_section(o).map(|(_, m)| m))
+                        .map(media::negotiate::codec_names)
+                        .unwrap_or_else(|| "none".into());
+                    self.our_warning(&format!(
+                        "305 Incompatible media format: the callee accepts none of the offered codecs ({offered})"
+                    ))
+                });
+                self.ctx
+                    .metrics
+                    .codec_mismatches
+                    .fetch_add(1, Ordering::Relaxed);
+                return self.fail_a_with_warning_value(code, &reason, warning, cause, "callee");
             }
             self.fail_a(code, &reason, cause, "callee");
         }
@@ -1069,22 +1095,37 @@ impl Call {
         self.finish(cause, by, code);
     }
 
-    /// Refuses the caller's INVITE with a Warning header (RFC 3261 §20.43:
-    /// `code agent "text"`) that says what could not be satisfied.
-    fn fail_a_warning(&mut self, code: u16, reason: &str, warning: &str, cause: HangupCause) {
+    /// A Warning header value of ours (RFC 3261 §20.43: `code agent "text"`)
+    /// from "CODE text".
+    fn our_warning(&self, warning: &str) -> String {
         let (warn_code, text) = warning.split_once(' ').unwrap_or(("399", warning));
+        format!(
+            "{warn_code} {} \"{}\"",
+            self.ctx.host(),
+            text.replace(['"', '\\'], "")
+        )
+    }
+
+    /// Refuses the caller's INVITE with a Warning header ("CODE text") that
+    /// says what could not be satisfied.
+    fn fail_a_warning(&mut self, code: u16, reason: &str, warning: &str, cause: HangupCause) {
+        let value = self.our_warning(warning);
+        self.fail_a_with_warning_value(code, reason, value, cause, "system");
+    }
+
+    fn fail_a_with_warning_value(
+        &mut self,
+        code: u16,
+        reason: &str,
+        warning: String,
+        cause: HangupCause,
+        by: &'static str,
+    ) {
         let mut r = self.a_response_with(status_with_reason(code, reason), true);
-        r.headers.push(Header::Other(
-            "Warning".into(),
-            format!(
-                "{warn_code} {} \"{}\"",
-                self.ctx.host(),
-                text.replace(['"', '\\'], "")
-            ),
-        ));
+        r.headers.push(Header::Other("Warning".into(), warning));
         self.a_ep.respond(self.a_tx, r);
         self.cancel_forks(None);
-        self.finish(cause, "system", code);
+        self.finish(cause, by, code);
     }
 
     /// The callee answered with SDP the caller cannot be given (no codec of

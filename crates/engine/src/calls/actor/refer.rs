@@ -57,11 +57,18 @@ impl Call {
             let known = self.ctx.dialogs.contains(&call_id)
                 && !self.forks.iter().any(|f| f.dialog.call_id == call_id)
                 && self.a_call_id != call_id;
-            return if known {
-                Ok(ReferKind::Attended(call_id))
-            } else {
-                Err((481, "Replaced Call Does Not Exist"))
-            };
+            if !known {
+                return Err((481, "Replaced Call Does Not Exist"));
+            }
+            // RFC 3891 §6: only the party of the replaced dialog may replace
+            // it; a phone may not take over a stranger's call whose Call-ID
+            // it learnt.
+            let transferor = message::call_id(req).and_then(|c| self.ctx.dialogs.user(c));
+            let owner = self.ctx.dialogs.user(&call_id);
+            if transferor.is_none() || transferor != owner {
+                return Err((403, "Replaced Call Is Not Yours"));
+            }
+            return Ok(ReferKind::Attended(call_id));
         }
         let settings = self.ctx.callcenter.get();
         match router::route_call(&target, &self.ctx.directory, &self.ctx.cfg, &settings) {
@@ -115,18 +122,19 @@ impl Call {
         self.app_state();
         self.update_info(|i| i.app = Some("transfer"));
         let by = if side == Side::A { "caller" } else { "callee" };
-        self.accept_refer(tx, req, kind, Some((kept, by)));
+        self.accept_refer(tx, req, kind, kept, by);
     }
 
     /// Accepts a checked REFER from leg B: 202, the first NOTIFY, then the
-    /// transfer. `plain` (the transferee's number and who transferred) when
-    /// the call had no application: its record is split at the transfer.
+    /// transfer. `kept` is the transferee's number and `by` who transferred
+    /// ("caller" or "callee"): the call's record is split at the transfer.
     pub(super) fn accept_refer(
         &mut self,
         tx: TxId,
         req: Request,
         kind: ReferKind,
-        plain: Option<(String, &'static str)>,
+        kept: String,
+        by: &'static str,
     ) {
         let ep = self.b_ep.clone();
         ep.respond(tx, message::response(&req, status(202), None));
@@ -145,14 +153,12 @@ impl Call {
         match kind {
             ReferKind::Blind(target) => {
                 tracing::info!("call {}: blind transfer to {target} (REFER)", self.id);
-                if let Some((kept, by)) = plain {
-                    self.split_record(HangupCause::BlindTransfer, by, kept, target.clone(), false);
-                }
+                self.split_record(HangupCause::BlindTransfer, by, kept, target.clone(), false);
                 self.transfer_to(target);
             }
             ReferKind::Attended(call_id) => {
                 let partner_number = self.attended_transfer(&call_id);
-                if let (Some((kept, by)), Some(number)) = (plain, partner_number) {
+                if let Some(number) = partner_number {
                     self.split_record(HangupCause::AttendedTransfer, by, kept, number, true);
                 }
             }
@@ -400,7 +406,8 @@ impl Call {
     /// and the transferred conversation's record starts.
     pub(super) fn transfer_answered(&mut self) {
         self.notify_transferor(200, "OK", true);
-        if self.plain_transfer && self.answer_ms.is_none() {
+        // The transferred conversation's record starts at the answer.
+        if self.answer_ms.is_none() {
             let now = now_ms();
             self.answer_ms = Some(now);
             self.update_info(|i| i.answer_at = Some(now));

@@ -17,7 +17,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use minijinja::context;
 use serde::Serialize;
-use store::{Extension, StoreError, VoiceList, AUTO_ANSWER_MODES, EXTENSION_KINDS};
+use store::{
+    Extension, StoreError, VoiceList, AUTH_ALGORITHM_CHOICES, AUTO_ANSWER_MODES, EXTENSION_KINDS,
+};
 
 use crate::auth::permissions::{EXTENSIONS_EDIT, EXTENSIONS_VIEW};
 use crate::auth::{require, Identity};
@@ -89,6 +91,11 @@ fn flags_of(lang: Lang, e: &Extension) -> Vec<(&'static str, String)> {
     add(e.announce_agent_id, "announce", "voice.ext.flag_announce");
     add(e.after_call_work, "acw", "voice.ext.flag_acw");
     add(e.webrtc, "webrtc", "voice.ext.flag_webrtc");
+    add(
+        e.auth_algorithms.starts_with("SHA-256"),
+        "sha256",
+        "voice.ext.flag_sha256",
+    );
     add(
         e.auto_answer == "all",
         "auto-all",
@@ -290,6 +297,19 @@ async fn render_form(
             context! { value => *m, label => ctx.lang.t(key, &[]) }
         })
         .collect();
+    let auths: Vec<_> = AUTH_ALGORITHM_CHOICES
+        .iter()
+        .map(|a| {
+            let key = match *a {
+                "" => "voice.ext.auth_default",
+                "MD5" => "voice.ext.auth_md5",
+                "SHA-256" => "voice.ext.auth_sha256",
+                _ => "voice.ext.auth_both",
+            };
+            let id = if a.is_empty() { "default" } else { a };
+            context! { value => *a, id => id, label => ctx.lang.t(key, &[]) }
+        })
+        .collect();
     ctx.render_status(
         status,
         "voice/extension_form.html",
@@ -301,7 +321,7 @@ async fn render_form(
                 .unwrap_or_else(|| "/voice/extensions".into()),
             numbers => view.numbers, v => view.values, errors => view.errors,
             selected => selected, pool => choices, queues => queues, menus => menus,
-            kinds => kinds, modes => modes,
+            kinds => kinds, modes => modes, auths => auths,
             can_edit => identity.allows(EXTENSIONS_EDIT),
             running => state.engine().is_some(),
             flash => flash,
@@ -404,6 +424,7 @@ fn read_values(f: &Fields, editing: bool) -> Extension {
         gateway: f.text("gateway"),
         webrtc: f.flag("webrtc"),
         caller_ids: caller_ids.join(","),
+        auth_algorithms: f.text("auth_algorithms"),
     }
 }
 
@@ -475,6 +496,12 @@ async fn check(
     }
     if !AUTO_ANSWER_MODES.contains(&v.auto_answer.as_str()) {
         add("auto_answer", lang.t("voice.common.invalid_choice", &[]));
+    }
+    if !AUTH_ALGORITHM_CHOICES.contains(&v.auth_algorithms.as_str()) {
+        add(
+            "auth_algorithms",
+            lang.t("voice.common.invalid_choice", &[]),
+        );
     }
     if !plain(&v.gateway, MAX_TEXT) || v.gateway.chars().any(char::is_whitespace) {
         add("gateway", lang.t("voice.ext.gateway_rule", &[]));

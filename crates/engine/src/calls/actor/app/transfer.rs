@@ -23,7 +23,11 @@ impl Call {
     /// accepted with progress NOTIFYs (see `refer`), the caller transferred.
     pub(in crate::calls::actor) fn on_refer(&mut self, tx: TxId, req: Request) {
         match self.check_refer(&req) {
-            Ok(kind) => self.accept_refer(tx, req, kind, None),
+            Ok(kind) => {
+                // The bridged party transfers the application's caller.
+                let kept = self.caller.clone();
+                self.accept_refer(tx, req, kind, kept, "callee")
+            }
             Err(why) => {
                 let ep = self.b_ep.clone();
                 self.refuse_refer(&ep, tx, &req, why);
