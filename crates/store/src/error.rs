@@ -65,7 +65,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 
     /// A query failed; `context` says what the store was doing.
-    #[error("database error while {context}: {source}")]
+    #[error("database error while {context}: {}", describe(source))]
     Database {
         /// What the store was doing, e.g. "adding extensions".
         context: &'static str,
@@ -194,8 +194,21 @@ fn connect_hint(source: &sqlx::Error) -> String {
         sqlx::Error::PoolTimedOut => {
             "no connection within the timeout (is the database server reachable?)".to_string()
         }
-        other => other.to_string().replace('\n', " "),
+        other => describe(other),
     }
+}
+
+/// A driver error in one line: a database's own error as its message and
+/// SQLSTATE (sqlx adds the server's source line to PostgreSQL's).
+fn describe(source: &sqlx::Error) -> String {
+    match source {
+        sqlx::Error::Database(e) => match e.code() {
+            Some(code) => format!("{} ({code})", e.message()),
+            None => e.message().to_string(),
+        },
+        other => other.to_string(),
+    }
+    .replace('\n', " ")
 }
 
 impl StoreError {

@@ -37,6 +37,8 @@ pub mod schema;
 mod seed;
 mod sessions;
 mod settings;
+#[doc(hidden)]
+pub mod testing;
 mod users;
 mod voice_lists;
 mod watch;

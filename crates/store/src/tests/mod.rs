@@ -82,10 +82,8 @@ mod users;
 mod voice;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use sqlx::{Connection, Executor};
-
+use crate::testing::{unique, TestDatabase};
 use crate::Store;
 
 /// A database file under the system temp dir, removed (with its WAL files
@@ -93,21 +91,6 @@ use crate::Store;
 pub(crate) struct TempDb {
     dir: PathBuf,
     path: PathBuf,
-}
-
-/// A name no other test of any process uses at the same time.
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}{}_{}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 impl TempDb {
@@ -146,91 +129,33 @@ pub(crate) async fn memory() -> Store {
     Store::open("sqlite::memory:").await.unwrap()
 }
 
-/// The environment variable naming the test cluster.
-pub(crate) const POSTGRES_ENV: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
-
-/// The base URL of the PostgreSQL test cluster, or `None` (after a notice)
-/// when it is not set outside CI. Under `CI=true` a missing cluster fails
-/// the test: CI must run both halves.
+/// The test cluster's base URL, or `None` when it is not configured
+/// outside CI ([`crate::testing::postgres_base_url`]).
 pub(crate) fn postgres_base_url() -> Option<String> {
-    match std::env::var(POSTGRES_ENV) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_string()),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "{POSTGRES_ENV} is not set: under CI the PostgreSQL half of the store tests \
-                     must run (tests/run starts a private cluster and sets it)"
-                );
-            }
-            eprintln!(
-                "notice: {POSTGRES_ENV} is not set, PostgreSQL test skipped \
-                 (tests/run starts a cluster; or tests/postgres-cluster.sh start DIR)"
-            );
-            None
-        }
-    }
+    crate::testing::postgres_base_url().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A fresh database in the PostgreSQL test cluster, dropped (with its
-/// connections) when this is dropped, even after a failed assertion.
-pub(crate) struct PgTestDb {
-    base: String,
-    name: String,
-}
+/// A fresh database in the PostgreSQL test cluster, dropped when this is.
+pub(crate) struct PgTestDb(TestDatabase);
 
 impl PgTestDb {
     /// Creates an empty database, or `None` when the cluster is not
-    /// configured (see [`postgres_base_url`]).
+    /// configured.
     pub(crate) async fn create() -> Option<PgTestDb> {
-        let base = postgres_base_url()?;
-        let name = unique("sbtest_");
-        let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        TestDatabase::create()
             .await
-            .unwrap_or_else(|e| panic!("cannot reach the test cluster at {base}: {e}"));
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        admin.close().await.ok();
-        Some(PgTestDb { base, name })
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(PgTestDb)
     }
 
     /// The database's URL.
     pub(crate) fn url(&self) -> String {
-        format!("{}/{}", self.base, self.name)
+        self.0.url()
     }
 
     /// Opens (and migrates) a store on it.
     pub(crate) async fn open(&self) -> Store {
         Store::open(&self.url()).await.unwrap()
-    }
-}
-
-impl Drop for PgTestDb {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        // The test's runtime is going away: drop the database from a runtime
-        // of our own, on a thread of our own. FORCE ends the connections the
-        // test's pools left open.
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres")).await?;
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .await?;
-                admin.close().await
-            })
-            .map_err(std::io::Error::other)
-        })
-        .join();
-        if !matches!(done, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {done:?}", self.name);
-        }
     }
 }
 
