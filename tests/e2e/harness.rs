@@ -237,6 +237,13 @@ impl ServerBuilder {
         std::fs::write(&config_path, format!("{base}\n{extra}")).expect("write test config");
 
         let ports = PortBlock::next();
+        let (database_url, database) = match self.database_url.clone() {
+            Some(url) => (Some(url), None),
+            None => match e2e_postgres_database() {
+                Some(db) => (Some(db.url()), Some(db)),
+                None => (None, None),
+            },
+        };
         let mut server = Server {
             child: None,
             name: id,
@@ -248,7 +255,8 @@ impl ServerBuilder {
             config_path,
             log_path,
             api_token: String::new(),
-            database_url: self.database_url.clone(),
+            database_url,
+            _database: database,
         };
         server.api_token = server.create_api_token();
         for (spec, password, name) in &self.extensions {
@@ -293,6 +301,40 @@ pub struct Server {
     /// The `--database-url` given to the server and the CLI; `None`: the
     /// SQLite file in the data dir.
     database_url: Option<String>,
+    /// The PostgreSQL database made for this server (see
+    /// [`E2E_BACKEND_ENV`]), dropped after the server is killed.
+    _database: Option<store::testing::TestDatabase>,
+}
+
+/// With `SWITCHBOARD_TEST_E2E_BACKEND=postgres`, every server that names no
+/// database of its own runs on a fresh PostgreSQL database of the test
+/// cluster instead of a SQLite file (tests/run runs the registration, call,
+/// queue and web admin modules that way).
+pub const E2E_BACKEND_ENV: &str = "SWITCHBOARD_TEST_E2E_BACKEND";
+
+/// A fresh PostgreSQL database when [`E2E_BACKEND_ENV`] asks for one.
+fn e2e_postgres_database() -> Option<store::testing::TestDatabase> {
+    if !std::env::var(E2E_BACKEND_ENV).is_ok_and(|v| v == "postgres") {
+        return None;
+    }
+    // Servers are built from inside the tests' runtime: create the database
+    // from a runtime of our own, on a thread of our own.
+    let created = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to create the test database")
+            .block_on(store::testing::TestDatabase::create())
+    })
+    .join()
+    .expect("creating the test database");
+    let db = created.unwrap_or_else(|e| panic!("{e}"));
+    Some(db.unwrap_or_else(|| {
+        panic!(
+            "{E2E_BACKEND_ENV}=postgres needs {}",
+            store::testing::POSTGRES_ENV
+        )
+    }))
 }
 
 /// How long a server may take to answer /metrics after spawning: a hang guard for
