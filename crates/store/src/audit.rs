@@ -84,7 +84,7 @@ pub struct AuditCount {
     pub failed: i64,
 }
 
-/// The columns [`entry_from_row`] reads.
+/// The columns `Db::entry_from_row` reads.
 macro_rules! columns {
     () => {
         "id, at, action, username, ip, method, url, params, status, ok, duration_ms"

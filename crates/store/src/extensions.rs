@@ -8,7 +8,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 use crate::db::{self, db_err, Backend, Db, RowsAffected, Ts, Tx, Value};
 use crate::{dispatch, Store, StoreError};
 
-/// The columns [`from_row`] reads (a macro so queries stay string literals).
+/// The columns `Db::extension_from_row` reads (a macro so queries stay string literals).
 macro_rules! columns {
     () => {
         "number, password, display_name, enabled, kind, target, announce_agent_id, \

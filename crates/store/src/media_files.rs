@@ -26,7 +26,7 @@ pub struct MediaFile {
     pub updated_at: i64,
 }
 
-/// The columns [`media_from_row`] reads (a macro so queries stay literals).
+/// The columns `Db::media_from_row` reads (a macro so queries stay literals).
 macro_rules! columns {
     () => {
         "name, file, bytes, duration_ms, uploaded_by, created_at, updated_at"

@@ -326,7 +326,7 @@ impl Store {
     }
 
     /// The differences between this database's schema and the one this
-    /// build's migrations produce ([`compare`] with [`reference`], plus
+    /// build's migrations produce ([`compare`] with [`reference()`], plus
     /// [`postgres_conventions`]); empty when they match.
     pub async fn check_schema(&self) -> Result<Vec<String>, StoreError> {
         let actual = self.schema().await?;

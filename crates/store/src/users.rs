@@ -12,7 +12,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 use crate::db::{self, db_err, Backend, Db, Ts, Tx, Value};
 use crate::{dispatch, Store, StoreError};
 
-/// The columns [`from_row`] reads.
+/// The columns `Db::user_from_row` reads.
 macro_rules! columns {
     () => {
         "id, username, name, email, mobile, must_change_password, is_admin, is_agent, \

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, Postgres};
+use sqlx::postgres::{PgListener, PgPoolOptions, Postgres};
 use tokio::sync::mpsc;
 
 use crate::db::Db;
@@ -97,9 +97,14 @@ impl Store {
     }
 }
 
-/// A connection of `db`'s pool settings LISTENing on [`SETTINGS_CHANNEL`].
+/// A connection LISTENing on [`SETTINGS_CHANNEL`], with `db`'s connect
+/// options but outside its pool (a listener holds its connection for good:
+/// taken from the pool, it would leave one fewer for the queries).
 async fn listen(db: &Db<Postgres>) -> Result<PgListener, StoreError> {
-    let mut listener = PgListener::connect_with(&db.pool)
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*db.pool.connect_options()).clone());
+    let mut listener = PgListener::connect_with(&own)
         .await
         .map_err(crate::db::db_err("listening for settings changes"))?;
     listener
@@ -109,8 +114,8 @@ async fn listen(db: &Db<Postgres>) -> Result<PgListener, StoreError> {
     Ok(listener)
 }
 
-/// Forwards notifications until the reader goes away or the pool closes.
-/// A lost connection is replaced by a new LISTEN (the old one's
+/// Forwards notifications until the reader goes away or the store is
+/// closed. A lost connection is replaced by a new LISTEN (the old one's
 /// notifications are gone), then [`SettingsChange::Resync`] is sent.
 async fn run_listener(
     db: Db<Postgres>,
@@ -120,6 +125,7 @@ async fn run_listener(
     loop {
         let received = tokio::select! {
             _ = tx.closed() => return,
+            _ = db.pool.close_event() => return,
             r = listener.try_recv() => r,
         };
         match received {
@@ -143,6 +149,7 @@ async fn run_listener(
             }
             tokio::select! {
                 _ = tx.closed() => return,
+                _ = db.pool.close_event() => return,
                 _ = tokio::time::sleep(delay) => {}
             }
             match listen(&db).await {

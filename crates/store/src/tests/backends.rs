@@ -223,6 +223,10 @@ async fn settings_changes_are_reported(db: &TestDb) {
         next(&mut watch).await,
         SettingsChange::Changed(EXTENSIONS_VERSION.into())
     );
+    // Closing the store ends the watch.
+    server.close().await;
+    let end = tokio::time::timeout(Duration::from_secs(30), watch.recv()).await;
+    assert_eq!(end, Ok(None));
 }
 
 #[tokio::test]
@@ -230,7 +234,10 @@ async fn the_listener_listens_again_after_losing_its_connection() {
     let Some(db) = PgTestDb::create().await else {
         return;
     };
-    let store = db.open().await;
+    // One pooled connection: the listener must not hold it.
+    let store = Store::open(&format!("{}?pool_size=1", db.url()))
+        .await
+        .unwrap();
     let mut watch = store.watch_settings().await.unwrap();
     // Kill the listening connection, as a PostgreSQL restart would.
     let killed: Vec<bool> = sqlx::query_scalar(
@@ -251,7 +258,9 @@ async fn the_listener_listens_again_after_losing_its_connection() {
     );
     assert!(Instant::now() < deadline);
     // Closing the store ends the watch.
-    drop(store);
+    store.close().await;
+    let end = tokio::time::timeout(Duration::from_secs(30), watch.recv()).await;
+    assert_eq!(end, Ok(None));
 }
 
 #[tokio::test]
