@@ -74,6 +74,37 @@ enum Command {
     /// Call-center settings (queues, agents, tiers, IVR menus, routing rules).
     #[command(subcommand)]
     Callcenter(CallcenterCmd),
+    /// The database (--database-url, default the SQLite file in the data
+    /// dir): migrations, checks, copying between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Db(DbCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCmd {
+    /// Apply the migrations this build has and the database lacks (the
+    /// server also applies them at start).
+    Migrate,
+    /// Check the database: connection, migrations (known, applied,
+    /// pending) and that its schema is the one this build expects. Exits
+    /// non-zero on any problem.
+    Check,
+    /// Copy every table from one database to another, e.g. the embedded
+    /// SQLite to PostgreSQL or back, in one transaction verified by per-table
+    /// row counts and checksums. Stop the server first. The target is
+    /// created (SQLite) and migrated; one that already holds data is refused
+    /// unless --replace.
+    Copy {
+        /// The database to read (not changed).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The database to write.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Overwrite a target that already holds data.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,10 +215,24 @@ fn main() -> std::process::ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line. A store error's message already
+/// says what its driver error was, so the chain stops there (the driver's
+/// own causes would repeat it).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        parts.push(cause.to_string().replace('\n', " "));
+        if cause.is::<store::StoreError>() {
+            break;
+        }
+    }
+    parts.join(": ")
 }
 
 fn init_logging() {
@@ -202,6 +247,7 @@ fn init_logging() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = load_config(&cli)?;
     match cli.command {
+        Some(Command::Db(cmd)) => db(&cfg.database_url(), cmd).await,
         None => serve(cfg).await,
         Some(Command::CheckConfig) => {
             let dir = &cfg.media.sounds_dir;
@@ -372,6 +418,17 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     check_open_file_limit(&cfg);
+    // The database first, alone: a wrong URL, a server that is down or a
+    // database a newer build migrated is one clear line (the password
+    // hidden), before anything else starts. This also applies pending
+    // migrations.
+    let store = store::Store::open(&cfg.database_url()).await?;
+    tracing::info!(
+        "database {} ({})",
+        store::redact_url(&cfg.database_url()),
+        store.backend()
+    );
+    store.close().await;
     let http = SocketAddr::new(cfg.server.bind, cfg.server.http_port);
     let engine = Arc::new(Engine::start(cfg).await?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -604,6 +661,127 @@ async fn extension(cfg: Config, cmd: ExtensionCmd) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// `switchboard db ...`.
+async fn db(url: &str, cmd: DbCmd) -> anyhow::Result<()> {
+    use store::{Store, StoreOptions};
+    let shown = store::redact_url(url).into_owned();
+    match cmd {
+        DbCmd::Migrate => {
+            let store = Store::open_with(
+                url,
+                &StoreOptions {
+                    migrate: false,
+                    ..StoreOptions::default()
+                },
+            )
+            .await?;
+            let applied = store.migrate().await?;
+            let latest = store.migration_status().await?.applied.last().copied();
+            store.close().await;
+            let at = latest.map_or("none".to_string(), |v| v.to_string());
+            if applied.is_empty() {
+                println!("{shown}: up to date (migration {at})");
+            } else {
+                println!(
+                    "{shown}: applied {} migration(s) ({}), now at migration {at}",
+                    applied.len(),
+                    join(&applied)
+                );
+            }
+            Ok(())
+        }
+        DbCmd::Check => {
+            let options = StoreOptions {
+                migrate: false,
+                create: false,
+                ..StoreOptions::default()
+            };
+            let store = Store::open_with(url, &options).await?;
+            println!("database: {shown}");
+            println!("connection: ok ({})", store.server_version().await?);
+            let status = store.migration_status().await?;
+            println!(
+                "migrations: {} known (latest {}), {} applied, {} pending",
+                status.known.len(),
+                status.known.last().copied().unwrap_or(0),
+                status.applied.len(),
+                status.pending.len()
+            );
+            if !status.pending.is_empty() {
+                store.close().await;
+                anyhow::bail!(
+                    "migrations {} are not applied: run `switchboard db migrate` (the server \
+                     also applies them at start)",
+                    join(&status.pending)
+                );
+            }
+            let differences = store.check_schema().await?;
+            let tables = store.schema().await?.tables.len();
+            store.close().await;
+            if differences.is_empty() {
+                println!("schema: matches this build ({tables} tables)");
+                Ok(())
+            } else {
+                for d in &differences {
+                    println!("schema: {d}");
+                }
+                anyhow::bail!(
+                    "the schema differs from this build's in {} place(s)",
+                    differences.len()
+                )
+            }
+        }
+        DbCmd::Copy { from, to, replace } => {
+            if from.trim() == to.trim() {
+                anyhow::bail!("--from and --to name the same database");
+            }
+            let source = Store::open_with(
+                &from,
+                &StoreOptions {
+                    migrate: false,
+                    create: false,
+                    ..StoreOptions::default()
+                },
+            )
+            .await
+            .context("the source (--from)")?;
+            let target = Store::open(&to).await.context("the target (--to)")?;
+            let started = std::time::Instant::now();
+            let options = store::copy::CopyOptions {
+                replace,
+                ..store::copy::CopyOptions::default()
+            };
+            let report = store::copy::copy(&source, &target, &options).await;
+            source.close().await;
+            target.close().await;
+            let report = report?;
+            println!("{:<20} {:>10}  CHECKSUM", "TABLE", "ROWS");
+            for t in &report.tables {
+                println!("{:<20} {:>10}  {}", t.table, t.rows, t.checksum);
+            }
+            let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
+            println!(
+                "copied {rows} rows of {} tables from {} to {} in {:.1} s; row counts and \
+                 checksums match",
+                report.tables.len(),
+                store::redact_url(&from),
+                store::redact_url(&to),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `1, 2, 3`.
+fn join(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn summarize(list: &[String]) -> String {

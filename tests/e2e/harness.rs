@@ -143,9 +143,18 @@ pub struct ServerBuilder {
     name: String,
     extensions: Vec<(String, String, String)>,
     config_extra: String,
+    database_url: Option<String>,
 }
 
 impl ServerBuilder {
+    /// Runs the server (and the CLI it is provisioned with) on this
+    /// database (`--database-url`) instead of the SQLite file in its data
+    /// dir, e.g. a PostgreSQL database of the test cluster.
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_string());
+        self
+    }
+
     /// Provision `spec` (e.g. "1000-1009") with `password` before the server starts.
     pub fn extensions(mut self, spec: &str, password: &str) -> Self {
         self.extensions
@@ -228,6 +237,13 @@ impl ServerBuilder {
         std::fs::write(&config_path, format!("{base}\n{extra}")).expect("write test config");
 
         let ports = PortBlock::next();
+        let (database_url, database) = match self.database_url.clone() {
+            Some(url) => (Some(url), None),
+            None => match e2e_postgres_database() {
+                Some(db) => (Some(db.url()), Some(db)),
+                None => (None, None),
+            },
+        };
         let mut server = Server {
             child: None,
             name: id,
@@ -239,6 +255,8 @@ impl ServerBuilder {
             config_path,
             log_path,
             api_token: String::new(),
+            database_url,
+            _database: database,
         };
         server.api_token = server.create_api_token();
         for (spec, password, name) in &self.extensions {
@@ -280,6 +298,43 @@ pub struct Server {
     /// An API token of the default admin, sent as `Authorization: Bearer`
     /// by the HTTP helpers (created with `switchboard token create`).
     pub api_token: String,
+    /// The `--database-url` given to the server and the CLI; `None`: the
+    /// SQLite file in the data dir.
+    database_url: Option<String>,
+    /// The PostgreSQL database made for this server (see
+    /// [`E2E_BACKEND_ENV`]), dropped after the server is killed.
+    _database: Option<store::testing::TestDatabase>,
+}
+
+/// With `SWITCHBOARD_TEST_E2E_BACKEND=postgres`, every server that names no
+/// database of its own runs on a fresh PostgreSQL database of the test
+/// cluster instead of a SQLite file (tests/run runs the registration, call,
+/// queue and web admin modules that way).
+pub const E2E_BACKEND_ENV: &str = "SWITCHBOARD_TEST_E2E_BACKEND";
+
+/// A fresh PostgreSQL database when [`E2E_BACKEND_ENV`] asks for one.
+fn e2e_postgres_database() -> Option<store::testing::TestDatabase> {
+    if !std::env::var(E2E_BACKEND_ENV).is_ok_and(|v| v == "postgres") {
+        return None;
+    }
+    // Servers are built from inside the tests' runtime: create the database
+    // from a runtime of our own, on a thread of our own.
+    let created = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to create the test database")
+            .block_on(store::testing::TestDatabase::create())
+    })
+    .join()
+    .expect("creating the test database");
+    let db = created.unwrap_or_else(|e| panic!("{e}"));
+    Some(db.unwrap_or_else(|| {
+        panic!(
+            "{E2E_BACKEND_ENV}=postgres needs {}",
+            store::testing::POSTGRES_ENV
+        )
+    }))
 }
 
 /// How long a server may take to answer /metrics after spawning: a hang guard for
@@ -300,6 +355,7 @@ impl Server {
             name: name.into(),
             extensions: Vec::new(),
             config_extra: String::new(),
+            database_url: None,
         }
     }
 
@@ -323,6 +379,7 @@ impl Server {
             .arg(&self.config_path)
             .arg("--data-dir")
             .arg(&self.data_dir)
+            .args(self.database_args())
             .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -345,6 +402,7 @@ impl Server {
             .arg(&self.config_path)
             .arg("--data-dir")
             .arg(&self.data_dir)
+            .args(self.database_args())
             .args(["--bind", "127.0.0.1"])
             .args(["--sip-port", &self.sip_port.to_string()])
             .args(["--trunk-port", &self.trunk_port.to_string()])
@@ -388,12 +446,24 @@ impl Server {
         SocketAddr::from(([127, 0, 0, 1], self.trunk_port))
     }
 
-    /// The SQLite URL of this server's database (the default location).
+    /// The URL of this server's database: the builder's, or the SQLite
+    /// file in the data dir (the default location).
     pub fn database_url(&self) -> String {
-        format!(
-            "sqlite://{}",
-            self.data_dir.join("switchboard.db").display()
-        )
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.join("switchboard.db").display()
+            ),
+        }
+    }
+
+    /// `--database-url URL` when the builder named one.
+    fn database_args(&self) -> Vec<String> {
+        match &self.database_url {
+            Some(url) => vec!["--database-url".into(), url.clone()],
+            None => Vec::new(),
+        }
     }
 
     /// Plain HTTP/1.0 GET on the server's HTTP port: (status, body).

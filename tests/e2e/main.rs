@@ -11,6 +11,7 @@ mod apps;
 mod calls;
 mod media;
 mod negotiation;
+mod postgres;
 mod queues;
 mod registrar;
 mod robustness;

@@ -3,10 +3,10 @@
 //! and summarised per day and per user.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
-use crate::db::{self, db_err, DbRow};
-use crate::{Store, StoreError};
+use crate::db::{self, db_err, Backend, Db, RowsAffected, Ts, Value};
+use crate::{dispatch, Store, StoreError};
 
 /// One audited request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,27 +84,39 @@ pub struct AuditCount {
     pub failed: i64,
 }
 
-/// The columns [`entry_from_row`] reads.
+/// The columns `Db::entry_from_row` reads.
 macro_rules! columns {
     () => {
         "id, at, action, username, ip, method, url, params, status, ok, duration_ms"
     };
 }
 
-/// The WHERE clause of a search; `$1`..`$11` are the [`AuditQuery`]
-/// fields (text filters as LIKE patterns or '' for "any").
+/// The WHERE clause of a search; `$1`..`$10` are the [`AuditQuery`]
+/// fields (text filters as LIKE patterns or '' for "any", `$8` the wanted
+/// outcome or NULL). `$like` is the substring operator: `LIKE` on SQLite,
+/// which ignores ASCII case; `ILIKE` on PostgreSQL, whose `LIKE` does not.
 macro_rules! filter {
-    () => {
-        " FROM audit_log WHERE \
-         ($1 = '' OR url LIKE $1 ESCAPE '\\' OR params LIKE $1 ESCAPE '\\') \
-         AND ($2 = '' OR username = $2) \
-         AND ($3 = '' OR ip = $3) \
-         AND ($4 = '' OR method = $4) \
-         AND ($5 = '' OR url LIKE $5 ESCAPE '\\') \
-         AND ($6 = '' OR params LIKE $6 ESCAPE '\\') \
-         AND ($7 = '' OR action = $7) \
-         AND ($8 < 0 OR ok = $8) \
-         AND at >= $9 AND at < $10"
+    ($like:literal) => {
+        concat!(
+            " FROM audit_log WHERE \
+             ($1 = '' OR url ",
+            $like,
+            " $1 ESCAPE '\\' OR params ",
+            $like,
+            " $1 ESCAPE '\\') \
+             AND ($2 = '' OR username = $2) \
+             AND ($3 = '' OR ip = $3) \
+             AND ($4 = '' OR method = $4) \
+             AND ($5 = '' OR url ",
+            $like,
+            " $5 ESCAPE '\\') \
+             AND ($6 = '' OR params ",
+            $like,
+            " $6 ESCAPE '\\') \
+             AND ($7 = '' OR action = $7) \
+             AND ($8 IS NULL OR ok = $8) \
+             AND at >= $9 AND at < $10"
+        )
     };
 }
 
@@ -131,72 +143,12 @@ fn like(text: &str) -> String {
 impl Store {
     /// Writes one entry.
     pub async fn add_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, action, username, ip, method, url, params, status, ok, \
-             duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(e.at)
-        .bind(&e.action)
-        .bind(&e.username)
-        .bind(&e.ip)
-        .bind(&e.method)
-        .bind(&e.url)
-        .bind(&e.params)
-        .bind(e.status)
-        .bind(i32::from(e.ok))
-        .bind(e.duration_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("writing the audit log"))?;
-        Ok(())
+        dispatch!(self, db => db.add_audit(e))
     }
 
     /// The entries matching `q`, newest first.
     pub async fn search_audit(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {
-        const CONTEXT: &str = "searching the audit log";
-        let ok = q.ok.map_or(-1, i32::from);
-        let (from, to) = (q.from.unwrap_or(i64::MIN), q.to.unwrap_or(i64::MAX));
-        let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*)", filter!()))
-            .bind(like(&q.keyword))
-            .bind(q.username.trim())
-            .bind(q.ip.trim())
-            .bind(q.method.trim())
-            .bind(like(&q.url))
-            .bind(like(&q.params))
-            .bind(q.action.trim())
-            .bind(ok)
-            .bind(from)
-            .bind(to)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            filter!(),
-            " ORDER BY at DESC, id DESC LIMIT $11 OFFSET $12"
-        ))
-        .bind(like(&q.keyword))
-        .bind(q.username.trim())
-        .bind(q.ip.trim())
-        .bind(q.method.trim())
-        .bind(like(&q.url))
-        .bind(like(&q.params))
-        .bind(q.action.trim())
-        .bind(ok)
-        .bind(from)
-        .bind(to)
-        .bind(q.limit.max(0))
-        .bind(q.offset.max(0))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err(CONTEXT))?;
-        let entries = rows
-            .iter()
-            .map(entry_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(db_err(CONTEXT))?;
-        Ok(AuditPage { entries, total })
+        dispatch!(self, db => db.search_audit(q))
     }
 
     /// Requests per day since `from` (unix ms); days counted in a time
@@ -206,11 +158,135 @@ impl Store {
         from: i64,
         offset_ms: i64,
     ) -> Result<Vec<AuditCount>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT (at + $2) / 86400000 AS day, COUNT(*) AS total, SUM(1 - ok) AS failed \
-             FROM audit_log WHERE at >= $1 GROUP BY (at + $2) / 86400000 ORDER BY day",
+        dispatch!(self, db => db.audit_per_day(from, offset_ms))
+    }
+
+    /// Requests per user since `from`, the busiest first, at most `limit`.
+    pub async fn audit_per_user(
+        &self,
+        from: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditCount>, StoreError> {
+        dispatch!(self, db => db.audit_per_user(from, limit))
+    }
+
+    /// The users and addresses seen in the log (for the search form).
+    pub async fn audit_usernames(&self) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, db => db.audit_usernames())
+    }
+
+    /// Deletes entries older than `before` (unix ms); how many.
+    pub async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
+        dispatch!(self, db => db.prune_audit(before))
+    }
+}
+
+impl<DB: Backend> Db<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    bool: Value<DB>,
+    i32: Value<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Ts: Value<DB>,
+{
+    pub(crate) async fn add_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, action, username, ip, method, url, params, status, ok, \
+             duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(from)
+        .bind(Ts(e.at))
+        .bind(&e.action)
+        .bind(&e.username)
+        .bind(&e.ip)
+        .bind(&e.method)
+        .bind(&e.url)
+        .bind(&e.params)
+        .bind(e.status)
+        .bind(e.ok)
+        .bind(e.duration_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("writing the audit log"))?;
+        Ok(())
+    }
+
+    pub(crate) async fn search_audit(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {
+        const CONTEXT: &str = "searching the audit log";
+        let (from, to) = (q.from.unwrap_or(i64::MIN), q.to.unwrap_or(i64::MAX));
+        let total: i64 = sqlx::query_scalar(DB::sql(
+            concat!("SELECT COUNT(*)", filter!("LIKE")),
+            concat!("SELECT COUNT(*)", filter!("ILIKE")),
+        ))
+        .bind(like(&q.keyword))
+        .bind(q.username.trim())
+        .bind(q.ip.trim())
+        .bind(q.method.trim())
+        .bind(like(&q.url))
+        .bind(like(&q.params))
+        .bind(q.action.trim())
+        .bind(Self::opt(q.ok))
+        .bind(Ts(from))
+        .bind(Ts(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        let rows = sqlx::query(DB::sql(
+            concat!(
+                "SELECT ",
+                columns!(),
+                filter!("LIKE"),
+                " ORDER BY at DESC, id DESC LIMIT $11 OFFSET $12"
+            ),
+            concat!(
+                "SELECT ",
+                columns!(),
+                filter!("ILIKE"),
+                " ORDER BY at DESC, id DESC LIMIT $11 OFFSET $12"
+            ),
+        ))
+        .bind(like(&q.keyword))
+        .bind(q.username.trim())
+        .bind(q.ip.trim())
+        .bind(q.method.trim())
+        .bind(like(&q.url))
+        .bind(like(&q.params))
+        .bind(q.action.trim())
+        .bind(Self::opt(q.ok))
+        .bind(Ts(from))
+        .bind(Ts(to))
+        .bind(q.limit.max(0))
+        .bind(q.offset.max(0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        let entries = rows
+            .iter()
+            .map(Self::entry_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err(CONTEXT))?;
+        Ok(AuditPage { entries, total })
+    }
+
+    pub(crate) async fn audit_per_day(
+        &self,
+        from: i64,
+        offset_ms: i64,
+    ) -> Result<Vec<AuditCount>, StoreError> {
+        // Date arithmetic: SQLite's `at` is unix ms already; PostgreSQL's is
+        // a timestamptz, turned into unix ms (EXTRACT gives seconds).
+        let rows = sqlx::query(DB::sql(
+            "SELECT (at + $2) / 86400000 AS day, COUNT(*) AS total, \
+             SUM(CASE WHEN ok THEN 0 ELSE 1 END) AS failed \
+             FROM audit_log WHERE at >= $1 GROUP BY day ORDER BY day",
+            "SELECT FLOOR((EXTRACT(EPOCH FROM at) * 1000 + $2) / 86400000)::BIGINT AS day, \
+             COUNT(*) AS total, SUM(CASE WHEN ok THEN 0 ELSE 1 END) AS failed \
+             FROM audit_log WHERE at >= $1 GROUP BY day ORDER BY day",
+        ))
+        .bind(Ts(from))
         .bind(offset_ms)
         .fetch_all(&self.pool)
         .await
@@ -227,17 +303,17 @@ impl Store {
             .map_err(db_err("counting audit entries per day"))
     }
 
-    /// Requests per user since `from`, the busiest first, at most `limit`.
-    pub async fn audit_per_user(
+    pub(crate) async fn audit_per_user(
         &self,
         from: i64,
         limit: i64,
     ) -> Result<Vec<AuditCount>, StoreError> {
         let rows = sqlx::query(
-            "SELECT username, COUNT(*) AS total, SUM(1 - ok) AS failed FROM audit_log \
-             WHERE at >= $1 GROUP BY username ORDER BY total DESC, username LIMIT $2",
+            "SELECT username, COUNT(*) AS total, SUM(CASE WHEN ok THEN 0 ELSE 1 END) AS failed \
+             FROM audit_log WHERE at >= $1 GROUP BY username \
+             ORDER BY total DESC, username LIMIT $2",
         )
-        .bind(from)
+        .bind(Ts(from))
         .bind(limit)
         .fetch_all(&self.pool)
         .await
@@ -254,8 +330,7 @@ impl Store {
             .map_err(db_err("counting audit entries per user"))
     }
 
-    /// The users and addresses seen in the log (for the search form).
-    pub async fn audit_usernames(&self) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn audit_usernames(&self) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar(
             "SELECT DISTINCT username FROM audit_log WHERE username <> '' ORDER BY username",
         )
@@ -264,13 +339,12 @@ impl Store {
         .map_err(db_err("listing audit users"))
     }
 
-    /// Deletes entries older than `before` (unix ms); how many.
-    pub async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn prune_audit(&self, before: i64) -> Result<u64, StoreError> {
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("pruning the audit log"))?;
         let n = sqlx::query("DELETE FROM audit_log WHERE at < $1")
-            .bind(before)
+            .bind(Ts(before))
             .execute(&mut *tx)
             .await
             .map_err(db_err("pruning the audit log"))?
@@ -278,20 +352,20 @@ impl Store {
         tx.commit().await.map_err(db_err("pruning the audit log"))?;
         Ok(n)
     }
-}
 
-fn entry_from_row(r: &DbRow) -> Result<AuditEntry, sqlx::Error> {
-    Ok(AuditEntry {
-        id: r.try_get("id")?,
-        at: r.try_get("at")?,
-        action: r.try_get("action")?,
-        username: r.try_get("username")?,
-        ip: r.try_get("ip")?,
-        method: r.try_get("method")?,
-        url: r.try_get("url")?,
-        params: r.try_get("params")?,
-        status: r.try_get("status")?,
-        ok: r.try_get::<i32, _>("ok")? != 0,
-        duration_ms: r.try_get("duration_ms")?,
-    })
+    pub(crate) fn entry_from_row(r: &DB::Row) -> Result<AuditEntry, sqlx::Error> {
+        Ok(AuditEntry {
+            id: r.try_get("id")?,
+            at: r.try_get::<Ts, _>("at")?.0,
+            action: r.try_get("action")?,
+            username: r.try_get("username")?,
+            ip: r.try_get("ip")?,
+            method: r.try_get("method")?,
+            url: r.try_get("url")?,
+            params: r.try_get("params")?,
+            status: r.try_get("status")?,
+            ok: r.try_get("ok")?,
+            duration_ms: r.try_get("duration_ms")?,
+        })
+    }
 }

@@ -1,10 +1,10 @@
 //! Call detail records.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
-use crate::db::{self, db_err, DbRow};
-use crate::{Store, StoreError};
+use crate::db::{self, db_err, Backend, Db, RowsAffected, Ts, Value};
+use crate::{dispatch, Store, StoreError};
 
 /// One call's record. Times are unix milliseconds.
 ///
@@ -67,6 +67,45 @@ macro_rules! columns {
     };
 }
 
+/// The upsert of one CDR for backend `$b` (`sqlite` or `postgres`: the
+/// test of a row in progress differs, see [`live!`]).
+macro_rules! upsert {
+    ($b:ident) => {
+        concat!(
+            "INSERT INTO cdrs (call_uid, in_progress, last_seen_at, call_id, caller, \
+             caller_name, callee, direction, start_at, answer_at, end_at, ring_secs, \
+             talk_secs, hangup_cause, hangup_by, sip_code, recording_path, recorded_secs) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18) \
+             ON CONFLICT (call_uid) DO UPDATE SET in_progress = excluded.in_progress, \
+             last_seen_at = excluded.last_seen_at, call_id = excluded.call_id, \
+             caller = excluded.caller, caller_name = excluded.caller_name, \
+             callee = excluded.callee, direction = excluded.direction, \
+             start_at = excluded.start_at, answer_at = excluded.answer_at, \
+             end_at = excluded.end_at, ring_secs = excluded.ring_secs, \
+             talk_secs = excluded.talk_secs, hangup_cause = excluded.hangup_cause, \
+             hangup_by = excluded.hangup_by, sip_code = excluded.sip_code, \
+             recording_path = excluded.recording_path, \
+             recorded_secs = excluded.recorded_secs \
+             WHERE cdrs.",
+            live!($b)
+        )
+    };
+}
+
+/// Whether a row is in progress, spelled per backend: SQLite's column is
+/// INTEGER 0/1 and its partial index `cdrs_in_progress` (`WHERE in_progress
+/// = 1`) serves only queries that spell that same term (`= TRUE` scans the
+/// table); PostgreSQL's is boolean, indexed `WHERE in_progress`.
+macro_rules! live {
+    (sqlite) => {
+        "in_progress = 1"
+    };
+    (postgres) => {
+        "in_progress"
+    };
+}
+
 impl Store {
     /// Stores a batch of CDRs in ONE transaction: at 1,500 calls/s a commit
     /// (and fsync) per record would not keep up, so the engine batches.
@@ -75,71 +114,14 @@ impl Store {
     /// one is in progress (an answered call completed, or its in-progress
     /// row refreshed); a row already complete is never reopened or changed.
     pub async fn upsert_cdrs(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
-        if cdrs.is_empty() {
-            return Ok(());
-        }
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err("storing CDRs"))?;
-        for cdr in cdrs {
-            // Same SQL text every time, so the prepared statement is reused
-            // from the connection's cache. ON CONFLICT ... DO UPDATE ... WHERE
-            // is the same on SQLite (3.24+) and PostgreSQL; a NULL call_uid
-            // never conflicts.
-            sqlx::query(
-                "INSERT INTO cdrs (call_uid, in_progress, last_seen_at, call_id, caller, \
-                 caller_name, callee, direction, start_at, answer_at, end_at, ring_secs, \
-                 talk_secs, hangup_cause, hangup_by, sip_code, recording_path, recorded_secs) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18) \
-                 ON CONFLICT (call_uid) DO UPDATE SET in_progress = excluded.in_progress, \
-                 last_seen_at = excluded.last_seen_at, call_id = excluded.call_id, \
-                 caller = excluded.caller, caller_name = excluded.caller_name, \
-                 callee = excluded.callee, direction = excluded.direction, \
-                 start_at = excluded.start_at, answer_at = excluded.answer_at, \
-                 end_at = excluded.end_at, ring_secs = excluded.ring_secs, \
-                 talk_secs = excluded.talk_secs, hangup_cause = excluded.hangup_cause, \
-                 hangup_by = excluded.hangup_by, sip_code = excluded.sip_code, \
-                 recording_path = excluded.recording_path, \
-                 recorded_secs = excluded.recorded_secs \
-                 WHERE cdrs.in_progress = 1",
-            )
-            .bind(&cdr.call_uid)
-            .bind(i32::from(cdr.in_progress))
-            .bind(cdr.last_seen_at)
-            .bind(&cdr.call_id)
-            .bind(&cdr.caller)
-            .bind(&cdr.caller_name)
-            .bind(&cdr.callee)
-            .bind(&cdr.direction)
-            .bind(cdr.start_at)
-            .bind(cdr.answer_at)
-            .bind(cdr.end_at)
-            .bind(cdr.ring_secs)
-            .bind(cdr.talk_secs)
-            .bind(&cdr.hangup_cause)
-            .bind(&cdr.hangup_by)
-            .bind(cdr.sip_code)
-            .bind(&cdr.recording_path)
-            .bind(cdr.recorded_secs)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("storing CDRs"))?;
-        }
-        tx.commit().await.map_err(db_err("storing CDRs"))?;
-        Ok(())
+        dispatch!(self, db => db.upsert_cdrs(cdrs))
     }
 
     /// Records that every call in progress was still up at `now_ms`: one
     /// statement for all of them (the index holds only those rows). Returns
     /// how many rows it touched.
     pub async fn touch_in_progress_cdrs(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE cdrs SET last_seen_at = $1 WHERE in_progress = 1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("refreshing CDRs in progress"))?;
-        Ok(done.rows_affected())
+        dispatch!(self, db => db.touch_in_progress_cdrs(now_ms))
     }
 
     /// Closes every row left in progress, i.e. the calls that were up when
@@ -151,26 +133,132 @@ impl Store {
     /// Only for a server's start, before it takes calls: the rows of a
     /// server running on the same database would be closed too.
     pub async fn close_in_progress_cdrs(&self, cause: &str) -> Result<u64, StoreError> {
+        dispatch!(self, db => db.close_in_progress_cdrs(cause))
+    }
+
+    /// The `limit` most recent complete CDRs (by start time), newest first.
+    /// A negative limit is treated as 0. Calls still in progress are not
+    /// listed ([`Store::list_in_progress_cdrs`]).
+    pub async fn list_cdrs(&self, limit: i64) -> Result<Vec<Cdr>, StoreError> {
+        dispatch!(self, db => db.list_cdrs(limit))
+    }
+
+    /// The rows of calls in progress (answered, not ended), oldest first.
+    pub async fn list_in_progress_cdrs(&self) -> Result<Vec<Cdr>, StoreError> {
+        dispatch!(self, db => db.list_in_progress_cdrs())
+    }
+
+    /// Number of stored complete CDRs (calls in progress not counted).
+    pub async fn count_cdrs(&self) -> Result<i64, StoreError> {
+        dispatch!(self, db => db.count_cdrs())
+    }
+}
+
+impl<DB: Backend> Db<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    bool: Value<DB>,
+    i32: Value<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Ts: Value<DB>,
+{
+    pub(crate) async fn upsert_cdrs(&self, cdrs: &[Cdr]) -> Result<(), StoreError> {
+        if cdrs.is_empty() {
+            return Ok(());
+        }
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("storing CDRs"))?;
+        for cdr in cdrs {
+            // Same SQL text every time, so the prepared statement is reused
+            // from the connection's cache. ON CONFLICT ... DO UPDATE ... WHERE
+            // is the same on SQLite (3.24+) and PostgreSQL; a NULL call_uid
+            // never conflicts.
+            sqlx::query(DB::sql(upsert!(sqlite), upsert!(postgres)))
+                .bind(Self::opt(cdr.call_uid.clone()))
+                .bind(cdr.in_progress)
+                .bind(Self::opt(cdr.last_seen_at.map(Ts)))
+                .bind(&cdr.call_id)
+                .bind(&cdr.caller)
+                .bind(&cdr.caller_name)
+                .bind(&cdr.callee)
+                .bind(&cdr.direction)
+                .bind(Ts(cdr.start_at))
+                .bind(Self::opt(cdr.answer_at.map(Ts)))
+                .bind(Ts(cdr.end_at))
+                .bind(cdr.ring_secs)
+                .bind(cdr.talk_secs)
+                .bind(&cdr.hangup_cause)
+                .bind(&cdr.hangup_by)
+                .bind(cdr.sip_code)
+                .bind(Self::opt(cdr.recording_path.clone()))
+                .bind(cdr.recorded_secs)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("storing CDRs"))?;
+        }
+        tx.commit().await.map_err(db_err("storing CDRs"))?;
+        Ok(())
+    }
+
+    pub(crate) async fn touch_in_progress_cdrs(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(DB::sql(
+            concat!("UPDATE cdrs SET last_seen_at = $1 WHERE ", live!(sqlite)),
+            concat!("UPDATE cdrs SET last_seen_at = $1 WHERE ", live!(postgres)),
+        ))
+        .bind(Ts(now_ms))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("refreshing CDRs in progress"))?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn close_in_progress_cdrs(&self, cause: &str) -> Result<u64, StoreError> {
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("closing CDRs left in progress"))?;
         // end_at of an in-progress row is its answer time: the later of the
         // two is the last known time. (No MAX()/GREATEST(): they differ
         // between SQLite and PostgreSQL.)
-        sqlx::query(
-            "UPDATE cdrs SET end_at = CASE WHEN last_seen_at > end_at THEN last_seen_at \
-             ELSE end_at END WHERE in_progress = 1",
-        )
+        sqlx::query(DB::sql(
+            concat!(
+                "UPDATE cdrs SET end_at = CASE WHEN last_seen_at > end_at THEN last_seen_at \
+                 ELSE end_at END WHERE ",
+                live!(sqlite)
+            ),
+            concat!(
+                "UPDATE cdrs SET end_at = CASE WHEN last_seen_at > end_at THEN last_seen_at \
+                 ELSE end_at END WHERE ",
+                live!(postgres)
+            ),
+        ))
         .execute(&mut *tx)
         .await
         .map_err(db_err("closing CDRs left in progress"))?;
-        // Rounded to the nearest second, as the engine counts live calls.
-        let closed = sqlx::query(
-            "UPDATE cdrs SET in_progress = 0, last_seen_at = end_at, \
-             talk_secs = CASE WHEN answer_at IS NULL THEN 0 \
-             ELSE (end_at - answer_at + 500) / 1000 END, \
-             hangup_cause = $1, hangup_by = 'system' WHERE in_progress = 1",
-        )
+        // Talk time rounded to the nearest second, as the engine counts live
+        // calls. Date arithmetic: SQLite subtracts unix ms; PostgreSQL
+        // subtracts timestamptz (an interval, in seconds by EXTRACT).
+        let closed = sqlx::query(DB::sql(
+            concat!(
+                "UPDATE cdrs SET in_progress = 0, last_seen_at = end_at, \
+                 talk_secs = CASE WHEN answer_at IS NULL THEN 0 \
+                 ELSE (end_at - answer_at + 500) / 1000 END, \
+                 hangup_cause = $1, hangup_by = 'system' WHERE ",
+                live!(sqlite)
+            ),
+            concat!(
+                "UPDATE cdrs SET in_progress = FALSE, last_seen_at = end_at, \
+                 talk_secs = CASE WHEN answer_at IS NULL THEN 0 \
+                 ELSE (FLOOR(EXTRACT(EPOCH FROM end_at - answer_at) * 1000)::BIGINT + 500) \
+                 / 1000 END, \
+                 hangup_cause = $1, hangup_by = 'system' WHERE ",
+                live!(postgres)
+            ),
+        ))
         .bind(cause)
         .execute(&mut *tx)
         .await
@@ -181,14 +269,11 @@ impl Store {
         Ok(closed.rows_affected())
     }
 
-    /// The `limit` most recent complete CDRs (by start time), newest first.
-    /// A negative limit is treated as 0. Calls still in progress are not
-    /// listed ([`Store::list_in_progress_cdrs`]).
-    pub async fn list_cdrs(&self, limit: i64) -> Result<Vec<Cdr>, StoreError> {
+    pub(crate) async fn list_cdrs(&self, limit: i64) -> Result<Vec<Cdr>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM cdrs WHERE in_progress = 0 ORDER BY start_at DESC, id DESC LIMIT $1"
+            " FROM cdrs WHERE in_progress = FALSE ORDER BY start_at DESC, id DESC LIMIT $1"
         ))
         // SQLite treats a negative LIMIT as "no limit"; PostgreSQL rejects it.
         .bind(limit.max(0))
@@ -196,57 +281,66 @@ impl Store {
         .await
         .map_err(db_err("listing CDRs"))?;
         rows.iter()
-            .map(from_row)
+            .map(Self::cdr_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("listing CDRs"))
     }
 
-    /// The rows of calls in progress (answered, not ended), oldest first.
-    pub async fn list_in_progress_cdrs(&self) -> Result<Vec<Cdr>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM cdrs WHERE in_progress = 1 ORDER BY start_at, id"
+    pub(crate) async fn list_in_progress_cdrs(&self) -> Result<Vec<Cdr>, StoreError> {
+        let rows = sqlx::query(DB::sql(
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM cdrs WHERE ",
+                live!(sqlite),
+                " ORDER BY start_at, id"
+            ),
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM cdrs WHERE ",
+                live!(postgres),
+                " ORDER BY start_at, id"
+            ),
         ))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("listing CDRs in progress"))?;
         rows.iter()
-            .map(from_row)
+            .map(Self::cdr_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("listing CDRs in progress"))
     }
 
-    /// Number of stored complete CDRs (calls in progress not counted).
-    pub async fn count_cdrs(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM cdrs WHERE in_progress = 0")
+    pub(crate) async fn count_cdrs(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM cdrs WHERE in_progress = FALSE")
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("counting CDRs"))
     }
-}
 
-/// Decodes a full `cdrs` row.
-fn from_row(row: &DbRow) -> Result<Cdr, sqlx::Error> {
-    Ok(Cdr {
-        id: Some(row.try_get("id")?),
-        call_uid: row.try_get("call_uid")?,
-        in_progress: row.try_get::<i32, _>("in_progress")? != 0,
-        last_seen_at: row.try_get("last_seen_at")?,
-        call_id: row.try_get("call_id")?,
-        caller: row.try_get("caller")?,
-        caller_name: row.try_get("caller_name")?,
-        callee: row.try_get("callee")?,
-        direction: row.try_get("direction")?,
-        start_at: row.try_get("start_at")?,
-        answer_at: row.try_get("answer_at")?,
-        end_at: row.try_get("end_at")?,
-        ring_secs: row.try_get("ring_secs")?,
-        talk_secs: row.try_get("talk_secs")?,
-        hangup_cause: row.try_get("hangup_cause")?,
-        hangup_by: row.try_get("hangup_by")?,
-        sip_code: row.try_get("sip_code")?,
-        recording_path: row.try_get("recording_path")?,
-        recorded_secs: row.try_get("recorded_secs")?,
-    })
+    /// Decodes a full `cdrs` row.
+    pub(crate) fn cdr_from_row(row: &DB::Row) -> Result<Cdr, sqlx::Error> {
+        Ok(Cdr {
+            id: Some(row.try_get("id")?),
+            call_uid: row.try_get("call_uid")?,
+            in_progress: row.try_get("in_progress")?,
+            last_seen_at: row.try_get::<Option<Ts>, _>("last_seen_at")?.map(|t| t.0),
+            call_id: row.try_get("call_id")?,
+            caller: row.try_get("caller")?,
+            caller_name: row.try_get("caller_name")?,
+            callee: row.try_get("callee")?,
+            direction: row.try_get("direction")?,
+            start_at: row.try_get::<Ts, _>("start_at")?.0,
+            answer_at: row.try_get::<Option<Ts>, _>("answer_at")?.map(|t| t.0),
+            end_at: row.try_get::<Ts, _>("end_at")?.0,
+            ring_secs: row.try_get("ring_secs")?,
+            talk_secs: row.try_get("talk_secs")?,
+            hangup_cause: row.try_get("hangup_cause")?,
+            hangup_by: row.try_get("hangup_by")?,
+            sip_code: row.try_get("sip_code")?,
+            recording_path: row.try_get("recording_path")?,
+            recorded_secs: row.try_get("recorded_secs")?,
+        })
+    }
 }

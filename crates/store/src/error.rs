@@ -7,9 +7,36 @@
 pub enum StoreError {
     /// The URL names a backend this build does not support.
     #[error(
-        "unsupported database URL '{0}': expected sqlite://PATH, sqlite:PATH or sqlite::memory:"
+        "unsupported database URL '{0}': expected sqlite://PATH, sqlite:PATH, sqlite::memory: \
+         or postgres://USER@HOST[:PORT]/DATABASE"
     )]
     UnsupportedUrl(String),
+
+    /// A parameter of the URL is wrong.
+    #[error("invalid database URL '{url}': {reason}")]
+    InvalidUrl {
+        /// The URL (password redacted).
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Opening without creating (`db check`) found no SQLite file.
+    #[error("no database at {0}")]
+    NoDatabaseFile(String),
+
+    /// The database was migrated by a newer build: its schema has changes
+    /// this build does not know.
+    #[error(
+        "the database is at migration {version}, newer than this build knows (its latest is \
+         {latest}): run a newer switchboard, or restore a backup made for this version"
+    )]
+    UnknownMigration {
+        /// The newest applied migration.
+        version: i64,
+        /// The newest migration of this build.
+        latest: i64,
+    },
 
     /// The directory for the database file could not be created.
     #[error("cannot create database directory {path}: {source}")]
@@ -21,10 +48,11 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
-    /// The database could not be opened.
-    #[error("cannot open database {url}: {source}")]
+    /// The database could not be opened (a wrong URL, a server that is
+    /// down or refuses the credentials, a file that cannot be created).
+    #[error("cannot open database {url}: {}", connect_hint(source))]
     Connect {
-        /// The URL given to [`crate::Store::open`].
+        /// The URL given to [`crate::Store::open`] (password redacted).
         url: String,
         /// The driver's error.
         #[source]
@@ -37,7 +65,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 
     /// A query failed; `context` says what the store was doing.
-    #[error("database error while {context}: {source}")]
+    #[error("database error while {context}: {}", describe(source))]
     Database {
         /// What the store was doing, e.g. "adding extensions".
         context: &'static str,
@@ -148,7 +176,103 @@ pub enum StoreError {
         parent: i64,
     },
 
+    /// `db copy` could not copy (the message says why; nothing was written).
+    #[error("copy failed: {0}")]
+    Copy(String),
+
     /// Deleting a department that still has departments below it.
     #[error("department {0} has departments below it")]
     DepartmentHasChildren(i64),
+}
+
+/// A one-line reason for a failed connection, with the usual cause named.
+fn connect_hint(source: &sqlx::Error) -> String {
+    match source {
+        sqlx::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("{e} (is the database server running and listening there?)")
+        }
+        sqlx::Error::PoolTimedOut => {
+            "no connection within the timeout (is the database server reachable?)".to_string()
+        }
+        other => describe(other),
+    }
+}
+
+/// A driver error in one line: a database's own error as its message and
+/// SQLSTATE (sqlx adds the server's source line to PostgreSQL's).
+fn describe(source: &sqlx::Error) -> String {
+    match source {
+        sqlx::Error::Database(e) => match e.code() {
+            Some(code) => format!("{} ({code})", e.message()),
+            None => e.message().to_string(),
+        },
+        other => other.to_string(),
+    }
+    .replace('\n', " ")
+}
+
+impl StoreError {
+    /// The driver's error inside, if this is one.
+    fn sqlx(&self) -> Option<&sqlx::Error> {
+        match self {
+            StoreError::Connect { source, .. } | StoreError::Database { source, .. } => {
+                Some(source)
+            }
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(source)) => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The SQLSTATE (PostgreSQL) or result code (SQLite) of a database error.
+    fn code(&self) -> Option<String> {
+        match self.sqlx()? {
+            sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
+
+    /// The transaction met a concurrent one (PostgreSQL serialization
+    /// failure 40001 or deadlock 40P01): running it again will do. The
+    /// store already retries these a few times before returning one.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.code().as_deref(), Some("40001" | "40P01"))
+    }
+
+    /// The database could not be reached or the connection was lost (the
+    /// server is down or restarting, the network failed, no connection
+    /// came free in time): the same operation may succeed later, unchanged.
+    /// `false` for errors in the request or the data (a constraint, a
+    /// missing row, a bad value), which will fail again.
+    pub fn is_connection_error(&self) -> bool {
+        let Some(source) = self.sqlx() else {
+            return false;
+        };
+        match source {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+                // Class 08: connection exception; 57P01-57P03: the server is
+                // shutting down, crashed or starting; 53300: too many
+                // connections.
+                code.starts_with("08")
+                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            }),
+            _ => false,
+        }
+    }
+
+    /// Worth trying again later, unchanged: a connection error, a conflict
+    /// that outlasted the store's own retries, or SQLite still busy after
+    /// its busy timeout (another process holding the write lock).
+    pub fn is_retryable(&self) -> bool {
+        self.is_connection_error()
+            || self.is_conflict()
+            || self
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+    }
 }

@@ -3,12 +3,12 @@
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
-use crate::db::{self, db_err, DbRow, Tx};
-use crate::{bump_version, Store, StoreError};
+use crate::db::{self, db_err, Backend, Db, RowsAffected, Ts, Tx, Value};
+use crate::{dispatch, Store, StoreError};
 
-/// The columns [`from_row`] reads (a macro so queries stay string literals).
+/// The columns `Db::extension_from_row` reads (a macro so queries stay string literals).
 macro_rules! columns {
     () => {
         "number, password, display_name, enabled, kind, target, announce_agent_id, \
@@ -18,7 +18,7 @@ macro_rules! columns {
 }
 
 /// Name of the change counter bumped by every extension change.
-pub(crate) const EXTENSIONS_VERSION: &str = "extensions";
+pub const EXTENSIONS_VERSION: &str = "extensions";
 
 /// One extension (SIP account) and its settings (FEATURES T4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,26 +116,10 @@ impl Store {
     /// password.
     pub async fn add_extensions(&self, extensions: &[Extension]) -> Result<AddReport, StoreError> {
         extensions.iter().try_for_each(validate)?;
-        let mut report = AddReport::default();
         if extensions.is_empty() {
-            return Ok(report);
+            return Ok(AddReport::default());
         }
-        let mut tx = db::begin_write(&self.pool)
-            .await
-            .map_err(db_err("adding extensions"))?;
-        let now = db::now_ms();
-        for ext in extensions {
-            if insert_new(&mut tx, ext, now).await? {
-                report.added.push(ext.number.clone());
-            } else {
-                report.skipped.push(ext.number.clone());
-            }
-        }
-        if !report.added.is_empty() {
-            bump_version(&mut tx, EXTENSIONS_VERSION).await?;
-        }
-        tx.commit().await.map_err(db_err("adding extensions"))?;
-        Ok(report)
+        dispatch!(self, db => db.add_extensions(extensions))
     }
 
     /// Adds one extension; fails with [`StoreError::ExtensionExists`] if the
@@ -151,15 +135,7 @@ impl Store {
     /// All extensions, ordered by number with numeric awareness (`99`
     /// before `100`).
     pub async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM extensions"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("listing extensions"))?;
-        let mut list = rows
-            .iter()
-            .map(from_row)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err("listing extensions"))?;
+        let mut list = dispatch!(self, db => db.list_extensions())?;
         // Sorted here rather than in SQL: a natural order needs casts whose
         // spelling differs between SQLite and PostgreSQL, and the list is small.
         list.sort_by(|a, b| compare_numbers(&a.number, &b.number));
@@ -168,6 +144,95 @@ impl Store {
 
     /// The extension `number`, if it exists.
     pub async fn get_extension(&self, number: &str) -> Result<Option<Extension>, StoreError> {
+        dispatch!(self, db => db.get_extension(number))
+    }
+
+    /// Removes the given extensions in one transaction and returns how many
+    /// existed. Unknown numbers are ignored.
+    pub async fn remove_extensions(&self, numbers: &[String]) -> Result<usize, StoreError> {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self, db => db.remove_extensions(numbers))
+    }
+
+    /// Changes the SIP password of `number`; fails with
+    /// [`StoreError::ExtensionNotFound`] if it does not exist.
+    pub async fn set_password(&self, number: &str, password: &str) -> Result<(), StoreError> {
+        if password.is_empty() {
+            return Err(StoreError::InvalidExtension {
+                number: number.to_string(),
+                reason: "password is empty",
+            });
+        }
+        dispatch!(self, db => db.set_password(number, password))
+    }
+
+    /// Replaces every setting of extension `ext.number` (the admin's edit
+    /// form); an empty password keeps the current one. Fails with
+    /// [`StoreError::ExtensionNotFound`] if it does not exist, and with
+    /// [`StoreError::InvalidExtension`] for settings that cannot work.
+    pub async fn update_extension(&self, ext: &Extension) -> Result<(), StoreError> {
+        let mut checked = ext.clone();
+        if checked.password.is_empty() {
+            // Only for the check: the statement keeps the stored one.
+            checked.password = "unchanged".into();
+        }
+        validate(&checked)?;
+        dispatch!(self, db => db.update_extension(ext))
+    }
+}
+
+impl<DB: Backend> Db<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    bool: Value<DB>,
+    i32: Value<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Ts: Value<DB>,
+{
+    pub(crate) async fn add_extensions(
+        &self,
+        extensions: &[Extension],
+    ) -> Result<AddReport, StoreError> {
+        let mut report = AddReport::default();
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("adding extensions"))?;
+        let now = db::now_ms();
+        for ext in extensions {
+            if Self::insert_new_extension(&mut tx, ext, now).await? {
+                report.added.push(ext.number.clone());
+            } else {
+                report.skipped.push(ext.number.clone());
+            }
+        }
+        if !report.added.is_empty() {
+            Self::bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+        }
+        tx.commit().await.map_err(db_err("adding extensions"))?;
+        Ok(report)
+    }
+
+    pub(crate) async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM extensions"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing extensions"))?;
+        rows.iter()
+            .map(Self::extension_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err("listing extensions"))
+    }
+
+    pub(crate) async fn get_extension(
+        &self,
+        number: &str,
+    ) -> Result<Option<Extension>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             columns!(),
@@ -178,17 +243,12 @@ impl Store {
         .await
         .map_err(db_err("reading an extension"))?;
         row.as_ref()
-            .map(from_row)
+            .map(Self::extension_from_row)
             .transpose()
             .map_err(db_err("reading an extension"))
     }
 
-    /// Removes the given extensions in one transaction and returns how many
-    /// existed. Unknown numbers are ignored.
-    pub async fn remove_extensions(&self, numbers: &[String]) -> Result<usize, StoreError> {
-        if numbers.is_empty() {
-            return Ok(0);
-        }
+    pub(crate) async fn remove_extensions(&self, numbers: &[String]) -> Result<usize, StoreError> {
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("removing extensions"))?;
@@ -202,28 +262,24 @@ impl Store {
                 .rows_affected();
         }
         if removed > 0 {
-            bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+            Self::bump_version(&mut tx, EXTENSIONS_VERSION).await?;
         }
         tx.commit().await.map_err(db_err("removing extensions"))?;
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 
-    /// Changes the SIP password of `number`; fails with
-    /// [`StoreError::ExtensionNotFound`] if it does not exist.
-    pub async fn set_password(&self, number: &str, password: &str) -> Result<(), StoreError> {
-        if password.is_empty() {
-            return Err(StoreError::InvalidExtension {
-                number: number.to_string(),
-                reason: "password is empty",
-            });
-        }
+    pub(crate) async fn set_password(
+        &self,
+        number: &str,
+        password: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("setting a password"))?;
         let changed =
             sqlx::query("UPDATE extensions SET password = $1, updated_at = $2 WHERE number = $3")
                 .bind(password)
-                .bind(db::now_ms())
+                .bind(Ts(db::now_ms()))
                 .bind(number)
                 .execute(&mut *tx)
                 .await
@@ -233,25 +289,13 @@ impl Store {
             // Dropping `tx` rolls back; nothing was written anyway.
             return Err(StoreError::ExtensionNotFound(number.to_string()));
         }
-        bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+        Self::bump_version(&mut tx, EXTENSIONS_VERSION).await?;
         tx.commit().await.map_err(db_err("setting a password"))?;
         Ok(())
     }
-}
 
-impl Store {
-    /// Replaces every setting of extension `ext.number` (the admin's edit
-    /// form); an empty password keeps the current one. Fails with
-    /// [`StoreError::ExtensionNotFound`] if it does not exist, and with
-    /// [`StoreError::InvalidExtension`] for settings that cannot work.
-    pub async fn update_extension(&self, ext: &Extension) -> Result<(), StoreError> {
+    pub(crate) async fn update_extension(&self, ext: &Extension) -> Result<(), StoreError> {
         const CONTEXT: &str = "updating an extension";
-        let mut checked = ext.clone();
-        if checked.password.is_empty() {
-            // Only for the check: the statement keeps the stored one.
-            checked.password = "unchanged".into();
-        }
-        validate(&checked)?;
         let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
         let changed = sqlx::query(
             "UPDATE extensions SET \
@@ -265,18 +309,18 @@ impl Store {
         .bind(&ext.number)
         .bind(&ext.password)
         .bind(&ext.display_name)
-        .bind(i32::from(ext.enabled))
-        .bind(db::now_ms())
+        .bind(ext.enabled)
+        .bind(Ts(db::now_ms()))
         .bind(&ext.kind)
         .bind(&ext.target)
-        .bind(i32::from(ext.announce_agent_id))
-        .bind(i32::from(ext.allow_outbound))
-        .bind(i32::from(ext.record))
-        .bind(i32::from(ext.after_call_work))
+        .bind(ext.announce_agent_id)
+        .bind(ext.allow_outbound)
+        .bind(ext.record)
+        .bind(ext.after_call_work)
         .bind(&ext.auto_answer)
         .bind(&ext.pickup_group)
         .bind(&ext.gateway)
-        .bind(i32::from(ext.webrtc))
+        .bind(ext.webrtc)
         .bind(&ext.caller_ids)
         .bind(&ext.auth_algorithms)
         .execute(&mut *tx)
@@ -286,43 +330,70 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::ExtensionNotFound(ext.number.clone()));
         }
-        bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+        Self::bump_version(&mut tx, EXTENSIONS_VERSION).await?;
         tx.commit().await.map_err(db_err(CONTEXT))?;
         Ok(())
     }
-}
 
-/// Inserts `ext` unless its number exists; returns whether it was inserted.
-pub(crate) async fn insert_new(tx: &mut Tx, ext: &Extension, now: i64) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO extensions (number, password, display_name, enabled, created_at, updated_at, \
-         kind, target, announce_agent_id, allow_outbound, record, after_call_work, auto_answer, \
-         pickup_group, gateway, webrtc, caller_ids, auth_algorithms) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-         ON CONFLICT (number) DO NOTHING",
-    )
-    .bind(&ext.number)
-    .bind(&ext.password)
-    .bind(&ext.display_name)
-    .bind(i32::from(ext.enabled))
-    .bind(now)
-    .bind(&ext.kind)
-    .bind(&ext.target)
-    .bind(i32::from(ext.announce_agent_id))
-    .bind(i32::from(ext.allow_outbound))
-    .bind(i32::from(ext.record))
-    .bind(i32::from(ext.after_call_work))
-    .bind(&ext.auto_answer)
-    .bind(&ext.pickup_group)
-    .bind(&ext.gateway)
-    .bind(i32::from(ext.webrtc))
-    .bind(&ext.caller_ids)
-    .bind(&ext.auth_algorithms)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err("adding extensions"))?
-    .rows_affected();
-    Ok(inserted > 0)
+    /// Inserts `ext` unless its number exists; returns whether it was inserted.
+    pub(crate) async fn insert_new_extension(
+        tx: &mut Tx<DB>,
+        ext: &Extension,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO extensions (number, password, display_name, enabled, created_at, \
+             updated_at, kind, target, announce_agent_id, allow_outbound, record, \
+             after_call_work, auto_answer, pickup_group, gateway, webrtc, caller_ids, \
+             auth_algorithms) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17) ON CONFLICT (number) DO NOTHING",
+        )
+        .bind(&ext.number)
+        .bind(&ext.password)
+        .bind(&ext.display_name)
+        .bind(ext.enabled)
+        .bind(Ts(now))
+        .bind(&ext.kind)
+        .bind(&ext.target)
+        .bind(ext.announce_agent_id)
+        .bind(ext.allow_outbound)
+        .bind(ext.record)
+        .bind(ext.after_call_work)
+        .bind(&ext.auto_answer)
+        .bind(&ext.pickup_group)
+        .bind(&ext.gateway)
+        .bind(ext.webrtc)
+        .bind(&ext.caller_ids)
+        .bind(&ext.auth_algorithms)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err("adding extensions"))?
+        .rows_affected();
+        Ok(inserted > 0)
+    }
+
+    /// Decodes a row of the `columns!()` list.
+    pub(crate) fn extension_from_row(row: &DB::Row) -> Result<Extension, sqlx::Error> {
+        Ok(Extension {
+            number: row.try_get("number")?,
+            password: row.try_get("password")?,
+            display_name: row.try_get("display_name")?,
+            enabled: row.try_get("enabled")?,
+            kind: row.try_get("kind")?,
+            target: row.try_get("target")?,
+            announce_agent_id: row.try_get("announce_agent_id")?,
+            allow_outbound: row.try_get("allow_outbound")?,
+            record: row.try_get("record")?,
+            after_call_work: row.try_get("after_call_work")?,
+            auto_answer: row.try_get("auto_answer")?,
+            pickup_group: row.try_get("pickup_group")?,
+            gateway: row.try_get("gateway")?,
+            webrtc: row.try_get("webrtc")?,
+            caller_ids: row.try_get("caller_ids")?,
+            auth_algorithms: row.try_get("auth_algorithms")?,
+        })
+    }
 }
 
 /// Rejects entries that could never authenticate.
@@ -345,29 +416,6 @@ pub(crate) fn validate(ext: &Extension) -> Result<(), StoreError> {
     Err(StoreError::InvalidExtension {
         number: ext.number.clone(),
         reason,
-    })
-}
-
-/// Decodes a row of the `columns!()` list.
-fn from_row(row: &DbRow) -> Result<Extension, sqlx::Error> {
-    Ok(Extension {
-        number: row.try_get("number")?,
-        password: row.try_get("password")?,
-        display_name: row.try_get("display_name")?,
-        // INTEGER decodes as i32 on both SQLite and PostgreSQL.
-        enabled: row.try_get::<i32, _>("enabled")? != 0,
-        kind: row.try_get("kind")?,
-        target: row.try_get("target")?,
-        announce_agent_id: row.try_get::<i32, _>("announce_agent_id")? != 0,
-        allow_outbound: row.try_get::<i32, _>("allow_outbound")? != 0,
-        record: row.try_get::<i32, _>("record")? != 0,
-        after_call_work: row.try_get::<i32, _>("after_call_work")? != 0,
-        auto_answer: row.try_get("auto_answer")?,
-        pickup_group: row.try_get("pickup_group")?,
-        gateway: row.try_get("gateway")?,
-        webrtc: row.try_get::<i32, _>("webrtc")? != 0,
-        caller_ids: row.try_get("caller_ids")?,
-        auth_algorithms: row.try_get("auth_algorithms")?,
     })
 }
 

@@ -4,10 +4,10 @@
 //! configuration version.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
-use crate::db::{self, db_err, DbRow};
-use crate::{Store, StoreError};
+use crate::db::{self, db_err, Backend, Db, RowsAffected, Ts, Value};
+use crate::{dispatch, Store, StoreError};
 
 /// Something that happened to a call in a queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +102,108 @@ impl Store {
     /// Stores a batch of queue events in ONE transaction (the engine writes
     /// them behind in batches, like CDRs).
     pub async fn insert_queue_events(&self, events: &[QueueEvent]) -> Result<(), StoreError> {
+        dispatch!(self, db => db.insert_queue_events(events))
+    }
+
+    /// The queue events of call `call_id`, oldest first.
+    pub async fn queue_events_for_call(
+        &self,
+        call_id: &str,
+    ) -> Result<Vec<QueueEvent>, StoreError> {
+        dispatch!(self, db => db.queue_events_for_call(call_id))
+    }
+
+    /// The queue events with `from_ms <= at < to_ms`, of queue `queue` or of
+    /// every queue when `None`, oldest first. The caller bounds the range:
+    /// every matching row is returned.
+    pub async fn queue_events_between(
+        &self,
+        queue: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<QueueEvent>, StoreError> {
+        dispatch!(self, db => db.queue_events_between(queue, from_ms, to_ms))
+    }
+
+    /// Stores a voicemail message (its `id` is ignored) and returns its id.
+    pub async fn insert_voicemail(&self, message: &Voicemail) -> Result<i64, StoreError> {
+        dispatch!(self, db => db.insert_voicemail(message))
+    }
+
+    /// The messages of mailbox `extension`, newest first.
+    pub async fn list_voicemails(&self, extension: &str) -> Result<Vec<Voicemail>, StoreError> {
+        dispatch!(self, db => db.list_voicemails(extension))
+    }
+
+    /// How many new and old messages mailbox `extension` holds.
+    pub async fn voicemail_counts(&self, extension: &str) -> Result<VoicemailCounts, StoreError> {
+        dispatch!(self, db => db.voicemail_counts(extension))
+    }
+
+    /// Marks message `id` heard (`true`) or new again (`false`). Returns
+    /// whether the message exists.
+    pub async fn mark_voicemail_heard(&self, id: i64, heard: bool) -> Result<bool, StoreError> {
+        dispatch!(self, db => db.mark_voicemail_heard(id, heard))
+    }
+
+    /// Deletes message `id` and returns it (so the caller can remove its
+    /// audio file), or `None` if it did not exist.
+    pub async fn delete_voicemail(&self, id: i64) -> Result<Option<Voicemail>, StoreError> {
+        dispatch!(self, db => db.delete_voicemail(id))
+    }
+
+    /// Stores a survey answer (its `id` is ignored) and returns its id.
+    pub async fn insert_survey(&self, survey: &Survey) -> Result<i64, StoreError> {
+        dispatch!(self, db => db.insert_survey(survey))
+    }
+
+    /// The `limit` most recent survey answers about agent `agent`, newest
+    /// first. A negative limit is treated as 0.
+    pub async fn surveys_for_agent(
+        &self,
+        agent: &str,
+        limit: i64,
+    ) -> Result<Vec<Survey>, StoreError> {
+        dispatch!(self, db => db.surveys_for_agent(agent, limit))
+    }
+
+    /// The survey answers about call `call_id`, oldest first.
+    pub async fn surveys_for_call(&self, call_id: &str) -> Result<Vec<Survey>, StoreError> {
+        dispatch!(self, db => db.surveys_for_call(call_id))
+    }
+
+    /// Stores a missed call (its `id` is ignored) and returns its id.
+    pub async fn insert_missed_call(&self, call: &MissedCall) -> Result<i64, StoreError> {
+        dispatch!(self, db => db.insert_missed_call(call))
+    }
+
+    /// The `limit` most recent missed calls of `extension`, newest first. A
+    /// negative limit is treated as 0.
+    pub async fn list_missed_calls(
+        &self,
+        extension: &str,
+        limit: i64,
+    ) -> Result<Vec<MissedCall>, StoreError> {
+        dispatch!(self, db => db.list_missed_calls(extension, limit))
+    }
+}
+
+impl<DB: Backend> Db<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    bool: Value<DB>,
+    i32: Value<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Ts: Value<DB>,
+{
+    pub(crate) async fn insert_queue_events(
+        &self,
+        events: &[QueueEvent],
+    ) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -114,15 +216,15 @@ impl Store {
                 "INSERT INTO queue_events (at, queue, call_id, caller, agent, kind, reason, \
                  wait_secs, talk_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(event.at)
+            .bind(Ts(event.at))
             .bind(&event.queue)
             .bind(&event.call_id)
             .bind(&event.caller)
-            .bind(&event.agent)
+            .bind(Self::opt(event.agent.clone()))
             .bind(&event.kind)
-            .bind(&event.reason)
-            .bind(event.wait_secs)
-            .bind(event.talk_secs)
+            .bind(Self::opt(event.reason.clone()))
+            .bind(Self::opt(event.wait_secs))
+            .bind(Self::opt(event.talk_secs))
             .execute(&mut *tx)
             .await
             .map_err(db_err("storing queue events"))?;
@@ -131,8 +233,7 @@ impl Store {
         Ok(())
     }
 
-    /// The queue events of call `call_id`, oldest first.
-    pub async fn queue_events_for_call(
+    pub(crate) async fn queue_events_for_call(
         &self,
         call_id: &str,
     ) -> Result<Vec<QueueEvent>, StoreError> {
@@ -145,15 +246,12 @@ impl Store {
         .await
         .map_err(db_err("reading queue events"))?;
         rows.iter()
-            .map(queue_event_from_row)
+            .map(Self::queue_event_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("reading queue events"))
     }
 
-    /// The queue events with `from_ms <= at < to_ms`, of queue `queue` or of
-    /// every queue when `None`, oldest first. The caller bounds the range:
-    /// every matching row is returned.
-    pub async fn queue_events_between(
+    pub(crate) async fn queue_events_between(
         &self,
         queue: Option<&str>,
         from_ms: i64,
@@ -167,8 +265,8 @@ impl Store {
                      WHERE queue = $1 AND at >= $2 AND at < $3 ORDER BY at, id",
                 )
                 .bind(queue)
-                .bind(from_ms)
-                .bind(to_ms)
+                .bind(Ts(from_ms))
+                .bind(Ts(to_ms))
                 .fetch_all(&self.pool)
                 .await
             }
@@ -177,38 +275,39 @@ impl Store {
                     "SELECT id, at, queue, call_id, caller, agent, kind, reason, wait_secs, \
                      talk_secs FROM queue_events WHERE at >= $1 AND at < $2 ORDER BY at, id",
                 )
-                .bind(from_ms)
-                .bind(to_ms)
+                .bind(Ts(from_ms))
+                .bind(Ts(to_ms))
                 .fetch_all(&self.pool)
                 .await
             }
         }
         .map_err(db_err("reading queue events"))?;
         rows.iter()
-            .map(queue_event_from_row)
+            .map(Self::queue_event_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("reading queue events"))
     }
 
-    /// Stores a voicemail message (its `id` is ignored) and returns its id.
-    pub async fn insert_voicemail(&self, message: &Voicemail) -> Result<i64, StoreError> {
+    pub(crate) async fn insert_voicemail(&self, message: &Voicemail) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO voicemails (extension, caller, at, path, seconds, heard) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&message.extension)
         .bind(&message.caller)
-        .bind(message.at)
+        .bind(Ts(message.at))
         .bind(&message.path)
         .bind(message.seconds)
-        .bind(i32::from(message.heard))
+        .bind(message.heard)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("storing a voicemail"))
     }
 
-    /// The messages of mailbox `extension`, newest first.
-    pub async fn list_voicemails(&self, extension: &str) -> Result<Vec<Voicemail>, StoreError> {
+    pub(crate) async fn list_voicemails(
+        &self,
+        extension: &str,
+    ) -> Result<Vec<Voicemail>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, extension, caller, at, path, seconds, heard FROM voicemails \
              WHERE extension = $1 ORDER BY at DESC, id DESC",
@@ -218,14 +317,16 @@ impl Store {
         .await
         .map_err(db_err("listing voicemails"))?;
         rows.iter()
-            .map(voicemail_from_row)
+            .map(Self::voicemail_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("listing voicemails"))
     }
 
-    /// How many new and old messages mailbox `extension` holds.
-    pub async fn voicemail_counts(&self, extension: &str) -> Result<VoicemailCounts, StoreError> {
-        let rows: Vec<(i32, i64)> = sqlx::query_as(
+    pub(crate) async fn voicemail_counts(
+        &self,
+        extension: &str,
+    ) -> Result<VoicemailCounts, StoreError> {
+        let rows: Vec<(bool, i64)> = sqlx::query_as(
             "SELECT heard, COUNT(*) FROM voicemails WHERE extension = $1 GROUP BY heard",
         )
         .bind(extension)
@@ -234,20 +335,22 @@ impl Store {
         .map_err(db_err("counting voicemails"))?;
         let mut counts = VoicemailCounts::default();
         for (heard, count) in rows {
-            if heard == 0 {
-                counts.new += count;
-            } else {
+            if heard {
                 counts.old += count;
+            } else {
+                counts.new += count;
             }
         }
         Ok(counts)
     }
 
-    /// Marks message `id` heard (`true`) or new again (`false`). Returns
-    /// whether the message exists.
-    pub async fn mark_voicemail_heard(&self, id: i64, heard: bool) -> Result<bool, StoreError> {
+    pub(crate) async fn mark_voicemail_heard(
+        &self,
+        id: i64,
+        heard: bool,
+    ) -> Result<bool, StoreError> {
         let changed = sqlx::query("UPDATE voicemails SET heard = $1 WHERE id = $2")
-            .bind(i32::from(heard))
+            .bind(heard)
             .bind(id)
             .execute(&self.pool)
             .await
@@ -256,9 +359,7 @@ impl Store {
         Ok(changed > 0)
     }
 
-    /// Deletes message `id` and returns it (so the caller can remove its
-    /// audio file), or `None` if it did not exist.
-    pub async fn delete_voicemail(&self, id: i64) -> Result<Option<Voicemail>, StoreError> {
+    pub(crate) async fn delete_voicemail(&self, id: i64) -> Result<Option<Voicemail>, StoreError> {
         let row = sqlx::query(
             "DELETE FROM voicemails WHERE id = $1 \
              RETURNING id, extension, caller, at, path, seconds, heard",
@@ -268,30 +369,27 @@ impl Store {
         .await
         .map_err(db_err("deleting a voicemail"))?;
         row.as_ref()
-            .map(voicemail_from_row)
+            .map(Self::voicemail_from_row)
             .transpose()
             .map_err(db_err("deleting a voicemail"))
     }
 
-    /// Stores a survey answer (its `id` is ignored) and returns its id.
-    pub async fn insert_survey(&self, survey: &Survey) -> Result<i64, StoreError> {
+    pub(crate) async fn insert_survey(&self, survey: &Survey) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO surveys (call_id, agent, queue, score, at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(&survey.call_id)
-        .bind(&survey.agent)
-        .bind(&survey.queue)
+        .bind(Self::opt(survey.agent.clone()))
+        .bind(Self::opt(survey.queue.clone()))
         .bind(survey.score)
-        .bind(survey.at)
+        .bind(Ts(survey.at))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("storing a survey"))
     }
 
-    /// The `limit` most recent survey answers about agent `agent`, newest
-    /// first. A negative limit is treated as 0.
-    pub async fn surveys_for_agent(
+    pub(crate) async fn surveys_for_agent(
         &self,
         agent: &str,
         limit: i64,
@@ -306,13 +404,12 @@ impl Store {
         .await
         .map_err(db_err("reading surveys"))?;
         rows.iter()
-            .map(survey_from_row)
+            .map(Self::survey_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("reading surveys"))
     }
 
-    /// The survey answers about call `call_id`, oldest first.
-    pub async fn surveys_for_call(&self, call_id: &str) -> Result<Vec<Survey>, StoreError> {
+    pub(crate) async fn surveys_for_call(&self, call_id: &str) -> Result<Vec<Survey>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, call_id, agent, queue, score, at FROM surveys WHERE call_id = $1 \
              ORDER BY at, id",
@@ -322,27 +419,24 @@ impl Store {
         .await
         .map_err(db_err("reading surveys"))?;
         rows.iter()
-            .map(survey_from_row)
+            .map(Self::survey_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("reading surveys"))
     }
 
-    /// Stores a missed call (its `id` is ignored) and returns its id.
-    pub async fn insert_missed_call(&self, call: &MissedCall) -> Result<i64, StoreError> {
+    pub(crate) async fn insert_missed_call(&self, call: &MissedCall) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO missed_calls (extension, caller, at) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(&call.extension)
         .bind(&call.caller)
-        .bind(call.at)
+        .bind(Ts(call.at))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("storing a missed call"))
     }
 
-    /// The `limit` most recent missed calls of `extension`, newest first. A
-    /// negative limit is treated as 0.
-    pub async fn list_missed_calls(
+    pub(crate) async fn list_missed_calls(
         &self,
         extension: &str,
         limit: i64,
@@ -362,52 +456,51 @@ impl Store {
                     id: Some(row.try_get("id")?),
                     extension: row.try_get("extension")?,
                     caller: row.try_get("caller")?,
-                    at: row.try_get("at")?,
+                    at: row.try_get::<Ts, _>("at")?.0,
                 })
             })
             .collect::<Result<_, _>>()
             .map_err(db_err("listing missed calls"))
     }
-}
 
-/// Decodes a full `queue_events` row.
-fn queue_event_from_row(row: &DbRow) -> Result<QueueEvent, sqlx::Error> {
-    Ok(QueueEvent {
-        id: Some(row.try_get("id")?),
-        at: row.try_get("at")?,
-        queue: row.try_get("queue")?,
-        call_id: row.try_get("call_id")?,
-        caller: row.try_get("caller")?,
-        agent: row.try_get("agent")?,
-        kind: row.try_get("kind")?,
-        reason: row.try_get("reason")?,
-        wait_secs: row.try_get("wait_secs")?,
-        talk_secs: row.try_get("talk_secs")?,
-    })
-}
+    /// Decodes a full `queue_events` row.
+    pub(crate) fn queue_event_from_row(row: &DB::Row) -> Result<QueueEvent, sqlx::Error> {
+        Ok(QueueEvent {
+            id: Some(row.try_get("id")?),
+            at: row.try_get::<Ts, _>("at")?.0,
+            queue: row.try_get("queue")?,
+            call_id: row.try_get("call_id")?,
+            caller: row.try_get("caller")?,
+            agent: row.try_get("agent")?,
+            kind: row.try_get("kind")?,
+            reason: row.try_get("reason")?,
+            wait_secs: row.try_get("wait_secs")?,
+            talk_secs: row.try_get("talk_secs")?,
+        })
+    }
 
-/// Decodes a full `voicemails` row.
-fn voicemail_from_row(row: &DbRow) -> Result<Voicemail, sqlx::Error> {
-    Ok(Voicemail {
-        id: Some(row.try_get("id")?),
-        extension: row.try_get("extension")?,
-        caller: row.try_get("caller")?,
-        at: row.try_get("at")?,
-        path: row.try_get("path")?,
-        seconds: row.try_get("seconds")?,
-        // INTEGER decodes as i32 on both SQLite and PostgreSQL.
-        heard: row.try_get::<i32, _>("heard")? != 0,
-    })
-}
+    /// Decodes a full `voicemails` row.
+    pub(crate) fn voicemail_from_row(row: &DB::Row) -> Result<Voicemail, sqlx::Error> {
+        Ok(Voicemail {
+            id: Some(row.try_get("id")?),
+            extension: row.try_get("extension")?,
+            caller: row.try_get("caller")?,
+            at: row.try_get::<Ts, _>("at")?.0,
+            path: row.try_get("path")?,
+            seconds: row.try_get("seconds")?,
+            heard: row.try_get("heard")?,
+        })
+    }
 
-/// Decodes a full `surveys` row.
-fn survey_from_row(row: &DbRow) -> Result<Survey, sqlx::Error> {
-    Ok(Survey {
-        id: Some(row.try_get("id")?),
-        call_id: row.try_get("call_id")?,
-        agent: row.try_get("agent")?,
-        queue: row.try_get("queue")?,
-        score: row.try_get("score")?,
-        at: row.try_get("at")?,
-    })
+    /// Decodes a full `surveys` row.
+    pub(crate) fn survey_from_row(row: &DB::Row) -> Result<Survey, sqlx::Error> {
+        Ok(Survey {
+            id: Some(row.try_get("id")?),
+            call_id: row.try_get("call_id")?,
+            agent: row.try_get("agent")?,
+            queue: row.try_get("queue")?,
+            score: row.try_get("score")?,
+            at: row.try_get::<Ts, _>("at")?.0,
+        })
+    }
 }

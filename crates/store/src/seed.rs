@@ -1,8 +1,10 @@
 //! First-run seeding of extensions (e.g. from the sample configuration).
 
-use crate::db::{self, db_err};
-use crate::extensions::{insert_new, validate, EXTENSIONS_VERSION};
-use crate::{bump_version, Extension, Store, StoreError};
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+
+use crate::db::{self, db_err, Backend, Db, Ts, Value};
+use crate::extensions::{validate, EXTENSIONS_VERSION};
+use crate::{dispatch, Extension, Store, StoreError};
 
 /// `store_meta` key recording that seeding has been decided once.
 const SEEDED_KEY: &str = "seeded";
@@ -21,6 +23,30 @@ impl Store {
         extensions: &[Extension],
     ) -> Result<usize, StoreError> {
         extensions.iter().try_for_each(validate)?;
+        let inserted = dispatch!(self, db => db.seed_extensions_if_empty(extensions))?;
+        if inserted > 0 {
+            tracing::info!(inserted, "seeded extensions on first run");
+        }
+        Ok(inserted)
+    }
+}
+
+impl<DB: Backend> Db<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    bool: Value<DB>,
+    i32: Value<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Ts: Value<DB>,
+{
+    pub(crate) async fn seed_extensions_if_empty(
+        &self,
+        extensions: &[Extension],
+    ) -> Result<usize, StoreError> {
         // One write transaction so two processes starting together cannot
         // both seed.
         let mut tx = db::begin_write(&self.pool)
@@ -44,12 +70,12 @@ impl Store {
         if existing == 0 {
             let now = db::now_ms();
             for ext in extensions {
-                if insert_new(&mut tx, ext, now).await? {
+                if Self::insert_new_extension(&mut tx, ext, now).await? {
                     inserted += 1;
                 }
             }
             if inserted > 0 {
-                bump_version(&mut tx, EXTENSIONS_VERSION).await?;
+                Self::bump_version(&mut tx, EXTENSIONS_VERSION).await?;
             }
         }
         sqlx::query("INSERT INTO store_meta (key, value) VALUES ($1, $2)")
@@ -59,9 +85,6 @@ impl Store {
             .await
             .map_err(db_err("seeding extensions"))?;
         tx.commit().await.map_err(db_err("seeding extensions"))?;
-        if inserted > 0 {
-            tracing::info!(inserted, "seeded extensions on first run");
-        }
         Ok(inserted)
     }
 }

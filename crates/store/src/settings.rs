@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
-use crate::db::{self, db_err};
-use crate::{Store, StoreError};
+use crate::db::{self, db_err, Backend, Db, Ts, Value};
+use crate::{dispatch, Store, StoreError};
 
 /// One value of a dictionary.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,47 @@ pub struct DictionaryItem {
 impl Store {
     /// Every stored setting.
     pub async fn settings(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        dispatch!(self, db => db.settings())
+    }
+
+    /// Stores `values` (key, value) in one transaction.
+    pub async fn put_settings(&self, values: &[(String, String)]) -> Result<(), StoreError> {
+        dispatch!(self, db => db.put_settings(values))
+    }
+
+    /// The names of the dictionaries that have items.
+    pub async fn dictionaries(&self) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, db => db.dictionaries())
+    }
+
+    /// The items of dictionary `name`, in order.
+    pub async fn dictionary(&self, name: &str) -> Result<Vec<DictionaryItem>, StoreError> {
+        dispatch!(self, db => db.dictionary(name))
+    }
+
+    /// Replaces the items of dictionary `name` (empty: removes it).
+    pub async fn put_dictionary(
+        &self,
+        name: &str,
+        items: &[DictionaryItem],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, db => db.put_dictionary(name, items))
+    }
+}
+
+impl<DB: Backend> Db<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    bool: Value<DB>,
+    i32: Value<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Ts: Value<DB>,
+{
+    pub(crate) async fn settings(&self) -> Result<BTreeMap<String, String>, StoreError> {
         let rows = sqlx::query("SELECT key, value FROM settings")
             .fetch_all(&self.pool)
             .await
@@ -33,11 +74,10 @@ impl Store {
             .map_err(db_err("reading settings"))
     }
 
-    /// Stores `values` (key, value) in one transaction.
-    pub async fn put_settings(&self, values: &[(String, String)]) -> Result<(), StoreError> {
+    pub(crate) async fn put_settings(&self, values: &[(String, String)]) -> Result<(), StoreError> {
         const CONTEXT: &str = "saving settings";
         let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
-        let now = db::now_ms();
+        let now = Ts(db::now_ms());
         for (k, v) in values {
             if k.trim().is_empty() {
                 return Err(StoreError::EmptyKey("setting key"));
@@ -57,16 +97,14 @@ impl Store {
         tx.commit().await.map_err(db_err(CONTEXT))
     }
 
-    /// The names of the dictionaries that have items.
-    pub async fn dictionaries(&self) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn dictionaries(&self) -> Result<Vec<String>, StoreError> {
         sqlx::query_scalar("SELECT DISTINCT dictionary FROM dictionary_items ORDER BY dictionary")
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("listing dictionaries"))
     }
 
-    /// The items of dictionary `name`, in order.
-    pub async fn dictionary(&self, name: &str) -> Result<Vec<DictionaryItem>, StoreError> {
+    pub(crate) async fn dictionary(&self, name: &str) -> Result<Vec<DictionaryItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT value, label, position FROM dictionary_items WHERE dictionary = $1 \
              ORDER BY position, value",
@@ -87,8 +125,7 @@ impl Store {
             .map_err(db_err("reading a dictionary"))
     }
 
-    /// Replaces the items of dictionary `name` (empty: removes it).
-    pub async fn put_dictionary(
+    pub(crate) async fn put_dictionary(
         &self,
         name: &str,
         items: &[DictionaryItem],

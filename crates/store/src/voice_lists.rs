@@ -4,10 +4,10 @@
 //! before writing.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
-use crate::db::{self, db_err};
-use crate::{bump_version, AddReport, Store, StoreError};
+use crate::db::{self, db_err, Backend, Db, RowsAffected, Ts, Value};
+use crate::{dispatch, AddReport, Store, StoreError};
 
 /// Name of the change counter bumped by every change to these lists.
 pub const VOICE_VERSION: &str = "voice";
@@ -63,6 +63,43 @@ pub struct ListEntry {
 impl Store {
     /// The values of `list`, in the order they were added.
     pub async fn list_entries(&self, list: VoiceList) -> Result<Vec<ListEntry>, StoreError> {
+        dispatch!(self, db => db.list_entries(list))
+    }
+
+    /// Adds `(value, note)` pairs to `list` in one transaction; values
+    /// already there are skipped (and reported), never overwritten. A blank
+    /// value refuses the whole batch.
+    pub async fn add_list_entries(
+        &self,
+        list: VoiceList,
+        entries: &[(String, String)],
+    ) -> Result<AddReport, StoreError> {
+        dispatch!(self, db => db.add_list_entries(list, entries))
+    }
+
+    /// Removes `value` from `list`; whether it was there.
+    pub async fn remove_list_entry(
+        &self,
+        list: VoiceList,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, db => db.remove_list_entry(list, value))
+    }
+}
+
+impl<DB: Backend> Db<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    bool: Value<DB>,
+    i32: Value<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Ts: Value<DB>,
+{
+    pub(crate) async fn list_entries(&self, list: VoiceList) -> Result<Vec<ListEntry>, StoreError> {
         const CONTEXT: &str = "listing a voice list";
         let rows = sqlx::query(
             "SELECT value, note, created_at FROM voice_lists WHERE list = $1 \
@@ -77,17 +114,14 @@ impl Store {
                 Ok(ListEntry {
                     value: r.try_get("value")?,
                     note: r.try_get("note")?,
-                    created_at: r.try_get("created_at")?,
+                    created_at: r.try_get::<Ts, _>("created_at")?.0,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_err(CONTEXT))
     }
 
-    /// Adds `(value, note)` pairs to `list` in one transaction; values
-    /// already there are skipped (and reported), never overwritten. A blank
-    /// value refuses the whole batch.
-    pub async fn add_list_entries(
+    pub(crate) async fn add_list_entries(
         &self,
         list: VoiceList,
         entries: &[(String, String)],
@@ -98,7 +132,7 @@ impl Store {
         }
         let mut report = AddReport::default();
         let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
-        let now = db::now_ms();
+        let now = Ts(db::now_ms());
         for (value, note) in entries {
             let added = sqlx::query(
                 "INSERT INTO voice_lists (list, value, note, created_at) VALUES ($1, $2, $3, $4) \
@@ -119,14 +153,13 @@ impl Store {
             }
         }
         if !report.added.is_empty() {
-            bump_version(&mut tx, VOICE_VERSION).await?;
+            Self::bump_version(&mut tx, VOICE_VERSION).await?;
         }
         tx.commit().await.map_err(db_err(CONTEXT))?;
         Ok(report)
     }
 
-    /// Removes `value` from `list`; whether it was there.
-    pub async fn remove_list_entry(
+    pub(crate) async fn remove_list_entry(
         &self,
         list: VoiceList,
         value: &str,
@@ -141,7 +174,7 @@ impl Store {
             .map_err(db_err(CONTEXT))?
             .rows_affected();
         if removed > 0 {
-            bump_version(&mut tx, VOICE_VERSION).await?;
+            Self::bump_version(&mut tx, VOICE_VERSION).await?;
         }
         tx.commit().await.map_err(db_err(CONTEXT))?;
         Ok(removed > 0)

@@ -245,7 +245,7 @@ async fn like_wildcards_in_an_audit_search_are_literal(store: &Store) {
     );
 }
 
-on_file_and_memory!(
+on_every_backend!(
     like_wildcards_in_an_audit_search_are_literal,
     the_log_is_searched_by_every_column_and_summarised,
     settings_and_dictionaries_round_trip,

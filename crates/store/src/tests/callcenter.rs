@@ -1,7 +1,7 @@
 //! Call-center settings: queues, agents, tiers, IVR menus, routing rules and
 //! the `callcenter` change counter.
 
-use super::TempDb;
+use super::TestDb;
 use crate::{
     CallcenterSet, IvrMenuRow, RoutingRuleRow, Store, StoreError, Tier, CALLCENTER_VERSION,
 };
@@ -454,7 +454,7 @@ async fn replacing_everything_is_one_change_and_keeps_agent_status(store: &Store
     assert_eq!(store.list_queues().await.unwrap().len(), 1);
 }
 
-on_file_and_memory!(
+on_every_backend!(
     replacing_everything_is_one_change_and_keeps_agent_status,
     queue_round_trip,
     agent_round_trip_and_live_status,
@@ -466,9 +466,7 @@ on_file_and_memory!(
     json_text_is_kept_verbatim,
 );
 
-#[tokio::test]
-async fn settings_and_agent_status_survive_a_restart() {
-    let db = TempDb::new();
+async fn settings_and_agent_status_survive_a_restart(db: &TestDb) {
     let first = db.open().await;
     queues_and_agents(&first, &["support"], &["1001"]).await;
     first
@@ -500,10 +498,8 @@ async fn settings_and_agent_status_survive_a_restart() {
     assert_eq!(version(&second).await, before);
 }
 
-#[tokio::test]
-async fn another_handle_sees_the_callcenter_version_move() {
+async fn another_handle_sees_the_callcenter_version_move(db: &TestDb) {
     // The CLI or web admin (one handle) edits; the server (another) polls.
-    let db = TempDb::new();
     let server = db.open().await;
     let admin = db.open().await;
 
@@ -536,3 +532,8 @@ async fn another_handle_sees_the_callcenter_version_move() {
         extensions
     );
 }
+
+on_persistent_backends!(
+    settings_and_agent_status_survive_a_restart,
+    another_handle_sees_the_callcenter_version_move,
+);

@@ -1,6 +1,6 @@
 //! Extensions, change counters and first-run seeding.
 
-use super::{memory, TempDb};
+use super::TestDb;
 use crate::{AddReport, Extension, Store, StoreError};
 
 fn ext(number: &str, name: &str) -> Extension {
@@ -69,20 +69,7 @@ async fn add_list_remove(store: &Store) {
     assert_eq!(numbers(&list), vec!["101", "1000"]);
 }
 
-#[tokio::test]
-async fn add_list_remove_with_skip_report_file() {
-    let db = TempDb::new();
-    add_list_remove(&db.open().await).await;
-}
-
-#[tokio::test]
-async fn add_list_remove_with_skip_report_memory() {
-    add_list_remove(&memory().await).await;
-}
-
-#[tokio::test]
-async fn list_is_numeric_aware() {
-    let store = memory().await;
+async fn list_is_numeric_aware(store: &Store) {
     let batch: Vec<_> = crate::parse_numbers("1000,99-101,9,0100")
         .unwrap()
         .iter()
@@ -96,9 +83,7 @@ async fn list_is_numeric_aware() {
     );
 }
 
-#[tokio::test]
-async fn disabled_flag_round_trips() {
-    let store = memory().await;
+async fn disabled_flag_round_trips(store: &Store) {
     let mut off = ext("300", "Off");
     off.enabled = false;
     store
@@ -138,20 +123,7 @@ async fn versions_bump(store: &Store) {
     assert_eq!(store.config_version("extensions").await.unwrap(), v4);
 }
 
-#[tokio::test]
-async fn config_version_increases_on_every_change_file() {
-    let db = TempDb::new();
-    versions_bump(&db.open().await).await;
-}
-
-#[tokio::test]
-async fn config_version_increases_on_every_change_memory() {
-    versions_bump(&memory().await).await;
-}
-
-#[tokio::test]
-async fn set_password_updates_and_reports_missing() {
-    let store = memory().await;
+async fn set_password_updates_and_reports_missing(store: &Store) {
     store.add_extensions(&[ext("1001", "")]).await.unwrap();
     store.set_password("1001", "hunter2").await.unwrap();
     assert_eq!(
@@ -168,17 +140,13 @@ async fn set_password_updates_and_reports_missing() {
     );
 }
 
-#[tokio::test]
-async fn add_extension_refuses_existing_number() {
-    let store = memory().await;
+async fn add_extension_refuses_existing_number(store: &Store) {
     store.add_extension(&ext("1001", "A")).await.unwrap();
     let err = store.add_extension(&ext("1001", "B")).await.unwrap_err();
     assert_eq!(err.to_string(), "extension 1001 already exists");
 }
 
-#[tokio::test]
-async fn invalid_entries_refuse_the_whole_batch() {
-    let store = memory().await;
+async fn invalid_entries_refuse_the_whole_batch(store: &Store) {
     let mut bad = ext("1002", "");
     bad.password.clear();
     let err = store
@@ -194,9 +162,7 @@ async fn invalid_entries_refuse_the_whole_batch() {
     assert!(store.list_extensions().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn seed_runs_once_only() {
-    let db = TempDb::new();
+async fn seed_runs_once_only(db: &TestDb) {
     let store = db.open().await;
     let defaults = [ext("1001", "Demo 1"), ext("1002", "Demo 2")];
 
@@ -220,9 +186,7 @@ async fn seed_runs_once_only() {
     assert!(restarted.list_extensions().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn seed_leaves_a_populated_database_alone() {
-    let store = memory().await;
+async fn seed_leaves_a_populated_database_alone(store: &Store) {
     store.add_extensions(&[ext("500", "Mine")]).await.unwrap();
     assert_eq!(
         store
@@ -243,9 +207,7 @@ async fn seed_leaves_a_populated_database_alone() {
     assert!(store.list_extensions().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn seed_bumps_config_version() {
-    let store = memory().await;
+async fn seed_bumps_config_version(store: &Store) {
     store
         .seed_extensions_if_empty(&[ext("1001", "Demo")])
         .await
@@ -253,9 +215,7 @@ async fn seed_bumps_config_version() {
     assert!(store.config_version("extensions").await.unwrap() > 0);
 }
 
-#[tokio::test]
-async fn types_and_flags_round_trip_and_bad_ones_are_refused() {
-    let store = super::memory().await;
+async fn types_and_flags_round_trip_and_bad_ones_are_refused(store: &Store) {
     let queue_ext = Extension {
         number: "300".into(),
         password: "pw".into(),
@@ -337,3 +297,18 @@ async fn types_and_flags_round_trip_and_bad_ones_are_refused() {
     }
     assert!(store.get_extension("302").await.unwrap().is_none());
 }
+
+on_every_backend!(
+    list_is_numeric_aware,
+    disabled_flag_round_trips,
+    set_password_updates_and_reports_missing,
+    add_extension_refuses_existing_number,
+    invalid_entries_refuse_the_whole_batch,
+    seed_leaves_a_populated_database_alone,
+    seed_bumps_config_version,
+    types_and_flags_round_trip_and_bad_ones_are_refused,
+    add_list_remove,
+    versions_bump,
+);
+
+on_persistent_backends!(seed_runs_once_only,);

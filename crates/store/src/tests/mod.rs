@@ -1,10 +1,14 @@
-//! Database tests: every scenario runs on a temporary SQLite file (the
-//! production setup) and, where meaningful, on `sqlite::memory:`.
+//! Database tests. Every scenario runs on each backend: a temporary SQLite
+//! file (the default production setup), `sqlite::memory:`, and a fresh
+//! database of the PostgreSQL cluster named by `SWITCHBOARD_TEST_POSTGRES_URL`
+//! (a base URL such as `postgres://postgres@127.0.0.1:5433`; `tests/run`
+//! starts a private cluster and sets it). Without that variable the
+//! PostgreSQL half is skipped with a notice, or fails when `CI=true`.
 
 /// Runs each named `async fn(&Store)` scenario of the enclosing module on a
-/// temporary file (`file::<name>`) and on `sqlite::memory:`
-/// (`memory::<name>`).
-macro_rules! on_file_and_memory {
+/// temporary file (`file::<name>`), on `sqlite::memory:` (`memory::<name>`)
+/// and on PostgreSQL (`postgres::<name>`).
+macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod file {
             $(
@@ -23,23 +27,63 @@ macro_rules! on_file_and_memory {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = $crate::tests::PgTestDb::create().await else { return };
+                    super::$name(&db.open().await).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each named `async fn(&TestDb)` scenario, which opens (and reopens:
+/// a restart, another process) its own handles, on a temporary SQLite file
+/// (`reopen::file::<name>`) and on PostgreSQL (`reopen::postgres::<name>`).
+macro_rules! on_persistent_backends {
+    ($($name:ident),* $(,)?) => {
+        mod reopen {
+            mod file {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let db = $crate::tests::TestDb::File($crate::tests::TempDb::new());
+                        super::super::$name(&db).await;
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let Some(db) = $crate::tests::PgTestDb::create().await else { return };
+                        super::super::$name(&$crate::tests::TestDb::Postgres(db)).await;
+                    }
+                )*
+            }
+        }
     };
 }
 
 mod audit;
+mod backends;
 mod callcenter;
 mod cdr;
+mod copy;
 mod extensions;
 mod open;
 mod records;
 mod registrations;
+mod schema;
 mod sessions;
 mod users;
 mod voice;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::testing::{unique, TestDatabase};
 use crate::Store;
 
 /// A database file under the system temp dir, removed (with its WAL files
@@ -53,17 +97,7 @@ impl TempDb {
     /// A fresh, not yet existing path `<tmp>/switchboard-store-<unique>/<sub>/test.db`,
     /// so opening it also exercises parent-directory creation.
     pub(crate) fn new() -> TempDb {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-store-{}-{}-{}",
-            std::process::id(),
-            nanos,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = std::env::temp_dir().join(unique("switchboard-store-"));
         let path = dir.join("nested").join("test.db");
         TempDb { dir, path }
     }
@@ -93,4 +127,56 @@ impl Drop for TempDb {
 /// A fresh in-memory store.
 pub(crate) async fn memory() -> Store {
     Store::open("sqlite::memory:").await.unwrap()
+}
+
+/// The test cluster's base URL, or `None` when it is not configured
+/// outside CI ([`crate::testing::postgres_base_url`]).
+pub(crate) fn postgres_base_url() -> Option<String> {
+    crate::testing::postgres_base_url().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fresh database in the PostgreSQL test cluster, dropped when this is.
+pub(crate) struct PgTestDb(TestDatabase);
+
+impl PgTestDb {
+    /// Creates an empty database, or `None` when the cluster is not
+    /// configured.
+    pub(crate) async fn create() -> Option<PgTestDb> {
+        TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(PgTestDb)
+    }
+
+    /// The database's URL.
+    pub(crate) fn url(&self) -> String {
+        self.0.url()
+    }
+
+    /// Opens (and migrates) a store on it.
+    pub(crate) async fn open(&self) -> Store {
+        Store::open(&self.url()).await.unwrap()
+    }
+}
+
+/// A database that outlives its handles: a SQLite file or a PostgreSQL
+/// database (for restarts and several processes).
+pub(crate) enum TestDb {
+    File(TempDb),
+    Postgres(PgTestDb),
+}
+
+impl TestDb {
+    /// Its URL.
+    pub(crate) fn url(&self) -> String {
+        match self {
+            TestDb::File(db) => db.url(),
+            TestDb::Postgres(db) => db.url(),
+        }
+    }
+
+    /// Opens a new handle (as another process or a restarted one would).
+    pub(crate) async fn open(&self) -> Store {
+        Store::open(&self.url()).await.unwrap()
+    }
 }

@@ -1,20 +1,24 @@
 //! Opening, pragmas, migrations and multi-handle visibility.
 
-use super::{memory, TempDb};
-use crate::{Extension, Store, StoreError};
+use super::{memory, TempDb, TestDb};
+use crate::{BackendKind, Extension, Store, StoreError};
 
 async fn pragma_i64(store: &Store, pragma: &'static str) -> i64 {
     sqlx::query_scalar(pragma)
-        .fetch_one(&store.pool)
+        .fetch_one(store.sqlite_pool())
         .await
         .unwrap()
 }
 
-async fn applied_migrations(store: &Store) -> Vec<(i64, bool)> {
-    sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(&store.pool)
+async fn journal_mode(store: &Store) -> String {
+    sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.sqlite_pool())
         .await
         .unwrap()
+}
+
+async fn applied_migrations(store: &Store) -> Vec<i64> {
+    store.migration_status().await.unwrap().applied
 }
 
 fn ext(number: &str) -> Extension {
@@ -50,16 +54,14 @@ async fn accepts_sqlite_colon_path_form() {
 async fn file_db_uses_wal_and_configured_pragmas() {
     let db = TempDb::new();
     let store = db.open().await;
-    assert_eq!(crate::db::journal_mode(&store.pool).await.unwrap(), "wal");
+    assert_eq!(journal_mode(&store).await, "wal");
     // 1 = NORMAL
     assert_eq!(pragma_i64(&store, "PRAGMA synchronous").await, 1);
     assert_eq!(pragma_i64(&store, "PRAGMA busy_timeout").await, 5000);
     assert_eq!(pragma_i64(&store, "PRAGMA foreign_keys").await, 1);
 }
 
-#[tokio::test]
-async fn migrations_applied_twice_are_idempotent() {
-    let db = TempDb::new();
+async fn migrations_applied_twice_are_idempotent(db: &TestDb) {
     let first = db.open().await;
     first.add_extensions(&[ext("1001")]).await.unwrap();
     let expected = all_migrations();
@@ -72,7 +74,7 @@ async fn migrations_applied_twice_are_idempotent() {
     assert_eq!(second.list_extensions().await.unwrap(), vec![ext("1001")]);
 
     // Running the migrator again on an open pool is a no-op as well.
-    crate::db::migrate(&second.pool).await.unwrap();
+    assert!(second.migrate().await.unwrap().is_empty());
     assert_eq!(applied_migrations(&second).await, expected);
 }
 
@@ -97,12 +99,7 @@ async fn separate_memory_dbs_are_independent() {
 
 #[tokio::test]
 async fn rejects_unsupported_urls() {
-    for url in [
-        "postgres://localhost/sb",
-        "mysql://x",
-        "sqlite://",
-        "/tmp/x.db",
-    ] {
+    for url in ["mysql://x", "sqlite://", "/tmp/x.db", "postgres:/x"] {
         let err = Store::open(url).await.unwrap_err();
         assert!(
             matches!(err, StoreError::UnsupportedUrl(_)),
@@ -110,19 +107,21 @@ async fn rejects_unsupported_urls() {
         );
     }
     assert_eq!(
-        Store::open("postgres://db/sb")
+        Store::open("mysql://u:secret@db/sb")
             .await
             .unwrap_err()
             .to_string(),
-        "unsupported database URL 'postgres://db/sb': expected sqlite://PATH, \
-         sqlite:PATH or sqlite::memory:"
+        "unsupported database URL 'mysql://u:***@db/sb': expected sqlite://PATH, \
+         sqlite:PATH, sqlite::memory: or postgres://USER@HOST[:PORT]/DATABASE"
+    );
+    assert_eq!(
+        Store::open("sqlite::memory:").await.unwrap().backend(),
+        BackendKind::Sqlite
     );
 }
 
-#[tokio::test]
-async fn two_handles_on_one_file_see_each_others_writes() {
+async fn two_handles_on_one_database_see_each_others_writes(db: &TestDb) {
     // Stands in for the CLI and the server: two independent pools.
-    let db = TempDb::new();
     let server = db.open().await;
     let cli = db.open().await;
 
@@ -153,7 +152,7 @@ async fn concurrent_first_open_of_a_fresh_file() {
     let (a, b, c) = tokio::join!(Store::open(&url), Store::open(&url), Store::open(&url));
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     assert_eq!(applied_migrations(&a).await, all_migrations());
-    assert_eq!(crate::db::journal_mode(&c.pool).await.unwrap(), "wal");
+    assert_eq!(journal_mode(&c).await, "wal");
     a.add_extensions(&[ext("1")]).await.unwrap();
     assert_eq!(b.list_extensions().await.unwrap().len(), 1);
 }
@@ -163,7 +162,7 @@ async fn callcenter_migration_creates_tables_and_version_row() {
     let store = memory().await;
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT name, version FROM config_versions ORDER BY name")
-            .fetch_all(&store.pool)
+            .fetch_all(store.sqlite_pool())
             .await
             .unwrap();
     assert!(rows.contains(&("callcenter".to_string(), 0)), "{rows:?}");
@@ -180,7 +179,7 @@ async fn callcenter_migration_creates_tables_and_version_row() {
     ] {
         let count: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&store.pool)
+                .fetch_one(store.sqlite_pool())
                 .await
                 .unwrap();
         assert_eq!(count, 0, "{table}");
@@ -189,7 +188,7 @@ async fn callcenter_migration_creates_tables_and_version_row() {
         "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
          AND tbl_name IN ('tiers', 'queue_events', 'voicemails', 'surveys', 'missed_calls')",
     )
-    .fetch_all(&store.pool)
+    .fetch_all(store.sqlite_pool())
     .await
     .unwrap();
     indexes.sort();
@@ -208,7 +207,14 @@ async fn callcenter_migration_creates_tables_and_version_row() {
     );
 }
 
-/// Every migration the binary carries, as applied successfully.
-fn all_migrations() -> Vec<(i64, bool)> {
-    crate::db::MIGRATIONS.iter().map(|m| (m.0, true)).collect()
+/// Every migration the binary carries for SQLite (PostgreSQL has the same
+/// versions: see the schema test).
+fn all_migrations() -> Vec<i64> {
+    use crate::db::Backend;
+    sqlx::Sqlite::MIGRATIONS.iter().map(|m| m.0).collect()
 }
+
+on_persistent_backends!(
+    migrations_applied_twice_are_idempotent,
+    two_handles_on_one_database_see_each_others_writes,
+);

@@ -371,7 +371,7 @@ async fn records_do_not_bump_the_callcenter_version(store: &Store) {
     );
 }
 
-on_file_and_memory!(
+on_every_backend!(
     queue_events_batch_of_1000_and_queries,
     queue_events_with_equal_times_keep_insertion_order,
     voicemail_list_counts_heard_delete,

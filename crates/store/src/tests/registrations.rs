@@ -1,6 +1,6 @@
 //! Persisted registrar bindings.
 
-use super::{memory, TempDb};
+use super::TestDb;
 use crate::{BindingRow, Store, StoreError};
 
 const NOW: i64 = 1_700_000_000_000;
@@ -61,20 +61,7 @@ async fn save_replace_load(store: &Store) {
     assert!(store.load_bindings(NOW).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn bindings_save_replace_load_file() {
-    let db = TempDb::new();
-    save_replace_load(&db.open().await).await;
-}
-
-#[tokio::test]
-async fn bindings_save_replace_load_memory() {
-    save_replace_load(&memory().await).await;
-}
-
-#[tokio::test]
-async fn bindings_survive_a_restart() {
-    let db = TempDb::new();
+async fn bindings_survive_a_restart(db: &TestDb) {
     let store = db.open().await;
     let row = binding("1001", "sip:1001@192.0.2.10:5060", NOW + 60_000);
     store
@@ -86,9 +73,7 @@ async fn bindings_survive_a_restart() {
     assert_eq!(restarted.load_bindings(NOW).await.unwrap(), vec![row]);
 }
 
-#[tokio::test]
-async fn bindings_batch_saves_many_aors() {
-    let store = memory().await;
+async fn bindings_batch_saves_many_aors(store: &Store) {
     store
         .save_bindings("3000", &[binding("3000", "sip:old@x", NOW + 1000)])
         .await
@@ -109,9 +94,7 @@ async fn bindings_batch_saves_many_aors() {
     assert!(loaded.iter().all(|b| b.contact != "sip:old@x"));
 }
 
-#[tokio::test]
-async fn duplicate_contact_keeps_last_entry() {
-    let store = memory().await;
+async fn duplicate_contact_keeps_last_entry(store: &Store) {
     let first = binding("1001", "sip:1001@x", NOW + 1000);
     let second = binding("1001", "sip:1001@x", NOW + 2000);
     store
@@ -121,9 +104,7 @@ async fn duplicate_contact_keeps_last_entry() {
     assert_eq!(store.load_bindings(NOW).await.unwrap(), vec![second]);
 }
 
-#[tokio::test]
-async fn bindings_of_another_aor_are_refused() {
-    let store = memory().await;
+async fn bindings_of_another_aor_are_refused(store: &Store) {
     let err = store
         .save_bindings("1001", &[binding("1002", "sip:1002@x", NOW + 1000)])
         .await
@@ -140,3 +121,12 @@ async fn bindings_of_another_aor_are_refused() {
     assert!(store.save_bindings_batch(&batch).await.is_err());
     assert!(store.load_bindings(NOW).await.unwrap().is_empty());
 }
+
+on_every_backend!(
+    bindings_batch_saves_many_aors,
+    duplicate_contact_keeps_last_entry,
+    bindings_of_another_aor_are_refused,
+    save_replace_load,
+);
+
+on_persistent_backends!(bindings_survive_a_restart,);

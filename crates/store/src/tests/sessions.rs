@@ -117,4 +117,4 @@ async fn api_tokens(store: &Store) {
     assert_eq!(store.list_api_tokens(u).await.unwrap().len(), 1);
 }
 
-on_file_and_memory!(sessions_lifecycle, api_tokens);
+on_every_backend!(sessions_lifecycle, api_tokens);

@@ -380,7 +380,7 @@ async fn members_are_added_all_or_none_and_removed_one_by_one(store: &Store) {
     assert!(matches!(err, StoreError::DepartmentNotFound(777)));
 }
 
-on_file_and_memory!(
+on_every_backend!(
     default_admin_is_seeded,
     create_update_and_unique_usernames,
     search_and_paging,

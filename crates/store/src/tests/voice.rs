@@ -144,7 +144,7 @@ async fn an_extension_is_edited_whole_and_keeps_its_password_when_none_is_given(
     ));
 }
 
-on_file_and_memory!(
+on_every_backend!(
     lists_add_skip_remove_and_bump_the_version,
     media_files_add_rename_remove,
     an_extension_is_edited_whole_and_keeps_its_password_when_none_is_given,

@@ -195,12 +195,16 @@ mod tests {
 
     #[test]
     fn the_seeded_admin_hash_is_123456() {
-        let sql = include_str!("../../../store/migrations/0008_web_auth.sql");
-        let start = sql
-            .find("'$argon2id$")
-            .expect("admin hash in the migration")
-            + 1;
-        let end = start + sql[start..].find('\'').expect("end of the hash");
-        assert!(verify("123456", &sql[start..end]));
+        for sql in [
+            include_str!("../../../store/migrations/sqlite/0008_web_auth.sql"),
+            include_str!("../../../store/migrations/postgres/0008_web_auth.sql"),
+        ] {
+            let start = sql
+                .find("'$argon2id$")
+                .expect("admin hash in the migration")
+                + 1;
+            let end = start + sql[start..].find('\'').expect("end of the hash");
+            assert!(verify("123456", &sql[start..end]));
+        }
     }
 }

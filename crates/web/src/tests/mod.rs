@@ -1,5 +1,7 @@
 //! HTTP-level tests of the whole router (`tower::ServiceExt::oneshot`)
-//! over an in-memory database, without an engine.
+//! over an in-memory database, without an engine. With
+//! `SWITCHBOARD_TEST_WEB_BACKEND=postgres` each test gets a fresh PostgreSQL
+//! database of the test cluster instead (`tests/run` runs them both ways).
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
@@ -17,11 +19,33 @@ mod security;
 mod system;
 mod voice;
 
-/// A router over a fresh in-memory database.
+/// A router over a fresh database.
 struct App {
     router: Router,
     store: store::Store,
     state: AppState,
+    /// The PostgreSQL database, dropped with the app.
+    _database: Option<store::testing::TestDatabase>,
+}
+
+/// The database of one test: `sqlite::memory:`, or a fresh PostgreSQL
+/// database when [`store::testing::WEB_BACKEND_ENV`] says `postgres`.
+async fn test_store() -> (store::Store, Option<store::testing::TestDatabase>) {
+    if std::env::var(store::testing::WEB_BACKEND_ENV).is_ok_and(|v| v == "postgres") {
+        let database = store::testing::TestDatabase::create()
+            .await
+            .unwrap()
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}=postgres needs {}",
+                    store::testing::WEB_BACKEND_ENV,
+                    store::testing::POSTGRES_ENV
+                )
+            });
+        let store = store::Store::open(&database.url()).await.unwrap();
+        return (store, Some(database));
+    }
+    (store::Store::open("sqlite::memory:").await.unwrap(), None)
 }
 
 /// A response, read whole.
@@ -87,12 +111,13 @@ impl App {
     }
 
     async fn with_settings(settings: Settings) -> App {
-        let store = store::Store::open("sqlite::memory:").await.unwrap();
+        let (store, database) = test_store().await;
         let state = AppState::new(store.clone(), None, settings);
         App {
             router: crate::router(state.clone()),
             store,
             state,
+            _database: database,
         }
     }
 
