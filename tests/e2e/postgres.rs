@@ -302,3 +302,127 @@ async fn a_database_the_server_cannot_use_stops_it_with_one_line() {
     assert!(line.starts_with(newer), "{line}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A private cluster of this test's own (tests/postgres-cluster.sh), so it
+/// can be killed without disturbing the other tests; stopped and removed on
+/// drop.
+struct OwnCluster {
+    dir: std::path::PathBuf,
+    base: String,
+}
+
+impl OwnCluster {
+    fn start(name: &str) -> OwnCluster {
+        let dir = artifacts().join(format!("pg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Self::script("start", &dir);
+        assert!(out.status.success(), "cluster start: {}", text(&out));
+        let base = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        OwnCluster { dir, base }
+    }
+
+    fn script(cmd: &str, dir: &std::path::Path) -> Output {
+        Command::new(crate::harness::root().join("tests/postgres-cluster.sh"))
+            .arg(cmd)
+            .arg(dir)
+            // An acknowledged commit must survive the kill.
+            .env("PG_SYNC_COMMIT", "on")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tests/postgres-cluster.sh")
+    }
+
+    fn kill(&self) {
+        let out = Self::script("kill", &self.dir);
+        assert!(out.status.success(), "cluster kill: {}", text(&out));
+    }
+
+    fn restart(&self) {
+        let out = Self::script("restart", &self.dir);
+        assert!(out.status.success(), "cluster restart: {}", text(&out));
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Self::script("stop", &self.dir);
+    }
+}
+
+#[tokio::test]
+async fn calls_go_on_while_postgres_is_down_and_every_cdr_arrives_when_it_is_back() {
+    // Runs where the PostgreSQL tests run (tests/run, CI).
+    if store::testing::postgres_base_url()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_none()
+    {
+        return;
+    }
+    let cluster = OwnCluster::start("outage");
+    let server = Server::builder("pg_outage")
+        .database_url(&format!("{}/postgres", cluster.base))
+        .extensions("1000-1009", "secret")
+        .config("[calls]\ncdr_backlog_max = 2\n")
+        .start();
+    // A call before the outage.
+    let mut call = crate::media::answered_call(&server).await;
+    assert_eq!(call.caller.bye(&mut call.a_dialog).await.status, Some(200));
+    server.wait_cdrs(1).await;
+
+    cluster.kill();
+    // Calls go on: registered phones, answered calls, BYEs. Their records
+    // wait (two in memory, the rest in the journal file).
+    for _ in 0..4 {
+        let mut call = crate::media::answered_call(&server).await;
+        assert_eq!(call.caller.bye(&mut call.a_dialog).await.status, Some(200));
+        call.callee
+            .expect_request("BYE", &call.b_dialog.call_id, "")
+            .await;
+    }
+    let backlog = server.wait_metric(
+        "switchboard_cdr_backlog",
+        "",
+        |v| v >= 4.0,
+        Duration::from_secs(30),
+    );
+    assert!(backlog >= 4.0, "backlog {backlog}\n{}", server.log_tail(30));
+    // Once a write has failed, what is beyond the memory bound goes to disk.
+    let journal = server.wait_metric(
+        "switchboard_cdr_journal_rows",
+        "",
+        |v| v >= 2.0,
+        Duration::from_secs(30),
+    );
+    assert!(journal >= 2.0, "journal rows {journal}");
+
+    cluster.restart();
+    // Every record arrives (the writer retries every few seconds; a slow
+    // machine gets a generous deadline).
+    let store = server.store().await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let cdrs = store.list_cdrs(100).await.unwrap_or_default();
+        let complete = cdrs.iter().filter(|c| !c.in_progress).count();
+        if complete == 5 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{complete} complete CDRs of 5: {cdrs:#?}\n{}",
+            server.log_tail(40)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    store.close().await;
+    let left = server.wait_metric(
+        "switchboard_cdr_backlog",
+        "",
+        |v| v == 0.0,
+        Duration::from_secs(30),
+    );
+    assert_eq!(left, 0.0);
+    assert!(
+        !server.data_dir.join("cdr-journal.jsonl").exists(),
+        "the journal is removed once written"
+    );
+}

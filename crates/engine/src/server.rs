@@ -120,6 +120,10 @@ impl Engine {
             cdr_rx,
             metrics.clone(),
             Duration::from_secs(cfg.calls.cdr_heartbeat_secs),
+            crate::calls::cdr::Backlog {
+                max_in_memory: cfg.calls.cdr_backlog_max,
+                journal: cfg.server.data_dir.join("cdr-journal.jsonl"),
+            },
             stop_rx,
         ));
         let media_library = Arc::new(MediaLibrary::default());
@@ -629,6 +633,18 @@ impl Engine {
             m.cdr_write_errors.load(Relaxed),
         );
         e.metric(
+            "switchboard_cdr_backlog",
+            "gauge",
+            "CDR rows waiting for the database (in memory and in the journal file).",
+            m.cdr_backlog.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_cdr_journal_rows",
+            "gauge",
+            "CDR rows kept in the journal file while the database is away.",
+            m.cdr_journal_rows.load(Relaxed),
+        );
+        e.metric(
             "switchboard_extensions",
             "gauge",
             "Configured extensions.",
@@ -840,34 +856,78 @@ fn warn_tcp_keepalive(cfg: &Config) {
     }
 }
 
+/// Keeps the extensions, the voice lists and the call-center settings in
+/// step with the database, whoever changed it (the web admin, the CLI,
+/// another server on the same PostgreSQL). Changes are announced by the
+/// store's settings watch (LISTEN/NOTIFY on PostgreSQL, a one-query poll of
+/// the change counters on SQLite); every area is also re-read now and then
+/// as a safety net, and every second if the watch cannot be started.
 async fn directory_loop(ctx: Arc<Ctx>, edge: Arc<Edge>, queues: QueueService, store: Store) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut callcenter_version = store
         .config_version(store::CALLCENTER_VERSION)
         .await
         .unwrap_or(0);
+    let mut watch = match store.watch_settings().await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("settings changes will be polled every second: {e}");
+            None
+        }
+    };
+    let period = if watch.is_some() { 60 } else { 1 };
+    let mut resync = tokio::time::interval(Duration::from_secs(period));
+    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        refresh_directory(&ctx).await;
-        match edge.voice.refresh(&store, false).await {
-            Ok(true) => tracing::info!("voice lists reloaded"),
-            Ok(false) => {}
-            Err(e) => tracing::warn!("reloading the voice lists failed: {e}"),
-        }
-        // Call-center settings written by another process (the CLI).
-        match store.config_version(store::CALLCENTER_VERSION).await {
-            Ok(v) if v != callcenter_version => {
-                // Our own changes come back this way too; applying the
-                // same settings again changes nothing.
-                match SettingsAdmin::new(&ctx, &queues).reload().await {
-                    Ok(()) => tracing::debug!("call-center settings reloaded"),
-                    Err(e) => tracing::warn!("call-center settings not reloaded: {e}"),
+        let area = tokio::select! {
+            change = next_change(&mut watch) => match change {
+                Some(store::SettingsChange::Changed(area)) => Some(area),
+                Some(store::SettingsChange::Resync) => None,
+                None => {
+                    tracing::warn!("the settings watch ended; polling every second");
+                    watch = None;
+                    resync = tokio::time::interval(Duration::from_secs(1));
+                    None
                 }
-                callcenter_version = v;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("reading the call-center settings version failed: {e}"),
+            },
+            _ = resync.tick() => None,
+        };
+        let all = area.is_none();
+        let is = |name: &str| all || area.as_deref() == Some(name);
+        if is(store::EXTENSIONS_VERSION) {
+            refresh_directory(&ctx).await;
         }
+        if is(store::VOICE_VERSION) {
+            match edge.voice.refresh(&store, false).await {
+                Ok(true) => tracing::info!("voice lists reloaded"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!("reloading the voice lists failed: {e}"),
+            }
+        }
+        if is(store::CALLCENTER_VERSION) {
+            match store.config_version(store::CALLCENTER_VERSION).await {
+                Ok(v) if v != callcenter_version => {
+                    // Our own changes come back this way too; applying the
+                    // same settings again changes nothing.
+                    match SettingsAdmin::new(&ctx, &queues).reload().await {
+                        Ok(()) => tracing::debug!("call-center settings reloaded"),
+                        Err(e) => tracing::warn!("call-center settings not reloaded: {e}"),
+                    }
+                    callcenter_version = v;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("reading the call-center settings version failed: {e}")
+                }
+            }
+        }
+    }
+}
+
+/// The watch's next change; never, without a watch.
+async fn next_change(watch: &mut Option<store::SettingsWatch>) -> Option<store::SettingsChange> {
+    match watch {
+        Some(w) => w.recv().await,
+        None => std::future::pending().await,
     }
 }
 

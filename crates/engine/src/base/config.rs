@@ -194,6 +194,10 @@ pub struct CallsConfig {
     /// seen" time refreshed: after a crash, such a call's record ends at most
     /// this long before the crash. At least 1.
     pub cdr_heartbeat_secs: u64,
+    /// CDR rows kept in memory while the database is away; beyond this
+    /// they go to the journal file `cdr-journal.jsonl` in the data
+    /// directory, written to the database when it is back. At least 1.
+    pub cdr_backlog_max: usize,
 }
 
 /// Anchored media.
@@ -467,6 +471,7 @@ impl Default for CallsConfig {
         CallsConfig {
             no_answer_secs: 30,
             cdr_heartbeat_secs: 15,
+            cdr_backlog_max: 100_000,
         }
     }
 }
@@ -574,6 +579,9 @@ impl Config {
         }
         if self.calls.cdr_heartbeat_secs == 0 {
             anyhow::bail!("calls.cdr_heartbeat_secs: must be at least 1");
+        }
+        if self.calls.cdr_backlog_max == 0 {
+            anyhow::bail!("calls.cdr_backlog_max: must be at least 1");
         }
         validate_user_agent(&self.sip.user_agent)?;
         self.sip.tcp.validate()?;

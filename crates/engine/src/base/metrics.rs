@@ -78,6 +78,10 @@ pub struct Metrics {
     pub cdrs_written: AtomicU64,
     /// CDR rows that could not be written (kept and retried).
     pub cdr_write_errors: AtomicU64,
+    /// CDR rows waiting for the database (in memory and in the journal).
+    pub cdr_backlog: AtomicU64,
+    /// Of those, the rows in the journal file.
+    pub cdr_journal_rows: AtomicU64,
     /// Calls hung up for lack of RTP.
     pub media_timeouts: AtomicU64,
     /// Calls refused with 488 because no codec could be given to both

@@ -54,81 +54,356 @@ impl Batch {
     }
 }
 
+/// Where the writer keeps what it cannot hold in memory while the database
+/// is away, and how much it holds in memory first.
+#[derive(Clone, Debug)]
+pub struct Backlog {
+    /// Rows kept in memory while writes fail; beyond this, rows go to the
+    /// journal file.
+    pub max_in_memory: usize,
+    /// The journal: one JSON row per line, appended while the database is
+    /// away and written to it (then removed) once it is back, also at the
+    /// next start.
+    pub journal: std::path::PathBuf,
+}
+
 /// Run until `stop` fires (or every sender is gone), then write what is queued.
 /// `heartbeat` is how often the rows of calls in progress are touched.
+///
+/// While the database is away (a server restart, a lost connection) calls go
+/// on: their rows wait in memory, up to `backlog.max_in_memory`, then in the
+/// journal file, and are written when a retry succeeds (every 0.1 s at
+/// first, backing off to 5 s). `/metrics` shows the backlog.
 pub async fn run(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Cdr>,
     metrics: Arc<Metrics>,
     heartbeat: Duration,
+    backlog: Backlog,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let mut batch = Batch::default();
-    // The call_uids of the rows this process wrote in progress and has not
-    // completed yet: no heartbeat write while there are none.
-    let mut open: HashSet<String> = HashSet::new();
+    let mut w = Writer {
+        store,
+        metrics,
+        backlog,
+        batch: Batch::default(),
+        open: HashSet::new(),
+        failing: false,
+        delay: RETRY_FIRST,
+        journal_rows: 0,
+        queued: 0,
+    };
+    // A journal left by a run that stopped while the database was away.
+    w.journal_rows = journal::count(&w.backlog.journal);
+    w.publish_backlog();
     let mut tick = tokio::time::interval(heartbeat.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let retry = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(retry);
     loop {
+        w.queued = rx.len();
+        w.publish_backlog();
         let first = tokio::select! {
             m = rx.recv() => m,
             _ = tick.tick() => {
-                touch(&store, &open, &metrics).await;
+                if !w.failing {
+                    touch(&w.store, &w.open, &w.metrics).await;
+                }
+                continue;
+            }
+            _ = &mut retry, if w.failing || w.journal_rows > 0 => {
+                w.flush().await;
+                retry.as_mut().reset(tokio::time::Instant::now() + w.delay);
                 continue;
             }
             _ = &mut stop => None,
         };
         let Some(first) = first else { break };
-        batch.push(first);
+        w.push(first);
         // Gather what else is already queued, and a little more, before committing.
         let gather = tokio::time::sleep(Duration::from_millis(50));
         tokio::pin!(gather);
-        while batch.len() < BATCH {
+        while w.batch.len() < BATCH || w.failing {
             tokio::select! {
-                m = rx.recv() => match m { Some(c) => batch.push(c), None => break },
+                m = rx.recv() => match m { Some(c) => w.push(c), None => break },
                 _ = &mut gather => break,
             }
         }
-        write(&store, &mut batch, &mut open, &metrics).await;
+        if !w.failing {
+            w.flush().await;
+            retry.as_mut().reset(tokio::time::Instant::now() + w.delay);
+        }
     }
     while let Ok(c) = rx.try_recv() {
-        batch.push(c);
+        w.push(c);
     }
-    write(&store, &mut batch, &mut open, &metrics).await;
+    w.flush().await;
+    if w.failing {
+        // Stopping with the database away: what is in memory goes to the
+        // journal, which the next start writes.
+        let rows = std::mem::take(&mut w.batch.rows);
+        w.batch.by_uid.clear();
+        w.spill(rows);
+    }
 }
 
-/// Writes the batch, retrying until the database takes it.
-async fn write(store: &Store, batch: &mut Batch, open: &mut HashSet<String>, metrics: &Metrics) {
-    let mut delay = Duration::from_millis(100);
-    while !batch.rows.is_empty() {
-        match store.upsert_cdrs(&batch.rows).await {
+/// How long one write may take before it counts as failed: a database that
+/// went away can leave a write waiting for a connection for much longer (the
+/// pool keeps trying to connect), and meanwhile records would only pile up.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The first retry delay after a failed write; doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest wait between retries while the database is away.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The writer's state across batches.
+struct Writer {
+    store: Store,
+    metrics: Arc<Metrics>,
+    backlog: Backlog,
+    batch: Batch,
+    /// The call_uids of the rows this process wrote in progress and has not
+    /// completed yet: no heartbeat write while there are none.
+    open: HashSet<String>,
+    /// The last write failed: rows are kept until a retry succeeds.
+    failing: bool,
+    delay: Duration,
+    /// Rows in the journal file.
+    journal_rows: u64,
+    /// Rows still in the channel, as of the last look.
+    queued: usize,
+}
+
+impl Writer {
+    fn push(&mut self, cdr: Cdr) {
+        self.batch.push(cdr);
+        self.bound();
+        self.publish_backlog();
+    }
+
+    /// While writes fail, keeps at most `max_in_memory` rows in memory.
+    fn bound(&mut self) {
+        if self.failing && self.batch.len() > self.backlog.max_in_memory {
+            // Keep the newest in memory (their calls may still complete them);
+            // the oldest go to disk.
+            let over = self.batch.len() - self.backlog.max_in_memory;
+            let rows: Vec<Cdr> = self.batch.rows.drain(..over).collect();
+            self.batch.by_uid = self
+                .batch
+                .rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.call_uid.clone().map(|u| (u, i)))
+                .collect();
+            self.spill(rows);
+        }
+    }
+
+    /// Appends rows to the journal; should even that fail, they stay in
+    /// memory (unbounded then: losing records is worse).
+    fn spill(&mut self, rows: Vec<Cdr>) {
+        if rows.is_empty() {
+            return;
+        }
+        match journal::append(&self.backlog.journal, &rows) {
+            Ok(()) => {
+                self.journal_rows += rows.len() as u64;
+                tracing::warn!(
+                    "database away: {} CDRs kept in {}",
+                    self.journal_rows,
+                    self.backlog.journal.display()
+                );
+            }
+            Err(e) => {
+                tracing::error!(
+                    "cannot write the CDR journal {}: {e}; keeping {} rows in memory",
+                    self.backlog.journal.display(),
+                    rows.len()
+                );
+                for r in rows {
+                    self.batch.push(r);
+                }
+            }
+        }
+        self.publish_backlog();
+    }
+
+    fn publish_backlog(&self) {
+        self.metrics.cdr_backlog.store(
+            self.batch.len() as u64 + self.journal_rows + self.queued as u64,
+            Relaxed,
+        );
+        self.metrics
+            .cdr_journal_rows
+            .store(self.journal_rows, Relaxed);
+    }
+
+    /// Writes the journal (oldest first) and then the batch; one attempt
+    /// each. On failure the rows stay and `failing` is set.
+    async fn flush(&mut self) {
+        if self.journal_rows > 0 && !self.replay_journal().await {
+            return self.failed();
+        }
+        if self.batch.rows.is_empty() {
+            self.recovered();
+            return;
+        }
+        match write_once(&self.store, &self.batch.rows).await {
             Ok(()) => {
                 let mut ended = 0;
-                for row in &batch.rows {
+                for row in &self.batch.rows {
                     match (&row.call_uid, row.in_progress) {
                         (Some(uid), true) => {
-                            open.insert(uid.clone());
+                            self.open.insert(uid.clone());
                         }
                         (uid, false) => {
                             ended += 1;
                             if let Some(uid) = uid {
-                                open.remove(uid);
+                                self.open.remove(uid);
                             }
                         }
                         (None, true) => {}
                     }
                 }
-                metrics.cdrs_written.fetch_add(ended, Relaxed);
-                batch.rows.clear();
-                batch.by_uid.clear();
+                self.metrics.cdrs_written.fetch_add(ended, Relaxed);
+                self.batch.rows.clear();
+                self.batch.by_uid.clear();
+                self.recovered();
             }
             Err(e) => {
-                metrics.cdr_write_errors.fetch_add(1, Relaxed);
-                tracing::error!("writing {} CDRs failed, retrying: {e}", batch.len());
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                if !self.failing {
+                    tracing::error!(
+                        "writing {} CDRs failed, keeping them: {e}",
+                        self.batch.len()
+                    );
+                }
+                self.failed();
             }
         }
+        self.publish_backlog();
+    }
+
+    fn failed(&mut self) {
+        self.metrics.cdr_write_errors.fetch_add(1, Relaxed);
+        if self.failing {
+            self.delay = (self.delay * 2).min(RETRY_MAX);
+        }
+        self.failing = true;
+        self.bound();
+    }
+
+    fn recovered(&mut self) {
+        if self.failing {
+            tracing::info!("the database is back: CDR backlog written");
+        }
+        self.failing = false;
+        self.delay = RETRY_FIRST;
+    }
+
+    /// Writes the journal's rows in batches and removes it; false when the
+    /// database refused (the journal stays as it was: rows already written
+    /// are written again, which the upsert makes harmless).
+    async fn replay_journal(&mut self) -> bool {
+        let rows = match journal::read(&self.backlog.journal) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(
+                    "cannot read the CDR journal {}: {e}; it is left in place",
+                    self.backlog.journal.display()
+                );
+                self.journal_rows = 0;
+                return true;
+            }
+        };
+        for chunk in rows.chunks(BATCH) {
+            if let Err(e) = write_once(&self.store, chunk).await {
+                tracing::warn!("writing the CDR journal failed, will retry: {e}");
+                return false;
+            }
+            let ended = chunk.iter().filter(|r| !r.in_progress).count() as u64;
+            self.metrics.cdrs_written.fetch_add(ended, Relaxed);
+        }
+        if let Err(e) = std::fs::remove_file(&self.backlog.journal) {
+            tracing::error!(
+                "the CDR journal {} was written but cannot be removed: {e}",
+                self.backlog.journal.display()
+            );
+        }
+        tracing::info!("{} CDRs from the journal written", rows.len());
+        self.journal_rows = 0;
+        true
+    }
+}
+
+/// One attempt at writing `rows`, bounded by [`WRITE_TIMEOUT`] (a dropped
+/// write is rolled back).
+async fn write_once(store: &Store, rows: &[Cdr]) -> Result<(), String> {
+    match tokio::time::timeout(WRITE_TIMEOUT, store.upsert_cdrs(rows)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer from the database within {WRITE_TIMEOUT:?}"
+        )),
+    }
+}
+
+/// The journal file: JSON lines of [`Cdr`]. Blocking file I/O, only while
+/// the database is away (the workspace's tokio build has no `fs`).
+mod journal {
+    use std::io::{BufRead, Write};
+    use std::path::Path;
+    use store::Cdr;
+
+    pub(super) fn append(path: &Path, rows: &[Cdr]) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let mut out = std::io::BufWriter::new(file);
+        for r in rows {
+            serde_json::to_writer(&mut out, r)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        out.get_ref().sync_data()
+    }
+
+    /// The journal's rows; a line that does not parse (a torn last write)
+    /// is skipped with a warning.
+    pub(super) fn read(path: &Path) -> std::io::Result<Vec<Cdr>> {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut rows = Vec::new();
+        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Cdr>(&line) {
+                Ok(r) => rows.push(r),
+                Err(e) => tracing::warn!("CDR journal line {} skipped: {e}", n + 1),
+            }
+        }
+        Ok(rows)
+    }
+
+    pub(super) fn count(path: &Path) -> u64 {
+        std::fs::File::open(path)
+            .map(|f| {
+                std::io::BufReader::new(f)
+                    .lines()
+                    .map_while(Result::ok)
+                    .filter(|l| !l.trim().is_empty())
+                    .count() as u64
+            })
+            .unwrap_or(0)
     }
 }
 
