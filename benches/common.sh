@@ -12,6 +12,9 @@
 #   BENCH_RTP_PORTS=33000-42999
 #   BENCH_LOG=warn          server log level (RUST_LOG); SIP message logging stays off
 #   BENCH_MEDIA_THREADS=0   server relay threads (0: one per core)
+#   BENCH_DATABASE_URL=URL  an empty database to run on instead of the embedded
+#                           SQLite file, e.g. a PostgreSQL database of a cluster
+#                           started with tests/postgres-cluster.sh
 #   SIPP=sipp               the SIPp binary
 
 set -euo pipefail
@@ -94,6 +97,10 @@ bench_dir() {
     CONFIG="$WORK/switchboard.toml"
     # No SIP message logging, no seed: the runs provision their own extensions.
     printf '[server]\nlog_sip = false\n' > "$CONFIG"
+    # The database (default: the embedded SQLite file in the work dir).
+    if [[ -n "${BENCH_DATABASE_URL:-}" ]]; then
+        printf 'database_url = "%s"\n' "$BENCH_DATABASE_URL" >> "$CONFIG"
+    fi
     # Relay threads (0: one per core, the server's default).
     printf 'media_threads = %s\n' "${BENCH_MEDIA_THREADS:-0}" >> "$CONFIG"
 }
