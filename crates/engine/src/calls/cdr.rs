@@ -305,8 +305,10 @@ impl Writer {
     /// database refused (the journal stays as it was: rows already written
     /// are written again, which the upsert makes harmless).
     async fn replay_journal(&mut self) -> bool {
-        let rows = match journal::read(&self.backlog.journal) {
-            Ok(rows) => rows,
+        // Read a batch at a time: a long outage can leave more rows on disk
+        // than the memory bound allows.
+        let mut reader = match journal::Reader::open(&self.backlog.journal) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(
                     "cannot read the CDR journal {}: {e}; it is left in place",
@@ -316,11 +318,25 @@ impl Writer {
                 return true;
             }
         };
-        for chunk in rows.chunks(BATCH) {
-            if let Err(e) = write_once(&self.store, chunk).await {
+        let mut written = 0usize;
+        loop {
+            let chunk = match reader.next_chunk(BATCH) {
+                Ok(c) if c.is_empty() => break,
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(
+                        "reading the CDR journal {} failed after {written} rows: {e}; it is left in place",
+                        self.backlog.journal.display()
+                    );
+                    self.journal_rows = 0;
+                    return true;
+                }
+            };
+            if let Err(e) = write_once(&self.store, &chunk).await {
                 tracing::warn!("writing the CDR journal failed, will retry: {e}");
                 return false;
             }
+            written += chunk.len();
             let ended = chunk.iter().filter(|r| !r.in_progress).count() as u64;
             self.metrics.cdrs_written.fetch_add(ended, Relaxed);
         }
@@ -330,7 +346,7 @@ impl Writer {
                 self.backlog.journal.display()
             );
         }
-        tracing::info!("{} CDRs from the journal written", rows.len());
+        tracing::info!("{written} CDRs from the journal written");
         self.journal_rows = 0;
         true
     }
@@ -372,26 +388,44 @@ mod journal {
         out.get_ref().sync_data()
     }
 
-    /// The journal's rows; a line that does not parse (a torn last write)
-    /// is skipped with a warning.
-    pub(super) fn read(path: &Path) -> std::io::Result<Vec<Cdr>> {
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let mut rows = Vec::new();
-        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Cdr>(&line) {
-                Ok(r) => rows.push(r),
-                Err(e) => tracing::warn!("CDR journal line {} skipped: {e}", n + 1),
-            }
+    /// Reads the journal's rows in order, a chunk at a time; a line that
+    /// does not parse (a torn last write) is skipped with a warning.
+    pub(super) struct Reader {
+        lines: Option<std::io::Lines<std::io::BufReader<std::fs::File>>>,
+        line_no: usize,
+    }
+
+    impl Reader {
+        /// A reader of `path`; a missing file reads as empty.
+        pub(super) fn open(path: &Path) -> std::io::Result<Reader> {
+            let lines = match std::fs::File::open(path) {
+                Ok(f) => Some(std::io::BufReader::new(f).lines()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            Ok(Reader { lines, line_no: 0 })
         }
-        Ok(rows)
+
+        /// Up to `n` next rows; empty at the end.
+        pub(super) fn next_chunk(&mut self, n: usize) -> std::io::Result<Vec<Cdr>> {
+            let mut rows = Vec::new();
+            let Some(lines) = self.lines.as_mut() else {
+                return Ok(rows);
+            };
+            while rows.len() < n {
+                let Some(line) = lines.next() else { break };
+                let line = line?;
+                self.line_no += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Cdr>(&line) {
+                    Ok(r) => rows.push(r),
+                    Err(e) => tracing::warn!("CDR journal line {} skipped: {e}", self.line_no),
+                }
+            }
+            Ok(rows)
+        }
     }
 
     pub(super) fn count(path: &Path) -> u64 {
@@ -454,6 +488,33 @@ mod tests {
                 (None, false)
             ]
         );
+    }
+
+    #[test]
+    fn the_journal_reads_back_in_order_a_chunk_at_a_time_and_skips_a_torn_line() {
+        let path = std::env::temp_dir().join(format!("cdr-journal-{}.jsonl", new_call_uid()));
+        let rows: Vec<Cdr> = (0..5)
+            .map(|i| row(Some(&format!("u{i}")), i % 2 == 0))
+            .collect();
+        journal::append(&path, &rows[..3]).unwrap();
+        journal::append(&path, &rows[3..]).unwrap();
+        // A write torn by a crash leaves half a line at the end.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"id\":nu"))
+            .unwrap();
+        assert_eq!(journal::count(&path), 6);
+        let mut reader = journal::Reader::open(&path).unwrap();
+        let first = reader.next_chunk(2).unwrap();
+        let rest = reader.next_chunk(10).unwrap();
+        assert_eq!(first, rows[..2]);
+        assert_eq!(rest, rows[2..]);
+        assert!(reader.next_chunk(10).unwrap().is_empty());
+        std::fs::remove_file(&path).unwrap();
+        // A missing journal reads as empty.
+        let mut none = journal::Reader::open(&path).unwrap();
+        assert!(none.next_chunk(10).unwrap().is_empty());
     }
 
     #[test]

@@ -223,10 +223,7 @@ impl Call {
             let a_format = a_audio
                 .as_ref()
                 .and_then(|m| negotiate::choose(m, &prefs, None));
-            let caller_codecs = a_audio
-                .as_ref()
-                .map(negotiate::codec_names)
-                .unwrap_or_else(|| "none".into());
+            let caller_codecs = self.caller_codec_names();
             let callee_codecs = b_audio
                 .map(negotiate::codec_names)
                 .unwrap_or_else(|| "none".into());
@@ -252,6 +249,14 @@ impl Call {
         };
         self.a_answer = Some(body.clone());
         Ok(body)
+    }
+
+    /// The audio codecs of the caller's offer, for logs and Warning headers.
+    pub(super) fn caller_codec_names(&self) -> String {
+        self.a_offer
+            .as_ref()
+            .and_then(|o| negotiate::audio_section(o).map(|(_, m)| negotiate::codec_names(m)))
+            .unwrap_or_else(|| "none".into())
     }
 
     /// The callee's SDP when the caller already has our answer: with a

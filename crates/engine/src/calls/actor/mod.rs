@@ -830,12 +830,7 @@ impl Call {
             if matches!(code, 488 | 606) {
                 // Say why: the callee's own Warning, or ours naming the offer.
                 let warning = self.callee_warning.take().unwrap_or_else(|| {
-                    let offered = self
-                        .a_offer
-                        .as_ref()
-                        .and_then(|o| media::negotiate::audio_section(o).map(|(_, m)| m))
-                        .map(media::negotiate::codec_names)
-                        .unwrap_or_else(|| "none".into());
+                    let offered = self.caller_codec_names();
                     self.our_warning(&format!(
                         "305 Incompatible media format: the callee accepts none of the offered codecs ({offered})"
                     ))
@@ -1366,12 +1361,18 @@ impl Call {
             return;
         }
         self.cdr_open = Some(self.recording.clone());
-        let row = store::Cdr {
+        self.queue_row(store::Cdr {
             in_progress: true,
             last_seen_at: Some(now_ms().max(answer) as i64),
             sip_code: 200,
             ..self.cdr_row(answer)
-        };
+        });
+    }
+
+    /// Hands a row of this call's record to the CDR writer (an in-progress
+    /// row, or a part closed by a transfer; the final row goes through
+    /// `send_cdr`).
+    fn queue_row(&self, row: store::Cdr) {
         if self.ctx.cdr_tx.send(row).is_err() {
             tracing::error!("call {}: CDR writer gone, record not written", self.id);
         }

@@ -355,15 +355,7 @@ impl Call {
         answered: bool,
     ) {
         let now = now_ms();
-        let row = store::Cdr {
-            hangup_cause: cause.as_str().to_string(),
-            hangup_by: by.to_string(),
-            sip_code: 200,
-            ..self.cdr_row(now)
-        };
-        if self.ctx.cdr_tx.send(row).is_err() {
-            tracing::error!("call {}: CDR writer gone, record not written", self.id);
-        }
+        self.close_record(cause, by, now);
         self.call_uid = crate::calls::cdr::new_call_uid();
         self.cdr_open = None;
         self.start_ms = now;
@@ -390,16 +382,19 @@ impl Call {
     /// transferee's call records the conversation that goes on.
     pub(super) fn close_record_at_attended_transfer(&mut self, gone: Side) {
         let by = if gone == Side::A { "caller" } else { "callee" };
-        let row = store::Cdr {
-            hangup_cause: HangupCause::AttendedTransfer.as_str().to_string(),
+        self.close_record(HangupCause::AttendedTransfer, by, now_ms());
+        self.record_closed = true;
+    }
+
+    /// Writes this part of the answered call's record as complete at `end`,
+    /// ended by a transfer (`cause`, by the transferor `by`).
+    fn close_record(&self, cause: HangupCause, by: &'static str, end: u64) {
+        self.queue_row(store::Cdr {
+            hangup_cause: cause.as_str().to_string(),
             hangup_by: by.to_string(),
             sip_code: 200,
-            ..self.cdr_row(now_ms())
-        };
-        if self.ctx.cdr_tx.send(row).is_err() {
-            tracing::error!("call {}: CDR writer gone, record not written", self.id);
-        }
-        self.record_closed = true;
+            ..self.cdr_row(end)
+        });
     }
 
     /// The transfer target answered: the transferor hears so and leaves,
