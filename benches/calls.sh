@@ -70,11 +70,20 @@ FAILPCT="$(awk -v f="$FAILED" -v n="$OK" 'BEGIN { printf "%.4f", (f + n > 0 ? f 
 cat uac_call_*_rtt.csv 2>/dev/null | awk -F';' 'NR > 1 && $2 ~ /^[0-9.]+$/ { print $2 }' > rtt.txt || true
 read -r P50 P99 < <(percentiles rtt.txt)
 SERVER_CPU="$(awk -v a="$CPU0" -v b="$CPU1" 'BEGIN { printf "%.2f", b - a }')"
-CDRS="$(sqlite3 "$WORK/data/switchboard.db" 'select count(*) from cdrs' 2>/dev/null || echo n/a)"
+# Every call's CDR committed (on either database), up to 30 s; then the
+# write latency from the writer's histogram.
+for _ in $(seq 300); do
+    [[ "$(metric switchboard_cdrs_written_total)" -ge "$(metric switchboard_calls_total)" ]] && break
+    sleep 0.1
+done
+CDRS="$(metric switchboard_cdrs_written_total)"
+CDR_P50="$(histogram_quantile switchboard_cdr_write_latency_seconds 0.5)"
+CDR_P99="$(histogram_quantile switchboard_cdr_write_latency_seconds 0.99)"
 
 echo "calls: target=${RATE}/s for ${SECS}s sipp_exit=$RC"
 echo "calls: successful=$OK failed=$FAILED (${FAILPCT} %) elapsed_s=$ELAPSED calls_per_s=$CPS"
 echo "calls: setup time (first INVITE to 200, 407 round trip included) p50_ms=$P50 p99_ms=$P99 (SIPp clock step $(clock_step rtt.txt) ms)"
-echo "calls: server_cpu_s=$SERVER_CPU during the run; calls_total=$(metric switchboard_calls_total) cdrs=$CDRS"
+echo "calls: server_cpu_s=$SERVER_CPU during the run; calls_total=$(metric switchboard_calls_total) cdrs_written=$CDRS"
+echo "calls: CDR write latency (call end to row committed) p50_ms=$CDR_P50 p99_ms=$CDR_P99"
 [[ "$FAILED" == 0 ]] || { echo "calls: first errors:"; grep -m5 -i "aborting\|unexpected\|timeout" errors.log || true; }
-echo "calls_per_s=$CPS failed=$FAILED failed_pct=$FAILPCT successful=$OK target_per_s=$RATE seconds=$ELAPSED setup_p50_ms=$P50 setup_p99_ms=$P99"
+echo "calls_per_s=$CPS failed=$FAILED failed_pct=$FAILPCT successful=$OK target_per_s=$RATE seconds=$ELAPSED setup_p50_ms=$P50 setup_p99_ms=$P99 cdr_write_p50_ms=$CDR_P50 cdr_write_p99_ms=$CDR_P99"

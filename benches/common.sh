@@ -155,6 +155,32 @@ metric() {
     http_get /metrics | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%.0f\n", s }'
 }
 
+# histogram_quantile NAME Q: the Q quantile (0..1) of the histogram NAME in
+# /metrics, in milliseconds, interpolated linearly inside its bucket as
+# Prometheus does ("n/a" when it is empty; the last finite bound when the
+# quantile falls in +Inf).
+histogram_quantile() {
+    http_get /metrics | awk -v n="$1_bucket" -v q="$2" '
+        index($1, n "{le=\"") == 1 {
+            le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+            bound[k] = le; count[k] = $NF; k++
+        }
+        END {
+            if (k == 0 || count[k - 1] == 0) { print "n/a"; exit }
+            rank = q * count[k - 1]; prev_b = 0; prev_c = 0
+            for (i = 0; i < k; i++) {
+                if (count[i] >= rank) {
+                    if (bound[i] == "+Inf") { printf "%.1f\n", prev_b * 1000; exit }
+                    width = count[i] - prev_c
+                    frac = width > 0 ? (rank - prev_c) / width : 1
+                    printf "%.1f\n", (prev_b + (bound[i] - prev_b) * frac) * 1000; exit
+                }
+                if (bound[i] != "+Inf") prev_b = bound[i]
+                prev_c = count[i]
+            }
+        }'
+}
+
 start_server() {
     local extra=("$@")
     API_TOKEN="$(sb token create --user admin --name bench)" \

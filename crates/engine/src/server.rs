@@ -467,13 +467,10 @@ impl Engine {
             "Queue callers who left unserved.",
             q.abandoned.load(Relaxed),
         );
-        let counts: Vec<u64> = q.latency_buckets.iter().map(|c| c.load(Relaxed)).collect();
-        e.histogram(
+        q.offer_latency.expose(
+            &mut e,
             "switchboard_queue_offer_latency_seconds",
             "From agent free (and caller waiting) to the offer leaving for the caller's call.",
-            &crate::services::queues::OFFER_LATENCY_BUCKETS,
-            &counts,
-            q.latency_sum_us.load(Relaxed) as f64 / 1e6,
         );
         let s = &self.ctx.session_stats;
         e.metric(
@@ -643,6 +640,11 @@ impl Engine {
             "gauge",
             "CDR rows kept in the journal file while the database is away.",
             m.cdr_journal_rows.load(Relaxed),
+        );
+        m.cdr_write_latency.expose(
+            &mut e,
+            "switchboard_cdr_write_latency_seconds",
+            "From a call's final record reaching the CDR writer to its row committed.",
         );
         e.metric(
             "switchboard_extensions",

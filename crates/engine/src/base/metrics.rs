@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 /// How a call ended, for `switchboard_calls_total{outcome=...}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +83,9 @@ pub struct Metrics {
     pub cdr_backlog: AtomicU64,
     /// Of those, the rows in the journal file.
     pub cdr_journal_rows: AtomicU64,
+    /// From a call's final record reaching the CDR writer to its row being
+    /// committed (a database outage shows as the time it lasted).
+    pub cdr_write_latency: Histogram<CdrWriteBuckets>,
     /// Calls hung up for lack of RTP.
     pub media_timeouts: AtomicU64,
     /// Calls refused with 488 because no codec could be given to both
@@ -104,6 +108,71 @@ impl Metrics {
     /// Calls ended with this outcome so far.
     pub fn calls(&self, o: Outcome) -> u64 {
         self.calls[o as usize].load(Relaxed)
+    }
+}
+
+/// The bucket bounds of one histogram (upper bounds in seconds, ascending).
+pub trait Buckets {
+    /// The bounds; +Inf is implied after the last.
+    const BOUNDS: &'static [f64];
+}
+
+/// The CDR write latency buckets: from a batch's few milliseconds to the
+/// minutes of a database outage.
+#[derive(Debug)]
+pub struct CdrWriteBuckets;
+
+impl Buckets for CdrWriteBuckets {
+    const BOUNDS: &'static [f64] = &[
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+    ];
+}
+
+/// A latency histogram with the bucket bounds of `B`, updated from any task
+/// without a lock.
+#[derive(Debug)]
+pub struct Histogram<B: Buckets> {
+    /// Counts per bucket of `B::BOUNDS`; the last slot is +Inf.
+    counts: Vec<AtomicU64>,
+    sum_us: AtomicU64,
+    _bounds: std::marker::PhantomData<B>,
+}
+
+impl<B: Buckets> Default for Histogram<B> {
+    fn default() -> Self {
+        Histogram {
+            counts: (0..=B::BOUNDS.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_us: AtomicU64::new(0),
+            _bounds: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<B: Buckets> Histogram<B> {
+    /// Counts one observation.
+    pub fn observe(&self, latency: Duration) {
+        let secs = latency.as_secs_f64();
+        let slot = B::BOUNDS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(B::BOUNDS.len());
+        self.counts[slot].fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// Writes it in the Prometheus text format.
+    pub fn expose(&self, e: &mut Exposition, name: &str, help: &str) {
+        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
+        let sum = self.sum_us.load(Relaxed) as f64 / 1e6;
+        e.histogram(name, help, B::BOUNDS, &counts, sum);
     }
 }
 

@@ -251,22 +251,18 @@ impl Writer {
         }
         match write_once(&self.store, &self.batch.rows).await {
             Ok(()) => {
-                let mut ended = 0;
                 for row in &self.batch.rows {
                     match (&row.call_uid, row.in_progress) {
                         (Some(uid), true) => {
                             self.open.insert(uid.clone());
                         }
-                        (uid, false) => {
-                            ended += 1;
-                            if let Some(uid) = uid {
-                                self.open.remove(uid);
-                            }
+                        (Some(uid), false) => {
+                            self.open.remove(uid);
                         }
-                        (None, true) => {}
+                        (None, _) => {}
                     }
                 }
-                self.metrics.cdrs_written.fetch_add(ended, Relaxed);
+                committed(&self.metrics, &self.batch.rows);
                 self.batch.rows.clear();
                 self.batch.by_uid.clear();
                 self.recovered();
@@ -337,8 +333,7 @@ impl Writer {
                 return false;
             }
             written += chunk.len();
-            let ended = chunk.iter().filter(|r| !r.in_progress).count() as u64;
-            self.metrics.cdrs_written.fetch_add(ended, Relaxed);
+            committed(&self.metrics, &chunk);
         }
         if let Err(e) = std::fs::remove_file(&self.backlog.journal) {
             tracing::error!(
@@ -350,6 +345,19 @@ impl Writer {
         self.journal_rows = 0;
         true
     }
+}
+
+/// Counts the complete rows among `rows`, just committed, and how long each
+/// took from its call's end (rows of calls in progress are not counted).
+fn committed(metrics: &Metrics, rows: &[Cdr]) {
+    let now = i64::try_from(crate::base::context::now_ms()).unwrap_or(i64::MAX);
+    let mut ended = 0;
+    for row in rows.iter().filter(|r| !r.in_progress) {
+        ended += 1;
+        let ms = u64::try_from(now.saturating_sub(row.end_at)).unwrap_or(0);
+        metrics.cdr_write_latency.observe(Duration::from_millis(ms));
+    }
+    metrics.cdrs_written.fetch_add(ended, Relaxed);
 }
 
 /// One attempt at writing `rows`, bounded by [`WRITE_TIMEOUT`] (a dropped

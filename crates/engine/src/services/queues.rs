@@ -5,6 +5,7 @@
 //! (ring an agent, stop ringing, leave the queue, announce) and publishing
 //! the queue events.
 
+use crate::base::metrics::{Buckets, Histogram};
 use crate::base::context::CallTx;
 use crate::base::events::{Event, EventBus};
 use crate::calls::control::Command;
@@ -42,9 +43,13 @@ pub enum QueueMsg {
     ),
 }
 
-/// Upper bounds (seconds) of the offer-latency histogram buckets.
-pub const OFFER_LATENCY_BUCKETS: [f64; 10] =
-    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
+/// The offer-latency histogram buckets (seconds).
+#[derive(Debug)]
+pub struct OfferLatencyBuckets;
+
+impl Buckets for OfferLatencyBuckets {
+    const BOUNDS: &'static [f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
+}
 
 /// Counters of the queue service, exported as metrics.
 #[derive(Debug, Default)]
@@ -59,26 +64,8 @@ pub struct QueueStats {
     pub abandoned: AtomicU64,
     /// Offer latency: from the moment both the agent was free (call ended
     /// plus wrap-up, or made available) and the caller was waiting, to the
-    /// offer leaving for the caller's call. Counts per bucket of
-    /// [`OFFER_LATENCY_BUCKETS`], the last slot is +Inf.
-    pub latency_buckets: [AtomicU64; 11],
-    /// Sum of the offer latencies, in microseconds.
-    pub latency_sum_us: AtomicU64,
-}
-
-impl QueueStats {
-    fn observe(&self, latency: Duration) {
-        let secs = latency.as_secs_f64();
-        let slot = OFFER_LATENCY_BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(OFFER_LATENCY_BUCKETS.len());
-        self.latency_buckets[slot].fetch_add(1, Relaxed);
-        self.latency_sum_us.fetch_add(
-            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
-    }
+    /// offer leaving for the caller's call.
+    pub offer_latency: Histogram<OfferLatencyBuckets>,
 }
 
 /// Handle to the queue service; cheap to clone.
@@ -344,7 +331,9 @@ impl Service {
                             (f, j) => f.or(j),
                         };
                         if let Some(since) = since {
-                            self.stats.observe(now.saturating_duration_since(since));
+                            self.stats
+                                .offer_latency
+                                .observe(now.saturating_duration_since(since));
                         }
                         self.to_call(
                             member,
