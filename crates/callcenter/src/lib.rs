@@ -7,13 +7,15 @@
 //! - [`routing`]: the routing table and its rule matcher, schedules, holidays;
 //! - [`ivr`]: the IVR menu model, its validation and the walk of one caller
 //!   through the menus;
-//! - [`collect`]: how digits are collected (play-and-get-digits settings).
+//! - [`collect`]: how digits are collected (play-and-get-digits settings);
+//! - [`gateway`]: the registration client and OPTIONS pinger of gateways.
 //!
-//! The gateway registration state machine and the predictive pacer belong
-//! here too when they are written. Nothing in this crate may depend on the
-//! engine, the store or the SIP stack (a test in the engine checks it).
+//! The predictive pacer belongs here too when it is written. Nothing in this
+//! crate may depend on the engine, the store or the SIP stack (a test in the
+//! engine checks it).
 
 pub mod acd;
 pub mod collect;
+pub mod gateway;
 pub mod ivr;
 pub mod routing;
