@@ -29,7 +29,7 @@
 //!   ping verdict starts as UNKNOWN rather than DOWN.
 
 mod combined;
-mod config;
+mod settings;
 mod ping;
 mod registration;
 
@@ -37,7 +37,7 @@ mod registration;
 mod tests;
 
 pub use combined::{Gateway, GatewayAction, GatewayStatus};
-pub use config::{
+pub use settings::{
     ConfigError, GatewayConfig, PingConfig, RegConfig, DEFAULT_EXPIRE_SECS, DEFAULT_MAX_RETRY_SECS,
     DEFAULT_RETRY_SECS, DEFAULT_TIMEOUT_SECS, MIN_PING_SECS,
 };
