@@ -7,7 +7,8 @@
 //! - [`routing`]: the routing table and its rule matcher, schedules, holidays;
 //! - [`ivr`]: the IVR menu model, its validation and the walk of one caller
 //!   through the menus;
-//! - [`collect`]: how digits are collected (play-and-get-digits settings).
+//! - [`collect`]: how digits are collected (play-and-get-digits settings);
+//! - [`gateway`]: SIP gateways (trunks): their definition and validation.
 //!
 //! The gateway registration state machine and the predictive pacer belong
 //! here too when they are written. Nothing in this crate may depend on the
@@ -15,5 +16,6 @@
 
 pub mod acd;
 pub mod collect;
+pub mod gateway;
 pub mod ivr;
 pub mod routing;
