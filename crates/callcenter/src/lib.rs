@@ -8,7 +8,8 @@
 //! - [`ivr`]: the IVR menu model, its validation and the walk of one caller
 //!   through the menus;
 //! - [`collect`]: how digits are collected (play-and-get-digits settings);
-//! - [`gateway`]: the registration client and OPTIONS pinger of gateways.
+//! - [`gateway`]: SIP gateways (trunks): their definition and validation,
+//!   and the registration client and OPTIONS pinger that keep them up;
 //!
 //! The predictive pacer belongs here too when it is written. Nothing in this
 //! crate may depend on the engine, the store or the SIP stack (a test in the

@@ -394,6 +394,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "extension_auth_algorithms",
         include_str!("../migrations/sqlite/0014_extension_auth_algorithms.sql"),
     ),
+    (
+        15,
+        "gateways",
+        include_str!("../migrations/sqlite/0015_gateways.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -463,6 +468,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "extension_auth_algorithms",
         include_str!("../migrations/postgres/0014_extension_auth_algorithms.sql"),
+    ),
+    (
+        15,
+        "gateways",
+        include_str!("../migrations/postgres/0015_gateways.sql"),
     ),
 ];
 

@@ -180,6 +180,18 @@ pub enum StoreError {
     #[error("copy failed: {0}")]
     Copy(String),
 
+    /// Adding a gateway whose name is taken.
+    #[error("gateway {0} already exists")]
+    GatewayExists(String),
+
+    /// The gateway does not exist.
+    #[error("gateway {0} not found")]
+    GatewayNotFound(String),
+
+    /// A gateway with settings that cannot work: every field at fault.
+    #[error("{0}")]
+    InvalidGateway(callcenter::gateway::config::GatewayErrors),
+
     /// Deleting a department that still has departments below it.
     #[error("department {0} has departments below it")]
     DepartmentHasChildren(i64),

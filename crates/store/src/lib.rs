@@ -1,5 +1,5 @@
-//! Storage for Switchboard: extensions, call detail records, persisted
-//! registrar bindings, call-center settings (queues, agents, tiers, IVR
+//! Storage for Switchboard: extensions, SIP gateways, call detail records,
+//! persisted registrar bindings, call-center settings (queues, agents, tiers, IVR
 //! menus, routing rules) and call-center records (queue events, voicemails,
 //! surveys, missed calls), the web module's users, roles, departments,
 //! sessions and API tokens, behind one [`Store`] handle.
@@ -28,6 +28,7 @@ mod db;
 mod departments;
 mod error;
 mod extensions;
+mod gateways;
 mod media_files;
 mod range;
 mod records;
@@ -61,6 +62,7 @@ pub use extensions::{
     AddReport, Extension, AUTH_ALGORITHM_CHOICES, AUTO_ANSWER_MODES, EXTENSIONS_VERSION,
     EXTENSION_KINDS,
 };
+pub use gateways::GATEWAYS_VERSION;
 pub use media_files::MediaFile;
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
 pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};

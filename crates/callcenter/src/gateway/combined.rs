@@ -1,11 +1,11 @@
 //! A gateway's registration and pings together, wired as mod_sofia wires
 //! them: pings only while NOREG or REGED, and a failed ping while REGED
-//! makes the gateway register again. One [`Gateway`] per trunk, one wakeup
-//! per [`Gateway`], driven from a single task.
+//! makes the gateway register again. One [`GatewayClient`] per trunk, one wakeup
+//! per [`GatewayClient`], driven from a single task.
 
-use super::config::GatewayConfig;
 use super::ping::{Health, PingAction, PingEvent, PingId, PingStatus, Pinger};
 use super::registration::{RegAction, RegResponse, RegState, RegStatus, Registration, RequestId};
+use super::settings::GatewayConfig;
 use std::time::Instant;
 
 /// What the engine must send for a gateway.
@@ -28,16 +28,16 @@ pub struct GatewayStatus {
 
 /// One gateway's registration client and pinger.
 #[derive(Clone, Debug)]
-pub struct Gateway {
+pub struct GatewayClient {
     reg: Registration,
     ping: Pinger,
 }
 
-impl Gateway {
+impl GatewayClient {
     /// A gateway as configured; its first REGISTER (and, for NOREG, its
     /// first ping) goes out at the first poll.
     pub fn new(cfg: GatewayConfig, now: Instant) -> Self {
-        Gateway {
+        GatewayClient {
             reg: Registration::new(cfg.reg, now),
             ping: Pinger::new(cfg.ping, now),
         }

@@ -1,12 +1,13 @@
-//! Gateways (trunks to carriers and IMS cores, FEATURES T10): the
+//! Gateways (trunks to carriers and IMS cores, FEATURES T10): their
+//! definition and validation ([`config`], manual 3.2.6), and the
 //! registration client and the OPTIONS pinger, sans-IO, with the semantics
 //! of FreeSWITCH mod_sofia's gateways (REFERENCE §3) and RFC 3261 §10.
 //!
 //! This module decides *what to send and when*; the engine owns the sockets,
 //! builds the SIP messages (Call-ID, CSeq, Contact), computes the digest
 //! answers and reports what came back. Time is an argument: each
-//! [`Registration`], [`Pinger`] or [`Gateway`] says when it next wants to be
-//! polled ([`Gateway::next_wakeup`]), so one task with one timer per gateway
+//! [`Registration`], [`Pinger`] or [`GatewayClient`] says when it next wants to be
+//! polled ([`GatewayClient::next_wakeup`]), so one task with one timer per gateway
 //! drives hundreds of them. Every request carries an id, and an answer to a
 //! request that is no longer the one in flight is ignored.
 //!
@@ -29,22 +30,23 @@
 //!   ping verdict starts as UNKNOWN rather than DOWN.
 
 mod combined;
-mod settings;
+pub mod config;
 mod ping;
 mod registration;
+mod settings;
 
 #[cfg(test)]
 mod tests;
 
-pub use combined::{Gateway, GatewayAction, GatewayStatus};
-pub use settings::{
-    ConfigError, GatewayConfig, PingConfig, RegConfig, DEFAULT_EXPIRE_SECS, DEFAULT_MAX_RETRY_SECS,
-    DEFAULT_RETRY_SECS, DEFAULT_TIMEOUT_SECS, MIN_PING_SECS,
-};
+pub use combined::{GatewayAction, GatewayClient, GatewayStatus};
 pub use ping::{
     may_ping, ping_succeeded, Health, PingAction, PingEvent, PingId, PingStatus, Pinger, PING_GUARD,
 };
 pub use registration::{
     refresh_delay, Challenge, ChallengeToAnswer, LastResponse, RegAction, RegResponse, RegState,
     RegStatus, Registration, RequestId, MAX_REQUESTS, TIMEOUT_CODE,
+};
+pub use settings::{
+    ConfigError, GatewayConfig, PingConfig, RegConfig, DEFAULT_EXPIRE_SECS, DEFAULT_MAX_RETRY_SECS,
+    DEFAULT_RETRY_SECS, DEFAULT_TIMEOUT_SECS, MIN_PING_SECS,
 };

@@ -2,8 +2,8 @@
 //! tracked UP/DOWN apart from registration, with mod_sofia's ping-max and
 //! ping-min hysteresis (see [`PingConfig`]) and the last round-trip time.
 
-use super::config::PingConfig;
 use super::registration::{later, RegState};
+use super::settings::PingConfig;
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::time::{Duration, Instant};

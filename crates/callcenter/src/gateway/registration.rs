@@ -4,7 +4,7 @@
 //! builds and sends the REGISTERs, computes the digest answers and reports
 //! what came back.
 
-use super::config::RegConfig;
+use super::settings::RegConfig;
 use crate::acd::UnknownName;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Gateway registration and ping tests on a virtual clock (a base `Instant`
+//! GatewayClient registration and ping tests on a virtual clock (a base `Instant`
 //! plus offsets); nothing sleeps.
 
 use super::*;
@@ -1293,7 +1293,7 @@ fn gw_cfg(ping: u32) -> GatewayConfig {
 #[test]
 fn gateway_pings_once_reged_and_a_failed_ping_forces_a_reregister() {
     let t0 = Instant::now();
-    let mut g = Gateway::new(gw_cfg(30), t0);
+    let mut g = GatewayClient::new(gw_cfg(30), t0);
     assert!(!g.usable(t0));
     // Registering: no ping yet.
     let Some(GatewayAction::Reg(RegAction::Register { id, .. })) = g.poll(t0) else {
@@ -1335,7 +1335,7 @@ fn gateway_pings_once_reged_and_a_failed_ping_forces_a_reregister() {
 #[test]
 fn gateway_noreg_pings_and_is_usable_unless_down() {
     let t0 = Instant::now();
-    let mut g = Gateway::new(
+    let mut g = GatewayClient::new(
         GatewayConfig {
             reg: RegConfig::no_register(),
             ping: PingConfig::every(20),
@@ -1364,7 +1364,7 @@ fn gateway_noreg_pings_and_is_usable_unless_down() {
 #[test]
 fn gateway_lost_ping_while_reged_reregisters_from_poll() {
     let t0 = Instant::now();
-    let mut g = Gateway::new(gw_cfg(30), t0);
+    let mut g = GatewayClient::new(gw_cfg(30), t0);
     let Some(GatewayAction::Reg(a)) = g.poll(t0) else {
         panic!("REGISTER first");
     };
@@ -1422,7 +1422,7 @@ fn a_thousand_gateways_on_one_virtual_clock() {
     // 60 s. The carrier challenges every REGISTER without credentials,
     // grants 600 s, and answers OPTIONS with 200; gateway 7's password is
     // wrong (its answers are challenged again).
-    let mut gws: Vec<Gateway> = (0..N)
+    let mut gws: Vec<GatewayClient> = (0..N)
         .map(|i| {
             let reg = if i % 10 == 9 {
                 RegConfig::no_register()
@@ -1430,7 +1430,7 @@ fn a_thousand_gateways_on_one_virtual_clock() {
                 cfg()
             };
             let start = t0 + Duration::from_millis(i as u64);
-            Gateway::new(
+            GatewayClient::new(
                 GatewayConfig {
                     reg,
                     ping: PingConfig::every(60),

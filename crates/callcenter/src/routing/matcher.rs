@@ -30,8 +30,8 @@ pub enum Action {
     },
     /// Dial out through a gateway.
     Outbound {
-        /// Gateway name.
-        gateway: String,
+        /// Gateway names, in failover order (never empty).
+        gateways: Vec<String>,
         /// The number to send, after stripping and adding prefixes.
         dial: String,
         /// Give up after this many seconds without an answer.
@@ -61,15 +61,23 @@ impl fmt::Display for Action {
                 "robot {robot:?} (voice threshold {voice_threshold}, silence threshold {silence_threshold})"
             ),
             Action::Outbound {
-                gateway,
+                gateways,
                 dial,
                 timeout_secs,
                 record,
             } => {
-                write!(
-                    f,
-                    "dial {dial} through gateway {gateway:?}, timeout {timeout_secs} s"
-                )?;
+                match gateways.as_slice() {
+                    [one] => write!(f, "dial {dial} through gateway {one:?}")?,
+                    many => {
+                        let quoted: Vec<String> = many.iter().map(|g| format!("{g:?}")).collect();
+                        write!(
+                            f,
+                            "dial {dial} through gateways {} (in that order)",
+                            quoted.join(", ")
+                        )?
+                    }
+                }
+                write!(f, ", timeout {timeout_secs} s")?;
                 if *record {
                     f.write_str(", recorded")?;
                 }
@@ -223,7 +231,7 @@ pub(crate) fn check(rule: &CompiledRule, number: &str, now: DateTime<FixedOffset
             silence_threshold: *silence_threshold,
         }),
         CompiledKind::Outbound {
-            gateway,
+            gateways,
             strip_digits,
             strip_prefix,
             add_prefix,
@@ -231,7 +239,7 @@ pub(crate) fn check(rule: &CompiledRule, number: &str, now: DateTime<FixedOffset
             record,
         } => match strip(number, *strip_digits, strip_prefix.as_deref()) {
             Some(rest) => matched(Action::Outbound {
-                gateway: gateway.clone(),
+                gateways: gateways.clone(),
                 dial: format!("{add_prefix}{rest}"),
                 timeout_secs: *timeout_secs,
                 record: *record,

@@ -113,8 +113,13 @@ pub enum RuleKind {
     },
     /// Outbound rule (呼出): the number leaves through a gateway.
     Outbound {
-        /// Gateway name (网关); gateways themselves are configured elsewhere.
-        gateway: String,
+        /// Gateway names (网关), tried in this order: the next one when a
+        /// gateway fails the call (5xx, 408, timeout) or is down or full.
+        /// Gateways themselves are configured elsewhere. Rules stored before
+        /// failover have one `gateway` string, which reads as a list of one
+        /// (a comma-separated string as a list).
+        #[serde(alias = "gateway", deserialize_with = "one_or_many")]
+        gateways: Vec<String>,
         /// Leading characters removed first (e.g. 1 for an outside-line 9).
         #[serde(default)]
         strip_digits: usize,
@@ -157,12 +162,43 @@ pub enum RuleKind {
     },
 }
 
+/// A list of names given as a list, or as one string (the old single
+/// `gateway`, or several names separated by commas).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        OneOrMany::Many(list) => list,
+    })
+}
+
 fn default_timeout_secs() -> u32 {
     60
 }
 
 fn default_threshold() -> u32 {
     200
+}
+
+impl Rule {
+    /// The gateways an outbound rule sends calls through, in failover
+    /// order; empty for the other types.
+    pub fn gateways(&self) -> &[String] {
+        match &self.kind {
+            RuleKind::Outbound { gateways, .. } => gateways,
+            _ => &[],
+        }
+    }
 }
 
 impl RuleKind {

@@ -41,7 +41,7 @@ pub(crate) enum CompiledKind {
         after_hours: Option<CompiledAfterHours>,
     },
     Outbound {
-        gateway: String,
+        gateways: Vec<String>,
         strip_digits: usize,
         strip_prefix: Option<String>,
         add_prefix: String,
@@ -197,6 +197,9 @@ pub enum Problem {
     /// The outbound timeout is zero.
     #[error("the outbound timeout must be at least 1 second")]
     ZeroTimeout,
+    /// An outbound rule lists a gateway twice.
+    #[error("gateway {0:?} is listed twice")]
+    DuplicateGateway(String),
 }
 
 fn groups_phrase(groups: usize) -> String {
@@ -345,21 +348,26 @@ fn compile(rule: Rule) -> Result<CompiledRule, RouteError> {
             },
         },
         RuleKind::Outbound {
-            gateway,
+            gateways,
             strip_digits,
             strip_prefix,
             add_prefix,
             timeout_secs,
             record,
         } => {
-            if gateway.trim().is_empty() {
+            let names: Vec<String> = gateways.iter().map(|g| g.trim().to_string()).collect();
+            if names.is_empty() || names.iter().any(String::is_empty) {
                 return Err(fail(Problem::EmptyField { field: "gateway" }));
+            }
+            let twice = (1..names.len()).find(|&i| names[..i].contains(&names[i]));
+            if let Some(i) = twice {
+                return Err(fail(Problem::DuplicateGateway(names[i].clone())));
             }
             if *timeout_secs == 0 {
                 return Err(fail(Problem::ZeroTimeout));
             }
             CompiledKind::Outbound {
-                gateway: gateway.trim().to_string(),
+                gateways: names,
                 strip_digits: *strip_digits,
                 strip_prefix: strip_prefix.clone().filter(|p| !p.is_empty()),
                 add_prefix: add_prefix.clone(),

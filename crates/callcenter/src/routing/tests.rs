@@ -38,7 +38,7 @@ fn queue(q: &str) -> RuleKind {
 
 fn outbound(strip_digits: usize, strip_prefix: Option<&str>, add_prefix: &str) -> RuleKind {
     RuleKind::Outbound {
-        gateway: "carrier".to_string(),
+        gateways: vec!["carrier".to_string()],
         strip_digits,
         strip_prefix: strip_prefix.map(String::from),
         add_prefix: add_prefix.to_string(),
@@ -467,7 +467,7 @@ fn outbound_strips_digits_and_adds_a_prefix() {
     assert_eq!(
         action(&t, "913800138000", monday_10am()),
         Some(Action::Outbound {
-            gateway: "carrier".into(),
+            gateways: vec!["carrier".into()],
             dial: "008613800138000".into(),
             timeout_secs: 45,
             record: true,
@@ -772,8 +772,8 @@ fn a_capture_the_pattern_does_not_have_is_rejected() {
 fn required_fields_and_timeout_are_checked() {
     let e = error(vec![rule(1, "out", 1, r"^\d+$", {
         let mut k = outbound(0, None, "");
-        if let RuleKind::Outbound { gateway, .. } = &mut k {
-            gateway.clear();
+        if let RuleKind::Outbound { gateways, .. } = &mut k {
+            gateways.clear();
         }
         k
     })]);
@@ -952,7 +952,7 @@ fn rules_parse_from_toml_with_defaults() {
     assert_eq!(
         file.rule[1].kind,
         RuleKind::Outbound {
-            gateway: "carrier".into(),
+            gateways: vec!["carrier".into()],
             strip_digits: 0,
             strip_prefix: None,
             add_prefix: String::new(),
@@ -988,4 +988,77 @@ fn unknown_fields_are_rejected_and_json_round_trips() {
     assert!(json.contains(r#""pattern":"^(\\d{3,4})$""#), "{json}");
     assert!(json.contains(r#""type":"basic""#), "{json}");
     assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), r);
+}
+
+// ---- outbound gateway lists -------------------------------------------------
+
+#[test]
+fn outbound_rules_read_the_old_single_gateway_as_a_list_of_one() {
+    let old = r#"{"name":"out","order":90,"pattern":"^9(\\d+)$",
+        "kind":{"type":"outbound","gateway":"carrier","strip_digits":1}}"#;
+    let r: Rule = serde_json::from_str(old).unwrap();
+    assert_eq!(r.gateways(), ["carrier"]);
+    // Several names in the old string are a list too.
+    let old = r#"{"name":"out","pattern":"1","kind":{"type":"outbound","gateway":"a, b"}}"#;
+    let r: Rule = serde_json::from_str(old).unwrap();
+    assert_eq!(r.gateways(), ["a", "b"]);
+    // Written back, it is the new list.
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(json.contains(r#""gateways":["a","b"]"#), "{json}");
+    assert_eq!(serde_json::from_str::<Rule>(&json).unwrap(), r);
+    // Other types have none.
+    assert!(rule(1, "q", 1, "301", queue("q")).gateways().is_empty());
+    // TOML config files: a list or a string.
+    #[derive(serde::Deserialize)]
+    struct File {
+        kind: RuleKind,
+    }
+    let f: File = toml::from_str(r#"kind = { type = "outbound", gateways = ["a", "b"] }"#).unwrap();
+    assert!(matches!(f.kind, RuleKind::Outbound { ref gateways, .. } if gateways == &["a", "b"]));
+}
+
+#[test]
+fn outbound_actions_carry_the_gateways_in_failover_order() {
+    let mut k = outbound(0, None, "");
+    if let RuleKind::Outbound { gateways, .. } = &mut k {
+        *gateways = vec![" primary ".into(), "backup".into()];
+    }
+    let t = table(vec![rule(1, "out", 1, r"^\d{5,}$", k)]);
+    let a = action(&t, "13800138000", monday_10am());
+    assert_eq!(
+        a,
+        Some(Action::Outbound {
+            gateways: vec!["primary".into(), "backup".into()],
+            dial: "13800138000".into(),
+            timeout_secs: 45,
+            record: true,
+        })
+    );
+    assert_eq!(
+        a.map(|a| a.to_string()).unwrap_or_default(),
+        "dial 13800138000 through gateways \"primary\", \"backup\" (in that order), \
+         timeout 45 s, recorded"
+    );
+}
+
+#[test]
+fn an_outbound_rule_needs_distinct_non_empty_gateways() {
+    for list in [vec![], vec!["a".to_string(), " ".to_string()]] {
+        let mut k = outbound(0, None, "");
+        if let RuleKind::Outbound { gateways, .. } = &mut k {
+            *gateways = list;
+        }
+        let e = error(vec![rule(1, "out", 1, r"^\d+$", k)]);
+        assert_eq!(e.problem, Problem::EmptyField { field: "gateway" });
+    }
+    let mut k = outbound(0, None, "");
+    if let RuleKind::Outbound { gateways, .. } = &mut k {
+        *gateways = vec!["a".into(), "b".into(), " a".into()];
+    }
+    let e = error(vec![rule(1, "out", 1, r"^\d+$", k)]);
+    assert_eq!(e.problem, Problem::DuplicateGateway("a".into()));
+    assert_eq!(
+        e.to_string(),
+        "routing rule \"out\" (id 1): gateway \"a\" is listed twice"
+    );
 }

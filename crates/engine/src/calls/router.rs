@@ -177,9 +177,9 @@ fn act(action: Action, rule: &str, directory: &Directory, trace: &mut dyn Trace)
         Action::Queue(q) => Route::App(App::Queue(q)),
         Action::Ivr(m) => Route::App(App::Ivr(m)),
         Action::AfterHoursPrompt(p) => Route::App(App::Announce(p)),
-        Action::Outbound { gateway, dial, .. } => {
+        Action::Outbound { gateways, dial, .. } => {
             trace.problem(format_args!(
-                "rule {rule:?} dials {dial} through gateway {gateway:?}, \
+                "rule {rule:?} dials {dial} through gateways {gateways:?}, \
                  but gateways are not available yet: 404"
             ));
             Route::NotFound
@@ -395,7 +395,7 @@ mod tests {
                 "out",
                 r"^0(\d{5,})$",
                 RuleKind::Outbound {
-                    gateway: "carrier".into(),
+                    gateways: vec!["carrier".into()],
                     strip_digits: 1,
                     strip_prefix: None,
                     add_prefix: String::new(),

@@ -5,9 +5,9 @@
 //! (ring an agent, stop ringing, leave the queue, announce) and publishing
 //! the queue events.
 
-use crate::base::metrics::{Buckets, Histogram};
 use crate::base::context::CallTx;
 use crate::base::events::{Event, EventBus};
+use crate::base::metrics::{Buckets, Histogram};
 use crate::calls::control::Command;
 use crate::calls::ports::{QueueReport, QueueReports};
 use crate::calls::CallMsg;

@@ -212,6 +212,23 @@ async fn fill(store: &Store) {
         .await
         .unwrap();
     store
+        .add_gateway(&::callcenter::gateway::config::Gateway {
+            username: "6001".into(),
+            password: "pw'6001\"".into(),
+            note: "中继 A".into(),
+            caller_id_in_from: true,
+            enabled: false,
+            codecs: vec!["PCMA".into(), "PCMU".into()],
+            addresses: vec!["192.0.2.0/24".into()],
+            ..::callcenter::gateway::config::Gateway::new(
+                "carrier",
+                ::callcenter::gateway::config::Mode::Uni,
+                "192.0.2.10",
+            )
+        })
+        .await
+        .unwrap();
+    store
         .add_media_file(&MediaFile {
             name: "welcome".into(),
             file: "welcome.wav".into(),
@@ -273,8 +290,9 @@ async fn assert_every_table_filled(store: &Store) {
 /// What the API reads back, for comparing two copies beyond checksums.
 async fn read_back(store: &Store) -> String {
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
         store.list_extensions().await.unwrap(),
+        store.list_gateways().await.unwrap(),
         store.list_cdrs(1000).await.unwrap(),
         store.list_in_progress_cdrs().await.unwrap(),
         store.load_bindings(0).await.unwrap(),

@@ -73,6 +73,7 @@ mod callcenter;
 mod cdr;
 mod copy;
 mod extensions;
+mod gateways;
 mod open;
 mod records;
 mod registrations;
