@@ -158,6 +158,7 @@ impl Engine {
             advertise,
             registrar: Registrar::new(),
             directory,
+            trunks: Default::default(),
             digest,
             metrics,
             ports,
@@ -182,11 +183,13 @@ impl Engine {
         profile::install(ctx.clone(), edge.clone(), Profile::Internal);
         profile::install(ctx.clone(), edge.clone(), Profile::External);
         tokio::spawn(preload_sounds(ctx.clone()));
+        let trunk_client = crate::sip::trunk_client::TrunkClient::start(ctx.clone());
         tokio::spawn(directory_loop(
             ctx.clone(),
             edge.clone(),
             queues.clone(),
             store.clone(),
+            trunk_client,
         ));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tokio::spawn(crate::sip::keepalive::run(ctx.clone(), edge.clone()));
@@ -318,6 +321,54 @@ impl Engine {
         let mut v: Vec<CallInfo> = self.ctx.calls.iter().map(|e| e.value().1.clone()).collect();
         v.sort_by_key(|c| c.id);
         v
+    }
+
+    /// The `switchboard_gateway_*` families: one sample per gateway.
+    fn gateway_metrics(&self, e: &mut Exposition) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let trunks = self.ctx.trunks.all();
+        let mut families: [(&str, &str, &str, Vec<(&str, u64)>); 7] = [
+            ("switchboard_gateway_up", "gauge", "1 when calls may go out through the gateway (registered if it registers, not DOWN by its pings, enabled).", Vec::new()),
+            ("switchboard_gateway_registered", "gauge", "1 when the gateway's registration is REGED.", Vec::new()),
+            ("switchboard_gateway_calls", "gauge", "Calls in progress through the gateway.", Vec::new()),
+            ("switchboard_gateway_calls_total", "counter", "Calls placed through the gateway.", Vec::new()),
+            ("switchboard_gateway_calls_failed_total", "counter", "Calls through the gateway that it failed (3xx-6xx or no answer).", Vec::new()),
+            ("switchboard_gateway_registers_sent_total", "counter", "REGISTER requests sent to the gateway (challenges answered and refreshes included).", Vec::new()),
+            ("switchboard_gateway_ping_rtt_ms", "gauge", "Round-trip time of the gateway's last answered OPTIONS ping, milliseconds.", Vec::new()),
+        ];
+        for t in &trunks {
+            let st = t.status();
+            let name = t.def.name.as_str();
+            let reged = st
+                .client
+                .as_ref()
+                .is_some_and(|c| c.reg.state == callcenter::gateway::RegState::Reged);
+            let rtt = st
+                .client
+                .as_ref()
+                .and_then(|c| crate::base::trunks::rtt_ms(c.ping.last_rtt));
+            let values = [
+                u64::from(st.usable),
+                u64::from(reged),
+                u64::from(t.calls.load(Relaxed)),
+                t.calls_total.load(Relaxed),
+                t.calls_failed.load(Relaxed),
+                st.registers_sent,
+                rtt.unwrap_or(0),
+            ];
+            for (f, v) in families.iter_mut().zip(values) {
+                f.3.push((name, v));
+            }
+        }
+        for (name, kind, help, values) in &families {
+            e.labelled(name, kind, help, "gateway", values);
+        }
+        e.metric(
+            "switchboard_gateway_state_changes_total",
+            "counter",
+            "Gateway registration or ping state changes.",
+            self.ctx.metrics.gateway_state_changes.load(Relaxed),
+        );
     }
 
     /// Prometheus text for `GET /metrics`.
@@ -641,6 +692,7 @@ impl Engine {
             "CDR rows kept in the journal file while the database is away.",
             m.cdr_journal_rows.load(Relaxed),
         );
+        self.gateway_metrics(&mut e);
         m.cdr_write_latency.expose(
             &mut e,
             "switchboard_cdr_write_latency_seconds",
@@ -864,7 +916,13 @@ fn warn_tcp_keepalive(cfg: &Config) {
 /// store's settings watch (LISTEN/NOTIFY on PostgreSQL, a one-query poll of
 /// the change counters on SQLite); every area is also re-read now and then
 /// as a safety net, and every second if the watch cannot be started.
-async fn directory_loop(ctx: Arc<Ctx>, edge: Arc<Edge>, queues: QueueService, store: Store) {
+async fn directory_loop(
+    ctx: Arc<Ctx>,
+    edge: Arc<Edge>,
+    queues: QueueService,
+    store: Store,
+    trunk_client: crate::sip::trunk_client::TrunkClient,
+) {
     let mut callcenter_version = store
         .config_version(store::CALLCENTER_VERSION)
         .await
@@ -897,6 +955,9 @@ async fn directory_loop(ctx: Arc<Ctx>, edge: Arc<Edge>, queues: QueueService, st
         let is = |name: &str| all || area.as_deref() == Some(name);
         if is(store::EXTENSIONS_VERSION) {
             refresh_directory(&ctx).await;
+        }
+        if is(store::GATEWAYS_VERSION) {
+            trunk_client.reload();
         }
         if is(store::VOICE_VERSION) {
             match edge.voice.refresh(&store, false).await {

@@ -48,6 +48,8 @@ pub struct Ctx {
     pub registrar: Registrar,
     /// Extensions.
     pub directory: Directory,
+    /// Gateways (trunks) in force.
+    pub trunks: crate::base::trunks::Trunks,
     /// Digest challenges and verification.
     pub digest: DigestServer,
     /// Counters.

@@ -97,6 +97,9 @@ pub struct Metrics {
     pub refer_rejects: AtomicU64,
     /// Transfers carried out by REFER, blind or attended.
     pub transfers: AtomicU64,
+    /// Gateway registration or ping state changes (REGED to FAILED, UP to
+    /// DOWN, ...).
+    pub gateway_state_changes: AtomicU64,
 }
 
 impl Metrics {

@@ -7,6 +7,8 @@
 //! - [`context`]: `Ctx`, the handle every task holds;
 //! - [`registrar`] (the bindings of registered phones) and [`directory`]
 //!   (the extensions): tables the SIP edge fills and every layer reads;
+//! - [`trunks`]: the gateways in force, their status and call counts,
+//!   which the SIP edge's registration client fills and calls dial out by;
 //! - [`acl`]: networks, as the trunk access list is written;
 //! - [`metrics`], [`events`]: counters and the live event bus;
 //! - [`sounds`]: the built-in prompt files.
@@ -26,3 +28,4 @@ pub mod events;
 pub mod metrics;
 pub mod registrar;
 pub mod sounds;
+pub mod trunks;

@@ -9,8 +9,9 @@
 //! 3. when no rule matches, the manual's basic rule: `^(\d{3,4})$` reaches a
 //!    local extension.
 //!
-//! Gateways (outbound rules) and robots arrive in later issues: a rule that
-//! sends a call to one is logged and the call gets 404 for now.
+//! An outbound rule sends the call out through its gateways
+//! ([`Route::Outbound`]); robots arrive in a later issue: a rule that sends
+//! a call to one is logged and the call gets 404 for now.
 
 use crate::base::config::{AppsConfig, Config};
 use crate::base::directory::Directory;
@@ -27,8 +28,29 @@ pub enum Route {
     Extension(String),
     /// An application answers the call.
     App(App),
+    /// An outbound rule sends the call out through a gateway.
+    Outbound(Outbound),
     /// Nothing matches: 404.
     NotFound,
+}
+
+/// A call leaving through a gateway, as an outbound rule says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    /// The rule's name.
+    pub rule: String,
+    /// Its gateways, tried in this order.
+    pub gateways: Vec<String>,
+    /// The number to send (after the rule's stripping and prefix; each
+    /// gateway may strip and prefix again).
+    pub dial: String,
+    /// Give up after this many seconds without an answer.
+    pub timeout_secs: u32,
+    /// Record the call.
+    pub record: bool,
+    /// Reached through another rule's internal number (an inbound rule
+    /// forwarding a DID outside), not dialled directly.
+    pub forwarded: bool,
 }
 
 impl fmt::Display for Route {
@@ -39,6 +61,13 @@ impl fmt::Display for Route {
             Route::App(App::Ivr(m)) => write!(f, "IVR menu {m:?}"),
             Route::App(App::Announce(p)) => write!(f, "play {p:?}, then hang up"),
             Route::App(app) => write!(f, "the {} application", app.name()),
+            Route::Outbound(o) => write!(
+                f,
+                "dial {} through gateway {} (rule {:?})",
+                o.dial,
+                o.gateways.join(", then "),
+                o.rule
+            ),
             Route::NotFound => f.write_str("404 Not Found"),
         }
     }
@@ -155,7 +184,10 @@ pub fn route_at(
         ));
         let next = match decision.action {
             Action::Internal(next) | Action::AfterHoursTarget(next) => next,
-            action => return act(action, &decision.rule_name, directory, trace),
+            action => {
+                let forwarded = !routed.is_empty();
+                return act(action, &decision.rule_name, forwarded, directory, trace);
+            }
         };
         routed.push(std::mem::take(&mut current));
         if routed.contains(&next) || routed.len() >= MAX_HOPS {
@@ -171,19 +203,31 @@ pub fn route_at(
 }
 
 /// What a rule's final action (not another number) does with the call.
-fn act(action: Action, rule: &str, directory: &Directory, trace: &mut dyn Trace) -> Route {
+fn act(
+    action: Action,
+    rule: &str,
+    forwarded: bool,
+    directory: &Directory,
+    trace: &mut dyn Trace,
+) -> Route {
     match action {
         Action::Extension(n) => extension(&n, directory, trace),
         Action::Queue(q) => Route::App(App::Queue(q)),
         Action::Ivr(m) => Route::App(App::Ivr(m)),
         Action::AfterHoursPrompt(p) => Route::App(App::Announce(p)),
-        Action::Outbound { gateways, dial, .. } => {
-            trace.problem(format_args!(
-                "rule {rule:?} dials {dial} through gateways {gateways:?}, \
-                 but gateways are not available yet: 404"
-            ));
-            Route::NotFound
-        }
+        Action::Outbound {
+            gateways,
+            dial,
+            timeout_secs,
+            record,
+        } => Route::Outbound(Outbound {
+            rule: rule.to_string(),
+            gateways,
+            dial,
+            timeout_secs,
+            record,
+            forwarded,
+        }),
         Action::Robot { robot, .. } => {
             trace.problem(format_args!(
                 "rule {rule:?} hands the call to robot {robot:?}, \

@@ -4,8 +4,9 @@
 //! (authenticated, checked against the voice lists) into a new call, an
 //! in-dialog request to the call owning the dialog. Also the
 //! password-guessing guard ([`auth_guard`]), the trunk access list,
-//! blacklist and number pool ([`voice_lists`]), and keep-alive pings to
-//! registered phones ([`keepalive`]).
+//! blacklist and number pool ([`voice_lists`]), keep-alive pings to
+//! registered phones ([`keepalive`]), and the gateways' registration
+//! client ([`trunk_client`]: REGISTER and OPTIONS towards carriers).
 //!
 //! May use: the base layer and calls. It sits above calls because it
 //! starts them and hands them their requests; calls need only the tables it
@@ -16,6 +17,7 @@ pub mod auth_guard;
 pub mod keepalive;
 pub mod mwi;
 pub mod profile;
+pub mod trunk_client;
 pub mod voice_lists;
 
 /// The SIP edge's own state, kept here rather than in `Ctx` because no

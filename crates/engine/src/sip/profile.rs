@@ -125,7 +125,10 @@ impl Dispatcher {
     }
 
     fn request(&self, tx: TxId, req: Request, from: Peer, is_cancel_of_known: bool) {
-        if self.profile == Profile::External && !self.edge.voice.get().acl.allows(from.addr.ip()) {
+        if self.profile == Profile::External
+            && !self.edge.voice.get().acl.allows(from.addr.ip())
+            && self.ctx.trunks.by_source(from.addr.ip()).is_none()
+        {
             // The trunk port serves the ACL's peers only: every method, in
             // dialog or not, so a stranger cannot reach a trunk call's dialog.
             self.ctx.metrics.acl_rejects.fetch_add(1, Relaxed);
@@ -421,9 +424,10 @@ impl Dispatcher {
                     .unwrap_or_default();
                 (user, name, "internal")
             }
-            // The ACL was checked in `request`, for every method.
+            // The ACL (or a gateway's addresses) was checked in `request`,
+            // for every method.
             Profile::External => {
-                let user = req
+                let from_user = req
                     .headers
                     .iter()
                     .find_map(|h| match h {
@@ -431,8 +435,28 @@ impl Dispatcher {
                         _ => None,
                     })
                     .unwrap_or_default();
+                // A carrier names the caller in P-Asserted-Identity or
+                // Remote-Party-ID when From is its own account or anonymous.
+                let user = trunk_caller_id(&req).unwrap_or(from_user);
                 (user, from_display_name(&req).unwrap_or_default(), "inbound")
             }
+        };
+        // A call through a registered gateway is sent to the Contact we
+        // registered (its user is our account there): the number dialled
+        // is then in To (mod_sofia's auto_to_user).
+        let dialled = match self.profile {
+            Profile::External => self
+                .ctx
+                .trunks
+                .by_source(from.addr.ip())
+                .filter(|t| t.def.registers())
+                .and_then(|t| {
+                    let ruri_user = message::uri_user(&req.uri)?;
+                    (ruri_user == crate::sip::trunk_client::contact_user(&t.def))
+                        .then(|| to_user(&req))
+                        .flatten()
+                }),
+            Profile::Internal => None,
         };
         if self.edge.voice.get().blacklisted(&caller) {
             self.ctx.metrics.blacklist_rejects.fetch_add(1, Relaxed);
@@ -449,6 +473,7 @@ impl Dispatcher {
                 caller,
                 caller_name,
                 direction,
+                dialled,
             },
         );
     }
@@ -635,4 +660,41 @@ fn from_display_name(req: &Request) -> Option<String> {
         })
         .map(|n| n.trim_matches('"').to_string())
         .filter(|n| !n.is_empty())
+}
+
+/// The caller's number a carrier asserts: the user of P-Asserted-Identity
+/// (RFC 3325), else of Remote-Party-ID (the draft older carriers still
+/// send); a `tel:` URI's number too.
+fn trunk_caller_id(req: &Request) -> Option<String> {
+    ["P-Asserted-Identity", "Remote-Party-ID"]
+        .iter()
+        .find_map(|name| identity_user(message::header_value(req, name)?))
+}
+
+/// The user (or `tel:` number) of the first URI of an identity header.
+fn identity_user(value: &str) -> Option<String> {
+    let uri = match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next()?.trim(),
+    };
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .or_else(|| uri.strip_prefix("tel:"))?;
+    let user = rest.split(['@', ';']).next()?.trim();
+    let ok = !user.is_empty()
+        && user.len() <= 64
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-*#._".contains(c));
+    ok.then(|| user.to_string())
+}
+
+/// The user part of To.
+fn to_user(req: &Request) -> Option<String> {
+    use rsip::prelude::*;
+    req.to_header()
+        .ok()
+        .and_then(|t| t.uri().ok())
+        .and_then(|u| message::uri_user(&u))
 }

@@ -11,6 +11,7 @@ mod app;
 mod eavesdrop;
 mod media_plane;
 mod originated;
+mod outbound;
 mod pickup;
 mod refer;
 mod voicemail;
@@ -57,6 +58,9 @@ pub struct NewCall {
     pub caller_name: String,
     /// internal (extension to extension) or inbound (from a trunk).
     pub direction: &'static str,
+    /// The number dialled when it is not the Request-URI's user (a call a
+    /// registered gateway sends to our Contact carries it in To).
+    pub dialled: Option<String>,
 }
 
 /// Start a call actor. Registers the caller's Call-ID before returning so a
@@ -64,7 +68,10 @@ pub struct NewCall {
 pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
     let a_call_id = message::call_id(&nc.invite).unwrap_or_default().to_string();
     let a_dialog = a_leg_dialog(&nc.invite, nc.from);
-    let callee = router::dialled_number(&nc.invite);
+    let callee = nc
+        .dialled
+        .clone()
+        .unwrap_or_else(|| router::dialled_number(&nc.invite));
     let call = open(
         ctx,
         Opening {
@@ -201,6 +208,8 @@ impl Call {
             record_closed: false,
             told_hold: [false; 2],
             callee_warning: None,
+            outbound: None,
+            ring_timeout: None,
         }
     }
 }
@@ -333,6 +342,12 @@ struct Call {
     told_hold: [bool; 2],
     /// The Warning of a callee's 488/606, passed on to the caller.
     callee_warning: Option<String>,
+    /// A call out through gateways: what is left to try, and the gateway's
+    /// place held while the call lasts.
+    outbound: Option<outbound::OutboundPlan>,
+    /// How long the callee may ring when not `calls.no_answer_secs` (an
+    /// outbound rule's timeout).
+    ring_timeout: Option<u32>,
 }
 
 impl Call {
@@ -346,7 +361,11 @@ impl Call {
         if self.state == State::Routing {
             self.setup();
         }
-        let no_answer = tokio::time::sleep(Duration::from_secs(self.ctx.cfg.calls.no_answer_secs));
+        let ring_secs = self
+            .ring_timeout
+            .map(u64::from)
+            .unwrap_or(self.ctx.cfg.calls.no_answer_secs);
+        let no_answer = tokio::time::sleep(Duration::from_secs(ring_secs));
         tokio::pin!(no_answer);
         // RFC 3261 §13.3.1.4: a 2xx never ACKed within 64*T1 ends the dialog.
         let ack_wait = tokio::time::sleep(Duration::from_secs(3600));
@@ -425,6 +444,13 @@ impl Call {
         let number = match routed {
             Route::Extension(n) => n,
             Route::App(kind) => return self.setup_app(kind),
+            Route::Outbound(route) => {
+                if !self.anchor_relay(offer.as_ref()) {
+                    return;
+                }
+                let sdp_for_b = offer.map(|o| self.offer_for_b(o)).unwrap_or_default();
+                return self.setup_outbound(route, sdp_for_b);
+            }
             Route::NotFound => {
                 return self.fail_a(404, "Not Found", HangupCause::UnallocatedNumber, "system")
             }
@@ -443,28 +469,9 @@ impl Call {
             );
         }
         self.callee_ext = Some(number.clone());
-        let relay = match self.start_relay() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("call {}: no media ports: {e}", self.id);
-                return self.fail_a(
-                    503,
-                    "No Media Ports",
-                    HangupCause::NormalTemporaryFailure,
-                    "system",
-                );
-            }
-        };
-        if let Some(remote) = offer.as_ref().and_then(|o| self.remote_of(Side::A, o)) {
-            relay.set_remote(Side::A, remote);
+        if !self.anchor_relay(offer.as_ref()) {
+            return;
         }
-        let b_port = relay.local_port(Side::B);
-        let a_port = relay.local_port(Side::A);
-        self.media = MediaPlane::Relay(relay);
-        self.update_info(|i| {
-            i.a_rtp_port = a_port;
-            i.b_rtp_port = b_port;
-        });
         let sdp_for_b = offer.map(|o| self.offer_for_b(o)).unwrap_or_default();
         self.state = State::Ringing;
         self.update_info(|i| i.state = State::Ringing.label());
@@ -475,6 +482,34 @@ impl Call {
             self.send_fork(&number, &b, sdp_for_b.clone());
         }
         self.fork_headers.clear();
+    }
+
+    /// Anchors the call's media in a relay (leg A's far end from the
+    /// caller's offer); false after failing the call when no ports are free.
+    fn anchor_relay(&mut self, offer: Option<&SessionDescription>) -> bool {
+        let relay = match self.start_relay() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("call {}: no media ports: {e}", self.id);
+                self.fail_a(
+                    503,
+                    "No Media Ports",
+                    HangupCause::NormalTemporaryFailure,
+                    "system",
+                );
+                return false;
+            }
+        };
+        if let Some(remote) = offer.and_then(|o| self.remote_of(Side::A, o)) {
+            relay.set_remote(Side::A, remote);
+        }
+        let (a_port, b_port) = (relay.local_port(Side::A), relay.local_port(Side::B));
+        self.media = MediaPlane::Relay(relay);
+        self.update_info(|i| {
+            i.a_rtp_port = a_port;
+            i.b_rtp_port = b_port;
+        });
+        true
     }
 
     fn start_relay(&self) -> Result<media::relay::Relay, media::MediaError> {
@@ -527,7 +562,15 @@ impl Call {
             req.headers.push(h.clone());
         }
         req.set_body(sdp, SDP);
+        self.launch_fork(dialog, req, Some(number.to_string()));
+    }
+
+    /// Sends a fork's INVITE `req` in `dialog` to `dialog.peer` and makes its
+    /// dialog findable; `user` is the extension whose registration may move
+    /// the far end (None for a gateway).
+    fn launch_fork(&mut self, dialog: Dialog, req: Request, user: Option<String>) {
         let idx = self.forks.len();
+        let peer = dialog.peer;
         self.ctx.dialogs.insert(
             dialog.call_id.clone(),
             DialogRoute {
@@ -535,10 +578,10 @@ impl Call {
                 side: Side::B,
                 local_tag: dialog.local_tag.clone(),
                 remote_tag: None,
-                peer: binding.source,
-                proxy: None,
+                peer,
+                proxy: crate::calls::dialogs::first_hop(&dialog.route_set),
                 port: self.b_ep.local_addr().port(),
-                user: Some(number.to_string()),
+                user,
             },
         );
         self.forks.push(Fork {
@@ -550,8 +593,7 @@ impl Call {
             ack: None,
         });
         let token = self.token(Pending::Fork(idx));
-        self.b_ep
-            .send_request(req, binding.source, self.sink(token));
+        self.b_ep.send_request(req, peer, self.sink(token));
     }
 
     // ---- messages -----------------------------------------------------------
@@ -642,6 +684,7 @@ impl Call {
                     100 => {}
                     101..=199 => self.on_fork_provisional(i, &resp),
                     200..=299 => self.on_fork_answered(i, resp),
+                    401 | 407 if self.gateway_challenged(i, &resp) => {}
                     _ => {
                         if matches!(code, 488 | 606) && self.callee_warning.is_none() {
                             self.callee_warning =
@@ -801,6 +844,9 @@ impl Call {
         fork.final_code = Some(code);
         if !fork.cancel_wanted {
             self.failures.push((code, reason));
+        }
+        if !self.forks[i].cancel_wanted && self.gateway_failed(code) {
+            return;
         }
         if self.queue_offering() {
             return self.queue_offer_failed(i);

@@ -77,6 +77,7 @@ impl Call {
             }
             Route::Extension(n) => Ok(ReferKind::Blind(n)),
             Route::App(_) => Err((501, "Transfer To An Application Not Supported")),
+            Route::Outbound(_) => Err((501, "Transfer To An Outside Number Not Supported")),
             Route::NotFound => Err((404, "Transfer Target Not Found")),
         }
     }
