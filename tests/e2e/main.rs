@@ -8,6 +8,7 @@ mod sipp;
 mod ua;
 
 mod apps;
+mod gateways;
 mod calls;
 mod media;
 mod negotiation;

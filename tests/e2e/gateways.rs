@@ -1,0 +1,280 @@
+//! Gateways end to end (issue 14) with SIPp playing the carrier: a UNI
+//! gateway registering with digest and refreshing before expiry, a wrong
+//! password failing without a retry storm, a call out through an outbound
+//! rule whose INVITE the carrier challenges and whose P-Asserted-Identity
+//! carries a number-pool number, failover from a gateway answering 503 to
+//! the next, a call from an NNI peer reaching an extension by DID, an
+//! INVITE from an address that is no gateway's refused with 403, and an
+//! extension without "allow outbound" refused.
+
+use std::time::Duration;
+
+use callcenter::gateway::config::{Gateway, IdentityHeader, Mode};
+
+use crate::harness::{free_udp_port, Server};
+use crate::sipp::Sipp;
+use crate::ua::{sdp, Rtp, Ua, STEP};
+
+/// No trunk ACL: only gateways' addresses may use the trunk port.
+/// "out": `0` then a number leaves through gateway "primary" (then
+/// "backup"), the 0 stripped; "did": 62620668 from a trunk reaches 1001.
+const ROUTES: &str = r#"
+[trunk]
+acl = []
+
+[[callcenter.routes]]
+name = "out"
+pattern = '^0(\d+)$'
+[callcenter.routes.kind]
+type = "outbound"
+gateways = ["primary", "backup"]
+strip_digits = 1
+timeout_secs = 30
+
+[[callcenter.routes]]
+name = "did"
+pattern = "62620668"
+kind = { type = "inbound", target = "1001" }
+"#;
+
+fn start(name: &str) -> Server {
+    Server::builder(name)
+        .extensions("1000-1002", "secret")
+        .config(ROUTES)
+        .start()
+}
+
+/// A gateway named `name` of `mode` at 127.0.0.1:`port`.
+fn gateway(name: &str, mode: Mode, port: u16) -> Gateway {
+    let mut g = Gateway::new(name, mode, "127.0.0.1");
+    g.port = port;
+    g.realm = "carrier.test".into();
+    g
+}
+
+async fn add_gateway(server: &Server, g: &Gateway) {
+    server
+        .store()
+        .await
+        .add_gateway(g)
+        .await
+        .unwrap_or_else(|e| panic!("adding gateway {}: {e}", g.name));
+}
+
+/// Waits until `/metrics` says `metric{gateway="name"}` satisfies `pred`.
+fn wait_gateway(server: &Server, metric: &str, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
+    let labels = format!("gateway=\"{name}\"");
+    server.wait_metric(metric, &labels, pred, Duration::from_secs(20))
+}
+
+#[tokio::test]
+async fn a_uni_gateway_registers_with_digest_and_refreshes_before_expiry() {
+    let server = start("gw_register");
+    let port = free_udp_port();
+    // Grants 20 s: the refresh comes half-way, within the run.
+    let carrier = Sipp::new("gw_register", "carrier_register")
+        .port(port)
+        .key("user", "02150001")
+        .key("password", "carrier-pw")
+        .key("expires", "20")
+        .spawn();
+    let mut g = gateway("carrier", Mode::Uni, port);
+    g.username = "02150001".into();
+    g.password = "carrier-pw".into();
+    g.expire_secs = 120;
+    add_gateway(&server, &g).await;
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| v == 1.0);
+    assert_eq!(reged, 1.0, "{}", server.log_tail(40));
+    // Both rounds (challenge, credentials) passed the carrier's checks.
+    carrier.wait().await.assert_success(1);
+    assert!(
+        server.metric("switchboard_gateway_registers_sent_total", "gateway=\"carrier\"") >= 4.0,
+        "{}",
+        server.metrics_text()
+    );
+    assert_eq!(
+        server.metric("switchboard_gateway_registered", "gateway=\"carrier\""),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_with_the_reason_and_waits_before_retrying() {
+    let server = start("gw_wrong_password");
+    let port = free_udp_port();
+    // The carrier expects another password: our answer gets 403.
+    let carrier = Sipp::new("gw_wrong_password", "carrier_register")
+        .port(port)
+        .key("user", "02150001")
+        .key("password", "the-right-one")
+        .key("expires", "60")
+        .spawn();
+    let mut g = gateway("carrier", Mode::Uni, port);
+    g.username = "02150001".into();
+    g.password = "wrong".into();
+    g.retry_secs = 30;
+    add_gateway(&server, &g).await;
+    let result = carrier.wait().await;
+    assert_eq!(result.failed, 1, "the carrier saw our wrong answer");
+    // FAILED, said in the log with the carrier's answer, and no retry storm:
+    // two REGISTERs (the challenge, our answer), the next only after 30 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("gateway carrier: FAILED") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log_tail(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(server.log().contains("403"), "{}", server.log_tail(30));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        server.metric("switchboard_gateway_registers_sent_total", "gateway=\"carrier\""),
+        2.0
+    );
+    assert_eq!(
+        server.metric("switchboard_gateway_up", "gateway=\"carrier\""),
+        0.0
+    );
+}
+
+/// Gives extension `number` these outside caller-ID numbers.
+async fn set_caller_ids(server: &Server, number: &str, ids: &str) {
+    let store = server.store().await;
+    let mut ext = store
+        .get_extension(number)
+        .await
+        .expect("read extension")
+        .expect("extension exists");
+    ext.caller_ids = ids.into();
+    store.update_extension(&ext).await.expect("update extension");
+}
+
+#[tokio::test]
+async fn a_call_out_is_challenged_by_the_carrier_and_carries_a_pool_number() {
+    let server = start("gw_call_out");
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_call_out", "carrier_call")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(5))
+        .key("user", "trunkuser")
+        .key("password", "trunk-pw")
+        .spawn();
+    let mut g = gateway("primary", Mode::Nni, port);
+    g.username = "trunkuser".into();
+    g.password = "trunk-pw".into();
+    g.add_prefix = "+86".into();
+    g.identity = IdentityHeader::Pai;
+    add_gateway(&server, &g).await;
+    set_caller_ids(&server, "1000", "8862000001,8862000002").await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = phone.invite("099123456", &sdp(rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, server.log_tail(30));
+    let mut dialog = dialog.expect("dialog");
+    assert_eq!(
+        server.metric("switchboard_gateway_calls", "gateway=\"primary\""),
+        1.0
+    );
+    assert_eq!(phone.bye(&mut dialog).await.status, Some(200));
+    carrier.wait().await.assert_success(1);
+    let cdrs = server.wait_cdrs(1).await;
+    assert_eq!(cdrs[0].direction, "outbound", "{cdrs:?}");
+    assert_eq!(cdrs[0].callee, "099123456");
+    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| v == 0.0);
+}
+
+#[tokio::test]
+async fn a_gateway_answering_503_fails_over_to_the_next() {
+    let server = start("gw_failover");
+    let (bad_port, good_port) = (free_udp_port(), free_udp_port());
+    let bad = Sipp::new("gw_failover_bad", "carrier_503")
+        .port(bad_port)
+        .spawn();
+    let good = Sipp::new("gw_failover_good", "uas_answer")
+        .port(good_port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    add_gateway(&server, &gateway("primary", Mode::Nni, bad_port)).await;
+    add_gateway(&server, &gateway("backup", Mode::Nni, good_port)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "backup", |v| v == 1.0);
+
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = phone.invite("0555", &sdp(rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, server.log_tail(30));
+    assert_eq!(phone.bye(&mut dialog.expect("dialog")).await.status, Some(200));
+    bad.wait().await.assert_success(1);
+    good.wait().await.assert_success(1);
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_failed_total", "gateway=\"primary\""),
+        1.0
+    );
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"backup\""),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_peer_trunks_did_reaches_an_extension_and_strangers_get_403() {
+    let server = start("gw_inbound");
+    add_gateway(&server, &gateway("peer", Mode::Nni, 5060)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "peer", |v| v == 1.0);
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let answering = async {
+        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
+        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    };
+    // The peer's calls come from 127.0.0.1 (its proxy address).
+    let peer = Sipp::new("gw_inbound", "uac_trunk")
+        .remote(server.trunk_addr())
+        .users(&[("13800138000", "")])
+        .service("62620668")
+        .pause_ms(500)
+        .media("127.0.0.1", server.ports.media_port(7));
+    let (result, _) = tokio::join!(peer.run(), answering);
+    result.assert_success(1);
+    let cdrs = server.wait_cdrs(1).await;
+    assert_eq!(
+        (cdrs[0].direction.as_str(), cdrs[0].caller.as_str()),
+        ("inbound", "13800138000")
+    );
+
+    // 127.0.0.3 is no gateway's address and the ACL is empty: 403.
+    let before = server.metric("switchboard_acl_rejects_total", "");
+    Sipp::new("gw_inbound_stranger", "uac_trunk_403")
+        .remote(server.trunk_addr())
+        .local_ip("127.0.0.3")
+        .users(&[("666", "")])
+        .service("62620668")
+        .run()
+        .await
+        .assert_success(1);
+    assert_eq!(
+        server.metric("switchboard_acl_rejects_total", ""),
+        before + 1.0
+    );
+}
+
+#[tokio::test]
+async fn an_extension_without_allow_outbound_gets_403() {
+    let server = start("gw_not_allowed");
+    let store = server.store().await;
+    let mut ext = store.get_extension("1002").await.unwrap().unwrap();
+    ext.allow_outbound = false;
+    store.update_extension(&ext).await.unwrap();
+    // Settings changes are applied in order: once the gateway added after
+    // it is up, the extension's change is in force too.
+    add_gateway(&server, &gateway("primary", Mode::Nni, free_udp_port())).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let mut phone = Ua::new("1002", "secret", server.sip_addr()).await;
+    let (resp, _) = phone.invite("0123", &sdp(4000, "sendrecv")).await;
+    assert_eq!(resp.status, Some(403), "{}", resp.raw);
+    assert!(resp.raw.contains("Outbound Calls Not Allowed"), "{}", resp.raw);
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        0.0
+    );
+}
