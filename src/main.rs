@@ -1,6 +1,9 @@
 //! `switchboard`: with no command it runs the server; subcommands provision
-//! extensions in the same database the server uses (the running server picks
-//! the changes up without a restart) and create API tokens for web users.
+//! extensions, gateways and routing rules in the same database the server
+//! uses (the running server picks the changes up without a restart) and
+//! create API tokens for web users.
+
+mod provision;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -68,6 +71,9 @@ enum Command {
     /// Routing rules.
     #[command(subcommand)]
     Route(RouteCmd),
+    /// SIP gateways (trunks to carriers and IMS cores).
+    #[command(subcommand)]
+    Gateway(provision::GatewayCmd),
     /// API tokens of web users (for scripts: `Authorization: Bearer TOKEN`).
     #[command(subcommand)]
     Token(TokenCmd),
@@ -132,6 +138,16 @@ enum CallcenterCmd {
 
 #[derive(Subcommand, Debug)]
 enum RouteCmd {
+    /// Add a routing rule (an outbound rule sends matching numbers out
+    /// through its gateways, tried in the order given).
+    Add(provision::RouteAddArgs),
+    /// List the routing rules in matching order.
+    List,
+    /// Remove the routing rule NAME.
+    Remove {
+        /// The rule's name.
+        name: String,
+    },
     /// Show which routing rule matches NUMBER, why the others do not, and
     /// what the server does with a call to it.
     Test {
@@ -276,6 +292,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Extension(cmd)) => extension(cfg, cmd).await,
         Some(Command::Route(RouteCmd::Test { number, at })) => route_test(cfg, &number, at).await,
+        Some(Command::Route(RouteCmd::Add(args))) => provision::route_add(&cfg, args).await,
+        Some(Command::Route(RouteCmd::List)) => provision::route_list(&cfg).await,
+        Some(Command::Route(RouteCmd::Remove { name })) => {
+            provision::route_remove(&cfg, &name).await
+        }
+        Some(Command::Gateway(cmd)) => provision::gateway(&cfg, cmd).await,
         Some(Command::Token(TokenCmd::Create { user, name })) => {
             std::fs::create_dir_all(&cfg.server.data_dir)
                 .with_context(|| format!("creating data dir {}", cfg.server.data_dir.display()))?;

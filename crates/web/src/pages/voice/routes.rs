@@ -239,14 +239,14 @@ pub(crate) fn rule_values(r: &Rule) -> BTreeMap<String, String> {
             }
         }
         RuleKind::Outbound {
-            gateway,
+            gateways,
             strip_digits,
             strip_prefix,
             add_prefix,
             timeout_secs,
             record,
         } => {
-            put("gateway", gateway.clone());
+            put("gateway", gateways.join(", "));
             put("strip_digits", strip_digits.to_string());
             put("strip_prefix", strip_prefix.clone().unwrap_or_default());
             put("add_prefix", add_prefix.clone());
@@ -341,8 +341,9 @@ pub(crate) fn parse_rule(f: &Fields, id: i64, lang: Lang) -> (Rule, Errs) {
                 after_hours,
             }
         }
+        // Several gateways, comma-separated, are tried in the order given.
         "outbound" => RuleKind::Outbound {
-            gateway: f.text("gateway"),
+            gateways: callcenter::gateway::config::split_list(&f.text("gateway")),
             strip_digits: number::<usize>(f, "strip_digits", lang, &mut errs).unwrap_or(0),
             strip_prefix: optional_text(f, "strip_prefix"),
             add_prefix: f.text("add_prefix"),
@@ -402,6 +403,7 @@ fn problem_field(kind: &str, p: &Problem) -> &'static str {
         Problem::BadTimeRange { .. } | Problem::UnknownWeekday(_) => "schedule_on",
         Problem::BadDate(_) | Problem::DuplicateHoliday(_) => "holidays",
         Problem::ZeroTimeout => "timeout_secs",
+        Problem::DuplicateGateway(_) => "gateway",
         _ => "_form",
     }
 }
@@ -591,10 +593,10 @@ fn summary(k: &RuleKind, lang: Lang) -> String {
             }
         }
         RuleKind::Outbound {
-            gateway,
+            gateways,
             add_prefix,
             ..
-        } => format!("{gateway} +{add_prefix}"),
+        } => format!("{} +{add_prefix}", gateways.join(", ")),
         RuleKind::Queue { queue } => format!("→ {queue}"),
         RuleKind::Ivr { menu } => format!(
             "→ {}",
@@ -742,6 +744,31 @@ pub(crate) async fn put_rule_form(
     let (rule, mut errs) = parse_rule(f, rule_id, lang);
     if !errs.is_empty() {
         return Err(Refused::Input(errs));
+    }
+    if !rule.gateways().is_empty() {
+        let known: Vec<String> = match engine.ctx().store.list_gateways().await {
+            Ok(all) => all.into_iter().map(|g| g.name).collect(),
+            Err(e) => {
+                return Err(Refused::Storage(
+                    engine::callcenter_settings::SettingsError {
+                        thing: "database".into(),
+                        field: None,
+                        message: e.to_string(),
+                    },
+                ))
+            }
+        };
+        if let Some(unknown) = rule
+            .gateways()
+            .iter()
+            .find(|g| !known.contains(&g.trim().to_string()))
+        {
+            errs.insert(
+                "gateway".into(),
+                lang.t("cc.route.unknown_gateway", &[("name", unknown.trim())]),
+            );
+            return Err(Refused::Input(errs));
+        }
     }
     match rules.iter_mut().find(|r| r.id == rule_id) {
         Some(slot) => *slot = rule.clone(),
@@ -985,7 +1012,7 @@ mod tests {
                 after_hours: Some(AfterHours::Prompt("goodbye".into())),
             },
             RuleKind::Outbound {
-                gateway: "carrier".into(),
+                gateways: vec!["carrier".into(), "backup".into()],
                 strip_digits: 1,
                 strip_prefix: Some("0".into()),
                 add_prefix: "9".into(),
