@@ -83,12 +83,17 @@ async fn a_uni_gateway_registers_with_digest_and_refreshes_before_expiry() {
     g.password = "carrier-pw".into();
     g.expire_secs = 120;
     add_gateway(&server, &g).await;
-    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| v == 1.0);
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| {
+        v == 1.0
+    });
     assert_eq!(reged, 1.0, "{}", server.log_tail(40));
     // Both rounds (challenge, credentials) passed the carrier's checks.
     carrier.wait().await.assert_success(1);
     assert!(
-        server.metric("switchboard_gateway_registers_sent_total", "gateway=\"carrier\"") >= 4.0,
+        server.metric(
+            "switchboard_gateway_registers_sent_total",
+            "gateway=\"carrier\""
+        ) >= 4.0,
         "{}",
         server.metrics_text()
     );
@@ -120,13 +125,20 @@ async fn a_wrong_password_fails_with_the_reason_and_waits_before_retrying() {
     // two REGISTERs (the challenge, our answer), the next only after 30 s.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !server.log().contains("gateway carrier: FAILED") {
-        assert!(std::time::Instant::now() < deadline, "{}", server.log_tail(30));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            server.log_tail(30)
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(server.log().contains("403"), "{}", server.log_tail(30));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        server.metric("switchboard_gateway_registers_sent_total", "gateway=\"carrier\""),
+        server.metric(
+            "switchboard_gateway_registers_sent_total",
+            "gateway=\"carrier\""
+        ),
         2.0
     );
     assert_eq!(
@@ -144,7 +156,10 @@ async fn set_caller_ids(server: &Server, number: &str, ids: &str) {
         .expect("read extension")
         .expect("extension exists");
     ext.caller_ids = ids.into();
-    store.update_extension(&ext).await.expect("update extension");
+    store
+        .update_extension(&ext)
+        .await
+        .expect("update extension");
 }
 
 #[tokio::test]
@@ -169,7 +184,13 @@ async fn a_call_out_is_challenged_by_the_carrier_and_carries_a_pool_number() {
     let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
     let rtp = Rtp::bind(server.ports.media_port(0)).await;
     let (resp, dialog) = phone.invite("099123456", &sdp(rtp.port, "sendrecv")).await;
-    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, server.log_tail(30));
+    assert_eq!(
+        resp.status,
+        Some(200),
+        "{}\n{}",
+        resp.raw,
+        server.log_tail(30)
+    );
     let mut dialog = dialog.expect("dialog");
     assert_eq!(
         server.metric("switchboard_gateway_calls", "gateway=\"primary\""),
@@ -180,7 +201,9 @@ async fn a_call_out_is_challenged_by_the_carrier_and_carries_a_pool_number() {
     let cdrs = server.wait_cdrs(1).await;
     assert_eq!(cdrs[0].direction, "outbound", "{cdrs:?}");
     assert_eq!(cdrs[0].callee, "099123456");
-    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| v == 0.0);
+    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
+        v == 0.0
+    });
 }
 
 #[tokio::test]
@@ -201,12 +224,24 @@ async fn a_gateway_answering_503_fails_over_to_the_next() {
     let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
     let rtp = Rtp::bind(server.ports.media_port(0)).await;
     let (resp, dialog) = phone.invite("0555", &sdp(rtp.port, "sendrecv")).await;
-    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, server.log_tail(30));
-    assert_eq!(phone.bye(&mut dialog.expect("dialog")).await.status, Some(200));
+    assert_eq!(
+        resp.status,
+        Some(200),
+        "{}\n{}",
+        resp.raw,
+        server.log_tail(30)
+    );
+    assert_eq!(
+        phone.bye(&mut dialog.expect("dialog")).await.status,
+        Some(200)
+    );
     bad.wait().await.assert_success(1);
     good.wait().await.assert_success(1);
     assert_eq!(
-        server.metric("switchboard_gateway_calls_failed_total", "gateway=\"primary\""),
+        server.metric(
+            "switchboard_gateway_calls_failed_total",
+            "gateway=\"primary\""
+        ),
         1.0
     );
     assert_eq!(
@@ -272,7 +307,11 @@ async fn an_extension_without_allow_outbound_gets_403() {
     let mut phone = Ua::new("1002", "secret", server.sip_addr()).await;
     let (resp, _) = phone.invite("0123", &sdp(4000, "sendrecv")).await;
     assert_eq!(resp.status, Some(403), "{}", resp.raw);
-    assert!(resp.raw.contains("Outbound Calls Not Allowed"), "{}", resp.raw);
+    assert!(
+        resp.raw.contains("Outbound Calls Not Allowed"),
+        "{}",
+        resp.raw
+    );
     assert_eq!(
         server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
         0.0

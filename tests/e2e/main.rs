@@ -8,8 +8,8 @@ mod sipp;
 mod ua;
 
 mod apps;
-mod gateways;
 mod calls;
+mod gateways;
 mod media;
 mod negotiation;
 mod postgres;
