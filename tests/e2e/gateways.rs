@@ -317,3 +317,80 @@ async fn an_extension_without_allow_outbound_gets_403() {
         0.0
     );
 }
+
+#[tokio::test]
+async fn an_ivr_entry_to_an_external_number_goes_out_through_the_gateway() {
+    let config = format!(
+        "{ROUTES}\n[apps]\nivr = {{ \"9500\" = \"main\" }}\n\n\
+         [[callcenter.ivr]]\nid = \"main\"\ngreet_long = \"welcome\"\ninvalid_sound = \"invalid\"\n\n\
+         [[callcenter.ivr.entries]]\ndigits = \"1\"\ntype = \"external\"\nnumber = \"0555\"\n"
+    );
+    let server = Server::builder("gw_ivr_external")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_ivr_external_carrier", "uas_answer")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    add_gateway(&server, &gateway("primary", Mode::Nni, port)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    // SIPp presses 1 (RFC 4733) over the greeting, stays 5 s, hangs up.
+    let caller = Sipp::new("gw_ivr_external_caller", "uac_dtmf_pcap")
+        .remote(server.sip_addr())
+        .users(&[("1000", "secret")])
+        .service("9500")
+        .media("127.0.0.1", server.ports.media_port(1))
+        .pause_ms(5000)
+        .run()
+        .await;
+    caller.assert_success(1);
+    // The carrier got the number without the rule's 0, and the caller's BYE.
+    carrier.wait().await.assert_success(1);
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_did_forwarded_outside_by_an_inbound_rule_leaves_through_the_gateway() {
+    // 62620669 is forwarded to the outside number 0777 (through "out").
+    let config = format!(
+        "{ROUTES}\n[[callcenter.routes]]\nname = \"forward\"\npattern = \"62620669\"\n\
+         kind = {{ type = \"inbound\", target = \"0777\" }}\n"
+    );
+    let server = Server::builder("gw_forward")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_forward_carrier", "uas_answer")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    let mut g = gateway("primary", Mode::Nni, port);
+    // Calls come in from 127.0.0.1 too (the same carrier both ways).
+    g.addresses = vec!["127.0.0.1".into()];
+    add_gateway(&server, &g).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    Sipp::new("gw_forward_caller", "uac_trunk")
+        .remote(server.trunk_addr())
+        .users(&[("13800138000", "")])
+        .service("62620669")
+        .pause_ms(500)
+        .media("127.0.0.1", server.ports.media_port(7))
+        .run()
+        .await
+        .assert_success(1);
+    carrier.wait().await.assert_success(1);
+    // Dialled directly from the trunk, an outside number is refused.
+    Sipp::new("gw_forward_direct", "uac_trunk_403")
+        .remote(server.trunk_addr())
+        .users(&[("13800138000", "")])
+        .service("0777")
+        .run()
+        .await
+        .assert_success(1);
+}

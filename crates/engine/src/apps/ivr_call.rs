@@ -6,6 +6,9 @@ use super::ivr::{self, IvrOutcome, IvrTargets};
 use crate::base::context::Ctx;
 use crate::calls::control::{CallControl, CallError, PlayItem};
 
+/// How long an IVR's external number may ring.
+const EXTERNAL_RING: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Prompts resolved with the media library; ring times as configured
 /// (the driver's defaults).
 struct Targets<'a>(&'a Ctx);
@@ -30,13 +33,20 @@ pub(super) async fn run(call: &CallControl, ctx: &Ctx, root: &str) -> Result<(),
             other => tracing::warn!("call {}: IVR chose unknown application {other}", call.id),
         },
         IvrOutcome::External { number } => {
-            // Gateways arrive with the trunks issue: say so and end politely.
-            tracing::warn!(
-                "call {}: IVR chose external number {number}, but no gateway is configured",
-                call.id
-            );
-            call.play(vec![PlayItem::Prompt("invalid".into())], false)
-                .await?;
+            // Out through the outbound rule the number matches; when none
+            // does or no gateway takes it, the caller hears why it failed.
+            match call.bridge(&number, EXTERNAL_RING).await {
+                Ok(()) => {}
+                Err(CallError::NotReached(code, reason)) => {
+                    tracing::warn!(
+                        "call {}: IVR's external number {number} not reached: {code} {reason}",
+                        call.id
+                    );
+                    call.play(vec![PlayItem::Prompt("invalid".into())], false)
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
         }
         IvrOutcome::Misconfigured(e) => {
             tracing::error!("call {}: IVR {root} cannot run: {e}", call.id);

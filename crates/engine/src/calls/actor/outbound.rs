@@ -55,20 +55,43 @@ impl Call {
             );
             return self.fail_a(403, why, HangupCause::CallRejected, "system");
         }
+        if self.direction == "internal" {
+            self.direction = "outbound";
+        }
+        self.ring_timeout = (route.timeout_secs > 0).then_some(route.timeout_secs);
+        self.state = State::Ringing;
+        self.update_info(|i| i.state = State::Ringing.label());
+        if !self.begin_outbound(route, offer) {
+            self.no_gateway_left();
+        }
+    }
+
+    /// An application's caller is bridged to an outside number (an IVR's
+    /// "to external number" entry, a transfer out): the call goes out
+    /// through `route`'s gateways. The administrator chose the number, so
+    /// no caller check applies. False when no gateway can take it.
+    pub(super) fn bridge_out(&mut self, route: Outbound, offer: Vec<u8>) -> bool {
+        self.begin_outbound(route, offer)
+    }
+
+    /// Sets up the plan for `route` and sends the call to its first usable
+    /// gateway; false when none is.
+    fn begin_outbound(&mut self, route: Outbound, offer: Vec<u8>) -> bool {
         let caller_id = self.outbound_caller_id();
         tracing::info!(
-            "call {}: {} dials {} out (rule {:?}, gateways {}), caller ID {caller_id}",
+            "call {}: {} dials {} out (rule {:?}, gateways {}), caller ID {}",
             self.id,
             self.caller,
             route.dial,
             route.rule,
-            route.gateways.join(", ")
+            route.gateways.join(", "),
+            if caller_id.is_empty() {
+                "from the gateway"
+            } else {
+                caller_id.as_str()
+            }
         );
-        if self.direction == "internal" {
-            self.direction = "outbound";
-        }
         self.b_ep = self.ctx.external.clone();
-        self.ring_timeout = (route.timeout_secs > 0).then_some(route.timeout_secs);
         self.outbound = Some(OutboundPlan {
             remaining: route.gateways.iter().cloned().collect(),
             route,
@@ -79,11 +102,13 @@ impl Call {
             tried: Vec::new(),
             invite: None,
         });
-        self.state = State::Ringing;
-        self.update_info(|i| i.state = State::Ringing.label());
-        if !self.next_gateway() {
-            self.no_gateway_left();
-        }
+        self.next_gateway()
+    }
+
+    /// The next bridge goes to an extension: leave the gateways' profile.
+    pub(super) fn end_outbound(&mut self) {
+        self.outbound = None;
+        self.b_ep = self.ctx.internal.clone();
     }
 
     /// Why this caller may not dial out through `route`, if not.
@@ -334,6 +359,7 @@ impl Call {
     /// the failure is the gateway's (5xx, 408, or no answer at all), not the
     /// callee's. True when another gateway takes the call.
     pub(super) fn gateway_failed(&mut self, code: u16) -> bool {
+        let waiting = self.state == State::Ringing || self.bridging();
         let Some(plan) = self.outbound.as_mut() else {
             return false;
         };
@@ -344,7 +370,7 @@ impl Call {
             plan.tried.push(format!("{}: {code}", slot.trunk.def.name));
         }
         let gateway_fault = code == 408 || (500..600).contains(&code);
-        if !gateway_fault || self.state != State::Ringing || self.winner.is_some() {
+        if !gateway_fault || !waiting || self.winner.is_some() {
             return false;
         }
         if plan.remaining.is_empty() {

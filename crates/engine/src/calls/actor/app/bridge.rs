@@ -22,15 +22,23 @@ impl Call {
             let _ = reply.send(Err(CallError::NotAnswered));
             return;
         }
-        let target = match router::route(&number, &self.ctx.directory, &self.ctx.cfg.apps) {
-            Route::Extension(n) => n,
+        // With the routing rules: an outbound rule takes the call out
+        // through its gateways.
+        let settings = self.ctx.callcenter.get();
+        let route = router::route_call(&number, &self.ctx.directory, &self.ctx.cfg, &settings);
+        let (target, out) = match route {
+            Route::Extension(n) => (n, None),
+            Route::Outbound(o) => (o.dial.clone(), Some(o)),
             _ => {
                 let _ = reply.send(Err(CallError::NotReached(404, "Not Found".into())));
                 return;
             }
         };
-        let bindings = self.ctx.registrar.lookup(&target, now_ms());
-        if bindings.is_empty() {
+        let bindings = match out {
+            Some(_) => Vec::new(),
+            None => self.ctx.registrar.lookup(&target, now_ms()),
+        };
+        if out.is_none() && bindings.is_empty() {
             let _ = reply.send(Err(CallError::NotReached(
                 480,
                 "Temporarily Unavailable".into(),
@@ -97,8 +105,21 @@ impl Call {
             answered: false,
             reply,
         });
-        for b in bindings {
-            self.send_fork(&target, &b, offer.clone());
+        match out {
+            Some(route) => {
+                if !self.bridge_out(route, offer) {
+                    self.end_bridge(Err(CallError::NotReached(
+                        503,
+                        "No Gateway Available".into(),
+                    )));
+                }
+            }
+            None => {
+                self.end_outbound();
+                for b in bindings {
+                    self.send_fork(&target, &b, offer.clone());
+                }
+            }
         }
     }
 
