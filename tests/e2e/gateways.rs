@@ -394,3 +394,32 @@ async fn a_did_forwarded_outside_by_an_inbound_rule_leaves_through_the_gateway()
         .await
         .assert_success(1);
 }
+
+#[tokio::test]
+async fn an_ims_gateway_keeps_the_service_route_and_calls_out_along_it() {
+    let server = start("gw_ims");
+    let port = free_udp_port();
+    let pcscf = Sipp::new("gw_ims", "carrier_ims")
+        .port(port)
+        .calls(2)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    // Named "primary": the "out" rule dials through it.
+    let mut g = Gateway::new("primary", Mode::Ims, "ims.test");
+    g.pcscf = format!("127.0.0.1:{port}");
+    g.impu = "sip:+8651200000000@ims.test".into();
+    g.impi = "+8651200000000@ims.test".into();
+    g.home_domain = "ims.test".into();
+    g.username = "+8651200000000".into();
+    g.password = "ims-pw".into();
+    g.identity = IdentityHeader::Pai;
+    add_gateway(&server, &g).await;
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "primary", |v| v == 1.0);
+    assert_eq!(reged, 1.0, "{}", server.log_tail(30));
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = phone.invite("0555", &sdp(rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, server.log_tail(30));
+    assert_eq!(phone.bye(&mut dialog.expect("dialog")).await.status, Some(200));
+    pcscf.wait().await.assert_success(2);
+}
