@@ -423,3 +423,45 @@ async fn an_ims_gateway_keeps_the_service_route_and_calls_out_along_it() {
     assert_eq!(phone.bye(&mut dialog.expect("dialog")).await.status, Some(200));
     pcscf.wait().await.assert_success(2);
 }
+
+#[tokio::test]
+async fn a_call_to_our_registered_contact_is_routed_by_the_number_in_to() {
+    let server = start("gw_uni_inbound");
+    let port = free_udp_port();
+    let registrar = Sipp::new("gw_uni_inbound_registrar", "carrier_register")
+        .port(port)
+        .key("user", "02150001")
+        .key("password", "carrier-pw")
+        .key("expires", "20")
+        .spawn();
+    let mut g = gateway("carrier", Mode::Uni, port);
+    g.username = "02150001".into();
+    g.password = "carrier-pw".into();
+    add_gateway(&server, &g).await;
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| v == 1.0);
+    assert_eq!(reged, 1.0, "{}", server.log_tail(30));
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let answering = async {
+        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
+        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    };
+    // Sent to sip:02150001@us (our Contact there), To the DID, the caller
+    // in P-Asserted-Identity, from the carrier's address.
+    let carrier = Sipp::new("gw_uni_inbound_call", "carrier_inbound")
+        .remote(server.trunk_addr())
+        .users(&[("13800138000", "02150001")])
+        .service("62620668")
+        .pause_ms(500)
+        .media("127.0.0.1", server.ports.media_port(7));
+    let (result, _) = tokio::join!(carrier.run(), answering);
+    result.assert_success(1);
+    let cdrs = server.wait_cdrs(1).await;
+    assert_eq!(
+        (cdrs[0].caller.as_str(), cdrs[0].callee.as_str()),
+        ("13800138000", "62620668"),
+        "{cdrs:?}"
+    );
+    registrar.wait().await.assert_success(1);
+}
