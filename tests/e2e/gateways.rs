@@ -465,3 +465,81 @@ async fn a_call_to_our_registered_contact_is_routed_by_the_number_in_to() {
     );
     registrar.wait().await.assert_success(1);
 }
+
+#[tokio::test]
+async fn the_toll_fraud_guard_refuses_denied_numbers_and_holds_the_per_extension_limit() {
+    let config = ROUTES.replace(
+        "[trunk]\nacl = []\n",
+        "[trunk]\nacl = []\nmax_outbound_per_extension = 2\n",
+    );
+    let server = Server::builder("gw_toll_fraud")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_toll_fraud", "uas_answer")
+        .port(port)
+        .calls(2)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    add_gateway(&server, &gateway("primary", Mode::Nni, port)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+
+    // International (00...) is off-limits by default.
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let (resp, _) = phone.invite("000861234", &sdp(4000, "sendrecv")).await;
+    assert_eq!(resp.status, Some(403), "{}", resp.raw);
+    assert!(resp.raw.contains("Destination Not Allowed"), "{}", resp.raw);
+
+    // Three calls at once from one extension: two go out, the third is refused.
+    let mut phones = Vec::new();
+    for _ in 0..3 {
+        phones.push(Ua::new("1000", "secret", server.sip_addr()).await);
+    }
+    let [p1, p2, p3] = &mut phones[..] else {
+        unreachable!()
+    };
+    let (o1, o2) = (sdp(4002, "sendrecv"), sdp(4004, "sendrecv"));
+    let (r1, r2) = tokio::join!(p1.invite("0555", &o1), p2.invite("0556", &o2));
+    assert_eq!((r1.0.status, r2.0.status), (Some(200), Some(200)));
+    let (r3, _) = p3.invite("0557", &sdp(4006, "sendrecv")).await;
+    assert_eq!(r3.status, Some(403), "{}", r3.raw);
+    assert!(
+        r3.raw.contains("Too Many Outbound Calls From This Extension"),
+        "{}",
+        r3.raw
+    );
+    assert_eq!(server.metric("switchboard_outbound_calls", ""), 2.0);
+    assert_eq!(server.metric("switchboard_toll_fraud_refused_total", ""), 2.0);
+    let (mut d1, mut d2) = (r1.1.expect("dialog"), r2.1.expect("dialog"));
+    assert_eq!(p1.bye(&mut d1).await.status, Some(200));
+    assert_eq!(p2.bye(&mut d2).await.status, Some(200));
+    carrier.wait().await.assert_success(2);
+    let out = server.wait_metric("switchboard_outbound_calls", "", |v| v == 0.0, Duration::from_secs(10));
+    assert_eq!(out, 0.0);
+}
+
+#[tokio::test]
+async fn demo_extensions_get_random_passwords_written_for_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::builder("gw_seed")
+        .config("[seed]\nextensions = \"1000-1001\"\n")
+        .start();
+    let path = server.data_dir.join("demo-extensions.txt");
+    let text = std::fs::read_to_string(&path).expect("demo-extensions.txt");
+    let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let passwords: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    assert_eq!(passwords.len(), 2, "{text}");
+    assert_ne!(passwords[0].1, passwords[1].1);
+    assert!(passwords.iter().all(|(_, p)| p.len() == 12), "{text}");
+    // The password works, and the one the old default published does not.
+    let mut phone = Ua::new("1000", passwords[0].1, server.sip_addr()).await;
+    assert_eq!(phone.register(60).await.status, Some(200));
+    let mut guess = Ua::new("1001", "sb-demo-1234", server.sip_addr()).await;
+    assert_ne!(guess.register(60).await.status, Some(200));
+}

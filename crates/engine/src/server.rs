@@ -144,6 +144,7 @@ impl Engine {
         });
         let events = crate::base::events::EventBus::default();
         let queues = QueueService::start(events.clone(), Some(store.clone()));
+        let toll_guard = crate::base::toll_guard::TollGuard::new(&cfg.trunk);
         let ctx = Arc::new(Ctx {
             reg_cfg: RegistrarConfig {
                 min_expires: cfg.sip.min_expires,
@@ -159,6 +160,7 @@ impl Engine {
             registrar: Registrar::new(),
             directory,
             trunks: Default::default(),
+            toll_guard,
             digest,
             metrics,
             ports,
@@ -363,6 +365,25 @@ impl Engine {
         for (name, kind, help, values) in &families {
             e.labelled(name, kind, help, "gateway", values);
         }
+        let guard = &self.ctx.toll_guard;
+        e.metric(
+            "switchboard_outbound_calls",
+            "gauge",
+            "Calls out through gateways in progress (the toll-fraud guard's count).",
+            guard.in_progress(),
+        );
+        e.metric(
+            "switchboard_toll_fraud_refused_total",
+            "counter",
+            "Calls out refused by the toll-fraud guard (denied number, per-extension or total limit).",
+            guard.refused.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_toll_fraud_alarms_total",
+            "counter",
+            "Extensions that dialled out far more than usual (trunk.alarm_calls_per_10min).",
+            guard.alarms.load(Relaxed),
+        );
         e.metric(
             "switchboard_gateway_state_changes_total",
             "counter",
@@ -860,24 +881,74 @@ async fn seed(store: &Store, cfg: &Config) -> anyhow::Result<()> {
         return Ok(());
     }
     let numbers = store::parse_numbers(&cfg.seed.extensions).context("seed.extensions")?;
+    let random = cfg.seed.password.is_empty();
     let exts: Vec<store::Extension> = numbers
         .into_iter()
         .map(|number| store::Extension {
             number,
-            password: cfg.seed.password.clone(),
+            password: if random {
+                demo_password()
+            } else {
+                cfg.seed.password.clone()
+            },
             display_name: String::new(),
             enabled: true,
             ..Default::default()
         })
         .collect();
     let n = store.seed_extensions_if_empty(&exts).await?;
-    if n > 0 {
-        tracing::info!(
-            "first run: seeded {n} demo extensions ({})",
-            cfg.seed.extensions
+    if n == 0 {
+        return Ok(());
+    }
+    tracing::info!(
+        "first run: seeded {n} demo extensions ({})",
+        cfg.seed.extensions
+    );
+    if random {
+        let path = cfg.server.data_dir.join(DEMO_PASSWORDS_FILE);
+        let mut text = String::from(
+            "# Demo extensions created on the first run, with their random passwords.\n\
+             # Shown once; change or remove them before exposing the server.\n",
         );
+        for e in &exts {
+            text.push_str(&format!("{} {}\n", e.number, e.password));
+            tracing::info!("demo extension {}: password {}", e.number, e.password);
+        }
+        match write_private(&path, &text) {
+            Ok(()) => tracing::info!("demo extension passwords written to {}", path.display()),
+            Err(e) => tracing::warn!(
+                "demo extension passwords could not be written to {}: {e} (they are in this log only)",
+                path.display()
+            ),
+        }
     }
     Ok(())
+}
+
+/// Where the random passwords of the demo extensions are written (in the
+/// data directory).
+pub const DEMO_PASSWORDS_FILE: &str = "demo-extensions.txt";
+
+/// A random demo password: 12 letters and digits (about 71 bits), none of
+/// the look-alike characters (0/O, 1/l/I) that are misread from a screen.
+fn demo_password() -> String {
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..12)
+        .map(|_| char::from(CHARS[fastrand::usize(..CHARS.len())]))
+        .collect()
+}
+
+/// Writes `text` to `path`, readable and writable by the owner only.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 /// Re-reads the extensions if they changed; the phones of removed ones

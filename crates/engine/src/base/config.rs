@@ -361,6 +361,23 @@ impl CallcenterConfig {
 pub struct TrunkConfig {
     /// Addresses (CIDR) allowed to send INVITEs to the trunk port.
     pub acl: Vec<String>,
+    /// Toll-fraud guard: most outbound calls one extension may have in
+    /// progress at once (0: no limit).
+    pub max_outbound_per_extension: u32,
+    /// Most outbound calls in progress at once, all callers together (0: no
+    /// limit beyond each gateway's own).
+    pub max_outbound_calls: u32,
+    /// Dialled numbers (as an outbound rule sends them, before a gateway's
+    /// prefix) matching one of these regular expressions are refused with
+    /// 403, unless they also match one of `allow_dial`. By default
+    /// international numbers (`00...`, `+...`) are off-limits until allowed.
+    pub deny_dial: Vec<String>,
+    /// Exceptions to `deny_dial` (e.g. `^0044` for one country).
+    pub allow_dial: Vec<String>,
+    /// An extension that places more than this many outbound calls in 10
+    /// minutes, and more than five times its own 10-minute average of the
+    /// last day, raises the toll-fraud alarm (log and metric); 0: never.
+    pub alarm_calls_per_10min: u32,
 }
 
 /// First-run seed.
@@ -369,7 +386,10 @@ pub struct TrunkConfig {
 pub struct SeedConfig {
     /// Extensions to create on first run, in the batch syntax ("1000-1019").
     pub extensions: String,
-    /// Their password.
+    /// Their password; empty (the default): each gets its own random one,
+    /// shown once in the log and written to `<data_dir>/demo-extensions.txt`
+    /// (readable by the owner only), so that no two installations share a
+    /// published password.
     pub password: String,
 }
 
@@ -415,6 +435,11 @@ impl Default for Config {
             media: MediaConfig::default(),
             trunk: TrunkConfig {
                 acl: vec!["127.0.0.0/8".into(), "::1/128".into()],
+                max_outbound_per_extension: 4,
+                max_outbound_calls: 0,
+                deny_dial: vec![r"^00".into(), r"^\+".into()],
+                allow_dial: Vec::new(),
+                alarm_calls_per_10min: 30,
             },
             recording: RecordingConfig::default(),
             voicemail: VoicemailConfig::default(),
@@ -549,6 +574,7 @@ impl Config {
         for a in &self.trunk.acl {
             crate::base::acl::Cidr::parse(a).map_err(|e| anyhow::anyhow!("trunk.acl: {e}"))?;
         }
+        crate::base::toll_guard::DialPolicy::new(&self.trunk.deny_dial, &self.trunk.allow_dial)?;
         self.codecs()?;
         self.tone_plan()?;
         if !matches!(self.media.language.as_str(), "en" | "zh") {

@@ -50,6 +50,8 @@ pub struct Ctx {
     pub directory: Directory,
     /// Gateways (trunks) in force.
     pub trunks: crate::base::trunks::Trunks,
+    /// The toll-fraud guard of calls out.
+    pub toll_guard: crate::base::toll_guard::TollGuard,
     /// Digest challenges and verification.
     pub digest: DigestServer,
     /// Counters.

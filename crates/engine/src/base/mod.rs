@@ -9,6 +9,8 @@
 //!   (the extensions): tables the SIP edge fills and every layer reads;
 //! - [`trunks`]: the gateways in force, their status and call counts,
 //!   which the SIP edge's registration client fills and calls dial out by;
+//! - [`toll_guard`]: which numbers may be dialled out, how many calls out
+//!   at once, and the alarm on unusual outbound traffic;
 //! - [`acl`]: networks, as the trunk access list is written;
 //! - [`metrics`], [`events`]: counters and the live event bus;
 //! - [`sounds`]: the built-in prompt files.
@@ -28,4 +30,5 @@ pub mod events;
 pub mod metrics;
 pub mod registrar;
 pub mod sounds;
+pub mod toll_guard;
 pub mod trunks;

@@ -16,6 +16,7 @@ use sip::message::{self, SetBody};
 use sip::Peer;
 
 use super::{Call, State, SDP};
+use crate::base::toll_guard::{OutboundSlot, Refusal};
 use crate::base::trunks::TrunkSlot;
 use crate::calls::router::Outbound;
 use crate::calls::HangupCause;
@@ -38,6 +39,8 @@ pub(super) struct OutboundPlan {
     challenged: bool,
     /// Why gateways were skipped or failed, for the log.
     tried: Vec<String>,
+    /// The call's place under the toll-fraud limits.
+    _guard: OutboundSlot,
     /// The current attempt's fork and INVITE (sent again with credentials
     /// when challenged), and the From user it was sent with.
     invite: Option<(usize, rsip::Request, String)>,
@@ -61,8 +64,10 @@ impl Call {
         self.ring_timeout = (route.timeout_secs > 0).then_some(route.timeout_secs);
         self.state = State::Ringing;
         self.update_info(|i| i.state = State::Ringing.label());
-        if !self.begin_outbound(route, offer) {
-            self.no_gateway_left();
+        match self.begin_outbound(route, offer) {
+            Ok(true) => {}
+            Ok(false) => self.no_gateway_left(),
+            Err(r) => self.fail_a(403, r.reason(), HangupCause::CallRejected, "system"),
         }
     }
 
@@ -70,13 +75,31 @@ impl Call {
     /// "to external number" entry, a transfer out): the call goes out
     /// through `route`'s gateways. The administrator chose the number, so
     /// no caller check applies. False when no gateway can take it.
-    pub(super) fn bridge_out(&mut self, route: Outbound, offer: Vec<u8>) -> bool {
+    pub(super) fn bridge_out(&mut self, route: Outbound, offer: Vec<u8>) -> Result<bool, Refusal> {
         self.begin_outbound(route, offer)
     }
 
-    /// Sets up the plan for `route` and sends the call to its first usable
-    /// gateway; false when none is.
-    fn begin_outbound(&mut self, route: Outbound, offer: Vec<u8>) -> bool {
+    /// Admits the call under the toll-fraud guard, sets up the plan for
+    /// `route` and sends the call to its first usable gateway; false when
+    /// none is.
+    fn begin_outbound(&mut self, route: Outbound, offer: Vec<u8>) -> Result<bool, Refusal> {
+        let extension = (self.direction != "inbound").then_some(self.caller.as_str());
+        let guard = match self
+            .ctx
+            .toll_guard
+            .admit(extension, &route.dial, std::time::Instant::now())
+        {
+            Ok(g) => g,
+            Err(r) => {
+                tracing::warn!(
+                    "call {}: {} may not dial {} out: {r}",
+                    self.id,
+                    self.caller,
+                    route.dial
+                );
+                return Err(r);
+            }
+        };
         let caller_id = self.outbound_caller_id();
         tracing::info!(
             "call {}: {} dials {} out (rule {:?}, gateways {}), caller ID {}",
@@ -100,9 +123,10 @@ impl Call {
             offer,
             challenged: false,
             tried: Vec::new(),
+            _guard: guard,
             invite: None,
         });
-        self.next_gateway()
+        Ok(self.next_gateway())
     }
 
     /// The next bridge goes to an extension: leave the gateways' profile.

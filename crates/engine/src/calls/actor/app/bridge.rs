@@ -106,14 +106,14 @@ impl Call {
             reply,
         });
         match out {
-            Some(route) => {
-                if !self.bridge_out(route, offer) {
-                    self.end_bridge(Err(CallError::NotReached(
-                        503,
-                        "No Gateway Available".into(),
-                    )));
-                }
-            }
+            Some(route) => match self.bridge_out(route, offer) {
+                Ok(true) => {}
+                Ok(false) => self.end_bridge(Err(CallError::NotReached(
+                    503,
+                    "No Gateway Available".into(),
+                ))),
+                Err(r) => self.end_bridge(Err(CallError::NotReached(403, r.reason().into()))),
+            },
             None => {
                 self.end_outbound();
                 for b in bindings {
