@@ -9,6 +9,7 @@ mod ua;
 
 mod apps;
 mod calls;
+mod gateways_admin;
 mod media;
 mod negotiation;
 mod postgres;

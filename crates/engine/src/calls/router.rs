@@ -178,9 +178,16 @@ fn act(action: Action, rule: &str, directory: &Directory, trace: &mut dyn Trace)
         Action::Ivr(m) => Route::App(App::Ivr(m)),
         Action::AfterHoursPrompt(p) => Route::App(App::Announce(p)),
         Action::Outbound { gateways, dial, .. } => {
+            let quoted: Vec<String> = gateways.iter().map(|g| format!("{g:?}")).collect();
+            let noun = if quoted.len() == 1 {
+                "gateway"
+            } else {
+                "gateways"
+            };
             trace.problem(format_args!(
-                "rule {rule:?} dials {dial} through gateways {gateways:?}, \
-                 but gateways are not available yet: 404"
+                "rule {rule:?} dials {dial} through {noun} {}, \
+                 but gateways are not available yet: 404",
+                quoted.join(", ")
             ));
             Route::NotFound
         }

@@ -269,7 +269,10 @@ async fn the_api_creates_changes_and_deletes_without_ever_showing_the_password()
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     let e = r.json();
     let first = e["field"].as_str().unwrap_or_default();
-    assert!(["username", "password", "expire_secs"].contains(&first), "{e}");
+    assert!(
+        ["username", "password", "expire_secs"].contains(&first),
+        "{e}"
+    );
     for f in ["username", "password", "expire_secs"] {
         assert!(e["errors"][f].is_string(), "{f}: {e}");
     }
