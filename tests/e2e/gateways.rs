@@ -414,13 +414,24 @@ async fn an_ims_gateway_keeps_the_service_route_and_calls_out_along_it() {
     g.password = "ims-pw".into();
     g.identity = IdentityHeader::Pai;
     add_gateway(&server, &g).await;
-    let reged = wait_gateway(&server, "switchboard_gateway_registered", "primary", |v| v == 1.0);
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "primary", |v| {
+        v == 1.0
+    });
     assert_eq!(reged, 1.0, "{}", server.log_tail(30));
     let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
     let rtp = Rtp::bind(server.ports.media_port(0)).await;
     let (resp, dialog) = phone.invite("0555", &sdp(rtp.port, "sendrecv")).await;
-    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, server.log_tail(30));
-    assert_eq!(phone.bye(&mut dialog.expect("dialog")).await.status, Some(200));
+    assert_eq!(
+        resp.status,
+        Some(200),
+        "{}\n{}",
+        resp.raw,
+        server.log_tail(30)
+    );
+    assert_eq!(
+        phone.bye(&mut dialog.expect("dialog")).await.status,
+        Some(200)
+    );
     pcscf.wait().await.assert_success(2);
 }
 
@@ -438,7 +449,9 @@ async fn a_call_to_our_registered_contact_is_routed_by_the_number_in_to() {
     g.username = "02150001".into();
     g.password = "carrier-pw".into();
     add_gateway(&server, &g).await;
-    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| v == 1.0);
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| {
+        v == 1.0
+    });
     assert_eq!(reged, 1.0, "{}", server.log_tail(30));
     let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
     assert_eq!(callee.register(3600).await.status, Some(200));
@@ -505,17 +518,26 @@ async fn the_toll_fraud_guard_refuses_denied_numbers_and_holds_the_per_extension
     let (r3, _) = p3.invite("0557", &sdp(4006, "sendrecv")).await;
     assert_eq!(r3.status, Some(403), "{}", r3.raw);
     assert!(
-        r3.raw.contains("Too Many Outbound Calls From This Extension"),
+        r3.raw
+            .contains("Too Many Outbound Calls From This Extension"),
         "{}",
         r3.raw
     );
     assert_eq!(server.metric("switchboard_outbound_calls", ""), 2.0);
-    assert_eq!(server.metric("switchboard_toll_fraud_refused_total", ""), 2.0);
+    assert_eq!(
+        server.metric("switchboard_toll_fraud_refused_total", ""),
+        2.0
+    );
     let (mut d1, mut d2) = (r1.1.expect("dialog"), r2.1.expect("dialog"));
     assert_eq!(p1.bye(&mut d1).await.status, Some(200));
     assert_eq!(p2.bye(&mut d2).await.status, Some(200));
     carrier.wait().await.assert_success(2);
-    let out = server.wait_metric("switchboard_outbound_calls", "", |v| v == 0.0, Duration::from_secs(10));
+    let out = server.wait_metric(
+        "switchboard_outbound_calls",
+        "",
+        |v| v == 0.0,
+        Duration::from_secs(10),
+    );
     assert_eq!(out, 0.0);
 }
 
@@ -527,7 +549,10 @@ async fn demo_extensions_get_random_passwords_written_for_the_owner_only() {
         .start();
     let path = server.data_dir.join("demo-extensions.txt");
     let text = std::fs::read_to_string(&path).expect("demo-extensions.txt");
-    let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+    let mode = std::fs::metadata(&path)
+        .expect("metadata")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     let passwords: Vec<(&str, &str)> = text
         .lines()

@@ -10,6 +10,7 @@ mod ua;
 mod apps;
 mod calls;
 mod gateways;
+mod gateways_admin;
 mod media;
 mod negotiation;
 mod postgres;

@@ -83,6 +83,14 @@ const VOICE_TEMPLATES: &[(&str, &str)] = &[
         "voice/media.html",
         include_str!("../templates/voice/media.html"),
     ),
+    (
+        "voice/gateways.html",
+        include_str!("../templates/voice/gateways.html"),
+    ),
+    (
+        "voice/gateway_form.html",
+        include_str!("../templates/voice/gateway_form.html"),
+    ),
 ];
 
 /// Templates of the call-center pages: queues, routing rules, IVR menus

@@ -27,6 +27,10 @@ pub const DEFAULT_EXPIRE_SECS: u32 = 3600;
 /// Wait before registering again after a failure (mod_sofia `retry-seconds`).
 pub const DEFAULT_RETRY_SECS: u32 = 30;
 
+/// Names a gateway cannot have: they are pages beside the gateways' own
+/// (`/voice/gateways/new`, `/voice/gateways/status`).
+pub const RESERVED_NAMES: [&str; 2] = ["new", "status"];
+
 /// Codec names a gateway may be limited to: the audio codecs the media
 /// engine speaks (`media::codec::Codec::ALL`, by their SDP names) and
 /// RFC 4733 DTMF. This crate cannot depend on `media`; an end-to-end test
@@ -573,6 +577,8 @@ pub enum Problem {
     TooMany(usize),
     /// A name with other characters than letters, digits, `.`, `_`, `-`.
     Name,
+    /// One of [`RESERVED_NAMES`].
+    Reserved,
     /// Spaces, control characters, or characters that break SIP headers.
     Chars,
     /// Not a host name or IP address.
@@ -611,6 +617,7 @@ impl fmt::Display for Problem {
             Problem::Name => f.write_str(
                 "must start with a letter or digit and hold only letters, digits, '.', '_' and '-'",
             ),
+            Problem::Reserved => write!(f, "must not be {}", RESERVED_NAMES.join(" or ")),
             Problem::Chars => {
                 f.write_str("must not contain spaces, control characters, '<', '>' or '\"'")
             }
@@ -676,7 +683,8 @@ impl fmt::Display for GatewayErrors {
 impl std::error::Error for GatewayErrors {}
 
 /// A gateway name: 1-64 of letters, digits, `.`, `_`, `-`, starting with a
-/// letter or digit (names appear in URLs, metric labels and the CLI).
+/// letter or digit, not one of [`RESERVED_NAMES`] (names appear in URLs,
+/// metric labels and the CLI).
 pub fn check_name(name: &str) -> Result<(), Problem> {
     if name.is_empty() {
         return Err(Problem::Required);
@@ -688,10 +696,12 @@ pub fn check_name(name: &str) -> Result<(), Problem> {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
+    if !ok {
         Err(Problem::Name)
+    } else if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        Err(Problem::Reserved)
+    } else {
+        Ok(())
     }
 }
 
@@ -1045,6 +1055,9 @@ mod tests {
             assert_eq!(check_name(bad), Err(Problem::Name), "{bad}");
         }
         assert_eq!(check_name(&"a".repeat(65)), Err(Problem::TooLong(64)));
+        assert_eq!(check_name("new"), Err(Problem::Reserved));
+        assert_eq!(check_name("Status"), Err(Problem::Reserved));
+        assert_eq!(check_name("status2"), Ok(()));
         let g = Gateway {
             name: "bad name".into(),
             ..uni()

@@ -24,8 +24,9 @@ impl DialPolicy {
         let compile = |list: &[String], name: &str| -> anyhow::Result<Vec<regex::Regex>> {
             list.iter()
                 .map(|p| {
-                    regex::Regex::new(p)
-                        .map_err(|e| anyhow::anyhow!("trunk.{name}: '{p}' is not a valid pattern: {e}"))
+                    regex::Regex::new(p).map_err(|e| {
+                        anyhow::anyhow!("trunk.{name}: '{p}' is not a valid pattern: {e}")
+                    })
                 })
                 .collect()
         };
@@ -73,10 +74,16 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::Denied(p) => write!(f, "the number matches trunk.deny_dial '{p}'"),
             Refusal::ExtensionLimit(n) => {
-                write!(f, "{n} outbound calls in progress (trunk.max_outbound_per_extension)")
+                write!(
+                    f,
+                    "{n} outbound calls in progress (trunk.max_outbound_per_extension)"
+                )
             }
             Refusal::TotalLimit(n) => {
-                write!(f, "{n} outbound calls in progress (trunk.max_outbound_calls)")
+                write!(
+                    f,
+                    "{n} outbound calls in progress (trunk.max_outbound_calls)"
+                )
             }
         }
     }
@@ -142,7 +149,12 @@ impl TollGuard {
     /// Admits an outbound call to `number` from `extension` (None: a
     /// trunk's caller forwarded out, counted in the total only), or says
     /// why not. Also feeds the usage alarm.
-    pub fn admit(&self, extension: Option<&str>, number: &str, now: Instant) -> Result<OutboundSlot, Refusal> {
+    pub fn admit(
+        &self,
+        extension: Option<&str>,
+        number: &str,
+        now: Instant,
+    ) -> Result<OutboundSlot, Refusal> {
         let refused = |r: Refusal| {
             self.refused.fetch_add(1, Relaxed);
             Err(r)
@@ -311,9 +323,15 @@ mod tests {
         let now = Instant::now();
         let a = g.admit(Some("1000"), "555", now).unwrap();
         let _b = g.admit(Some("1000"), "555", now).unwrap();
-        assert_eq!(g.admit(Some("1000"), "555", now).unwrap_err(), Refusal::ExtensionLimit(2));
+        assert_eq!(
+            g.admit(Some("1000"), "555", now).unwrap_err(),
+            Refusal::ExtensionLimit(2)
+        );
         let _c = g.admit(Some("1001"), "555", now).unwrap();
-        assert_eq!(g.admit(Some("1002"), "555", now).unwrap_err(), Refusal::TotalLimit(3));
+        assert_eq!(
+            g.admit(Some("1002"), "555", now).unwrap_err(),
+            Refusal::TotalLimit(3)
+        );
         drop(a);
         assert!(g.admit(Some("1000"), "555", now).is_ok());
         assert_eq!(g.in_progress(), 3);
@@ -338,7 +356,10 @@ mod tests {
         // 15 calls in the next window: above 10 but not 5 x 3.
         let w = t0 + WINDOW * 100;
         for c in 0..15u32 {
-            assert_eq!(a.record("1000", w + Duration::from_secs(u64::from(c))), None);
+            assert_eq!(
+                a.record("1000", w + Duration::from_secs(u64::from(c))),
+                None
+            );
         }
         // 40 in the one after: the alarm, once.
         let w = t0 + WINDOW * 101;
@@ -347,7 +368,11 @@ mod tests {
             .collect();
         assert_eq!(raised.len(), 1);
         assert_eq!(raised[0].recent, 16);
-        assert!(raised[0].usual > 2.9 && raised[0].usual < 3.2, "{:?}", raised[0]);
+        assert!(
+            raised[0].usual > 2.9 && raised[0].usual < 3.2,
+            "{:?}",
+            raised[0]
+        );
         assert_eq!(UsageAlarm::new(0).record("1000", w), None);
     }
 }

@@ -638,16 +638,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn gateways_robots_and_loops_are_not_found_and_say_why() {
+    async fn an_outbound_rule_sends_the_number_out_through_its_gateways() {
+        let d = directory().await;
+        let t = table();
+        let r = route_at(
+            "013800138000",
+            &d,
+            &AppsConfig::default(),
+            Some(&t),
+            monday_10am(),
+            &mut Quiet,
+        );
+        let Route::Outbound(o) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(o.gateways, vec!["carrier".to_string()]);
+        assert!(!o.forwarded, "dialled directly");
+        assert!(o.dial.ends_with("13800138000"), "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn robots_and_loops_are_not_found_and_say_why() {
         let d = directory().await;
         let t = table();
         let apps = AppsConfig::default();
         let now = monday_10am();
-        for (number, why) in [
-            ("013800138000", "gateway \"carrier\""),
-            ("201", "robot \"201\""),
-            ("7001", "7001 -> 7002 -> 7001"),
-        ] {
+        for (number, why) in [("201", "robot \"201\""), ("7001", "7001 -> 7002 -> 7001")] {
             let mut steps = Steps::default();
             let r = route_at(number, &d, &apps, Some(&t), now, &mut steps);
             assert_eq!(r, Route::NotFound, "{number}");

@@ -30,6 +30,8 @@
 //! | `PUT /api/settings`, `POST /api/settings/test-email\|test-sms`, `PUT`, `DELETE /api/dictionaries/{name}` | `system.settings:edit` |
 //! | `GET /api/extensions`, `GET /api/extensions/{ext}` | `voice.extensions:view` |
 //! | `POST /api/extensions`, `PUT`, `DELETE /api/extensions/{ext}` | `voice.extensions:edit` |
+//! | `GET /api/gateways`, `GET /api/gateways/{name}` | `voice.gateways:view` |
+//! | `POST /api/gateways`, `PUT`, `DELETE /api/gateways/{name}` | `voice.gateways:edit` |
 //! | `GET /api/callcenter/agents`, `GET /api/callcenter/agents/{id}`, `GET /api/callcenter/tiers` | `voice.queues:view` |
 //! | `PUT`, `DELETE /api/callcenter/agents/{id}`, `PUT`, `DELETE /api/callcenter/tiers/{queue}/{agent}` | `voice.queues:edit` |
 //! | `GET /api/ivr`, `GET /api/ivr/{name}` | `voice.ivr:view` |
@@ -37,9 +39,10 @@
 //! | `GET /api/routes`, `GET /api/routes/{id}`, `GET /api/routes/test` | `voice.routes:view` |
 //! | `POST /api/routes`, `PUT`, `DELETE /api/routes/{id}`, `POST /api/routes/{id}/move` | `voice.routes:edit` |
 //!
-//! Extensions, agents, tiers, IVR menus and routing rules are read as the
-//! pages' form fields and checked and saved by the pages' own functions
-//! ([`extensions`], [`callcenter`]): the same rules, the same live effect.
+//! Extensions, gateways, agents, tiers, IVR menus and routing rules are
+//! read as the pages' form fields and checked and saved by the pages' own
+//! functions ([`extensions`], [`gateways`], [`callcenter`]): the same rules,
+//! the same live effect.
 
 mod admin;
 mod agents;
@@ -47,6 +50,7 @@ mod callcenter;
 mod calls;
 pub mod doc;
 mod extensions;
+mod gateways;
 mod lists;
 mod media;
 mod queues;
@@ -65,9 +69,10 @@ use utoipa_axum::routes;
 
 use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW,
-    EXTENSIONS_EDIT, EXTENSIONS_VIEW, IVR_EDIT, IVR_VIEW, LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT,
-    MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT,
-    ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
+    EXTENSIONS_EDIT, EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, LISTS_EDIT,
+    LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, ROLES_EDIT,
+    ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, USERS_EDIT,
+    USERS_VIEW, VOICEMAIL_VIEW,
 };
 use crate::auth::Identity;
 use crate::form::Fields;
@@ -99,6 +104,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let extensions_edit = api()
         .routes(routes!(extensions::create))
         .routes(routes!(extensions::update, extensions::remove));
+    let gateways_view = api()
+        .routes(routes!(gateways::list))
+        .routes(routes!(gateways::get));
+    let gateways_edit = api()
+        .routes(routes!(gateways::create))
+        .routes(routes!(gateways::update, gateways::remove));
     let ivr_view = api()
         .routes(routes!(callcenter::menus))
         .routes(routes!(callcenter::menu));
@@ -180,6 +191,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(QUEUES_EDIT, queues_edit))
         .merge(guard(EXTENSIONS_VIEW, extensions_view))
         .merge(guard(EXTENSIONS_EDIT, extensions_edit))
+        .merge(guard(GATEWAYS_VIEW, gateways_view))
+        .merge(guard(GATEWAYS_EDIT, gateways_edit))
         .merge(guard(IVR_VIEW, ivr_view))
         .merge(guard(IVR_EDIT, ivr_edit))
         .merge(guard(ROUTES_VIEW, routes_view))

@@ -68,6 +68,10 @@ pub const CATALOG: &[Resource] = &[
         actions: &["view", "edit"],
     },
     Resource {
+        key: "voice.gateways",
+        actions: &["view", "edit"],
+    },
+    Resource {
         key: "voice.registrations",
         actions: &["view"],
     },
@@ -125,6 +129,10 @@ pub const LISTS_VIEW: Permission = Permission::new("voice.lists", "view");
 pub const LISTS_EDIT: Permission = Permission::new("voice.lists", "edit");
 /// See the registered phones.
 pub const REGISTRATIONS_VIEW: Permission = Permission::new("voice.registrations", "view");
+/// See SIP gateways (never their passwords).
+pub const GATEWAYS_VIEW: Permission = Permission::new("voice.gateways", "view");
+/// Add, change and remove SIP gateways.
+pub const GATEWAYS_EDIT: Permission = Permission::new("voice.gateways", "edit");
 /// List and play media resources.
 pub const MEDIA_VIEW: Permission = Permission::new("voice.media", "view");
 /// Upload, rename and remove media resources.
@@ -272,6 +280,13 @@ pub const MENU: &[MenuItem] = &[
         needs: Some(MEDIA_VIEW),
     },
     MenuItem {
+        id: "menu-voice-gateways",
+        label: "nav.voice_gateways",
+        href: "/voice/gateways",
+        group: Some("nav.group_voice"),
+        needs: Some(GATEWAYS_VIEW),
+    },
+    MenuItem {
         id: "menu-voice-registrations",
         label: "nav.voice_registrations",
         href: "/voice/registrations",
@@ -399,6 +414,8 @@ mod tests {
             REGISTRATIONS_VIEW,
             MEDIA_VIEW,
             MEDIA_EDIT,
+            GATEWAYS_VIEW,
+            GATEWAYS_EDIT,
         ] {
             assert!(is_known(&p.key()), "{}", p.key());
         }

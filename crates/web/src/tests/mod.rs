@@ -14,6 +14,7 @@ use crate::state::{AppState, Settings};
 
 // Tests of each area of pages, using the harness below.
 mod callcenter;
+mod gateways;
 mod members;
 mod security;
 mod system;
@@ -1288,6 +1289,8 @@ async fn the_openapi_document_lists_every_route_with_its_permission() {
         "/api/calls/{id}/{action}",
         "/api/extensions",
         "/api/extensions/{ext}",
+        "/api/gateways",
+        "/api/gateways/{name}",
         "/api/callcenter/agents/{id}",
         "/api/callcenter/tiers/{queue}/{agent}",
         "/api/ivr/{name}",

@@ -84,22 +84,23 @@ impl Call {
     /// none is.
     fn begin_outbound(&mut self, route: Outbound, offer: Vec<u8>) -> Result<bool, Refusal> {
         let extension = (self.direction != "inbound").then_some(self.caller.as_str());
-        let guard = match self
-            .ctx
-            .toll_guard
-            .admit(extension, &route.dial, std::time::Instant::now())
-        {
-            Ok(g) => g,
-            Err(r) => {
-                tracing::warn!(
-                    "call {}: {} may not dial {} out: {r}",
-                    self.id,
-                    self.caller,
-                    route.dial
-                );
-                return Err(r);
-            }
-        };
+        let guard =
+            match self
+                .ctx
+                .toll_guard
+                .admit(extension, &route.dial, std::time::Instant::now())
+            {
+                Ok(g) => g,
+                Err(r) => {
+                    tracing::warn!(
+                        "call {}: {} may not dial {} out: {r}",
+                        self.id,
+                        self.caller,
+                        route.dial
+                    );
+                    return Err(r);
+                }
+            };
         let caller_id = self.outbound_caller_id();
         tracing::info!(
             "call {}: {} dials {} out (rule {:?}, gateways {}), caller ID {}",

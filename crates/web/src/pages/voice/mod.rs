@@ -2,6 +2,7 @@
 
 pub mod cc_forms;
 pub mod extensions;
+pub mod gateways;
 pub mod ivr;
 pub mod lists;
 pub mod media;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .merge(extensions::routes())
         .merge(lists::routes())
         .merge(media::routes())
+        .merge(gateways::routes())
         .merge(registrations::routes())
         .merge(queues::routes())
         .merge(routes::routes())

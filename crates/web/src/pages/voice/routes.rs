@@ -343,7 +343,7 @@ pub(crate) fn parse_rule(f: &Fields, id: i64, lang: Lang) -> (Rule, Errs) {
         }
         // Several gateways, comma-separated, are tried in the order given.
         "outbound" => RuleKind::Outbound {
-            gateways: callcenter::gateway::config::split_list(&f.text("gateway")),
+            gateways: callcenter::gateway::config::split_list(&f.all("gateway").join(",")),
             strip_digits: number::<usize>(f, "strip_digits", lang, &mut errs).unwrap_or(0),
             strip_prefix: optional_text(f, "strip_prefix"),
             add_prefix: f.text("add_prefix"),
