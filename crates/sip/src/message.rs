@@ -78,6 +78,15 @@ pub fn reason_phrase(code: u16) -> &'static str {
     }
 }
 
+/// The reason phrase of a response: the one it carries when rsip keeps it
+/// (a code it has no name for), else the standard one.
+pub fn reason_text(r: &Response) -> String {
+    match &r.status_code {
+        StatusCode::Other(_, reason) => reason.clone(),
+        other => reason_phrase(other.code()).to_string(),
+    }
+}
+
 /// A status code carrying its proper reason phrase.
 pub fn status(code: u16) -> StatusCode {
     StatusCode::Other(code, reason_phrase(code).to_string())

@@ -333,7 +333,7 @@ mod tests {
             Refusal::TotalLimit(3)
         );
         drop(a);
-        assert!(g.admit(Some("1000"), "555", now).is_ok());
+        let _d = g.admit(Some("1000"), "555", now).unwrap();
         assert_eq!(g.in_progress(), 3);
         assert_eq!(g.refused.load(Relaxed), 2);
         assert!(matches!(

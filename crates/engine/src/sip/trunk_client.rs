@@ -590,11 +590,7 @@ fn header_values(msg: &impl HasHeaders, name: &str) -> Vec<String> {
 /// What the state machine needs of an answer to REGISTER.
 fn reg_response(resp: &rsip::Response, our_user: &str) -> RegResponse {
     let code = resp.status_code.code();
-    let reason = resp.status_code.to_string();
-    let reason = reason
-        .split_once(' ')
-        .map(|(_, r)| r.to_string())
-        .unwrap_or(reason);
+    let reason = message::reason_text(resp);
     let num = |name: &str| -> Option<u32> {
         header_values(resp, name)
             .first()

@@ -1521,8 +1521,5 @@ fn is_2xx(r: &Response) -> bool {
 }
 
 fn reason_of(r: &Response) -> String {
-    match &r.status_code {
-        rsip::StatusCode::Other(_, reason) => reason.clone(),
-        other => message::reason_phrase(other.code()).to_string(),
-    }
+    message::reason_text(r)
 }
