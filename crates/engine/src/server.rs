@@ -35,6 +35,13 @@ use std::time::Duration;
 use store::Store;
 use tokio::sync::mpsc;
 
+/// A metric family of one sample per gateway: name, kind, help, samples.
+type Family<'a> = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<(&'a str, u64)>,
+);
 /// A running engine.
 pub struct Engine {
     ctx: Arc<Ctx>,
@@ -329,7 +336,7 @@ impl Engine {
     fn gateway_metrics(&self, e: &mut Exposition) {
         use std::sync::atomic::Ordering::Relaxed;
         let trunks = self.ctx.trunks.all();
-        let mut families: [(&str, &str, &str, Vec<(&str, u64)>); 7] = [
+        let mut families: [Family; 7] = [
             ("switchboard_gateway_up", "gauge", "1 when calls may go out through the gateway (registered if it registers, not DOWN by its pings, enabled).", Vec::new()),
             ("switchboard_gateway_registered", "gauge", "1 when the gateway's registration is REGED.", Vec::new()),
             ("switchboard_gateway_calls", "gauge", "Calls in progress through the gateway.", Vec::new()),
