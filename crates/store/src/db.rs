@@ -264,6 +264,14 @@ impl<'r> Decode<'r, Sqlite> for Ts {
 /// `timestamptz`'s OID in every PostgreSQL.
 const TIMESTAMPTZ_OID: u32 = 1184;
 
+/// `timestamptz[]`, so that a column of timestamps binds as one array
+/// (bulk writes with `UNNEST`).
+impl sqlx::postgres::PgHasArrayType for Ts {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        sqlx::postgres::PgTypeInfo::with_name("_timestamptz")
+    }
+}
+
 impl Type<Postgres> for Ts {
     fn type_info() -> PgTypeInfo {
         PgTypeInfo::with_oid(sqlx::postgres::types::Oid(TIMESTAMPTZ_OID))
