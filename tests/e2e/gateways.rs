@@ -101,6 +101,24 @@ async fn a_uni_gateway_registers_with_digest_and_refreshes_before_expiry() {
         server.metric("switchboard_gateway_registered", "gateway=\"carrier\""),
         1.0
     );
+    // The status API and page say so (3.2.8).
+    let (code, body) = server
+        .http_get("/api/gateways/status")
+        .expect("GET /api/gateways/status");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let gw = &v["gateways"][0];
+    assert_eq!(
+        (
+            gw["name"].as_str(),
+            gw["state"].as_str(),
+            gw["usable"].as_bool()
+        ),
+        (Some("carrier"), Some("REGED"), Some(true)),
+        "{body}"
+    );
+    assert_eq!(gw["granted_expires"].as_u64(), Some(20), "{body}");
+    assert_eq!(gw["last_response"].as_str(), Some("200 OK"), "{body}");
 }
 
 #[tokio::test]
@@ -433,6 +451,14 @@ async fn an_ims_gateway_keeps_the_service_route_and_calls_out_along_it() {
         Some(200)
     );
     pcscf.wait().await.assert_success(2);
+    // The status page (3.2.8) shows it registered, with its Service-Route.
+    let browser = crate::web_client::Browser::admin(&server);
+    let (code, page) = browser.get("/voice/gateways/status");
+    assert_eq!(code, 200, "{page:.500}");
+    assert!(page.contains("data-state=\"REGED\""), "{page}");
+    let route = crate::web_client::element_text(&page, "gw-service-route").unwrap_or_default();
+    assert!(route.contains("sip:orig@127.0.0.1"), "{page}");
+    assert!(page.contains(">1 / 0<"), "one call, none failed: {page}");
 }
 
 #[tokio::test]

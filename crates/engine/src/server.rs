@@ -302,6 +302,11 @@ impl Engine {
         &self.edge.voice
     }
 
+    /// Every gateway's registration, ping and call status (manual 3.2.8).
+    pub fn gateways(&self) -> Vec<crate::base::trunks::TrunkReport> {
+        self.ctx.trunks.report(std::time::Instant::now())
+    }
+
     /// Every registered contact, with what the keep-alive pings found.
     pub fn registered(&self) -> Vec<Registered> {
         crate::sip::keepalive::registered(&self.ctx, &self.edge.reachability)

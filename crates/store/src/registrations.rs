@@ -311,7 +311,11 @@ impl Db<sqlx::Postgres> {
             .bind(col(|r| &r.user_agent))
             .bind(col(|r| &r.call_id))
             .bind(rows.iter().map(|r| r.cseq).collect::<Vec<i64>>())
-            .bind(rows.iter().map(|r| r.q_value.as_deref()).collect::<Vec<Option<&str>>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.q_value.as_deref())
+                    .collect::<Vec<Option<&str>>>(),
+            )
             .bind(col(|r| &r.params))
             .execute(&mut *tx)
             .await

@@ -60,6 +60,14 @@ const VOICE_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/voice/status_live.html"),
     ),
     (
+        "voice/gateway_status.html",
+        include_str!("../templates/voice/gateway_status.html"),
+    ),
+    (
+        "voice/gateway_status_live.html",
+        include_str!("../templates/voice/gateway_status_live.html"),
+    ),
+    (
         "voice/registrations.html",
         include_str!("../templates/voice/registrations.html"),
     ),

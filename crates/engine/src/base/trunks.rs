@@ -275,6 +275,95 @@ impl Trunks {
     }
 }
 
+/// One gateway's status as the status page, the API and the CLI show it
+/// (manual 3.2.8).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TrunkReport {
+    /// Name.
+    pub name: String,
+    /// nni, uni or ims.
+    pub mode: &'static str,
+    /// Enabled in its settings.
+    pub enabled: bool,
+    /// Registration state (REFERENCE §3 names: NOREG, REGED, FAILED, ...).
+    pub state: String,
+    /// The state with its reason, e.g. "FAILED: 403 after auth".
+    pub status: String,
+    /// Whether calls may go out through it now.
+    pub usable: bool,
+    /// Why not, when not.
+    pub why_not: String,
+    /// The last answer to REGISTER, e.g. "200 OK".
+    pub last_response: Option<String>,
+    /// Failures in a row.
+    pub failures: u32,
+    /// Seconds to the next REGISTER (refresh or retry), if one is planned.
+    pub next_attempt_secs: Option<u64>,
+    /// Seconds the registration has left.
+    pub registered_secs_left: Option<u64>,
+    /// Expires granted by the carrier.
+    pub granted_expires: Option<u32>,
+    /// UP, DOWN or UNKNOWN (pings off or no answer yet).
+    pub ping: &'static str,
+    /// Round trip of the last answered ping, milliseconds.
+    pub ping_rtt_ms: Option<u64>,
+    /// Calls in progress.
+    pub calls: u32,
+    /// Most concurrent calls (0: unlimited).
+    pub max_calls: u32,
+    /// Calls placed since start.
+    pub calls_total: u64,
+    /// Calls it failed since start.
+    pub calls_failed: u64,
+    /// REGISTERs sent since start.
+    pub registers_sent: u64,
+    /// IMS: the Service-Route calls out follow.
+    pub service_route: Vec<String>,
+    /// IMS: the identities the network associated with us.
+    pub associated_uris: Vec<String>,
+}
+
+impl Trunks {
+    /// Every gateway's status at `now`, by name.
+    pub fn report(&self, now: Instant) -> Vec<TrunkReport> {
+        self.all()
+            .iter()
+            .map(|t| {
+                let st = t.status();
+                let client = st.client.as_ref();
+                TrunkReport {
+                    name: t.def.name.clone(),
+                    mode: t.def.mode.as_str(),
+                    enabled: t.def.enabled,
+                    state: client
+                        .map(|c| c.reg.state.as_str().to_string())
+                        .unwrap_or_else(|| "UNKNOWN".into()),
+                    status: client.map(describe).unwrap_or_else(|| "starting".into()),
+                    usable: st.usable,
+                    why_not: st.why_not.clone(),
+                    last_response: client
+                        .and_then(|c| c.reg.last_response.as_ref())
+                        .map(|r| format!("{} {}", r.code, r.reason)),
+                    failures: client.map_or(0, |c| c.reg.failures),
+                    next_attempt_secs: client.and_then(|c| secs_until(c.reg.next_attempt, now)),
+                    registered_secs_left: client
+                        .and_then(|c| secs_until(c.reg.registered_until, now)),
+                    granted_expires: client.and_then(|c| c.reg.granted_expires),
+                    ping: client.map_or("UNKNOWN", |c| c.ping.health.as_str()),
+                    ping_rtt_ms: client.and_then(|c| rtt_ms(c.ping.last_rtt)),
+                    calls: t.calls.load(Relaxed),
+                    max_calls: t.def.max_calls,
+                    calls_total: t.calls_total.load(Relaxed),
+                    calls_failed: t.calls_failed.load(Relaxed),
+                    registers_sent: st.registers_sent,
+                    service_route: st.service_route.clone(),
+                    associated_uris: st.associated_uris.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// The status of a gateway as the registration client reports it, put
 /// into words for logs and the status page: e.g. "REGED", "FAILED: 403
 /// after auth", "DOWN (pings)".

@@ -10,7 +10,7 @@ use axum::response::Response;
 use callcenter::gateway::config::Gateway;
 use serde_json::Value;
 
-use super::{body_json, fill_defaults, form_of, named_body, refused_messages};
+use super::{body_json, engine, fill_defaults, form_of, named_body, no_engine, refused_messages};
 use crate::auth::Identity;
 use crate::i18n::Lang;
 use crate::pages::voice::gateways::{load, remove as remove_gateway, save, Outcome};
@@ -52,6 +52,20 @@ pub async fn list(State(state): State<AppState>) -> Response {
         }
         Err(e) => internal_error(true, Lang::En, &e.into()),
     }
+}
+
+/// `GET /api/gateways/status`: every gateway's live status (manual
+/// 3.2.8): registration state and why, last answer, next attempt, pings,
+/// calls in progress and since start, the IMS Service-Route.
+#[utoipa::path(get, path = "/api/gateways/status", tag = "gateways", responses((status = 200, description = "{gateways: [{name, mode, enabled, state (NOREG, UNREGED, TRYING, REGISTER, REGED, FAILED, FAIL_WAIT, UNREGISTER, DOWN), status, usable, why_not, last_response, failures, next_attempt_secs, registered_secs_left, granted_expires, ping (UP, DOWN, UNKNOWN), ping_rtt_ms, calls, max_calls, calls_total, calls_failed, registers_sent, service_route, associated_uris}]}", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn status(State(state): State<AppState>) -> Response {
+    let Some(engine) = engine(&state) else {
+        return no_engine();
+    };
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "gateways": engine.gateways() }),
+    )
 }
 
 /// `GET /api/gateways/{name}`: one gateway (without its password).

@@ -30,7 +30,7 @@
 //! | `PUT /api/settings`, `POST /api/settings/test-email\|test-sms`, `PUT`, `DELETE /api/dictionaries/{name}` | `system.settings:edit` |
 //! | `GET /api/extensions`, `GET /api/extensions/{ext}` | `voice.extensions:view` |
 //! | `POST /api/extensions`, `PUT`, `DELETE /api/extensions/{ext}` | `voice.extensions:edit` |
-//! | `GET /api/gateways`, `GET /api/gateways/{name}` | `voice.gateways:view` |
+//! | `GET /api/gateways`, `GET /api/gateways/status`, `GET /api/gateways/{name}` | `voice.gateways:view` |
 //! | `POST /api/gateways`, `PUT`, `DELETE /api/gateways/{name}` | `voice.gateways:edit` |
 //! | `GET /api/callcenter/agents`, `GET /api/callcenter/agents/{id}`, `GET /api/callcenter/tiers` | `voice.queues:view` |
 //! | `PUT`, `DELETE /api/callcenter/agents/{id}`, `PUT`, `DELETE /api/callcenter/tiers/{queue}/{agent}` | `voice.queues:edit` |
@@ -106,6 +106,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(extensions::update, extensions::remove));
     let gateways_view = api()
         .routes(routes!(gateways::list))
+        .routes(routes!(gateways::status))
         .routes(routes!(gateways::get));
     let gateways_edit = api()
         .routes(routes!(gateways::create))

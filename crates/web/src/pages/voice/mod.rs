@@ -2,6 +2,7 @@
 
 pub mod cc_forms;
 pub mod extensions;
+pub mod gateway_status;
 pub mod gateways;
 pub mod ivr;
 pub mod lists;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .merge(media::routes())
         .merge(gateways::routes())
         .merge(registrations::routes())
+        .merge(gateway_status::routes())
         .merge(queues::routes())
         .merge(routes::routes())
         .merge(ivr::routes())
