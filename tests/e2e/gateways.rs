@@ -195,8 +195,10 @@ async fn a_call_out_is_challenged_by_the_carrier_and_carries_a_pool_number() {
     g.password = "trunk-pw".into();
     g.add_prefix = "+86".into();
     g.identity = IdentityHeader::Pai;
-    add_gateway(&server, &g).await;
+    // Settings changes apply in order: the extension's pool numbers are in
+    // force once the gateway added after them is up.
     set_caller_ids(&server, "1000", "8862000001,8862000002").await;
+    add_gateway(&server, &g).await;
     wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
 
     let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
