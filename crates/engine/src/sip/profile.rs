@@ -698,3 +698,29 @@ fn to_user(req: &Request) -> Option<String> {
         .and_then(|t| t.uri().ok())
         .and_then(|u| message::uri_user(&u))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::identity_user;
+
+    #[test]
+    fn the_caller_is_read_from_an_identity_header_and_junk_is_refused() {
+        assert_eq!(
+            identity_user("\"Alice\" <sip:+8613800138000@carrier.test;user=phone>").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(
+            identity_user("<tel:+861085551234>").as_deref(),
+            Some("+861085551234")
+        );
+        assert_eq!(
+            identity_user("<sip:02150001@10.0.0.1>;party=calling;privacy=off").as_deref(),
+            Some("02150001")
+        );
+        assert_eq!(identity_user("sip:1234@h").as_deref(), Some("1234"));
+        // Not a number we would route or log as one.
+        assert_eq!(identity_user("<sip:a'b@h>"), None);
+        assert_eq!(identity_user("<http://x>"), None);
+        assert_eq!(identity_user("<sip:@h>"), None);
+    }
+}
