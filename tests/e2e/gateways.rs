@@ -596,3 +596,130 @@ async fn demo_extensions_get_random_passwords_written_for_the_owner_only() {
     let mut guess = Ua::new("1001", "sb-demo-1234", server.sip_addr()).await;
     assert_ne!(guess.register(60).await.status, Some(200));
 }
+
+/// A real SIP server as the carrier: Debian's Kamailio with
+/// tests/kamailio/carrier.cfg (a registrar challenging REGISTER, a proxy
+/// challenging the account's INVITEs and relaying them to `far_port`, and
+/// routing calls for the account to the Contact it registered). Stopped
+/// (SIGTERM, which ends its children too) when dropped.
+struct Kamailio {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Kamailio {
+    fn start(name: &str, user: &str, password: &str, far_port: u16) -> Kamailio {
+        let port = free_udp_port();
+        let dir = crate::harness::artifacts().join("kamailio").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("kamailio dir");
+        let cfg =
+            std::fs::read_to_string(crate::harness::root().join("tests/kamailio/carrier.cfg"))
+                .expect("tests/kamailio/carrier.cfg")
+                .replace("@LISTEN_PORT@", &port.to_string())
+                .replace("@USER@", user)
+                .replace("@PASSWORD@", password)
+                .replace("@FAR_PORT@", &far_port.to_string());
+        let cfg_path = dir.join("kamailio.cfg");
+        std::fs::write(&cfg_path, cfg).expect("write kamailio.cfg");
+        let log = dir.join("kamailio.log");
+        let out = std::fs::File::create(&log).expect("kamailio log");
+        let child = std::process::Command::new("kamailio")
+            .arg("-f")
+            .arg(&cfg_path)
+            .args(["-DD", "-E", "-w"])
+            .arg(&dir)
+            .arg("-P")
+            .arg(dir.join("kamailio.pid"))
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("start kamailio (Debian package kamailio)");
+        // Listening once the port is taken.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kamailio did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Kamailio { child, port, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn kamailio_as_the_carrier_registers_us_and_carries_calls_both_ways() {
+    let server = start("gw_kamailio");
+    let far_port = free_udp_port();
+    let kamailio = Kamailio::start("gw_kamailio", "02150001", "kam-pw", far_port);
+    let mut g = gateway("primary", Mode::Uni, kamailio.port);
+    g.username = "02150001".into();
+    g.password = "kam-pw".into();
+    g.expire_secs = 300;
+    add_gateway(&server, &g).await;
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "primary", |v| {
+        v == 1.0
+    });
+    assert_eq!(reged, 1.0, "{}\n{}", server.log_tail(30), kamailio.log());
+
+    // Out: Kamailio challenges our INVITE (407) and relays it to the far end.
+    let far = Sipp::new("gw_kamailio_far", "uas_answer")
+        .port(far_port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = phone.invite("0555", &sdp(rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, kamailio.log());
+    assert_eq!(
+        phone.bye(&mut dialog.expect("dialog")).await.status,
+        Some(200)
+    );
+    far.wait().await.assert_success(1);
+
+    // In: a call for our account reaches Kamailio, which sends it to the
+    // Contact we registered; the DID in To picks the extension.
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let answering = async {
+        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
+        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    };
+    let caller = Sipp::new("gw_kamailio_in", "carrier_inbound")
+        .remote(std::net::SocketAddr::from(([127, 0, 0, 1], kamailio.port)))
+        .users(&[("13800138000", "02150001")])
+        .service("62620668")
+        .pause_ms(500)
+        .media("127.0.0.1", server.ports.media_port(7));
+    let (result, _) = tokio::join!(caller.run(), answering);
+    result.assert_success(1);
+    let cdrs = server.wait_cdrs(2).await;
+    assert!(
+        cdrs.iter()
+            .any(|c| c.direction == "outbound" && c.callee == "0555"),
+        "{cdrs:?}"
+    );
+    assert!(
+        cdrs.iter().any(|c| c.direction == "inbound"
+            && c.callee == "62620668"
+            && c.caller == "13800138000"),
+        "{cdrs:?}"
+    );
+}
