@@ -6,7 +6,7 @@
 use crate::parse::MAX_MESSAGE_SIZE;
 use crate::peer::Peer;
 use crate::transaction::{TransactionLayer, TuEvent, TxConfig, TxId};
-use crate::transport::{Received, SipStats, TcpLimits, Transports};
+use crate::transport::{Received, SipStats, TcpLimits, TlsSettings, Transports};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -124,8 +124,10 @@ pub struct EndpointConfig {
     pub timers: TxConfig,
     /// Log every SIP message (at info level, target "sip").
     pub log_messages: bool,
-    /// Caps and timeouts of SIP over TCP.
+    /// Caps and timeouts of SIP over TCP (and TLS).
     pub tcp: TcpLimits,
+    /// SIP over TLS: the listener, if any, and how servers are verified.
+    pub tls: TlsSettings,
 }
 
 /// A cloneable handle the TU uses to send.
@@ -133,6 +135,9 @@ pub struct EndpointConfig {
 pub struct Endpoint {
     cmd: mpsc::UnboundedSender<Command>,
     local: SocketAddr,
+    /// The transports, for what is not the driver's business (the TLS
+    /// listener's address, TLS server names). Sending goes through the driver.
+    transports: Transports,
     stats: Arc<SipStats>,
     transactions: Arc<AtomicUsize>,
 }
@@ -171,6 +176,7 @@ impl Endpoint {
                         thread_stats,
                         cfg.log_messages,
                         cfg.tcp.clone(),
+                        cfg.tls.clone(),
                     )
                     .await
                     {
@@ -180,7 +186,7 @@ impl Endpoint {
                             return;
                         }
                     };
-                    let _ = ready_tx.send(Ok(transports.local_addr()));
+                    let _ = ready_tx.send(Ok(transports.clone()));
                     let driver = Driver {
                         layer: TransactionLayer::new(cfg.timers.clone()),
                         transports,
@@ -192,12 +198,13 @@ impl Endpoint {
                     driver.run(in_rx, cmd_rx).await;
                 });
             })?;
-        let local = ready_rx
+        let transports = ready_rx
             .await
             .map_err(|_| std::io::Error::other("SIP endpoint thread ended before binding"))??;
         Ok(Endpoint {
             cmd: cmd_tx,
-            local,
+            local: transports.local_addr(),
+            transports,
             stats,
             transactions,
         })
@@ -211,6 +218,17 @@ impl Endpoint {
     /// The bound local address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Where the TLS listener is bound, if this endpoint has one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.transports.tls_local_addr()
+    }
+
+    /// The name a TLS server at `addr` must prove (the configured host of a
+    /// gateway); see [`Transports::set_tls_name`].
+    pub fn set_tls_name(&self, addr: SocketAddr, host: &str) -> Result<(), String> {
+        self.transports.set_tls_name(addr, host)
     }
 
     /// Transport counters.

@@ -12,12 +12,14 @@ pub enum TransportKind {
     Udp,
     /// A stream: reliable, so retransmission timers are not armed.
     Tcp,
+    /// TLS over TCP (RFC 3261 §26, `sips:` and `;transport=tls`): a stream too.
+    Tls,
 }
 
 impl TransportKind {
     /// Reliable transports need no retransmissions (RFC 3261 17.1.1.2 and 17.1.2.2).
     pub fn is_reliable(self) -> bool {
-        matches!(self, TransportKind::Tcp)
+        matches!(self, TransportKind::Tcp | TransportKind::Tls)
     }
 
     /// The token used in a Via header (`SIP/2.0/UDP`).
@@ -25,6 +27,7 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
 }
@@ -39,7 +42,7 @@ impl fmt::Display for TransportKind {
 /// Responses go back to the peer a request came from (RFC 3581 symmetric response).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Peer {
-    /// UDP or TCP.
+    /// UDP, TCP or TLS.
     pub transport: TransportKind,
     /// The remote address (the real source address, not what the message claims).
     pub addr: SocketAddr,
@@ -58,6 +61,14 @@ impl Peer {
     pub fn tcp(addr: SocketAddr) -> Self {
         Peer {
             transport: TransportKind::Tcp,
+            addr,
+        }
+    }
+
+    /// A TLS peer.
+    pub fn tls(addr: SocketAddr) -> Self {
+        Peer {
+            transport: TransportKind::Tls,
             addr,
         }
     }

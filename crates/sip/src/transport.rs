@@ -1,4 +1,4 @@
-//! UDP and TCP transports (tokio). They frame and parse messages, answer what
+//! UDP, TCP and TLS transports (tokio). They frame and parse messages, answer what
 //! cannot be parsed, and hand parsed messages to the endpoint driver.
 //!
 //! Parsing happens here, in the receive tasks, so it runs in parallel with the
@@ -10,19 +10,96 @@
 //! started and for silence, and a cap on what waits to be written to a peer
 //! that does not read. Refusals and failures are counted in [`SipStats`] and
 //! logged at most once per [`LOG_EVERY`].
+//!
+//! TLS (RFC 3261 §26) is TCP with a rustls session in between: the same
+//! framing, caps and deadlines; the handshake must finish within the
+//! first-message deadline. Connections we open verify the server's
+//! certificate against the name given with [`Transports::set_tls_name`] (the
+//! gateway's host), or its IP address when none was given.
 
 use crate::parse::{find_head_end, parse_message, MAX_MESSAGE_SIZE};
 use crate::peer::{Peer, Transmit, TransportKind};
 use bytes::{Buf, Bytes, BytesMut};
 use dashmap::DashMap;
+use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// Settings of SIP over TLS for one set of transports.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    /// Where to accept TLS connections, and with which certificate; None:
+    /// TLS only for connections we open.
+    pub listen: Option<TlsListen>,
+    /// How servers we connect to are verified.
+    pub client: Arc<rustls::ClientConfig>,
+}
+
+/// A TLS listener: its address and the server side of the handshake.
+#[derive(Clone, Debug)]
+pub struct TlsListen {
+    /// Address to accept on (port 0: any free port).
+    pub bind: SocketAddr,
+    /// Certificate chain and key offered to clients.
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+impl TlsSettings {
+    /// Client side only, verifying servers against the Mozilla roots
+    /// (webpki-roots): what gateways on the public Internet present.
+    pub fn client_only() -> Result<TlsSettings, rustls::Error> {
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Ok(TlsSettings {
+            listen: None,
+            client: Arc::new(client_config(roots)?),
+        })
+    }
+}
+
+/// The ring provider, named explicitly so no other crate's choice of a
+/// process-wide default can change what SIP uses.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client configuration that trusts `roots`.
+pub fn client_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, rustls::Error> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A server configuration from PEM text: the certificate chain (leaf first)
+/// and its private key. Errors say what is wrong with which part.
+pub fn server_config_from_pem(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificate: {e}"))?;
+    if certs.is_empty() {
+        return Err("certificate: no CERTIFICATE block in the PEM text".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("private key: {e}"))?;
+    rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("certificate and key: {e}"))
+}
 /// Counters every transport updates; exported as metrics by the engine.
 #[derive(Default, Debug)]
 pub struct SipStats {
@@ -58,6 +135,9 @@ pub struct SipStats {
     pub tcp_send_overflows: AtomicU64,
     /// `accept` failures (typically "Too many open files").
     pub tcp_accept_errors: AtomicU64,
+    /// TLS handshakes that failed or timed out, accepted and opened (plain
+    /// text on the TLS port, an unknown certificate).
+    pub tls_handshake_errors: AtomicU64,
 }
 
 /// Limits of SIP over TCP, per transport (one SIP profile).
@@ -150,13 +230,25 @@ struct Logs {
     accept: Mutex<LogLimit>,
     refused: Mutex<LogLimit>,
     overflow: Mutex<LogLimit>,
+    handshake: Mutex<LogLimit>,
 }
 
-/// Everything needed to send: the UDP socket and the table of TCP connections.
+/// The TLS side of [`Transports`].
+struct Tls {
+    connector: TlsConnector,
+    /// Names to verify servers' certificates against, by address.
+    names: DashMap<SocketAddr, ServerName<'static>>,
+    /// Where the TLS listener is bound, if there is one.
+    local: Option<SocketAddr>,
+}
+
+/// Everything needed to send: the UDP socket and the table of stream
+/// (TCP and TLS) connections.
 #[derive(Clone)]
 pub struct Transports {
     udp: Arc<UdpSocket>,
-    tcp: Arc<DashMap<SocketAddr, Conn>>,
+    tcp: Arc<DashMap<Peer, Conn>>,
+    tls: Arc<Tls>,
     stats: Arc<SipStats>,
     log_messages: bool,
     inbound: InboundTx,
@@ -167,20 +259,38 @@ pub struct Transports {
 }
 
 impl Transports {
-    /// Bind UDP and TCP on `addr` and start receiving. Parsed messages go to `inbound`.
+    /// Bind UDP and TCP on `addr` (and TLS where `tls` says) and start
+    /// receiving. Parsed messages go to `inbound`.
     pub async fn bind(
         addr: SocketAddr,
         inbound: InboundTx,
         stats: Arc<SipStats>,
         log_messages: bool,
         limits: TcpLimits,
+        tls: TlsSettings,
     ) -> std::io::Result<Transports> {
         let udp = bind_udp(addr)?;
         let local = udp.local_addr()?;
         let listener = TcpListener::bind(local).await?;
+        let tls_listener = match &tls.listen {
+            Some(l) => {
+                let listener = TcpListener::bind(l.bind).await?;
+                Some((listener, TlsAcceptor::from(l.server.clone())))
+            }
+            None => None,
+        };
+        let tls_local = match &tls_listener {
+            Some((l, _)) => Some(l.local_addr()?),
+            None => None,
+        };
         let t = Transports {
             udp: Arc::new(udp),
             tcp: Arc::new(DashMap::new()),
+            tls: Arc::new(Tls {
+                connector: TlsConnector::from(tls.client),
+                names: DashMap::new(),
+                local: tls_local,
+            }),
             stats,
             log_messages,
             inbound,
@@ -189,13 +299,31 @@ impl Transports {
             limits: Arc::new(limits),
             logs: Arc::default(),
         };
-        tokio::spawn(t.clone().accept_loop(listener));
+        tokio::spawn(t.clone().accept_loop(listener, None));
+        if let Some((listener, acceptor)) = tls_listener {
+            tokio::spawn(t.clone().accept_loop(listener, Some(acceptor)));
+        }
         Ok(t)
     }
 
     /// The bound address (useful when the port was 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The address the TLS listener is bound to, if there is one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.local
+    }
+
+    /// The name to verify the certificate of the TLS server at `addr`
+    /// against (the host a gateway was configured with). Without one, the
+    /// certificate must name the IP address. An unusable name is refused.
+    pub fn set_tls_name(&self, addr: SocketAddr, host: &str) -> Result<(), String> {
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host:?} is no TLS server name: {e}"))?;
+        self.tls.names.insert(addr, name);
+        Ok(())
     }
 
     /// Put a message on the wire. Never blocks the caller for long: UDP uses a
@@ -225,34 +353,37 @@ impl Transports {
                     tracing::debug!("udp send to {} failed: {e}", t.peer.addr);
                 }
             },
-            TransportKind::Tcp => match self.queue_tcp(t.peer.addr, t.payload.clone()) {
-                Some(Ok(())) => {
-                    self.stats.messages_out.fetch_add(1, Relaxed);
+            TransportKind::Tcp | TransportKind::Tls => {
+                match self.queue_tcp(t.peer, t.payload.clone()) {
+                    Some(Ok(())) => {
+                        self.stats.messages_out.fetch_add(1, Relaxed);
+                    }
+                    // The peer stopped reading: it was disconnected, and opening
+                    // a new connection to it would only start over.
+                    Some(Err(QueueError::Full)) => {
+                        self.stats.send_errors.fetch_add(1, Relaxed);
+                    }
+                    Some(Err(QueueError::Closed)) | None => {
+                        // No connection to that peer yet: open one (we are the client).
+                        let me = self.clone();
+                        tokio::spawn(async move { me.connect_and_send(t).await });
+                    }
                 }
-                // The peer stopped reading: it was disconnected, and opening
-                // a new connection to it would only start over.
-                Some(Err(QueueError::Full)) => {
-                    self.stats.send_errors.fetch_add(1, Relaxed);
-                }
-                Some(Err(QueueError::Closed)) | None => {
-                    // No connection to that peer yet: open one (we are the client).
-                    let me = self.clone();
-                    tokio::spawn(async move { me.connect_and_send(t).await });
-                }
-            },
+            }
         }
     }
 
-    /// Queue `payload` on the connection to `addr`, if there is one. A full
-    /// queue drops the connection (counted and logged).
-    fn queue_tcp(&self, addr: SocketAddr, payload: Bytes) -> Option<Result<(), QueueError>> {
+    /// Queue `payload` on the stream connection to `peer`, if there is one.
+    /// A full queue drops the connection (counted and logged).
+    fn queue_tcp(&self, peer: Peer, payload: Bytes) -> Option<Result<(), QueueError>> {
+        let addr = peer.addr;
         let r = self
             .tcp
-            .get(&addr)
+            .get(&peer)
             .map(|c| c.enqueue(payload, self.limits.send_queue_bytes))?;
         if let Err(QueueError::Full) = r {
             // The guard of `get` is released: removing now cannot deadlock.
-            self.tcp.remove(&addr);
+            self.tcp.remove(&peer);
             self.stats.tcp_send_overflows.fetch_add(1, Relaxed);
             if let Some(skipped) = lock(&self.logs.overflow).allow(Instant::now()) {
                 tracing::warn!(
@@ -267,17 +398,43 @@ impl Transports {
     }
 
     async fn connect_and_send(self, t: Transmit) {
-        match TcpStream::connect(t.peer.addr).await {
-            Ok(stream) => {
-                self.clone().start_connection(stream, t.peer.addr, None);
-                if let Some(Ok(())) = self.queue_tcp(t.peer.addr, t.payload) {
-                    self.stats.messages_out.fetch_add(1, Relaxed);
-                }
-            }
+        let stream = match TcpStream::connect(t.peer.addr).await {
+            Ok(stream) => stream,
             Err(e) => {
                 self.stats.send_errors.fetch_add(1, Relaxed);
                 tracing::debug!("tcp connect to {} failed: {e}", t.peer.addr);
+                return;
             }
+        };
+        let _ = stream.set_nodelay(true);
+        if t.peer.transport == TransportKind::Tls {
+            let name = match self.tls.names.get(&t.peer.addr) {
+                Some(n) => n.clone(),
+                None => ServerName::IpAddress(t.peer.addr.ip().into()),
+            };
+            let handshake = self.tls.connector.connect(name, stream);
+            match tokio::time::timeout(self.limits.first_message_timeout, handshake).await {
+                Ok(Ok(tls)) => self.clone().start_connection(tls, t.peer, None),
+                Ok(Err(e)) => return self.tls_failed(t.peer.addr, &e.to_string()),
+                Err(_) => return self.tls_failed(t.peer.addr, "handshake timed out"),
+            }
+        } else {
+            self.clone().start_connection(stream, t.peer, None);
+        }
+        if let Some(Ok(())) = self.queue_tcp(t.peer, t.payload) {
+            self.stats.messages_out.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A TLS handshake with `addr` failed: counted, and logged at most once
+    /// per [`LOG_EVERY`] (anyone can make them fail).
+    fn tls_failed(&self, addr: SocketAddr, why: &str) {
+        self.stats.tls_handshake_errors.fetch_add(1, Relaxed);
+        if let Some(skipped) = lock(&self.logs.handshake).allow(Instant::now()) {
+            tracing::info!(
+                "tls handshake with {addr} failed: {why}{}",
+                suppressed(skipped)
+            );
         }
     }
 
@@ -300,8 +457,8 @@ impl Transports {
     fn handle_bytes(&self, data: &[u8], from: Peer) -> Arrived {
         // Keep-alives (RFC 5626 CRLF pings and stray whitespace) are not messages.
         if data.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
-            if from.transport == TransportKind::Tcp && data.starts_with(b"\r\n\r\n") {
-                let _ = self.queue_tcp(from.addr, Bytes::from_static(b"\r\n"));
+            if from.transport.is_reliable() && data.starts_with(b"\r\n\r\n") {
+                let _ = self.queue_tcp(from, Bytes::from_static(b"\r\n"));
             }
             return Arrived::KeepAlive;
         }
@@ -341,11 +498,39 @@ impl Transports {
         }
     }
 
-    async fn accept_loop(self, listener: TcpListener) {
+    /// Accept TCP connections, or TLS ones with `tls`. TLS and TCP share
+    /// the caps.
+    async fn accept_loop(self, listener: TcpListener, tls: Option<TlsAcceptor>) {
+        let kind = if tls.is_some() { "tls" } else { "tcp" };
         loop {
             match listener.accept().await {
                 Ok((stream, addr)) => match self.admission.admit(addr.ip()) {
-                    Ok(admitted) => self.clone().start_connection(stream, addr, Some(admitted)),
+                    Ok(admitted) => {
+                        let _ = stream.set_nodelay(true);
+                        match &tls {
+                            None => self.clone().start_connection(
+                                stream,
+                                Peer::tcp(addr),
+                                Some(admitted),
+                            ),
+                            Some(acceptor) => {
+                                let me = self.clone();
+                                let handshake = acceptor.accept(stream);
+                                tokio::spawn(async move {
+                                    let limit = me.limits.first_message_timeout;
+                                    match tokio::time::timeout(limit, handshake).await {
+                                        Ok(Ok(tls)) => me.start_connection(
+                                            tls,
+                                            Peer::tls(addr),
+                                            Some(admitted),
+                                        ),
+                                        Ok(Err(e)) => me.tls_failed(addr, &e.to_string()),
+                                        Err(_) => me.tls_failed(addr, "handshake timed out"),
+                                    }
+                                });
+                            }
+                        }
+                    }
                     Err(refusal) => {
                         // Dropping the stream closes it before anything is read.
                         drop(stream);
@@ -365,7 +550,7 @@ impl Transports {
                         counter.fetch_add(1, Relaxed);
                         if let Some(skipped) = lock(&self.logs.refused).allow(Instant::now()) {
                             tracing::warn!(
-                                "tcp connection from {addr} to {} refused: {why}{}",
+                                "{kind} connection from {addr} to {} refused: {why}{}",
                                 self.local,
                                 suppressed(skipped)
                             );
@@ -378,7 +563,7 @@ impl Transports {
                     self.stats.tcp_accept_errors.fetch_add(1, Relaxed);
                     if let Some(skipped) = lock(&self.logs.accept).allow(Instant::now()) {
                         tracing::warn!(
-                            "tcp accept on {} failed: {e}{}",
+                            "{kind} accept on {} failed: {e}{}",
                             self.local,
                             suppressed(skipped)
                         );
@@ -392,9 +577,12 @@ impl Transports {
     /// Register a connection and run its reader and writer tasks. `admitted`
     /// is the accepted connection's place under the caps (None for the
     /// connections we open); it is given back when the connection ends.
-    fn start_connection(self, stream: TcpStream, addr: SocketAddr, admitted: Option<Admission>) {
-        let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+    fn start_connection<S>(self, stream: S, peer: Peer, admitted: Option<Admission>)
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let addr = peer.addr;
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
         let queued = Arc::new(AtomicUsize::new(0));
         let (close, mut closed_w) = watch::channel(false);
@@ -402,7 +590,7 @@ impl Transports {
         let mut closed_r = close.subscribe();
         let writer = tx.clone();
         self.tcp.insert(
-            addr,
+            peer,
             Conn {
                 tx,
                 queued: queued.clone(),
@@ -421,7 +609,9 @@ impl Transports {
                     _ = closed_w.wait_for(|c| *c) => break,
                 };
                 tokio::select! {
-                    r = wr.write_all(&b) => if r.is_err() {
+                    // Flushing matters for TLS: the session may hold
+                    // records back otherwise (a no-op for plain TCP).
+                    r = async { wr.write_all(&b).await?; wr.flush().await } => if r.is_err() {
                         break;
                     },
                     _ = closed_w.wait_for(|c| *c) => break,
@@ -452,7 +642,7 @@ impl Transports {
                             Expiry::Idle => &self.stats.tcp_timeout_idle,
                         };
                         counter.fetch_add(1, Relaxed);
-                        tracing::debug!("closing tcp connection from {addr}: {}", expiry.describe());
+                        tracing::debug!("closing {} connection from {addr}: {}", peer.transport, expiry.describe());
                         break;
                     }
                     _ = closed_r.wait_for(|c| *c) => break,
@@ -460,7 +650,7 @@ impl Transports {
                 let now = Instant::now();
                 loop {
                     match frame(&mut buf) {
-                        Framed::Message(m) => match self.handle_bytes(&m, Peer::tcp(addr)) {
+                        Framed::Message(m) => match self.handle_bytes(&m, peer) {
                             Arrived::Message => clock.message(now),
                             Arrived::KeepAlive => clock.keepalive(now),
                             Arrived::Garbage => {}
@@ -468,7 +658,10 @@ impl Transports {
                         Framed::NeedMore => break,
                         Framed::Invalid(why) => {
                             self.stats.tcp_framing_errors.fetch_add(1, Relaxed);
-                            tracing::info!("closing tcp connection from {addr}: {why}");
+                            tracing::info!(
+                                "closing {} connection from {addr}: {why}",
+                                peer.transport
+                            );
                             break 'conn;
                         }
                     }
@@ -478,7 +671,7 @@ impl Transports {
             close.send_replace(true);
             self.stats.tcp_open.fetch_sub(1, Relaxed);
             // Only remove our own entry: a reconnect may already have replaced it.
-            self.tcp.remove_if(&addr, |_, c| c.tx.same_channel(&writer));
+            self.tcp.remove_if(&peer, |_, c| c.tx.same_channel(&writer));
         });
     }
 }
@@ -955,5 +1148,207 @@ mod tests {
     fn refuses_stream_without_content_length() {
         let mut b = BytesMut::from(&b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n"[..]);
         assert!(matches!(frame(&mut b), Framed::Invalid(_)));
+    }
+}
+
+/// SIP over TLS with real rustls sessions on loopback, certificates made
+/// by rcgen for each test.
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use rustls::pki_types::CertificateDer;
+    use tokio::time::timeout;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A self-signed certificate for 127.0.0.1 and "localhost", and a
+    /// server configuration offering it.
+    fn server_cert() -> (CertificateDer<'static>, Arc<rustls::ServerConfig>) {
+        let ck = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .expect("certificate");
+        let server = server_config_from_pem(
+            ck.cert.pem().as_bytes(),
+            ck.key_pair.serialize_pem().as_bytes(),
+        )
+        .expect("server config");
+        (ck.cert.der().clone(), Arc::new(server))
+    }
+
+    fn trusting(cert: &CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.clone()).expect("root");
+        Arc::new(client_config(roots).expect("client config"))
+    }
+
+    async fn bind(
+        listen: Option<Arc<rustls::ServerConfig>>,
+        client: Arc<rustls::ClientConfig>,
+    ) -> (Transports, mpsc::UnboundedReceiver<Received>, Arc<SipStats>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(SipStats::default());
+        let tls = TlsSettings {
+            listen: listen.map(|server| TlsListen {
+                bind: "127.0.0.1:0".parse().expect("addr"),
+                server,
+            }),
+            client,
+        };
+        let t = Transports::bind(
+            "127.0.0.1:0".parse().expect("addr"),
+            tx,
+            stats.clone(),
+            false,
+            TcpLimits {
+                first_message_timeout: Duration::from_secs(2),
+                ..TcpLimits::default()
+            },
+            tls,
+        )
+        .await
+        .expect("bind");
+        (t, rx, stats)
+    }
+
+    fn options(n: u32) -> Bytes {
+        Bytes::from(format!(
+            "OPTIONS sip:srv@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bKt{n}\r\n\
+             From: <sip:c@127.0.0.1>;tag=1\r\nTo: <sip:srv@127.0.0.1>\r\nCall-ID: tls{n}\r\n\
+             CSeq: {n} OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        ))
+    }
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+        timeout(WAIT, rx.recv())
+            .await
+            .expect("a message in time")
+            .expect("channel open")
+    }
+
+    #[tokio::test]
+    async fn requests_and_answers_share_one_verified_connection() {
+        let (cert, server_cfg) = server_cert();
+        let (server, mut server_rx, server_stats) = bind(Some(server_cfg), trusting(&cert)).await;
+        let (client, mut client_rx, client_stats) = bind(None, trusting(&cert)).await;
+        let tls_addr = server.tls_local_addr().expect("tls listener");
+        assert_ne!(tls_addr, server.local_addr());
+
+        let to = Peer::tls(tls_addr);
+        client.send(Transmit {
+            peer: to,
+            payload: options(1),
+        });
+        let first = next(&mut server_rx).await;
+        assert_eq!(first.from.transport, TransportKind::Tls);
+        client.send(Transmit {
+            peer: to,
+            payload: options(2),
+        });
+        let second = next(&mut server_rx).await;
+        assert_eq!(
+            second.from, first.from,
+            "the second request reused the connection"
+        );
+        assert_eq!(client_stats.tcp_open.load(Relaxed), 1);
+        assert_eq!(server_stats.tcp_open.load(Relaxed), 1);
+
+        // The server answers over the connection the request came on.
+        let answer = Bytes::from_static(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bKt1\r\n\
+              From: <sip:c@127.0.0.1>;tag=1\r\nTo: <sip:srv@127.0.0.1>;tag=2\r\n\
+              Call-ID: tls1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        );
+        server.send(Transmit {
+            peer: first.from,
+            payload: answer,
+        });
+        let got = next(&mut client_rx).await;
+        assert_eq!(got.from, to);
+        assert!(matches!(got.msg, rsip::SipMessage::Response(_)));
+        assert_eq!(server_stats.tls_handshake_errors.load(Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn messages_are_framed_across_and_within_tls_records() {
+        let (cert, server_cfg) = server_cert();
+        let (server, mut server_rx, _) = bind(Some(server_cfg), trusting(&cert)).await;
+        let tls_addr = server.tls_local_addr().expect("tls listener");
+        let tcp = TcpStream::connect(tls_addr).await.expect("connect");
+        let connector = TlsConnector::from(trusting(&cert));
+        let name = ServerName::try_from("localhost").expect("name");
+        let mut s = connector.connect(name, tcp).await.expect("handshake");
+        // Two messages in one write, then one cut in three writes.
+        let mut two = options(1).to_vec();
+        two.extend_from_slice(&options(2));
+        s.write_all(&two).await.expect("write");
+        s.flush().await.expect("flush");
+        let third = options(3);
+        for part in [&third[..10], &third[10..60], &third[60..]] {
+            s.write_all(part).await.expect("write");
+            s.flush().await.expect("flush");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for n in 1..=3 {
+            let r = next(&mut server_rx).await;
+            let rsip::SipMessage::Request(req) = r.msg else {
+                panic!("expected a request");
+            };
+            assert!(req.to_string().contains(&format!("Call-ID: tls{n}\r\n")));
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_text_and_untrusted_peers_fail_the_handshake_harmlessly() {
+        let (cert, server_cfg) = server_cert();
+        let (server, mut server_rx, server_stats) = bind(Some(server_cfg), trusting(&cert)).await;
+        let tls_addr = server.tls_local_addr().expect("tls listener");
+
+        // Plain SIP on the TLS port: no handshake, the connection is closed.
+        let mut plain = TcpStream::connect(tls_addr).await.expect("connect");
+        plain.write_all(&options(1)).await.expect("write");
+        let mut buf = [0u8; 64];
+        let n = timeout(WAIT, plain.read(&mut buf))
+            .await
+            .expect("closed in time");
+        assert!(
+            matches!(n, Ok(0) | Err(_)) || buf.starts_with(&[0x15]),
+            "alert or close"
+        );
+
+        // A client that trusts another certificate refuses ours; nothing is
+        // delivered and the client counts the failure.
+        let (other, _) = server_cert();
+        let (client, _client_rx, client_stats) = bind(None, trusting(&other)).await;
+        client.send(Transmit {
+            peer: Peer::tls(tls_addr),
+            payload: options(2),
+        });
+        let until = Instant::now() + WAIT;
+        while client_stats.tls_handshake_errors.load(Relaxed) == 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(client_stats.tls_handshake_errors.load(Relaxed), 1);
+        assert_eq!(client_stats.tcp_open.load(Relaxed), 0);
+
+        // Silence after connecting: dropped at the first-message deadline.
+        let silent = TcpStream::connect(tls_addr).await.expect("connect");
+        let until = Instant::now() + WAIT;
+        while server_stats.tls_handshake_errors.load(Relaxed) < 3 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(server_stats.tls_handshake_errors.load(Relaxed) >= 3);
+        drop(silent);
+
+        // The listener still serves a good client.
+        let (good, _good_rx, _) = bind(None, trusting(&cert)).await;
+        good.send(Transmit {
+            peer: Peer::tls(tls_addr),
+            payload: options(3),
+        });
+        let r = next(&mut server_rx).await;
+        assert_eq!(r.from.transport, TransportKind::Tls);
+        assert_eq!(server_stats.tcp_open.load(Relaxed), 1);
     }
 }
