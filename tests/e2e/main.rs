@@ -24,6 +24,7 @@ mod security_media;
 mod security_tcp;
 mod security_web;
 mod softphones;
+mod tls;
 mod transfer;
 mod voice;
 mod web;

@@ -26,7 +26,7 @@ use anyhow::Context as _;
 use sip::auth::{Algorithm, DigestServer};
 use sip::endpoint::{Endpoint, EndpointConfig};
 use sip::transaction::TxConfig;
-use sip::transport::SipStats;
+use sip::transport::{SipStats, TlsSettings};
 use sip::{Peer, TransportKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -94,18 +94,31 @@ impl Engine {
         warn_tcp_keepalive(&cfg);
         let internal_stats = Arc::new(SipStats::default());
         let external_stats = Arc::new(SipStats::default());
-        let ep_cfg = |port: u16| EndpointConfig {
+        let (internal_tls, external_tls) = crate::sip::tls::settings(&cfg)?;
+        let ep_cfg = |port: u16, tls: TlsSettings| EndpointConfig {
             bind: SocketAddr::new(cfg.server.bind, port),
             timers: timers.clone(),
             log_messages: cfg.server.log_sip,
             tcp: cfg.sip.tcp.limits(),
+            tls,
         };
-        let internal = Endpoint::start(ep_cfg(cfg.server.sip_port), internal_stats.clone())
-            .await
-            .with_context(|| format!("binding SIP port {}", cfg.server.sip_port))?;
-        let external = Endpoint::start(ep_cfg(cfg.server.trunk_port), external_stats.clone())
-            .await
-            .with_context(|| format!("binding trunk port {}", cfg.server.trunk_port))?;
+        let internal = Endpoint::start(
+            ep_cfg(cfg.server.sip_port, internal_tls),
+            internal_stats.clone(),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "binding SIP port {} (TLS port {})",
+                cfg.server.sip_port, cfg.sip.tls_port
+            )
+        })?;
+        let external = Endpoint::start(
+            ep_cfg(cfg.server.trunk_port, external_tls),
+            external_stats.clone(),
+        )
+        .await
+        .with_context(|| format!("binding trunk port {}", cfg.server.trunk_port))?;
 
         let algorithms: Vec<Algorithm> = cfg
             .sip
@@ -202,8 +215,12 @@ impl Engine {
         ));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tokio::spawn(crate::sip::keepalive::run(ctx.clone(), edge.clone()));
+        let tls = match ctx.internal.tls_local_addr() {
+            Some(a) => format!(", TLS {a}"),
+            None => String::new(),
+        };
         tracing::info!(
-            "switchboard ready: SIP {} (internal), {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
+            "switchboard ready: SIP {} (internal){tls}, {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),
             ctx.external.local_addr()
         );
@@ -702,6 +719,12 @@ impl Engine {
             sum(|s| &s.tcp_accept_errors),
         );
         e.metric(
+            "switchboard_sip_tls_handshake_errors_total",
+            "counter",
+            "SIP TLS handshakes that failed or timed out (plain text on the TLS port, untrusted certificates).",
+            sum(|s| &s.tls_handshake_errors),
+        );
+        e.metric(
             "switchboard_cdrs_written_total",
             "counter",
             "CDR rows written.",
@@ -1169,6 +1192,7 @@ fn parse_source(s: &str) -> Option<Peer> {
     let transport = match t {
         "udp" => TransportKind::Udp,
         "tcp" => TransportKind::Tcp,
+        "tls" => TransportKind::Tls,
         _ => return None,
     };
     Some(Peer { transport, addr })

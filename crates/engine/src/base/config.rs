@@ -92,8 +92,18 @@ pub struct SipConfig {
     pub ping_secs: u64,
     /// Server / User-Agent header value ("" sends none).
     pub user_agent: String,
-    /// Caps and timeouts of SIP over TCP (`[sip.tcp]`).
+    /// Caps and timeouts of SIP over TCP (`[sip.tcp]`); TLS connections
+    /// are held to the same ones.
     pub tcp: SipTcpConfig,
+    /// Port of SIP over TLS for phones (internal profile); 0: no TLS
+    /// listener. Gateways with `transport = tls` work either way.
+    pub tls_port: u16,
+    /// PEM file of the TLS certificate chain (leaf first). With neither
+    /// this nor `tls_key`, a self-signed certificate is made on first run
+    /// in `<data_dir>/tls/`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the TLS certificate's private key.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Caps and timeouts of SIP over TCP, per profile (5060 and 5080 each).
@@ -487,6 +497,11 @@ impl Default for SipConfig {
             ping_secs: 0,
             user_agent: sip::message::DEFAULT_USER_AGENT.into(),
             tcp: SipTcpConfig::default(),
+            // Off unless configured: tests and second instances would
+            // otherwise collide on 5061 (conf/switchboard.toml turns it on).
+            tls_port: 0,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -591,6 +606,20 @@ impl Config {
             anyhow::bail!(
                 "recording.rate: {} is not 8000 or 16000",
                 self.recording.rate
+            );
+        }
+        if self.sip.tls_cert.is_some() != self.sip.tls_key.is_some() {
+            anyhow::bail!(
+                "sip.tls_cert and sip.tls_key: give both, or neither for a self-signed certificate"
+            );
+        }
+        if self.sip.tls_port != 0
+            && (self.sip.tls_port == self.server.sip_port
+                || self.sip.tls_port == self.server.trunk_port)
+        {
+            anyhow::bail!(
+                "sip.tls_port: {} is taken by the SIP or trunk port (TCP)",
+                self.sip.tls_port
             );
         }
         if self.sip.min_expires > self.sip.max_expires {

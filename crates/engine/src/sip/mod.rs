@@ -6,7 +6,8 @@
 //! password-guessing guard ([`auth_guard`]), the trunk access list,
 //! blacklist and number pool ([`voice_lists`]), keep-alive pings to
 //! registered phones ([`keepalive`]), and the gateways' registration
-//! client ([`trunk_client`]: REGISTER and OPTIONS towards carriers).
+//! client ([`trunk_client`]: REGISTER and OPTIONS towards carriers), and
+//! the certificates of SIP over TLS ([`tls`]).
 //!
 //! May use: the base layer and calls. It sits above calls because it
 //! starts them and hands them their requests; calls need only the tables it
@@ -17,6 +18,7 @@ pub mod auth_guard;
 pub mod keepalive;
 pub mod mwi;
 pub mod profile;
+pub mod tls;
 pub mod trunk_client;
 pub mod voice_lists;
 
