@@ -10,7 +10,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -56,18 +56,15 @@ async fn connect(server: &Server, tls: SocketAddr) -> TlsStream<TcpStream> {
         .expect("handshake with the server's own certificate")
 }
 
-/// A phone on one TLS connection: it reads whole messages off the stream.
-struct TlsPhone {
-    stream: TlsStream<TcpStream>,
+/// One end of a TLS connection (a phone, or a carrier in the gateway
+/// test): it reads whole messages off the stream.
+struct TlsPhone<S = TlsStream<TcpStream>> {
+    stream: S,
     buf: Vec<u8>,
     server: SocketAddr,
 }
 
-impl TlsPhone {
-    fn me(&self) -> SocketAddr {
-        self.stream.get_ref().0.local_addr().expect("local addr")
-    }
-
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsPhone<S> {
     async fn send(&mut self, msg: &str) {
         self.stream.write_all(msg.as_bytes()).await.expect("send");
         self.stream.flush().await.expect("flush");
@@ -100,6 +97,27 @@ impl TlsPhone {
             assert!(n > 0, "the server closed the TLS connection");
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// A response to `req` with these extra header lines.
+    async fn respond(&mut self, req: &Msg, status: &str, extra: &str) {
+        let mut r = format!("SIP/2.0 {status}\r\n");
+        for name in ["Via", "From", "Call-ID", "CSeq"] {
+            for v in req.headers_all(name) {
+                r.push_str(&format!("{name}: {v}\r\n"));
+            }
+        }
+        r.push_str(&format!(
+            "To: {};tag=tlspeer\r\n{extra}Content-Length: 0\r\n\r\n",
+            req.header("To").expect("To")
+        ));
+        self.send(&r).await;
+    }
+}
+
+impl TlsPhone {
+    fn me(&self) -> SocketAddr {
+        self.stream.get_ref().0.local_addr().expect("local addr")
     }
 
     fn register(&self, user: &str, cseq: u32, auth: &str) -> String {
@@ -234,4 +252,125 @@ async fn plain_text_and_junk_on_the_tls_port_are_dropped_harmlessly() {
     };
     let ok = phone.register_with_digest("1001", "secret").await;
     assert_eq!(ok.status, Some(200), "{}", ok.raw);
+}
+
+/// A carrier's TLS listener with a certificate for 127.0.0.1 made here;
+/// returns its PEM too.
+async fn carrier(name: &str) -> (tokio::net::TcpListener, tokio_rustls::TlsAcceptor, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .unwrap_or_else(|e| panic!("certificate of {name}: {e}"));
+    let cert = ck.cert.pem();
+    let certs = vec![ck.cert.der().clone()];
+    let key =
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(ck.key_pair.serialize_pem().as_bytes())
+            .expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    (
+        listener,
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        cert,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_registers_over_tls_to_a_carrier_it_verifies() {
+    use callcenter::gateway::config::{Gateway, Mode, Transport};
+    let (listener, acceptor, cert) = carrier("trusted").await;
+    let (untrusted, untrusted_acceptor, _) = carrier("untrusted").await;
+    let ca =
+        std::env::temp_dir().join(format!("switchboard-e2e-tls-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, cert).expect("write the carrier's CA");
+    let server = Server::builder("tls_gateway")
+        .config(&format!("[sip]\ntls_ca = {:?}", ca.display().to_string()))
+        .start();
+    let gateway = |name: &str, port: u16| {
+        let mut g = Gateway::new(name, Mode::Uni, "127.0.0.1");
+        g.port = port;
+        g.transport = Transport::Tls;
+        g.realm = "carrier.test".into();
+        g.username = "02150001".into();
+        g.password = "carrier-pw".into();
+        g
+    };
+    let store = server.store().await;
+    let carrier_addr = listener.local_addr().expect("addr");
+    store
+        .add_gateway(&gateway("tlscarrier", carrier_addr.port()))
+        .await
+        .expect("add gateway");
+
+    let (tcp, _) = tokio::time::timeout(STEP, listener.accept())
+        .await
+        .expect("the gateway connects in time")
+        .expect("accept");
+    let stream = tokio::time::timeout(STEP, acceptor.accept(tcp))
+        .await
+        .expect("handshake in time")
+        .expect("the gateway accepts the carrier's certificate");
+    let mut carrier = TlsPhone {
+        stream,
+        buf: Vec::new(),
+        server: carrier_addr,
+    };
+    let register = carrier.recv().await;
+    assert_eq!(
+        register.method.as_deref(),
+        Some("REGISTER"),
+        "{}",
+        register.raw
+    );
+    let via = register.header("Via").expect("Via");
+    assert!(
+        via.starts_with("SIP/2.0/TLS "),
+        "REGISTER over TLS says so: {via}"
+    );
+    let contact = register.header("Contact").expect("Contact").to_string();
+    assert!(contact.contains(";transport=tls"), "{contact}");
+    carrier
+        .respond(
+            &register,
+            "200 OK",
+            &format!("Contact: {contact}\r\nExpires: 120\r\n"),
+        )
+        .await;
+    let labels = "gateway=\"tlscarrier\"";
+    server.wait_metric("switchboard_gateway_registered", labels, |v| v == 1.0, STEP);
+
+    // A carrier whose certificate no trusted authority signed: the
+    // handshake fails, nothing is sent to it in clear.
+    let bad_port = untrusted.local_addr().expect("addr").port();
+    let refused = tokio::spawn(async move {
+        let (tcp, _) = untrusted.accept().await.expect("accept");
+        untrusted_acceptor.accept(tcp).await.is_err()
+    });
+    store
+        .add_gateway(&gateway("untrusted", bad_port))
+        .await
+        .expect("add gateway");
+    let failed = tokio::time::timeout(STEP, refused)
+        .await
+        .expect("the gateway tried in time")
+        .expect("carrier task");
+    assert!(failed, "the handshake with an unknown certificate fails");
+    server.wait_metric(
+        "switchboard_sip_tls_handshake_errors_total",
+        "",
+        |v| v >= 1.0,
+        STEP,
+    );
+    assert_eq!(
+        server.metric("switchboard_gateway_registered", "gateway=\"untrusted\""),
+        0.0
+    );
+    let _ = std::fs::remove_file(&ca);
 }

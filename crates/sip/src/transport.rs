@@ -55,13 +55,18 @@ impl TlsSettings {
     /// Client side only, verifying servers against the Mozilla roots
     /// (webpki-roots): what gateways on the public Internet present.
     pub fn client_only() -> Result<TlsSettings, rustls::Error> {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let roots = public_roots();
         Ok(TlsSettings {
             listen: None,
             client: Arc::new(client_config(roots)?),
         })
     }
+}
+
+/// The Mozilla root certificates (webpki-roots), compiled in, so
+/// verification does not depend on the host's certificate store.
+pub fn public_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned())
 }
 
 /// The ring provider, named explicitly so no other crate's choice of a
@@ -1341,8 +1346,26 @@ mod tls_tests {
         assert!(server_stats.tls_handshake_errors.load(Relaxed) >= 3);
         drop(silent);
 
-        // The listener still serves a good client.
+        // Trusted, but the certificate does not name the host the client
+        // was told to expect.
+        let (named, _named_rx, named_stats) = bind(None, trusting(&cert)).await;
+        named
+            .set_tls_name(tls_addr, "sip.example.com")
+            .expect("a name");
+        named.send(Transmit {
+            peer: Peer::tls(tls_addr),
+            payload: options(4),
+        });
+        let until = Instant::now() + WAIT;
+        while named_stats.tls_handshake_errors.load(Relaxed) == 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(named_stats.tls_handshake_errors.load(Relaxed), 1);
+        assert!(named.set_tls_name(tls_addr, "not a name!").is_err());
+
+        // The listener still serves a good client, verifying by name.
         let (good, _good_rx, _) = bind(None, trusting(&cert)).await;
+        good.set_tls_name(tls_addr, "localhost").expect("a name");
         good.send(Transmit {
             peer: Peer::tls(tls_addr),
             payload: options(3),

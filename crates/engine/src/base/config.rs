@@ -104,6 +104,9 @@ pub struct SipConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM file of the TLS certificate's private key.
     pub tls_key: Option<PathBuf>,
+    /// PEM file of more certificate authorities to trust for gateways over
+    /// TLS (a carrier's private CA), besides the Mozilla roots.
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Caps and timeouts of SIP over TCP, per profile (5060 and 5080 each).
@@ -502,6 +505,7 @@ impl Default for SipConfig {
             tls_port: 0,
             tls_cert: None,
             tls_key: None,
+            tls_ca: None,
         }
     }
 }

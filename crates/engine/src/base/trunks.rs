@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use callcenter::gateway::config::{parse_network, Gateway};
+use callcenter::gateway::config::{parse_network, Gateway, Transport};
 use callcenter::gateway::{GatewayStatus, Health, RegState};
 
 /// One gateway in force.
@@ -361,6 +361,35 @@ impl Trunks {
                 }
             })
             .collect()
+    }
+}
+
+/// Where a gateway is reached: `addr` over the gateway's transport.
+pub fn gateway_peer(def: &Gateway, addr: SocketAddr) -> sip::Peer {
+    match def.transport {
+        Transport::Udp => sip::Peer::udp(addr),
+        Transport::Tcp => sip::Peer::tcp(addr),
+        Transport::Tls => sip::Peer::tls(addr),
+    }
+}
+
+/// The URI parameter our Contact towards a gateway carries, so that what
+/// it sends us (in-dialog requests, calls to the registered Contact) uses
+/// the gateway's transport: "" for UDP, the default.
+pub fn contact_transport(def: &Gateway) -> &'static str {
+    match def.transport {
+        Transport::Udp => "",
+        Transport::Tcp => ";transport=tcp",
+        Transport::Tls => ";transport=tls",
+    }
+}
+
+/// The port a gateway address without one means: 5061 for TLS (RFC 3261
+/// §19.1.2), else 5060.
+pub fn default_port(def: &Gateway) -> u16 {
+    match def.transport {
+        Transport::Tls => 5061,
+        Transport::Udp | Transport::Tcp => 5060,
     }
 }
 

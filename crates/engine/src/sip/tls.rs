@@ -1,11 +1,12 @@
 //! The certificates of SIP over TLS: the configured PEM files, or a
 //! self-signed certificate made on first run and kept in `<data_dir>/tls/`
 //! (so phones that pinned it keep trusting it across restarts). Gateways'
-//! certificates are verified against the Mozilla roots (webpki-roots).
+//! certificates are verified against the Mozilla roots (webpki-roots) and
+//! the authorities in `sip.tls_ca`; there is no "accept any certificate".
 
 use crate::base::config::Config;
 use anyhow::Context;
-use sip::transport::{server_config_from_pem, TlsListen, TlsSettings};
+use sip::transport::{client_config, public_roots, server_config_from_pem, TlsListen, TlsSettings};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,10 @@ use std::sync::Arc;
 /// `sip.tls_port`, if not 0) and of the external one (client side only:
 /// gateways with `transport = tls`).
 pub fn settings(cfg: &Config) -> anyhow::Result<(TlsSettings, TlsSettings)> {
-    let external = TlsSettings::client_only().context("TLS client configuration")?;
+    let mut external = TlsSettings::client_only().context("TLS client configuration")?;
+    if let Some(ca) = &cfg.sip.tls_ca {
+        external.client = Arc::new(client_with_ca(ca)?);
+    }
     let mut internal = external.clone();
     if cfg.sip.tls_port != 0 {
         let (cert, key) = match (&cfg.sip.tls_cert, &cfg.sip.tls_key) {
@@ -38,6 +42,27 @@ pub fn settings(cfg: &Config) -> anyhow::Result<(TlsSettings, TlsSettings)> {
         });
     }
     Ok((internal, external))
+}
+
+/// A client configuration trusting the Mozilla roots and the PEM
+/// certificates in `ca`.
+fn client_with_ca(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let pem = std::fs::read(ca).with_context(|| format!("sip.tls_ca: reading {}", ca.display()))?;
+    let mut roots = public_roots();
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| anyhow::anyhow!("sip.tls_ca {}: {e}", ca.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| anyhow::anyhow!("sip.tls_ca {}: {e}", ca.display()))?;
+        added += 1;
+    }
+    if added == 0 {
+        anyhow::bail!("sip.tls_ca {}: no CERTIFICATE in it", ca.display());
+    }
+    client_config(roots).context("TLS client configuration")
 }
 
 /// The self-signed certificate in `<data_dir>/tls/`, made now if missing.
@@ -137,10 +162,10 @@ mod tests {
         std::fs::write(dir.join("k.pem"), "not a key").expect("write");
         cfg.sip.tls_cert = Some(dir.join("c.pem"));
         cfg.sip.tls_key = Some(dir.join("k.pem"));
-        let e = settings(&cfg).err().expect("refused").to_string();
+        let e = settings(&cfg).expect_err("refused").to_string();
         assert!(e.contains("sip.tls_cert"), "{e}");
         cfg.sip.tls_cert = Some(dir.join("missing.pem"));
-        let e = format!("{:#}", settings(&cfg).err().expect("refused"));
+        let e = format!("{:#}", settings(&cfg).expect_err("refused"));
         assert!(e.contains("missing.pem"), "{e}");
         cfg.sip.tls_port = 0;
         assert!(settings(&cfg).expect("no listener").0.listen.is_none());

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use callcenter::gateway::config::{parse_host_port, Gateway, Mode};
+use callcenter::gateway::config::{parse_host_port, Gateway, Mode, Transport};
 use callcenter::gateway::{
     Challenge, ChallengeToAnswer, GatewayAction, GatewayClient, GatewayConfig, PingConfig, PingId,
     RegAction, RegConfig, RegResponse, RegState, RequestId,
@@ -26,11 +26,10 @@ use rsip::{Header, Method};
 use sip::dialog::Dialog;
 use sip::endpoint::ClientEvent;
 use sip::message;
-use sip::peer::Peer;
 use tokio::sync::mpsc;
 
 use crate::base::context::Ctx;
-use crate::base::trunks::{describe, Trunk};
+use crate::base::trunks::{contact_transport, default_port, describe, gateway_peer, Trunk};
 
 /// Asks the running client to read the gateways again.
 #[derive(Clone, Debug)]
@@ -153,8 +152,8 @@ async fn load(
     let mut trunks = Vec::with_capacity(defs.len());
     let mut next: HashMap<String, Entry> = HashMap::new();
     for def in defs {
-        let outbound = resolve(&def.outbound_target()).await;
-        let registrar = resolve(&def.register_target()).await;
+        let outbound = resolve(ctx, &def, &def.outbound_target()).await;
+        let registrar = resolve(ctx, &def, &def.register_target()).await;
         if outbound.is_none() {
             tracing::warn!(
                 "gateway {}: {} does not resolve; it carries no calls until it does",
@@ -202,22 +201,30 @@ async fn load(
     tracing::debug!("{} gateways loaded", entries.len());
 }
 
-/// `HOST[:PORT]` (default port 5060) as a socket address.
-async fn resolve(target: &str) -> Option<SocketAddr> {
+/// A gateway's `HOST[:PORT]` (default port 5060, 5061 for TLS) as a
+/// socket address. For TLS, the host name is what the gateway's
+/// certificate must prove (an IP address: the certificate must name it).
+async fn resolve(ctx: &Ctx, def: &Gateway, target: &str) -> Option<SocketAddr> {
     let (host, port) = parse_host_port(target).ok()?;
     let host = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let port = port.unwrap_or(5060);
+    let port = port.unwrap_or(default_port(def));
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Some(SocketAddr::new(ip, port));
     }
     let lookup = tokio::net::lookup_host(format!("{host}:{port}"));
-    match tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
+    let addr = match tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
         Ok(Ok(mut addrs)) => addrs.next(),
         _ => None,
+    }?;
+    if def.transport == Transport::Tls {
+        if let Err(e) = ctx.external.set_tls_name(addr, &host) {
+            tracing::warn!("gateway {}: {e}", def.name);
+        }
     }
+    Some(addr)
 }
 
 /// The state machines' settings of a gateway.
@@ -243,7 +250,10 @@ impl Entry {
         now: Instant,
     ) -> Entry {
         let (aor, domain) = identity(&def);
-        let peer = Peer::udp(registrar.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))));
+        let peer = gateway_peer(
+            &def,
+            registrar.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+        );
         let reg = Dialog {
             call_id: message::new_call_id(),
             local_tag: message::new_tag(),
@@ -306,10 +316,14 @@ impl Entry {
             );
             return;
         };
-        self.reg.peer = Peer::udp(to);
+        self.reg.peer = gateway_peer(&self.def, to);
         let ep = &ctx.external;
         let via = ctx.sent_by(ep);
-        let contact = ctx.contact(ep, &contact_user(&self.def));
+        let contact = format!(
+            "{}{}",
+            ctx.contact(ep, &contact_user(&self.def)),
+            contact_transport(&self.def)
+        );
         let mut req = self.reg.request(Method::Register, &via, &contact);
         req.headers
             .push(Header::Contact(rsip::headers::Contact::new(format!(
@@ -332,7 +346,7 @@ impl Entry {
         let tx = heard.clone();
         ep.send_request(
             req,
-            Peer::udp(to),
+            gateway_peer(&self.def, to),
             Arc::new(move |event| {
                 if matches!(event, ClientEvent::Sent(_)) {
                     return;
@@ -415,18 +429,22 @@ impl Entry {
             route_set: Vec::new(),
             local_cseq: 0,
             remote_cseq: 0,
-            peer: Peer::udp(to),
+            peer: gateway_peer(&self.def, to),
         };
         let ep = &ctx.external;
         let via = ctx.sent_by(ep);
-        let contact = ctx.contact(ep, &contact_user(&self.def));
+        let contact = format!(
+            "{}{}",
+            ctx.contact(ep, &contact_user(&self.def)),
+            contact_transport(&self.def)
+        );
         let req = dialog.request(Method::Options, &via, &contact);
         self.trunk.update_status(|s| s.pings_sent += 1);
         let key = self.key;
         let tx = heard.clone();
         ep.send_request(
             req,
-            Peer::udp(to),
+            gateway_peer(&self.def, to),
             Arc::new(move |event| {
                 if matches!(event, ClientEvent::Sent(_)) {
                     return;

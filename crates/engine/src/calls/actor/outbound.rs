@@ -13,7 +13,6 @@ use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Response};
 use sip::dialog::Dialog;
 use sip::message::{self, SetBody};
-use sip::Peer;
 
 use super::{Call, State, SDP};
 use crate::base::toll_guard::{OutboundSlot, Refusal};
@@ -250,10 +249,14 @@ impl Call {
             route_set,
             local_cseq: 0,
             remote_cseq: 0,
-            peer: Peer::udp(to),
+            peer: crate::base::trunks::gateway_peer(def, to),
         };
         let via = self.ctx.sent_by(&self.b_ep);
-        let contact = self.ctx.contact(&self.b_ep, &from_user);
+        let contact = format!(
+            "{}{}",
+            self.ctx.contact(&self.b_ep, &from_user),
+            crate::base::trunks::contact_transport(def)
+        );
         let mut req = dialog.request(Method::Invite, &via, &contact);
         let identity = format!("<sip:{caller_id}@{domain}>");
         match def.identity {
