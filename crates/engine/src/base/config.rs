@@ -786,6 +786,18 @@ mod tests {
         let cfg = Config::from_toml(text).expect("conf/switchboard.toml is valid");
         assert_eq!(cfg.server.sip_port, 5060);
         assert_eq!(cfg.server.trunk_port, 5080);
+        assert_eq!(cfg.sip.tls_port, 5061);
+        assert_eq!(Config::default().sip.tls_port, 0, "off unless configured");
+    }
+
+    #[test]
+    fn tls_settings_are_checked() {
+        let e = Config::from_toml("[sip]\ntls_cert = \"c.pem\"\n").expect_err("key missing");
+        assert!(e.to_string().contains("tls_key"), "{e}");
+        let mut cfg = Config::default();
+        cfg.sip.tls_port = cfg.server.sip_port;
+        let e = cfg.validate().expect_err("port taken");
+        assert!(e.to_string().contains("sip.tls_port"), "{e}");
     }
 
     #[test]
