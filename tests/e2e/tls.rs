@@ -188,25 +188,53 @@ async fn phone_registers_over_tls_and_is_called_back_over_it() {
         via.starts_with("SIP/2.0/TLS "),
         "INVITE over TLS says so: {via}"
     );
-    // Busy: the caller hears it, and the server's ACK comes over TLS too.
-    let mut busy = String::from("SIP/2.0 486 Busy Here\r\n");
+    // Our Contact sends the phone's requests in the dialog to the TLS port.
+    let target = invite.contact_uri().expect("Contact");
+    assert!(
+        target.ends_with(&format!(":{};transport=tls", tls.port())),
+        "Contact names the TLS port: {target}"
+    );
+    // Answered: the caller gets the 200, our ACK comes over TLS.
+    let answer_sdp = ua::sdp(server.ports.media_port(1), "sendrecv");
+    let mut ok = String::from("SIP/2.0 200 OK\r\n");
     for name in ["Via", "From", "Call-ID", "CSeq"] {
         for v in invite.headers_all(name) {
-            busy.push_str(&format!("{name}: {v}\r\n"));
+            ok.push_str(&format!("{name}: {v}\r\n"));
         }
     }
-    busy.push_str(&format!(
-        "To: {};tag=busy\r\nContent-Length: 0\r\n\r\n",
-        invite.header("To").expect("To")
+    let to = format!("{};tag=tlsphone", invite.header("To").expect("To"));
+    ok.push_str(&format!(
+        "To: {to}\r\nContact: <sip:1000@{};transport=tls>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{answer_sdp}",
+        phone.me(),
+        answer_sdp.len()
     ));
-    phone.send(&busy).await;
+    phone.send(&ok).await;
     let ack = phone.recv().await;
     assert_eq!(ack.method.as_deref(), Some("ACK"), "{}", ack.raw);
     let answer = tokio::time::timeout(STEP, call)
         .await
         .expect("caller done")
         .expect("caller task");
-    assert_eq!(answer.status, Some(486), "{}", answer.raw);
+    assert_eq!(answer.status, Some(200), "{}", answer.raw);
+
+    // The phone hangs up over TLS, to our Contact: accepted.
+    let me = phone.me();
+    let bye = format!(
+        "BYE {target} SIP/2.0\r\nVia: SIP/2.0/TLS {me};branch={};rport\r\nMax-Forwards: 70\r\n\
+         From: {to}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        ua::branch(),
+        invite.header("From").expect("From"),
+        invite.call_id()
+    );
+    phone.send(&bye).await;
+    let done = loop {
+        let m = phone.recv().await;
+        if m.status.is_some() && m.cseq().1 == "BYE" {
+            break m;
+        }
+    };
+    assert_eq!(done.status, Some(200), "{}", done.raw);
 }
 
 #[tokio::test]

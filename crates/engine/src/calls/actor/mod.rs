@@ -546,7 +546,7 @@ impl Call {
             peer: binding.source,
         };
         let via = self.ctx.sent_by(&self.b_ep);
-        let contact = self.ctx.contact(&self.b_ep, &self.caller);
+        let contact = contact_over(&self.ctx, &self.b_ep, &self.caller, dialog.peer);
         let mut req = dialog.request(Method::Invite, &via, &contact);
         let hops = message::max_forwards(&self.invite)
             .unwrap_or(70)
@@ -1309,9 +1309,10 @@ impl Call {
     }
 
     fn contact_for(&self, side: Side) -> String {
+        let peer = self.dialog(side).peer;
         match side {
-            Side::A => self.ctx.contact(&self.a_ep, &self.callee),
-            Side::B => self.ctx.contact(&self.b_ep, &self.caller),
+            Side::A => contact_over(&self.ctx, &self.a_ep, &self.callee, peer),
+            Side::B => contact_over(&self.ctx, &self.b_ep, &self.caller, peer),
         }
     }
 
@@ -1522,4 +1523,18 @@ fn is_2xx(r: &Response) -> bool {
 
 fn reason_of(r: &Response) -> String {
     message::reason_text(r)
+}
+
+/// Our Contact on `ep` towards `peer`: over TLS it names the TLS port (or,
+/// on a profile without a TLS listener, the connection we opened) and says
+/// `transport=tls`, so the far end's requests in the dialog come over TLS
+/// too (a `sip:` URI without it means UDP).
+fn contact_over(ctx: &Ctx, ep: &Endpoint, user: &str, peer: Peer) -> String {
+    if peer.transport != sip::TransportKind::Tls {
+        return ctx.contact(ep, user);
+    }
+    match ep.tls_local_addr() {
+        Some(tls) => format!("sip:{user}@{}:{};transport=tls", ctx.host(), tls.port()),
+        None => format!("{};transport=tls", ctx.contact(ep, user)),
+    }
 }
