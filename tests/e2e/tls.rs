@@ -2,10 +2,13 @@
 //! with digest over TLS, trusting the self-signed certificate the server
 //! made in its data dir on first run, and a call to it comes back over its
 //! TLS connection; plain text and junk on the TLS port fail the handshake
-//! and are dropped without harm to the listener.
+//! and are dropped without harm to the listener. Gateways over TLS: a
+//! carrier in the test and Debian's Kamailio (OpenSSL) verified through
+//! `sip.tls_ca`, registering and calling out.
 
 use crate::harness::{self, Server};
-use crate::ua::{self, Msg, Ua, STEP};
+use crate::sipp::Sipp;
+use crate::ua::{self, Msg, Rtp, Ua, STEP};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::SocketAddr;
@@ -402,3 +405,183 @@ async fn a_gateway_registers_over_tls_to_a_carrier_it_verifies() {
     );
     let _ = std::fs::remove_file(&ca);
 }
+
+/// Kamailio (Debian's, with kamailio-tls-modules) as a carrier listening on
+/// TLS with a certificate made here: tests/kamailio/carrier.cfg with a TLS
+/// listener added. Stopped (SIGTERM) when dropped.
+struct KamailioTls {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl KamailioTls {
+    fn start(
+        name: &str,
+        user: &str,
+        password: &str,
+        (cert_pem, key_pem): (&str, &str),
+        far_port: u16,
+    ) -> KamailioTls {
+        let udp_port = harness::free_udp_port();
+        let port = harness::free_tcp_port();
+        let dir = harness::artifacts().join("kamailio").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("kamailio dir");
+        std::fs::write(dir.join("cert.pem"), cert_pem).expect("write cert");
+        std::fs::write(dir.join("key.pem"), key_pem).expect("write key");
+        let tls_cfg = format!(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
+             certificate = {}\nprivate_key = {}\n\n[client:default]\nverify_certificate = no\n\
+             require_certificate = no\n",
+            dir.join("cert.pem").display(),
+            dir.join("key.pem").display()
+        );
+        std::fs::write(dir.join("tls.cfg"), tls_cfg).expect("write tls.cfg");
+        let cfg = std::fs::read_to_string(harness::root().join("tests/kamailio/carrier.cfg"))
+            .expect("tests/kamailio/carrier.cfg")
+            .replace(
+                "listen=udp:127.0.0.1:@LISTEN_PORT@",
+                &format!("listen=udp:127.0.0.1:{udp_port}\nlisten=tls:127.0.0.1:{port}\nenable_tls=yes"),
+            )
+            .replace(
+                "loadmodule \"tm.so\"",
+                &format!(
+                    "loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}\")\nloadmodule \"tm.so\"",
+                    dir.join("tls.cfg").display()
+                ),
+            )
+            .replace("@USER@", user)
+            .replace("@PASSWORD@", password)
+            .replace("@FAR_PORT@", &far_port.to_string());
+        let cfg_path = dir.join("kamailio.cfg");
+        std::fs::write(&cfg_path, cfg).expect("write kamailio.cfg");
+        let log = dir.join("kamailio.log");
+        let out = std::fs::File::create(&log).expect("kamailio log");
+        let child = std::process::Command::new("kamailio")
+            .arg("-f")
+            .arg(&cfg_path)
+            .args(["-DD", "-E", "-w"])
+            .arg(&dir)
+            .arg("-P")
+            .arg(dir.join("kamailio.pid"))
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("start kamailio (Debian packages kamailio, kamailio-tls-modules)");
+        let k = KamailioTls { child, port, log };
+        // Listening once the TLS port is taken.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kamailio did not start:\n{}",
+                k.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        k
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for KamailioTls {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn kamailio_over_tls_registers_our_gateway_and_carries_a_call_out() {
+    use callcenter::gateway::config::{Gateway, Mode, Transport};
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let cert = ck.cert.pem();
+    let far_port = harness::free_udp_port();
+    let kamailio = KamailioTls::start(
+        "tls_kamailio",
+        "02150001",
+        "kam-pw",
+        (&cert, &ck.key_pair.serialize_pem()),
+        far_port,
+    );
+    let ca =
+        std::env::temp_dir().join(format!("switchboard-e2e-kam-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, &cert).expect("write the carrier's CA");
+    let server = Server::builder("tls_kamailio")
+        .extensions("1000", "secret")
+        .config(&format!(
+            "[sip]\ntls_ca = {:?}\n\n{OUT_ROUTE}",
+            ca.display().to_string()
+        ))
+        .start();
+    let mut g = Gateway::new("kamtls", Mode::Uni, "127.0.0.1");
+    g.port = kamailio.port;
+    g.transport = Transport::Tls;
+    g.realm = "carrier.test".into();
+    g.username = "02150001".into();
+    g.password = "kam-pw".into();
+    server
+        .store()
+        .await
+        .add_gateway(&g)
+        .await
+        .expect("add gateway");
+    let reged = server.wait_metric(
+        "switchboard_gateway_registered",
+        "gateway=\"kamtls\"",
+        |v| v == 1.0,
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(reged, 1.0, "{}\n{}", server.log_tail(30), kamailio.log());
+    let log = std::fs::read_to_string(&server.log_path).unwrap_or_default();
+    assert!(log.contains("SIP/2.0/TLS"), "the REGISTER went over TLS");
+
+    // Out: our INVITE over TLS, challenged by Kamailio (407) and relayed to
+    // the far end; the ACK and BYE follow over TLS.
+    let far = Sipp::new("tls_kamailio_far", "uas_answer")
+        .port(far_port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = phone.invite("0555", &ua::sdp(rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}\n{}", resp.raw, kamailio.log());
+    assert_eq!(
+        phone.bye(&mut dialog.expect("dialog")).await.status,
+        Some(200)
+    );
+    far.wait().await.assert_success(1);
+    let log = std::fs::read_to_string(&server.log_path).unwrap_or_default();
+    for method in ["INVITE", "ACK", "BYE"] {
+        assert!(
+            log.contains(&format!(
+                "send to TLS:127.0.0.1:{}:\n{method} ",
+                kamailio.port
+            )),
+            "{method} went to Kamailio over TLS"
+        );
+    }
+    let _ = std::fs::remove_file(&ca);
+}
+
+/// "0" then a number leaves through gateway "kamtls", the 0 stripped.
+const OUT_ROUTE: &str = r#"[trunk]
+acl = []
+
+[[callcenter.routes]]
+name = "out"
+pattern = '^0(\d+)$'
+[callcenter.routes.kind]
+type = "outbound"
+gateways = ["kamtls"]
+strip_digits = 1
+timeout_secs = 30
+"#;
