@@ -253,6 +253,8 @@ struct Tls {
 pub struct Transports {
     udp: Arc<UdpSocket>,
     tcp: Arc<DashMap<Peer, Conn>>,
+    /// Peers a connection is being opened to, and what waits for it.
+    connecting: Arc<DashMap<Peer, Vec<Bytes>>>,
     tls: Arc<Tls>,
     stats: Arc<SipStats>,
     log_messages: bool,
@@ -291,6 +293,7 @@ impl Transports {
         let t = Transports {
             udp: Arc::new(udp),
             tcp: Arc::new(DashMap::new()),
+            connecting: Arc::new(DashMap::new()),
             tls: Arc::new(Tls {
                 connector: TlsConnector::from(tls.client),
                 names: DashMap::new(),
@@ -368,11 +371,7 @@ impl Transports {
                     Some(Err(QueueError::Full)) => {
                         self.stats.send_errors.fetch_add(1, Relaxed);
                     }
-                    Some(Err(QueueError::Closed)) | None => {
-                        // No connection to that peer yet: open one (we are the client).
-                        let me = self.clone();
-                        tokio::spawn(async move { me.connect_and_send(t).await });
-                    }
+                    Some(Err(QueueError::Closed)) | None => self.connect_then_send(t),
                 }
             }
         }
@@ -402,33 +401,80 @@ impl Transports {
         Some(r)
     }
 
-    async fn connect_and_send(self, t: Transmit) {
-        let stream = match TcpStream::connect(t.peer.addr).await {
+    /// No connection to that peer yet: open one (we are the client). What
+    /// is sent to it meanwhile waits for that connection instead of opening
+    /// more (a TLS handshake costs round trips), up to the send queue's cap.
+    fn connect_then_send(&self, t: Transmit) {
+        use dashmap::mapref::entry::Entry;
+        match self.connecting.entry(t.peer) {
+            Entry::Occupied(mut waiting) => {
+                let queued: usize = waiting.get().iter().map(Bytes::len).sum();
+                if queued.saturating_add(t.payload.len()) > self.limits.send_queue_bytes {
+                    self.stats.send_errors.fetch_add(1, Relaxed);
+                } else {
+                    waiting.get_mut().push(t.payload);
+                }
+            }
+            Entry::Vacant(v) => {
+                v.insert(vec![t.payload]);
+                let me = self.clone();
+                tokio::spawn(async move { me.connect_and_send(t.peer).await });
+            }
+        }
+    }
+
+    async fn connect_and_send(self, peer: Peer) {
+        let opened = self.open(peer).await;
+        let waiting = self
+            .connecting
+            .remove(&peer)
+            .map(|(_, w)| w)
+            .unwrap_or_default();
+        if !opened {
+            self.stats
+                .send_errors
+                .fetch_add(waiting.len() as u64, Relaxed);
+            return;
+        }
+        for payload in waiting {
+            if let Some(Ok(())) = self.queue_tcp(peer, payload) {
+                self.stats.messages_out.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Connect to `peer` (and for TLS, complete the handshake) and start the
+    /// connection's tasks. False if that failed (counted and logged).
+    async fn open(&self, peer: Peer) -> bool {
+        let stream = match TcpStream::connect(peer.addr).await {
             Ok(stream) => stream,
             Err(e) => {
-                self.stats.send_errors.fetch_add(1, Relaxed);
-                tracing::debug!("tcp connect to {} failed: {e}", t.peer.addr);
-                return;
+                tracing::debug!("tcp connect to {} failed: {e}", peer.addr);
+                return false;
             }
         };
         let _ = stream.set_nodelay(true);
-        if t.peer.transport == TransportKind::Tls {
-            let name = match self.tls.names.get(&t.peer.addr) {
+        if peer.transport == TransportKind::Tls {
+            let name = match self.tls.names.get(&peer.addr) {
                 Some(n) => n.clone(),
-                None => ServerName::IpAddress(t.peer.addr.ip().into()),
+                None => ServerName::IpAddress(peer.addr.ip().into()),
             };
             let handshake = self.tls.connector.connect(name, stream);
             match tokio::time::timeout(self.limits.first_message_timeout, handshake).await {
-                Ok(Ok(tls)) => self.clone().start_connection(tls, t.peer, None),
-                Ok(Err(e)) => return self.tls_failed(t.peer.addr, &e.to_string()),
-                Err(_) => return self.tls_failed(t.peer.addr, "handshake timed out"),
+                Ok(Ok(tls)) => self.clone().start_connection(tls, peer, None),
+                Ok(Err(e)) => {
+                    self.tls_failed(peer.addr, &e.to_string());
+                    return false;
+                }
+                Err(_) => {
+                    self.tls_failed(peer.addr, "handshake timed out");
+                    return false;
+                }
             }
         } else {
-            self.clone().start_connection(stream, t.peer, None);
+            self.clone().start_connection(stream, peer, None);
         }
-        if let Some(Ok(())) = self.queue_tcp(t.peer, t.payload) {
-            self.stats.messages_out.fetch_add(1, Relaxed);
-        }
+        true
     }
 
     /// A TLS handshake with `addr` failed: counted, and logged at most once
@@ -1273,6 +1319,31 @@ mod tls_tests {
         assert_eq!(got.from, to);
         assert!(matches!(got.msg, rsip::SipMessage::Response(_)));
         assert_eq!(server_stats.tls_handshake_errors.load(Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_burst_to_a_new_peer_opens_one_connection() {
+        let (cert, server_cfg) = server_cert();
+        let (server, mut server_rx, server_stats) = bind(Some(server_cfg), trusting(&cert)).await;
+        let (client, _client_rx, client_stats) = bind(None, trusting(&cert)).await;
+        let to = Peer::tls(server.tls_local_addr().expect("tls listener"));
+        for n in 1..=5 {
+            client.send(Transmit {
+                peer: to,
+                payload: options(n),
+            });
+        }
+        let first = next(&mut server_rx).await;
+        for _ in 2..=5 {
+            assert_eq!(
+                next(&mut server_rx).await.from,
+                first.from,
+                "one connection"
+            );
+        }
+        assert_eq!(client_stats.tcp_open.load(Relaxed), 1);
+        assert_eq!(server_stats.tcp_open.load(Relaxed), 1);
+        assert_eq!(client_stats.messages_out.load(Relaxed), 5);
     }
 
     #[tokio::test]
