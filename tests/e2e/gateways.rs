@@ -30,6 +30,7 @@ type = "outbound"
 gateways = ["primary", "backup"]
 strip_digits = 1
 timeout_secs = 30
+record = true
 
 [[callcenter.routes]]
 name = "did"
@@ -221,6 +222,12 @@ async fn a_call_out_is_challenged_by_the_carrier_and_carries_a_pool_number() {
     let cdrs = server.wait_cdrs(1).await;
     assert_eq!(cdrs[0].direction, "outbound", "{cdrs:?}");
     assert_eq!(cdrs[0].callee, "099123456");
+    // The rule says record (是否录音): the recording is on the record.
+    let recording = cdrs[0].recording_path.clone().expect("recorded");
+    assert!(
+        std::path::Path::new(&recording).exists() || server.data_dir.join(&recording).exists(),
+        "{recording}"
+    );
     wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
         v == 0.0
     });

@@ -431,4 +431,15 @@ impl Call {
             "system",
         );
     }
+
+    /// The number a call out was sent to (after the rule), if this is one.
+    pub(super) fn outbound_number(&self) -> Option<String> {
+        self.outbound.as_ref().map(|p| p.route.dial.clone())
+    }
+
+    /// Whether the outbound rule of this call asks for it to be recorded
+    /// (是否录音).
+    pub(super) fn outbound_records(&self) -> bool {
+        self.outbound.as_ref().is_some_and(|p| p.route.record)
+    }
 }
