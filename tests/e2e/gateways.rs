@@ -4,8 +4,12 @@
 //! rule whose INVITE the carrier challenges and whose P-Asserted-Identity
 //! carries a number-pool number, failover from a gateway answering 503 to
 //! the next, a call from an NNI peer reaching an extension by DID, an
-//! INVITE from an address that is no gateway's refused with 403, and an
-//! extension without "allow outbound" refused.
+//! INVITE from an address that is no gateway's refused with 403, an
+//! extension without "allow outbound" refused, an IVR's external number and
+//! a forwarded DID leaving through the gateway, an IMS core's Service-Route
+//! followed, a carrier that never answers shown FAILED with calls refused
+//! at once, the toll-fraud guard, random demo passwords, and Kamailio as a
+//! real carrier both ways.
 
 use std::time::Duration;
 
@@ -728,5 +732,52 @@ async fn kamailio_as_the_carrier_registers_us_and_carries_calls_both_ways() {
             && c.callee == "62620668"
             && c.caller == "13800138000"),
         "{cdrs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_carrier_that_never_answers_fails_with_the_reason_and_calls_do_not_hang() {
+    // T1 50 ms: a REGISTER without answer times out after 3.2 s.
+    let config = format!("[sip]\nt1_ms = 50\n{ROUTES}");
+    let server = Server::builder("gw_silent")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    // Nothing listens there.
+    let mut g = gateway("primary", Mode::Uni, free_udp_port());
+    g.username = "02150001".into();
+    g.password = "pw".into();
+    add_gateway(&server, &g).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let (_, body) = server.http_get("/api/gateways/status").expect("status");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let gw = v["gateways"][0].clone();
+        if matches!(gw["state"].as_str(), Some("FAILED" | "FAIL_WAIT")) {
+            break gw;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status["usable"].as_bool(), Some(false), "{status}");
+    assert!(
+        status["status"].as_str().unwrap_or("").contains("908")
+            || status["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_lowercase()
+                .contains("timeout"),
+        "{status}"
+    );
+    assert!(status["next_attempt_secs"].as_u64().is_some(), "{status}");
+    // A call out is refused with 503 rather than sent to a carrier that is
+    // down (the rule's backup does not exist).
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let (resp, _) = phone.invite("0555", &sdp(4000, "sendrecv")).await;
+    assert_eq!(resp.status, Some(503), "{}", resp.raw);
+    assert!(resp.raw.contains("No Gateway Available"), "{}", resp.raw);
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        0.0
     );
 }
