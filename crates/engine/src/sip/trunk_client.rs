@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use callcenter::gateway::config::{parse_host_port, Gateway, Mode};
 use callcenter::gateway::{
@@ -90,6 +90,12 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
     let mut entries: HashMap<String, Entry> = HashMap::new();
     let mut leaving: Vec<Entry> = Vec::new();
     let mut next_key = 1u64;
+    // Names are resolved again now and then: every minute while one does
+    // not resolve, and every ten minutes anyway (a carrier's address may
+    // change; an unchanged gateway keeps its registration).
+    let mut recheck = tokio::time::interval(Duration::from_secs(60));
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_load = Instant::now();
     loop {
         let wake = entries
             .values()
@@ -110,6 +116,7 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
                 // Several changes in a row: one reload.
                 while reload.try_recv().is_ok() {}
                 load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
+                last_load = Instant::now();
             }
             h = heard_rx.recv() => {
                 let Some(h) = h else { return };
@@ -120,6 +127,17 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
                     .find(|e| e.key == h.key);
                 if let Some(e) = entry {
                     e.on_heard(&ctx, now, h.sent, h.event);
+                }
+            }
+            _ = recheck.tick() => {
+                let unresolved = entries.values().any(|e| {
+                    e.def.enabled
+                        && (e.trunk.outbound.is_none()
+                            || (e.def.registers() && e.trunk.registrar.is_none()))
+                });
+                if unresolved || last_load.elapsed() >= Duration::from_secs(600) {
+                    load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
+                    last_load = Instant::now();
                 }
             }
             _ = sleep => {}
@@ -149,15 +167,20 @@ async fn load(
             return;
         }
     };
+    let resolved = resolve_all(&defs).await;
     let now = Instant::now();
     let mut trunks = Vec::with_capacity(defs.len());
     let mut next: HashMap<String, Entry> = HashMap::new();
     for def in defs {
-        let outbound = resolve(&def.outbound_target()).await;
-        let registrar = resolve(&def.register_target()).await;
-        if outbound.is_none() {
+        let outbound = resolved.get(&def.outbound_target()).copied().flatten();
+        let registrar = resolved.get(&def.register_target()).copied().flatten();
+        let was_resolved = entries
+            .get(&def.name)
+            .is_none_or(|e| e.trunk.outbound.is_some());
+        if outbound.is_none() && was_resolved {
             tracing::warn!(
-                "gateway {}: {} does not resolve; it carries no calls until it does",
+                "gateway {}: {} does not resolve; it carries no calls until it does \
+                 (tried again every minute)",
                 def.name,
                 def.outbound_target()
             );
@@ -202,6 +225,31 @@ async fn load(
     tracing::debug!("{} gateways loaded", entries.len());
 }
 
+/// Every gateway's INVITE and REGISTER targets resolved at once (a slow or
+/// dead DNS server costs one timeout, not one per gateway).
+async fn resolve_all(defs: &[Gateway]) -> HashMap<String, Option<SocketAddr>> {
+    let mut targets: Vec<String> = defs
+        .iter()
+        .flat_map(|d| [d.outbound_target(), d.register_target()])
+        .collect();
+    targets.sort();
+    targets.dedup();
+    let mut set = tokio::task::JoinSet::new();
+    for t in targets {
+        set.spawn(async move {
+            let addr = resolve(&t).await;
+            (t, addr)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(done) = set.join_next().await {
+        if let Ok((t, addr)) = done {
+            out.insert(t, addr);
+        }
+    }
+    out
+}
+
 /// `HOST[:PORT]` (default port 5060) as a socket address.
 async fn resolve(target: &str) -> Option<SocketAddr> {
     let (host, port) = parse_host_port(target).ok()?;
@@ -214,7 +262,7 @@ async fn resolve(target: &str) -> Option<SocketAddr> {
         return Some(SocketAddr::new(ip, port));
     }
     let lookup = tokio::net::lookup_host(format!("{host}:{port}"));
-    match tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
+    match tokio::time::timeout(Duration::from_secs(5), lookup).await {
         Ok(Ok(mut addrs)) => addrs.next(),
         _ => None,
     }
