@@ -781,3 +781,50 @@ async fn a_carrier_that_never_answers_fails_with_the_reason_and_calls_do_not_han
         0.0
     );
 }
+
+#[tokio::test]
+async fn a_did_from_the_carrier_reaches_a_queue_agent() {
+    // 62620670 is the queue "support", served by agent 1001.
+    let config = format!(
+        "{ROUTES}\n[[callcenter.queues]]\nname = \"support\"\n\n\
+         [[callcenter.agents]]\nid = \"1001\"\ncontact = \"1001\"\n\n\
+         [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1001\"\n\n\
+         [[callcenter.routes]]\nname = \"support line\"\npattern = \"62620670\"\n\
+         kind = {{ type = \"queue\", queue = \"support\" }}\n"
+    );
+    let server = Server::builder("gw_did_queue")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    add_gateway(&server, &gateway("peer", Mode::Nni, 5060)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "peer", |v| v == 1.0);
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    let (code, body) = server
+        .http_post("/api/agents/1001/status?status=available")
+        .expect("agent status");
+    assert_eq!(code, 200, "{body}");
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let answering = async {
+        let inc = agent
+            .wait_invite(STEP)
+            .await
+            .expect("the queue's agent rings");
+        agent.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    };
+    let carrier = Sipp::new("gw_did_queue", "uac_trunk")
+        .remote(server.trunk_addr())
+        .users(&[("13800138000", "")])
+        .service("62620670")
+        .pause_ms(1000)
+        .media("127.0.0.1", server.ports.media_port(7));
+    let (result, _) = tokio::join!(carrier.run(), answering);
+    result.assert_success(1);
+    let cdrs = server.wait_cdrs(1).await;
+    assert_eq!(
+        (cdrs[0].direction.as_str(), cdrs[0].callee.as_str()),
+        ("inbound", "62620670"),
+        "{cdrs:?}"
+    );
+    assert_eq!(server.metric("switchboard_queue_answered_total", ""), 1.0);
+}
