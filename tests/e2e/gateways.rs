@@ -828,3 +828,24 @@ async fn a_did_from_the_carrier_reaches_a_queue_agent() {
     );
     assert_eq!(server.metric("switchboard_queue_answered_total", ""), 1.0);
 }
+
+#[tokio::test]
+async fn a_stopping_server_unregisters_its_gateways() {
+    let mut server = start("gw_unregister");
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_unregister", "carrier_unregister")
+        .port(port)
+        .spawn();
+    let mut g = gateway("carrier", Mode::Uni, port);
+    g.username = "02150001".into();
+    g.password = "pw".into();
+    add_gateway(&server, &g).await;
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| {
+        v == 1.0
+    });
+    assert_eq!(reged, 1.0, "{}", server.log_tail(30));
+    // SIGTERM: a graceful stop sends REGISTER with Expires 0 before it ends.
+    server.sigterm();
+    carrier.wait().await.assert_success(1);
+    assert!(server.stop().is_some_and(|s| s.success()));
+}

@@ -32,10 +32,19 @@ use tokio::sync::mpsc;
 use crate::base::context::Ctx;
 use crate::base::trunks::{describe, Trunk};
 
-/// Asks the running client to read the gateways again.
+/// What the running client is asked to do.
+#[derive(Debug)]
+enum Order {
+    /// The gateways' settings changed: read them again.
+    Reload,
+    /// The server stops: unregister every gateway, then say so.
+    Stop(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Handle to the running client.
 #[derive(Clone, Debug)]
 pub struct TrunkClient {
-    reload: mpsc::UnboundedSender<()>,
+    orders: mpsc::UnboundedSender<Order>,
 }
 
 impl TrunkClient {
@@ -43,13 +52,23 @@ impl TrunkClient {
     pub fn start(ctx: Arc<Ctx>) -> TrunkClient {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(ctx, rx));
-        let _ = tx.send(());
-        TrunkClient { reload: tx }
+        let _ = tx.send(Order::Reload);
+        TrunkClient { orders: tx }
     }
 
     /// The gateways' settings changed: read them again.
     pub fn reload(&self) {
-        let _ = self.reload.send(());
+        let _ = self.orders.send(Order::Reload);
+    }
+
+    /// Unregisters every registered gateway (REGISTER with Expires 0, as
+    /// mod_sofia does when it stops), waiting at most `within` for the
+    /// carriers' answers.
+    pub async fn stop(&self, within: Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.orders.send(Order::Stop(tx)).is_ok() {
+            let _ = tokio::time::timeout(within, rx).await;
+        }
     }
 }
 
@@ -85,7 +104,7 @@ struct Entry {
     leaving: bool,
 }
 
-async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
+async fn run(ctx: Arc<Ctx>, mut orders: mpsc::UnboundedReceiver<Order>) {
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Heard>();
     let mut entries: HashMap<String, Entry> = HashMap::new();
     let mut leaving: Vec<Entry> = Vec::new();
@@ -96,6 +115,7 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
     let mut recheck = tokio::time::interval(Duration::from_secs(60));
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_load = Instant::now();
+    let mut stopping: Option<tokio::sync::oneshot::Sender<()>> = None;
     loop {
         let wake = entries
             .values()
@@ -109,15 +129,26 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
             }
         };
         tokio::select! {
-            r = reload.recv() => {
-                if r.is_none() {
-                    return;
+            order = orders.recv() => match order {
+                None => return,
+                Some(Order::Reload) if stopping.is_none() => {
+                    // Several changes in a row: one reload.
+                    while let Ok(Order::Reload) = orders.try_recv() {}
+                    load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
+                    last_load = Instant::now();
                 }
-                // Several changes in a row: one reload.
-                while reload.try_recv().is_ok() {}
-                load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
-                last_load = Instant::now();
-            }
+                Some(Order::Reload) => {}
+                Some(Order::Stop(done)) => {
+                    let now = Instant::now();
+                    for (_, mut e) in entries.drain() {
+                        e.client.unregister(now);
+                        e.leaving = true;
+                        leaving.push(e);
+                    }
+                    tracing::info!("unregistering {} gateways", leaving.len());
+                    stopping = Some(done);
+                }
+            },
             h = heard_rx.recv() => {
                 let Some(h) = h else { return };
                 let now = Instant::now();
@@ -147,6 +178,12 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
             e.drive(&ctx, now, &heard_tx);
         }
         leaving.retain(|e| e.client.status().reg.state != RegState::Down);
+        if leaving.is_empty() {
+            if let Some(done) = stopping.take() {
+                let _ = done.send(());
+                return;
+            }
+        }
         for e in entries.values() {
             e.publish(now);
         }
