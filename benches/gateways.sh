@@ -126,14 +126,18 @@ CARRIER_OK="$(counts 200_Sent)"
 CARRIER_403="$(counts 403_Sent)"
 CARRIER_UNEXPECTED="$(counts REGISTER_Unexp)"
 CARRIER_TIMEOUTS="$(counts REGISTER_Timeout)"
-CARRIER_ERRORS="$(grep -c . errors.log 2>/dev/null || true)"
+# SIPp's error log: events run together on one line, each after its
+# timestamp; the watchdog's are SIPp itself falling behind (a loaded machine).
+sipp_events() { { grep -o "$1" errors.log 2>/dev/null || true; } | wc -l; }
+CARRIER_EVENTS="$(sipp_events '[0-9]\{10\}\.[0-9]\{6\}: ')"
+CARRIER_WATCHDOG="$(sipp_events 'watchdog timer')"
 CARRIER_FAILED=$(( CARRIER_403 + CARRIER_UNEXPECTED + CARRIER_TIMEOUTS ))
 FAILED_LOG="$(grep -c 'FAILED' "$WORK/server.log" || true)"
 kill "$CARRIER_PID" 2>/dev/null || true
 
 echo "gateways: $GATEWAYS UNI gateways, ${SECS}s hold, carrier grants ${EXPIRES}s (refresh every $(( EXPIRES > 30 ? EXPIRES - 15 : (EXPIRES > 1 ? EXPIRES / 2 : 1) ))s)"
 echo "gateways: all REGED ${ALL_REGED_S}s after the server was started; at the end reged=$END_REGED up=$END_UP; minimum over $POLLS polls every ${POLL}s: reged=$MIN_REGED up=$MIN_UP"
-echo "gateways: REGISTERs sent=$SENT (challenges included); carrier received=$CARRIER_REGISTERS retransmissions=$CARRIER_RETRANS granted=$CARRIER_OK refused=$CARRIER_403 unexpected=$CARRIER_UNEXPECTED timed_out=$CARRIER_TIMEOUTS sipp_error_lines=${CARRIER_ERRORS:-0}"
+echo "gateways: REGISTERs sent=$SENT (challenges included); carrier received=$CARRIER_REGISTERS retransmissions=$CARRIER_RETRANS granted=$CARRIER_OK refused=$CARRIER_403 unexpected=$CARRIER_UNEXPECTED timed_out=$CARRIER_TIMEOUTS sipp_error_events=$CARRIER_EVENTS (of which watchdog, SIPp behind: $CARRIER_WATCHDOG)"
 echo "gateways: state changes=$CHANGES; 'FAILED' in the server log: $FAILED_LOG"
 echo "gateways: server_cpu_s=$HOLD_CPU over the hold (total $CPU_TOTAL); RSS KiB: ${RSS0} at the start of the hold, $RSS1 at the end, peak (VmHWM) $HWM"
 echo "gateways=$GATEWAYS reged_end=$END_REGED reged_min=$MIN_REGED up_min=$MIN_UP all_reged_s=$ALL_REGED_S registers_sent=$SENT carrier_ok=$CARRIER_OK carrier_failed=$CARRIER_FAILED server_cpu_s=$HOLD_CPU rss_peak_kib=$HWM seconds=$SECS expires=$EXPIRES"
