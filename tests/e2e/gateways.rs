@@ -849,3 +849,48 @@ async fn a_stopping_server_unregisters_its_gateways() {
     carrier.wait().await.assert_success(1);
     assert!(server.stop().is_some_and(|s| s.success()));
 }
+
+#[tokio::test]
+async fn a_call_is_blind_transferred_to_an_outside_number_through_the_gateway() {
+    let server = start("gw_refer_out");
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_refer_out", "uas_answer")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    add_gateway(&server, &gateway("primary", Mode::Nni, port)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let (call, answered) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
+        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    });
+    let (resp, a_dialog) = call;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut a_dialog = a_dialog.expect("dialog");
+    let mut b_dialog = answered;
+    // 1001 sends its caller to the outside number 0555 (rule "out").
+    let host = server.sip_addr().ip();
+    let r = callee
+        .refer(&mut b_dialog, &format!("sip:0555@{host}"))
+        .await;
+    assert_eq!(r.status, Some(202), "{}", r.raw);
+    let lines = crate::transfer::notifies_until_final(&mut callee, &b_dialog).await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("SIP/2.0 200 OK"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        1.0
+    );
+    // The caller now talks to the outside number; hanging up ends it there.
+    assert_eq!(caller.bye(&mut a_dialog).await.status, Some(200));
+    carrier.wait().await.assert_success(1);
+}
