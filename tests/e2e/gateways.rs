@@ -894,3 +894,49 @@ async fn a_call_is_blind_transferred_to_an_outside_number_through_the_gateway() 
     assert_eq!(caller.bye(&mut a_dialog).await.status, Some(200));
     carrier.wait().await.assert_success(1);
 }
+
+#[tokio::test]
+async fn a_gateways_codec_list_is_all_it_is_offered_and_the_caller_is_transcoded() {
+    let server = start("gw_codecs");
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_codecs", "uas_answer_pcma")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    let mut g = gateway("primary", Mode::Nni, port);
+    g.codecs = vec!["PCMA".into(), "telephone-event".into()];
+    add_gateway(&server, &g).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    // The phone offers PCMU only (the default test offer).
+    let (resp, dialog) = phone.invite("0555", &sdp(rtp.port, "sendrecv")).await;
+    assert_eq!(
+        resp.status,
+        Some(200),
+        "{}\n{}",
+        resp.raw,
+        server.log_tail(30)
+    );
+    assert!(
+        resp.raw.contains("RTP/AVP 0"),
+        "the caller keeps PCMU: {}",
+        resp.raw
+    );
+    assert_eq!(
+        phone.bye(&mut dialog.expect("dialog")).await.status,
+        Some(200)
+    );
+    let result = carrier.wait().await;
+    result.assert_success(1);
+    let trace = std::fs::read_to_string(&result.messages).unwrap_or_default();
+    let offer_line = trace
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        offer_line.ends_with("RTP/AVP 8 101") || offer_line.ends_with("RTP/AVP 8"),
+        "the gateway is offered PCMA only: {offer_line}"
+    );
+}
