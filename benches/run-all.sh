@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the load benchmarks (register, calls, media, transcode, queue, attack) one after the other with their default targets
-# and prints a summary (the last line of each). Figures only: nothing here passes
-# or fails on timing. Takes about 6 minutes plus the release build.
+# Runs the load benchmarks (register, calls, media, transcode, queue, attack,
+# gateways, outbound) one after the other with their default targets and prints
+# a summary (the last line of each). Figures only: nothing here passes or fails
+# on timing. Takes about 18 minutes plus the release build (gateways.sh holds
+# its 200 registrations for 10 minutes).
 #
 # usage: benches/run-all.sh
 
@@ -16,7 +18,7 @@ echo "[run-all] cargo build --release; cargo bench --bench rtp_load --no-run"
 export BENCH_NO_BUILD=1
 
 status=0
-for b in register calls media transcode queue attack; do
+for b in register calls media transcode queue attack gateways outbound; do
     echo "[run-all] ===== $b ====="
     # Each script cleans up its own processes; one failing does not stop the others.
     if ! "$DIR/$b.sh" 2>&1 | tee "$OUT/$b.out"; then
@@ -26,7 +28,7 @@ for b in register calls media transcode queue attack; do
 done
 
 echo "[run-all] ===== summary ($(nproc) CPUs, $(uname -r)) ====="
-for b in register calls media transcode queue attack; do
+for b in register calls media transcode queue attack gateways outbound; do
     echo "$b: $(tail -1 "$OUT/$b.out" 2>/dev/null)"
 done
 exit "$status"

@@ -4,8 +4,12 @@
 //! rule whose INVITE the carrier challenges and whose P-Asserted-Identity
 //! carries a number-pool number, failover from a gateway answering 503 to
 //! the next, a call from an NNI peer reaching an extension by DID, an
-//! INVITE from an address that is no gateway's refused with 403, and an
-//! extension without "allow outbound" refused.
+//! INVITE from an address that is no gateway's refused with 403, an
+//! extension without "allow outbound" refused, an IVR's external number and
+//! a forwarded DID leaving through the gateway, an IMS core's Service-Route
+//! followed, a carrier that never answers shown FAILED with calls refused
+//! at once, the toll-fraud guard, random demo passwords, and Kamailio as a
+//! real carrier both ways.
 
 use std::time::Duration;
 
@@ -30,6 +34,7 @@ type = "outbound"
 gateways = ["primary", "backup"]
 strip_digits = 1
 timeout_secs = 30
+record = true
 
 [[callcenter.routes]]
 name = "did"
@@ -221,6 +226,12 @@ async fn a_call_out_is_challenged_by_the_carrier_and_carries_a_pool_number() {
     let cdrs = server.wait_cdrs(1).await;
     assert_eq!(cdrs[0].direction, "outbound", "{cdrs:?}");
     assert_eq!(cdrs[0].callee, "099123456");
+    // The rule says record (是否录音): the recording is on the record.
+    let recording = cdrs[0].recording_path.clone().expect("recorded");
+    assert!(
+        std::path::Path::new(&recording).exists() || server.data_dir.join(&recording).exists(),
+        "{recording}"
+    );
     wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
         v == 0.0
     });
@@ -721,5 +732,211 @@ async fn kamailio_as_the_carrier_registers_us_and_carries_calls_both_ways() {
             && c.callee == "62620668"
             && c.caller == "13800138000"),
         "{cdrs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_carrier_that_never_answers_fails_with_the_reason_and_calls_do_not_hang() {
+    // T1 50 ms: a REGISTER without answer times out after 3.2 s.
+    let config = format!("[sip]\nt1_ms = 50\n{ROUTES}");
+    let server = Server::builder("gw_silent")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    // Nothing listens there.
+    let mut g = gateway("primary", Mode::Uni, free_udp_port());
+    g.username = "02150001".into();
+    g.password = "pw".into();
+    add_gateway(&server, &g).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let (_, body) = server.http_get("/api/gateways/status").expect("status");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let gw = v["gateways"][0].clone();
+        if matches!(gw["state"].as_str(), Some("FAILED" | "FAIL_WAIT")) {
+            break gw;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status["usable"].as_bool(), Some(false), "{status}");
+    assert!(
+        status["status"].as_str().unwrap_or("").contains("908")
+            || status["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_lowercase()
+                .contains("timeout"),
+        "{status}"
+    );
+    assert!(status["next_attempt_secs"].as_u64().is_some(), "{status}");
+    // A call out is refused with 503 rather than sent to a carrier that is
+    // down (the rule's backup does not exist).
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let (resp, _) = phone.invite("0555", &sdp(4000, "sendrecv")).await;
+    assert_eq!(resp.status, Some(503), "{}", resp.raw);
+    assert!(resp.raw.contains("No Gateway Available"), "{}", resp.raw);
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        0.0
+    );
+}
+
+#[tokio::test]
+async fn a_did_from_the_carrier_reaches_a_queue_agent() {
+    // 62620670 is the queue "support", served by agent 1001.
+    let config = format!(
+        "{ROUTES}\n[[callcenter.queues]]\nname = \"support\"\n\n\
+         [[callcenter.agents]]\nid = \"1001\"\ncontact = \"1001\"\n\n\
+         [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1001\"\n\n\
+         [[callcenter.routes]]\nname = \"support line\"\npattern = \"62620670\"\n\
+         kind = {{ type = \"queue\", queue = \"support\" }}\n"
+    );
+    let server = Server::builder("gw_did_queue")
+        .extensions("1000-1002", "secret")
+        .config(&config)
+        .start();
+    add_gateway(&server, &gateway("peer", Mode::Nni, 5060)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "peer", |v| v == 1.0);
+    let mut agent = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    let (code, body) = server
+        .http_post("/api/agents/1001/status?status=available")
+        .expect("agent status");
+    assert_eq!(code, 200, "{body}");
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let answering = async {
+        let inc = agent
+            .wait_invite(STEP)
+            .await
+            .expect("the queue's agent rings");
+        agent.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    };
+    let carrier = Sipp::new("gw_did_queue", "uac_trunk")
+        .remote(server.trunk_addr())
+        .users(&[("13800138000", "")])
+        .service("62620670")
+        .pause_ms(1000)
+        .media("127.0.0.1", server.ports.media_port(7));
+    let (result, _) = tokio::join!(carrier.run(), answering);
+    result.assert_success(1);
+    let cdrs = server.wait_cdrs(1).await;
+    assert_eq!(
+        (cdrs[0].direction.as_str(), cdrs[0].callee.as_str()),
+        ("inbound", "62620670"),
+        "{cdrs:?}"
+    );
+    assert_eq!(server.metric("switchboard_queue_answered_total", ""), 1.0);
+}
+
+#[tokio::test]
+async fn a_stopping_server_unregisters_its_gateways() {
+    let mut server = start("gw_unregister");
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_unregister", "carrier_unregister")
+        .port(port)
+        .spawn();
+    let mut g = gateway("carrier", Mode::Uni, port);
+    g.username = "02150001".into();
+    g.password = "pw".into();
+    add_gateway(&server, &g).await;
+    let reged = wait_gateway(&server, "switchboard_gateway_registered", "carrier", |v| {
+        v == 1.0
+    });
+    assert_eq!(reged, 1.0, "{}", server.log_tail(30));
+    // SIGTERM: a graceful stop sends REGISTER with Expires 0 before it ends.
+    server.sigterm();
+    carrier.wait().await.assert_success(1);
+    assert!(server.stop().is_some_and(|s| s.success()));
+}
+
+#[tokio::test]
+async fn a_call_is_blind_transferred_to_an_outside_number_through_the_gateway() {
+    let server = start("gw_refer_out");
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_refer_out", "uas_answer")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    add_gateway(&server, &gateway("primary", Mode::Nni, port)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let (call, answered) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
+        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    });
+    let (resp, a_dialog) = call;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut a_dialog = a_dialog.expect("dialog");
+    let mut b_dialog = answered;
+    // 1001 sends its caller to the outside number 0555 (rule "out").
+    let host = server.sip_addr().ip();
+    let r = callee
+        .refer(&mut b_dialog, &format!("sip:0555@{host}"))
+        .await;
+    assert_eq!(r.status, Some(202), "{}", r.raw);
+    let lines = crate::transfer::notifies_until_final(&mut callee, &b_dialog).await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("SIP/2.0 200 OK"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        1.0
+    );
+    // The caller now talks to the outside number; hanging up ends it there.
+    assert_eq!(caller.bye(&mut a_dialog).await.status, Some(200));
+    carrier.wait().await.assert_success(1);
+}
+
+#[tokio::test]
+async fn a_gateways_codec_list_is_all_it_is_offered_and_the_caller_is_transcoded() {
+    let server = start("gw_codecs");
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_codecs", "uas_answer_pcma")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    let mut g = gateway("primary", Mode::Nni, port);
+    g.codecs = vec!["PCMA".into(), "telephone-event".into()];
+    add_gateway(&server, &g).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    let rtp = Rtp::bind(server.ports.media_port(0)).await;
+    // The phone offers PCMU only (the default test offer).
+    let (resp, dialog) = phone.invite("0555", &sdp(rtp.port, "sendrecv")).await;
+    assert_eq!(
+        resp.status,
+        Some(200),
+        "{}\n{}",
+        resp.raw,
+        server.log_tail(30)
+    );
+    assert!(
+        resp.raw.contains("RTP/AVP 0"),
+        "the caller keeps PCMU: {}",
+        resp.raw
+    );
+    assert_eq!(
+        phone.bye(&mut dialog.expect("dialog")).await.status,
+        Some(200)
+    );
+    let result = carrier.wait().await;
+    result.assert_success(1);
+    let trace = std::fs::read_to_string(&result.messages).unwrap_or_default();
+    let offer_line = trace
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        offer_line.ends_with("RTP/AVP 8 101") || offer_line.ends_with("RTP/AVP 8"),
+        "the gateway is offered PCMA only: {offer_line}"
     );
 }

@@ -20,7 +20,7 @@ async fn target(server: &Server) -> (Ua, Rtp) {
 
 /// The transferor's NOTIFYs up to the final one (answered 200 each);
 /// returns the final one's sipfrag status line.
-async fn notifies_until_final(ua: &mut Ua, d: &Dialog) -> Vec<String> {
+pub(crate) async fn notifies_until_final(ua: &mut Ua, d: &Dialog) -> Vec<String> {
     let mut lines = Vec::new();
     loop {
         let n: Msg = ua.expect_request("NOTIFY", &d.call_id, "").await;

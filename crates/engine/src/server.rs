@@ -55,6 +55,7 @@ pub struct Engine {
     cdr_done: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     cdr_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     started: std::time::Instant,
+    trunk_client: crate::sip::trunk_client::TrunkClient,
 }
 
 impl Engine {
@@ -211,7 +212,7 @@ impl Engine {
             edge.clone(),
             queues.clone(),
             store.clone(),
-            trunk_client,
+            trunk_client.clone(),
         ));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tokio::spawn(crate::sip::keepalive::run(ctx.clone(), edge.clone()));
@@ -236,6 +237,7 @@ impl Engine {
             cdr_done: tokio::sync::Mutex::new(Some(cdr_done)),
             cdr_stop: std::sync::Mutex::new(Some(cdr_stop)),
             started: std::time::Instant::now(),
+            trunk_client,
         })
     }
 
@@ -360,7 +362,7 @@ impl Engine {
         let trunks = self.ctx.trunks.all();
         let mut families: [Family; 7] = [
             ("switchboard_gateway_up", "gauge", "1 when calls may go out through the gateway (registered if it registers, not DOWN by its pings, enabled).", Vec::new()),
-            ("switchboard_gateway_registered", "gauge", "1 when the gateway's registration is REGED.", Vec::new()),
+            ("switchboard_gateway_registered", "gauge", "1 while the gateway's registration is valid (a refresh in flight included).", Vec::new()),
             ("switchboard_gateway_calls", "gauge", "Calls in progress through the gateway.", Vec::new()),
             ("switchboard_gateway_calls_total", "counter", "Calls placed through the gateway.", Vec::new()),
             ("switchboard_gateway_calls_failed_total", "counter", "Calls through the gateway that it failed (3xx-6xx or no answer).", Vec::new()),
@@ -370,10 +372,12 @@ impl Engine {
         for t in &trunks {
             let st = t.status();
             let name = t.def.name.as_str();
+            // Registered while the binding is valid, refresh in flight or not.
+            let now = std::time::Instant::now();
             let reged = st
                 .client
                 .as_ref()
-                .is_some_and(|c| c.reg.state == callcenter::gateway::RegState::Reged);
+                .is_some_and(|c| c.reg.registered_until.is_some_and(|t| t > now));
             let rtt = st
                 .client
                 .as_ref()
@@ -780,6 +784,7 @@ impl Engine {
         }
         // Let the BYEs leave before the sockets go.
         tokio::time::sleep(Duration::from_millis(100)).await;
+        self.trunk_client.stop(Duration::from_secs(3)).await;
         persist_bindings(&self.ctx, &self.store).await;
         if tokio::time::timeout(Duration::from_secs(5), self.queues.flush())
             .await

@@ -46,6 +46,39 @@ pub fn offered_codecs(m: &MediaDescription) -> (Vec<(u8, Codec)>, Option<u8>) {
     (codecs, te)
 }
 
+/// Keeps only the codecs of `allowed` (and telephone-event) in an offer's
+/// audio section, for a peer that takes no others (a gateway's codec
+/// list). Leaves `m` as it was and returns false when none of them is
+/// offered.
+pub fn restrict_to(m: &mut MediaDescription, allowed: &[Codec]) -> bool {
+    let (codecs, _) = offered_codecs(m);
+    if !codecs.iter().any(|(_, c)| allowed.contains(c)) {
+        return false;
+    }
+    let keep: Vec<u8> = codecs
+        .iter()
+        .filter(|(_, c)| allowed.contains(c))
+        .map(|(pt, _)| *pt)
+        .collect();
+    let drop: Vec<u8> = m
+        .rtpmaps()
+        .into_iter()
+        .filter(|(pt, name, _)| !keep.contains(pt) && !name.eq_ignore_ascii_case("telephone-event"))
+        .map(|(pt, _, _)| pt)
+        .collect();
+    m.drop_formats(&drop);
+    // Codecs first: a peer reading the list in order meets a codec before
+    // telephone-event (our own codecs were appended after the caller's).
+    let te: Vec<String> = m
+        .rtpmaps()
+        .into_iter()
+        .filter(|(_, name, _)| name.eq_ignore_ascii_case("telephone-event"))
+        .map(|(pt, _, _)| pt.to_string())
+        .collect();
+    m.formats.sort_by_key(|f| te.contains(f));
+    true
+}
+
 fn ptime(m: &MediaDescription) -> u32 {
     m.attribute("ptime")
         .and_then(|v| v.trim().parse::<u32>().ok())
@@ -210,6 +243,28 @@ mod tests {
     }
 
     const PREFS: [Codec; 3] = [Codec::Pcma, Codec::Pcmu, Codec::G722];
+
+    #[test]
+    fn an_offer_is_restricted_to_a_peers_codecs_with_their_lines() {
+        let mut s = sdp(
+            "m=audio 4000 RTP/AVP 9 0 101 8 96\r\na=rtpmap:9 G722/8000\r\n\
+             a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n",
+        );
+        let m = &mut s.media[0];
+        assert!(restrict_to(m, &[Codec::Pcma]));
+        assert_eq!(m.formats, vec!["8", "101"]);
+        let text = s.to_string();
+        assert!(
+            !text.contains("G722") && !text.contains("opus") && !text.contains("useinbandfec"),
+            "{text}"
+        );
+        assert!(text.contains("a=fmtp:101 0-15"), "{text}");
+        // None of the allowed codecs offered: left alone.
+        let mut s = sdp("m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n");
+        assert!(!restrict_to(&mut s.media[0], &[Codec::G722]));
+        assert_eq!(s.media[0].formats, vec!["0", "101"]);
+    }
 
     #[test]
     fn our_preference_order_wins() {

@@ -174,6 +174,14 @@ impl Block {
         before - self.slots.len()
     }
 
+    /// Removes every attribute for which `pred(name, value)` holds.
+    fn remove_attribute_lines(&mut self, pred: impl Fn(&str, &str) -> bool) {
+        self.slots.retain(|s| match s {
+            Slot::Line(l) => !split_attribute(l).is_some_and(|(n, v)| pred(n, v)),
+            _ => true,
+        });
+    }
+
     /// Replaces the first attribute matching `pred` with `line` (removing
     /// any further matches), or appends `line` if there was none. Replacing in
     /// place keeps the line order stable, which makes traces easy to diff.
@@ -354,6 +362,21 @@ impl MediaDescription {
     pub fn remove_attribute(&mut self, name: &str) -> usize {
         self.block
             .remove_attributes(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// Drops payload types `pts` from the format list, with their `rtpmap`
+    /// and `fmtp` lines.
+    pub fn drop_formats(&mut self, pts: &[u8]) {
+        self.formats
+            .retain(|f| !f.parse::<u8>().is_ok_and(|pt| pts.contains(&pt)));
+        self.block.remove_attribute_lines(|name, value| {
+            (name.eq_ignore_ascii_case("rtpmap") || name.eq_ignore_ascii_case("fmtp"))
+                && value
+                    .split_whitespace()
+                    .next()
+                    .and_then(|pt| pt.parse::<u8>().ok())
+                    .is_some_and(|pt| pts.contains(&pt))
+        });
     }
 
     fn is_audio(&self) -> bool {

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use callcenter::gateway::config::{parse_host_port, Gateway, Mode, Transport};
 use callcenter::gateway::{
@@ -31,10 +31,19 @@ use tokio::sync::mpsc;
 use crate::base::context::Ctx;
 use crate::base::trunks::{contact_transport, default_port, describe, gateway_peer, Trunk};
 
-/// Asks the running client to read the gateways again.
+/// What the running client is asked to do.
+#[derive(Debug)]
+enum Order {
+    /// The gateways' settings changed: read them again.
+    Reload,
+    /// The server stops: unregister every gateway, then say so.
+    Stop(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Handle to the running client.
 #[derive(Clone, Debug)]
 pub struct TrunkClient {
-    reload: mpsc::UnboundedSender<()>,
+    orders: mpsc::UnboundedSender<Order>,
 }
 
 impl TrunkClient {
@@ -42,13 +51,23 @@ impl TrunkClient {
     pub fn start(ctx: Arc<Ctx>) -> TrunkClient {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(ctx, rx));
-        let _ = tx.send(());
-        TrunkClient { reload: tx }
+        let _ = tx.send(Order::Reload);
+        TrunkClient { orders: tx }
     }
 
     /// The gateways' settings changed: read them again.
     pub fn reload(&self) {
-        let _ = self.reload.send(());
+        let _ = self.orders.send(Order::Reload);
+    }
+
+    /// Unregisters every registered gateway (REGISTER with Expires 0, as
+    /// mod_sofia does when it stops), waiting at most `within` for the
+    /// carriers' answers.
+    pub async fn stop(&self, within: Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.orders.send(Order::Stop(tx)).is_ok() {
+            let _ = tokio::time::timeout(within, rx).await;
+        }
     }
 }
 
@@ -84,11 +103,18 @@ struct Entry {
     leaving: bool,
 }
 
-async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
+async fn run(ctx: Arc<Ctx>, mut orders: mpsc::UnboundedReceiver<Order>) {
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel::<Heard>();
     let mut entries: HashMap<String, Entry> = HashMap::new();
     let mut leaving: Vec<Entry> = Vec::new();
     let mut next_key = 1u64;
+    // Names are resolved again now and then: every minute while one does
+    // not resolve, and every ten minutes anyway (a carrier's address may
+    // change; an unchanged gateway keeps its registration).
+    let mut recheck = tokio::time::interval(Duration::from_secs(60));
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_load = Instant::now();
+    let mut stopping: Option<tokio::sync::oneshot::Sender<()>> = None;
     loop {
         let wake = entries
             .values()
@@ -102,14 +128,26 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
             }
         };
         tokio::select! {
-            r = reload.recv() => {
-                if r.is_none() {
-                    return;
+            order = orders.recv() => match order {
+                None => return,
+                Some(Order::Reload) if stopping.is_none() => {
+                    // Several changes in a row: one reload.
+                    while let Ok(Order::Reload) = orders.try_recv() {}
+                    load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
+                    last_load = Instant::now();
                 }
-                // Several changes in a row: one reload.
-                while reload.try_recv().is_ok() {}
-                load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
-            }
+                Some(Order::Reload) => {}
+                Some(Order::Stop(done)) => {
+                    let now = Instant::now();
+                    for (_, mut e) in entries.drain() {
+                        e.client.unregister(now);
+                        e.leaving = true;
+                        leaving.push(e);
+                    }
+                    tracing::info!("unregistering {} gateways", leaving.len());
+                    stopping = Some(done);
+                }
+            },
             h = heard_rx.recv() => {
                 let Some(h) = h else { return };
                 let now = Instant::now();
@@ -121,6 +159,17 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
                     e.on_heard(&ctx, now, h.sent, h.event);
                 }
             }
+            _ = recheck.tick() => {
+                let unresolved = entries.values().any(|e| {
+                    e.def.enabled
+                        && (e.trunk.outbound.is_none()
+                            || (e.def.registers() && e.trunk.registrar.is_none()))
+                });
+                if unresolved || last_load.elapsed() >= Duration::from_secs(600) {
+                    load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
+                    last_load = Instant::now();
+                }
+            }
             _ = sleep => {}
         }
         let now = Instant::now();
@@ -128,6 +177,12 @@ async fn run(ctx: Arc<Ctx>, mut reload: mpsc::UnboundedReceiver<()>) {
             e.drive(&ctx, now, &heard_tx);
         }
         leaving.retain(|e| e.client.status().reg.state != RegState::Down);
+        if leaving.is_empty() {
+            if let Some(done) = stopping.take() {
+                let _ = done.send(());
+                return;
+            }
+        }
         for e in entries.values() {
             e.publish(now);
         }
@@ -148,15 +203,27 @@ async fn load(
             return;
         }
     };
+    let resolved = resolve_all(ctx, &defs).await;
     let now = Instant::now();
     let mut trunks = Vec::with_capacity(defs.len());
     let mut next: HashMap<String, Entry> = HashMap::new();
     for def in defs {
-        let outbound = resolve(ctx, &def, &def.outbound_target()).await;
-        let registrar = resolve(ctx, &def, &def.register_target()).await;
-        if outbound.is_none() {
+        let port = default_port(&def);
+        let outbound = resolved
+            .get(&(def.outbound_target(), port))
+            .copied()
+            .flatten();
+        let registrar = resolved
+            .get(&(def.register_target(), port))
+            .copied()
+            .flatten();
+        let was_resolved = entries
+            .get(&def.name)
+            .is_none_or(|e| e.trunk.outbound.is_some());
+        if outbound.is_none() && was_resolved {
             tracing::warn!(
-                "gateway {}: {} does not resolve; it carries no calls until it does",
+                "gateway {}: {} does not resolve; it carries no calls until it does \
+                 (tried again every minute)",
                 def.name,
                 def.outbound_target()
             );
@@ -201,30 +268,74 @@ async fn load(
     tracing::debug!("{} gateways loaded", entries.len());
 }
 
-/// A gateway's `HOST[:PORT]` (default port 5060, 5061 for TLS) as a
-/// socket address. For TLS, the host name is what the gateway's
-/// certificate must prove (an IP address: the certificate must name it).
-async fn resolve(ctx: &Ctx, def: &Gateway, target: &str) -> Option<SocketAddr> {
+/// Every gateway's INVITE and REGISTER targets resolved at once (a slow or
+/// dead DNS server costs one timeout, not one per gateway), by target and
+/// the port it means without one (5061 for TLS, else 5060).
+async fn resolve_all(ctx: &Ctx, defs: &[Gateway]) -> HashMap<(String, u16), Option<SocketAddr>> {
+    let mut targets: Vec<(String, u16)> = defs
+        .iter()
+        .flat_map(|d| {
+            let port = default_port(d);
+            [(d.outbound_target(), port), (d.register_target(), port)]
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    let mut set = tokio::task::JoinSet::new();
+    for (t, port) in targets {
+        set.spawn(async move {
+            let addr = resolve(&t, port).await;
+            ((t, port), addr)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(done) = set.join_next().await {
+        if let Ok((t, addr)) = done {
+            out.insert(t, addr);
+        }
+    }
+    // Over TLS, the host name is what the gateway's certificate must prove
+    // (given as an IP address, the certificate must name that address).
+    for d in defs.iter().filter(|d| d.transport == Transport::Tls) {
+        for t in [d.outbound_target(), d.register_target()] {
+            let Some(Some(addr)) = out.get(&(t.clone(), default_port(d))) else {
+                continue;
+            };
+            let Some((host, _)) = split_target(&t) else {
+                continue;
+            };
+            if host.parse::<std::net::IpAddr>().is_err() {
+                if let Err(e) = ctx.external.set_tls_name(*addr, &host) {
+                    tracing::warn!("gateway {}: {e}", d.name);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `HOST[:PORT]` as the host (IPv6 without brackets) and the port if given.
+fn split_target(target: &str) -> Option<(String, Option<u16>)> {
     let (host, port) = parse_host_port(target).ok()?;
     let host = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let port = port.unwrap_or(default_port(def));
+    Some((host, port))
+}
+
+/// `HOST[:PORT]` (`default_port` when none is given) as a socket address.
+async fn resolve(target: &str, default_port: u16) -> Option<SocketAddr> {
+    let (host, port) = split_target(target)?;
+    let port = port.unwrap_or(default_port);
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Some(SocketAddr::new(ip, port));
     }
     let lookup = tokio::net::lookup_host(format!("{host}:{port}"));
-    let addr = match tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
+    match tokio::time::timeout(Duration::from_secs(5), lookup).await {
         Ok(Ok(mut addrs)) => addrs.next(),
         _ => None,
-    }?;
-    if def.transport == Transport::Tls {
-        if let Err(e) = ctx.external.set_tls_name(addr, &host) {
-            tracing::warn!("gateway {}: {e}", def.name);
-        }
     }
-    Some(addr)
 }
 
 /// The state machines' settings of a gateway.

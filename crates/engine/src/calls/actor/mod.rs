@@ -821,7 +821,7 @@ impl Call {
             .publish(|| Event::CallAnswered { id: self.id });
         let now = now_ms();
         self.answer_ms = Some(now);
-        let b_party = self.callee_ext.clone();
+        let b_party = self.callee_ext.clone().or_else(|| self.outbound_number());
         self.update_info(|i| {
             i.state = State::Answered.label();
             i.answer_at = Some(now);
@@ -829,7 +829,7 @@ impl Call {
         });
         let flagged = |n: &str| self.ctx.directory.get(n).is_some_and(|e| e.record);
         let by_extension = flagged(&self.caller) || self.callee_ext.as_deref().is_some_and(flagged);
-        if self.ctx.cfg.recording.enabled || by_extension {
+        if self.ctx.cfg.recording.enabled || by_extension || self.outbound_records() {
             if let Err(e) = self.start_recording() {
                 tracing::warn!("call {}: not recorded: {e}", self.id);
             }

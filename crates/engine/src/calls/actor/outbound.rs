@@ -282,7 +282,7 @@ impl Call {
         }
         req.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-        req.set_body(plan.offer.clone(), SDP);
+        req.set_body(restricted_offer(&plan.offer, &def.codecs, self.id), SDP);
         tracing::debug!(
             "call {}: INVITE {target} through gateway {} at {to}",
             self.id,
@@ -434,4 +434,43 @@ impl Call {
             "system",
         );
     }
+
+    /// The number a call out was sent to (after the rule), if this is one.
+    pub(super) fn outbound_number(&self) -> Option<String> {
+        self.outbound.as_ref().map(|p| p.route.dial.clone())
+    }
+
+    /// Whether the outbound rule of this call asks for it to be recorded
+    /// (是否录音).
+    pub(super) fn outbound_records(&self) -> bool {
+        self.outbound.as_ref().is_some_and(|p| p.route.record)
+    }
+}
+
+/// The offer for a gateway that takes only `codecs` (its codec list; empty:
+/// any): the others are left out (we transcode when the caller's is not
+/// among them: the offer carries ours too). Unchanged when none of them
+/// is in it, so the gateway's answer decides.
+fn restricted_offer(offer: &[u8], codecs: &[String], call: u64) -> Vec<u8> {
+    let allowed: Vec<media::codec::Codec> = codecs
+        .iter()
+        .filter_map(|n| media::codec::Codec::from_name(n))
+        .collect();
+    if allowed.is_empty() {
+        return offer.to_vec();
+    }
+    let Ok(mut sdp) = media::sdp::SessionDescription::parse(&String::from_utf8_lossy(offer)) else {
+        return offer.to_vec();
+    };
+    let Some(i) = media::negotiate::audio_section(&sdp).map(|(i, _)| i) else {
+        return offer.to_vec();
+    };
+    if !media::negotiate::restrict_to(&mut sdp.media[i], &allowed) {
+        tracing::warn!(
+            "call {call}: the offer holds none of the gateway's codecs ({}); sent unchanged",
+            codecs.join(", ")
+        );
+        return offer.to_vec();
+    }
+    sdp.to_string().into_bytes()
 }

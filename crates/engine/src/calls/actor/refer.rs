@@ -77,7 +77,15 @@ impl Call {
             }
             Route::Extension(n) => Ok(ReferKind::Blind(n)),
             Route::App(_) => Err((501, "Transfer To An Application Not Supported")),
-            Route::Outbound(_) => Err((501, "Transfer To An Outside Number Not Supported")),
+            // Out through the outbound rule's gateways, when the phone asking
+            // for it may dial out itself.
+            Route::Outbound(_) => {
+                let transferor = message::call_id(req).and_then(|c| self.ctx.dialogs.user(c));
+                match transferor.and_then(|u| self.ctx.directory.get(&u)) {
+                    Some(ext) if ext.allow_outbound => Ok(ReferKind::Blind(target)),
+                    _ => Err((403, "Outbound Calls Not Allowed")),
+                }
+            }
             Route::NotFound => Err((404, "Transfer Target Not Found")),
         }
     }
