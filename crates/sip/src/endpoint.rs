@@ -6,7 +6,7 @@
 use crate::parse::MAX_MESSAGE_SIZE;
 use crate::peer::Peer;
 use crate::transaction::{TransactionLayer, TuEvent, TxConfig, TxId};
-use crate::transport::{Received, SipStats, TcpLimits, TlsSettings, Transports};
+use crate::transport::{Received, SipStats, TcpLimits, TlsHandle, TlsSettings, Transports};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -135,9 +135,9 @@ pub struct EndpointConfig {
 pub struct Endpoint {
     cmd: mpsc::UnboundedSender<Command>,
     local: SocketAddr,
-    /// The transports, for what is not the driver's business (the TLS
-    /// listener's address, TLS server names). Sending goes through the driver.
-    transports: Transports,
+    /// The TLS listener's address and the TLS server names of peers (not
+    /// the driver's business; sending goes through the driver).
+    tls: TlsHandle,
     stats: Arc<SipStats>,
     transactions: Arc<AtomicUsize>,
 }
@@ -186,7 +186,7 @@ impl Endpoint {
                             return;
                         }
                     };
-                    let _ = ready_tx.send(Ok(transports.clone()));
+                    let _ = ready_tx.send(Ok((transports.local_addr(), transports.tls_handle())));
                     let driver = Driver {
                         layer: TransactionLayer::new(cfg.timers.clone()),
                         transports,
@@ -198,13 +198,13 @@ impl Endpoint {
                     driver.run(in_rx, cmd_rx).await;
                 });
             })?;
-        let transports = ready_rx
+        let (local, tls) = ready_rx
             .await
             .map_err(|_| std::io::Error::other("SIP endpoint thread ended before binding"))??;
         Ok(Endpoint {
             cmd: cmd_tx,
-            local: transports.local_addr(),
-            transports,
+            local,
+            tls,
             stats,
             transactions,
         })
@@ -222,13 +222,13 @@ impl Endpoint {
 
     /// Where the TLS listener is bound, if this endpoint has one.
     pub fn tls_local_addr(&self) -> Option<SocketAddr> {
-        self.transports.tls_local_addr()
+        self.tls.local_addr()
     }
 
     /// The name a TLS server at `addr` must prove (the configured host of a
     /// gateway); see [`Transports::set_tls_name`].
     pub fn set_tls_name(&self, addr: SocketAddr, host: &str) -> Result<(), String> {
-        self.transports.set_tls_name(addr, host)
+        self.tls.set_name(addr, host)
     }
 
     /// Transport counters.

@@ -328,12 +328,36 @@ impl Transports {
     /// against (the host a gateway was configured with). Without one, the
     /// certificate must name the IP address. An unusable name is refused.
     pub fn set_tls_name(&self, addr: SocketAddr, host: &str) -> Result<(), String> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| format!("{host:?} is no TLS server name: {e}"))?;
-        self.tls.names.insert(addr, name);
-        Ok(())
+        self.tls_handle().set_name(addr, host)
     }
 
+    /// The TLS side alone, for holders that must not keep the sockets open.
+    pub fn tls_handle(&self) -> TlsHandle {
+        TlsHandle(self.tls.clone())
+    }
+}
+
+/// The TLS side of a [`Transports`]: its listener's address and the server
+/// names of peers. Holding it keeps no socket open.
+#[derive(Clone)]
+pub struct TlsHandle(Arc<Tls>);
+
+impl TlsHandle {
+    /// The address the TLS listener is bound to, if there is one.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.0.local
+    }
+
+    /// See [`Transports::set_tls_name`].
+    pub fn set_name(&self, addr: SocketAddr, host: &str) -> Result<(), String> {
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host:?} is no TLS server name: {e}"))?;
+        self.0.names.insert(addr, name);
+        Ok(())
+    }
+}
+
+impl Transports {
     /// Put a message on the wire. Never blocks the caller for long: UDP uses a
     /// non-blocking send first; TCP queues to the connection's writer task.
     pub fn send(&self, t: Transmit) {
