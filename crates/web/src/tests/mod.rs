@@ -1450,3 +1450,32 @@ async fn without_a_role_every_admin_page_is_refused_and_an_agent_sees_only_its_p
         assert_eq!(r.status, StatusCode::FORBIDDEN, "agent {m} {p}");
     }
 }
+
+/// The newest audit entries once `pred` holds for them: the audit log is
+/// written behind, so a test waits for what it checks (20 s at most, a
+/// loaded machine included).
+pub(crate) async fn audit_until(
+    app: &App,
+    pred: impl Fn(&[store::AuditEntry]) -> bool,
+) -> Vec<store::AuditEntry> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = app
+            .store
+            .search_audit(&store::AuditQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if pred(&page.entries) {
+            return page.entries;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the audit log never matched: {:?}",
+            page.entries
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -1,30 +1,7 @@
 //! Router tests of the system pages (harness: the parent module).
 
-use super::{App, PW};
+use super::{audit_until, App, PW};
 use axum::http::StatusCode;
-
-/// Polls the audit log until `pred` holds for its rows (writes are
-/// asynchronous); the rows.
-async fn audit_until(
-    app: &App,
-    pred: impl Fn(&[store::AuditEntry]) -> bool,
-) -> Vec<store::AuditEntry> {
-    for _ in 0..200 {
-        let page = app
-            .store
-            .search_audit(&store::AuditQuery {
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        if pred(&page.entries) {
-            return page.entries;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("the audit log never matched");
-}
 
 #[tokio::test]
 async fn changes_and_sign_ins_are_audited_with_secrets_redacted() {
