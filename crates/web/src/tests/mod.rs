@@ -1454,7 +1454,7 @@ async fn without_a_role_every_admin_page_is_refused_and_an_agent_sees_only_its_p
 /// The newest audit entries once `pred` holds for them: the audit log is
 /// written behind, so a test waits for what it checks (20 s at most, a
 /// loaded machine included).
-pub(crate) async fn audit_until(
+async fn audit_until(
     app: &App,
     pred: impl Fn(&[store::AuditEntry]) -> bool,
 ) -> Vec<store::AuditEntry> {
