@@ -66,6 +66,20 @@ async fn add_gateway(server: &Server, g: &Gateway) {
         .unwrap_or_else(|e| panic!("adding gateway {}: {e}", g.name));
 }
 
+/// Registers extension 1001, runs `caller` (a SIPp carrier calling in)
+/// and has 1001 answer its call; the carrier's run must succeed.
+async fn answered_by_1001(server: &Server, caller: Sipp) {
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
+    let answering = async {
+        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
+        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
+    };
+    let (result, _) = tokio::join!(caller.run(), answering);
+    result.assert_success(1);
+}
+
 /// Waits until `/metrics` says `metric{gateway="name"}` satisfies `pred`.
 fn wait_gateway(server: &Server, metric: &str, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
     let labels = format!("gateway=\"{name}\"");
@@ -286,13 +300,6 @@ async fn a_peer_trunks_did_reaches_an_extension_and_strangers_get_403() {
     let server = start("gw_inbound");
     add_gateway(&server, &gateway("peer", Mode::Nni, 5060)).await;
     wait_gateway(&server, "switchboard_gateway_up", "peer", |v| v == 1.0);
-    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
-    assert_eq!(callee.register(3600).await.status, Some(200));
-    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
-    let answering = async {
-        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
-        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
-    };
     // The peer's calls come from 127.0.0.1 (its proxy address).
     let peer = Sipp::new("gw_inbound", "uac_trunk")
         .remote(server.trunk_addr())
@@ -300,8 +307,7 @@ async fn a_peer_trunks_did_reaches_an_extension_and_strangers_get_403() {
         .service("62620668")
         .pause_ms(500)
         .media("127.0.0.1", server.ports.media_port(7));
-    let (result, _) = tokio::join!(peer.run(), answering);
-    result.assert_success(1);
+    answered_by_1001(&server, peer).await;
     let cdrs = server.wait_cdrs(1).await;
     assert_eq!(
         (cdrs[0].direction.as_str(), cdrs[0].caller.as_str()),
@@ -492,13 +498,6 @@ async fn a_call_to_our_registered_contact_is_routed_by_the_number_in_to() {
         v == 1.0
     });
     assert_eq!(reged, 1.0, "{}", server.log_tail(30));
-    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
-    assert_eq!(callee.register(3600).await.status, Some(200));
-    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
-    let answering = async {
-        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
-        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
-    };
     // Sent to sip:02150001@us (our Contact there), To the DID, the caller
     // in P-Asserted-Identity, from the carrier's address.
     let carrier = Sipp::new("gw_uni_inbound_call", "carrier_inbound")
@@ -507,8 +506,7 @@ async fn a_call_to_our_registered_contact_is_routed_by_the_number_in_to() {
         .service("62620668")
         .pause_ms(500)
         .media("127.0.0.1", server.ports.media_port(7));
-    let (result, _) = tokio::join!(carrier.run(), answering);
-    result.assert_success(1);
+    answered_by_1001(&server, carrier).await;
     let cdrs = server.wait_cdrs(1).await;
     assert_eq!(
         (cdrs[0].caller.as_str(), cdrs[0].callee.as_str()),
@@ -706,21 +704,13 @@ async fn kamailio_as_the_carrier_registers_us_and_carries_calls_both_ways() {
 
     // In: a call for our account reaches Kamailio, which sends it to the
     // Contact we registered; the DID in To picks the extension.
-    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
-    assert_eq!(callee.register(3600).await.status, Some(200));
-    let b_rtp = Rtp::bind(server.ports.media_port(1)).await;
-    let answering = async {
-        let inc = callee.wait_invite(STEP).await.expect("1001 rings");
-        callee.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await
-    };
     let caller = Sipp::new("gw_kamailio_in", "carrier_inbound")
         .remote(std::net::SocketAddr::from(([127, 0, 0, 1], kamailio.port)))
         .users(&[("13800138000", "02150001")])
         .service("62620668")
         .pause_ms(500)
         .media("127.0.0.1", server.ports.media_port(7));
-    let (result, _) = tokio::join!(caller.run(), answering);
-    result.assert_success(1);
+    answered_by_1001(&server, caller).await;
     let cdrs = server.wait_cdrs(2).await;
     assert!(
         cdrs.iter()

@@ -182,6 +182,23 @@ pub fn header_value<'a>(msg: &'a impl HasHeaders, name: &str) -> Option<&'a str>
     })
 }
 
+/// The values of every header named `name` (any case), typed by rsip or
+/// not (WWW-Authenticate, Min-Expires, Service-Route, ...), in order. Reads
+/// each header's text: meant for the few answers a client inspects (to
+/// REGISTER, a challenge), not for every request.
+pub fn header_values(msg: &impl HasHeaders, name: &str) -> Vec<String> {
+    msg.headers()
+        .iter()
+        .filter_map(|h| {
+            let text = h.to_string();
+            let (n, v) = text.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+        .collect()
+}
+
 /// Max-Forwards of a request, when present and numeric.
 pub fn max_forwards(req: &Request) -> Option<u32> {
     req.headers.iter().find_map(|h| match h {

@@ -241,24 +241,35 @@ impl Trunks {
 
     /// The enabled gateway whose requests may come from `ip`, if any.
     pub fn by_source(&self, ip: IpAddr) -> Option<Arc<Trunk>> {
-        self.all()
-            .into_iter()
-            .find(|t| t.def.enabled && t.sends_from(ip))
+        self.by_source_where(ip, |_| true)
+    }
+
+    /// Like [`Trunks::by_source`], among the gateways for which `pred`
+    /// holds (several gateways may share a carrier's address); the first by
+    /// name when more than one does. Runs for requests on the trunk port:
+    /// no copy of the table.
+    pub fn by_source_where(&self, ip: IpAddr, pred: impl Fn(&Trunk) -> bool) -> Option<Arc<Trunk>> {
+        let map = self.by_name.read().ok()?;
+        map.values()
+            .filter(|t| t.def.enabled && t.sends_from(ip) && pred(t))
+            .min_by(|a, b| a.def.name.cmp(&b.def.name))
+            .cloned()
     }
 
     /// Takes a call's place on gateway `name` when it can carry one now.
     pub fn acquire(&self, name: &str) -> Result<TrunkSlot, Unavailable> {
         let trunk = self.get(name).ok_or(Unavailable::Unknown)?;
-        let status = trunk.status();
         if !trunk.def.enabled {
             return Err(Unavailable::Down("disabled".into()));
         }
-        if !status.usable {
-            let why = if status.why_not.is_empty() {
-                "not ready".to_string()
-            } else {
-                status.why_not
-            };
+        // Read in place: this runs for every call out.
+        let down = trunk.status.read().ok().and_then(|s| {
+            (!s.usable).then(|| match s.why_not.as_str() {
+                "" => "not ready".to_string(),
+                why => why.to_string(),
+            })
+        });
+        if let Some(why) = down {
             return Err(Unavailable::Down(why));
         }
         // Count first, then check, so two calls racing for the last place
@@ -467,6 +478,29 @@ mod tests {
             "listed addresses replace the proxy's"
         );
         assert_eq!(name("192.0.2.8"), None);
+    }
+
+    #[test]
+    fn among_gateways_sharing_an_address_the_one_asked_for_is_found() {
+        let t = Trunks::default();
+        let mut uni = Gateway::new("zz-uni", Mode::Uni, "127.0.0.9");
+        uni.username = "02150001".into();
+        let addr: SocketAddr = "127.0.0.9:5060".parse().unwrap();
+        t.replace(vec![
+            nni("aa-peer", "127.0.0.9", 0),
+            Trunk::new(uni, Some(addr), Some(addr)),
+        ]);
+        let ip = "127.0.0.9".parse().unwrap();
+        assert_eq!(
+            t.by_source(ip).unwrap().def.name,
+            "aa-peer",
+            "first by name"
+        );
+        let reg = t.by_source_where(ip, |x| x.def.registers()).unwrap();
+        assert_eq!(reg.def.name, "zz-uni");
+        assert!(t
+            .by_source_where(ip, |x| x.def.username == "nobody")
+            .is_none());
     }
 
     #[test]

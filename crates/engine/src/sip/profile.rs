@@ -444,19 +444,17 @@ impl Dispatcher {
         // A call through a registered gateway is sent to the Contact we
         // registered (its user is our account there): the number dialled
         // is then in To (mod_sofia's auto_to_user).
-        let dialled = match self.profile {
-            Profile::External => self
+        // Any registered gateway at that address whose account the
+        // Request-URI names (an NNI peer may share the carrier's address).
+        let dialled = match (self.profile, message::uri_user(&req.uri)) {
+            (Profile::External, Some(ruri_user)) => self
                 .ctx
                 .trunks
-                .by_source(from.addr.ip())
-                .filter(|t| t.def.registers())
-                .and_then(|t| {
-                    let ruri_user = message::uri_user(&req.uri)?;
-                    (ruri_user == crate::sip::trunk_client::contact_user(&t.def))
-                        .then(|| to_user(&req))
-                        .flatten()
-                }),
-            Profile::Internal => None,
+                .by_source_where(from.addr.ip(), |t| {
+                    t.def.registers() && ruri_user == crate::sip::trunk_client::contact_user(&t.def)
+                })
+                .and_then(|_| to_user(&req)),
+            _ => None,
         };
         if self.edge.voice.get().blacklisted(&caller) {
             self.ctx.metrics.blacklist_rejects.fetch_add(1, Relaxed);

@@ -90,7 +90,6 @@ struct Entry {
     /// Identity of this entry (a changed gateway gets a new one), so that
     /// answers to an old entry's requests are not applied to a new one.
     key: u64,
-    def: Gateway,
     trunk: Arc<Trunk>,
     client: GatewayClient,
     /// The registration's dialog-like state: Call-ID, From tag, CSeq,
@@ -161,9 +160,9 @@ async fn run(ctx: Arc<Ctx>, mut orders: mpsc::UnboundedReceiver<Order>) {
             }
             _ = recheck.tick() => {
                 let unresolved = entries.values().any(|e| {
-                    e.def.enabled
+                    e.trunk.def.enabled
                         && (e.trunk.outbound.is_none()
-                            || (e.def.registers() && e.trunk.registrar.is_none()))
+                            || (e.trunk.def.registers() && e.trunk.registrar.is_none()))
                 });
                 if unresolved || last_load.elapsed() >= Duration::from_secs(600) {
                     load(&ctx, &mut entries, &mut leaving, &mut next_key).await;
@@ -206,9 +205,8 @@ async fn load(
     let resolved = resolve_all(ctx, &defs).await;
     let now = Instant::now();
     let mut trunks = Vec::with_capacity(defs.len());
-    let mut next: HashMap<String, Entry> = HashMap::new();
-    for def in defs {
-        let port = default_port(&def);
+    for def in &defs {
+        let port = default_port(def);
         let outbound = resolved
             .get(&(def.outbound_target(), port))
             .copied()
@@ -228,41 +226,43 @@ async fn load(
                 def.outbound_target()
             );
         }
-        let kept = entries.remove(&def.name).filter(|e| {
-            e.def == def && e.trunk.outbound == outbound && e.trunk.registrar == registrar
-        });
         trunks.push(Trunk::new(def.clone(), outbound, registrar));
-        match kept {
-            Some(e) => {
-                next.insert(def.name.clone(), e);
+    }
+    // The table first (an unchanged gateway keeps its entry there, with its
+    // status and calls); each client then drives the table's entry.
+    ctx.trunks.replace(trunks);
+    let mut next: HashMap<String, Entry> = HashMap::new();
+    for def in defs {
+        let Some(trunk) = ctx.trunks.get(&def.name) else {
+            continue;
+        };
+        let kept = entries.remove(&def.name).filter(|e| {
+            e.trunk.def == def
+                && e.trunk.outbound == trunk.outbound
+                && e.trunk.registrar == trunk.registrar
+        });
+        let entry = match kept {
+            Some(mut e) => {
+                e.trunk = trunk;
+                e
             }
             None => {
                 let key = *next_key;
                 *next_key += 1;
-                // The entry's trunk is set below, once the table holds it.
-                let placeholder = Arc::new(Trunk::new(def.clone(), outbound, registrar));
-                next.insert(
-                    def.name.clone(),
-                    Entry::new(ctx, key, def, placeholder, registrar, now),
-                );
+                Entry::new(ctx, key, trunk, now)
             }
-        }
+        };
+        next.insert(def.name, entry);
     }
     // Gone or changed: remove the old binding first (REGISTER Expires 0).
     for (_, mut old) in entries.drain() {
         tracing::info!(
             "gateway {}: removed or changed, unregistering",
-            old.def.name
+            old.trunk.def.name
         );
         old.client.unregister(now);
         old.leaving = true;
         leaving.push(old);
-    }
-    ctx.trunks.replace(trunks);
-    for e in next.values_mut() {
-        if let Some(t) = ctx.trunks.get(&e.def.name) {
-            e.trunk = t;
-        }
     }
     *entries = next;
     tracing::debug!("{} gateways loaded", entries.len());
@@ -352,17 +352,12 @@ fn client_config(def: &Gateway) -> GatewayConfig {
 }
 
 impl Entry {
-    fn new(
-        ctx: &Ctx,
-        key: u64,
-        def: Gateway,
-        trunk: Arc<Trunk>,
-        registrar: Option<SocketAddr>,
-        now: Instant,
-    ) -> Entry {
-        let (aor, domain) = identity(&def);
+    fn new(ctx: &Ctx, key: u64, trunk: Arc<Trunk>, now: Instant) -> Entry {
+        let def = &trunk.def;
+        let registrar = trunk.registrar;
+        let (aor, domain) = identity(def);
         let peer = gateway_peer(
-            &def,
+            def,
             registrar.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
         );
         let reg = Dialog {
@@ -378,14 +373,13 @@ impl Entry {
             remote_cseq: 0,
             peer,
         };
-        let mut client = GatewayClient::new(client_config(&def), now);
+        let mut client = GatewayClient::new(client_config(def), now);
         if !def.enabled {
             // Known but off: it neither registers nor pings.
             client.unregister(now);
         }
         Entry {
             key,
-            def,
             trunk,
             client,
             reg,
@@ -427,13 +421,13 @@ impl Entry {
             );
             return;
         };
-        self.reg.peer = gateway_peer(&self.def, to);
+        self.reg.peer = gateway_peer(&self.trunk.def, to);
         let ep = &ctx.external;
         let via = ctx.sent_by(ep);
         let contact = format!(
             "{}{}",
-            ctx.contact(ep, &contact_user(&self.def)),
-            contact_transport(&self.def)
+            ctx.contact(ep, &contact_user(&self.trunk.def)),
+            contact_transport(&self.trunk.def)
         );
         let mut req = self.reg.request(Method::Register, &via, &contact);
         req.headers
@@ -444,7 +438,7 @@ impl Entry {
             .push(Header::Expires(rsip::headers::Expires::new(
                 expires.to_string(),
             )));
-        if self.def.mode == Mode::Ims {
+        if self.trunk.def.mode == Mode::Ims {
             req.headers
                 .push(Header::Supported(rsip::headers::Supported::new("path")));
         }
@@ -457,7 +451,7 @@ impl Entry {
         let tx = heard.clone();
         ep.send_request(
             req,
-            gateway_peer(&self.def, to),
+            gateway_peer(&self.trunk.def, to),
             Arc::new(move |event| {
                 if matches!(event, ClientEvent::Sent(_)) {
                     return;
@@ -497,8 +491,8 @@ impl Entry {
         let cnonce = format!("{:016x}", fastrand::u64(..));
         let value = sip::auth::answer(
             &challenge,
-            self.def.effective_auth_username(),
-            &self.def.password,
+            self.trunk.def.effective_auth_username(),
+            &self.trunk.def.password,
             method,
             uri,
             &cnonce,
@@ -523,8 +517,8 @@ impl Entry {
                 .on_ping_transport_error(now, id, "the gateway does not resolve");
             return;
         };
-        let (aor, _) = identity(&self.def);
-        let target = format!("sip:{}", self.def.proxy_target());
+        let (aor, _) = identity(&self.trunk.def);
+        let target = format!("sip:{}", self.trunk.def.proxy_target());
         let Ok(remote_target) = rsip::Uri::try_from(target.as_str()) else {
             self.client
                 .on_ping_transport_error(now, id, "the gateway's address is not a SIP URI");
@@ -540,14 +534,14 @@ impl Entry {
             route_set: Vec::new(),
             local_cseq: 0,
             remote_cseq: 0,
-            peer: gateway_peer(&self.def, to),
+            peer: gateway_peer(&self.trunk.def, to),
         };
         let ep = &ctx.external;
         let via = ctx.sent_by(ep);
         let contact = format!(
             "{}{}",
-            ctx.contact(ep, &contact_user(&self.def)),
-            contact_transport(&self.def)
+            ctx.contact(ep, &contact_user(&self.trunk.def)),
+            contact_transport(&self.trunk.def)
         );
         let req = dialog.request(Method::Options, &via, &contact);
         self.trunk.update_status(|s| s.pings_sent += 1);
@@ -555,7 +549,7 @@ impl Entry {
         let tx = heard.clone();
         ep.send_request(
             req,
-            gateway_peer(&self.def, to),
+            gateway_peer(&self.trunk.def, to),
             Arc::new(move |event| {
                 if matches!(event, ClientEvent::Sent(_)) {
                     return;
@@ -581,7 +575,7 @@ impl Entry {
                 if (200..300).contains(&code) {
                     self.learn_routes(&resp);
                 }
-                let r = reg_response(&resp, &contact_user(&self.def));
+                let r = reg_response(&resp, &contact_user(&self.trunk.def));
                 self.client.on_reg_response(now, id, &r);
             }
             (Sent::Register(id), ClientEvent::Timeout(_)) => {
@@ -601,7 +595,7 @@ impl Entry {
         let after = self.client.status();
         if before.reg.state != after.reg.state || before.ping.health != after.ping.health {
             let text = describe(&after);
-            let gw = &self.def.name;
+            let gw = &self.trunk.def.name;
             match after.reg.state {
                 RegState::Failed | RegState::FailWait => tracing::warn!("gateway {gw}: {text}"),
                 _ => tracing::info!("gateway {gw}: {text}"),
@@ -629,11 +623,11 @@ impl Entry {
     fn publish(&self, now: Instant) {
         let status = self.client.status();
         let resolved = self.trunk.outbound.is_some();
-        let usable = self.def.enabled && resolved && self.client.usable(now);
-        let why_not = if !self.def.enabled {
+        let usable = self.trunk.def.enabled && resolved && self.client.usable(now);
+        let why_not = if !self.trunk.def.enabled {
             "disabled".to_string()
         } else if !resolved {
-            format!("{} does not resolve", self.def.outbound_target())
+            format!("{} does not resolve", self.trunk.def.outbound_target())
         } else if usable {
             String::new()
         } else {
@@ -694,25 +688,11 @@ pub fn contact_user(def: &Gateway) -> String {
 /// Every value of the headers named `name` (any case), as one list split at
 /// top-level commas.
 fn header_list(msg: &impl HasHeaders, name: &str) -> Vec<String> {
-    header_values(msg, name)
+    message::header_values(msg, name)
         .iter()
         .flat_map(|v| message::split_header_list(v))
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .collect()
-}
-
-/// The values of the headers named `name` (any case), typed or not.
-fn header_values(msg: &impl HasHeaders, name: &str) -> Vec<String> {
-    msg.headers()
-        .iter()
-        .filter_map(|h| {
-            let text = h.to_string();
-            let (n, v) = text.split_once(':')?;
-            n.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
         .collect()
 }
 
@@ -721,7 +701,7 @@ fn reg_response(resp: &rsip::Response, our_user: &str) -> RegResponse {
     let code = resp.status_code.code();
     let reason = message::reason_text(resp);
     let num = |name: &str| -> Option<u32> {
-        header_values(resp, name)
+        message::header_values(resp, name)
             .first()
             .and_then(|v| v.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
     };
@@ -739,7 +719,7 @@ fn reg_response(resp: &rsip::Response, our_user: &str) -> RegResponse {
     let challenge = ["WWW-Authenticate", "Proxy-Authenticate"]
         .iter()
         .find_map(|name| {
-            let header = header_values(resp, name).into_iter().find(|v| {
+            let header = message::header_values(resp, name).into_iter().find(|v| {
                 // Prefer a challenge we can answer: MD5 or SHA-256 digest.
                 sip::auth::Challenge::parse(v).is_ok()
             })?;

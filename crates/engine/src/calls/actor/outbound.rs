@@ -176,43 +176,49 @@ impl Call {
     /// Sends the call to the next usable gateway of the plan; false when
     /// none is left.
     fn next_gateway(&mut self) -> bool {
-        let Some(plan) = self.outbound.as_mut() else {
-            return false;
-        };
-        // The previous gateway's place is given back before the next is taken.
-        plan.slot = None;
-        plan.challenged = false;
-        while let Some(name) = plan.remaining.pop_front() {
+        loop {
+            let Some(plan) = self.outbound.as_mut() else {
+                return false;
+            };
+            // The previous gateway's place is given back before the next is taken.
+            plan.slot = None;
+            plan.challenged = false;
+            let Some(name) = plan.remaining.pop_front() else {
+                return false;
+            };
             match self.ctx.trunks.acquire(&name) {
-                Ok(slot) => {
-                    plan.slot = Some(slot);
-                    break;
-                }
+                Ok(slot) => plan.slot = Some(slot),
                 Err(why) => {
                     tracing::info!("call {}: gateway {name} skipped: {why}", self.id);
                     plan.tried.push(format!("{name}: {why}"));
+                    continue;
                 }
             }
+            if self.send_to_gateway() {
+                return true;
+            }
+            if let Some(plan) = self.outbound.as_mut() {
+                plan.tried
+                    .push(format!("{name}: no INVITE could be made for it"));
+            }
         }
-        if plan.slot.is_none() {
-            return false;
-        }
-        self.send_to_gateway();
-        true
     }
 
-    /// The INVITE towards the plan's current gateway.
-    fn send_to_gateway(&mut self) {
+    /// The INVITE towards the plan's current gateway; false (said in the
+    /// log) when none can be made, so that the next gateway is tried
+    /// rather than the call left ringing with nothing sent.
+    fn send_to_gateway(&mut self) -> bool {
         let Some(plan) = self.outbound.as_ref() else {
-            return;
+            return false;
         };
         let Some(slot) = plan.slot.as_ref() else {
-            return;
+            return false;
         };
         let trunk = slot.trunk.clone();
         let def = &trunk.def;
         let Some(to) = trunk.outbound else {
-            return;
+            tracing::warn!("call {}: gateway {} has no address", self.id, def.name);
+            return false;
         };
         let number = def
             .rewrite_number(&plan.route.dial)
@@ -231,7 +237,7 @@ impl Call {
         let target = format!("sip:{number}@{}", def.proxy_target());
         let Ok(remote_target) = rsip::Uri::try_from(target.as_str()) else {
             tracing::warn!("call {}: {target} is not a SIP URI", self.id);
-            return;
+            return false;
         };
         let display = if self.caller_name.is_empty() || def.privacy == Privacy::Id {
             String::new()
@@ -294,6 +300,7 @@ impl Call {
             plan.invite = Some((fork, req.clone(), from_user));
         }
         self.launch_fork(dialog, req, None);
+        true
     }
 
     /// The gateway challenged our INVITE (401/407): send it again with
@@ -311,14 +318,9 @@ impl Call {
         } else {
             "WWW-Authenticate"
         };
-        let challenge = resp.headers.iter().find_map(|h| {
-            let text = h.to_string();
-            let (n, v) = text.split_once(':')?;
-            if !n.trim().eq_ignore_ascii_case(name) {
-                return None;
-            }
-            sip::auth::Challenge::parse(v.trim()).ok()
-        });
+        let challenge = message::header_values(resp, name)
+            .iter()
+            .find_map(|v| sip::auth::Challenge::parse(v).ok());
         let Some(challenge) = challenge else {
             return false;
         };
