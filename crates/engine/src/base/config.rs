@@ -98,6 +98,11 @@ pub struct SipConfig {
     /// Port of SIP over TLS for phones (internal profile); 0: no TLS
     /// listener. Gateways with `transport = tls` work either way.
     pub tls_port: u16,
+    /// Port of SIP over TLS on the trunk side (external profile), for
+    /// carriers that send calls over TLS and for the requests a TLS
+    /// gateway sends back to our Contact; 0: none (calls out over TLS
+    /// still work, but a carrier cannot open a connection to us).
+    pub trunk_tls_port: u16,
     /// PEM file of the TLS certificate chain (leaf first). With neither
     /// this nor `tls_key`, a self-signed certificate is made on first run
     /// in `<data_dir>/tls/`.
@@ -503,6 +508,7 @@ impl Default for SipConfig {
             // Off unless configured: tests and second instances would
             // otherwise collide on 5061 (conf/switchboard.toml turns it on).
             tls_port: 0,
+            trunk_tls_port: 0,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
@@ -624,6 +630,17 @@ impl Config {
             anyhow::bail!(
                 "sip.tls_port: {} is taken by the SIP or trunk port (TCP)",
                 self.sip.tls_port
+            );
+        }
+        let taken = [
+            self.server.sip_port,
+            self.server.trunk_port,
+            self.sip.tls_port,
+        ];
+        if self.sip.trunk_tls_port != 0 && taken.contains(&self.sip.trunk_tls_port) {
+            anyhow::bail!(
+                "sip.trunk_tls_port: {} is taken by the SIP, trunk or TLS port (TCP)",
+                self.sip.trunk_tls_port
             );
         }
         if self.sip.min_expires > self.sip.max_expires {
@@ -798,6 +815,12 @@ mod tests {
         cfg.sip.tls_port = cfg.server.sip_port;
         let e = cfg.validate().expect_err("port taken");
         assert!(e.to_string().contains("sip.tls_port"), "{e}");
+        cfg.sip.tls_port = 5061;
+        for taken in [cfg.server.trunk_port, 5061] {
+            cfg.sip.trunk_tls_port = taken;
+            let e = cfg.validate().expect_err("trunk TLS port taken");
+            assert!(e.to_string().contains("sip.trunk_tls_port"), "{e}");
+        }
     }
 
     #[test]

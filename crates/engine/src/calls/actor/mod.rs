@@ -14,6 +14,7 @@ mod originated;
 mod outbound;
 mod pickup;
 mod refer;
+mod srtp;
 mod voicemail;
 
 use media_plane::MediaPlane;
@@ -210,6 +211,7 @@ impl Call {
             callee_warning: None,
             outbound: None,
             ring_timeout: None,
+            srtp: std::cell::Cell::new([None; 2]),
         }
     }
 }
@@ -298,6 +300,9 @@ struct Call {
     monitored: Option<media::conference::Conference>,
     /// The SDP answer we gave the caller (repeated in the 200 after early media).
     a_answer: Option<Vec<u8>>,
+    /// SRTP (SDES) state of legs A and B (see [`srtp`]); a Cell because the
+    /// SDP a side sends settles it where the call is only borrowed.
+    srtp: std::cell::Cell<[Option<srtp::LegSrtp>; 2]>,
     /// Path of the recording in progress.
     recording: Option<std::path::PathBuf>,
     /// The finished call's record, written once the recording is closed.
@@ -436,6 +441,19 @@ impl Call {
                 HangupCause::IncompatibleDestination,
             );
         }
+        if let Some(why) = offer.as_ref().and_then(|o| self.unusable_crypto(o)) {
+            self.ctx
+                .metrics
+                .srtp_refused
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("call {}: refused with 488: {why}", self.id);
+            return self.fail_a_warning(
+                488,
+                "Not Acceptable Here",
+                &format!("305 Incompatible media format: {why}"),
+                HangupCause::IncompatibleDestination,
+            );
+        }
         self.delayed_offer = offer.is_none();
         self.a_offer = offer.clone();
         let settings = self.ctx.callcenter.get();
@@ -561,7 +579,8 @@ impl Call {
         for h in &self.fork_headers {
             req.headers.push(h.clone());
         }
-        req.set_body(sdp, SDP);
+        let tls = binding.source.transport == sip::TransportKind::Tls;
+        req.set_body(self.offer_for_new_b(sdp, tls), SDP);
         self.launch_fork(dialog, req, Some(number.to_string()));
     }
 
@@ -1361,7 +1380,7 @@ impl Call {
             .map(|i| if i == 0 { port } else { 0 })
             .collect();
         sdp.anchor(self.ctx.advertise, &ports);
-        sdp.to_string().into_bytes()
+        self.secured(sdp, towards)
     }
 
     /// The call's record as of `end` (unix ms), complete but for the hangup

@@ -288,7 +288,9 @@ impl Call {
         }
         req.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-        req.set_body(restricted_offer(&plan.offer, &def.codecs, self.id), SDP);
+        let tls = def.transport == callcenter::gateway::config::Transport::Tls;
+        let offer = restricted_offer(&plan.offer, &def.codecs, self.id);
+        req.set_body(self.offer_for_new_b(offer, tls), SDP);
         tracing::debug!(
             "call {}: INVITE {target} through gateway {} at {to}",
             self.id,
