@@ -225,8 +225,12 @@ impl Engine {
             Some(a) => format!(", TLS {a}"),
             None => String::new(),
         };
+        let trunk_tls = match ctx.external.tls_local_addr() {
+            Some(a) => format!(", TLS {a}"),
+            None => String::new(),
+        };
         tracing::info!(
-            "switchboard ready: SIP {} (internal){tls}, {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
+            "switchboard ready: SIP {} (internal){tls}, {} (trunks){trunk_tls}, RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),
             ctx.external.local_addr()
         );

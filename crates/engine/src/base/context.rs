@@ -105,6 +105,28 @@ impl Ctx {
         format!("sip:{user}@{}", self.sent_by(ep))
     }
 
+    /// Our address on a profile for `transport`: its TLS listener's port
+    /// for TLS when it has one (what a peer must connect to), else its SIP
+    /// port.
+    pub fn sent_by_on(&self, ep: &Endpoint, transport: sip::TransportKind) -> String {
+        match (transport, ep.tls_local_addr()) {
+            (sip::TransportKind::Tls, Some(tls)) => format!("{}:{}", self.host(), tls.port()),
+            _ => self.sent_by(ep),
+        }
+    }
+
+    /// Our Contact URI on a profile for requests over `transport`, with the
+    /// transport parameter for TCP and TLS so that what the peer sends back
+    /// uses it too.
+    pub fn contact_on(&self, ep: &Endpoint, user: &str, transport: sip::TransportKind) -> String {
+        let param = match transport {
+            sip::TransportKind::Udp => "",
+            sip::TransportKind::Tcp => ";transport=tcp",
+            sip::TransportKind::Tls => ";transport=tls",
+        };
+        format!("sip:{user}@{}{param}", self.sent_by_on(ep, transport))
+    }
+
     /// Our host for From/To URIs.
     pub fn host(&self) -> String {
         match self.advertise {

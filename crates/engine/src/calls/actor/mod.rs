@@ -563,7 +563,7 @@ impl Call {
             remote_cseq: 0,
             peer: binding.source,
         };
-        let via = self.ctx.sent_by(&self.b_ep);
+        let via = self.ctx.sent_by_on(&self.b_ep, dialog.peer.transport);
         let contact = contact_over(&self.ctx, &self.b_ep, &self.caller, dialog.peer);
         let mut req = dialog.request(Method::Invite, &via, &contact);
         let hops = message::max_forwards(&self.invite)
@@ -1552,8 +1552,5 @@ fn contact_over(ctx: &Ctx, ep: &Endpoint, user: &str, peer: Peer) -> String {
     if peer.transport != sip::TransportKind::Tls {
         return ctx.contact(ep, user);
     }
-    match ep.tls_local_addr() {
-        Some(tls) => format!("sip:{user}@{}:{};transport=tls", ctx.host(), tls.port()),
-        None => format!("{};transport=tls", ctx.contact(ep, user)),
-    }
+    ctx.contact_on(ep, user, peer.transport)
 }

@@ -257,12 +257,9 @@ impl Call {
             remote_cseq: 0,
             peer: crate::base::trunks::gateway_peer(def, to),
         };
-        let via = self.ctx.sent_by(&self.b_ep);
-        let contact = format!(
-            "{}{}",
-            self.ctx.contact(&self.b_ep, &from_user),
-            crate::base::trunks::contact_transport(def)
-        );
+        let transport = crate::base::trunks::gateway_transport(def);
+        let via = self.ctx.sent_by_on(&self.b_ep, transport);
+        let contact = self.ctx.contact_on(&self.b_ep, &from_user, transport);
         let mut req = dialog.request(Method::Invite, &via, &contact);
         let identity = format!("<sip:{caller_id}@{domain}>");
         match def.identity {
@@ -355,8 +352,9 @@ impl Call {
         let Some((_, first, from_user)) = plan.invite.clone().filter(|(f, _, _)| *f == i) else {
             return false;
         };
-        let via = self.ctx.sent_by(&self.b_ep);
-        let contact = self.ctx.contact(&self.b_ep, &from_user);
+        let transport = self.forks[i].dialog.peer.transport;
+        let via = self.ctx.sent_by_on(&self.b_ep, transport);
+        let contact = self.ctx.contact_on(&self.b_ep, &from_user, transport);
         let fork = &mut self.forks[i];
         let mut req = fork.dialog.request(Method::Invite, &via, &contact);
         for h in first.headers.iter() {
