@@ -172,7 +172,7 @@ async fn db_commands_check_migrate_and_copy_sqlite_to_postgres_and_back() {
     // A new PostgreSQL database: nothing applied yet.
     let out = run(&["--database-url", &pg_url, "db", "check"]);
     assert!(
-        text(&out).contains("14 known (latest 15), 0 applied, 14 pending"),
+        text(&out).contains("15 known (latest 16), 0 applied, 15 pending"),
         "{}",
         text(&out)
     );

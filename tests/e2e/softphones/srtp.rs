@@ -122,6 +122,7 @@ kind = {{ type = "inbound", target = "1001" }}
         &proxy,
         "--transport",
         "tls",
+        "--srtp",
     ]);
     assert!(out.status.success(), "gateway add: {out:?}");
     server.wait_metric(

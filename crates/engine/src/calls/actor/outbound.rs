@@ -285,9 +285,8 @@ impl Call {
         }
         req.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-        let tls = def.transport == callcenter::gateway::config::Transport::Tls;
         let offer = restricted_offer(&plan.offer, &def.codecs, self.id);
-        req.set_body(self.offer_for_new_b(offer, tls), SDP);
+        req.set_body(self.offer_for_new_b(offer, def.srtp), SDP);
         tracing::debug!(
             "call {}: INVITE {target} through gateway {} at {to}",
             self.id,

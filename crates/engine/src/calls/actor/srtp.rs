@@ -3,8 +3,9 @@
 //! our key for that leg and never the other leg's.
 //!
 //! Policy: a leg uses SRTP when its phone asks for it (an RTP/SAVP offer or
-//! answer from it), or when we offer to a phone or gateway over TLS (keys in
-//! SDP are only secret when the signalling is). Each leg is terminated
+//! answer from it), or when we offer to a phone registered over TLS (keys
+//! in SDP are only secret when the signalling is) or to a gateway set to
+//! SRTP (carriers differ: many TLS trunks still carry plain RTP). Each leg is terminated
 //! separately by the media layer, so SRTP on one leg and plain RTP on the
 //! other works, and recording and transcoding see plain audio.
 
@@ -117,17 +118,17 @@ impl Call {
         sdp.to_string().into_bytes()
     }
 
-    /// An offer body for a new leg B reached over `tls` signalling: SRTP
-    /// (with our key for leg B, made once per set of forks) when it is TLS,
-    /// plain RTP otherwise. A body that is not SDP is sent as it is.
-    pub(super) fn offer_for_new_b(&self, body: Vec<u8>, tls: bool) -> Vec<u8> {
+    /// An offer body for a new leg B: SRTP when `srtp` (with our key for
+    /// leg B, made once per set of forks), plain RTP otherwise. A body that
+    /// is not SDP is sent as it is.
+    pub(super) fn offer_for_new_b(&self, body: Vec<u8>, srtp: bool) -> Vec<u8> {
         let Some(mut sdp) = std::str::from_utf8(&body)
             .ok()
             .and_then(|t| SessionDescription::parse(t).ok())
         else {
             return body;
         };
-        let crypto = if tls {
+        let crypto = if srtp {
             let leg = self
                 .leg_srtp(Side::B)
                 .or_else(|| LegSrtp::new(OFFER_TAG, Suite::AesCm128HmacSha1_80));
