@@ -179,7 +179,7 @@ async fn db_commands_check_migrate_and_copy_sqlite_to_postgres_and_back() {
     assert!(error_line(&out).contains("run `switchboard db migrate`"));
     let out = run(&["--database-url", &pg_url, "db", "migrate"]);
     assert!(
-        text(&out).contains("applied 14 migration(s)"),
+        text(&out).contains("applied 15 migration(s)"),
         "{}",
         text(&out)
     );
