@@ -4,7 +4,7 @@
 //! starts with its own sequence number and send time so the echo can be matched.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,15 @@ pub struct Opts {
     pub label: String,
 }
 
+/// State shared by the controller and the calls.
+struct Shared {
+    /// Calls done with setup (echoing, or failed).
+    ready: AtomicUsize,
+    /// Start of the steady phase, µs after the epoch (u64::MAX before): frames sent from then
+    /// on are also counted apart, free of the ramp's setups.
+    steady_from_us: AtomicU64,
+}
+
 #[derive(Default)]
 struct CallStats {
     error: Option<String>,
@@ -54,8 +63,12 @@ struct CallStats {
     received: u64,
     duplicate: u64,
     late: u64,
+    steady_sent: u64,
+    steady_received: u64,
+    steady_late: u64,
     max_send_lag: Duration,
-    rtt: Vec<u32>, // sparse histogram: (bucket) counts are merged by the caller
+    /// RTT histogram of the steady phase, sparse: (bucket, count) pairs.
+    rtt: Vec<u32>,
 }
 
 /// Runs the load and prints a human summary and one `RESULT key=value ...` line.
@@ -95,22 +108,26 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     let pid = opts.watch_pid.map(|p| p.to_string());
     let baseline = pid.as_deref().and_then(procstat::sample);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let ready = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new(Shared {
+        ready: AtomicUsize::new(0),
+        steady_from_us: AtomicU64::new(u64::MAX),
+    });
     let epoch = Instant::now();
     let mut handles = Vec::with_capacity(opts.calls);
     for i in 0..opts.calls {
         let start = epoch + Duration::from_secs_f64(i as f64 / opts.rate);
         let stop_rx = stop_rx.clone();
-        let ready = Arc::clone(&ready);
+        let shared = Arc::clone(&shared);
         let server = opts.server;
         handles.push(tokio::spawn(async move {
             tokio::time::sleep_until(start.into()).await;
             let mut st = CallStats::default();
-            if let Err(e) = call(server, epoch, stop_rx, &ready, &mut st).await {
+            if let Err(e) = call(server, epoch, stop_rx, &shared, &mut st).await {
                 st.error = Some(e);
             }
             if st.first_echo.is_none() {
-                ready.fetch_add(1, Ordering::Relaxed); // Counted as done with setup (failed).
+                // Done with setup (failed).
+                shared.ready.fetch_add(1, Ordering::Relaxed);
             }
             st
         }));
@@ -119,7 +136,7 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     // Ramp: wait until every call has echoed or failed.
     let ramp_deadline =
         Instant::now() + Duration::from_secs_f64(opts.calls as f64 / opts.rate) + SETUP_TIMEOUT + Duration::from_secs(5);
-    while ready.load(Ordering::Relaxed) < opts.calls && Instant::now() < ramp_deadline {
+    while shared.ready.load(Ordering::Relaxed) < opts.calls && Instant::now() < ramp_deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ramp_s = epoch.elapsed().as_secs_f64();
@@ -127,13 +144,17 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     eprintln!(
         "client: {} of {} calls set up in {ramp_s:.1} s; steady phase of {} s",
-        ready.load(Ordering::Relaxed),
+        shared.ready.load(Ordering::Relaxed),
         opts.calls,
         opts.seconds
     );
     let s0 = pid.as_deref().and_then(procstat::sample);
     let c0 = procstat::sample("self");
+    let m0 = procstat::machine_busy_s();
     let t0 = Instant::now();
+    shared
+        .steady_from_us
+        .store(t0.duration_since(epoch).as_micros() as u64, Ordering::Relaxed);
     let mut mid_sample: Option<Sample> = None;
     let steady = Duration::from_secs(opts.seconds);
     while t0.elapsed() < steady {
@@ -144,6 +165,7 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     }
     let s1 = pid.as_deref().and_then(procstat::sample);
     let c1 = procstat::sample("self");
+    let m1 = procstat::machine_busy_s();
     let wall = t0.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
 
@@ -158,6 +180,7 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     // Aggregate.
     let mut hist = vec![0u64; BUCKETS + 1];
     let (mut ok, mut sent, mut received, mut dup, mut late) = (0usize, 0u64, 0u64, 0u64, 0u64);
+    let (mut ssent, mut sreceived, mut slate) = (0u64, 0u64, 0u64);
     let mut setup = Vec::new();
     let mut connect = Vec::new();
     let mut answer = Vec::new();
@@ -181,6 +204,9 @@ async fn run_async(opts: Opts) -> Result<(), String> {
         received += s.received;
         dup += s.duplicate;
         late += s.late;
+        ssent += s.steady_sent;
+        sreceived += s.steady_received;
+        slate += s.steady_late;
         max_lag = max_lag.max(s.max_send_lag);
         for (i, c) in s.rtt.chunks_exact(2).map(|c| (c[0] as usize, c[1] as u64)) {
             hist[i] += c;
@@ -191,6 +217,8 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     answer.sort();
     let lost = sent.saturating_sub(received);
     let loss_pct = if sent > 0 { 100.0 * lost as f64 / sent as f64 } else { f64::NAN };
+    let slost = ssent.saturating_sub(sreceived);
+    let sloss_pct = if ssent > 0 { 100.0 * slost as f64 / ssent as f64 } else { f64::NAN };
     let (cpu_cores, rss_mib, hwm_mib, threads, rss_per_call_kib) = match (s0, s1) {
         (Some(a), Some(b)) => {
             let cores = (b.cpu_s - a.cpu_s) / wall;
@@ -209,23 +237,33 @@ async fn run_async(opts: Opts) -> Result<(), String> {
         (Some(a), Some(b)) => (b.cpu_s - a.cpu_s) / wall,
         _ => f64::NAN,
     };
+    // Everything else on the machine (other users' builds and tests): a run where this is
+    // large is not a clean measurement.
+    let other_cores = match (m0, m1) {
+        (Some(a), Some(b)) => (b - a) / wall - client_cores - cpu_cores.max(0.0),
+        _ => f64::NAN,
+    };
     let cpu_ms_per_call = if ok > 0 { cpu_cores * 1000.0 / ok as f64 } else { f64::NAN };
+    let late_ms = LATE.as_millis();
     errors.sort();
     errors.dedup();
     for e in errors.iter().take(5) {
         eprintln!("client: call error: {e}");
     }
     eprintln!(
-        "client: {ok}/{} calls ok; sent {sent}, echoed {received}, lost {lost} ({loss_pct:.4} %), duplicates {dup}, late(>{} ms) {late}; max send lag {:.1} ms; client CPU {client_cores:.2} cores",
+        "client: {ok}/{} calls ok; whole run: sent {sent}, echoed {received}, lost {lost} ({loss_pct:.4} %), duplicates {dup}, late(>{late_ms} ms) {late}; \
+steady phase: sent {ssent}, lost {slost} ({sloss_pct:.4} %), late {slate}, RTT p50 {:.2} p99 {:.2} ms; max send lag {:.1} ms; client CPU {client_cores:.2} cores, others {other_cores:.2} cores",
         opts.calls,
-        LATE.as_millis(),
+        hist_pct(&hist, 0.5),
+        hist_pct(&hist, 0.99),
         max_lag.as_secs_f64() * 1000.0
     );
     println!(
         "RESULT label={} calls={} ok={ok} sent={sent} received={received} lost={lost} loss_pct={loss_pct:.4} late={late} dup={dup} \
+steady_sent={ssent} steady_lost={slost} steady_loss_pct={sloss_pct:.4} steady_late={slate} \
 answer_p50_ms={:.1} connect_p50_ms={:.1} connect_p99_ms={:.1} setup_p50_ms={:.1} setup_p99_ms={:.1} rtt_p50_ms={:.2} rtt_p99_ms={:.2} rtt_max_ms={:.1} \
 server_cores={cpu_cores:.3} cpu_ms_per_call={cpu_ms_per_call:.3} rss_mib={rss_mib:.1} hwm_mib={hwm_mib:.1} rss_per_call_kib={rss_per_call_kib:.1} \
-threads={threads} baseline_rss_mib={:.1} client_cores={client_cores:.2} max_send_lag_ms={:.1} ramp_s={ramp_s:.1} steady_s={wall:.1}",
+threads={threads} baseline_rss_mib={:.1} client_cores={client_cores:.2} other_cores={other_cores:.2} max_send_lag_ms={:.1} ramp_s={ramp_s:.1} steady_s={wall:.1}",
         opts.label,
         opts.calls,
         pct(&answer, 0.5),
@@ -256,7 +294,7 @@ async fn call(
     server: SocketAddr,
     epoch: Instant,
     mut stop_rx: watch::Receiver<bool>,
-    ready: &AtomicUsize,
+    shared: &Shared,
     st: &mut CallStats,
 ) -> Result<(), String> {
     let socket = UdpSocket::bind("127.0.0.1:0")
@@ -316,7 +354,8 @@ async fn call(
                     let s = u32::from_be_bytes([d.data[0], d.data[1], d.data[2], d.data[3]]) as usize;
                     let mut us = [0u8; 8];
                     us.copy_from_slice(&d.data[4..12]);
-                    let sent_at = epoch + Duration::from_micros(u64::from_be_bytes(us));
+                    let sent_us = u64::from_be_bytes(us);
+                    let sent_at = epoch + Duration::from_micros(sent_us);
                     let r = now.saturating_duration_since(sent_at);
                     if s >= seen.len() {
                         seen.resize(s + 1, false);
@@ -330,14 +369,20 @@ async fn call(
                     if r > LATE {
                         st.late += 1;
                     }
-                    let b = ((r.as_micros() as u64) / BUCKET_US).min(BUCKETS as u64) as usize;
-                    if b >= rtt.len() {
-                        rtt.resize(b + 1, 0);
+                    if sent_us >= shared.steady_from_us.load(Ordering::Relaxed) {
+                        st.steady_received += 1;
+                        if r > LATE {
+                            st.steady_late += 1;
+                        }
+                        let b = ((r.as_micros() as u64) / BUCKET_US).min(BUCKETS as u64) as usize;
+                        if b >= rtt.len() {
+                            rtt.resize(b + 1, 0);
+                        }
+                        rtt[b] += 1;
                     }
-                    rtt[b] += 1;
                     if st.first_echo.is_none() {
                         st.first_echo = Some(t_offer.elapsed());
-                        ready.fetch_add(1, Ordering::Relaxed);
+                        shared.ready.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Ok(Output::Event(_)) => {}
@@ -368,7 +413,14 @@ async fn call(
             (Some(s), None) => s + PTIME * seq,
             _ => now + far,
         };
-        let wake = deadline.min(next_send).min(drain_until.unwrap_or(now + far)).min(t_offer + SETUP_TIMEOUT + Duration::from_millis(10));
+        let setup_limit = match st.first_echo {
+            None => t_offer + SETUP_TIMEOUT + Duration::from_millis(10),
+            Some(_) => now + far,
+        };
+        let wake = deadline
+            .min(next_send)
+            .min(drain_until.unwrap_or(now + far))
+            .min(setup_limit);
         if wake > now {
             tokio::select! {
                 r = socket.recv_from(&mut buf) => {
@@ -391,6 +443,9 @@ async fn call(
             st.max_send_lag = st.max_send_lag.max(now - next_send);
             payload[..4].copy_from_slice(&seq.to_be_bytes());
             let us = now.duration_since(epoch).as_micros() as u64;
+            if us >= shared.steady_from_us.load(Ordering::Relaxed) {
+                st.steady_sent += 1;
+            }
             payload[4..12].copy_from_slice(&us.to_be_bytes());
             fill_random(&mut rng, &mut payload[12..]);
             let Some(w) = rtc.writer(mid) else {
@@ -406,6 +461,10 @@ async fn call(
             if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
                 break Err(format!("str0m timeout: {e}"));
             }
+        } else {
+            // Woken for a limit checked at the top of the loop; never spin without yielding
+            // (all calls share this one thread).
+            tokio::task::yield_now().await;
         }
     };
     st.rtt = rtt

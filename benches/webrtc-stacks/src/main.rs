@@ -140,8 +140,11 @@ fn server(a: Args) -> Result<(), String> {
                     c.errors.load(Ordering::Relaxed),
                 );
                 if now != last {
+                    // Tasks alive on the runtime: str0m needs one per call, webrtc-rs spawns
+                    // its own.
+                    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
                     eprintln!(
-                        "server: calls {} ended {} errors {} echoed {}",
+                        "server: calls {} ended {} errors {} echoed {} tasks {tasks}",
                         now.0, now.1, now.3, now.2
                     );
                     last = now;

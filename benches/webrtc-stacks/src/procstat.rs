@@ -50,3 +50,19 @@ pub fn sample(pid: &str) -> Option<Sample> {
         threads: field("Threads:"),
     })
 }
+
+/// Busy CPU time of the whole machine (all cores, all processes), in seconds: used to tell how
+/// much of the machine other processes took during a measurement.
+pub fn machine_busy_s() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait.
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle) / clock_ticks())
+}
