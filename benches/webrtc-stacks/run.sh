@@ -24,11 +24,8 @@ fi
 ulimit -n 65536 2>/dev/null || true
 
 SPID=
-WPID=
-cleanup() {
-    if [ -n "$SPID" ]; then kill "$SPID" 2>/dev/null || true; fi
-    if [ -n "$WPID" ]; then kill "$WPID" 2>/dev/null || true; fi
-}
+TPID=
+cleanup() { if [ -n "$TPID" ]; then kill "$TPID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
 busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
@@ -54,12 +51,17 @@ run_one() { # stack label
         server_stack=webrtc-rs
         extra=(--shared-socket 127.0.0.1:0)
     fi
-    # Started directly (not under timeout(1)) so that $SPID is the server itself, whose /proc
-    # the client samples; a watchdog bounds its life instead.
-    "$BIN" server --stack "$server_stack" --listen 127.0.0.1:0 "${extra[@]}" 2>"$log" &
-    SPID=$!
-    (sleep $((SECS + CALLS / RATE + 120)) && kill "$SPID" 2>/dev/null) &
-    WPID=$!
+    timeout $((SECS + CALLS / RATE + 120)) "$BIN" server --stack "$server_stack" \
+        --listen 127.0.0.1:0 "${extra[@]}" 2>"$log" &
+    TPID=$!
+    # The server itself (timeout's child) is the process the client samples.
+    SPID=
+    for _ in $(seq 50); do
+        SPID=$(pgrep -P "$TPID" || true)
+        [ -n "$SPID" ] && break
+        sleep 0.1
+    done
+    if [ -z "$SPID" ]; then echo "server $stack did not start" >&2; exit 1; fi
     local addr=
     for _ in $(seq 100); do
         addr=$(sed -n 's/^server: .* listening on \(127[0-9.]*:[0-9]*\)$/\1/p' "$log")
@@ -73,9 +75,9 @@ run_one() { # stack label
         --label "$stack" >"$LOGS/$label.out" 2>"$LOGS/$label.client.log" ||
         { echo "client failed against $stack:" >&2; tail -5 "$LOGS/$label.client.log" >&2; }
     if ! kill -0 "$SPID" 2>/dev/null; then echo "server $stack died during the run:" >&2; tail -5 "$log" >&2; fi
-    kill "$SPID" "$WPID" 2>/dev/null || true
-    wait "$SPID" "$WPID" 2>/dev/null || true
-    SPID= WPID=
+    kill "$TPID" 2>/dev/null || true
+    wait "$TPID" 2>/dev/null || true
+    SPID= TPID=
     grep -h '^client:' "$LOGS/$label.client.log" | sed "s/^/[$label] /" >&2 || true
     # The server's last count of tasks alive on its runtime (all calls still up then).
     local tasks

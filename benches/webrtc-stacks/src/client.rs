@@ -331,6 +331,7 @@ async fn call(
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (local.port() as u64) << 17;
     let mut seq: u32 = 0;
     let mut send_start: Option<Instant> = None;
+    let mut first_send_at: Option<Instant> = None;
     let mut seen: Vec<bool> = Vec::new();
     let mut rtt: Vec<u64> = Vec::new();
     let mut drain_until: Option<Instant> = None;
@@ -344,7 +345,10 @@ async fn call(
                 }
                 Ok(Output::Event(Event::Connected)) => {
                     st.connected = Some(t_offer.elapsed());
-                    send_start = Some(Instant::now());
+                    // Spread the calls' send instants over the 20 ms: calls started one per
+                    // 20 ms would otherwise all send at once, in bursts no real set of calls has.
+                    let phase = PTIME.mul_f64(((local.port() as u64 * 0x9E37_79B9) % 1000) as f64 / 1000.0);
+                    send_start = Some(Instant::now() + phase);
                 }
                 Ok(Output::Event(Event::MediaData(d))) => {
                     let now = Instant::now();
@@ -381,7 +385,10 @@ async fn call(
                         rtt[b] += 1;
                     }
                     if st.first_echo.is_none() {
-                        st.first_echo = Some(t_offer.elapsed());
+                        // Setup = offer -> connected, plus the first frame's round trip (the
+                        // phase wait before the first frame is not the server's doing).
+                        let first_rtt = first_send_at.map_or(Duration::ZERO, |f| now.saturating_duration_since(f));
+                        st.first_echo = Some(st.connected.unwrap_or_default() + first_rtt);
                         shared.ready.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -454,6 +461,9 @@ async fn call(
             let t = MediaTime::new(seq as u64 * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
             if let Err(e) = w.write(pt, now, t, &payload[..]) {
                 break Err(format!("write: {e}"));
+            }
+            if seq == 0 {
+                first_send_at = Some(now);
             }
             seq += 1;
             st.sent += 1;
