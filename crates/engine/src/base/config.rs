@@ -98,6 +98,10 @@ pub struct SipConfig {
     /// Port of SIP over TLS for phones (internal profile); 0: no TLS
     /// listener. Gateways with `transport = tls` work either way.
     pub tls_port: u16,
+    /// Port of SIP over secure WebSocket (RFC 7118) for browsers
+    /// (internal profile); 0: none. Same certificate as `tls_port`. Plain
+    /// `ws` is on the HTTP port's `/ws` path.
+    pub wss_port: u16,
     /// PEM file of the TLS certificate chain (leaf first). With neither
     /// this nor `tls_key`, a self-signed certificate is made on first run
     /// in `<data_dir>/tls/`.
@@ -503,6 +507,7 @@ impl Default for SipConfig {
             // Off unless configured: tests and second instances would
             // otherwise collide on 5061 (conf/switchboard.toml turns it on).
             tls_port: 0,
+            wss_port: 0,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
@@ -624,6 +629,20 @@ impl Config {
             anyhow::bail!(
                 "sip.tls_port: {} is taken by the SIP or trunk port (TCP)",
                 self.sip.tls_port
+            );
+        }
+        if self.sip.wss_port != 0
+            && [
+                self.server.sip_port,
+                self.server.trunk_port,
+                self.sip.tls_port,
+                self.server.http_port,
+            ]
+            .contains(&self.sip.wss_port)
+        {
+            anyhow::bail!(
+                "sip.wss_port: {} is taken by the SIP, trunk, TLS or HTTP port",
+                self.sip.wss_port
             );
         }
         if self.sip.min_expires > self.sip.max_expires {
@@ -787,6 +806,7 @@ mod tests {
         assert_eq!(cfg.server.sip_port, 5060);
         assert_eq!(cfg.server.trunk_port, 5080);
         assert_eq!(cfg.sip.tls_port, 5061);
+        assert_eq!(cfg.sip.wss_port, 7443);
         assert_eq!(Config::default().sip.tls_port, 0, "off unless configured");
     }
 
@@ -798,6 +818,13 @@ mod tests {
         cfg.sip.tls_port = cfg.server.sip_port;
         let e = cfg.validate().expect_err("port taken");
         assert!(e.to_string().contains("sip.tls_port"), "{e}");
+        let mut cfg = Config::default();
+        assert_eq!(cfg.sip.wss_port, 0, "no WSS listener unless configured");
+        cfg.sip.wss_port = cfg.server.http_port;
+        let e = cfg.validate().expect_err("port taken");
+        assert!(e.to_string().contains("sip.wss_port"), "{e}");
+        cfg.sip.wss_port = 7443;
+        cfg.validate().expect("a free port");
     }
 
     #[test]

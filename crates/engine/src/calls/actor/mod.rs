@@ -1528,13 +1528,20 @@ fn reason_of(r: &Response) -> String {
 /// Our Contact on `ep` towards `peer`: over TLS it names the TLS port (or,
 /// on a profile without a TLS listener, the connection we opened) and says
 /// `transport=tls`, so the far end's requests in the dialog come over TLS
-/// too (a `sip:` URI without it means UDP).
+/// too (a `sip:` URI without it means UDP). Over WebSocket it says
+/// `transport=ws` or `wss` (RFC 7118 §5.2): a browser sends everything
+/// over the one connection it has anyway.
 fn contact_over(ctx: &Ctx, ep: &Endpoint, user: &str, peer: Peer) -> String {
-    if peer.transport != sip::TransportKind::Tls {
-        return ctx.contact(ep, user);
-    }
-    match ep.tls_local_addr() {
-        Some(tls) => format!("sip:{user}@{}:{};transport=tls", ctx.host(), tls.port()),
-        None => format!("{};transport=tls", ctx.contact(ep, user)),
+    match peer.transport {
+        sip::TransportKind::Tls => match ep.tls_local_addr() {
+            Some(tls) => format!("sip:{user}@{}:{};transport=tls", ctx.host(), tls.port()),
+            None => format!("{};transport=tls", ctx.contact(ep, user)),
+        },
+        sip::TransportKind::Ws => format!("{};transport=ws", ctx.contact(ep, user)),
+        sip::TransportKind::Wss => match ep.wss_local_addr() {
+            Some(wss) => format!("sip:{user}@{}:{};transport=wss", ctx.host(), wss.port()),
+            None => format!("{};transport=wss", ctx.contact(ep, user)),
+        },
+        sip::TransportKind::Udp | sip::TransportKind::Tcp => ctx.contact(ep, user),
     }
 }
