@@ -9,8 +9,10 @@
 //!
 //! The connection counts under the same caps as TCP and TLS (the same
 //! [`ConnLimiter`], so the descriptor budget holds), has the same
-//! first-message and idle deadlines (WebSocket pings count as traffic on
-//! an established connection) and the same send-queue cap; a frame larger
+//! first-message and idle deadlines (WebSocket pings and pongs count as
+//! traffic on an established connection, and we ping a browser at a third
+//! of the idle timeout, which it answers by itself) and the same send-queue
+//! cap; a frame larger
 //! than [`MAX_MESSAGE_SIZE`] closes it. Frames that are no SIP at all,
 //! and frames that break the WebSocket protocol, close it too: nothing
 //! but a SIP stack talks on it. Requests and responses to the browser go
@@ -202,6 +204,8 @@ enum Step {
     Frame(Option<Result<Message, WsError>>),
     /// The deadline of the connection's clock.
     Deadline,
+    /// Time to ping the browser.
+    Ping,
 }
 
 /// What one frame turned out to be.
@@ -337,6 +341,11 @@ impl Transports {
         gauge.fetch_add(1, Relaxed);
         let mut clock = ConnClock::new(opened, true);
         let mut carried_sip = false;
+        // Browsers send no keep-alive of their own, and re-register only
+        // every few minutes: our pings, which they answer without a line
+        // of script, keep a live one from reaching the idle deadline.
+        let ping_every = (self.limits.idle_timeout / 3).max(Duration::from_secs(1));
+        let mut next_ping = Instant::now() + ping_every;
         let goodbye: Option<(CloseCode, &'static str)> = loop {
             let (deadline, expiry) = clock.deadline(&self.limits);
             let step = tokio::select! {
@@ -344,6 +353,7 @@ impl Transports {
                 out = rx.recv() => Step::Send(out),
                 frame = ws.next() => Step::Frame(frame),
                 _ = tokio::time::sleep_until(deadline.into()) => Step::Deadline,
+                _ = tokio::time::sleep_until(next_ping.into()) => Step::Ping,
             };
             let frame = match step {
                 Step::Stop => break Some((CloseCode::Policy, "not reading")),
@@ -376,6 +386,21 @@ impl Transports {
                     counter.fetch_add(1, Relaxed);
                     tracing::debug!("closing websocket from {addr}: {}", expiry.describe());
                     break Some((CloseCode::Policy, expiry.describe()));
+                }
+                Step::Ping => {
+                    next_ping = Instant::now() + ping_every;
+                    if !carried_sip {
+                        // A connection must earn its keep-alive first.
+                        continue;
+                    }
+                    let sent = tokio::select! {
+                        r = ws.send(Message::Ping(Bytes::new())) => r.is_ok(),
+                        _ = closed.wait_for(|c| *c) => false,
+                    };
+                    if !sent {
+                        break None;
+                    }
+                    continue;
                 }
                 Step::Frame(frame) => frame,
             };
@@ -780,6 +805,49 @@ mod socket_tests {
         assert_eq!(closed(&mut silent).await, Some(CloseCode::Policy));
         assert_eq!(s.stats.ws_timeout_first_message.load(Relaxed), 1);
         until("nothing stays open", || s.stats.wss_open.load(Relaxed) == 0).await;
+    }
+
+    #[tokio::test]
+    async fn a_browser_that_answers_our_pings_stays_and_one_that_does_not_is_closed_when_idle() {
+        let mut s = server(TcpLimits {
+            idle_timeout: Duration::from_secs(3),
+            ..TcpLimits::default()
+        })
+        .await;
+        let mut alive = connect(&s, "sip").await.expect("upgraded");
+        let mut deaf = connect(&s, "sip").await.expect("upgraded");
+        for ws in [&mut alive, &mut deaf] {
+            ws.send(Message::text(options(1))).await.expect("send");
+            assert!(matches!(next(&mut s.rx).await, Inbound::Message(_)));
+        }
+        // Longer than the idle timeout, `alive` reads (and so answers
+        // pings); `deaf` reads nothing and answers nothing.
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut pings = 0;
+        while let Ok(frame) =
+            timeout(end.saturating_duration_since(Instant::now()), alive.next()).await
+        {
+            match frame {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                other => panic!("only pings, not {other:?}"),
+            }
+        }
+        assert!(
+            pings >= 3,
+            "pinged every third of the idle timeout: {pings}"
+        );
+        assert!(
+            matches!(next(&mut s.rx).await, Inbound::Closed(_)),
+            "deaf is gone"
+        );
+        alive
+            .send(Message::text(options(2)))
+            .await
+            .expect("still open");
+        assert!(matches!(next(&mut s.rx).await, Inbound::Message(_)));
+        assert_eq!(s.stats.ws_timeout_idle.load(Relaxed), 1);
+        let code = closed(&mut deaf).await;
+        assert!(matches!(code, Some(CloseCode::Policy) | None), "{code:?}");
     }
 
     #[tokio::test]
