@@ -110,6 +110,9 @@ pub struct GatewayAddArgs {
     /// Put the caller's number in From instead of --username.
     #[arg(long)]
     caller_id_in_from: bool,
+    /// Offer SRTP (SDES, RTP/SAVP) on calls out (use with --transport tls).
+    #[arg(long)]
+    srtp: bool,
     /// Withhold the caller ID: none or id (Privacy: id).
     #[arg(long, default_value = "none")]
     privacy: String,
@@ -259,6 +262,7 @@ async fn gateway_add(store: &Store, a: GatewayAddArgs) -> anyhow::Result<()> {
         home_domain: a.home_domain,
         pcscf: a.pcscf,
         addresses: split_list(&a.addresses),
+        srtp: a.srtp,
     };
     if let Err(e) = g.validate() {
         anyhow::bail!("{}", flag_errors(&g.name, &e.errors));

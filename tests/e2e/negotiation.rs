@@ -147,6 +147,60 @@ async fn an_offer_without_audio_is_refused_with_488_and_a_warning() {
     );
 }
 
+/// RTP/SAVP with only crypto lines we cannot honour (an unknown suite, an
+/// MKI): 488 with a Warning naming the reason, counted; the callee does not
+/// ring. A plain RTP/AVP offer's crypto lines are ignored (the call rings).
+#[tokio::test]
+async fn an_srtp_offer_with_no_usable_crypto_line_is_refused_with_488_and_the_reason() {
+    let server = Server::start("srtp_unusable");
+    let mut callee = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(callee.register(3600).await.status, Some(200));
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let key = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+    let offer = |proto: &str| {
+        format!(
+            "v=0\r\no=- 9 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 5000 {proto} 0\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=crypto:1 F8_128_HMAC_SHA1_80 inline:{key}\r\n\
+             a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20|1:4\r\n"
+        )
+    };
+    let (resp, dialog) = caller.invite("1001", &offer("RTP/SAVP")).await;
+    assert!(dialog.is_none());
+    assert_eq!(resp.status, Some(488), "{}", resp.raw);
+    let warning = resp.header("Warning").expect("a Warning header");
+    assert!(
+        warning.starts_with("305 ") && warning.contains("F8_128_HMAC_SHA1_80"),
+        "{warning}"
+    );
+    assert!(
+        callee
+            .wait_invite(std::time::Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the callee must not ring"
+    );
+    assert_eq!(
+        server.wait_metric("switchboard_srtp_refused_total", "", |v| v >= 1.0, STEP),
+        1.0
+    );
+    // The same lines on RTP/AVP mean nothing: the call goes through, and
+    // the callee is offered plain RTP without the caller's key.
+    let plain = offer("RTP/AVP");
+    let (_, offered) = tokio::join!(caller.invite("1001", &plain), async {
+        let inc = callee.wait_invite(STEP).await.expect("the callee rings");
+        let offered = inc.invite.body.clone();
+        callee
+            .respond(&inc.invite, 486, "Busy Here", Some(&inc.local_tag), "")
+            .await;
+        offered
+    });
+    assert!(
+        offered.contains("RTP/AVP") && !offered.contains("crypto"),
+        "{offered}"
+    );
+}
+
 #[tokio::test]
 async fn a_callees_488_reaches_the_caller_with_a_warning_its_own_or_ours() {
     let server = Server::start("codec_callee_488");

@@ -290,8 +290,8 @@ def handle(cmd, acc):
             h.hValue = v
             prm.txOption.headers.append(h)
         to = cmd["to"]
-        if args.transport == "tcp" and "transport=" not in to:
-            to += ";transport=tcp"
+        if args.transport in ("tcp", "tls") and "transport=" not in to:
+            to += ";transport=" + args.transport
         emit({"event": "dialling", "call": call.handle, "to": to})
         call.makeCall(to, prm)
         return {"call": call.handle}
@@ -364,7 +364,13 @@ def main():
     ap.add_argument("--password", required=True)
     ap.add_argument("--sip-port", type=int, required=True)
     ap.add_argument("--rtp-port", type=int, required=True)
-    ap.add_argument("--transport", default="udp", choices=["udp", "tcp"])
+    ap.add_argument("--transport", default="udp", choices=["udp", "tcp", "tls"])
+    ap.add_argument("--srtp", default="off", choices=["off", "optional", "mandatory"],
+                    help="SDES-SRTP use (pjsua's srtpUse); mandatory offers RTP/SAVP")
+    ap.add_argument("--no-register", action="store_true",
+                    help="a carrier: listen and answer, register nowhere")
+    ap.add_argument("--tls-cert", help="PEM certificate of our TLS listener")
+    ap.add_argument("--tls-key", help="PEM key of our TLS listener")
     ap.add_argument("--codecs", default="PCMU", help="comma list, most preferred first")
     ap.add_argument("--tone", help="WAV file sent on every call (looped)")
     ap.add_argument("--instance-id", default="", help="RFC 5626 +sip.instance value")
@@ -393,7 +399,18 @@ def main():
     tcfg.port = args.sip_port
     tcfg.boundAddress = "127.0.0.1"
     tcfg.publicAddress = "127.0.0.1"
-    ttype = pj.PJSIP_TRANSPORT_TCP if args.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
+    ttype = {
+        "udp": pj.PJSIP_TRANSPORT_UDP,
+        "tcp": pj.PJSIP_TRANSPORT_TCP,
+        "tls": pj.PJSIP_TRANSPORT_TLS,
+    }[args.transport]
+    if args.transport == "tls":
+        # Our own listener's certificate (a carrier's); as a client pjsua
+        # does not verify the server's by default.
+        if args.tls_cert:
+            tcfg.tlsConfig.certFile = args.tls_cert
+            tcfg.tlsConfig.privKeyFile = args.tls_key
+        tcfg.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
     ep.transportCreate(ttype, tcfg)
     ep.libStart()
     ep.audDevManager().setNullDev()
@@ -409,9 +426,28 @@ def main():
     acfg = pj.AccountConfig()
     acfg.idUri = "sip:%s@%s" % (args.user, args.server)
     reg = "sip:%s" % args.server
-    if args.transport == "tcp":
-        reg += ";transport=tcp"
-    acfg.regConfig.registrarUri = reg
+    if args.transport in ("tcp", "tls"):
+        reg += ";transport=" + args.transport
+    if args.no_register:
+        acfg.idUri = "sip:%s@127.0.0.1:%d" % (args.user, args.sip_port)
+    else:
+        acfg.regConfig.registrarUri = reg
+    acfg.mediaConfig.srtpUse = {
+        "off": pj.PJMEDIA_SRTP_DISABLED,
+        "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+        "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+    }[args.srtp]
+    # SDES only (no DTLS-SRTP), and TLS is not demanded of every hop.
+    acfg.mediaConfig.srtpSecureSignaling = 0
+    # (pjsua2's config members are copies: set them back whole.)
+    opt = acfg.mediaConfig.srtpOpt
+    keyings = opt.keyings
+    keyings.clear()
+    keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
+    opt.keyings = keyings
+    mcfg = acfg.mediaConfig
+    mcfg.srtpOpt = opt
+    acfg.mediaConfig = mcfg
     acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
     acfg.mediaConfig.transportConfig.port = args.rtp_port
     # Two RTP/RTCP pairs (a consultation call is the second), inside the

@@ -119,7 +119,12 @@ impl Engine {
             external_stats.clone(),
         )
         .await
-        .with_context(|| format!("binding trunk port {}", cfg.server.trunk_port))?;
+        .with_context(|| {
+            format!(
+                "binding trunk port {} (TLS port {})",
+                cfg.server.trunk_port, cfg.sip.trunk_tls_port
+            )
+        })?;
 
         let algorithms: Vec<Algorithm> = cfg
             .sip
@@ -220,11 +225,15 @@ impl Engine {
             Some(a) => format!(", TLS {a}"),
             None => String::new(),
         };
+        let trunk_tls = match ctx.external.tls_local_addr() {
+            Some(a) => format!(", TLS {a}"),
+            None => String::new(),
+        };
         if let Some(a) = ctx.internal.wss_local_addr() {
             tls.push_str(&format!(", WSS {a}"));
         }
         tracing::info!(
-            "switchboard ready: SIP {} (internal){tls}, {} (trunks), RTP {lo}-{hi}, advertising {advertise}",
+            "switchboard ready: SIP {} (internal){tls}, {} (trunks){trunk_tls}, RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),
             ctx.external.local_addr()
         );
@@ -534,20 +543,22 @@ impl Engine {
             "RTP/RTCP packets dropped (invalid, unknown source).",
             r.dropped.load(Relaxed),
         );
-        let (all, source, invalid) = (
+        let (all, source, invalid, srtp) = (
             r.dropped.load(Relaxed),
             r.dropped_source.load(Relaxed),
             r.dropped_invalid.load(Relaxed),
+            r.dropped_srtp.load(Relaxed),
         );
         e.labelled(
             "switchboard_rtp_dropped_total",
             "counter",
-            "RTP/RTCP datagrams dropped, by reason: source (not the latched peer, nor allowed to latch), invalid (malformed or a payload type not negotiated), other (no destination yet, send failed).",
+            "RTP/RTCP datagrams dropped, by reason: source (not the latched peer, nor allowed to latch), invalid (malformed or a payload type not negotiated), srtp (failed SRTP authentication or replay check), other (no destination yet, send failed).",
             "reason",
             &[
                 ("source", source),
                 ("invalid", invalid),
-                ("other", all.saturating_sub(source + invalid)),
+                ("srtp", srtp),
+                ("other", all.saturating_sub(source + invalid + srtp)),
             ],
         );
         let q = &self.queues.stats;
@@ -634,6 +645,18 @@ impl Engine {
             "counter",
             "Calls refused with 488: no codec both sides can use, even transcoding.",
             m.codec_mismatches.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_srtp_refused_total",
+            "counter",
+            "Calls refused with 488: an RTP/SAVP offer with no usable a=crypto (suite, MKI or parameters we do not implement).",
+            m.srtp_refused.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_srtp_calls_total",
+            "counter",
+            "Call legs set up with SRTP (SDES).",
+            m.srtp_legs.load(Relaxed),
         );
         e.metric(
             "switchboard_refer_rejects_total",

@@ -21,6 +21,8 @@
 //!   200-204, consistent length) from the SDP's RTCP address (`a=rtcp`, else
 //!   RTP port + 1) or from the IPs above; garbage never latches it.
 
+use crate::srtp::{SrtpKeys, SrtpLeg, Unprotect};
+use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::sdp::SessionDescription;
@@ -78,6 +80,9 @@ pub struct Remote {
     pub payload_types: PayloadTypes,
     /// The learning window, in milliseconds.
     pub learning_ms: u64,
+    /// SDES keys when the side uses SRTP (RTP/SAVP): every packet must
+    /// authenticate before it may latch or be forwarded.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl Remote {
@@ -89,6 +94,7 @@ impl Remote {
             signalling_ip: None,
             payload_types: PayloadTypes::ANY,
             learning_ms: DEFAULT_LEARNING_MS,
+            srtp: None,
         }
     }
 
@@ -126,6 +132,11 @@ impl Remote {
             signalling_ip: ip.map(|ip| ip.to_canonical()),
             ..self
         }
+    }
+
+    /// The same with SRTP keys (None: plain RTP).
+    pub fn with_srtp(self, srtp: Option<SrtpKeys>) -> Remote {
+        Remote { srtp, ..self }
     }
 
     /// The same with another learning window.
@@ -168,6 +179,9 @@ pub enum Refusal {
     Invalid,
     /// From a source that is not the latched peer and may not become it.
     Source,
+    /// SRTP that failed authentication or the replay check, or a stream
+    /// beyond the leg's cap.
+    Srtp,
 }
 
 /// The latched RTP source.
@@ -186,6 +200,8 @@ pub(crate) struct SideState {
     rtp: Option<RtpLatch>,
     /// Latched RTCP source, also the RTCP destination.
     rtcp: Option<SocketAddr>,
+    /// SRTP contexts while the side uses SRTP.
+    srtp: Option<Box<SrtpLeg>>,
 }
 
 impl SideState {
@@ -211,7 +227,60 @@ impl SideState {
                 self.rtcp = None;
             }
         }
+        if self.srtp.as_ref().map(|l| l.keys()) != r.srtp {
+            self.srtp = r.srtp.and_then(|keys| match SrtpLeg::new(keys) {
+                Ok(leg) => Some(Box::new(leg)),
+                Err(e) => {
+                    // Keys were checked when the SDP was read: not reached.
+                    tracing::warn!("SRTP keys refused: {e}");
+                    None
+                }
+            });
+        }
         self.remote = Some(r);
+    }
+
+    /// Does this side use SRTP?
+    pub(crate) fn is_srtp(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// For an SRTP side, the plain form of a packet from `src` (RTCP when
+    /// `rtcp`) whose header was checked; `Ok(None)` on a plain side. Only
+    /// a source that may latch is worth the decryption.
+    pub(crate) fn unprotect(
+        &mut self,
+        rtcp: bool,
+        src: SocketAddr,
+        pkt: &[u8],
+    ) -> Result<Option<Bytes>, Refusal> {
+        let Some(leg) = &mut self.srtp else {
+            return Ok(None);
+        };
+        let known = if rtcp {
+            self.rtcp == Some(src)
+                || self.remote.is_some_and(|r| {
+                    self.rtcp.is_none() && (Some(src) == r.rtcp_addr() || r.may_latch(src))
+                })
+        } else {
+            self.rtp.is_some_and(|l| l.addr == src) || self.remote.is_some_and(|r| r.may_latch(src))
+        };
+        if !known {
+            return Err(Refusal::Source);
+        }
+        match leg.unprotect(rtcp, pkt) {
+            Ok(plain) => Ok(Some(plain)),
+            Err(Unprotect::Invalid | Unprotect::TooManyStreams) => Err(Refusal::Srtp),
+        }
+    }
+
+    /// For an SRTP side, the encrypted form of a plain packet we send it;
+    /// `Ok(None)` on a plain side, `Err` when it cannot be encrypted.
+    pub(crate) fn protect(&mut self, rtcp: bool, pkt: &[u8]) -> Result<Option<Bytes>, ()> {
+        match &mut self.srtp {
+            None => Ok(None),
+            Some(leg) => leg.protect(rtcp, pkt).map(Some).ok_or(()),
+        }
     }
 
     /// Where RTP for this side goes: the latched source, else the SDP address.
@@ -356,6 +425,7 @@ mod tests {
             signalling_ip: Some(NAT.parse().unwrap()),
             payload_types: [0, 101].into_iter().collect(),
             learning_ms: 3_000,
+            srtp: None,
         });
         s
     }

@@ -26,6 +26,7 @@ pub mod resample;
 pub mod rtp_stream;
 pub mod sdp;
 pub mod session;
+pub mod srtp;
 pub mod tones;
 
 pub use latch::{PayloadTypes, Remote};

@@ -51,6 +51,9 @@ pub struct RelayStats {
     /// Of `dropped`: malformed, truncated, or (first packet) a payload type
     /// the side did not negotiate.
     pub dropped_invalid: AtomicU64,
+    /// Of `dropped`: SRTP or SRTCP that failed authentication or the
+    /// replay check (forged, damaged, replayed, or the wrong key).
+    pub dropped_srtp: AtomicU64,
 }
 
 impl RelayStats {
@@ -66,6 +69,7 @@ impl RelayStats {
         match why {
             Refusal::Source => &self.dropped_source,
             Refusal::Invalid => &self.dropped_invalid,
+            Refusal::Srtp => &self.dropped_srtp,
         }
         .fetch_add(1, Relaxed);
     }
@@ -241,6 +245,7 @@ struct Counts {
     dropped: u64,
     dropped_source: u64,
     dropped_invalid: u64,
+    dropped_srtp: u64,
     got_rtp: bool,
     latch_changed: bool,
 }
@@ -338,24 +343,34 @@ impl Task {
         self.publish(now_ms);
     }
 
-    /// Validates, latches and forwards one datagram held in `self.buf[..n]`.
+    /// Validates, latches and forwards one datagram held in `self.buf[..n]`
+    /// (decrypted first when it comes from an SRTP side, encrypted when it
+    /// goes to one).
     fn forward(&mut self, side: usize, rtcp: bool, n: usize, src: SocketAddr, now_ms: u64) {
         let c = &mut self.counts;
-        let pkt = &self.buf[..n];
         let me = &mut self.sides[side];
-        let verdict = if n >= BUF_SIZE {
-            Err(Refusal::Invalid)
-        } else if rtcp {
-            if valid_rtcp(pkt) {
-                me.accept_rtcp(src, pkt)
+        let wire = &self.buf[..n];
+        let header_ok = n < BUF_SIZE
+            && if rtcp {
+                valid_rtcp(wire)
             } else {
-                Err(Refusal::Invalid)
-            }
-        } else if valid_rtp(pkt) {
-            me.accept_rtp(src, pkt, now_ms)
+                valid_rtp(wire)
+            };
+        let plain = if header_ok {
+            me.unprotect(rtcp, src, wire)
         } else {
             Err(Refusal::Invalid)
         };
+        let verdict = plain.as_ref().map_err(|why| *why).and_then(|plain| {
+            let pkt = plain.as_deref().unwrap_or(wire);
+            if rtcp {
+                me.accept_rtcp(src, pkt)
+            } else if plain.is_none() || valid_rtp(pkt) {
+                me.accept_rtp(src, pkt, now_ms)
+            } else {
+                Err(Refusal::Invalid)
+            }
+        });
         match verdict {
             Ok(latched) => {
                 c.latch_changed |= latched;
@@ -369,12 +384,15 @@ impl Task {
                 match why {
                     Refusal::Source => c.dropped_source += 1,
                     Refusal::Invalid => c.dropped_invalid += 1,
+                    Refusal::Srtp => c.dropped_srtp += 1,
                 }
                 return;
             }
         }
+        let plain = plain.ok().flatten();
+        let pkt = plain.as_deref().unwrap_or(wire);
         let other = 1 - side;
-        let peer = &self.sides[other];
+        let peer = &mut self.sides[other];
         let (target, sock) = if rtcp {
             (peer.rtcp_target(), &self.pairs[other].rtcp)
         } else {
@@ -385,7 +403,14 @@ impl Task {
             c.dropped += 1;
             return;
         };
-        match send(sock, pkt, target) {
+        let sealed = match peer.protect(rtcp, pkt) {
+            Ok(sealed) => sealed,
+            Err(()) => {
+                c.dropped += 1;
+                return;
+            }
+        };
+        match send(sock, sealed.as_deref().unwrap_or(pkt), target) {
             true if rtcp => c.rtcp += 1,
             true => {
                 c.rtp += 1;
@@ -412,6 +437,7 @@ impl Task {
             (&mut c.dropped, &self.stats.dropped),
             (&mut c.dropped_source, &self.stats.dropped_source),
             (&mut c.dropped_invalid, &self.stats.dropped_invalid),
+            (&mut c.dropped_srtp, &self.stats.dropped_srtp),
         ] {
             if *delta > 0 {
                 total.fetch_add(*delta, Relaxed);

@@ -407,6 +407,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "gateways",
         include_str!("../migrations/sqlite/0015_gateways.sql"),
     ),
+    (
+        16,
+        "gateway_srtp",
+        include_str!("../migrations/sqlite/0016_gateway_srtp.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -481,6 +486,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "gateways",
         include_str!("../migrations/postgres/0015_gateways.sql"),
+    ),
+    (
+        16,
+        "gateway_srtp",
+        include_str!("../migrations/postgres/0016_gateway_srtp.sql"),
     ),
 ];
 

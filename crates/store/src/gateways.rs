@@ -25,7 +25,7 @@ macro_rules! columns {
         "name, note, mode, proxy, port, transport, username, auth_username, password, realm, \
          from_user, from_domain, register_proxy, outbound_proxy, expire_secs, retry_secs, \
          ping_secs, caller_id_in_from, codecs, max_calls, strip_digits, add_prefix, caller_id, \
-         privacy, identity, enabled, impu, impi, home_domain, pcscf, addresses"
+         privacy, identity, enabled, impu, impi, home_domain, pcscf, addresses, srtp"
     };
 }
 
@@ -160,7 +160,7 @@ where
             columns!(),
             ", created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
              $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
-             $28, $29, $30, $31, $32, $32)"
+             $28, $29, $30, $31, $32, $33, $33)"
         ));
         Self::bind_gateway(q, g)?
             .bind(now)
@@ -178,7 +178,7 @@ where
              retry_secs = $16, ping_secs = $17, caller_id_in_from = $18, codecs = $19, \
              max_calls = $20, strip_digits = $21, add_prefix = $22, caller_id = $23, \
              privacy = $24, identity = $25, enabled = $26, impu = $27, impi = $28, \
-             home_domain = $29, pcscf = $30, addresses = $31, updated_at = $32 \
+             home_domain = $29, pcscf = $30, addresses = $31, srtp = $32, updated_at = $33 \
              WHERE name = $1",
         );
         Self::bind_gateway(q, g)?
@@ -189,7 +189,7 @@ where
         Ok(())
     }
 
-    /// Binds `$1`..`$31`, the `columns!()` in order.
+    /// Binds `$1`..`$32`, the `columns!()` in order.
     fn bind_gateway<'q>(
         q: sqlx::query::Query<'q, DB, DB::Arguments>,
         g: &'q Gateway,
@@ -229,7 +229,8 @@ where
             .bind(g.impi.as_str())
             .bind(g.home_domain.as_str())
             .bind(g.pcscf.as_str())
-            .bind(g.addresses.join(",")))
+            .bind(g.addresses.join(","))
+            .bind(g.srtp))
     }
 
     pub(crate) async fn remove_gateway(&self, name: &str) -> Result<bool, StoreError> {
@@ -298,6 +299,7 @@ where
             home_domain: row.try_get("home_domain")?,
             pcscf: row.try_get("pcscf")?,
             addresses: list(row.try_get("addresses")?),
+            srtp: row.try_get("srtp")?,
         })
     }
 }

@@ -21,6 +21,7 @@
 mod audio;
 mod baresip;
 mod pjsua;
+mod srtp;
 
 use crate::harness::{artifacts, Server};
 use audio::{level_at, measure, Measure, Wav, ABSENT_DBFS, LEVEL_WINDOW, SENT_DBFS};

@@ -12,6 +12,7 @@ use super::{CallId, Capture, DtmfMethod, Events, Phone, TransferOutcome, EVENT_T
 use crate::harness::{free_udp_tcp_port, root, Server};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,26 @@ pub struct PjsuaOpts {
     pub tcp: bool,
     /// The `+sip.instance` value (`<urn:uuid:...>`); pjsua makes one if empty.
     pub instance_id: String,
+    /// SIP over TLS to this address (the server's `sip.tls_port`), not
+    /// UDP/TCP to its SIP port.
+    pub tls: Option<SocketAddr>,
+    /// SDES-SRTP: "off", "optional" or "mandatory" (offers RTP/SAVP and
+    /// refuses plain RTP).
+    pub srtp: &'static str,
+    /// A carrier: no registration, a TLS listener with this certificate
+    /// and key (PEM files), calls dialled to this address (our trunk side).
+    pub carrier: Option<Carrier>,
+}
+
+/// How a pjsua carrier is set up (see [`PjsuaOpts::carrier`]).
+#[derive(Clone, Debug)]
+pub struct Carrier {
+    /// PEM certificate of its TLS listener.
+    pub cert: PathBuf,
+    /// PEM key of its TLS listener.
+    pub key: PathBuf,
+    /// Where its calls go (our `sip.trunk_tls_port`).
+    pub dial_to: SocketAddr,
 }
 
 impl Default for PjsuaOpts {
@@ -40,6 +61,9 @@ impl Default for PjsuaOpts {
             tone_hz: 1000,
             tcp: false,
             instance_id: String::new(),
+            tls: None,
+            srtp: "off",
+            carrier: None,
         }
     }
 }
@@ -57,6 +81,7 @@ pub struct Pjsua {
     server_sip: String,
     tone_hz: u32,
     recordings: AtomicU64,
+    sip_port: u16,
 }
 
 /// The Python that has pjsua2 (see the module comment).
@@ -98,9 +123,15 @@ impl Pjsua {
         let sip_port = free_udp_tcp_port();
         let rtp = server.ports.media_port(super::next_media_slot());
         let stderr = std::fs::File::create(dir.join("agent.stderr")).expect("create stderr file");
+        let registrar = opts.tls.unwrap_or_else(|| server.sip_addr());
+        let transport = match (opts.tls.is_some() || opts.carrier.is_some(), opts.tcp) {
+            (true, _) => "tls",
+            (false, true) => "tcp",
+            (false, false) => "udp",
+        };
         let mut cmd = Command::new(&py);
         cmd.arg(root().join("tests/softphones/pjsua_agent.py"))
-            .args(["--server", &server.sip_addr().to_string()])
+            .args(["--server", &registrar.to_string()])
             .args(["--user", ext, "--password", password])
             .args(["--sip-port", &sip_port.to_string()])
             .args(["--rtp-port", &rtp.to_string()])
@@ -109,7 +140,15 @@ impl Pjsua {
             .arg(&tone)
             .arg("--log")
             .arg(dir.join("pjsua.log"))
-            .args(["--transport", if opts.tcp { "tcp" } else { "udp" }]);
+            .args(["--transport", transport])
+            .args(["--srtp", opts.srtp]);
+        if let Some(c) = &opts.carrier {
+            cmd.arg("--no-register")
+                .arg("--tls-cert")
+                .arg(&c.cert)
+                .arg("--tls-key")
+                .arg(&c.key);
+        }
         if !opts.instance_id.is_empty() {
             cmd.args(["--instance-id", &opts.instance_id]);
         }
@@ -149,9 +188,13 @@ impl Pjsua {
             events,
             next_id: AtomicU64::new(1),
             taken: Vec::new(),
-            server_sip: server.sip_addr().to_string(),
+            server_sip: match &opts.carrier {
+                Some(c) => format!("{};transport=tls", c.dial_to),
+                None => registrar.to_string(),
+            },
             tone_hz: opts.tone_hz,
             recordings: AtomicU64::new(0),
+            sip_port,
         };
         if phone
             .events
@@ -166,6 +209,11 @@ impl Pjsua {
             ));
         }
         phone
+    }
+
+    /// The port its SIP transport listens on (a carrier's TLS listener).
+    pub fn sip_port(&self) -> u16 {
+        self.sip_port
     }
 
     /// The first final registration event: {"code", "reason", "contact"...}.

@@ -256,6 +256,11 @@ pub struct Gateway {
     /// NNI: the addresses (IPs or CIDR networks) the trunk's calls come
     /// from; empty: the proxy's address.
     pub addresses: Vec<String>,
+    /// Offer SRTP (SDES keys, RTP/SAVP) on calls out through the gateway
+    /// (FreeSWITCH's rtp_secure_media=mandatory): for carriers that demand
+    /// it, with TLS so that the keys stay secret. Calls in are answered
+    /// with SRTP whenever the carrier offers it, whatever this says.
+    pub srtp: bool,
 }
 
 impl Default for Gateway {
@@ -292,6 +297,7 @@ impl Default for Gateway {
             home_domain: String::new(),
             pcscf: String::new(),
             addresses: Vec::new(),
+            srtp: false,
         }
     }
 }

@@ -102,6 +102,11 @@ pub struct SipConfig {
     /// (internal profile); 0: none. Same certificate as `tls_port`. Plain
     /// `ws` is on the HTTP port's `/ws` path.
     pub wss_port: u16,
+    /// Port of SIP over TLS on the trunk side (external profile), for
+    /// carriers that send calls over TLS and for the requests a TLS
+    /// gateway sends back to our Contact; 0: none (calls out over TLS
+    /// still work, but a carrier cannot open a connection to us).
+    pub trunk_tls_port: u16,
     /// PEM file of the TLS certificate chain (leaf first). With neither
     /// this nor `tls_key`, a self-signed certificate is made on first run
     /// in `<data_dir>/tls/`.
@@ -508,6 +513,7 @@ impl Default for SipConfig {
             // otherwise collide on 5061 (conf/switchboard.toml turns it on).
             tls_port: 0,
             wss_port: 0,
+            trunk_tls_port: 0,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
@@ -631,17 +637,29 @@ impl Config {
                 self.sip.tls_port
             );
         }
+        let taken = [
+            self.server.sip_port,
+            self.server.trunk_port,
+            self.sip.tls_port,
+        ];
+        if self.sip.trunk_tls_port != 0 && taken.contains(&self.sip.trunk_tls_port) {
+            anyhow::bail!(
+                "sip.trunk_tls_port: {} is taken by the SIP, trunk or TLS port (TCP)",
+                self.sip.trunk_tls_port
+            );
+        }
         if self.sip.wss_port != 0
             && [
                 self.server.sip_port,
                 self.server.trunk_port,
                 self.sip.tls_port,
+                self.sip.trunk_tls_port,
                 self.server.http_port,
             ]
             .contains(&self.sip.wss_port)
         {
             anyhow::bail!(
-                "sip.wss_port: {} is taken by the SIP, trunk, TLS or HTTP port",
+                "sip.wss_port: {} is taken by the SIP, trunk, TLS, trunk TLS or HTTP port",
                 self.sip.wss_port
             );
         }
@@ -818,6 +836,12 @@ mod tests {
         cfg.sip.tls_port = cfg.server.sip_port;
         let e = cfg.validate().expect_err("port taken");
         assert!(e.to_string().contains("sip.tls_port"), "{e}");
+        cfg.sip.tls_port = 5061;
+        for taken in [cfg.server.trunk_port, 5061] {
+            cfg.sip.trunk_tls_port = taken;
+            let e = cfg.validate().expect_err("trunk TLS port taken");
+            assert!(e.to_string().contains("sip.trunk_tls_port"), "{e}");
+        }
         let mut cfg = Config::default();
         assert_eq!(cfg.sip.wss_port, 0, "no WSS listener unless configured");
         cfg.sip.wss_port = cfg.server.http_port;

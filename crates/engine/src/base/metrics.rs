@@ -98,6 +98,11 @@ pub struct Metrics {
     /// sides (the callee answered one the caller never offered and we
     /// cannot transcode, or the offer has no usable audio).
     pub codec_mismatches: AtomicU64,
+    /// Calls refused with 488 because their RTP/SAVP offer had no
+    /// `a=crypto` line we can honour.
+    pub srtp_refused: AtomicU64,
+    /// Call legs whose media is SRTP (keys agreed by SDES).
+    pub srtp_legs: AtomicU64,
     /// REFERs refused (bad Refer-To, unknown or unreachable target, a
     /// Replaces naming no dialog): the call stays up.
     pub refer_rejects: AtomicU64,

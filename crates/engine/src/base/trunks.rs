@@ -384,14 +384,13 @@ pub fn gateway_peer(def: &Gateway, addr: SocketAddr) -> sip::Peer {
     }
 }
 
-/// The URI parameter our Contact towards a gateway carries, so that what
-/// it sends us (in-dialog requests, calls to the registered Contact) uses
-/// the gateway's transport: "" for UDP, the default.
-pub fn contact_transport(def: &Gateway) -> &'static str {
+/// The transport a gateway is reached over (and our Contact towards it
+/// names, so that what it sends us uses it too).
+pub fn gateway_transport(def: &Gateway) -> sip::TransportKind {
     match def.transport {
-        Transport::Udp => "",
-        Transport::Tcp => ";transport=tcp",
-        Transport::Tls => ";transport=tls",
+        Transport::Udp => sip::TransportKind::Udp,
+        Transport::Tcp => sip::TransportKind::Tcp,
+        Transport::Tls => sip::TransportKind::Tls,
     }
 }
 

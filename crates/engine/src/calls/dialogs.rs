@@ -199,7 +199,10 @@ impl DialogTable {
         if route.port != port {
             return Err(Refusal::Profile);
         }
-        if from.addr == route.peer.addr || Some(from.addr) == route.proxy {
+        if from.addr == route.peer.addr
+            || Some(from.addr) == route.proxy
+            || new_connection_of(from, route.peer)
+        {
             return Ok(());
         }
         // NAT rebinding: the phone's registration moved to this address.
@@ -217,6 +220,18 @@ impl DialogTable {
         }
         Ok(())
     }
+}
+
+/// Did `from` come over a new TCP or TLS connection from the host of a
+/// dialog set up with `peer` over the same transport? A stream peer (a
+/// carrier over TLS, say) opens its own connection for its requests, from
+/// a port nobody can predict, to our Contact; a connection cannot be
+/// spoofed from off the path, so its host is where the dialog lives.
+/// Datagrams must come from the very address.
+fn new_connection_of(from: Peer, peer: Peer) -> bool {
+    from.transport == peer.transport
+        && from.transport != sip::TransportKind::Udp
+        && from.addr.ip().to_canonical() == peer.addr.ip().to_canonical()
 }
 
 /// The address of a route set's first hop (`<sip:192.0.2.1:5060;lr>`), when
@@ -267,6 +282,30 @@ pub(crate) fn a_leg_dialog(invite: &Request, from: Peer) -> Dialog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dialogs_a_stream_peer_may_speak_from_a_new_connection_of_its_host() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let carrier = Peer::tls(at("192.0.2.7:5061"));
+        assert!(new_connection_of(Peer::tls(at("192.0.2.7:40123")), carrier));
+        assert!(new_connection_of(
+            Peer::tcp(at("192.0.2.7:40123")),
+            Peer::tcp(at("192.0.2.7:5060"))
+        ));
+        // Another host, another transport, or datagrams: not the dialog's.
+        assert!(!new_connection_of(
+            Peer::tls(at("192.0.2.8:40123")),
+            carrier
+        ));
+        assert!(!new_connection_of(
+            Peer::tcp(at("192.0.2.7:40123")),
+            carrier
+        ));
+        assert!(!new_connection_of(
+            Peer::udp(at("192.0.2.7:40123")),
+            Peer::udp(at("192.0.2.7:5060"))
+        ));
+    }
 
     #[test]
     fn dialogs_first_hop_of_a_route_set() {

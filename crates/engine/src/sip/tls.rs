@@ -13,15 +13,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// TLS settings of the internal profile (the phones' listener on
-/// `sip.tls_port`, the browsers' on `sip.wss_port`, if not 0) and of the external one (client side only:
-/// gateways with `transport = tls`).
+/// `sip.tls_port`, the browsers' secure WebSocket listener on
+/// `sip.wss_port`, if not 0) and of the external one (gateways with
+/// `transport = tls`, and carriers' connections on `sip.trunk_tls_port`
+/// if not 0). Every listener presents the same certificate.
 pub fn settings(cfg: &Config) -> anyhow::Result<(TlsSettings, TlsSettings)> {
     let mut external = TlsSettings::client_only().context("TLS client configuration")?;
     if let Some(ca) = &cfg.sip.tls_ca {
         external.client = Arc::new(client_with_ca(ca)?);
     }
     let mut internal = external.clone();
-    if cfg.sip.tls_port != 0 || cfg.sip.wss_port != 0 {
+    if cfg.sip.tls_port != 0 || cfg.sip.trunk_tls_port != 0 || cfg.sip.wss_port != 0 {
         let (cert, key) = match (&cfg.sip.tls_cert, &cfg.sip.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
             _ => self_signed(cfg)?,
@@ -38,18 +40,15 @@ pub fn settings(cfg: &Config) -> anyhow::Result<(TlsSettings, TlsSettings)> {
             )
         })?;
         let server = Arc::new(server);
-        if cfg.sip.tls_port != 0 {
-            internal.listen = Some(TlsListen {
-                bind: SocketAddr::new(cfg.server.bind, cfg.sip.tls_port),
+        let listen = |port: u16| {
+            (port != 0).then(|| TlsListen {
+                bind: SocketAddr::new(cfg.server.bind, port),
                 server: server.clone(),
-            });
-        }
-        if cfg.sip.wss_port != 0 {
-            internal.wss = Some(TlsListen {
-                bind: SocketAddr::new(cfg.server.bind, cfg.sip.wss_port),
-                server,
-            });
-        }
+            })
+        };
+        internal.listen = listen(cfg.sip.tls_port);
+        external.listen = listen(cfg.sip.trunk_tls_port);
+        internal.wss = listen(cfg.sip.wss_port);
     }
     Ok((internal, external))
 }
@@ -197,6 +196,26 @@ mod tests {
             dir.join("tls/cert.pem").exists(),
             "self-signed on first run"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_trunk_side_listens_on_its_own_port_with_the_same_certificate() {
+        let dir = tempdir("trunk");
+        let mut cfg = config(&dir);
+        cfg.sip.tls_port = 0;
+        cfg.sip.trunk_tls_port = 5081;
+        let (internal, external) = settings(&cfg).expect("settings");
+        assert!(internal.listen.is_none());
+        assert_eq!(external.listen.expect("trunk listener").bind.port(), 5081);
+        cfg.sip.tls_port = 5061;
+        let (internal, external) = settings(&cfg).expect("settings");
+        let (i, e) = (
+            internal.listen.expect("tls"),
+            external.listen.expect("trunk"),
+        );
+        assert!(Arc::ptr_eq(&i.server, &e.server), "one certificate");
+
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

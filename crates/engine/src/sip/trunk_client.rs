@@ -29,7 +29,7 @@ use sip::message;
 use tokio::sync::mpsc;
 
 use crate::base::context::Ctx;
-use crate::base::trunks::{contact_transport, default_port, describe, gateway_peer, Trunk};
+use crate::base::trunks::{default_port, describe, gateway_peer, gateway_transport, Trunk};
 
 /// What the running client is asked to do.
 #[derive(Debug)]
@@ -423,12 +423,9 @@ impl Entry {
         };
         self.reg.peer = gateway_peer(&self.trunk.def, to);
         let ep = &ctx.external;
-        let via = ctx.sent_by(ep);
-        let contact = format!(
-            "{}{}",
-            ctx.contact(ep, &contact_user(&self.trunk.def)),
-            contact_transport(&self.trunk.def)
-        );
+        let transport = gateway_transport(&self.trunk.def);
+        let via = ctx.sent_by_on(ep, transport);
+        let contact = ctx.contact_on(ep, &contact_user(&self.trunk.def), transport);
         let mut req = self.reg.request(Method::Register, &via, &contact);
         req.headers
             .push(Header::Contact(rsip::headers::Contact::new(format!(
@@ -537,12 +534,9 @@ impl Entry {
             peer: gateway_peer(&self.trunk.def, to),
         };
         let ep = &ctx.external;
-        let via = ctx.sent_by(ep);
-        let contact = format!(
-            "{}{}",
-            ctx.contact(ep, &contact_user(&self.trunk.def)),
-            contact_transport(&self.trunk.def)
-        );
+        let transport = gateway_transport(&self.trunk.def);
+        let via = ctx.sent_by_on(ep, transport);
+        let contact = ctx.contact_on(ep, &contact_user(&self.trunk.def), transport);
         let req = dialog.request(Method::Options, &via, &contact);
         self.trunk.update_status(|s| s.pings_sent += 1);
         let key = self.key;

@@ -37,7 +37,7 @@ impl Task {
                 out.sender.skip(ts_units);
                 Self::transmit(
                     &leg.pair.rtp,
-                    &leg.latch,
+                    &mut leg.latch,
                     &self.out,
                     &self.stats,
                     &self.relay_stats,

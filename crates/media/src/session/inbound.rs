@@ -6,6 +6,9 @@ use super::*;
 impl Task {
     pub(super) fn on_rtp(&mut self, i: usize, n: usize, src: SocketAddr, now: Instant) {
         let now_ms = self.activity.now_ms(now);
+        let Some(n) = self.decrypt(i, false, n, src) else {
+            return;
+        };
         let pkt = &self.buf[..n];
         let Some(leg) = &mut self.legs[i] else { return };
         let parsed = (n < BUF_SIZE && valid_rtp(pkt))
@@ -52,6 +55,45 @@ impl Task {
         }
         inbound.jitter.push(v.seq, v.ts, v.ssrc, payload, now);
         self.forward_audio(i, n, format);
+    }
+
+    /// On an SRTP leg, authenticates and decrypts the packet in
+    /// `self.buf[..n]` in place; its new length, or None when refused
+    /// (counted). A plain leg's packet is left as it is.
+    pub(super) fn decrypt(
+        &mut self,
+        i: usize,
+        rtcp: bool,
+        n: usize,
+        src: SocketAddr,
+    ) -> Option<usize> {
+        let leg = self.legs[i].as_mut()?;
+        if !leg.latch.is_srtp() {
+            return Some(n);
+        }
+        let wire = &self.buf[..n];
+        let header_ok = n < BUF_SIZE
+            && if rtcp {
+                valid_rtcp(wire)
+            } else {
+                valid_rtp(wire)
+            };
+        let plain = if header_ok {
+            leg.latch.unprotect(rtcp, src, wire)
+        } else {
+            Err(Refusal::Invalid)
+        };
+        match plain {
+            Ok(Some(plain)) if plain.len() <= self.buf.len() => {
+                self.buf[..plain.len()].copy_from_slice(&plain);
+                Some(plain.len())
+            }
+            Ok(_) => Some(n),
+            Err(why) => {
+                self.relay_stats.refused(why);
+                None
+            }
+        }
     }
 
     /// Forwards the audio packet in `self.buf[..n]` from leg `i` to every leg
@@ -124,16 +166,18 @@ impl Task {
         }
         Self::transmit(
             &leg.pair.rtp,
-            &leg.latch,
+            &mut leg.latch,
             &self.out,
             &self.stats,
             &self.relay_stats,
         );
     }
 
+    /// Sends a plain RTP packet to a leg (encrypted first if the leg uses
+    /// SRTP).
     pub(super) fn transmit(
         sock: &UdpSocket,
-        latch: &SideState,
+        latch: &mut SideState,
         pkt: &[u8],
         stats: &SessionStats,
         relay_stats: &RelayStats,
@@ -141,7 +185,14 @@ impl Task {
         let Some(target) = latch.rtp_target() else {
             return;
         };
-        match sock.try_send_to(pkt, target) {
+        let sealed = match latch.protect(false, pkt) {
+            Ok(sealed) => sealed,
+            Err(()) => {
+                relay_stats.dropped.fetch_add(1, Relaxed);
+                return;
+            }
+        };
+        match sock.try_send_to(sealed.as_deref().unwrap_or(pkt), target) {
             Ok(n) if n == pkt.len() => {
                 stats.rtp_out.fetch_add(1, Relaxed);
             }

@@ -164,6 +164,9 @@ impl Task {
     /// RTCP is terminated here: the streams it would describe are ours now
     /// (rewritten SSRCs), so the far ends' reports are consumed, not relayed.
     pub(super) fn on_rtcp(&mut self, i: usize, n: usize, src: SocketAddr) {
+        let Some(n) = self.decrypt(i, true, n, src) else {
+            return;
+        };
         let Some(leg) = &mut self.legs[i] else { return };
         let pkt = &self.buf[..n];
         let verdict = if n < BUF_SIZE && valid_rtcp(pkt) {

@@ -198,7 +198,7 @@ impl Task {
         out.sender.build(&out.payload, ts_units, &mut self.out);
         Self::transmit(
             &leg.pair.rtp,
-            &leg.latch,
+            &mut leg.latch,
             &self.out,
             &self.stats,
             &self.relay_stats,

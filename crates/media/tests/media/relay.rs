@@ -573,3 +573,134 @@ async fn drop_closes_relay() {
     drop(relay);
     eventually("ports back in the pool", || relay_pool.in_use() == 0).await;
 }
+
+/// The far end's SRTP stack in the SRTP tests: webrtc-rs's context, keyed
+/// as a phone would be from the SDP exchange.
+fn phone_context(keys: &media::srtp::KeySalt) -> webrtc_srtp::context::Context {
+    let raw = base64_decode(&keys.inline());
+    let (k, s) = raw.split_at(16);
+    webrtc_srtp::context::Context::new(
+        k,
+        s,
+        webrtc_srtp::protection_profile::ProtectionProfile::Aes128CmHmacSha1_80,
+        None,
+        None,
+    )
+    .unwrap()
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// Side A uses SRTP (SDES), side B plain RTP: A's packets are
+/// authenticated and decrypted before they latch and reach B in the clear;
+/// B's are encrypted with our key for A; forged, tampered and replayed
+/// SRTP never crosses and is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srtp_leg_is_terminated_and_forgeries_are_dropped() {
+    use media::srtp::{KeySalt, SrtpKeys, Suite};
+    let call = Call::new(31940, false);
+    let phone_key = KeySalt::random(Suite::AesCm128HmacSha1_80).unwrap();
+    let our_key = KeySalt::random(Suite::AesCm128HmacSha1_80).unwrap();
+    call.relay.set_remote(
+        Side::A,
+        Remote::new(addr(call.a.port)).with_srtp(Some(SrtpKeys {
+            remote: phone_key,
+            local: our_key,
+        })),
+    );
+    call.relay.set_remote(Side::B, addr(call.b.port));
+    let mut phone_tx = phone_context(&phone_key);
+    let mut phone_rx = phone_context(&our_key);
+
+    // A forgery first (another key): it must not latch nor cross.
+    let mut forger = phone_context(&KeySalt::random(Suite::AesCm128HmacSha1_80).unwrap());
+    let forged = forger.encrypt_rtp(&rtp(1)).unwrap();
+    call.a
+        .rtp
+        .send_to(&forged, call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    eventually("the forgery counted", || {
+        call.stats.dropped_srtp.load(Relaxed) == 1
+    })
+    .await;
+
+    for seq in 2..5 {
+        let sealed = phone_tx.encrypt_rtp(&rtp(seq)).unwrap();
+        assert_ne!(&sealed[..], &rtp(seq)[..]);
+        call.a
+            .rtp
+            .send_to(&sealed, call.rtp_port(Side::A))
+            .await
+            .unwrap();
+        let (got, _) = recv(&call.b.rtp).await;
+        assert_eq!(got, rtp(seq), "B gets A's packet decrypted");
+
+        call.b
+            .rtp
+            .send_to(&rtp(100 + seq), call.rtp_port(Side::B))
+            .await
+            .unwrap();
+        let (got, _) = recv(&call.a.rtp).await;
+        assert_ne!(got, rtp(100 + seq), "A gets B's packet encrypted");
+        let plain = phone_rx.decrypt_rtp(&got).unwrap();
+        assert_eq!(&plain[..], &rtp(100 + seq)[..]);
+    }
+
+    // SRTCP from A reaches B as plain RTCP, and B's RTCP reaches A sealed.
+    let sealed = phone_tx.encrypt_rtcp(&rtcp(7)).unwrap();
+    call.a
+        .rtcp
+        .send_to(&sealed, call.rtcp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtcp).await.0, rtcp(7));
+    call.b
+        .rtcp
+        .send_to(&rtcp(8), call.rtcp_port(Side::B))
+        .await
+        .unwrap();
+    let got = recv(&call.a.rtcp).await.0;
+    assert_eq!(&phone_rx.decrypt_rtcp(&got).unwrap()[..], &rtcp(8)[..]);
+
+    // A replay and a tampered packet from the latched phone are dropped.
+    let sealed = phone_tx.encrypt_rtp(&rtp(50)).unwrap();
+    call.a
+        .rtp
+        .send_to(&sealed, call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    assert_eq!(recv(&call.b.rtp).await.0, rtp(50));
+    call.a
+        .rtp
+        .send_to(&sealed, call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    let mut tampered = phone_tx.encrypt_rtp(&rtp(51)).unwrap().to_vec();
+    tampered[12] ^= 0xff;
+    call.a
+        .rtp
+        .send_to(&tampered, call.rtp_port(Side::A))
+        .await
+        .unwrap();
+    eventually("replay and tampering counted", || {
+        call.stats.dropped_srtp.load(Relaxed) == 3
+    })
+    .await;
+    let stray = timeout(Duration::from_millis(300), recv_raw(&call.b.rtp)).await;
+    assert!(stray.is_err(), "nothing forged reached B: {stray:?}");
+    assert_eq!(
+        call.relay.packets(Side::A).0,
+        4,
+        "only authentic packets counted"
+    );
+}
+
+async fn recv_raw(sock: &UdpSocket) -> Vec<u8> {
+    let mut buf = [0u8; 2048];
+    let (n, _) = sock.recv_from(&mut buf).await.unwrap();
+    buf[..n].to_vec()
+}

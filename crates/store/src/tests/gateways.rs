@@ -40,6 +40,7 @@ fn full() -> Gateway {
         home_domain: "ims.example.net".into(),
         pcscf: "198.51.100.7".into(),
         addresses: vec!["198.51.100.0/24".into(), "2001:db8::/32".into()],
+        srtp: true,
     }
 }
 

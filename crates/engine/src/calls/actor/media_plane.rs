@@ -120,7 +120,8 @@ impl Call {
         Some(
             remote
                 .with_signalling_ip(self.signalling_ip(side))
-                .with_learning_ms(self.ctx.cfg.media.rtp_learning_ms),
+                .with_learning_ms(self.ctx.cfg.media.rtp_learning_ms)
+                .with_srtp(self.srtp_keys_of(side, sdp)),
         )
     }
 
@@ -242,10 +243,9 @@ impl Call {
             );
             self.ensure_session();
             let port = self.media.local_port(Side::A).unwrap_or(0);
-            negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id)
-                .map_err(|e| format!("cannot answer the caller's offer: {e}"))?
-                .to_string()
-                .into_bytes()
+            let answer = negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id)
+                .map_err(|e| format!("cannot answer the caller's offer: {e}"))?;
+            self.secured(answer, Side::A)
         };
         self.a_answer = Some(body.clone());
         Ok(body)
@@ -292,10 +292,8 @@ impl Call {
         self.formats[0] = Some(a_format);
         self.ensure_session();
         let port = self.media.local_port(Side::A)?;
-        let body = negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id)
-            .ok()?
-            .to_string()
-            .into_bytes();
+        let answer = negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id).ok()?;
+        let body = self.secured(answer, Side::A);
         let rate = a_format.codec.sample_rate();
         let tone =
             media::tones::ToneGenerator::new(plan.spec(media::tones::ToneKind::Ringback), rate);

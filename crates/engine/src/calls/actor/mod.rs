@@ -14,6 +14,7 @@ mod originated;
 mod outbound;
 mod pickup;
 mod refer;
+mod srtp;
 mod voicemail;
 
 use media_plane::MediaPlane;
@@ -210,6 +211,7 @@ impl Call {
             callee_warning: None,
             outbound: None,
             ring_timeout: None,
+            srtp: std::cell::Cell::new([None; 2]),
         }
     }
 }
@@ -298,6 +300,9 @@ struct Call {
     monitored: Option<media::conference::Conference>,
     /// The SDP answer we gave the caller (repeated in the 200 after early media).
     a_answer: Option<Vec<u8>>,
+    /// SRTP (SDES) state of legs A and B (see [`srtp`]); a Cell because the
+    /// SDP a side sends settles it where the call is only borrowed.
+    srtp: std::cell::Cell<[Option<srtp::LegSrtp>; 2]>,
     /// Path of the recording in progress.
     recording: Option<std::path::PathBuf>,
     /// The finished call's record, written once the recording is closed.
@@ -436,6 +441,19 @@ impl Call {
                 HangupCause::IncompatibleDestination,
             );
         }
+        if let Some(why) = offer.as_ref().and_then(|o| self.unusable_crypto(o)) {
+            self.ctx
+                .metrics
+                .srtp_refused
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("call {}: refused with 488: {why}", self.id);
+            return self.fail_a_warning(
+                488,
+                "Not Acceptable Here",
+                &format!("305 Incompatible media format: {why}"),
+                HangupCause::IncompatibleDestination,
+            );
+        }
         self.delayed_offer = offer.is_none();
         self.a_offer = offer.clone();
         let settings = self.ctx.callcenter.get();
@@ -545,7 +563,7 @@ impl Call {
             remote_cseq: 0,
             peer: binding.source,
         };
-        let via = self.ctx.sent_by(&self.b_ep);
+        let via = self.ctx.sent_by_on(&self.b_ep, dialog.peer.transport);
         let contact = contact_over(&self.ctx, &self.b_ep, &self.caller, dialog.peer);
         let mut req = dialog.request(Method::Invite, &via, &contact);
         let hops = message::max_forwards(&self.invite)
@@ -561,7 +579,8 @@ impl Call {
         for h in &self.fork_headers {
             req.headers.push(h.clone());
         }
-        req.set_body(sdp, SDP);
+        let tls = binding.source.transport == sip::TransportKind::Tls;
+        req.set_body(self.offer_for_new_b(sdp, tls), SDP);
         self.launch_fork(dialog, req, Some(number.to_string()));
     }
 
@@ -1361,7 +1380,7 @@ impl Call {
             .map(|i| if i == 0 { port } else { 0 })
             .collect();
         sdp.anchor(self.ctx.advertise, &ports);
-        sdp.to_string().into_bytes()
+        self.secured(sdp, towards)
     }
 
     /// The call's record as of `end` (unix ms), complete but for the hangup
@@ -1533,15 +1552,7 @@ fn reason_of(r: &Response) -> String {
 /// over the one connection it has anyway.
 fn contact_over(ctx: &Ctx, ep: &Endpoint, user: &str, peer: Peer) -> String {
     match peer.transport {
-        sip::TransportKind::Tls => match ep.tls_local_addr() {
-            Some(tls) => format!("sip:{user}@{}:{};transport=tls", ctx.host(), tls.port()),
-            None => format!("{};transport=tls", ctx.contact(ep, user)),
-        },
-        sip::TransportKind::Ws => format!("{};transport=ws", ctx.contact(ep, user)),
-        sip::TransportKind::Wss => match ep.wss_local_addr() {
-            Some(wss) => format!("sip:{user}@{}:{};transport=wss", ctx.host(), wss.port()),
-            None => format!("{};transport=wss", ctx.contact(ep, user)),
-        },
         sip::TransportKind::Udp | sip::TransportKind::Tcp => ctx.contact(ep, user),
+        _ => ctx.contact_on(ep, user, peer.transport),
     }
 }

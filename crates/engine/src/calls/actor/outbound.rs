@@ -257,12 +257,9 @@ impl Call {
             remote_cseq: 0,
             peer: crate::base::trunks::gateway_peer(def, to),
         };
-        let via = self.ctx.sent_by(&self.b_ep);
-        let contact = format!(
-            "{}{}",
-            self.ctx.contact(&self.b_ep, &from_user),
-            crate::base::trunks::contact_transport(def)
-        );
+        let transport = crate::base::trunks::gateway_transport(def);
+        let via = self.ctx.sent_by_on(&self.b_ep, transport);
+        let contact = self.ctx.contact_on(&self.b_ep, &from_user, transport);
         let mut req = dialog.request(Method::Invite, &via, &contact);
         let identity = format!("<sip:{caller_id}@{domain}>");
         match def.identity {
@@ -288,7 +285,8 @@ impl Call {
         }
         req.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-        req.set_body(restricted_offer(&plan.offer, &def.codecs, self.id), SDP);
+        let offer = restricted_offer(&plan.offer, &def.codecs, self.id);
+        req.set_body(self.offer_for_new_b(offer, def.srtp), SDP);
         tracing::debug!(
             "call {}: INVITE {target} through gateway {} at {to}",
             self.id,
@@ -353,8 +351,9 @@ impl Call {
         let Some((_, first, from_user)) = plan.invite.clone().filter(|(f, _, _)| *f == i) else {
             return false;
         };
-        let via = self.ctx.sent_by(&self.b_ep);
-        let contact = self.ctx.contact(&self.b_ep, &from_user);
+        let transport = self.forks[i].dialog.peer.transport;
+        let via = self.ctx.sent_by_on(&self.b_ep, transport);
+        let contact = self.ctx.contact_on(&self.b_ep, &from_user, transport);
         let fork = &mut self.forks[i];
         let mut req = fork.dialog.request(Method::Invite, &via, &contact);
         for h in first.headers.iter() {

@@ -65,7 +65,7 @@ impl Call {
         let mut ok = self.a_response(200, true);
         ok.headers
             .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-        ok.set_body(answer.to_string().into_bytes(), SDP);
+        ok.set_body(self.secured(answer, Side::A), SDP);
         self.a_ep.respond(self.a_tx, ok);
         self.state = State::Answered;
         let now = now_ms();

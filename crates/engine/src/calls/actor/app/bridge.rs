@@ -76,6 +76,7 @@ impl Call {
         self.winner = None;
         self.failures.clear();
         self.formats[1] = None;
+        self.reset_b_srtp();
         if let MediaPlane::Session(s) = &mut self.media {
             s.attach(Side::B, pair);
         }
@@ -220,7 +221,7 @@ impl Call {
                         if let Ok(ans) =
                             negotiate::answer(&sdp, f, self.ctx.advertise, port, self.id)
                         {
-                            ok.set_body(ans.to_string().into_bytes(), SDP);
+                            ok.set_body(self.secured(ans, Side::B), SDP);
                         }
                     }
                 }

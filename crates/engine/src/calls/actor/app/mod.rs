@@ -185,7 +185,7 @@ impl Call {
             }
             _ => negotiate::offer(self.ctx.advertise, port, &self.prefs(), self.id),
         };
-        sdp.ok().map(|s| s.to_string().into_bytes())
+        sdp.ok().map(|s| self.secured(s, Side::A))
     }
 
     pub(super) fn on_command(&mut self, cmd: Command) {

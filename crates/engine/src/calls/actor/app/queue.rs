@@ -167,6 +167,8 @@ impl Call {
             return self.report_offer(&agent, OfferOutcome::NoAnswer);
         };
         let offer = offer.to_string().into_bytes();
+        // A new agent is a new leg B: a key of its own.
+        self.reset_b_srtp();
         if auto_answer || self.auto_answers(&contact, true) {
             self.fork_headers = self.auto_answer_headers();
         }
