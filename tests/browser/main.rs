@@ -51,6 +51,10 @@ mod harness;
 #[allow(dead_code)]
 #[path = "../e2e/sipp.rs"]
 mod sipp;
+// The raw SIP user agent (the caller of the JsSIP test), shared likewise.
+#[allow(dead_code)]
+#[path = "../e2e/ua.rs"]
+mod ua;
 
 mod driver;
 mod flows;
@@ -59,6 +63,7 @@ mod account;
 mod departments;
 mod extensions;
 mod ivr;
+mod jssip;
 mod language;
 mod layout;
 mod media;

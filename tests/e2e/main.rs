@@ -32,3 +32,4 @@ mod web_api;
 mod web_callcenter;
 mod web_client;
 mod web_voice;
+mod websocket;

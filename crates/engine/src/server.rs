@@ -221,7 +221,7 @@ impl Engine {
         ));
         tokio::spawn(registrar_loop(ctx.clone(), store.clone()));
         tokio::spawn(crate::sip::keepalive::run(ctx.clone(), edge.clone()));
-        let tls = match ctx.internal.tls_local_addr() {
+        let mut tls = match ctx.internal.tls_local_addr() {
             Some(a) => format!(", TLS {a}"),
             None => String::new(),
         };
@@ -229,6 +229,9 @@ impl Engine {
             Some(a) => format!(", TLS {a}"),
             None => String::new(),
         };
+        if let Some(a) = ctx.internal.wss_local_addr() {
+            tls.push_str(&format!(", WSS {a}"));
+        }
         tracing::info!(
             "switchboard ready: SIP {} (internal){tls}, {} (trunks){trunk_tls}, RTP {lo}-{hi}, advertising {advertise}",
             ctx.internal.local_addr(),
@@ -750,6 +753,60 @@ impl Engine {
             "counter",
             "SIP TLS handshakes that failed or timed out (plain text on the TLS port, untrusted certificates).",
             sum(|s| &s.tls_handshake_errors),
+        );
+        let gauge = |f: fn(&SipStats) -> &std::sync::atomic::AtomicI64| {
+            let n: i64 = sip.iter().map(|s| f(s).load(Relaxed)).sum();
+            u64::try_from(n).unwrap_or(0)
+        };
+        e.labelled(
+            "switchboard_sip_ws_connections",
+            "gauge",
+            "SIP over WebSocket connections open: ws (the HTTP port's /ws), wss (the WSS port).",
+            "kind",
+            &[
+                ("ws", gauge(|s| &s.ws_open)),
+                ("wss", gauge(|s| &s.wss_open)),
+            ],
+        );
+        e.labelled(
+            "switchboard_sip_ws_refused_total",
+            "counter",
+            "SIP WebSocket connections refused on accept: the cap (shared with TCP and TLS) in total or per source address was reached.",
+            "reason",
+            &[
+                ("total", sum(|s| &s.ws_refused_total)),
+                ("per_ip", sum(|s| &s.ws_refused_per_ip)),
+            ],
+        );
+        e.metric(
+            "switchboard_sip_ws_handshake_errors_total",
+            "counter",
+            "SIP WebSocket opening handshakes refused or failed (no sip subprotocol, not a WebSocket request, too slow).",
+            sum(|s| &s.ws_handshake_errors),
+        );
+        e.labelled(
+            "switchboard_sip_ws_closed_total",
+            "counter",
+            "SIP WebSocket connections closed for what they sent or did not send: protocol (bad frames, no SIP), oversized (a frame over the message size cap), first_message, idle (deadlines).",
+            "reason",
+            &[
+                ("protocol", sum(|s| &s.ws_protocol_errors)),
+                ("oversized", sum(|s| &s.ws_oversized)),
+                ("first_message", sum(|s| &s.ws_timeout_first_message)),
+                ("idle", sum(|s| &s.ws_timeout_idle)),
+            ],
+        );
+        e.metric(
+            "switchboard_webrtc_rejects_total",
+            "counter",
+            "Requests over WebSocket refused with 403: the extension does not have WebRTC enabled.",
+            m.webrtc_rejects.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_sip_ws_bindings_dropped_total",
+            "counter",
+            "Registrations removed because the WebSocket connection they were made over closed.",
+            m.ws_bindings_dropped.load(Relaxed),
         );
         e.metric(
             "switchboard_cdrs_written_total",

@@ -6,7 +6,9 @@
 use crate::parse::MAX_MESSAGE_SIZE;
 use crate::peer::Peer;
 use crate::transaction::{TransactionLayer, TuEvent, TxConfig, TxId};
-use crate::transport::{Received, SipStats, TcpLimits, TlsHandle, TlsSettings, Transports};
+use crate::transport::{
+    Inbound, SipStats, TcpLimits, TlsHandle, TlsSettings, Transports, WsAcceptor,
+};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,6 +61,9 @@ pub enum ServerEvent {
     },
     /// A 2xx we sent was never ACKed.
     AckTimeout(TxId),
+    /// A WebSocket connection that had carried a message ended: requests
+    /// can no longer reach that peer (only it can open a connection).
+    ConnectionClosed(Peer),
 }
 
 /// The transaction user of one endpoint, run inside the driver task so a request
@@ -124,9 +129,10 @@ pub struct EndpointConfig {
     pub timers: TxConfig,
     /// Log every SIP message (at info level, target "sip").
     pub log_messages: bool,
-    /// Caps and timeouts of SIP over TCP (and TLS).
+    /// Caps and timeouts of SIP over TCP (and TLS and WebSocket).
     pub tcp: TcpLimits,
-    /// SIP over TLS: the listener, if any, and how servers are verified.
+    /// SIP over TLS: the listener, if any, and how servers are verified;
+    /// the WSS listener, if any.
     pub tls: TlsSettings,
 }
 
@@ -138,6 +144,8 @@ pub struct Endpoint {
     /// The TLS listener's address and the TLS server names of peers (not
     /// the driver's business; sending goes through the driver).
     tls: TlsHandle,
+    /// Where WebSocket connections accepted by the HTTP port are handed in.
+    ws: WsAcceptor,
     stats: Arc<SipStats>,
     transactions: Arc<AtomicUsize>,
 }
@@ -186,7 +194,11 @@ impl Endpoint {
                             return;
                         }
                     };
-                    let _ = ready_tx.send(Ok((transports.local_addr(), transports.tls_handle())));
+                    let _ = ready_tx.send(Ok((
+                        transports.local_addr(),
+                        transports.tls_handle(),
+                        transports.ws_acceptor(),
+                    )));
                     let driver = Driver {
                         layer: TransactionLayer::new(cfg.timers.clone()),
                         transports,
@@ -198,13 +210,14 @@ impl Endpoint {
                     driver.run(in_rx, cmd_rx).await;
                 });
             })?;
-        let (local, tls) = ready_rx
+        let (local, tls, ws) = ready_rx
             .await
             .map_err(|_| std::io::Error::other("SIP endpoint thread ended before binding"))??;
         Ok(Endpoint {
             cmd: cmd_tx,
             local,
             tls,
+            ws,
             stats,
             transactions,
         })
@@ -223,6 +236,17 @@ impl Endpoint {
     /// Where the TLS listener is bound, if this endpoint has one.
     pub fn tls_local_addr(&self) -> Option<SocketAddr> {
         self.tls.local_addr()
+    }
+
+    /// Where the WSS listener is bound, if this endpoint has one.
+    pub fn wss_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.wss_local_addr()
+    }
+
+    /// Where a WebSocket connection accepted elsewhere (the HTTP port's
+    /// `/ws`) is handed to this endpoint's transports.
+    pub fn ws_acceptor(&self) -> &WsAcceptor {
+        &self.ws
     }
 
     /// The name a TLS server at `addr` must prove (the configured host of a
@@ -280,7 +304,7 @@ const BATCH: usize = 128;
 impl Driver {
     async fn run(
         mut self,
-        mut inbound: mpsc::UnboundedReceiver<Received>,
+        mut inbound: mpsc::UnboundedReceiver<Inbound>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
         let udp = self.transports.udp_socket();
@@ -315,10 +339,10 @@ impl Driver {
                 msg = inbound.recv() => {
                     let Some(r) = msg else { break };
                     let now = Instant::now();
-                    self.inbound(r.msg, r.from, now);
+                    self.received(r, now);
                     for _ in 0..BATCH {
                         match inbound.try_recv() {
-                            Ok(r) => self.inbound(r.msg, r.from, now),
+                            Ok(r) => self.received(r, now),
                             Err(_) => break,
                         }
                     }
@@ -347,6 +371,14 @@ impl Driver {
                 // ICMP port-unreachable and the like surface here: not fatal.
                 Err(e) => tracing::trace!("udp recv error: {e}"),
             }
+        }
+    }
+
+    /// What a stream or WebSocket connection reported.
+    fn received(&mut self, r: Inbound, now: Instant) {
+        match r {
+            Inbound::Message(r) => self.inbound(r.msg, r.from, now),
+            Inbound::Closed(peer) => self.events.push(ServerEvent::ConnectionClosed(peer)),
         }
     }
 

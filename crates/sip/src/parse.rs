@@ -307,6 +307,17 @@ fn missing_mandatory(data: &[u8]) -> Option<&'static str> {
 
 /// Build a stateless reply from scraped headers. Without a Via there is nowhere
 /// to answer to, so no reply.
+/// A 400 with `reason` for a request that is readable enough to answer
+/// (its Via, From, To, Call-ID and CSeq can be scraped); None for a
+/// response or bytes that are no SIP at all.
+pub(crate) fn bad_request(data: &[u8], reason: &str) -> Option<Bytes> {
+    let normalised = normalise(data);
+    if normalised.starts_with(b"SIP/") {
+        return None;
+    }
+    scrape_reply(&normalised, 400, reason)
+}
+
 fn scrape_reply(data: &[u8], code: u16, reason: &str) -> Option<Bytes> {
     let lines = header_lines(data);
     let vias: Vec<&String> = lines

@@ -14,12 +14,23 @@ pub enum TransportKind {
     Tcp,
     /// TLS over TCP (RFC 3261 §26, `sips:` and `;transport=tls`): a stream too.
     Tls,
+    /// SIP over WebSocket (RFC 7118), one message per frame: browsers.
+    /// Only the peer can open the connection, so requests to it go over
+    /// the one it opened or nowhere.
+    Ws,
+    /// SIP over secure WebSocket (RFC 7118, TLS underneath).
+    Wss,
 }
 
 impl TransportKind {
     /// Reliable transports need no retransmissions (RFC 3261 17.1.1.2 and 17.1.2.2).
     pub fn is_reliable(self) -> bool {
-        matches!(self, TransportKind::Tcp | TransportKind::Tls)
+        !matches!(self, TransportKind::Udp)
+    }
+
+    /// WebSocket transports: we cannot open a connection to such a peer.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, TransportKind::Ws | TransportKind::Wss)
     }
 
     /// The token used in a Via header (`SIP/2.0/UDP`).
@@ -28,6 +39,8 @@ impl TransportKind {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
             TransportKind::Tls => "TLS",
+            TransportKind::Ws => "WS",
+            TransportKind::Wss => "WSS",
         }
     }
 }
@@ -42,7 +55,7 @@ impl fmt::Display for TransportKind {
 /// Responses go back to the peer a request came from (RFC 3581 symmetric response).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Peer {
-    /// UDP, TCP or TLS.
+    /// UDP, TCP, TLS, WS or WSS.
     pub transport: TransportKind,
     /// The remote address (the real source address, not what the message claims).
     pub addr: SocketAddr,
@@ -69,6 +82,24 @@ impl Peer {
     pub fn tls(addr: SocketAddr) -> Self {
         Peer {
             transport: TransportKind::Tls,
+            addr,
+        }
+    }
+}
+
+impl Peer {
+    /// A peer on a WebSocket connection (`/ws` on the HTTP port).
+    pub fn ws(addr: SocketAddr) -> Self {
+        Peer {
+            transport: TransportKind::Ws,
+            addr,
+        }
+    }
+
+    /// A peer on a secure WebSocket connection (the WSS port).
+    pub fn wss(addr: SocketAddr) -> Self {
+        Peer {
+            transport: TransportKind::Wss,
             addr,
         }
     }

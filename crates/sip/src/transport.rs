@@ -1,4 +1,4 @@
-//! UDP, TCP and TLS transports (tokio). They frame and parse messages, answer what
+//! UDP, TCP, TLS and WebSocket transports (tokio). They frame and parse messages, answer what
 //! cannot be parsed, and hand parsed messages to the endpoint driver.
 //!
 //! Parsing happens here, in the receive tasks, so it runs in parallel with the
@@ -16,6 +16,15 @@
 //! first-message deadline. Connections we open verify the server's
 //! certificate against the name given with [`Transports::set_tls_name`] (the
 //! gateway's host), or its IP address when none was given.
+//!
+//! WebSocket (RFC 7118, [`ws`]): browsers connect to the WSS listener or to
+//! the HTTP port's `/ws` (handed over through a [`WsAcceptor`]); one SIP
+//! message per frame, under the same caps and deadlines as TCP.
+
+mod ws;
+pub use ws::{
+    offers_sip_protocol, ws_accept_key, WsAcceptor, WsIo, WsRefused, WsTicket, WS_PROTOCOL,
+};
 
 use crate::parse::{find_head_end, parse_message, MAX_MESSAGE_SIZE};
 use crate::peer::{Peer, Transmit, TransportKind};
@@ -40,6 +49,9 @@ pub struct TlsSettings {
     pub listen: Option<TlsListen>,
     /// How servers we connect to are verified.
     pub client: Arc<rustls::ClientConfig>,
+    /// Where to accept SIP over secure WebSocket (RFC 7118), if anywhere:
+    /// browsers, with the same certificate as the TLS listener.
+    pub wss: Option<TlsListen>,
 }
 
 /// A TLS listener: its address and the server side of the handshake.
@@ -59,6 +71,7 @@ impl TlsSettings {
         Ok(TlsSettings {
             listen: None,
             client: Arc::new(client_config(roots)?),
+            wss: None,
         })
     }
 }
@@ -143,6 +156,31 @@ pub struct SipStats {
     /// TLS handshakes that failed or timed out, accepted and opened (plain
     /// text on the TLS port, an unknown certificate).
     pub tls_handshake_errors: AtomicU64,
+    /// WebSocket connections open now through the HTTP port's `/ws`.
+    pub ws_open: AtomicI64,
+    /// WebSocket connections open now on the WSS listener.
+    pub wss_open: AtomicI64,
+    /// WebSocket connections refused at once: the total cap (shared with
+    /// TCP and TLS) was reached.
+    pub ws_refused_total: AtomicU64,
+    /// WebSocket connections refused at once: their source address had
+    /// its share already.
+    pub ws_refused_per_ip: AtomicU64,
+    /// WebSocket opening handshakes refused or failed: no `sip`
+    /// subprotocol, not a WebSocket request, too slow.
+    pub ws_handshake_errors: AtomicU64,
+    /// WebSocket connections closed for what they sent: frames that break
+    /// the WebSocket protocol or carry no SIP at all.
+    pub ws_protocol_errors: AtomicU64,
+    /// WebSocket connections closed for a frame larger than a SIP message
+    /// may be.
+    pub ws_oversized: AtomicU64,
+    /// WebSocket connections closed because no SIP message came in time
+    /// after they were opened.
+    pub ws_timeout_first_message: AtomicU64,
+    /// WebSocket connections closed after a silence longer than the idle
+    /// timeout (WebSocket pings count as traffic).
+    pub ws_timeout_idle: AtomicU64,
 }
 
 /// Limits of SIP over TCP, per transport (one SIP profile).
@@ -192,8 +230,21 @@ pub struct Received {
     pub from: Peer,
 }
 
+/// What the transports report to the driver.
+// Nearly every value is a message: boxing it to shrink the rare close
+// would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+pub enum Inbound {
+    /// A parsed message.
+    Message(Received),
+    /// A WebSocket connection that had carried a SIP message ended: nothing
+    /// can be sent to that peer any more (no one can open a connection to
+    /// a browser), so what is bound to it should go.
+    Closed(Peer),
+}
+
 /// How received messages are reported to the driver.
-pub type InboundTx = mpsc::UnboundedSender<Received>;
+pub type InboundTx = mpsc::UnboundedSender<Inbound>;
 
 /// The sending side of one TCP connection, as kept in the connection table.
 struct Conn {
@@ -245,6 +296,8 @@ struct Tls {
     names: DashMap<SocketAddr, ServerName<'static>>,
     /// Where the TLS listener is bound, if there is one.
     local: Option<SocketAddr>,
+    /// Where the WSS listener is bound, if there is one.
+    wss_local: Option<SocketAddr>,
 }
 
 /// Everything needed to send: the UDP socket and the table of stream
@@ -263,6 +316,9 @@ pub struct Transports {
     limits: Arc<TcpLimits>,
     admission: Arc<ConnLimiter>,
     logs: Arc<Logs>,
+    /// Hands WebSocket connections accepted elsewhere (the HTTP port) to
+    /// this set of transports.
+    ws: WsAcceptor,
 }
 
 impl Transports {
@@ -290,6 +346,21 @@ impl Transports {
             Some((l, _)) => Some(l.local_addr()?),
             None => None,
         };
+        let wss_listener = match &tls.wss {
+            Some(l) => {
+                let listener = TcpListener::bind(l.bind).await?;
+                Some((listener, TlsAcceptor::from(l.server.clone())))
+            }
+            None => None,
+        };
+        let wss_local = match &wss_listener {
+            Some((l, _)) => Some(l.local_addr()?),
+            None => None,
+        };
+        let admission = Arc::new(ConnLimiter::new(limits.max_connections, limits.max_per_ip));
+        let logs: Arc<Logs> = Arc::default();
+        let (handoff_tx, handoff_rx) = mpsc::unbounded_channel();
+        let ws = WsAcceptor::new(handoff_tx, admission.clone(), stats.clone(), logs.clone());
         let t = Transports {
             udp: Arc::new(udp),
             tcp: Arc::new(DashMap::new()),
@@ -298,19 +369,25 @@ impl Transports {
                 connector: TlsConnector::from(tls.client),
                 names: DashMap::new(),
                 local: tls_local,
+                wss_local,
             }),
             stats,
             log_messages,
             inbound,
             local,
-            admission: Arc::new(ConnLimiter::new(limits.max_connections, limits.max_per_ip)),
+            admission,
             limits: Arc::new(limits),
-            logs: Arc::default(),
+            logs,
+            ws,
         };
         tokio::spawn(t.clone().accept_loop(listener, None));
         if let Some((listener, acceptor)) = tls_listener {
             tokio::spawn(t.clone().accept_loop(listener, Some(acceptor)));
         }
+        if let Some((listener, acceptor)) = wss_listener {
+            tokio::spawn(t.clone().wss_accept_loop(listener, acceptor));
+        }
+        tokio::spawn(t.clone().handoff_loop(handoff_rx));
         Ok(t)
     }
 
@@ -335,6 +412,18 @@ impl Transports {
     pub fn tls_handle(&self) -> TlsHandle {
         TlsHandle(self.tls.clone())
     }
+
+    /// The address the WSS listener is bound to, if there is one.
+    pub fn wss_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.wss_local
+    }
+
+    /// Where WebSocket connections accepted elsewhere (the HTTP port's
+    /// `/ws`) are handed to these transports. Holding it keeps no socket
+    /// open.
+    pub fn ws_acceptor(&self) -> WsAcceptor {
+        self.ws.clone()
+    }
 }
 
 /// The TLS side of a [`Transports`]: its listener's address and the server
@@ -346,6 +435,11 @@ impl TlsHandle {
     /// The address the TLS listener is bound to, if there is one.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.0.local
+    }
+
+    /// The address the WSS listener is bound to, if there is one.
+    pub fn wss_local_addr(&self) -> Option<SocketAddr> {
+        self.0.wss_local
     }
 
     /// See [`Transports::set_tls_name`].
@@ -398,6 +492,17 @@ impl Transports {
                     Some(Err(QueueError::Closed)) | None => self.connect_then_send(t),
                 }
             }
+            // Only the browser can open a WebSocket connection: without
+            // the one it opened, there is no way to reach it.
+            TransportKind::Ws | TransportKind::Wss => match self.queue_tcp(t.peer, t.payload) {
+                Some(Ok(())) => {
+                    self.stats.messages_out.fetch_add(1, Relaxed);
+                }
+                Some(Err(_)) | None => {
+                    self.stats.send_errors.fetch_add(1, Relaxed);
+                    tracing::debug!("no websocket connection from {} to send on", t.peer);
+                }
+            },
         }
     }
 
@@ -539,7 +644,7 @@ impl Transports {
         }
         match self.parse_or_answer(data, from) {
             Some(msg) => {
-                let _ = self.inbound.send(Received { msg, from });
+                let _ = self.inbound.send(Inbound::Message(Received { msg, from }));
                 Arrived::Message
             }
             None => Arrived::Garbage,
@@ -609,44 +714,28 @@ impl Transports {
                     Err(refusal) => {
                         // Dropping the stream closes it before anything is read.
                         drop(stream);
-                        let (counter, why) = match refusal {
-                            Refusal::Total => (
-                                &self.stats.tcp_refused_total,
-                                format!("{} connections are open", self.limits.max_connections),
-                            ),
-                            Refusal::PerIp => (
-                                &self.stats.tcp_refused_per_ip,
-                                format!(
-                                    "{} connections from its address are open",
-                                    self.limits.max_per_ip
-                                ),
-                            ),
-                        };
-                        counter.fetch_add(1, Relaxed);
-                        if let Some(skipped) = lock(&self.logs.refused).allow(Instant::now()) {
-                            tracing::warn!(
-                                "{kind} connection from {addr} to {} refused: {why}{}",
-                                self.local,
-                                suppressed(skipped)
-                            );
-                        }
+                        self.ws.refused(kind, addr, refusal);
                     }
                 },
-                Err(e) => {
-                    // Out of descriptors, typically: the pending connection
-                    // stays in the backlog, so retry after a pause.
-                    self.stats.tcp_accept_errors.fetch_add(1, Relaxed);
-                    if let Some(skipped) = lock(&self.logs.accept).allow(Instant::now()) {
-                        tracing::warn!(
-                            "{kind} accept on {} failed: {e}{}",
-                            self.local,
-                            suppressed(skipped)
-                        );
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                // Out of descriptors, typically: the pending connection
+                // stays in the backlog, so retry after a pause.
+                Err(e) => self.accept_failed(kind, e).await,
             }
         }
+    }
+
+    /// Accept failed (typically out of descriptors): counted, logged at
+    /// most once per [`LOG_EVERY`], and a pause so the loop does not spin.
+    async fn accept_failed(&self, kind: &str, e: std::io::Error) {
+        self.stats.tcp_accept_errors.fetch_add(1, Relaxed);
+        if let Some(skipped) = lock(&self.logs.accept).allow(Instant::now()) {
+            tracing::warn!(
+                "{kind} accept on {} failed: {e}{}",
+                self.local,
+                suppressed(skipped)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     /// Register a connection and run its reader and writer tasks. `admitted`
@@ -794,7 +883,7 @@ impl LogLimit {
 }
 
 /// Why an accepted connection was refused.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Refusal {
     Total,
     PerIp,
@@ -992,6 +1081,26 @@ enum Framed {
     Invalid(&'static str),
 }
 
+/// The Content-Length of a message head (compact `l` too): None when it
+/// has none, an error when it is no number.
+fn content_length(head: &[u8]) -> Option<Result<usize, std::num::ParseIntError>> {
+    let head = String::from_utf8_lossy(head);
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        let n = n.trim();
+        (n.eq_ignore_ascii_case("Content-Length") || n == "l").then(|| v.trim().parse::<usize>())
+    })
+}
+
+/// The length of the separator after a head ending at `head_end`.
+fn separator_len(buf: &[u8], head_end: usize) -> usize {
+    if buf[head_end..].starts_with(b"\r\n\r\n") {
+        4
+    } else {
+        2
+    }
+}
+
 /// RFC 3261 §18.3: on streams, Content-Length is mandatory and delimits the body.
 fn frame(buf: &mut BytesMut) -> Framed {
     // Leading CRLFs are keep-alives between messages.
@@ -1012,18 +1121,8 @@ fn frame(buf: &mut BytesMut) -> Framed {
         }
         return Framed::NeedMore;
     };
-    let sep = if buf[head_end..].starts_with(b"\r\n\r\n") {
-        4
-    } else {
-        2
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]);
-    let len = head.lines().skip(1).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        let n = n.trim();
-        (n.eq_ignore_ascii_case("Content-Length") || n == "l").then(|| v.trim().parse::<usize>())
-    });
-    let len = match len {
+    let sep = separator_len(buf, head_end);
+    let len = match content_length(&buf[..head_end]) {
         Some(Ok(n)) => n,
         Some(Err(_)) => return Framed::Invalid("bad Content-Length"),
         None => return Framed::Invalid("message without Content-Length"),
@@ -1261,7 +1360,7 @@ mod tls_tests {
     async fn bind(
         listen: Option<Arc<rustls::ServerConfig>>,
         client: Arc<rustls::ClientConfig>,
-    ) -> (Transports, mpsc::UnboundedReceiver<Received>, Arc<SipStats>) {
+    ) -> (Transports, mpsc::UnboundedReceiver<Inbound>, Arc<SipStats>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(SipStats::default());
         let tls = TlsSettings {
@@ -1270,6 +1369,7 @@ mod tls_tests {
                 server,
             }),
             client,
+            wss: None,
         };
         let t = Transports::bind(
             "127.0.0.1:0".parse().expect("addr"),
@@ -1295,11 +1395,16 @@ mod tls_tests {
         ))
     }
 
-    async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
-        timeout(WAIT, rx.recv())
-            .await
-            .expect("a message in time")
-            .expect("channel open")
+    async fn next(rx: &mut mpsc::UnboundedReceiver<Inbound>) -> Received {
+        loop {
+            let got = timeout(WAIT, rx.recv())
+                .await
+                .expect("a message in time")
+                .expect("channel open");
+            if let Inbound::Message(r) = got {
+                return r;
+            }
+        }
     }
 
     #[tokio::test]

@@ -14,9 +14,11 @@
 //! - [`listener`]: the HTTP listener with its timeouts and connection caps;
 //! - [`metrics`]: the web module's counters in `/metrics`;
 //! - [`upload`]: uploads streamed to a temporary file under a limit;
+//! - [`sipws`]: SIP over WebSocket on `/ws`, handed to the SIP transports;
 //! - [`state`]: the shared state.
 //!
-//! Open without signing in: `/metrics`, `/assets/*`, `/login`, `/lang/*`.
+//! Open without signing in: `/metrics`, `/assets/*`, `/login`, `/lang/*`,
+//! `/ws` (SIP over WebSocket, which SIP digest authentication guards).
 //! Everything else needs a session (pages, API) or an API token (API).
 
 #![warn(missing_docs)]
@@ -32,6 +34,7 @@ pub mod listener;
 pub mod metrics;
 pub mod notify;
 pub mod pages;
+pub mod sipws;
 pub mod state;
 pub mod upload;
 pub mod view;
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(api::metrics))
         .route("/assets/{name}", get(assets::serve))
+        .route("/ws", get(sipws::upgrade))
         .merge(pages::public());
     let protected = Router::new()
         .merge(pages::protected())

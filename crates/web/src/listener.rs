@@ -339,8 +339,11 @@ async fn run_connection(
         started,
         activity: activity.clone(),
     });
+    let upgrade = crate::sipws::Upgrade::default();
+    let slot = upgrade.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(slot.clone());
         // Boxed so that the connection is Unpin (poll_without_shutdown).
         Box::pin(app.clone().oneshot(req))
     });
@@ -385,9 +388,55 @@ async fn run_connection(
         }
     };
     if let Ended::Done = ended {
-        linger(conn.into_parts().io.into_inner().inner).await;
+        let parts = conn.into_parts();
+        if let Some(hand_over) = upgrade.take() {
+            // SIP over WebSocket (/ws): the stream goes to the SIP
+            // transports, and stays counted under our caps until it closes.
+            let io = Holding {
+                io: parts.io.into_inner().inner,
+                _admitted: admitted,
+            };
+            hand_over(Box::new(io), parts.read_buf.to_vec());
+            return;
+        }
+        linger(parts.io.into_inner().inner).await;
     }
     drop(admitted);
+}
+
+/// A connection handed over after an upgrade, with its place under the
+/// caps: given back when the new owner drops it.
+struct Holding {
+    io: TcpStream,
+    _admitted: Admitted,
+}
+
+impl AsyncRead for Holding {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Holding {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 /// Longest a closing connection is read from after our last response.

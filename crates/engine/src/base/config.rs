@@ -98,6 +98,10 @@ pub struct SipConfig {
     /// Port of SIP over TLS for phones (internal profile); 0: no TLS
     /// listener. Gateways with `transport = tls` work either way.
     pub tls_port: u16,
+    /// Port of SIP over secure WebSocket (RFC 7118) for browsers
+    /// (internal profile); 0: none. Same certificate as `tls_port`. Plain
+    /// `ws` is on the HTTP port's `/ws` path.
+    pub wss_port: u16,
     /// Port of SIP over TLS on the trunk side (external profile), for
     /// carriers that send calls over TLS and for the requests a TLS
     /// gateway sends back to our Contact; 0: none (calls out over TLS
@@ -508,6 +512,7 @@ impl Default for SipConfig {
             // Off unless configured: tests and second instances would
             // otherwise collide on 5061 (conf/switchboard.toml turns it on).
             tls_port: 0,
+            wss_port: 0,
             trunk_tls_port: 0,
             tls_cert: None,
             tls_key: None,
@@ -641,6 +646,21 @@ impl Config {
             anyhow::bail!(
                 "sip.trunk_tls_port: {} is taken by the SIP, trunk or TLS port (TCP)",
                 self.sip.trunk_tls_port
+            );
+        }
+        if self.sip.wss_port != 0
+            && [
+                self.server.sip_port,
+                self.server.trunk_port,
+                self.sip.tls_port,
+                self.sip.trunk_tls_port,
+                self.server.http_port,
+            ]
+            .contains(&self.sip.wss_port)
+        {
+            anyhow::bail!(
+                "sip.wss_port: {} is taken by the SIP, trunk, TLS, trunk TLS or HTTP port",
+                self.sip.wss_port
             );
         }
         if self.sip.min_expires > self.sip.max_expires {
@@ -804,6 +824,7 @@ mod tests {
         assert_eq!(cfg.server.sip_port, 5060);
         assert_eq!(cfg.server.trunk_port, 5080);
         assert_eq!(cfg.sip.tls_port, 5061);
+        assert_eq!(cfg.sip.wss_port, 7443);
         assert_eq!(Config::default().sip.tls_port, 0, "off unless configured");
     }
 
@@ -821,6 +842,13 @@ mod tests {
             let e = cfg.validate().expect_err("trunk TLS port taken");
             assert!(e.to_string().contains("sip.trunk_tls_port"), "{e}");
         }
+        let mut cfg = Config::default();
+        assert_eq!(cfg.sip.wss_port, 0, "no WSS listener unless configured");
+        cfg.sip.wss_port = cfg.server.http_port;
+        let e = cfg.validate().expect_err("port taken");
+        assert!(e.to_string().contains("sip.wss_port"), "{e}");
+        cfg.sip.wss_port = 7443;
+        cfg.validate().expect("a free port");
     }
 
     #[test]

@@ -106,23 +106,31 @@ impl Ctx {
     }
 
     /// Our address on a profile for `transport`: its TLS listener's port
-    /// for TLS when it has one (what a peer must connect to), else its SIP
-    /// port.
+    /// for TLS, its WSS listener's for secure WebSocket, when it has one
+    /// (what a peer must connect to), else its SIP port.
     pub fn sent_by_on(&self, ep: &Endpoint, transport: sip::TransportKind) -> String {
         match (transport, ep.tls_local_addr()) {
             (sip::TransportKind::Tls, Some(tls)) => format!("{}:{}", self.host(), tls.port()),
+            (sip::TransportKind::Wss, _) => match ep.wss_local_addr() {
+                Some(wss) => format!("{}:{}", self.host(), wss.port()),
+                None => self.sent_by(ep),
+            },
             _ => self.sent_by(ep),
         }
     }
 
     /// Our Contact URI on a profile for requests over `transport`, with the
-    /// transport parameter for TCP and TLS so that what the peer sends back
+    /// transport parameter for TCP, TLS and WebSocket so that what the peer sends back
     /// uses it too.
     pub fn contact_on(&self, ep: &Endpoint, user: &str, transport: sip::TransportKind) -> String {
         let param = match transport {
             sip::TransportKind::Udp => "",
             sip::TransportKind::Tcp => ";transport=tcp",
             sip::TransportKind::Tls => ";transport=tls",
+            // RFC 7118 §5.2; a browser sends everything over the one
+            // connection it has anyway.
+            sip::TransportKind::Ws => ";transport=ws",
+            sip::TransportKind::Wss => ";transport=wss",
         };
         format!("sip:{user}@{}{param}", self.sent_by_on(ep, transport))
     }

@@ -75,6 +75,12 @@ pub struct Metrics {
     pub auth_replays: AtomicU64,
     /// INVITEs refused because the caller is blacklisted.
     pub blacklist_rejects: AtomicU64,
+    /// Requests over WebSocket (REGISTER, INVITE...) refused with 403
+    /// because the extension does not have WebRTC enabled.
+    pub webrtc_rejects: AtomicU64,
+    /// Registrations dropped because the WebSocket connection they were
+    /// made over closed.
+    pub ws_bindings_dropped: AtomicU64,
     /// Complete CDRs written (the rows of calls in progress are not counted).
     pub cdrs_written: AtomicU64,
     /// CDR rows that could not be written (kept and retried).

@@ -266,6 +266,28 @@ impl Registrar {
         }
     }
 
+    /// Remove every binding reached through `source` (a WebSocket
+    /// connection that closed: nothing can reach that browser any more).
+    /// Returns the extensions that lost a binding, each with how many
+    /// bindings it has left.
+    pub fn remove_source(&self, source: Peer) -> Vec<(String, usize)> {
+        let mut touched = Vec::new();
+        for mut e in self.bindings.iter_mut() {
+            let before = e.len();
+            e.retain(|b| b.source != source);
+            if e.len() != before {
+                touched.push((e.key().clone(), e.len()));
+            }
+        }
+        for (aor, left) in &touched {
+            self.mark_dirty(aor);
+            if *left == 0 {
+                self.bindings.remove_if(aor, |_, v| v.is_empty());
+            }
+        }
+        touched
+    }
+
     /// Total live bindings.
     pub fn binding_count(&self) -> usize {
         self.bindings.iter().map(|e| e.len()).sum()
@@ -488,6 +510,56 @@ mod tests {
             "NAT: reach the phone where REGISTER came from"
         );
         assert_eq!(b[0].user_agent, "TestPhone");
+    }
+
+    #[test]
+    fn bindings_of_a_closed_websocket_go_and_others_stay() {
+        let r = Registrar::new();
+        let browser = Peer::ws("127.0.0.1:50000".parse().expect("addr"));
+        let other_tab = Peer::ws("127.0.0.1:50001".parse().expect("addr"));
+        let contact = "<sip:x1@df7jal23ls0d.invalid;transport=ws>";
+        r.register(
+            &cfg(),
+            "1000",
+            &reg(contact, Some("120"), "w1", 1),
+            browser,
+            0,
+        );
+        r.register(
+            &cfg(),
+            "1001",
+            &reg("<sip:y@h>", Some("120"), "w2", 1),
+            browser,
+            0,
+        );
+        r.register(
+            &cfg(),
+            "1001",
+            &reg("<sip:z@h>", Some("120"), "w3", 1),
+            other_tab,
+            0,
+        );
+        r.register(
+            &cfg(),
+            "1002",
+            &reg("<sip:d@h>", Some("120"), "u", 1),
+            peer(),
+            0,
+        );
+        let _ = r.take_dirty();
+        let mut gone = r.remove_source(browser);
+        gone.sort();
+        assert_eq!(gone, vec![("1000".to_string(), 0), ("1001".to_string(), 1)]);
+        assert!(r.lookup("1000", 0).is_empty());
+        assert_eq!(r.lookup("1001", 0)[0].source, other_tab);
+        assert_eq!(r.lookup("1002", 0).len(), 1, "other phones keep theirs");
+        let mut dirty: Vec<String> = r.take_dirty().into_iter().map(|(a, _)| a).collect();
+        dirty.sort();
+        assert_eq!(dirty, ["1000", "1001"], "written behind");
+        assert!(
+            r.remove_source(browser).is_empty(),
+            "nothing left to remove"
+        );
     }
 
     #[test]

@@ -121,6 +121,25 @@ impl Dispatcher {
             ServerEvent::AckTimeout(tx) => {
                 tracing::info!("2xx on {tx:?} was never acknowledged");
             }
+            ServerEvent::ConnectionClosed(peer) => self.connection_closed(peer),
+        }
+    }
+
+    /// A browser's WebSocket connection ended: what it registered is
+    /// unreachable now (no one can open a connection to a browser), so
+    /// it goes at once rather than at its expiry.
+    fn connection_closed(&self, peer: Peer) {
+        if !peer.transport.is_websocket() {
+            return;
+        }
+        for (aor, left) in self.ctx.registrar.remove_source(peer) {
+            self.ctx.metrics.ws_bindings_dropped.fetch_add(1, Relaxed);
+            tracing::info!("{aor}: registration over {peer} removed, its connection closed");
+            if left == 0 {
+                self.ctx.events.publish(|| Event::Unregistered {
+                    extension: aor.clone(),
+                });
+            }
         }
     }
 
@@ -561,6 +580,22 @@ impl Dispatcher {
         ) {
             Verdict::Ok => {
                 self.edge.guard.success(ip, &creds.username);
+                if from.transport.is_websocket() && !ext.webrtc {
+                    // The right password, but browsers are for the
+                    // extensions an administrator enabled WebRTC on.
+                    self.ctx.metrics.webrtc_rejects.fetch_add(1, Relaxed);
+                    tracing::info!(
+                        "{} of '{}' from {from} refused: WebRTC is not enabled for the extension",
+                        req.method,
+                        creds.username
+                    );
+                    self.reply(
+                        tx,
+                        req,
+                        status_with_reason(403, "WebRTC not enabled for this extension"),
+                    );
+                    return None;
+                }
                 Some(creds.username)
             }
             Verdict::Stale => {

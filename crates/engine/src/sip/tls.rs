@@ -1,4 +1,5 @@
-//! The certificates of SIP over TLS: the configured PEM files, or a
+//! The certificates of SIP over TLS (and secure WebSocket, on
+//! `sip.wss_port`, with the same one): the configured PEM files, or a
 //! self-signed certificate made on first run and kept in `<data_dir>/tls/`
 //! (so phones that pinned it keep trusting it across restarts). Gateways'
 //! certificates are verified against the Mozilla roots (webpki-roots) and
@@ -12,16 +13,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// TLS settings of the internal profile (the phones' listener on
-/// `sip.tls_port`, if not 0) and of the external one (gateways with
+/// `sip.tls_port`, the browsers' secure WebSocket listener on
+/// `sip.wss_port`, if not 0) and of the external one (gateways with
 /// `transport = tls`, and carriers' connections on `sip.trunk_tls_port`
-/// if not 0). Both listeners present the same certificate.
+/// if not 0). Every listener presents the same certificate.
 pub fn settings(cfg: &Config) -> anyhow::Result<(TlsSettings, TlsSettings)> {
     let mut external = TlsSettings::client_only().context("TLS client configuration")?;
     if let Some(ca) = &cfg.sip.tls_ca {
         external.client = Arc::new(client_with_ca(ca)?);
     }
     let mut internal = external.clone();
-    if cfg.sip.tls_port != 0 || cfg.sip.trunk_tls_port != 0 {
+    if cfg.sip.tls_port != 0 || cfg.sip.trunk_tls_port != 0 || cfg.sip.wss_port != 0 {
         let (cert, key) = match (&cfg.sip.tls_cert, &cfg.sip.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
             _ => self_signed(cfg)?,
@@ -46,6 +48,7 @@ pub fn settings(cfg: &Config) -> anyhow::Result<(TlsSettings, TlsSettings)> {
         };
         internal.listen = listen(cfg.sip.tls_port);
         external.listen = listen(cfg.sip.trunk_tls_port);
+        internal.wss = listen(cfg.sip.wss_port);
     }
     Ok((internal, external))
 }
@@ -175,6 +178,24 @@ mod tests {
         assert!(e.contains("missing.pem"), "{e}");
         cfg.sip.tls_port = 0;
         assert!(settings(&cfg).expect("no listener").0.listen.is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn wss_alone_uses_the_same_certificate() {
+        let dir = tempdir("wss");
+        let mut cfg = config(&dir);
+        cfg.sip.tls_port = 0;
+        cfg.sip.wss_port = 7443;
+        let (internal, external) = settings(&cfg).expect("settings");
+        assert!(internal.listen.is_none(), "no SIP/TLS listener");
+        assert!(external.wss.is_none());
+        let wss = internal.wss.expect("a WSS listener");
+        assert_eq!(wss.bind.port(), 7443);
+        assert!(
+            dir.join("tls/cert.pem").exists(),
+            "self-signed on first run"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

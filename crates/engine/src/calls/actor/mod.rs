@@ -1547,10 +1547,12 @@ fn reason_of(r: &Response) -> String {
 /// Our Contact on `ep` towards `peer`: over TLS it names the TLS port (or,
 /// on a profile without a TLS listener, the connection we opened) and says
 /// `transport=tls`, so the far end's requests in the dialog come over TLS
-/// too (a `sip:` URI without it means UDP).
+/// too (a `sip:` URI without it means UDP). Over WebSocket it says
+/// `transport=ws` or `wss` (RFC 7118 §5.2): a browser sends everything
+/// over the one connection it has anyway.
 fn contact_over(ctx: &Ctx, ep: &Endpoint, user: &str, peer: Peer) -> String {
-    if peer.transport != sip::TransportKind::Tls {
-        return ctx.contact(ep, user);
+    match peer.transport {
+        sip::TransportKind::Udp | sip::TransportKind::Tcp => ctx.contact(ep, user),
+        _ => ctx.contact_on(ep, user, peer.transport),
     }
-    ctx.contact_on(ep, user, peer.transport)
 }
