@@ -51,7 +51,8 @@ mod harness;
 #[allow(dead_code)]
 #[path = "../e2e/sipp.rs"]
 mod sipp;
-// The raw SIP user agent (the caller of the JsSIP test), shared likewise.
+// The in-repo SIP user agent (the JsSIP test's caller, the desk's phone
+// and its callers), shared likewise.
 #[allow(dead_code)]
 #[path = "../e2e/ua.rs"]
 mod ua;
@@ -61,6 +62,7 @@ mod flows;
 
 mod account;
 mod departments;
+mod desk;
 mod extensions;
 mod ivr;
 mod jssip;

@@ -26,6 +26,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../assets/app.js"),
     },
+    Asset {
+        name: "desk.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/desk.js"),
+    },
 ];
 
 /// A digest of all assets (16 hex digits): the `?v=` of their links and

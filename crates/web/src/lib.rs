@@ -28,6 +28,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod charts;
+pub mod desk;
 pub mod form;
 pub mod i18n;
 pub mod listener;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::public());
     let protected = Router::new()
         .merge(pages::protected())
+        .merge(desk::routes())
         .merge(api_routes)
         // Layers run outermost-last: authenticate, then csrf, then the
         // per-group permission checks inside the routes.
@@ -96,8 +98,9 @@ pub async fn serve(
     tracing::info!("web on http://{}", listener.local_addr()?);
     let limits = crate::listener::Limits::from_config(&engine.ctx().cfg.web);
     upload::remove_leftovers(&engine.ctx().cfg.server.data_dir.join(upload::TEMP_DIR));
-    let state = AppState::for_engine(engine);
+    let state = AppState::for_engine(engine.clone());
     state.load_settings().await;
+    state.set_desk(desk::hub::DeskHub::start(engine).await);
     tokio::spawn(pages::system::settings::prune_audit_forever(state.clone()));
     let metrics = state.metrics().clone();
     let app = router(state);

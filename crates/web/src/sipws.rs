@@ -112,6 +112,29 @@ fn refuse(status: StatusCode, why: &'static str) -> Response {
 /// The opening handshake's checks (RFC 6455 §4.2.1, RFC 7118 §4.1): the
 /// client's key, or the status and reason to refuse with.
 fn check(method: &Method, headers: &HeaderMap) -> Result<String, (StatusCode, &'static str)> {
+    let key = handshake(method, headers)?;
+    if !headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(offers_sip_protocol)
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "SIP over WebSocket needs Sec-WebSocket-Protocol: sip",
+        ));
+    }
+    Ok(key)
+}
+
+/// The opening handshake's checks any WebSocket of ours makes (RFC 6455
+/// §4.2.1: GET, Upgrade, Connection, version 13, one key): the client's
+/// key, or the status and reason to refuse with. The desks' push channel
+/// uses it too.
+pub(crate) fn handshake(
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<String, (StatusCode, &'static str)> {
     let value = |name: header::HeaderName| -> Vec<&str> {
         headers
             .get_all(name)
@@ -139,15 +162,6 @@ fn check(method: &Method, headers: &HeaderMap) -> Result<String, (StatusCode, &'
         [k] if k.trim().len() == 24 => k.trim().to_string(),
         _ => return Err((StatusCode::BAD_REQUEST, "bad Sec-WebSocket-Key")),
     };
-    if !value(header::SEC_WEBSOCKET_PROTOCOL)
-        .into_iter()
-        .any(offers_sip_protocol)
-    {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "SIP over WebSocket needs Sec-WebSocket-Protocol: sip",
-        ));
-    }
     Ok(key)
 }
 

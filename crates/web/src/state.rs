@@ -53,6 +53,10 @@ struct Inner {
     metrics: Arc<WebMetrics>,
     /// The name shown in the header and titles (system setting).
     site_name: RwLock<String>,
+    /// The agent desks' push hub (idle until the engine's is started).
+    desk: RwLock<Arc<crate::desk::hub::DeskHub>>,
+    /// Where each user's voice toolbar is logged in.
+    desk_logins: crate::desk::Logins,
 }
 
 impl AppState {
@@ -79,8 +83,32 @@ impl AppState {
                 site_name: RwLock::new(
                     crate::pages::system::settings::DEFAULT_SITE_NAME.to_string(),
                 ),
+                desk: RwLock::new(crate::desk::hub::DeskHub::idle()),
+                desk_logins: crate::desk::Logins::default(),
             }),
         }
+    }
+
+    /// The agent desks' push hub.
+    pub fn desk(&self) -> Arc<crate::desk::hub::DeskHub> {
+        self.inner
+            .desk
+            .read()
+            .map(|h| h.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Puts the engine's desk hub in place (at start-up).
+    pub fn set_desk(&self, hub: Arc<crate::desk::hub::DeskHub>) {
+        match self.inner.desk.write() {
+            Ok(mut h) => *h = hub,
+            Err(e) => *e.into_inner() = hub,
+        }
+    }
+
+    /// Where users' voice toolbars are logged in.
+    pub fn desk_logins(&self) -> &crate::desk::Logins {
+        &self.inner.desk_logins
     }
 
     /// The database.

@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("../templates/login.html")),
     ("password.html", include_str!("../templates/password.html")),
     ("home.html", include_str!("../templates/home.html")),
+    ("desk.html", include_str!("../templates/desk.html")),
     ("users.html", include_str!("../templates/users.html")),
     (
         "user_form.html",
@@ -310,6 +311,7 @@ fn base_context(lang: Lang, identity: Option<&Identity>, path: &str) -> Value {
             username => i.user.username.clone(),
             name => i.user.name.clone(),
             is_admin => i.user.is_admin,
+            is_agent => i.user.is_agent,
         }),
         csrf => identity.and_then(|i| i.csrf()).unwrap_or_default(),
         version => env!("CARGO_PKG_VERSION"),

@@ -22,18 +22,9 @@ pub async fn status(
         return no_engine();
     };
     let given = q.text("status");
-    let name = match given.to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
-        "available" => "Available".to_string(),
-        "on demand" | "available on demand" => "Available (On Demand)".to_string(),
-        "on break" | "break" => "On Break".to_string(),
-        "logged out" | "logout" => "Logged Out".to_string(),
-        _ => given.clone(),
-    };
-    let Ok(status) = name.parse::<engine::acd::AgentStatus>() else {
-        return err(
-            StatusCode::BAD_REQUEST,
-            format!("status '{given}': give available, on_demand, on_break or logged_out"),
-        );
+    let status = match parse_status(&given) {
+        Ok(s) => s,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
     match engine
         .queues()
@@ -49,6 +40,37 @@ pub async fn status(
         ),
         Err(e) => err(StatusCode::CONFLICT, e),
     }
+}
+
+/// An agent status from its API or desk name: `available`, `on_demand`,
+/// `on_break`, `logged_out`, or the FreeSWITCH names (e.g. "On Break").
+pub(crate) fn parse_status(given: &str) -> Result<engine::acd::AgentStatus, String> {
+    let name = match given.to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
+        "available" => "Available".to_string(),
+        "on demand" | "available on demand" => "Available (On Demand)".to_string(),
+        "on break" | "break" => "On Break".to_string(),
+        "logged out" | "logout" => "Logged Out".to_string(),
+        _ => given.to_string(),
+    };
+    name.parse::<engine::acd::AgentStatus>()
+        .map_err(|_| format!("status '{given}': give available, on_demand, on_break or logged_out"))
+}
+
+/// Logs agent `cfg.id` in at `cfg.contact` (the ACD's agent updated) with
+/// `status`.
+pub(crate) async fn log_in(
+    engine: &engine::Engine,
+    cfg: engine::acd::AgentConfig,
+    status: engine::acd::AgentStatus,
+) -> Result<(), String> {
+    let queues = engine.queues();
+    let agent = cfg.id.clone();
+    queues
+        .admin(engine::acd::AcdInput::UpsertAgent(cfg))
+        .await?;
+    queues
+        .admin(engine::acd::AcdInput::SetAgentStatus { agent, status })
+        .await
 }
 
 /// `POST /api/agents/{id}/login?extension=&password=`: the agent logs in at
@@ -78,18 +100,8 @@ pub async fn login(
         return err(StatusCode::NOT_FOUND, format!("no agent '{id}'"));
     };
     cfg.contact = ext.clone();
-    let queues = engine.queues();
-    if let Err(e) = queues.admin(engine::acd::AcdInput::UpsertAgent(cfg)).await {
-        return err(StatusCode::CONFLICT, e);
-    }
     let status = engine::acd::AgentStatus::Available;
-    match queues
-        .admin(engine::acd::AcdInput::SetAgentStatus {
-            agent: id.clone(),
-            status,
-        })
-        .await
-    {
+    match log_in(engine, cfg, status).await {
         Ok(()) => json(
             StatusCode::OK,
             &serde_json::json!({ "ok": true, "agent": id, "extension": ext, "status": status.to_string() }),

@@ -45,7 +45,7 @@
 //! the same live effect.
 
 mod admin;
-mod agents;
+pub(crate) mod agents;
 mod callcenter;
 mod calls;
 pub mod doc;
@@ -218,7 +218,7 @@ pub async fn metrics(axum::extract::State(state): axum::extract::State<AppState>
                 axum::http::header::CONTENT_TYPE,
                 "text/plain; version=0.0.4; charset=utf-8",
             )],
-            engine.metrics_text() + &state.metrics().render(),
+            engine.metrics_text() + &state.metrics().render() + &state.desk().stats.render(),
         )
             .into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "engine not running\n").into_response(),

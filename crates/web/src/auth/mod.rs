@@ -440,6 +440,33 @@ pub fn require(p: Permission, routes: Router<AppState>) -> Router<AppState> {
     ))
 }
 
+/// `routes` for call-center agents (users with the agent flag) and
+/// administrators only; others get 403 like [`require`].
+pub fn require_agent(routes: Router<AppState>) -> Router<AppState> {
+    routes.route_layer(axum::middleware::from_fn(
+        |req: Request, next: Next| async {
+            let allowed = req
+                .extensions()
+                .get::<Identity>()
+                .map(|i| i.user.is_agent || i.user.is_admin);
+            match allowed {
+                Some(true) => next.run(req).await,
+                Some(false) => {
+                    let lang = Lang::from_headers(req.headers());
+                    let identity = req.extensions().get::<Identity>().cloned();
+                    view::error_page(
+                        StatusCode::FORBIDDEN,
+                        lang,
+                        identity.as_ref(),
+                        "error.forbidden",
+                    )
+                }
+                None => Redirect::to("/login").into_response(),
+            }
+        },
+    ))
+}
+
 pub(crate) async fn check(p: Permission, req: Request, next: Next) -> Response {
     let api = is_api(req.uri().path());
     let lang = Lang::from_headers(req.headers());

@@ -186,6 +186,7 @@ const EN_FILES: &[&str] = &[
     include_str!("en/voice.toml"),
     include_str!("en/callcenter.toml"),
     include_str!("en/system.toml"),
+    include_str!("en/desk.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -194,6 +195,7 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/voice.toml"),
     include_str!("zh/callcenter.toml"),
     include_str!("zh/system.toml"),
+    include_str!("zh/desk.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

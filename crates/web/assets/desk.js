@@ -1,0 +1,250 @@
+// The agent desk (/desk): the voice toolbar's buttons, and the push
+// channel (/desk/ws) that keeps the page true: the agent's status and
+// state, the offer ringing them, the call they are on, the floor's
+// counters. Nothing is polled. A dropped channel is reopened with a
+// growing delay, and its first message (a snapshot) replaces what the page
+// showed, so a page that was offline shows the true state again.
+(function () {
+  "use strict";
+  var root = document.getElementById("desk");
+  if (!root) {
+    return;
+  }
+  var csrf = root.getAttribute("data-csrf");
+  var i18n = JSON.parse(root.getAttribute("data-i18n") || "{}");
+  var $ = function (id) { return document.getElementById(id); };
+  var socket = null;
+  var retry = 500;
+  var callStart = null;
+  var timer = null;
+
+  function t(key, fallback) {
+    return i18n[key] || fallback || key;
+  }
+
+  function show(id, on) {
+    var el = $(id);
+    if (el) {
+      el.hidden = !on;
+    }
+  }
+
+  function error(id, msg) {
+    var el = $(id);
+    el.textContent = msg || "";
+    el.hidden = !msg;
+  }
+
+  function post(url, fields) {
+    var body = new URLSearchParams();
+    Object.keys(fields || {}).forEach(function (k) { body.append(k, fields[k]); });
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "x-csrf-token": csrf, "content-type": "application/x-www-form-urlencoded" },
+      body: body
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (!r.ok) {
+          throw new Error(j.error || ("HTTP " + r.status));
+        }
+        return j;
+      });
+    });
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function tick() {
+    if (callStart === null) {
+      return;
+    }
+    var s = Math.max(0, Math.floor((Date.now() - callStart) / 1000));
+    $("call-timer").textContent = pad(Math.floor(s / 60)) + ":" + pad(s % 60);
+  }
+
+  function showAgent(agent) {
+    if (!agent) {
+      $("agent-status").textContent = t("no_agent");
+      $("agent-state").textContent = "–";
+      return;
+    }
+    $("agent-status").textContent = t("status_" + agent.status, agent.status || "–");
+    $("agent-status").setAttribute("data-status", agent.status || "");
+    $("agent-state").textContent = t("state_" + agent.state, agent.state || "–");
+    $("agent-state").setAttribute("data-state", agent.state || "");
+  }
+
+  function showOffer(offer) {
+    var el = $("desk-offer");
+    if (!offer) {
+      el.hidden = true;
+      el.textContent = "";
+      return;
+    }
+    var waited = Math.round((offer.waited_ms || 0) / 1000);
+    el.textContent = t("offer_from") + " " + (offer.caller || "?") + " · " + offer.queue +
+      " · " + t("waited") + " " + waited + "s";
+    el.setAttribute("data-caller", offer.caller || "");
+    el.hidden = false;
+  }
+
+  function showCall(call, since) {
+    if (!call) {
+      show("desk-call", false);
+      callStart = null;
+      if (timer) {
+        clearInterval(timer);
+        timer = null;
+      }
+      return;
+    }
+    var me = $("desk-ext").textContent;
+    var other = call.caller === me ? (call.b_party || call.callee) : call.caller;
+    $("call-party").textContent = t("on_call_with") + " " + other;
+    $("call-party").setAttribute("data-party", other);
+    $("call-party").setAttribute("data-call", call.id);
+    show("desk-call", true);
+    callStart = since || Date.now();
+    tick();
+    if (!timer) {
+      timer = setInterval(tick, 1000);
+    }
+  }
+
+  function counters(c) {
+    if (!c) {
+      return;
+    }
+    $("count-in-service").textContent = c.in_service;
+    $("count-waiting").textContent = c.waiting;
+    $("count-online").textContent = c.online;
+    $("count-busy").textContent = c.busy;
+  }
+
+  function onMessage(m) {
+    switch (m.type) {
+      case "snapshot":
+        showAgent(m.agent);
+        showOffer(m.offer);
+        showCall(m.call);
+        counters(m.counters);
+        if (m.login) {
+          $("desk-ext").textContent = m.login.extension;
+        }
+        show("desk-login", !m.login);
+        show("desk-toolbar", !!m.login);
+        break;
+      case "agent":
+        showAgent(m.agent);
+        if (!m.agent || m.agent.state !== "Receiving") {
+          showOffer(null);
+        }
+        break;
+      case "offer":
+        showOffer(m);
+        break;
+      case "offer_end":
+        showOffer(null);
+        break;
+      case "bridged":
+        showOffer(null);
+        break;
+      case "call":
+        showCall(m.call);
+        break;
+      case "call_end":
+        showCall(null);
+        break;
+      case "counters":
+        counters(m.counters);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    $("desk-link").textContent = t("connecting");
+    socket = new WebSocket(proto + location.host + "/desk/ws");
+    socket.onopen = function () {
+      retry = 500;
+      $("desk-link").textContent = t("online");
+      root.setAttribute("data-connected", "1");
+    };
+    socket.onmessage = function (ev) {
+      try {
+        onMessage(JSON.parse(ev.data));
+      } catch (e) {
+        // A message we cannot read is skipped; the next snapshot repairs.
+      }
+    };
+    socket.onclose = function () {
+      root.setAttribute("data-connected", "0");
+      $("desk-link").textContent = t("offline");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  function reconnect() {
+    if (socket) {
+      socket.onclose = null;
+      socket.close();
+    }
+    connect();
+  }
+
+  $("desk-login-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    error("desk-login-error", "");
+    post("/desk/login", {
+      extension: f.extension.value,
+      password: f.password.value,
+      phone: f.phone.value
+    }).then(function (j) {
+      f.password.value = "";
+      $("desk-ext").textContent = j.login.extension;
+      show("desk-login", false);
+      show("desk-toolbar", true);
+      reconnect();
+    }).catch(function (e) { error("desk-login-error", e.message); });
+  });
+
+  root.addEventListener("click", function (ev) {
+    var btn = ev.target.closest("button[data-action]");
+    if (!btn) {
+      return;
+    }
+    var action = btn.getAttribute("data-action");
+    var value = btn.getAttribute("data-value");
+    var req;
+    error("desk-error", "");
+    if (action === "status") {
+      req = post("/desk/status", { status: value, reason: $("break-reason").value });
+    } else if (action === "logout") {
+      req = post("/desk/logout", {}).then(function () {
+        show("desk-toolbar", false);
+        show("desk-login", true);
+        reconnect();
+      });
+    } else if (action === "dial") {
+      req = post("/desk/dial", { number: $("desk-number").value });
+    } else if (action === "call") {
+      var fields = {};
+      if (value === "transfer") {
+        fields.to = $("desk-number").value;
+      } else if (value === "dtmf") {
+        fields.digits = $("desk-number").value;
+      }
+      req = post("/desk/call/" + value, fields);
+    }
+    if (req) {
+      req.catch(function (e) { error("desk-error", e.message); });
+    }
+  });
+
+  connect();
+})();

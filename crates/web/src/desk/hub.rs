@@ -1,0 +1,271 @@
+//! The desks' push channel (one WebSocket per open desk): the engine's
+//! events go through the [`Board`] once, and what it returns is queued to
+//! the desks of the agents concerned. Each desk has a bounded queue; a desk
+//! that does not read is dropped (its page reconnects and gets a fresh
+//! snapshot) rather than holding memory or slowing the others.
+
+use super::board::{Board, CallParties, Out};
+use dashmap::DashMap;
+use engine::Engine;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+
+/// Messages queued for one desk before it counts as not reading.
+pub const DESK_QUEUE: usize = 256;
+
+/// How often the floor's counters are compared and pushed when changed.
+const COUNTERS_EVERY: Duration = Duration::from_millis(250);
+
+/// Counters of the push channel, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DeskStats {
+    /// Desks connected now.
+    pub connected: AtomicU64,
+    /// Messages queued to desks.
+    pub pushed: AtomicU64,
+    /// Desks dropped because their queue was full.
+    pub dropped_slow: AtomicU64,
+    /// Engine events the hub missed (it lagged behind the event bus); the
+    /// desks were told to reload their state.
+    pub lagged: AtomicU64,
+}
+
+impl DeskStats {
+    /// The `switchboard_desk_*` metrics in the text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, kind, help, v) in [
+            (
+                "switchboard_desk_connections",
+                "gauge",
+                "Agent desks connected to the push channel.",
+                &self.connected,
+            ),
+            (
+                "switchboard_desk_messages_total",
+                "counter",
+                "Messages pushed to desks.",
+                &self.pushed,
+            ),
+            (
+                "switchboard_desk_dropped_slow_total",
+                "counter",
+                "Desks dropped because they did not read their messages.",
+                &self.dropped_slow,
+            ),
+            (
+                "switchboard_desk_events_lagged_total",
+                "counter",
+                "Engine events the desk hub missed (desks were sent a fresh snapshot).",
+                &self.lagged,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}\n",
+                v.load(Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// One connected desk's sending side.
+struct DeskConn {
+    id: u64,
+    tx: mpsc::Sender<Arc<str>>,
+}
+
+/// The hub (see the module documentation).
+pub struct DeskHub {
+    board: Mutex<Board>,
+    desks: DashMap<String, Vec<DeskConn>>,
+    next_id: AtomicU64,
+    /// Counters for `/metrics`.
+    pub stats: DeskStats,
+}
+
+fn lock(m: &Mutex<Board>) -> MutexGuard<'_, Board> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl DeskHub {
+    /// A hub fed by `engine`'s events from now on, seeded with the ACD's
+    /// agents.
+    pub async fn start(engine: Arc<Engine>) -> Arc<DeskHub> {
+        let hub = Arc::new(DeskHub {
+            board: Mutex::new(Board::new()),
+            desks: DashMap::new(),
+            next_id: AtomicU64::new(1),
+            stats: DeskStats::default(),
+        });
+        let events = engine.subscribe();
+        hub.seed(&engine).await;
+        tokio::spawn(run(Arc::downgrade(&hub), engine, events));
+        hub
+    }
+
+    /// A hub fed by nothing (a web module without an engine).
+    pub fn idle() -> Arc<DeskHub> {
+        Arc::new(DeskHub {
+            board: Mutex::new(Board::new()),
+            desks: DashMap::new(),
+            next_id: AtomicU64::new(1),
+            stats: DeskStats::default(),
+        })
+    }
+
+    async fn seed(&self, engine: &Engine) {
+        let view = engine.queues().inspect().await;
+        let agents = view["agents"].as_array().cloned().unwrap_or_default();
+        let mut board = lock(&self.board);
+        for a in agents {
+            let (Some(id), Some(status), Some(state)) = (
+                a["id"].as_str(),
+                a["status"].as_str().and_then(|s| s.parse().ok()),
+                a["state"].as_str().and_then(|s| s.parse().ok()),
+            ) else {
+                continue;
+            };
+            board.seed_agent(id, status, state);
+        }
+        let _ = board.counters_changed();
+    }
+
+    /// Connects a desk of agent/extension `ext`: its id (for
+    /// [`DeskHub::disconnect`]), the snapshot to send first, and its queue.
+    pub fn connect(&self, ext: &str) -> (u64, Value, mpsc::Receiver<Arc<str>>) {
+        let (tx, rx) = mpsc::channel(DESK_QUEUE);
+        let id = self.next_id.fetch_add(1, Relaxed);
+        // The snapshot and the registration under one lock of the board, so
+        // no event falls between them.
+        let board = lock(&self.board);
+        let snapshot = board.snapshot(ext, Instant::now());
+        self.desks
+            .entry(ext.to_string())
+            .or_default()
+            .push(DeskConn { id, tx });
+        drop(board);
+        self.stats.connected.fetch_add(1, Relaxed);
+        (id, snapshot, rx)
+    }
+
+    /// Forgets desk `id` of `ext` (its socket closed).
+    pub fn disconnect(&self, ext: &str, id: u64) {
+        let mut gone = false;
+        if let Some(mut v) = self.desks.get_mut(ext) {
+            let before = v.len();
+            v.retain(|d| d.id != id);
+            gone = v.len() < before;
+        }
+        self.desks.remove_if(ext, |_, v| v.is_empty());
+        if gone {
+            self.stats.connected.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Desks connected for `ext` now.
+    pub fn desks_of(&self, ext: &str) -> usize {
+        self.desks.get(ext).map_or(0, |v| v.len())
+    }
+
+    /// The current snapshot for `ext` (what a reconnecting desk gets).
+    pub fn snapshot(&self, ext: &str) -> Value {
+        lock(&self.board).snapshot(ext, Instant::now())
+    }
+
+    /// Queues `msg` to the desks of `to` (every desk when None); a desk
+    /// whose queue is full is dropped.
+    fn deliver(&self, out: Out) {
+        let text: Arc<str> = Arc::from(out.msg.to_string());
+        let push = |ext: &str, conns: &mut Vec<DeskConn>| {
+            conns.retain(|d| match d.tx.try_send(text.clone()) {
+                Ok(()) => {
+                    self.stats.pushed.fetch_add(1, Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!("desk of {ext}: not reading, dropped (it will reconnect)");
+                    self.stats.dropped_slow.fetch_add(1, Relaxed);
+                    self.stats.connected.fetch_sub(1, Relaxed);
+                    false
+                }
+                // The socket task ended and will disconnect itself.
+                Err(mpsc::error::TrySendError::Closed(_)) => true,
+            });
+        };
+        match out.to {
+            Some(ext) => {
+                if let Some(mut conns) = self.desks.get_mut(&ext) {
+                    push(&ext, &mut conns);
+                }
+            }
+            None => {
+                for mut e in self.desks.iter_mut() {
+                    let ext = e.key().clone();
+                    push(&ext, e.value_mut());
+                }
+            }
+        }
+    }
+
+    /// Tells every desk to reload its state (events were missed).
+    fn resync_all(&self) {
+        let exts: Vec<String> = self.desks.iter().map(|e| e.key().clone()).collect();
+        for ext in exts {
+            let msg = self.snapshot(&ext);
+            self.deliver(Out { to: Some(ext), msg });
+        }
+    }
+}
+
+/// A live call's parties, from the engine's call table.
+fn parties(engine: &Engine, id: u64) -> Option<CallParties> {
+    let calls = &engine.ctx().calls;
+    let entry = calls.get(&id)?;
+    let info = &entry.value().1;
+    Some(CallParties {
+        id,
+        caller: info.caller.clone(),
+        callee: info.callee.clone(),
+        b_party: info.b_party.clone(),
+        answered: info.answer_at.is_some(),
+    })
+}
+
+async fn run(
+    hub: std::sync::Weak<DeskHub>,
+    engine: Arc<Engine>,
+    mut events: broadcast::Receiver<Arc<engine::base::events::Event>>,
+) {
+    let mut tick = tokio::time::interval(COUNTERS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => Some(ev),
+            _ = tick.tick() => None,
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        match ev {
+            Some(Ok(ev)) => {
+                let outs = lock(&hub.board).apply(&ev, Instant::now(), |id| parties(&engine, id));
+                for out in outs {
+                    hub.deliver(out);
+                }
+            }
+            Some(Err(broadcast::error::RecvError::Lagged(n))) => {
+                hub.stats.lagged.fetch_add(n, Relaxed);
+                hub.resync_all();
+            }
+            Some(Err(broadcast::error::RecvError::Closed)) => return,
+            None => {
+                let changed = lock(&hub.board).counters_changed();
+                if let Some(out) = changed {
+                    hub.deliver(out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The agent desk (/desk) with a desk phone: the voice toolbar logs in at
+//! an extension with its password, goes ready, sees the queue caller's
+//! number pushed to the page while the phone rings (the phone is asked to
+//! answer by itself), shows the call and its timer, and hangs it up from
+//! the page. Everything on the page arrives over the push channel: the
+//! test never reloads.
+
+use std::sync::Arc;
+
+use crate::driver::{run_on, server_name, BrowserKind, BrowserOptions};
+use crate::flows;
+use crate::harness::Server;
+use crate::ua::{sdp, Rtp, Ua, STEP};
+
+const PW: &str = "desk-Pw-1001";
+
+/// Queue "support" on 9400 with agent 1001 (logged out until the desk
+/// logs it in).
+const QUEUE: &str = "[apps]\nqueues = { \"9400\" = \"support\" }\n\n\
+    [[callcenter.queues]]\nname = \"support\"\nstrategy = \"longest-idle-agent\"\n\n\
+    [[callcenter.agents]]\nid = \"1001\"\ncontact = \"1001\"\n\n\
+    [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1001\"\n";
+
+browser_tests!(an_agent_logs_the_desk_in_goes_ready_sees_the_caller_and_hangs_up_from_the_page);
+async fn an_agent_logs_the_desk_in_goes_ready_sees_the_caller_and_hangs_up_from_the_page(
+    browser: BrowserKind,
+) {
+    let server = Arc::new(
+        Server::builder(&server_name(browser, "desk_phone"))
+            .extensions("1000-1001", PW)
+            .config(QUEUE)
+            .start(),
+    );
+    run_on(
+        browser,
+        server,
+        "desk_phone",
+        BrowserOptions::default(),
+        |t| async move {
+            let b = &t.browser;
+            flows::admin_first_sign_in(b).await;
+            let mut phone = Ua::new("1001", PW, t.server.sip_addr()).await;
+            assert_eq!(phone.register(3600).await.status, Some(200));
+
+            b.goto("/desk").await;
+            b.wait_visible("#desk-login").await;
+            b.wait_text("#desk-link", "Live").await;
+            // A wrong password is refused with the reason, in the page.
+            b.fill("desk-extension", "1001").await;
+            b.fill("desk-password", "not-it").await;
+            b.click("desk-login-btn").await;
+            b.wait_text("#desk-login-error", "wrong extension or password")
+                .await;
+            b.fill("desk-password", PW).await;
+            b.click("desk-login-btn").await;
+            b.wait_visible("#desk-toolbar").await;
+            b.wait_text("#desk-ext", "1001").await;
+            b.wait_text("#agent-status", "Not ready").await;
+            b.mark_same_page().await;
+
+            b.click("btn-ready").await;
+            b.wait_text("#agent-status", "Ready").await;
+            b.wait_text("#count-online", "1").await;
+
+            // A caller dials the queue; the desk phone rings with an
+            // auto-answer request, and the page shows who is calling.
+            let mut caller = Ua::new("1000", PW, t.server.sip_addr()).await;
+            let caller_rtp = Rtp::bind(t.server.ports.media_port(0)).await;
+            let phone_rtp = Rtp::bind(t.server.ports.media_port(1)).await;
+            let offer = sdp(caller_rtp.port, "sendrecv");
+            let calling = tokio::spawn(async move {
+                let (resp, dialog) = caller.invite("9400", &offer).await;
+                (caller, resp, dialog)
+            });
+            let inc = phone.wait_invite(STEP).await.expect("the desk phone rings");
+            let call_info = inc.invite.header("Call-Info").unwrap_or_default();
+            assert!(call_info.contains("answer-after=0"), "{call_info:?}");
+            b.wait_visible("#desk-offer").await;
+            let offer_text = b.text("#desk-offer").await;
+            assert!(
+                offer_text.contains("1000") && offer_text.contains("support"),
+                "{offer_text:?}"
+            );
+            b.wait_text("#agent-state", "Ringing").await;
+
+            let dialog = phone.answer(&inc, &sdp(phone_rtp.port, "sendrecv")).await;
+            b.wait_visible("#desk-call").await;
+            b.wait_text("#call-party", "1000").await;
+            b.wait_hidden("#desk-offer").await;
+            b.wait_text("#agent-state", "On a queue call").await;
+            b.wait_text("#count-in-service", "1").await;
+            let timer = b.text("#call-timer").await;
+            assert!(timer.starts_with("00:"), "{timer:?}");
+
+            // Hang up from the page: the phone and the caller get BYE.
+            b.click("btn-hangup").await;
+            phone.expect_request("BYE", &dialog.call_id, "").await;
+            let (mut caller, resp, caller_dialog) = calling.await.expect("the caller's task");
+            assert_eq!(resp.status, Some(200), "{}", resp.raw);
+            let caller_dialog = caller_dialog.expect("the caller's dialog");
+            caller
+                .expect_request("BYE", &caller_dialog.call_id, "")
+                .await;
+            b.wait_hidden("#desk-call").await;
+            b.wait_text("#count-in-service", "0").await;
+            assert!(b.same_page().await, "the page was reloaded or left");
+
+            // Not ready with a reason, then log out: the agent is Logged Out.
+            b.click("btn-not-ready").await;
+            b.wait_text("#agent-status", "Not ready").await;
+            b.click("btn-desk-logout").await;
+            b.wait_visible("#desk-login").await;
+            let (_, body) = t.server.http_get("/api/queues").expect("queues");
+            assert!(body.contains("Logged Out"), "{body}");
+        },
+    )
+    .await
+}
