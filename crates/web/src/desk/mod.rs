@@ -225,10 +225,9 @@ async fn logout(who: Identity, State(state): State<AppState>) -> Response {
     json(StatusCode::OK, &json!({ "ok": true }))
 }
 
-/// The toolbar's login, or the answer for a user whose toolbar is not
-/// logged in.
-fn logged_in(state: &AppState, who: &Identity) -> Result<DeskLogin, Response> {
-    login_of(state, who).ok_or_else(|| fail(StatusCode::CONFLICT, "log the voice toolbar in first"))
+/// The answer for a user whose toolbar is not logged in.
+fn not_logged_in() -> Response {
+    fail(StatusCode::CONFLICT, "log the voice toolbar in first")
 }
 
 /// `POST /desk/status` (status=ready|not_ready|acw_end, reason): the
@@ -237,9 +236,8 @@ async fn status(who: Identity, State(state): State<AppState>, Form(f): Form) -> 
     let Some(engine) = state.engine().cloned() else {
         return fail(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
     };
-    let login = match logged_in(&state, &who) {
-        Ok(l) => l,
-        Err(r) => return r,
+    let Some(login) = login_of(&state, &who) else {
+        return not_logged_in();
     };
     if !login.queue_agent {
         return fail(
@@ -293,9 +291,8 @@ async fn call_action(
     let Some(engine) = state.engine().cloned() else {
         return fail(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
     };
-    let login = match logged_in(&state, &who) {
-        Ok(l) => l,
-        Err(r) => return r,
+    let Some(login) = login_of(&state, &who) else {
+        return not_logged_in();
     };
     let Some(id) = my_call(&engine, &login.extension) else {
         return fail(StatusCode::CONFLICT, "you are not on a call");
@@ -353,9 +350,8 @@ async fn dial(who: Identity, State(state): State<AppState>, Form(f): Form) -> Re
     let Some(engine) = state.engine().cloned() else {
         return fail(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running");
     };
-    let login = match logged_in(&state, &who) {
-        Ok(l) => l,
-        Err(r) => return r,
+    let Some(login) = login_of(&state, &who) else {
+        return not_logged_in();
     };
     let number = f.text("number");
     if number.is_empty()
