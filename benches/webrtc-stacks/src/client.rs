@@ -134,8 +134,10 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     }
 
     // Ramp: wait until every call has echoed or failed.
-    let ramp_deadline =
-        Instant::now() + Duration::from_secs_f64(opts.calls as f64 / opts.rate) + SETUP_TIMEOUT + Duration::from_secs(5);
+    let ramp_deadline = Instant::now()
+        + Duration::from_secs_f64(opts.calls as f64 / opts.rate)
+        + SETUP_TIMEOUT
+        + Duration::from_secs(5);
     while shared.ready.load(Ordering::Relaxed) < opts.calls && Instant::now() < ramp_deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -152,9 +154,10 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     let c0 = procstat::sample("self");
     let m0 = procstat::machine_busy_s();
     let t0 = Instant::now();
-    shared
-        .steady_from_us
-        .store(t0.duration_since(epoch).as_micros() as u64, Ordering::Relaxed);
+    shared.steady_from_us.store(
+        t0.duration_since(epoch).as_micros() as u64,
+        Ordering::Relaxed,
+    );
     let mut mid_sample: Option<Sample> = None;
     let steady = Duration::from_secs(opts.seconds);
     while t0.elapsed() < steady {
@@ -216,9 +219,17 @@ async fn run_async(opts: Opts) -> Result<(), String> {
     connect.sort();
     answer.sort();
     let lost = sent.saturating_sub(received);
-    let loss_pct = if sent > 0 { 100.0 * lost as f64 / sent as f64 } else { f64::NAN };
+    let loss_pct = if sent > 0 {
+        100.0 * lost as f64 / sent as f64
+    } else {
+        f64::NAN
+    };
     let slost = ssent.saturating_sub(sreceived);
-    let sloss_pct = if ssent > 0 { 100.0 * slost as f64 / ssent as f64 } else { f64::NAN };
+    let sloss_pct = if ssent > 0 {
+        100.0 * slost as f64 / ssent as f64
+    } else {
+        f64::NAN
+    };
     let (cpu_cores, rss_mib, hwm_mib, threads, rss_per_call_kib) = match (s0, s1) {
         (Some(a), Some(b)) => {
             let cores = (b.cpu_s - a.cpu_s) / wall;
@@ -229,7 +240,13 @@ async fn run_async(opts: Opts) -> Result<(), String> {
                 f64::NAN
             };
             let threads = mid_sample.map(|m| m.threads).unwrap_or(b.threads);
-            (cores, b.rss_kib as f64 / 1024.0, b.hwm_kib as f64 / 1024.0, threads, per_call)
+            (
+                cores,
+                b.rss_kib as f64 / 1024.0,
+                b.hwm_kib as f64 / 1024.0,
+                threads,
+                per_call,
+            )
         }
         _ => (f64::NAN, f64::NAN, f64::NAN, 0, f64::NAN),
     };
@@ -243,7 +260,11 @@ async fn run_async(opts: Opts) -> Result<(), String> {
         (Some(a), Some(b)) => (b - a) / wall - client_cores - cpu_cores.max(0.0),
         _ => f64::NAN,
     };
-    let cpu_ms_per_call = if ok > 0 { cpu_cores * 1000.0 / ok as f64 } else { f64::NAN };
+    let cpu_ms_per_call = if ok > 0 {
+        cpu_cores * 1000.0 / ok as f64
+    } else {
+        f64::NAN
+    };
     let late_ms = LATE.as_millis();
     errors.sort();
     errors.dedup();
@@ -347,7 +368,8 @@ async fn call(
                     st.connected = Some(t_offer.elapsed());
                     // Spread the calls' send instants over the 20 ms: calls started one per
                     // 20 ms would otherwise all send at once, in bursts no real set of calls has.
-                    let phase = PTIME.mul_f64(((local.port() as u64 * 0x9E37_79B9) % 1000) as f64 / 1000.0);
+                    let phase =
+                        PTIME.mul_f64(((local.port() as u64 * 0x9E37_79B9) % 1000) as f64 / 1000.0);
                     send_start = Some(Instant::now() + phase);
                 }
                 Ok(Output::Event(Event::MediaData(d))) => {
@@ -355,7 +377,8 @@ async fn call(
                     if d.data.len() < 12 {
                         continue;
                     }
-                    let s = u32::from_be_bytes([d.data[0], d.data[1], d.data[2], d.data[3]]) as usize;
+                    let s =
+                        u32::from_be_bytes([d.data[0], d.data[1], d.data[2], d.data[3]]) as usize;
                     let mut us = [0u8; 8];
                     us.copy_from_slice(&d.data[4..12]);
                     let sent_us = u64::from_be_bytes(us);
@@ -387,7 +410,8 @@ async fn call(
                     if st.first_echo.is_none() {
                         // Setup = offer -> connected, plus the first frame's round trip (the
                         // phase wait before the first frame is not the server's doing).
-                        let first_rtt = first_send_at.map_or(Duration::ZERO, |f| now.saturating_duration_since(f));
+                        let first_rtt = first_send_at
+                            .map_or(Duration::ZERO, |f| now.saturating_duration_since(f));
                         st.first_echo = Some(st.connected.unwrap_or_default() + first_rtt);
                         shared.ready.fetch_add(1, Ordering::Relaxed);
                     }

@@ -37,10 +37,15 @@ impl Args {
         Ok(Args(out))
     }
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn req(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("--{name} is required"))
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
     }
     fn parse_or<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
         match self.get(name) {
@@ -53,7 +58,9 @@ impl Args {
 fn loopback(addr: &str) -> Result<SocketAddr, String> {
     let a: SocketAddr = addr.parse().map_err(|_| format!("bad address {addr}"))?;
     if !a.ip().is_loopback() {
-        return Err(format!("{addr}: only loopback addresses are used by this benchmark"));
+        return Err(format!(
+            "{addr}: only loopback addresses are used by this benchmark"
+        ));
     }
     Ok(a)
 }
@@ -87,7 +94,10 @@ fn client(a: Args) -> Result<(), String> {
         calls: a.parse_or("calls", 300)?,
         seconds: a.parse_or("seconds", 30)?,
         rate: a.parse_or("rate", 50.0)?,
-        watch_pid: a.get("watch-pid").map(|p| p.parse().map_err(|_| format!("bad pid {p}"))).transpose()?,
+        watch_pid: a
+            .get("watch-pid")
+            .map(|p| p.parse().map_err(|_| format!("bad pid {p}")))
+            .transpose()?,
         label: a.get("label").unwrap_or("-").to_owned(),
     };
     if opts.rate <= 0.0 || opts.calls == 0 {
@@ -125,7 +135,9 @@ fn server(a: Args) -> Result<(), String> {
             server_str0m::warm_up();
             None
         };
-        let bound = listener.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("local_addr: {e}"))?;
         // run.sh reads this line to learn the port when --listen has port 0.
         eprintln!("server: {stack} listening on {bound}");
         let c = Arc::clone(&counters);
@@ -142,7 +154,9 @@ fn server(a: Args) -> Result<(), String> {
                 if now != last {
                     // Tasks alive on the runtime: str0m needs one per call, webrtc-rs spawns
                     // its own.
-                    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+                    let tasks = tokio::runtime::Handle::current()
+                        .metrics()
+                        .num_alive_tasks();
                     eprintln!(
                         "server: calls {} ended {} errors {} echoed {} tasks {tasks}",
                         now.0, now.1, now.3, now.2

@@ -33,7 +33,9 @@ pub async fn answer(offer: String, counters: Arc<Counters>) -> Result<String, St
     let socket = UdpSocket::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("bind: {e}"))?;
-    let local = socket.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+    let local = socket
+        .local_addr()
+        .map_err(|e| format!("local_addr: {e}"))?;
     let mut rtc = Rtc::builder()
         .set_ice_lite(true)
         .clear_codecs()
@@ -86,7 +88,9 @@ async fn run(
                         echoed += 1;
                     }
                 }
-                Output::Event(Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {
+                Output::Event(Event::IceConnectionStateChange(
+                    IceConnectionState::Disconnected,
+                )) => {
                     counters.echoed.fetch_add(echoed, Ordering::Relaxed);
                     return Ok(());
                 }
@@ -101,8 +105,11 @@ async fn run(
         let input = if wait.is_zero() {
             None
         } else {
-            match tokio::time::timeout(wait.max(Duration::from_millis(1)), socket.recv_from(&mut buf))
-                .await
+            match tokio::time::timeout(
+                wait.max(Duration::from_millis(1)),
+                socket.recv_from(&mut buf),
+            )
+            .await
             {
                 Ok(Ok((n, source))) => Some((n, source)),
                 Ok(Err(e)) => return Err(RtcError::Io(e)),

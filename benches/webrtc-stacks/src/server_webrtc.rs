@@ -67,7 +67,8 @@ pub async fn build_api(shared_socket: Option<std::net::SocketAddr>) -> Result<AP
     )
     .map_err(|e| e.to_string())?;
     // The usual set (RTCP sender/receiver reports, TWCC receiver; NACK is for video only).
-    let registry = register_default_interceptors(Registry::new(), &mut m).map_err(|e| e.to_string())?;
+    let registry =
+        register_default_interceptors(Registry::new(), &mut m).map_err(|e| e.to_string())?;
 
     let mut s = SettingEngine::default();
     s.set_lite(true);
@@ -81,7 +82,9 @@ pub async fn build_api(shared_socket: Option<std::net::SocketAddr>) -> Result<AP
         let sock = tokio::net::UdpSocket::bind(addr)
             .await
             .map_err(|e| format!("bind {addr}: {e}"))?;
-        s.set_udp_network(UDPNetwork::Muxed(UDPMuxDefault::new(UDPMuxParams::new(sock))));
+        s.set_udp_network(UDPNetwork::Muxed(UDPMuxDefault::new(UDPMuxParams::new(
+            sock,
+        ))));
     }
     Ok(APIBuilder::new()
         .with_media_engine(m)

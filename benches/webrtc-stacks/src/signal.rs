@@ -41,7 +41,12 @@ async fn read_message<R: tokio::io::AsyncRead + Unpin>(
         }
         if let Some((name, value)) = line.split_once(':') {
             if name.trim().eq_ignore_ascii_case("content-length") {
-                len = Some(value.trim().parse().map_err(|_| bad("bad Content-Length"))?);
+                len = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("bad Content-Length"))?,
+                );
             }
         }
     }
@@ -77,7 +82,10 @@ where
     let (start, body) = read_message(&mut r).await?;
     let reply = if !start.starts_with("POST ") {
         let msg = "only POST of an SDP offer is served";
-        format!("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: {}\r\n\r\n{msg}", msg.len())
+        format!(
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: {}\r\n\r\n{msg}",
+            msg.len()
+        )
     } else {
         match answer(body).await {
             Ok(sdp) => format!(
