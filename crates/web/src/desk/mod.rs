@@ -76,6 +76,14 @@ fn login_of(state: &AppState, who: &Identity) -> Option<DeskLogin> {
     state.desk_logins().get(&who.user.id).map(|l| l.clone())
 }
 
+/// The reasons an agent may give for not being ready: value, message key.
+const BREAK_REASONS: &[(&str, &str)] = &[
+    ("rest", "desk.reason_rest"),
+    ("meal", "desk.reason_meal"),
+    ("meeting", "desk.reason_meeting"),
+    ("training", "desk.reason_training"),
+];
+
 /// What the page's script shows, by its name there: message keys.
 const SCRIPT_WORDS: &[(&str, &str)] = &[
     ("connecting", "desk.connecting"),
@@ -114,7 +122,10 @@ async fn page(ctx: PageCtx, who: Identity, State(state): State<AppState>) -> Res
             "i18n_json": serde_json::Value::Object(words).to_string(),
             "login": login,
             "bound_extension": who.user.extension,
-            "break_reasons": ["rest", "meal", "meeting", "training"],
+            "break_reasons": BREAK_REASONS
+                .iter()
+                .map(|(value, key)| json!({"value": value, "label": ctx.t(key)}))
+                .collect::<Vec<_>>(),
         })),
     )
 }
@@ -251,10 +262,20 @@ async fn status(who: Identity, State(state): State<AppState>, Form(f): Form) -> 
             agent,
             status: engine::acd::AgentStatus::Available,
         },
-        "not_ready" => engine::acd::AcdInput::SetAgentStatus {
-            agent,
-            status: engine::acd::AgentStatus::OnBreak,
-        },
+        "not_ready" => {
+            let reason = f.text("reason");
+            if !reason.is_empty() && !BREAK_REASONS.iter().any(|(v, _)| *v == reason) {
+                return fail(
+                    StatusCode::BAD_REQUEST,
+                    format!("reason '{reason}': rest, meal, meeting or training"),
+                );
+            }
+            tracing::info!("agent {agent}: not ready ({reason})");
+            engine::acd::AcdInput::SetAgentStatus {
+                agent,
+                status: engine::acd::AgentStatus::OnBreak,
+            }
+        }
         "acw_end" => engine::acd::AcdInput::WrapUpDone { agent },
         other => {
             return fail(
