@@ -44,14 +44,29 @@ pub struct PortBlock {
     pub base: u16,
 }
 
+/// Media ports handed out to test peers by this process (see
+/// [`PortBlock::media_port`]); a block's entries are forgotten when the
+/// block is handed out again.
+static MEDIA_GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
 impl PortBlock {
     fn next() -> PortBlock {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        // Its own counter: with NEXT (two a server) the stride of 37 met
+        // only every other block, and a run of more than 110 servers came
+        // back to blocks still in use.
+        static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT_BLOCK.fetch_add(1, Ordering::SeqCst);
         let start = std::process::id().wrapping_mul(7919) % BLOCKS;
         let slot = (start + n * 37) % BLOCKS;
-        PortBlock {
-            base: (BLOCK_BASE + slot * BLOCK) as u16,
-        }
+        let base = (BLOCK_BASE + slot * BLOCK) as u16;
+        // A process with more servers than blocks comes back to a block
+        // [`BLOCKS`] servers later, long after its first test ended: its
+        // media ports may be handed out again (they are still probed).
+        MEDIA_GIVEN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| !(base..base + BLOCK as u16).contains(p));
+        PortBlock { base }
     }
 
     /// The server's RTP range: the first 60 ports (15 calls of 2 legs with RTCP).
@@ -64,8 +79,7 @@ impl PortBlock {
     /// not handed out before in this process. Probing matters: other programs on
     /// the machine (benchmarks, a developer's server) may sit anywhere.
     pub fn media_port(&self, i: u16) -> u16 {
-        static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut given = MEDIA_GIVEN.lock().unwrap_or_else(|e| e.into_inner());
         let area: Vec<u16> = (0..10)
             .map(|k| self.base + 60 + 4 * ((i + k) % 10))
             .collect();
