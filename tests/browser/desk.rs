@@ -14,6 +14,9 @@ use crate::ua::{sdp, Rtp, Ua, STEP};
 
 const PW: &str = "desk-Pw-1001";
 
+/// The server's grace for a vanished desk (web::desk::ws::GRACE).
+const GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Queue "support" on 9400 with agent 1001 (logged out until the desk
 /// logs it in).
 const QUEUE: &str = "[apps]\nqueues = { \"9400\" = \"support\" }\n\n\
@@ -112,6 +115,72 @@ async fn an_agent_logs_the_desk_in_goes_ready_sees_the_caller_and_hangs_up_from_
             b.wait_visible("#desk-login").await;
             let (_, body) = t.server.http_get("/api/queues").expect("queues");
             assert!(body.contains("Logged Out"), "{body}");
+        },
+    )
+    .await
+}
+
+browser_tests!(a_ready_agent_whose_desk_is_gone_past_the_grace_is_put_on_break);
+/// The desk's page goes away (here: the agent navigates elsewhere; a
+/// network drop or a closed tab is the same to the server) while the agent
+/// is Ready: a reload within the grace keeps them Ready, staying away past
+/// it puts them on break, so no queue call rings an empty seat.
+async fn a_ready_agent_whose_desk_is_gone_past_the_grace_is_put_on_break(browser: BrowserKind) {
+    let server = Arc::new(
+        Server::builder(&server_name(browser, "desk_grace"))
+            .extensions("1000-1001", PW)
+            .config(QUEUE)
+            .start(),
+    );
+    run_on(
+        browser,
+        server,
+        "desk_grace",
+        BrowserOptions::default(),
+        |t| async move {
+            let b = &t.browser;
+            flows::admin_first_sign_in(b).await;
+            b.goto("/desk").await;
+            b.fill("desk-extension", "1001").await;
+            b.fill("desk-password", PW).await;
+            b.click("desk-login-btn").await;
+            b.wait_text("#agent-status", "Not ready").await;
+            b.click("btn-ready").await;
+            b.wait_text("#agent-status", "Ready").await;
+            let status = || {
+                let (_, body) = t.server.http_get("/api/queues").expect("queues");
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                v["agents"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["id"] == "1001")
+                    .and_then(|a| a["status"].as_str().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            // A reload: the desk is back at once, with the true state, and
+            // the agent is still Ready once the grace of the closed page
+            // has passed (a slow machine only delays a break, so this
+            // cannot fail for slowness).
+            b.goto("/desk").await;
+            b.wait_text("#agent-status", "Ready").await;
+            b.wait_text("#desk-link", "Live").await;
+            tokio::time::sleep(GRACE + std::time::Duration::from_secs(3)).await;
+            assert_eq!(status(), "Available", "a reload is not a departure");
+            // Gone: the agent leaves the desk's page.
+            b.goto("/").await;
+            b.until("the agent put on break after the grace", async || {
+                (status() == "On Break").then_some(())
+            })
+            .await;
+            assert_eq!(
+                t.server.metric("switchboard_desk_connections", ""),
+                0.0,
+                "no desk left connected"
+            );
+            // Back at the desk, the page shows it.
+            b.goto("/desk").await;
+            b.wait_text("#agent-status", "Not ready").await;
         },
     )
     .await
