@@ -41,6 +41,8 @@ struct AgentView {
 struct Member {
     caller: String,
     joined: Instant,
+    /// Answered by an agent (still a member until the call ends).
+    connected: bool,
 }
 
 /// A live call, by who is on it.
@@ -136,8 +138,6 @@ impl Board {
             }
             _ => {}
         }
-        self.members
-            .retain(|_, m| now.saturating_duration_since(m.joined) < FORGET_MEMBER_AFTER);
         out
     }
 
@@ -172,8 +172,13 @@ impl Board {
                     Member {
                         caller: caller_number.clone(),
                         joined: now,
+                        connected: false,
                     },
                 );
+                // Only here do members come: forgetting the ones whose end
+                // was missed costs nothing on the other events.
+                self.members
+                    .retain(|_, m| now.saturating_duration_since(m.joined) < FORGET_MEMBER_AFTER);
             }
             QueueEvent::MemberLeft { member, .. } => {
                 self.members.remove(&member.0);
@@ -187,7 +192,7 @@ impl Board {
                     .members
                     .get(&member.0)
                     .map(|m| (m.caller.clone(), m.joined))
-                    .unwrap_or_default_now(now);
+                    .unwrap_or_else(|| (String::new(), now));
                 self.agents.entry(agent.clone()).or_default().offer =
                     Some((queue.clone(), caller.clone(), joined));
                 out.push(Out {
@@ -206,11 +211,13 @@ impl Board {
                 agent,
                 waited,
             } => {
-                let caller = self
-                    .members
-                    .get(&member.0)
-                    .map(|m| m.caller.clone())
-                    .unwrap_or_default();
+                let caller = match self.members.get_mut(&member.0) {
+                    Some(m) => {
+                        m.connected = true;
+                        m.caller.clone()
+                    }
+                    None => String::new(),
+                };
                 self.agents.entry(agent.clone()).or_default().offer = None;
                 out.push(Out {
                     to: Some(agent.clone()),
@@ -337,13 +344,7 @@ impl Board {
             .count();
         Counters {
             in_service: self.calls.values().filter(|c| c.answered).count(),
-            waiting: self.members.len().saturating_sub(
-                // Connected callers stay members until they leave the queue.
-                self.agents
-                    .values()
-                    .filter(|a| matches!(a.state, Some(AgentState::InQueueCall)))
-                    .count(),
-            ),
+            waiting: self.members.values().filter(|m| !m.connected).count(),
             online,
             busy,
         }
@@ -372,17 +373,6 @@ fn call_json(c: &CallParties) -> Value {
         "b_party": c.b_party,
         "answered": c.answered,
     })
-}
-
-/// `(caller, joined)` of an unknown member: unknown caller, joined now.
-trait OrNow {
-    fn unwrap_or_default_now(self, now: Instant) -> (String, Instant);
-}
-
-impl OrNow for Option<(String, Instant)> {
-    fn unwrap_or_default_now(self, now: Instant) -> (String, Instant) {
-        self.unwrap_or((String::new(), now))
-    }
 }
 
 #[cfg(test)]
@@ -453,6 +443,7 @@ mod tests {
         );
         let msgs = to(&outs, "1001");
         assert_eq!(msgs[0]["type"], "bridged");
+        assert_eq!(b.counters().waiting, 0, "an answered caller waits no more");
         assert!(b.snapshot("1001", t0)["offer"].is_null());
         // The caller's call is the agent's call now, until it ends.
         assert_eq!(msgs[1]["type"], "call");

@@ -290,6 +290,14 @@ async fn status(who: Identity, State(state): State<AppState>, Form(f): Form) -> 
     }
 }
 
+/// Keys a phone can dial: 1 to `max` of 0-9, * and #.
+fn dialable(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || c == b'*' || c == b'#')
+}
+
 /// The agent's live call: the newest answered call their extension is on.
 fn my_call(engine: &engine::Engine, ext: &str) -> Option<u64> {
     engine
@@ -329,23 +337,14 @@ async fn call_action(
         "survey" => call.send_to_survey(),
         "transfer" => {
             let to = f.text("to");
-            if to.is_empty()
-                || !to
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
-            {
+            if !dialable(&to, 32) {
                 return fail(StatusCode::BAD_REQUEST, "give the number to transfer to");
             }
             call.transfer(&to);
         }
         "dtmf" => {
             let digits = f.text("digits");
-            if digits.is_empty()
-                || digits.len() > 32
-                || !digits
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
-            {
+            if !dialable(&digits, 32) {
                 return fail(
                     StatusCode::BAD_REQUEST,
                     "give up to 32 keys of 0-9, * and #",
@@ -375,11 +374,7 @@ async fn dial(who: Identity, State(state): State<AppState>, Form(f): Form) -> Re
         return not_logged_in();
     };
     let number = f.text("number");
-    if number.is_empty()
-        || !number
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
-    {
+    if !dialable(&number, 32) {
         return fail(StatusCode::BAD_REQUEST, "give the number to dial");
     }
     use engine::calls::originate::{originate, Originate};

@@ -129,12 +129,11 @@ impl Call {
             return body;
         };
         let crypto = if srtp {
-            let leg = self
-                .leg_srtp(Side::B)
-                .or_else(|| LegSrtp::new(OFFER_TAG, Suite::AesCm128HmacSha1_80));
-            if self.leg_srtp(Side::B).is_none() {
-                self.set_leg_srtp(Side::B, leg);
-            }
+            let leg = self.leg_srtp(Side::B).or_else(|| {
+                let made = LegSrtp::new(OFFER_TAG, Suite::AesCm128HmacSha1_80);
+                self.set_leg_srtp(Side::B, made);
+                made
+            });
             leg.map(|l| l.crypto())
         } else {
             None
