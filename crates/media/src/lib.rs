@@ -28,6 +28,7 @@ pub mod sdp;
 pub mod session;
 pub mod srtp;
 pub mod tones;
+pub mod webrtc;
 
 pub use latch::{PayloadTypes, Remote};
 pub use ports::{PortAllocator, RtpPortPair};

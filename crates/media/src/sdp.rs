@@ -379,6 +379,12 @@ impl MediaDescription {
         });
     }
 
+    /// Keeps only the attributes whose name passes `keep` (e.g. to strip
+    /// a WebRTC section down to its codecs).
+    pub fn retain_attributes(&mut self, keep: impl Fn(&str) -> bool) {
+        self.block.remove_attributes(|n| !keep(n));
+    }
+
     fn is_audio(&self) -> bool {
         self.kind.eq_ignore_ascii_case("audio")
     }
@@ -595,6 +601,12 @@ impl SessionDescription {
                 }
             }
         }
+    }
+
+    /// Keeps only the session-level attributes whose name passes `keep`.
+    pub fn retain_attributes(&mut self, keep: impl Fn(&str) -> bool) {
+        self.block.remove_attributes(|n| !keep(n));
+        self.refresh_inherited();
     }
 
     fn refresh_inherited(&mut self) {
