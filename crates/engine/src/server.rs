@@ -183,6 +183,13 @@ impl Engine {
             internal,
             external,
             advertise,
+            webrtc: match media::webrtc::WebRtcIdentity::generate() {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::error!("WebRTC disabled: {e}");
+                    None
+                }
+            },
             registrar: Registrar::new(),
             directory,
             trunks: Default::default(),
@@ -639,6 +646,12 @@ impl Engine {
             "counter",
             "Calls hung up for lack of RTP.",
             m.media_timeouts.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_webrtc_failures_total",
+            "counter",
+            "Calls ended because a browser's WebRTC leg failed (ICE, DTLS).",
+            m.webrtc_failures.load(Relaxed),
         );
         e.metric(
             "switchboard_codec_mismatches_total",

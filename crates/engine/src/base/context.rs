@@ -44,6 +44,9 @@ pub struct Ctx {
     pub external: Endpoint,
     /// Address we advertise in Via/Contact/SDP.
     pub advertise: IpAddr,
+    /// The DTLS identity of WebRTC legs (None if it could not be made:
+    /// then browsers' calls are refused with the reason).
+    pub webrtc: Option<media::webrtc::WebRtcIdentity>,
     /// Binding table.
     pub registrar: Registrar,
     /// Extensions.

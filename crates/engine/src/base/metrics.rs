@@ -94,6 +94,8 @@ pub struct Metrics {
     pub cdr_write_latency: Histogram<CdrWriteBuckets>,
     /// Calls hung up for lack of RTP.
     pub media_timeouts: AtomicU64,
+    /// Calls ended because a browser's WebRTC leg failed (ICE, DTLS).
+    pub webrtc_failures: AtomicU64,
     /// Calls refused with 488 because no codec could be given to both
     /// sides (the callee answered one the caller never offered and we
     /// cannot transcode, or the offer has no usable audio).

@@ -40,6 +40,9 @@ pub enum HangupCause {
     /// This part of the call ended in an attended transfer (REFER with
     /// Replaces): the two remaining parties go on in a record of their own.
     AttendedTransfer,
+    /// A browser's media transport failed (ICE never connected, DTLS
+    /// refused, or the browser went away without hanging up).
+    MediaTransportFailure,
 }
 
 impl HangupCause {
@@ -61,6 +64,7 @@ impl HangupCause {
             HangupCause::NormalTemporaryFailure => "NORMAL_TEMPORARY_FAILURE",
             HangupCause::BlindTransfer => "BLIND_TRANSFER",
             HangupCause::AttendedTransfer => "ATTENDED_TRANSFER",
+            HangupCause::MediaTransportFailure => "MEDIA_TRANSPORT_FAILURE",
         }
     }
 

@@ -35,13 +35,7 @@ impl Task {
                     .build_event(te, &pkt.payload, ts, pkt.marker, &mut self.out);
                 // The event replaces this tick's audio; the audio clock runs on.
                 out.sender.skip(ts_units);
-                Self::transmit(
-                    &leg.pair.rtp,
-                    &mut leg.latch,
-                    &self.out,
-                    &self.stats,
-                    &self.relay_stats,
-                );
+                Self::transmit(leg, &self.out, &self.stats, &self.relay_stats);
                 return true;
             }
         }

@@ -5,6 +5,10 @@ use super::*;
 
 impl Task {
     pub(super) fn on_rtp(&mut self, i: usize, n: usize, src: SocketAddr, now: Instant) {
+        if self.legs[i].as_ref().is_some_and(|l| l.webrtc.is_some()) {
+            self.on_webrtc_datagram(i, n, src, now);
+            return;
+        }
         let now_ms = self.activity.now_ms(now);
         let Some(n) = self.decrypt(i, false, n, src) else {
             return;
@@ -31,6 +35,15 @@ impl Task {
         if changed {
             tracing::debug!(port = leg.pair.port, %src, "RTP source latched");
         }
+        self.accepted_rtp(i, n, v, now);
+    }
+
+    /// An RTP packet of leg `i` in `self.buf[..n]` that is the leg's own
+    /// (latched, or delivered by its WebRTC transport), parsed as `v`.
+    pub(super) fn accepted_rtp(&mut self, i: usize, n: usize, v: RtpView, now: Instant) {
+        let now_ms = self.activity.now_ms(now);
+        let Some(leg) = &mut self.legs[i] else { return };
+        let pkt = &self.buf[..n];
         self.activity.touch(now_ms);
         self.stats.rtp_in.fetch_add(1, Relaxed);
         let (Some(format), Some(inbound)) = (leg.format, &mut leg.rx) else {
@@ -164,24 +177,28 @@ impl Task {
         if !out.sender.rewrite(&mut self.out) {
             return;
         }
-        Self::transmit(
-            &leg.pair.rtp,
-            &mut leg.latch,
-            &self.out,
-            &self.stats,
-            &self.relay_stats,
-        );
+        Self::transmit(leg, &self.out, &self.stats, &self.relay_stats);
     }
 
     /// Sends a plain RTP packet to a leg (encrypted first if the leg uses
-    /// SRTP).
+    /// SRTP; through its transport if it is a WebRTC leg).
     pub(super) fn transmit(
-        sock: &UdpSocket,
-        latch: &mut SideState,
+        leg: &mut Leg,
         pkt: &[u8],
         stats: &SessionStats,
         relay_stats: &RelayStats,
     ) {
+        if let Some(webrtc) = &leg.webrtc {
+            if webrtc.send_rtp(Instant::now(), pkt) {
+                stats.rtp_out.fetch_add(1, Relaxed);
+                Self::flush_webrtc(&leg.pair.rtp, webrtc, relay_stats);
+            } else {
+                relay_stats.dropped.fetch_add(1, Relaxed);
+            }
+            return;
+        }
+        let sock = &leg.pair.rtp;
+        let latch = &mut leg.latch;
         let Some(target) = latch.rtp_target() else {
             return;
         };

@@ -7,6 +7,8 @@ impl Leg {
         Leg {
             pair,
             latch,
+            webrtc: None,
+            webrtc_failed: false,
             format: None,
             rx: None,
             tx: None,

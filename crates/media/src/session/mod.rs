@@ -44,6 +44,7 @@ use crate::recorder::{Recorder, RecorderError, RecordingSummary};
 use crate::relay::{valid_rtcp, valid_rtp, Relay, RelayStats, Side};
 use crate::resample::Resampler;
 use crate::rtp_stream::RtpSender;
+use crate::webrtc::{WebRtcLeg, WebRtcState};
 
 /// Receive buffer size; a datagram filling it may be truncated and is dropped.
 const BUF_SIZE: usize = 2048;
@@ -138,6 +139,14 @@ pub enum MediaEvent {
         /// The token given with the source.
         token: u64,
     },
+    /// A WebRTC leg failed (ICE never connected, DTLS refused, the browser
+    /// went away): the call should end with this reason.
+    TransportFailed {
+        /// The leg.
+        side: Side,
+        /// What happened.
+        why: String,
+    },
     /// Recording stopped because the file could not be written.
     RecordingFailed {
         /// What went wrong, naming the file.
@@ -170,6 +179,7 @@ enum Cmd {
     SwapLegs,
     Format(Side, LegFormat),
     Remote(Side, Remote),
+    WebRtc(Side, Option<WebRtcLeg>),
     Hear(Side, Hears),
     Inband(Side, bool),
     SendDigits(Side, String, u32),
@@ -324,6 +334,13 @@ impl MediaSession {
         self.send(Cmd::Remote(side, remote.into()));
     }
 
+    /// Makes `side` a WebRTC leg carried by `leg` (None: plain RTP again):
+    /// its datagrams go through the leg's ICE, DTLS and SRTP, and it is
+    /// sent to where ICE proved the browser is, not to SDP addresses.
+    pub fn set_webrtc(&self, side: Side, leg: Option<WebRtcLeg>) {
+        self.send(Cmd::WebRtc(side, leg));
+    }
+
     /// Sets what `side` hears from now on.
     pub fn hear(&self, side: Side, hears: Hears) {
         self.send(Cmd::Hear(side, hears));
@@ -400,6 +417,7 @@ mod leg;
 mod rtp_view;
 mod task;
 mod tick;
+mod webrtc_io;
 
 use leg::forwardable;
 use rtp_view::view;
@@ -408,6 +426,10 @@ use rtp_view::view;
 struct Leg {
     pair: RtpPortPair,
     latch: SideState,
+    /// The leg's WebRTC transport, if it is a browser's.
+    webrtc: Option<WebRtcLeg>,
+    /// A WebRTC failure was reported (once).
+    webrtc_failed: bool,
     format: Option<LegFormat>,
     rx: Option<Inbound>,
     tx: Option<Outbound>,

@@ -77,6 +77,12 @@ impl Task {
                     leg.latch.set_remote(remote);
                 }
             }
+            Cmd::WebRtc(side, webrtc) => {
+                if let Some(leg) = &mut self.legs[side as usize] {
+                    leg.webrtc = webrtc;
+                    leg.webrtc_failed = false;
+                }
+            }
             Cmd::Hear(side, hears) => {
                 if let Some(leg) = &mut self.legs[side as usize] {
                     leg.hears = hears;

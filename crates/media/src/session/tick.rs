@@ -5,6 +5,7 @@ use super::*;
 
 impl Task {
     pub(super) fn on_tick(&mut self, now: Instant) {
+        self.tick_webrtc(now);
         for i in 0..2 {
             self.pull_input(i, now);
         }
@@ -196,12 +197,6 @@ impl Task {
         out.encoder.encode(&self.pcm, &mut out.payload);
         let ts_units = format.codec.rtp_clock() / 1000 * FRAME_MS;
         out.sender.build(&out.payload, ts_units, &mut self.out);
-        Self::transmit(
-            &leg.pair.rtp,
-            &mut leg.latch,
-            &self.out,
-            &self.stats,
-            &self.relay_stats,
-        );
+        Self::transmit(leg, &self.out, &self.stats, &self.relay_stats);
     }
 }

@@ -12,6 +12,7 @@
 use super::{plain_view, WebRtcError, WebRtcIdentity};
 use crate::sdp::SessionDescription;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -60,9 +61,11 @@ impl std::fmt::Debug for WebRtcLeg {
 }
 
 struct Endpoint {
+    id: u64,
     identity: WebRtcIdentity,
-    /// Our candidate: the advertised media address and the leg's port.
-    local: SocketAddr,
+    /// Our candidate: the address and port of our plain SDP for the leg
+    /// (the advertised media address and the leg's port).
+    local: Option<SocketAddr>,
     rtc: Option<Rtc>,
     mid: Option<Mid>,
     /// The browser's offer, until our answer is made.
@@ -84,13 +87,15 @@ struct Endpoint {
 }
 
 impl WebRtcLeg {
-    /// A leg whose ICE candidate is `local` (advertised media address and
-    /// the leg's RTP port), with the process's DTLS identity.
-    pub fn new(identity: &WebRtcIdentity, local: SocketAddr) -> WebRtcLeg {
+    /// A leg with the process's DTLS identity; its ICE candidate is taken
+    /// from the first plain SDP we send it (our address and the leg's port).
+    pub fn new(identity: &WebRtcIdentity) -> WebRtcLeg {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         WebRtcLeg {
             inner: Arc::new(Mutex::new(Endpoint {
+                id: NEXT.fetch_add(1, Relaxed),
                 identity: identity.clone(),
-                local,
+                local: None,
                 rtc: None,
                 mid: None,
                 remote_offer: None,
@@ -161,6 +166,12 @@ impl WebRtcLeg {
             .map(|(_, m)| m.clone())
             .ok_or_else(|| WebRtcError::Sdp("our SDP has no audio".into()))?;
         if e.rtc.is_none() {
+            let ip = audio
+                .connection
+                .or(plain.connection)
+                .map(|c| c.addr)
+                .ok_or_else(|| WebRtcError::Sdp("our SDP has no address".into()))?;
+            e.local = Some(SocketAddr::new(ip, audio.port));
             e.build(&audio, now)?;
         }
         let text = if let Some(offer) = e.remote_offer.take() {
@@ -207,7 +218,7 @@ impl WebRtcLeg {
     /// [`Self::take_received`]. Anything else is dropped by the stack.
     pub fn receive(&self, now: Instant, src: SocketAddr, data: &[u8]) {
         let mut e = self.lock();
-        let local = e.local;
+        let Some(local) = e.local else { return };
         let Some(rtc) = e.rtc.as_mut() else { return };
         let Ok(contents) = data.try_into() else {
             return; // Not STUN, DTLS or (S)RTP.
@@ -304,9 +315,14 @@ impl WebRtcLeg {
         self.lock().state.clone()
     }
 
-    /// Our candidate address.
-    pub fn local(&self) -> SocketAddr {
+    /// Our candidate address (once our first description is made).
+    pub fn local(&self) -> Option<SocketAddr> {
         self.lock().local
+    }
+
+    /// This leg's identity (distinct for every leg made in the process).
+    pub fn id(&self) -> u64 {
+        self.lock().id
     }
 
     /// Closes the leg (DTLS close alert to the browser).
@@ -335,7 +351,7 @@ impl Endpoint {
 
     fn fail(&mut self, why: String) {
         if !matches!(self.state, WebRtcState::Failed(_)) {
-            tracing::info!(local = %self.local, "WebRTC leg failed: {why}");
+            tracing::info!(local = ?self.local, "WebRTC leg failed: {why}");
             self.state = WebRtcState::Failed(why);
         }
     }
@@ -375,8 +391,11 @@ impl Endpoint {
             return Err(WebRtcError::NoCodec(crate::negotiate::codec_names(audio)));
         }
         let mut rtc = cfg.build(now);
-        let cand = Candidate::host(self.local, "udp")
-            .map_err(|err| WebRtcError::Stack(format!("candidate {}: {err}", self.local)))?;
+        let local = self
+            .local
+            .ok_or_else(|| WebRtcError::Stack("no local address".into()))?;
+        let cand = Candidate::host(local, "udp")
+            .map_err(|err| WebRtcError::Stack(format!("candidate {local}: {err}")))?;
         rtc.add_local_candidate(cand);
         self.rtc = Some(rtc);
         self.drain(now);
@@ -415,7 +434,7 @@ impl Endpoint {
         match ev {
             Event::Connected => {
                 if self.state != WebRtcState::Connected {
-                    tracing::debug!(local = %self.local, "WebRTC leg connected");
+                    tracing::debug!(local = ?self.local, "WebRTC leg connected");
                 }
                 self.state = WebRtcState::Connected;
             }

@@ -106,7 +106,7 @@ fn answered_call(now: &mut Instant, tamper: impl Fn(&str) -> String) -> (Browser
     let mut b = Browser::new(*now);
     let (offer, pending) = b.offer();
     let offer = tamper(&offer);
-    let leg = WebRtcLeg::new(&identity, SERVER.parse().unwrap());
+    let leg = WebRtcLeg::new(&identity);
     let parsed = SessionDescription::parse(&offer).unwrap();
     assert!(is_webrtc(&parsed));
     let view = leg
@@ -279,7 +279,7 @@ fn a_plain_offer_is_not_webrtc_and_bad_sdp_is_refused() {
     .unwrap();
     assert!(!is_webrtc(&plain));
     let identity = WebRtcIdentity::generate().unwrap();
-    let leg = WebRtcLeg::new(&identity, SERVER.parse().unwrap());
+    let leg = WebRtcLeg::new(&identity);
     // Parsable as SDP but not as WebRTC (no ICE, no fingerprint).
     let text = plain.to_string();
     assert!(matches!(

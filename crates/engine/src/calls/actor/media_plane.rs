@@ -218,6 +218,11 @@ impl Call {
         let body = if within_offer {
             // Both legs use what the callee answered.
             self.formats = [b_format, b_format];
+            if let (MediaPlane::Session(s), Some(f)) = (&mut self.media, b_format) {
+                // Already a session (a browser's leg): it must know them.
+                s.set_format(Side::A, f);
+                s.set_format(Side::B, f);
+            }
             self.anchor(b_sdp, Side::A)
         } else {
             let prefs = self.prefs();

@@ -15,6 +15,7 @@ mod outbound;
 mod pickup;
 mod refer;
 mod srtp;
+mod webrtc;
 mod voicemail;
 
 use media_plane::MediaPlane;
@@ -184,6 +185,7 @@ impl Call {
             pickup_partner: None,
             released: None,
             fork_headers: Vec::new(),
+            next_fork_webrtc: None,
             recording: None,
             cdr: None,
             call_uid: crate::calls::cdr::new_call_uid(),
@@ -212,6 +214,8 @@ impl Call {
             outbound: None,
             ring_timeout: None,
             srtp: std::cell::Cell::new([None; 2]),
+            webrtc: Default::default(),
+            webrtc_attached: Default::default(),
         }
     }
 }
@@ -244,6 +248,8 @@ struct Fork {
     final_code: Option<u16>,
     cancel_wanted: bool,
     ack: Option<Bytes>,
+    /// The fork's WebRTC leg when it goes to a browser.
+    webrtc: Option<media::webrtc::WebRtcLeg>,
 }
 
 /// What one of our client transactions is for.
@@ -292,6 +298,8 @@ struct Call {
     callee_ext: Option<String>,
     /// Extra headers for the INVITEs of the next forks (auto-answer).
     fork_headers: Vec<Header>,
+    /// The WebRTC leg of the fork being sent (moved into its [`Fork`]).
+    next_fork_webrtc: Option<media::webrtc::WebRtcLeg>,
     /// The other call of a pickup (hung up when this one ends).
     pickup_partner: Option<u64>,
     /// A leg released by an attended transfer: its late BYE ends nothing.
@@ -303,6 +311,10 @@ struct Call {
     /// SRTP (SDES) state of legs A and B (see [`srtp`]); a Cell because the
     /// SDP a side sends settles it where the call is only borrowed.
     srtp: std::cell::Cell<[Option<srtp::LegSrtp>; 2]>,
+    /// The WebRTC legs (browsers) of sides A and B (see [`webrtc`]).
+    webrtc: std::cell::RefCell<[Option<media::webrtc::WebRtcLeg>; 2]>,
+    /// Which leg (by id) the media session was last given per side.
+    webrtc_attached: std::cell::Cell<[Option<u64>; 2]>,
     /// Path of the recording in progress.
     recording: Option<std::path::PathBuf>,
     /// The finished call's record, written once the recording is closed.
@@ -466,6 +478,9 @@ impl Call {
                 if !self.anchor_relay(offer.as_ref()) {
                     return;
                 }
+                if self.webrtc_of(Side::A).is_some() {
+                    self.ensure_session();
+                }
                 let sdp_for_b = offer.map(|o| self.offer_for_b(o)).unwrap_or_default();
                 return self.setup_outbound(route, sdp_for_b);
             }
@@ -489,6 +504,10 @@ impl Call {
         self.callee_ext = Some(number.clone());
         if !self.anchor_relay(offer.as_ref()) {
             return;
+        }
+        if self.webrtc_of(Side::A).is_some() {
+            // A browser's media is terminated here, never relayed.
+            self.ensure_session();
         }
         let sdp_for_b = offer.map(|o| self.offer_for_b(o)).unwrap_or_default();
         self.state = State::Ringing;
@@ -580,7 +599,21 @@ impl Call {
             req.headers.push(h.clone());
         }
         let tls = binding.source.transport == sip::TransportKind::Tls;
-        req.set_body(self.offer_for_new_b(sdp, tls), SDP);
+        let browser = matches!(
+            binding.source.transport,
+            sip::TransportKind::Ws | sip::TransportKind::Wss
+        );
+        let body = match browser.then(|| self.webrtc_for_fork()).flatten() {
+            Some(leg) => {
+                // Its media can only be terminated, never relayed.
+                self.ensure_session();
+                let body = self.webrtc_offer_for_new_b(&leg, sdp);
+                self.next_fork_webrtc = Some(leg);
+                body
+            }
+            None => self.offer_for_new_b(sdp, tls),
+        };
+        req.set_body(body, SDP);
         self.launch_fork(dialog, req, Some(number.to_string()));
     }
 
@@ -610,6 +643,7 @@ impl Call {
             final_code: None,
             cancel_wanted: false,
             ack: None,
+            webrtc: self.next_fork_webrtc.take(),
         });
         let token = self.token(Pending::Fork(idx));
         self.b_ep.send_request(req, peer, self.sink(token));
@@ -1354,17 +1388,26 @@ impl Call {
 
     fn parse_sdp(
         &self,
-        msg: &(impl rsip::message::HasHeaders + HasBody),
+        msg: &(impl rsip::message::HeadersExt + HasBody),
     ) -> Option<Result<SessionDescription, String>> {
         let body = msg.body_bytes();
         if !message::has_sdp(msg, body) {
             return None;
         }
-        Some(
-            std::str::from_utf8(body)
-                .map_err(|_| "not UTF-8".to_string())
-                .and_then(|s| SessionDescription::parse(s).map_err(|e| e.to_string())),
-        )
+        let parsed = std::str::from_utf8(body)
+            .map_err(|_| "not UTF-8".to_string())
+            .and_then(|s| {
+                SessionDescription::parse(s)
+                    .map(|sdp| (s, sdp))
+                    .map_err(|e| e.to_string())
+            });
+        Some(parsed.and_then(|(text, sdp)| {
+            if !media::webrtc::is_webrtc(&sdp) {
+                return Ok(sdp);
+            }
+            let call_id = message::call_id(msg).unwrap_or_default();
+            self.webrtc_view(call_id, text, &sdp)
+        }))
     }
 
     fn learn_remote(&self, side: Side, sdp: &SessionDescription) {

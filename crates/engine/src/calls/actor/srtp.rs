@@ -114,6 +114,9 @@ impl Call {
 
     /// The body of an SDP we send to `towards` (see [`Call::secure_for`]).
     pub(super) fn secured(&self, mut sdp: SessionDescription, towards: Side) -> Vec<u8> {
+        if let Some(body) = self.webrtc_sdp_for(&sdp, towards) {
+            return body;
+        }
         self.secure_for(&mut sdp, towards);
         sdp.to_string().into_bytes()
     }

@@ -383,6 +383,7 @@ impl Call {
             MediaEvent::RecordingFailed { error } => {
                 tracing::warn!("call {}: recording failed: {error}", self.id);
             }
+            MediaEvent::TransportFailed { side, why } => self.on_transport_failed(side, &why),
         }
     }
 
