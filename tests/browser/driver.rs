@@ -276,6 +276,9 @@ pub struct BrowserOptions {
     pub lang: String,
     /// Window size (width, height) in CSS pixels.
     pub size: (u32, u32),
+    /// A fake microphone (a tone) granted without asking, and WebRTC on
+    /// loopback: for the desk's browser phone.
+    pub fake_media: bool,
 }
 
 impl Default for BrowserOptions {
@@ -283,6 +286,7 @@ impl Default for BrowserOptions {
         BrowserOptions {
             lang: "en-US".into(),
             size: LAPTOP,
+            fake_media: false,
         }
     }
 }
@@ -450,6 +454,17 @@ async fn open_browser(
                     "prefs": { "intl.accept_languages": accept },
                 }),
             );
+            if options.fake_media {
+                if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+                    for a in [
+                        "--use-fake-device-for-media-stream",
+                        "--use-fake-ui-for-media-stream",
+                        "--allow-loopback-in-peer-connection",
+                    ] {
+                        args.push(json!(a));
+                    }
+                }
+            }
         }
         BrowserKind::Firefox => {
             // geckodriver makes a fresh profile per session under the
@@ -466,6 +481,13 @@ async fn open_browser(
                     "media.autoplay.default": 0,
                 },
             });
+            if options.fake_media {
+                let prefs = &mut firefox["prefs"];
+                prefs["media.navigator.streams.fake"] = json!(true);
+                prefs["media.navigator.permission.disabled"] = json!(true);
+                prefs["media.peerconnection.ice.loopback"] = json!(true);
+                prefs["media.peerconnection.ice.obfuscate_host_addresses"] = json!(false);
+            }
             if let Some(binary) = firefox_binary() {
                 firefox["binary"] = json!(binary);
             }
@@ -657,6 +679,15 @@ impl Browser {
     pub async fn eval(&self, script: &str) -> serde_json::Value {
         self.client
             .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script {script:?}: {e}"))
+    }
+
+    /// Runs an asynchronous `script` (it calls its last argument with the
+    /// result) and returns that result.
+    pub async fn eval_async(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute_async(script, vec![])
             .await
             .unwrap_or_else(|e| panic!("script {script:?}: {e}"))
     }

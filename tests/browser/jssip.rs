@@ -142,6 +142,42 @@ return window.JsSIP.version;
     code
 }
 
+/// Where the product ships JsSIP for the desk's browser phone: the same
+/// bundle of npm's package, unmodified, as a static asset.
+fn vendored() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/web/assets/vendor/jssip.js")
+}
+
+/// The bundle as the product serves it: it sets `window.JsSIP` (no value
+/// returned to a test's eval).
+fn vendor_bundle() -> String {
+    let code = jssip_bundle();
+    let body = code
+        .strip_suffix("return window.JsSIP.version;\n")
+        .unwrap_or(&code);
+    format!(
+        "// JsSIP {JSSIP_VERSION} (npm package `jssip` and its dependencies, MIT licensed: see\n\
+         // https://github.com/versatica/JsSIP/blob/master/LICENSE.md), unmodified, bundled\n\
+         // by tests/browser/jssip.rs (SWITCHBOARD_WRITE_JSSIP=1 cargo test --test browser\n\
+         // vendored_jssip) for the agent desk's browser phone.\n{body}"
+    )
+}
+
+/// The JsSIP the product ships is npm's package, byte for byte as bundled
+/// here (so it can be checked, and upgraded by one command).
+#[test]
+fn vendored_jssip_is_the_npm_package() {
+    let want = vendor_bundle();
+    if std::env::var_os("SWITCHBOARD_WRITE_JSSIP").is_some() {
+        std::fs::write(vendored(), &want).expect("write the vendored bundle");
+    }
+    let have = std::fs::read_to_string(vendored()).expect("the vendored bundle");
+    assert!(
+        have == want,
+        "crates/web/assets/vendor/jssip.js is not npm's JsSIP {JSSIP_VERSION} as bundled"
+    );
+}
+
 /// Starts a JsSIP UA in the page for `user`, registering over `url`;
 /// what happens is pushed to `window.__sip[user]` as text.
 fn start_ua(url: &str, user: &str) -> String {

@@ -53,6 +53,13 @@
     });
   }
 
+  // Tells the browser phone (phone.js) who is signed in at the desk.
+  function announce(login) {
+    root.dispatchEvent(new CustomEvent("desk-login", {
+      detail: { loggedIn: !!login, extension: login ? login.extension : "" }
+    }));
+  }
+
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   function tick() {
@@ -134,6 +141,7 @@
         }
         show("desk-login", !m.login);
         show("desk-toolbar", !!m.login);
+        announce(m.login);
         break;
       case "agent":
         showAgent(m.agent);
@@ -226,6 +234,7 @@
       req = post("/desk/status", { status: value, reason: $("break-reason").value });
     } else if (action === "logout") {
       req = post("/desk/logout", {}).then(function () {
+        announce(null);
         show("desk-toolbar", false);
         show("desk-login", true);
         reconnect();

@@ -31,6 +31,17 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../assets/desk.js"),
     },
+    Asset {
+        name: "phone.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/phone.js"),
+    },
+    // npm's JsSIP, bundled unmodified (tests/browser/jssip.rs checks it).
+    Asset {
+        name: "vendor-jssip.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/vendor/jssip.js"),
+    },
 ];
 
 /// A digest of all assets (16 hex digits): the `?v=` of their links and

@@ -106,6 +106,11 @@ const SCRIPT_WORDS: &[(&str, &str)] = &[
     ("on_call_with", "desk.on_call_with"),
     ("call_ended", "desk.call_ended"),
     ("no_call", "desk.no_call"),
+    ("mute", "desk.mute"),
+    ("unmute", "desk.unmute"),
+    ("phone_ready", "desk.phone_ready"),
+    ("phone_failed", "desk.phone_failed"),
+    ("phone_connecting", "desk.phone_connecting"),
 ];
 
 /// `GET /desk`: the page (its script does the rest).
