@@ -133,8 +133,8 @@ impl WebRtcLeg {
                 "not WebRTC: the audio is not UDP/TLS/RTP/SAVPF (DTLS-SRTP)".into(),
             ));
         }
-        let view = plain_view(sdp, fallback)
-            .ok_or_else(|| WebRtcError::Sdp("no audio section".into()))?;
+        let view =
+            plain_view(sdp, fallback).ok_or_else(|| WebRtcError::Sdp("no audio section".into()))?;
         let mut e = self.lock();
         if let Some(pending) = e.pending.take() {
             let answer = SdpAnswer::from_sdp_string(text)
@@ -175,8 +175,8 @@ impl WebRtcLeg {
             e.build(&audio, now)?;
         }
         let text = if let Some(offer) = e.remote_offer.take() {
-            let offer =
-                SdpOffer::from_sdp_string(&offer).map_err(|err| WebRtcError::Sdp(err.to_string()))?;
+            let offer = SdpOffer::from_sdp_string(&offer)
+                .map_err(|err| WebRtcError::Sdp(err.to_string()))?;
             let rtc = e.rtc_mut()?;
             let answer = rtc
                 .sdp_api()
@@ -358,7 +358,11 @@ impl Endpoint {
 
     /// Makes the `Rtc` with exactly the codecs (and payload types) of our
     /// audio section `audio`.
-    fn build(&mut self, audio: &crate::sdp::MediaDescription, now: Instant) -> Result<(), WebRtcError> {
+    fn build(
+        &mut self,
+        audio: &crate::sdp::MediaDescription,
+        now: Instant,
+    ) -> Result<(), WebRtcError> {
         let mut cfg = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
@@ -368,10 +372,30 @@ impl Endpoint {
         let mut any = false;
         for (pt, name, clock) in audio.rtpmaps() {
             let spec = match name.to_ascii_lowercase().as_str() {
-                "opus" => Some((SCodec::Opus, Frequency::FORTY_EIGHT_KHZ, Some(2), opus_fmtp())),
-                "pcmu" => Some((SCodec::PCMU, Frequency::EIGHT_KHZ, None, FormatParams::default())),
-                "pcma" => Some((SCodec::PCMA, Frequency::EIGHT_KHZ, None, FormatParams::default())),
-                "g722" => Some((SCodec::G722, Frequency::SIXTEEN_KHZ, None, FormatParams::default())),
+                "opus" => Some((
+                    SCodec::Opus,
+                    Frequency::FORTY_EIGHT_KHZ,
+                    Some(2),
+                    opus_fmtp(),
+                )),
+                "pcmu" => Some((
+                    SCodec::PCMU,
+                    Frequency::EIGHT_KHZ,
+                    None,
+                    FormatParams::default(),
+                )),
+                "pcma" => Some((
+                    SCodec::PCMA,
+                    Frequency::EIGHT_KHZ,
+                    None,
+                    FormatParams::default(),
+                )),
+                "g722" => Some((
+                    SCodec::G722,
+                    Frequency::SIXTEEN_KHZ,
+                    None,
+                    FormatParams::default(),
+                )),
                 "telephone-event" => {
                     let f = match clock {
                         48_000 => Frequency::FORTY_EIGHT_KHZ,

@@ -116,8 +116,14 @@ fn answered_call(now: &mut Instant, tamper: impl Fn(&str) -> String) -> (Browser
     let (_, m) = crate::negotiate::audio_section(&view).unwrap();
     assert_eq!(m.proto, "RTP/AVP");
     let names: Vec<String> = m.rtpmaps().into_iter().map(|(_, n, _)| n).collect();
-    assert!(names.iter().any(|n| n.eq_ignore_ascii_case("opus")), "{names:?}");
-    assert!(names.iter().any(|n| n.eq_ignore_ascii_case("PCMU")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.eq_ignore_ascii_case("opus")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.eq_ignore_ascii_case("PCMU")),
+        "{names:?}"
+    );
     assert!(m.attribute("ice-ufrag").is_none() && m.attribute("fingerprint").is_none());
     assert_eq!(view.rtp_addr(0), Some(BROWSER.parse().unwrap()));
     // Our answer: PCMU only, anchored on the leg's port.
@@ -134,7 +140,10 @@ fn answered_call(now: &mut Instant, tamper: impl Fn(&str) -> String) -> (Browser
     assert!(answer.contains("a=ice-lite"), "{answer}");
     assert!(answer.contains("a=fingerprint:sha-256"), "{answer}");
     assert!(answer.contains("127.0.0.1 20000 typ host"), "{answer}");
-    assert!(answer.contains("PCMU/8000") && !answer.contains("opus"), "{answer}");
+    assert!(
+        answer.contains("PCMU/8000") && !answer.contains("opus"),
+        "{answer}"
+    );
     b.rtc
         .sdp_api()
         .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
@@ -157,7 +166,13 @@ fn a_browser_connects_and_audio_crosses_both_ways_encrypted() {
         let mut api = b.rtc.direct_api();
         let tx = api.stream_tx_by_mid(mid, None).unwrap();
         let payload = vec![i as u8; 160];
-        tx.write_rtp(RtpWrite::new(0.into(), SeqNo::from(u64::from(i) + 1), u32::from(i) * 160, now, payload));
+        tx.write_rtp(RtpWrite::new(
+            0.into(),
+            SeqNo::from(u64::from(i) + 1),
+            u32::from(i) * 160,
+            now,
+            payload,
+        ));
         pump(&mut b, &leg, &mut now, 2);
     }
     let got = leg.take_received();
@@ -179,7 +194,8 @@ fn a_browser_connects_and_audio_crosses_both_ways_encrypted() {
         let mut wire = Vec::new();
         leg.take_transmits(|_, bytes| wire.push(bytes.to_vec()));
         assert!(
-            wire.iter().all(|w| !w.windows(160).any(|s| s.iter().all(|&x| x == 0xd5))),
+            wire.iter()
+                .all(|w| !w.windows(160).any(|s| s.iter().all(|&x| x == 0xd5))),
             "no plaintext on the wire"
         );
         for d in wire {
@@ -199,7 +215,9 @@ fn a_browser_connects_and_audio_crosses_both_ways_encrypted() {
     }
     let to_browser: Vec<_> = b.rtp.iter().filter(|(pt, _)| *pt == 0).collect();
     assert_eq!(to_browser.len(), 5);
-    assert!(to_browser.iter().all(|(_, p)| p.len() == 160 && p[0] == 0xd5));
+    assert!(to_browser
+        .iter()
+        .all(|(_, p)| p.len() == 160 && p[0] == 0xd5));
 }
 
 #[test]
@@ -209,14 +227,21 @@ fn strangers_and_garbage_get_nothing() {
     // Before ICE: media from anyone is dropped, nothing is answered to a
     // stranger's garbage.
     let stranger: SocketAddr = "127.0.0.9:5555".parse().unwrap();
-    for junk in [&[0x80u8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9, 9][..], &[0u8; 1][..], &[0x16u8; 40][..]] {
+    for junk in [
+        &[0x80u8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 9, 9][..],
+        &[0u8; 1][..],
+        &[0x16u8; 40][..],
+    ] {
         leg.receive(now, stranger, junk);
     }
     let mut sent = 0;
     leg.take_transmits(|_, _| sent += 1);
     assert_eq!(sent, 0);
     assert!(leg.take_received().is_empty());
-    assert!(!leg.send_rtp(now, &[0x80; 172]), "nothing is sent before ICE and DTLS");
+    assert!(
+        !leg.send_rtp(now, &[0x80; 172]),
+        "nothing is sent before ICE and DTLS"
+    );
     pump(&mut b, &leg, &mut now, 400);
     assert_eq!(leg.state(), WebRtcState::Connected);
     // After: a stranger's RTP is still not media.

@@ -15,8 +15,8 @@ mod outbound;
 mod pickup;
 mod refer;
 mod srtp;
-mod webrtc;
 mod voicemail;
+mod webrtc;
 
 use media_plane::MediaPlane;
 pub(crate) use originated::spawn_originated;

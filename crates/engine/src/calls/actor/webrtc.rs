@@ -92,7 +92,11 @@ impl Call {
 
     /// The WebRTC description to send `towards` for our plain `sdp`, or
     /// None when that leg is not a browser's.
-    pub(super) fn webrtc_sdp_for(&self, sdp: &SessionDescription, towards: Side) -> Option<Vec<u8>> {
+    pub(super) fn webrtc_sdp_for(
+        &self,
+        sdp: &SessionDescription,
+        towards: Side,
+    ) -> Option<Vec<u8>> {
         let leg = self.webrtc_of(towards)?;
         self.attach_webrtc();
         Some(self.webrtc_text(&leg, sdp))
@@ -152,5 +156,4 @@ impl Call {
             ),
         }
     }
-
 }
