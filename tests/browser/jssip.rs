@@ -4,8 +4,8 @@
 //! the HTTP port's `/ws` with digest authentication; a UDP phone calls it,
 //! JsSIP rings (its 180 reaches the caller through the B2BUA) and declines
 //! (486); an extension without WebRTC is refused; stopping JsSIP closes
-//! the connection. No media: WebRTC media is not the server's yet, and a
-//! plain RTP offer is not something a browser can answer.
+//! the connection. Media with a browser is the desk phone's test
+//! (tests/browser/desk.rs).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
