@@ -38,7 +38,9 @@ fn free_pt(preferred: u8, used: &[u8]) -> u8 {
     if !used.contains(&preferred) {
         return preferred;
     }
-    (96..=127).find(|pt| !used.contains(pt)).unwrap_or(preferred)
+    (96..=127)
+        .find(|pt| !used.contains(pt))
+        .unwrap_or(preferred)
 }
 
 /// The RTP clocks of `codecs`, each once, in order.
@@ -487,11 +489,9 @@ mod tests {
 
     #[test]
     fn an_opus_offer_at_109_is_answered_at_109_with_its_fmtp() {
-        let s = sdp(
-            "m=audio 4000 RTP/AVP 109 9 0 8 110 126\r\n\
+        let s = sdp("m=audio 4000 RTP/AVP 109 9 0 8 110 126\r\n\
              a=rtpmap:109 opus/48000/2\r\na=fmtp:109 minptime=10;useinbandfec=1\r\n\
-             a=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n",
-        );
+             a=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n");
         let (_, m) = audio_section(&s).unwrap();
         let prefs = [Codec::Opus, Codec::Pcmu];
         let f = choose(m, &prefs, None).unwrap();
@@ -505,7 +505,10 @@ mod tests {
             text.contains("a=fmtp:109 minptime=10;useinbandfec=1\r\n"),
             "{text}"
         );
-        assert!(text.contains("a=rtpmap:110 telephone-event/48000\r\n"), "{text}");
+        assert!(
+            text.contains("a=rtpmap:110 telephone-event/48000\r\n"),
+            "{text}"
+        );
         assert!(!text.contains("/8000"), "{text}");
         assert!(answer_within_offer(m, &a.media[0]));
         // The offerer reads our answer back as the same format.
@@ -514,7 +517,9 @@ mod tests {
         let f = choose(m, &[Codec::Pcmu, Codec::Opus], None).unwrap();
         assert_eq!((f.codec, f.pt, f.te_pt), (Codec::Pcmu, 0, Some(126)));
         let a = answer(&s, f, "192.0.2.1".parse().unwrap(), 20000, 7).unwrap();
-        assert!(a.to_string().contains("a=rtpmap:126 telephone-event/8000\r\n"));
+        assert!(a
+            .to_string()
+            .contains("a=rtpmap:126 telephone-event/8000\r\n"));
     }
 
     #[test]
@@ -549,7 +554,10 @@ mod tests {
             text.contains("a=fmtp:111 minptime=10;useinbandfec=1\r\n"),
             "{text}"
         );
-        assert!(text.contains("a=rtpmap:110 telephone-event/48000\r\n"), "{text}");
+        assert!(
+            text.contains("a=rtpmap:110 telephone-event/48000\r\n"),
+            "{text}"
+        );
         assert!(text.contains("a=fmtp:110 0-16\r\n"), "{text}");
         let (codecs, te) = offered_codecs(m);
         assert_eq!(codecs.last(), Some(&(111, Codec::Opus)));
@@ -568,7 +576,9 @@ mod tests {
         let f = LegFormat::new(Codec::Opus, 109, Some(101));
         let o = offer_format("192.0.2.1".parse().unwrap(), 20002, f, 9).unwrap();
         assert_eq!(o.media[0].formats, vec!["109", "101"]);
-        assert!(o.to_string().contains("a=rtpmap:101 telephone-event/48000\r\n"));
+        assert!(o
+            .to_string()
+            .contains("a=rtpmap:101 telephone-event/48000\r\n"));
         let f = LegFormat::new(Codec::Pcma, 8, None);
         let o = offer_format("192.0.2.1".parse().unwrap(), 20002, f, 9).unwrap();
         assert_eq!(o.media[0].formats, vec!["8", "101"]);

@@ -335,10 +335,7 @@ mod tests {
             "RFC 3551 static payload types; Opus has none"
         );
         assert_eq!(Codec::ALL.map(Codec::default_pt), [0, 8, 9, 111]);
-        assert_eq!(
-            Codec::ALL.map(Codec::rtp_clock),
-            [8000, 8000, 8000, 48000]
-        );
+        assert_eq!(Codec::ALL.map(Codec::rtp_clock), [8000, 8000, 8000, 48000]);
         assert_eq!(
             Codec::ALL.map(Codec::sample_rate),
             [8000, 8000, 16000, 16000]

@@ -205,9 +205,8 @@ impl OpusEncoder {
         let lib = lib()?;
         let mut err: c_int = OPUS_OK;
         // SAFETY: valid arguments; `err` outlives the call.
-        let st = unsafe {
-            (lib.encoder_create)(PCM_RATE as i32, 1, OPUS_APPLICATION_VOIP, &mut err)
-        };
+        let st =
+            unsafe { (lib.encoder_create)(PCM_RATE as i32, 1, OPUS_APPLICATION_VOIP, &mut err) };
         let st = match NonNull::new(st) {
             Some(st) if err == OPUS_OK => st,
             Some(st) => {
@@ -388,10 +387,7 @@ impl OpusDecoder {
     /// 120 ms. Continues the decoder's state, so the next packet joins on
     /// smoothly; silence before any packet was decoded.
     pub fn conceal(&mut self, samples: usize, out: &mut Vec<i16>) {
-        let want = samples
-            .div_ceil(QUANTUM)
-            .clamp(1, MAX_DECODE / QUANTUM)
-            * QUANTUM;
+        let want = samples.div_ceil(QUANTUM).clamp(1, MAX_DECODE / QUANTUM) * QUANTUM;
         let at = out.len();
         out.resize(at + want, 0);
         // SAFETY: a live decoder; NULL data asks for concealment of exactly
@@ -585,13 +581,20 @@ mod tests {
         dec.conceal(320, &mut out);
         assert_eq!(out.len(), 320);
         let first = rms(&out);
-        assert!(first > level * 0.3, "first concealed frame {first} vs {level}");
+        assert!(
+            first > level * 0.3,
+            "first concealed frame {first} vs {level}"
+        );
         for _ in 0..20 {
             out.clear();
             dec.conceal(320, &mut out);
         }
         assert!(rms(&out) < first, "concealment fades");
-        assert_eq!(dec.bad_packets(), 0, "concealment asked for is not a bad packet");
+        assert_eq!(
+            dec.bad_packets(),
+            0,
+            "concealment asked for is not a bad packet"
+        );
     }
 
     #[test]
@@ -599,7 +602,14 @@ mod tests {
         need_libopus();
         let mut enc = OpusEncoder::new().unwrap();
         let mut dec = OpusDecoder::new().unwrap();
-        for (n, frame) in [(1, 40), (40, 40), (100, 160), (320, 320), (700, 960), (5000, 960)] {
+        for (n, frame) in [
+            (1, 40),
+            (40, 40),
+            (100, 160),
+            (320, 320),
+            (700, 960),
+            (5000, 960),
+        ] {
             let mut p = Vec::new();
             enc.encode(&vec![100; n], &mut p);
             let mut out = Vec::new();
@@ -633,9 +643,8 @@ mod tests {
                 .collect();
             let mut p = vec![0u8; MAX_PACKET];
             // SAFETY: 960 stereo samples in, MAX_PACKET bytes of room.
-            let n = unsafe {
-                (lib.encode)(st, pcm.as_ptr(), 960, p.as_mut_ptr(), MAX_PACKET as i32)
-            };
+            let n =
+                unsafe { (lib.encode)(st, pcm.as_ptr(), 960, p.as_mut_ptr(), MAX_PACKET as i32) };
             assert!(n > 0);
             p.truncate(n as usize);
             let before = got.len();

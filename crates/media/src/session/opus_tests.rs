@@ -30,7 +30,10 @@ struct Pkt {
 }
 
 fn parse(p: &[u8]) -> Pkt {
-    assert!(p.len() >= 12 && p[0] == 0x80, "not a plain RTP packet: {p:?}");
+    assert!(
+        p.len() >= 12 && p[0] == 0x80,
+        "not a plain RTP packet: {p:?}"
+    );
     Pkt {
         pt: p[1] & 0x7f,
         seq: u16::from_be_bytes([p[2], p[3]]),
@@ -62,7 +65,11 @@ fn sine(freq: f64, rate: u32, start: usize, n: usize) -> Vec<i16> {
 /// Asserts `pcm` is a tone at `freq` (not at `other`): the strongest of the
 /// two by 20 dB, and its zero crossings at the right rate.
 fn assert_tone(pcm: &[i16], rate: u32, freq: f32, other: f32, what: &str) {
-    assert!(pcm.len() >= rate as usize / 2, "{what}: {} samples", pcm.len());
+    assert!(
+        pcm.len() >= rate as usize / 2,
+        "{what}: {} samples",
+        pcm.len()
+    );
     let at = tone_level_dbov(pcm, freq, rate);
     let off = tone_level_dbov(pcm, other, rate);
     assert!(
@@ -159,7 +166,13 @@ async fn an_opus_leg_bridged_to_a_pcmu_leg_carries_tones_both_ways_and_records()
         payload.clear();
         opus.encode(&sine(1000.0, 16_000, k * 320, 320), &mut payload);
         // The browser's clock: 960 per 20 ms whatever the audio's rate.
-        let pkt = rtp(OPUS_PT, 7000 + k as u16, 96_000 + 960 * k as u32, 0xA, &payload);
+        let pkt = rtp(
+            OPUS_PT,
+            7000 + k as u16,
+            96_000 + 960 * k as u32,
+            0xA,
+            &payload,
+        );
         if k % LOSS_EVERY != LOSS_EVERY / 2 {
             a.send_to(&pkt, to_a).await.unwrap();
         }
@@ -263,7 +276,9 @@ async fn rfc4733_from_an_8k_leg_reaches_an_opus_leg_at_48k() {
     let seen = Arc::clone(&digits);
     let sink: EventSink = Arc::new(move |e| {
         if let MediaEvent::Digit { side, event } = e {
-            seen.lock().unwrap().push((side, event.digit, event.duration_ms));
+            seen.lock()
+                .unwrap()
+                .push((side, event.digit, event.duration_ms));
         }
     });
     let mut session = MediaSession::start(
@@ -299,7 +314,13 @@ async fn rfc4733_from_an_8k_leg_reaches_an_opus_leg_at_48k() {
         let pkt = match events.next() {
             Some(e) => {
                 let start = *event_ts.get_or_insert(ts);
-                rtp(101 | if e.marker { 0x80 } else { 0 }, seq, start, 0xB, &e.payload)
+                rtp(
+                    101 | if e.marker { 0x80 } else { 0 },
+                    seq,
+                    start,
+                    0xB,
+                    &e.payload,
+                )
             }
             None => {
                 event_ts = None;
