@@ -119,7 +119,7 @@ pub struct GatewayAddArgs {
     /// Identity header for the caller ID: none, pai or ppi.
     #[arg(long, default_value = "none")]
     identity: String,
-    /// Codecs offered, in order (PCMU, PCMA, G722, telephone-event) [default: the server's].
+    /// Codecs offered, in order (PCMU, PCMA, G722, opus, telephone-event) [default: the server's].
     #[arg(long, default_value = "", value_name = "LIST")]
     codecs: String,
     /// NNI: addresses (IPs, CIDR networks) its calls come from [default: the proxy].

@@ -30,8 +30,8 @@ use webrtc_util::Marshal;
 pub const RTP_HEADER_LEN: usize = 12;
 
 /// Default timestamp advance assumed after a forwarded packet until the
-/// forwarded stream shows its own (20 ms at the 8000 Hz RTP clock of all
-/// our codecs).
+/// forwarded stream shows its own (20 ms at the 8000 Hz RTP clock of G.711
+/// and G.722; see [`RtpSender::set_clock_rate`] for others).
 const DEFAULT_STEP: u32 = 160;
 /// Sequence distances that are reordering rather than a jump
 /// (RFC 3550 A.1 defaults).
@@ -41,6 +41,8 @@ const MAX_DROPOUT: i32 = 3000;
 /// at 8 kHz, the longest usual ptime); larger steps are silence gaps, not
 /// packet durations.
 const MAX_STEP: u32 = 480;
+/// The longest usual ptime, in ms: [`MAX_STEP`] at any clock.
+const MAX_STEP_MS: u32 = 60;
 
 /// How packets of one forwarded stream map into ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +109,8 @@ pub struct RtpSender {
     marker_pending: bool,
     /// Timestamp advance of the last packet, to continue after forwarded ones.
     step: u32,
+    /// Largest step learned from forwarded packets (60 ms at the clock).
+    max_step: u32,
     source: Source,
     /// The forwarded stream before the current source, to place its
     /// stragglers without disturbing the current mapping.
@@ -131,6 +135,7 @@ impl RtpSender {
             ts,
             marker_pending: true,
             step: DEFAULT_STEP,
+            max_step: MAX_STEP,
             source: Source::Nothing,
             previous: None,
         }
@@ -150,6 +155,17 @@ impl RtpSender {
     /// changed the codec). Forwarded packets keep theirs.
     pub fn set_payload_type(&mut self, payload_type: u8) {
         self.payload_type = payload_type & 0x7F;
+    }
+
+    /// Sets the RTP clock of what the stream carries (8000 unless told):
+    /// the step assumed after a forwarded packet becomes 20 ms at `hz`, and
+    /// steps up to 60 ms at `hz` are learned from forwarded streams. For
+    /// Opus (48 kHz) the 8 kHz defaults would place our next packet a
+    /// sixth of a packet after the last forwarded one.
+    pub fn set_clock_rate(&mut self, hz: u32) {
+        let hz = if hz == 0 { 8000 } else { hz };
+        self.step = (hz / 1000 * crate::audio::FRAME_MS).max(1);
+        self.max_step = (hz / 1000 * MAX_STEP_MS).max(1);
     }
 
     /// Sequence number the next packet will carry.
@@ -290,7 +306,7 @@ impl RtpSender {
         if rebased || d > 0 {
             if !rebased {
                 let ts_step = f.ts.wrapping_sub(mapping.in_ts) / d.unsigned_abs();
-                if (1..=MAX_STEP).contains(&ts_step) {
+                if (1..=self.max_step).contains(&ts_step) {
                     self.step = ts_step;
                 }
                 mapping.in_seq = f.seq;
@@ -469,6 +485,29 @@ mod tests {
         assert!(out.iter().all(|h| h.ssrc == 7));
         // Forwarded packets keep their own payload type.
         assert!(out.iter().all(|h| h.payload_type == 0));
+    }
+
+    #[test]
+    fn a_48k_stream_steps_by_20_ms_at_its_clock() {
+        let mut s = RtpSender::with_initial(7, 111, 500, 1000);
+        s.set_clock_rate(48_000);
+        let mut p = foreign(0xAAAA, 10, 50_000, false);
+        assert!(s.rewrite(&mut p));
+        // One forwarded packet: taken to last 20 ms at 48 kHz.
+        assert_eq!(s.next_timestamp(), 1000 + 960);
+        // 40 ms packets (1920 units, above the 8 kHz limit) are learned.
+        let mut p = foreign(0xAAAA, 11, 50_000 + 1920, false);
+        assert!(s.rewrite(&mut p));
+        assert_eq!(s.next_timestamp(), 1000 + 1920 + 1920);
+        // Our own packet after them continues there.
+        let mut pkt = Vec::new();
+        s.build(&[0; 10], 960, &mut pkt);
+        assert_eq!(parse(&pkt).timestamp, 1000 + 3840);
+        // Back to 8 kHz.
+        s.set_clock_rate(8000);
+        let mut p = foreign(0xBBBB, 1, 7, false);
+        assert!(s.rewrite(&mut p));
+        assert_eq!(s.next_timestamp(), 1000 + 3840 + 960 + 160);
     }
 
     #[test]

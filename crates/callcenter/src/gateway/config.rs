@@ -34,8 +34,9 @@ pub const RESERVED_NAMES: [&str; 2] = ["new", "status"];
 /// Codec names a gateway may be limited to: the audio codecs the media
 /// engine speaks (`media::codec::Codec::ALL`, by their SDP names) and
 /// RFC 4733 DTMF. This crate cannot depend on `media`; an end-to-end test
-/// compares the two lists.
-pub const CODECS: [&str; 4] = ["PCMU", "PCMA", "G722", "telephone-event"];
+/// compares the two lists. Opus works only where libopus is installed;
+/// without it a gateway limited to Opus is offered only a caller's own Opus.
+pub const CODECS: [&str; 5] = ["PCMU", "PCMA", "G722", "opus", "telephone-event"];
 
 /// Accepted ranges of the numeric settings (inclusive).
 pub mod limits {
@@ -1184,6 +1185,7 @@ mod tests {
             parse_codecs("pcma, g722 telephone-EVENT"),
             ["PCMA", "G722", "telephone-event"]
         );
+        assert_eq!(parse_codecs("OPUS,pcmu"), ["opus", "PCMU"]);
         let g = Gateway {
             codecs: parse_codecs("PCMU,GSM"),
             ..uni()

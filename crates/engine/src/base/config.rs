@@ -232,7 +232,10 @@ pub struct MediaConfig {
     /// still move to another port of its address (a NAT settling); after it
     /// the latch is fixed until a re-INVITE names a new address.
     pub rtp_learning_ms: u64,
-    /// Codecs we offer and accept, most preferred first ("PCMU", "PCMA", "G722").
+    /// Codecs we offer and accept, most preferred first ("PCMU", "PCMA",
+    /// "G722", "OPUS"; any case). Opus needs the system's libopus at run
+    /// time (Debian package libopus0): listed without it, start-up fails
+    /// saying so. The default leaves Opus out.
     pub codecs: Vec<String>,
     /// Call-progress tones by country ("cn", "us", "uk", "de").
     pub tone_plan: String,
@@ -684,13 +687,22 @@ impl Config {
         Ok(())
     }
 
-    /// The codec preference list, parsed.
+    /// The codec preference list, parsed. A codec this process cannot use
+    /// (Opus without libopus) is an error naming the fix, not a codec
+    /// quietly missing from every offer.
     pub fn codecs(&self) -> anyhow::Result<Vec<media::codec::Codec>> {
         let mut out = Vec::new();
         for name in &self.media.codecs {
             let c = media::codec::Codec::from_name(name).ok_or_else(|| {
-                anyhow::anyhow!("media.codecs: unknown codec '{name}' (known: PCMU, PCMA, G722)")
+                anyhow::anyhow!(
+                    "media.codecs: unknown codec '{name}' (known: PCMU, PCMA, G722, OPUS)"
+                )
             })?;
+            if c == media::codec::Codec::Opus {
+                if let Err(why) = media::codec::opus::available() {
+                    anyhow::bail!("media.codecs: '{name}' cannot be used: {why}");
+                }
+            }
             if !out.contains(&c) {
                 out.push(c);
             }
@@ -852,6 +864,22 @@ mod tests {
     }
 
     #[test]
+    fn opus_is_accepted_in_any_case_and_left_out_of_the_default() {
+        use media::codec::Codec;
+        // libopus0 is installed wherever the tests run (tests/run checks).
+        if let Err(e) = media::codec::opus::available() {
+            panic!("{e}");
+        }
+        let cfg =
+            Config::from_toml("[media]\ncodecs = [\"opus\", \"PCMU\", \"OPUS\"]\n").expect("valid");
+        assert_eq!(cfg.codecs().unwrap(), [Codec::Opus, Codec::Pcmu]);
+        assert_eq!(
+            Config::default().codecs().unwrap(),
+            [Codec::Pcmu, Codec::Pcma, Codec::G722]
+        );
+    }
+
+    #[test]
     fn user_agent_and_tcp_limits_are_read() {
         let cfg = Config::from_toml(
             "[sip]\nuser_agent = \"\"\n[sip.tcp]\nmax_connections = 10\nidle_timeout_secs = 7\n",
@@ -888,6 +916,8 @@ mod tests {
         assert!(Config::from_toml("[sip]\nauth_algorithms = [\"SHA-1\"]\n").is_err());
         assert!(Config::from_toml("[trunk]\nacl = [\"10.0.0.0/99\"]\n").is_err());
         assert!(Config::from_toml("[media]\ncodecs = [\"GSM\"]\n").is_err());
+        let e = Config::from_toml("[media]\ncodecs = [\"G729\"]\n").unwrap_err();
+        assert!(format!("{e:#}").contains("OPUS"), "{e:#}");
         assert!(Config::from_toml("[media]\ntone_plan = \"xx\"\n").is_err());
         assert!(Config::from_toml("[media]\nlanguage = \"fr\"\n").is_err());
         assert!(Config::from_toml("[recording]\nlayout = \"quad\"\n").is_err());

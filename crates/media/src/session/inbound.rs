@@ -146,8 +146,16 @@ impl Task {
     /// an older event are not forwarded either.
     pub(super) fn forward_event(&mut self, i: usize, n: usize, ssrc: u32, ts: u32) {
         let j = 1 - i;
+        let clock = self.legs[i]
+            .as_ref()
+            .and_then(|l| l.format)
+            .map(|f| f.codec.rtp_clock());
         let te = self.legs[j].as_ref().and_then(|to| match to.hears {
-            Hears::Other if !to.sending_digits() => to.format.and_then(|f| f.te_pt),
+            Hears::Other if !to.sending_digits() => to
+                .format
+                // Durations count in the clock: only between equal clocks.
+                .filter(|f| Some(f.codec.rtp_clock()) == clock)
+                .and_then(|f| f.te_pt),
             _ => None,
         });
         let Some(from) = &mut self.legs[i] else {
@@ -229,9 +237,15 @@ impl Task {
     /// Carries a digit of leg `i` over to the bridged leg when the two legs
     /// signal DTMF differently: RFC 4733 to a leg without telephone-event
     /// becomes in-band tones, in-band tones to a leg with it become RFC 4733
-    /// events. Same-mode digits already crossed (event packets forwarded, or
-    /// tones inside the forwarded audio).
+    /// events, and RFC 4733 between legs of different clocks (G.711 and
+    /// Opus) is sent afresh in the other leg's clock. Same-mode digits
+    /// already crossed (event packets forwarded, or tones inside the
+    /// forwarded audio).
     pub(super) fn convert_digit(&mut self, i: usize, event: &DigitEvent) {
+        let clock = self.legs[i]
+            .as_ref()
+            .and_then(|l| l.format)
+            .map(|f| f.codec.rtp_clock());
         let Some(to) = &mut self.legs[1 - i] else {
             return;
         };
@@ -241,7 +255,7 @@ impl Task {
         let Some(format) = to.format else { return };
         let crossed = match event.source {
             crate::dtmf::DtmfSource::InBand => format.te_pt.is_none(),
-            _ => format.te_pt.is_some(),
+            _ => format.te_pt.is_some() && Some(format.codec.rtp_clock()) == clock,
         };
         if !crossed {
             to.digits_queue.push(event.digit);

@@ -52,11 +52,14 @@ impl Leg {
             Some(out) => {
                 out.encoder = f.codec.encoder();
                 out.sender.set_payload_type(f.pt);
+                out.sender.set_clock_rate(f.codec.rtp_clock());
                 out.sender.mark_talkspurt();
             }
             None => {
+                let mut sender = RtpSender::new(fastrand::u32(..), f.pt);
+                sender.set_clock_rate(f.codec.rtp_clock());
                 self.tx = Some(Outbound {
-                    sender: RtpSender::new(fastrand::u32(..), f.pt),
+                    sender,
                     encoder: f.codec.encoder(),
                     payload: Vec::with_capacity(BUF_SIZE),
                 })

@@ -414,6 +414,8 @@ impl Drop for MediaSession {
 mod dtmf_out;
 mod inbound;
 mod leg;
+#[cfg(test)]
+mod opus_tests;
 mod rtp_view;
 mod task;
 mod tick;

@@ -36,8 +36,11 @@ impl Task {
                 }
                 Playout::Lost => {
                     let at = leg.fifo.len();
-                    leg.fifo.resize(at + want, 0);
-                    inbound.concealer.conceal(&mut leg.fifo[at..]);
+                    // The codec's own concealment (Opus) if it has one.
+                    if !inbound.decoder.conceal(want, &mut leg.fifo) {
+                        leg.fifo.resize(at + want, 0);
+                        inbound.concealer.conceal(&mut leg.fifo[at..]);
+                    }
                     self.stats.frames_concealed.fetch_add(1, Relaxed);
                     got = true;
                 }

@@ -150,10 +150,13 @@ impl Call {
     /// port, its codecs first and in its order (so a callee that shares one
     /// picks it and the call is relayed as is), then the codecs of our
     /// preference list the caller lacks, so a callee that supports none of
-    /// the caller's codecs can still be reached (we transcode). When we can
-    /// decode none of the caller's codecs we could not transcode anyway, so
-    /// nothing is added: the callee then answers with one of the caller's
-    /// codecs or refuses.
+    /// the caller's codecs can still be reached (we transcode). When none of
+    /// the caller's codecs is in our preference list we could not transcode
+    /// anyway (the caller's leg could not be answered with one), so nothing
+    /// is added: the callee then answers with one of the caller's codecs or
+    /// refuses. Added codecs get numbers the offer does not use (Opus a
+    /// dynamic one) and, when the caller does RFC 4733, telephone-event at
+    /// their clock ([`negotiate::append_codecs`]).
     pub(super) fn offer_for_b(&self, offer: SessionDescription) -> Vec<u8> {
         let mut sdp = offer;
         let port = self.media.local_port(Side::B).unwrap_or(0);
@@ -163,26 +166,11 @@ impl Call {
         sdp.anchor(self.ctx.advertise, &ports);
         if let Some((i, m)) = negotiate::audio_section(&sdp) {
             let (have, _) = negotiate::offered_codecs(m);
-            if have.is_empty() {
+            let prefs = self.prefs();
+            if !have.iter().any(|(_, h)| prefs.contains(h)) {
                 return sdp.to_string().into_bytes();
             }
-            let used: Vec<String> = m.formats.clone();
-            let extra: Vec<_> = self
-                .prefs()
-                .into_iter()
-                .filter(|c| !have.iter().any(|(_, h)| h == c))
-                .filter(|c| !used.contains(&c.static_pt().to_string()))
-                .collect();
-            let m = &mut sdp.media[i];
-            for c in extra {
-                let pt = c.static_pt();
-                m.formats.push(pt.to_string());
-                m.push_attribute(&format!(
-                    "rtpmap:{pt} {}/{}",
-                    c.encoding_name(),
-                    c.rtp_clock()
-                ));
-            }
+            negotiate::append_codecs(&mut sdp.media[i], &prefs);
         }
         sdp.to_string().into_bytes()
     }
@@ -202,7 +190,7 @@ impl Call {
             self.callee_sdp_after_our_answer(&b_sdp);
             return Ok(body);
         }
-        let all = media::codec::Codec::ALL.to_vec();
+        let all = media::codec::Codec::usable();
         let b_audio = negotiate::audio_section(&b_sdp).map(|(_, m)| m);
         let b_format = b_audio.and_then(|m| negotiate::accepted(m, &all));
         let a_offer = self.a_offer.clone();
@@ -268,7 +256,7 @@ impl Call {
     /// session (local ringback, transcoding) the callee's format is set and
     /// the legs are bridged, replacing the ringback.
     fn callee_sdp_after_our_answer(&mut self, b_sdp: &SessionDescription) {
-        let all = media::codec::Codec::ALL.to_vec();
+        let all = media::codec::Codec::usable();
         let Some(b_format) =
             negotiate::audio_section(b_sdp).and_then(|(_, m)| negotiate::accepted(m, &all))
         else {

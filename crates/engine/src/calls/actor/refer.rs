@@ -185,7 +185,9 @@ impl Call {
         else {
             return;
         };
-        let Ok(sdp) = media::negotiate::offer(self.ctx.advertise, port, &[f.codec], self.id) else {
+        // The leg's codec at the payload types already agreed (an Opus leg's
+        // number is the peer's choice, not our default).
+        let Ok(sdp) = media::negotiate::offer_format(self.ctx.advertise, port, f, self.id) else {
             return;
         };
         self.told_hold[side as usize] = false;
@@ -230,7 +232,7 @@ impl Call {
         let peer = self.dialog(side).peer;
         self.ep(side).send_stateless(message::to_bytes(ack), peer);
         if let Some(Ok(sdp)) = self.parse_sdp(&resp) {
-            let all = media::codec::Codec::ALL.to_vec();
+            let all = media::codec::Codec::usable();
             if let Some(f) = media::negotiate::audio_section(&sdp)
                 .and_then(|(_, m)| media::negotiate::accepted(m, &all))
             {

@@ -127,7 +127,7 @@ impl Call {
     /// The called party answered: connect the two.
     pub(in crate::calls::actor) fn bridge_answered(&mut self, resp: &rsip::Response) {
         self.transfer_answered();
-        let prefs = media::codec::Codec::ALL.to_vec();
+        let prefs = media::codec::Codec::usable();
         if let Some(Ok(sdp)) = self.parse_sdp(resp) {
             if let Some(f) =
                 negotiate::audio_section(&sdp).and_then(|(_, m)| negotiate::accepted(m, &prefs))

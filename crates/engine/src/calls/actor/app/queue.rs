@@ -278,7 +278,7 @@ impl Call {
             self.cancel_offer(&other);
         }
         self.drop_offer(&agent);
-        let all = media::codec::Codec::ALL.to_vec();
+        let all = media::codec::Codec::usable();
         if let Some(Ok(sdp)) = self.parse_sdp(resp) {
             if let Some(f) =
                 negotiate::audio_section(&sdp).and_then(|(_, m)| negotiate::accepted(m, &all))
