@@ -62,12 +62,15 @@ pub fn audio_section(sdp: &SessionDescription) -> Option<(usize, &MediaDescripti
         .find(|(_, m)| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
 }
 
+/// Telephone-event payload types with their RTP clocks.
+pub type TelephoneEvents = Vec<(u8, u32)>;
+
 /// The codecs we know in `m`, in its preference order, with their payload
 /// types (the first of each), and its telephone-event payload types with
 /// their clocks (the first at each clock). Opus is listed whether or not
 /// libopus is installed: the preference list passed to [`choose`] and
 /// [`accepted`] decides what may be picked.
-pub fn offered_codecs(m: &MediaDescription) -> (Vec<(u8, Codec)>, Vec<(u8, u32)>) {
+pub fn offered_codecs(m: &MediaDescription) -> (Vec<(u8, Codec)>, TelephoneEvents) {
     let mut codecs = Vec::new();
     let mut te: Vec<(u8, u32)> = Vec::new();
     for (pt, name, clock) in m.rtpmaps() {
@@ -158,8 +161,9 @@ pub fn restrict_to(m: &mut MediaDescription, allowed: &[Codec]) -> bool {
         .rtpmaps()
         .into_iter()
         .filter(|(pt, name, clock)| {
-            !keep.contains(pt)
-                && !(name.eq_ignore_ascii_case("telephone-event") && te_clocks.contains(clock))
+            let wanted_te =
+                name.eq_ignore_ascii_case("telephone-event") && te_clocks.contains(clock);
+            !(keep.contains(pt) || wanted_te)
         })
         .map(|(pt, _, _)| pt)
         .collect();
