@@ -11,7 +11,10 @@ use media::sdp::SessionDescription;
 use media::session::LegFormat;
 
 fn check_format(f: &LegFormat, offered: &[(u8, Codec)], te: &[(u8, u32)]) {
-    assert!(offered.contains(&(f.pt, f.codec)), "{f:?} not in {offered:?}");
+    assert!(
+        offered.contains(&(f.pt, f.codec)),
+        "{f:?} not in {offered:?}"
+    );
     // Telephone-event only at the codec's own clock.
     assert_eq!(f.te_pt, telephone_event_for(te, f.codec));
     assert!((10..=120).contains(&f.ptime_ms), "{f:?}");

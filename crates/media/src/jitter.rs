@@ -160,7 +160,7 @@ fn frames_for_ms(ms: u32) -> u32 {
 
 impl JitterBuffer {
     /// A buffer for a stream whose packets each carry one 20 ms frame of
-    /// `frame_ts` RTP timestamp units (160 for all our codecs).
+    /// `frame_ts` RTP timestamp units (160 for G.711 and G.722, 960 for Opus).
     pub fn new(frame_ts: u32) -> JitterBuffer {
         JitterBuffer {
             frame_ts: frame_ts.max(1),

@@ -22,6 +22,9 @@ pub const TELEPHONE_EVENT_PT: u8 = 101;
 /// number browsers use).
 pub const TELEPHONE_EVENT_48K_PT: u8 = 110;
 
+/// A telephone-event format of an SDP: its payload type and RTP clock.
+pub type TeFormat = (u8, u32);
+
 /// The telephone-event payload type we offer at `clock`.
 fn our_te_pt(clock: u32) -> u8 {
     if clock == 8000 {
@@ -62,17 +65,14 @@ pub fn audio_section(sdp: &SessionDescription) -> Option<(usize, &MediaDescripti
         .find(|(_, m)| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
 }
 
-/// Telephone-event payload types with their RTP clocks.
-pub type TelephoneEvents = Vec<(u8, u32)>;
-
 /// The codecs we know in `m`, in its preference order, with their payload
 /// types (the first of each), and its telephone-event payload types with
 /// their clocks (the first at each clock). Opus is listed whether or not
 /// libopus is installed: the preference list passed to [`choose`] and
 /// [`accepted`] decides what may be picked.
-pub fn offered_codecs(m: &MediaDescription) -> (Vec<(u8, Codec)>, TelephoneEvents) {
+pub fn offered_codecs(m: &MediaDescription) -> (Vec<(u8, Codec)>, Vec<TeFormat>) {
     let mut codecs = Vec::new();
-    let mut te: Vec<(u8, u32)> = Vec::new();
+    let mut te: Vec<TeFormat> = Vec::new();
     for (pt, name, clock) in m.rtpmaps() {
         if name.eq_ignore_ascii_case("telephone-event") {
             if !te.iter().any(|(_, c)| *c == clock) {
@@ -91,7 +91,7 @@ pub fn offered_codecs(m: &MediaDescription) -> (Vec<(u8, Codec)>, TelephoneEvent
 
 /// The telephone-event payload type of `te` (as from [`offered_codecs`])
 /// that goes with `codec`: the one at the codec's RTP clock.
-pub fn telephone_event_for(te: &[(u8, u32)], codec: Codec) -> Option<u8> {
+pub fn telephone_event_for(te: &[TeFormat], codec: Codec) -> Option<u8> {
     te.iter()
         .find(|(_, clock)| *clock == codec.rtp_clock())
         .map(|(pt, _)| *pt)
@@ -161,9 +161,8 @@ pub fn restrict_to(m: &mut MediaDescription, allowed: &[Codec]) -> bool {
         .rtpmaps()
         .into_iter()
         .filter(|(pt, name, clock)| {
-            let wanted_te =
-                name.eq_ignore_ascii_case("telephone-event") && te_clocks.contains(clock);
-            !(keep.contains(pt) || wanted_te)
+            let kept_te = name.eq_ignore_ascii_case("telephone-event") && te_clocks.contains(clock);
+            !kept_te && !keep.contains(pt)
         })
         .map(|(pt, _, _)| pt)
         .collect();
@@ -296,7 +295,7 @@ pub fn offer(
     if te_clocks.is_empty() {
         te_clocks.push(8000);
     }
-    let te: Vec<(u8, u32)> = te_clocks.into_iter().map(|c| (our_te_pt(c), c)).collect();
+    let te: Vec<TeFormat> = te_clocks.into_iter().map(|c| (our_te_pt(c), c)).collect();
     offer_text(addr, port, &codecs, &te, session_id)
 }
 
@@ -327,7 +326,7 @@ fn offer_text(
     addr: IpAddr,
     port: u16,
     codecs: &[(Codec, u8)],
-    te: &[(u8, u32)],
+    te: &[TeFormat],
     session_id: u64,
 ) -> Result<SessionDescription, SdpError> {
     let mut text = session_text(addr, session_id);
