@@ -279,6 +279,9 @@ pub struct BrowserOptions {
     /// A fake microphone (a tone) granted without asking, and WebRTC on
     /// loopback: for the desk's browser phone.
     pub fake_media: bool,
+    /// With `fake_media`, Chromium's microphone plays this WAV file (in a
+    /// loop) instead of its beeps.
+    pub fake_audio: Option<std::path::PathBuf>,
 }
 
 impl Default for BrowserOptions {
@@ -287,6 +290,7 @@ impl Default for BrowserOptions {
             lang: "en-US".into(),
             size: LAPTOP,
             fake_media: false,
+            fake_audio: None,
         }
     }
 }
@@ -462,6 +466,12 @@ async fn open_browser(
                         "--allow-loopback-in-peer-connection",
                     ] {
                         args.push(json!(a));
+                    }
+                    if let Some(wav) = &options.fake_audio {
+                        args.push(json!(format!(
+                            "--use-file-for-fake-audio-capture={}",
+                            wav.display()
+                        )));
                     }
                 }
             }

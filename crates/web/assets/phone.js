@@ -33,6 +33,16 @@
     return i18n[key] || fallback || key;
   }
 
+  // What happened to the phone's calls, newest last (bounded): for the
+  // agent's support staff (window.switchboardPhone.log) and tests.
+  var log = [];
+  function note(text) {
+    log.push(new Date().toISOString().slice(11, 23) + " " + text);
+    if (log.length > 100) {
+      log.shift();
+    }
+  }
+
   function buttons() {
     var ringing = !!(session && !session.isEstablished() && !session.isEnded());
     var up = !!(session && session.isEstablished());
@@ -63,6 +73,12 @@
   function attach(s) {
     session = s;
     s.on("peerconnection", function (e) {
+      var pc = e.peerconnection;
+      ["iceconnectionstatechange", "connectionstatechange"].forEach(function (name) {
+        pc.addEventListener(name, function () {
+          note(name + ":" + (pc.iceConnectionState || "") + "/" + (pc.connectionState || ""));
+        });
+      });
       e.peerconnection.addEventListener("track", function (ev) {
         if (audio && ev.streams && ev.streams[0]) {
           audio.srcObject = ev.streams[0];
@@ -82,6 +98,7 @@
           session = null;
         }
         root.setAttribute("data-phone-last", ev + ":" + (e && e.cause ? e.cause : ""));
+        note(ev + ":" + (e && e.cause ? e.cause : ""));
         buttons();
       });
     });
@@ -171,7 +188,7 @@
   });
 
   // For integrations and tests: the call on this phone (JsSIP's session).
-  window.switchboardPhone = { session: function () { return session; } };
+  window.switchboardPhone = { session: function () { return session; }, log: log };
 
   $("btn-answer").addEventListener("click", function () {
     if (session && !session.isEstablished()) {

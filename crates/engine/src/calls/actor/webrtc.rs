@@ -11,7 +11,9 @@
 
 use super::{Call, Side, State};
 use crate::calls::outcome::HangupCause;
-use media::sdp::SessionDescription;
+use media::codec::Codec;
+use media::negotiate;
+use media::sdp::{MediaDescription, SessionDescription};
 use media::webrtc::WebRtcLeg;
 use std::time::Instant;
 
@@ -39,14 +41,21 @@ impl Call {
 
     /// The offer for a fork to a browser: our plain offer `body` made
     /// WebRTC by the fork's leg `leg`.
+    ///
+    /// Opus goes first when libopus is here: a browser always has it, and a
+    /// headset deserves wideband (the call is transcoded to the other leg,
+    /// which the media session does anyway for a browser's leg).
     pub(super) fn webrtc_offer_for_new_b(&self, leg: &WebRtcLeg, body: Vec<u8>) -> Vec<u8> {
-        match std::str::from_utf8(&body)
+        let Some(mut plain) = std::str::from_utf8(&body)
             .ok()
             .and_then(|t| SessionDescription::parse(t).ok())
-        {
-            Some(plain) => self.webrtc_text(leg, &plain),
-            None => body,
+        else {
+            return body;
+        };
+        if let Some((i, _)) = negotiate::audio_section(&plain) {
+            opus_first(&mut plain.media[i]);
         }
+        self.webrtc_text(leg, &plain)
     }
 
     /// The WebRTC leg of `side`, if it is a browser's.
@@ -155,5 +164,42 @@ impl Call {
                 "system",
             ),
         }
+    }
+}
+
+/// Puts Opus first in `m` (adding it when it is missing), if this process
+/// can encode and decode it.
+fn opus_first(m: &mut MediaDescription) {
+    if !Codec::usable().contains(&Codec::Opus) {
+        return;
+    }
+    negotiate::append_codecs(m, &[Codec::Opus]);
+    let (have, _) = negotiate::offered_codecs(m);
+    if let Some((pt, _)) = have.into_iter().find(|(_, c)| *c == Codec::Opus) {
+        let pt = pt.to_string();
+        m.formats.retain(|f| *f != pt);
+        m.formats.insert(0, pt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opus_goes_first_in_an_offer_to_a_browser() {
+        let sdp = SessionDescription::parse(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+             m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\n",
+        )
+        .expect("parse");
+        let mut m = sdp.media[0].clone();
+        opus_first(&mut m);
+        let (have, te) = negotiate::offered_codecs(&m);
+        assert_eq!(have[0].1, Codec::Opus, "{m}");
+        assert_eq!(have[1].1, Codec::Pcmu);
+        assert!(te.iter().any(|(_, clock)| *clock == 48_000), "{te:?}");
+        assert!(te.iter().any(|(_, clock)| *clock == 8_000), "{te:?}");
     }
 }
