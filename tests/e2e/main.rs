@@ -32,4 +32,5 @@ mod web_api;
 mod web_callcenter;
 mod web_client;
 mod web_voice;
+mod webrtc;
 mod websocket;

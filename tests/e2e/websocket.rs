@@ -29,7 +29,7 @@ use tokio_tungstenite::WebSocketStream;
 
 /// A server with extensions 1000-1003 ("secret"), WebRTC enabled on 1000
 /// and 1001, a WSS listener, and `extra` TOML after its `[sip]` table.
-async fn ws_server(name: &str, extra: &str) -> (Server, SocketAddr) {
+pub(crate) async fn ws_server(name: &str, extra: &str) -> (Server, SocketAddr) {
     let port = harness::free_tcp_port();
     let server = Server::builder(name)
         .extensions("1000-1003", "secret")
@@ -92,7 +92,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// `ws://` to the HTTP port's `/ws`.
-async fn connect_ws(
+pub(crate) async fn connect_ws(
     server: &Server,
     protocol: Option<&str>,
 ) -> Result<WsPhone<TcpStream>, WsError> {
@@ -148,7 +148,7 @@ async fn connect_wss(server: &Server, wss: SocketAddr) -> WsPhone<Tls> {
 
 /// A browser's SIP stack as JsSIP behaves: random `.invalid` host in Via
 /// and Contact, one message per text frame.
-struct WsPhone<S> {
+pub(crate) struct WsPhone<S> {
     ws: WebSocketStream<S>,
     /// The connection's local address (what the server sees).
     me: SocketAddr,
@@ -156,7 +156,7 @@ struct WsPhone<S> {
     /// "WS" or "WSS" (the Via transport).
     via: &'static str,
     /// The made-up host of Via and Contact.
-    host: String,
+    pub(crate) host: String,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
@@ -174,7 +174,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
         self.via.to_ascii_lowercase()
     }
 
-    async fn send(&mut self, msg: &str) {
+    pub(crate) async fn send(&mut self, msg: &str) {
         self.ws
             .send(Message::text(msg.to_string()))
             .await
@@ -182,7 +182,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
     }
 
     /// The next SIP message.
-    async fn recv(&mut self) -> Msg {
+    pub(crate) async fn recv(&mut self) -> Msg {
         loop {
             let frame = tokio::time::timeout(STEP, self.ws.next())
                 .await
@@ -201,7 +201,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
     }
 
     /// The next request of `method`, answering nothing in between.
-    async fn recv_request(&mut self, method: &str) -> Msg {
+    pub(crate) async fn recv_request(&mut self, method: &str) -> Msg {
         loop {
             let m = self.recv().await;
             if m.method.as_deref() == Some(method) {
@@ -224,7 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
         }
     }
 
-    fn contact(&self, user: &str) -> String {
+    pub(crate) fn contact(&self, user: &str) -> String {
         format!(
             "<sip:{user}-{}@{};transport={}>;+sip.ice;reg-id=1;\
              +sip.instance=\"<urn:uuid:9e0d4f0c-1f5e-4c4b-8f51-{:012}>\"",
@@ -277,7 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
 
     /// Registers, retrying while the server has not yet read that WebRTC
     /// was enabled (the directory is re-read within a second).
-    async fn register_until_ok(&mut self, user: &str, password: &str) -> Msg {
+    pub(crate) async fn register_until_ok(&mut self, user: &str, password: &str) -> Msg {
         let until = Instant::now() + STEP;
         loop {
             let r = self.register(user, password).await;
@@ -289,7 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsPhone<S> {
     }
 
     /// A response to `req`, with our To tag, Contact and `body` (SDP).
-    async fn respond(&mut self, req: &Msg, status: &str, user: &str, body: &str) {
+    pub(crate) async fn respond(&mut self, req: &Msg, status: &str, user: &str, body: &str) {
         let mut r = format!("SIP/2.0 {status}\r\n");
         for name in ["Via", "From", "Call-ID", "CSeq"] {
             for v in req.headers_all(name) {

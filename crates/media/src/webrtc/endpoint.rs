@@ -25,6 +25,10 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 /// How long ICE and DTLS may take after the SDP exchange before the leg is
 /// declared failed (browsers give up on ICE after about 30 s too).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long ICE may stay disconnected before the leg is declared failed:
+/// a browser changing networks restarts ICE well within it, one that went
+/// away does not.
+const DISCONNECTED_GRACE: Duration = Duration::from_secs(10);
 /// Most datagrams queued for sending (DTLS flights, RTCP, media) before
 /// the oldest are dropped: the session empties the queue every packet and
 /// tick, so reaching this means the socket is gone.
@@ -79,6 +83,8 @@ struct Endpoint {
     next_timeout: Option<Instant>,
     state: WebRtcState,
     connect_by: Option<Instant>,
+    /// When ICE reported the browser disconnected (cleared when it is back).
+    lost_at: Option<Instant>,
     /// Extended sequence number of the last packet we sent (str0m needs
     /// the SRTP rollover counter, our RTP writer gives 16 bits).
     tx_seq: Option<u64>,
@@ -105,6 +111,7 @@ impl WebRtcLeg {
                 next_timeout: None,
                 state: WebRtcState::New,
                 connect_by: None,
+                lost_at: None,
                 tx_seq: None,
                 received: Vec::new(),
             })),
@@ -286,6 +293,10 @@ impl WebRtcLeg {
                 return;
             }
         }
+        if e.lost_at.is_some_and(|at| now >= at + DISCONNECTED_GRACE) {
+            e.fail("ICE disconnected for 10 s (the browser went away)".into());
+            return;
+        }
         if e.next_timeout.is_some_and(|t| now < t) {
             return;
         }
@@ -454,7 +465,7 @@ impl Endpoint {
         }
     }
 
-    fn on_event(&mut self, ev: Event, _now: Instant) {
+    fn on_event(&mut self, ev: Event, now: Instant) {
         match ev {
             Event::Connected => {
                 if self.state != WebRtcState::Connected {
@@ -463,7 +474,14 @@ impl Endpoint {
                 self.state = WebRtcState::Connected;
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.fail("ICE disconnected (the browser went away)".into());
+                // Perhaps moving networks (an ICE restart follows): failed
+                // only if it lasts (see `tick`).
+                self.lost_at.get_or_insert(now);
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => {
+                self.lost_at = None;
             }
             Event::MediaAdded(m) => {
                 self.mid.get_or_insert(m.mid);

@@ -321,3 +321,52 @@ fn sequence_numbers_extend_across_the_wrap() {
     // A late packet from before the wrap.
     assert_eq!(extend_seq(Some(65_536 + 2), 65_534), 65_534);
 }
+
+#[test]
+fn an_ice_restart_from_a_new_address_keeps_the_media() {
+    let mut now = Instant::now();
+    let (mut b, leg) = answered_call(&mut now, |o| o.to_string());
+    pump(&mut b, &leg, &mut now, 400);
+    assert_eq!(leg.state(), WebRtcState::Connected);
+    // The browser moves to a new address and restarts ICE.
+    let old = Candidate::host(b.addr, "udp").unwrap();
+    b.rtc.direct_api().invalidate_candidate(&old);
+    b.addr = "127.0.0.1:40002".parse().unwrap();
+    b.rtc
+        .add_local_candidate(Candidate::host(b.addr, "udp").unwrap());
+    let mut api = b.rtc.sdp_api();
+    api.ice_restart(true);
+    let (offer, pending) = api.apply().unwrap();
+    let offer = offer.to_sdp_string();
+    let parsed = SessionDescription::parse(&offer).unwrap();
+    let view = leg
+        .remote_sdp(&offer, &parsed, "127.0.0.1".parse().unwrap(), now)
+        .unwrap();
+    let mut ours = view.clone();
+    ours.anchor("127.0.0.1".parse().unwrap(), &[20000]);
+    let answer = leg.local_sdp(&ours, now).unwrap();
+    b.rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+        .unwrap();
+    pump(&mut b, &leg, &mut now, 400);
+    assert_eq!(
+        leg.state(),
+        WebRtcState::Connected,
+        "not failed by the restart"
+    );
+    b.rtp.clear();
+    for i in 0..5u16 {
+        let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        pkt[2..4].copy_from_slice(&(200 + i).to_be_bytes());
+        pkt[4..8].copy_from_slice(&(u32::from(i) * 160).to_be_bytes());
+        pkt.extend_from_slice(&[0xd5; 160]);
+        assert!(leg.send_rtp(now, &pkt));
+        pump(&mut b, &leg, &mut now, 2);
+    }
+    assert_eq!(
+        b.rtp.len(),
+        5,
+        "media reaches the browser at its new address"
+    );
+}

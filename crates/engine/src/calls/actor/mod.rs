@@ -453,6 +453,26 @@ impl Call {
                 HangupCause::IncompatibleDestination,
             );
         }
+        if let Some(offered) = offer
+            .as_ref()
+            .and_then(|o| self.browser_without_our_codecs(o))
+        {
+            // A browser's media ends here: we must decode one of its codecs.
+            self.ctx
+                .metrics
+                .codec_mismatches
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "call {}: a browser offered none of our codecs: {offered}",
+                self.id
+            );
+            return self.fail_a_warning(
+                488,
+                "Not Acceptable Here",
+                &format!("305 Incompatible media format: no codec we can use in {offered}"),
+                HangupCause::IncompatibleDestination,
+            );
+        }
         if let Some(why) = offer.as_ref().and_then(|o| self.unusable_crypto(o)) {
             self.ctx
                 .metrics

@@ -58,6 +58,19 @@ impl Call {
         self.webrtc_text(leg, &plain)
     }
 
+    /// When leg A is a browser whose (plain view of its) offer has no codec
+    /// this process can decode: the codecs it offered, for the Warning.
+    pub(super) fn browser_without_our_codecs(&self, offer: &SessionDescription) -> Option<String> {
+        self.webrtc_of(Side::A)?;
+        let (_, m) = negotiate::audio_section(offer)?;
+        let (have, _) = negotiate::offered_codecs(m);
+        let usable = Codec::usable();
+        if have.iter().any(|(_, c)| usable.contains(c)) {
+            return None;
+        }
+        Some(negotiate::codec_names(m))
+    }
+
     /// The WebRTC leg of `side`, if it is a browser's.
     pub(super) fn webrtc_of(&self, side: Side) -> Option<WebRtcLeg> {
         self.webrtc.borrow()[side as usize].clone()

@@ -1,0 +1,532 @@
+//! WebRTC legs against the real binary, with a Rust WebRTC client playing
+//! the browser (str0m, the server's own stack, with full ICE as a browser
+//! has) over SIP on WebSocket: scenarios a browser cannot be scripted into.
+//! - a call to the browser with audio both ways, then an ICE restart from a
+//!   new address (a laptop changing networks) after which audio still flows;
+//! - the browser calling out (its offer, our WebRTC answer) with audio;
+//! - a browser whose DTLS certificate is not the one its SDP names: the
+//!   call ends with `MEDIA_TRANSPORT_FAILURE`;
+//! - a browser offering no codec we have: 488 with a Warning.
+
+use crate::harness::Server;
+use crate::ua::{self, Msg, Ua, STEP};
+use crate::websocket::{connect_ws, ws_server, WsPhone};
+use std::net::{SocketAddr, UdpSocket as StdUdp};
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::{TcpStream, UdpSocket};
+
+/// The browser's WebRTC side: one str0m peer on one UDP socket.
+struct Peer {
+    rtc: Rtc,
+    sock: UdpSocket,
+    addr: SocketAddr,
+    mid: Option<Mid>,
+    /// RTP packets received (decrypted), by payload type.
+    received: Vec<u8>,
+    sent: u16,
+    connected: bool,
+    disconnected: bool,
+}
+
+impl Peer {
+    async fn new(port: u16) -> Peer {
+        let sock = UdpSocket::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the peer's socket");
+        let addr = sock.local_addr().expect("addr");
+        // PCMU only: what the peer sends (PCMU frames) is then what it
+        // negotiated. Opus with a real browser is the desk's browser test.
+        let mut rtc = Rtc::builder()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_pcmu(true, false)
+            .build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        Peer {
+            rtc,
+            sock,
+            addr,
+            mid: None,
+            received: Vec::new(),
+            sent: 0,
+            connected: false,
+            disconnected: false,
+        }
+    }
+
+    /// Our answer to the server's WebRTC offer.
+    fn answer(&mut self, offer: &str) -> String {
+        let offer = SdpOffer::from_sdp_string(offer).expect("a WebRTC offer str0m reads");
+        let answer = self.rtc.sdp_api().accept_offer(offer).expect("accepted");
+        self.drain();
+        answer.to_sdp_string()
+    }
+
+    /// An offer of our own (for calling out), PCMU only when `pcmu_only`.
+    fn offer(&mut self) -> (String, SdpPendingOffer) {
+        let mut api = self.rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        self.mid = Some(mid);
+        let (offer, pending) = api.apply().expect("an offer");
+        (offer.to_sdp_string(), pending)
+    }
+
+    /// Moves to a new socket and restarts ICE: the offer for the re-INVITE.
+    async fn restart_from(&mut self, port: u16) -> (String, SdpPendingOffer) {
+        let sock = UdpSocket::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the new socket");
+        let old = Candidate::host(self.addr, "udp").expect("candidate");
+        self.rtc.direct_api().invalidate_candidate(&old);
+        self.addr = sock.local_addr().expect("addr");
+        self.sock = sock;
+        self.rtc
+            .add_local_candidate(Candidate::host(self.addr, "udp").expect("candidate"));
+        let mut api = self.rtc.sdp_api();
+        api.ice_restart(true);
+        let (offer, pending) = api.apply().expect("a restart offer");
+        self.drain();
+        (offer.to_sdp_string(), pending)
+    }
+
+    fn drain(&mut self) -> Option<Instant> {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return Some(t),
+                Ok(Output::Transmit(t)) => {
+                    let _ = self.sock.try_send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(ev)) => match ev {
+                    Event::Connected => self.connected = true,
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        self.disconnected = true
+                    }
+                    Event::MediaAdded(m) => {
+                        self.mid.get_or_insert(m.mid);
+                    }
+                    Event::RtpPacket(p) => self.received.push(*p.header.payload_type),
+                    _ => {}
+                },
+                Err(_) => {
+                    self.disconnected = true;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Runs the peer for `d`, sending a PCMU frame every 20 ms once
+    /// connected when `talk` (PCMU is payload type 0 in both offers).
+    async fn run_for(&mut self, d: Duration, talk: bool) {
+        let end = Instant::now() + d;
+        let mut next_frame = Instant::now();
+        let mut buf = vec![0u8; 2000];
+        while Instant::now() < end {
+            let deadline = self.drain().unwrap_or(end).min(end).min(next_frame);
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if let Ok(Ok((n, src))) = tokio::time::timeout(
+                wait.max(Duration::from_millis(1)),
+                self.sock.recv_from(&mut buf),
+            )
+            .await
+            {
+                if let Ok(contents) = buf[..n].try_into() {
+                    let _ = self.rtc.handle_input(Input::Receive(
+                        Instant::now(),
+                        Receive {
+                            proto: Protocol::Udp,
+                            source: src,
+                            destination: self.addr,
+                            contents,
+                        },
+                    ));
+                }
+            }
+            let now = Instant::now();
+            let _ = self.rtc.handle_input(Input::Timeout(now));
+            if talk && self.connected && now >= next_frame {
+                next_frame = now + Duration::from_millis(20);
+                if let Some(mid) = self.mid {
+                    let mut api = self.rtc.direct_api();
+                    if let Some(tx) = api.stream_tx_by_mid(mid, None) {
+                        self.sent = self.sent.wrapping_add(1);
+                        let seq = u64::from(self.sent);
+                        tx.write_rtp(RtpWrite::new(
+                            0.into(),
+                            SeqNo::from(seq),
+                            u32::from(self.sent) * 160,
+                            now,
+                            vec![0x55u8; 160],
+                        ));
+                    }
+                }
+            } else if !talk || !self.connected {
+                next_frame = now + Duration::from_millis(20);
+            }
+        }
+        self.drain();
+    }
+}
+
+/// A plain phone's media: sends PCMU to `to` every 20 ms for `d` and counts
+/// what comes back.
+async fn plain_talk(sock: StdUdp, to: SocketAddr, d: Duration) -> u32 {
+    tokio::task::spawn_blocking(move || {
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        let end = Instant::now() + d;
+        let (mut i, mut got, mut next) = (0u32, 0u32, Instant::now());
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            if Instant::now() >= next {
+                let mut pkt = vec![0x80, 0];
+                pkt.extend_from_slice(&(i as u16).to_be_bytes());
+                pkt.extend_from_slice(&(i * 160).to_be_bytes());
+                pkt.extend_from_slice(&0x0bad_cafeu32.to_be_bytes());
+                pkt.extend_from_slice(&[0xd5; 160]);
+                let _ = sock.send_to(&pkt, to);
+                i += 1;
+                next += Duration::from_millis(20);
+            }
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                if n > 12 && buf[0] & 0xc0 == 0x80 {
+                    got += 1;
+                }
+            }
+        }
+        got
+    })
+    .await
+    .expect("the plain phone's media")
+}
+
+/// The browser at 1000 registered over `ws`.
+async fn browser(server: &Server) -> WsPhone<TcpStream> {
+    let mut b = connect_ws(server, Some("sip")).await.expect("upgraded");
+    let ok = b.register_until_ok("1000", "secret").await;
+    assert_eq!(ok.status, Some(200), "{}", ok.raw);
+    b
+}
+
+/// An in-dialog request from the browser (re-INVITE, ACK, BYE) on the call
+/// whose INVITE it received (it is the callee: From and To swap).
+fn in_dialog(b: &WsPhone<TcpStream>, invite: &Msg, method: &str, cseq: u32, body: &str) -> String {
+    let mut r = format!(
+        "{method} {} SIP/2.0\r\nVia: SIP/2.0/WS {};branch={}\r\nMax-Forwards: 69\r\n\
+         From: {};tag=wsphone\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n\
+         Contact: {}\r\n",
+        invite.contact_uri().expect("our Contact"),
+        b.host,
+        ua::branch(),
+        invite.header("To").expect("To"),
+        invite.header("From").expect("From"),
+        invite.call_id(),
+        b.contact("1000"),
+    );
+    if body.is_empty() {
+        r.push_str("Content-Length: 0\r\n\r\n");
+    } else {
+        r.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    r
+}
+
+/// The final response to the browser's request with `cseq`/`method`.
+async fn final_response(b: &mut WsPhone<TcpStream>, cseq: u32, method: &str) -> Msg {
+    loop {
+        let m = b.recv().await;
+        if m.status.is_some_and(|s| s >= 200) && m.cseq() == (cseq, method.to_string()) {
+            return m;
+        }
+    }
+}
+
+/// UDP phone 1002 calls the browser, which answers with `peer`; returns
+/// the caller, its dialog, its media socket and where to send, and the
+/// INVITE the browser got.
+async fn call_browser(
+    server: &Server,
+    b: &mut WsPhone<TcpStream>,
+    peer: &mut Peer,
+    tamper: impl Fn(String) -> String,
+) -> (Ua, ua::Dialog, StdUdp, SocketAddr, Msg) {
+    let media = StdUdp::bind(("127.0.0.1", server.ports.media_port(0))).expect("caller media");
+    let offer = ua::sdp(media.local_addr().expect("addr").port(), "sendrecv");
+    let mut caller = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(caller.register(300).await.status, Some(200));
+    let call = tokio::spawn(async move {
+        let (resp, dialog) = caller.invite("1000", &offer).await;
+        (caller, resp, dialog)
+    });
+    let invite = b.recv_request("INVITE").await;
+    let body = invite.body.clone();
+    for wanted in [
+        "UDP/TLS/RTP/SAVPF",
+        "a=ice-lite",
+        "a=fingerprint:sha-256",
+        "a=setup:",
+    ] {
+        assert!(body.contains(wanted), "a WebRTC offer has {wanted}: {body}");
+    }
+    let m_line = body
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap_or_default();
+    assert!(m_line.contains("SAVPF 111 "), "Opus first: {m_line}");
+    let answer = tamper(peer.answer(&body));
+    b.respond(&invite, "200 OK", "1000", &answer).await;
+    let ack = b.recv_request("ACK").await;
+    assert_eq!(ack.call_id(), invite.call_id());
+    let (caller, resp, dialog) = tokio::time::timeout(STEP, call)
+        .await
+        .expect("the caller is answered in time")
+        .expect("the caller's task");
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let to = ua::sdp_media(&resp.body).expect("our media address");
+    (caller, dialog.expect("a dialog"), media, to, invite)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_takes_a_call_with_audio_both_ways_and_keeps_it_across_an_ice_restart() {
+    let (server, _) = ws_server("webrtc_call", "").await;
+    let mut b = browser(&server).await;
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    let (mut caller, mut dialog, media, to, invite) =
+        call_browser(&server, &mut b, &mut peer, |a| a).await;
+
+    let caller_media = media.try_clone().expect("clone");
+    let talking = tokio::spawn(plain_talk(caller_media, to, Duration::from_secs(3)));
+    peer.run_for(Duration::from_secs(3), true).await;
+    let to_caller = talking.await.expect("caller");
+    assert!(peer.connected, "ICE and DTLS connected");
+    let to_browser = peer.received.len();
+    assert!(
+        to_browser >= 50,
+        "the caller reached the browser: {to_browser} packets"
+    );
+    assert!(
+        peer.received.iter().all(|&pt| pt == 0),
+        "PCMU, as the browser answered: {:?}",
+        &peer.received[..5]
+    );
+    assert!(
+        to_caller >= 50,
+        "the browser reached the caller: {to_caller} packets"
+    );
+
+    // The browser moves (new address) and restarts ICE with a re-INVITE,
+    // which the B2BUA passes to the caller (who answers it as it is).
+    let caller_sdp = ua::sdp(media.local_addr().expect("addr").port(), "sendrecv");
+    let reinvited = tokio::spawn(async move {
+        let reinvite = caller
+            .recv_where(STEP, |m| m.method.as_deref() == Some("INVITE"))
+            .await
+            .expect("the re-INVITE reaches the caller");
+        caller
+            .respond(&reinvite, 200, "OK", None, &caller_sdp)
+            .await;
+        caller
+    });
+    let (offer, pending) = peer.restart_from(server.ports.media_port(2)).await;
+    b.send(&in_dialog(&b, &invite, "INVITE", 1, &offer)).await;
+    let ok = final_response(&mut b, 1, "INVITE").await;
+    assert_eq!(ok.status, Some(200), "{}", ok.raw);
+    assert!(
+        ok.body.contains("a=ice-ufrag"),
+        "a WebRTC answer: {}",
+        ok.body
+    );
+    peer.rtc
+        .sdp_api()
+        .accept_answer(
+            pending,
+            SdpAnswer::from_sdp_string(&ok.body).expect("answer"),
+        )
+        .expect("the restart answer is accepted");
+    b.send(&in_dialog(&b, &invite, "ACK", 1, "")).await;
+    let mut caller = reinvited.await.expect("the caller's task");
+    peer.received.clear();
+    let talking = tokio::spawn(plain_talk(media, to, Duration::from_secs(3)));
+    peer.run_for(Duration::from_secs(3), true).await;
+    let to_caller = talking.await.expect("caller");
+    assert!(
+        peer.received.len() >= 50,
+        "audio reaches the browser at its new address: {} packets",
+        peer.received.len()
+    );
+    assert!(
+        to_caller >= 50,
+        "the browser's new address reaches the caller: {to_caller}"
+    );
+
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.hangup_cause, "NORMAL_CLEARING", "{cdr:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_whose_dtls_certificate_is_not_its_fingerprint_is_hung_up() {
+    let (server, _) = ws_server("webrtc_dtls", "").await;
+    let mut b = browser(&server).await;
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    let (mut caller, dialog, _media, _to, _invite) =
+        call_browser(&server, &mut b, &mut peer, |answer| {
+            // Another certificate's fingerprint: flip digits.
+            answer
+                .lines()
+                .map(|l| match l.strip_prefix("a=fingerprint:sha-256 ") {
+                    Some(fp) => format!(
+                        "a=fingerprint:sha-256 {}",
+                        fp.chars()
+                            .map(|c| match c {
+                                '0' => '1',
+                                '1' => '0',
+                                'A' => 'B',
+                                'B' => 'A',
+                                c => c,
+                            })
+                            .collect::<String>()
+                    ),
+                    None => l.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\r\n")
+                + "\r\n"
+        })
+        .await;
+    let peer_task = tokio::spawn(async move {
+        peer.run_for(Duration::from_secs(4), true).await;
+        peer
+    });
+    let bye = caller.expect_request("BYE", &dialog.call_id, "").await;
+    assert_eq!(bye.method.as_deref(), Some("BYE"));
+    let peer = peer_task.await.expect("peer");
+    assert!(
+        peer.received.is_empty(),
+        "no media to a browser that failed DTLS"
+    );
+    let cdr = server.wait_cdrs(1).await.remove(0);
+    assert_eq!(cdr.hangup_cause, "MEDIA_TRANSPORT_FAILURE", "{cdr:?}");
+    assert!(server.metric("switchboard_webrtc_failures_total", "") >= 1.0);
+}
+
+/// The browser's INVITE to `number` with `offer`, answering the digest
+/// challenge; the final response.
+async fn browser_invites(
+    b: &mut WsPhone<TcpStream>,
+    number: &str,
+    offer: &str,
+) -> (Msg, String, String) {
+    let uri = format!("sip:{number}@127.0.0.1");
+    let call_id = format!("wsout-{}", ua::token());
+    let from = "<sip:1000@127.0.0.1>;tag=wsout".to_string();
+    let mut auth = String::new();
+    for cseq in 1..=2u32 {
+        let req = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/WS {};branch={}\r\nMax-Forwards: 69\r\n\
+             From: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\n\
+             Contact: {}\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+            b.host,
+            ua::branch(),
+            b.contact("1000"),
+            offer.len()
+        );
+        b.send(&req).await;
+        let resp = final_response(b, cseq, "INVITE").await;
+        if resp.status == Some(200) {
+            let ack = format!(
+                "ACK {} SIP/2.0\r\nVia: SIP/2.0/WS {};branch={}\r\nMax-Forwards: 69\r\n\
+                 From: {from}\r\nTo: {}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\n\
+                 Content-Length: 0\r\n\r\n",
+                resp.contact_uri().unwrap_or(uri.clone()),
+                b.host,
+                ua::branch(),
+                resp.header("To").unwrap_or_default(),
+            );
+            b.send(&ack).await;
+        }
+        if resp.status == Some(407) && auth.is_empty() {
+            let ch = sip::auth::Challenge::parse(
+                resp.header("Proxy-Authenticate").expect("a challenge"),
+            )
+            .expect("digest");
+            let answer = sip::auth::answer(&ch, "1000", "secret", "INVITE", &uri, &ua::token(), 1);
+            auth = format!("Proxy-Authorization: {answer}\r\n");
+            continue;
+        }
+        return (resp, call_id, from);
+    }
+    panic!("challenged twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_calls_out_with_audio_and_an_offer_without_our_codecs_gets_488() {
+    let (server, _) = ws_server("webrtc_out", "").await;
+    let mut b = browser(&server).await;
+
+    // No codec we have (iLBC only): 488 with the reason.
+    let mut peer = Peer::new(server.ports.media_port(3)).await;
+    let (offer, _) = peer.offer();
+    let ilbc = offer
+        .replace(" UDP/TLS/RTP/SAVPF 0", " UDP/TLS/RTP/SAVPF 97")
+        .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:97 iLBC/8000")
+        .replace("a=rtcp-fb:0 ", "a=rtcp-fb:97 ")
+        .replace("a=fmtp:0 ", "a=fmtp:97 ");
+    assert!(ilbc.contains("iLBC"), "{ilbc}");
+    let (resp, _, _) = browser_invites(&mut b, "1002", &ilbc).await;
+    assert_eq!(resp.status, Some(488), "{}", resp.raw);
+    let warning = resp.header("Warning").unwrap_or_default();
+    assert!(
+        warning.contains("iLBC"),
+        "the Warning names what was offered: {warning:?}"
+    );
+
+    // A real offer to phone 1002, who answers PCMU.
+    let mut phone = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(300).await.status, Some(200));
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    let (offer, pending) = peer.offer();
+    let phone_media = StdUdp::bind(("127.0.0.1", server.ports.media_port(0))).expect("phone media");
+    let phone_port = phone_media.local_addr().expect("addr").port();
+    let answering = tokio::spawn(async move {
+        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+        let to = ua::sdp_media(&inc.invite.body).expect("our offer's address");
+        let d = phone.answer(&inc, &ua::sdp(phone_port, "sendrecv")).await;
+        (phone, d, to)
+    });
+    let (resp, _call_id, _from) = browser_invites(&mut b, "1002", &offer).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    for wanted in ["a=ice-lite", "a=fingerprint:sha-256", "UDP/TLS/RTP/SAVPF"] {
+        assert!(
+            resp.body.contains(wanted),
+            "our WebRTC answer has {wanted}: {}",
+            resp.body
+        );
+    }
+    peer.rtc
+        .sdp_api()
+        .accept_answer(
+            pending,
+            SdpAnswer::from_sdp_string(&resp.body).expect("answer"),
+        )
+        .expect("the answer is accepted");
+    let (_phone, _d, to) = answering.await.expect("the phone's task");
+    let talking = tokio::spawn(plain_talk(phone_media, to, Duration::from_secs(3)));
+    peer.run_for(Duration::from_secs(3), true).await;
+    let to_phone = talking.await.expect("phone");
+    assert!(peer.connected);
+    assert!(
+        peer.received.len() >= 50,
+        "the phone reached the browser: {}",
+        peer.received.len()
+    );
+    assert!(to_phone >= 50, "the browser reached the phone: {to_phone}");
+}
