@@ -191,8 +191,10 @@
     $("desk-pop").setAttribute("data-loaded", p.number);
   }
 
+  // Only what /desk/pop looks up: a caller without a number (anonymous,
+  // a SIP name) has no history to show.
   function openPop(number) {
-    if (!number) {
+    if (!/^[0-9+*#]{1,32}$/.test(number || "")) {
       return;
     }
     popNumber = number;

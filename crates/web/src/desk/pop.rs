@@ -219,7 +219,6 @@ pub async fn history(
             "title": title,
             "shown": shown,
             "calls": rows,
-            "full": rows.len() as i64 >= HISTORY_CALLS,
         })),
     )
 }
