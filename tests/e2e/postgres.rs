@@ -172,14 +172,14 @@ async fn db_commands_check_migrate_and_copy_sqlite_to_postgres_and_back() {
     // A new PostgreSQL database: nothing applied yet.
     let out = run(&["--database-url", &pg_url, "db", "check"]);
     assert!(
-        text(&out).contains("15 known (latest 16), 0 applied, 15 pending"),
+        text(&out).contains("16 known (latest 17), 0 applied, 16 pending"),
         "{}",
         text(&out)
     );
     assert!(error_line(&out).contains("run `switchboard db migrate`"));
     let out = run(&["--database-url", &pg_url, "db", "migrate"]);
     assert!(
-        text(&out).contains("applied 15 migration(s)"),
+        text(&out).contains("applied 16 migration(s)"),
         "{}",
         text(&out)
     );

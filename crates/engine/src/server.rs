@@ -139,12 +139,14 @@ impl Engine {
         );
         let metrics = Arc::new(Metrics::default());
         close_cut_cdrs(&store).await?;
+        let events = crate::base::events::EventBus::default();
         let (cdr_tx, cdr_rx) = mpsc::unbounded_channel();
         let (cdr_stop, stop_rx) = tokio::sync::oneshot::channel();
         let cdr_done = tokio::spawn(crate::calls::cdr::run(
             store.clone(),
             cdr_rx,
             metrics.clone(),
+            events.clone(),
             Duration::from_secs(cfg.calls.cdr_heartbeat_secs),
             crate::calls::cdr::Backlog {
                 max_in_memory: cfg.calls.cdr_backlog_max,
@@ -168,7 +170,6 @@ impl Engine {
             mwi: Default::default(),
             reachability: Default::default(),
         });
-        let events = crate::base::events::EventBus::default();
         let queues = QueueService::start(events.clone(), Some(store.clone()));
         let toll_guard = crate::base::toll_guard::TollGuard::new(&cfg.trunk);
         let ctx = Arc::new(Ctx {

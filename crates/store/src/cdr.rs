@@ -58,12 +58,74 @@ pub struct Cdr {
     pub recorded_secs: i64,
 }
 
+/// One call of a number, as the agent desk's screen pop lists it: the
+/// record, and for a call that came through a queue the queue and the agent
+/// who answered it there (from the queue events of the call).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberCall {
+    /// The call's record.
+    #[serde(flatten)]
+    pub cdr: Cdr,
+    /// The queue the call waited in, if it went through one.
+    pub queue: Option<String>,
+    /// The agent who answered it in that queue, if one did.
+    pub agent: Option<String>,
+}
+
+impl NumberCall {
+    /// A person took the call: it was answered, and when it came through a
+    /// queue (which answers callers itself, to play them music) an agent
+    /// answered it there.
+    pub fn answered_by_a_person(&self) -> bool {
+        self.cdr.answer_at.is_some() && (self.queue.is_none() || self.agent.is_some())
+    }
+}
+
+/// A number's calls over a time window (see [`Store::number_summary`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberSummary {
+    /// Complete calls of the number (as caller or callee) in the window.
+    pub calls: i64,
+    /// Of those, the calls the number made (it was the caller).
+    pub inbound: i64,
+    /// Of those, the calls made to the number (it was the callee).
+    pub outbound: i64,
+    /// Seconds of conversation over those calls.
+    pub talk_secs: i64,
+    /// Seconds of ringing over those calls.
+    pub ring_secs: i64,
+    /// When the number's newest call a person answered was answered (any
+    /// time, not only in the window; see [`NumberCall::answered_by_a_person`]);
+    /// `None` when no call of it ever was.
+    pub last_answered_at: Option<i64>,
+}
+
 /// The columns a full row is read with (a macro, so queries stay `&'static str`).
 macro_rules! columns {
     () => {
         "id, call_uid, in_progress, last_seen_at, call_id, caller, caller_name, callee, \
          direction, start_at, answer_at, end_at, ring_secs, talk_secs, hangup_cause, hangup_by, \
          sip_code, recording_path, recorded_secs"
+    };
+}
+
+/// The same columns of table alias `c`.
+macro_rules! c_columns {
+    () => {
+        "c.id, c.call_uid, c.in_progress, c.last_seen_at, c.call_id, c.caller, c.caller_name, \
+         c.callee, c.direction, c.start_at, c.answer_at, c.end_at, c.ring_secs, c.talk_secs, \
+         c.hangup_cause, c.hangup_by, c.sip_code, c.recording_path, c.recorded_secs"
+    };
+}
+
+/// A call of alias `c` that a person answered: answered, and when it went
+/// through a queue (it has queue events) an agent answered it there. The
+/// queue events' kinds are the engine's (`engine::services::queues_store`).
+macro_rules! person_answered {
+    () => {
+        "c.answer_at IS NOT NULL AND (NOT EXISTS (SELECT 1 FROM queue_events q \
+         WHERE q.call_id = c.call_id) OR EXISTS (SELECT 1 FROM queue_events q \
+         WHERE q.call_id = c.call_id AND q.kind = 'answered'))"
     };
 }
 
@@ -151,6 +213,30 @@ impl Store {
     /// Number of stored complete CDRs (calls in progress not counted).
     pub async fn count_cdrs(&self) -> Result<i64, StoreError> {
         dispatch!(self, db => db.count_cdrs())
+    }
+
+    /// The `limit` newest complete calls (by start time) of `number`, as
+    /// caller or callee, newest first, each with its queue and the agent
+    /// who answered it there (the screen pop's history). A negative limit
+    /// is treated as 0. Reads one range of the caller and of the callee
+    /// index, however many calls the number has.
+    pub async fn calls_of_number(
+        &self,
+        number: &str,
+        limit: i64,
+    ) -> Result<Vec<NumberCall>, StoreError> {
+        dispatch!(self, db => db.calls_of_number(number, limit))
+    }
+
+    /// The complete calls of `number` (as caller or callee) that started at
+    /// or after `since_ms`, counted, and when a call of it was last answered
+    /// by a person (see [`NumberSummary`]).
+    pub async fn number_summary(
+        &self,
+        number: &str,
+        since_ms: i64,
+    ) -> Result<NumberSummary, StoreError> {
+        dispatch!(self, db => db.number_summary(number, since_ms))
     }
 }
 
@@ -317,6 +403,113 @@ where
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("counting CDRs"))
+    }
+
+    pub(crate) async fn calls_of_number(
+        &self,
+        number: &str,
+        limit: i64,
+    ) -> Result<Vec<NumberCall>, StoreError> {
+        const CONTEXT: &str = "listing the calls of a number";
+        // One branch per index (caller, start_at) and (callee, start_at),
+        // each its newest `limit` rows, so neither backend reads all of the
+        // number's rows to sort them; a call from the number to itself is
+        // in the first branch only. The queue and agent come from the
+        // call's queue events (index on call_id).
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            c_columns!(),
+            ", (SELECT q.queue FROM queue_events q WHERE q.call_id = c.call_id \
+             ORDER BY q.at, q.id LIMIT 1) AS queue, \
+             (SELECT q.agent FROM queue_events q WHERE q.call_id = c.call_id \
+             AND q.kind = 'answered' ORDER BY q.at DESC, q.id DESC LIMIT 1) AS agent \
+             FROM (SELECT * FROM (SELECT ",
+            columns!(),
+            " FROM cdrs WHERE caller = $1 AND in_progress = FALSE \
+             ORDER BY start_at DESC, id DESC LIMIT $2) AS mine \
+             UNION ALL SELECT * FROM (SELECT ",
+            columns!(),
+            " FROM cdrs WHERE callee = $1 AND caller <> $1 AND in_progress = FALSE \
+             ORDER BY start_at DESC, id DESC LIMIT $2) AS theirs) AS c \
+             ORDER BY c.start_at DESC, c.id DESC LIMIT $2"
+        ))
+        .bind(number)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        rows.iter()
+            .map(|row| {
+                Ok(NumberCall {
+                    cdr: Self::cdr_from_row(row)?,
+                    queue: row.try_get("queue")?,
+                    agent: row.try_get("agent")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err(CONTEXT))
+    }
+
+    pub(crate) async fn number_summary(
+        &self,
+        number: &str,
+        since_ms: i64,
+    ) -> Result<NumberSummary, StoreError> {
+        const CONTEXT: &str = "summing up the calls of a number";
+        // Two disjoint branches again (see calls_of_number), each one range
+        // of its index. SUM of BIGINT is NUMERIC on PostgreSQL: cast back.
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS calls, \
+             CAST(COALESCE(SUM(CASE WHEN x.caller = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             AS inbound, \
+             CAST(COALESCE(SUM(CASE WHEN x.caller = $1 THEN 0 ELSE 1 END), 0) AS BIGINT) \
+             AS outbound, \
+             CAST(COALESCE(SUM(x.talk_secs), 0) AS BIGINT) AS talk, \
+             CAST(COALESCE(SUM(x.ring_secs), 0) AS BIGINT) AS ring \
+             FROM (SELECT caller, talk_secs, ring_secs FROM cdrs \
+             WHERE caller = $1 AND start_at >= $2 AND in_progress = FALSE \
+             UNION ALL SELECT caller, talk_secs, ring_secs FROM cdrs \
+             WHERE callee = $1 AND caller <> $1 AND start_at >= $2 AND in_progress = FALSE) \
+             AS x",
+        )
+        .bind(number)
+        .bind(Ts(since_ms))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        // The newest answered call of each branch, walking the index back
+        // from the newest: a person answered it (see person_answered!).
+        let last = sqlx::query(concat!(
+            "SELECT a FROM (SELECT c.answer_at AS a FROM cdrs c \
+             WHERE c.caller = $1 AND c.in_progress = FALSE AND ",
+            person_answered!(),
+            " ORDER BY c.start_at DESC, c.id DESC LIMIT 1) AS mine \
+             UNION ALL SELECT a FROM (SELECT c.answer_at AS a FROM cdrs c \
+             WHERE c.callee = $1 AND c.caller <> $1 AND c.in_progress = FALSE AND ",
+            person_answered!(),
+            " ORDER BY c.start_at DESC, c.id DESC LIMIT 1) AS theirs"
+        ))
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        let last_answered_at = last
+            .iter()
+            .map(|r| r.try_get::<Option<Ts>, _>("a").map(|t| t.map(|t| t.0)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err(CONTEXT))?
+            .into_iter()
+            .flatten()
+            .max();
+        let get = |name: &str| row.try_get::<i64, _>(name).map_err(db_err(CONTEXT));
+        Ok(NumberSummary {
+            calls: get("calls")?,
+            inbound: get("inbound")?,
+            outbound: get("outbound")?,
+            talk_secs: get("talk")?,
+            ring_secs: get("ring")?,
+            last_answered_at,
+        })
     }
 
     /// Decodes a full `cdrs` row.

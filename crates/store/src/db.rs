@@ -412,6 +412,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "gateway_srtp",
         include_str!("../migrations/sqlite/0016_gateway_srtp.sql"),
     ),
+    (
+        17,
+        "desk_lookups",
+        include_str!("../migrations/sqlite/0017_desk_lookups.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -491,6 +496,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "gateway_srtp",
         include_str!("../migrations/postgres/0016_gateway_srtp.sql"),
+    ),
+    (
+        17,
+        "desk_lookups",
+        include_str!("../migrations/postgres/0017_desk_lookups.sql"),
     ),
 ];
 

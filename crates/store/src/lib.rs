@@ -2,7 +2,9 @@
 //! persisted registrar bindings, call-center settings (queues, agents, tiers, IVR
 //! menus, routing rules) and call-center records (queue events, voicemails,
 //! surveys, missed calls), the web module's users, roles, departments,
-//! sessions and API tokens, behind one [`Store`] handle.
+//! sessions and API tokens, behind one [`Store`] handle. The agent desk's
+//! reads of those records (a number's calls, an agent's figures of the day)
+//! are here too.
 //!
 //! Call-center settings are JSON documents whose shape the engine owns: the
 //! store takes and returns them as `String`s holding JSON and keeps them
@@ -28,6 +30,7 @@ mod db;
 mod departments;
 mod error;
 mod extensions;
+mod figures;
 mod gateways;
 mod media_files;
 mod range;
@@ -52,7 +55,7 @@ pub use audit::{AuditCount, AuditEntry, AuditPage, AuditQuery};
 pub use callcenter::{
     AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
 };
-pub use cdr::Cdr;
+pub use cdr::{Cdr, NumberCall, NumberSummary};
 pub use db::{
     backend_of, redact_url, BackendKind, StoreOptions, DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT,
 };
@@ -62,6 +65,7 @@ pub use extensions::{
     AddReport, Extension, AUTH_ALGORITHM_CHOICES, AUTO_ANSWER_MODES, EXTENSIONS_VERSION,
     EXTENSION_KINDS,
 };
+pub use figures::AgentFigures;
 pub use gateways::GATEWAYS_VERSION;
 pub use media_files::MediaFile;
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};

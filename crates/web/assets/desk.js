@@ -3,7 +3,9 @@
 // state, the offer ringing them, the call they are on, the floor's
 // counters. Nothing is polled. A dropped channel is reopened with a
 // growing delay, and its first message (a snapshot) replaces what the page
-// showed, so a page that was offline shows the true state again.
+// showed, so a page that was offline shows the true state again. The
+// screen pop and the figures of the day are read from the server when
+// those messages say so.
 (function () {
   "use strict";
   var root = document.getElementById("desk");
@@ -119,6 +121,140 @@
     }
   }
 
+  // ---- Screen pop (manual 4.3) and my figures today ----
+  // The pop shows the caller's history (/desk/pop) when an offer arrives
+  // and again when the call is answered; "reopen" shows it again for the
+  // current or last number. The figures (/desk/today) are read when the
+  // channel connects and when the server says records about this agent
+  // were written (a "figures" message): never on a timer.
+  var popNumber = "";
+  var poppedCall = null;
+  var popSeq = 0;
+  var todayBusy = false;
+  var todayAgain = false;
+
+  function hms(secs) {
+    var s = Math.max(0, Math.round(secs || 0));
+    return Math.floor(s / 3600) + ":" + pad(Math.floor(s % 3600 / 60)) + ":" + pad(s % 60);
+  }
+
+  function getJson(url) {
+    return fetch(url, {
+      credentials: "same-origin",
+      headers: { accept: "application/json" }
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (!r.ok) {
+          throw new Error(j.error || ("HTTP " + r.status));
+        }
+        return j;
+      });
+    });
+  }
+
+  function cell(tr, text) {
+    var td = document.createElement("td");
+    td.textContent = text === undefined || text === null ? "" : String(text);
+    tr.appendChild(td);
+    return td;
+  }
+
+  function showPop(p) {
+    var s = p.summary || {};
+    $("pop-number").textContent = p.number;
+    $("desk-pop").setAttribute("data-number", p.number);
+    $("pop-calls").textContent = s.calls;
+    $("pop-inbound").textContent = s.inbound;
+    $("pop-outbound").textContent = s.outbound;
+    $("pop-talk").textContent = hms(s.talk_secs);
+    $("pop-avg-talk").textContent = hms(s.avg_talk_secs);
+    $("pop-ring").textContent = hms(s.ring_secs);
+    $("pop-last-answered").textContent = s.last_answered || t("pop_never");
+    var body = $("pop-rows");
+    body.textContent = "";
+    (p.calls || []).forEach(function (c) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-test", "pop-row");
+      tr.setAttribute("data-id", c.id);
+      cell(tr, c.start);
+      cell(tr, t("dir_" + c.direction, c.direction));
+      cell(tr, c.other);
+      cell(tr, c.handled_by + (c.queue ? " (" + c.queue + ")" : ""));
+      cell(tr, hms(c.talk_secs));
+      cell(tr, c.hangup_cause);
+      cell(tr, c.recorded ? t("yes") : t("no"));
+      body.appendChild(tr);
+    });
+    if (!p.calls || !p.calls.length) {
+      var tr = document.createElement("tr");
+      var td = cell(tr, t("pop_none"));
+      td.colSpan = 7;
+      td.className = "muted";
+      td.id = "pop-empty";
+      td.setAttribute("data-test", "pop-empty");
+      body.appendChild(tr);
+    }
+    $("pop-more").href = p.more;
+    $("desk-pop").setAttribute("data-loaded", p.number);
+  }
+
+  // Only what /desk/pop looks up: a caller without a number (anonymous,
+  // a SIP name) has no history to show.
+  function openPop(number) {
+    if (!/^[0-9+*#]{1,32}$/.test(number || "")) {
+      return;
+    }
+    popNumber = number;
+    var seq = ++popSeq;
+    error("pop-error", "");
+    $("pop-number").textContent = number;
+    $("desk-pop").setAttribute("data-loaded", "");
+    show("desk-pop", true);
+    getJson("/desk/pop?number=" + encodeURIComponent(number)).then(function (p) {
+      if (seq === popSeq) {
+        showPop(p);
+      }
+    }).catch(function (e) {
+      if (seq === popSeq) {
+        error("pop-error", e.message);
+      }
+    });
+  }
+
+  // The answered call's other party, once per call.
+  function popForCall(call) {
+    if (!call || !call.answered || call.id === poppedCall) {
+      return;
+    }
+    poppedCall = call.id;
+    var me = $("desk-ext").textContent;
+    openPop(call.caller === me ? (call.b_party || call.callee) : call.caller);
+  }
+
+  function loadToday() {
+    if (todayBusy) {
+      todayAgain = true;
+      return;
+    }
+    todayBusy = true;
+    getJson("/desk/today").then(function (f) {
+      $("today-answered").textContent = f.answered;
+      $("today-made").textContent = f.made;
+      $("today-talk").textContent = hms(f.talk_secs);
+      $("today-aht").textContent = hms(f.aht_secs);
+      $("today-missed").textContent = f.missed;
+      $("desk-today").setAttribute("data-answered", f.answered);
+    }).catch(function () {
+      // Not logged in (any more): the next snapshot says so.
+    }).then(function () {
+      todayBusy = false;
+      if (todayAgain) {
+        todayAgain = false;
+        loadToday();
+      }
+    });
+  }
+
   function counters(c) {
     if (!c) {
       return;
@@ -142,6 +278,16 @@
         show("desk-login", !m.login);
         show("desk-toolbar", !!m.login);
         announce(m.login);
+        show("desk-today", !!m.login);
+        if (m.login) {
+          loadToday();
+          if (m.offer && m.offer.caller !== popNumber) {
+            openPop(m.offer.caller);
+          }
+          popForCall(m.call);
+        } else {
+          show("desk-pop", false);
+        }
         break;
       case "agent":
         showAgent(m.agent);
@@ -151,6 +297,7 @@
         break;
       case "offer":
         showOffer(m);
+        openPop(m.caller);
         break;
       case "offer_end":
         showOffer(null);
@@ -160,12 +307,16 @@
         break;
       case "call":
         showCall(m.call);
+        popForCall(m.call);
         break;
       case "call_end":
         showCall(null);
         break;
       case "counters":
         counters(m.counters);
+        break;
+      case "figures":
+        loadToday();
         break;
       default:
         break;
@@ -230,12 +381,26 @@
     var value = btn.getAttribute("data-value");
     var req;
     error("desk-error", "");
+    if (action === "pop") {
+      if (popNumber) {
+        openPop(popNumber);
+      } else {
+        error("desk-error", t("no_call"));
+      }
+      return;
+    }
+    if (action === "pop-close") {
+      show("desk-pop", false);
+      return;
+    }
     if (action === "status") {
       req = post("/desk/status", { status: value, reason: $("break-reason").value });
     } else if (action === "logout") {
       req = post("/desk/logout", {}).then(function () {
         announce(null);
         show("desk-toolbar", false);
+        show("desk-today", false);
+        show("desk-pop", false);
         show("desk-login", true);
         reconnect();
       });

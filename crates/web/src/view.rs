@@ -24,6 +24,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("password.html", include_str!("../templates/password.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("desk.html", include_str!("../templates/desk.html")),
+    (
+        "desk_history.html",
+        include_str!("../templates/desk_history.html"),
+    ),
     ("users.html", include_str!("../templates/users.html")),
     (
         "user_form.html",

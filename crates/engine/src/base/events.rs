@@ -68,6 +68,15 @@ pub enum Event {
         /// The queue event.
         event: callcenter::acd::QueueEvent,
     },
+    /// Call records reached the database: a batch of CDRs (its complete
+    /// calls) or of queue events. Views computed from the records (the agent
+    /// desk's figures of the day) read them again on this, not on the call's
+    /// end, which comes before its records are written.
+    RecordsStored {
+        /// Whom they are about, each once: the callers and callees of the
+        /// calls, the agents of the queue events.
+        parties: Vec<String>,
+    },
     /// A DTMF key was pressed on a call.
     Dtmf {
         /// Engine call id.

@@ -8,6 +8,7 @@
 //! seen" time refreshed, and the next start ends them at that time
 //! ([`store::Store::close_in_progress_cdrs`], cause `SERVER_RESTART`).
 
+use crate::base::events::{Event, EventBus};
 use crate::base::metrics::Metrics;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
@@ -68,7 +69,9 @@ pub struct Backlog {
 }
 
 /// Run until `stop` fires (or every sender is gone), then write what is queued.
-/// `heartbeat` is how often the rows of calls in progress are touched.
+/// `heartbeat` is how often the rows of calls in progress are touched. Each
+/// batch written is announced on `events` ([`Event::RecordsStored`], with the
+/// parties of its complete calls).
 ///
 /// While the database is away (a server restart, a lost connection) calls go
 /// on: their rows wait in memory, up to `backlog.max_in_memory`, then in the
@@ -78,6 +81,7 @@ pub async fn run(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Cdr>,
     metrics: Arc<Metrics>,
+    events: EventBus,
     heartbeat: Duration,
     backlog: Backlog,
     mut stop: tokio::sync::oneshot::Receiver<()>,
@@ -85,6 +89,7 @@ pub async fn run(
     let mut w = Writer {
         store,
         metrics,
+        events,
         backlog,
         batch: Batch::default(),
         open: HashSet::new(),
@@ -161,6 +166,8 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 struct Writer {
     store: Store,
     metrics: Arc<Metrics>,
+    /// Where written batches are announced.
+    events: EventBus,
     backlog: Backlog,
     batch: Batch,
     /// The call_uids of the rows this process wrote in progress and has not
@@ -263,6 +270,7 @@ impl Writer {
                     }
                 }
                 committed(&self.metrics, &self.batch.rows);
+                announce(&self.events, &self.batch.rows);
                 self.batch.rows.clear();
                 self.batch.by_uid.clear();
                 self.recovered();
@@ -358,6 +366,21 @@ fn committed(metrics: &Metrics, rows: &[Cdr]) {
         metrics.cdr_write_latency.observe(Duration::from_millis(ms));
     }
     metrics.cdrs_written.fetch_add(ended, Relaxed);
+}
+
+/// Tells the event bus's subscribers whose complete calls were just written.
+fn announce(events: &EventBus, rows: &[Cdr]) {
+    events.publish(|| {
+        let mut parties: Vec<String> = rows
+            .iter()
+            .filter(|r| !r.in_progress)
+            .flat_map(|r| [r.caller.clone(), r.callee.clone()])
+            .filter(|p| !p.is_empty())
+            .collect();
+        parties.sort_unstable();
+        parties.dedup();
+        Event::RecordsStored { parties }
+    });
 }
 
 /// One attempt at writing `rows`, bounded by [`WRITE_TIMEOUT`] (a dropped
@@ -523,6 +546,31 @@ mod tests {
         // A missing journal reads as empty.
         let mut none = journal::Reader::open(&path).unwrap();
         assert!(none.next_chunk(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_written_batch_is_announced_with_the_parties_of_its_complete_calls() {
+        let bus = EventBus::new(8);
+        let mut rx = bus.subscribe();
+        let call = |caller: &str, callee: &str, in_progress: bool| Cdr {
+            caller: caller.into(),
+            callee: callee.into(),
+            ..row(None, in_progress)
+        };
+        announce(
+            &bus,
+            &[
+                call("1000", "1001", false),
+                call("5551234", "1002", true),
+                call("1001", "", false),
+                call("1001", "2000", false),
+            ],
+        );
+        let ev = rx.try_recv().expect("announced");
+        let Event::RecordsStored { parties } = &*ev else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(parties, &["1000", "1001", "2000"], "a call still up is not");
     }
 
     #[test]

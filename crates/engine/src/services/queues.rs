@@ -81,7 +81,7 @@ impl QueueService {
     pub fn start(events: EventBus, store: Option<store::Store>) -> QueueService {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(QueueStats::default());
-        let persist = store.map(crate::services::queues_store::start);
+        let persist = store.map(|s| crate::services::queues_store::start(s, events.clone()));
         tokio::spawn(run(rx, events, Arc::clone(&stats), persist));
         QueueService { tx, stats }
     }

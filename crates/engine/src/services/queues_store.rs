@@ -5,6 +5,7 @@
 //! linked to the CDR by the caller leg's SIP Call-ID.
 
 use crate::base::context::now_ms;
+use crate::base::events::{Event, EventBus};
 use callcenter::acd::{MemberEnd, QueueEvent};
 use store::Store;
 use tokio::sync::mpsc;
@@ -30,14 +31,16 @@ pub enum Persist {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// Starts the writer; the returned sender is the queue service's.
-pub fn start(store: Store) -> mpsc::UnboundedSender<Persist> {
+/// Starts the writer; the returned sender is the queue service's. Each
+/// batch of events written is announced on `events`
+/// ([`Event::RecordsStored`], with the agents of the batch).
+pub fn start(store: Store, events: EventBus) -> mpsc::UnboundedSender<Persist> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(store, rx));
+    tokio::spawn(run(store, events, rx));
     tx
 }
 
-async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) {
+async fn run(store: Store, bus: EventBus, mut rx: mpsc::UnboundedReceiver<Persist>) {
     let mut events = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -51,23 +54,32 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) {
                 }
                 Some(Persist::Event(e)) => events.push(e),
                 Some(Persist::Flush(done)) => {
-                    flush(&store, &mut events).await;
+                    flush(&store, &bus, &mut events).await;
                     let _ = done.send(());
                 }
                 None => break,
             },
-            _ = tick.tick(), if !events.is_empty() => flush(&store, &mut events).await,
+            _ = tick.tick(), if !events.is_empty() => flush(&store, &bus, &mut events).await,
         }
     }
-    flush(&store, &mut events).await;
+    flush(&store, &bus, &mut events).await;
 }
 
-async fn flush(store: &Store, events: &mut Vec<store::QueueEvent>) {
+async fn flush(store: &Store, bus: &EventBus, events: &mut Vec<store::QueueEvent>) {
     if events.is_empty() {
         return;
     }
     match store.insert_queue_events(events).await {
-        Ok(()) => events.clear(),
+        Ok(()) => {
+            bus.publish(|| {
+                let mut parties: Vec<String> =
+                    events.iter().filter_map(|e| e.agent.clone()).collect();
+                parties.sort_unstable();
+                parties.dedup();
+                Event::RecordsStored { parties }
+            });
+            events.clear();
+        }
         // Kept for the next flush; bounded so a dead database cannot eat memory.
         Err(e) => {
             tracing::warn!("{} queue events not saved yet: {e}", events.len());
@@ -159,6 +171,32 @@ mod tests {
     use super::*;
     use callcenter::acd::{CancelReason, MemberId, OfferOutcome};
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_written_batch_is_announced_with_its_agents() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let bus = EventBus::new(8);
+        let mut rx = bus.subscribe();
+        let tx = start(store.clone(), bus);
+        for agent in [Some("1002"), Some("1001"), None, Some("1001")] {
+            let e = store::QueueEvent {
+                agent: agent.map(str::to_string),
+                kind: "offered".into(),
+                ..Default::default()
+            };
+            tx.send(Persist::Event(e)).unwrap();
+        }
+        let (done, written) = tokio::sync::oneshot::channel();
+        tx.send(Persist::Flush(done)).unwrap();
+        written.await.unwrap();
+        let ev = rx.recv().await.unwrap();
+        let Event::RecordsStored { parties } = &*ev else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(parties, &["1001", "1002"]);
+        let stored = store.queue_events_between(None, 0, i64::MAX).await.unwrap();
+        assert_eq!(stored.len(), 4, "written before it was announced");
+    }
 
     fn call(member: u64) -> (String, String) {
         (format!("sip-{member}"), "1000".to_string())

@@ -196,6 +196,7 @@ async fn callcenter_migration_creates_tables_and_version_row() {
         indexes,
         vec![
             "missed_calls_extension_at",
+            "queue_events_agent_at",
             "queue_events_at",
             "queue_events_call_id",
             "queue_events_queue_at",

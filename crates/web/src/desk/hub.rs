@@ -2,7 +2,10 @@
 //! events go through the [`Board`] once, and what it returns is queued to
 //! the desks of the agents concerned. Each desk has a bounded queue; a desk
 //! that does not read is dropped (its page reconnects and gets a fresh
-//! snapshot) rather than holding memory or slowing the others.
+//! snapshot) rather than holding memory or slowing the others. When the
+//! engine has written records about an agent (a call of theirs ended and its
+//! CDR or queue events are stored), their desks are told to read their
+//! figures of the day again.
 
 use super::board::{Board, CallParties, Out};
 use dashmap::DashMap;
@@ -211,6 +214,20 @@ impl DeskHub {
         }
     }
 
+    /// Records about `parties` were written: their desks are told to read
+    /// their figures again (`{"type": "figures"}`), the page fetching
+    /// `/desk/today` then.
+    fn records_stored(&self, parties: &[String]) {
+        for p in parties {
+            if self.desks.contains_key(p) {
+                self.deliver(Out {
+                    to: Some(p.clone()),
+                    msg: serde_json::json!({"type": "figures"}),
+                });
+            }
+        }
+    }
+
     /// Tells every desk to reload its state (events were missed).
     fn resync_all(&self) {
         let exts: Vec<String> = self.desks.iter().map(|e| e.key().clone()).collect();
@@ -250,6 +267,10 @@ async fn run(
         let Some(hub) = hub.upgrade() else { return };
         match ev {
             Some(Ok(ev)) => {
+                if let engine::base::events::Event::RecordsStored { parties } = &*ev {
+                    hub.records_stored(parties);
+                    continue;
+                }
                 let outs = lock(&hub.board).apply(&ev, Instant::now(), |id| parties(&engine, id));
                 for out in outs {
                     hub.deliver(out);

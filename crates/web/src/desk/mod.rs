@@ -7,9 +7,12 @@
 //! page shows the agent's state, the offer ringing them and the call they
 //! are on, pushed over `/desk/ws` ([`hub`]); every button is a POST here
 //! that acts on the agent's own state and calls only, never another's.
+//! On an offer and on answer the page pops the caller's history up
+//! ([`pop`]), and it shows the agent's figures of the day.
 
 pub mod board;
 pub mod hub;
+pub mod pop;
 mod ws;
 
 use axum::extract::{Path, State};
@@ -63,7 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/logout", post(logout))
         .route("/desk/status", post(status))
         .route("/desk/call/{action}", post(call_action))
-        .route("/desk/dial", post(dial));
+        .route("/desk/dial", post(dial))
+        .route("/desk/pop", get(pop::pop))
+        .route("/desk/history", get(pop::history))
+        .route("/desk/today", get(pop::today));
     crate::auth::require_agent(routes)
 }
 
@@ -111,6 +117,13 @@ const SCRIPT_WORDS: &[(&str, &str)] = &[
     ("phone_ready", "desk.phone_ready"),
     ("phone_failed", "desk.phone_failed"),
     ("phone_connecting", "desk.phone_connecting"),
+    ("pop_never", "desk.pop_never"),
+    ("pop_none", "desk.pop_none"),
+    ("yes", "desk.yes"),
+    ("no", "desk.no"),
+    ("dir_inbound", "desk.dir_inbound"),
+    ("dir_outbound", "desk.dir_outbound"),
+    ("dir_internal", "desk.dir_internal"),
 ];
 
 /// `GET /desk`: the page (its script does the rest).
