@@ -267,79 +267,6 @@ async fn a_browser_phone_answers_a_queue_call_with_audio_both_ways(browser: Brow
                 .expect("timeout");
             let offer = sdp(media.local_addr().expect("addr").port(), "sendrecv");
             let mut caller = Ua::new("1000", PW, t.server.sip_addr()).await;
-browser_tests!(the_screen_pop_shows_the_callers_history_and_my_figures_count_each_call);
-/// Screen pop and "my figures today": a direct call from 1000 to the
-/// agent's desk phone pops 1000 up on answer (no earlier calls yet) and,
-/// once it ended and its record is written, the agent's figures count it
-/// (pushed, never polled). Then 1000 calls the queue: the offer pops 1000
-/// up with that earlier call in its history; the pop closes and reopens
-/// from the toolbar; the queue call counts in the figures too.
-async fn the_screen_pop_shows_the_callers_history_and_my_figures_count_each_call(
-    browser: BrowserKind,
-) {
-    let server = Arc::new(
-        Server::builder(&server_name(browser, "desk_pop"))
-            .extensions("1000-1001", PW)
-            .config(QUEUE)
-            .start(),
-    );
-    run_on(
-        browser,
-        server,
-        "desk_pop",
-        BrowserOptions::default(),
-        |t| async move {
-            let b = &t.browser;
-            flows::admin_first_sign_in(b).await;
-            let mut phone = Ua::new("1001", PW, t.server.sip_addr()).await;
-            assert_eq!(phone.register(3600).await.status, Some(200));
-            b.goto("/desk").await;
-            b.fill("desk-extension", "1001").await;
-            b.fill("desk-password", PW).await;
-            b.click("desk-login-btn").await;
-            b.wait_text("#agent-status", "Not ready").await;
-            b.wait_visible("#desk-today").await;
-            b.wait_text("#today-answered", "0").await;
-            b.wait_text("#today-missed", "0").await;
-            b.mark_same_page().await;
-
-            // 1000 calls the agent's extension; answered, the pop shows
-            // 1000, who never called before.
-            let caller = Ua::new("1000", PW, t.server.sip_addr()).await;
-            let caller_rtp = Rtp::bind(t.server.ports.media_port(0)).await;
-            let phone_rtp = Rtp::bind(t.server.ports.media_port(1)).await;
-            let offer = sdp(caller_rtp.port, "sendrecv");
-            let calling = tokio::spawn(async move {
-                let mut caller = caller;
-                let (resp, dialog) = caller.invite("1001", &offer).await;
-                (caller, resp, dialog)
-            });
-            let inc = phone.wait_invite(STEP).await.expect("the desk phone rings");
-            let dialog = phone.answer(&inc, &sdp(phone_rtp.port, "sendrecv")).await;
-            b.wait_visible("#desk-pop").await;
-            b.wait_text("#pop-number", "1000").await;
-            b.wait_visible("#pop-empty").await;
-            b.wait_text("#pop-calls", "0").await;
-            let (mut caller, resp, caller_dialog) = calling.await.expect("the caller's task");
-            assert_eq!(resp.status, Some(200), "{}", resp.raw);
-            let mut caller_dialog = caller_dialog.expect("the caller's dialog");
-            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-            assert_eq!(caller.bye(&mut caller_dialog).await.status, Some(200));
-            phone.expect_request("BYE", &dialog.call_id, "").await;
-            b.wait_hidden("#desk-call").await;
-            // Its record written, the server says so and the page reads
-            // the figures again: one call answered.
-            b.wait_text("#today-answered", "1").await;
-            assert_eq!(b.text("#today-missed").await, "0");
-            assert!(b.same_page().await, "the page was reloaded or left");
-
-            // Ready; 1000 calls the queue: the offer pops 1000 up with the
-            // earlier call (to 1001) in its history.
-            b.click("btn-pop-close").await;
-            b.wait_hidden("#desk-pop").await;
-            b.click("btn-ready").await;
-            b.wait_text("#agent-status", "Ready").await;
-            let offer = sdp(caller_rtp.port, "sendrecv");
             let calling = tokio::spawn(async move {
                 let (resp, dialog) = caller.invite("9400", &offer).await;
                 (caller, resp, dialog)
@@ -429,6 +356,116 @@ async fn the_screen_pop_shows_the_callers_history_and_my_figures_count_each_call
             let (r5, r1k) = (power(&right, rate, 500.0), power(&right, rate, 1000.0));
             assert!(l5 > 100.0 * l1k, "left (caller): 500 Hz {l5:.1}, 1 kHz {l1k:.1}");
             assert!(r1k > 100.0 * r5, "right (browser): 500 Hz {r5:.1}, 1 kHz {r1k:.1}");
+        },
+    )
+    .await
+}
+
+/// A 10 s mono 48 kHz WAV of a sine at `hz` (Chromium loops it).
+fn write_tone(path: &std::path::Path, hz: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the tone");
+    for n in 0..480_000u32 {
+        let v = (2.0 * std::f64::consts::PI * hz * f64::from(n) / 48_000.0).sin() * 12_000.0;
+        w.write_sample(v as i16).expect("write the tone");
+    }
+    w.finalize().expect("finish the tone");
+}
+
+/// The power of `hz` in `x` (Goertzel over the whole signal, normalised).
+fn power(x: &[i16], rate: f64, hz: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * hz / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &v in x {
+        let s0 = f64::from(v) + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - k * s1 * s2) / (x.len().max(1) as f64).powi(2)
+}
+
+browser_tests!(the_screen_pop_shows_the_callers_history_and_my_figures_count_each_call);
+/// Screen pop and "my figures today": a direct call from 1000 to the
+/// agent's desk phone pops 1000 up on answer (no earlier calls yet) and,
+/// once it ended and its record is written, the agent's figures count it
+/// (pushed, never polled). Then 1000 calls the queue: the offer pops 1000
+/// up with that earlier call in its history; the pop closes and reopens
+/// from the toolbar; the queue call counts in the figures too.
+async fn the_screen_pop_shows_the_callers_history_and_my_figures_count_each_call(
+    browser: BrowserKind,
+) {
+    let server = Arc::new(
+        Server::builder(&server_name(browser, "desk_pop"))
+            .extensions("1000-1001", PW)
+            .config(QUEUE)
+            .start(),
+    );
+    run_on(
+        browser,
+        server,
+        "desk_pop",
+        BrowserOptions::default(),
+        |t| async move {
+            let b = &t.browser;
+            flows::admin_first_sign_in(b).await;
+            let mut phone = Ua::new("1001", PW, t.server.sip_addr()).await;
+            assert_eq!(phone.register(3600).await.status, Some(200));
+            b.goto("/desk").await;
+            b.fill("desk-extension", "1001").await;
+            b.fill("desk-password", PW).await;
+            b.click("desk-login-btn").await;
+            b.wait_text("#agent-status", "Not ready").await;
+            b.wait_visible("#desk-today").await;
+            b.wait_text("#today-answered", "0").await;
+            b.wait_text("#today-missed", "0").await;
+            b.mark_same_page().await;
+
+            // 1000 calls the agent's extension; answered, the pop shows
+            // 1000, who never called before.
+            let caller = Ua::new("1000", PW, t.server.sip_addr()).await;
+            let caller_rtp = Rtp::bind(t.server.ports.media_port(0)).await;
+            let phone_rtp = Rtp::bind(t.server.ports.media_port(1)).await;
+            let offer = sdp(caller_rtp.port, "sendrecv");
+            let calling = tokio::spawn(async move {
+                let mut caller = caller;
+                let (resp, dialog) = caller.invite("1001", &offer).await;
+                (caller, resp, dialog)
+            });
+            let inc = phone.wait_invite(STEP).await.expect("the desk phone rings");
+            let dialog = phone.answer(&inc, &sdp(phone_rtp.port, "sendrecv")).await;
+            b.wait_visible("#desk-pop").await;
+            b.wait_text("#pop-number", "1000").await;
+            b.wait_visible("#pop-empty").await;
+            b.wait_text("#pop-calls", "0").await;
+            let (mut caller, resp, caller_dialog) = calling.await.expect("the caller's task");
+            assert_eq!(resp.status, Some(200), "{}", resp.raw);
+            let mut caller_dialog = caller_dialog.expect("the caller's dialog");
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            assert_eq!(caller.bye(&mut caller_dialog).await.status, Some(200));
+            phone.expect_request("BYE", &dialog.call_id, "").await;
+            b.wait_hidden("#desk-call").await;
+            // Its record written, the server says so and the page reads
+            // the figures again: one call answered.
+            b.wait_text("#today-answered", "1").await;
+            assert_eq!(b.text("#today-missed").await, "0");
+            assert!(b.same_page().await, "the page was reloaded or left");
+
+            // Ready; 1000 calls the queue: the offer pops 1000 up with the
+            // earlier call (to 1001) in its history.
+            b.click("btn-pop-close").await;
+            b.wait_hidden("#desk-pop").await;
+            b.click("btn-ready").await;
+            b.wait_text("#agent-status", "Ready").await;
+            let offer = sdp(caller_rtp.port, "sendrecv");
+            let calling = tokio::spawn(async move {
+                let (resp, dialog) = caller.invite("9400", &offer).await;
+                (caller, resp, dialog)
+            });
             let inc = phone.wait_invite(STEP).await.expect("the desk phone rings");
             b.wait_visible("#desk-offer").await;
             b.wait_visible("#desk-pop").await;
@@ -491,32 +528,4 @@ async fn the_screen_pop_shows_the_callers_history_and_my_figures_count_each_call
         },
     )
     .await
-}
-
-/// A 10 s mono 48 kHz WAV of a sine at `hz` (Chromium loops it).
-fn write_tone(path: &std::path::Path, hz: f64) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create the tone");
-    for n in 0..480_000u32 {
-        let v = (2.0 * std::f64::consts::PI * hz * f64::from(n) / 48_000.0).sin() * 12_000.0;
-        w.write_sample(v as i16).expect("write the tone");
-    }
-    w.finalize().expect("finish the tone");
-}
-
-/// The power of `hz` in `x` (Goertzel over the whole signal, normalised).
-fn power(x: &[i16], rate: f64, hz: f64) -> f64 {
-    let k = 2.0 * (2.0 * std::f64::consts::PI * hz / rate).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s0 = f64::from(v) + k * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    (s1 * s1 + s2 * s2 - k * s1 * s2) / (x.len().max(1) as f64).powi(2)
 }
