@@ -258,12 +258,25 @@ async fn call_browser(
     peer: &mut Peer,
     tamper: impl Fn(String) -> String,
 ) -> (Ua, ua::Dialog, StdUdp, SocketAddr, Msg) {
+    call_browser_at(server, "1000", b, peer, tamper).await
+}
+
+/// [`call_browser`] dialling `number` (the browser's extension, or a queue
+/// it is the agent of).
+async fn call_browser_at(
+    server: &Server,
+    number: &str,
+    b: &mut WsPhone<TcpStream>,
+    peer: &mut Peer,
+    tamper: impl Fn(String) -> String,
+) -> (Ua, ua::Dialog, StdUdp, SocketAddr, Msg) {
+    let number = number.to_string();
     let media = StdUdp::bind(("127.0.0.1", server.ports.media_port(0))).expect("caller media");
     let offer = ua::sdp(media.local_addr().expect("addr").port(), "sendrecv");
     let mut caller = Ua::new("1002", "secret", server.sip_addr()).await;
     assert_eq!(caller.register(300).await.status, Some(200));
     let call = tokio::spawn(async move {
-        let (resp, dialog) = caller.invite("1000", &offer).await;
+        let (resp, dialog) = caller.invite(&number, &offer).await;
         (caller, resp, dialog)
     });
     let invite = b.recv_request("INVITE").await;
@@ -529,4 +542,84 @@ async fn a_browser_calls_out_with_audio_and_an_offer_without_our_codecs_gets_488
         peer.received.len()
     );
     assert!(to_phone >= 50, "the browser reached the phone: {to_phone}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_moves_from_a_browser_to_a_phone_and_on_to_another_browser() {
+    // Queue "support" on 9400 with agent 1000 (the browser): a queue call
+    // is one the engine answered, so it can be transferred from the API
+    // (as the desk's Transfer button does).
+    let queue = "[apps]\nqueues = { \"9400\" = \"support\" }\n\n\
+        [[callcenter.queues]]\nname = \"support\"\nstrategy = \"longest-idle-agent\"\n\n\
+        [[callcenter.agents]]\nid = \"1000\"\ncontact = \"1000\"\n\n\
+        [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1000\"\n";
+    let (server, _) = ws_server("webrtc_transfer", queue).await;
+    let mut b = browser(&server).await;
+    let (code, body) = server
+        .http_post("/api/agents/1000/status?status=available")
+        .expect("agent status");
+    assert_eq!(code, 200, "{body}");
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    let (_caller, _dialog, media, to, _invite) =
+        call_browser_at(&server, "9400", &mut b, &mut peer, |a| a).await;
+    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).expect("JSON");
+    let id = calls
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|c| c["id"].as_u64())
+        .unwrap_or_else(|| panic!("the call in {calls}"));
+
+    // Transferred to phone 1003 (plain RTP): the browser is hung up, and
+    // the caller talks to the phone.
+    let mut phone = Ua::new("1003", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(300).await.status, Some(200));
+    let phone_media = StdUdp::bind(("127.0.0.1", server.ports.media_port(2))).expect("phone media");
+    let phone_port = phone_media.local_addr().expect("addr").port();
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/transfer?to=1003"))
+        .expect("transfer");
+    assert_eq!(status, 200, "{body}");
+    let bye = b.recv_request("BYE").await;
+    b.respond(&bye, "200 OK", "1000", "").await;
+    let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+    assert!(
+        !inc.invite.body.contains("SAVPF") && !inc.invite.body.contains("ice-ufrag"),
+        "a plain offer to a plain phone: {}",
+        inc.invite.body
+    );
+    let phone_to = ua::sdp_media(&inc.invite.body).expect("our address");
+    let _d = phone.answer(&inc, &ua::sdp(phone_port, "sendrecv")).await;
+    let caller_media = media.try_clone().expect("clone");
+    let (to_caller, to_phone) = tokio::join!(
+        plain_talk(caller_media, to, Duration::from_secs(2)),
+        plain_talk(phone_media, phone_to, Duration::from_secs(2))
+    );
+    assert!(
+        to_caller >= 40 && to_phone >= 40,
+        "caller {to_caller}, phone {to_phone}"
+    );
+
+    // On to the browser at 1001: it gets a WebRTC offer and the audio.
+    let mut b2 = connect_ws(&server, Some("sip")).await.expect("upgraded");
+    let ok = b2.register_until_ok("1001", "secret").await;
+    assert_eq!(ok.status, Some(200), "{}", ok.raw);
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/transfer?to=1001"))
+        .expect("transfer");
+    assert_eq!(status, 200, "{body}");
+    let invite = b2.recv_request("INVITE").await;
+    assert!(invite.body.contains("a=ice-lite"), "{}", invite.body);
+    let mut peer2 = Peer::new(server.ports.media_port(3)).await;
+    let answer = peer2.answer(&invite.body);
+    b2.respond(&invite, "200 OK", "1001", &answer).await;
+    let talking = tokio::spawn(plain_talk(media, to, Duration::from_secs(3)));
+    peer2.run_for(Duration::from_secs(3), true).await;
+    let to_caller = talking.await.expect("caller");
+    assert!(peer2.connected, "the second browser connected");
+    assert!(
+        peer2.received.len() >= 50,
+        "caller to browser 1001: {}",
+        peer2.received.len()
+    );
+    assert!(to_caller >= 50, "browser 1001 to the caller: {to_caller}");
 }

@@ -197,7 +197,8 @@ impl Call {
         let mut req = self
             .dialog_mut(side)
             .request(Method::Invite, &via, &contact);
-        req.set_body(sdp.to_string().into_bytes(), super::SDP);
+        // Through `secured`: a browser's leg gets it as WebRTC.
+        req.set_body(self.secured(sdp, side), super::SDP);
         let peer = self.dialog(side).peer;
         let token = self.token(Pending::Reinvite(side));
         self.ep(side).send_request(req, peer, self.sink(token));
@@ -251,6 +252,12 @@ impl Call {
         self.formats.swap(0, 1);
         self.told_hold.swap(0, 1);
         self.media.swap_legs();
+        // The session swapped its legs with their WebRTC transports and
+        // SRTP keys: so does what we say in SDP.
+        self.swap_webrtc();
+        let mut srtp = self.srtp.get();
+        srtp.swap(0, 1);
+        self.srtp.set(srtp);
         self.a_call_id = self.a_dialog.call_id.clone();
         self.ctx.dialogs.set_side(&self.a_call_id, Side::A);
         self.ctx

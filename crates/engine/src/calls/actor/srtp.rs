@@ -151,5 +151,7 @@ impl Call {
     /// gets a new key.
     pub(super) fn reset_b_srtp(&self) {
         self.set_leg_srtp(Side::B, None);
+        // Likewise a browser's WebRTC leg: the next leg B has its own.
+        self.forget_webrtc(Side::B);
     }
 }

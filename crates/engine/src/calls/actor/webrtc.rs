@@ -136,6 +136,32 @@ impl Call {
         }
     }
 
+    /// Forgets `side`'s WebRTC leg (a new party comes on that side): the
+    /// media session goes back to plain RTP there until the new party's
+    /// description says otherwise.
+    pub(super) fn forget_webrtc(&self, side: Side) {
+        let i = side as usize;
+        if self.webrtc.borrow_mut()[i].take().is_none() {
+            return;
+        }
+        let mut attached = self.webrtc_attached.get();
+        if attached[i].take().is_some() {
+            if let Some(s) = self.media.session() {
+                s.set_webrtc(side, None);
+            }
+        }
+        self.webrtc_attached.set(attached);
+    }
+
+    /// Swaps the WebRTC legs of A and B (with the session's legs, see
+    /// `swap_sides`).
+    pub(super) fn swap_webrtc(&self) {
+        self.webrtc.borrow_mut().swap(0, 1);
+        let mut attached = self.webrtc_attached.get();
+        attached.swap(0, 1);
+        self.webrtc_attached.set(attached);
+    }
+
     /// Gives the media session the legs that are browsers' (once each).
     pub(super) fn attach_webrtc(&self) {
         let Some(session) = self.media.session() else {
