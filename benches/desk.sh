@@ -14,9 +14,12 @@
 # sends CHANGES status changes (Ready / Not ready, POST /desk/status with the
 # desk's cookie and CSRF token) evenly over SECONDS, round robin over the desks,
 # and times each from the request written to the agent's new status read on
-# that agent's socket.
+# that agent's socket. Then 20 changes of the floor's counters (BENCH_DESK_FLOOR):
+# a toolbar logs out, then in again, each timed to the new agents-online count
+# read on every desk (the hub pushes the counters on a 250 ms tick).
 #
 # Prints: push latency p50/p90/p99/p99.9/max and mean, the HTTP response time,
+# the floor counters' latency to every desk,
 # messages read, missing messages, the server's switchboard_desk_* counters
 # (dropped_slow_total: desks dropped for not reading), server CPU over the
 # drive and RSS with the desks open (/proc/PID), and a last key=value line.
@@ -32,7 +35,8 @@
 # its debug build), else `cargo bench --bench desk_push` runs it.
 # BENCH_DESK_CONCURRENCY (4): desks signing in at once (each sign-in costs the
 # server three Argon2 hashes of 19 MiB). BENCH_DESK_TIMEOUT_MS (5000): how long a
-# change waits for its message before it counts as missing.
+# change waits for its message before it counts as missing. BENCH_DESK_FLOOR (20):
+# changes of the floor's counters after the drive (0: none).
 
 source "$(dirname "$0")/common.sh"
 
@@ -80,7 +84,8 @@ RSS_IDLE="$(rss_kib "$SERVER_PID")"
 
 ARGS=(--http "127.0.0.1:$HTTP_PORT" --token "$API_TOKEN" --desks "$DESKS" --first-ext "$FIRST"
       --sip-password bench --changes "$CHANGES" --seconds "$SECS" --server-pid "$SERVER_PID"
-      --concurrency "${BENCH_DESK_CONCURRENCY:-4}" --timeout-ms "${BENCH_DESK_TIMEOUT_MS:-5000}")
+      --concurrency "${BENCH_DESK_CONCURRENCY:-4}" --timeout-ms "${BENCH_DESK_TIMEOUT_MS:-5000}"
+      --floor-changes "${BENCH_DESK_FLOOR:-20}")
 # Sign-in (four Argon2 hashes per desk), the drive, and margin.
 BOUND=$(( DESKS + SECS * 2 + 300 ))
 cd "$WORK"

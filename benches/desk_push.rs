@@ -4,7 +4,8 @@
 //! ```text
 //! cargo bench --bench desk_push -- --http 127.0.0.1:7088 --token TOKEN \
 //!     --desks 500 --first-ext 1000 --sip-password bench \
-//!     [--changes 5000] [--seconds 50] [--server-pid PID] [--concurrency 4] [--timeout-ms 5000]
+//!     [--changes 5000] [--seconds 50] [--server-pid PID] [--concurrency 4] [--timeout-ms 5000] \
+//!     [--floor-changes 20]
 //! ```
 //!
 //! The server must have extensions `first-ext ..` (SIP password
@@ -34,6 +35,12 @@
 //!    ready both count as online, so the floor's counters (pushed to every
 //!    desk) do not change in this run: only the agent's own desk hears of
 //!    it.
+//! 4. Then `--floor-changes` changes of the floor's counters, one at a
+//!    time: a desk's toolbar logs out (its agent Logged Out: one agent
+//!    online fewer), then in again, and so on; each timed from the request
+//!    written to the counters with the new count read on every desk (the
+//!    hub compares the counters every 250 ms and pushes them to all desks
+//!    when they changed, so these take up to 250 ms by design).
 //!
 //! Every socket is read all along (the server drops a desk that does not
 //! read: `switchboard_desk_dropped_slow_total`); each message is stamped
@@ -63,7 +70,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const USAGE: &str = "usage: desk_push --http HOST:PORT --token TOKEN --desks N --first-ext EXT \
---sip-password PW [--changes N] [--seconds S] [--server-pid PID] [--concurrency N] [--timeout-ms MS]";
+--sip-password PW [--changes N] [--seconds S] [--server-pid PID] [--concurrency N] [--timeout-ms MS] [--floor-changes N]";
 
 /// The web users' passwords: the one they are made with, the one they
 /// change it to at first sign-in (neither common nor like the username).
@@ -84,6 +91,7 @@ struct Args {
     server_pid: Option<u32>,
     concurrency: usize,
     timeout: Duration,
+    floor_changes: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -103,6 +111,7 @@ fn parse_args() -> Result<Args, String> {
         server_pid: None,
         concurrency: 4,
         timeout: Duration::from_millis(5000),
+        floor_changes: 20,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -121,6 +130,7 @@ fn parse_args() -> Result<Args, String> {
             "--seconds" => a.seconds = value.parse().map_err(|e| bad(&e))?,
             "--server-pid" => a.server_pid = Some(value.parse().map_err(|e| bad(&e))?),
             "--concurrency" => a.concurrency = value.parse().map_err(|e| bad(&e))?,
+            "--floor-changes" => a.floor_changes = value.parse().map_err(|e| bad(&e))?,
             "--timeout-ms" => {
                 a.timeout = Duration::from_millis(value.parse().map_err(|e| bad(&e))?)
             }
@@ -400,7 +410,10 @@ where
 struct Pushed {
     at: Instant,
     kind: String,
+    /// An `agent` message's status.
     status: Option<String>,
+    /// A `counters` message's agents online.
+    online: Option<u64>,
 }
 
 /// One open desk: its session, the messages its reader has stamped, and
@@ -488,7 +501,13 @@ async fn open_desk(
             }
             .fetch_add(1, Relaxed);
             let status = v["agent"]["status"].as_str().map(str::to_string);
-            let _ = tx.send(Pushed { at, kind, status });
+            let online = v["counters"]["online"].as_u64();
+            let _ = tx.send(Pushed {
+                at,
+                kind,
+                status,
+                online,
+            });
         }
         gone.store(true, Relaxed);
     });
@@ -561,6 +580,102 @@ async fn change(addr: SocketAddr, desk: Arc<Desk>, timeout: Duration) -> Outcome
     }
 }
 
+/// What the floor's counters phase measured.
+#[derive(Default)]
+struct Floor {
+    /// Request written -> counters read, one per desk per change.
+    per_desk: Vec<Duration>,
+    /// The same for the last desk to hear of each change.
+    last_desk: Vec<Duration>,
+    missing: Vec<String>,
+    http_failed: Vec<String>,
+}
+
+/// `n` changes of the agents online, one at a time: a desk's toolbar logs
+/// out (the agent is Logged Out), then in again (On Break), and so on.
+/// The hub compares the floor's counters every 250 ms and pushes them to
+/// every desk when they changed; each change is timed from the request
+/// written to the counters with the new count read on each desk.
+async fn floor_changes(a: &Args, desks: &[Arc<Desk>], n: usize) -> Floor {
+    let mut f = Floor::default();
+    let total = desks.len() as u64;
+    for j in 0..n {
+        let who = &desks[(j / 2) % desks.len()];
+        let logout = j % 2 == 0;
+        let want = if logout { total - 1 } else { total };
+        // Each change waits for the previous one's counters, which come on
+        // the hub's tick: starting at once would always land just after a
+        // tick (the worst case, ~250 ms). A random pause spreads the
+        // changes over the tick's phase, as the floor's own changes are.
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..250))).await;
+        let mut inboxes = Vec::with_capacity(desks.len());
+        for d in desks {
+            let mut inbox = d.inbox.lock().await;
+            while inbox.rx.try_recv().is_ok() {}
+            inboxes.push(inbox);
+        }
+        let s = &who.session;
+        let cookie = [
+            ("Cookie", s.cookie.as_str()),
+            ("X-CSRF-Token", s.csrf.as_str()),
+        ];
+        let t0 = Instant::now();
+        let r = if logout {
+            http(a.http, "POST", "/desk/logout", &cookie, None).await
+        } else {
+            let body = form(&[
+                ("extension", &s.ext),
+                ("password", &a.sip_password),
+                ("phone", "desk"),
+            ]);
+            http(a.http, "POST", "/desk/login", &cookie, Some((FORM, &body))).await
+        };
+        match r {
+            Ok(r) if r.status == 200 => {}
+            Ok(r) => {
+                f.http_failed
+                    .push(format!("floor change {j} by desk {}: {}", s.ext, r.brief()));
+                continue;
+            }
+            Err(e) => {
+                f.http_failed
+                    .push(format!("floor change {j} by desk {}: {e}", s.ext));
+                continue;
+            }
+        }
+        if !logout {
+            // Back On Break: its next status change is Ready.
+            inboxes[(j / 2) % desks.len()].ready_next = true;
+        }
+        // The readers stamp each message as it is read, so the desks can be
+        // looked at one after the other.
+        let deadline = tokio::time::Instant::from_std(t0 + a.timeout);
+        let mut last = Duration::ZERO;
+        for (i, inbox) in inboxes.iter_mut().enumerate() {
+            loop {
+                match tokio::time::timeout_at(deadline, inbox.rx.recv()).await {
+                    Ok(Some(m)) if m.kind == "counters" && m.online == Some(want) => {
+                        let d = m.at.saturating_duration_since(t0);
+                        f.per_desk.push(d);
+                        last = last.max(d);
+                        break;
+                    }
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => {
+                        f.missing.push(format!(
+                            "floor change {j}: desk {} got no counters with {want} online within {:?}",
+                            desks[i].session.ext, a.timeout
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        f.last_desk.push(last);
+    }
+    f
+}
+
 // --- figures -------------------------------------------------------------------
 
 /// The q quantile (0..1) of sorted `v`, in ms (nearest rank).
@@ -628,6 +743,7 @@ async fn run(a: Args) -> Result<bool, String> {
         .map(|i| (a.first_ext + i).to_string())
         .collect();
     let a = Arc::new(a);
+    let rss_idle = a.server_pid.and_then(rss_kib);
 
     let t = Instant::now();
     log(format!(
@@ -729,16 +845,27 @@ async fn run(a: Args) -> Result<bool, String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let msgs = received.messages.load(Relaxed) - msgs0;
     let m1 = desk_metrics(addr).await;
+
+    let floor = if a.floor_changes > 0 {
+        log(format!(
+            "{} changes of the agents online (a toolbar logs out, then in), each to every desk",
+            a.floor_changes
+        ));
+        floor_changes(&a, &desks, a.floor_changes).await
+    } else {
+        Floor::default()
+    };
+    let m2 = desk_metrics(addr).await;
     let closed = desks.iter().filter(|d| d.closed.load(Relaxed)).count();
 
     pushed.sort();
     http_times.sort();
     let metric = |m: &HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
-    let dropped_slow = metric(&m1, "switchboard_desk_dropped_slow_total");
-    let lagged = metric(&m1, "switchboard_desk_events_lagged_total");
+    let dropped_slow = metric(&m2, "switchboard_desk_dropped_slow_total");
+    let lagged = metric(&m2, "switchboard_desk_events_lagged_total");
     let server_msgs = metric(&m1, "switchboard_desk_messages_total")
         - metric(&m0, "switchboard_desk_messages_total");
-    let connections = metric(&m1, "switchboard_desk_connections");
+    let connections = metric(&m2, "switchboard_desk_connections");
     let (p50, p90, p99, p999) = (
         quantile_ms(&pushed, 0.50),
         quantile_ms(&pushed, 0.90),
@@ -781,34 +908,76 @@ async fn run(a: Args) -> Result<bool, String> {
         "desk: server: switchboard_desk_connections={connections:.0} dropped_slow_total={dropped_slow:.0} events_lagged_total={lagged:.0}"
     );
     let cores = server_cpu.map(|c| c / drive_s);
-    let per_desk = rss_connected
-        .zip(rss_signed_in)
-        .map(|(c, s)| (c as f64 - s as f64) / desks.len() as f64);
+    let per_desk = rss_end
+        .zip(rss_idle)
+        .map(|(e, i)| (e as f64 - i as f64) / desks.len() as f64);
+    let kib = |v: Option<u64>| v.map_or("n/a".into(), |v| v.to_string());
     println!(
-        "desk: server CPU {} s over the drive ({} cores, {} ms per change); RSS {} KiB before the sockets, {} KiB with them open ({} KiB per desk), {} KiB at the end; this process {} CPU-s over the drive",
+        "desk: server CPU {} s over the drive ({} cores, {} ms per change); this process {} CPU-s",
         fmt_opt(server_cpu, 2),
         fmt_opt(cores, 3),
         fmt_opt(server_cpu.map(|c| c * 1000.0 / a.changes as f64), 3),
-        rss_signed_in.map_or("n/a".into(), |v| v.to_string()),
-        rss_connected.map_or("n/a".into(), |v| v.to_string()),
-        fmt_opt(per_desk, 1),
-        rss_end.map_or("n/a".into(), |v| v.to_string()),
         fmt_opt(self_cpu, 2)
     );
-    for e in missing.iter().chain(http_failed.iter()).take(5) {
+    println!(
+        "desk: server RSS {} KiB idle, {} KiB after the sign-ins (Argon2's buffers), {} KiB with the desks open, {} KiB at the end of the drive: {} KiB per desk over idle (user, session, socket; an upper bound, as heap the Argon2 hashes freed may still be resident)",
+        kib(rss_idle),
+        kib(rss_signed_in),
+        kib(rss_connected),
+        kib(rss_end),
+        fmt_opt(per_desk, 1)
+    );
+    let mut floor_desk = floor.per_desk.clone();
+    let mut floor_last = floor.last_desk.clone();
+    floor_desk.sort();
+    floor_last.sort();
+    let (f50, f99, fmax, l99) = (
+        quantile_ms(&floor_desk, 0.50),
+        quantile_ms(&floor_desk, 0.99),
+        floor_desk
+            .last()
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
+        quantile_ms(&floor_last, 0.99),
+    );
+    if a.floor_changes > 0 {
+        println!(
+            "desk: floor counters (toolbar logout/login -> the new agents-online count read on every desk; the hub pushes counters on a 250 ms tick), {} changes x {} desks = {} messages: p50_ms={f50:.2} p99_ms={f99:.2} max_ms={fmax:.2}; last desk of each change: p50_ms={:.2} p99_ms={l99:.2}; missing {}, http failures {}",
+            floor.last_desk.len(),
+            desks.len(),
+            floor.per_desk.len(),
+            quantile_ms(&floor_last, 0.50),
+            floor.missing.len(),
+            floor.http_failed.len()
+        );
+    }
+    for e in missing
+        .iter()
+        .chain(http_failed.iter())
+        .chain(floor.missing.iter())
+        .chain(floor.http_failed.iter())
+        .take(5)
+    {
         println!("desk:   {e}");
     }
-    let ok = missing.is_empty() && http_failed.is_empty() && closed == 0 && dropped_slow == 0.0;
+    let ok = missing.is_empty()
+        && http_failed.is_empty()
+        && floor.missing.is_empty()
+        && floor.http_failed.is_empty()
+        && closed == 0
+        && dropped_slow == 0.0;
     println!(
-        "desks={} changes={} seconds={drive_s:.1} push_p50_ms={p50:.2} push_p90_ms={p90:.2} push_p99_ms={p99:.2} push_max_ms={max:.2} http_p99_ms={:.2} measured={} missing={} http_failed={} closed={closed} messages={msgs} dropped_slow={dropped_slow:.0} server_cpu_s={} rss_kib={} ok={}",
+        "desks={} changes={} seconds={drive_s:.1} push_p50_ms={p50:.2} push_p90_ms={p90:.2} push_p99_ms={p99:.2} push_max_ms={max:.2} http_p99_ms={:.2} measured={} missing={} http_failed={} floor_changes={} floor_p50_ms={f50:.2} floor_p99_ms={f99:.2} floor_missing={} closed={closed} messages={msgs} dropped_slow={dropped_slow:.0} server_cpu_s={} rss_kib={} rss_per_desk_kib={} ok={}",
         desks.len(),
         a.changes,
         quantile_ms(&http_times, 0.99),
         pushed.len(),
         missing.len(),
-        http_failed.len(),
+        http_failed.len() + floor.http_failed.len(),
+        floor.last_desk.len(),
+        floor.missing.len(),
         fmt_opt(server_cpu, 2),
-        rss_connected.map_or("n/a".into(), |v| v.to_string()),
+        kib(rss_end),
+        fmt_opt(per_desk, 1),
         if ok { "yes" } else { "no" }
     );
     Ok(ok)
