@@ -21,6 +21,8 @@ SECS="${2:-30}"
 SETUP_RATE="${BENCH_SETUP_RATE:-50}"
 FIRST=2000
 CALLERS=5000
+GEN_BIN="${WEBRTC_LOAD_BIN:-}"
+[[ -z "$GEN_BIN" || "$GEN_BIN" == /* ]] || GEN_BIN="$PWD/$GEN_BIN"
 
 build
 if [[ "${BENCH_NO_BUILD:-0}" != 1 && -z "${WEBRTC_LOAD_BIN:-}" ]]; then
@@ -69,8 +71,8 @@ GEN_ARGS=(--calls "$CALLS" --seconds "$SECS" --sip "127.0.0.1:$SIP_PORT"
     --http "127.0.0.1:$HTTP_PORT" --first "$FIRST" --callers "$CALLERS" --password bench
     --server-pid "$SERVER_PID" --setup-rate "$SETUP_RATE" --threads "${WEBRTC_LOAD_THREADS:-2}")
 set +e
-if [[ -n "${WEBRTC_LOAD_BIN:-}" ]]; then
-    timeout "$(( SECS * 2 + CALLS / SETUP_RATE + 300 ))" "$WEBRTC_LOAD_BIN" "${GEN_ARGS[@]}" \
+if [[ -n "$GEN_BIN" ]]; then
+    timeout "$(( SECS * 2 + CALLS / SETUP_RATE + 300 ))" "$GEN_BIN" "${GEN_ARGS[@]}" \
         >webrtc_load.out 2>webrtc_load.err
 else
     (cd "$ROOT" && timeout "$(( SECS * 2 + CALLS / SETUP_RATE + 300 ))" cargo bench --quiet \
