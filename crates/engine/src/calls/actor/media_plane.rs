@@ -234,6 +234,13 @@ impl Call {
                 a_format.codec,
                 b_format.codec
             );
+            if let MediaPlane::Session(s) = &mut self.media {
+                // Already a session (a browser's leg): ensure_session leaves
+                // it as it is, so it must be told the formats here, or it
+                // drops every packet as not negotiated.
+                s.set_format(Side::A, a_format);
+                s.set_format(Side::B, b_format);
+            }
             self.ensure_session();
             let port = self.media.local_port(Side::A).unwrap_or(0);
             let answer = negotiate::answer(&offer, a_format, self.ctx.advertise, port, self.id)
