@@ -463,11 +463,9 @@ impl Peer {
                     Event::MediaAdded(m) => {
                         self.mid.get_or_insert(m.mid);
                     }
-                    Event::RtpPacket(p) => {
-                        if PHASE.load(Relaxed) == 1 {
-                            stats.peer_recv.fetch_add(1, Relaxed);
-                            self.recv.add(*p.seq_no);
-                        }
+                    Event::RtpPacket(p) if PHASE.load(Relaxed) == 1 => {
+                        stats.peer_recv.fetch_add(1, Relaxed);
+                        self.recv.add(*p.seq_no);
                     }
                     _ => {}
                 },
@@ -591,9 +589,7 @@ async fn caller_invite(
         };
         let status = resp.status().unwrap_or(0);
         if status == 200 {
-            let to = resp
-                .contact_uri()
-                .ok_or("200 without a Contact")?;
+            let to = resp.contact_uri().ok_or("200 without a Contact")?;
             let ack = ack_msg(me, &to, &resp, cseq, None);
             sock.send_to(ack.as_bytes(), a.sip)
                 .await
@@ -612,8 +608,7 @@ async fn caller_invite(
                 ("WWW-Authenticate", "Authorization")
             };
             let ch = resp.header(hname).ok_or("challenge without header")?;
-            let ch =
-                sip::auth::Challenge::parse(ch).map_err(|e| format!("challenge: {e:?}"))?;
+            let ch = sip::auth::Challenge::parse(ch).map_err(|e| format!("challenge: {e:?}"))?;
             let ans = sip::auth::answer(
                 &ch,
                 &caller.to_string(),
