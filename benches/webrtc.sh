@@ -88,7 +88,9 @@ kv() { tr ' ' '\n' <<< "$LOAD" | sed -n "s/^$1=//p"; }
 echo "webrtc: generator exit $RC; $(grep -m1 'calls (browsers' webrtc_load.err || tail -3 webrtc_load.err)"
 grep -v '^calls=' webrtc_load.out || true
 echo "webrtc: server: RSS idle (before the WebRTC extensions) $RSS_IDLE KiB; WebRTC failures $(( FAIL1 - FAIL0 )); frames concealed (decoder PLC, both legs) $(( CONCEALED1 - CONCEALED0 ))"
-echo "webrtc: server log: $(grep -c ' WARN ' "$WORK/server.log" || true) WARN, $(grep -c ' ERROR ' "$WORK/server.log" || true) ERROR"
+# The log has ANSI colours: strip them before counting.
+PLAIN_LOG="$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/server.log")"
+echo "webrtc: server log: $(grep -c ' WARN ' <<< "$PLAIN_LOG" || true) WARN, $(grep -c ' ERROR ' <<< "$PLAIN_LOG" || true) ERROR; first WARN: $(grep -m1 ' WARN ' <<< "$PLAIN_LOG" | cut -c1-200 || true)"
 CONNECTED="$(kv connected)"
 if [[ "$RC" != 0 || -z "$CONNECTED" || "$CONNECTED" == 0 || "$(kv b2c_recv)" == 0 || "$(kv c2b_recv)" == 0 ]]; then
     echo "webrtc: no call up or no packets (generator exit $RC); the end of webrtc_load.err:" >&2
