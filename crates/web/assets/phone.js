@@ -28,8 +28,8 @@
     }
   }
 
+  var i18n = JSON.parse(root.getAttribute("data-i18n") || "{}");
   function t(key, fallback) {
-    var i18n = JSON.parse(root.getAttribute("data-i18n") || "{}");
     return i18n[key] || fallback || key;
   }
 

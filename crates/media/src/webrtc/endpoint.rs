@@ -79,6 +79,9 @@ struct Endpoint {
     /// The last description we sent (a re-offer with nothing changed
     /// repeats it).
     last_local: Option<String>,
+    /// The browser's last answer: the same text again (a retransmitted or
+    /// re-read 2xx) is not taken for a new offer.
+    last_answer: Option<String>,
     transmits: Vec<(SocketAddr, Vec<u8>)>,
     next_timeout: Option<Instant>,
     state: WebRtcState,
@@ -107,6 +110,7 @@ impl WebRtcLeg {
                 remote_offer: None,
                 pending: None,
                 last_local: None,
+                last_answer: None,
                 transmits: Vec::new(),
                 next_timeout: None,
                 state: WebRtcState::New,
@@ -143,6 +147,9 @@ impl WebRtcLeg {
         let view =
             plain_view(sdp, fallback).ok_or_else(|| WebRtcError::Sdp("no audio section".into()))?;
         let mut e = self.lock();
+        if e.pending.is_none() && e.last_answer.as_deref() == Some(text) {
+            return Ok(view);
+        }
         if let Some(pending) = e.pending.take() {
             let answer = SdpAnswer::from_sdp_string(text)
                 .map_err(|err| WebRtcError::Sdp(err.to_string()))?;
@@ -152,6 +159,7 @@ impl WebRtcLeg {
                 .map_err(|err| WebRtcError::Stack(err.to_string()))?;
             e.connecting(now);
             e.drain(now);
+            e.last_answer = Some(text.to_string());
         } else {
             // Checked now so that a bad offer is refused at once.
             SdpOffer::from_sdp_string(text).map_err(|err| WebRtcError::Sdp(err.to_string()))?;

@@ -370,3 +370,33 @@ fn an_ice_restart_from_a_new_address_keeps_the_media() {
         "media reaches the browser at its new address"
     );
 }
+
+#[test]
+fn the_browsers_answer_read_twice_is_still_an_answer() {
+    // We offer (a call to the browser); its answer is read, then read
+    // again (a retransmitted 200): the second must not become an offer.
+    let now = Instant::now();
+    let identity = WebRtcIdentity::generate().unwrap();
+    let leg = WebRtcLeg::new(&identity);
+    let plain = SessionDescription::parse(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio 20000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+    )
+    .unwrap();
+    let offer = leg.local_sdp(&plain, now).unwrap();
+    let mut b = Browser::new(now);
+    let answer = b
+        .rtc
+        .sdp_api()
+        .accept_offer(str0m::change::SdpOffer::from_sdp_string(&offer).unwrap())
+        .unwrap()
+        .to_sdp_string();
+    let parsed = SessionDescription::parse(&answer).unwrap();
+    let ip = "127.0.0.1".parse().unwrap();
+    leg.remote_sdp(&answer, &parsed, ip, now).unwrap();
+    leg.remote_sdp(&answer, &parsed, ip, now).unwrap();
+    // Our next description is a new offer (a re-INVITE), not an answer to
+    // the browser's answer.
+    let next = leg.local_sdp(&plain, now).unwrap();
+    assert!(next.contains("a=setup:actpass"), "an offer: {next}");
+}
