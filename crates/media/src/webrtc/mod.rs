@@ -26,13 +26,21 @@
 //! latch), and DTLS checks the certificate against the fingerprint from
 //! signalling; SRTP authenticates every packet.
 
+#[cfg(not(feature = "webrtc"))]
+mod disabled;
+#[cfg(feature = "webrtc")]
 mod endpoint;
 mod sdp_view;
 
+#[cfg(not(feature = "webrtc"))]
+pub use disabled::{WebRtcIdentity, WebRtcLeg, WebRtcState};
+#[cfg(feature = "webrtc")]
 pub use endpoint::{WebRtcLeg, WebRtcState};
 pub use sdp_view::{is_webrtc, plain_view};
 
+#[cfg(feature = "webrtc")]
 use std::sync::Arc;
+#[cfg(feature = "webrtc")]
 use str0m::config::DtlsCert;
 
 /// Why a WebRTC leg could not be set up or went down.
@@ -55,17 +63,20 @@ pub enum WebRtcError {
 /// The server's DTLS identity: one certificate for every WebRTC leg of the
 /// process (as FreeSWITCH's `dtls-srtp.pem`), so a leg costs no key
 /// generation; browsers pin it per call through the fingerprint in SDP.
+#[cfg(feature = "webrtc")]
 #[derive(Clone)]
 pub struct WebRtcIdentity {
     cert: Arc<DtlsCert>,
 }
 
+#[cfg(feature = "webrtc")]
 impl std::fmt::Debug for WebRtcIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WebRtcIdentity")
     }
 }
 
+#[cfg(feature = "webrtc")]
 impl WebRtcIdentity {
     /// Makes a fresh self-signed certificate (at start-up).
     pub fn generate() -> Result<WebRtcIdentity, WebRtcError> {
@@ -84,5 +95,5 @@ impl WebRtcIdentity {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "webrtc"))]
 mod tests;
