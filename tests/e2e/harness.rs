@@ -490,6 +490,36 @@ impl Server {
         self.http("POST", path)
     }
 
+    /// POST `path` (empty body) without blocking the runtime: for a request
+    /// that only answers once a phone this test drives has answered.
+    pub fn http_post_later(&self, path: &str) -> tokio::task::JoinHandle<(u16, String)> {
+        let (port, token, path) = (self.http_port, self.api_token.clone(), path.to_string());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connect to the HTTP port");
+            let req = format!(
+                "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Length: 0\r\n\r\n"
+            );
+            s.write_all(req.as_bytes()).await.expect("send the request");
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await.expect("read the response");
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            let status = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let body = text
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_owned())
+                .unwrap_or_default();
+            (status, body)
+        })
+    }
+
     /// PUT `path` with a JSON `body` on the HTTP port: (status, body).
     pub fn http_put_json(&self, path: &str, body: &str) -> std::io::Result<(u16, String)> {
         self.http_with_body("PUT", path, body)

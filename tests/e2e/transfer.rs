@@ -2,7 +2,9 @@
 //! RFC 5589), from either party, blind and attended (Replaces), with the
 //! NOTIFY sipfrag progress, audio between the remaining parties measured,
 //! the records of every part of the call, and REFERs we cannot honour
-//! refused while the call goes on.
+//! refused while the call goes on. And the agent desk's attended transfer
+//! (consult, then complete) of a queue call, with who hears whom at each
+//! step measured.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -286,4 +288,118 @@ async fn attacker_replaces_naming_a_strangers_call_is_refused_and_that_call_goes
     call.callee
         .expect_request("BYE", &call.b_dialog.call_id, "")
         .await;
+}
+
+/// The queue 9400 ("support") with agent 1003.
+const QUEUE_1003: &str = "[apps]\nqueues = { \"9400\" = \"support\" }\n\n\
+    [[callcenter.queues]]\nname = \"support\"\nstrategy = \"longest-idle-agent\"\n\n\
+    [[callcenter.agents]]\nid = \"1003\"\ncontact = \"1003\"\n\n\
+    [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1003\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_consults_a_colleague_privately_then_hands_the_queue_caller_over() {
+    use crate::webrtc::{plain_talk_with, QUIET, SPEAK};
+    use std::net::UdpSocket;
+    use std::time::Duration;
+    let server = Server::builder("desk_consult")
+        .extensions("1000-1009", "secret")
+        .config(QUEUE_1003)
+        .start();
+    let (code, body) = server
+        .http_post("/api/agents/1003/status?status=available")
+        .expect("agent status");
+    assert_eq!(code, 200, "{body}");
+    let media = |i| UdpSocket::bind(("127.0.0.1", server.ports.media_port(i))).expect("media");
+    let (caller_m, agent_m, mate_m) = (media(0), media(1), media(2));
+    let port = |s: &UdpSocket| s.local_addr().expect("addr").port();
+    let mut agent = Ua::new("1003", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(300).await.status, Some(200));
+    let mut mate = Ua::new("1004", "secret", server.sip_addr()).await;
+    assert_eq!(mate.register(300).await.status, Some(200));
+    let mut caller = Ua::new("1002", "secret", server.sip_addr()).await;
+    let offer = sdp(port(&caller_m), "sendrecv");
+    let calling = tokio::spawn(async move {
+        let (resp, dialog) = caller.invite("9400", &offer).await;
+        (caller, resp, dialog)
+    });
+    let inc = agent.wait_invite(STEP).await.expect("the agent rings");
+    let agent_to = sdp_media(&inc.invite.body).expect("our address");
+    let agent_dialog = agent.answer(&inc, &sdp(port(&agent_m), "sendrecv")).await;
+    let (mut caller, resp, caller_dialog) = calling.await.expect("the caller");
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut caller_dialog = caller_dialog.expect("a dialog");
+    let caller_to = sdp_media(&resp.body).expect("our address");
+    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).expect("JSON");
+    let id = calls
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["b_party"] == "1003"))
+        .and_then(|c| c["id"].as_u64())
+        .unwrap_or_else(|| panic!("the queue call in {calls}"));
+
+    // Consult: 1004 is rung (asked to answer by itself) and talks with
+    // the agent alone.
+    let join = server.http_post_later(&format!("/api/calls/{id}/join?extension=1004&mode=consult"));
+    let inc = mate.wait_invite(STEP).await.expect("the colleague rings");
+    assert!(
+        inc.invite
+            .header("Call-Info")
+            .is_some_and(|v| v.contains("answer-after=0")),
+        "{}",
+        inc.invite.raw
+    );
+    let mate_to = sdp_media(&inc.invite.body).expect("our address");
+    let mut mate_dialog = mate.answer(&inc, &sdp(port(&mate_m), "sendrecv")).await;
+    let (status, body) = join.await.expect("the join request");
+    assert_eq!(status, 200, "{body}");
+    let joined: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let consult = joined["joined"]
+        .as_u64()
+        .expect("the consultation's call id");
+
+    let d = Duration::from_millis(2500);
+    let clone = |s: &UdpSocket| s.try_clone().expect("clone");
+    // The caller speaks: no one hears it (it waits in silence).
+    let (c, a, m) = tokio::join!(
+        plain_talk_with(clone(&caller_m), caller_to, d, SPEAK),
+        plain_talk_with(clone(&agent_m), agent_to, d, QUIET),
+        plain_talk_with(clone(&mate_m), mate_to, d, QUIET)
+    );
+    assert!(
+        a.1 <= 5 && m.1 <= 5,
+        "consult: caller unheard: agent {a:?}, colleague {m:?}"
+    );
+    assert!(c.0 >= 40, "the caller still gets packets: {c:?}");
+    // The agent and the colleague talk: each hears the other, the caller
+    // hears neither.
+    let (c, a, m) = tokio::join!(
+        plain_talk_with(clone(&caller_m), caller_to, d, QUIET),
+        plain_talk_with(clone(&agent_m), agent_to, d, SPEAK),
+        plain_talk_with(clone(&mate_m), mate_to, d, SPEAK)
+    );
+    assert!(a.1 >= 40, "consult: the agent hears the colleague: {a:?}");
+    assert!(m.1 >= 40, "consult: the colleague hears the agent: {m:?}");
+    assert!(c.1 <= 5, "consult: the caller hears neither: {c:?}");
+
+    // Complete: the agent leaves, the caller and the colleague talk.
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/hand_over?with={consult}"))
+        .expect("hand over");
+    assert_eq!(status, 200, "{body}");
+    agent.expect_request("BYE", &agent_dialog.call_id, "").await;
+    let (c, m) = tokio::join!(
+        plain_talk_with(clone(&caller_m), caller_to, d, SPEAK),
+        plain_talk_with(clone(&mate_m), mate_to, d, SPEAK)
+    );
+    assert!(
+        c.1 >= 40 && m.1 >= 40,
+        "after: caller {c:?}, colleague {m:?}"
+    );
+    // The agent is free for the next caller at once.
+    let queues = server.http_get("/api/queues").expect("queues").1;
+    assert!(!queues.contains("In a queue call"), "{queues}");
+
+    // The caller hangs up: the colleague's call ends with it.
+    caller.bye(&mut caller_dialog).await;
+    mate.expect_request("BYE", &mate_dialog.call_id, "").await;
+    let _ = &mut mate_dialog;
 }

@@ -6,7 +6,11 @@
 //! - the browser calling out (its offer, our WebRTC answer) with audio;
 //! - a browser whose DTLS certificate is not the one its SDP names: the
 //!   call ends with `MEDIA_TRANSPORT_FAILURE`;
-//! - a browser offering no codec we have: 488 with a Warning.
+//! - a browser offering no codec we have: 488 with a Warning;
+//! - calls the engine places to a browser (the desk's click-to-dial, a
+//!   supervisor joining an agent's call): a WebRTC offer asking for
+//!   auto-answer, then audio; listen, whisper and barge each heard by
+//!   exactly whom they should be.
 
 use crate::harness::Server;
 use crate::ua::{self, Msg, Ua, STEP};
@@ -28,6 +32,10 @@ struct Peer {
     mid: Option<Mid>,
     /// RTP packets received (decrypted), by payload type.
     received: Vec<u8>,
+    /// Of those, the ones carrying sound (not silence).
+    loud: u32,
+    /// The PCMU byte every frame it sends is made of.
+    voice: u8,
     sent: u16,
     connected: bool,
     disconnected: bool,
@@ -53,6 +61,8 @@ impl Peer {
             addr,
             mid: None,
             received: Vec::new(),
+            loud: 0,
+            voice: 0x55,
             sent: 0,
             connected: false,
             disconnected: false,
@@ -109,7 +119,12 @@ impl Peer {
                     Event::MediaAdded(m) => {
                         self.mid.get_or_insert(m.mid);
                     }
-                    Event::RtpPacket(p) => self.received.push(*p.header.payload_type),
+                    Event::RtpPacket(p) => {
+                        self.received.push(*p.header.payload_type);
+                        if ulaw_level(&p.payload) > LOUD {
+                            self.loud += 1;
+                        }
+                    }
                     _ => {}
                 },
                 Err(_) => {
@@ -161,7 +176,7 @@ impl Peer {
                             SeqNo::from(seq),
                             u32::from(self.sent) * 160,
                             now,
-                            vec![0x55u8; 160],
+                            vec![self.voice; 160],
                         ));
                     }
                 }
@@ -171,6 +186,71 @@ impl Peer {
         }
         self.drain();
     }
+}
+
+/// Mean absolute level of a PCMU payload (a frame of µ-law bytes).
+pub(crate) fn ulaw_level(payload: &[u8]) -> i32 {
+    if payload.is_empty() {
+        return 0;
+    }
+    let sum: i64 = payload
+        .iter()
+        .map(|&b| {
+            let u = !b;
+            let exp = i32::from((u >> 4) & 7);
+            let mant = i32::from(u & 0x0f);
+            i64::from((((mant << 3) + 0x84) << exp) - 0x84)
+        })
+        .sum();
+    (sum / payload.len() as i64) as i32
+}
+
+/// Above this mean level a frame carries sound; silence (0xFF) is 0.
+pub(crate) const LOUD: i32 = 2000;
+
+/// A loud PCMU byte (a level of 8316).
+pub(crate) const SPEAK: u8 = 0x9f;
+/// PCMU silence.
+pub(crate) const QUIET: u8 = 0xff;
+
+/// A plain phone's media: sends PCMU frames of `byte` to `to` every 20 ms
+/// for `d`; the packets that came back and how many of them were loud.
+pub(crate) async fn plain_talk_with(
+    sock: StdUdp,
+    to: SocketAddr,
+    d: Duration,
+    byte: u8,
+) -> (u32, u32) {
+    tokio::task::spawn_blocking(move || {
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        let end = Instant::now() + d;
+        let (mut i, mut got, mut loud, mut next) = (0u32, 0u32, 0u32, Instant::now());
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            if Instant::now() >= next {
+                let mut pkt = vec![0x80, 0];
+                pkt.extend_from_slice(&(i as u16).to_be_bytes());
+                pkt.extend_from_slice(&(i * 160).to_be_bytes());
+                pkt.extend_from_slice(&0x0bad_cafeu32.to_be_bytes());
+                pkt.extend_from_slice(&[byte; 160]);
+                let _ = sock.send_to(&pkt, to);
+                i += 1;
+                next += Duration::from_millis(20);
+            }
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                if n > 12 && buf[0] & 0xc0 == 0x80 {
+                    got += 1;
+                    if buf[1] & 0x7f == 0 && ulaw_level(&buf[12..n]) > LOUD {
+                        loud += 1;
+                    }
+                }
+            }
+        }
+        (got, loud)
+    })
+    .await
+    .expect("the plain phone's media")
 }
 
 /// A plain phone's media: sends PCMU to `to` every 20 ms for `d` and counts
@@ -622,4 +702,223 @@ async fn a_call_moves_from_a_browser_to_a_phone_and_on_to_another_browser() {
         peer2.received.len()
     );
     assert!(to_caller >= 50, "browser 1001 to the caller: {to_caller}");
+}
+
+/// The browser at 1000 answers the INVITE the engine placed to it (a
+/// WebRTC offer asking for auto-answer) with `peer`.
+async fn answer_placed_call(b: &mut WsPhone<TcpStream>, peer: &mut Peer) -> Msg {
+    let invite = b.recv_request("INVITE").await;
+    assert!(
+        invite.body.contains("UDP/TLS/RTP/SAVPF") && invite.body.contains("a=ice-lite"),
+        "a WebRTC offer to the browser: {}",
+        invite.body
+    );
+    let info = invite.header("Call-Info").unwrap_or_default();
+    assert!(
+        info.contains("answer-after=0"),
+        "auto-answer asked: {info:?}"
+    );
+    let answer = peer.answer(&invite.body);
+    b.respond(&invite, "200 OK", "1000", &answer).await;
+    let ack = b.recv_request("ACK").await;
+    assert_eq!(ack.call_id(), invite.call_id());
+    invite
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desks_click_to_dial_rings_a_browser_phone_with_webrtc_and_connects_it() {
+    let (server, _) = ws_server("webrtc_dial", "").await;
+    let mut b = browser(&server).await;
+    let mut phone = Ua::new("1003", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(300).await.status, Some(200));
+    let phone_media = StdUdp::bind(("127.0.0.1", server.ports.media_port(2))).expect("phone media");
+    let phone_port = phone_media.local_addr().expect("addr").port();
+    let dial = server.http_post_later("/api/agents/1000/dial?number=1003");
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    answer_placed_call(&mut b, &mut peer).await;
+    let (status, body) = dial.await.expect("the dial request");
+    assert_eq!(status, 200, "{body}");
+    let inc = phone.wait_invite(STEP).await.expect("the number rings");
+    let phone_to = ua::sdp_media(&inc.invite.body).expect("our address");
+    let _d = phone.answer(&inc, &ua::sdp(phone_port, "sendrecv")).await;
+    peer.voice = SPEAK;
+    let talking = tokio::spawn(plain_talk_with(
+        phone_media,
+        phone_to,
+        Duration::from_secs(3),
+        SPEAK,
+    ));
+    peer.run_for(Duration::from_secs(3), true).await;
+    let (got, loud) = talking.await.expect("the phone");
+    assert!(peer.connected, "ICE and DTLS with the browser");
+    assert!(
+        peer.loud >= 50,
+        "the phone reached the browser: {}",
+        peer.loud
+    );
+    assert!(
+        loud >= 50,
+        "the browser reached the phone: {loud} loud of {got}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisors_browser_listens_whispers_and_barges_into_an_agents_call() {
+    // Caller 1002 → queue 9400 → agent 1003 (a plain phone); the
+    // supervisor's browser phone at 1000 joins from the API (as the desk's
+    // supervisor buttons do).
+    let queue = "[apps]\nqueues = { \"9400\" = \"support\" }\n\n\
+        [[callcenter.queues]]\nname = \"support\"\nstrategy = \"longest-idle-agent\"\n\n\
+        [[callcenter.agents]]\nid = \"1003\"\ncontact = \"1003\"\n\n\
+        [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1003\"\n";
+    let (server, _) = ws_server("webrtc_supervise", queue).await;
+    let mut b = browser(&server).await;
+    let (code, body) = server
+        .http_post("/api/agents/1003/status?status=available")
+        .expect("agent status");
+    assert_eq!(code, 200, "{body}");
+    let mut agent = Ua::new("1003", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(300).await.status, Some(200));
+    let agent_media = StdUdp::bind(("127.0.0.1", server.ports.media_port(2))).expect("agent media");
+    let agent_port = agent_media.local_addr().expect("addr").port();
+    let caller_media =
+        StdUdp::bind(("127.0.0.1", server.ports.media_port(0))).expect("caller media");
+    let offer = ua::sdp(caller_media.local_addr().expect("addr").port(), "sendrecv");
+    let mut caller = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(caller.register(300).await.status, Some(200));
+    let calling = tokio::spawn(async move {
+        let (resp, dialog) = caller.invite("9400", &offer).await;
+        (caller, resp, dialog)
+    });
+    let inc = agent.wait_invite(STEP).await.expect("the agent rings");
+    let agent_to = ua::sdp_media(&inc.invite.body).expect("our address");
+    let _agent_dialog = agent.answer(&inc, &ua::sdp(agent_port, "sendrecv")).await;
+    let (_caller, resp, _dialog) = tokio::time::timeout(STEP, calling)
+        .await
+        .expect("the caller is answered in time")
+        .expect("the caller's task");
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let caller_to = ua::sdp_media(&resp.body).expect("our address");
+    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).expect("JSON");
+    let id = calls
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["b_party"] == "1003"))
+        .and_then(|c| c["id"].as_u64())
+        .unwrap_or_else(|| panic!("the queue call in {calls}"));
+
+    let join = server.http_post_later(&format!("/api/calls/{id}/join?extension=1000&mode=listen"));
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    answer_placed_call(&mut b, &mut peer).await;
+    let (status, body) = join.await.expect("the join request");
+    assert_eq!(status, 200, "{body}");
+    let joined: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let sup = joined["joined"].as_u64().expect("the supervisor's call id");
+    peer.voice = SPEAK;
+
+    // One phase: who talks (caller, agent; the supervisor always does) and
+    // what each of the three hears (loud packets) over 2.5 s.
+    async fn phase(
+        peer: &mut Peer,
+        caller: (&StdUdp, SocketAddr, u8),
+        agent: (&StdUdp, SocketAddr, u8),
+    ) -> (u32, u32, u32) {
+        let before = peer.loud;
+        let d = Duration::from_millis(2500);
+        let c = tokio::spawn(plain_talk_with(
+            caller.0.try_clone().expect("clone"),
+            caller.1,
+            d,
+            caller.2,
+        ));
+        let a = tokio::spawn(plain_talk_with(
+            agent.0.try_clone().expect("clone"),
+            agent.1,
+            d,
+            agent.2,
+        ));
+        peer.run_for(d, true).await;
+        let (_, caller_heard) = c.await.expect("caller");
+        let (_, agent_heard) = a.await.expect("agent");
+        (caller_heard, agent_heard, peer.loud - before)
+    }
+
+    // Listen: the supervisor hears the caller; neither party hears the
+    // supervisor (the agent is quiet, so the caller hears silence).
+    let (caller_heard, agent_heard, sup_heard) = phase(
+        &mut peer,
+        (&caller_media, caller_to, SPEAK),
+        (&agent_media, agent_to, QUIET),
+    )
+    .await;
+    assert!(peer.connected, "the supervisor's browser connected");
+    assert!(
+        sup_heard >= 40,
+        "listen: the supervisor hears the call: {sup_heard}"
+    );
+    assert!(
+        agent_heard >= 40,
+        "listen: the agent hears the caller: {agent_heard}"
+    );
+    assert!(
+        caller_heard <= 5,
+        "listen: the caller hears no supervisor: {caller_heard}"
+    );
+
+    // Whisper: the agent hears the supervisor, the caller does not (both
+    // parties quiet now).
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{sup}/mode?mode=whisper"))
+        .expect("mode");
+    assert_eq!(status, 200, "{body}");
+    let (caller_heard, agent_heard, _) = phase(
+        &mut peer,
+        (&caller_media, caller_to, QUIET),
+        (&agent_media, agent_to, QUIET),
+    )
+    .await;
+    assert!(
+        agent_heard >= 40,
+        "whisper: the agent hears the supervisor: {agent_heard}"
+    );
+    assert!(
+        caller_heard <= 5,
+        "whisper: the caller does not: {caller_heard}"
+    );
+
+    // Barge: both hear the supervisor.
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{sup}/mode?mode=barge"))
+        .expect("mode");
+    assert_eq!(status, 200, "{body}");
+    let (caller_heard, agent_heard, _) = phase(
+        &mut peer,
+        (&caller_media, caller_to, QUIET),
+        (&agent_media, agent_to, QUIET),
+    )
+    .await;
+    assert!(
+        agent_heard >= 40,
+        "barge: the agent hears the supervisor: {agent_heard}"
+    );
+    assert!(
+        caller_heard >= 40,
+        "barge: the caller hears the supervisor: {caller_heard}"
+    );
+
+    // The supervisor's call ends: the agent's call goes on, its parties
+    // hearing each other directly again.
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{sup}/hangup"))
+        .expect("hangup");
+    assert_eq!(status, 200, "{body}");
+    let bye = b.recv_request("BYE").await;
+    b.respond(&bye, "200 OK", "1000", "").await;
+    let d = Duration::from_secs(2);
+    let (c, a) = tokio::join!(
+        plain_talk_with(caller_media, caller_to, d, SPEAK),
+        plain_talk_with(agent_media, agent_to, d, SPEAK)
+    );
+    assert!(c.1 >= 40 && a.1 >= 40, "after: caller {c:?}, agent {a:?}");
+    let calls = server.api_calls();
+    assert!(calls.contains(&format!("\"id\":{id},")), "{calls}");
 }

@@ -302,7 +302,9 @@ impl Engine {
             room: Some(room.clone()),
             reply,
         }));
-        rx.await
+        // A call already in a room (monitored) answers with that one.
+        let room = rx
+            .await
             .map_err(|_| format!("call {id} has ended"))?
             .map_err(|e| format!("call {id}: {e}"))?;
         let (reply, rx) = tokio::sync::oneshot::channel();

@@ -265,9 +265,105 @@
     $("count-busy").textContent = c.busy;
   }
 
+  // The supervisor's floor view: one row per agent, kept from the pushed
+  // rows (none of this exists on an agent's page).
+  var floor = {};
+  var floorScope = null;
+
+  function floorButton(action, agent, label, status) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "secondary small";
+    b.setAttribute("data-action", "supervise");
+    b.setAttribute("data-value", action);
+    b.setAttribute("data-agent", agent);
+    b.setAttribute("data-test", "floor-" + action + (status ? "-" + status : "") + "-" + agent);
+    if (status) {
+      b.setAttribute("data-status", status);
+    }
+    b.textContent = label;
+    return b;
+  }
+
+  function renderFloor() {
+    var body = $("floor-rows");
+    if (!body) {
+      return;
+    }
+    body.textContent = "";
+    var ids = Object.keys(floor).sort().filter(function (id) {
+      return !floorScope || floorScope.indexOf(id) >= 0;
+    });
+    if (!ids.length) {
+      var tr0 = document.createElement("tr");
+      var td0 = document.createElement("td");
+      td0.colSpan = 6;
+      td0.className = "muted";
+      td0.textContent = t("floor_none");
+      tr0.appendChild(td0);
+      body.appendChild(tr0);
+      return;
+    }
+    ids.forEach(function (id) {
+      var a = floor[id];
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-test", "floor-row-" + id);
+      tr.setAttribute("data-state", a.state || "");
+      tr.setAttribute("data-status", a.status || "");
+      var call = a.call ? (a.call.caller === id ? a.call.callee : a.call.caller) : "";
+      [id, t("status_" + a.status, a.status || "–"), t("state_" + a.state, a.state || "–"),
+        "–", call].forEach(function (v, i) {
+        var td = document.createElement("td");
+        td.textContent = v;
+        if (i === 3 && a._since != null) {
+          td.className = "floor-since";
+          td.setAttribute("data-since", a._since);
+        }
+        tr.appendChild(td);
+      });
+      var acts = document.createElement("td");
+      if (a.call && a.call.answered) {
+        acts.appendChild(floorButton("listen", id, t("floor_listen")));
+        acts.appendChild(floorButton("whisper", id, t("floor_whisper")));
+        acts.appendChild(floorButton("barge", id, t("floor_barge")));
+        acts.appendChild(floorButton("takeover", id, t("floor_takeover")));
+      }
+      acts.appendChild(floorButton("status", id, t("floor_ready"), "ready"));
+      acts.appendChild(floorButton("status", id, t("floor_not_ready"), "not_ready"));
+      acts.appendChild(floorButton("status", id, t("floor_logout"), "logout"));
+      tr.appendChild(acts);
+      body.appendChild(tr);
+    });
+  }
+
+  function floorRow(a) {
+    if (a && a.id) {
+      a._since = a.state_ms == null ? null : Date.now() - a.state_ms;
+      floor[a.id] = a;
+    }
+  }
+
+  // Time in state ticks on the page; the rows change only when pushed.
+  function floorTick() {
+    var cells = document.querySelectorAll("#floor-rows td.floor-since");
+    Array.prototype.forEach.call(cells, function (td) {
+      td.textContent = hms((Date.now() - Number(td.getAttribute("data-since"))) / 1000);
+    });
+  }
+  if ($("floor-rows")) {
+    setInterval(floorTick, 1000);
+  }
+
   function onMessage(m) {
     switch (m.type) {
       case "snapshot":
+        if (m.floor) {
+          floor = {};
+          m.floor.forEach(floorRow);
+          renderFloor();
+          floorTick();
+        }
+        show("desk-floor", !!m.login);
         showAgent(m.agent);
         showOffer(m.offer);
         showCall(m.call);
@@ -317,6 +413,15 @@
         break;
       case "figures":
         loadToday();
+        break;
+      case "floor_agent":
+        floorRow(m.agent);
+        renderFloor();
+        break;
+      case "floor":
+        floor = {};
+        (m.agents || []).forEach(floorRow);
+        renderFloor();
         break;
       default:
         break;
@@ -393,6 +498,14 @@
       show("desk-pop", false);
       return;
     }
+    if (action === "supervise") {
+      error("floor-error", "");
+      post("/desk/supervise/" + value, {
+        agent: btn.getAttribute("data-agent"),
+        status: btn.getAttribute("data-status") || ""
+      }).catch(function (e) { error("floor-error", e.message); });
+      return;
+    }
     if (action === "status") {
       req = post("/desk/status", { status: value, reason: $("break-reason").value });
     } else if (action === "logout") {
@@ -408,7 +521,7 @@
       req = post("/desk/dial", { number: $("desk-number").value });
     } else if (action === "call") {
       var fields = {};
-      if (value === "transfer") {
+      if (value === "transfer" || value === "conference" || value === "consult") {
         fields.to = $("desk-number").value;
       } else if (value === "dtmf") {
         fields.digits = $("desk-number").value;

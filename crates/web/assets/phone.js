@@ -137,6 +137,13 @@
           return;
         }
         attach(e.session);
+        // A call the desk asked the server for (click-to-dial, a
+        // supervisor's listen): only our server reaches this phone, and it
+        // asks for auto-answer on those alone.
+        var info = e.request.getHeader("Call-Info") || "";
+        if (/answer-after=0/.test(info)) {
+          e.session.answer({ mediaConstraints: { audio: true, video: false } });
+        }
       }
     });
     ua.start();

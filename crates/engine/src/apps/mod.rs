@@ -46,6 +46,11 @@ pub async fn run(app: App, call: CallControl, ctx: Arc<Ctx>, edge: Arc<Edge>) {
         App::Pickup(ext) => pickup::run(&call, &ctx, ext).await,
         App::Announce(prompt) => announce::run(&call, &ctx, prompt).await,
         App::Originate(number) => originate::run(&call, number).await,
+        App::Join {
+            call: target,
+            agent,
+            mode,
+        } => eavesdrop::join(&call, &ctx, *target, agent, *mode).await,
     };
     match result {
         Ok(()) => call.hangup(HangupCause::NormalClearing),

@@ -122,6 +122,21 @@ impl Ctx {
         }
     }
 
+    /// Our Contact URI on a profile for a request to a peer reached over
+    /// `transport`: plain for UDP and TCP (as phones expect), with the
+    /// transport parameter otherwise (see [`Self::contact_on`]).
+    pub fn contact_towards(
+        &self,
+        ep: &Endpoint,
+        user: &str,
+        transport: sip::TransportKind,
+    ) -> String {
+        match transport {
+            sip::TransportKind::Udp | sip::TransportKind::Tcp => self.contact(ep, user),
+            _ => self.contact_on(ep, user, transport),
+        }
+    }
+
     /// Our Contact URI on a profile for requests over `transport`, with the
     /// transport parameter for TCP, TLS and WebSocket so that what the peer sends back
     /// uses it too.

@@ -61,6 +61,46 @@ pub enum QueueOutcome {
     },
 }
 
+/// How a party the engine joins to a live call takes part: a supervisor
+/// listens unheard, whispers to the agent alone, or barges in (heard by
+/// both); the third party of an agent's 3-way call barges, a consulted
+/// party whispers (the agent hears it, the caller does not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Hears both parties, heard by no one.
+    Listen,
+    /// Hears both parties, heard by the agent only.
+    Whisper,
+    /// Hears and is heard by both.
+    Barge,
+    /// An agent's consultation: talks with the agent alone; the caller
+    /// hears neither of them meanwhile (an attended transfer's first step).
+    Consult,
+}
+
+impl MonitorMode {
+    /// From its name in forms and the API: listen, whisper, barge.
+    pub fn parse(s: &str) -> Option<MonitorMode> {
+        match s {
+            "listen" => Some(MonitorMode::Listen),
+            "whisper" => Some(MonitorMode::Whisper),
+            "barge" => Some(MonitorMode::Barge),
+            "consult" => Some(MonitorMode::Consult),
+            _ => None,
+        }
+    }
+
+    /// Its name in forms and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+            MonitorMode::Consult => "consult",
+        }
+    }
+}
+
 /// How a play ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlayOutcome {
@@ -139,24 +179,42 @@ pub enum Command {
     Monitor {
         /// The room, or None to leave it.
         room: Option<media::conference::Conference>,
-        /// Ok, or why not (no two connected parties).
-        reply: oneshot::Sender<Result<(), CallError>>,
+        /// The room the parties are in (an earlier monitor's, if the call
+        /// already had one: everyone joining shares it), or why not (no two
+        /// connected parties).
+        reply: oneshot::Sender<Result<media::conference::Conference, CallError>>,
     },
     /// Join the supervisor's own call to another call's room as a
-    /// monitoring member with `audience` (listen: nobody, whisper: the agent,
-    /// barge: everyone); returns when the supervisor's call ends.
+    /// monitoring member in `mode`; returns when the supervisor's call ends.
     Supervise {
         /// The monitored call's engine id.
         target: u64,
         /// The monitored call's room.
         room: media::conference::Conference,
-        /// Who hears the supervisor.
-        audience: media::mixer::Audience,
+        /// The monitored call's side the agent is on (whom a whisper reaches).
+        agent: super::Side,
+        /// Listen, whisper or barge.
+        mode: MonitorMode,
         /// Ok when done.
         reply: oneshot::Sender<Result<(), CallError>>,
     },
-    /// Change who hears the supervisor (keys 0, 2, 3 during monitoring).
-    SetAudience(media::mixer::Audience),
+    /// Change how the supervisor takes part (keys 0, 2, 3 during
+    /// monitoring, or the desk's buttons).
+    SetMonitorMode(MonitorMode),
+    /// To a call someone joined (see `Supervise`): the party on `agent`'s
+    /// side leaves, and the other stays with the joined call `partner`
+    /// (an attended transfer completed from the agent desk).
+    HandOver {
+        /// The joined call.
+        partner: u64,
+        /// The side that leaves.
+        agent: super::Side,
+        /// Ok, or why not.
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    /// To a joined call: it now carries the conversation of call `partner`
+    /// (after `HandOver`): heard by everyone, and ending with it.
+    Partner(u64),
     /// To a ringing call: another phone picks it up. The call stops ringing
     /// its callee, answers its caller and puts it into `room`; `by` (the
     /// picker's call) is hung up when this call ends.
@@ -340,18 +398,38 @@ impl CallControl {
         self.ask(|reply| Command::EnterQueue { queue, reply }).await
     }
 
-    /// Monitors call `target` (whose parties are in `room`) with `audience`;
-    /// returns when the supervisor's call ends.
+    /// Monitors call `target` (whose parties are in `room`, the agent on
+    /// side `agent`) in `mode`; returns when the supervisor's call ends.
     pub async fn supervise(
         &self,
         target: u64,
         room: media::conference::Conference,
-        audience: media::mixer::Audience,
+        agent: super::Side,
+        mode: MonitorMode,
     ) -> Result<(), CallError> {
         self.ask(|reply| Command::Supervise {
             target,
             room,
-            audience,
+            agent,
+            mode,
+            reply,
+        })
+        .await
+    }
+
+    /// Changes how this monitoring call takes part (listen, whisper, barge).
+    pub fn set_monitor_mode(&self, mode: MonitorMode) {
+        let _ = self
+            .tx
+            .send(CallMsg::Control(Command::SetMonitorMode(mode)));
+    }
+
+    /// On a call another call joined: the party on side `agent` leaves
+    /// and the other one stays with the joined call `partner`.
+    pub async fn hand_over(&self, partner: u64, agent: super::Side) -> Result<(), CallError> {
+        self.ask(|reply| Command::HandOver {
+            partner,
+            agent,
             reply,
         })
         .await

@@ -101,4 +101,7 @@ pub struct CallInfo {
     pub digits: String,
     /// The application's latest note.
     pub note: String,
+    /// The live call this one is joined to and how (listen, whisper,
+    /// barge, consult): a supervisor's or a desk-invited party's call.
+    pub joined: Option<(u64, &'static str)>,
 }

@@ -38,6 +38,26 @@ pub struct Originate {
     pub auto_answer: bool,
     /// How long the first phone may ring.
     pub ring_timeout: Duration,
+    /// What the answered phone is connected to.
+    pub then: Then,
+}
+
+/// What an originated call does once the first phone answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Then {
+    /// Call `number` and connect the two (click-to-dial).
+    #[default]
+    Connect,
+    /// Join the live call `call` in `mode`; `number` is the extension of
+    /// the agent on it (shown to the phone, and whom a whisper reaches).
+    /// For a supervisor's listen, whisper and barge, and the 3-way and
+    /// consulted parties the agent desk brings in.
+    Join {
+        /// The engine id of the call to join.
+        call: u64,
+        /// How the phone takes part.
+        mode: crate::calls::control::MonitorMode,
+    },
 }
 
 /// Why an origination did not get a call going.
@@ -82,6 +102,10 @@ pub(crate) struct PlacedLeg {
     pub extension: String,
     /// The number the leg is connected to next.
     pub number: String,
+    /// What the leg does next.
+    pub then: Then,
+    /// The leg's WebRTC endpoint when the phone is a browser.
+    pub webrtc: Option<media::webrtc::WebRtcLeg>,
 }
 
 /// Originates a call as `req` says; Ok with the engine's call id once the
@@ -105,10 +129,9 @@ pub async fn originate(ctx: &Arc<Ctx>, req: Originate) -> Result<u64, OriginateE
         .map_err(|e| OriginateError::Unavailable(format!("no media ports: {e}")))?;
     let prefs = ctx.cfg.codecs().unwrap_or_default();
     let id = ctx.next_call_id.load(std::sync::atomic::Ordering::Relaxed);
-    let offer = negotiate::offer(ctx.advertise, pair.port, &prefs, id)
-        .map_err(|e| OriginateError::Unavailable(e.to_string()))?
-        .to_string()
-        .into_bytes();
+    let plain = negotiate::offer(ctx.advertise, pair.port, &prefs, id)
+        .map_err(|e| OriginateError::Unavailable(e.to_string()))?;
+    let offer = plain.to_string().into_bytes();
     let auto = req.auto_answer
         || ctx
             .directory
@@ -120,11 +143,29 @@ pub async fn originate(ctx: &Arc<Ctx>, req: Originate) -> Result<u64, OriginateE
         let Ok(target) = rsip::Uri::try_from(b.contact.as_str()) else {
             continue;
         };
-        ring.send(target, b.source, offer.clone(), auto);
+        let browser = matches!(
+            b.source.transport,
+            sip::TransportKind::Ws | sip::TransportKind::Wss
+        );
+        match browser.then(|| webrtc_offer(ctx, &plain)) {
+            // A browser gets DTLS-SRTP with ICE, its own endpoint per fork.
+            Some(Ok((leg, body))) => ring.send(target, b.source, body, auto, Some(leg)),
+            Some(Err(why)) => tracing::warn!("originate to {ext}'s browser: {why}"),
+            None => ring.send(target, b.source, offer.clone(), auto, None),
+        }
     }
     match ring.wait(req.ring_timeout).await {
         Ok((i, resp)) => {
-            let leg = ring.confirm(i, &resp, pair);
+            let mut leg = ring.confirm(i, &resp, pair);
+            if leg.answer.is_none() && leg.webrtc.is_some() {
+                // A browser whose answer we could not use: it has no media.
+                ring.hang_up_winner(&mut leg);
+                failed_cdr(ctx, &req, start, 488);
+                return Err(OriginateError::NotAnswered(
+                    488,
+                    "the phone answered without a usable SDP".into(),
+                ));
+            }
             Ok(actor::spawn_originated(Arc::clone(ctx), leg, start))
         }
         Err((code, reason)) => {
@@ -155,6 +196,16 @@ fn validate(ctx: &Ctx, req: &Originate) -> Result<(), OriginateError> {
     if *number == req.extension {
         return invalid("an extension cannot call itself".into());
     }
+    if let Then::Join { call, .. } = req.then {
+        let live = ctx
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.value().1.state == "answered");
+        return match live {
+            true => Ok(()),
+            false => invalid(format!("call {call} is not a live call")),
+        };
+    }
     // Only what a bridge can reach: extensions (gateways come later).
     match router::route(number, &ctx.directory, &ctx.cfg.apps) {
         Route::Extension(_) => Ok(()),
@@ -175,6 +226,8 @@ struct Fork {
     done: bool,
     /// Our ACK for its 2xx, resent by its sink if the 2xx is retransmitted.
     ack: Arc<OnceLock<Bytes>>,
+    /// Its WebRTC endpoint when the phone is a browser.
+    webrtc: Option<media::webrtc::WebRtcLeg>,
 }
 
 /// The phones of one extension being rung, first answer wins.
@@ -198,7 +251,14 @@ impl<'a> Ringing<'a> {
         }
     }
 
-    fn send(&mut self, target: rsip::Uri, peer: sip::Peer, sdp: Vec<u8>, auto_answer: bool) {
+    fn send(
+        &mut self,
+        target: rsip::Uri,
+        peer: sip::Peer,
+        sdp: Vec<u8>,
+        auto_answer: bool,
+        webrtc: Option<media::webrtc::WebRtcLeg>,
+    ) {
         let ctx = self.ctx;
         let host = ctx.host();
         let number = &self.req.number;
@@ -216,8 +276,8 @@ impl<'a> Ringing<'a> {
             peer,
         };
         let ep = &ctx.internal;
-        let via = ctx.sent_by(ep);
-        let contact = ctx.contact(ep, number);
+        let via = ctx.sent_by_on(ep, peer.transport);
+        let contact = ctx.contact_towards(ep, number, peer.transport);
         let mut invite = dialog.request(Method::Invite, &via, &contact);
         invite
             .headers
@@ -260,6 +320,7 @@ impl<'a> Ringing<'a> {
             cancel_wanted: false,
             done: false,
             ack,
+            webrtc,
         });
     }
 
@@ -356,8 +417,9 @@ impl<'a> Ringing<'a> {
                 let ack = ack_for(&ctx, dialog);
                 let _ = ack_slot.set(ack.clone());
                 ctx.internal.send_stateless(ack, dialog.peer);
-                let via = ctx.sent_by(&ctx.internal);
-                let contact = ctx.contact(&ctx.internal, "originate");
+                let via = ctx.sent_by_on(&ctx.internal, dialog.peer.transport);
+                let contact =
+                    ctx.contact_towards(&ctx.internal, "originate", dialog.peer.transport);
                 let bye = dialog.request(Method::Bye, &via, &contact);
                 ctx.internal
                     .send_request(bye, dialog.peer, Arc::new(|_| {}));
@@ -371,11 +433,25 @@ impl<'a> Ringing<'a> {
         confirm_dialog(&mut fork.dialog, resp);
         let ack = ack_for(self.ctx, &fork.dialog);
         let _ = fork.ack.set(ack.clone());
-        let answer = match message::has_sdp(resp, &resp.body) {
-            true => std::str::from_utf8(&resp.body)
-                .ok()
-                .and_then(|s| SessionDescription::parse(s).ok()),
+        let text = match message::has_sdp(resp, &resp.body) {
+            true => std::str::from_utf8(&resp.body).ok(),
             false => None,
+        };
+        let parsed = text.and_then(|t| SessionDescription::parse(t).ok().map(|s| (t, s)));
+        let answer = match (&fork.webrtc, parsed) {
+            (Some(leg), Some((text, sdp))) => {
+                let from = fork.dialog.peer.addr.ip();
+                match leg.remote_sdp(text, &sdp, from, std::time::Instant::now()) {
+                    Ok(view) => Some(view),
+                    Err(e) => {
+                        tracing::warn!("originate: the browser's answer: {e}");
+                        None
+                    }
+                }
+            }
+            // A browser must answer with WebRTC SDP.
+            (Some(_), None) => None,
+            (None, parsed) => parsed.map(|(_, sdp)| sdp),
         };
         PlacedLeg {
             invite: fork.invite.clone(),
@@ -385,8 +461,43 @@ impl<'a> Ringing<'a> {
             ack,
             extension: self.req.extension.clone(),
             number: self.req.number.clone(),
+            then: self.req.then.clone(),
+            webrtc: fork.webrtc.clone(),
         }
     }
+
+    /// Hangs up the phone that answered when its call cannot go on.
+    fn hang_up_winner(&self, leg: &mut PlacedLeg) {
+        let ctx = self.ctx;
+        ctx.internal
+            .send_stateless(leg.ack.clone(), leg.dialog.peer);
+        let via = ctx.sent_by_on(&ctx.internal, leg.dialog.peer.transport);
+        let contact = ctx.contact_towards(&ctx.internal, "originate", leg.dialog.peer.transport);
+        let bye = leg.dialog.request(Method::Bye, &via, &contact);
+        ctx.internal
+            .send_request(bye, leg.dialog.peer, Arc::new(|_| {}));
+    }
+}
+
+/// A browser's endpoint for an originated call and the WebRTC offer for
+/// our plain offer `plain` (Opus first when it is here).
+fn webrtc_offer(
+    ctx: &Ctx,
+    plain: &SessionDescription,
+) -> Result<(media::webrtc::WebRtcLeg, Vec<u8>), String> {
+    let identity = ctx
+        .webrtc
+        .as_ref()
+        .ok_or("WebRTC is not available (no DTLS certificate)")?;
+    let leg = media::webrtc::WebRtcLeg::new(identity);
+    let mut plain = plain.clone();
+    if let Some((i, _)) = negotiate::audio_section(&plain) {
+        actor::opus_first(&mut plain.media[i]);
+    }
+    let body = leg
+        .local_sdp(&plain, std::time::Instant::now())
+        .map_err(|e| e.to_string())?;
+    Ok((leg, body.into_bytes()))
 }
 
 /// Fills in what a 2xx to our INVITE tells about the dialog.
@@ -402,8 +513,8 @@ fn confirm_dialog(dialog: &mut Dialog, resp: &Response) {
 }
 
 fn ack_for(ctx: &Ctx, dialog: &Dialog) -> Bytes {
-    let via = ctx.sent_by(&ctx.internal);
-    let contact = ctx.contact(&ctx.internal, "originate");
+    let via = ctx.sent_by_on(&ctx.internal, dialog.peer.transport);
+    let contact = ctx.contact_towards(&ctx.internal, "originate", dialog.peer.transport);
     let ack = dialog.request_with_cseq(Method::Ack, 1, &via, &contact, &message::new_branch());
     message::to_bytes(ack)
 }
@@ -443,7 +554,15 @@ fn failed_cdr(ctx: &Ctx, req: &Originate, start: u64, code: u16) {
     }
 }
 
-/// The app an originated leg runs: connect it to the number.
+/// The app an originated leg runs: connect it to the number, or join it
+/// to a live call.
 pub(crate) fn app_for(leg: &PlacedLeg) -> App {
-    App::Originate(leg.number.clone())
+    match leg.then {
+        Then::Connect => App::Originate(leg.number.clone()),
+        Then::Join { call, mode } => App::Join {
+            call,
+            agent: leg.number.clone(),
+            mode,
+        },
+    }
 }

@@ -49,6 +49,17 @@ pub enum App {
     /// The engine placed this call to a phone, which answered: connect it
     /// to the number (click-to-dial).
     Originate(String),
+    /// The engine placed this call to a phone, which answered: join it to
+    /// the live call `call` of agent `agent` in `mode` (a supervisor's
+    /// listen, whisper or barge from the desk; a 3-way or consulted party).
+    Join {
+        /// The engine id of the call joined.
+        call: u64,
+        /// The extension of the agent on that call (whom a whisper reaches).
+        agent: String,
+        /// How the phone takes part.
+        mode: crate::calls::control::MonitorMode,
+    },
 }
 
 impl App {
@@ -67,6 +78,7 @@ impl App {
             App::Pickup(_) => "pickup",
             App::Announce(_) => "announce",
             App::Originate(_) => "originate",
+            App::Join { .. } => "join",
         }
     }
 }

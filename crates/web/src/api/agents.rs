@@ -162,6 +162,7 @@ pub async fn dial(
         number: number.clone(),
         auto_answer,
         ring_timeout: std::time::Duration::from_secs(30),
+        then: Default::default(),
     };
     match originate(engine.ctx(), req).await {
         Ok(call) => json(

@@ -19,8 +19,15 @@ pub async fn list(State(state): State<AppState>) -> Response {
 }
 
 /// `POST /api/calls/{id}/{action}`: hold, retrieve, hangup, survey,
-/// `three_way?with=ID`, `transfer?to=EXT`, `dtmf?digits=...`.
-#[utoipa::path(post, path = "/api/calls/{id}/{action}", tag = "calls", params(("id" = String, Path, description = "call id"), ("action" = String, Path, description = "hold, retrieve, hangup, survey, three_way, transfer, dtmf"), ("with" = Option<String>, Query, description = "three_way: the other call"), ("to" = Option<String>, Query, description = "transfer: the extension"), ("digits" = Option<String>, Query, description = "dtmf: the digits")), responses((status = 200, description = "the action was carried out", body = serde_json::Value), crate::api::doc::Errors))]
+/// `three_way?with=ID`, `transfer?to=EXT`, `dtmf?digits=...`,
+/// `join?extension=EXT&mode=listen|whisper|barge|consult[&agent=EXT]`
+/// (ring EXT, answering by itself, and join it to the call once it
+/// answers: a supervisor, a 3-way party, a consulted party; answers with
+/// the joined call's id), `hand_over?with=ID` (the called party leaves and
+/// the caller stays with the joined call ID: an attended transfer
+/// completed), `mode?mode=...` (on a joined call: change how it takes
+/// part).
+#[utoipa::path(post, path = "/api/calls/{id}/{action}", tag = "calls", params(("id" = String, Path, description = "call id"), ("action" = String, Path, description = "hold, retrieve, hangup, survey, three_way, transfer, dtmf, join, hand_over, mode"), ("with" = Option<String>, Query, description = "three_way: the other call; hand_over: the joined call"), ("to" = Option<String>, Query, description = "transfer: the extension"), ("digits" = Option<String>, Query, description = "dtmf: the digits"), ("extension" = Option<String>, Query, description = "join: the extension rung"), ("mode" = Option<String>, Query, description = "join and mode: listen, whisper, barge or consult"), ("agent" = Option<String>, Query, description = "join: the agent on the call (whom a whisper reaches); default the called party")), responses((status = 200, description = "the action was carried out", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
@@ -47,7 +54,10 @@ pub async fn action(
         "survey" => call.send_to_survey(),
         "three_way" => {
             let Ok(with) = q.text("with").parse::<u64>() else {
-                return err(StatusCode::BAD_REQUEST, "give with=<the consultation call's id>");
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "give with=<the consultation call's id>",
+                );
             };
             if let Err(e) = engine.three_way(id, with).await {
                 return err(StatusCode::CONFLICT, e);
@@ -75,11 +85,41 @@ pub async fn action(
                 return err(StatusCode::CONFLICT, e.to_string());
             }
         }
+        "join" => return join(engine, id, &q).await,
+        "mode" => {
+            use engine::calls::control::MonitorMode;
+            let Some(mode) = MonitorMode::parse(&q.text("mode")) else {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    "mode is listen, whisper, barge or consult",
+                );
+            };
+            let joined = engine
+                .calls()
+                .into_iter()
+                .any(|c| c.id == id && c.joined.is_some());
+            if !joined {
+                return err(
+                    StatusCode::CONFLICT,
+                    format!("call {id} is not joined to another call"),
+                );
+            }
+            call.set_monitor_mode(mode);
+        }
+        "hand_over" => {
+            let Ok(with) = q.text("with").parse::<u64>() else {
+                return err(StatusCode::BAD_REQUEST, "give with=<the joined call's id>");
+            };
+            if let Err(e) = call.hand_over(with, engine::calls::Side::B).await {
+                return err(StatusCode::CONFLICT, e.to_string());
+            }
+        }
         other => {
             return err(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "unknown action '{other}' (hold, retrieve, hangup, dtmf, transfer, survey, three_way)"
+                    "unknown action '{other}' (hold, retrieve, hangup, dtmf, transfer, survey, \
+                     three_way, join, hand_over, mode)"
                 ),
             )
         }
@@ -88,4 +128,51 @@ pub async fn action(
         StatusCode::OK,
         &serde_json::json!({ "ok": true, "call": id, "action": action }),
     )
+}
+
+/// `join`: rings `extension` (asking it to answer by itself) and joins it
+/// to call `id` in `mode` once it answers.
+async fn join(engine: &engine::Engine, id: u64, q: &crate::form::Fields) -> Response {
+    use engine::calls::control::MonitorMode;
+    use engine::calls::originate::{originate, Originate, OriginateError, Then};
+    let Some(mode) = MonitorMode::parse(&q.text("mode")) else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "mode is listen, whisper, barge or consult",
+        );
+    };
+    let extension = q.text("extension");
+    if extension.is_empty() || !extension.chars().all(|c| c.is_ascii_digit()) {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "give extension=<the phone to ring>",
+        );
+    }
+    let agent = match q.text("agent") {
+        a if !a.is_empty() => a,
+        _ => engine
+            .calls()
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| c.b_party.unwrap_or(c.callee))
+            .unwrap_or_default(),
+    };
+    let req = Originate {
+        extension: extension.clone(),
+        number: agent,
+        auto_answer: true,
+        ring_timeout: std::time::Duration::from_secs(30),
+        then: Then::Join { call: id, mode },
+    };
+    match originate(engine.ctx(), req).await {
+        Ok(joined) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "ok": true, "call": id, "action": "join", "joined": joined, "mode": mode.as_str() }),
+        ),
+        Err(e @ OriginateError::Invalid(_)) => err(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ OriginateError::NotAnswered(..)) => err(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ OriginateError::Unavailable(_)) => {
+            err(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+    }
 }

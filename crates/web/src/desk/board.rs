@@ -27,11 +27,18 @@ pub struct Counters {
     pub busy: usize,
 }
 
+/// Where the supervisors' desks get the floor's agents: a name no
+/// extension can have.
+pub const FLOOR: &str = "@floor";
+
 /// One agent as the desk shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct AgentView {
     status: Option<AgentStatus>,
     state: Option<AgentState>,
+    /// When the status or state last changed (the wallboard's "time in
+    /// state"); None until the first change seen.
+    since: Option<Instant>,
     /// The queue offer ringing the agent: (queue, caller number, joined).
     offer: Option<(String, String, Instant)>,
 }
@@ -138,7 +145,57 @@ impl Board {
             }
             _ => {}
         }
+        self.floor_rows(&mut out, now);
         out
+    }
+
+    /// For each agent a message in `out` concerns, its row for the
+    /// supervisors' floor view.
+    fn floor_rows(&self, out: &mut Vec<Out>, now: Instant) {
+        let mut touched: Vec<&str> = out
+            .iter()
+            .filter_map(|o| o.to.as_deref())
+            .filter(|a| self.agents.contains_key(*a))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let rows: Vec<Out> = touched
+            .into_iter()
+            .map(|a| Out {
+                to: Some(FLOOR.to_string()),
+                msg: json!({"type": "floor_agent", "agent": self.floor_row(a, now)}),
+            })
+            .collect();
+        out.extend(rows);
+    }
+
+    /// One agent on the supervisors' floor view: status, state and how
+    /// long, the offer ringing them, the call they are on.
+    pub fn floor_row(&self, agent: &str, now: Instant) -> Value {
+        let Some(a) = self.agents.get(agent) else {
+            return Value::Null;
+        };
+        let call = self
+            .calls
+            .values()
+            .filter(|c| c.involves(agent))
+            .max_by_key(|c| c.id)
+            .map(call_json);
+        json!({
+            "id": agent,
+            "status": a.status.map(|s| s.to_string()),
+            "state": a.state.map(|s| s.to_string()),
+            "state_ms": a.since.map(|t| now.saturating_duration_since(t).as_millis() as u64),
+            "offer": a.offer.as_ref().map(|(queue, caller, _)| json!({"queue": queue, "caller": caller})),
+            "call": call,
+        })
+    }
+
+    /// Every agent's row (what a supervisor's desk gets on connecting).
+    pub fn floor(&self, now: Instant) -> Vec<Value> {
+        let mut ids: Vec<&String> = self.agents.keys().collect();
+        ids.sort();
+        ids.into_iter().map(|a| self.floor_row(a, now)).collect()
     }
 
     /// Everyone a call concerns who could have a desk: its parties that are
@@ -261,12 +318,15 @@ impl Board {
                 });
             }
             QueueEvent::AgentStatusChanged { agent, new, .. } => {
-                self.agents.entry(agent.clone()).or_default().status = Some(*new);
+                let a = self.agents.entry(agent.clone()).or_default();
+                a.status = Some(*new);
+                a.since = Some(now);
                 out.push(self.agent_msg(agent));
             }
             QueueEvent::AgentStateChanged { agent, new, .. } => {
                 let a = self.agents.entry(agent.clone()).or_default();
                 a.state = Some(*new);
+                a.since = Some(now);
                 if !matches!(new, AgentState::Receiving) {
                     a.offer = None;
                 }
@@ -498,6 +558,67 @@ mod tests {
         assert_eq!((c.online, c.busy), (2, 1));
         let all = b.counters_changed().expect("changed");
         assert_eq!(all.to, None, "counters go to every desk");
+    }
+
+    #[test]
+    fn desk_board_the_floor_view_follows_every_agent_for_supervisors() {
+        let mut b = Board::new();
+        let t0 = Instant::now();
+        b.seed_agent("1001", AgentStatus::Available, AgentState::Waiting);
+        b.seed_agent("1002", AgentStatus::OnBreak, AgentState::Waiting);
+        let floor = b.floor(t0);
+        assert_eq!(floor.len(), 2);
+        assert_eq!(floor[0]["id"], "1001");
+        assert_eq!(floor[1]["status"], "On Break");
+        assert_eq!(floor[0]["state_ms"], Value::Null, "no change seen yet");
+        let outs = b.apply(
+            &q(QueueEvent::AgentStateChanged {
+                agent: "1001".into(),
+                old: AgentState::Waiting,
+                new: AgentState::Receiving,
+            }),
+            t0,
+            no_call,
+        );
+        let rows = to(&outs, FLOOR);
+        assert_eq!(rows.len(), 1, "{outs:?}");
+        assert_eq!(rows[0]["type"], "floor_agent");
+        assert_eq!(rows[0]["agent"]["state"], "Receiving");
+        // The agent answers a queue caller: the row carries the call.
+        b.apply(
+            &q(QueueEvent::MemberJoined {
+                queue: "sales".into(),
+                member: MemberId(7),
+                caller_number: "5551234".into(),
+            }),
+            t0,
+            no_call,
+        );
+        let outs = b.apply(
+            &q(QueueEvent::BridgeStart {
+                queue: "sales".into(),
+                member: MemberId(7),
+                agent: "1001".into(),
+                waited: Duration::from_secs(3),
+            }),
+            t0 + Duration::from_secs(4),
+            no_call,
+        );
+        let row = &to(&outs, FLOOR)[0]["agent"];
+        assert_eq!(row["call"]["caller"], "5551234");
+        assert_eq!(row["call"]["id"], 7);
+        assert_eq!(row["state_ms"], 4000, "time in state since the change");
+        // A caller waiting is no agent's business: nothing for the floor.
+        let outs = b.apply(
+            &q(QueueEvent::MemberJoined {
+                queue: "sales".into(),
+                member: MemberId(8),
+                caller_number: "5550000".into(),
+            }),
+            t0,
+            no_call,
+        );
+        assert!(to(&outs, FLOOR).is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! CDR or queue events are stored), their desks are told to read their
 //! figures of the day again.
 
-use super::board::{Board, CallParties, Out};
+use super::board::{Board, CallParties, Out, FLOOR};
 use dashmap::DashMap;
 use engine::Engine;
 use serde_json::Value;
@@ -139,13 +139,23 @@ impl DeskHub {
 
     /// Connects a desk of agent/extension `ext`: its id (for
     /// [`DeskHub::disconnect`]), the snapshot to send first, and its queue.
-    pub fn connect(&self, ext: &str) -> (u64, Value, mpsc::Receiver<Arc<str>>) {
+    /// A supervisor's desk also gets the floor: every agent's row in the
+    /// snapshot, and each change as it happens.
+    pub fn connect(&self, ext: &str, supervisor: bool) -> (u64, Value, mpsc::Receiver<Arc<str>>) {
         let (tx, rx) = mpsc::channel(DESK_QUEUE);
         let id = self.next_id.fetch_add(1, Relaxed);
         // The snapshot and the registration under one lock of the board, so
         // no event falls between them.
         let board = lock(&self.board);
-        let snapshot = board.snapshot(ext, Instant::now());
+        let now = Instant::now();
+        let mut snapshot = board.snapshot(ext, now);
+        if supervisor {
+            snapshot["floor"] = Value::from(board.floor(now));
+            self.desks
+                .entry(FLOOR.to_string())
+                .or_default()
+                .push(DeskConn { id, tx: tx.clone() });
+        }
         self.desks
             .entry(ext.to_string())
             .or_default()
@@ -164,6 +174,9 @@ impl DeskHub {
             gone = v.len() < before;
         }
         self.desks.remove_if(ext, |_, v| v.is_empty());
+        if let Some(mut v) = self.desks.get_mut(FLOOR) {
+            v.retain(|d| d.id != id);
+        }
         if gone {
             self.stats.connected.fetch_sub(1, Relaxed);
         }
@@ -172,6 +185,11 @@ impl DeskHub {
     /// Desks connected for `ext` now.
     pub fn desks_of(&self, ext: &str) -> usize {
         self.desks.get(ext).map_or(0, |v| v.len())
+    }
+
+    /// Every agent's row of the supervisors' floor view.
+    pub fn floor(&self) -> Vec<Value> {
+        lock(&self.board).floor(Instant::now())
     }
 
     /// The current snapshot for `ext` (what a reconnecting desk gets).
@@ -189,6 +207,9 @@ impl DeskHub {
                     self.stats.pushed.fetch_add(1, Relaxed);
                     true
                 }
+                // A supervisor's floor entry shares its desk's queue: the
+                // desk's own entry counts it.
+                Err(mpsc::error::TrySendError::Full(_)) if ext == FLOOR => false,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!("desk of {ext}: not reading, dropped (it will reconnect)");
                     self.stats.dropped_slow.fetch_add(1, Relaxed);
@@ -208,7 +229,9 @@ impl DeskHub {
             None => {
                 for mut e in self.desks.iter_mut() {
                     let ext = e.key().clone();
-                    push(&ext, e.value_mut());
+                    if ext != FLOOR {
+                        push(&ext, e.value_mut());
+                    }
                 }
             }
         }
@@ -230,11 +253,21 @@ impl DeskHub {
 
     /// Tells every desk to reload its state (events were missed).
     fn resync_all(&self) {
-        let exts: Vec<String> = self.desks.iter().map(|e| e.key().clone()).collect();
+        let exts: Vec<String> = self
+            .desks
+            .iter()
+            .map(|e| e.key().clone())
+            .filter(|e| e != FLOOR)
+            .collect();
         for ext in exts {
             let msg = self.snapshot(&ext);
             self.deliver(Out { to: Some(ext), msg });
         }
+        let floor = lock(&self.board).floor(Instant::now());
+        self.deliver(Out {
+            to: Some(FLOOR.to_string()),
+            msg: serde_json::json!({"type": "floor", "agents": floor}),
+        });
     }
 }
 

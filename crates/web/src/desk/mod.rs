@@ -13,6 +13,7 @@
 pub mod board;
 pub mod hub;
 pub mod pop;
+pub mod supervise;
 mod ws;
 
 use axum::extract::{Path, State};
@@ -69,7 +70,9 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dial", post(dial))
         .route("/desk/pop", get(pop::pop))
         .route("/desk/history", get(pop::history))
-        .route("/desk/today", get(pop::today));
+        .route("/desk/today", get(pop::today))
+        .route("/desk/floor", get(supervise::floor))
+        .route("/desk/supervise/{action}", post(supervise::act));
     crate::auth::require_agent(routes)
 }
 
@@ -124,6 +127,14 @@ const SCRIPT_WORDS: &[(&str, &str)] = &[
     ("dir_inbound", "desk.dir_inbound"),
     ("dir_outbound", "desk.dir_outbound"),
     ("dir_internal", "desk.dir_internal"),
+    ("floor_listen", "desk.floor_listen"),
+    ("floor_whisper", "desk.floor_whisper"),
+    ("floor_barge", "desk.floor_barge"),
+    ("floor_takeover", "desk.floor_takeover"),
+    ("floor_ready", "desk.floor_ready"),
+    ("floor_not_ready", "desk.floor_not_ready"),
+    ("floor_logout", "desk.floor_logout"),
+    ("floor_none", "desk.floor_none"),
 ];
 
 /// `GET /desk`: the page (its script does the rest).
@@ -139,6 +150,7 @@ async fn page(ctx: PageCtx, who: Identity, State(state): State<AppState>) -> Res
         minijinja::Value::from_serialize(json!({
             "i18n_json": serde_json::Value::Object(words).to_string(),
             "login": login,
+            "supervisor": supervise::is_supervisor(&who),
             "bound_extension": who.user.extension,
             "break_reasons": BREAK_REASONS
                 .iter()
@@ -317,18 +329,37 @@ fn dialable(s: &str, max: usize) -> bool {
 }
 
 /// The agent's live call: the newest answered call their extension is on.
+/// The answered call `ext` is a party of (its newest); a call joined to
+/// another (a supervisor's, a 3-way party's) is not the agent's own.
 fn my_call(engine: &engine::Engine, ext: &str) -> Option<u64> {
     engine
         .calls()
         .into_iter()
-        .filter(|c| c.answer_at.is_some())
+        .filter(|c| c.answer_at.is_some() && c.joined.is_none())
         .filter(|c| c.caller == ext || c.callee == ext || c.b_party.as_deref() == Some(ext))
         .map(|c| c.id)
         .max()
 }
 
+/// The live calls joined to call `call` (3-way and consulted parties,
+/// supervisors), with how.
+fn joined_to(engine: &engine::Engine, call: u64) -> Vec<(u64, &'static str)> {
+    engine
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c.joined {
+            Some((t, mode)) if t == call => Some((c.id, mode)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// `POST /desk/call/{action}` (hangup, hold, retrieve, transfer with
-/// `to`, survey, dtmf with `digits`): on the agent's own call only.
+/// `to`, survey, dtmf with `digits`; conference and consult with `to`, an
+/// extension that is rung and joins the call as a third party or, for
+/// consult, talks with the agent alone; complete, which leaves the caller
+/// with the consulted party; drop, which releases the parties joined):
+/// on the agent's own call only.
 async fn call_action(
     who: Identity,
     State(state): State<AppState>,
@@ -372,14 +403,85 @@ async fn call_action(
                 return fail(StatusCode::CONFLICT, e.to_string());
             }
         }
+        "conference" | "consult" => {
+            let to = f.text("to");
+            if !dialable(&to, 32) || to == login.extension {
+                return fail(StatusCode::BAD_REQUEST, "give the extension to bring in");
+            }
+            let mode = match action.as_str() {
+                "consult" => engine::calls::control::MonitorMode::Consult,
+                _ => engine::calls::control::MonitorMode::Barge,
+            };
+            return bring_in(engine, &login.extension, id, &to, mode);
+        }
+        "complete" => {
+            let consulted = joined_to(&engine, id)
+                .into_iter()
+                .find(|(_, mode)| *mode == "consult")
+                .map(|(c, _)| c);
+            let Some(consulted) = consulted else {
+                return fail(
+                    StatusCode::CONFLICT,
+                    "no one is being consulted on this call",
+                );
+            };
+            if let Err(e) = call.hand_over(consulted, engine::calls::Side::B).await {
+                return fail(StatusCode::CONFLICT, e.to_string());
+            }
+        }
+        "drop" => {
+            for (c, mode) in joined_to(&engine, id) {
+                if matches!(mode, "consult" | "barge") {
+                    if let Ok(c) = engine.control(c) {
+                        c.hangup(engine::calls::HangupCause::NormalClearing);
+                    }
+                }
+            }
+        }
         other => {
             return fail(
                 StatusCode::BAD_REQUEST,
-                format!("unknown action '{other}': hangup, hold, retrieve, transfer, survey, dtmf"),
+                format!(
+                    "unknown action '{other}': hangup, hold, retrieve, transfer, survey, dtmf, \
+                     conference, consult, complete, drop"
+                ),
             )
         }
     }
     json(StatusCode::OK, &json!({ "ok": true, "call": id }))
+}
+
+/// Rings extension `to` and, once it answers, joins it to the agent's call
+/// `id` in `mode` (a 3-way party, or consulted by the agent alone).
+fn bring_in(
+    engine: std::sync::Arc<engine::Engine>,
+    agent: &str,
+    id: u64,
+    to: &str,
+    mode: engine::calls::control::MonitorMode,
+) -> Response {
+    use engine::calls::originate::{originate, Originate, Then};
+    let req = Originate {
+        extension: to.to_string(),
+        number: agent.to_string(),
+        auto_answer: false,
+        ring_timeout: std::time::Duration::from_secs(30),
+        then: Then::Join { call: id, mode },
+    };
+    tracing::info!(
+        "desk: agent {agent} brings {to} into call {id} ({})",
+        mode.as_str()
+    );
+    let to = to.to_string();
+    tokio::spawn(async move {
+        if let Err(e) = originate(engine.ctx(), req).await {
+            tracing::info!("desk: {to} into call {id}: {e}");
+        }
+    });
+    json(
+        StatusCode::ACCEPTED,
+        &json!({ "ok": true, "call": id, "mode": mode.as_str() }),
+    )
 }
 
 /// `POST /desk/dial` (number): rings the agent's phone (answering by itself
@@ -399,8 +501,10 @@ async fn dial(who: Identity, State(state): State<AppState>, Form(f): Form) -> Re
     let req = Originate {
         extension: login.extension.clone(),
         number: number.clone(),
-        auto_answer: login.phone == Phone::Desk,
+        // Both phones answer by themselves: the agent asked for the call.
+        auto_answer: true,
         ring_timeout: std::time::Duration::from_secs(30),
+        then: Default::default(),
     };
     // The call runs on; the desk learns of it over the push channel.
     tokio::spawn(async move {

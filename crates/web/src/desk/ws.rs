@@ -109,7 +109,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let hub = state.desk();
-    let (id, mut snapshot, mut rx) = hub.connect(&ext);
+    let (id, mut snapshot, mut rx) = hub.connect(&ext, super::supervise::is_supervisor(&who));
     snapshot["login"] = json!(login_of(&state, &who));
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();

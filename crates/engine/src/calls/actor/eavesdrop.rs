@@ -19,11 +19,12 @@ pub(crate) fn member_of(id: u64, side: Side) -> u64 {
 
 impl Call {
     /// Moves this call's two parties into `room` (Some) or back to their
-    /// bridge (None).
+    /// bridge (None). A call already in a room keeps it and answers with
+    /// it, so that a supervisor and a 3-way party hear the same room.
     pub(super) fn monitor(
         &mut self,
         room: Option<Conference>,
-        reply: oneshot::Sender<Result<(), CallError>>,
+        reply: oneshot::Sender<Result<Conference, CallError>>,
     ) {
         if self.state != State::Answered || self.formats[1].is_none() {
             let _ = reply.send(Err(CallError::NotAnswered));
@@ -35,6 +36,11 @@ impl Call {
             return;
         };
         match room {
+            Some(_) if self.monitored.is_some() => {
+                if let Some(room) = &self.monitored {
+                    let _ = reply.send(Ok(room.clone()));
+                }
+            }
             Some(room) => {
                 for side in [Side::A, Side::B] {
                     let member = member_of(self.id, side);
@@ -51,18 +57,71 @@ impl Call {
                     );
                 }
                 tracing::info!("call {}: monitored", self.id);
-                self.monitored = Some(room);
+                self.monitored = Some(room.clone());
+                let _ = reply.send(Ok(room));
             }
-            None => {
-                if let Some(room) = self.monitored.take() {
+            None => match self.monitored.take() {
+                Some(room) => {
                     for side in [Side::A, Side::B] {
                         room.leave(member_of(self.id, side));
                         session.hear(side, Hears::Other);
                     }
                     tracing::info!("call {}: no longer monitored", self.id);
+                    let _ = reply.send(Ok(room));
                 }
-            }
+                None => {
+                    let _ = reply.send(Err(CallError::NotAnswered));
+                }
+            },
         }
+    }
+
+    /// Completes an attended transfer made by joining: the party on side
+    /// `agent` leaves this call, whose other party stays in the room with
+    /// the joined call `partner`; each call ends when the other does.
+    pub(super) fn hand_over(
+        &mut self,
+        partner: u64,
+        agent: Side,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    ) {
+        if self.state != State::Answered {
+            let _ = reply.send(Err(CallError::NotAnswered));
+            return;
+        }
+        let Some(room) = self.monitored.clone() else {
+            let _ = reply.send(Err(CallError::Media("no one has joined this call".into())));
+            return;
+        };
+        if agent != Side::B {
+            // The stay-behind party is always leg A (see refer.rs): the
+            // agent's own outbound calls cannot be handed over this way.
+            let _ = reply.send(Err(CallError::Media(
+                "only the called party can hand a call over".into(),
+            )));
+            return;
+        }
+        let Some(partner_tx) = self.ctx.calls.get(&partner).map(|c| c.value().0.clone()) else {
+            let _ = reply.send(Err(CallError::HungUp));
+            return;
+        };
+        room.leave(member_of(self.id, Side::B));
+        if self.app.is_some() {
+            self.release_agent_for_hand_over();
+        } else {
+            self.bye(Side::B);
+            self.released = Some(Side::B);
+            self.close_record_at_attended_transfer(Side::B);
+        }
+        if let Some(s) = self.media.session() {
+            s.hear(Side::B, Hears::Silence);
+        }
+        self.pickup_partner = Some(partner);
+        let _ = partner_tx.send(crate::calls::CallMsg::Control(
+            crate::calls::control::Command::Partner(self.id),
+        ));
+        self.update_info(|i| i.note = format!("handed over to call {partner}"));
+        tracing::info!("call {}: handed over to call {partner}", self.id);
         let _ = reply.send(Ok(()));
     }
 }

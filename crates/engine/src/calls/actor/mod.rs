@@ -20,6 +20,7 @@ mod webrtc;
 
 use media_plane::MediaPlane;
 pub(crate) use originated::spawn_originated;
+pub(crate) use webrtc::opus_first;
 
 use super::control::Command;
 use super::{best_failure, CallInfo, CallMsg, HangupCause, Side};
@@ -128,6 +129,7 @@ fn open(ctx: Arc<Ctx>, o: Opening) -> Call {
         app: None,
         digits: String::new(),
         note: String::new(),
+        joined: None,
     };
     ctx.calls.insert(id, (me.clone(), info));
     ctx.metrics.active_calls.fetch_add(1, Ordering::Relaxed);
@@ -688,6 +690,11 @@ impl Call {
             CallMsg::Cancel => self.on_cancel(),
             CallMsg::Shutdown => self.on_shutdown(),
             CallMsg::Control(Command::Monitor { room, reply }) => self.monitor(room, reply),
+            CallMsg::Control(Command::HandOver {
+                partner,
+                agent,
+                reply,
+            }) => self.hand_over(partner, agent, reply),
             CallMsg::Control(Command::PickUp { room, by, reply }) => {
                 self.picked_up(room, by, reply)
             }
@@ -1614,8 +1621,5 @@ fn reason_of(r: &Response) -> String {
 /// `transport=ws` or `wss` (RFC 7118 §5.2): a browser sends everything
 /// over the one connection it has anyway.
 fn contact_over(ctx: &Ctx, ep: &Endpoint, user: &str, peer: Peer) -> String {
-    match peer.transport {
-        sip::TransportKind::Udp | sip::TransportKind::Tcp => ctx.contact(ep, user),
-        _ => ctx.contact_on(ep, user, peer.transport),
-    }
+    ctx.contact_towards(ep, user, peer.transport)
 }

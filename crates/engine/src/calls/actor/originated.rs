@@ -40,6 +40,8 @@ pub(crate) fn spawn_originated(
         ack,
         extension,
         number,
+        then: _,
+        webrtc,
     } = leg;
     let peer = dialog.peer;
     let mut call = open(
@@ -85,6 +87,11 @@ pub(crate) fn spawn_originated(
         session.set_remote(Side::A, remote);
     }
     call.media = MediaPlane::Session(session);
+    if webrtc.is_some() {
+        // A browser: its media goes through its WebRTC endpoint.
+        call.webrtc.borrow_mut()[Side::A as usize] = webrtc;
+        call.attach_webrtc();
+    }
     call.app = Some(AppState::default());
     let (id, answered) = (call.id, call.answer_ms);
     call.update_info(|i| {

@@ -208,7 +208,7 @@ impl Call {
 
 /// Puts Opus first in `m` (adding it when it is missing), if this process
 /// can encode and decode it.
-fn opus_first(m: &mut MediaDescription) {
+pub(crate) fn opus_first(m: &mut MediaDescription) {
     if !Codec::usable().contains(&Codec::Opus) {
         return;
     }

@@ -86,7 +86,7 @@ pub(super) struct AppState {
     /// The queue the caller waits in (or talks to an agent of).
     queue: Option<queue::QueueState>,
     /// The call this supervisor monitors, and its room.
-    supervising: Option<(u64, media::conference::Conference)>,
+    supervising: Option<supervise::Supervising>,
 }
 
 /// Fires at the app's deadline (a collect timeout); never without one.
@@ -230,13 +230,18 @@ impl Call {
             Command::Supervise {
                 target,
                 room,
-                audience,
+                agent,
+                mode,
                 reply,
-            } => self.supervise(target, room, audience, reply),
-            Command::SetAudience(audience) => self.set_audience(audience),
-            Command::Monitor { reply, .. }
-            | Command::PickUp { reply, .. }
-            | Command::Attend { reply, .. } => {
+            } => self.supervise(target, room, agent, mode, reply),
+            Command::SetMonitorMode(mode) => self.set_monitor_mode(mode),
+            Command::Partner(partner) => self.partner_with(partner),
+            Command::Monitor { reply, .. } => {
+                let _ = reply.send(Err(CallError::NotAnswered));
+            }
+            Command::PickUp { reply, .. }
+            | Command::Attend { reply, .. }
+            | Command::HandOver { reply, .. } => {
                 let _ = reply.send(Err(CallError::NotAnswered));
             }
             Command::JoinPickup {

@@ -96,6 +96,16 @@ impl Call {
         Some(number)
     }
 
+    /// The agent's leg of an application call leaves after an attended
+    /// transfer completed from the desk (see `hand_over`): hung up, and a
+    /// queue's agent is free again.
+    pub(in crate::calls::actor) fn release_agent_for_hand_over(&mut self) {
+        self.bye(Side::B);
+        self.released = Some(Side::B);
+        let _ = self.take_waiting_for_transfer();
+        self.winner = None;
+    }
+
     /// Ends the queue side of a transferred call (the agent is free) and
     /// keeps the application waiting until the call ends.
     fn take_waiting_for_transfer(&mut self) -> Option<()> {
