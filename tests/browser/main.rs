@@ -63,6 +63,7 @@ mod flows;
 mod account;
 mod departments;
 mod desk;
+mod desk_calls;
 mod extensions;
 mod ivr;
 mod jssip;

@@ -310,12 +310,26 @@ impl Board {
                 });
             }
             QueueEvent::BridgeEnd {
-                agent, talk_time, ..
+                agent,
+                talk_time,
+                member,
+                ..
             } => {
                 out.push(Out {
                     to: Some(agent.clone()),
                     msg: json!({"type": "bridge_end", "talk_ms": talk_time.as_millis() as u64}),
                 });
+                // The agent left a call that goes on (a transfer, the
+                // survey): it is no longer theirs.
+                if let Some(c) = self.calls.get_mut(&member.0) {
+                    if c.b_party.as_deref() == Some(agent.as_str()) {
+                        c.b_party = None;
+                        out.push(Out {
+                            to: Some(agent.clone()),
+                            msg: json!({"type": "call_end", "id": member.0, "cause": "TRANSFERRED"}),
+                        });
+                    }
+                }
             }
             QueueEvent::AgentStatusChanged { agent, new, .. } => {
                 let a = self.agents.entry(agent.clone()).or_default();
@@ -619,6 +633,21 @@ mod tests {
             no_call,
         );
         assert!(to(&outs, FLOOR).is_empty());
+        // The agent hands the caller over (the call goes on): the call is
+        // no longer the agent's.
+        let outs = b.apply(
+            &q(QueueEvent::BridgeEnd {
+                queue: "sales".into(),
+                member: MemberId(7),
+                agent: "1001".into(),
+                talk_time: Duration::from_secs(9),
+            }),
+            t0,
+            no_call,
+        );
+        let msgs = to(&outs, "1001");
+        assert!(msgs.iter().any(|m| m["type"] == "call_end"), "{msgs:?}");
+        assert_eq!(b.floor_row("1001", t0)["call"], Value::Null);
     }
 
     #[test]

@@ -271,8 +271,25 @@ impl Call {
             s.hear(Side::B, Hears::Silence);
             s.set_hold(true);
         } else if let Some(s) = self.media.session() {
-            s.hear(Side::A, Hears::Other);
-            s.hear(Side::B, Hears::Other);
+            match &self.monitored {
+                // A call others have joined: back into its room.
+                Some(room) => {
+                    for side in [Side::A, Side::B] {
+                        let member = crate::calls::actor::eavesdrop::member_of(self.id, side);
+                        s.hear(
+                            side,
+                            Hears::Conference {
+                                room: room.clone(),
+                                member,
+                            },
+                        );
+                    }
+                }
+                None => {
+                    s.hear(Side::A, Hears::Other);
+                    s.hear(Side::B, Hears::Other);
+                }
+            }
             s.set_hold(false);
         }
     }
