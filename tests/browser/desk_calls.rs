@@ -285,3 +285,203 @@ async fn a_supervisor_watches_the_floor_listens_whispers_and_sets_an_agents_stat
     )
     .await
 }
+
+/// A TCP proxy in front of the server's HTTP port that the test can cut
+/// (every connection dropped, new ones refused) and restore: the page's
+/// network going away and coming back.
+struct Cable {
+    port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Cable {
+    async fn to(server_port: u16) -> Cable {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let up2 = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let mut cuts = cuts.clone();
+                // Only a cut after this connection was made ends it.
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", server_port)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Cable { port, up, cut }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+browser_tests!(a_desk_whose_network_drops_reconnects_and_shows_the_true_state);
+/// The page's network goes away (a proxy between the browser and the
+/// server drops every connection and refuses new ones): the desk says it
+/// is offline; meanwhile the agent's status changes on the server; when the
+/// network is back the desk reconnects by itself and shows the status the
+/// server has now, without a reload.
+async fn a_desk_whose_network_drops_reconnects_and_shows_the_true_state(browser: BrowserKind) {
+    let server = Arc::new(
+        Server::builder(&server_name(browser, "desk_drop"))
+            .extensions("1000-1004", PW)
+            .config(QUEUE)
+            .start(),
+    );
+    let cable = Cable::to(server.http_port).await;
+    run_on(
+        browser,
+        server,
+        "desk_drop",
+        BrowserOptions::default(),
+        |t| async move {
+            flows::admin_first_sign_in(&t.browser).await;
+            // From now on the page talks to the server through the cable
+            // (same host, so the same session cookie).
+            let mut b = t.browser.clone();
+            b.base = format!("http://127.0.0.1:{}", cable.port);
+            let b = &b;
+            desk_login(b, "1001").await;
+            b.click("btn-ready").await;
+            b.wait_text("#agent-status", "Ready").await;
+            b.mark_same_page().await;
+
+            cable.cut();
+            b.wait_text("#desk-link", "Offline").await;
+            // While the desk is away (well within the 15 s grace): the
+            // agent is put on break elsewhere.
+            let (code, body) = t
+                .server
+                .http_post("/api/agents/1001/status?status=on_break")
+                .expect("agent status");
+            assert_eq!(code, 200, "{body}");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            assert_eq!(b.text("#agent-status").await, "Ready", "nothing reached it");
+
+            cable.restore();
+            b.wait_text("#desk-link", "Live").await;
+            b.wait_text("#agent-status", "Not ready").await;
+            assert!(b.same_page().await, "the page was reloaded or left");
+        },
+    )
+    .await
+}
+
+browser_tests!(two_tabs_of_one_desk_show_the_same_state_and_ring_one_phone);
+/// The desk open in two tabs with the browser phone: one phone registers
+/// (the tab that logged in; the other tab has no credentials and a Web
+/// Lock besides), both tabs follow the agent's state and the offer, only
+/// one tab shows Answer, and a button pressed in either acts once.
+async fn two_tabs_of_one_desk_show_the_same_state_and_ring_one_phone(browser: BrowserKind) {
+    let server = Server::builder(&server_name(browser, "desk_tabs"))
+        .extensions("1000-1004", PW)
+        .config(QUEUE)
+        .start();
+    let store = server.store().await;
+    let mut e = store
+        .get_extension("1001")
+        .await
+        .expect("read 1001")
+        .expect("provisioned");
+    e.webrtc = true;
+    store.update_extension(&e).await.expect("enable WebRTC");
+    let server = Arc::new(server);
+    run_on(
+        browser,
+        server,
+        "desk_tabs",
+        BrowserOptions::default(),
+        |t| async move {
+            let b = &t.browser;
+            flows::admin_first_sign_in(b).await;
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            b.goto("/desk").await;
+            b.wait_text("#desk-link", "Live").await;
+            b.fill("desk-extension", "1001").await;
+            b.fill("desk-password", PW).await;
+            b.click("desk-phone-browser").await;
+            b.click("desk-login-btn").await;
+            b.wait_visible("#desk-toolbar").await;
+            b.until("the browser phone registered", async || {
+                let v = b
+                    .eval("return document.getElementById('desk').getAttribute('data-phone');")
+                    .await;
+                (v.as_str() == Some("registered")).then_some(())
+            })
+            .await;
+            let first = b.tab().await;
+            let second = b.new_tab().await;
+            b.goto("/desk").await;
+            b.wait_text("#desk-link", "Live").await;
+            b.wait_visible("#desk-toolbar").await;
+            b.wait_text("#desk-ext", "1001").await;
+
+            // Ready pressed in the second tab: both show it.
+            b.click("btn-ready").await;
+            b.wait_text("#agent-status", "Ready").await;
+            b.switch_tab(&first).await;
+            b.wait_text("#agent-status", "Ready").await;
+            let (_, regs) = t
+                .server
+                .http_get("/api/registrations")
+                .expect("registrations");
+            let regs: serde_json::Value = serde_json::from_str(&regs).expect("JSON");
+            let phones = regs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["user"] == "1001")
+                .count();
+            assert_eq!(phones, 1, "one phone: {regs}");
+
+            // A caller: both tabs show the offer; the phone rings in the
+            // first tab only.
+            let mut caller = Ua::new("1000", PW, t.server.sip_addr()).await;
+            let rtp = Rtp::bind(t.server.ports.media_port(0)).await;
+            let offer = sdp(rtp.port, "sendrecv");
+            let _calling = tokio::spawn(async move {
+                let r = caller.invite("9400", &offer).await;
+                (caller, r)
+            });
+            b.wait_visible("#desk-offer").await;
+            b.wait_visible("#btn-answer").await;
+            b.switch_tab(&second).await;
+            b.wait_visible("#desk-offer").await;
+            assert!(
+                !b.exists("#btn-answer:not([hidden])").await,
+                "the second tab has no phone ringing"
+            );
+            // Rejected from the first tab: the offer ends in both.
+            b.switch_tab(&first).await;
+            b.click("btn-reject").await;
+            b.wait_hidden("#btn-answer").await;
+            b.switch_tab(&second).await;
+            b.wait_hidden("#desk-offer").await;
+        },
+    )
+    .await
+}

@@ -830,6 +830,29 @@ impl Browser {
         .await
     }
 
+    /// Opens a new tab and makes it current; its window handle.
+    pub async fn new_tab(&self) -> fantoccini::wd::WindowHandle {
+        let w = self.client.new_window(true).await.expect("open a new tab");
+        self.client
+            .switch_to_window(w.handle.clone())
+            .await
+            .expect("switch to the new tab");
+        w.handle
+    }
+
+    /// The current tab's window handle.
+    pub async fn tab(&self) -> fantoccini::wd::WindowHandle {
+        self.client.window().await.expect("the current tab")
+    }
+
+    /// Makes tab `handle` current.
+    pub async fn switch_tab(&self, handle: &fantoccini::wd::WindowHandle) {
+        self.client
+            .switch_to_window(handle.clone())
+            .await
+            .expect("switch tab");
+    }
+
     /// Resizes the window (CSS pixels).
     pub async fn resize(&self, width: u32, height: u32) {
         self.client

@@ -36,6 +36,9 @@ struct Peer {
     loud: u32,
     /// The PCMU byte every frame it sends is made of.
     voice: u8,
+    /// An Opus-only peer: the payload type the server's offer gave Opus,
+    /// the frames it sends in turn, and the Opus payloads it received.
+    opus: Option<(u8, Vec<Vec<u8>>, Vec<Vec<u8>>)>,
     sent: u16,
     connected: bool,
     disconnected: bool,
@@ -63,14 +66,42 @@ impl Peer {
             received: Vec::new(),
             loud: 0,
             voice: 0x55,
+            opus: None,
             sent: 0,
             connected: false,
             disconnected: false,
         }
     }
 
+    /// A peer that has Opus only (as a browser answering with its first
+    /// codec) and sends `frames` in turn.
+    async fn opus_only(port: u16, frames: Vec<Vec<u8>>) -> Peer {
+        let mut p = Peer::new(port).await;
+        p.rtc = Rtc::builder()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(Instant::now());
+        p.rtc
+            .add_local_candidate(Candidate::host(p.addr, "udp").expect("candidate"));
+        p.opus = Some((0, frames, Vec::new()));
+        p
+    }
+
     /// Our answer to the server's WebRTC offer.
     fn answer(&mut self, offer: &str) -> String {
+        if let Some((pt, _, _)) = &mut self.opus {
+            *pt = offer
+                .lines()
+                .find_map(|l| {
+                    let (pt, codec) = l.strip_prefix("a=rtpmap:")?.split_once(' ')?;
+                    codec
+                        .to_ascii_lowercase()
+                        .starts_with("opus/48000")
+                        .then(|| pt.parse().ok())?
+                })
+                .expect("Opus in the server's offer");
+        }
         let offer = SdpOffer::from_sdp_string(offer).expect("a WebRTC offer str0m reads");
         let answer = self.rtc.sdp_api().accept_offer(offer).expect("accepted");
         self.drain();
@@ -121,6 +152,11 @@ impl Peer {
                     }
                     Event::RtpPacket(p) => {
                         self.received.push(*p.header.payload_type);
+                        if let Some((pt, _, got)) = &mut self.opus {
+                            if *p.header.payload_type == *pt {
+                                got.push(p.payload.to_vec());
+                            }
+                        }
                         if ulaw_level(&p.payload) > LOUD {
                             self.loud += 1;
                         }
@@ -171,13 +207,15 @@ impl Peer {
                     if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                         self.sent = self.sent.wrapping_add(1);
                         let seq = u64::from(self.sent);
-                        tx.write_rtp(RtpWrite::new(
-                            0.into(),
-                            SeqNo::from(seq),
-                            u32::from(self.sent) * 160,
-                            now,
-                            vec![self.voice; 160],
-                        ));
+                        let (pt, ts, payload) = match &self.opus {
+                            Some((pt, frames, _)) => (
+                                *pt,
+                                u32::from(self.sent) * 960,
+                                frames[usize::from(self.sent) % frames.len()].clone(),
+                            ),
+                            None => (0, u32::from(self.sent) * 160, vec![self.voice; 160]),
+                        };
+                        tx.write_rtp(RtpWrite::new(pt.into(), SeqNo::from(seq), ts, now, payload));
                     }
                 }
             } else if !talk || !self.connected {
@@ -921,4 +959,113 @@ async fn a_supervisors_browser_listens_whispers_and_barges_into_an_agents_call()
     assert!(c.1 >= 40 && a.1 >= 40, "after: caller {c:?}, agent {a:?}");
     let calls = server.api_calls();
     assert!(calls.contains(&format!("\"id\":{id},")), "{calls}");
+}
+
+/// 20 ms frames of a sine at `hz` (amplitude 8000) at `rate`, `n` of them.
+fn tone_frames(hz: f64, rate: usize, n: usize) -> Vec<Vec<i16>> {
+    let len = rate / 50;
+    (0..n)
+        .map(|f| {
+            (0..len)
+                .map(|i| {
+                    let t = (f * len + i) as f64 / rate as f64;
+                    ((t * hz * std::f64::consts::TAU).sin() * 8000.0) as i16
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_answering_with_opus_only_is_transcoded_both_ways() {
+    use media::codec::Codec;
+    assert!(
+        Codec::usable().contains(&Codec::Opus),
+        "libopus is not installed (tests/run installs libopus0)"
+    );
+    // The browser's microphone: a 440 Hz tone in real Opus (16 kHz PCM
+    // into the encoder, as the server's own Opus legs do).
+    let mut enc = Codec::Opus.encoder();
+    let opus: Vec<Vec<u8>> = tone_frames(440.0, 16_000, 50)
+        .iter()
+        .map(|pcm| {
+            let mut out = Vec::new();
+            enc.encode(pcm, &mut out);
+            out
+        })
+        .collect();
+    let (server, _) = ws_server("webrtc_opus", "").await;
+    let mut b = browser(&server).await;
+    let mut peer = Peer::opus_only(server.ports.media_port(1), opus).await;
+    let (_caller, _dialog, media, to, invite) = call_browser(&server, &mut b, &mut peer, |a| {
+        assert!(!a.contains("PCMU"), "an Opus-only answer: {a}");
+        a
+    })
+    .await;
+    assert!(invite.body.contains("opus/48000/2"), "{}", invite.body);
+
+    // The caller: a 1 kHz tone in PCMU; it keeps what comes back.
+    let mut g711 = Codec::Pcmu.encoder();
+    let pcmu: Vec<Vec<u8>> = tone_frames(1000.0, 8_000, 50)
+        .iter()
+        .map(|pcm| {
+            let mut out = Vec::new();
+            g711.encode(pcm, &mut out);
+            out
+        })
+        .collect();
+    let caller = tokio::task::spawn_blocking(move || {
+        media
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        let end = Instant::now() + Duration::from_secs(3);
+        let (mut i, mut next) = (0u32, Instant::now());
+        let mut heard = Vec::new();
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            if Instant::now() >= next {
+                let mut pkt = vec![0x80, 0];
+                pkt.extend_from_slice(&(i as u16).to_be_bytes());
+                pkt.extend_from_slice(&(i * 160).to_be_bytes());
+                pkt.extend_from_slice(&0x0bad_cafeu32.to_be_bytes());
+                pkt.extend_from_slice(&pcmu[i as usize % pcmu.len()]);
+                let _ = media.send_to(&pkt, to);
+                i += 1;
+                next += Duration::from_millis(20);
+            }
+            if let Ok((n, _)) = media.recv_from(&mut buf) {
+                if n > 12 && buf[1] & 0x7f == 0 {
+                    heard.extend(ua::g711_decode(0, &buf[12..n]));
+                }
+            }
+        }
+        heard
+    });
+    peer.run_for(Duration::from_secs(3), true).await;
+    let heard = caller.await.expect("the caller");
+    assert!(peer.connected, "ICE and DTLS with the browser");
+    // The caller hears the browser's 440 Hz (Opus decoded, PCMU out).
+    assert!(
+        heard.len() >= 8000,
+        "{} samples reached the caller",
+        heard.len()
+    );
+    let tail = &heard[heard.len() - 8000..];
+    let hz = ua::dominant_hz(tail, 8000.0);
+    assert!((hz - 440.0).abs() < 20.0, "the caller hears {hz} Hz");
+    // The browser hears the caller's 1 kHz (PCMU decoded, Opus out).
+    let got = peer.opus.take().map(|(_, _, got)| got).unwrap_or_default();
+    assert!(
+        got.len() >= 50,
+        "{} Opus packets reached the browser",
+        got.len()
+    );
+    let mut dec = Codec::Opus.decoder();
+    let mut pcm = Vec::new();
+    for p in &got {
+        dec.decode(p, &mut pcm);
+    }
+    let tail = &pcm[pcm.len().saturating_sub(16_000)..];
+    let hz = ua::dominant_hz(tail, 16_000.0);
+    assert!((hz - 1000.0).abs() < 30.0, "the browser hears {hz} Hz");
 }

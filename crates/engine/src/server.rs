@@ -73,6 +73,8 @@ impl Engine {
         directory.refresh(&store).await?;
 
         let advertise = cfg.advertise();
+        // Every Opus encoder made from here on (one per browser leg).
+        media::codec::opus::set_complexity(cfg.media.opus_complexity);
         let (lo, hi) = cfg.rtp_range()?;
         let media_runtime =
             media::media_runtime(cfg.media_threads()).context("starting the media runtime")?;

@@ -32,6 +32,29 @@ pub const PCM_RATE: u32 = 16_000;
 pub const RTP_CLOCK: u32 = 48_000;
 /// Bit rate we encode at: good wideband speech, a third of G.722's.
 pub const BITRATE: i32 = 24_000;
+
+/// The encoder's complexity (0-10) when nothing else is set: libopus's own
+/// default, 10, costs 265 µs per 20 ms speech frame on the 2-core machine
+/// (13 ms CPU per call per second, the whole budget of a WebRTC call),
+/// 1 costs 52 µs (`cargo bench -p media --bench frames -- opus`, speech
+/// mode). A server transcoding hundreds of calls takes the cheap end;
+/// `[media] opus_complexity` raises it where there are fewer.
+pub const DEFAULT_COMPLEXITY: i32 = 1;
+
+/// The complexity new encoders get (see [`set_complexity`]).
+static COMPLEXITY: std::sync::atomic::AtomicI32 =
+    std::sync::atomic::AtomicI32::new(DEFAULT_COMPLEXITY);
+
+/// Sets the complexity (clamped to 0-10) of the encoders made from now on
+/// (the server does it once at start-up from its config).
+pub fn set_complexity(c: i32) {
+    COMPLEXITY.store(c.clamp(0, 10), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The complexity new encoders get.
+pub fn complexity() -> i32 {
+    COMPLEXITY.load(std::sync::atomic::Ordering::Relaxed)
+}
 /// The loss rate we tell the encoder to expect: libopus only spends bits
 /// on in-band FEC when this is above zero. 5 % buys FEC for isolated losses
 /// without taking much from the speech itself (we get no loss reports to
@@ -58,6 +81,9 @@ const OPUS_SET_BITRATE_REQUEST: c_int = 4002;
 const OPUS_SET_INBAND_FEC_REQUEST: c_int = 4012;
 const OPUS_SET_PACKET_LOSS_PERC_REQUEST: c_int = 4014;
 const OPUS_SET_DTX_REQUEST: c_int = 4016;
+const OPUS_SET_COMPLEXITY_REQUEST: c_int = 4010;
+const OPUS_SET_SIGNAL_REQUEST: c_int = 4024;
+const OPUS_SIGNAL_VOICE: c_int = 3001;
 
 // The functions of opus.h we use (opus_int32 is a 32-bit int).
 type EncoderCreate = unsafe extern "C" fn(i32, c_int, c_int, *mut c_int) -> *mut c_void;
@@ -231,6 +257,10 @@ impl OpusEncoder {
                 "expected loss",
             ),
             (OPUS_SET_DTX_REQUEST, 0, "DTX"),
+            (OPUS_SET_COMPLEXITY_REQUEST, complexity(), "complexity"),
+            // Telephony is speech: no music detector to run, SILK or
+            // hybrid chosen for it every frame.
+            (OPUS_SET_SIGNAL_REQUEST, OPUS_SIGNAL_VOICE, "signal"),
         ] {
             // SAFETY: a live encoder; every request here takes one
             // opus_int32 argument.

@@ -110,6 +110,11 @@ impl WebRtcLeg {
     }
 
     /// See the `webrtc` build.
+    pub fn fail(&self, _why: &str) {
+        match self.never {}
+    }
+
+    /// See the `webrtc` build.
     pub fn close(&self) {
         match self.never {}
     }

@@ -344,6 +344,14 @@ impl WebRtcLeg {
         self.lock().id
     }
 
+    /// Marks the leg failed for `why` (something outside the stack, e.g.
+    /// no description could be made for it): the media session reports it
+    /// at its next tick and the call ends with the failure, instead of
+    /// waiting out the connect deadline.
+    pub fn fail(&self, why: &str) {
+        self.lock().fail(why.to_string());
+    }
+
     /// Closes the leg (DTLS close alert to the browser).
     pub fn close(&self) {
         let mut e = self.lock();

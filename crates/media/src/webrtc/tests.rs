@@ -297,6 +297,19 @@ fn a_browser_that_never_connects_fails_after_the_deadline() {
 }
 
 #[test]
+fn a_leg_failed_from_outside_stays_failed_with_the_first_reason() {
+    let mut now = Instant::now();
+    let (_b, leg) = answered_call(&mut now, |o| o.to_string());
+    leg.fail("no WebRTC description could be made");
+    leg.fail("a later reason");
+    leg.tick(now + Duration::from_secs(30));
+    assert_eq!(
+        leg.state(),
+        WebRtcState::Failed("no WebRTC description could be made".into())
+    );
+}
+
+#[test]
 fn a_plain_offer_is_not_webrtc_and_bad_sdp_is_refused() {
     let plain = SessionDescription::parse(
         "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",

@@ -125,12 +125,15 @@ impl Call {
     }
 
     /// Our description for a browser's leg `leg` from our plain `sdp`;
-    /// on failure the plain SDP (the browser refuses it, and says so).
+    /// on failure the plain SDP (the browser refuses it, and says so), and
+    /// the leg is failed so that the call ends at once with
+    /// `MEDIA_TRANSPORT_FAILURE` and the reason in the log.
     pub(super) fn webrtc_text(&self, leg: &WebRtcLeg, sdp: &SessionDescription) -> Vec<u8> {
         match leg.local_sdp(sdp, Instant::now()) {
             Ok(text) => text.into_bytes(),
             Err(e) => {
                 tracing::warn!("call {}: WebRTC description: {e}", self.id);
+                leg.fail(&format!("no WebRTC description could be made: {e}"));
                 sdp.to_string().into_bytes()
             }
         }
