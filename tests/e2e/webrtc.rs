@@ -24,6 +24,10 @@ use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::{TcpStream, UdpSocket};
 
+/// An Opus-only peer's side: Opus's payload type, the frames it sends in
+/// turn, the payloads it received.
+type OpusSide = (u8, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// The browser's WebRTC side: one str0m peer on one UDP socket.
 struct Peer {
     rtc: Rtc,
@@ -38,7 +42,7 @@ struct Peer {
     voice: u8,
     /// An Opus-only peer: the payload type the server's offer gave Opus,
     /// the frames it sends in turn, and the Opus payloads it received.
-    opus: Option<(u8, Vec<Vec<u8>>, Vec<Vec<u8>>)>,
+    opus: Option<OpusSide>,
     sent: u16,
     connected: bool,
     disconnected: bool,
