@@ -1073,3 +1073,78 @@ async fn a_browser_answering_with_opus_only_is_transcoded_both_ways() {
     let hz = ua::dominant_hz(tail, 16_000.0);
     assert!((hz - 1000.0).abs() < 30.0, "the browser hears {hz} Hz");
 }
+
+/// A call from phone 1002 to the browser at 1000 on a server with
+/// `[media] webrtc_ice = ICE`, as if the server were behind a NAT: the host
+/// candidate it advertises does not reach it (the browser is given
+/// 127.0.0.77 for it, where nothing listens). Whether ICE connected, and
+/// the loud packets each side got.
+async fn call_through_nat(ice: &str) -> (bool, u32, u32) {
+    let (server, _) = ws_server(
+        &format!("webrtc_nat_{ice}"),
+        &format!("[media]\nwebrtc_ice = \"{ice}\"\n"),
+    )
+    .await;
+    let mut b = browser(&server).await;
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    peer.voice = SPEAK;
+    let media = StdUdp::bind(("127.0.0.1", server.ports.media_port(0))).expect("caller media");
+    let offer = ua::sdp(media.local_addr().expect("addr").port(), "sendrecv");
+    let mut caller = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(caller.register(300).await.status, Some(200));
+    let call = tokio::spawn(async move {
+        let (resp, dialog) = caller.invite("1000", &offer).await;
+        (caller, resp, dialog)
+    });
+    let invite = b.recv_request("INVITE").await;
+    assert_eq!(
+        invite.body.contains("a=ice-lite"),
+        ice == "lite",
+        "{}",
+        invite.body
+    );
+    let hidden: String = invite
+        .body
+        .lines()
+        .map(|l| match l.starts_with("a=candidate") {
+            true => l.replace(" 127.0.0.1 ", " 127.0.0.77 "),
+            false => l.to_string(),
+        })
+        .map(|l| l + "\r\n")
+        .collect();
+    assert!(hidden.contains(" 127.0.0.77 "), "{}", invite.body);
+    let answer = peer.answer(&hidden);
+    b.respond(&invite, "200 OK", "1000", &answer).await;
+    let _ack = b.recv_request("ACK").await;
+    let (_caller, resp, _dialog) = tokio::time::timeout(STEP, call)
+        .await
+        .expect("the caller is answered in time")
+        .expect("the caller's task");
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let to = ua::sdp_media(&resp.body).expect("our media address");
+    let talking = tokio::spawn(plain_talk_with(media, to, Duration::from_secs(4), SPEAK));
+    peer.run_for(Duration::from_secs(4), true).await;
+    let (_, to_phone) = talking.await.expect("the phone");
+    (peer.connected, peer.loud, to_phone)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_nat_full_ice_connects_where_ice_lite_cannot() {
+    // ICE-lite: the browser's checks go to the advertised address only,
+    // which does not reach the server: no media.
+    let (connected, to_browser, _) = call_through_nat("lite").await;
+    assert!(
+        !connected,
+        "ICE-lite cannot get through (the test's NAT leaks)"
+    );
+    assert_eq!(to_browser, 0);
+    // Full ICE: the server's own checks reach the browser, which learns
+    // the server's real address from them; audio flows both ways.
+    let (connected, to_browser, to_phone) = call_through_nat("full").await;
+    assert!(connected, "full ICE connects");
+    assert!(
+        to_browser >= 50,
+        "the phone reached the browser: {to_browser}"
+    );
+    assert!(to_phone >= 50, "the browser reached the phone: {to_phone}");
+}

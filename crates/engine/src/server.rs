@@ -75,6 +75,7 @@ impl Engine {
         let advertise = cfg.advertise();
         // Every Opus encoder made from here on (one per browser leg).
         media::codec::opus::set_complexity(cfg.media.opus_complexity);
+        let full_ice = cfg.media.webrtc_ice == "full";
         let (lo, hi) = cfg.rtp_range()?;
         let media_runtime =
             media::media_runtime(cfg.media_threads()).context("starting the media runtime")?;
@@ -187,7 +188,7 @@ impl Engine {
             external,
             advertise,
             webrtc: match media::webrtc::WebRtcIdentity::generate() {
-                Ok(id) => Some(id),
+                Ok(id) => Some(id.with_full_ice(full_ice)),
                 Err(e) => {
                     tracing::error!("WebRTC disabled: {e}");
                     None

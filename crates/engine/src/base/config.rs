@@ -237,6 +237,11 @@ pub struct MediaConfig {
     /// time (Debian package libopus0): listed without it, start-up fails
     /// saying so. The default leaves Opus out.
     pub codecs: Vec<String>,
+    /// ICE on browsers' legs: "lite" (the server answers checks only; it
+    /// needs an advertised address browsers can reach) or "full" (it also
+    /// sends checks, for a server behind NAT whose advertised address
+    /// browsers cannot reach: its checks open the way out).
+    pub webrtc_ice: String,
     /// Opus encoder complexity, 0 (cheapest) to 10 (libopus's own
     /// default): 1 lets two cores carry 300 transcoded browser calls;
     /// raise it on a server with few calls for a little more quality.
@@ -545,6 +550,7 @@ impl Default for MediaConfig {
             rtp_learning_ms: media::latch::DEFAULT_LEARNING_MS,
             codecs: vec!["PCMU".into(), "PCMA".into(), "G722".into()],
             opus_complexity: media::codec::opus::DEFAULT_COMPLEXITY,
+            webrtc_ice: "lite".into(),
             tone_plan: "cn".into(),
             sounds_dir: PathBuf::from("sounds"),
             language: "en".into(),
@@ -614,6 +620,12 @@ impl Config {
         }
         crate::base::toll_guard::DialPolicy::new(&self.trunk.deny_dial, &self.trunk.allow_dial)?;
         self.codecs()?;
+        if !matches!(self.media.webrtc_ice.as_str(), "lite" | "full") {
+            anyhow::bail!(
+                "media.webrtc_ice: '{}' is not lite or full",
+                self.media.webrtc_ice
+            );
+        }
         if !(0..=10).contains(&self.media.opus_complexity) {
             anyhow::bail!(
                 "media.opus_complexity: {} is not 0 to 10",

@@ -35,6 +35,16 @@ impl WebRtcIdentity {
             "built without the webrtc feature".into(),
         ))
     }
+
+    /// See the `webrtc` build.
+    pub fn with_full_ice(self, _full: bool) -> WebRtcIdentity {
+        match self.never {}
+    }
+
+    /// See the `webrtc` build.
+    pub fn ice_lite(&self) -> bool {
+        match self.never {}
+    }
 }
 
 /// A WebRTC leg: none can exist in this build.

@@ -391,7 +391,7 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(), WebRtcError> {
         let mut cfg = Rtc::builder()
-            .set_ice_lite(true)
+            .set_ice_lite(self.identity.ice_lite())
             .set_rtp_mode(true)
             .set_dtls_cert(self.identity.cert());
         let codecs = cfg.codec_config();

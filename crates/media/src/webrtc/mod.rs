@@ -67,6 +67,11 @@ pub enum WebRtcError {
 #[derive(Clone)]
 pub struct WebRtcIdentity {
     cert: Arc<DtlsCert>,
+    /// ICE-lite (the default: a server with an address browsers reach),
+    /// or full ICE (false), where the server also sends connectivity
+    /// checks: behind a NAT its checks open the way, and the browser
+    /// learns its real address as a peer-reflexive candidate.
+    ice_lite: bool,
 }
 
 #[cfg(feature = "webrtc")]
@@ -87,7 +92,20 @@ impl WebRtcIdentity {
             .ok_or_else(|| WebRtcError::Certificate("the crypto provider made none".into()))?;
         Ok(WebRtcIdentity {
             cert: Arc::new(cert),
+            ice_lite: true,
         })
+    }
+
+    /// The same identity with full ICE (`full`) or ICE-lite for the legs
+    /// made from now on.
+    pub fn with_full_ice(mut self, full: bool) -> WebRtcIdentity {
+        self.ice_lite = !full;
+        self
+    }
+
+    /// Whether legs use ICE-lite.
+    pub fn ice_lite(&self) -> bool {
+        self.ice_lite
     }
 
     fn cert(&self) -> DtlsCert {
