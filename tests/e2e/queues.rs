@@ -1308,3 +1308,37 @@ async fn queue_settings_live_in_the_database_and_the_file_is_imported_on_demand(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_sipp_desk_phone_with_auto_answer_takes_queue_calls_by_itself() {
+    // The agent desk's "desk phone": offers ask the phone to answer by
+    // itself, and a SIPp agent that insists on the request answers them.
+    let server = Server::builder("queue_sipp_auto_answer")
+        .extensions("1000-1002", "secret")
+        .config(&queue_config(
+            "longest-idle-agent",
+            "",
+            "auto-answer = true\nwrap-up-time = 0\n",
+        ))
+        .start();
+    let uas_port = crate::harness::free_udp_port();
+    crate::registrar::sipp_register(&server, "1001", uas_port).await;
+    set_status(&server, "1001", "available");
+    let uas = crate::sipp::Sipp::new("uas-auto-answer", "uas_auto_answer")
+        .port(uas_port)
+        .media("127.0.0.1", server.ports.media_port(0))
+        .calls(3)
+        .spawn();
+    crate::calls::wait_bound(uas_port);
+    // One caller at a time: each finds the agent free.
+    crate::calls::caller(&server, "uac_call", "9400", server.ports.media_port(1))
+        .calls(3)
+        .rate(1.0)
+        .pause_ms(300)
+        .run()
+        .await
+        .assert_success(3);
+    // Each of the three offers carried the request (SIPp fails a call
+    // whose INVITE lacks it) and was answered at once.
+    uas.wait().await.assert_success(3);
+}
