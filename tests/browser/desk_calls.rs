@@ -1,5 +1,6 @@
 //! The desk's call buttons and the supervisor's floor view, in the page,
 //! with desk phones (SIP user agents that answer what they are asked to):
+//! - the keypad sends a key to the caller (RFC 4733);
 //! - the toolbar holds (the caller hears music) and retrieves, brings a
 //!   third party in (3-way) and drops it, consults a colleague and
 //!   completes the transfer, transfers blind, and sends a caller to the
@@ -118,6 +119,16 @@ async fn the_toolbar_holds_brings_in_consults_transfers_and_sends_to_the_survey(
             let (mut caller, mut caller_dialog, caller_rtp, agent_leg) =
                 queue_call(server, &mut phone, 0).await;
             b.wait_visible("#desk-call").await;
+            // The keypad: a key pressed reaches the caller as RFC 4733.
+            b.click_css("[data-test='key-5']").await;
+            let deadline = std::time::Instant::now() + STEP;
+            while caller_rtp.received_pt(101) == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no telephone-event reached the caller"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
             b.click("btn-hold").await;
             let music = g711_decode(0, &caller_rtp.wait_payload(0, 3200, STEP).await);
             assert!(

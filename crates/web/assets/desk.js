@@ -498,6 +498,12 @@
       show("desk-pop", false);
       return;
     }
+    if (action === "key") {
+      // One key of the keypad, sent to the other party at once.
+      post("/desk/call/dtmf", { digits: value })
+        .catch(function (e) { error("desk-error", e.message); });
+      return;
+    }
     if (action === "supervise") {
       error("floor-error", "");
       post("/desk/supervise/" + value, {
