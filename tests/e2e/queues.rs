@@ -1342,3 +1342,69 @@ async fn a_sipp_desk_phone_with_auto_answer_takes_queue_calls_by_itself() {
     // whose INVITE lacks it) and was answered at once.
     uas.wait().await.assert_success(3);
 }
+
+#[tokio::test]
+async fn an_agent_transfers_a_queue_caller_to_another_queue() {
+    // support (9400, agent 1001) and sales (9401, agent 1002).
+    let config = "[apps]\nqueues = { \"9400\" = \"support\", \"9401\" = \"sales\" }\n\n\
+        [[callcenter.queues]]\nname = \"support\"\nstrategy = \"longest-idle-agent\"\n\n\
+        [[callcenter.queues]]\nname = \"sales\"\nstrategy = \"longest-idle-agent\"\n\n\
+        [[callcenter.agents]]\nid = \"1001\"\ncontact = \"1001\"\nwrap-up-time = 0\n\n\
+        [[callcenter.agents]]\nid = \"1002\"\ncontact = \"1002\"\nwrap-up-time = 0\n\n\
+        [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1001\"\n\n\
+        [[callcenter.tiers]]\nqueue = \"sales\"\nagent = \"1002\"\n";
+    let server = Server::builder("queue_transfer_to_queue")
+        .extensions("1000-1002", "secret")
+        .config(config)
+        .start();
+    let mut first = Ua::new("1001", "secret", server.sip_addr()).await;
+    let mut second = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(first.register(3600).await.status, Some(200));
+    assert_eq!(second.register(3600).await.status, Some(200));
+    set_status(&server, "1001", "available");
+    set_status(&server, "1002", "available");
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let (resp, dialog) = caller.invite("9400", &sdp(a_rtp.port, "sendrecv")).await;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let caller_to = sdp_media(&resp.body).expect("our address");
+    let mut dialog = dialog.expect("the caller's dialog");
+    let inc = first
+        .wait_invite(STEP)
+        .await
+        .expect("support's agent rings");
+    let first_leg = first
+        .answer(&inc, &sdp(server.ports.media_port(1), "sendrecv"))
+        .await;
+    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).unwrap();
+    let id = calls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["app"] == "queue")
+        .and_then(|c| c["id"].as_u64())
+        .expect("the queue call");
+
+    // Transferred to sales: support's agent is released, sales' rings.
+    let (code, body) = server
+        .http_post(&format!("/api/calls/{id}/transfer?to=9401"))
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    first.expect_request("BYE", &first_leg.call_id, "").await;
+    let inc = second.wait_invite(STEP).await.expect("sales' agent rings");
+    let b_rtp = Rtp::bind(server.ports.media_port(2)).await;
+    let _second_leg = second.answer(&inc, &sdp(b_rtp.port, "sendrecv")).await;
+    assert_eq!(agent_field(&server, "1002", "state"), "In a queue call");
+    assert_eq!(agent_field(&server, "1001", "state"), "Waiting");
+    // The caller reaches sales' agent.
+    a_rtp.send(caller_to, 50, 0x1234).await;
+    let deadline = Instant::now() + STEP;
+    while b_rtp.received_pt(0) < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the caller's audio reached sales"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    caller.bye(&mut dialog).await;
+}

@@ -122,7 +122,8 @@ impl Call {
     }
 
     /// Releases the party the caller talks to and bridges the caller to
-    /// `target` instead.
+    /// `target` instead (an extension, a number out through a gateway, or
+    /// a queue's number: then the caller waits in that queue).
     pub(in crate::calls::actor) fn transfer_to(&mut self, target: String) {
         // The transferring party is done: hang its leg up (a REFER's
         // transferor once it has heard the outcome) and, for a queue call,
@@ -154,6 +155,37 @@ impl Call {
             app.queue = None;
         }
         self.winner = None;
+        // A queue's number: the caller waits in that queue for its agents.
+        let settings = self.ctx.callcenter.get();
+        let route = crate::calls::router::route_call(
+            &target,
+            &self.ctx.directory,
+            &self.ctx.cfg,
+            &settings,
+        );
+        if let crate::calls::router::Route::App(crate::calls::ports::App::Queue(queue)) = route {
+            tracing::info!("call {}: transferred to queue {queue}", self.id);
+            let (tx, rx) = oneshot::channel();
+            self.enter_queue(queue, tx);
+            tokio::spawn(async move {
+                let result = rx.await.unwrap_or(Err(CallError::HungUp));
+                match waiting {
+                    Some(Waiting::Queue(reply, _)) => {
+                        let _ = reply.send(result);
+                    }
+                    Some(Waiting::Bridge(reply)) => {
+                        let _ = reply.send(result.map(|_| ()));
+                    }
+                    None if hang_up_after => {
+                        let _ = me.send(CallMsg::Control(Command::Hangup(
+                            crate::calls::HangupCause::NormalClearing,
+                        )));
+                    }
+                    None => {}
+                }
+            });
+            return;
+        }
         let (tx, rx) = oneshot::channel();
         self.start_bridge(target, Duration::from_secs(30), tx);
         // The application's own operation ends when the transferred call does.
