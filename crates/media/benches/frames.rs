@@ -141,6 +141,28 @@ fn opus_frames(c: &mut Criterion) {
             dec.decode(black_box(&payload), &mut out_pcm);
         })
     });
+    // Narrowband, as beside a G.711 leg (no resampling either way).
+    let len = frame_len(RATE_8K);
+    let second = signal(len * 50, RATE_8K);
+    let frames: Vec<&[i16]> = second.chunks(len).collect();
+    let mut enc = Codec::Opus.encoder_at(RATE_8K);
+    let mut payload = Vec::new();
+    enc.encode(frames[0], &mut payload);
+    let mut i = 0;
+    c.bench_function("opus/encode_frame_8k", |b| {
+        b.iter(|| {
+            out_bytes.clear();
+            i = (i + 1) % frames.len();
+            enc.encode(black_box(frames[i]), &mut out_bytes);
+        })
+    });
+    let mut dec = Codec::Opus.decoder_at(RATE_8K);
+    c.bench_function("opus/decode_frame_8k", |b| {
+        b.iter(|| {
+            out_pcm.clear();
+            dec.decode(black_box(&payload), &mut out_pcm);
+        })
+    });
 }
 
 criterion_group!(

@@ -157,13 +157,20 @@ impl Codec {
     /// (no libopus: [`Codec::is_available`] was not checked) encodes
     /// nothing, with a warning, rather than failing the call.
     pub fn encoder(self) -> Encoder {
+        self.encoder_at(self.sample_rate())
+    }
+
+    /// A fresh encoder taking PCM at `rate`: only Opus takes another rate
+    /// than [`Codec::sample_rate`] (8000, see [`opus::NARROW_RATE`]); the
+    /// others ignore it.
+    pub fn encoder_at(self, rate: u32) -> Encoder {
         Encoder {
             state: match self {
                 Codec::Pcmu => EncoderState::Pcmu,
                 Codec::Pcma => EncoderState::Pcma,
                 Codec::G722 => EncoderState::G722(Box::default()),
                 Codec::Opus => EncoderState::Opus(
-                    opus::OpusEncoder::new()
+                    opus::OpusEncoder::at(rate)
                         .map_err(|e| tracing::warn!("no Opus encoder: {e}"))
                         .ok(),
                 ),
@@ -174,13 +181,18 @@ impl Codec {
     /// A fresh decoder for this codec. An Opus decoder that cannot be made
     /// (no libopus) gives 20 ms of silence per packet, with a warning.
     pub fn decoder(self) -> Decoder {
+        self.decoder_at(self.sample_rate())
+    }
+
+    /// A fresh decoder giving PCM at `rate` (see [`Codec::encoder_at`]).
+    pub fn decoder_at(self, rate: u32) -> Decoder {
         Decoder {
             state: match self {
                 Codec::Pcmu => DecoderState::Pcmu,
                 Codec::Pcma => DecoderState::Pcma,
                 Codec::G722 => DecoderState::G722(Box::default()),
                 Codec::Opus => DecoderState::Opus(
-                    opus::OpusDecoder::new()
+                    opus::OpusDecoder::at(rate)
                         .map_err(|e| tracing::warn!("no Opus decoder: {e}"))
                         .ok(),
                 ),

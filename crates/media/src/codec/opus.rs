@@ -61,15 +61,17 @@ pub fn complexity() -> i32 {
 /// adapt it: RTCP is terminated without being read).
 pub const EXPECTED_LOSS_PERCENT: i32 = 5;
 /// Samples in 2.5 ms at [`PCM_RATE`]: Opus frame sizes and PLC lengths are
-/// multiples of it.
+/// multiples of it (each encoder and decoder keeps its own, for its rate).
 const QUANTUM: usize = PCM_RATE as usize / 400;
-/// Longest frame one `opus_encode` call takes here (60 ms).
+/// The PCM rate used for a leg whose other side is narrowband (G.711):
+/// libopus encodes and decodes at 8 kHz itself, so no resampling is
+/// needed and SILK's narrowband mode costs less.
+pub const NARROW_RATE: u32 = 8_000;
+/// Longest frame one `opus_encode` call takes here (60 ms at 16 kHz).
 const MAX_ENCODE: usize = QUANTUM * 24;
-/// Longest packet (120 ms) a decoder must make room for.
+/// Longest packet (120 ms at 16 kHz) a decoder must make room for.
+#[cfg(test)]
 const MAX_DECODE: usize = QUANTUM * 48;
-/// Samples concealed for a bad packet before any good one showed the
-/// stream's packet duration (20 ms).
-const DEFAULT_CONCEAL: usize = QUANTUM * 8;
 /// Room for one encoded packet: more than libopus ever writes for 60 ms
 /// (1275 bytes per frame is its maximum) and one MTU.
 const MAX_PACKET: usize = 1500;
@@ -207,6 +209,8 @@ impl Lib {
 pub struct OpusEncoder {
     st: NonNull<c_void>,
     lib: &'static Lib,
+    /// Samples in 2.5 ms at this encoder's PCM rate.
+    quantum: usize,
     /// Input padded up to a valid Opus frame size.
     scratch: Vec<i16>,
     errors: u64,
@@ -225,14 +229,23 @@ impl fmt::Debug for OpusEncoder {
 }
 
 impl OpusEncoder {
-    /// A new encoder, or why none can be made (no libopus, or libopus
-    /// refused the settings).
+    /// A new encoder at [`PCM_RATE`], or why none can be made (no
+    /// libopus, or libopus refused the settings).
     pub fn new() -> Result<OpusEncoder, String> {
+        OpusEncoder::at(PCM_RATE)
+    }
+
+    /// A new encoder taking PCM at `rate` (8000 or 16000).
+    pub fn at(rate: u32) -> Result<OpusEncoder, String> {
+        let rate = if rate == NARROW_RATE {
+            NARROW_RATE
+        } else {
+            PCM_RATE
+        };
         let lib = lib()?;
         let mut err: c_int = OPUS_OK;
         // SAFETY: valid arguments; `err` outlives the call.
-        let st =
-            unsafe { (lib.encoder_create)(PCM_RATE as i32, 1, OPUS_APPLICATION_VOIP, &mut err) };
+        let st = unsafe { (lib.encoder_create)(rate as i32, 1, OPUS_APPLICATION_VOIP, &mut err) };
         let st = match NonNull::new(st) {
             Some(st) if err == OPUS_OK => st,
             Some(st) => {
@@ -245,6 +258,7 @@ impl OpusEncoder {
         let enc = OpusEncoder {
             st,
             lib,
+            quantum: rate as usize / 400,
             scratch: Vec::with_capacity(MAX_ENCODE),
             errors: 0,
         };
@@ -282,12 +296,13 @@ impl OpusEncoder {
         if pcm.is_empty() {
             return;
         }
-        let pcm = &pcm[..pcm.len().min(MAX_ENCODE)];
+        let max = self.quantum * 24;
+        let pcm = &pcm[..pcm.len().min(max)];
         let frame = [1, 2, 4, 8, 16, 24]
-            .map(|q| q * QUANTUM)
+            .map(|q| q * self.quantum)
             .into_iter()
             .find(|&n| n >= pcm.len())
-            .unwrap_or(MAX_ENCODE);
+            .unwrap_or(max);
         let input = if frame == pcm.len() {
             pcm
         } else {
@@ -339,6 +354,8 @@ impl Drop for OpusEncoder {
 pub struct OpusDecoder {
     st: NonNull<c_void>,
     lib: &'static Lib,
+    /// Samples in 2.5 ms at this decoder's PCM rate.
+    quantum: usize,
     /// Samples in the last good packet: the length concealed for a bad one.
     last_len: usize,
     bad: u64,
@@ -356,17 +373,29 @@ impl fmt::Debug for OpusDecoder {
 }
 
 impl OpusDecoder {
-    /// A new decoder, or why none can be made.
+    /// A new decoder giving PCM at [`PCM_RATE`], or why none can be made.
     pub fn new() -> Result<OpusDecoder, String> {
+        OpusDecoder::at(PCM_RATE)
+    }
+
+    /// A new decoder giving PCM at `rate` (8000 or 16000).
+    pub fn at(rate: u32) -> Result<OpusDecoder, String> {
+        let rate = if rate == NARROW_RATE {
+            NARROW_RATE
+        } else {
+            PCM_RATE
+        };
+        let quantum = rate as usize / 400;
         let lib = lib()?;
         let mut err: c_int = OPUS_OK;
         // SAFETY: valid arguments; `err` outlives the call.
-        let st = unsafe { (lib.decoder_create)(PCM_RATE as i32, 1, &mut err) };
+        let st = unsafe { (lib.decoder_create)(rate as i32, 1, &mut err) };
         match NonNull::new(st) {
             Some(st) if err == OPUS_OK => Ok(OpusDecoder {
                 st,
                 lib,
-                last_len: DEFAULT_CONCEAL,
+                quantum,
+                last_len: quantum * 8,
                 bad: 0,
             }),
             Some(st) => {
@@ -386,21 +415,22 @@ impl OpusDecoder {
         let len = i32::try_from(payload.len()).unwrap_or(0);
         if len > 0 {
             let at = out.len();
-            out.resize(at + MAX_DECODE, 0);
+            let max = self.quantum * 48;
+            out.resize(at + max, 0);
             // SAFETY: a live decoder; `payload` holds `len` bytes and `out`
-            // has room for MAX_DECODE samples (mono) from `at`.
+            // has room for `max` samples (mono) from `at`.
             let n = unsafe {
                 (self.lib.decode)(
                     self.st.as_ptr(),
                     payload.as_ptr(),
                     len,
                     out[at..].as_mut_ptr(),
-                    MAX_DECODE as c_int,
+                    max as c_int,
                     0,
                 )
             };
             match usize::try_from(n) {
-                Ok(n) if n > 0 && n <= MAX_DECODE => {
+                Ok(n) if n > 0 && n <= max => {
                     out.truncate(at + n);
                     self.last_len = n;
                     return;
@@ -417,7 +447,8 @@ impl OpusDecoder {
     /// 120 ms. Continues the decoder's state, so the next packet joins on
     /// smoothly; silence before any packet was decoded.
     pub fn conceal(&mut self, samples: usize, out: &mut Vec<i16>) {
-        let want = samples.div_ceil(QUANTUM).clamp(1, MAX_DECODE / QUANTUM) * QUANTUM;
+        let q = self.quantum;
+        let want = samples.div_ceil(q).clamp(1, 48) * q;
         let at = out.len();
         out.resize(at + want, 0);
         // SAFETY: a live decoder; NULL data asks for concealment of exactly

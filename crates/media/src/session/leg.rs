@@ -10,6 +10,7 @@ impl Leg {
             webrtc: None,
             webrtc_failed: false,
             format: None,
+            pcm_rate: crate::audio::RATE_8K,
             rx: None,
             tx: None,
             hears: Hears::Silence,
@@ -27,30 +28,37 @@ impl Leg {
     }
 
     pub(super) fn rate(&self) -> u32 {
-        self.format
-            .map_or(crate::audio::RATE_8K, |f| f.codec.sample_rate())
+        match self.format {
+            Some(_) => self.pcm_rate,
+            None => crate::audio::RATE_8K,
+        }
     }
 
-    pub(super) fn set_format(&mut self, f: LegFormat) {
-        let changed_codec = self.format.map(|o| o.codec) != Some(f.codec);
+    /// Sets the leg's format, its PCM at `rate` (see
+    /// [`LegFormat::pcm_rate_beside`]); the codec state is made anew when
+    /// the codec or the rate changed.
+    pub(super) fn set_format(&mut self, f: LegFormat, rate: u32) {
+        let changed_codec = self.format.map(|o| o.codec) != Some(f.codec)
+            || (self.format.is_some() && rate != self.pcm_rate);
         self.format = Some(f);
+        self.pcm_rate = rate;
         let frame_ts = f.codec.rtp_clock() / 1000 * f.ptime_ms.clamp(10, 120);
         if changed_codec || self.rx.is_none() {
             self.rx = Some(Inbound {
                 jitter: JitterBuffer::new(frame_ts),
-                decoder: f.codec.decoder(),
+                decoder: f.codec.decoder_at(rate),
                 concealer: Concealer::new(),
                 te_rx: Rfc4733Receiver::new(f.codec.rtp_clock()),
             });
             self.fifo.clear();
             if let Some(d) = &mut self.inband {
-                *d = InbandDetector::new(f.codec.sample_rate());
+                *d = InbandDetector::new(rate);
             }
         }
         match &mut self.tx {
             Some(out) if !changed_codec => out.sender.set_payload_type(f.pt),
             Some(out) => {
-                out.encoder = f.codec.encoder();
+                out.encoder = f.codec.encoder_at(rate);
                 out.sender.set_payload_type(f.pt);
                 out.sender.set_clock_rate(f.codec.rtp_clock());
                 out.sender.mark_talkspurt();
@@ -60,7 +68,7 @@ impl Leg {
                 sender.set_clock_rate(f.codec.rtp_clock());
                 self.tx = Some(Outbound {
                     sender,
-                    encoder: f.codec.encoder(),
+                    encoder: f.codec.encoder_at(rate),
                     payload: Vec::with_capacity(BUF_SIZE),
                 })
             }

@@ -71,6 +71,20 @@ pub struct LegFormat {
 }
 
 impl LegFormat {
+    /// The PCM rate of a leg of this format whose other leg has `other`:
+    /// the codec's own rate, except Opus beside a narrowband (G.711) leg,
+    /// which runs at 8 kHz (libopus encodes and decodes narrowband itself,
+    /// so the call needs no resampling and SILK's narrowband mode costs
+    /// less; the far end is narrowband anyway).
+    pub fn pcm_rate_beside(self, other: Option<LegFormat>) -> u32 {
+        match (self.codec, other) {
+            (Codec::Opus, Some(o)) if o.codec.sample_rate() == crate::audio::RATE_8K => {
+                crate::codec::opus::NARROW_RATE
+            }
+            _ => self.codec.sample_rate(),
+        }
+    }
+
     /// A format with the default 20 ms packetisation.
     pub fn new(codec: Codec, pt: u8, te_pt: Option<u8>) -> Self {
         LegFormat {
@@ -322,10 +336,11 @@ impl MediaSession {
         self.formats[side as usize]
     }
 
-    /// The audio rate of `side`'s codec: sources given to [`Hears::Source`]
+    /// The audio rate of `side`'s PCM: sources given to [`Hears::Source`]
     /// must produce this rate (8000 until the leg is negotiated).
     pub fn rate(&self, side: Side) -> u32 {
-        self.formats[side as usize].map_or(crate::audio::RATE_8K, |f| f.codec.sample_rate())
+        let other = self.formats[side.other() as usize];
+        self.formats[side as usize].map_or(crate::audio::RATE_8K, |f| f.pcm_rate_beside(other))
     }
 
     /// What signalling says about `side` (see [`Relay::set_remote`]): RTP
@@ -433,6 +448,8 @@ struct Leg {
     /// A WebRTC failure was reported (once).
     webrtc_failed: bool,
     format: Option<LegFormat>,
+    /// The rate of the leg's PCM (see [`LegFormat::pcm_rate_beside`]).
+    pcm_rate: u32,
     rx: Option<Inbound>,
     tx: Option<Outbound>,
     hears: Hears,

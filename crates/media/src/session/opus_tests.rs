@@ -144,7 +144,23 @@ async fn an_opus_leg_bridged_to_a_pcmu_leg_carries_tones_both_ways_and_records()
     session.set_remote(Side::A, a.local_addr().unwrap());
     session.set_remote(Side::B, b.local_addr().unwrap());
     session.set_format(Side::A, LegFormat::new(Codec::Opus, OPUS_PT, None));
+    assert_eq!(
+        session.rate(Side::A),
+        16_000,
+        "wideband until the other leg is known"
+    );
     session.set_format(Side::B, LegFormat::new(Codec::Pcmu, 0, None));
+    // Beside G.711 the Opus leg runs narrowband: no resampling either way.
+    assert_eq!(session.rate(Side::A), 8_000);
+    assert_eq!(
+        LegFormat::new(Codec::Opus, OPUS_PT, None).pcm_rate_beside(Some(LegFormat::new(
+            Codec::G722,
+            9,
+            None
+        ))),
+        16_000,
+        "beside G.722 it stays wideband"
+    );
     session.hear(Side::A, Hears::Other);
     session.hear(Side::B, Hears::Other);
     let path = temp_wav("bridge");

@@ -65,12 +65,22 @@ impl Task {
                 self.resamplers.clear();
             }
             Cmd::Format(side, f) => {
-                if let Some(leg) = &mut self.legs[side as usize] {
-                    leg.set_format(f);
+                let (i, o) = (side as usize, side.other() as usize);
+                let other = self.legs[o].as_ref().and_then(|l| l.format);
+                if let Some(leg) = &mut self.legs[i] {
+                    leg.set_format(f, f.pcm_rate_beside(other));
                 }
-                // Resamplers of this leg may now convert from another rate.
-                let i = side as usize;
-                self.resamplers.retain(|(k, _), _| *k != i && *k != i + 2);
+                // An Opus leg on the other side may change rate with this
+                // one (narrowband beside G.711).
+                if let (Some(of), Some(leg)) = (other, self.legs[o].as_mut()) {
+                    let rate = of.pcm_rate_beside(Some(f));
+                    if rate != leg.pcm_rate {
+                        leg.set_format(of, rate);
+                    }
+                }
+                // Resamplers of these legs may now convert from another rate.
+                self.resamplers
+                    .retain(|(k, _), _| ![i, i + 2, o, o + 2].contains(k));
             }
             Cmd::Remote(side, remote) => {
                 if let Some(leg) = &mut self.legs[side as usize] {
