@@ -767,6 +767,15 @@ impl Browser {
     /// Clicks the element matching `css` once it is visible (no navigation wait).
     pub async fn click_css(&self, css: &str) {
         let el = self.wait_visible(css).await;
+        // To the middle of the viewport first: scrolled to the top edge (the
+        // driver's default) it can sit under the page's sticky top bar.
+        let _ = self
+            .client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});",
+                vec![serde_json::to_value(&el).unwrap_or_default()],
+            )
+            .await;
         el.click()
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
