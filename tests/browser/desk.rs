@@ -213,16 +213,12 @@ async fn a_browser_phone_answers_a_queue_call_with_audio_both_ways(browser: Brow
         .extensions("1000-1001", PW)
         .config(QUEUE)
         .start();
-    let store = server.store().await;
-    let mut e = store
-        .get_extension("1001")
-        .await
-        .expect("read 1001")
-        .expect("provisioned");
-    e.webrtc = true;
-    // Calls answered at 1001 are recorded, in stereo: caller left.
-    e.record = true;
-    store.update_extension(&e).await.expect("enable WebRTC");
+    flows::edit_extension(&server, "1001", |e| {
+        e.webrtc = true;
+        // Calls answered at 1001 are recorded, in stereo: caller left.
+        e.record = true;
+    })
+    .await;
     // The browser's microphone: a 1 kHz tone.
     let tone = crate::harness::artifacts().join(format!("tone-1k-{}.wav", std::process::id()));
     write_tone(&tone, 1000.0);
@@ -239,22 +235,7 @@ async fn a_browser_phone_answers_a_queue_call_with_audio_both_ways(browser: Brow
         |t| async move {
             let b = &t.browser;
             flows::admin_first_sign_in(b).await;
-            // The server reads the WebRTC flag within a second of the change.
-            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-            b.goto("/desk").await;
-            b.wait_text("#desk-link", "Live").await;
-            b.fill("desk-extension", "1001").await;
-            b.fill("desk-password", PW).await;
-            b.click("desk-phone-browser").await;
-            b.click("desk-login-btn").await;
-            b.wait_visible("#desk-toolbar").await;
-            b.until("the browser phone registered", async || {
-                let v = b
-                    .eval("return document.getElementById('desk').getAttribute('data-phone');")
-                    .await;
-                (v.as_str() == Some("registered")).then_some(())
-            })
-            .await;
+            flows::desk_login_with_browser_phone(b, "1001", PW).await;
             b.wait_text("#phone-status", "Browser phone ready").await;
             b.click("btn-ready").await;
             b.wait_text("#agent-status", "Ready").await;

@@ -27,6 +27,30 @@ const QUEUE: &str = "[apps]\nqueues = { \"9400\" = \"support\" }\n\n\
     [[callcenter.agents]]\nid = \"1001\"\ncontact = \"1001\"\n\n\
     [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1001\"\n";
 
+/// A server with extensions 1000-1004 and the queue, named for `browser`.
+fn queue_server(browser: BrowserKind, name: &str) -> Server {
+    Server::builder(&server_name(browser, name))
+        .extensions("1000-1004", PW)
+        .config(QUEUE)
+        .start()
+}
+
+/// Waits until the floor's row of `agent` shows `status`.
+async fn until_row_status(b: &crate::driver::Browser, agent: &str, status: &str) {
+    let script = format!(
+        "var r = document.querySelector(\"[data-test='floor-row-{agent}']\");\
+         return r && r.getAttribute('data-status');"
+    );
+    b.until(
+        &format!("the row of {agent} to show {status}"),
+        async || {
+            let v = b.eval(&script).await;
+            (v.as_str() == Some(status)).then_some(())
+        },
+    )
+    .await;
+}
+
 /// Logs the page's toolbar in at `ext` with a desk phone.
 async fn desk_login(b: &crate::driver::Browser, ext: &str) {
     b.goto("/desk").await;
@@ -92,12 +116,7 @@ browser_tests!(the_toolbar_holds_brings_in_consults_transfers_and_sends_to_the_s
 async fn the_toolbar_holds_brings_in_consults_transfers_and_sends_to_the_survey(
     browser: BrowserKind,
 ) {
-    let server = Arc::new(
-        Server::builder(&server_name(browser, "desk_calls"))
-            .extensions("1000-1004", PW)
-            .config(QUEUE)
-            .start(),
-    );
+    let server = Arc::new(queue_server(browser, "desk_calls"));
     run_on(
         browser,
         server,
@@ -148,7 +167,7 @@ async fn the_toolbar_holds_brings_in_consults_transfers_and_sends_to_the_survey(
             let mate_leg = mate
                 .answer(&inc, &sdp(server.ports.media_port(2), "sendrecv"))
                 .await;
-            until_joined(server, &["barge"]).await;
+            until_joined(server, &["conference"]).await;
             b.click("btn-drop").await;
             mate.expect_request("BYE", &mate_leg.call_id, "").await;
             until_joined(server, &[]).await;
@@ -219,12 +238,7 @@ browser_tests!(a_supervisor_watches_the_floor_listens_whispers_and_sets_an_agent
 async fn a_supervisor_watches_the_floor_listens_whispers_and_sets_an_agents_status(
     browser: BrowserKind,
 ) {
-    let server = Arc::new(
-        Server::builder(&server_name(browser, "desk_supervisor"))
-            .extensions("1000-1004", PW)
-            .config(QUEUE)
-            .start(),
-    );
+    let server = Arc::new(queue_server(browser, "desk_supervisor"));
     run_on(
         browser,
         server,
@@ -250,16 +264,7 @@ async fn a_supervisor_watches_the_floor_listens_whispers_and_sets_an_agents_stat
                 .http_post("/api/agents/1001/status?status=available")
                 .expect("agent status");
             assert_eq!(code, 200, "{body}");
-            b.until("the row shows the agent ready", async || {
-                let v = b
-                    .eval(
-                        "var r = document.querySelector(\"[data-test='floor-row-1001']\");\
-                         return r && r.getAttribute('data-status');",
-                    )
-                    .await;
-                (v.as_str() == Some("Available")).then_some(())
-            })
-            .await;
+            until_row_status(b, "1001", "Available").await;
 
             // A queue call: the row shows it, with the buttons to join.
             let (_caller, _dialog, _rtp, _agent_leg) = queue_call(server, &mut phone, 0).await;
@@ -281,16 +286,7 @@ async fn a_supervisor_watches_the_floor_listens_whispers_and_sets_an_agents_stat
             // Forcing a status: the agent is put on break.
             b.click_css("[data-test='floor-status-not_ready-1001']")
                 .await;
-            b.until("the row shows the agent on break", async || {
-                let v = b
-                    .eval(
-                        "var r = document.querySelector(\"[data-test='floor-row-1001']\");\
-                         return r && r.getAttribute('data-status');",
-                    )
-                    .await;
-                (v.as_str() == Some("On Break")).then_some(())
-            })
-            .await;
+            until_row_status(b, "1001", "On Break").await;
             assert!(b.same_page().await, "the page was reloaded or left");
         },
     )
@@ -357,12 +353,7 @@ browser_tests!(a_desk_whose_network_drops_reconnects_and_shows_the_true_state);
 /// network is back the desk reconnects by itself and shows the status the
 /// server has now, without a reload.
 async fn a_desk_whose_network_drops_reconnects_and_shows_the_true_state(browser: BrowserKind) {
-    let server = Arc::new(
-        Server::builder(&server_name(browser, "desk_drop"))
-            .extensions("1000-1004", PW)
-            .config(QUEUE)
-            .start(),
-    );
+    let server = Arc::new(queue_server(browser, "desk_drop"));
     let cable = Cable::to(server.http_port).await;
     run_on(
         browser,
@@ -408,18 +399,8 @@ browser_tests!(two_tabs_of_one_desk_show_the_same_state_and_ring_one_phone);
 /// Lock besides), both tabs follow the agent's state and the offer, only
 /// one tab shows Answer, and a button pressed in either acts once.
 async fn two_tabs_of_one_desk_show_the_same_state_and_ring_one_phone(browser: BrowserKind) {
-    let server = Server::builder(&server_name(browser, "desk_tabs"))
-        .extensions("1000-1004", PW)
-        .config(QUEUE)
-        .start();
-    let store = server.store().await;
-    let mut e = store
-        .get_extension("1001")
-        .await
-        .expect("read 1001")
-        .expect("provisioned");
-    e.webrtc = true;
-    store.update_extension(&e).await.expect("enable WebRTC");
+    let server = queue_server(browser, "desk_tabs");
+    flows::edit_extension(&server, "1001", |e| e.webrtc = true).await;
     let server = Arc::new(server);
     run_on(
         browser,
@@ -429,21 +410,7 @@ async fn two_tabs_of_one_desk_show_the_same_state_and_ring_one_phone(browser: Br
         |t| async move {
             let b = &t.browser;
             flows::admin_first_sign_in(b).await;
-            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-            b.goto("/desk").await;
-            b.wait_text("#desk-link", "Live").await;
-            b.fill("desk-extension", "1001").await;
-            b.fill("desk-password", PW).await;
-            b.click("desk-phone-browser").await;
-            b.click("desk-login-btn").await;
-            b.wait_visible("#desk-toolbar").await;
-            b.until("the browser phone registered", async || {
-                let v = b
-                    .eval("return document.getElementById('desk').getAttribute('data-phone');")
-                    .await;
-                (v.as_str() == Some("registered")).then_some(())
-            })
-            .await;
+            flows::desk_login_with_browser_phone(b, "1001", PW).await;
             let first = b.tab().await;
             let second = b.new_tab().await;
             b.goto("/desk").await;

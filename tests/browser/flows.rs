@@ -81,17 +81,7 @@ pub fn get_with_token(server: &Server, path: &str, token: &str) -> (u16, String)
     .expect("send");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    crate::harness::split_response(&buf).unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
 /// Creates extensions `spec` (e.g. "101-110") with `password` through the
@@ -108,4 +98,41 @@ pub async fn create_extensions(b: &Browser, spec: &str, password: &str, created:
     b.wait_path("/voice/extensions").await;
     b.wait_text("#flash", &format!("{created} extensions created."))
         .await;
+}
+
+/// Changes extension `ext` in the server's store with `edit` (e.g. turns
+/// WebRTC on); the registrar reads the change within a second.
+pub async fn edit_extension(server: &Server, ext: &str, edit: impl FnOnce(&mut store::Extension)) {
+    let store = server.store().await;
+    let mut e = store
+        .get_extension(ext)
+        .await
+        .expect("read the extension")
+        .expect("provisioned");
+    edit(&mut e);
+    store
+        .update_extension(&e)
+        .await
+        .expect("update the extension");
+}
+
+/// Logs the desk's toolbar in at `ext` with the browser phone and waits for
+/// the page's phone to register (after the server has read the extension's
+/// WebRTC flag, within a second of the change).
+pub async fn desk_login_with_browser_phone(b: &Browser, ext: &str, password: &str) {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.goto("/desk").await;
+    b.wait_text("#desk-link", "Live").await;
+    b.fill("desk-extension", ext).await;
+    b.fill("desk-password", password).await;
+    b.click("desk-phone-browser").await;
+    b.click("desk-login-btn").await;
+    b.wait_visible("#desk-toolbar").await;
+    b.until("the browser phone registered", async || {
+        let v = b
+            .eval("return document.getElementById('desk').getAttribute('data-phone');")
+            .await;
+        (v.as_str() == Some("registered")).then_some(())
+    })
+    .await;
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::driver::{run_on, server_name, BrowserKind, BrowserOptions, Ctx};
+use crate::flows;
 use crate::harness::{self, Server};
 
 /// The JsSIP version tests/run installs.
@@ -244,14 +245,7 @@ async fn jssip_registers_over_ws_and_rings_on_a_call(kind: BrowserKind) {
     let server = Server::builder(&server_name(kind, "jssip"))
         .extensions("1000-1002", "secret")
         .start();
-    let store = server.store().await;
-    let mut e = store
-        .get_extension("1000")
-        .await
-        .expect("read 1000")
-        .expect("provisioned");
-    e.webrtc = true;
-    store.update_extension(&e).await.expect("enable WebRTC");
+    flows::edit_extension(&server, "1000", |e| e.webrtc = true).await;
     let bundle = jssip_bundle();
     let server = Arc::new(server);
     run_on(

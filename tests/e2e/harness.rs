@@ -290,6 +290,21 @@ impl ServerBuilder {
     }
 }
 
+/// An HTTP/1.0 response's status and body, or what is wrong with it.
+pub fn split_response(buf: &[u8]) -> std::io::Result<(u16, String)> {
+    let text = String::from_utf8_lossy(buf);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad HTTP response: {text:.200}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
 /// A running switchboard process, killed when dropped.
 pub struct Server {
     child: Option<Child>,
@@ -506,17 +521,7 @@ impl Server {
             s.write_all(req.as_bytes()).await.expect("send the request");
             let mut buf = Vec::new();
             s.read_to_end(&mut buf).await.expect("read the response");
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            let status = text
-                .split_whitespace()
-                .nth(1)
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            let body = text
-                .split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_owned())
-                .unwrap_or_default();
-            (status, body)
+            split_response(&buf).unwrap_or_else(|e| panic!("POST {path}: {e}"))
         })
     }
 
@@ -575,17 +580,7 @@ impl Server {
         let _ = s.write_all(body);
         let mut buf = Vec::new();
         s.read_to_end(&mut buf)?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad HTTP response: {text:.200}")))?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        Ok((status, body))
+        split_response(&buf)
     }
 
     /// The `/metrics` page (panics if the server does not answer 200).
@@ -624,6 +619,20 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The engine id of the first live call whose `field` is `value` in
+    /// `/api/calls` (e.g. `app` = `queue`, `b_party` = an agent).
+    pub fn live_call_id(&self, field: &str, value: &str) -> u64 {
+        let body = self.api_calls();
+        let calls: serde_json::Value = serde_json::from_str(&body).expect("/api/calls is JSON");
+        calls
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c[field] == value)
+            .and_then(|c| c["id"].as_u64())
+            .unwrap_or_else(|| panic!("no live call with {field} = {value}: {body}"))
     }
 
     /// `GET /api/calls` as text.

@@ -553,14 +553,7 @@ async fn the_agent_sends_the_caller_to_the_survey() {
     let b_dialog = agent
         .answer(&inc, &sdp(server.ports.media_port(1), "sendrecv"))
         .await;
-    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).unwrap();
-    let id = calls
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["app"] == "queue")
-        .and_then(|c| c["id"].as_u64())
-        .expect("the queue call");
+    let id = server.live_call_id("app", "queue");
     let (code, body) = server
         .http_post(&format!("/api/calls/{id}/survey"))
         .unwrap();
@@ -1376,14 +1369,7 @@ async fn an_agent_transfers_a_queue_caller_to_another_queue() {
     let first_leg = first
         .answer(&inc, &sdp(server.ports.media_port(1), "sendrecv"))
         .await;
-    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).unwrap();
-    let id = calls
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["app"] == "queue")
-        .and_then(|c| c["id"].as_u64())
-        .expect("the queue call");
+    let id = server.live_call_id("app", "queue");
 
     // Transferred to sales: support's agent is released, sales' rings.
     let (code, body) = server

@@ -396,15 +396,9 @@ fn stream_upload(server: &Server, path: &str, total: usize, declare: bool) -> (u
         let _ = s.write_all(b"0\r\n\r\n");
     }
     let text = answer.join().unwrap();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    // No answer at all is status 0 (the caller asserts on it).
+    let (status, body) =
+        crate::harness::split_response(text.as_bytes()).unwrap_or((0, String::new()));
     (status, body, sent)
 }
 

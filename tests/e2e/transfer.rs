@@ -329,12 +329,7 @@ async fn an_agent_consults_a_colleague_privately_then_hands_the_queue_caller_ove
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
     let mut caller_dialog = caller_dialog.expect("a dialog");
     let caller_to = sdp_media(&resp.body).expect("our address");
-    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).expect("JSON");
-    let id = calls
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["b_party"] == "1003"))
-        .and_then(|c| c["id"].as_u64())
-        .unwrap_or_else(|| panic!("the queue call in {calls}"));
+    let id = server.live_call_id("b_party", "1003");
 
     // Consult: 1004 is rung (asked to answer by itself) and talks with
     // the agent alone.

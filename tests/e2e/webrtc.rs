@@ -841,12 +841,7 @@ async fn a_supervisors_browser_listens_whispers_and_barges_into_an_agents_call()
         .expect("the caller's task");
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
     let caller_to = ua::sdp_media(&resp.body).expect("our address");
-    let calls: serde_json::Value = serde_json::from_str(&server.api_calls()).expect("JSON");
-    let id = calls
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["b_party"] == "1003"))
-        .and_then(|c| c["id"].as_u64())
-        .unwrap_or_else(|| panic!("the queue call in {calls}"));
+    let id = server.live_call_id("b_party", "1003");
 
     let join = server.http_post_later(&format!("/api/calls/{id}/join?extension=1000&mode=listen"));
     let mut peer = Peer::new(server.ports.media_port(1)).await;
@@ -906,46 +901,34 @@ async fn a_supervisors_browser_listens_whispers_and_barges_into_an_agents_call()
         "listen: the caller hears no supervisor: {caller_heard}"
     );
 
-    // Whisper: the agent hears the supervisor, the caller does not (both
-    // parties quiet now).
-    let (status, body) = server
-        .http_post(&format!("/api/calls/{sup}/mode?mode=whisper"))
-        .expect("mode");
-    assert_eq!(status, 200, "{body}");
-    let (caller_heard, agent_heard, _) = phase(
-        &mut peer,
-        (&caller_media, caller_to, QUIET),
-        (&agent_media, agent_to, QUIET),
-    )
-    .await;
-    assert!(
-        agent_heard >= 40,
-        "whisper: the agent hears the supervisor: {agent_heard}"
-    );
-    assert!(
-        caller_heard <= 5,
-        "whisper: the caller does not: {caller_heard}"
-    );
-
-    // Barge: both hear the supervisor.
-    let (status, body) = server
-        .http_post(&format!("/api/calls/{sup}/mode?mode=barge"))
-        .expect("mode");
-    assert_eq!(status, 200, "{body}");
-    let (caller_heard, agent_heard, _) = phase(
-        &mut peer,
-        (&caller_media, caller_to, QUIET),
-        (&agent_media, agent_to, QUIET),
-    )
-    .await;
-    assert!(
-        agent_heard >= 40,
-        "barge: the agent hears the supervisor: {agent_heard}"
-    );
-    assert!(
-        caller_heard >= 40,
-        "barge: the caller hears the supervisor: {caller_heard}"
-    );
+    // Whisper: the agent hears the supervisor, the caller does not; barge:
+    // both do (both parties quiet now).
+    for (mode, caller_hears) in [("whisper", false), ("barge", true)] {
+        let (status, body) = server
+            .http_post(&format!("/api/calls/{sup}/mode?mode={mode}"))
+            .expect("mode");
+        assert_eq!(status, 200, "{body}");
+        let (caller_heard, agent_heard, _) = phase(
+            &mut peer,
+            (&caller_media, caller_to, QUIET),
+            (&agent_media, agent_to, QUIET),
+        )
+        .await;
+        assert!(
+            agent_heard >= 40,
+            "{mode}: the agent hears the supervisor: {agent_heard}"
+        );
+        match caller_hears {
+            true => assert!(
+                caller_heard >= 40,
+                "{mode}: the caller hears the supervisor: {caller_heard}"
+            ),
+            false => assert!(
+                caller_heard <= 5,
+                "{mode}: the caller does not: {caller_heard}"
+            ),
+        }
+    }
 
     // The supervisor's call ends: the agent's call goes on, its parties
     // hearing each other directly again.

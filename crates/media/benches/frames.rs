@@ -133,6 +133,17 @@ fn opus_frames(c: &mut Criterion) {
             enc.encode(black_box(frames[i]), &mut out_bytes);
         })
     });
+    // libopus's own default complexity, for comparison with ours.
+    codec::opus::set_complexity(10);
+    let mut enc10 = Codec::Opus.encoder();
+    codec::opus::set_complexity(codec::opus::DEFAULT_COMPLEXITY);
+    c.bench_function("opus/encode_frame_16k_complexity10", |b| {
+        b.iter(|| {
+            out_bytes.clear();
+            i = (i + 1) % frames.len();
+            enc10.encode(black_box(frames[i]), &mut out_bytes);
+        })
+    });
     let mut dec = Codec::Opus.decoder();
     let mut out_pcm = Vec::with_capacity(320);
     c.bench_function("opus/decode_frame_16k", |b| {

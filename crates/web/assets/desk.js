@@ -267,8 +267,8 @@
 
   // The supervisor's floor view: one row per agent, kept from the pushed
   // rows (none of this exists on an agent's page).
+  // (The server sends a supervisor the agents of its scope only.)
   var floor = {};
-  var floorScope = null;
 
   function floorButton(action, agent, label, status) {
     var b = document.createElement("button");
@@ -291,9 +291,7 @@
       return;
     }
     body.textContent = "";
-    var ids = Object.keys(floor).sort().filter(function (id) {
-      return !floorScope || floorScope.indexOf(id) >= 0;
-    });
+    var ids = Object.keys(floor).sort();
     if (!ids.length) {
       var tr0 = document.createElement("tr");
       var td0 = document.createElement("td");

@@ -63,8 +63,8 @@ pub enum QueueOutcome {
 
 /// How a party the engine joins to a live call takes part: a supervisor
 /// listens unheard, whispers to the agent alone, or barges in (heard by
-/// both); the third party of an agent's 3-way call barges, a consulted
-/// party whispers (the agent hears it, the caller does not).
+/// both); the agent's own third party joins a 3-way call or is consulted
+/// (the agent and it talk alone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MonitorMode {
     /// Hears both parties, heard by no one.
@@ -76,6 +76,10 @@ pub enum MonitorMode {
     /// An agent's consultation: talks with the agent alone; the caller
     /// hears neither of them meanwhile (an attended transfer's first step).
     Consult,
+    /// A party the agent brought in (3-way), or the consulted party once
+    /// the transfer completed: heard by everyone, like a barge, but the
+    /// agent's to drop, not a supervisor's.
+    Conference,
 }
 
 impl MonitorMode {
@@ -86,6 +90,7 @@ impl MonitorMode {
             "whisper" => Some(MonitorMode::Whisper),
             "barge" => Some(MonitorMode::Barge),
             "consult" => Some(MonitorMode::Consult),
+            "conference" => Some(MonitorMode::Conference),
             _ => None,
         }
     }
@@ -97,6 +102,7 @@ impl MonitorMode {
             MonitorMode::Whisper => "whisper",
             MonitorMode::Barge => "barge",
             MonitorMode::Consult => "consult",
+            MonitorMode::Conference => "conference",
         }
     }
 }

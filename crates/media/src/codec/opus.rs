@@ -34,9 +34,9 @@ pub const RTP_CLOCK: u32 = 48_000;
 pub const BITRATE: i32 = 24_000;
 
 /// The encoder's complexity (0-10) when nothing else is set: libopus's own
-/// default, 10, costs 265 µs per 20 ms speech frame on the 2-core machine
-/// (13 ms CPU per call per second, the whole budget of a WebRTC call),
-/// 1 costs 52 µs (`cargo bench -p media --bench frames -- opus`, speech
+/// default, 10, costs 265-335 µs per 20 ms speech frame on the 2-core
+/// machine (13-17 ms CPU per call per second, the whole budget of a WebRTC
+/// call), 1 costs 52-66 µs (`cargo bench -p media --bench frames -- opus`, speech
 /// mode). A server transcoding hundreds of calls takes the cheap end;
 /// `[media] opus_complexity` raises it where there are fewer.
 pub const DEFAULT_COMPLEXITY: i32 = 1;

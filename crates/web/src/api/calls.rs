@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{engine, err, no_engine};
+use crate::auth::permissions::AGENTS_MANAGE;
+use crate::auth::Identity;
 use crate::form::QueryFields;
 use crate::state::AppState;
 use crate::view::json;
@@ -27,12 +29,20 @@ pub async fn list(State(state): State<AppState>) -> Response {
 /// the caller stays with the joined call ID: an attended transfer
 /// completed), `mode?mode=...` (on a joined call: change how it takes
 /// part).
-#[utoipa::path(post, path = "/api/calls/{id}/{action}", tag = "calls", params(("id" = String, Path, description = "call id"), ("action" = String, Path, description = "hold, retrieve, hangup, survey, three_way, transfer, dtmf, join, hand_over, mode"), ("with" = Option<String>, Query, description = "three_way: the other call; hand_over: the joined call"), ("to" = Option<String>, Query, description = "transfer: an extension, a queue's number (the caller waits in that queue) or a number out through a gateway"), ("digits" = Option<String>, Query, description = "dtmf: the digits"), ("extension" = Option<String>, Query, description = "join: the extension rung"), ("mode" = Option<String>, Query, description = "join and mode: listen, whisper, barge or consult"), ("agent" = Option<String>, Query, description = "join: the agent on the call (whom a whisper reaches); default the called party")), responses((status = 200, description = "the action was carried out", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(post, path = "/api/calls/{id}/{action}", tag = "calls", params(("id" = String, Path, description = "call id"), ("action" = String, Path, description = "hold, retrieve, hangup, survey, three_way, transfer, dtmf, join, hand_over, mode"), ("with" = Option<String>, Query, description = "three_way: the other call; hand_over: the joined call"), ("to" = Option<String>, Query, description = "transfer: an extension, a queue's number (the caller waits in that queue) or a number out through a gateway"), ("digits" = Option<String>, Query, description = "dtmf: the digits"), ("extension" = Option<String>, Query, description = "join: the extension rung"), ("mode" = Option<String>, Query, description = "join and mode: listen, whisper, barge, consult or conference; needs agents:manage"), ("agent" = Option<String>, Query, description = "join: the agent on the call (whom a whisper reaches); default the called party")), responses((status = 200, description = "the action was carried out", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn action(
     State(state): State<AppState>,
+    identity: Identity,
     Path((id, action)): Path<(String, String)>,
     QueryFields(q): QueryFields,
 ) -> Response {
+    // Joining a call hears it: a supervisor's right, not only call control's.
+    if matches!(action.as_str(), "join" | "mode") && !identity.allows(AGENTS_MANAGE) {
+        return err(
+            StatusCode::FORBIDDEN,
+            format!("permission {} required", AGENTS_MANAGE.key()),
+        );
+    }
     let Some(engine) = engine(&state) else {
         return no_engine();
     };
@@ -91,7 +101,7 @@ pub async fn action(
             let Some(mode) = MonitorMode::parse(&q.text("mode")) else {
                 return err(
                     StatusCode::BAD_REQUEST,
-                    "mode is listen, whisper, barge or consult",
+                    "mode is listen, whisper, barge, consult or conference",
                 );
             };
             let joined = engine
@@ -138,7 +148,7 @@ async fn join(engine: &engine::Engine, id: u64, q: &crate::form::Fields) -> Resp
     let Some(mode) = MonitorMode::parse(&q.text("mode")) else {
         return err(
             StatusCode::BAD_REQUEST,
-            "mode is listen, whisper, barge or consult",
+            "mode is listen, whisper, barge, consult or conference",
         );
     };
     let extension = q.text("extension");

@@ -11,6 +11,7 @@ use super::board::{Board, CallParties, Out, FLOOR};
 use dashmap::DashMap;
 use engine::Engine;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -79,6 +80,19 @@ impl DeskStats {
 struct DeskConn {
     id: u64,
     tx: mpsc::Sender<Arc<str>>,
+    /// On the floor channel: the agents this supervisor's desk may see.
+    scope: FloorScope,
+}
+
+/// The agents a supervisor's desk is shown: None for every agent.
+pub type FloorScope = Option<Arc<BTreeSet<String>>>;
+
+/// Whether floor row `msg` (`{"agent": {"id": ...}}`) is in `scope`.
+fn in_scope(scope: &FloorScope, msg: &Value) -> bool {
+    match scope {
+        None => true,
+        Some(s) => msg["agent"]["id"].as_str().is_some_and(|id| s.contains(id)),
+    }
 }
 
 /// The hub (see the module documentation).
@@ -139,9 +153,14 @@ impl DeskHub {
 
     /// Connects a desk of agent/extension `ext`: its id (for
     /// [`DeskHub::disconnect`]), the snapshot to send first, and its queue.
-    /// A supervisor's desk also gets the floor: every agent's row in the
-    /// snapshot, and each change as it happens.
-    pub fn connect(&self, ext: &str, supervisor: bool) -> (u64, Value, mpsc::Receiver<Arc<str>>) {
+    /// A supervisor's desk (`floor` is Some) also gets the floor: the row
+    /// of every agent in its scope in the snapshot, and each change as it
+    /// happens.
+    pub fn connect(
+        &self,
+        ext: &str,
+        floor: Option<FloorScope>,
+    ) -> (u64, Value, mpsc::Receiver<Arc<str>>) {
         let (tx, rx) = mpsc::channel(DESK_QUEUE);
         let id = self.next_id.fetch_add(1, Relaxed);
         // The snapshot and the registration under one lock of the board, so
@@ -149,17 +168,30 @@ impl DeskHub {
         let board = lock(&self.board);
         let now = Instant::now();
         let mut snapshot = board.snapshot(ext, now);
-        if supervisor {
-            snapshot["floor"] = Value::from(board.floor(now));
+        if let Some(scope) = floor {
+            let rows: Vec<Value> = board
+                .floor(now)
+                .into_iter()
+                .filter(|row| in_scope(&scope, &serde_json::json!({ "agent": row })))
+                .collect();
+            snapshot["floor"] = Value::from(rows);
             self.desks
                 .entry(FLOOR.to_string())
                 .or_default()
-                .push(DeskConn { id, tx: tx.clone() });
+                .push(DeskConn {
+                    id,
+                    tx: tx.clone(),
+                    scope,
+                });
         }
         self.desks
             .entry(ext.to_string())
             .or_default()
-            .push(DeskConn { id, tx });
+            .push(DeskConn {
+                id,
+                tx,
+                scope: None,
+            });
         drop(board);
         self.stats.connected.fetch_add(1, Relaxed);
         (id, snapshot, rx)
@@ -202,22 +234,27 @@ impl DeskHub {
     fn deliver(&self, out: Out) {
         let text: Arc<str> = Arc::from(out.msg.to_string());
         let push = |ext: &str, conns: &mut Vec<DeskConn>| {
-            conns.retain(|d| match d.tx.try_send(text.clone()) {
-                Ok(()) => {
-                    self.stats.pushed.fetch_add(1, Relaxed);
-                    true
+            conns.retain(|d| {
+                if ext == FLOOR && !in_scope(&d.scope, &out.msg) {
+                    return true;
                 }
-                // A supervisor's floor entry shares its desk's queue: the
-                // desk's own entry counts it.
-                Err(mpsc::error::TrySendError::Full(_)) if ext == FLOOR => false,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!("desk of {ext}: not reading, dropped (it will reconnect)");
-                    self.stats.dropped_slow.fetch_add(1, Relaxed);
-                    self.stats.connected.fetch_sub(1, Relaxed);
-                    false
+                match d.tx.try_send(text.clone()) {
+                    Ok(()) => {
+                        self.stats.pushed.fetch_add(1, Relaxed);
+                        true
+                    }
+                    // A supervisor's floor entry shares its desk's queue: the
+                    // desk's own entry counts it.
+                    Err(mpsc::error::TrySendError::Full(_)) if ext == FLOOR => false,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!("desk of {ext}: not reading, dropped (it will reconnect)");
+                        self.stats.dropped_slow.fetch_add(1, Relaxed);
+                        self.stats.connected.fetch_sub(1, Relaxed);
+                        false
+                    }
+                    // The socket task ended and will disconnect itself.
+                    Err(mpsc::error::TrySendError::Closed(_)) => true,
                 }
-                // The socket task ended and will disconnect itself.
-                Err(mpsc::error::TrySendError::Closed(_)) => true,
             });
         };
         match out.to {
@@ -263,11 +300,20 @@ impl DeskHub {
             let msg = self.snapshot(&ext);
             self.deliver(Out { to: Some(ext), msg });
         }
+        // Each supervisor's desk, the rows of its scope.
         let floor = lock(&self.board).floor(Instant::now());
-        self.deliver(Out {
-            to: Some(FLOOR.to_string()),
-            msg: serde_json::json!({"type": "floor", "agents": floor}),
-        });
+        if let Some(conns) = self.desks.get(FLOOR) {
+            for d in conns.iter() {
+                let rows: Vec<&Value> = floor
+                    .iter()
+                    .filter(|row| in_scope(&d.scope, &serde_json::json!({ "agent": row })))
+                    .collect();
+                let msg = serde_json::json!({"type": "floor", "agents": rows}).to_string();
+                // A desk that cannot take it now is dropped by its own
+                // entry's next delivery and reconnects with a snapshot.
+                let _ = d.tx.try_send(Arc::from(msg));
+            }
+        }
     }
 }
 
@@ -321,5 +367,57 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcenter::acd::{AgentState, AgentStatus};
+
+    #[test]
+    fn desk_hub_a_supervisor_sees_only_the_agents_of_its_scope() {
+        let hub = DeskHub::idle();
+        for a in ["1001", "1002"] {
+            lock(&hub.board).seed_agent(a, AgentStatus::Available, AgentState::Waiting);
+        }
+        let scope: FloorScope = Some(Arc::new(BTreeSet::from(["1001".to_string()])));
+        let (_, snap, mut scoped) = hub.connect("2001", Some(scope));
+        let rows = snap["floor"].as_array().cloned().unwrap_or_default();
+        assert_eq!(rows.len(), 1, "{snap}");
+        assert_eq!(rows[0]["id"], "1001");
+        let (_, snap, mut all) = hub.connect("2002", Some(None));
+        assert_eq!(snap["floor"].as_array().map(Vec::len), Some(2), "{snap}");
+        let (_, snap, mut agent) = hub.connect("1001", None);
+        assert!(snap.get("floor").is_none(), "an agent's desk has no floor");
+        for a in ["1001", "1002"] {
+            hub.deliver(Out {
+                to: Some(FLOOR.to_string()),
+                msg: serde_json::json!({"type": "floor_agent", "agent": {"id": a}}),
+            });
+        }
+        let got = |rx: &mut mpsc::Receiver<Arc<str>>| {
+            let mut v = Vec::new();
+            while let Ok(m) = rx.try_recv() {
+                v.push(m.to_string());
+            }
+            v
+        };
+        let rows = got(&mut scoped);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert!(rows[0].contains("\"1001\""), "{rows:?}");
+        assert_eq!(got(&mut all).len(), 2);
+        assert!(got(&mut agent).is_empty(), "the floor is for supervisors");
+        // A resync sends each supervisor its own rows.
+        hub.resync_all();
+        let floor_of = |msgs: Vec<String>| {
+            msgs.iter()
+                .filter_map(|m| serde_json::from_str::<Value>(m).ok())
+                .find(|m| m["type"] == "floor")
+                .map(|m| m["agents"].as_array().map_or(0, Vec::len))
+        };
+        assert_eq!(floor_of(got(&mut scoped)), Some(1));
+        assert_eq!(floor_of(got(&mut all)), Some(2));
+        assert_eq!(floor_of(got(&mut agent)), None);
     }
 }

@@ -410,7 +410,7 @@ async fn call_action(
             }
             let mode = match action.as_str() {
                 "consult" => engine::calls::control::MonitorMode::Consult,
-                _ => engine::calls::control::MonitorMode::Barge,
+                _ => engine::calls::control::MonitorMode::Conference,
             };
             return bring_in(engine, &login.extension, id, &to, mode);
         }
@@ -431,7 +431,8 @@ async fn call_action(
         }
         "drop" => {
             for (c, mode) in joined_to(&engine, id) {
-                if matches!(mode, "consult" | "barge") {
+                // The agent's own parties only, never a supervisor's barge.
+                if matches!(mode, "consult" | "conference") {
                     if let Ok(c) = engine.control(c) {
                         c.hangup(engine::calls::HangupCause::NormalClearing);
                     }

@@ -32,24 +32,38 @@ pub fn is_supervisor(who: &Identity) -> bool {
 }
 
 /// The agents a supervisor at extension `ext` may act on: those of the
-/// queues `ext` is an agent of, or None for every agent (in no queue).
-pub async fn scope(state: &AppState, ext: &str) -> Option<BTreeSet<String>> {
-    let tiers = state.store().list_all_tiers().await.ok()?;
+/// queues `ext` is an agent of, or None for every agent (in no queue, or
+/// no extension). An unreadable store is an error, never "every agent".
+pub async fn scope(state: &AppState, ext: &str) -> Result<Option<BTreeSet<String>>, String> {
+    if ext.is_empty() {
+        return Ok(None);
+    }
+    let tiers = state
+        .store()
+        .list_all_tiers()
+        .await
+        .map_err(|e| format!("reading the queues' agents: {e}"))?;
     let mine: BTreeSet<&str> = tiers
         .iter()
         .filter(|t| t.agent == ext)
         .map(|t| t.queue.as_str())
         .collect();
     if mine.is_empty() {
-        return None;
+        return Ok(None);
     }
-    Some(
+    Ok(Some(
         tiers
             .iter()
             .filter(|t| mine.contains(t.queue.as_str()))
             .map(|t| t.agent.clone())
             .collect(),
-    )
+    ))
+}
+
+/// The extension a supervisor's scope is read from: the one the toolbar is
+/// logged in at, else the one bound to the user.
+pub fn scope_extension(state: &AppState, who: &Identity) -> String {
+    login_of(state, who).map_or_else(|| who.user.extension.clone(), |l| l.extension)
 }
 
 /// `GET /desk/floor`: the agents of the supervisor's queues, each with
@@ -59,12 +73,11 @@ pub async fn floor(who: Identity, State(state): State<AppState>) -> Response {
     if !is_supervisor(&who) {
         return fail(StatusCode::FORBIDDEN, "supervisors only");
     }
-    let mut rows = state.desk().floor();
-    let ext = login_of(&state, &who).map(|l| l.extension);
-    let scope = match &ext {
-        Some(ext) => scope(&state, ext).await,
-        None => None,
+    let scope = match scope(&state, &scope_extension(&state, &who)).await {
+        Ok(s) => s,
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, e),
     };
+    let mut rows = state.desk().floor();
     if let Some(scope) = &scope {
         rows.retain(|r| r["id"].as_str().is_some_and(|id| scope.contains(id)));
     }
@@ -95,14 +108,15 @@ pub async fn act(
     if agent.is_empty() || agent == login.extension {
         return fail(StatusCode::BAD_REQUEST, "name another agent");
     }
-    if scope(&state, &login.extension)
-        .await
-        .is_some_and(|s| !s.contains(&agent))
-    {
-        return fail(
-            StatusCode::FORBIDDEN,
-            format!("agent {agent} is not in your queues"),
-        );
+    match scope(&state, &login.extension).await {
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, e),
+        Ok(Some(s)) if !s.contains(&agent) => {
+            return fail(
+                StatusCode::FORBIDDEN,
+                format!("agent {agent} is not in your queues"),
+            )
+        }
+        Ok(_) => {}
     }
     if action == "status" {
         return force_status(&engine, &agent, &f.text("status")).await;
@@ -134,7 +148,13 @@ pub async fn act(
         control.transfer(&login.extension);
         return json(StatusCode::OK, &json!({ "ok": true, "call": call }));
     }
-    let Some(mode) = MonitorMode::parse(&action).filter(|m| *m != MonitorMode::Consult) else {
+    let supervisor_mode = |m: &MonitorMode| {
+        matches!(
+            m,
+            MonitorMode::Listen | MonitorMode::Whisper | MonitorMode::Barge
+        )
+    };
+    let Some(mode) = MonitorMode::parse(&action).filter(supervisor_mode) else {
         return fail(
             StatusCode::BAD_REQUEST,
             format!("unknown action '{action}': listen, whisper, barge, takeover, status"),

@@ -109,7 +109,22 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let hub = state.desk();
-    let (id, mut snapshot, mut rx) = hub.connect(&ext, super::supervise::is_supervisor(&who));
+    // A supervisor's desk gets the floor of its scope; if the scope cannot
+    // be read, no floor at all (never every agent by mistake).
+    let floor = match super::supervise::is_supervisor(&who) {
+        false => None,
+        true => {
+            let ext = super::supervise::scope_extension(&state, &who);
+            match super::supervise::scope(&state, &ext).await {
+                Ok(scope) => Some(scope.map(std::sync::Arc::new)),
+                Err(e) => {
+                    tracing::warn!("desk of {ext}: no floor view: {e}");
+                    None
+                }
+            }
+        }
+    };
+    let (id, mut snapshot, mut rx) = hub.connect(&ext, floor);
     snapshot["login"] = json!(login_of(&state, &who));
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();

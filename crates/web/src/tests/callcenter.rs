@@ -357,3 +357,31 @@ async fn malformed_settings_are_refused_by_field_before_the_engine_is_asked() {
         .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn joining_a_call_needs_agents_manage_besides_calls_control() {
+    // Joining hears the call: call control alone (hang up, transfer) is
+    // not enough to listen in.
+    let app = App::new().await;
+    let control = token_with(&app, "ctl", &["calls:control"]).await;
+    let supervisor = token_with(&app, "sup", &["calls:control", "agents:manage"]).await;
+    for path in [
+        "/api/calls/1/join?extension=1001&mode=listen",
+        "/api/calls/1/mode?mode=barge",
+    ] {
+        let r = app.api("POST", path, Some(&control)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        assert_eq!(r.json()["error"], "permission agents:manage required");
+        // Allowed: the engine is what is missing here.
+        let r = app.api("POST", path, Some(&supervisor)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {}",
+            r.body
+        );
+    }
+    // Hanging up is still call control's alone.
+    let r = app.api("POST", "/api/calls/1/hangup", Some(&control)).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+}

@@ -358,3 +358,30 @@ async fn the_desk_page_has_the_pop_and_the_figures_in_both_languages() {
     assert!(r.body.contains("今日我的数据"));
     assert!(r.body.contains("电话弹屏"));
 }
+
+#[tokio::test]
+async fn only_supervisors_see_the_floor_and_act_on_other_agents() {
+    let app = App::new().await;
+    let (amy_id, amy) = agent(&app, "amy", "1001").await;
+    log_toolbar_in(&app, amy_id, "1001");
+    let r = app.get("/desk/floor", Some(&amy.cookie)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(is_json(&r));
+    for action in ["listen", "whisper", "barge", "takeover", "status"] {
+        let r = app
+            .submit(
+                &amy,
+                &format!("/desk/supervise/{action}"),
+                "agent=1002&status=logout",
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{action}: {}", r.body);
+        assert_eq!(r.json()["error"], "supervisors only");
+    }
+    // An administrator is a supervisor: the floor answers (no engine, no
+    // agents here).
+    let admin = app.admin().await;
+    let r = app.get("/desk/floor", Some(&admin.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["agents"], serde_json::json!([]));
+}

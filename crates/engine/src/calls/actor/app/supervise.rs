@@ -38,36 +38,42 @@ impl Call {
                 },
             );
         }
-        private_consult(&room, target, agent, me, mode);
+        let sup = Supervising {
+            target,
+            room,
+            agent,
+            mode,
+        };
+        sup.consulting(me, mode == MonitorMode::Consult);
         self.update_info(|i| {
             i.note = format!("{} call {target}", mode.as_str());
             i.joined = Some((target, mode.as_str()));
         });
         let app = self.app_state();
-        app.supervising = Some(Supervising {
-            target,
-            room,
-            agent,
-        });
+        app.supervising = Some(sup);
         app.op = Some(Op::Supervise { _reply: reply });
     }
 
     /// Changes how the supervisor takes part.
     pub(in crate::calls::actor) fn set_monitor_mode(&mut self, mode: MonitorMode) {
         let me = member_of(self.id, Side::A);
-        let Some(sup) = self.app.as_ref().and_then(|a| a.supervising.as_ref()) else {
+        let Some(sup) = self.app.as_mut().and_then(|a| a.supervising.as_mut()) else {
             return;
         };
         let opts = MemberOptions {
             audience: audience_of(mode, sup.target, sup.agent),
             ..MemberOptions::default()
         };
-        let target = sup.target;
         if let Err(e) = sup.room.set_options(me, opts) {
             tracing::warn!("call {}: monitoring mode not changed: {e}", self.id);
             return;
         }
-        private_consult(&sup.room, target, sup.agent, me, mode);
+        let was = sup.mode == MonitorMode::Consult;
+        if was != (mode == MonitorMode::Consult) {
+            sup.consulting(me, !was);
+        }
+        sup.mode = mode;
+        let target = sup.target;
         tracing::info!("call {}: {} call {target}", self.id, mode.as_str());
         self.update_info(|i| {
             i.note = format!("{} call {target}", mode.as_str());
@@ -107,40 +113,65 @@ impl Call {
             return;
         }
         self.pickup_partner = Some(partner);
-        self.set_monitor_mode(MonitorMode::Barge);
+        self.set_monitor_mode(MonitorMode::Conference);
     }
 
     /// The supervisor's call ends: leave the room and give the monitored
     /// call its bridge back.
     pub(in crate::calls::actor) fn stop_supervising(&mut self) {
-        let Some(Supervising {
-            target,
-            room,
-            agent,
-        }) = self.app.as_mut().and_then(|a| a.supervising.take())
-        else {
+        let Some(sup) = self.app.as_mut().and_then(|a| a.supervising.take()) else {
             return;
         };
-        room.leave(member_of(self.id, Side::A));
-        // A consultation ends: the caller and the agent hear each other again.
-        private_consult(&room, target, agent, 0, MonitorMode::Barge);
+        let me = member_of(self.id, Side::A);
+        sup.room.leave(me);
+        if sup.mode == MonitorMode::Consult {
+            // The consultation ends: the caller and the agent hear each
+            // other again.
+            sup.consulting(me, false);
+        }
         // Someone else (another supervisor, a 3-way party) is still there.
-        if room.len() > 2 {
+        if sup.room.len() > 2 {
             return;
         }
-        if let Some(call) = self.ctx.calls.get(&target).map(|c| c.value().0.clone()) {
+        if let Some(call) = self.ctx.calls.get(&sup.target).map(|c| c.value().0.clone()) {
             let (reply, _) = oneshot::channel();
             let _ = call.send(CallMsg::Control(Command::Monitor { room: None, reply }));
         }
     }
 }
 
-/// A call monitoring another: which call, its room, and the side of it the
-/// agent is on.
+/// A call monitoring another: which call, its room, the side of it the
+/// agent is on, and how this call takes part.
 pub(in crate::calls::actor) struct Supervising {
     pub(in crate::calls::actor) target: u64,
     pub(in crate::calls::actor) room: Conference,
     pub(in crate::calls::actor) agent: Side,
+    pub(in crate::calls::actor) mode: MonitorMode,
+}
+
+impl Supervising {
+    /// The monitored call's own parties while member `me` consults the
+    /// agent (`on`): the agent is heard by `me` only and the caller by no
+    /// one (waiting in silence, as on hold without music); when the
+    /// consultation ends (`!on`) both are heard by everyone again. Other
+    /// members (a supervisor listening in) never touch them.
+    fn consulting(&self, me: u64, on: bool) {
+        let agent = member_of(self.target, self.agent);
+        let caller = member_of(self.target, self.agent.other());
+        let (agent_heard_by, caller_heard_by) = match on {
+            true => (Audience::Only(vec![me]), Audience::Nobody),
+            false => (Audience::Everyone, Audience::Everyone),
+        };
+        for (m, audience) in [(caller, caller_heard_by), (agent, agent_heard_by)] {
+            let _ = self.room.set_options(
+                m,
+                MemberOptions {
+                    audience,
+                    ..MemberOptions::default()
+                },
+            );
+        }
+    }
 }
 
 /// Who hears a member joined in `mode` to call `target` whose agent is on
@@ -151,29 +182,6 @@ fn audience_of(mode: MonitorMode, target: u64, agent: Side) -> Audience {
         MonitorMode::Whisper | MonitorMode::Consult => {
             Audience::Only(vec![member_of(target, agent)])
         }
-        MonitorMode::Barge => Audience::Everyone,
+        MonitorMode::Barge | MonitorMode::Conference => Audience::Everyone,
     }
-}
-
-/// The target call's own parties in a consultation with member `joined`:
-/// the agent is heard by the consulted party only and the caller by no one
-/// (the caller waits in silence, as on hold without music); in any other
-/// mode both are heard by everyone again.
-fn private_consult(room: &Conference, target: u64, agent: Side, joined: u64, mode: MonitorMode) {
-    let (agent_m, caller_m) = (member_of(target, agent), member_of(target, agent.other()));
-    let (agent_heard_by, caller_heard_by) = match mode {
-        MonitorMode::Consult => (Audience::Only(vec![joined]), Audience::Nobody),
-        _ => (Audience::Everyone, Audience::Everyone),
-    };
-    let set = |m, audience| {
-        let _ = room.set_options(
-            m,
-            MemberOptions {
-                audience,
-                ..MemberOptions::default()
-            },
-        );
-    };
-    set(caller_m, caller_heard_by);
-    set(agent_m, agent_heard_by);
 }
