@@ -24,6 +24,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::harness::{self, Server};
+use crate::netns::Netns;
 
 /// How long a condition may take to become true: a hang guard for slow or busy
 /// machines (CI runs many servers and browsers at once), not an expectation.
@@ -107,6 +108,8 @@ fn firefox_binary() -> Option<&'static str> {
 struct WebDriver {
     kind: BrowserKind,
     child: Child,
+    /// Where it listens: 127.0.0.1, or its network namespace's address.
+    ip: std::net::IpAddr,
     port: u16,
     log_path: PathBuf,
 }
@@ -114,15 +117,26 @@ struct WebDriver {
 impl WebDriver {
     /// Starts the WebDriver of `kind` on a free loopback port and waits until
     /// it is ready; tries other ports if another program took the one probed.
-    /// geckodriver keeps Firefox's profile under `profile_root`.
-    fn start(kind: BrowserKind, name: &str, profile_root: &std::path::Path) -> WebDriver {
+    /// geckodriver keeps Firefox's profile under `profile_root`. With
+    /// `netns`, the driver (and so the browser) runs in that namespace and
+    /// listens on its address.
+    fn start(
+        kind: BrowserKind,
+        name: &str,
+        profile_root: &std::path::Path,
+        netns: Option<&Netns>,
+    ) -> WebDriver {
+        let ip = netns.map_or(std::net::IpAddr::from([127, 0, 0, 1]), |n| n.ns_ip);
         let log_path = harness::artifacts().join(format!("{name}.{}.log", kind.driver_name()));
         let mut last = String::new();
         for _ in 0..3 {
             let port = harness::free_tcp_port();
             let mut command = match kind {
                 BrowserKind::Chromium => {
-                    let mut c = Command::new("chromedriver");
+                    let mut c = match netns {
+                        Some(n) => n.command("chromedriver"),
+                        None => Command::new("chromedriver"),
+                    };
                     c.arg(format!("--port={port}"))
                         .arg(format!("--log-path={}", log_path.display()))
                         .stdout(Stdio::null())
@@ -132,9 +146,12 @@ impl WebDriver {
                 BrowserKind::Firefox => {
                     // geckodriver logs (and passes Firefox's output) to stderr.
                     let log = std::fs::File::create(&log_path).expect("create the geckodriver log");
-                    let mut c = Command::new(geckodriver_program());
+                    let mut c = match netns {
+                        Some(n) => n.command(&geckodriver_program().to_string_lossy()),
+                        None => Command::new(geckodriver_program()),
+                    };
                     c.arg("--host")
-                        .arg("127.0.0.1")
+                        .arg(ip.to_string())
                         .arg("--port")
                         .arg(port.to_string())
                         // Marionette (driver to Firefox) takes a port the
@@ -177,6 +194,7 @@ impl WebDriver {
             let mut driver = WebDriver {
                 kind,
                 child,
+                ip,
                 port,
                 log_path: log_path.clone(),
             };
@@ -199,7 +217,7 @@ impl WebDriver {
                     harness::log_tail(&self.log_path, 20)
                 ));
             }
-            if let Some(body) = http_get(self.port, "/status") {
+            if let Some(body) = http_get(self.ip, self.port, "/status") {
                 if body.contains("\"ready\":true") || body.contains("\"ready\": true") {
                     return Ok(());
                 }
@@ -228,16 +246,16 @@ impl Drop for WebDriver {
     }
 }
 
-/// `GET path` on a loopback port: the body, or None if nothing answered.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+/// `GET path` on a WebDriver's port: the body, or None if nothing answered.
+fn http_get(ip: std::net::IpAddr, port: u16, path: &str) -> Option<String> {
+    let addr = SocketAddr::new(ip, port);
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     // HTTP/1.1: chromedriver refuses HTTP/1.0 requests. The Host names the
     // port: geckodriver refuses requests whose Host is not its address.
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     // chromedriver keeps the connection open despite "Connection: close":
@@ -282,6 +300,9 @@ pub struct BrowserOptions {
     /// With `fake_media`, Chromium's microphone plays this WAV file (in a
     /// loop) instead of its beeps.
     pub fake_audio: Option<std::path::PathBuf>,
+    /// Run the WebDriver and browser in this network namespace; the server
+    /// must bind to its `host_ip` (see [`Netns`]).
+    pub netns: Option<Arc<Netns>>,
 }
 
 impl Default for BrowserOptions {
@@ -291,6 +312,7 @@ impl Default for BrowserOptions {
             size: LAPTOP,
             fake_media: false,
             fake_audio: None,
+            netns: None,
         }
     }
 }
@@ -353,11 +375,14 @@ pub async fn run_on<F, Fut>(
     // Declared before the driver: removed after the browser has ended, also
     // when the driver or the browser fails to start.
     let profile = ProfileDir::new(&id);
-    let driver = WebDriver::start(kind, &id, &profile.0);
-    let client = open_browser(kind, driver.port, &profile.0, &options).await;
+    let driver = WebDriver::start(kind, &id, &profile.0, options.netns.as_deref());
+    let client = open_browser(kind, driver.ip, driver.port, &profile.0, &options).await;
     let browser = Browser {
         client: client.clone(),
-        base: format!("http://127.0.0.1:{}", server.http_port),
+        base: format!(
+            "http://{}",
+            std::net::SocketAddr::new(server.ip, server.http_port)
+        ),
     };
     let ctx = Ctx {
         server: server.clone(),
@@ -419,6 +444,7 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// without a click.
 async fn open_browser(
     kind: BrowserKind,
+    ip: std::net::IpAddr,
     port: u16,
     profile: &std::path::Path,
     options: &BrowserOptions,
@@ -497,6 +523,12 @@ async fn open_browser(
                 prefs["media.navigator.permission.disabled"] = json!(true);
                 prefs["media.peerconnection.ice.loopback"] = json!(true);
                 prefs["media.peerconnection.ice.obfuscate_host_addresses"] = json!(false);
+                if options.netns.is_some() {
+                    // The page is on http://10.x.y.1, not a secure origin:
+                    // let it have the microphone all the same.
+                    prefs["media.devices.insecure.enabled"] = json!(true);
+                    prefs["media.getusermedia.insecure.enabled"] = json!(true);
+                }
             }
             if let Some(binary) = firefox_binary() {
                 firefox["binary"] = json!(binary);
@@ -507,7 +539,7 @@ async fn open_browser(
     }
     let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
     builder.capabilities(caps);
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("http://{}", SocketAddr::new(ip, port));
     let deadline = Instant::now() + START_TIMEOUT;
     let client = loop {
         match builder.connect(&url).await {

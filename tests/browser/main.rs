@@ -59,6 +59,7 @@ mod ua;
 
 mod driver;
 mod flows;
+mod netns;
 
 mod account;
 mod departments;

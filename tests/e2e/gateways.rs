@@ -22,7 +22,7 @@ use crate::ua::{sdp, Rtp, Ua, STEP};
 /// No trunk ACL: only gateways' addresses may use the trunk port.
 /// "out": `0` then a number leaves through gateway "primary" (then
 /// "backup"), the 0 stripped; "did": 62620668 from a trunk reaches 1001.
-const ROUTES: &str = r#"
+pub(crate) const ROUTES: &str = r#"
 [trunk]
 acl = []
 
@@ -50,14 +50,14 @@ fn start(name: &str) -> Server {
 }
 
 /// A gateway named `name` of `mode` at 127.0.0.1:`port`.
-fn gateway(name: &str, mode: Mode, port: u16) -> Gateway {
+pub(crate) fn gateway(name: &str, mode: Mode, port: u16) -> Gateway {
     let mut g = Gateway::new(name, mode, "127.0.0.1");
     g.port = port;
     g.realm = "carrier.test".into();
     g
 }
 
-async fn add_gateway(server: &Server, g: &Gateway) {
+pub(crate) async fn add_gateway(server: &Server, g: &Gateway) {
     server
         .store()
         .await
@@ -81,7 +81,12 @@ async fn answered_by_1001(server: &Server, caller: Sipp) {
 }
 
 /// Waits until `/metrics` says `metric{gateway="name"}` satisfies `pred`.
-fn wait_gateway(server: &Server, metric: &str, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
+pub(crate) fn wait_gateway(
+    server: &Server,
+    metric: &str,
+    name: &str,
+    pred: impl Fn(f64) -> bool,
+) -> f64 {
     let labels = format!("gateway=\"{name}\"");
     server.wait_metric(metric, &labels, pred, Duration::from_secs(20))
 }
@@ -929,4 +934,121 @@ async fn a_gateways_codec_list_is_all_it_is_offered_and_the_caller_is_transcoded
         offer_line.ends_with("RTP/AVP 8 101") || offer_line.ends_with("RTP/AVP 8"),
         "the gateway is offered PCMA only: {offer_line}"
     );
+}
+
+#[tokio::test]
+async fn the_desks_click_to_dial_reaches_an_outside_number_through_the_gateway() {
+    let server = std::sync::Arc::new(start("gw_click_to_dial"));
+    let port = free_udp_port();
+    let carrier = Sipp::new("gw_click_to_dial", "uas_answer")
+        .port(port)
+        .media("127.0.0.1", server.ports.media_port(6))
+        .spawn();
+    // 1002 may not dial out: its click-to-dial to an outside number is
+    // refused before any phone rings.
+    let store = server.store().await;
+    let mut ext = store.get_extension("1002").await.unwrap().unwrap();
+    ext.allow_outbound = false;
+    store.update_extension(&ext).await.unwrap();
+    set_caller_ids(&server, "1000", "8862000009").await;
+    add_gateway(&server, &gateway("primary", Mode::Nni, port)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let post = |path: &'static str| {
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.http_post(path).unwrap())
+    };
+    let (code, body) = post("/api/agents/1002/dial?number=0555").await.unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("allow outbound"), "{body}");
+
+    // 1000's phone rings first and answers; then the number leaves through
+    // the gateway (rule "out": the 0 stripped) and the carrier answers.
+    let mut phone = Ua::new("1000", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let request = post("/api/agents/1000/dial?number=0555");
+    let inc = phone
+        .wait_invite(STEP)
+        .await
+        .expect("the agent's phone rings");
+    let mut dialog = phone.answer(&inc, &sdp(a_rtp.port, "sendrecv")).await;
+    let (code, body) = request.await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
+        v == 1.0
+    });
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        1.0
+    );
+    // The agent hangs up: the carrier's leg ends too, and the call is on
+    // record as the agent's outbound call to the number dialled.
+    assert_eq!(phone.bye(&mut dialog).await.status, Some(200));
+    carrier.wait().await.assert_success(1);
+    let cdrs = server.wait_cdrs(1).await;
+    let cdr = cdrs
+        .iter()
+        .find(|c| c.answer_at.is_some())
+        .unwrap_or_else(|| panic!("an answered call: {cdrs:?}"));
+    assert_eq!(cdr.direction, "outbound", "{cdr:?}");
+    assert_eq!(cdr.caller, "1000", "{cdr:?}");
+    assert_eq!(cdr.callee, "0555", "{cdr:?}");
+    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
+        v == 0.0
+    });
+}
+
+#[tokio::test]
+async fn attacker_an_agent_without_allow_outbound_cannot_send_a_caller_outside_from_the_desk() {
+    // Queue "support" (9400) with agent 1002, beside rule "out".
+    let queue = "[apps]\nqueues = { \"9400\" = \"support\" }\n\n\
+        [[callcenter.queues]]\nname = \"support\"\nstrategy = \"longest-idle-agent\"\n\n\
+        [[callcenter.agents]]\nid = \"1002\"\ncontact = \"1002\"\n\n\
+        [[callcenter.tiers]]\nqueue = \"support\"\nagent = \"1002\"\n";
+    let server = Server::builder("gw_desk_transfer")
+        .extensions("1000-1002", "secret")
+        .config(ROUTES)
+        .config(queue)
+        .start();
+    let store = server.store().await;
+    let mut ext = store.get_extension("1002").await.unwrap().unwrap();
+    ext.allow_outbound = false;
+    store.update_extension(&ext).await.unwrap();
+    add_gateway(&server, &gateway("primary", Mode::Nni, free_udp_port())).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let mut agent = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(3600).await.status, Some(200));
+    let desk = crate::web_client::Browser::admin(&server);
+    let (code, body) = desk.post("/desk/login", "extension=1002&password=secret&phone=desk");
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = server
+        .http_post("/api/agents/1002/status?status=available")
+        .expect("agent status");
+    assert_eq!(code, 200, "{body}");
+    // A caller in the queue reaches the agent.
+    let mut caller = Ua::new("1001", "secret", server.sip_addr()).await;
+    let offer = sdp(4000, "sendrecv");
+    let (call, _answered) = tokio::join!(caller.invite("9400", &offer), async {
+        let inc = agent.wait_invite(STEP).await.expect("1002 rings");
+        agent.answer(&inc, &sdp(4002, "sendrecv")).await
+    });
+    let (resp, dialog) = call;
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut dialog = dialog.expect("dialog");
+    // The agent, at the desk with extension 1002, tries to send the caller
+    // to an outside number (rule "out"): refused, and nothing leaves.
+    for action in ["transfer", "consult", "conference"] {
+        let (code, body) = desk.post(&format!("/desk/call/{action}"), "to=0555");
+        assert_eq!(code, 403, "{action}: {body}");
+        assert!(body.contains("allow outbound"), "{action}: {body}");
+    }
+    assert_eq!(
+        server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
+        0.0
+    );
+    // The call goes on as it was: the caller hangs up, one answered record.
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+    let cdrs = server.wait_cdrs(1).await;
+    assert_eq!(cdrs[0].callee, "9400", "{cdrs:?}");
+    assert!(cdrs[0].answer_at.is_some(), "{cdrs:?}");
 }

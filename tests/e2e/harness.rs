@@ -158,9 +158,20 @@ pub struct ServerBuilder {
     extensions: Vec<(String, String, String)>,
     config_extra: String,
     database_url: Option<String>,
+    ip: std::net::IpAddr,
 }
 
 impl ServerBuilder {
+    /// Binds every socket of the server (`--bind`) to `ip` instead of
+    /// 127.0.0.1: a local address of a veth pair whose other end is in a
+    /// network namespace the test made (a browser there reaches the server,
+    /// its media included, at `ip`). Used by the browser tests.
+    #[allow(dead_code)]
+    pub fn bind(mut self, ip: std::net::IpAddr) -> Self {
+        self.ip = ip;
+        self
+    }
+
     /// Runs the server (and the CLI it is provisioned with) on this
     /// database (`--database-url`) instead of the SQLite file in its data
     /// dir, e.g. a PostgreSQL database of the test cluster.
@@ -259,6 +270,7 @@ impl ServerBuilder {
             },
         };
         let mut server = Server {
+            ip: self.ip,
             child: None,
             name: id,
             sip_port: free_udp_tcp_port(),
@@ -330,6 +342,9 @@ pub struct Server {
     /// The `--database-url` given to the server and the CLI; `None`: the
     /// SQLite file in the data dir.
     database_url: Option<String>,
+    /// The address every socket of the server binds to (127.0.0.1 unless
+    /// the builder said otherwise).
+    pub ip: std::net::IpAddr,
     /// The PostgreSQL database made for this server (see
     /// [`E2E_BACKEND_ENV`]), dropped after the server is killed.
     _database: Option<store::testing::TestDatabase>,
@@ -385,6 +400,7 @@ impl Server {
             extensions: Vec::new(),
             config_extra: String::new(),
             database_url: None,
+            ip: std::net::IpAddr::from([127, 0, 0, 1]),
         }
     }
 
@@ -432,7 +448,7 @@ impl Server {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(self.database_args())
-            .args(["--bind", "127.0.0.1"])
+            .args(["--bind", &self.ip.to_string()])
             .args(["--sip-port", &self.sip_port.to_string()])
             .args(["--trunk-port", &self.trunk_port.to_string()])
             .args(["--http-port", &self.http_port.to_string()])
@@ -467,12 +483,12 @@ impl Server {
 
     /// The internal profile's UDP address.
     pub fn sip_addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.sip_port))
+        SocketAddr::new(self.ip, self.sip_port)
     }
 
     /// The external profile's UDP address.
     pub fn trunk_addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.trunk_port))
+        SocketAddr::new(self.ip, self.trunk_port)
     }
 
     /// The URL of this server's database: the builder's, or the SQLite
@@ -508,10 +524,15 @@ impl Server {
     /// POST `path` (empty body) without blocking the runtime: for a request
     /// that only answers once a phone this test drives has answered.
     pub fn http_post_later(&self, path: &str) -> tokio::task::JoinHandle<(u16, String)> {
-        let (port, token, path) = (self.http_port, self.api_token.clone(), path.to_string());
+        let (ip, port, token, path) = (
+            self.ip,
+            self.http_port,
+            self.api_token.clone(),
+            path.to_string(),
+        );
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            let mut s = tokio::net::TcpStream::connect((ip, port))
                 .await
                 .expect("connect to the HTTP port");
             let req = format!(
@@ -565,7 +586,7 @@ impl Server {
         content_type: &str,
         body: &[u8],
     ) -> std::io::Result<(u16, String)> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.http_port));
+        let addr = SocketAddr::new(self.ip, self.http_port);
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
         s.set_write_timeout(Some(Duration::from_secs(10)))?;

@@ -398,3 +398,127 @@ async fn an_agent_consults_a_colleague_privately_then_hands_the_queue_caller_ove
     mate.expect_request("BYE", &mate_dialog.call_id, "").await;
     let _ = &mut mate_dialog;
 }
+
+/// The agent consults a party outside (an outbound rule's number, through
+/// its gateway: here a plain SIP peer), then hands the queue caller over:
+/// the same privacy as with a colleague, the carrier's leg on record as
+/// the agent's call out, and the gateway's call count held while it lasts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_consults_an_outside_number_through_the_gateway_then_hands_the_caller_over() {
+    use crate::gateways::{add_gateway, gateway, wait_gateway, ROUTES};
+    use crate::webrtc::{plain_talk_with, QUIET, SPEAK};
+    use callcenter::gateway::config::Mode;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+    let server = Server::builder("desk_consult_out")
+        .extensions("1000-1009", "secret")
+        .config(QUEUE_1003)
+        .config(ROUTES)
+        .start();
+    // The carrier: a SIP peer of its own, the gateway's address.
+    let mut carrier = Ua::new("carrier", "-", server.trunk_addr()).await;
+    let carrier_port: u16 = carrier
+        .contact()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('>').parse().ok())
+        .expect("the carrier's port");
+    add_gateway(&server, &gateway("primary", Mode::Nni, carrier_port)).await;
+    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let (code, body) = server
+        .http_post("/api/agents/1003/status?status=available")
+        .expect("agent status");
+    assert_eq!(code, 200, "{body}");
+    let media = |i| UdpSocket::bind(("127.0.0.1", server.ports.media_port(i))).expect("media");
+    let (caller_m, agent_m, out_m) = (media(0), media(1), media(2));
+    let port = |s: &UdpSocket| s.local_addr().expect("addr").port();
+    let mut agent = Ua::new("1003", "secret", server.sip_addr()).await;
+    assert_eq!(agent.register(300).await.status, Some(200));
+    let mut caller = Ua::new("1002", "secret", server.sip_addr()).await;
+    let offer = sdp(port(&caller_m), "sendrecv");
+    let calling = tokio::spawn(async move {
+        let (resp, dialog) = caller.invite("9400", &offer).await;
+        (caller, resp, dialog)
+    });
+    let inc = agent.wait_invite(STEP).await.expect("the agent rings");
+    let agent_to = sdp_media(&inc.invite.body).expect("our address");
+    let agent_dialog = agent.answer(&inc, &sdp(port(&agent_m), "sendrecv")).await;
+    let (mut caller, resp, caller_dialog) = calling.await.expect("the caller");
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let mut caller_dialog = caller_dialog.expect("a dialog");
+    let caller_to = sdp_media(&resp.body).expect("our address");
+    let id = server.live_call_id("b_party", "1003");
+
+    // Consult 0555: rule "out" sends 555 to the gateway, from the trunk port.
+    let join = server.http_post_later(&format!("/api/calls/{id}/join?extension=0555&mode=consult"));
+    let inc = carrier
+        .wait_invite(STEP)
+        .await
+        .expect("the carrier gets the call");
+    assert!(
+        inc.invite.raw.starts_with("INVITE sip:555@"),
+        "{}",
+        inc.invite.raw
+    );
+    assert_eq!(inc.invite.src, server.trunk_addr(), "from the trunk port");
+    let out_to = sdp_media(&inc.invite.body).expect("our address");
+    let mut out_dialog = carrier.answer(&inc, &sdp(port(&out_m), "sendrecv")).await;
+    let (status, body) = join.await.expect("the join request");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        server.metric("switchboard_gateway_calls", "gateway=\"primary\""),
+        1.0
+    );
+
+    let d = Duration::from_millis(2500);
+    let clone = |s: &UdpSocket| s.try_clone().expect("clone");
+    // The agent and the outside party talk; the caller hears neither.
+    let (c, a, o) = tokio::join!(
+        plain_talk_with(clone(&caller_m), caller_to, d, QUIET),
+        plain_talk_with(clone(&agent_m), agent_to, d, SPEAK),
+        plain_talk_with(clone(&out_m), out_to, d, SPEAK)
+    );
+    assert!(
+        a.1 >= 40,
+        "consult: the agent hears the outside party: {a:?}"
+    );
+    assert!(
+        o.1 >= 40,
+        "consult: the outside party hears the agent: {o:?}"
+    );
+    assert!(c.1 <= 5, "consult: the caller hears neither: {c:?}");
+
+    // Complete: the agent leaves; the caller and the outside party talk.
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/hand_over?with={}", {
+            let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            v["joined"].as_u64().expect("the consultation's id")
+        }))
+        .expect("hand over");
+    assert_eq!(status, 200, "{body}");
+    agent.expect_request("BYE", &agent_dialog.call_id, "").await;
+    let (c, o) = tokio::join!(
+        plain_talk_with(clone(&caller_m), caller_to, d, SPEAK),
+        plain_talk_with(clone(&out_m), out_to, d, SPEAK)
+    );
+    assert!(
+        c.1 >= 40 && o.1 >= 40,
+        "after: caller {c:?}, outside party {o:?}"
+    );
+    // The caller hangs up: the carrier's leg ends with it, and the gateway
+    // has its place back.
+    caller.bye(&mut caller_dialog).await;
+    carrier.expect_request("BYE", &out_dialog.call_id, "").await;
+    let _ = &mut out_dialog;
+    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
+        v == 0.0
+    });
+    let cdrs = server.wait_cdrs(2).await;
+    let out = cdrs
+        .iter()
+        .find(|c| c.callee == "0555")
+        .unwrap_or_else(|| panic!("the outside leg's record: {cdrs:?}"));
+    assert_eq!(out.direction, "outbound", "{out:?}");
+    assert_eq!(out.caller, "1003", "{out:?}");
+    assert!(out.answer_at.is_some(), "{out:?}");
+}

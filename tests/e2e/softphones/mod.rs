@@ -980,6 +980,23 @@ fn attended_transfer_by_the_caller_of_a_direct_call_with_the_transferee_held() {
     attended(&server, &mut a, ca, &mut b, cb, &mut c, true);
 }
 
+#[test]
+fn attended_transfer_after_the_dial_through_application_with_the_transferee_held() {
+    let server = server("sp_attended_app");
+    let mut a = pjsua(&server, "1001", &["PCMU"], LOW);
+    let mut b = pjsua(&server, "1002", &["PCMU"], MID);
+    let mut c = baresip(&server, "1003", &["PCMU"], HIGH);
+    let ca = a.dial("9199");
+    a.wait_established(&ca);
+    a.send_dtmf(&ca, "1002#", DtmfMethod::Rfc2833);
+    let cb = b.wait_incoming();
+    b.answer(&cb);
+    b.wait_established(&cb);
+    // The call was bridged by an application, not routed straight: the
+    // transferor's hold, consultation and Replaces must work all the same.
+    attended(&server, &mut a, ca, &mut b, cb, &mut c, true);
+}
+
 // ---- 8. codec mismatch ----
 
 /// `a` offers only a codec the server cannot transcode and `b` lacks: the

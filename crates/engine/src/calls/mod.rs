@@ -3,7 +3,8 @@
 //! ([`spawn`]) and hands them the requests of their dialogs as [`CallMsg`];
 //! applications drive them through the call-control API ([`control`]).
 //! Also here: calls the engine places itself ([`originate`]), the dialplan
-//! router ([`router`]), the dialog table in-dialog requests are checked
+//! router ([`router`]), the INVITE towards a gateway (`trunk_invite`),
+//! the dialog table in-dialog requests are checked
 //! against ([`dialogs`]), the CDR writer ([`cdr`]), and the ports through
 //! which calls reach the layers above them ([`ports`]).
 //!
@@ -20,6 +21,7 @@ pub mod originate;
 mod outcome;
 pub mod ports;
 pub mod router;
+mod trunk_invite;
 
 pub use actor::{spawn, NewCall};
 pub use outcome::{best_failure, HangupCause};

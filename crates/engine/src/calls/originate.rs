@@ -11,8 +11,12 @@
 
 use super::{actor, best_failure, HangupCause};
 use crate::base::context::{now_ms, Ctx};
+use crate::base::toll_guard::OutboundSlot;
+use crate::base::trunks::TrunkSlot;
 use crate::calls::ports::App;
+use crate::calls::router::Outbound;
 use crate::calls::router::{self, Route};
+use crate::calls::trunk_invite;
 use bytes::Bytes;
 use media::negotiate;
 use media::sdp::SessionDescription;
@@ -20,6 +24,7 @@ use rsip::headers::{Header, UntypedHeader};
 use rsip::{Method, Request, Response};
 use sip::dialog::{record_routes, Dialog};
 use sip::endpoint::ClientEvent;
+use sip::endpoint::Endpoint;
 use sip::message::{self, SetBody};
 use sip::transaction::TxId;
 use std::sync::{Arc, OnceLock};
@@ -106,6 +111,19 @@ pub(crate) struct PlacedLeg {
     pub then: Then,
     /// The leg's WebRTC endpoint when the phone is a browser.
     pub webrtc: Option<media::webrtc::WebRtcLeg>,
+    /// The endpoint the leg's dialog lives on: the internal profile for a
+    /// phone, the trunk profile for a party reached through a gateway.
+    pub ep: Endpoint,
+    /// For a party reached through a gateway: its place on the gateway and
+    /// under the toll-fraud limits, held as long as the call lasts.
+    pub gateway: Option<GatewayHold>,
+}
+
+/// A leg's place on a gateway (its call count) and under the toll-fraud
+/// limits, given back when the call ends (dropped with it).
+pub(crate) struct GatewayHold {
+    _slot: TrunkSlot,
+    _guard: OutboundSlot,
 }
 
 /// Originates a call as `req` says; Ok with the engine's call id once the
@@ -115,6 +133,9 @@ pub async fn originate(ctx: &Arc<Ctx>, req: Originate) -> Result<u64, OriginateE
         return Err(OriginateError::Unavailable("the server is stopping".into()));
     }
     validate(ctx, &req)?;
+    if let Some(route) = outside_party(ctx, &req) {
+        return through_gateway(ctx, req, route).await;
+    }
     let ext = &req.extension;
     let bindings = ctx.registrar.lookup(ext, now_ms());
     if bindings.is_empty() {
@@ -138,7 +159,7 @@ pub async fn originate(ctx: &Arc<Ctx>, req: Originate) -> Result<u64, OriginateE
             .get(ext)
             .is_some_and(|e| e.auto_answer == "all");
     let start = now_ms();
-    let mut ring = Ringing::new(ctx, &req);
+    let mut ring = Ringing::new(ctx, &req, ctx.internal.clone());
     for b in &bindings {
         let Ok(target) = rsip::Uri::try_from(b.contact.as_str()) else {
             continue;
@@ -175,9 +196,153 @@ pub async fn originate(ctx: &Arc<Ctx>, req: Originate) -> Result<u64, OriginateE
     }
 }
 
+/// Whether call `call` is live and answered (a call to join).
+fn call_is_live(ctx: &Ctx, call: u64) -> bool {
+    ctx.calls
+        .get(&call)
+        .is_some_and(|c| c.value().1.state == "answered")
+}
+
+/// For a party brought into a call (`Then::Join`) that is no extension of
+/// ours: the outbound rule that reaches it, if one does.
+fn outside_party(ctx: &Ctx, req: &Originate) -> Option<Outbound> {
+    if !matches!(req.then, Then::Join { .. }) || ctx.directory.get(&req.extension).is_some() {
+        return None;
+    }
+    let settings = ctx.callcenter.get();
+    match router::route_call(&req.extension, &ctx.directory, &ctx.cfg, &settings) {
+        Route::Outbound(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// Places the first leg through the gateways of `route` (a party outside
+/// that the agent desk brings into a call): the agent's place under the
+/// toll-fraud limits, a number from the agent's pool as the caller ID, each
+/// gateway in turn (the next one on 5xx, 408 or a gateway that is DOWN or
+/// full, as for any call out), the carrier's challenge answered once.
+async fn through_gateway(
+    ctx: &Arc<Ctx>,
+    req: Originate,
+    route: Outbound,
+) -> Result<u64, OriginateError> {
+    let agent = req.number.clone();
+    let guard = ctx
+        .toll_guard
+        .admit(Some(&agent), &route.dial, std::time::Instant::now())
+        .map_err(|r| {
+            OriginateError::Invalid(format!("{agent} may not dial {}: {r}", route.dial))
+        })?;
+    let pair = ctx
+        .ports
+        .allocate()
+        .map_err(|e| OriginateError::Unavailable(format!("no media ports: {e}")))?;
+    let prefs = ctx.cfg.codecs().unwrap_or_default();
+    let id = ctx.next_call_id.load(std::sync::atomic::Ordering::Relaxed);
+    let plain = negotiate::offer(ctx.advertise, pair.port, &prefs, id)
+        .map_err(|e| OriginateError::Unavailable(e.to_string()))?
+        .to_string()
+        .into_bytes();
+    let pick = trunk_invite::pool_pick(ctx, &agent);
+    let caller = trunk_invite::Caller {
+        number: &agent,
+        name: "",
+        pool_pick: &pick,
+    };
+    let ring_timeout = match route.timeout_secs {
+        0 => req.ring_timeout,
+        t => req.ring_timeout.min(Duration::from_secs(u64::from(t))),
+    };
+    let start = now_ms();
+    let mut failures: Vec<(u16, String)> = Vec::new();
+    let mut won = None;
+    for name in &route.gateways {
+        let slot = match ctx.trunks.acquire(name) {
+            Ok(s) => s,
+            Err(why) => {
+                tracing::info!("originate: gateway {name} skipped: {why}");
+                failures.push((503, "Service Unavailable".into()));
+                continue;
+            }
+        };
+        let def = slot.trunk.def.clone();
+        if def.srtp {
+            tracing::info!(
+                "originate: gateway {name} skipped: it asks for SRTP, which legs the \
+                 engine places do not offer"
+            );
+            continue;
+        }
+        let made =
+            match trunk_invite::invite(ctx, &ctx.external, &slot.trunk, &route.dial, &caller, 70) {
+                Ok(m) => m,
+                Err(why) => {
+                    tracing::warn!("originate: gateway {name}: {why}");
+                    continue;
+                }
+            };
+        tracing::info!(
+            "originate: {agent} brings {} into a call through gateway {name} (rule {:?})",
+            route.dial,
+            route.rule
+        );
+        let body = trunk_invite::restricted_offer(&plain, &def.codecs, id);
+        let mut ring = Ringing::new(ctx, &req, ctx.external.clone());
+        ring.send_gateway(made, body, def);
+        match ring.wait(ring_timeout).await {
+            Ok((i, resp)) => {
+                won = Some((ring.confirm(i, &resp, pair), slot));
+                break;
+            }
+            Err((code, reason)) => {
+                slot.trunk
+                    .calls_failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let gateway_fault = !ring.rang_out && (code == 408 || (500..600).contains(&code));
+                failures.push((code, reason));
+                if !gateway_fault {
+                    break;
+                }
+            }
+        }
+    }
+    match won {
+        Some((mut leg, slot)) => {
+            leg.gateway = Some(GatewayHold {
+                _slot: slot,
+                _guard: guard,
+            });
+            Ok(actor::spawn_originated(Arc::clone(ctx), leg, start))
+        }
+        None => {
+            let (code, reason) =
+                best_failure(&failures).unwrap_or((503, "No Gateway Available".into()));
+            failed_cdr(ctx, &req, start, code);
+            Err(OriginateError::NotAnswered(code, reason))
+        }
+    }
+}
+
 /// Refuses what cannot work before any phone rings.
 fn validate(ctx: &Ctx, req: &Originate) -> Result<(), OriginateError> {
     let invalid = |why: String| Err(OriginateError::Invalid(why));
+    if let Some(route) = outside_party(ctx, req) {
+        // A party outside joins the agent's call: the agent must be allowed
+        // to dial out.
+        let agent = ctx.directory.get(&req.number);
+        return match agent {
+            Some(a) if a.enabled && a.allow_outbound => match req.then {
+                Then::Join { call, .. } if !call_is_live(ctx, call) => {
+                    invalid(format!("call {call} is not a live call"))
+                }
+                _ => Ok(()),
+            },
+            _ => invalid(format!(
+                "extension {} may not call numbers outside (allow outbound is off): {}",
+                req.number, route.dial
+            )),
+        };
+    }
     let number = &req.number;
     if number.is_empty()
         || number.len() > 32
@@ -197,23 +362,38 @@ fn validate(ctx: &Ctx, req: &Originate) -> Result<(), OriginateError> {
         return invalid("an extension cannot call itself".into());
     }
     if let Then::Join { call, .. } = req.then {
-        let live = ctx
-            .calls
-            .get(&call)
-            .is_some_and(|c| c.value().1.state == "answered");
-        return match live {
+        return match call_is_live(ctx, call) {
             true => Ok(()),
             false => invalid(format!("call {call} is not a live call")),
         };
     }
-    // Only what a bridge can reach: extensions (gateways come later).
-    match router::route(number, &ctx.directory, &ctx.cfg.apps) {
+    // Only what a bridge can reach: an extension, or an outside number that
+    // an outbound rule sends through its gateways (if this extension may
+    // dial out at all).
+    let settings = ctx.callcenter.get();
+    match router::route_call(number, &ctx.directory, &ctx.cfg, &settings) {
         Route::Extension(_) => Ok(()),
-        _ if !ext.allow_outbound => invalid(format!(
+        Route::Outbound(_) if ext.allow_outbound => Ok(()),
+        Route::Outbound(_) => invalid(format!(
             "extension {} may not call numbers outside (allow outbound is off)",
             req.extension
         )),
         _ => invalid(format!("{number} is not a number this server can reach")),
+    }
+}
+
+/// Whether extension `extension` may send a call to `number`: false only
+/// when `number` leaves through a gateway and the extension may not dial
+/// out. The desk asks this before an agent transfers a caller, so that an
+/// agent without "allow outbound" cannot send callers to outside numbers.
+pub fn may_reach(ctx: &Ctx, extension: &str, number: &str) -> bool {
+    let settings = ctx.callcenter.get();
+    match router::route_call(number, &ctx.directory, &ctx.cfg, &settings) {
+        Route::Outbound(_) => ctx
+            .directory
+            .get(extension)
+            .is_some_and(|e| e.allow_outbound),
+        _ => true,
     }
 }
 
@@ -228,23 +408,39 @@ struct Fork {
     ack: Arc<OnceLock<Bytes>>,
     /// Its WebRTC endpoint when the phone is a browser.
     webrtc: Option<media::webrtc::WebRtcLeg>,
+    /// When the fork goes through a gateway: what answers its challenge.
+    gateway: Option<GatewayFork>,
 }
 
-/// The phones of one extension being rung, first answer wins.
+/// A fork through a gateway: the carrier may challenge it once.
+struct GatewayFork {
+    def: callcenter::gateway::config::Gateway,
+    from_user: String,
+    challenged: bool,
+}
+
+/// The phones of one extension being rung (or one party through a
+/// gateway), first answer wins.
 struct Ringing<'a> {
     ctx: &'a Arc<Ctx>,
     req: &'a Originate,
+    /// The endpoint the forks are sent from.
+    ep: Endpoint,
+    /// The ring timeout ended the wait (no answer, not a failure).
+    rang_out: bool,
     forks: Vec<Fork>,
     events: mpsc::UnboundedReceiver<(usize, ClientEvent)>,
     events_tx: mpsc::UnboundedSender<(usize, ClientEvent)>,
 }
 
 impl<'a> Ringing<'a> {
-    fn new(ctx: &'a Arc<Ctx>, req: &'a Originate) -> Self {
+    fn new(ctx: &'a Arc<Ctx>, req: &'a Originate, ep: Endpoint) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
         Ringing {
             ctx,
             req,
+            ep,
+            rang_out: false,
             forks: Vec::new(),
             events,
             events_tx,
@@ -275,7 +471,7 @@ impl<'a> Ringing<'a> {
             remote_cseq: 0,
             peer,
         };
-        let ep = &ctx.internal;
+        let ep = &self.ep;
         let via = ctx.sent_by_on(ep, peer.transport);
         let contact = ctx.contact_towards(ep, number, peer.transport);
         let mut invite = dialog.request(Method::Invite, &via, &contact);
@@ -293,26 +489,38 @@ impl<'a> Ringing<'a> {
             ));
         }
         invite.set_body(sdp, "application/sdp");
+        self.launch(dialog, invite, webrtc, None);
+    }
+
+    /// Sends `made`, an INVITE towards gateway `def`, with SDP `body`.
+    fn send_gateway(
+        &mut self,
+        made: trunk_invite::TrunkInvite,
+        body: Vec<u8>,
+        def: callcenter::gateway::config::Gateway,
+    ) {
+        let mut invite = made.request;
+        invite.set_body(body, "application/sdp");
+        let gateway = GatewayFork {
+            def,
+            from_user: made.from_user,
+            challenged: false,
+        };
+        self.launch(made.dialog, invite, None, Some(gateway));
+    }
+
+    fn launch(
+        &mut self,
+        dialog: Dialog,
+        invite: Request,
+        webrtc: Option<media::webrtc::WebRtcLeg>,
+        gateway: Option<GatewayFork>,
+    ) {
         let i = self.forks.len();
         let ack: Arc<OnceLock<Bytes>> = Arc::default();
-        let sink_ack = Arc::clone(&ack);
-        let tx = self.events_tx.clone();
-        let ep2 = ep.clone();
-        ep.send_request(
-            invite.clone(),
-            peer,
-            Arc::new(move |ev| {
-                // A retransmitted 2xx means our ACK was lost: send it again,
-                // whoever owns the call by now.
-                if let (ClientEvent::Response(_, r), Some(ack)) = (&ev, sink_ack.get()) {
-                    if (200..300).contains(&r.status_code.code()) {
-                        ep2.send_stateless(ack.clone(), peer);
-                        return;
-                    }
-                }
-                let _ = tx.send((i, ev));
-            }),
-        );
+        let peer = dialog.peer;
+        self.ep
+            .send_request(invite.clone(), peer, self.sink(i, &ack, peer));
         self.forks.push(Fork {
             dialog,
             invite,
@@ -321,7 +529,70 @@ impl<'a> Ringing<'a> {
             done: false,
             ack,
             webrtc,
+            gateway,
         });
+    }
+
+    /// Where fork `i`'s responses go.
+    fn sink(
+        &self,
+        i: usize,
+        ack: &Arc<OnceLock<Bytes>>,
+        peer: sip::Peer,
+    ) -> sip::endpoint::ClientSink {
+        let sink_ack = Arc::clone(ack);
+        let tx = self.events_tx.clone();
+        let ep = self.ep.clone();
+        Arc::new(move |ev| {
+            // A retransmitted 2xx means our ACK was lost: send it again,
+            // whoever owns the call by now.
+            if let (ClientEvent::Response(_, r), Some(ack)) = (&ev, sink_ack.get()) {
+                if (200..300).contains(&r.status_code.code()) {
+                    ep.send_stateless(ack.clone(), peer);
+                    return;
+                }
+            }
+            let _ = tx.send((i, ev));
+        })
+    }
+
+    /// Fork `i` went through a gateway that challenged it (401/407): send
+    /// it again with credentials, once (again only for a stale nonce). True
+    /// when it was sent.
+    fn answer_challenge(&mut self, i: usize, resp: &Response) -> bool {
+        let ctx = self.ctx;
+        let ep = self.ep.clone();
+        let fork = &mut self.forks[i];
+        let Some(gw) = fork.gateway.as_mut() else {
+            return false;
+        };
+        if (gw.challenged && !trunk_invite::challenge_is_stale(resp)) || gw.def.password.is_empty()
+        {
+            tracing::warn!(
+                "originate: gateway {} refused our credentials ({} after auth)",
+                gw.def.name,
+                resp.status_code.code()
+            );
+            return false;
+        }
+        gw.challenged = true;
+        let Some(req) = trunk_invite::with_credentials(
+            ctx,
+            &ep,
+            &mut fork.dialog,
+            &fork.invite,
+            &gw.from_user,
+            resp,
+            &gw.def,
+        ) else {
+            return false;
+        };
+        fork.invite = req.clone();
+        fork.tx = None;
+        let peer = fork.dialog.peer;
+        let ack = Arc::clone(&fork.ack);
+        ep.send_request(req, peer, self.sink(i, &ack, peer));
+        true
     }
 
     /// Waits for the first 2xx (Ok with its fork), or every phone's refusal,
@@ -343,6 +614,7 @@ impl<'a> Ringing<'a> {
                 },
                 _ = &mut give_up => {
                     self.cancel_all(None);
+                    self.rang_out = true;
                     return Err((408, "No Answer".into()));
                 }
             };
@@ -350,7 +622,7 @@ impl<'a> Ringing<'a> {
                 ClientEvent::Sent(tx) => {
                     self.forks[i].tx = Some(tx);
                     if self.forks[i].cancel_wanted {
-                        self.ctx.internal.cancel(tx);
+                        self.ep.cancel(tx);
                     }
                 }
                 ClientEvent::Timeout(_) => {
@@ -360,6 +632,12 @@ impl<'a> Ringing<'a> {
                 ClientEvent::Response(_, r) => {
                     let code = r.status_code.code();
                     if code < 200 {
+                        continue;
+                    }
+                    if matches!(code, 401 | 407)
+                        && !self.forks[i].cancel_wanted
+                        && self.answer_challenge(i, &r)
+                    {
                         continue;
                     }
                     self.forks[i].done = true;
@@ -381,11 +659,12 @@ impl<'a> Ringing<'a> {
             }
             f.cancel_wanted = true;
             if let Some(tx) = f.tx {
-                self.ctx.internal.cancel(tx);
+                self.ep.cancel(tx);
             }
         }
         // A phone that answers after losing is acknowledged and hung up.
         let ctx = Arc::clone(self.ctx);
+        let ep = self.ep.clone();
         let mut events = std::mem::replace(&mut self.events, mpsc::unbounded_channel().1);
         let mut losers: Vec<(Dialog, Arc<OnceLock<Bytes>>)> = self
             .forks
@@ -414,15 +693,13 @@ impl<'a> Ringing<'a> {
                     continue;
                 };
                 confirm_dialog(dialog, &r);
-                let ack = ack_for(&ctx, dialog);
+                let ack = ack_for(&ctx, &ep, dialog);
                 let _ = ack_slot.set(ack.clone());
-                ctx.internal.send_stateless(ack, dialog.peer);
-                let via = ctx.sent_by_on(&ctx.internal, dialog.peer.transport);
-                let contact =
-                    ctx.contact_towards(&ctx.internal, "originate", dialog.peer.transport);
+                ep.send_stateless(ack, dialog.peer);
+                let via = ctx.sent_by_on(&ep, dialog.peer.transport);
+                let contact = ctx.contact_towards(&ep, "originate", dialog.peer.transport);
                 let bye = dialog.request(Method::Bye, &via, &contact);
-                ctx.internal
-                    .send_request(bye, dialog.peer, Arc::new(|_| {}));
+                ep.send_request(bye, dialog.peer, Arc::new(|_| {}));
             }
         });
     }
@@ -431,7 +708,7 @@ impl<'a> Ringing<'a> {
     fn confirm(&mut self, i: usize, resp: &Response, pair: media::ports::RtpPortPair) -> PlacedLeg {
         let fork = &mut self.forks[i];
         confirm_dialog(&mut fork.dialog, resp);
-        let ack = ack_for(self.ctx, &fork.dialog);
+        let ack = ack_for(self.ctx, &self.ep, &fork.dialog);
         let _ = fork.ack.set(ack.clone());
         let text = match message::has_sdp(resp, &resp.body) {
             true => std::str::from_utf8(&resp.body).ok(),
@@ -463,19 +740,19 @@ impl<'a> Ringing<'a> {
             number: self.req.number.clone(),
             then: self.req.then.clone(),
             webrtc: fork.webrtc.clone(),
+            ep: self.ep.clone(),
+            gateway: None,
         }
     }
 
     /// Hangs up the phone that answered when its call cannot go on.
     fn hang_up_winner(&self, leg: &mut PlacedLeg) {
-        let ctx = self.ctx;
-        ctx.internal
-            .send_stateless(leg.ack.clone(), leg.dialog.peer);
-        let via = ctx.sent_by_on(&ctx.internal, leg.dialog.peer.transport);
-        let contact = ctx.contact_towards(&ctx.internal, "originate", leg.dialog.peer.transport);
+        let (ctx, ep) = (self.ctx, &self.ep);
+        ep.send_stateless(leg.ack.clone(), leg.dialog.peer);
+        let via = ctx.sent_by_on(ep, leg.dialog.peer.transport);
+        let contact = ctx.contact_towards(ep, "originate", leg.dialog.peer.transport);
         let bye = leg.dialog.request(Method::Bye, &via, &contact);
-        ctx.internal
-            .send_request(bye, leg.dialog.peer, Arc::new(|_| {}));
+        ep.send_request(bye, leg.dialog.peer, Arc::new(|_| {}));
     }
 }
 
@@ -509,13 +786,16 @@ fn confirm_dialog(dialog: &mut Dialog, resp: &Response) {
     let mut rr = record_routes(resp);
     rr.reverse();
     dialog.route_set = rr;
-    dialog.local_cseq = 1;
+    // The INVITE's CSeq: 1, or 2 when it was sent again with credentials.
+    dialog.local_cseq = dialog.local_cseq.max(1);
 }
 
-fn ack_for(ctx: &Ctx, dialog: &Dialog) -> Bytes {
-    let via = ctx.sent_by_on(&ctx.internal, dialog.peer.transport);
-    let contact = ctx.contact_towards(&ctx.internal, "originate", dialog.peer.transport);
-    let ack = dialog.request_with_cseq(Method::Ack, 1, &via, &contact, &message::new_branch());
+/// Our ACK for the 2xx on `dialog` (the INVITE's CSeq), sent from `ep`.
+fn ack_for(ctx: &Ctx, ep: &Endpoint, dialog: &Dialog) -> Bytes {
+    let via = ctx.sent_by_on(ep, dialog.peer.transport);
+    let contact = ctx.contact_towards(ep, "originate", dialog.peer.transport);
+    let cseq = dialog.local_cseq;
+    let ack = dialog.request_with_cseq(Method::Ack, cseq, &via, &contact, &message::new_branch());
     message::to_bytes(ack)
 }
 

@@ -356,7 +356,8 @@ fn joined_to(engine: &engine::Engine, call: u64) -> Vec<(u64, &'static str)> {
 
 /// `POST /desk/call/{action}` (hangup, hold, retrieve, transfer with
 /// `to`, survey, dtmf with `digits`; conference and consult with `to`, an
-/// extension that is rung and joins the call as a third party or, for
+/// extension or an outside number (through the gateways of its outbound
+/// rule) that is rung and joins the call as a third party or, for
 /// consult, talks with the agent alone; complete, which leaves the caller
 /// with the consulted party; drop, which releases the parties joined):
 /// on the agent's own call only.
@@ -389,6 +390,17 @@ async fn call_action(
             if !dialable(&to, 32) {
                 return fail(StatusCode::BAD_REQUEST, "give the number to transfer to");
             }
+            // The caller would leave through a gateway on the agent's word.
+            if !engine::calls::originate::may_reach(engine.ctx(), &login.extension, &to) {
+                return fail(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "extension {} may not send calls to numbers outside \
+                         (allow outbound is off)",
+                        login.extension
+                    ),
+                );
+            }
             call.transfer(&to);
         }
         "dtmf" => {
@@ -406,7 +418,16 @@ async fn call_action(
         "conference" | "consult" => {
             let to = f.text("to");
             if !dialable(&to, 32) || to == login.extension {
-                return fail(StatusCode::BAD_REQUEST, "give the extension to bring in");
+                return fail(StatusCode::BAD_REQUEST, "give the number to bring in");
+            }
+            if !engine::calls::originate::may_reach(engine.ctx(), &login.extension, &to) {
+                return fail(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "extension {} may not call numbers outside (allow outbound is off)",
+                        login.extension
+                    ),
+                );
             }
             let mode = match action.as_str() {
                 "consult" => engine::calls::control::MonitorMode::Consult,
@@ -452,7 +473,8 @@ async fn call_action(
     json(StatusCode::OK, &json!({ "ok": true, "call": id }))
 }
 
-/// Rings extension `to` and, once it answers, joins it to the agent's call
+/// Rings `to` (an extension, or an outside number through a gateway) and,
+/// once it answers, joins it to the agent's call
 /// `id` in `mode` (a 3-way party, or consulted by the agent alone).
 fn bring_in(
     engine: std::sync::Arc<engine::Engine>,

@@ -183,6 +183,7 @@ impl Call {
             app: None,
             a_answer: None,
             callee_ext: None,
+            a_gateway: None,
             monitored: None,
             pickup_partner: None,
             released: None,
@@ -298,6 +299,9 @@ struct Call {
     app: Option<app::AppState>,
     /// The extension being called (B2BUA calls), for voicemail and missed calls.
     callee_ext: Option<String>,
+    /// Leg A's place on a gateway and under the toll-fraud limits, when the
+    /// engine placed it through one; given back when the call ends.
+    a_gateway: Option<crate::calls::originate::GatewayHold>,
     /// Extra headers for the INVITEs of the next forks (auto-answer).
     fork_headers: Vec<Header>,
     /// The WebRTC leg of the fork being sent (moved into its [`Fork`]).

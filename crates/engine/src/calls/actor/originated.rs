@@ -31,7 +31,6 @@ pub(crate) fn spawn_originated(
     start: u64,
 ) -> u64 {
     let app = originate::app_for(&leg);
-    let ep = ctx.internal.clone();
     let PlacedLeg {
         invite,
         dialog,
@@ -42,8 +41,15 @@ pub(crate) fn spawn_originated(
         number,
         then: _,
         webrtc,
+        ep,
+        gateway,
     } = leg;
     let peer = dialog.peer;
+    // A party reached through a gateway is the agent's call out to it.
+    let (caller, callee, direction) = match gateway {
+        Some(_) => (number, extension, "outbound"),
+        None => (extension, number, "internal"),
+    };
     let mut call = open(
         Arc::clone(&ctx),
         Opening {
@@ -52,12 +58,13 @@ pub(crate) fn spawn_originated(
             invite,
             a_call_id: dialog.call_id.clone(),
             a_dialog: dialog,
-            caller: extension,
+            caller,
             caller_name: String::new(),
-            callee: number,
-            direction: "internal",
+            callee,
+            direction,
         },
     );
+    call.a_gateway = gateway;
     ep.send_stateless(ack, peer);
     // The call began when the first phone started ringing.
     call.start_ms = start;

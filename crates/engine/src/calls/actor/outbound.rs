@@ -8,16 +8,14 @@
 
 use std::collections::VecDeque;
 
-use callcenter::gateway::config::{IdentityHeader, Privacy};
-use rsip::headers::{Header, UntypedHeader};
-use rsip::{Method, Response};
-use sip::dialog::Dialog;
+use rsip::Response;
 use sip::message::{self, SetBody};
 
 use super::{Call, State, SDP};
 use crate::base::toll_guard::{OutboundSlot, Refusal};
 use crate::base::trunks::TrunkSlot;
 use crate::calls::router::Outbound;
+use crate::calls::trunk_invite::{self, TrunkInvite};
 use crate::calls::HangupCause;
 
 /// A call on its way out: the gateways left to try and the one in use.
@@ -73,8 +71,14 @@ impl Call {
     /// An application's caller is bridged to an outside number (an IVR's
     /// "to external number" entry, a transfer out): the call goes out
     /// through `route`'s gateways. The administrator chose the number, so
-    /// no caller check applies. False when no gateway can take it.
+    /// no caller check applies (the desk's click-to-dial checked the
+    /// agent's "allow outbound" before placing the call). False when no
+    /// gateway can take it.
     pub(super) fn bridge_out(&mut self, route: Outbound, offer: Vec<u8>) -> Result<bool, Refusal> {
+        // An extension's own call (click-to-dial) is an outbound call now.
+        if self.direction == "internal" {
+            self.direction = "outbound";
+        }
         self.begin_outbound(route, offer)
     }
 
@@ -153,24 +157,7 @@ impl Call {
     /// none here: the gateway's default or the caller's own number is used
     /// when the gateway is chosen.
     fn outbound_caller_id(&self) -> String {
-        let pool: Vec<String> = self
-            .ctx
-            .directory
-            .get(&self.caller)
-            .map(|e| {
-                e.caller_ids
-                    .split([',', ' ', ';'])
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if pool.is_empty() {
-            String::new()
-        } else {
-            pool[fastrand::usize(..pool.len())].clone()
-        }
+        trunk_invite::pool_pick(&self.ctx, &self.caller)
     }
 
     /// Sends the call to the next usable gateway of the plan; false when
@@ -215,82 +202,41 @@ impl Call {
             return false;
         };
         let trunk = slot.trunk.clone();
-        let def = &trunk.def;
-        let Some(to) = trunk.outbound else {
-            tracing::warn!("call {}: gateway {} has no address", self.id, def.name);
-            return false;
-        };
-        let number = def
-            .rewrite_number(&plan.route.dial)
-            .unwrap_or_else(|| plan.route.dial.clone());
-        let caller_id = [plan.caller_id.as_str(), def.caller_id.as_str()]
-            .into_iter()
-            .find(|n| !n.is_empty())
-            .unwrap_or(self.caller.as_str())
-            .to_string();
-        let domain = def.effective_from_domain().to_string();
-        let from_user = if def.caller_id_in_from || def.effective_from_user().is_empty() {
-            caller_id.clone()
-        } else {
-            def.effective_from_user().to_string()
-        };
-        let target = format!("sip:{number}@{}", def.proxy_target());
-        let Ok(remote_target) = rsip::Uri::try_from(target.as_str()) else {
-            tracing::warn!("call {}: {target} is not a SIP URI", self.id);
-            return false;
-        };
-        let display = if self.caller_name.is_empty() || def.privacy == Privacy::Id {
-            String::new()
-        } else {
-            format!("\"{}\" ", self.caller_name.replace(['"', '\\'], ""))
-        };
-        let route_set = trunk.status().service_route;
-        let mut dialog = Dialog {
-            call_id: message::new_call_id(),
-            local_tag: message::new_tag(),
-            remote_tag: None,
-            local_uri: format!("{display}<sip:{from_user}@{domain}>"),
-            remote_uri: format!("<sip:{number}@{}>", def.proxy),
-            remote_target,
-            route_set,
-            local_cseq: 0,
-            remote_cseq: 0,
-            peer: crate::base::trunks::gateway_peer(def, to),
-        };
-        let transport = crate::base::trunks::gateway_transport(def);
-        let via = self.ctx.sent_by_on(&self.b_ep, transport);
-        let contact = self.ctx.contact_on(&self.b_ep, &from_user, transport);
-        let mut req = dialog.request(Method::Invite, &via, &contact);
-        let identity = format!("<sip:{caller_id}@{domain}>");
-        match def.identity {
-            IdentityHeader::Pai => req
-                .headers
-                .push(Header::Other("P-Asserted-Identity".into(), identity)),
-            IdentityHeader::Ppi => req
-                .headers
-                .push(Header::Other("P-Preferred-Identity".into(), identity)),
-            IdentityHeader::None => {}
-        }
-        if def.privacy == Privacy::Id {
-            req.headers
-                .push(Header::Other("Privacy".into(), "id".into()));
-        }
         let hops = message::max_forwards(&self.invite)
             .unwrap_or(70)
             .saturating_sub(1);
-        for h in req.headers.iter_mut() {
-            if let Header::MaxForwards(m) = h {
-                *m = rsip::headers::MaxForwards::new(hops.to_string());
+        let caller = trunk_invite::Caller {
+            number: &self.caller,
+            name: &self.caller_name,
+            pool_pick: &plan.caller_id,
+        };
+        let made = match trunk_invite::invite(
+            &self.ctx,
+            &self.b_ep,
+            &trunk,
+            &plan.route.dial,
+            &caller,
+            hops,
+        ) {
+            Ok(m) => m,
+            Err(why) => {
+                tracing::warn!("call {}: {why}", self.id);
+                return false;
             }
-        }
-        req.headers
-            .push(Header::Allow(rsip::headers::Allow::new(message::ALLOW)));
-        let offer = restricted_offer(&plan.offer, &def.codecs, self.id);
-        req.set_body(self.offer_for_new_b(offer, def.srtp), SDP);
+        };
+        let offer = trunk_invite::restricted_offer(&plan.offer, &trunk.def.codecs, self.id);
+        let TrunkInvite {
+            dialog,
+            request: mut req,
+            from_user,
+            number,
+        } = made;
+        req.set_body(self.offer_for_new_b(offer, trunk.def.srtp), SDP);
         tracing::debug!(
-            "call {}: INVITE {target} through gateway {} at {to}",
+            "call {}: INVITE {} through gateway {}",
             self.id,
-            def.name
+            dialog.remote_target,
+            trunk.def.name
         );
         self.update_info(|i| i.b_party = Some(number.clone()));
         let fork = self.forks.len();
@@ -311,18 +257,9 @@ impl Call {
         let Some(trunk) = plan.slot.as_ref().map(|s| s.trunk.clone()) else {
             return false;
         };
-        let name = if code == 407 {
-            "Proxy-Authenticate"
-        } else {
-            "WWW-Authenticate"
-        };
-        let challenge = message::header_values(resp, name)
-            .iter()
-            .find_map(|v| sip::auth::Challenge::parse(v).ok());
-        let Some(challenge) = challenge else {
-            return false;
-        };
-        if (plan.challenged && !challenge.stale) || trunk.def.password.is_empty() {
+        if (plan.challenged && !trunk_invite::challenge_is_stale(resp))
+            || trunk.def.password.is_empty()
+        {
             tracing::warn!(
                 "call {}: gateway {} refused our credentials ({code} after auth)",
                 self.id,
@@ -331,50 +268,25 @@ impl Call {
             return false;
         }
         plan.challenged = true;
-        let fork = &mut self.forks[i];
-        // The challenge's To tag belongs to a transaction, not a dialog.
-        fork.dialog.remote_tag = None;
-        fork.final_code = None;
-        let uri = fork.dialog.remote_target.to_string();
-        let cnonce = format!("{:016x}", fastrand::u64(..));
-        let value = sip::auth::answer(
-            &challenge,
-            trunk.def.effective_auth_username(),
-            &trunk.def.password,
-            "INVITE",
-            &uri,
-            &cnonce,
-            1,
-        );
-        // The first INVITE's own headers again (identity, Privacy, Allow),
-        // with the new CSeq, branch and credentials.
+        // The first INVITE's own headers again, with the new CSeq, branch
+        // and credentials.
         let Some((_, first, from_user)) = plan.invite.clone().filter(|(f, _, _)| *f == i) else {
             return false;
         };
-        let transport = self.forks[i].dialog.peer.transport;
-        let via = self.ctx.sent_by_on(&self.b_ep, transport);
-        let contact = self.ctx.contact_on(&self.b_ep, &from_user, transport);
+        let ep = self.b_ep.clone();
         let fork = &mut self.forks[i];
-        let mut req = fork.dialog.request(Method::Invite, &via, &contact);
-        for h in first.headers.iter() {
-            match h {
-                Header::Other(n, _)
-                    if ["P-Asserted-Identity", "P-Preferred-Identity", "Privacy"]
-                        .iter()
-                        .any(|k| n.eq_ignore_ascii_case(k)) =>
-                {
-                    req.headers.push(h.clone())
-                }
-                Header::Allow(_) => req.headers.push(h.clone()),
-                _ => {}
-            }
-        }
-        req.headers.push(if code == 407 {
-            Header::ProxyAuthorization(rsip::headers::ProxyAuthorization::new(value))
-        } else {
-            Header::Authorization(rsip::headers::Authorization::new(value))
-        });
-        req.set_body(first.body.clone(), SDP);
+        fork.final_code = None;
+        let Some(req) = trunk_invite::with_credentials(
+            &self.ctx,
+            &ep,
+            &mut fork.dialog,
+            &first,
+            &from_user,
+            resp,
+            &trunk.def,
+        ) else {
+            return false;
+        };
         let peer = fork.dialog.peer;
         if let Some(plan) = self.outbound.as_mut() {
             plan.invite = Some((i, req.clone(), from_user));
@@ -446,32 +358,4 @@ impl Call {
     pub(super) fn outbound_records(&self) -> bool {
         self.outbound.as_ref().is_some_and(|p| p.route.record)
     }
-}
-
-/// The offer for a gateway that takes only `codecs` (its codec list; empty:
-/// any): the others are left out (we transcode when the caller's is not
-/// among them: the offer carries ours too). Unchanged when none of them
-/// is in it, so the gateway's answer decides.
-fn restricted_offer(offer: &[u8], codecs: &[String], call: u64) -> Vec<u8> {
-    let allowed: Vec<media::codec::Codec> = codecs
-        .iter()
-        .filter_map(|n| media::codec::Codec::from_name(n))
-        .collect();
-    if allowed.is_empty() {
-        return offer.to_vec();
-    }
-    let Ok(mut sdp) = media::sdp::SessionDescription::parse(&String::from_utf8_lossy(offer)) else {
-        return offer.to_vec();
-    };
-    let Some(i) = media::negotiate::audio_section(&sdp).map(|(i, _)| i) else {
-        return offer.to_vec();
-    };
-    if !media::negotiate::restrict_to(&mut sdp.media[i], &allowed) {
-        tracing::warn!(
-            "call {call}: the offer holds none of the gateway's codecs ({}); sent unchanged",
-            codecs.join(", ")
-        );
-        return offer.to_vec();
-    }
-    sdp.to_string().into_bytes()
 }
