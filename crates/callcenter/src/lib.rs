@@ -10,6 +10,9 @@
 //! - [`collect`]: how digits are collected (play-and-get-digits settings);
 //! - [`gateway`]: SIP gateways (trunks): their definition and validation,
 //!   and the registration client and OPTIONS pinger that keep them up;
+//! - [`crm`]: the CRM's rules: phone number normalisation for the screen
+//!   pop's lookup, the closed value sets of the contact and customer forms,
+//!   field checks;
 //!
 //! The predictive pacer belongs here too when it is written. Nothing in this
 //! crate may depend on the engine, the store or the SIP stack (a test in the
@@ -17,6 +20,7 @@
 
 pub mod acd;
 pub mod collect;
+pub mod crm;
 pub mod gateway;
 pub mod ivr;
 pub mod routing;

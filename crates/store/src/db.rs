@@ -417,6 +417,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "desk_lookups",
         include_str!("../migrations/sqlite/0017_desk_lookups.sql"),
     ),
+    (18, "crm", include_str!("../migrations/sqlite/0018_crm.sql")),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -501,6 +502,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "desk_lookups",
         include_str!("../migrations/postgres/0017_desk_lookups.sql"),
+    ),
+    (
+        18,
+        "crm",
+        include_str!("../migrations/postgres/0018_crm.sql"),
     ),
 ];
 

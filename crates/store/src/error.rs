@@ -195,6 +195,19 @@ pub enum StoreError {
     /// Deleting a department that still has departments below it.
     #[error("department {0} has departments below it")]
     DepartmentHasChildren(i64),
+
+    /// A CRM record with a field that cannot be saved (which, and why).
+    #[error("{0}")]
+    InvalidField(callcenter::crm::FieldError),
+
+    /// A CRM record (contact, customer, category, project) that does not
+    /// exist: what it is and its id.
+    #[error("{0} {1} not found")]
+    CrmNotFound(&'static str, i64),
+
+    /// A contact category or project whose name is taken.
+    #[error("{0} '{1}' already exists")]
+    CrmNameTaken(&'static str, String),
 }
 
 /// A one-line reason for a failed connection, with the usual cause named.

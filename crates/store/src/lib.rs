@@ -26,6 +26,7 @@ mod audit;
 mod callcenter;
 mod cdr;
 pub mod copy;
+mod crm;
 mod db;
 mod departments;
 mod error;
@@ -56,6 +57,10 @@ pub use callcenter::{
     AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
 };
 pub use cdr::{Cdr, NumberCall, NumberSummary};
+pub use crm::{
+    Contact, ContactFields, ContactQuery, ContactView, CrmGroup, CrmPage, CrmScope, Customer,
+    CustomerFields, CustomerQuery, GroupKind, NumberMatch, LOOKUP_LIMIT,
+};
 pub use db::{
     backend_of, redact_url, BackendKind, StoreOptions, DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT,
 };

@@ -272,6 +272,50 @@ async fn fill(store: &Store) {
         )
         .await
         .unwrap();
+    // The CRM: a category, a project, a customer and its contact with an
+    // appointment (nullable timestamps both set and unset).
+    let cat = store
+        .create_crm_group(crate::GroupKind::Category, "线索", "展会")
+        .await
+        .unwrap();
+    let project = store
+        .create_crm_group(crate::GroupKind::Project, "Spring", "")
+        .await
+        .unwrap();
+    let customer = store
+        .create_customer(
+            crate::CustomerFields {
+                kind: "enterprise".into(),
+                name: "Acme 上海".into(),
+                phone: "021-6262 0668".into(),
+                customer_type: "vip".into(),
+                acquired_at: 1_700_000_000_000,
+                ..Default::default()
+            },
+            Some(user),
+        )
+        .await
+        .unwrap();
+    let contact = store
+        .create_contact(
+            crate::ContactFields {
+                name: "张三".into(),
+                mobile: "+86 186 1861 6001".into(),
+                category_id: Some(cat),
+                project_id: Some(project),
+                customer_id: Some(customer),
+                appointment_at: Some(1_900_000_000_000),
+                owner_id: Some(user),
+                ..Default::default()
+            },
+            Some(user),
+        )
+        .await
+        .unwrap();
+    store
+        .set_contact_call_failed(contact, Some(1_700_000_000_123))
+        .await
+        .unwrap();
 }
 
 /// Every table holds rows (so the test covers a table added later only

@@ -72,6 +72,7 @@ mod backends;
 mod callcenter;
 mod cdr;
 mod copy;
+mod crm;
 mod desk;
 mod extensions;
 mod gateways;
