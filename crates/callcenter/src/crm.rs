@@ -216,16 +216,8 @@ pub fn check_date(field: &'static str, value: &str) -> Result<(), FieldError> {
     if v.is_empty() {
         return Ok(());
     }
-    let parts: Vec<&str> = v.split('-').collect();
-    let real = match parts.as_slice() {
-        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
-            match (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) {
-                (Ok(y), Ok(m), Ok(d)) => (1..=12).contains(&m) && d >= 1 && d <= days_in(y, m),
-                _ => false,
-            }
-        }
-        _ => false,
-    };
+    // Exactly YYYY-MM-DD, a day that exists.
+    let real = v.len() == 10 && chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok();
     if real {
         Ok(())
     } else {
@@ -233,15 +225,6 @@ pub fn check_date(field: &'static str, value: &str) -> Result<(), FieldError> {
             field,
             why: format!("'{value}' is not a date (YYYY-MM-DD)"),
         })
-    }
-}
-
-fn days_in(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
 

@@ -194,6 +194,30 @@
       td.setAttribute("data-test", "pop-empty");
       body.appendChild(tr);
     }
+    // What the CRM knows of the number (within the agent's data scope).
+    var contacts = p.contacts || [];
+    var customers = p.customers || [];
+    var known = contacts.length > 0 || customers.length > 0;
+    show("pop-contact", !known);
+    show("pop-crm", known);
+    var rows = $("pop-contact-rows");
+    rows.textContent = "";
+    contacts.forEach(function (c) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-test", "pop-contact-row");
+      tr.setAttribute("data-id", c.id);
+      cell(tr, c.name);
+      cell(tr, c.mobile);
+      cell(tr, c.phone);
+      cell(tr, c.email);
+      cell(tr, t("gender_" + c.gender, c.gender));
+      cell(tr, c.customer);
+      cell(tr, c.business_status);
+      rows.appendChild(tr);
+    });
+    $("pop-customers").textContent = customers.map(function (c) {
+      return c.name + " (" + t("ctype_" + c.customer_type, c.customer_type) + ")";
+    }).join(", ") || "–";
     $("pop-more").href = p.more;
     $("desk-pop").setAttribute("data-loaded", p.number);
   }

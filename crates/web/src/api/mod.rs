@@ -38,6 +38,14 @@
 //! | `PUT`, `DELETE /api/ivr/{name}` | `voice.ivr:edit` |
 //! | `GET /api/routes`, `GET /api/routes/{id}`, `GET /api/routes/test` | `voice.routes:view` |
 //! | `POST /api/routes`, `PUT`, `DELETE /api/routes/{id}`, `POST /api/routes/{id}/move` | `voice.routes:edit` |
+//! | `GET /api/contacts`, `GET /api/contacts/{id}`, `GET /api/contacts/groups/{kind}`, `GET /api/lookup` | `crm.contacts:view` |
+//! | `POST /api/contacts`, `PUT`, `DELETE /api/contacts/{id}`, `POST /api/contacts/groups/{kind}`, `DELETE /api/contacts/groups/{kind}/{id}` | `crm.contacts:edit` |
+//! | `GET /api/customers`, `GET /api/customers/{id}` | `crm.customers:view` |
+//! | `POST /api/customers`, `PUT`, `DELETE /api/customers/{id}` | `crm.customers:edit` |
+//!
+//! The CRM's routes ([`crm`]) also limit every record to the caller's data
+//! scope (`crm.data:all`, `crm.data:department`, else their own and shared
+//! records).
 //!
 //! Extensions, gateways, agents, tiers, IVR menus and routing rules are
 //! read as the pages' form fields and checked and saved by the pages' own
@@ -48,8 +56,11 @@ mod admin;
 pub(crate) mod agents;
 mod callcenter;
 mod calls;
+mod crm;
 pub mod doc;
 mod extensions;
+
+pub use crm::scope_of as crm_scope_of;
 mod gateways;
 mod lists;
 mod media;
@@ -68,11 +79,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::permissions::{
-    AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW,
-    EXTENSIONS_EDIT, EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, LISTS_EDIT,
-    LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, ROLES_EDIT,
-    ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, USERS_EDIT,
-    USERS_VIEW, VOICEMAIL_VIEW,
+    AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, CRM_CONTACTS_EDIT, CRM_CONTACTS_VIEW,
+    CRM_CUSTOMERS_EDIT, CRM_CUSTOMERS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW, EXTENSIONS_EDIT,
+    EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, LISTS_EDIT, LISTS_VIEW,
+    MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, ROLES_EDIT, ROLES_VIEW,
+    ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, USERS_EDIT, USERS_VIEW,
+    VOICEMAIL_VIEW,
 };
 use crate::auth::Identity;
 use crate::form::Fields;
@@ -175,6 +187,22 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::test_sms))
         .routes(routes!(system::put_dictionary, system::delete_dictionary));
     let status_view = api().routes(routes!(system::status));
+    let contacts_view = api()
+        .routes(routes!(crm::list_contacts))
+        .routes(routes!(crm::get_contact))
+        .routes(routes!(crm::list_groups))
+        .routes(routes!(crm::lookup));
+    let contacts_edit = api()
+        .routes(routes!(crm::create_contact))
+        .routes(routes!(crm::update_contact, crm::delete_contact))
+        .routes(routes!(crm::create_group))
+        .routes(routes!(crm::delete_group));
+    let customers_view = api()
+        .routes(routes!(crm::list_customers))
+        .routes(routes!(crm::get_customer));
+    let customers_edit = api()
+        .routes(routes!(crm::create_customer))
+        .routes(routes!(crm::update_customer, crm::delete_customer));
     let (router, openapi) = signed_in
         .merge(guard(USERS_VIEW, users_view))
         .merge(guard(USERS_EDIT, users_edit))
@@ -205,6 +233,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(REGISTRATIONS_VIEW, registrations_view))
         .merge(guard(MEDIA_VIEW, media_view))
         .merge(guard(MEDIA_EDIT, media_edit))
+        .merge(guard(CRM_CONTACTS_VIEW, contacts_view))
+        .merge(guard(CRM_CONTACTS_EDIT, contacts_edit))
+        .merge(guard(CRM_CUSTOMERS_VIEW, customers_view))
+        .merge(guard(CRM_CUSTOMERS_EDIT, customers_edit))
         .split_for_parts();
     (router, doc::finish(openapi))
 }

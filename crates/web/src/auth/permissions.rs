@@ -92,6 +92,21 @@ pub const CATALOG: &[Resource] = &[
         actions: &["view"],
     },
     Resource {
+        key: "crm.contacts",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "crm.customers",
+        actions: &["view", "edit"],
+    },
+    // Data scope: "view" alone (the baseline) sees the user's own and
+    // shared records; "department" adds the records of the users of the
+    // user's departments; "all" every record.
+    Resource {
+        key: "crm.data",
+        actions: &["view", "department", "all"],
+    },
+    Resource {
         key: "system.users",
         actions: &["view", "edit"],
     },
@@ -159,6 +174,20 @@ pub const SETTINGS_VIEW: Permission = Permission::new("system.settings", "view")
 pub const SETTINGS_EDIT: Permission = Permission::new("system.settings", "edit");
 /// Read voicemail lists.
 pub const VOICEMAIL_VIEW: Permission = Permission::new("voicemail", "view");
+/// See contacts, their categories and projects, and look numbers up (the
+/// screen pop).
+pub const CRM_CONTACTS_VIEW: Permission = Permission::new("crm.contacts", "view");
+/// Create, change and delete contacts, their categories and projects.
+pub const CRM_CONTACTS_EDIT: Permission = Permission::new("crm.contacts", "edit");
+/// See customers.
+pub const CRM_CUSTOMERS_VIEW: Permission = Permission::new("crm.customers", "view");
+/// Create, change and delete customers.
+pub const CRM_CUSTOMERS_EDIT: Permission = Permission::new("crm.customers", "edit");
+/// Data scope: every CRM record (without it, the user's own and shared ones).
+pub const CRM_DATA_ALL: Permission = Permission::new("crm.data", "all");
+/// Data scope: the records of the users of the user's departments (and
+/// those below them).
+pub const CRM_DATA_DEPARTMENT: Permission = Permission::new("crm.data", "department");
 /// See users.
 pub const USERS_VIEW: Permission = Permission::new("system.users", "view");
 /// Create and change users.

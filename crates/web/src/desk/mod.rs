@@ -95,6 +95,16 @@ const BREAK_REASONS: &[(&str, &str)] = &[
 
 /// What the page's script shows, by its name there: message keys.
 const SCRIPT_WORDS: &[(&str, &str)] = &[
+    ("gender_unknown", "desk.gender_unknown"),
+    ("gender_male", "desk.gender_male"),
+    ("gender_female", "desk.gender_female"),
+    ("ctype_normal", "desk.ctype_normal"),
+    ("ctype_vip", "desk.ctype_vip"),
+    ("ctype_old", "desk.ctype_old"),
+    ("ctype_agent", "desk.ctype_agent"),
+    ("ctype_supplier", "desk.ctype_supplier"),
+    ("ctype_partner", "desk.ctype_partner"),
+    ("ctype_other", "desk.ctype_other"),
     ("connecting", "desk.connecting"),
     ("online", "desk.online"),
     ("offline", "desk.offline"),

@@ -124,7 +124,12 @@ fn history_link(number: &str) -> String {
 /// first: `start_at`, `start`, `direction`, `number_called`, `caller`,
 /// `callee`, `other`, `queue`, `agent`, `handled_by`, `answered`,
 /// `talk_secs`, `ring_secs`, `hangup_cause`, `hangup_by`, `recorded`),
-/// `more` (the history page) and `contact` (null until the CRM exists).
+/// `more` (the history page), and what the CRM knows of the number within
+/// the agent's data scope (empty without `crm.contacts:view`): `contacts`
+/// (`id`, `name`, `mobile`, `phone`, `email`, `gender`, `birthday`,
+/// `customer`, `business_status`, `remarks`), `customers` (`id`, `name`,
+/// `kind`, `customer_type`, `phone`, `city`, `industry`, `status`) and
+/// `contact` (the first contact, or null).
 pub async fn pop(
     ctx: PageCtx,
     State(state): State<AppState>,
@@ -142,6 +147,10 @@ pub async fn pop(
     };
     let calls = match store.calls_of_number(&number, POP_CALLS).await {
         Ok(c) => c,
+        Err(e) => return crate::view::internal_error(true, ctx.lang, &e.into()),
+    };
+    let (contacts, customers) = match crm_of(&state, ctx.identity.as_ref(), &number).await {
+        Ok(found) => found,
         Err(e) => return crate::view::internal_error(true, ctx.lang, &e.into()),
     };
     let avg = |total: i64| {
@@ -169,9 +178,70 @@ pub async fn pop(
             },
             "calls": calls.iter().map(|c| call_json(ctx.lang, &number, c)).collect::<Vec<_>>(),
             "more": history_link(&number),
-            "contact": Value::Null,
+            "contact": contacts.first().cloned().unwrap_or(Value::Null),
+            "contacts": contacts,
+            "customers": customers,
         }),
     )
+}
+
+/// The contacts and customers of `number` that `who` may see (none
+/// without `crm.contacts:view`), as the pop shows them.
+async fn crm_of(
+    state: &AppState,
+    who: Option<&crate::auth::Identity>,
+    number: &str,
+) -> Result<(Vec<Value>, Vec<Value>), store::StoreError> {
+    let Some(who) = who.filter(|w| w.allows(crate::auth::permissions::CRM_CONTACTS_VIEW)) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let scope = crate::api::crm_scope_of(state, who).await?;
+    let found = state.store().lookup_number(number, &scope).await?;
+    let company = |id: Option<i64>| {
+        found
+            .customers
+            .iter()
+            .find(|c| Some(c.id) == id)
+            .map(|c| c.fields.name.clone())
+    };
+    let contacts = found
+        .contacts
+        .iter()
+        .map(|c| {
+            let f = &c.fields;
+            json!({
+                "id": c.id,
+                "name": f.name,
+                "mobile": f.mobile,
+                "phone": f.phone,
+                "email": f.email,
+                "gender": f.gender,
+                "birthday": f.birthday,
+                "customer": company(f.customer_id),
+                "business_status": f.business_status,
+                "remarks": f.remarks,
+                "voided": f.voided,
+            })
+        })
+        .collect();
+    let customers = found
+        .customers
+        .iter()
+        .map(|c| {
+            let f = &c.fields;
+            json!({
+                "id": c.id,
+                "name": f.name,
+                "kind": f.kind,
+                "customer_type": f.customer_type,
+                "phone": f.phone,
+                "city": f.city,
+                "industry": f.industry,
+                "status": f.status,
+            })
+        })
+        .collect();
+    Ok((contacts, customers))
 }
 
 /// Seconds as `H:MM:SS`.

@@ -1,0 +1,387 @@
+//! Router tests of the CRM API (contacts, customers, the number lookup):
+//! permissions, every user kept to their data scope (own, department,
+//! all; records outside it are 404), bad input refused with the field
+//! named, and a customer with its contacts found by any form of a number.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::App;
+
+/// A non-admin user holding `grants` (through a role) and an API token.
+async fn token_with(app: &App, username: &str, grants: &[&str]) -> (i64, String) {
+    let id = app.user(username, false).await;
+    let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
+    let role = app
+        .store
+        .create_role(&format!("{username}-role"), "", &grants)
+        .await
+        .unwrap();
+    app.store.set_user_roles(id, &[role]).await.unwrap();
+    let token = crate::create_api_token(&app.store, username, "crm")
+        .await
+        .unwrap();
+    (id, token)
+}
+
+const CRM: &[&str] = &[
+    "crm.contacts:view",
+    "crm.contacts:edit",
+    "crm.customers:view",
+    "crm.customers:edit",
+];
+
+#[tokio::test]
+async fn crm_api_checks_permissions_and_keeps_each_user_to_their_scope() {
+    let app = App::new().await;
+    let (alice_id, alice) = token_with(&app, "alice", CRM).await;
+    let (_, bob) = token_with(&app, "bob", CRM).await;
+    let mut lead = CRM.to_vec();
+    lead.push("crm.data:department");
+    let (carol_id, carol) = token_with(&app, "carol", &lead).await;
+    let mut everything = CRM.to_vec();
+    everything.push("crm.data:all");
+    let (_, boss) = token_with(&app, "boss", &everything).await;
+    let (_, dave) = token_with(&app, "dave", &["crm.contacts:view"]).await;
+    let (_, nobody) = token_with(&app, "nobody", &[]).await;
+    // Alice and Carol work in one department (Sales, under which Alice sits
+    // in a sub-department).
+    let sales = app
+        .store
+        .create_department(&store::DepartmentFields {
+            name: "Sales".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let north = app
+        .store
+        .create_department(&store::DepartmentFields {
+            name: "Sales North".into(),
+            parent_id: Some(sales),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.store
+        .set_user_departments(carol_id, &[sales])
+        .await
+        .unwrap();
+    app.store
+        .set_user_departments(alice_id, &[north])
+        .await
+        .unwrap();
+
+    // Permissions: none at all, view only.
+    for (method, path) in [
+        ("GET", "/api/contacts"),
+        ("GET", "/api/customers"),
+        ("GET", "/api/lookup?number=1"),
+        ("GET", "/api/contacts/groups/categories"),
+    ] {
+        let r = app.api(method, path, Some(&nobody)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            r.body
+        );
+    }
+    let r = app
+        .api_json("POST", "/api/contacts", &dave, json!({"name": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app
+        .api_json("POST", "/api/customers", &dave, json!({"name": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    // Alice adds a contact: hers, private.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/contacts",
+            &alice,
+            json!({"name": "张三", "phone": "+86 186-1861-6001"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = r.json()["id"].as_i64().expect("id");
+    let path = format!("/api/contacts/{id}");
+    let r = app.api("GET", &path, Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["owner_id"], alice_id);
+    assert_eq!(r.json()["sharing"], "private");
+
+    // Bob sees nothing of it: not in lists, lookups, reads or writes.
+    let r = app.api("GET", "/api/contacts", Some(&bob)).await;
+    assert_eq!(r.json()["total"], 0, "{}", r.body);
+    let r = app
+        .api("GET", "/api/lookup?number=018618616001", Some(&bob))
+        .await;
+    assert_eq!(r.json()["contacts"], json!([]), "{}", r.body);
+    for method in ["GET", "DELETE"] {
+        let r = app.api(method, &path, Some(&bob)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method}: {}", r.body);
+    }
+    let r = app
+        .api_json("PUT", &path, &bob, json!({"name": "stolen"}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    // Carol's department covers Alice's (below it); the boss sees all.
+    for (who, token) in [("carol", &carol), ("boss", &boss), ("alice", &alice)] {
+        let r = app
+            .api(
+                "GET",
+                "/api/lookup?number=0086%20186%201861%206001",
+                Some(token),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.body);
+        let v = r.json();
+        assert_eq!(v["normalized"], "18618616001", "{who}");
+        assert_eq!(v["contacts"][0]["id"], id, "{who}: {v}");
+        assert_eq!(v["tickets"], json!([]));
+        let r = app.api("GET", "/api/contacts?view=mine", Some(token)).await;
+        let mine = if who == "alice" { 1 } else { 0 };
+        assert_eq!(r.json()["total"], mine, "{who}: {}", r.body);
+    }
+
+    // Shared with everyone: Bob finds it now, and may change it.
+    let r = app
+        .api_json("PUT", &path, &alice, json!({"sharing": "everyone"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["name"], "张三", "the rest is kept: {}", r.body);
+    let r = app
+        .api("GET", "/api/lookup?number=18618616001", Some(&bob))
+        .await;
+    assert_eq!(r.json()["contacts"][0]["id"], id, "{}", r.body);
+
+    // Each change is in the audit log (written in the background).
+    super::audit_until(&app, |entries| {
+        entries
+            .iter()
+            .any(|e| e.url.starts_with("/api/contacts/") && e.method == "PUT" && e.ok)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn crm_api_refuses_bad_input_with_the_field_named() {
+    let app = App::new().await;
+    let (_, t) = token_with(&app, "alice", CRM).await;
+    for (body, field) in [
+        (json!({}), "name"),
+        (json!({"name": "x", "mobile": "call me"}), "mobile"),
+        (json!({"name": "x", "email": "nope"}), "email"),
+        (json!({"name": "x", "birthday": "2023-02-30"}), "birthday"),
+        (json!({"name": "x", "gender": "robot"}), "gender"),
+        (json!({"name": "x", "customer_id": 999}), "customer_id"),
+        (json!({"name": "x", "colour": "red"}), "colour"),
+    ] {
+        let r = app
+            .api_json("POST", "/api/contacts", &t, body.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{body}: {}", r.body);
+    }
+    let r = app
+        .api_json("POST", "/api/contacts", &t, json!({"name": 5}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = app
+        .api_json(
+            "POST",
+            "/api/customers",
+            &t,
+            json!({"name": "x", "customer_type": "gold"}),
+        )
+        .await;
+    assert_eq!(r.json()["field"], "customer_type", "{}", r.body);
+    for path in [
+        "/api/contacts?view=bogus",
+        "/api/contacts?category=x",
+        "/api/customers?type=gold",
+        "/api/customers?view=year",
+        "/api/lookup?number=",
+    ] {
+        let r = app.api("GET", path, Some(&t)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+    let r = app.api("GET", "/api/contacts/groups/bogus", Some(&t)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let body = json!({"name": "Leads", "description": "from the fair"});
+    let r = app
+        .api_json("POST", "/api/contacts/groups/categories", &t, body.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .api_json("POST", "/api/contacts/groups/categories", &t, body)
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // Script is data, returned as text.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/contacts",
+            &t,
+            json!({"name": "<script>alert(1)</script>"}),
+        )
+        .await;
+    let id = r.json()["id"].as_i64().expect("id");
+    let r = app
+        .api("GET", &format!("/api/contacts/{id}"), Some(&t))
+        .await;
+    assert_eq!(r.json()["name"], "<script>alert(1)</script>");
+    // Nothing half-made: the bad posts left no contact behind.
+    let r = app.api("GET", "/api/contacts", Some(&t)).await;
+    assert_eq!(r.json()["total"], 1, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_customer_and_its_contacts_are_found_by_their_numbers() {
+    let app = App::new().await;
+    let (_, t) = token_with(&app, "alice", CRM).await;
+    let r = app
+        .api_json(
+            "POST",
+            "/api/customers",
+            &t,
+            json!({"name": "Acme 上海", "kind": "enterprise", "customer_type": "vip",
+                   "phone": "021-6262 0668", "industry": "制造"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let acme = r.json()["id"].as_i64().expect("id");
+    for (name, mobile) in [("李四", "13900000001"), ("王五", "13900000002")] {
+        let r = app
+            .api_json(
+                "POST",
+                "/api/contacts",
+                &t,
+                json!({"name": name, "mobile": mobile, "customer_id": acme}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = app
+        .api("GET", &format!("/api/customers/{acme}"), Some(&t))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["customer_type"], "vip");
+    assert_eq!(v["contacts"].as_array().map(Vec::len), Some(2), "{v}");
+    // A contact's mobile brings its customer; the customer's phone too.
+    let r = app
+        .api("GET", "/api/lookup?number=%2B8613900000002", Some(&t))
+        .await;
+    let v = r.json();
+    assert_eq!(v["contacts"][0]["name"], "王五", "{v}");
+    assert_eq!(v["customers"][0]["id"], acme, "{v}");
+    let r = app
+        .api("GET", "/api/lookup?number=02162620668", Some(&t))
+        .await;
+    assert_eq!(r.json()["customers"][0]["id"], acme, "{}", r.body);
+    // Lists by type and search.
+    let r = app
+        .api("GET", "/api/customers?type=vip&enterprise=true", Some(&t))
+        .await;
+    assert_eq!(r.json()["total"], 1, "{}", r.body);
+    let r = app.api("GET", "/api/customers?type=old", Some(&t)).await;
+    assert_eq!(r.json()["total"], 0, "{}", r.body);
+    let r = app
+        .api("GET", "/api/contacts?q=139%200000%200001", Some(&t))
+        .await;
+    assert_eq!(r.json()["contacts"][0]["name"], "李四", "{}", r.body);
+    // Deleting the customer keeps its contacts.
+    let r = app
+        .api("DELETE", &format!("/api/customers/{acme}"), Some(&t))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.api("GET", "/api/contacts", Some(&t)).await;
+    assert_eq!(r.json()["total"], 2, "{}", r.body);
+    let r = app
+        .api("GET", &format!("/api/customers/{acme}"), Some(&t))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_screen_pop_shows_the_callers_contacts_and_customer_within_the_agents_scope() {
+    let app = App::new().await;
+    let fields = store::UserFields {
+        username: "amy".into(),
+        name: "Amy".into(),
+        is_agent: true,
+        extension: "1001".into(),
+        enabled: true,
+        ..Default::default()
+    };
+    let hash = crate::auth::password::hash(super::PW).unwrap();
+    let amy = app.store.create_user(&fields, &hash, false).await.unwrap();
+    let b = app.browser("amy", super::PW).await;
+    let number = "13800138000";
+    // Without crm.contacts:view the pop has the history only.
+    let r = app
+        .get(&format!("/desk/pop?number={number}"), Some(&b.cookie))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["contacts"], json!([]));
+    let role = app
+        .store
+        .create_role("agents", "", &["crm.contacts:view".to_string()])
+        .await
+        .unwrap();
+    app.store.set_user_roles(amy, &[role]).await.unwrap();
+    let acme = app
+        .store
+        .create_customer(
+            store::CustomerFields {
+                name: "Acme".into(),
+                customer_type: "vip".into(),
+                owner_id: Some(amy),
+                ..Default::default()
+            },
+            Some(amy),
+        )
+        .await
+        .unwrap();
+    app.store
+        .create_contact(
+            store::ContactFields {
+                name: "赵六".into(),
+                mobile: "+86 138-0013-8000".into(),
+                customer_id: Some(acme),
+                owner_id: Some(amy),
+                business_status: "follow up".into(),
+                ..Default::default()
+            },
+            Some(amy),
+        )
+        .await
+        .unwrap();
+    // Someone else's private contact of the same number stays hidden.
+    app.store
+        .create_contact(
+            store::ContactFields {
+                name: "Hidden".into(),
+                mobile: number.into(),
+                owner_id: Some(amy + 100),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let r = app
+        .get(&format!("/desk/pop?number=0{number}"), Some(&b.cookie))
+        .await;
+    let p = r.json();
+    assert_eq!(p["contacts"].as_array().map(Vec::len), Some(1), "{p}");
+    assert_eq!(p["contact"]["name"], "赵六", "{p}");
+    assert_eq!(p["contact"]["customer"], "Acme", "{p}");
+    assert_eq!(p["customers"][0]["customer_type"], "vip", "{p}");
+}
