@@ -260,6 +260,20 @@ pub const MENU: &[MenuItem] = &[
         needs: None,
     },
     MenuItem {
+        id: "menu-crm-contacts",
+        label: "nav.crm_contacts",
+        href: "/crm/contacts",
+        group: Some("nav.group_crm"),
+        needs: Some(CRM_CONTACTS_VIEW),
+    },
+    MenuItem {
+        id: "menu-crm-customers",
+        label: "nav.crm_customers",
+        href: "/crm/customers",
+        group: Some("nav.group_crm"),
+        needs: Some(CRM_CUSTOMERS_VIEW),
+    },
+    MenuItem {
         id: "menu-voice-status",
         label: "nav.voice_status",
         href: "/voice/status",

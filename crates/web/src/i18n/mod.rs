@@ -187,6 +187,7 @@ const EN_FILES: &[&str] = &[
     include_str!("en/callcenter.toml"),
     include_str!("en/system.toml"),
     include_str!("en/desk.toml"),
+    include_str!("en/crm.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -196,6 +197,7 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/callcenter.toml"),
     include_str!("zh/system.toml"),
     include_str!("zh/desk.toml"),
+    include_str!("zh/crm.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

@@ -2,6 +2,7 @@
 //! through [`require`] with the permission it needs; routes in the
 //! "signed in" group need only a valid session.
 
+pub mod crm;
 pub mod departments;
 pub mod grid;
 pub mod home;
@@ -82,5 +83,6 @@ pub fn protected() -> Router<AppState> {
         .merge(require(DEPARTMENTS_VIEW, departments_view))
         .merge(require(DEPARTMENTS_EDIT, departments_edit))
         .merge(voice::routes())
+        .merge(crm::routes())
         .merge(system::routes())
 }

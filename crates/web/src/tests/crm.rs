@@ -385,3 +385,187 @@ async fn the_screen_pop_shows_the_callers_contacts_and_customer_within_the_agent
     assert_eq!(p["contact"]["customer"], "Acme", "{p}");
     assert_eq!(p["customers"][0]["customer_type"], "vip", "{p}");
 }
+
+/// A non-admin user holding `grants`, signed in with a browser session.
+async fn browser_with(app: &App, username: &str, grants: &[&str]) -> (i64, super::Browser) {
+    let (id, _) = token_with(app, username, grants).await;
+    (id, app.browser(username, super::PW).await)
+}
+
+#[tokio::test]
+async fn crm_pages_create_list_and_edit_within_the_users_scope() {
+    let app = App::new().await;
+    let (_, alice) = browser_with(&app, "alice", CRM).await;
+    let (_, bob) = browser_with(&app, "bob", CRM).await;
+    let (_, viewer) = browser_with(&app, "viewer", &["crm.contacts:view"]).await;
+    let (_, nobody) = browser_with(&app, "nobody", &[]).await;
+    for path in ["/crm/contacts", "/crm/customers", "/crm/contacts/new"] {
+        let r = app.get(path, Some(&nobody.cookie)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = app.get("/crm/contacts/new", Some(&viewer.cookie)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.get("/crm/contacts", Some(&viewer.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        !r.body.contains("btn-new-contact"),
+        "a viewer gets no add button"
+    );
+
+    // A customer, then a contact of it from the customer's page.
+    let r = app
+        .submit(
+            &alice,
+            "/crm/customers",
+            "name=Acme+%E4%B8%8A%E6%B5%B7&kind=enterprise&customer_type=vip&sharing=private\
+             &phone=021-62620668&acquired_at=2026-12-01&industry=%E5%88%B6%E9%80%A0",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let at = r.location().to_string();
+    assert!(
+        at.starts_with("/crm/customers/") && at.ends_with("?done=created"),
+        "{at}"
+    );
+    let customer: i64 = at["/crm/customers/".len()..at.len() - "?done=created".len()]
+        .parse()
+        .expect("the customer's id");
+    let r = app
+        .get(
+            &format!("/crm/contacts/new?customer={customer}"),
+            Some(&alice.cookie),
+        )
+        .await;
+    assert!(
+        r.body.contains(&format!("value=\"{customer}\" selected")),
+        "the customer is chosen"
+    );
+    let r = app
+        .submit(
+            &alice,
+            "/crm/contacts",
+            &format!(
+                "name=%E5%BC%A0%E4%B8%89&gender=male&mobile=186+1861+6001&customer_id={customer}\
+                 &sharing=private&appointment_at=2026-12-24+10%3A30&business_status=new"
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let contact_at = r
+        .location()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let r = app.get(&contact_at, Some(&alice.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("2026-12-24 10:30"),
+        "the appointment is shown"
+    );
+    // The customer's page lists it; the lists show both.
+    let r = app
+        .get(&format!("/crm/customers/{customer}"), Some(&alice.cookie))
+        .await;
+    assert!(
+        r.body.contains("customer-contact-row") && r.body.contains("张三"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .get("/crm/contacts?view=appointments", Some(&alice.cookie))
+        .await;
+    assert!(r.body.contains("张三"), "{}", r.body);
+    let r = app
+        .get("/crm/customers?type=vip", Some(&alice.cookie))
+        .await;
+    assert!(r.body.contains("Acme 上海"), "{}", r.body);
+    let r = app
+        .get("/crm/customers?type=old", Some(&alice.cookie))
+        .await;
+    assert!(!r.body.contains("Acme 上海"));
+
+    // Bob sees neither, and cannot open or change them.
+    let r = app.get("/crm/contacts", Some(&bob.cookie)).await;
+    assert!(!r.body.contains("张三"));
+    for path in [contact_at.clone(), format!("/crm/customers/{customer}")] {
+        let r = app.get(&path, Some(&bob.cookie)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        let r = app.submit(&bob, &path, "name=stolen").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        let r = app.submit(&bob, &format!("{path}/delete"), "").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // Bad input: the form again with the field's error, nothing saved.
+    for (body, field) in [
+        ("name=&gender=unknown&sharing=private", "name"),
+        (
+            "name=x&mobile=call+me&gender=unknown&sharing=private",
+            "mobile",
+        ),
+        (
+            "name=x&appointment_at=tomorrow&gender=unknown&sharing=private",
+            "appointment_at",
+        ),
+        (
+            "name=x&gender=unknown&sharing=private&customer_id=999",
+            "customer_id",
+        ),
+    ] {
+        let r = app.submit(&alice, "/crm/contacts", body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            r.body.contains(&format!("data-test=\"error-{field}\"")),
+            "{body}: {}",
+            r.body
+        );
+    }
+    let r = app.get("/crm/contacts", Some(&alice.cookie)).await;
+    assert_eq!(r.body.matches("data-test=\"contact-row\"").count(), 1);
+
+    // Deleting the customer keeps the contact.
+    let r = app
+        .submit(&alice, &format!("/crm/customers/{customer}/delete"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = app.get(&contact_at, Some(&alice.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn crm_pages_speak_chinese_to_a_chinese_browser() {
+    let app = App::new().await;
+    let (_, alice) = browser_with(&app, "alice", CRM).await;
+    let cookie = format!("{}; lang=zh-CN", alice.cookie);
+    let r = app.get("/crm/contacts", Some(&cookie)).await;
+    for word in [
+        "全部联系人",
+        "今日新增",
+        "本周新增",
+        "我的联系人",
+        "未分配",
+        "已作废",
+        "已预约",
+        "拨打失败",
+    ] {
+        assert!(r.body.contains(word), "{word}");
+    }
+    let r = app.get("/crm/customers", Some(&cookie)).await;
+    for word in [
+        "普通客户",
+        "VIP客户",
+        "老客户",
+        "代理商",
+        "供货商",
+        "合作伙伴",
+        "其它",
+        "企业客户",
+    ] {
+        assert!(r.body.contains(word), "{word}");
+    }
+    let r = app.get("/crm/customers/new", Some(&cookie)).await;
+    for word in ["获得时间", "客户姓名", "客户级别", "客户来源", "成熟度"] {
+        assert!(r.body.contains(word), "{word}");
+    }
+}
