@@ -264,9 +264,15 @@ pub struct CustomerQuery {
 pub struct CrmPage<T> {
     /// The rows of the page.
     pub rows: Vec<T>,
-    /// Rows in the whole list.
+    /// Rows in the whole list, counted up to [`COUNT_CAP`].
     pub total: i64,
+    /// The list has more than [`COUNT_CAP`] rows (then `total` is the cap):
+    /// counting a million rows for every page would cost more than the page.
+    pub more: bool,
 }
+
+/// The most rows a list counts exactly.
+pub const COUNT_CAP: i64 = 10_000;
 
 /// What a number matches (the screen pop's lookup).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -460,6 +466,32 @@ impl Store {
         dispatch!(self, db => db.create_contact(fields, creator))
     }
 
+    /// Creates the contacts `rows` in one transaction: all or none. Every
+    /// row is checked first; any bad row fails the batch with
+    /// [`StoreError::InvalidRows`] naming each (index and field), a
+    /// reference to a missing customer, category or project with
+    /// [`StoreError::CrmNotFound`]. Returns the new ids in order.
+    pub async fn create_contacts(
+        &self,
+        rows: Vec<ContactFields>,
+        creator: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut bad = Vec::new();
+        let mut good = Vec::with_capacity(rows.len());
+        for (i, r) in rows.into_iter().enumerate() {
+            match r.normalized() {
+                Ok(r) => good.push(r),
+                Err(StoreError::InvalidField(e)) => bad.push((i, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(StoreError::InvalidRows(bad));
+        }
+        let rows = &good;
+        dispatch!(self, db => db.create_contacts(rows, creator))
+    }
+
     /// Changes contact `id`.
     pub async fn update_contact(&self, id: i64, fields: ContactFields) -> Result<(), StoreError> {
         let fields = &fields.normalized()?;
@@ -517,6 +549,13 @@ const CUSTOMER_COLUMNS: &str = "id, kind, name, phone, email, province, city, ad
      customer_type, level, source, maturity, industry, status, description, sharing, \
      owner_id, creator_id, acquired_at, created_at, updated_at";
 
+const INSERT_CONTACT: &str = "INSERT INTO contacts (name, gender, birthday, mobile, mobile_norm, \
+     phone, phone_norm, email, wechat, city, address, category_id, project_id, customer_id, \
+     business_status, remarks, sharing, owner_id, creator_id, voided, appointment_at, \
+     appointment_note, acquired_at, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+     $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING id";
+
 const CONTACT_COLUMNS: &str = "id, name, gender, birthday, mobile, phone, email, wechat, \
      city, address, category_id, project_id, customer_id, business_status, remarks, \
      sharing, owner_id, creator_id, voided, appointment_at, appointment_note, \
@@ -536,19 +575,6 @@ fn scope_sql(scope: &CrmScope) -> String {
             )
         }
     }
-}
-
-/// A search text as a LIKE pattern (its own % and _ escaped with \).
-fn like(search: &str) -> String {
-    let mut p = String::from("%");
-    for c in search.trim().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
 }
 
 impl<DB: Backend> Db<DB>
@@ -875,18 +901,23 @@ where
         let digits = crm::normalize_number(search);
         match (&digits, search.is_empty()) {
             (_, true) => cond.push("($3 = $3 AND $4 = $4)".into()),
-            (Some(_), false) => {
-                cond.push("(name LIKE $3 ESCAPE '\\' OR phone_norm LIKE $4 ESCAPE '\\')".into())
+            (Some(_), false) => cond.push(
+                "((name >= $3 AND name < ($3 || '\u{10FFFF}')) \
+                     OR (phone_norm >= $4 AND phone_norm < ($4 || ':')))"
+                    .into(),
+            ),
+            (None, false) => {
+                cond.push("(name >= $3 AND name < ($3 || '\u{10FFFF}') AND $4 = $4)".into())
             }
-            (None, false) => cond.push("(name LIKE $3 ESCAPE '\\' AND $4 = $4)".into()),
         }
         let filter = cond.join(" AND ");
         let ty = q.customer_type.clone().unwrap_or_default();
         let since = Ts(q.created_since.unwrap_or(0));
-        let name_like = like(search);
-        let number_like = like(digits.as_deref().unwrap_or(""));
+        let name_like = search.to_string();
+        let number_like = digits.clone().unwrap_or_default();
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM customers WHERE {filter}"
+            "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {filter} LIMIT {}) AS capped",
+            COUNT_CAP + 1
         )))
         .bind(&ty)
         .bind(since)
@@ -913,7 +944,11 @@ where
             .map(Self::customer_of)
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err("listing customers"))?;
-        Ok(CrmPage { rows, total })
+        Ok(CrmPage {
+            rows,
+            total: total.min(COUNT_CAP),
+            more: total > COUNT_CAP,
+        })
     }
 
     async fn check_contact_refs(&self, f: &ContactFields) -> Result<(), StoreError> {
@@ -933,49 +968,78 @@ where
         f: &ContactFields,
         creator: Option<i64>,
     ) -> Result<i64, StoreError> {
-        self.check_contact_refs(f).await?;
+        let ids = self
+            .create_contacts(std::slice::from_ref(f), creator)
+            .await?;
+        ids.first().copied().ok_or(StoreError::Database {
+            context: "creating a contact",
+            source: sqlx::Error::RowNotFound,
+        })
+    }
+
+    pub(crate) async fn create_contacts(
+        &self,
+        rows: &[ContactFields],
+        creator: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("creating contacts"))?;
+        let mut checked: std::collections::HashSet<(&'static str, i64)> =
+            std::collections::HashSet::new();
+        for f in rows {
+            for (table, what, id) in [
+                ("contact_categories", "category", f.category_id),
+                ("contact_projects", "project", f.project_id),
+                ("customers", "customer", f.customer_id),
+            ] {
+                if let Some(id) = id {
+                    if checked.insert((what, id)) {
+                        Self::exists(&mut tx, table, what, Some(id)).await?;
+                    }
+                }
+            }
+        }
         let now = db::now_ms();
-        let acquired = if f.acquired_at > 0 {
-            f.acquired_at
-        } else {
-            now
-        };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO contacts (name, gender, birthday, mobile, mobile_norm, phone, \
-             phone_norm, email, wechat, city, address, category_id, project_id, customer_id, \
-             business_status, remarks, sharing, owner_id, creator_id, voided, appointment_at, \
-             appointment_note, acquired_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $24) RETURNING id",
-        )
-        .bind(&f.name)
-        .bind(&f.gender)
-        .bind(&f.birthday)
-        .bind(&f.mobile)
-        .bind(norm(&f.mobile))
-        .bind(&f.phone)
-        .bind(norm(&f.phone))
-        .bind(&f.email)
-        .bind(&f.wechat)
-        .bind(&f.city)
-        .bind(&f.address)
-        .bind(Self::opt(f.category_id))
-        .bind(Self::opt(f.project_id))
-        .bind(Self::opt(f.customer_id))
-        .bind(&f.business_status)
-        .bind(&f.remarks)
-        .bind(&f.sharing)
-        .bind(Self::opt(f.owner_id))
-        .bind(Self::opt(creator))
-        .bind(f.voided)
-        .bind(Self::opt(f.appointment_at.map(Ts)))
-        .bind(&f.appointment_note)
-        .bind(Ts(acquired))
-        .bind(Ts(now))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("creating a contact"))?;
-        Ok(id)
+        let mut ids = Vec::with_capacity(rows.len());
+        for f in rows {
+            let acquired = if f.acquired_at > 0 {
+                f.acquired_at
+            } else {
+                now
+            };
+            let id: i64 = sqlx::query_scalar(INSERT_CONTACT)
+                .bind(&f.name)
+                .bind(&f.gender)
+                .bind(&f.birthday)
+                .bind(&f.mobile)
+                .bind(norm(&f.mobile))
+                .bind(&f.phone)
+                .bind(norm(&f.phone))
+                .bind(&f.email)
+                .bind(&f.wechat)
+                .bind(&f.city)
+                .bind(&f.address)
+                .bind(Self::opt(f.category_id))
+                .bind(Self::opt(f.project_id))
+                .bind(Self::opt(f.customer_id))
+                .bind(&f.business_status)
+                .bind(&f.remarks)
+                .bind(&f.sharing)
+                .bind(Self::opt(f.owner_id))
+                .bind(Self::opt(creator))
+                .bind(f.voided)
+                .bind(Self::opt(f.appointment_at.map(Ts)))
+                .bind(&f.appointment_note)
+                .bind(Ts(acquired))
+                .bind(Ts(now))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err("creating contacts"))?;
+            ids.push(id);
+        }
+        tx.commit().await.map_err(db_err("creating contacts"))?;
+        Ok(ids)
     }
 
     pub(crate) async fn update_contact(
@@ -1114,11 +1178,14 @@ where
         match (&digits, search.is_empty()) {
             (_, true) => cond.push("($3 = $3 AND $4 = $4)".into()),
             (Some(_), false) => cond.push(
-                "(name LIKE $3 ESCAPE '\\' OR mobile_norm LIKE $4 ESCAPE '\\' \
-                 OR phone_norm LIKE $4 ESCAPE '\\')"
+                "((name >= $3 AND name < ($3 || '\u{10FFFF}')) \
+                 OR (mobile_norm >= $4 AND mobile_norm < ($4 || ':')) \
+                 OR (phone_norm >= $4 AND phone_norm < ($4 || ':')))"
                     .into(),
             ),
-            (None, false) => cond.push("(name LIKE $3 ESCAPE '\\' AND $4 = $4)".into()),
+            (None, false) => {
+                cond.push("(name >= $3 AND name < ($3 || '\u{10FFFF}') AND $4 = $4)".into())
+            }
         }
         let filter = cond.join(" AND ").replace("$20", "$5");
         let bind_arg = if created_since {
@@ -1126,10 +1193,13 @@ where
         } else {
             ViewArg::Id(arg)
         };
-        let name_like = like(search);
-        let number_like = like(digits.as_deref().unwrap_or(""));
+        let name_like = search.to_string();
+        let number_like = digits.clone().unwrap_or_default();
         let category = q.category_id.unwrap_or(0);
-        let count_sql = format!("SELECT COUNT(*) FROM contacts WHERE {filter}");
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM contacts WHERE {filter} LIMIT {}) AS capped",
+            COUNT_CAP + 1
+        );
         let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
         count = match bind_arg {
             ViewArg::Ts(t) => count.bind(Ts(t)),
@@ -1167,7 +1237,11 @@ where
             .map(Self::contact_of)
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err("listing contacts"))?;
-        Ok(CrmPage { rows, total })
+        Ok(CrmPage {
+            rows,
+            total: total.min(COUNT_CAP),
+            more: total > COUNT_CAP,
+        })
     }
 
     pub(crate) async fn set_contact_call_failed(

@@ -205,6 +205,11 @@ pub enum StoreError {
     #[error("{0} {1} not found")]
     CrmNotFound(&'static str, i64),
 
+    /// Rows of a batch that cannot be saved: each row's index (from 0) and
+    /// its first field at fault. Nothing of the batch was saved.
+    #[error("{} rows cannot be saved, the first: row {}: {}", .0.len(), .0.first().map_or(0, |r| r.0), .0.first().map_or(String::new(), |r| r.1.to_string()))]
+    InvalidRows(Vec<(usize, callcenter::crm::FieldError)>),
+
     /// A contact category or project whose name is taken.
     #[error("{0} '{1}' already exists")]
     CrmNameTaken(&'static str, String),

@@ -59,7 +59,7 @@ pub use callcenter::{
 pub use cdr::{Cdr, NumberCall, NumberSummary};
 pub use crm::{
     Contact, ContactFields, ContactQuery, ContactView, CrmGroup, CrmPage, CrmScope, Customer,
-    CustomerFields, CustomerQuery, GroupKind, NumberMatch, LOOKUP_LIMIT,
+    CustomerFields, CustomerQuery, GroupKind, NumberMatch, COUNT_CAP, LOOKUP_LIMIT,
 };
 pub use db::{
     backend_of, redact_url, BackendKind, StoreOptions, DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT,

@@ -56,6 +56,9 @@ CREATE TABLE customers (
 CREATE INDEX customers_phone_norm ON customers (phone_norm);
 CREATE INDEX customers_owner ON customers (owner_id, updated_at);
 CREATE INDEX customers_created ON customers (created_at);
+CREATE INDEX customers_updated ON customers (updated_at);
+-- The name search is a prefix search (a surname, a company's first word).
+CREATE INDEX customers_name ON customers (name);
 CREATE INDEX customers_type ON customers (customer_type, updated_at);
 
 CREATE TABLE contacts (
@@ -98,6 +101,10 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_mobile_norm ON contacts (mobile_norm);
 CREATE INDEX contacts_phone_norm ON contacts (phone_norm);
 CREATE INDEX contacts_owner ON contacts (owner_id, updated_at);
-CREATE INDEX contacts_created ON contacts (created_at);
+-- The tabs: newest change first, or newest first since a time, voided apart.
+CREATE INDEX contacts_voided_updated ON contacts (voided, updated_at);
+CREATE INDEX contacts_voided_created ON contacts (voided, created_at);
+CREATE INDEX contacts_call_failed ON contacts (call_failed_at);
+CREATE INDEX contacts_name ON contacts (name);
 CREATE INDEX contacts_customer ON contacts (customer_id);
 CREATE INDEX contacts_appointment ON contacts (appointment_at);

@@ -409,11 +409,88 @@ async fn customers_list_by_type_kind_and_scope(store: &Store) {
     ent.enterprise_only = true;
     assert_eq!(store.list_customers(&ent).await.unwrap().total, 2);
     let mut search = q(CrmScope::All);
-    search.search = "partner".into();
+    search.search = "Shared".into();
     assert_eq!(store.list_customers(&search).await.unwrap().total, 1);
 }
 
+async fn a_batch_with_bad_rows_saves_nothing_and_names_each_bad_row(store: &Store) {
+    let rows = vec![
+        contact("Good 1", "13800000001", None),
+        contact("", "13800000002", None),
+        contact("Good 2", "13800000003", None),
+        contact("Bad mobile", "not a number", None),
+    ];
+    match store.create_contacts(rows, None).await {
+        Err(StoreError::InvalidRows(bad)) => {
+            let got: Vec<(usize, &str)> = bad.iter().map(|(i, e)| (*i, e.field)).collect();
+            assert_eq!(got, vec![(1, "name"), (3, "mobile")]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let refs = vec![
+        contact("Good", "13800000001", None),
+        ContactFields {
+            customer_id: Some(12345),
+            ..contact("Lost", "13800000004", None)
+        },
+    ];
+    assert!(matches!(
+        store.create_contacts(refs, None).await,
+        Err(StoreError::CrmNotFound("customer", 12345))
+    ));
+    let all = store
+        .list_contacts(&query(ContactView::All, CrmScope::All))
+        .await
+        .unwrap();
+    assert_eq!(all.total, 0, "nothing of either batch: {all:?}");
+    let ids = store
+        .create_contacts(
+            (0..300)
+                .map(|i| contact(&format!("C{i}"), &format!("1380000{i:04}"), None))
+                .collect(),
+            Some(1),
+        )
+        .await
+        .expect("a good batch");
+    assert_eq!(ids.len(), 300);
+    let m = store
+        .lookup_number("+86 138 0000 0299", &CrmScope::All)
+        .await
+        .unwrap();
+    assert_eq!(m.contacts[0].id, ids[299]);
+}
+
+async fn a_long_list_is_counted_up_to_the_cap_and_says_there_are_more(store: &Store) {
+    let n = crate::crm::COUNT_CAP as usize + 5;
+    store
+        .create_contacts(
+            (0..n)
+                .map(|i| contact(&format!("C{i:05}"), &format!("139{i:08}"), Some(1)))
+                .collect(),
+            Some(1),
+        )
+        .await
+        .unwrap();
+    let page = store
+        .list_contacts(&query(ContactView::All, CrmScope::All))
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.total, page.more, page.rows.len()),
+        (crate::crm::COUNT_CAP, true, 50)
+    );
+    let mut q = query(ContactView::All, CrmScope::All);
+    q.search = "C0001".into();
+    let page = store.list_contacts(&q).await.unwrap();
+    assert_eq!((page.total, page.more), (10, false), "C00010..C00019");
+    q.search = "139 0000 0012".into();
+    let page = store.list_contacts(&q).await.unwrap();
+    assert_eq!((page.total, page.more), (1, false));
+}
+
 on_every_backend!(
+    a_long_list_is_counted_up_to_the_cap_and_says_there_are_more,
+    a_batch_with_bad_rows_saves_nothing_and_names_each_bad_row,
     a_customer_with_contacts_is_found_by_any_form_of_their_numbers,
     bad_fields_are_refused_with_the_field_named_and_nothing_saved,
     the_contact_tabs_list_what_their_names_say,

@@ -139,7 +139,7 @@ fn merged<T: serde::Serialize + serde::de::DeserializeOwned>(
 
 /// `GET /api/contacts?view=&q=&category=&page=`: a page of contacts of one
 /// of chapter 4's tabs, within the caller's scope.
-#[utoipa::path(get, path = "/api/contacts", tag = "crm", params(("view" = Option<String>, Query, description = "all (default), today, week, mine, unassigned, voided, appointments, failed"), ("q" = Option<String>, Query, description = "text in the name or digits of a number"), ("category" = Option<i64>, Query, description = "only this category"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "{contacts: [...], total, page, page_size}", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(get, path = "/api/contacts", tag = "crm", params(("view" = Option<String>, Query, description = "all (default), today, week, mine, unassigned, voided, appointments, failed"), ("q" = Option<String>, Query, description = "the start of the name, or of a number (normalised)"), ("category" = Option<i64>, Query, description = "only this category"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "{contacts: [...], total (counted up to 10,000), more (true when there are more than that), page, page_size}", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list_contacts(
     who: Identity,
     State(state): State<AppState>,
@@ -191,7 +191,7 @@ pub async fn list_contacts(
     match state.store().list_contacts(&query).await {
         Ok(p) => json(
             StatusCode::OK,
-            &json!({ "contacts": p.rows, "total": p.total, "page": page, "page_size": PAGE_SIZE }),
+            &json!({ "contacts": p.rows, "total": p.total, "more": p.more, "page": page, "page_size": PAGE_SIZE }),
         ),
         Err(e) => refused(e),
     }
@@ -299,7 +299,7 @@ pub async fn delete_contact(
 
 /// `GET /api/customers?view=&type=&enterprise=&q=&page=`: a page of
 /// customers within the caller's scope.
-#[utoipa::path(get, path = "/api/customers", tag = "crm", params(("view" = Option<String>, Query, description = "all (default), today, week"), ("type" = Option<String>, Query, description = "normal, vip, old, agent, supplier, partner, other"), ("enterprise" = Option<bool>, Query, description = "enterprise customers only"), ("q" = Option<String>, Query, description = "text in the name or digits of the phone"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "{customers: [...], total, page, page_size}", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(get, path = "/api/customers", tag = "crm", params(("view" = Option<String>, Query, description = "all (default), today, week"), ("type" = Option<String>, Query, description = "normal, vip, old, agent, supplier, partner, other"), ("enterprise" = Option<bool>, Query, description = "enterprise customers only"), ("q" = Option<String>, Query, description = "the start of the name, or of the phone (normalised)"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "{customers: [...], total (counted up to 10,000), more, page, page_size}", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list_customers(
     who: Identity,
     State(state): State<AppState>,
@@ -343,7 +343,7 @@ pub async fn list_customers(
     match state.store().list_customers(&query).await {
         Ok(p) => json(
             StatusCode::OK,
-            &json!({ "customers": p.rows, "total": p.total, "page": page, "page_size": PAGE_SIZE }),
+            &json!({ "customers": p.rows, "total": p.total, "more": p.more, "page": page, "page_size": PAGE_SIZE }),
         ),
         Err(e) => refused(e),
     }

@@ -262,7 +262,7 @@ async fn contacts(
     ctx.render(
         "crm/contacts.html",
         context! {
-            rows => rows, total => found.total, tabs => tabs, tab => tab, search => q.text("q"),
+            rows => rows, total => found.total, more => found.more, tabs => tabs, tab => tab, search => q.text("q"),
             search_enc => crate::form::encode(&q.text("q")),
             categories => categories.iter().map(|g| context! { id => g.id, name => g.name.clone() }).collect::<Vec<_>>(),
             category => category, pager => pager(found.total, page), flash => flash,
@@ -744,7 +744,7 @@ async fn customers(
     ctx.render(
         "crm/customers.html",
         context! {
-            rows => rows, total => found.total, tabs => tabs, tab => tab, types => types,
+            rows => rows, total => found.total, more => found.more, tabs => tabs, tab => tab, types => types,
             customer_type => ty, search => q.text("q"), search_enc => crate::form::encode(&q.text("q")), pager => pager(found.total, page),
             flash => flash, can_edit => who.allows(CRM_CUSTOMERS_EDIT),
         },
