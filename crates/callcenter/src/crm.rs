@@ -84,6 +84,8 @@ macro_rules! closed_set {
     };
 }
 
+pub(crate) use closed_set;
+
 closed_set! {
     /// A customer's type (5.2): the seven of the manual.
     CustomerType {

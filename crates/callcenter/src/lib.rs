@@ -23,4 +23,6 @@ pub mod collect;
 pub mod crm;
 pub mod gateway;
 pub mod ivr;
+pub mod kb;
 pub mod routing;
+pub mod tickets;

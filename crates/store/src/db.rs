@@ -418,6 +418,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0017_desk_lookups.sql"),
     ),
     (18, "crm", include_str!("../migrations/sqlite/0018_crm.sql")),
+    (
+        19,
+        "tickets_kb",
+        include_str!("../migrations/sqlite/0019_tickets_kb.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -507,6 +512,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         18,
         "crm",
         include_str!("../migrations/postgres/0018_crm.sql"),
+    ),
+    (
+        19,
+        "tickets_kb",
+        include_str!("../migrations/postgres/0019_tickets_kb.sql"),
     ),
 ];
 

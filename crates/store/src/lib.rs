@@ -33,6 +33,7 @@ mod error;
 mod extensions;
 mod figures;
 mod gateways;
+mod kb;
 mod media_files;
 mod range;
 mod records;
@@ -44,6 +45,7 @@ mod sessions;
 mod settings;
 #[doc(hidden)]
 pub mod testing;
+mod tickets;
 mod users;
 mod voice_lists;
 mod watch;
@@ -72,6 +74,9 @@ pub use extensions::{
 };
 pub use figures::AgentFigures;
 pub use gateways::GATEWAYS_VERSION;
+pub use kb::{
+    KbArticle, KbArticleFields, KbCategory, KbSearch, MAX_KB_BODY, MAX_KB_TITLE, MAX_QUESTIONS,
+};
 pub use media_files::MediaFile;
 pub use range::{parse_numbers, MAX_NUMBER_DIGITS, MAX_RANGE_SIZE};
 pub use records::{MissedCall, QueueEvent, Survey, Voicemail, VoicemailCounts};
@@ -79,6 +84,10 @@ pub use registrations::BindingRow;
 pub use roles::Role;
 pub use sessions::Session;
 pub use settings::DictionaryItem;
+pub use tickets::{
+    Ticket, TicketAttachment, TicketCategory, TicketChange, TicketFields, TicketOverview,
+    TicketQuery, TicketReply, TicketView,
+};
 pub use users::{User, UserCredentials, UserFields, UserPage, UserQuery};
 pub use voice_lists::{ListEntry, VoiceList, VOICE_VERSION};
 pub use watch::{SettingsChange, SettingsWatch, SETTINGS_CHANNEL, SETTINGS_POLL_INTERVAL};

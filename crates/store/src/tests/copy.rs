@@ -316,6 +316,67 @@ async fn fill(store: &Store) {
         .set_contact_call_failed(contact, Some(1_700_000_000_123))
         .await
         .unwrap();
+    // Tickets: a type, a ticket of the contact with a tag, a private reply,
+    // a follower, an attachment; the knowledge base: a category and an
+    // article (its index rows).
+    let complaint = store.create_ticket_category("投诉").await.unwrap();
+    let ticket = store
+        .create_ticket(
+            crate::TicketFields {
+                title: "发票没有收到".into(),
+                body: "<p>内容</p>".into(),
+                contact_id: Some(contact),
+                requester_id: Some(user),
+                category_id: Some(complaint),
+                tags: vec!["发票".into()],
+                call_id: "abc@192.0.2.1".into(),
+                ..Default::default()
+            },
+            Some(user),
+        )
+        .await
+        .unwrap();
+    store
+        .add_ticket_reply(
+            ticket,
+            Some(user),
+            "<p>查一下</p>",
+            true,
+            ::callcenter::tickets::ReplyBy::Handler,
+        )
+        .await
+        .unwrap();
+    store.follow_ticket(ticket, user, true).await.unwrap();
+    store
+        .add_ticket_attachment(&crate::TicketAttachment {
+            id: 0,
+            ticket_id: ticket,
+            file_name: "发票.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 10,
+            sha256: "00".repeat(32),
+            stored_name: "1-abc.pdf".into(),
+            uploaded_by: Some(user),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let kb_cat = store.create_kb_category("产品知识", "").await.unwrap();
+    store
+        .create_kb_article(
+            crate::KbArticleFields {
+                category_id: Some(kb_cat),
+                title: "如何申请退款".into(),
+                questions: vec!["怎么退钱".into()],
+                body: "<p>订单页面</p>".into(),
+                valid_from: Some(1_700_000_000_000),
+                hot: true,
+                ..Default::default()
+            },
+            Some(user),
+        )
+        .await
+        .unwrap();
 }
 
 /// Every table holds rows (so the test covers a table added later only

@@ -76,11 +76,13 @@ mod crm;
 mod desk;
 mod extensions;
 mod gateways;
+mod kb;
 mod open;
 mod records;
 mod registrations;
 mod schema;
 mod sessions;
+mod tickets;
 mod users;
 mod voice;
 
