@@ -205,6 +205,12 @@ impl Store {
         dispatch!(self, db => db.list_cdrs(limit))
     }
 
+    /// The CDR of the call named `call` (its `call_uid`, or else its SIP
+    /// Call-ID: the newest with it), if written.
+    pub async fn cdr_of_call(&self, call: &str) -> Result<Option<Cdr>, StoreError> {
+        dispatch!(self, db => db.cdr_of_call(call))
+    }
+
     /// The rows of calls in progress (answered, not ended), oldest first.
     pub async fn list_in_progress_cdrs(&self) -> Result<Vec<Cdr>, StoreError> {
         dispatch!(self, db => db.list_in_progress_cdrs())
@@ -370,6 +376,29 @@ where
             .map(Self::cdr_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err("listing CDRs"))
+    }
+
+    pub(crate) async fn cdr_of_call(&self, call: &str) -> Result<Option<Cdr>, StoreError> {
+        for sql in [
+            concat!("SELECT ", columns!(), " FROM cdrs WHERE call_uid = $1"),
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM cdrs WHERE call_id = $1 ORDER BY start_at DESC, id DESC LIMIT 1"
+            ),
+        ] {
+            let row = sqlx::query(sql)
+                .bind(call)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("finding a call's CDR"))?;
+            if let Some(r) = row {
+                return Self::cdr_from_row(&r)
+                    .map(Some)
+                    .map_err(db_err("finding a call's CDR"));
+            }
+        }
+        Ok(None)
     }
 
     pub(crate) async fn list_in_progress_cdrs(&self) -> Result<Vec<Cdr>, StoreError> {

@@ -528,6 +528,13 @@ impl Store {
         dispatch!(self, db => db.set_contact_call_failed(id, at))
     }
 
+    /// Contacts whose appointment (callback time) is due at `now` (unix ms)
+    /// and whose owner was not reminded yet, marked as reminded (each
+    /// reminder goes out once per appointment time; voided contacts none).
+    pub async fn take_due_appointments(&self, now: i64) -> Result<Vec<Contact>, StoreError> {
+        dispatch!(self, db => db.take_due_appointments(now))
+    }
+
     /// The contacts and customers whose number `number` is (in any written
     /// form: see [`callcenter::crm::normalize_number`]), within `scope`;
     /// at most [`LOOKUP_LIMIT`] of each. Text that is no phone number
@@ -1055,7 +1062,8 @@ where
              city = $10, address = $11, category_id = $12, project_id = $13, \
              customer_id = $14, business_status = $15, remarks = $16, sharing = $17, \
              owner_id = $18, voided = $19, appointment_at = $20, appointment_note = $21, \
-             acquired_at = CASE WHEN $22 THEN $23 ELSE acquired_at END, updated_at = $24 \
+             acquired_at = CASE WHEN $22 THEN $23 ELSE acquired_at END, updated_at = $24, \
+             appointment_sent = CASE WHEN appointment_at = $20 THEN appointment_sent ELSE $26 END \
              WHERE id = $25",
         )
         .bind(&f.name)
@@ -1083,6 +1091,8 @@ where
         .bind(Ts(f.acquired_at.max(0)))
         .bind(Ts(now))
         .bind(id)
+        // A new appointment time reminds again.
+        .bind(false)
         .execute(&self.pool)
         .await
         .map_err(db_err("changing a contact"))?;
@@ -1259,6 +1269,35 @@ where
             return Err(StoreError::CrmNotFound("contact", id));
         }
         Ok(())
+    }
+
+    pub(crate) async fn take_due_appointments(&self, now: i64) -> Result<Vec<Contact>, StoreError> {
+        const CONTEXT: &str = "finding due appointments";
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE appointment_sent = $1 \
+             AND appointment_at <= $2 AND voided = $1 ORDER BY appointment_at, id LIMIT 500"
+        )))
+        .bind(false)
+        .bind(Ts(now))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err(CONTEXT))?;
+        let due = rows
+            .iter()
+            .map(Self::contact_of)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err(CONTEXT))?;
+        for c in &due {
+            sqlx::query("UPDATE contacts SET appointment_sent = $1 WHERE id = $2")
+                .bind(true)
+                .bind(c.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err(CONTEXT))?;
+        }
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(due)
     }
 
     pub(crate) async fn lookup_number(

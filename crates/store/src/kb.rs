@@ -187,6 +187,8 @@ impl Store {
         fields: KbArticleFields,
         creator: Option<i64>,
     ) -> Result<i64, StoreError> {
+        // One article's fault is its field's, not a batch's row.
+        let fields = fields.normalized()?;
         let ids = self.create_kb_articles(vec![fields], creator).await?;
         ids.first().copied().ok_or(StoreError::Database {
             context: "creating an article",

@@ -170,3 +170,46 @@
   });
 })();
 /* ==== end of call-center pages ==== */
+/* ==== Rich text (ticket bodies and replies, knowledge answers) ==== */
+(function () {
+  "use strict";
+  // A form with data-richtext="NAME" gets an editor in place of its
+  // textarea NAME: a few formatting buttons over a contenteditable box
+  // whose HTML goes back into the textarea on submit. The server
+  // sanitises whatever arrives; without JavaScript the textarea takes
+  // plain text.
+  var buttons = [["bold", "B"], ["italic", "I"], ["underline", "U"],
+                 ["insertUnorderedList", "•"], ["insertOrderedList", "1."]];
+  document.querySelectorAll("form[data-richtext]").forEach(function (form) {
+    var area = form.querySelector("textarea[name='" + form.getAttribute("data-richtext") + "']");
+    if (!area) { return; }
+    var bar = document.createElement("div");
+    bar.className = "richtext-bar";
+    var box = document.createElement("div");
+    box.className = "richtext";
+    box.contentEditable = "true";
+    box.setAttribute("role", "textbox");
+    box.setAttribute("aria-multiline", "true");
+    box.setAttribute("data-test", "richtext-" + area.id);
+    box.id = area.id + "-editor";
+    var label = form.querySelector("label[for='" + area.id + "']");
+    if (label) { box.setAttribute("aria-label", label.textContent.replace("*", "").trim()); }
+    buttons.forEach(function (b) {
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "secondary";
+      btn.textContent = b[1];
+      btn.setAttribute("aria-label", b[0]);
+      btn.addEventListener("click", function () { box.focus(); document.execCommand(b[0]); });
+      bar.appendChild(btn);
+    });
+    // The stored value is sanitised HTML from our own server.
+    box.innerHTML = area.value;
+    area.hidden = true;
+    area.parentNode.insertBefore(bar, area);
+    area.parentNode.insertBefore(box, area);
+    form.addEventListener("submit", function () {
+      area.value = box.textContent.trim() === "" && !box.querySelector("li") ? "" : box.innerHTML;
+    });
+  });
+})();

@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod charts;
@@ -34,7 +35,9 @@ pub mod i18n;
 pub mod listener;
 pub mod metrics;
 pub mod notify;
+pub mod notify_crm;
 pub mod pages;
+pub mod richtext;
 pub mod sipws;
 pub mod state;
 pub mod upload;
@@ -102,6 +105,8 @@ pub async fn serve(
     state.load_settings().await;
     state.set_desk(desk::hub::DeskHub::start(engine).await);
     tokio::spawn(pages::system::settings::prune_audit_forever(state.clone()));
+    // Overdue tickets and due appointments: e-mail and desk reminders.
+    tokio::spawn(notify_crm::sweep_forever(state.clone()));
     let metrics = state.metrics().clone();
     let app = router(state);
     crate::listener::serve(listener, app, limits, metrics, shutdown).await;

@@ -31,6 +31,10 @@ pub struct WebMetrics {
     pub login_throttled: AtomicU64,
     /// Uploads refused as larger than `media.max_upload_bytes`.
     pub uploads_too_large: AtomicU64,
+    /// CRM notifications (e-mail) sent.
+    pub notifications_sent: AtomicU64,
+    /// CRM notifications that could not be sent (the server refused, timed out).
+    pub notifications_failed: AtomicU64,
 }
 
 impl WebMetrics {
@@ -97,6 +101,16 @@ impl WebMetrics {
             "counter",
             "Media uploads refused as larger than media.max_upload_bytes.",
             self.uploads_too_large.load(Relaxed),
+        );
+        e.labelled(
+            "switchboard_web_notifications_total",
+            "counter",
+            "CRM e-mail notifications (ticket assigned, replied, overdue; appointment due), by outcome.",
+            "outcome",
+            &[
+                ("sent", self.notifications_sent.load(Relaxed)),
+                ("failed", self.notifications_failed.load(Relaxed)),
+            ],
         );
         e.finish()
     }

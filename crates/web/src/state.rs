@@ -57,6 +57,8 @@ struct Inner {
     desk: RwLock<Arc<crate::desk::hub::DeskHub>>,
     /// Where each user's voice toolbar is logged in.
     desk_logins: crate::desk::Logins,
+    /// The data dir when there is no engine (tests): attachments go there.
+    data_dir: RwLock<Option<std::path::PathBuf>>,
 }
 
 impl AppState {
@@ -85,8 +87,31 @@ impl AppState {
                 ),
                 desk: RwLock::new(crate::desk::hub::DeskHub::idle()),
                 desk_logins: crate::desk::Logins::default(),
+                data_dir: RwLock::new(None),
             }),
         }
+    }
+
+    /// The data dir (`server.data_dir`; attachments live under it): the
+    /// engine's, or the one set with [`AppState::set_data_dir`].
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        if let Some(e) = &self.inner.engine {
+            return Some(e.ctx().cfg.server.data_dir.clone());
+        }
+        self.inner
+            .data_dir
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the data dir of a state without an engine (tests).
+    pub fn set_data_dir(&self, dir: std::path::PathBuf) {
+        *self
+            .inner
+            .data_dir
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dir);
     }
 
     /// The agent desks' push hub.

@@ -22,6 +22,27 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),
     (
+        "tickets/list.html",
+        include_str!("../templates/tickets/list.html"),
+    ),
+    (
+        "tickets/form.html",
+        include_str!("../templates/tickets/form.html"),
+    ),
+    (
+        "tickets/ticket.html",
+        include_str!("../templates/tickets/ticket.html"),
+    ),
+    (
+        "tickets/types.html",
+        include_str!("../templates/tickets/types.html"),
+    ),
+    ("kb/index.html", include_str!("../templates/kb/index.html")),
+    (
+        "kb/article.html",
+        include_str!("../templates/kb/article.html"),
+    ),
+    (
         "crm/contacts.html",
         include_str!("../templates/crm/contacts.html"),
     ),

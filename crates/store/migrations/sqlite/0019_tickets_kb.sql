@@ -135,3 +135,12 @@ CREATE TABLE kb_terms (
     PRIMARY KEY (term, article_id)
 );
 CREATE INDEX kb_terms_article ON kb_terms (article_id);
+
+-- A ticket opened from a call names the call (its call_uid, or its SIP
+-- Call-ID): the ticket page finds the CDR and its recording by it.
+CREATE INDEX cdrs_call_id ON cdrs (call_id);
+
+-- 1 once the owner was reminded of the contact's appointment (once per
+-- appointment time: a new time reminds again).
+ALTER TABLE contacts ADD COLUMN appointment_sent INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX contacts_appointment_due ON contacts (appointment_sent, appointment_at);

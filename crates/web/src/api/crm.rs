@@ -73,7 +73,7 @@ fn today_and_week_start() -> (i64, i64) {
 }
 
 /// A store error as the API answers it.
-fn refused(e: StoreError) -> Response {
+pub(super) fn refused(e: StoreError) -> Response {
     match e {
         StoreError::InvalidField(f) => {
             api_error(StatusCode::BAD_REQUEST, &f.to_string(), Some(f.field))
@@ -87,6 +87,16 @@ fn refused(e: StoreError) -> Response {
                 Some(&field),
             )
         }
+        StoreError::InvalidRows(rows) => json(
+            StatusCode::BAD_REQUEST,
+            &json!({
+                "error": format!("{} rows cannot be saved; nothing was saved", rows.len()),
+                "rows": rows
+                    .iter()
+                    .map(|(i, e)| json!({ "index": i, "field": e.field, "error": e.why }))
+                    .collect::<Vec<_>>(),
+            }),
+        ),
         StoreError::CrmNameTaken(what, name) => api_error(
             StatusCode::CONFLICT,
             &format!("a {what} named '{name}' already exists"),
@@ -96,13 +106,13 @@ fn refused(e: StoreError) -> Response {
     }
 }
 
-fn not_found(what: &str, id: i64) -> Response {
+pub(super) fn not_found(what: &str, id: i64) -> Response {
     api_error(StatusCode::NOT_FOUND, &format!("no {what} {id}"), None)
 }
 
 /// `body` over `base` (the record as it is, or a new one's defaults): a
 /// PUT may give only what it changes.
-fn merged<T: serde::Serialize + serde::de::DeserializeOwned>(
+pub(super) fn merged<T: serde::Serialize + serde::de::DeserializeOwned>(
     base: &T,
     body: &str,
 ) -> Result<T, Box<Response>> {
@@ -537,8 +547,9 @@ pub async fn delete_group(
 
 /// `GET /api/lookup?number=N`: the contacts and customers whose number N
 /// is, in any written form (+86, 0086, a leading 0, spaces and dashes), as
-/// the screen pop shows them, within the caller's scope. Open tickets join
-/// them when tickets exist (always an empty list until then).
+/// the screen pop shows them, within the caller's scope, with the open
+/// tickets of the number or of those contacts (for callers who may see
+/// tickets).
 #[utoipa::path(get, path = "/api/lookup", tag = "crm", params(("number" = String, Query, description = "the number as it came")), responses((status = 200, description = "{number, normalized, contacts, customers, tickets}", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn lookup(
     who: Identity,
@@ -557,17 +568,41 @@ pub async fn lookup(
         Ok(s) => s,
         Err(e) => return refused(e),
     };
-    match state.store().lookup_number(&number, &scope).await {
-        Ok(m) => json(
-            StatusCode::OK,
-            &json!({
-                "number": number,
-                "normalized": m.normalized,
-                "contacts": m.contacts,
-                "customers": m.customers,
-                "tickets": [],
-            }),
-        ),
-        Err(e) => refused(e),
+    let m = match state.store().lookup_number(&number, &scope).await {
+        Ok(m) => m,
+        Err(e) => return refused(e),
+    };
+    let tickets = match open_tickets(&state, &who, &m, &scope).await {
+        Ok(t) => t,
+        Err(e) => return refused(e),
+    };
+    json(
+        StatusCode::OK,
+        &json!({
+            "number": number,
+            "normalized": m.normalized,
+            "contacts": m.contacts,
+            "customers": m.customers,
+            "tickets": tickets,
+        }),
+    )
+}
+
+/// The open tickets of a looked-up number (about it, or about one of its
+/// contacts) within `scope`, for callers who may see tickets; none for the
+/// others, and none for text that is no number.
+pub async fn open_tickets(
+    state: &AppState,
+    who: &Identity,
+    m: &store::NumberMatch,
+    scope: &CrmScope,
+) -> Result<Vec<store::Ticket>, StoreError> {
+    if m.normalized.is_empty() || !who.allows(crate::auth::permissions::TICKETS_VIEW) {
+        return Ok(Vec::new());
     }
+    let contacts: Vec<i64> = m.contacts.iter().map(|c| c.id).collect();
+    state
+        .store()
+        .open_tickets_of(&m.normalized, &contacts, scope)
+        .await
 }

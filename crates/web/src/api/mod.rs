@@ -42,6 +42,11 @@
 //! | `POST /api/contacts`, `PUT`, `DELETE /api/contacts/{id}`, `POST /api/contacts/groups/{kind}`, `DELETE /api/contacts/groups/{kind}/{id}` | `crm.contacts:edit` |
 //! | `GET /api/customers`, `GET /api/customers/{id}` | `crm.customers:view` |
 //! | `POST /api/customers`, `PUT`, `DELETE /api/customers/{id}` | `crm.customers:edit` |
+//! | `GET /api/tickets`, `GET /api/tickets/{id}`, `/history`, `/attachments/{file}`, `GET /api/tickets/overview`, `GET /api/tickets/types` | `tickets:view` |
+//! | `POST /api/tickets`, `PUT /api/tickets/{id}`, `POST /api/tickets/{id}/replies`, `PUT /api/tickets/{id}/follow`, `POST /api/tickets/{id}/attachments` | `tickets:edit` |
+//! | `DELETE /api/tickets/{id}`, `POST /api/tickets/types`, `PUT`, `DELETE /api/tickets/types/{id}` | `tickets:manage` |
+//! | `GET /api/kb/search`, `GET /api/kb/articles`, `GET /api/kb/articles/{id}`, `GET /api/kb/categories` | `kb:view` |
+//! | `POST /api/kb/articles`, `PUT`, `DELETE /api/kb/articles/{id}`, `POST /api/kb/categories`, `PUT`, `DELETE /api/kb/categories/{id}` | `kb:edit` |
 //!
 //! The CRM's routes ([`crm`]) also limit every record to the caller's data
 //! scope (`crm.data:all`, `crm.data:department`, else their own and shared
@@ -59,6 +64,8 @@ mod calls;
 mod crm;
 pub mod doc;
 mod extensions;
+mod kb;
+pub mod tickets;
 
 pub use crm::scope_of as crm_scope_of;
 mod gateways;
@@ -81,10 +88,10 @@ use utoipa_axum::routes;
 use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, CRM_CONTACTS_EDIT, CRM_CONTACTS_VIEW,
     CRM_CUSTOMERS_EDIT, CRM_CUSTOMERS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW, EXTENSIONS_EDIT,
-    EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, LISTS_EDIT, LISTS_VIEW,
-    MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW, ROLES_EDIT, ROLES_VIEW,
-    ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, USERS_EDIT, USERS_VIEW,
-    VOICEMAIL_VIEW,
+    EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, KB_EDIT, KB_VIEW,
+    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW,
+    ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW,
+    TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
 };
 use crate::auth::Identity;
 use crate::form::Fields;
@@ -203,6 +210,33 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let customers_edit = api()
         .routes(routes!(crm::create_customer))
         .routes(routes!(crm::update_customer, crm::delete_customer));
+    let tickets_view = api()
+        .routes(routes!(tickets::list_tickets))
+        .routes(routes!(tickets::get_ticket))
+        .routes(routes!(tickets::history))
+        .routes(routes!(tickets::download))
+        .routes(routes!(tickets::overview))
+        .routes(routes!(tickets::list_types));
+    let tickets_edit = api()
+        .routes(routes!(tickets::create_ticket))
+        .routes(routes!(tickets::update_ticket))
+        .routes(routes!(tickets::reply))
+        .routes(routes!(tickets::follow))
+        .routes(routes!(tickets::attach));
+    let tickets_manage = api()
+        .routes(routes!(tickets::delete_ticket))
+        .routes(routes!(tickets::create_type))
+        .routes(routes!(tickets::rename_type, tickets::delete_type));
+    let kb_view = api()
+        .routes(routes!(kb::search))
+        .routes(routes!(kb::list_articles))
+        .routes(routes!(kb::get_article))
+        .routes(routes!(kb::list_categories));
+    let kb_edit = api()
+        .routes(routes!(kb::create_article))
+        .routes(routes!(kb::update_article, kb::delete_article))
+        .routes(routes!(kb::create_category))
+        .routes(routes!(kb::update_category, kb::delete_category));
     let (router, openapi) = signed_in
         .merge(guard(USERS_VIEW, users_view))
         .merge(guard(USERS_EDIT, users_edit))
@@ -237,6 +271,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(CRM_CONTACTS_EDIT, contacts_edit))
         .merge(guard(CRM_CUSTOMERS_VIEW, customers_view))
         .merge(guard(CRM_CUSTOMERS_EDIT, customers_edit))
+        .merge(guard(TICKETS_VIEW, tickets_view))
+        .merge(guard(TICKETS_EDIT, tickets_edit))
+        .merge(guard(TICKETS_MANAGE, tickets_manage))
+        .merge(guard(KB_VIEW, kb_view))
+        .merge(guard(KB_EDIT, kb_edit))
         .split_for_parts();
     (router, doc::finish(openapi))
 }

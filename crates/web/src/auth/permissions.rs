@@ -99,6 +99,16 @@ pub const CATALOG: &[Resource] = &[
         key: "crm.customers",
         actions: &["view", "edit"],
     },
+    // Tickets: "edit" creates, changes and replies; "manage" deletes
+    // tickets and keeps the ticket types.
+    Resource {
+        key: "tickets",
+        actions: &["view", "edit", "manage"],
+    },
+    Resource {
+        key: "kb",
+        actions: &["view", "edit"],
+    },
     // Data scope: "view" alone (the baseline) sees the user's own and
     // shared records; "department" adds the records of the users of the
     // user's departments; "all" every record.
@@ -183,6 +193,16 @@ pub const CRM_CONTACTS_EDIT: Permission = Permission::new("crm.contacts", "edit"
 pub const CRM_CUSTOMERS_VIEW: Permission = Permission::new("crm.customers", "view");
 /// Create, change and delete customers.
 pub const CRM_CUSTOMERS_EDIT: Permission = Permission::new("crm.customers", "edit");
+/// See tickets (within the data scope), their replies, history and files.
+pub const TICKETS_VIEW: Permission = Permission::new("tickets", "view");
+/// Creates, changes and replies to tickets, attaches files.
+pub const TICKETS_EDIT: Permission = Permission::new("tickets", "edit");
+/// Deletes tickets; keeps the ticket types.
+pub const TICKETS_MANAGE: Permission = Permission::new("tickets", "manage");
+/// Reads and searches the knowledge base.
+pub const KB_VIEW: Permission = Permission::new("kb", "view");
+/// Writes the knowledge base.
+pub const KB_EDIT: Permission = Permission::new("kb", "edit");
 /// Data scope: every CRM record (without it, the user's own and shared ones).
 pub const CRM_DATA_ALL: Permission = Permission::new("crm.data", "all");
 /// Data scope: the records of the users of the user's departments (and
@@ -272,6 +292,20 @@ pub const MENU: &[MenuItem] = &[
         href: "/crm/customers",
         group: Some("nav.group_crm"),
         needs: Some(CRM_CUSTOMERS_VIEW),
+    },
+    MenuItem {
+        id: "menu-tickets",
+        label: "nav.tickets",
+        href: "/tickets",
+        group: Some("nav.group_crm"),
+        needs: Some(TICKETS_VIEW),
+    },
+    MenuItem {
+        id: "menu-kb",
+        label: "nav.kb",
+        href: "/kb",
+        group: Some("nav.group_crm"),
+        needs: Some(KB_VIEW),
     },
     MenuItem {
         id: "menu-voice-status",

@@ -229,6 +229,18 @@ impl DeskHub {
         lock(&self.board).snapshot(ext, Instant::now())
     }
 
+    /// Sends `msg` to the desks of extension `ext` (a reminder, a notice),
+    /// if any are connected.
+    pub fn notify_ext(&self, ext: &str, msg: Value) {
+        if ext.is_empty() {
+            return;
+        }
+        self.deliver(Out {
+            to: Some(ext.to_string()),
+            msg,
+        });
+    }
+
     /// Queues `msg` to the desks of `to` (every desk when None); a desk
     /// whose queue is full is dropped.
     fn deliver(&self, out: Out) {

@@ -188,6 +188,7 @@ const EN_FILES: &[&str] = &[
     include_str!("en/system.toml"),
     include_str!("en/desk.toml"),
     include_str!("en/crm.toml"),
+    include_str!("en/tickets.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -198,6 +199,7 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/system.toml"),
     include_str!("zh/desk.toml"),
     include_str!("zh/crm.toml"),
+    include_str!("zh/tickets.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

@@ -6,10 +6,12 @@ pub mod crm;
 pub mod departments;
 pub mod grid;
 pub mod home;
+pub mod kb;
 pub mod login;
 pub(crate) mod members;
 pub mod roles;
 pub mod system;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod voice;
@@ -84,5 +86,7 @@ pub fn protected() -> Router<AppState> {
         .merge(require(DEPARTMENTS_EDIT, departments_edit))
         .merge(voice::routes())
         .merge(crm::routes())
+        .merge(tickets::routes())
+        .merge(kb::routes())
         .merge(system::routes())
 }

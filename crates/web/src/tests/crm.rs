@@ -9,7 +9,7 @@ use serde_json::json;
 use super::App;
 
 /// A non-admin user holding `grants` (through a role) and an API token.
-async fn token_with(app: &App, username: &str, grants: &[&str]) -> (i64, String) {
+pub(super) async fn token_with(app: &App, username: &str, grants: &[&str]) -> (i64, String) {
     let id = app.user(username, false).await;
     let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
     let role = app

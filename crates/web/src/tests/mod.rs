@@ -20,6 +20,7 @@ mod gateways;
 mod members;
 mod security;
 mod system;
+mod tickets;
 mod voice;
 
 /// A router over a fresh database.

@@ -98,14 +98,14 @@ fn free_port() -> u16 {
 
 /// A real SMTP server (Debian's aiosmtpd, installed by tests/run) that
 /// prints every message it receives; killed on drop.
-struct SmtpServer {
+pub(super) struct SmtpServer {
     child: std::process::Child,
-    port: u16,
+    pub(super) port: u16,
     out: std::path::PathBuf,
 }
 
 impl SmtpServer {
-    fn start() -> SmtpServer {
+    pub(super) fn start() -> SmtpServer {
         let port = free_port();
         let out = std::env::temp_dir().join(format!("aiosmtpd-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&out).unwrap();
@@ -127,7 +127,7 @@ impl SmtpServer {
         panic!("aiosmtpd did not start");
     }
 
-    fn received(&self) -> String {
+    pub(super) fn received(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 }

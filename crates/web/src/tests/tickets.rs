@@ -1,0 +1,601 @@
+//! Router tests of tickets and the knowledge base: permissions, each user
+//! kept to their data scope (404 outside it), bad input named, replies
+//! moving the status, script in a body shown as text, attachments checked
+//! by their bytes, the screen pop's open tickets, the knowledge search in
+//! Chinese, and an e-mail notification reaching a real SMTP server.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::json;
+
+use super::crm::token_with;
+use super::system::SmtpServer;
+use super::App;
+
+const TICKETS: &[&str] = &["tickets:view", "tickets:edit"];
+
+#[tokio::test]
+async fn tickets_api_checks_permissions_scope_and_input() {
+    let app = App::new().await;
+    let (alice_id, alice) = token_with(&app, "alice", TICKETS).await;
+    let (bob_id, bob) = token_with(&app, "bob", TICKETS).await;
+    let (_, carol) = token_with(&app, "carol", TICKETS).await;
+    let (_, viewer) = token_with(&app, "viewer", &["tickets:view"]).await;
+    let (_, nobody) = token_with(&app, "nobody", &[]).await;
+    let mut managing = TICKETS.to_vec();
+    managing.extend(["tickets:manage", "crm.data:all"]);
+    let (_, boss) = token_with(&app, "boss", &managing).await;
+
+    // Types are the managers'.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/tickets/types",
+            &alice,
+            json!({"name": "投诉"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .api_json("POST", "/api/tickets/types", &boss, json!({"name": "投诉"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let complaint = r.json()["id"].as_i64().unwrap();
+
+    // Alice opens a ticket for Bob; script in the body is not kept.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/tickets",
+            &alice,
+            json!({
+                "title": "发票没有收到",
+                "body": "<p>请尽快<script>alert(1)</script><img src=x onerror=alert(2)></p>",
+                "priority": "urgent",
+                "assignee_id": bob_id,
+                "category_id": complaint,
+                "tags": "发票, VIP",
+                "phone": "+86 186 1861 6001",
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let t = r.json();
+    let id = t["id"].as_i64().unwrap();
+    assert_eq!(t["requester_id"], alice_id);
+    assert_eq!(t["status"], "new");
+    assert_eq!(t["tags"], json!(["发票", "VIP"]));
+    let body = t["body"].as_str().unwrap();
+    assert!(body.starts_with("<p>请尽快"), "{body}");
+    assert!(
+        !body.contains("script") && !body.contains("onerror"),
+        "{body}"
+    );
+
+    // Bad input: each named.
+    for (body, field) in [
+        (json!({"title": ""}), "title"),
+        (json!({"title": "x", "priority": "critical"}), "priority"),
+        (json!({"title": "x", "status": "open"}), "status"),
+        (json!({"title": "x", "assignee_id": 99999}), "user_id"),
+        (json!({"title": "x", "colour": "red"}), "colour"),
+    ] {
+        let r = app.api_json("POST", "/api/tickets", &alice, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{}", r.body);
+    }
+    let r = app
+        .api("GET", "/api/tickets?view=everything", Some(&alice))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Permissions.
+    assert_eq!(
+        app.api("GET", "/api/tickets", Some(&nobody)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = app
+        .api_json("POST", "/api/tickets", &viewer, json!({"title": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.api("DELETE", &format!("/api/tickets/{id}"), Some(&alice))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Scope: Bob handles it and sees it; Carol does not (404, as if absent).
+    assert_eq!(
+        app.api("GET", &format!("/api/tickets/{id}"), Some(&bob))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.api("GET", &format!("/api/tickets/{id}"), Some(&carol))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let r = app
+        .api_json(
+            "POST",
+            &format!("/api/tickets/{id}/replies"),
+            &carol,
+            json!({"body": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Carol may not open a ticket that leaves her scope at once.
+    let r = app
+        .api_json(
+            "POST",
+            "/api/tickets",
+            &carol,
+            json!({"title": "for others", "requester_id": alice_id, "assignee_id": bob_id}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = app.api("GET", "/api/tickets?view=all", Some(&carol)).await;
+    assert_eq!(r.json()["total"], 0);
+    let r = app
+        .api("GET", "/api/tickets?view=pending", Some(&bob))
+        .await;
+    assert_eq!(r.json()["total"], 1, "{}", r.body);
+
+    // Replies: Bob's private note, his answer, Alice asking again.
+    let reply = |token: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.api_json("POST", &format!("/api/tickets/{id}/replies"), &token, body)
+                .await
+        }
+    };
+    let r = reply(bob.clone(), json!({"body": "查物流", "private": true})).await;
+    assert_eq!(r.json()["status"], "new", "{}", r.body);
+    let r = reply(bob.clone(), json!({"body": "已补寄 <b>顺丰</b>"})).await;
+    assert_eq!(r.json()["status"], "replied");
+    let r = reply(alice.clone(), json!({"body": "还是没有收到"})).await;
+    assert_eq!(r.json()["status"], "reopened");
+    let r = reply(alice.clone(), json!({"body": "  "})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Close, follow, read it whole.
+    let r = app
+        .api_json(
+            "PUT",
+            &format!("/api/tickets/{id}"),
+            &bob,
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.json()["closed_at"].is_i64());
+    let r = app
+        .api_json(
+            "PUT",
+            &format!("/api/tickets/{id}/follow"),
+            &bob,
+            json!({"follow": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .api("GET", &format!("/api/tickets/{id}"), Some(&bob))
+        .await;
+    let full = r.json();
+    assert_eq!(full["replies"].as_array().unwrap().len(), 3);
+    assert_eq!(full["replies"][0]["private"], true);
+    assert_eq!(full["followers"], json!([bob_id]));
+    let fields: Vec<&str> = full["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["created", "status", "status", "status"]);
+    let r = app
+        .api("GET", "/api/tickets?view=followed", Some(&bob))
+        .await;
+    assert_eq!(r.json()["total"], 1);
+    let r = app
+        .api("GET", "/api/tickets?view=closed", Some(&alice))
+        .await;
+    assert_eq!(r.json()["total"], 1);
+    let r = app.api("GET", "/api/tickets/overview", Some(&alice)).await;
+    assert_eq!(r.json()["total"], 1, "{}", r.body);
+    assert_eq!(r.json()["mine"], 1);
+
+    // The lookup: open tickets only (this one is closed), then reopened.
+    app.store
+        .set_user_roles(alice_id, &[])
+        .await
+        .unwrap_or_default();
+    let (_, agent) = token_with(
+        &app,
+        "agent",
+        &["crm.contacts:view", "tickets:view", "crm.data:all"],
+    )
+    .await;
+    let r = app
+        .api("GET", "/api/lookup?number=18618616001", Some(&agent))
+        .await;
+    assert_eq!(r.json()["tickets"], json!([]), "{}", r.body);
+    app.api_json(
+        "PUT",
+        &format!("/api/tickets/{id}"),
+        &boss,
+        json!({"status": "reopened"}),
+    )
+    .await;
+    let r = app
+        .api("GET", "/api/lookup?number=0086-186-1861-6001", Some(&agent))
+        .await;
+    assert_eq!(r.json()["tickets"][0]["id"], id, "{}", r.body);
+    let (_, no_tickets) = token_with(&app, "crmonly", &["crm.contacts:view", "crm.data:all"]).await;
+    let r = app
+        .api("GET", "/api/lookup?number=18618616001", Some(&no_tickets))
+        .await;
+    assert_eq!(
+        r.json()["tickets"],
+        json!([]),
+        "no tickets without tickets:view"
+    );
+
+    // Delete: managers only.
+    let r = app
+        .api("DELETE", &format!("/api/tickets/{id}"), Some(&boss))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        app.api("GET", &format!("/api/tickets/{id}"), Some(&boss))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// An upload of `bytes` as `name` to ticket `id`.
+async fn upload(app: &App, token: &str, id: i64, name: &str, bytes: Vec<u8>) -> super::Resp {
+    let req = Request::builder()
+        .method("POST")
+        .uri(format!(
+            "/api/tickets/{id}/attachments?name={}",
+            crate::form::encode(name)
+        ))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::from(bytes))
+        .unwrap();
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn attachments_are_checked_by_their_bytes_and_served_as_downloads() {
+    let app = App::new().await;
+    let dir = std::env::temp_dir().join(format!("sb-attach-{}", std::process::id()));
+    app.state.set_data_dir(dir.clone());
+    let (_, alice) = token_with(
+        &app,
+        "alice",
+        &["tickets:view", "tickets:edit", "tickets:manage"],
+    )
+    .await;
+    let (_, carol) = token_with(&app, "carol", &["tickets:view", "tickets:edit"]).await;
+    let r = app
+        .api_json(
+            "POST",
+            "/api/tickets",
+            &alice,
+            json!({"title": "with files"}),
+        )
+        .await;
+    let id = r.json()["id"].as_i64().unwrap();
+
+    let pdf = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n".to_vec();
+    let r = upload(&app, &alice, id, "发票 \"2026\".pdf", pdf.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let a = r.json();
+    assert_eq!(a["content_type"], "application/pdf");
+    assert_eq!(a["size"], pdf.len());
+    let aid = a["id"].as_i64().unwrap();
+    let stored = a["stored_name"].as_str().unwrap().to_string();
+    assert!(dir.join("attachments").join(&stored).exists());
+
+    // A page, an SVG and a program are refused with the reason; so is a
+    // file over the limit (1 MiB here).
+    for (name, bytes) in [
+        (
+            "invoice.html",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+        ),
+        (
+            "logo.png",
+            b"<svg xmlns='http://www.w3.org/2000/svg' onload='x'/>".to_vec(),
+        ),
+        (
+            "setup.pdf",
+            b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0".to_vec(),
+        ),
+    ] {
+        let r = upload(&app, &alice, id, name, bytes).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}: {}",
+            r.body
+        );
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("not accepted"),
+            "{}",
+            r.body
+        );
+    }
+    app.store
+        .put_settings(&[("tickets.attachment_max_mb".into(), "1".into())])
+        .await
+        .unwrap();
+    let r = upload(&app, &alice, id, "big.txt", vec![b'a'; 1024 * 1024 + 1]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    let r = upload(&app, &alice, id, "", b"x".to_vec()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Outside one's scope: as if the ticket did not exist.
+    let r = upload(&app, &carol, id, "a.pdf", pdf.clone()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let r = app
+        .api(
+            "GET",
+            &format!("/api/tickets/{id}/attachments/{aid}"),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.as_bytes(), &pdf[..]);
+    assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let cd = r.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(
+        cd.starts_with("attachment; filename=\"") && !cd.contains("\"2026\""),
+        "{cd}"
+    );
+    assert_eq!(
+        app.api(
+            "GET",
+            &format!("/api/tickets/{id}/attachments/{}", aid + 100),
+            Some(&alice)
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    // Deleting the ticket removes its files.
+    app.api("DELETE", &format!("/api/tickets/{id}"), Some(&alice))
+        .await;
+    assert!(!dir.join("attachments").join(&stored).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_knowledge_base_is_searched_in_chinese_and_english() {
+    let app = App::new().await;
+    let (_, editor) = token_with(&app, "editor", &["kb:view", "kb:edit"]).await;
+    let (_, agent) = token_with(&app, "agent", &["kb:view"]).await;
+    let r = app
+        .api_json(
+            "POST",
+            "/api/kb/categories",
+            &editor,
+            json!({"name": "产品知识"}),
+        )
+        .await;
+    let cat = r.json()["id"].as_i64().unwrap();
+    for (title, questions, body, extra) in [
+        (
+            "如何申请退款",
+            "怎么退钱\n退款要多久",
+            "<p>订单页面点击申请退款</p>",
+            json!({}),
+        ),
+        (
+            "发票怎么开",
+            "",
+            "联系客服开具发票，退款订单不能开票",
+            json!({}),
+        ),
+        (
+            "Reset a password",
+            "forgot password",
+            "Use the link",
+            json!({}),
+        ),
+        (
+            "旧的退款规则",
+            "",
+            "已过期",
+            json!({"valid_from": 1_000, "valid_to": 2_000}),
+        ),
+    ] {
+        let mut body = json!({
+            "title": title,
+            "questions": questions,
+            "body": body,
+            "category_id": cat,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = app
+            .api_json("POST", "/api/kb/articles", &editor, body)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let titles = |r: &super::Resp| -> Vec<String> {
+        r.json()["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = app
+        .api(
+            "GET",
+            &format!("/api/kb/search?q={}", crate::form::encode("退款")),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The expired article is not offered to agents.
+    assert_eq!(titles(&r), vec!["如何申请退款", "发票怎么开"]);
+    let r = app
+        .api(
+            "GET",
+            &format!("/api/kb/search?q={}", crate::form::encode("退钱怎么办")),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(titles(&r).first().map(String::as_str), Some("如何申请退款"));
+    let r = app
+        .api("GET", "/api/kb/search?q=PASSWORD", Some(&agent))
+        .await;
+    assert_eq!(titles(&r), vec!["Reset a password"]);
+    assert_eq!(
+        app.api("GET", "/api/kb/search?q=", Some(&agent))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    // The list shows every article, valid or not.
+    let r = app.api("GET", "/api/kb/articles", Some(&agent)).await;
+    assert_eq!(r.json()["total"], 4);
+    // Agents read, editors write.
+    let r = app
+        .api_json("POST", "/api/kb/articles", &agent, json!({"title": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .api_json(
+            "POST",
+            "/api/kb/articles",
+            &editor,
+            json!({"title": "x", "valid_from": 10, "valid_to": 5}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["field"], "valid_to");
+    // A category with articles stays.
+    let r = app
+        .api(
+            "DELETE",
+            &format!("/api/kb/categories/{cat}"),
+            Some(&editor),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("4 articles"));
+}
+
+#[tokio::test]
+async fn a_public_reply_is_mailed_to_the_handler_and_followers_who_want_it() {
+    let smtp = SmtpServer::start();
+    let app = App::new().await;
+    app.store
+        .put_settings(&[
+            ("smtp.host".into(), "127.0.0.1".into()),
+            ("smtp.port".into(), smtp.port.to_string()),
+            ("smtp.security".into(), "none".into()),
+            ("smtp.from".into(), "desk@example.com".into()),
+        ])
+        .await
+        .unwrap();
+    let (alice_id, alice) = token_with(&app, "alice", &["tickets:view", "tickets:edit"]).await;
+    let (bob_id, _) = token_with(&app, "bob", &["tickets:view", "tickets:edit"]).await;
+    let (carol_id, carol) = token_with(
+        &app,
+        "carol",
+        &["tickets:view", "tickets:edit", "crm.data:all"],
+    )
+    .await;
+    for (id, mail) in [
+        (alice_id, "alice@example.com"),
+        (bob_id, "bob@example.com"),
+        (carol_id, "carol@example.com"),
+    ] {
+        let mut u = app.store.get_user(id).await.unwrap().unwrap();
+        u.email = mail.into();
+        app.store
+            .update_user(
+                id,
+                &store::UserFields {
+                    username: u.username.clone(),
+                    name: u.name.clone(),
+                    email: u.email.clone(),
+                    enabled: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    // Bob switched reply notices off.
+    crate::notify_crm::set_switched_off(&app.store, bob_id, &["ticket_replied".into()])
+        .await
+        .unwrap();
+    let r = app
+        .api_json(
+            "POST",
+            "/api/tickets",
+            &alice,
+            json!({"title": "Router keeps rebooting", "assignee_id": bob_id}),
+        )
+        .await;
+    let id = r.json()["id"].as_i64().unwrap();
+    app.api_json(
+        "PUT",
+        &format!("/api/tickets/{id}/follow"),
+        &carol,
+        json!({"follow": true}),
+    )
+    .await;
+    let r = app
+        .api_json(
+            "POST",
+            &format!("/api/tickets/{id}/replies"),
+            &alice,
+            json!({"body": "It happened again at 9:00"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The assignment reached Bob, the reply Carol (Bob's off; Alice wrote it).
+    let sent = || {
+        app.state
+            .metrics()
+            .render()
+            .contains("switchboard_web_notifications_total{outcome=\"sent\"} 2")
+    };
+    let mut got = String::new();
+    for _ in 0..400 {
+        got = smtp.received();
+        if got.matches("MESSAGE FOLLOWS").count() >= 2 && sent() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let messages: Vec<&str> = got.split("MESSAGE FOLLOWS").skip(1).collect();
+    assert_eq!(messages.len(), 2, "{got}");
+    let assigned: Vec<&&str> = messages
+        .iter()
+        .filter(|m| m.contains(&format!("Ticket #{id} assigned to you")))
+        .collect();
+    assert_eq!(assigned.len(), 1, "{got}");
+    assert!(assigned[0].contains("bob@example.com"), "{got}");
+    let replied: Vec<&&str> = messages
+        .iter()
+        .filter(|m| m.contains(&format!("Ticket #{id} has a new reply")))
+        .collect();
+    assert_eq!(replied.len(), 1, "{got}");
+    assert!(replied[0].contains("carol@example.com"), "{got}");
+    assert!(replied[0].contains("It happened again at 9:00"), "{got}");
+    assert!(sent(), "{}", app.state.metrics().render());
+}
