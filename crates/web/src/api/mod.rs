@@ -39,6 +39,8 @@
 //! | `GET /api/routes`, `GET /api/routes/{id}`, `GET /api/routes/test` | `voice.routes:view` |
 //! | `POST /api/routes`, `PUT`, `DELETE /api/routes/{id}`, `POST /api/routes/{id}/move` | `voice.routes:edit` |
 //! | `GET /api/contacts`, `GET /api/contacts/{id}`, `GET /api/contacts/groups/{kind}`, `GET /api/lookup` | `crm.contacts:view` |
+//! | `GET /api/contacts/export` | `crm.contacts:view` |
+//! | `POST /api/contacts/import` | `crm.contacts:edit` |
 //! | `POST /api/contacts`, `PUT`, `DELETE /api/contacts/{id}`, `POST /api/contacts/groups/{kind}`, `DELETE /api/contacts/groups/{kind}/{id}` | `crm.contacts:edit` |
 //! | `GET /api/customers`, `GET /api/customers/{id}` | `crm.customers:view` |
 //! | `POST /api/customers`, `PUT`, `DELETE /api/customers/{id}` | `crm.customers:edit` |
@@ -64,6 +66,7 @@ mod calls;
 mod crm;
 pub mod doc;
 mod extensions;
+mod import;
 mod kb;
 pub mod tickets;
 
@@ -198,9 +201,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(crm::list_contacts))
         .routes(routes!(crm::get_contact))
         .routes(routes!(crm::list_groups))
-        .routes(routes!(crm::lookup));
+        .routes(routes!(crm::lookup))
+        .routes(routes!(import::export_contacts));
     let contacts_edit = api()
         .routes(routes!(crm::create_contact))
+        .routes(routes!(import::import_contacts))
         .routes(routes!(crm::update_contact, crm::delete_contact))
         .routes(routes!(crm::create_group))
         .routes(routes!(crm::delete_group));

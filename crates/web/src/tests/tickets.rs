@@ -11,6 +11,7 @@ use serde_json::json;
 use super::crm::token_with;
 use super::system::SmtpServer;
 use super::App;
+use tower::ServiceExt;
 
 const TICKETS: &[&str] = &["tickets:view", "tickets:edit"];
 
@@ -598,4 +599,171 @@ async fn a_public_reply_is_mailed_to_the_handler_and_followers_who_want_it() {
     assert!(replied[0].contains("carol@example.com"), "{got}");
     assert!(replied[0].contains("It happened again at 9:00"), "{got}");
     assert!(sent(), "{}", app.state.metrics().render());
+}
+
+/// A POST of `bytes` to `path` with a bearer token.
+async fn post_bytes(app: &App, token: &str, path: &str, bytes: Vec<u8>) -> super::Resp {
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::from(bytes))
+        .unwrap();
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn a_spreadsheet_with_three_bad_rows_is_reported_row_by_row_and_never_half_imported() {
+    let app = App::new().await;
+    let dir = std::env::temp_dir().join(format!("sb-import-{}", std::process::id()));
+    app.state.set_data_dir(dir.clone());
+    let (_, alice) = token_with(&app, "alice", &["crm.contacts:view", "crm.contacts:edit"]).await;
+    let (_, viewer) = token_with(&app, "viewer", &["crm.contacts:view"]).await;
+    let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let xlsx = sheets::write_xlsx(
+        "名单",
+        &["姓名", "手机", "性别", "生日", "邮箱", "备注"],
+        vec![
+            row(&["张三", "186 1861 6001", "男", "1990/05/04", "", "VIP"]),
+            row(&["", "13900000001", "", "", "", "no name"]),
+            row(&["李四", "call me", "女", "", "", ""]),
+            row(&["王五", "13900000003", "", "1990-02-30", "", ""]),
+            row(&["赵六", "13900000004", "", "", "zhao@example.com", ""]),
+        ],
+    )
+    .unwrap();
+    // Preview: the mapping, the rows, the three bad rows by number; nothing saved.
+    let r = post_bytes(&app, &alice, "/api/contacts/import", xlsx.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = r.json();
+    assert_eq!(p["format"], "xlsx");
+    assert_eq!(p["rows"], 5);
+    assert_eq!(p["mapping"][0], json!({"header": "姓名", "field": "name"}));
+    let bad: Vec<i64> = p["bad_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["row"].as_i64().unwrap())
+        .collect();
+    assert_eq!(bad, vec![3, 4, 5], "{}", r.body);
+    assert!(
+        p["bad_rows"][0]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("name"),
+        "{}",
+        r.body
+    );
+    assert!(
+        p["bad_rows"][1]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("mobile"),
+        "{}",
+        r.body
+    );
+    assert!(
+        p["bad_rows"][2]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("birthday"),
+        "{}",
+        r.body
+    );
+    assert_eq!(p["imported"], 0);
+    let list = app.api("GET", "/api/contacts", Some(&alice)).await;
+    assert_eq!(list.json()["total"], 0);
+    // All or nothing: nothing.
+    let r = post_bytes(&app, &alice, "/api/contacts/import?mode=all", xlsx.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was imported"));
+    assert_eq!(
+        app.api("GET", "/api/contacts", Some(&alice)).await.json()["total"],
+        0
+    );
+    // The good rows only: two, and the three left out are listed.
+    let r = post_bytes(
+        &app,
+        &alice,
+        "/api/contacts/import?mode=valid",
+        xlsx.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["imported"], 2);
+    assert_eq!(r.json()["bad_rows"].as_array().unwrap().len(), 3);
+    let r = app
+        .api("GET", "/api/lookup?number=18618616001", Some(&alice))
+        .await;
+    let zhang = &r.json()["contacts"][0];
+    assert_eq!(
+        (
+            zhang["name"].as_str(),
+            zhang["gender"].as_str(),
+            zhang["birthday"].as_str()
+        ),
+        (Some("张三"), Some("male"), Some("1990-05-04"))
+    );
+
+    // Not a spreadsheet, wrong columns, a formula: clear messages.
+    let r = post_bytes(
+        &app,
+        &alice,
+        "/api/contacts/import",
+        b"\x00\x01\x02garbage\xff".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json()["error"],
+        "the file is not an Excel .xlsx or CSV file"
+    );
+    let csv = "Company,Revenue\nAcme,1\n".as_bytes().to_vec();
+    let r = post_bytes(&app, &alice, "/api/contacts/import", csv).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no column for name"),
+        "{}",
+        r.body
+    );
+    let r = post_bytes(&app, &alice, "/api/contacts/import?mode=sometimes", vec![]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Importing is editing.
+    let r = post_bytes(&app, &viewer, "/api/contacts/import", xlsx).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Export, and the export reads back as an import.
+    let r = app
+        .api("GET", "/api/contacts/export?format=csv", Some(&alice))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.starts_with('\u{feff}'), "a BOM for Excel");
+    assert!(
+        r.body.contains("张三") && r.body.contains("赵六"),
+        "{}",
+        r.body
+    );
+    let r = app.api("GET", "/api/contacts/export", Some(&viewer)).await;
+    assert_eq!(r.status, StatusCode::OK, "viewers export their scope");
+    let req = Request::builder()
+        .uri("/api/contacts/export?format=xlsx")
+        .header(header::AUTHORIZATION, format!("Bearer {alice}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let again = sheets::read(&bytes, &sheets::Limits::default()).unwrap();
+    assert_eq!(again.rows.len(), 2);
+    assert_eq!(again.headers[0], "name");
+    let _ = std::fs::remove_dir_all(&dir);
 }
