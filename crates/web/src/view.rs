@@ -22,6 +22,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
     ("login.html", include_str!("../templates/login.html")),
     (
+        "crm/import.html",
+        include_str!("../templates/crm/import.html"),
+    ),
+    (
         "tickets/list.html",
         include_str!("../templates/tickets/list.html"),
     ),

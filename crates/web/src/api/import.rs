@@ -217,48 +217,66 @@ pub async fn import_contacts(
         }
     };
     drop(spooled);
+    let (status, answer) = import_bytes(&state, &who, bytes, mode).await;
+    json(status, &answer)
+}
+
+/// An error answer as [`import_bytes`] gives it.
+fn failure(status: StatusCode, message: &str) -> (StatusCode, Value) {
+    (status, json!({ "error": message, "field": "file" }))
+}
+
+/// Reads `bytes` as a spreadsheet of contacts and, by `mode` (preview, all,
+/// valid), checks or saves them for `who`: the API's answer and its status
+/// (the import page shows the same).
+pub async fn import_bytes(
+    state: &AppState,
+    who: &Identity,
+    bytes: Vec<u8>,
+    mode: &str,
+) -> (StatusCode, Value) {
+    let limits = Limits::default();
     // Reading a big workbook takes a second or two of CPU: off the runtime.
     let read = tokio::task::spawn_blocking(move || sheets::read(&bytes, &limits)).await;
     let sheet = match read {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return api_error(StatusCode::BAD_REQUEST, &e.to_string(), Some("file")),
+        Ok(Err(e)) => return failure(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => {
             tracing::error!("reading a spreadsheet: {e}");
-            return api_error(
+            return failure(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "reading the spreadsheet failed, see the server log",
-                None,
             );
         }
     };
     let mapping = sheets::map_columns(&sheet.headers, FIELDS);
     if !mapping.missing.is_empty() {
-        return api_error(
+        return failure(
             StatusCode::BAD_REQUEST,
             &format!(
                 "no column for {}: name a column in row 1 '{}' (or 姓名)",
                 mapping.missing.join(", "),
                 mapping.missing.join("', '")
             ),
-            Some("file"),
         );
     }
     // Check every row as the form would; keep the good ones.
     let mut good: Vec<ContactFields> = Vec::new();
-    let mut good_rows: Vec<usize> = Vec::new();
     let mut bad: Vec<Value> = Vec::new();
     for row in &sheet.rows {
         let mut errors = row.problems.clone();
         let c = contact_of(&mapping.columns, &row.cells, who.user.id);
-        match c.clone().normalized() {
+        match c.normalized() {
             Ok(c) => {
                 if errors.is_empty() {
                     good.push(c);
-                    good_rows.push(row.number);
                 }
             }
             Err(StoreError::InvalidField(e)) => errors.push(e.to_string()),
-            Err(e) => return refused(e),
+            Err(e) => {
+                tracing::error!("checking an imported row: {e}");
+                return failure(StatusCode::INTERNAL_SERVER_ERROR, "see the server log");
+            }
         }
         if !errors.is_empty() {
             bad.push(json!({ "row": row.number, "errors": errors }));
@@ -280,6 +298,7 @@ pub async fn import_contacts(
         "mode": mode,
         "format": match sheet.format { sheets::Format::Xlsx => "xlsx", sheets::Format::Csv => "csv" },
         "rows": sheet.rows.len(),
+        "headers": sheet.headers,
         "mapping": columns,
         "unknown": mapping.unknown,
         "repeated": mapping.repeated,
@@ -295,7 +314,7 @@ pub async fn import_contacts(
                 bad.len(),
                 sheet.rows.len()
             ));
-            return json(StatusCode::BAD_REQUEST, &answer);
+            return (StatusCode::BAD_REQUEST, answer);
         }
         "all" | "valid" => true,
         _ => false,
@@ -306,10 +325,24 @@ pub async fn import_contacts(
                 answer["imported"] = json!(ids.len());
                 answer["ids"] = json!(ids);
             }
-            Err(e) => return refused(e),
+            Err(StoreError::InvalidRows(rows)) => {
+                // Checked above; a row the store still refuses is named.
+                answer["error"] = json!(format!(
+                    "{} rows cannot be saved; nothing was imported",
+                    rows.len()
+                ));
+                return (StatusCode::BAD_REQUEST, answer);
+            }
+            Err(e) => {
+                tracing::error!("importing contacts: {e}");
+                return failure(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "saving failed, see the server log",
+                );
+            }
         }
     }
-    json(StatusCode::OK, &answer)
+    (StatusCode::OK, answer)
 }
 
 /// `GET /api/contacts/export?format=xlsx|csv&view=all&q=`: the contacts of

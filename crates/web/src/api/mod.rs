@@ -66,7 +66,7 @@ mod calls;
 mod crm;
 pub mod doc;
 mod extensions;
-mod import;
+pub mod import;
 mod kb;
 pub mod tickets;
 

@@ -3,6 +3,7 @@
 //! "signed in" group need only a valid session.
 
 pub mod crm;
+pub mod crm_import;
 pub mod departments;
 pub mod grid;
 pub mod home;
@@ -85,6 +86,7 @@ pub fn protected() -> Router<AppState> {
         .merge(require(DEPARTMENTS_VIEW, departments_view))
         .merge(require(DEPARTMENTS_EDIT, departments_edit))
         .merge(voice::routes())
+        .merge(crm_import::routes())
         .merge(crm::routes())
         .merge(tickets::routes())
         .merge(kb::routes())
