@@ -13,13 +13,27 @@
 //!   list, as everything and as one user, and a search by number and by
 //!   name: the slowest of each.
 //!
-//! A database that already holds the contacts is reused (filling is
-//! reported only when it happens). The last line is `key=value` pairs.
+//! - tickets: TICKETS tickets (a fifth of the contacts by default: 200,000
+//!   with a million contacts), then the first page of every tab of 6.2 as
+//!   everything and as one user, unsearched and searched by title words and
+//!   by number;
+//! - the knowledge base: ARTICLES articles in Chinese and English, then
+//!   searches of two characters, a phrase, a similar question and English
+//!   words: p50, p99, max;
+//! - a spreadsheet import: an `.xlsx` of IMPORT rows written with
+//!   `crates/sheets`, then read, checked and saved in one transaction as
+//!   `POST /api/contacts/import?mode=all` does: the time and the growth of
+//!   the peak resident memory while it ran.
+//!
+//! A database that already holds the contacts, tickets and articles is
+//! reused (filling is reported only when it happens). The last line is
+//! `key=value` pairs.
 
 use std::time::{Duration, Instant};
 
 use store::{
-    ContactFields, ContactQuery, ContactView, CrmScope, CustomerFields, CustomerQuery, Store,
+    ContactFields, ContactQuery, ContactView, CrmScope, CustomerFields, CustomerQuery,
+    KbArticleFields, KbSearch, Store, TicketFields, TicketQuery, TicketView,
 };
 
 struct Args {
@@ -27,6 +41,9 @@ struct Args {
     contacts: usize,
     lookups: usize,
     batch: usize,
+    tickets: Option<usize>,
+    articles: usize,
+    import: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -35,6 +52,9 @@ fn args() -> Result<Args, String> {
         contacts: 1_000_000,
         lookups: 20_000,
         batch: 10_000,
+        tickets: None,
+        articles: 10_000,
+        import: 100_000,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -46,6 +66,9 @@ fn args() -> Result<Args, String> {
             "--contacts" => a.contacts = num("--contacts")?,
             "--lookups" => a.lookups = num("--lookups")?,
             "--batch" => a.batch = num("--batch")?.max(1),
+            "--tickets" => a.tickets = Some(num("--tickets")?),
+            "--articles" => a.articles = num("--articles")?,
+            "--import" => a.import = num("--import")?,
             // cargo bench passes --bench to every bench binary.
             "--bench" => {
                 i += 1;
@@ -287,16 +310,250 @@ async fn run(a: Args) -> Result<(), String> {
             slowest_page = (ms, "customers:vip".into());
         }
     }
+    let tickets = a.tickets.unwrap_or(total / 5);
+    let (ticket_fill_secs, slowest_ticket) = tickets_part(&store, tickets).await?;
+    let kb = kb_part(&store, a.articles).await?;
+    let import = import_part(&store, a.import).await?;
     eprintln!(
         "crm_load: {total} contacts; {} lookups ({found} matched): p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms; slowest first page {:.1} ms ({})",
         a.lookups, slowest_page.0, slowest_page.1
     );
+    eprintln!(
+        "crm_load: {tickets} tickets (filled in {ticket_fill_secs:.1} s); slowest first page {:.1} ms ({}); {} articles: search p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; import of {} rows: {:.1} s, peak RSS +{} MiB",
+        slowest_ticket.0, slowest_ticket.1, a.articles, kb.0, kb.1, kb.2, a.import, import.0, import.1
+    );
     println!(
-        "crm_contacts={total} filled={filled} fill_secs={fill_secs:.1} fill_rows_per_s={:.0} lookups={} matched={found} lookup_p50_ms={p50:.3} lookup_p99_ms={p99:.3} lookup_max_ms={max:.3} slowest_first_page_ms={:.1}",
+        "crm_contacts={total} filled={filled} fill_secs={fill_secs:.1} fill_rows_per_s={:.0} lookups={} matched={found} lookup_p50_ms={p50:.3} lookup_p99_ms={p99:.3} lookup_max_ms={max:.3} slowest_first_page_ms={:.1} tickets={tickets} slowest_ticket_page_ms={:.1} articles={} kb_search_p50_ms={:.2} kb_search_p99_ms={:.2} kb_search_max_ms={:.2} import_rows={} import_secs={:.1} import_peak_rss_mib={}",
         if fill_secs > 0.0 { filled as f64 / fill_secs } else { 0.0 },
         a.lookups,
-        slowest_page.0
+        slowest_page.0,
+        slowest_ticket.0,
+        a.articles,
+        kb.0,
+        kb.1,
+        kb.2,
+        a.import,
+        import.0,
+        import.1
     );
     store.close().await;
     Ok(())
+}
+
+/// Fills `n` tickets (if fewer are there) and times the first page of every
+/// tab: the fill time and the slowest page (ms, which).
+async fn tickets_part(store: &Store, n: usize) -> Result<(f64, (f64, String)), String> {
+    let q = |view, scope, search: &str| TicketQuery {
+        view,
+        scope,
+        search: search.into(),
+        status: None,
+        category_id: None,
+        priority: None,
+        limit: 50,
+        offset: 0,
+    };
+    let have = store
+        .list_tickets(&q(TicketView::All, CrmScope::All, ""))
+        .await
+        .map_err(|e| e.to_string())?
+        .total as usize;
+    let mut fill_secs = 0.0;
+    // The count is capped at 10,000: a database with more is taken as full.
+    if have < n.min(store::COUNT_CAP as usize) {
+        let t = Instant::now();
+        for i in have..n {
+            store
+                .create_ticket(
+                    TicketFields {
+                        title: format!("工单 {i} 发票没有收到 invoice"),
+                        body: "<p>客户来电询问发票</p>".into(),
+                        requester_id: Some((i % 100) as i64 + 1),
+                        assignee_id: (i % 4 != 0).then_some(((i + 7) % 100) as i64 + 1),
+                        status: ["new", "replied", "closed", "reopened"][i % 4].into(),
+                        priority: ["low", "medium", "high", "urgent"][i % 4].into(),
+                        phone: mobile(i),
+                        ..TicketFields::default()
+                    },
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        fill_secs = t.elapsed().as_secs_f64();
+    }
+    let mut slowest = (0.0f64, String::new());
+    for scope in [CrmScope::All, CrmScope::Owners(vec![1])] {
+        for (name, view) in [
+            ("open", TicketView::Open),
+            ("all", TicketView::All),
+            ("mine", TicketView::Mine(1)),
+            ("pending", TicketView::Pending(1)),
+            ("unassigned", TicketView::Unassigned),
+            ("followed", TicketView::Followed(1)),
+            ("closed", TicketView::Closed),
+        ] {
+            for search in ["", "发票", "139 0012", "#4242"] {
+                let t = Instant::now();
+                store
+                    .list_tickets(&q(view, scope.clone(), search))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                eprintln!("crm_load: first page of tickets:{name}:{search:?}: {ms:.1} ms");
+                if ms > slowest.0 {
+                    slowest = (ms, format!("tickets:{name}:{search}"));
+                }
+            }
+        }
+    }
+    Ok((fill_secs, slowest))
+}
+
+/// Fills `n` knowledge articles (if fewer are there) and times searches:
+/// p50, p99, max (ms).
+async fn kb_part(store: &Store, n: usize) -> Result<(f64, f64, f64), String> {
+    let have = store
+        .list_kb_articles(None, 1, 0)
+        .await
+        .map_err(|e| e.to_string())?
+        .total as usize;
+    let topics = [
+        ("退款", "refund"),
+        ("发票", "invoice"),
+        ("密码", "password"),
+        ("套餐", "plan"),
+        ("宽带", "broadband"),
+        ("物流", "delivery"),
+        ("积分", "points"),
+        ("会员", "membership"),
+    ];
+    let mut i = have;
+    while i < n {
+        let end = (i + 500).min(n);
+        let rows: Vec<KbArticleFields> = (i..end)
+            .map(|k| {
+                let (zh, en) = topics[k % topics.len()];
+                KbArticleFields {
+                    title: format!("如何办理{zh}业务 {k}"),
+                    questions: vec![format!("{zh}怎么弄"), format!("how to get a {en}")],
+                    body: format!(
+                        "<p>关于{zh}：请在营业厅或网上营业厅办理，编号 {k}。</p><p>For {en}, open the app and follow the steps; reference {k}.</p>"
+                    ),
+                    hot: k % 50 == 0,
+                    ..KbArticleFields::default()
+                }
+            })
+            .collect();
+        store
+            .create_kb_articles(rows, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        i = end;
+    }
+    let mut lat = Vec::new();
+    for round in 0..20 {
+        for q in [
+            "退款",
+            "如何办理发票业务",
+            "密码怎么弄",
+            "broadband",
+            "how to get a refund",
+            "营业厅",
+        ] {
+            let t = Instant::now();
+            store
+                .search_kb(&KbSearch {
+                    q: q.into(),
+                    valid_at: (round % 2 == 0).then_some(1_800_000_000_000),
+                    limit: 50,
+                    ..KbSearch::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            lat.push(t.elapsed());
+        }
+    }
+    lat.sort();
+    Ok((
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    ))
+}
+
+/// Peak resident memory so far (VmHWM), KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Writes an `.xlsx` of `n` contact rows, then imports it as the API does
+/// (read, map, check each row, save all in one transaction): seconds and
+/// the growth of the peak resident memory (MiB).
+async fn import_part(store: &Store, n: usize) -> Result<(f64, u64), String> {
+    if n == 0 {
+        return Ok((0.0, 0));
+    }
+    let rows = (0..n).map(|i| {
+        vec![
+            format!("导入 {i}"),
+            format!("1{:010}", 5_000_000_000u64 + i as u64),
+            ["男", "女", ""][i % 3].to_string(),
+            "上海".to_string(),
+            format!("import{i}@example.com"),
+            "来自表格".to_string(),
+        ]
+    });
+    let xlsx = sheets::write_xlsx(
+        "导入",
+        &["姓名", "手机", "性别", "城市", "邮箱", "备注"],
+        rows,
+    )
+    .map_err(|e| e.to_string())?;
+    // Start the peak from here (Linux: writing 5 resets VmHWM).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = peak_rss_kib();
+    let t = Instant::now();
+    let sheet = sheets::read(&xlsx, &sheets::Limits::default()).map_err(|e| e.to_string())?;
+    drop(xlsx);
+    let contacts: Vec<ContactFields> = sheet
+        .rows
+        .iter()
+        .map(|r| ContactFields {
+            name: r.cells[0].clone(),
+            mobile: r.cells[1].clone(),
+            gender: match r.cells[2].as_str() {
+                "男" => "male",
+                "女" => "female",
+                _ => "unknown",
+            }
+            .into(),
+            city: r.cells[3].clone(),
+            email: r.cells[4].clone(),
+            remarks: r.cells[5].clone(),
+            owner_id: Some(1),
+            sharing: "private".into(),
+            ..ContactFields::default()
+        })
+        .collect();
+    drop(sheet);
+    for c in &contacts {
+        c.clone().normalized().map_err(|e| e.to_string())?;
+    }
+    let ids = store
+        .create_contacts(contacts, Some(1))
+        .await
+        .map_err(|e| e.to_string())?;
+    let secs = t.elapsed().as_secs_f64();
+    let grew = peak_rss_kib().saturating_sub(before) / 1024;
+    eprintln!("crm_load: imported {} rows in {secs:.1} s", ids.len());
+    Ok((secs, grew))
 }
