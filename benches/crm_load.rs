@@ -359,6 +359,29 @@ async fn tickets_part(store: &Store, n: usize) -> Result<(f64, (f64, String)), S
         .map_err(|e| e.to_string())?
         .total as usize;
     let mut fill_secs = 0.0;
+    // The requesters and handlers: users 1 (the default administrator) to 100.
+    let users = store
+        .list_users(&store::UserQuery {
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .total;
+    for i in users..100 {
+        store
+            .create_user(
+                &store::UserFields {
+                    username: format!("bench{i}"),
+                    enabled: true,
+                    ..Default::default()
+                },
+                "x",
+                false,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     // The count is capped at 10,000: a database with more is taken as full.
     if have < n.min(store::COUNT_CAP as usize) {
         let t = Instant::now();

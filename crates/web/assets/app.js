@@ -209,7 +209,10 @@
     area.parentNode.insertBefore(bar, area);
     area.parentNode.insertBefore(box, area);
     form.addEventListener("submit", function () {
-      area.value = box.textContent.trim() === "" && !box.querySelector("li") ? "" : box.innerHTML;
+      // Wrapped, so that the server takes it as HTML even when it starts
+      // with text (its entities are then kept, not escaped again).
+      area.value = box.textContent.trim() === "" && !box.querySelector("li")
+        ? "" : "<div>" + box.innerHTML + "</div>";
     });
   });
 })();
