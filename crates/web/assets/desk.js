@@ -218,6 +218,24 @@
     $("pop-customers").textContent = customers.map(function (c) {
       return c.name + " (" + t("ctype_" + c.customer_type, c.customer_type) + ")";
     }).join(", ") || "–";
+    var tickets = $("pop-tickets");
+    tickets.textContent = "";
+    (p.tickets || []).forEach(function (tk, i) {
+      if (i > 0) { tickets.appendChild(document.createTextNode(", ")); }
+      var a = document.createElement("a");
+      a.href = tk.href;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.setAttribute("data-test", "pop-ticket");
+      a.textContent = "#" + tk.id + " " + tk.title + " (" + tk.status + ")";
+      tickets.appendChild(a);
+    });
+    if (!(p.tickets || []).length) { tickets.textContent = "–"; }
+    var nt = $("pop-new-ticket");
+    if (p.new_ticket) {
+      nt.href = p.new_ticket;
+    }
+    show("pop-new-ticket", !!p.new_ticket);
     $("pop-more").href = p.more;
     $("desk-pop").setAttribute("data-loaded", p.number);
   }
@@ -439,6 +457,20 @@
       case "floor_agent":
         floorRow(m.agent);
         renderFloor();
+        break;
+      case "appointment":
+        // A contact's callback time is due (the server's reminder sweep).
+        var li = document.createElement("li");
+        li.setAttribute("data-test", "desk-reminder");
+        var link = document.createElement("a");
+        link.href = "/crm/contacts/" + m.contact;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.textContent = t("reminder", "Callback due") + ": " + m.name + " " + (m.number || "");
+        li.appendChild(link);
+        if (m.note) { li.appendChild(document.createTextNode(" – " + m.note)); }
+        $("desk-reminders").appendChild(li);
+        show("desk-reminders", true);
         break;
       case "floor":
         floor = {};

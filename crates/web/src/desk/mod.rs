@@ -145,6 +145,7 @@ const SCRIPT_WORDS: &[(&str, &str)] = &[
     ("floor_not_ready", "desk.floor_not_ready"),
     ("floor_logout", "desk.floor_logout"),
     ("floor_none", "desk.floor_none"),
+    ("reminder", "desk.reminder"),
 ];
 
 /// `GET /desk`: the page (its script does the rest).

@@ -153,6 +153,15 @@ pub async fn pop(
         Ok(found) => found,
         Err(e) => return crate::view::internal_error(true, ctx.lang, &e.into()),
     };
+    let tickets = match tickets_of(&state, ctx.identity.as_ref(), &number, ctx.lang).await {
+        Ok(t) => t,
+        Err(e) => return crate::view::internal_error(true, ctx.lang, &e.into()),
+    };
+    let new_ticket = ctx
+        .identity
+        .as_ref()
+        .filter(|w| w.allows(crate::auth::permissions::TICKETS_EDIT))
+        .map(|_| format!("/tickets/new?phone={}", crate::form::encode(&number)));
     let avg = |total: i64| {
         if summary.calls > 0 {
             (total + summary.calls / 2) / summary.calls
@@ -181,8 +190,51 @@ pub async fn pop(
             "contact": contacts.first().cloned().unwrap_or(Value::Null),
             "contacts": contacts,
             "customers": customers,
+            "tickets": tickets,
+            "new_ticket": new_ticket,
         }),
     )
+}
+
+/// The open tickets of `number` (or of its contacts) that `who` may see
+/// (none without `tickets:view`), as the pop lists them.
+async fn tickets_of(
+    state: &AppState,
+    who: Option<&crate::auth::Identity>,
+    number: &str,
+    lang: Lang,
+) -> Result<Vec<Value>, store::StoreError> {
+    let Some(who) = who.filter(|w| w.allows(crate::auth::permissions::TICKETS_VIEW)) else {
+        return Ok(Vec::new());
+    };
+    let Some(n) = callcenter::crm::normalize_number(number) else {
+        return Ok(Vec::new());
+    };
+    let scope = crate::api::crm_scope_of(state, who).await?;
+    let contacts: Vec<i64> = if who.allows(crate::auth::permissions::CRM_CONTACTS_VIEW) {
+        state
+            .store()
+            .lookup_number(number, &scope)
+            .await?
+            .contacts
+            .iter()
+            .map(|c| c.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let open = state.store().open_tickets_of(&n, &contacts, &scope).await?;
+    Ok(open
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "title": t.fields.title,
+                "status": lang.t(&format!("tickets.status.{}", t.fields.status), &[]),
+                "href": format!("/tickets/{}", t.id),
+            })
+        })
+        .collect())
 }
 
 /// The contacts and customers of `number` that `who` may see (none

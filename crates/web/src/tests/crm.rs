@@ -384,6 +384,51 @@ async fn the_screen_pop_shows_the_callers_contacts_and_customer_within_the_agent
     assert_eq!(p["contact"]["name"], "赵六", "{p}");
     assert_eq!(p["contact"]["customer"], "Acme", "{p}");
     assert_eq!(p["customers"][0]["customer_type"], "vip", "{p}");
+    assert_eq!(p["tickets"], json!([]), "no tickets:view: none listed");
+    assert_eq!(p["new_ticket"], serde_json::Value::Null);
+
+    // With tickets: the caller's open ticket is listed, a closed one not,
+    // and a new ticket opens with the number filled in.
+    let role = app
+        .store
+        .create_role(
+            "agents-tickets",
+            "",
+            &[
+                "crm.contacts:view".to_string(),
+                "tickets:view".to_string(),
+                "tickets:edit".to_string(),
+            ],
+        )
+        .await
+        .unwrap();
+    app.store.set_user_roles(amy, &[role]).await.unwrap();
+    for (title, status) in [("Invoice missing", "new"), ("Old question", "closed")] {
+        app.store
+            .create_ticket(
+                store::TicketFields {
+                    title: title.into(),
+                    phone: "0086 138 0013 8000".into(),
+                    requester_id: Some(amy),
+                    status: status.into(),
+                    ..Default::default()
+                },
+                Some(amy),
+            )
+            .await
+            .unwrap();
+    }
+    let p = app
+        .get(&format!("/desk/pop?number={number}"), Some(&b.cookie))
+        .await
+        .json();
+    assert_eq!(p["tickets"].as_array().map(Vec::len), Some(1), "{p}");
+    assert_eq!(p["tickets"][0]["title"], "Invoice missing", "{p}");
+    assert_eq!(
+        p["new_ticket"],
+        format!("/tickets/new?phone={number}"),
+        "{p}"
+    );
 }
 
 /// A non-admin user holding `grants`, signed in with a browser session.
