@@ -489,7 +489,12 @@ impl Store {
             return Err(StoreError::InvalidRows(bad));
         }
         let rows = &good;
-        dispatch!(self, db => db.create_contacts(rows, creator))
+        let ids = dispatch!(self, db => db.create_contacts(rows, creator))?;
+        if ids.len() >= 1000 {
+            // A big import changes what the planner should choose.
+            self.optimize().await?;
+        }
+        Ok(ids)
     }
 
     /// Changes contact `id`.

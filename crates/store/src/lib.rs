@@ -142,6 +142,23 @@ pub struct MigrationStatus {
 }
 
 impl Store {
+    /// Refreshes the query planner's statistics where they are stale
+    /// (SQLite: `PRAGMA optimize`; PostgreSQL's autovacuum keeps its own).
+    /// Run after a large import and now and then by the server; cheap when
+    /// nothing changed much.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        match &self.db {
+            Backends::Sqlite(db) => sqlx::query("PRAGMA optimize")
+                .execute(&db.pool)
+                .await
+                .map(|_| ())
+                .map_err(db_err("refreshing the planner's statistics")),
+            Backends::Postgres(_) => Ok(()),
+        }
+    }
+}
+
+impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending
     /// migrations.
     ///

@@ -243,9 +243,18 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// appointments to their owners' desks.
 pub async fn sweep_forever(state: AppState) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
+    let mut n: u64 = 0;
     loop {
         tick.tick().await;
         sweep_once(&state).await;
+        n += 1;
+        // About hourly: the planner's statistics follow the data's growth.
+        if n == 120 {
+            n = 0;
+            if let Err(e) = state.store().optimize().await {
+                tracing::warn!("refreshing the planner's statistics: {e}");
+            }
+        }
     }
 }
 
