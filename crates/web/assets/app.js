@@ -216,3 +216,32 @@
     });
   });
 })();
+/* ==== Click to call (contact lists) ==== */
+(function () {
+  "use strict";
+  // A button with data-dial="NUMBER" asks the desk to call the number:
+  // the agent's phone (desk or browser phone, as logged in at /desk) rings
+  // first, then the number. The answer is shown in #dial-status.
+  var status = document.getElementById("dial-status");
+  document.querySelectorAll("[data-dial]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var number = btn.getAttribute("data-dial").replace(/[\s\-().]/g, "");
+      var body = new URLSearchParams();
+      body.set("csrf", btn.getAttribute("data-csrf") || "");
+      body.set("number", number);
+      fetch("/desk/dial", { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
+        .then(function (res) {
+          if (!status) { return; }
+          status.hidden = false;
+          status.classList.toggle("bad", !res[0]);
+          status.textContent = res[0]
+            ? status.getAttribute("data-calling").replace("{number}", number)
+            : status.getAttribute("data-failed") + (res[1].error || "");
+        })
+        .catch(function (e) {
+          if (status) { status.hidden = false; status.textContent = String(e); }
+        });
+    });
+  });
+})();

@@ -568,6 +568,15 @@ async fn crm_pages_create_list_and_edit_within_the_users_scope() {
     }
     let r = app.get("/crm/contacts", Some(&alice.cookie)).await;
     assert_eq!(r.body.matches("data-test=\"contact-row\"").count(), 1);
+    // Each contact with a number has its click-to-call button (it asks
+    // /desk/dial), and the import and export are offered to editors.
+    assert_eq!(
+        r.body.matches("data-test=\"btn-dial\"").count(),
+        1,
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"btn-import\"") && r.body.contains("id=\"btn-export\""));
 
     // Deleting the customer keeps the contact.
     let r = app
