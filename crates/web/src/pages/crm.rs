@@ -76,7 +76,7 @@ async fn scope(state: &AppState, who: &Identity) -> Result<CrmScope, StoreError>
     crate::api::crm_scope_of(state, who).await
 }
 
-fn not_found(ctx: &PageCtx) -> Response {
+pub(super) fn not_found(ctx: &PageCtx) -> Response {
     view::error_page(
         StatusCode::NOT_FOUND,
         ctx.lang,
@@ -85,12 +85,12 @@ fn not_found(ctx: &PageCtx) -> Response {
     )
 }
 
-fn failed(ctx: &PageCtx, e: StoreError) -> Response {
+pub(super) fn failed(ctx: &PageCtx, e: StoreError) -> Response {
     view::internal_error(false, ctx.lang, &e.into())
 }
 
 /// Unix ms as `YYYY-MM-DD HH:MM` in local time ("" for none).
-fn local_minute(ms: Option<i64>) -> String {
+pub(super) fn local_minute(ms: Option<i64>) -> String {
     ms.and_then(|t| Local.timestamp_millis_opt(t).single())
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
@@ -107,7 +107,7 @@ fn local_day(ms: i64) -> String {
 
 /// `YYYY-MM-DD[ HH:MM]` in local time as unix ms; None for "", Err for
 /// anything else.
-fn parse_local(s: &str) -> Result<Option<i64>, ()> {
+pub(super) fn parse_local(s: &str) -> Result<Option<i64>, ()> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);

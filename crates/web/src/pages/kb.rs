@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{Local, NaiveDateTime, TimeZone};
 use minijinja::{context, Value};
 use store::{KbArticle, KbArticleFields, KbSearch, StoreError};
 
+use super::crm::{failed, local_minute, parse_local};
 use crate::auth::permissions::{KB_EDIT, KB_VIEW};
 use crate::auth::{require, Identity};
 use crate::form::{Fields, Form, QueryFields};
@@ -35,33 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/kb/categories", post(create_category))
         .route("/kb/categories/{id}/delete", post(delete_category));
     require(KB_VIEW, read).merge(require(KB_EDIT, write))
-}
-
-fn failed(ctx: &PageCtx, e: StoreError) -> Response {
-    view::internal_error(false, ctx.lang, &e.into())
-}
-
-fn local_minute(ms: Option<i64>) -> String {
-    ms.and_then(|t| Local.timestamp_millis_opt(t).single())
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
-}
-
-fn parse_local(s: &str) -> Result<Option<i64>, ()> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let s = if s.len() == 10 {
-        format!("{s} 00:00")
-    } else {
-        s.replace('T', " ")
-    };
-    let t = NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M").map_err(|_| ())?;
-    Ok(Local
-        .from_local_datetime(&t)
-        .earliest()
-        .map(|t| t.timestamp_millis()))
 }
 
 fn row(a: &KbArticle, now: i64) -> Value {

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use callcenter::tickets::{Priority, TicketStatus};
-use chrono::{Local, NaiveDateTime, TimeZone};
 use minijinja::{context, Value};
 use store::{CrmScope, StoreError, Ticket, TicketFields, TicketQuery};
 
+use super::crm::{failed, local_minute, not_found, parse_local};
 use super::voice::cc_forms::{groups_view, opt, Errs, FieldSpec};
 use crate::api::tickets as api;
 use crate::auth::permissions::{TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW};
@@ -61,42 +61,6 @@ pub fn routes() -> Router<AppState> {
     require(TICKETS_VIEW, view_routes)
         .merge(require(TICKETS_EDIT, edit))
         .merge(require(TICKETS_MANAGE, manage))
-}
-
-fn not_found(ctx: &PageCtx) -> Response {
-    view::error_page(
-        StatusCode::NOT_FOUND,
-        ctx.lang,
-        ctx.identity.as_ref(),
-        "error.not_found",
-    )
-}
-
-fn failed(ctx: &PageCtx, e: StoreError) -> Response {
-    view::internal_error(false, ctx.lang, &e.into())
-}
-
-fn local_minute(ms: Option<i64>) -> String {
-    ms.and_then(|t| Local.timestamp_millis_opt(t).single())
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
-}
-
-fn parse_local(s: &str) -> Result<Option<i64>, ()> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let s = if s.len() == 10 {
-        format!("{s} 00:00")
-    } else {
-        s.replace('T', " ")
-    };
-    let t = NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M").map_err(|_| ())?;
-    Ok(Local
-        .from_local_datetime(&t)
-        .earliest()
-        .map(|t| t.timestamp_millis()))
 }
 
 /// Usernames (with display names) of every user, for names and choices.
@@ -508,16 +472,24 @@ async fn create(
     }
 }
 
-async fn visible(state: &AppState, who: &Identity, id: i64) -> Result<(Ticket, CrmScope), bool> {
+/// Ticket `id` if the user's scope covers it (with that scope), else the
+/// page to answer: 404 outside the scope, the error page when the store
+/// failed.
+async fn visible(
+    state: &AppState,
+    ctx: &PageCtx,
+    who: &Identity,
+    id: i64,
+) -> Result<(Ticket, CrmScope), Response> {
     let scope = crate::api::crm_scope_of(state, who)
         .await
-        .map_err(|_| false)?;
+        .map_err(|e| failed(ctx, e))?;
     match state.store().get_ticket(id).await {
         Ok(Some(t)) if scope.covers_ticket(t.fields.requester_id, t.fields.assignee_id) => {
             Ok((t, scope))
         }
-        Ok(_) => Err(true),
-        Err(_) => Err(false),
+        Ok(_) => Err(not_found(ctx)),
+        Err(e) => Err(failed(ctx, e)),
     }
 }
 
@@ -529,10 +501,9 @@ async fn show(
     Path(id): Path<i64>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let (t, scope) = match visible(&state, &who, id).await {
+    let (t, scope) = match visible(&state, &ctx, &who, id).await {
         Ok(v) => v,
-        Err(true) => return not_found(&ctx),
-        Err(false) => return failed(&ctx, StoreError::CrmNotFound("ticket", id)),
+        Err(r) => return r,
     };
     render_ticket(
         &state,
@@ -658,10 +629,9 @@ async fn update(
     Path(id): Path<i64>,
     Form(f): Form,
 ) -> Response {
-    let (t, scope) = match visible(&state, &who, id).await {
+    let (t, scope) = match visible(&state, &ctx, &who, id).await {
         Ok(v) => v,
-        Err(true) => return not_found(&ctx),
-        Err(false) => return failed(&ctx, StoreError::CrmNotFound("ticket", id)),
+        Err(r) => return r,
     };
     let mut errs = Errs::new();
     let mut fields = read_form(&f, &t.fields, ctx.lang, &mut errs);
@@ -744,10 +714,9 @@ async fn reply(
     Path(id): Path<i64>,
     Form(f): Form,
 ) -> Response {
-    let (t, scope) = match visible(&state, &who, id).await {
+    let (t, scope) = match visible(&state, &ctx, &who, id).await {
         Ok(v) => v,
-        Err(true) => return not_found(&ctx),
-        Err(false) => return failed(&ctx, StoreError::CrmNotFound("ticket", id)),
+        Err(r) => return r,
     };
     let text = f.text("body");
     let private = f.text("private") == "1";
@@ -779,12 +748,8 @@ async fn follow(
     Path(id): Path<i64>,
     Form(f): Form,
 ) -> Response {
-    if let Err(found) = visible(&state, &who, id).await {
-        return if found {
-            not_found(&ctx)
-        } else {
-            failed(&ctx, StoreError::CrmNotFound("ticket", id))
-        };
+    if let Err(r) = visible(&state, &ctx, &who, id).await {
+        return r;
     }
     match state
         .store()
@@ -804,13 +769,16 @@ async fn attach(
     Path(id): Path<i64>,
     req: Request,
 ) -> Response {
-    let (t, scope) = match visible(&state, &who, id).await {
+    let (t, scope) = match visible(&state, &ctx, &who, id).await {
         Ok(v) => v,
-        Err(true) => return not_found(&ctx),
-        Err(false) => return failed(&ctx, StoreError::CrmNotFound("ticket", id)),
+        Err(r) => return r,
     };
     let Some(data_dir) = state.data_dir() else {
-        return failed(&ctx, StoreError::CrmNotFound("data dir", 0));
+        return view::internal_error(
+            false,
+            ctx.lang,
+            &anyhow::anyhow!("no data directory to keep attachments in"),
+        );
     };
     let limit = api::attachment_limit(&state).await;
     let fail = |why: String, status: StatusCode| {
@@ -900,12 +868,8 @@ async fn delete(
     Path(id): Path<i64>,
     Form(_f): Form,
 ) -> Response {
-    if let Err(found) = visible(&state, &who, id).await {
-        return if found {
-            not_found(&ctx)
-        } else {
-            failed(&ctx, StoreError::CrmNotFound("ticket", id))
-        };
+    if let Err(r) = visible(&state, &ctx, &who, id).await {
+        return r;
     }
     match state.store().delete_ticket(id).await {
         Ok(files) => {

@@ -209,10 +209,6 @@ async fn tickets_api_checks_permissions_scope_and_input() {
     assert_eq!(r.json()["mine"], 1);
 
     // The lookup: open tickets only (this one is closed), then reopened.
-    app.store
-        .set_user_roles(alice_id, &[])
-        .await
-        .unwrap_or_default();
     let (_, agent) = token_with(
         &app,
         "agent",
