@@ -24,7 +24,6 @@ use super::crm::{refused, scope_of};
 use crate::auth::Identity;
 use crate::form::QueryFields;
 use crate::state::AppState;
-use crate::upload::{self, SpoolError};
 use crate::view::{api_error, json};
 
 /// The columns of an import, with the header names Chinese and English
@@ -174,49 +173,18 @@ pub async fn import_contacts(
             None,
         );
     };
-    let spooled = match upload::spool(
-        &data_dir.join(upload::TEMP_DIR),
-        req.into_body().into_data_stream(),
+    let bytes = match super::receive_body(
+        &data_dir,
+        req,
         limits.max_bytes,
+        &format!("the file is larger than {} MiB", limits.max_bytes >> 20),
+        "an import",
     )
     .await
     {
-        Ok(s) => s,
-        Err(SpoolError::TooLarge { limit }) => {
-            return api_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the file is larger than {} MiB", limit >> 20),
-                Some("file"),
-            )
-        }
-        Err(SpoolError::Body(why)) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                &format!("the upload could not be read: {why}"),
-                Some("file"),
-            )
-        }
-        Err(SpoolError::Storage(why)) => {
-            tracing::error!("receiving an import: {why}");
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "receiving the upload failed, see the server log",
-                None,
-            );
-        }
-    };
-    let bytes = match spooled.read().await {
         Ok(b) => b,
-        Err(e) => {
-            tracing::error!("reading an import back: {e:?}");
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "receiving the upload failed, see the server log",
-                None,
-            );
-        }
+        Err(r) => return *r,
     };
-    drop(spooled);
     let (status, answer) = import_bytes(&state, &who, bytes, mode).await;
     json(status, &answer)
 }

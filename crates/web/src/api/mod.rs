@@ -335,6 +335,59 @@ fn refused_messages(status: StatusCode, messages: &BTreeMap<String, String>) -> 
     )
 }
 
+/// The request body as bytes, received through a temporary file in the
+/// data dir and never more than `limit` bytes of it (see
+/// [`crate::upload::spool`]); or the answer that says what went wrong:
+/// 413 with `too_large`, 400 for a body that could not be read, 500 (the
+/// reason in the log, `what` naming the upload) when the disk failed.
+async fn receive_body(
+    data_dir: &std::path::Path,
+    req: axum::extract::Request,
+    limit: usize,
+    too_large: &str,
+    what: &str,
+) -> Result<Vec<u8>, Box<Response>> {
+    use crate::upload::{self, SpoolError};
+    let failed = || {
+        Box::new(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "receiving the upload failed, see the server log",
+            None,
+        ))
+    };
+    let spooled = match upload::spool(
+        &data_dir.join(upload::TEMP_DIR),
+        req.into_body().into_data_stream(),
+        limit,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(SpoolError::TooLarge { .. }) => {
+            return Err(Box::new(api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                too_large,
+                Some("file"),
+            )))
+        }
+        Err(SpoolError::Body(why)) => {
+            return Err(Box::new(api_error(
+                StatusCode::BAD_REQUEST,
+                &format!("the upload could not be read: {why}"),
+                Some("file"),
+            )))
+        }
+        Err(SpoolError::Storage(why)) => {
+            tracing::error!("receiving {what}: {why}");
+            return Err(failed());
+        }
+    };
+    spooled.read().await.map_err(|e| {
+        tracing::error!("reading {what} back: {e:?}");
+        failed()
+    })
+}
+
 /// The body as JSON, or the 400 that says what is wrong with it.
 fn body_json(body: &str) -> Result<serde_json::Value, Box<Response>> {
     serde_json::from_str(body).map_err(|e| {

@@ -19,7 +19,6 @@ use crate::form::QueryFields;
 use crate::notify_crm;
 use crate::richtext;
 use crate::state::AppState;
-use crate::upload::{self, SpoolError};
 use crate::view::{api_error, json};
 
 /// Most bytes of one attachment: `tickets.attachment_max_mb` (MiB) or the
@@ -443,15 +442,9 @@ pub async fn attach(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
-        api_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &attachments::Refused::TooLarge(limit).to_string(),
-            Some("file"),
-        )
-    };
+    let too_large = attachments::Refused::TooLarge(limit).to_string();
     if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
+        return api_error(StatusCode::PAYLOAD_TOO_LARGE, &too_large, Some("file"));
     }
     let Some(data_dir) = state.data_dir() else {
         return api_error(
@@ -460,43 +453,11 @@ pub async fn attach(
             None,
         );
     };
-    let spooled = match upload::spool(
-        &data_dir.join(upload::TEMP_DIR),
-        req.into_body().into_data_stream(),
-        limit,
-    )
-    .await
+    let bytes = match super::receive_body(&data_dir, req, limit, &too_large, "an attachment").await
     {
-        Ok(s) => s,
-        Err(SpoolError::TooLarge { .. }) => return too_large(),
-        Err(SpoolError::Body(why)) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                &format!("the upload could not be read: {why}"),
-                Some("file"),
-            )
-        }
-        Err(SpoolError::Storage(why)) => {
-            tracing::error!("receiving an attachment: {why}");
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "receiving the upload failed, see the server log",
-                None,
-            );
-        }
-    };
-    let bytes = match spooled.read().await {
         Ok(b) => b,
-        Err(e) => {
-            tracing::error!("reading an attachment back: {e:?}");
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "receiving the upload failed, see the server log",
-                None,
-            );
-        }
+        Err(r) => return *r,
     };
-    drop(spooled);
     store_attachment(&state, &who, id, &name, &bytes, &data_dir).await
 }
 
