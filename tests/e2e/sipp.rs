@@ -35,6 +35,8 @@ pub struct Sipp {
     remote: Option<SocketAddr>,
     local_ip: String,
     local_port: u16,
+    /// The test named the port (`port`): a bind failure is then the test's own.
+    port_fixed: bool,
     media_ip: String,
     media_port: Option<u16>,
     users: Vec<(String, String)>,
@@ -57,7 +59,9 @@ impl Sipp {
             scenario: scenario.into(),
             remote: None,
             local_ip: "127.0.0.1".into(),
-            local_port: crate::harness::free_udp_port(),
+            // Free on TCP as well: `-t t1` runs bind the same number over TCP.
+            local_port: crate::harness::free_udp_tcp_port(),
+            port_fixed: false,
             media_ip: "127.0.0.1".into(),
             media_port: None,
             users: Vec::new(),
@@ -87,6 +91,7 @@ impl Sipp {
     /// Local SIP port (`-p`): a registered callee's uas must listen where it registered from.
     pub fn port(mut self, port: u16) -> Self {
         self.local_port = port;
+        self.port_fixed = true;
         self
     }
 
@@ -239,7 +244,19 @@ impl Sipp {
     }
 
     /// Runs SIPp to the end.
-    pub async fn run(self) -> SippResult {
+    ///
+    /// A port picked for the run can be taken by another program between the
+    /// probe and SIPp's bind (an ephemeral port of any outgoing connection, such
+    /// as a test server's database connections): SIPp then stops before sending
+    /// anything, and the run is repeated on another free port.
+    pub async fn run(mut self) -> SippResult {
+        for _ in 0..3 {
+            let result = self.clone().spawn().wait().await;
+            if self.port_fixed || !result.errors.contains("Unable to bind main socket") {
+                return result;
+            }
+            self.local_port = crate::harness::free_udp_tcp_port();
+        }
         self.spawn().wait().await
     }
 }
