@@ -266,8 +266,10 @@ pub struct CrmPage<T> {
     pub rows: Vec<T>,
     /// Rows in the whole list, counted up to [`COUNT_CAP`].
     pub total: i64,
-    /// The list has more than [`COUNT_CAP`] rows (then `total` is the cap):
-    /// counting a million rows for every page would cost more than the page.
+    /// The list has more than `total` rows: more than [`COUNT_CAP`] (then
+    /// `total` is the cap), or a contact search so broad that only a lower
+    /// bound is known (see [`Store::list_contacts`]). Counting a million
+    /// rows for every page would cost more than the page.
     pub more: bool,
 }
 
@@ -434,6 +436,36 @@ impl Store {
         dispatch!(self, db => db.create_customer(fields, creator))
     }
 
+    /// Creates the customers `rows` in one transaction: all or none (a
+    /// spreadsheet import). Every row is checked first; any bad row fails
+    /// the batch with [`StoreError::InvalidRows`] naming each (index from 0
+    /// and field). Returns the new ids in order.
+    pub async fn create_customers(
+        &self,
+        rows: Vec<CustomerFields>,
+        creator: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut bad = Vec::new();
+        let mut good = Vec::with_capacity(rows.len());
+        for (i, r) in rows.into_iter().enumerate() {
+            match r.normalized() {
+                Ok(r) => good.push(r),
+                Err(StoreError::InvalidField(e)) => bad.push((i, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(StoreError::InvalidRows(bad));
+        }
+        let rows = &good;
+        let ids = dispatch!(self, db => db.create_customers(rows, creator))?;
+        if ids.len() >= 1000 {
+            // A big import changes what the planner should choose.
+            self.optimize().await?;
+        }
+        Ok(ids)
+    }
+
     /// Changes customer `id`.
     pub async fn update_customer(&self, id: i64, fields: CustomerFields) -> Result<(), StoreError> {
         let fields = &fields.normalized()?;
@@ -519,6 +551,11 @@ impl Store {
     }
 
     /// A page of contacts of one of chapter 4's tabs.
+    ///
+    /// A search that matches more than [`COUNT_CAP`] contacts of the whole
+    /// base (one digit, a common surname) is not counted: its page comes
+    /// with `more` and a `total` of one past the page, so a pager moves on
+    /// page by page.
     pub async fn list_contacts(&self, q: &ContactQuery) -> Result<CrmPage<Contact>, StoreError> {
         dispatch!(self, db => db.list_contacts(q))
     }
@@ -718,43 +755,66 @@ where
         f: &CustomerFields,
         creator: Option<i64>,
     ) -> Result<i64, StoreError> {
+        // One statement, in the same code as a batch's (one INSERT to keep).
+        let ids = self
+            .create_customers(std::slice::from_ref(f), creator)
+            .await?;
+        ids.first().copied().ok_or(StoreError::Database {
+            context: "creating a customer",
+            source: sqlx::Error::RowNotFound,
+        })
+    }
+
+    pub(crate) async fn create_customers(
+        &self,
+        rows: &[CustomerFields],
+        creator: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = db::begin_write(&self.pool)
+            .await
+            .map_err(db_err("creating a customer"))?;
         let now = db::now_ms();
-        let acquired = if f.acquired_at > 0 {
-            f.acquired_at
-        } else {
-            now
-        };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO customers (kind, name, phone, phone_norm, email, province, city, \
-             address, customer_type, level, source, maturity, industry, status, description, \
-             sharing, owner_id, creator_id, acquired_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $20) RETURNING id",
-        )
-        .bind(&f.kind)
-        .bind(&f.name)
-        .bind(&f.phone)
-        .bind(norm(&f.phone))
-        .bind(&f.email)
-        .bind(&f.province)
-        .bind(&f.city)
-        .bind(&f.address)
-        .bind(&f.customer_type)
-        .bind(&f.level)
-        .bind(&f.source)
-        .bind(&f.maturity)
-        .bind(&f.industry)
-        .bind(&f.status)
-        .bind(&f.description)
-        .bind(&f.sharing)
-        .bind(Self::opt(f.owner_id))
-        .bind(Self::opt(creator))
-        .bind(Ts(acquired))
-        .bind(Ts(now))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("creating a customer"))?;
-        Ok(id)
+        let mut ids = Vec::with_capacity(rows.len());
+        for f in rows {
+            let acquired = if f.acquired_at > 0 {
+                f.acquired_at
+            } else {
+                now
+            };
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO customers (kind, name, phone, phone_norm, email, province, city, \
+                 address, customer_type, level, source, maturity, industry, status, description, \
+                 sharing, owner_id, creator_id, acquired_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19, $20, $20) RETURNING id",
+            )
+            .bind(&f.kind)
+            .bind(&f.name)
+            .bind(&f.phone)
+            .bind(norm(&f.phone))
+            .bind(&f.email)
+            .bind(&f.province)
+            .bind(&f.city)
+            .bind(&f.address)
+            .bind(&f.customer_type)
+            .bind(&f.level)
+            .bind(&f.source)
+            .bind(&f.maturity)
+            .bind(&f.industry)
+            .bind(&f.status)
+            .bind(&f.description)
+            .bind(&f.sharing)
+            .bind(Self::opt(f.owner_id))
+            .bind(Self::opt(creator))
+            .bind(Ts(acquired))
+            .bind(Ts(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err("creating a customer"))?;
+            ids.push(id);
+        }
+        tx.commit().await.map_err(db_err("creating a customer"))?;
+        Ok(ids)
     }
 
     pub(crate) async fn update_customer(
@@ -1153,33 +1213,50 @@ where
     ) -> Result<CrmPage<Contact>, StoreError> {
         let mut cond = vec![scope_sql(&q.scope)];
         // $1: the view's number (a time or a user), bound whatever the view.
-        let (view, arg, order) = match q.view {
-            ContactView::All => ("voided = $20 AND $1 = $1", 0, "updated_at DESC, id DESC"),
+        // $5 is `false`: `voided = $5` keeps the live contacts.
+        // The last item: the index made for the tab (migration 20).
+        let (view, arg, order, index) = match q.view {
+            ContactView::All => (
+                "voided = $5 AND $1 = $1",
+                0,
+                "updated_at DESC, id DESC",
+                "contacts_tab_updated",
+            ),
             ContactView::CreatedSince(t) => (
-                "voided = $20 AND created_at >= $1",
+                "voided = $5 AND created_at >= $1",
                 t,
                 "created_at DESC, id DESC",
+                "contacts_tab_created",
             ),
             ContactView::OwnedBy(u) => (
-                "voided = $20 AND owner_id = $1",
+                "owner_id = $1 AND voided = $5",
                 u,
                 "updated_at DESC, id DESC",
+                "contacts_tab_owner",
             ),
             ContactView::Unassigned => (
-                "voided = $20 AND owner_id IS NULL AND $1 = $1",
+                "owner_id IS NULL AND voided = $5 AND $1 = $1",
                 0,
                 "updated_at DESC, id DESC",
+                "contacts_tab_owner",
             ),
-            ContactView::Voided => ("voided <> $20 AND $1 = $1", 0, "updated_at DESC, id DESC"),
+            ContactView::Voided => (
+                "voided = (NOT $5) AND $1 = $1",
+                0,
+                "updated_at DESC, id DESC",
+                "contacts_tab_updated",
+            ),
             ContactView::Appointments => (
-                "voided = $20 AND appointment_at IS NOT NULL AND $1 = $1",
+                "appointment_at IS NOT NULL AND voided = $5 AND $1 = $1",
                 0,
                 "appointment_at, id",
+                "contacts_tab_appointment",
             ),
             ContactView::CallFailed => (
-                "voided = $20 AND call_failed_at IS NOT NULL AND $1 = $1",
+                "call_failed_at IS NOT NULL AND voided = $5 AND $1 = $1",
                 0,
                 "call_failed_at DESC, id DESC",
+                "contacts_tab_failed",
             ),
         };
         let created_since = matches!(q.view, ContactView::CreatedSince(_));
@@ -1190,19 +1267,17 @@ where
         }
         let search = q.search.trim();
         let digits = crm::normalize_number(search);
-        match (&digits, search.is_empty()) {
-            (_, true) => cond.push("($3 = $3 AND $4 = $4)".into()),
-            (Some(_), false) => cond.push(
+        // The search: a name prefix, and a number prefix of the mobile or
+        // the phone when the text is a number.
+        let searched = match (&digits, search.is_empty()) {
+            (_, true) => None,
+            (Some(_), false) => Some(
                 "((name >= $3 AND name < ($3 || '\u{10FFFF}')) \
                  OR (mobile_norm >= $4 AND mobile_norm < ($4 || ':')) \
-                 OR (phone_norm >= $4 AND phone_norm < ($4 || ':')))"
-                    .into(),
+                 OR (phone_norm >= $4 AND phone_norm < ($4 || ':')))",
             ),
-            (None, false) => {
-                cond.push("(name >= $3 AND name < ($3 || '\u{10FFFF}') AND $4 = $4)".into())
-            }
-        }
-        let filter = cond.join(" AND ").replace("$20", "$5");
+            (None, false) => Some("(name >= $3 AND name < ($3 || '\u{10FFFF}') AND $4 = $4)"),
+        };
         let bind_arg = if created_since {
             ViewArg::Ts(arg)
         } else {
@@ -1211,47 +1286,108 @@ where
         let name_like = search.to_string();
         let number_like = digits.clone().unwrap_or_default();
         let category = q.category_id.unwrap_or(0);
-        let count_sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM contacts WHERE {filter} LIMIT {}) AS capped",
-            COUNT_CAP + 1
-        );
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
-        count = match bind_arg {
-            ViewArg::Ts(t) => count.bind(Ts(t)),
-            ViewArg::Id(i) => count.bind(i),
+        // Binds $1 to $5, the same in every statement below.
+        macro_rules! bound {
+            ($sql:expr) => {{
+                let query = sqlx::query(sqlx::AssertSqlSafe($sql));
+                let query = match bind_arg {
+                    ViewArg::Ts(t) => query.bind(Ts(t)),
+                    ViewArg::Id(i) => query.bind(i),
+                };
+                query
+                    .bind(category)
+                    .bind(&name_like)
+                    .bind(&number_like)
+                    .bind(false)
+            }};
+        }
+        let count_of = |rows: Vec<DB::Row>| -> Result<i64, sqlx::Error> {
+            rows.first().map_or(Ok(0), |r| r.try_get::<i64, _>(0))
         };
-        let total = count
-            .bind(category)
-            .bind(&name_like)
-            .bind(&number_like)
-            .bind(false)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("counting contacts"))?;
-        let list_sql = format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE {filter} ORDER BY {order} \
+        // A search that names few contacts (a number, most names) is
+        // answered from the search's own indexes: its contacts are found
+        // first, then filtered and sorted. A search that matches more than
+        // COUNT_CAP contacts in the whole base (a single digit or surname)
+        // walks the tab's index instead, where matches come often.
+        let candidates = match searched {
+            Some(searched) => {
+                let rows = bound!(format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM contacts WHERE {searched} \
+                     AND $1 = $1 AND $2 = $2 AND $5 = $5 LIMIT {}) AS capped",
+                    COUNT_CAP + 1
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("counting contacts"))?;
+                let n = count_of(rows).map_err(db_err("counting contacts"))?;
+                (n <= COUNT_CAP).then_some(searched)
+            }
+            None => None,
+        };
+        let (from, filter) = match (candidates, searched) {
+            (Some(searched), _) => (
+                format!("contacts {}", DB::by_id_only()),
+                format!(
+                    "id IN (SELECT id FROM contacts WHERE {searched}) AND {}",
+                    cond.join(" AND ")
+                ),
+            ),
+            (None, Some(searched)) => {
+                cond.push(searched.to_string());
+                (
+                    format!("contacts {}", DB::indexed_by(index)),
+                    cond.join(" AND "),
+                )
+            }
+            (None, None) => {
+                cond.push("($3 = $3 AND $4 = $4)".into());
+                (
+                    format!("contacts {}", DB::indexed_by(index)),
+                    cond.join(" AND "),
+                )
+            }
+        };
+        let limit = q.limit.clamp(1, 500);
+        let offset = q.offset.max(0);
+        let rows = bound!(format!(
+            "SELECT {CONTACT_COLUMNS} FROM {from} WHERE {filter} ORDER BY {order} \
              LIMIT $6 OFFSET $7"
-        );
-        let mut list = sqlx::query(sqlx::AssertSqlSafe(list_sql));
-        list = match bind_arg {
-            ViewArg::Ts(t) => list.bind(Ts(t)),
-            ViewArg::Id(i) => list.bind(i),
-        };
-        let rows = list
-            .bind(category)
-            .bind(&name_like)
-            .bind(&number_like)
-            .bind(false)
-            .bind(q.limit.clamp(1, 500))
-            .bind(q.offset.max(0))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("listing contacts"))?;
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing contacts"))?;
         let rows = rows
             .iter()
             .map(Self::contact_of)
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err("listing contacts"))?;
+        let broad = searched.is_some() && candidates.is_none();
+        if broad && rows.len() as i64 == limit {
+            // A broad search: counting its matches would walk the whole tab.
+            // The page is full, so there are at least one more than these:
+            // the pager goes on page by page and shows "N+".
+            let total = offset + limit + 1;
+            return Ok(CrmPage {
+                rows,
+                total,
+                more: true,
+            });
+        }
+        let total = if broad && (!rows.is_empty() || offset == 0) {
+            // The last page of a broad search: its rows end the list.
+            offset + rows.len() as i64
+        } else {
+            let counted = bound!(format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {filter} LIMIT {}) AS capped",
+                COUNT_CAP + 1
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("counting contacts"))?;
+            count_of(counted).map_err(db_err("counting contacts"))?
+        };
         Ok(CrmPage {
             rows,
             total: total.min(COUNT_CAP),

@@ -616,6 +616,7 @@ where
             .map_err(db_err(CONTEXT))?;
         let upper = |t: &kb::QueryTerm| format!("{}\u{10FFFF}", t.text);
         let mut kept = Vec::with_capacity(terms.len());
+        let mut dfs = Vec::with_capacity(terms.len());
         for t in &terms {
             let sql = format!(
                 "SELECT COUNT(DISTINCT article_id) FROM kb_terms WHERE {}",
@@ -635,6 +636,7 @@ where
             // Integer points (rarity x 1000) keep the sum an integer on both
             // backends.
             kept.push((t, ((idf * 1000.0).round() as i64).max(1)));
+            dfs.push(df as i64);
         }
         if kept.is_empty() {
             return Ok(CrmPage {
@@ -642,6 +644,20 @@ where
                 total: 0,
                 more: false,
             });
+        }
+        // Terms in more than half of the articles ("如何", "办理", "how")
+        // find nearly everything and add little to a score; when the query
+        // has rarer terms, those alone choose and rank the articles (as a
+        // search engine's common-terms query does), so a long question
+        // reads a few postings lists, not the whole index.
+        let rare: Vec<(&kb::QueryTerm, i64)> = kept
+            .iter()
+            .zip(&dfs)
+            .filter(|(_, df)| **df * 2 <= n)
+            .map(|(k, _)| *k)
+            .collect();
+        if !rare.is_empty() {
+            kept = rare;
         }
         let parts: Vec<String> = kept
             .iter()
@@ -673,26 +689,13 @@ where
              JOIN kb_articles a ON a.id = s.article_id",
             parts.join(" UNION ALL ")
         );
-        let count_sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {matches} WHERE {filter} LIMIT {}) AS capped",
-            COUNT_CAP + 1
-        );
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
-        for (t, _) in &kept {
-            count = count.bind(t.text.clone()).bind(upper(t));
-        }
-        let total: i64 = count
-            .bind(s.category_id.unwrap_or(0))
-            .bind(Ts(s.valid_at.unwrap_or(0)))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err(CONTEXT))?;
         let columns: Vec<String> = ARTICLE_COLUMNS
             .split(", ")
             .map(|c| format!("a.{c}"))
             .collect();
+        // The page and the number of matches in one pass over the postings.
         let list_sql = format!(
-            "SELECT {} FROM {matches} WHERE {filter} \
+            "SELECT {}, COUNT(*) OVER () AS found FROM {matches} WHERE {filter} \
              ORDER BY s.score DESC, a.hot DESC, a.updated_at DESC, a.id DESC \
              LIMIT ${} OFFSET ${}",
             columns.join(", "),
@@ -711,6 +714,27 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(db_err(CONTEXT))?;
+        let total: i64 = match rows.first() {
+            Some(r) => r.try_get("found").map_err(db_err(CONTEXT))?,
+            None if s.offset <= 0 => 0,
+            None => {
+                // A page past the end: count the matches alone.
+                let count_sql = format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {matches} WHERE {filter} LIMIT {}) AS capped",
+                    COUNT_CAP + 1
+                );
+                let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+                for (t, _) in &kept {
+                    count = count.bind(t.text.clone()).bind(upper(t));
+                }
+                count
+                    .bind(s.category_id.unwrap_or(0))
+                    .bind(Ts(s.valid_at.unwrap_or(0)))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err(CONTEXT))?
+            }
+        };
         let rows = rows
             .iter()
             .map(Self::article_of)

@@ -891,18 +891,36 @@ where
         q: &TicketQuery,
     ) -> Result<CrmPage<Ticket>, StoreError> {
         let mut cond = vec![scope_sql(&q.scope)];
-        // $1: the view's user, bound whatever the view.
-        let (view, user) = match q.view {
-            TicketView::Open => ("status <> 'closed' AND $1 = $1", 0),
-            TicketView::All => ("$1 = $1", 0),
-            TicketView::Mine(u) => ("requester_id = $1", u),
-            TicketView::Pending(u) => ("assignee_id = $1 AND status <> 'closed'", u),
-            TicketView::Unassigned => ("assignee_id IS NULL AND $1 = $1", 0),
+        // $1: the view's user, bound whatever the view. The last item: the
+        // index made for the tab (migration 20); None: by the followers' ids.
+        let (view, user, index) = match q.view {
+            TicketView::Open => (
+                "status <> 'closed' AND $1 = $1",
+                0,
+                Some("tickets_tab_updated"),
+            ),
+            TicketView::All => ("$1 = $1", 0, Some("tickets_tab_updated")),
+            TicketView::Mine(u) => ("requester_id = $1", u, Some("tickets_tab_requester")),
+            TicketView::Pending(u) => (
+                "assignee_id = $1 AND status <> 'closed'",
+                u,
+                Some("tickets_tab_assignee"),
+            ),
+            TicketView::Unassigned => (
+                "assignee_id IS NULL AND $1 = $1",
+                0,
+                Some("tickets_tab_assignee"),
+            ),
             TicketView::Followed(u) => (
                 "id IN (SELECT ticket_id FROM ticket_followers WHERE user_id = $1)",
                 u,
+                None,
             ),
-            TicketView::Closed => ("status = 'closed' AND $1 = $1", 0),
+            TicketView::Closed => (
+                "status = 'closed' AND $1 = $1",
+                0,
+                Some("tickets_tab_status"),
+            ),
         };
         cond.push(view.into());
         cond.push(match q.status {
@@ -918,6 +936,9 @@ where
             None => "$4 = $4".into(),
         });
         let search = q.search.trim();
+        // "#123" is ticket number 123 and nothing else; plain digits may
+        // also be a number in a title or the ticket's phone.
+        let by_number = search.starts_with('#');
         let number = search.trim_start_matches('#');
         let id_search = number.parse::<i64>().ok().filter(|_| !number.is_empty());
         let digits = fields::normalize_number(search);
@@ -929,8 +950,10 @@ where
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        cond.push(if search.is_empty() {
-            "($5 = $5 AND $6 = $6 AND $7 = $7)".into()
+        let searched = if search.is_empty() {
+            None
+        } else if by_number && id_search.is_some() {
+            Some("(id = $5 AND $6 = $6 AND $7 = $7)".to_string())
         } else {
             let mut any = vec!["title LIKE $7 ESCAPE '\\'".to_string()];
             if id_search.is_some() {
@@ -944,54 +967,127 @@ where
             } else {
                 any.push("$6 <> $6".into());
             }
-            format!("({})", any.join(" OR "))
-        });
-        let filter = cond.join(" AND ");
+            Some(format!("({})", any.join(" OR ")))
+        };
         let status = q.status.clone().unwrap_or_default();
         let category = q.category_id.unwrap_or(0);
         let priority = q.priority.clone().unwrap_or_default();
         let id_arg = id_search.unwrap_or(0);
         let digits = digits.unwrap_or_default();
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM tickets WHERE {filter} LIMIT {}) AS capped",
-            COUNT_CAP + 1
-        )))
-        .bind(user)
-        .bind(&status)
-        .bind(category)
-        .bind(&priority)
-        .bind(id_arg)
-        .bind(&digits)
-        .bind(&title_like)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("counting tickets"))?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE {filter} \
+        let limit = q.limit.clamp(1, 500);
+        let offset = q.offset.max(0);
+        // Binds $1 to $9, the same in every statement below.
+        macro_rules! bound {
+            ($sql:expr) => {
+                sqlx::query(sqlx::AssertSqlSafe($sql))
+                    .bind(user)
+                    .bind(&status)
+                    .bind(category)
+                    .bind(&priority)
+                    .bind(id_arg)
+                    .bind(&digits)
+                    .bind(&title_like)
+                    .bind(limit)
+                    .bind(offset)
+            };
+        }
+        let of_rows = |rows: &[DB::Row]| -> Result<Vec<Ticket>, StoreError> {
+            rows.iter()
+                .map(Self::ticket_of)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err("listing tickets"))
+        };
+        let walked = match index {
+            Some(index) => format!("tickets {}", DB::indexed_by(index)),
+            None => format!("tickets {}", DB::by_id_only()),
+        };
+        if let Some(searched) = searched {
+            // A title search cannot use an index's order: its matches are
+            // found in one pass over the narrow search index (at most
+            // COUNT_CAP + 1 of them), then sorted and counted together.
+            let filter = format!("{searched} AND {}", cond.join(" AND "));
+            let found = bound!(format!(
+                "SELECT {TICKET_COLUMNS}, COUNT(*) OVER () AS found FROM tickets {} \
+                 WHERE id IN (SELECT id FROM tickets {} WHERE {filter} LIMIT {}) \
+                 AND $8 = $8 \
+                 ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9",
+                DB::by_id_only(),
+                DB::indexed_by("tickets_search"),
+                COUNT_CAP + 1
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing tickets"))?;
+            let total = match found.first() {
+                Some(r) => r
+                    .try_get::<i64, _>("found")
+                    .map_err(db_err("counting tickets"))?,
+                None => {
+                    self.count_tickets(bound!(format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM tickets WHERE {filter} \
+                         AND $8 = $8 AND $9 = $9 LIMIT {}) AS capped",
+                        COUNT_CAP + 1
+                    )))
+                    .await?
+                }
+            };
+            if total <= COUNT_CAP {
+                return Ok(CrmPage {
+                    rows: of_rows(&found)?,
+                    total,
+                    more: false,
+                });
+            }
+            // More than the cap match: the first matches in the tab's order
+            // come soon when walking its index.
+            let rows = bound!(format!(
+                "SELECT {TICKET_COLUMNS} FROM {walked} WHERE {filter} \
+                 ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9"
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing tickets"))?;
+            return Ok(CrmPage {
+                rows: of_rows(&rows)?,
+                total: COUNT_CAP,
+                more: true,
+            });
+        }
+        cond.push("($5 = $5 AND $6 = $6 AND $7 = $7)".into());
+        let filter = cond.join(" AND ");
+        let total = self
+            .count_tickets(bound!(format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {walked} WHERE {filter} \
+                 AND $8 = $8 AND $9 = $9 LIMIT {}) AS capped",
+                COUNT_CAP + 1
+            )))
+            .await?;
+        let rows = bound!(format!(
+            "SELECT {TICKET_COLUMNS} FROM {walked} WHERE {filter} \
              ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9"
-        )))
-        .bind(user)
-        .bind(&status)
-        .bind(category)
-        .bind(&priority)
-        .bind(id_arg)
-        .bind(&digits)
-        .bind(&title_like)
-        .bind(q.limit.clamp(1, 500))
-        .bind(q.offset.max(0))
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("listing tickets"))?;
-        let rows = rows
-            .iter()
-            .map(Self::ticket_of)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err("listing tickets"))?;
         Ok(CrmPage {
-            rows,
+            rows: of_rows(&rows)?,
             total: total.min(COUNT_CAP),
             more: total > COUNT_CAP,
         })
+    }
+
+    /// Runs a bound `SELECT COUNT(*) ...`.
+    async fn count_tickets<'q>(
+        &self,
+        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    ) -> Result<i64, StoreError> {
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("counting tickets"))?;
+        rows.first()
+            .map_or(Ok(0), |r| r.try_get::<i64, _>(0))
+            .map_err(db_err("counting tickets"))
     }
 
     pub(crate) async fn ticket_overview(

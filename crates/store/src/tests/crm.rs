@@ -486,6 +486,23 @@ async fn a_long_list_is_counted_up_to_the_cap_and_says_there_are_more(store: &St
     q.search = "139 0000 0012".into();
     let page = store.list_contacts(&q).await.unwrap();
     assert_eq!((page.total, page.more), (1, false));
+    // A search matching more than the cap in the whole base walks the tab
+    // and is not counted: a full page says there is more (one past it);
+    // the last page ends the list (counted up to the cap, as any list).
+    q.search = "C".into();
+    let page = store.list_contacts(&q).await.unwrap();
+    assert_eq!((page.total, page.more, page.rows.len()), (51, true, 50));
+    q.offset = n as i64 - 5;
+    let page = store.list_contacts(&q).await.unwrap();
+    assert_eq!(
+        (page.total, page.more, page.rows.len()),
+        (crate::crm::COUNT_CAP, true, 5)
+    );
+    // Seen by a user who owns none of them: the same walk finds nothing.
+    let mut q = query(ContactView::All, CrmScope::Owners(vec![2]));
+    q.search = "139".into();
+    let page = store.list_contacts(&q).await.unwrap();
+    assert_eq!((page.total, page.more, page.rows.len()), (0, false, 0));
 }
 
 on_every_backend!(

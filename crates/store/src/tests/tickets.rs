@@ -422,7 +422,54 @@ async fn ticket_types_are_named_once(store: &Store) {
     assert_eq!(names, vec!["建议"]);
 }
 
+async fn searches_count_up_to_the_cap_and_numbers_find_their_ticket(store: &Store) {
+    let alice = user(store, "alice").await;
+    let n = crate::crm::COUNT_CAP + 3;
+    let mut last = 0;
+    for i in 0..n {
+        let mut t = ticket(&format!("发票 {i}"), alice, None);
+        if i == 7 {
+            t.title = "退款 7".into();
+            t.phone = "139 0012 0007".into();
+        }
+        last = store.create_ticket(t, None).await.unwrap();
+    }
+    let mut q = query(TicketView::All, CrmScope::All);
+    // A title word in every ticket: more than the cap, newest first.
+    q.search = "发票".into();
+    let page = store.list_tickets(&q).await.unwrap();
+    assert_eq!((page.total, page.more), (crate::crm::COUNT_CAP, true));
+    assert_eq!(page.rows.len(), 50);
+    assert_eq!(page.rows[0].id, last);
+    // A rare one: counted exactly, whichever page.
+    q.search = "退款".into();
+    let page = store.list_tickets(&q).await.unwrap();
+    assert_eq!((page.total, page.more, page.rows.len()), (1, false, 1));
+    q.offset = 50;
+    let page = store.list_tickets(&q).await.unwrap();
+    assert_eq!((page.total, page.more, page.rows.len()), (1, false, 0));
+    q.offset = 0;
+    // Digits: the ticket's phone (any written form) as well as its title.
+    q.search = "13900120007".into();
+    let page = store.list_tickets(&q).await.unwrap();
+    assert_eq!(page.rows.len(), 1);
+    assert_eq!(page.rows[0].fields.title, "退款 7");
+    // "#N" is ticket number N only, not a title with N in it.
+    q.search = format!("#{last}");
+    let page = store.list_tickets(&q).await.unwrap();
+    assert_eq!(
+        page.rows.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![last]
+    );
+    // Out of the user's scope, nothing, even for the broad word.
+    let mut q = query(TicketView::All, CrmScope::Owners(vec![alice + 1]));
+    q.search = "发票".into();
+    let page = store.list_tickets(&q).await.unwrap();
+    assert_eq!((page.total, page.more, page.rows.len()), (0, false, 0));
+}
+
 on_every_backend!(
+    searches_count_up_to_the_cap_and_numbers_find_their_ticket,
     a_ticket_moves_through_replies_and_keeps_its_history,
     bad_fields_are_refused_with_the_field_named,
     the_ticket_tabs_list_what_their_names_say_within_the_scope,
