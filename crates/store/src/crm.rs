@@ -626,6 +626,24 @@ fn scope_sql(scope: &CrmScope) -> String {
     }
 }
 
+/// The total of a page of a broad search (one matching more than
+/// [`COUNT_CAP`] rows of the whole table, read by walking the tab's index
+/// because counting its matches would walk all of it): `(total, more)`, or
+/// None when only a count can tell (an empty page past the first).
+fn broad_search_total(rows: usize, limit: i64, offset: i64) -> Option<(i64, bool)> {
+    let rows = rows as i64;
+    if rows == limit {
+        // A full page: at least one more; the pager goes on page by page.
+        Some((offset + limit + 1, true))
+    } else if rows > 0 || offset == 0 {
+        // The last page: its rows end the list.
+        let total = offset + rows;
+        Some((total.min(COUNT_CAP), total > COUNT_CAP))
+    } else {
+        None
+    }
+}
+
 impl<DB: Backend> Db<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -960,54 +978,90 @@ where
         q: &CustomerQuery,
     ) -> Result<CrmPage<Customer>, StoreError> {
         let mut cond = vec![scope_sql(&q.scope)];
-        if q.customer_type.is_some() {
+        // The index made for the list (migration 20): by type, or all.
+        let index = if q.customer_type.is_some() {
             cond.push("customer_type = $1".into());
+            "customers_tab_type"
         } else {
             cond.push("$1 = $1".into());
-        }
+            "customers_tab_updated"
+        };
         if q.enterprise_only {
             cond.push("kind = 'enterprise'".into());
         }
         cond.push("created_at >= $2".into());
         let search = q.search.trim();
         let digits = crm::normalize_number(search);
-        match (&digits, search.is_empty()) {
-            (_, true) => cond.push("($3 = $3 AND $4 = $4)".into()),
-            (Some(_), false) => cond.push(
+        let searched = match (&digits, search.is_empty()) {
+            (_, true) => None,
+            (Some(_), false) => Some(
                 "((name >= $3 AND name < ($3 || '\u{10FFFF}')) \
-                     OR (phone_norm >= $4 AND phone_norm < ($4 || ':')))"
-                    .into(),
+                 OR (phone_norm >= $4 AND phone_norm < ($4 || ':')))",
             ),
-            (None, false) => {
-                cond.push("(name >= $3 AND name < ($3 || '\u{10FFFF}') AND $4 = $4)".into())
-            }
-        }
-        let filter = cond.join(" AND ");
+            (None, false) => Some("(name >= $3 AND name < ($3 || '\u{10FFFF}') AND $4 = $4)"),
+        };
         let ty = q.customer_type.clone().unwrap_or_default();
         let since = Ts(q.created_since.unwrap_or(0));
         let name_like = search.to_string();
         let number_like = digits.clone().unwrap_or_default();
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {filter} LIMIT {}) AS capped",
-            COUNT_CAP + 1
-        )))
-        .bind(&ty)
-        .bind(since)
-        .bind(&name_like)
-        .bind(&number_like)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("counting customers"))?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {filter} \
+        let (ty, name_like, number_like) = (ty.as_str(), name_like.as_str(), number_like.as_str());
+        let limit = q.limit.clamp(1, 500);
+        let offset = q.offset.max(0);
+        // Binds $1 to $6, the same in every statement below.
+        macro_rules! bound {
+            ($sql:expr) => {
+                sqlx::query(sqlx::AssertSqlSafe($sql))
+                    .bind(ty)
+                    .bind(since)
+                    .bind(name_like)
+                    .bind(number_like)
+                    .bind(limit)
+                    .bind(offset)
+            };
+        }
+        let count = |sql: String| async move {
+            let rows = bound!(sql)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("counting customers"))?;
+            rows.first()
+                .map_or(Ok(0), |r| r.try_get::<i64, _>(0))
+                .map_err(db_err("counting customers"))
+        };
+        // As the contacts' search (see list_contacts): few matches are
+        // found from the search's indexes, many by walking the list's.
+        let few = match searched {
+            Some(searched) => {
+                let n = count(format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM customers WHERE {searched} \
+                     AND $1 = $1 AND $2 = $2 AND $5 = $5 AND $6 = $6 LIMIT {}) AS capped",
+                    COUNT_CAP + 1
+                ))
+                .await?;
+                (n <= COUNT_CAP).then_some(searched)
+            }
+            None => None,
+        };
+        let (from, filter) = match (few, searched) {
+            (Some(searched), _) => (
+                format!("customers {}", DB::by_id_only()),
+                format!(
+                    "id IN (SELECT id FROM customers WHERE {searched}) AND {}",
+                    cond.join(" AND ")
+                ),
+            ),
+            (None, searched) => {
+                cond.push(searched.unwrap_or("($3 = $3 AND $4 = $4)").to_string());
+                (
+                    format!("customers {}", DB::indexed_by(index)),
+                    cond.join(" AND "),
+                )
+            }
+        };
+        let rows = bound!(format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM {from} WHERE {filter} \
              ORDER BY updated_at DESC, id DESC LIMIT $5 OFFSET $6"
-        )))
-        .bind(&ty)
-        .bind(since)
-        .bind(&name_like)
-        .bind(&number_like)
-        .bind(q.limit.clamp(1, 500))
-        .bind(q.offset.max(0))
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("listing customers"))?;
@@ -1016,6 +1070,19 @@ where
             .map(Self::customer_of)
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err("listing customers"))?;
+        let broad = searched.is_some() && few.is_none();
+        if let Some((total, more)) = broad
+            .then(|| broad_search_total(rows.len(), limit, offset))
+            .flatten()
+        {
+            return Ok(CrmPage { rows, total, more });
+        }
+        let total = count(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {filter} \
+             AND $5 = $5 AND $6 = $6 LIMIT {}) AS capped",
+            COUNT_CAP + 1
+        ))
+        .await?;
         Ok(CrmPage {
             rows,
             total: total.min(COUNT_CAP),
@@ -1364,30 +1431,20 @@ where
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_err("listing contacts"))?;
         let broad = searched.is_some() && candidates.is_none();
-        if broad && rows.len() as i64 == limit {
-            // A broad search: counting its matches would walk the whole tab.
-            // The page is full, so there are at least one more than these:
-            // the pager goes on page by page and shows "N+".
-            let total = offset + limit + 1;
-            return Ok(CrmPage {
-                rows,
-                total,
-                more: true,
-            });
+        if let Some((total, more)) = broad
+            .then(|| broad_search_total(rows.len(), limit, offset))
+            .flatten()
+        {
+            return Ok(CrmPage { rows, total, more });
         }
-        let total = if broad && (!rows.is_empty() || offset == 0) {
-            // The last page of a broad search: its rows end the list.
-            offset + rows.len() as i64
-        } else {
-            let counted = bound!(format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {filter} LIMIT {}) AS capped",
-                COUNT_CAP + 1
-            ))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("counting contacts"))?;
-            count_of(counted).map_err(db_err("counting contacts"))?
-        };
+        let counted = bound!(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {filter} LIMIT {}) AS capped",
+            COUNT_CAP + 1
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("counting contacts"))?;
+        let total = count_of(counted).map_err(db_err("counting contacts"))?;
         Ok(CrmPage {
             rows,
             total: total.min(COUNT_CAP),

@@ -26,3 +26,9 @@ CREATE INDEX tickets_tab_requester ON tickets (requester_id, updated_at, id, sta
 -- A title search reads this narrow copy of the searched and filtered
 -- columns instead of whole ticket rows (bodies can be long).
 CREATE INDEX tickets_search ON tickets (title, phone_norm, status, requester_id, assignee_id, category_id, priority);
+
+DROP INDEX customers_owner;
+DROP INDEX customers_updated;
+DROP INDEX customers_type;
+CREATE INDEX customers_tab_updated ON customers (updated_at, id, sharing, owner_id, customer_type, kind, created_at);
+CREATE INDEX customers_tab_type ON customers (customer_type, updated_at, id, sharing, owner_id, kind, created_at);

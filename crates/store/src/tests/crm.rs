@@ -411,6 +411,39 @@ async fn customers_list_by_type_kind_and_scope(store: &Store) {
     let mut search = q(CrmScope::All);
     search.search = "Shared".into();
     assert_eq!(store.list_customers(&search).await.unwrap().total, 1);
+
+    // A search matching more than the cap walks the list: a full page says
+    // "more", and a VIP filter still applies to it.
+    let n = crate::crm::COUNT_CAP as usize + 2;
+    store
+        .create_customers(
+            (0..n)
+                .map(|i| CustomerFields {
+                    name: format!("Bulk {i:05}"),
+                    customer_type: if i == 3 { "vip" } else { "normal" }.into(),
+                    owner_id: Some(1),
+                    ..CustomerFields::default()
+                })
+                .collect(),
+            Some(1),
+        )
+        .await
+        .unwrap();
+    let mut broad = q(CrmScope::All);
+    broad.search = "Bulk".into();
+    let page = store.list_customers(&broad).await.unwrap();
+    assert_eq!((page.total, page.more, page.rows.len()), (51, true, 50));
+    broad.customer_type = Some("vip".into());
+    let page = store.list_customers(&broad).await.unwrap();
+    let names: Vec<&str> = page.rows.iter().map(|c| c.fields.name.as_str()).collect();
+    assert_eq!(
+        (page.total, page.more, names),
+        (1, false, vec!["Bulk 00003"])
+    );
+    broad.search = "Bulk 0000".into();
+    broad.customer_type = None;
+    let page = store.list_customers(&broad).await.unwrap();
+    assert_eq!((page.total, page.more, page.rows.len()), (10, false, 10));
 }
 
 async fn a_batch_with_bad_rows_saves_nothing_and_names_each_bad_row(store: &Store) {
