@@ -138,6 +138,19 @@ async fn the_toolbar_holds_brings_in_consults_transfers_and_sends_to_the_survey(
             let (mut caller, mut caller_dialog, caller_rtp, agent_leg) =
                 queue_call(server, &mut phone, 0).await;
             b.wait_visible("#desk-call").await;
+            // The screen pop of the answered call opens a ticket tied to
+            // this call (its SIP Call-ID), so the ticket shows its record.
+            let want = caller_dialog.call_id.clone();
+            b.until("the pop's new-ticket link names the call", async || {
+                let call = b
+                    .eval(
+                        "var a = document.getElementById('pop-new-ticket'); \
+                         return new URL(a.href, location.href).searchParams.get('call') || ''",
+                    )
+                    .await;
+                (call.as_str() == Some(want.as_str())).then_some(())
+            })
+            .await;
             // The keypad: a key pressed reaches the caller as RFC 4733.
             b.click_css("[data-test='key-5']").await;
             let deadline = std::time::Instant::now() + STEP;

@@ -128,6 +128,7 @@
   // channel connects and when the server says records about this agent
   // were written (a "figures" message): never on a timer.
   var popNumber = "";
+  var popCall = null;
   var poppedCall = null;
   var popSeq = 0;
   var todayBusy = false;
@@ -242,17 +243,24 @@
 
   // Only what /desk/pop looks up: a caller without a number (anonymous,
   // a SIP name) has no history to show.
-  function openPop(number) {
+  // `call`: the engine id of the agent's call with the number, if any; a
+  // ticket opened from the pop is then tied to that call.
+  function openPop(number, call) {
     if (!/^[0-9+*#]{1,32}$/.test(number || "")) {
       return;
     }
     popNumber = number;
+    popCall = call || null;
     var seq = ++popSeq;
     error("pop-error", "");
     $("pop-number").textContent = number;
     $("desk-pop").setAttribute("data-loaded", "");
     show("desk-pop", true);
-    getJson("/desk/pop?number=" + encodeURIComponent(number)).then(function (p) {
+    var url = "/desk/pop?number=" + encodeURIComponent(number);
+    if (call) {
+      url += "&call=" + encodeURIComponent(call);
+    }
+    getJson(url).then(function (p) {
       if (seq === popSeq) {
         showPop(p);
       }
@@ -270,7 +278,7 @@
     }
     poppedCall = call.id;
     var me = $("desk-ext").textContent;
-    openPop(call.caller === me ? (call.b_party || call.callee) : call.caller);
+    openPop(call.caller === me ? (call.b_party || call.callee) : call.caller, call.id);
   }
 
   function loadToday() {
@@ -542,7 +550,7 @@
     error("desk-error", "");
     if (action === "pop") {
       if (popNumber) {
-        openPop(popNumber);
+        openPop(popNumber, popCall);
       } else {
         error("desk-error", t("no_call"));
       }

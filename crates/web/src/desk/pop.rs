@@ -129,7 +129,9 @@ fn history_link(number: &str) -> String {
 /// (`id`, `name`, `mobile`, `phone`, `email`, `gender`, `birthday`,
 /// `customer`, `business_status`, `remarks`), `customers` (`id`, `name`,
 /// `kind`, `customer_type`, `phone`, `city`, `industry`, `status`) and
-/// `contact` (the first contact, or null).
+/// `contact` (the first contact, or null), and `new_ticket` (the link that
+/// opens a ticket for the number; with `call=ID`, an engine call id of the
+/// agent's own live call, the ticket is tied to that call).
 pub async fn pop(
     ctx: PageCtx,
     State(state): State<AppState>,
@@ -161,7 +163,19 @@ pub async fn pop(
         .identity
         .as_ref()
         .filter(|w| w.allows(crate::auth::permissions::TICKETS_EDIT))
-        .map(|_| format!("/tickets/new?phone={}", crate::form::encode(&number)));
+        .map(|who| {
+            let mut link = format!("/tickets/new?phone={}", crate::form::encode(&number));
+            if let Some(sip_call_id) = q
+                .text("call")
+                .parse()
+                .ok()
+                .and_then(|call| call_of_agent(&state, who, call))
+            {
+                link.push_str("&call=");
+                link.push_str(&crate::form::encode(&sip_call_id));
+            }
+            link
+        });
     let avg = |total: i64| {
         if summary.calls > 0 {
             (total + summary.calls / 2) / summary.calls
@@ -194,6 +208,21 @@ pub async fn pop(
             "new_ticket": new_ticket,
         }),
     )
+}
+
+/// The SIP Call-ID of live call `call` (an engine call id) when the agent
+/// `who` is signed in at the desk and their extension is on it: a ticket
+/// opened from the pop names the call, so that its page finds the call's
+/// record and recording. Another's call gives nothing.
+fn call_of_agent(state: &AppState, who: &Identity, call: u64) -> Option<String> {
+    let ext = login_of(state, who)?.extension;
+    state
+        .engine()?
+        .calls()
+        .into_iter()
+        .find(|c| c.id == call)
+        .filter(|c| c.caller == ext || c.callee == ext || c.b_party.as_deref() == Some(&*ext))
+        .map(|c| c.call_id)
 }
 
 /// The open tickets of `number` (or of its contacts) that `who` may see

@@ -365,6 +365,7 @@ async fn render_form(
         context! {
             groups => groups_view(ctx.lang, "tickets", &groups, &values, &errs),
             form_error => errs.get("_form").cloned(), call_id => call_id,
+            file_error => errs.get("file").cloned(), max_files => MAX_FILES,
         },
     )
 }
@@ -408,21 +409,195 @@ async fn new_ticket(
 }
 
 /// `POST /tickets`.
+/// The most files one form may attach at once.
+const MAX_FILES: usize = 10;
+
+/// Why a multipart form of the ticket pages was not read.
+enum UploadError {
+    /// Refused: what to tell the user, the status, and the text fields read
+    /// before (so the form shows them again).
+    Refused {
+        why: String,
+        status: StatusCode,
+        text: Fields,
+    },
+    /// The server failed (no data dir, a full disk): the page that says so.
+    Failed(Response),
+}
+
+/// A multipart form of the ticket pages: its text fields and its files
+/// (`file` fields: name and bytes, at most [`MAX_FILES`] of at most
+/// `limit` bytes each; an empty file input sends none).
+async fn read_multipart(
+    state: &AppState,
+    ctx: &PageCtx,
+    req: Request,
+    limit: usize,
+) -> Result<(Fields, Vec<(String, Vec<u8>)>), UploadError> {
+    let Some(data_dir) = state.data_dir() else {
+        return Err(UploadError::Failed(view::internal_error(
+            false,
+            ctx.lang,
+            &anyhow::anyhow!("no data directory to keep attachments in"),
+        )));
+    };
+    let mut text = Fields::default();
+    let refused = |why: String, status: StatusCode, text: &Fields| UploadError::Refused {
+        why,
+        status,
+        text: text.clone(),
+    };
+    let mut mp = Multipart::from_request(req, state).await.map_err(|_| {
+        refused(
+            ctx.t("tickets.file_required"),
+            StatusCode::BAD_REQUEST,
+            &text,
+        )
+    })?;
+    let dir = data_dir.join(upload::TEMP_DIR);
+    let mut files = Vec::new();
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(refused(e.body_text(), StatusCode::BAD_REQUEST, &text)),
+        };
+        let Some(name) = field.name().map(str::to_string) else {
+            continue;
+        };
+        if name != "file" {
+            // Text fields are form-sized; a bigger one is not a form.
+            let value = match field.text().await {
+                Ok(v) if v.len() <= state.settings().max_form_bytes => v,
+                Ok(_) => {
+                    return Err(refused(
+                        ctx.t("error.too_large"),
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &text,
+                    ))
+                }
+                Err(e) => return Err(refused(e.body_text(), StatusCode::BAD_REQUEST, &text)),
+            };
+            text.push(&name, &value);
+            continue;
+        }
+        let file_name = field.file_name().unwrap_or_default().to_string();
+        let spooled = match upload::spool(&dir, field, limit).await {
+            Ok(s) => s,
+            Err(SpoolError::TooLarge { .. }) => {
+                return Err(refused(
+                    format!(
+                        "{file_name}: {}",
+                        crate::attachments::Refused::TooLarge(limit)
+                    ),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &text,
+                ))
+            }
+            Err(SpoolError::Body(why)) => return Err(refused(why, StatusCode::BAD_REQUEST, &text)),
+            Err(SpoolError::Storage(why)) => {
+                return Err(UploadError::Failed(view::internal_error(
+                    false,
+                    ctx.lang,
+                    &anyhow::anyhow!("attachment: {why}"),
+                )))
+            }
+        };
+        let bytes = spooled.read().await.map_err(|e| {
+            UploadError::Failed(view::internal_error(
+                false,
+                ctx.lang,
+                &anyhow::anyhow!("attachment: {e:?}"),
+            ))
+        })?;
+        if file_name.trim().is_empty() && bytes.is_empty() {
+            continue;
+        }
+        if files.len() == MAX_FILES {
+            return Err(refused(
+                ctx.lang
+                    .t("tickets.too_many_files", &[("max", &MAX_FILES.to_string())]),
+                StatusCode::BAD_REQUEST,
+                &text,
+            ));
+        }
+        files.push((file_name, bytes));
+    }
+    Ok((text, files))
+}
+
+/// Keeps `files` as attachments of ticket `id`: None when all were kept,
+/// else the failed store's answer (status and what it said).
+async fn attach_all(
+    state: &AppState,
+    who: &Identity,
+    id: i64,
+    files: &[(String, Vec<u8>)],
+) -> Option<(StatusCode, String)> {
+    let data_dir = state.data_dir()?;
+    for (name, bytes) in files {
+        let r = api::store_attachment(state, who, id, name, bytes, &data_dir).await;
+        if r.status() != StatusCode::OK {
+            let status = r.status();
+            let body = axum::body::to_bytes(r.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let why = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            return Some((status, format!("{name}: {why}")));
+        }
+    }
+    None
+}
+
+/// `POST /tickets`: the create form, as a plain form or (with files to
+/// attach) multipart with `?csrf=`. Every file is checked before the
+/// ticket is made: a refused one (too large, a forbidden type) leaves
+/// nothing behind and says which and why.
 async fn create(
     State(state): State<AppState>,
     ctx: PageCtx,
     who: Identity,
-    Form(f): Form,
+    req: Request,
 ) -> Response {
+    let multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
     let scope = match crate::api::crm_scope_of(&state, &who).await {
         Ok(s) => s,
         Err(e) => return failed(&ctx, e),
     };
+    let limit = api::attachment_limit(&state).await;
+    let mut errs = Errs::new();
+    let (f, files) = if multipart {
+        match read_multipart(&state, &ctx, req, limit).await {
+            Ok(read) => read,
+            Err(UploadError::Failed(r)) => return r,
+            Err(UploadError::Refused { why, text, .. }) => {
+                errs.insert("file".into(), why);
+                (text, Vec::new())
+            }
+        }
+    } else {
+        match Form::from_request(req, &state).await {
+            Ok(Form(f)) => (f, Vec::new()),
+            Err(r) => return r,
+        }
+    };
+    for (name, bytes) in &files {
+        if let Err(why) = crate::attachments::check(name, bytes, limit) {
+            errs.insert("file".into(), format!("{name}: {why}"));
+            break;
+        }
+    }
     let base = TicketFields {
         requester_id: Some(who.user.id),
         ..TicketFields::default()
     };
-    let mut errs = Errs::new();
     let fields = read_form(&f, &base, ctx.lang, &mut errs);
     let sent: BTreeMap<String, String> = values(&fields)
         .into_keys()
@@ -449,8 +624,27 @@ async fn create(
     let call_id = fields.call_id.clone();
     match state.store().create_ticket(fields, Some(who.user.id)).await {
         Ok(id) => {
+            let kept = attach_all(&state, &who, id, &files).await;
             if let Ok(Some(t)) = state.store().get_ticket(id).await {
                 crate::notify_crm::ticket_created(&state, &t, who.user.id);
+                if let Some((status, why)) = kept {
+                    // The ticket is made; the file that could not be kept
+                    // is named on its page, to attach again.
+                    let mut errs = Errs::new();
+                    errs.insert("file".into(), why);
+                    return render_ticket(
+                        &state,
+                        &ctx,
+                        &who,
+                        &t,
+                        &scope,
+                        values(&t.fields),
+                        errs,
+                        String::new(),
+                        status,
+                    )
+                    .await;
+                }
             }
             Redirect::to(&format!("/tickets/{id}?done=created")).into_response()
         }
@@ -773,13 +967,6 @@ async fn attach(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(data_dir) = state.data_dir() else {
-        return view::internal_error(
-            false,
-            ctx.lang,
-            &anyhow::anyhow!("no data directory to keep attachments in"),
-        );
-    };
     let limit = api::attachment_limit(&state).await;
     let fail = |why: String, status: StatusCode| {
         let state = state.clone();
@@ -804,60 +991,18 @@ async fn attach(
             .await
         }
     };
-    let mut mp = match Multipart::from_request(req, &state).await {
-        Ok(mp) => mp,
-        Err(_) => return fail(ctx.t("tickets.file_required"), StatusCode::BAD_REQUEST).await,
+    let files = match read_multipart(&state, &ctx, req, limit).await {
+        Ok((_, files)) => files,
+        Err(UploadError::Failed(r)) => return r,
+        Err(UploadError::Refused { why, status, .. }) => return fail(why, status).await,
     };
-    let dir = data_dir.join(upload::TEMP_DIR);
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return fail(e.body_text(), StatusCode::BAD_REQUEST).await,
-        };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let name = field.file_name().unwrap_or_default().to_string();
-        let spooled = match upload::spool(&dir, field, limit).await {
-            Ok(s) => s,
-            Err(SpoolError::TooLarge { .. }) => {
-                return fail(
-                    crate::attachments::Refused::TooLarge(limit).to_string(),
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                )
-                .await
-            }
-            Err(SpoolError::Body(why)) => return fail(why, StatusCode::BAD_REQUEST).await,
-            Err(SpoolError::Storage(why)) => {
-                return view::internal_error(false, ctx.lang, &anyhow::anyhow!("attachment: {why}"))
-            }
-        };
-        let bytes = match spooled.read().await {
-            Ok(b) => b,
-            Err(e) => {
-                return view::internal_error(false, ctx.lang, &anyhow::anyhow!("attachment: {e:?}"))
-            }
-        };
-        drop(spooled);
-        if name.trim().is_empty() && bytes.is_empty() {
-            break;
-        }
-        let r = api::store_attachment(&state, &who, id, &name, &bytes, &data_dir).await;
-        if r.status() == StatusCode::OK {
-            return Redirect::to(&format!("/tickets/{id}?done=attached#files")).into_response();
-        }
-        let status = r.status();
-        let body = axum::body::to_bytes(r.into_body(), 64 * 1024)
-            .await
-            .unwrap_or_default();
-        let why = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_string))
-            .unwrap_or_default();
-        return fail(why, status).await;
+    if files.is_empty() {
+        return fail(ctx.t("tickets.file_required"), StatusCode::BAD_REQUEST).await;
     }
-    fail(ctx.t("tickets.file_required"), StatusCode::BAD_REQUEST).await
+    match attach_all(&state, &who, id, &files).await {
+        None => Redirect::to(&format!("/tickets/{id}?done=attached#files")).into_response(),
+        Some((status, why)) => fail(why, status).await,
+    }
 }
 
 /// `POST /tickets/{id}/delete`.

@@ -429,6 +429,21 @@ async fn the_screen_pop_shows_the_callers_contacts_and_customer_within_the_agent
         format!("/tickets/new?phone={number}"),
         "{p}"
     );
+    // A call that is not the agent's own (here: no desk sign-in, no such
+    // call) ties nothing to the ticket; the browser desk test covers a
+    // real call's link.
+    let p = app
+        .get(
+            &format!("/desk/pop?number={number}&call=42"),
+            Some(&b.cookie),
+        )
+        .await
+        .json();
+    assert_eq!(
+        p["new_ticket"],
+        format!("/tickets/new?phone={number}"),
+        "{p}"
+    );
 }
 
 /// A non-admin user holding `grants`, signed in with a browser session.

@@ -763,3 +763,133 @@ async fn a_spreadsheet_with_three_bad_rows_is_reported_row_by_row_and_never_half
     assert_eq!(again.headers[0], "name");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A multipart body of text fields and `file` fields (name, bytes).
+fn form_with_files(text: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for (k, v) in text {
+        body.extend_from_slice(
+            format!("--sbB\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--sbB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--sbB--\r\n");
+    ("multipart/form-data; boundary=sbB".into(), body)
+}
+
+#[tokio::test]
+async fn the_create_form_attaches_files_and_a_refused_file_makes_no_ticket() {
+    let app = App::new().await;
+    let dir = std::env::temp_dir().join(format!("sb-create-files-{}", std::process::id()));
+    app.state.set_data_dir(dir.clone());
+    let admin = app.admin().await;
+    let send = |text: Vec<(&'static str, String)>, files: Vec<(&'static str, Vec<u8>)>| {
+        let text: Vec<(&str, String)> = text;
+        let pairs: Vec<(&str, &str)> = text.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        let (ctype, body) = form_with_files(&pairs, &files);
+        Request::post(format!("/tickets?csrf={}", admin.csrf))
+            .header(header::COOKIE, &admin.cookie)
+            .header(header::CONTENT_TYPE, ctype)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let pdf = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n".to_vec();
+    let fields = |title: &str| {
+        vec![
+            ("title", title.to_string()),
+            ("body", "<p>见附件</p>".to_string()),
+            ("status", "new".to_string()),
+            ("priority", "high".to_string()),
+        ]
+    };
+
+    // A forbidden file (an executable named .pdf): nothing made, the form
+    // comes back with what was typed and the file named with the reason.
+    let exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff".to_vec();
+    let r = app
+        .send(send(
+            fields("refused"),
+            vec![("ok.pdf", pdf.clone()), ("setup.pdf", exe)],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("data-test=\"error-file\""), "{}", r.body);
+    assert!(r.body.contains("setup.pdf"), "{}", r.body);
+    assert!(
+        r.body.contains("value=\"refused\""),
+        "title kept: {}",
+        r.body
+    );
+    let all = app
+        .store
+        .list_tickets(&store::TicketQuery {
+            view: store::TicketView::All,
+            scope: store::CrmScope::All,
+            search: String::new(),
+            status: None,
+            category_id: None,
+            priority: None,
+            limit: 50,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.total, 0, "no ticket made");
+
+    // Two good files: the ticket is made with both attached.
+    let png = {
+        let mut p = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        p.extend_from_slice(&[0; 17]);
+        p
+    };
+    let r = app
+        .send(send(
+            fields("with two files"),
+            vec![("发票.pdf", pdf.clone()), ("screen.png", png)],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let at = r.location().to_string();
+    let id: i64 = at
+        .trim_start_matches("/tickets/")
+        .split('?')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{at}"));
+    let files = app.store.ticket_attachments(id).await.unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f.file_name.as_str()).collect();
+    assert_eq!(names, vec!["发票.pdf", "screen.png"]);
+    assert_eq!(files[0].content_type, "application/pdf");
+
+    // Eleven files: too many at once, nothing made.
+    let r = app
+        .send(send(
+            fields("eleven"),
+            (0..11).map(|_| ("a.pdf", pdf.clone())).collect(),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("data-test=\"error-file\""), "{}", r.body);
+    // A plain form (no files) still creates, as before.
+    let r = app
+        .submit(
+            &admin,
+            "/tickets",
+            "title=plain&body=x&status=new&priority=low",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let _ = std::fs::remove_dir_all(dir);
+}
