@@ -67,6 +67,7 @@ mod departments;
 mod desk;
 mod desk_calls;
 mod extensions;
+mod import_more;
 mod ivr;
 mod jssip;
 mod language;

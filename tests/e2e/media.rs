@@ -879,6 +879,187 @@ async fn a_voicemail_ended_by_hanging_up_keeps_the_callers_number() {
     );
 }
 
+/// A mail server that accepts every message and keeps it: enough SMTP
+/// for the server's mailer (greeting, EHLO, MAIL, RCPT, DATA, QUIT).
+struct SmtpSink {
+    port: u16,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    async fn start() -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(sock, keep.clone()));
+            }
+        });
+        SmtpSink { port, mails }
+    }
+
+    /// The messages received so far, raw (headers and encoded body).
+    fn mails(&self) -> Vec<String> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded by `timeout`) until `n` messages whose text holds
+    /// `what` arrived; returns them.
+    async fn wait(&self, what: &str, n: usize, timeout: Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let got: Vec<String> = self
+                .mails()
+                .into_iter()
+                .filter(|m| m.contains(what))
+                .collect();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {n} mails with {what:?}: {:?}",
+                self.mails()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn smtp_session(
+    sock: tokio::net::TcpStream,
+    keep: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (r, mut w) = sock.into_split();
+    let mut r = BufReader::new(r);
+    w.write_all(b"220 sink ESMTP\r\n").await?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        if cmd == "DATA" {
+            w.write_all(b"354 go on\r\n").await?;
+            let mut mail = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                if line.trim_end() == "." {
+                    break;
+                }
+                mail.push_str(&line);
+            }
+            keep.lock().unwrap().push(mail);
+            w.write_all(b"250 kept\r\n").await?;
+        } else if cmd.starts_with("QUIT") {
+            w.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else {
+            // EHLO, MAIL FROM, RCPT TO, RSET, NOOP: all fine.
+            w.write_all(b"250 sink\r\n").await?;
+        }
+    }
+}
+
+#[tokio::test]
+async fn missed_calls_and_a_left_voicemail_are_mailed_to_the_extensions_user() {
+    let smtp = SmtpSink::start().await;
+    let dir = crate::harness::artifacts()
+        .join("voicemail")
+        .join(format!("vm-mail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = Server::builder("voicemail_mail")
+        .extensions("1000-1001", "secret")
+        .config(&format!(
+            "[calls]\nno_answer_secs = 2\n[voicemail]\nenabled = true\ndir = \"{}\"\n",
+            dir.display()
+        ))
+        .start();
+    // Alice's extension is 1001; the mail server is the sink.
+    let store = server.store().await;
+    store
+        .put_settings(&[
+            ("smtp.host".into(), "127.0.0.1".into()),
+            ("smtp.port".into(), smtp.port.to_string()),
+            ("smtp.security".into(), "none".into()),
+            ("smtp.from".into(), "pbx@example.com".into()),
+        ])
+        .await
+        .unwrap();
+    store
+        .create_user(
+            &store::UserFields {
+                username: "alice".into(),
+                name: "Alice".into(),
+                email: "alice@example.com".into(),
+                extension: "1001".into(),
+                enabled: true,
+                ..Default::default()
+            },
+            "not-used",
+            false,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
+    assert_eq!(phone.register(3600).await.status, Some(200));
+
+    // 1. A SIPp caller gives up while the phone rings: a missed call.
+    let sipp = crate::calls::caller(&server, "uac_cancel", "1001", server.ports.media_port(2));
+    let (result, ()) = tokio::join!(sipp.run(), async {
+        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+        phone.expect_cancel(&inc).await;
+    });
+    result.assert_success(1);
+    let missed = smtp.wait("Missed call from 1000", 1, STEP).await;
+    assert!(missed[0].contains("alice@example.com"), "{missed:?}");
+
+    // 2. Nobody answers; the caller leaves a message: the voicemail notice
+    // (and no missed-call notice for that call).
+    let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
+    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+        phone.expect_cancel(&inc).await;
+    });
+    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    let media = sdp_media(&dialog.remote_sdp).unwrap();
+    wait_tone(&a_rtp, 1000.0, STEP).await;
+    a_rtp.send_tone(media, 0, 700.0, 1500, 3).await;
+    press_key(&mut caller, &mut dialog, '#').await;
+    caller.expect_request("BYE", &dialog.call_id, "").await;
+    let vm = smtp.wait("New voicemail from 1000", 1, STEP).await;
+    assert!(vm[0].contains("alice@example.com"), "{vm:?}");
+
+    // 3. The voicemail answers, the caller hangs up at the greeting: a
+    // missed call (once the voicemail's grace for a late message is over).
+    let a_rtp = Rtp::bind(server.ports.media_port(4)).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+        phone.expect_cancel(&inc).await;
+    });
+    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
+    let mut dialog = dialog.unwrap();
+    assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
+    smtp.wait("Missed call from 1000", 2, Duration::from_secs(30))
+        .await;
+    // One notice per call: three in all.
+    assert_eq!(smtp.mails().len(), 3, "{:?}", smtp.mails());
+    let store = server.store().await;
+    assert_eq!(store.list_voicemails("1001").await.unwrap().len(), 1);
+}
+
 /// Sends `key` as SIP INFO in `d`.
 async fn press_key(ua: &mut Ua, d: &mut Dialog, key: char) {
     let body = format!("Signal={key}\r\nDuration=100\r\n");

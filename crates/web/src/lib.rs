@@ -103,6 +103,8 @@ pub async fn serve(
     upload::remove_leftovers(&engine.ctx().cfg.server.data_dir.join(upload::TEMP_DIR));
     let state = AppState::for_engine(engine.clone());
     state.load_settings().await;
+    // Missed calls and new voicemail: e-mail to the extension's users.
+    notify_crm::calls::start(&state, &engine);
     state.set_desk(desk::hub::DeskHub::start(engine).await);
     tokio::spawn(pages::system::settings::prune_audit_forever(state.clone()));
     // Overdue tickets and due appointments: e-mail and desk reminders.

@@ -6,8 +6,14 @@
 //! caused one never waits for the mail server, and a failed send is logged
 //! and counted, never fatal.
 //!
+//! Calls add two kinds ([`calls`]): a missed call to a user's extension,
+//! and a new voicemail in its mailbox.
+//!
 //! Each user may switch each kind off (`notify.off.<user id>`: the kinds,
-//! comma-separated), from their profile or the API.
+//! comma-separated), on their page `/account/notifications` or with
+//! `PUT /api/me/notifications`.
+
+pub mod calls;
 
 use std::time::Duration;
 
@@ -22,6 +28,8 @@ pub const KINDS: &[&str] = &[
     "ticket_replied",
     "ticket_overdue",
     "appointment_due",
+    "missed_call",
+    "voicemail",
 ];
 
 /// The settings key of user `user`'s switched-off kinds.
@@ -77,51 +85,56 @@ fn send(
         return;
     }
     let state = state.clone();
-    tokio::spawn(async move {
-        let settings = match state.store().settings().await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!("notification {kind}: reading the SMTP settings: {e}");
-                return;
-            }
-        };
-        let smtp = EmailSettings::from_map(&settings);
-        if smtp.host.trim().is_empty() {
-            // No mail server configured: nothing to send, nothing wrong.
+    tokio::spawn(async move { deliver(&state, kind, &to, &subject, &body).await });
+}
+
+/// Sends `subject`/`body` of kind `kind` to each user in `to` who has an
+/// e-mail address and did not switch the kind off, now (the caller runs
+/// it in the background).
+async fn deliver(state: &AppState, kind: &'static str, to: &[i64], subject: &str, body: &str) {
+    let settings = match state.store().settings().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("notification {kind}: reading the SMTP settings: {e}");
             return;
         }
-        for user in to {
-            if switched_off(state.store(), user)
-                .await
-                .iter()
-                .any(|k| k == kind)
-            {
-                continue;
+    };
+    let smtp = EmailSettings::from_map(&settings);
+    if smtp.host.trim().is_empty() {
+        // No mail server configured: nothing to send, nothing wrong.
+        return;
+    }
+    for &user in to {
+        if switched_off(state.store(), user)
+            .await
+            .iter()
+            .any(|k| k == kind)
+        {
+            continue;
+        }
+        let Ok(Some(u)) = state.store().get_user(user).await else {
+            continue;
+        };
+        if u.email.trim().is_empty() || !u.enabled {
+            continue;
+        }
+        let sent = tokio::time::timeout(
+            Duration::from_secs(30),
+            send_email(&smtp, &u.email, subject, body),
+        )
+        .await;
+        match sent {
+            Ok(Ok(_)) => crate::metrics::WebMetrics::inc(&state.metrics().notifications_sent),
+            Ok(Err(why)) => {
+                crate::metrics::WebMetrics::inc(&state.metrics().notifications_failed);
+                tracing::warn!("notification {kind} to user {user}: {why}");
             }
-            let Ok(Some(u)) = state.store().get_user(user).await else {
-                continue;
-            };
-            if u.email.trim().is_empty() || !u.enabled {
-                continue;
-            }
-            let sent = tokio::time::timeout(
-                Duration::from_secs(30),
-                send_email(&smtp, &u.email, &subject, &body),
-            )
-            .await;
-            match sent {
-                Ok(Ok(_)) => crate::metrics::WebMetrics::inc(&state.metrics().notifications_sent),
-                Ok(Err(why)) => {
-                    crate::metrics::WebMetrics::inc(&state.metrics().notifications_failed);
-                    tracing::warn!("notification {kind} to user {user}: {why}");
-                }
-                Err(_) => {
-                    crate::metrics::WebMetrics::inc(&state.metrics().notifications_failed);
-                    tracing::warn!("notification {kind} to user {user}: timed out");
-                }
+            Err(_) => {
+                crate::metrics::WebMetrics::inc(&state.metrics().notifications_failed);
+                tracing::warn!("notification {kind} to user {user}: timed out");
             }
         }
-    });
+    }
 }
 
 /// Text of a rich-text body for a plain-text mail.

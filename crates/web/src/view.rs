@@ -88,6 +88,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/department_form.html"),
     ),
     ("tokens.html", include_str!("../templates/tokens.html")),
+    (
+        "account/notifications.html",
+        include_str!("../templates/account/notifications.html"),
+    ),
 ];
 
 /// Templates of the voice-platform pages: status, extensions, lists,

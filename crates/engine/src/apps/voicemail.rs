@@ -1,9 +1,11 @@
 //! Leaving a voicemail: the greeting, a beep, then the caller's message is
 //! recorded (mono WAV under `voicemail.dir/<extension>/`) until they press
 //! # or hang up, or `voicemail.max_secs` pass; the message is listed for the
-//! extension (and its phones are told, see MWI).
+//! extension (and its phones are told, see MWI), and announced on the event
+//! bus ([`Event::VoicemailLeft`]) for the web module's e-mail notice.
 
 use crate::base::context::{now_ms, Ctx};
+use crate::base::events::Event;
 use crate::calls::control::{CallControl, CallError, CollectSpec, PlayItem};
 use crate::sip::Edge;
 use std::path::{Path, PathBuf};
@@ -120,6 +122,15 @@ async fn save(
     match ctx.store.insert_voicemail(&vm).await {
         Ok(id) => {
             tracing::info!("call {}: voicemail {id} for {ext}, {seconds:.1} s", call.id);
+            // Only once it is stored: a listener may read it back at once.
+            ctx.events.publish(|| Event::VoicemailLeft {
+                call: call.id,
+                message: id,
+                mailbox: ext.to_string(),
+                caller: caller.to_string(),
+                duration_ms: (seconds * 1000.0).round() as u64,
+                at_ms: vm.at,
+            });
             crate::sip::mwi::notify(ctx, &edge.mwi, ext).await;
         }
         Err(e) => tracing::warn!("call {}: voicemail for {ext} not listed: {e}", call.id),

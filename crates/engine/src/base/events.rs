@@ -77,6 +77,24 @@ pub enum Event {
         /// calls, the agents of the queue events.
         parties: Vec<String>,
     },
+    /// A caller left a message in a mailbox, and it is stored (listed for
+    /// the mailbox; its phones are told by MWI separately). Published by
+    /// the voicemail application, so the web module can e-mail the
+    /// mailbox's owner without polling the voicemail table.
+    VoicemailLeft {
+        /// Engine call id of the call that left it.
+        call: u64,
+        /// The message's id in the store.
+        message: i64,
+        /// The mailbox: the extension the call was for.
+        mailbox: String,
+        /// Caller number.
+        caller: String,
+        /// Length of the message, milliseconds.
+        duration_ms: u64,
+        /// When it was stored, unix ms.
+        at_ms: i64,
+    },
     /// A DTMF key was pressed on a call.
     Dtmf {
         /// Engine call id.
@@ -143,5 +161,21 @@ mod tests {
         assert!(matches!(*second, Event::CallAnswered { id: 1 }));
         let json = serde_json::to_string(&*second).expect("serialises");
         assert_eq!(json, r#"{"type":"call_answered","id":1}"#);
+    }
+
+    #[test]
+    fn a_left_voicemail_serialises_with_its_mailbox_and_length() {
+        let e = Event::VoicemailLeft {
+            call: 7,
+            message: 3,
+            mailbox: "1001".into(),
+            caller: "1000".into(),
+            duration_ms: 1500,
+            at_ms: 1_700_000_000_000,
+        };
+        let json = serde_json::to_value(&e).expect("serialises");
+        assert_eq!(json["type"], "voicemail_left");
+        assert_eq!(json["mailbox"], "1001");
+        assert_eq!(json["duration_ms"], 1500);
     }
 }

@@ -7,6 +7,7 @@
 //! | route | permission |
 //! |---|---|
 //! | `GET /api/me` | signed in |
+//! | `GET`, `PUT /api/me/notifications` | signed in (the caller's own) |
 //! | `GET /api/calls` | `calls:view` |
 //! | `POST /api/calls/{id}/{action}` | `calls:control` |
 //! | `GET /api/queues`, `GET /api/queues/{name}` | `voice.queues:view` |
@@ -43,11 +44,15 @@
 //! | `POST /api/contacts/import` | `crm.contacts:edit` |
 //! | `POST /api/contacts`, `PUT`, `DELETE /api/contacts/{id}`, `POST /api/contacts/groups/{kind}`, `DELETE /api/contacts/groups/{kind}/{id}` | `crm.contacts:edit` |
 //! | `GET /api/customers`, `GET /api/customers/{id}` | `crm.customers:view` |
+//! | `GET /api/customers/export` | `crm.customers:view` |
+//! | `POST /api/customers/import` | `crm.customers:edit` |
 //! | `POST /api/customers`, `PUT`, `DELETE /api/customers/{id}` | `crm.customers:edit` |
 //! | `GET /api/tickets`, `GET /api/tickets/{id}`, `/history`, `/attachments/{file}`, `GET /api/tickets/overview`, `GET /api/tickets/types` | `tickets:view` |
 //! | `POST /api/tickets`, `PUT /api/tickets/{id}`, `POST /api/tickets/{id}/replies`, `PUT /api/tickets/{id}/follow`, `POST /api/tickets/{id}/attachments` | `tickets:edit` |
 //! | `DELETE /api/tickets/{id}`, `POST /api/tickets/types`, `PUT`, `DELETE /api/tickets/types/{id}` | `tickets:manage` |
 //! | `GET /api/kb/search`, `GET /api/kb/articles`, `GET /api/kb/articles/{id}`, `GET /api/kb/categories` | `kb:view` |
+//! | `GET /api/kb/articles/export` | `kb:view` |
+//! | `POST /api/kb/articles/import` | `kb:edit` |
 //! | `POST /api/kb/articles`, `PUT`, `DELETE /api/kb/articles/{id}`, `POST /api/kb/categories`, `PUT`, `DELETE /api/kb/categories/{id}` | `kb:edit` |
 //!
 //! The CRM's routes ([`crm`]) also limit every record to the caller's data
@@ -68,6 +73,7 @@ pub mod doc;
 mod extensions;
 pub mod import;
 mod kb;
+mod me;
 pub mod tickets;
 
 pub use crm::scope_of as crm_scope_of;
@@ -107,7 +113,9 @@ use doc::guard;
 /// [`doc::guard`]; `routes!` takes one path's handlers at a time.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = || OpenApiRouter::<AppState>::new();
-    let signed_in = api().routes(routes!(me));
+    let signed_in = api()
+        .routes(routes!(me))
+        .routes(routes!(me::notifications, me::put_notifications));
     let calls_view = api().routes(routes!(calls::list));
     let calls_control = api().routes(routes!(calls::action));
     let queues_view = api()
@@ -211,9 +219,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(crm::delete_group));
     let customers_view = api()
         .routes(routes!(crm::list_customers))
-        .routes(routes!(crm::get_customer));
+        .routes(routes!(crm::get_customer))
+        .routes(routes!(import::export_customers));
     let customers_edit = api()
         .routes(routes!(crm::create_customer))
+        .routes(routes!(import::import_customers))
         .routes(routes!(crm::update_customer, crm::delete_customer));
     let tickets_view = api()
         .routes(routes!(tickets::list_tickets))
@@ -236,9 +246,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kb::search))
         .routes(routes!(kb::list_articles))
         .routes(routes!(kb::get_article))
-        .routes(routes!(kb::list_categories));
+        .routes(routes!(kb::list_categories))
+        .routes(routes!(import::export_articles));
     let kb_edit = api()
         .routes(routes!(kb::create_article))
+        .routes(routes!(import::import_articles))
         .routes(routes!(kb::update_article, kb::delete_article))
         .routes(routes!(kb::create_category))
         .routes(routes!(kb::update_category, kb::delete_category));

@@ -427,6 +427,13 @@ pub const MENU: &[MenuItem] = &[
         needs: None,
     },
     MenuItem {
+        id: "menu-notifications",
+        label: "nav.notifications",
+        href: "/account/notifications",
+        group: Some("nav.group_account"),
+        needs: None,
+    },
+    MenuItem {
         id: "menu-password",
         label: "nav.password",
         href: "/password",
@@ -510,11 +517,22 @@ mod tests {
         let ids = |g: &Grants| menu_for(g).iter().map(|m| m.id).collect::<Vec<_>>();
         assert_eq!(
             ids(&grants(&[])),
-            ["menu-home", "menu-tokens", "menu-password"]
+            [
+                "menu-home",
+                "menu-tokens",
+                "menu-notifications",
+                "menu-password"
+            ]
         );
         assert_eq!(
             ids(&grants(&["system.roles:view"])),
-            ["menu-home", "menu-roles", "menu-tokens", "menu-password"]
+            [
+                "menu-home",
+                "menu-roles",
+                "menu-tokens",
+                "menu-notifications",
+                "menu-password"
+            ]
         );
         assert_eq!(
             ids(&Grants {

@@ -189,6 +189,8 @@ const EN_FILES: &[&str] = &[
     include_str!("en/desk.toml"),
     include_str!("en/crm.toml"),
     include_str!("en/tickets.toml"),
+    include_str!("en/account.toml"),
+    include_str!("en/import.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -200,6 +202,8 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/desk.toml"),
     include_str!("zh/crm.toml"),
     include_str!("zh/tickets.toml"),
+    include_str!("zh/account.toml"),
+    include_str!("zh/import.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

@@ -10,6 +10,7 @@ pub mod home;
 pub mod kb;
 pub mod login;
 pub(crate) mod members;
+pub mod notifications;
 pub mod roles;
 pub mod system;
 pub mod tickets;
@@ -43,7 +44,11 @@ pub fn protected() -> Router<AppState> {
             get(login::password_form).post(login::password_submit),
         )
         .route("/account/tokens", get(tokens::list).post(tokens::create))
-        .route("/account/tokens/{id}/revoke", post(tokens::revoke));
+        .route("/account/tokens/{id}/revoke", post(tokens::revoke))
+        .route(
+            "/account/notifications",
+            get(notifications::page).post(notifications::save),
+        );
     let users_view = Router::new()
         .route("/users", get(users::list))
         .route("/users/{id}", get(users::edit_form));
