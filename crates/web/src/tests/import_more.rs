@@ -756,6 +756,19 @@ async fn articles_sheet_with_three_bad_rows_imports_searchable_articles_and_roun
         && e.username == "agent"
         && e.url == "/api/kb/articles/export?format=csv"
         && e.params == "(2 articles as csv)"));
+    // The audit page names exports as such and filters by them.
+    let admin = app.admin().await;
+    let page = app
+        .get("/system/audit?action=export", Some(&admin.cookie))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("<td data-test=\"audit-action\">Export</td>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/api/kb/articles/import?mode=valid"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
