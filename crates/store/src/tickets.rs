@@ -1012,7 +1012,12 @@ where
                  AND $8 = $8 \
                  ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9",
                 DB::by_id_only(),
-                DB::indexed_by("tickets_search"),
+                // "#N" reads ticket N by its key; a title, the search index.
+                if by_number && id_search.is_some() {
+                    String::new()
+                } else {
+                    DB::indexed_by("tickets_search")
+                },
                 COUNT_CAP + 1
             ))
             .fetch_all(&self.pool)
