@@ -1004,14 +1004,23 @@ where
         if let Some(searched) = searched {
             // A title search cannot use an index's order: its matches are
             // found in one pass over the narrow search index (at most
-            // COUNT_CAP + 1 of them), then sorted and counted together.
+            // COUNT_CAP + 1 of them), counted and sorted there by their
+            // index entries alone; only the page's rows are read whole.
             let filter = format!("{searched} AND {}", cond.join(" AND "));
+            let columns: Vec<String> = TICKET_COLUMNS
+                .split(',')
+                .map(|c| format!("t.{}", c.trim()))
+                .collect();
             let found = bound!(format!(
-                "SELECT {TICKET_COLUMNS}, COUNT(*) OVER () AS found FROM tickets {} \
-                 WHERE id IN (SELECT id FROM tickets {} WHERE {filter} LIMIT {}) \
-                 AND $8 = $8 \
-                 ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9",
-                DB::by_id_only(),
+                "SELECT {}, p.found FROM (\
+                   SELECT id, updated_at, found FROM (\
+                     SELECT id, updated_at, COUNT(*) OVER () AS found FROM (\
+                       SELECT id, updated_at FROM tickets {} WHERE {filter} LIMIT {}\
+                     ) AS m\
+                   ) AS c ORDER BY updated_at DESC, id DESC LIMIT $8 OFFSET $9\
+                 ) AS p JOIN tickets t ON t.id = p.id \
+                 ORDER BY p.updated_at DESC, p.id DESC",
+                columns.join(", "),
                 // "#N" reads ticket N by its key; a title, the search index.
                 if by_number && id_search.is_some() {
                     String::new()

@@ -25,7 +25,7 @@ CREATE INDEX tickets_tab_assignee ON tickets (assignee_id, updated_at, id, statu
 CREATE INDEX tickets_tab_requester ON tickets (requester_id, updated_at, id, status, assignee_id);
 -- A title search reads this narrow copy of the searched and filtered
 -- columns instead of whole ticket rows (bodies can be long).
-CREATE INDEX tickets_search ON tickets (title, phone_norm, status, requester_id, assignee_id, category_id, priority);
+CREATE INDEX tickets_search ON tickets (title, phone_norm, status, requester_id, assignee_id, category_id, priority, updated_at);
 
 DROP INDEX customers_owner;
 DROP INDEX customers_updated;
