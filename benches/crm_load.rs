@@ -138,6 +138,7 @@ async fn run(a: Args) -> Result<(), String> {
         category_id: None,
         limit: 1,
         offset: 0,
+        team: Vec::new(),
     };
     // Lists count up to 10,000 only: how many contacts are there is told
     // by whether the row at CONTACTS-1 (or at each earlier batch) exists.
@@ -287,6 +288,7 @@ async fn run(a: Args) -> Result<(), String> {
         ("all", ContactView::All),
         ("today", ContactView::CreatedSince(0)),
         ("mine", ContactView::OwnedBy(1)),
+        ("department", ContactView::Department),
         ("unassigned", ContactView::Unassigned),
         ("voided", ContactView::Voided),
         ("appointments", ContactView::Appointments),
@@ -303,6 +305,12 @@ async fn run(a: Args) -> Result<(), String> {
                     category_id: None,
                     limit: 50,
                     offset: 0,
+                    // A department of ten handlers.
+                    team: if view == ContactView::Department {
+                        (1..=10).collect()
+                    } else {
+                        Vec::new()
+                    },
                 };
                 let t = Instant::now();
                 store.list_contacts(&q).await.map_err(|e| e.to_string())?;

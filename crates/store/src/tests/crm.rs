@@ -24,6 +24,7 @@ fn query(view: ContactView, scope: CrmScope) -> ContactQuery {
         category_id: None,
         limit: 50,
         offset: 0,
+        team: Vec::new(),
     }
 }
 
@@ -263,6 +264,25 @@ async fn the_contact_tabs_list_what_their_names_say(store: &Store) {
             .unwrap()),
         vec![unassigned]
     );
+    // My department: handled by any of the team, not voided, newest first;
+    // a team of nobody lists nothing.
+    let mut team = query(ContactView::Department, CrmScope::All);
+    team.team = vec![1, 2];
+    assert_eq!(
+        ids(store.list_contacts(&team).await.unwrap()),
+        vec![booked, mine]
+    );
+    team.team = vec![2];
+    assert_eq!(ids(store.list_contacts(&team).await.unwrap()), vec![booked]);
+    team.scope = CrmScope::Owners(vec![1]);
+    assert_eq!(
+        ids(store.list_contacts(&team).await.unwrap()),
+        Vec::<i64>::new(),
+        "the scope still applies"
+    );
+    team.team.clear();
+    team.scope = CrmScope::All;
+    assert_eq!(store.list_contacts(&team).await.unwrap().total, 0);
     assert_eq!(
         ids(store
             .list_contacts(&query(ContactView::Voided, CrmScope::All))
@@ -531,6 +551,23 @@ async fn a_long_list_is_counted_up_to_the_cap_and_says_there_are_more(store: &St
         (page.total, page.more, page.rows.len()),
         (crate::crm::COUNT_CAP, true, 5)
     );
+    // The department tab pages as the handler's own tab does (each
+    // handler's newest, merged), and counts up to the cap.
+    let mut mine = query(ContactView::OwnedBy(1), CrmScope::All);
+    let mut team = query(ContactView::Department, CrmScope::All);
+    team.team = vec![2, 1, 3];
+    for offset in [0, 50, 10_000] {
+        mine.offset = offset;
+        team.offset = offset;
+        let (a, b) = (
+            store.list_contacts(&mine).await.unwrap(),
+            store.list_contacts(&team).await.unwrap(),
+        );
+        let ids =
+            |p: &crate::CrmPage<crate::Contact>| p.rows.iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b), "offset {offset}");
+        assert_eq!((b.total, b.more), (crate::crm::COUNT_CAP, true));
+    }
     // Seen by a user who owns none of them: the same walk finds nothing.
     let mut q = query(ContactView::All, CrmScope::Owners(vec![2]));
     q.search = "139".into();

@@ -33,31 +33,91 @@ pub async fn scope_of(state: &AppState, who: &Identity) -> Result<CrmScope, Stor
     if who.user.is_admin || who.allows(CRM_DATA_ALL) {
         return Ok(CrmScope::All);
     }
-    let mut owners = vec![who.user.id];
-    if who.allows(CRM_DATA_DEPARTMENT) {
-        let store = state.store();
-        let all = store.list_departments().await?;
-        let mut wanted = store.user_department_ids(who.user.id).await?;
-        // The departments below the user's, level by level.
-        let mut i = 0;
-        while i < wanted.len() {
-            let parent = wanted[i];
-            for d in &all {
-                if d.parent_id == Some(parent) && !wanted.contains(&d.id) {
-                    wanted.push(d.id);
-                }
+    let owners = if who.allows(CRM_DATA_DEPARTMENT) {
+        department_users(state, who).await?
+    } else {
+        vec![who.user.id]
+    };
+    Ok(CrmScope::Owners(owners))
+}
+
+/// The user `who` and the users of their departments and of the
+/// departments below them (the "my department" tab's handlers, and the
+/// department data scope).
+pub async fn department_users(state: &AppState, who: &Identity) -> Result<Vec<i64>, StoreError> {
+    let mut users = vec![who.user.id];
+    let store = state.store();
+    let all = store.list_departments().await?;
+    let mut wanted = store.user_department_ids(who.user.id).await?;
+    // The departments below the user's, level by level.
+    let mut i = 0;
+    while i < wanted.len() {
+        let parent = wanted[i];
+        for d in &all {
+            if d.parent_id == Some(parent) && !wanted.contains(&d.id) {
+                wanted.push(d.id);
             }
-            i += 1;
         }
-        for d in wanted {
-            for u in store.department_members(d).await? {
-                if !owners.contains(&u.id) {
-                    owners.push(u.id);
-                }
+        i += 1;
+    }
+    for d in wanted {
+        for u in store.department_members(d).await? {
+            if !users.contains(&u.id) {
+                users.push(u.id);
             }
         }
     }
-    Ok(CrmScope::Owners(owners))
+    Ok(users)
+}
+
+/// The contact tabs of chapter 4 by their names in URLs, in order.
+pub const CONTACT_TABS: &[&str] = &[
+    "all",
+    "today",
+    "week",
+    "mine",
+    "department",
+    "unassigned",
+    "voided",
+    "appointments",
+    "failed",
+];
+
+/// The contact tab named `name` ("" is all) for `who`, with its handlers
+/// for the department tab; None for no such tab.
+pub async fn contact_tab(
+    state: &AppState,
+    who: &Identity,
+    name: &str,
+) -> Result<Option<(ContactView, Vec<i64>)>, StoreError> {
+    let (today, week) = today_and_week_start();
+    let view = match name {
+        "" | "all" => ContactView::All,
+        "today" => ContactView::CreatedSince(today),
+        "week" => ContactView::CreatedSince(week),
+        "mine" => ContactView::OwnedBy(who.user.id),
+        "department" => {
+            return Ok(Some((
+                ContactView::Department,
+                department_users(state, who).await?,
+            )))
+        }
+        "unassigned" => ContactView::Unassigned,
+        "voided" => ContactView::Voided,
+        "appointments" => ContactView::Appointments,
+        "failed" => ContactView::CallFailed,
+        _ => return Ok(None),
+    };
+    Ok(Some((view, Vec::new())))
+}
+
+/// A refusal of an unknown `view=`, naming the tabs.
+pub fn bad_view(name: &str) -> Response {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        &format!("view '{name}': one of {}", CONTACT_TABS.join(", ")),
+        Some("view"),
+    )
 }
 
 /// Local midnight today and on this week's Monday, unix ms.
@@ -149,32 +209,16 @@ pub(super) fn merged<T: serde::Serialize + serde::de::DeserializeOwned>(
 
 /// `GET /api/contacts?view=&q=&category=&page=`: a page of contacts of one
 /// of chapter 4's tabs, within the caller's scope.
-#[utoipa::path(get, path = "/api/contacts", tag = "crm", params(("view" = Option<String>, Query, description = "all (default), today, week, mine, unassigned, voided, appointments, failed"), ("q" = Option<String>, Query, description = "the start of the name, or of a number (normalised)"), ("category" = Option<i64>, Query, description = "only this category"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "{contacts: [...], total (counted up to 10,000), more (true when there are more than that), page, page_size}", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(get, path = "/api/contacts", tag = "crm", params(("view" = Option<String>, Query, description = "all (default), today, week, mine, department (handled by the users of my departments), unassigned, voided, appointments, failed"), ("q" = Option<String>, Query, description = "the start of the name, or of a number (normalised)"), ("category" = Option<i64>, Query, description = "only this category"), ("page" = Option<i64>, Query, description = "page number from 1")), responses((status = 200, description = "{contacts: [...], total (counted up to 10,000), more (true when there are more than that), page, page_size}", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list_contacts(
     who: Identity,
     State(state): State<AppState>,
     QueryFields(q): QueryFields,
 ) -> Response {
-    let (today, week) = today_and_week_start();
-    let view = match q.text("view").as_str() {
-        "" | "all" => ContactView::All,
-        "today" => ContactView::CreatedSince(today),
-        "week" => ContactView::CreatedSince(week),
-        "mine" => ContactView::OwnedBy(who.user.id),
-        "unassigned" => ContactView::Unassigned,
-        "voided" => ContactView::Voided,
-        "appointments" => ContactView::Appointments,
-        "failed" => ContactView::CallFailed,
-        other => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "view '{other}': all, today, week, mine, unassigned, voided, \
-                     appointments or failed"
-                ),
-                Some("view"),
-            )
-        }
+    let (view, team) = match contact_tab(&state, &who, &q.text("view")).await {
+        Ok(Some(tab)) => tab,
+        Ok(None) => return bad_view(&q.text("view")),
+        Err(e) => return refused(e),
     };
     let category = match q.text("category").as_str() {
         "" => None,
@@ -197,6 +241,7 @@ pub async fn list_contacts(
         category_id: category,
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
+        team,
     };
     match state.store().list_contacts(&query).await {
         Ok(p) => json(

@@ -36,8 +36,8 @@ use chrono::{Datelike, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use serde_json::{json, Value};
 use sheets::{Field, Limits, Sheet};
 use store::{
-    ContactFields, ContactQuery, ContactView, CrmPage, CustomerFields, CustomerQuery,
-    KbArticleFields, StoreError,
+    ContactFields, ContactQuery, CrmPage, CustomerFields, CustomerQuery, KbArticleFields,
+    StoreError,
 };
 
 use super::crm::{refused, scope_of};
@@ -879,20 +879,10 @@ async fn contact_rows(
     who: &Identity,
     q: &Fields,
 ) -> Result<Vec<Vec<String>>, Box<Response>> {
-    let view = match q.text("view").as_str() {
-        "" | "all" => ContactView::All,
-        "mine" => ContactView::OwnedBy(who.user.id),
-        "unassigned" => ContactView::Unassigned,
-        "voided" => ContactView::Voided,
-        "appointments" => ContactView::Appointments,
-        "failed" => ContactView::CallFailed,
-        _ => {
-            return Err(Box::new(api_error(
-                StatusCode::BAD_REQUEST,
-                "view: all, mine, unassigned, voided, appointments or failed",
-                Some("view"),
-            )))
-        }
+    let (view, team) = match super::crm::contact_tab(state, who, &q.text("view")).await {
+        Ok(Some(tab)) => tab,
+        Ok(None) => return Err(Box::new(super::crm::bad_view(&q.text("view")))),
+        Err(e) => return Err(boxed(e)),
     };
     let scope = scope_of(state, who).await.map_err(boxed)?;
     let search = q.text("q");
@@ -904,6 +894,7 @@ async fn contact_rows(
             category_id: None,
             limit: EXPORT_PAGE,
             offset,
+            team: team.clone(),
         };
         async move { state.store().list_contacts(&query).await }
     })

@@ -77,6 +77,7 @@ mod me;
 pub mod tickets;
 
 pub use crm::scope_of as crm_scope_of;
+pub use crm::{contact_tab, CONTACT_TABS};
 mod gateways;
 mod lists;
 mod media;

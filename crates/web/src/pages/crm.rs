@@ -16,8 +16,8 @@ use callcenter::crm::{CustomerKind, CustomerType, Gender, Sharing};
 use chrono::{Local, NaiveDateTime, TimeZone};
 use minijinja::{context, Value};
 use store::{
-    Contact, ContactFields, ContactQuery, ContactView, CrmScope, Customer, CustomerFields,
-    CustomerQuery, GroupKind, StoreError,
+    Contact, ContactFields, ContactQuery, CrmScope, Customer, CustomerFields, CustomerQuery,
+    GroupKind, StoreError,
 };
 
 use super::voice::cc_forms::{groups_view, opt, Errs, FieldSpec};
@@ -56,18 +56,6 @@ pub fn routes() -> Router<AppState> {
         .merge(require(CRM_CUSTOMERS_VIEW, customers_view))
         .merge(require(CRM_CUSTOMERS_EDIT, customers_edit))
 }
-
-/// The contact tabs of chapter 4, in order.
-const CONTACT_TABS: &[&str] = &[
-    "all",
-    "today",
-    "week",
-    "mine",
-    "unassigned",
-    "voided",
-    "appointments",
-    "failed",
-];
 
 /// The customer tabs of 5.1.
 const CUSTOMER_TABS: &[&str] = &["all", "today", "week", "enterprise"];
@@ -188,19 +176,12 @@ async fn contacts(
 ) -> Response {
     let tab = match q.text("view").as_str() {
         "" => "all".to_string(),
-        t if CONTACT_TABS.contains(&t) => t.to_string(),
-        _ => return not_found(&ctx),
+        t => t.to_string(),
     };
-    let (today, week) = today_and_week();
-    let view = match tab.as_str() {
-        "today" => ContactView::CreatedSince(today),
-        "week" => ContactView::CreatedSince(week),
-        "mine" => ContactView::OwnedBy(who.user.id),
-        "unassigned" => ContactView::Unassigned,
-        "voided" => ContactView::Voided,
-        "appointments" => ContactView::Appointments,
-        "failed" => ContactView::CallFailed,
-        _ => ContactView::All,
+    let (view, team) = match crate::api::contact_tab(&state, &who, &tab).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(&ctx),
+        Err(e) => return failed(&ctx, e),
     };
     let scope = match scope(&state, &who).await {
         Ok(s) => s,
@@ -215,6 +196,7 @@ async fn contacts(
         category_id: category,
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
+        team,
     };
     let store = state.store();
     let found = match store.list_contacts(&query).await {
@@ -251,7 +233,7 @@ async fn contacts(
             }
         })
         .collect();
-    let tabs: Vec<Value> = CONTACT_TABS
+    let tabs: Vec<Value> = crate::api::CONTACT_TABS
         .iter()
         .map(|t| context! { id => *t, label => ctx.t(&format!("crm.contacts.tab.{t}")), active => *t == tab })
         .collect();

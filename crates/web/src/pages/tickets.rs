@@ -215,6 +215,7 @@ async fn form_groups(
         category_id: None,
         limit: 200,
         offset: 0,
+        team: Vec::new(),
     };
     let mut seen = Vec::new();
     if let Some(id) = current_contact {

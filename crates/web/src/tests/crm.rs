@@ -146,7 +146,27 @@ async fn crm_api_checks_permissions_and_keeps_each_user_to_their_scope() {
         let r = app.api("GET", "/api/contacts?view=mine", Some(token)).await;
         let mine = if who == "alice" { 1 } else { 0 };
         assert_eq!(r.json()["total"], mine, "{who}: {}", r.body);
+        // My department (我的部门): handled by the users of my departments
+        // and those below: Alice's for Carol and Alice; the boss is in none.
+        let r = app
+            .api("GET", "/api/contacts?view=department", Some(token))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.body);
+        let department = if who == "boss" { 0 } else { 1 };
+        assert_eq!(r.json()["total"], department, "{who}: {}", r.body);
     }
+    // Bob is in no department: his department tab has his own contacts only.
+    let r = app
+        .api("GET", "/api/contacts?view=department", Some(&bob))
+        .await;
+    assert_eq!(r.json()["total"], 0, "{}", r.body);
+    let r = app.api("GET", "/api/contacts?view=team", Some(&bob)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.body.contains("department"),
+        "the tabs are named: {}",
+        r.body
+    );
 
     // Shared with everyone: Bob finds it now, and may change it.
     let r = app
@@ -471,6 +491,22 @@ async fn crm_pages_create_list_and_edit_within_the_users_scope() {
         !r.body.contains("btn-new-contact"),
         "a viewer gets no add button"
     );
+    // Every tab of chapter 4, my department (我的部门) among them; an
+    // unknown one is no page.
+    let r = app
+        .get("/crm/contacts?view=department", Some(&viewer.cookie))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body
+            .contains("id=\"tab-department\" data-test=\"tab-department\" class=\"button\" aria-current=\"page\""),
+        "{}",
+        r.body
+    );
+    let r = app
+        .get("/crm/contacts?view=nowhere", Some(&viewer.cookie))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     // A customer, then a contact of it from the customer's page.
     let r = app
