@@ -745,16 +745,8 @@ async fn an_unanswered_call_leaves_a_voicemail_and_the_subscribed_phone_is_told(
     assert!(first.body.contains("Messages-Waiting: no"), "{}", first.raw);
 
     let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
-    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
-    let offer = sdp(a_rtp.port, "sendrecv");
-    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
-        // The phone rings and nobody answers: cancelled after 2 s.
-        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
-        phone.expect_cancel(&inc).await;
-    });
-    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
-    let mut dialog = dialog.unwrap();
-    let media = sdp_media(&dialog.remote_sdp).unwrap();
+    let (mut dialog, a_rtp, media) =
+        ring_out_to_voicemail(&mut caller, &mut phone, server.ports.media_port(0)).await;
     // Greeting and beep, then the message: a 700 Hz tone, then #.
     tokio::time::sleep(Duration::from_millis(6500)).await;
     a_rtp.send_tone(media, 0, 700.0, 1500, 3).await;
@@ -837,15 +829,8 @@ async fn a_voicemail_ended_by_hanging_up_keeps_the_callers_number() {
     let mut phone = Ua::new("1001", "secret", server.sip_addr()).await;
     assert_eq!(phone.register(3600).await.status, Some(200));
     let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
-    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
-    let offer = sdp(a_rtp.port, "sendrecv");
-    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
-        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
-        phone.expect_cancel(&inc).await;
-    });
-    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
-    let mut dialog = dialog.unwrap();
-    let media = sdp_media(&dialog.remote_sdp).unwrap();
+    let (mut dialog, a_rtp, media) =
+        ring_out_to_voicemail(&mut caller, &mut phone, server.ports.media_port(0)).await;
     // After the greeting, the beep (1 kHz); then the message, ended by BYE.
     wait_tone(&a_rtp, 1000.0, STEP).await;
     a_rtp.send_tone(media, 0, 700.0, 1500, 3).await;
@@ -1025,15 +1010,8 @@ async fn missed_calls_and_a_left_voicemail_are_mailed_to_the_extensions_user() {
     // 2. Nobody answers; the caller leaves a message: the voicemail notice
     // (and no missed-call notice for that call).
     let mut caller = Ua::new("1000", "secret", server.sip_addr()).await;
-    let a_rtp = Rtp::bind(server.ports.media_port(0)).await;
-    let offer = sdp(a_rtp.port, "sendrecv");
-    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
-        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
-        phone.expect_cancel(&inc).await;
-    });
-    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
-    let mut dialog = dialog.unwrap();
-    let media = sdp_media(&dialog.remote_sdp).unwrap();
+    let (mut dialog, a_rtp, media) =
+        ring_out_to_voicemail(&mut caller, &mut phone, server.ports.media_port(0)).await;
     wait_tone(&a_rtp, 1000.0, STEP).await;
     a_rtp.send_tone(media, 0, 700.0, 1500, 3).await;
     press_key(&mut caller, &mut dialog, '#').await;
@@ -1043,14 +1021,8 @@ async fn missed_calls_and_a_left_voicemail_are_mailed_to_the_extensions_user() {
 
     // 3. The voicemail answers, the caller hangs up at the greeting: a
     // missed call (once the voicemail's grace for a late message is over).
-    let a_rtp = Rtp::bind(server.ports.media_port(4)).await;
-    let offer = sdp(a_rtp.port, "sendrecv");
-    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
-        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
-        phone.expect_cancel(&inc).await;
-    });
-    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
-    let mut dialog = dialog.unwrap();
+    let (mut dialog, _a_rtp, _) =
+        ring_out_to_voicemail(&mut caller, &mut phone, server.ports.media_port(4)).await;
     assert_eq!(caller.bye(&mut dialog).await.status, Some(200));
     smtp.wait("Missed call from 1000", 2, Duration::from_secs(30))
         .await;
@@ -1058,6 +1030,27 @@ async fn missed_calls_and_a_left_voicemail_are_mailed_to_the_extensions_user() {
     assert_eq!(smtp.mails().len(), 3, "{:?}", smtp.mails());
     let store = server.store().await;
     assert_eq!(store.list_voicemails("1001").await.unwrap().len(), 1);
+}
+
+/// `caller` calls 1001 from a media socket on `port`; `phone` (1001) rings
+/// and nobody answers, so the voicemail does: its dialog, the caller's
+/// media socket and where the voicemail's media goes.
+async fn ring_out_to_voicemail(
+    caller: &mut Ua,
+    phone: &mut Ua,
+    port: u16,
+) -> (Dialog, Rtp, SocketAddr) {
+    let a_rtp = Rtp::bind(port).await;
+    let offer = sdp(a_rtp.port, "sendrecv");
+    let ((resp, dialog), ()) = tokio::join!(caller.invite("1001", &offer), async {
+        // The phone rings and nobody answers: cancelled when the ring time is over.
+        let inc = phone.wait_invite(STEP).await.expect("the phone rings");
+        phone.expect_cancel(&inc).await;
+    });
+    assert_eq!(resp.status, Some(200), "voicemail answers: {}", resp.raw);
+    let dialog = dialog.unwrap();
+    let media = sdp_media(&dialog.remote_sdp).unwrap();
+    (dialog, a_rtp, media)
 }
 
 /// Sends `key` as SIP INFO in `d`.

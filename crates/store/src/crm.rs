@@ -456,24 +456,10 @@ impl Store {
         rows: Vec<CustomerFields>,
         creator: Option<i64>,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut bad = Vec::new();
-        let mut good = Vec::with_capacity(rows.len());
-        for (i, r) in rows.into_iter().enumerate() {
-            match r.normalized() {
-                Ok(r) => good.push(r),
-                Err(StoreError::InvalidField(e)) => bad.push((i, e)),
-                Err(e) => return Err(e),
-            }
-        }
-        if !bad.is_empty() {
-            return Err(StoreError::InvalidRows(bad));
-        }
+        let good = checked_rows(rows, CustomerFields::normalized)?;
         let rows = &good;
         let ids = dispatch!(self, db => db.create_customers(rows, creator))?;
-        if ids.len() >= 1000 {
-            // A big import changes what the planner should choose.
-            self.optimize().await?;
-        }
+        self.optimize_after_import(ids.len()).await?;
         Ok(ids)
     }
 
@@ -519,24 +505,10 @@ impl Store {
         rows: Vec<ContactFields>,
         creator: Option<i64>,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut bad = Vec::new();
-        let mut good = Vec::with_capacity(rows.len());
-        for (i, r) in rows.into_iter().enumerate() {
-            match r.normalized() {
-                Ok(r) => good.push(r),
-                Err(StoreError::InvalidField(e)) => bad.push((i, e)),
-                Err(e) => return Err(e),
-            }
-        }
-        if !bad.is_empty() {
-            return Err(StoreError::InvalidRows(bad));
-        }
+        let good = checked_rows(rows, ContactFields::normalized)?;
         let rows = &good;
         let ids = dispatch!(self, db => db.create_contacts(rows, creator))?;
-        if ids.len() >= 1000 {
-            // A big import changes what the planner should choose.
-            self.optimize().await?;
-        }
+        self.optimize_after_import(ids.len()).await?;
         Ok(ids)
     }
 
@@ -637,6 +609,40 @@ fn scope_sql(scope: &CrmScope) -> String {
     }
 }
 
+/// The rows of a batch, each checked by `check`: all of them, or
+/// [`StoreError::InvalidRows`] naming every bad one (index from 0 and
+/// field). Another error stops at once.
+pub(crate) fn checked_rows<T>(
+    rows: Vec<T>,
+    check: impl Fn(T) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut bad = Vec::new();
+    let mut good = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        match check(r) {
+            Ok(r) => good.push(r),
+            Err(StoreError::InvalidField(e)) => bad.push((i, e)),
+            Err(e) => return Err(e),
+        }
+    }
+    if bad.is_empty() {
+        Ok(good)
+    } else {
+        Err(StoreError::InvalidRows(bad))
+    }
+}
+
+impl Store {
+    /// After a batch of `rows` saved: a big import changes what the
+    /// planner should choose, so its statistics are refreshed.
+    async fn optimize_after_import(&self, rows: usize) -> Result<(), StoreError> {
+        if rows >= 1000 {
+            self.optimize().await?;
+        }
+        Ok(())
+    }
+}
+
 /// The total of a page of a broad search (one matching more than
 /// [`COUNT_CAP`] rows of the whole table, read by walking the tab's index
 /// because counting its matches would walk all of it): `(total, more)`, or
@@ -668,6 +674,18 @@ where
     Ts: Value<DB>,
     DB::QueryResult: RowsAffected,
 {
+    /// Runs a bound `SELECT COUNT(*) ...` (`what`: for the error).
+    pub(crate) async fn count_rows<'q>(
+        &self,
+        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+        what: &'static str,
+    ) -> Result<i64, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err(what))?;
+        rows.first()
+            .map_or(Ok(0), |r| r.try_get::<i64, _>(0))
+            .map_err(db_err(what))
+    }
+
     pub(crate) async fn create_crm_group(
         &self,
         kind: GroupKind,
@@ -1030,15 +1048,7 @@ where
                     .bind(offset)
             };
         }
-        let count = |sql: String| async move {
-            let rows = bound!(sql)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err("counting customers"))?;
-            rows.first()
-                .map_or(Ok(0), |r| r.try_get::<i64, _>(0))
-                .map_err(db_err("counting customers"))
-        };
+        let count = |sql: String| self.count_rows(bound!(sql), "counting customers");
         // As the contacts' search (see list_contacts): few matches are
         // found from the search's indexes, many by walking the list's.
         let few = match searched {
@@ -1395,9 +1405,6 @@ where
                     .bind(false)
             }};
         }
-        let count_of = |rows: Vec<DB::Row>| -> Result<i64, sqlx::Error> {
-            rows.first().map_or(Ok(0), |r| r.try_get::<i64, _>(0))
-        };
         // A search that names few contacts (a number, most names) is
         // answered from the search's own indexes: its contacts are found
         // first, then filtered and sorted. A search that matches more than
@@ -1405,15 +1412,16 @@ where
         // walks the tab's index instead, where matches come often.
         let candidates = match searched {
             Some(searched) => {
-                let rows = bound!(format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM contacts WHERE {searched} \
-                     AND $1 = $1 AND $2 = $2 AND $5 = $5 LIMIT {}) AS capped",
-                    COUNT_CAP + 1
-                ))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err("counting contacts"))?;
-                let n = count_of(rows).map_err(db_err("counting contacts"))?;
+                let n = self
+                    .count_rows(
+                        bound!(format!(
+                            "SELECT COUNT(*) FROM (SELECT 1 FROM contacts WHERE {searched} \
+                             AND $1 = $1 AND $2 = $2 AND $5 = $5 LIMIT {}) AS capped",
+                            COUNT_CAP + 1
+                        )),
+                        "counting contacts",
+                    )
+                    .await?;
                 (n <= COUNT_CAP).then_some(searched)
             }
             None => None,
@@ -1504,14 +1512,15 @@ where
         {
             return Ok(CrmPage { rows, total, more });
         }
-        let counted = bound!(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {filter} LIMIT {}) AS capped",
-            COUNT_CAP + 1
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("counting contacts"))?;
-        let total = count_of(counted).map_err(db_err("counting contacts"))?;
+        let total = self
+            .count_rows(
+                bound!(format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {filter} LIMIT {}) AS capped",
+                    COUNT_CAP + 1
+                )),
+                "counting contacts",
+            )
+            .await?;
         Ok(CrmPage {
             rows,
             total: total.min(COUNT_CAP),

@@ -203,18 +203,7 @@ impl Store {
         rows: Vec<KbArticleFields>,
         creator: Option<i64>,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut good = Vec::with_capacity(rows.len());
-        let mut bad = Vec::new();
-        for (i, r) in rows.into_iter().enumerate() {
-            match r.normalized() {
-                Ok(r) => good.push(r),
-                Err(StoreError::InvalidField(e)) => bad.push((i, e)),
-                Err(e) => return Err(e),
-            }
-        }
-        if !bad.is_empty() {
-            return Err(StoreError::InvalidRows(bad));
-        }
+        let good = crate::crm::checked_rows(rows, KbArticleFields::normalized)?;
         let good = &good;
         dispatch!(self, db => db.create_kb_articles(good, creator))
     }

@@ -1037,11 +1037,14 @@ where
                     .try_get::<i64, _>("found")
                     .map_err(db_err("counting tickets"))?,
                 None => {
-                    self.count_tickets(bound!(format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM tickets WHERE {filter} \
+                    self.count_rows(
+                        bound!(format!(
+                            "SELECT COUNT(*) FROM (SELECT 1 FROM tickets WHERE {filter} \
                          AND $8 = $8 AND $9 = $9 LIMIT {}) AS capped",
-                        COUNT_CAP + 1
-                    )))
+                            COUNT_CAP + 1
+                        )),
+                        "counting tickets",
+                    )
                     .await?
                 }
             };
@@ -1070,11 +1073,14 @@ where
         cond.push("($5 = $5 AND $6 = $6 AND $7 = $7)".into());
         let filter = cond.join(" AND ");
         let total = self
-            .count_tickets(bound!(format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM {walked} WHERE {filter} \
+            .count_rows(
+                bound!(format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {walked} WHERE {filter} \
                  AND $8 = $8 AND $9 = $9 LIMIT {}) AS capped",
-                COUNT_CAP + 1
-            )))
+                    COUNT_CAP + 1
+                )),
+                "counting tickets",
+            )
             .await?;
         let rows = bound!(format!(
             "SELECT {TICKET_COLUMNS} FROM {walked} WHERE {filter} \
@@ -1088,20 +1094,6 @@ where
             total: total.min(COUNT_CAP),
             more: total > COUNT_CAP,
         })
-    }
-
-    /// Runs a bound `SELECT COUNT(*) ...`.
-    async fn count_tickets<'q>(
-        &self,
-        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
-    ) -> Result<i64, StoreError> {
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("counting tickets"))?;
-        rows.first()
-            .map_or(Ok(0), |r| r.try_get::<i64, _>(0))
-            .map_err(db_err("counting tickets"))
     }
 
     pub(crate) async fn ticket_overview(

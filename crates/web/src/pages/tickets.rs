@@ -527,6 +527,33 @@ async fn read_multipart(
     Ok((text, files))
 }
 
+/// Ticket `t`'s page with `why` next to its file field (an attachment
+/// refused or not kept), answered with `status`.
+async fn with_file_error(
+    state: &AppState,
+    ctx: &PageCtx,
+    who: &Identity,
+    t: &Ticket,
+    scope: &CrmScope,
+    why: String,
+    status: StatusCode,
+) -> Response {
+    let mut errs = Errs::new();
+    errs.insert("file".into(), why);
+    render_ticket(
+        state,
+        ctx,
+        who,
+        t,
+        scope,
+        values(&t.fields),
+        errs,
+        String::new(),
+        status,
+    )
+    .await
+}
+
 /// Keeps `files` as attachments of ticket `id`: None when all were kept,
 /// else the failed store's answer (status and what it said).
 async fn attach_all(
@@ -626,26 +653,17 @@ async fn create(
     match state.store().create_ticket(fields, Some(who.user.id)).await {
         Ok(id) => {
             let kept = attach_all(&state, &who, id, &files).await;
-            if let Ok(Some(t)) = state.store().get_ticket(id).await {
-                crate::notify_crm::ticket_created(&state, &t, who.user.id);
-                if let Some((status, why)) = kept {
-                    // The ticket is made; the file that could not be kept
-                    // is named on its page, to attach again.
-                    let mut errs = Errs::new();
-                    errs.insert("file".into(), why);
-                    return render_ticket(
-                        &state,
-                        &ctx,
-                        &who,
-                        &t,
-                        &scope,
-                        values(&t.fields),
-                        errs,
-                        String::new(),
-                        status,
-                    )
-                    .await;
+            match state.store().get_ticket(id).await {
+                Ok(Some(t)) => {
+                    crate::notify_crm::ticket_created(&state, &t, who.user.id);
+                    if let Some((status, why)) = kept {
+                        // The ticket is made; the file that could not be
+                        // kept is named on its page, to attach again.
+                        return with_file_error(&state, &ctx, &who, &t, &scope, why, status).await;
+                    }
                 }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("ticket {id} made, reading it back failed: {e}"),
             }
             Redirect::to(&format!("/tickets/{id}?done=created")).into_response()
         }
@@ -970,27 +988,8 @@ async fn attach(
     };
     let limit = api::attachment_limit(&state).await;
     let fail = |why: String, status: StatusCode| {
-        let state = state.clone();
-        let ctx = ctx.clone();
-        let who = who.clone();
-        let t = t.clone();
-        let scope = scope.clone();
-        async move {
-            let mut errs = Errs::new();
-            errs.insert("file".into(), why);
-            render_ticket(
-                &state,
-                &ctx,
-                &who,
-                &t,
-                &scope,
-                values(&t.fields),
-                errs,
-                String::new(),
-                status,
-            )
-            .await
-        }
+        let (state, ctx, who, t, scope) = (&state, &ctx, &who, &t, &scope);
+        async move { with_file_error(state, ctx, who, t, scope, why, status).await }
     };
     let files = match read_multipart(&state, &ctx, req, limit).await {
         Ok((_, files)) => files,
