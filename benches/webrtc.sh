@@ -11,7 +11,8 @@
 # machine; CPU and memory per call.
 #
 # Knobs (besides common.sh's): BENCH_SETUP_RATE (calls set up per second,
-# default 50), WEBRTC_LOAD_BIN (a prebuilt webrtc_load binary instead of
+# default 50), BENCH_OPUS_COMPLEXITY (the server's [media] opus_complexity,
+# default the server's own), WEBRTC_LOAD_BIN (a prebuilt webrtc_load binary instead of
 # `cargo bench`), WEBRTC_LOAD_THREADS (the generator's tokio threads, default 2).
 
 source "$(dirname "$0")/common.sh"
@@ -36,6 +37,7 @@ bench_dir webrtc
 # until the generator's DTLS is up: keep the no-RTP timeout out of the way.
 CONNS=$(( CALLS + 200 ))
 printf '[media]\nrtp_timeout_secs = 3600\n' >> "$CONFIG"
+[[ -z "${BENCH_OPUS_COMPLEXITY:-}" ]] || printf 'opus_complexity = %d\n' "$BENCH_OPUS_COMPLEXITY" >> "$CONFIG"
 printf '[sip.tcp]\nmax_connections = %d\nmax_connections_per_ip = %d\n' "$CONNS" "$CONNS" >> "$CONFIG"
 printf '[web]\nmax_connections = %d\nmax_connections_per_ip = %d\nidle_timeout_secs = 3600\n' \
     "$CONNS" "$CONNS" >> "$CONFIG"

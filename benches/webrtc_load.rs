@@ -33,6 +33,7 @@ use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -289,7 +290,14 @@ impl Browser {
             .map_err(|e| e.to_string())?;
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
-        let (ws, _) = tokio::time::timeout(STEP, tokio_tungstenite::client_async(req, tcp))
+        // tungstenite zeroes its whole read buffer (128 KiB by default) on
+        // every read attempt: a small one keeps the browsers' idle
+        // WebSockets from costing the generator a third of its CPU.
+        let cfg = WebSocketConfig::default().read_buffer_size(4096);
+        let (ws, _) = tokio::time::timeout(
+            STEP,
+            tokio_tungstenite::client_async_with_config(req, tcp, Some(cfg)),
+        )
             .await
             .map_err(|_| "ws handshake: timeout".to_string())?
             .map_err(|e| format!("ws handshake: {e}"))?;
@@ -693,7 +701,42 @@ async fn call(
     let mut sbuf = vec![0u8; 8192];
     let mut pkt = Vec::with_capacity(200);
     let mut next = peer.drain(&stats);
+    let timer = tokio::time::sleep_until(next.into());
+    tokio::pin!(timer);
     let mut ended = false;
+    // The browser's signalling in its own task: the media loop below wakes
+    // on every packet and must not poll the WebSocket each time.
+    let bye = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bye2 = bye.clone();
+    let signalling = tokio::spawn(async move {
+        while let Some(m) = b.ws.next().await {
+            let Ok(Message::Text(t)) = m else {
+                if m.is_err() {
+                    break;
+                }
+                continue;
+            };
+            let Some(m) = Msg::parse(t.as_str()) else { continue };
+            match m.method() {
+                Some("BYE") => {
+                    let _ = b.respond(&m, "200 OK", "").await;
+                    bye2.store(true, Relaxed);
+                }
+                Some("OPTIONS") => {
+                    let _ = b.respond(&m, "200 OK", "").await;
+                }
+                _ => {}
+            }
+            if PHASE.load(Relaxed) == 2 {
+                break;
+            }
+        }
+        bye2.store(true, Relaxed);
+        // Kept until the stop, so that the registration stays.
+        while PHASE.load(Relaxed) < 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
     loop {
         if PHASE.load(Relaxed) == 2 {
             break;
@@ -738,21 +781,6 @@ async fn call(
                     }
                 }
             }
-            m = b.ws.next() => {
-                match m {
-                    Some(Ok(Message::Text(t))) => {
-                        if let Some(m) = Msg::parse(t.as_str()) {
-                            match m.method() {
-                                Some("BYE") => { let _ = b.respond(&m, "200 OK", "").await; ended = true; }
-                                Some("OPTIONS") => { let _ = b.respond(&m, "200 OK", "").await; }
-                                _ => {}
-                            }
-                        }
-                    }
-                    Some(Ok(_)) => {}
-                    _ => ended = true,
-                }
-            }
             _ = tick.tick() => {
                 peer.send_frame(&opus[frame % opus.len()], &stats);
                 pkt.clear();
@@ -768,12 +796,18 @@ async fn call(
                 cts = cts.wrapping_add(160);
                 frame += 1;
             }
-            _ = tokio::time::sleep_until(next.into()) => {
+            _ = &mut timer => {
                 let _ = peer.rtc.handle_input(Input::Timeout(Instant::now()));
             }
         }
-        next = peer.drain(&stats);
-        if ended || peer.failed {
+        let due = peer.drain(&stats);
+        // The timer is re-armed only when str0m's deadline moves (a new
+        // Sleep per wakeup would cost a timer-wheel insert every packet).
+        if due != next {
+            next = due;
+            timer.as_mut().reset(next.into());
+        }
+        if ended || bye.load(Relaxed) || peer.failed {
             stats.dropped.fetch_add(1, Relaxed);
             break;
         }
@@ -792,6 +826,7 @@ async fn call(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    signalling.abort();
     Ok(())
 }
 
