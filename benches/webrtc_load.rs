@@ -298,9 +298,9 @@ impl Browser {
             STEP,
             tokio_tungstenite::client_async_with_config(req, tcp, Some(cfg)),
         )
-            .await
-            .map_err(|_| "ws handshake: timeout".to_string())?
-            .map_err(|e| format!("ws handshake: {e}"))?;
+        .await
+        .map_err(|_| "ws handshake: timeout".to_string())?
+        .map_err(|e| format!("ws handshake: {e}"))?;
         Ok(Browser {
             ws,
             me,
@@ -716,7 +716,9 @@ async fn call(
                 }
                 continue;
             };
-            let Some(m) = Msg::parse(t.as_str()) else { continue };
+            let Some(m) = Msg::parse(t.as_str()) else {
+                continue;
+            };
             match m.method() {
                 Some("BYE") => {
                     let _ = b.respond(&m, "200 OK", "").await;
