@@ -129,6 +129,10 @@ macro_rules! person_answered {
     };
 }
 
+// The call history's search reads the same columns and the same test.
+pub(crate) use c_columns;
+pub(crate) use person_answered;
+
 /// The upsert of one CDR for backend `$b` (`sqlite` or `postgres`: the
 /// test of a row in progress differs, see [`live!`]).
 macro_rules! upsert {

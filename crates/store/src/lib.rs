@@ -25,6 +25,7 @@ mod api_tokens;
 mod audit;
 mod callcenter;
 mod cdr;
+mod cdr_search;
 pub mod copy;
 mod crm;
 mod db;
@@ -59,6 +60,7 @@ pub use callcenter::{
     AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
 };
 pub use cdr::{Cdr, NumberCall, NumberSummary};
+pub use cdr_search::{CdrPage, CdrQuery, CdrRecord};
 pub use crm::{
     Contact, ContactFields, ContactQuery, ContactView, CrmGroup, CrmPage, CrmScope, Customer,
     CustomerFields, CustomerQuery, GroupKind, NumberMatch, COUNT_CAP, LOOKUP_LIMIT,

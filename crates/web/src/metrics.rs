@@ -35,6 +35,8 @@ pub struct WebMetrics {
     pub notifications_sent: AtomicU64,
     /// CRM notifications that could not be sent (the server refused, timed out).
     pub notifications_failed: AtomicU64,
+    /// Recordings asked for whose file is gone from disk (or unreadable).
+    pub recordings_missing: AtomicU64,
 }
 
 impl WebMetrics {
@@ -111,6 +113,12 @@ impl WebMetrics {
                 ("sent", self.notifications_sent.load(Relaxed)),
                 ("failed", self.notifications_failed.load(Relaxed)),
             ],
+        );
+        e.metric(
+            "switchboard_web_recordings_missing_total",
+            "counter",
+            "Recordings asked for whose file is no longer on disk (or not readable).",
+            self.recordings_missing.load(Relaxed),
         );
         e.finish()
     }

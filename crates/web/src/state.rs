@@ -59,6 +59,8 @@ struct Inner {
     desk_logins: crate::desk::Logins,
     /// The data dir when there is no engine (tests): attachments go there.
     data_dir: RwLock<Option<std::path::PathBuf>>,
+    /// The recordings directory when there is no engine (tests).
+    recordings_dir: RwLock<Option<std::path::PathBuf>>,
 }
 
 impl AppState {
@@ -88,6 +90,7 @@ impl AppState {
                 desk: RwLock::new(crate::desk::hub::DeskHub::idle()),
                 desk_logins: crate::desk::Logins::default(),
                 data_dir: RwLock::new(None),
+                recordings_dir: RwLock::new(None),
             }),
         }
     }
@@ -110,6 +113,29 @@ impl AppState {
         *self
             .inner
             .data_dir
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dir);
+    }
+
+    /// Where the engine writes recordings (`recording.dir`): the engine's,
+    /// or the one set with [`AppState::set_recordings_dir`]. Recordings are
+    /// served from under it only.
+    pub fn recordings_dir(&self) -> Option<std::path::PathBuf> {
+        if let Some(e) = &self.inner.engine {
+            return Some(e.ctx().cfg.recording.dir.clone());
+        }
+        self.inner
+            .recordings_dir
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the recordings directory of a state without an engine (tests).
+    pub fn set_recordings_dir(&self, dir: std::path::PathBuf) {
+        *self
+            .inner
+            .recordings_dir
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dir);
     }

@@ -188,8 +188,13 @@ const CALLCENTER_TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Templates of the system pages: audit log, settings (`templates/system/`).
+/// Templates of the system pages: audit log, settings (`templates/system/`),
+/// and the call records (`templates/records/`).
 const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "records/calls.html",
+        include_str!("../templates/records/calls.html"),
+    ),
     (
         "system/audit.html",
         include_str!("../templates/system/audit.html"),

@@ -236,4 +236,209 @@ on_every_backend!(
     open_and_end_in_one_batch_and_rows_without_uid,
     recovery_closes_rows_left_in_progress_only,
     batch_insert_then_list,
+    call_history_search_filters_scopes_and_pages,
 );
+
+/// The call history's search: every filter, the data scope, paging and
+/// the queue, agent and score read from the call's queue events and survey.
+async fn call_history_search_filters_scopes_and_pages(store: &Store) {
+    use crate::{CdrQuery, QueueEvent, Survey};
+    let batch: Vec<Cdr> = (0..60).map(cdr).collect();
+    store.upsert_cdrs(&batch).await.unwrap();
+    // Calls 10 and 11 came through queue "sales": 10 answered there by
+    // agent 1010 and scored 5; 11 abandoned in the queue, although the
+    // queue itself answered it (to play music).
+    let ev = |i: i64, kind: &str, agent: Option<&str>| QueueEvent {
+        id: None,
+        at: 1_700_000_000_000 + i * 1000 + 1000,
+        queue: "sales".into(),
+        call_id: format!("call-{i}@switchboard"),
+        caller: format!("{}", 1000 + i % 50),
+        agent: agent.map(String::from),
+        kind: kind.into(),
+        reason: None,
+        wait_secs: Some(2),
+        talk_secs: None,
+    };
+    store
+        .insert_queue_events(&[
+            ev(10, "joined", None),
+            ev(10, "answered", Some("1010")),
+            ev(11, "joined", None),
+            ev(11, "abandoned", None),
+        ])
+        .await
+        .unwrap();
+    store
+        .insert_survey(&Survey {
+            id: None,
+            call_id: "call-10@switchboard".into(),
+            agent: Some("1010".into()),
+            queue: Some("sales".into()),
+            score: 5,
+            at: 1_700_000_000_000 + 10 * 1000 + 50_000,
+        })
+        .await
+        .unwrap();
+    let all = |q: CdrQuery| CdrQuery { limit: 100, ..q };
+    let page = store.search_cdrs(&all(CdrQuery::default())).await.unwrap();
+    assert_eq!(page.total, 60);
+    assert_eq!(page.rows.len(), 60);
+    // Newest first.
+    assert_eq!(page.rows[0].cdr.call_uid.as_deref(), Some("uid-59"));
+    let row = |i: i64| {
+        page.rows
+            .iter()
+            .find(|r| r.cdr.call_uid.as_deref() == Some(&format!("uid-{i}")))
+            .unwrap()
+            .clone()
+    };
+    let r10 = row(10);
+    assert_eq!(r10.queue.as_deref(), Some("sales"));
+    assert_eq!(r10.agent.as_deref(), Some("1010"));
+    assert_eq!(r10.satisfaction, Some(5));
+    assert!(!r10.missed && r10.recorded);
+    let r11 = row(11);
+    assert_eq!(
+        (r11.queue.as_deref(), r11.agent.as_deref()),
+        (Some("sales"), None)
+    );
+    assert!(r11.missed, "answered by the queue only: missed");
+    let r12 = row(12);
+    assert!(r12.missed && !r12.recorded && r12.queue.is_none());
+    assert!(!row(13).missed);
+
+    let count = |q: CdrQuery| async move { store.search_cdrs(&all(q)).await.unwrap().total };
+    // Calls i with i % 3 == 0 were not answered: 20 of 60, plus call 11.
+    let q = |outcome: &str| CdrQuery {
+        outcome: outcome.into(),
+        ..Default::default()
+    };
+    assert_eq!(count(q("missed")).await, 21);
+    assert_eq!(count(q("answered")).await, 39);
+    assert_eq!(
+        count(CdrQuery {
+            direction: "queue".into(),
+            ..Default::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(CdrQuery {
+            direction: "inbound".into(),
+            ..Default::default()
+        })
+        .await,
+        20
+    );
+    assert_eq!(
+        count(CdrQuery {
+            recorded: Some(false),
+            ..Default::default()
+        })
+        .await,
+        20
+    );
+    assert_eq!(
+        count(CdrQuery {
+            agent: "1010".into(),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(CdrQuery {
+            queue: "sales".into(),
+            ..Default::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(CdrQuery {
+            cause: "no_answer".into(),
+            ..Default::default()
+        })
+        .await,
+        20
+    );
+    assert_eq!(
+        count(CdrQuery {
+            min_talk_secs: 50,
+            ..Default::default()
+        })
+        .await,
+        40
+    );
+    // Callers are 1000 + i % 50: "1005" is calls 5 and 55; callees 2000 + i % 7.
+    assert_eq!(
+        count(CdrQuery {
+            caller: "1005".into(),
+            ..Default::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(CdrQuery {
+            number: "2003".into(),
+            ..Default::default()
+        })
+        .await,
+        9
+    );
+    // A wildcard in a filter is a plain character.
+    assert_eq!(
+        count(CdrQuery {
+            number: "%".into(),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    // Time window: calls start one second apart.
+    assert_eq!(
+        count(CdrQuery {
+            from: Some(1_700_000_000_000 + 20_000),
+            to: Some(1_700_000_000_000 + 30_000),
+            ..Default::default()
+        })
+        .await,
+        10
+    );
+    // Scope: extension 1010 made calls 10 and (as agent) answered 10;
+    // calls 10 and 60.. do not exist: one call. An empty scope sees none.
+    assert_eq!(
+        count(CdrQuery {
+            extension: Some("1010".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(CdrQuery {
+            extension: Some(" ".into()),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    // Paging: the second page of 25 starts at the 26th newest.
+    let p2 = store
+        .search_cdrs(&CdrQuery {
+            offset: 25,
+            limit: 25,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((p2.total, p2.rows.len()), (60, 25));
+    assert_eq!(p2.rows[0].cdr.call_uid.as_deref(), Some("uid-34"));
+    // One record by id, with the same reading.
+    let one = store.cdr_record(r10.cdr.id.unwrap()).await.unwrap();
+    assert_eq!(one, Some(r10));
+    assert_eq!(store.cdr_record(-5).await.unwrap(), None);
+}

@@ -50,6 +50,7 @@
 //! | `GET /api/tickets`, `GET /api/tickets/{id}`, `/history`, `/attachments/{file}`, `GET /api/tickets/overview`, `GET /api/tickets/types` | `tickets:view` |
 //! | `POST /api/tickets`, `PUT /api/tickets/{id}`, `POST /api/tickets/{id}/replies`, `PUT /api/tickets/{id}/follow`, `POST /api/tickets/{id}/attachments` | `tickets:edit` |
 //! | `DELETE /api/tickets/{id}`, `POST /api/tickets/types`, `PUT`, `DELETE /api/tickets/types/{id}` | `tickets:manage` |
+//! | `GET /api/cdrs`, `GET /api/cdrs/{id}`, `GET /api/cdrs/{id}/recording` | `records:view` (own extension's calls; `records:all` every call) |
 //! | `GET /api/kb/search`, `GET /api/kb/articles`, `GET /api/kb/articles/{id}`, `GET /api/kb/categories` | `kb:view` |
 //! | `GET /api/kb/articles/export` | `kb:view` |
 //! | `POST /api/kb/articles/import` | `kb:edit` |
@@ -74,6 +75,7 @@ mod extensions;
 pub mod import;
 mod kb;
 mod me;
+pub mod records;
 pub mod tickets;
 
 pub use crm::scope_of as crm_scope_of;
@@ -99,9 +101,10 @@ use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, CRM_CONTACTS_EDIT, CRM_CONTACTS_VIEW,
     CRM_CUSTOMERS_EDIT, CRM_CUSTOMERS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW, EXTENSIONS_EDIT,
     EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, KB_EDIT, KB_VIEW,
-    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, REGISTRATIONS_VIEW,
-    ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW,
-    TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW, USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
+    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, RECORDS_VIEW,
+    REGISTRATIONS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT,
+    SETTINGS_VIEW, STATUS_VIEW, TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW, USERS_EDIT, USERS_VIEW,
+    VOICEMAIL_VIEW,
 };
 use crate::auth::Identity;
 use crate::form::Fields;
@@ -243,6 +246,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::delete_ticket))
         .routes(routes!(tickets::create_type))
         .routes(routes!(tickets::rename_type, tickets::delete_type));
+    let records_view = api()
+        .routes(routes!(records::list))
+        .routes(routes!(records::get))
+        .routes(routes!(records::recording));
     let kb_view = api()
         .routes(routes!(kb::search))
         .routes(routes!(kb::list_articles))
@@ -292,6 +299,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(TICKETS_VIEW, tickets_view))
         .merge(guard(TICKETS_EDIT, tickets_edit))
         .merge(guard(TICKETS_MANAGE, tickets_manage))
+        .merge(guard(RECORDS_VIEW, records_view))
         .merge(guard(KB_VIEW, kb_view))
         .merge(guard(KB_EDIT, kb_edit))
         .split_for_parts();

@@ -91,6 +91,12 @@ pub const CATALOG: &[Resource] = &[
         key: "voicemail",
         actions: &["view"],
     },
+    // Call records and recordings: "view" alone the calls of the user's
+    // own extension (an agent's "my calls"), "all" every call.
+    Resource {
+        key: "records",
+        actions: &["view", "all"],
+    },
     Resource {
         key: "crm.contacts",
         actions: &["view", "edit"],
@@ -208,6 +214,10 @@ pub const CRM_DATA_ALL: Permission = Permission::new("crm.data", "all");
 /// Data scope: the records of the users of the user's departments (and
 /// those below them).
 pub const CRM_DATA_DEPARTMENT: Permission = Permission::new("crm.data", "department");
+/// The call history and recordings of the user's own extension.
+pub const RECORDS_VIEW: Permission = Permission::new("records", "view");
+/// Every call's record and recording.
+pub const RECORDS_ALL: Permission = Permission::new("records", "all");
 /// See users.
 pub const USERS_VIEW: Permission = Permission::new("system.users", "view");
 /// Create and change users.
@@ -306,6 +316,13 @@ pub const MENU: &[MenuItem] = &[
         href: "/kb",
         group: Some("nav.group_crm"),
         needs: Some(KB_VIEW),
+    },
+    MenuItem {
+        id: "menu-records-calls",
+        label: "nav.records_calls",
+        href: "/records/calls",
+        group: Some("nav.group_records"),
+        needs: Some(RECORDS_VIEW),
     },
     MenuItem {
         id: "menu-voice-status",

@@ -86,6 +86,10 @@ pub async fn upgrade(who: Identity, State(state): State<AppState>, req: Request)
         let mut config = WebSocketConfig::default();
         config.max_message_size = Some(MAX_IN);
         config.max_frame_size = Some(MAX_IN);
+        // tungstenite's default read buffer (128 KiB) is allocated per
+        // desk and zeroed on every read attempt; a desk sends small
+        // commands, so a small buffer keeps 500 desks cheap.
+        config.read_buffer_size = 4096;
         tokio::spawn(async move {
             let socket =
                 WebSocketStream::from_partially_read(io, read_ahead, Role::Server, Some(config))

@@ -191,6 +191,7 @@ const EN_FILES: &[&str] = &[
     include_str!("en/tickets.toml"),
     include_str!("en/account.toml"),
     include_str!("en/import.toml"),
+    include_str!("en/records.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -204,6 +205,7 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/tickets.toml"),
     include_str!("zh/account.toml"),
     include_str!("zh/import.toml"),
+    include_str!("zh/records.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

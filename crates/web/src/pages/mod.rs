@@ -11,6 +11,7 @@ pub mod kb;
 pub mod login;
 pub(crate) mod members;
 pub mod notifications;
+pub mod records;
 pub mod roles;
 pub mod system;
 pub mod tickets;
@@ -96,4 +97,5 @@ pub fn protected() -> Router<AppState> {
         .merge(tickets::routes())
         .merge(kb::routes())
         .merge(system::routes())
+        .merge(records::routes())
 }

@@ -20,6 +20,7 @@ mod gateways;
 mod import_more;
 mod members;
 mod notifications;
+mod records;
 mod security;
 mod system;
 mod tickets;

@@ -1,0 +1,95 @@
+//! Call records (manual 11.1 通话记录): the call history with every column
+//! of the manual and a filter on each, the recording of a call played in
+//! the page (seekable: served with range requests) or downloaded. The
+//! filters and the data scope are the API's ([`crate::api::records`]), so
+//! the page and `GET /api/cdrs` always agree.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use minijinja::context;
+
+use crate::api::records::{query_of, DIRECTIONS, OUTCOMES};
+use crate::auth::permissions::{RECORDS_ALL, RECORDS_VIEW};
+use crate::auth::{require, Identity};
+use crate::form::{encode, QueryFields};
+use crate::state::AppState;
+use crate::view::{self, PageCtx};
+
+/// This page group's routes, each behind its permission.
+pub fn routes() -> Router<AppState> {
+    require(
+        RECORDS_VIEW,
+        Router::new().route("/records/calls", get(calls)),
+    )
+}
+
+/// The search form's fields, read back into the form and the pager links.
+const FIELDS: [&str; 11] = [
+    "from",
+    "to",
+    "number",
+    "direction",
+    "status",
+    "recorded",
+    "agent",
+    "queue",
+    "cause",
+    "min_talk",
+    "per_page",
+];
+
+/// `GET /records/calls`.
+async fn calls(
+    who: Identity,
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    QueryFields(q): QueryFields,
+) -> Response {
+    let mut errors = crate::form::Errors::default();
+    let values: std::collections::BTreeMap<&str, String> =
+        FIELDS.iter().map(|f| (*f, q.text(f))).collect();
+    let query_string = FIELDS
+        .iter()
+        .filter(|f| !values[*f].is_empty())
+        .map(|f| format!("{f}={}", encode(&values[*f])))
+        .collect::<Vec<_>>()
+        .join("&");
+    let own_only = !who.allows(RECORDS_ALL);
+    let base = context! {
+        values => values.clone(), query => query_string.clone(), own_only => own_only,
+        extension => who.user.extension.clone(), directions => DIRECTIONS, outcomes => OUTCOMES,
+    };
+    let (query, page) = match query_of(&q, &who, state.settings().page_size.max(1)) {
+        Ok(v) => v,
+        Err(bad) => {
+            let key = match bad.field {
+                "from" | "to" if bad.message.contains("before") => "records.bad_range",
+                "from" | "to" => "records.bad_date",
+                _ => "records.bad_value",
+            };
+            errors.add(bad.field, key);
+            return ctx.render_status(
+                StatusCode::BAD_REQUEST,
+                "records/calls.html",
+                context! { errors => errors, calls => Vec::<()>::new(), total => 0, page => 1, pages => 1, ..base },
+            );
+        }
+    };
+    let found = match state.store().search_cdrs(&query).await {
+        Ok(p) => p,
+        Err(e) => return view::internal_error(false, ctx.lang, &e.into()),
+    };
+    let size = query.limit.max(1);
+    let pages = ((found.total + size - 1) / size).max(1);
+    ctx.render(
+        "records/calls.html",
+        context! {
+            errors => errors, calls => found.rows, total => found.total, page => page,
+            pages => pages, prev_page => (page > 1).then_some(page - 1),
+            next_page => (page < pages).then_some(page + 1), ..base
+        },
+    )
+}

@@ -1,0 +1,287 @@
+//! The call history (`GET /api/cdrs`, `/records/calls`) and recordings
+//! served with range requests, over records written straight into the
+//! database and recording files on disk.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+
+use super::{App, PW};
+use crate::auth::password;
+
+/// A user with extension `ext` holding `grants` through a role; its API
+/// token and a signed-in browser.
+async fn user_with(
+    app: &App,
+    username: &str,
+    ext: &str,
+    grants: &[&str],
+) -> (String, super::Browser) {
+    let fields = store::UserFields {
+        username: username.into(),
+        name: format!("{username} name"),
+        is_agent: true,
+        extension: ext.into(),
+        enabled: true,
+        ..Default::default()
+    };
+    let hash = password::hash(PW).unwrap();
+    let id = app.store.create_user(&fields, &hash, false).await.unwrap();
+    let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
+    let role = app
+        .store
+        .create_role(&format!("{username}-role"), "", &grants)
+        .await
+        .unwrap();
+    app.store.set_user_roles(id, &[role]).await.unwrap();
+    let token = crate::create_api_token(&app.store, username, "records")
+        .await
+        .unwrap();
+    (token, app.browser(username, PW).await)
+}
+
+const T0: i64 = 1_780_000_000_000;
+
+fn cdr(i: i64, caller: &str, callee: &str, recording: Option<String>) -> store::Cdr {
+    store::Cdr {
+        id: None,
+        call_uid: Some(format!("uid-{i}")),
+        in_progress: false,
+        last_seen_at: Some(T0 + i * 60_000 + 40_000),
+        call_id: format!("call-{i}@test"),
+        caller: caller.into(),
+        caller_name: String::new(),
+        callee: callee.into(),
+        direction: "internal".into(),
+        start_at: T0 + i * 60_000,
+        answer_at: Some(T0 + i * 60_000 + 5_000),
+        end_at: T0 + i * 60_000 + 40_000,
+        ring_secs: 5,
+        talk_secs: 35,
+        hangup_cause: "normal_clearing".into(),
+        hangup_by: "caller".into(),
+        sip_code: 200,
+        recorded_secs: recording.as_ref().map_or(0, |_| 35),
+        recording_path: recording,
+    }
+}
+
+/// A small but real WAV file (8 kHz mono 16-bit, a ramp) of `samples`.
+fn wav(samples: usize) -> Vec<u8> {
+    let data = (samples * 2) as u32;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&8000u32.to_le_bytes());
+    v.extend_from_slice(&16000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data.to_le_bytes());
+    for s in 0..samples {
+        v.extend_from_slice(&((s % 2000) as i16).to_le_bytes());
+    }
+    v
+}
+
+async fn get_with(app: &App, path: &str, bearer: &str, range: Option<&str>) -> super::Resp {
+    let mut req = Request::get(path).header(header::AUTHORIZATION, format!("Bearer {bearer}"));
+    if let Some(r) = range {
+        req = req.header(header::RANGE, r);
+    }
+    app.send(req.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn the_call_history_filters_scopes_pages_and_serves_recordings_by_range() {
+    let app = App::new().await;
+    let root = std::env::temp_dir().join(format!("sb-records-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let rec_dir = root.join("recordings");
+    std::fs::create_dir_all(rec_dir.join("2026/06/01")).unwrap();
+    app.state.set_recordings_dir(rec_dir.clone());
+    let good = rec_dir.join("2026/06/01/call-1.wav");
+    let bytes = wav(8000);
+    std::fs::write(&good, &bytes).unwrap();
+    let gone = rec_dir.join("2026/06/01/call-2.wav");
+    let outside = root.join("secret.wav");
+    std::fs::write(&outside, wav(10)).unwrap();
+    let path = |p: &std::path::Path| Some(p.display().to_string());
+    app.store
+        .upsert_cdrs(&[
+            cdr(1, "1001", "2000", path(&good)),
+            cdr(2, "3000", "2000", path(&gone)),
+            cdr(3, "3001", "2001", path(&outside)),
+            cdr(4, "3002", "1001", None),
+        ])
+        .await
+        .unwrap();
+    let (sup, sup_b) = user_with(&app, "sup", "", &["records:all"]).await;
+    let (agent, agent_b) = user_with(&app, "agent", "1001", &["records:view"]).await;
+    let (nobody, _) = user_with(&app, "nobody", "1002", &["kb:view"]).await;
+    let (noext, _) = user_with(&app, "noext", "", &["records:view"]).await;
+
+    // Every call for the supervisor, newest first, with the URL of the
+    // recording and never the path on disk.
+    let r = app.api("GET", "/api/cdrs", Some(&sup)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["total"], 4);
+    let calls = j["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["call_id"], "call-4@test");
+    assert_eq!(calls[0]["recording_url"], serde_json::Value::Null);
+    let first = calls
+        .iter()
+        .find(|c| c["call_id"] == "call-1@test")
+        .unwrap();
+    let id1 = first["id"].as_i64().unwrap();
+    assert_eq!(first["recording_url"], format!("/api/cdrs/{id1}/recording"));
+    assert_eq!(
+        (first["talk_secs"].as_i64(), first["missed"].as_bool()),
+        (Some(35), Some(false))
+    );
+    assert!(first.get("recording_path").is_none() && !r.body.contains("secret.wav"));
+    let id_of = |call: &str| {
+        calls.iter().find(|c| c["call_id"] == call).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (id2, id3) = (id_of("call-2@test"), id_of("call-3@test"));
+
+    // An agent sees the calls of its own extension only (made or received).
+    let r = app.api("GET", "/api/cdrs", Some(&agent)).await;
+    let j = r.json();
+    assert_eq!(j["total"], 2, "{}", r.body);
+    // Filters and paging.
+    let r = app
+        .api("GET", "/api/cdrs?number=200&per_page=1&page=2", Some(&sup))
+        .await;
+    let j = r.json();
+    assert_eq!(
+        (
+            j["total"].as_i64(),
+            j["page"].as_i64(),
+            j["per_page"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(j["calls"][0]["call_id"], "call-2@test");
+    let r = app.api("GET", "/api/cdrs?recorded=no", Some(&sup)).await;
+    assert_eq!(r.json()["total"], 1);
+    let r = app
+        .api("GET", "/api/cdrs?from=2026-01-01&to=2026-01-02", Some(&sup))
+        .await;
+    assert_eq!(r.json()["total"], 0);
+    // Bad filters: 400 with the field, nothing searched.
+    for (q, field) in [
+        ("direction=sideways", "direction"),
+        ("status=maybe", "status"),
+        ("from=yesterday", "from"),
+        ("from=2026-02-01&to=2026-01-01", "to"),
+        ("per_page=0", "per_page"),
+        ("per_page=501", "per_page"),
+        ("page=0", "page"),
+        ("min_talk=-3", "min_talk"),
+        ("recorded=perhaps", "recorded"),
+    ] {
+        let r = app.api("GET", &format!("/api/cdrs?{q}"), Some(&sup)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{q}");
+    }
+    // Without the permission: 403; without an extension: nothing is yours.
+    let r = app.api("GET", "/api/cdrs", Some(&nobody)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.api("GET", "/api/cdrs", Some(&noext)).await;
+    assert_eq!(r.json()["total"], 0);
+
+    // The recording: whole, then a range (a player seeking), then as a
+    // download.
+    let url = format!("/api/cdrs/{id1}/recording");
+    let r = get_with(&app, &url, &agent, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "audio/wav");
+    assert_eq!(r.headers[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(r.body.len(), String::from_utf8_lossy(&bytes).len());
+    let r = get_with(&app, &url, &agent, Some("bytes=1000-1099")).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        r.headers[header::CONTENT_RANGE],
+        format!("bytes 1000-1099/{}", bytes.len()).as_str()
+    );
+    assert_eq!(r.headers[header::CONTENT_LENGTH], "100");
+    let r = get_with(
+        &app,
+        &url,
+        &agent,
+        Some(&format!("bytes={}-", bytes.len() + 10)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    let r = get_with(&app, &format!("{url}?download=1"), &sup, None).await;
+    assert!(r.headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"call-1.wav\""));
+    // A call out of the agent's scope is not found, like one that does not exist.
+    for id in [id2, 999_999] {
+        let r = get_with(&app, &format!("/api/cdrs/{id}/recording"), &agent, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}");
+    }
+    // A file gone from disk, or a path outside the recordings directory:
+    // 404 with the reason, counted.
+    let before = app.state.metrics().render();
+    for id in [id2, id3] {
+        let r = get_with(&app, &format!("/api/cdrs/{id}/recording"), &sup, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}");
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("no longer on disk"),
+            "{}",
+            r.body
+        );
+    }
+    let count = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("switchboard_web_recordings_missing_total "))
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap()
+    };
+    assert_eq!(count(&app.state.metrics().render()), count(&before) + 2);
+    // A call without a recording.
+    let id4 = id_of("call-4@test");
+    let r = get_with(&app, &format!("/api/cdrs/{id4}/recording"), &sup, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = get_with(&app, &format!("/api/cdrs/{id4}"), &agent, None).await;
+    assert_eq!(
+        (r.status, r.json()["callee"].as_str()),
+        (StatusCode::OK, Some("1001"))
+    );
+
+    // The page: every call for the supervisor, with players; the agent's
+    // own only, saying so; a bad date is a form error.
+    let r = app.get("/records/calls", Some(&sup_b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.matches("data-test=\"call-row\"").count(), 4);
+    assert!(r
+        .body
+        .contains(&format!("src=\"/api/cdrs/{id1}/recording\"")));
+    let r = app.get("/records/calls", Some(&agent_b.cookie)).await;
+    assert_eq!(r.body.matches("data-test=\"call-row\"").count(), 2);
+    assert!(r.body.contains("data-test=\"records-scope\""));
+    let r = app
+        .get("/records/calls?from=2026-02-30", Some(&sup_b.cookie))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("has-error"));
+    let r = app
+        .get("/records/calls?status=missed", Some(&sup_b.cookie))
+        .await;
+    assert!(r.body.contains("data-test=\"records-empty\""));
+    let _ = std::fs::remove_dir_all(&root);
+}
