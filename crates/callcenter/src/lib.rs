@@ -21,6 +21,7 @@
 pub mod acd;
 pub mod collect;
 pub mod crm;
+pub mod erlang;
 pub mod gateway;
 pub mod ivr;
 pub mod kb;

@@ -196,6 +196,10 @@ const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/records/calls.html"),
     ),
     (
+        "records/erlang_c.html",
+        include_str!("../templates/records/erlang_c.html"),
+    ),
+    (
         "system/audit.html",
         include_str!("../templates/system/audit.html"),
     ),

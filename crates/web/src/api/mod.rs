@@ -51,6 +51,7 @@
 //! | `POST /api/tickets`, `PUT /api/tickets/{id}`, `POST /api/tickets/{id}/replies`, `PUT /api/tickets/{id}/follow`, `POST /api/tickets/{id}/attachments` | `tickets:edit` |
 //! | `DELETE /api/tickets/{id}`, `POST /api/tickets/types`, `PUT`, `DELETE /api/tickets/types/{id}` | `tickets:manage` |
 //! | `GET /api/cdrs`, `GET /api/cdrs/{id}`, `GET /api/cdrs/{id}/recording` | `records:view` (own extension's calls; `records:all` every call) |
+//! | `GET /api/reports/erlang-c` | `reports:view` |
 //! | `GET /api/kb/search`, `GET /api/kb/articles`, `GET /api/kb/articles/{id}`, `GET /api/kb/categories` | `kb:view` |
 //! | `GET /api/kb/articles/export` | `kb:view` |
 //! | `POST /api/kb/articles/import` | `kb:edit` |
@@ -76,6 +77,7 @@ pub mod import;
 mod kb;
 mod me;
 pub mod records;
+pub mod reports;
 pub mod tickets;
 
 pub use crm::scope_of as crm_scope_of;
@@ -102,9 +104,9 @@ use crate::auth::permissions::{
     CRM_CUSTOMERS_EDIT, CRM_CUSTOMERS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW, EXTENSIONS_EDIT,
     EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, KB_EDIT, KB_VIEW,
     LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, RECORDS_VIEW,
-    REGISTRATIONS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT,
-    SETTINGS_VIEW, STATUS_VIEW, TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW, USERS_EDIT, USERS_VIEW,
-    VOICEMAIL_VIEW,
+    REGISTRATIONS_VIEW, REPORTS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW,
+    SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW,
+    USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
 };
 use crate::auth::Identity;
 use crate::form::Fields;
@@ -250,6 +252,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(records::list))
         .routes(routes!(records::get))
         .routes(routes!(records::recording));
+    let reports_view = api().routes(routes!(reports::erlang_c));
     let kb_view = api()
         .routes(routes!(kb::search))
         .routes(routes!(kb::list_articles))
@@ -300,6 +303,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(TICKETS_EDIT, tickets_edit))
         .merge(guard(TICKETS_MANAGE, tickets_manage))
         .merge(guard(RECORDS_VIEW, records_view))
+        .merge(guard(REPORTS_VIEW, reports_view))
         .merge(guard(KB_VIEW, kb_view))
         .merge(guard(KB_EDIT, kb_edit))
         .split_for_parts();

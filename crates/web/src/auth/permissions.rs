@@ -97,6 +97,11 @@ pub const CATALOG: &[Resource] = &[
         key: "records",
         actions: &["view", "all"],
     },
+    // Reports and the staffing calculator.
+    Resource {
+        key: "reports",
+        actions: &["view"],
+    },
     Resource {
         key: "crm.contacts",
         actions: &["view", "edit"],
@@ -218,6 +223,8 @@ pub const CRM_DATA_DEPARTMENT: Permission = Permission::new("crm.data", "departm
 pub const RECORDS_VIEW: Permission = Permission::new("records", "view");
 /// Every call's record and recording.
 pub const RECORDS_ALL: Permission = Permission::new("records", "all");
+/// The reports and the staffing calculator.
+pub const REPORTS_VIEW: Permission = Permission::new("reports", "view");
 /// See users.
 pub const USERS_VIEW: Permission = Permission::new("system.users", "view");
 /// Create and change users.
@@ -323,6 +330,13 @@ pub const MENU: &[MenuItem] = &[
         href: "/records/calls",
         group: Some("nav.group_records"),
         needs: Some(RECORDS_VIEW),
+    },
+    MenuItem {
+        id: "menu-reports-erlang-c",
+        label: "nav.reports_erlang_c",
+        href: "/reports/erlang-c",
+        group: Some("nav.group_records"),
+        needs: Some(REPORTS_VIEW),
     },
     MenuItem {
         id: "menu-voice-status",

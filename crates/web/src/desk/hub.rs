@@ -224,6 +224,13 @@ impl DeskHub {
         lock(&self.board).floor(Instant::now())
     }
 
+    /// The floor's counters now (agents online and busy, callers waiting,
+    /// calls in service): the staffing calculator shows them beside what
+    /// it computes.
+    pub fn counters(&self) -> super::board::Counters {
+        lock(&self.board).counters()
+    }
+
     /// The current snapshot for `ext` (what a reconnecting desk gets).
     pub fn snapshot(&self, ext: &str) -> Value {
         lock(&self.board).snapshot(ext, Instant::now())

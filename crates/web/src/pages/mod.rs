@@ -12,6 +12,7 @@ pub mod login;
 pub(crate) mod members;
 pub mod notifications;
 pub mod records;
+pub mod reports;
 pub mod roles;
 pub mod system;
 pub mod tickets;
@@ -98,4 +99,5 @@ pub fn protected() -> Router<AppState> {
         .merge(kb::routes())
         .merge(system::routes())
         .merge(records::routes())
+        .merge(reports::routes())
 }

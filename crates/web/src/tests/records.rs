@@ -285,3 +285,84 @@ async fn the_call_history_filters_scopes_pages_and_serves_recordings_by_range() 
     assert!(r.body.contains("data-test=\"records-empty\""));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test]
+async fn the_staffing_calculator_answers_the_textbook_example_and_refuses_bad_input() {
+    let app = App::new().await;
+    let (token, browser) = user_with(&app, "planner", "", &["reports:view"]).await;
+    let (other, _) = user_with(&app, "other", "", &["records:all"]).await;
+    // 100 calls per half hour, 3-minute AHT, 80 % within 20 s: 14 agents.
+    let url = "/api/reports/erlang-c?calls_per_interval=100&interval_s=1800&aht_s=180&target_sl=0.8&target_s=20";
+    let r = app.api("GET", url, Some(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["agents"], 14);
+    assert!(
+        (j["service_level"].as_f64().unwrap() - 0.8884).abs() < 0.0001,
+        "{j}"
+    );
+    assert!((j["asa_s"].as_f64().unwrap() - 7.8).abs() < 0.05, "{j}");
+    assert!((j["traffic_erlangs"].as_f64().unwrap() - 10.0).abs() < 1e-9);
+    assert_eq!(j["logged_in"], 0);
+    let alts: Vec<i64> = j["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agents"].as_i64().unwrap())
+        .collect();
+    assert_eq!(alts, [12, 13, 14, 15, 16, 17]);
+    // A percentage is a share; the defaults are 80/20 over half an hour.
+    let r = app
+        .api(
+            "GET",
+            "/api/reports/erlang-c?calls_per_interval=100&aht_s=180&target_sl=95",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        (r.json()["agents"].as_i64(), r.json()["target_sl"].as_f64()),
+        (Some(16), Some(0.95))
+    );
+    for (q, field) in [
+        ("aht_s=180", "calls_per_interval"),
+        ("calls_per_interval=100", "aht_s"),
+        ("calls_per_interval=abc&aht_s=180", "calls_per_interval"),
+        ("calls_per_interval=100&aht_s=0", "aht_s"),
+        (
+            "calls_per_interval=100&aht_s=180&interval_s=-5",
+            "interval_s",
+        ),
+        (
+            "calls_per_interval=100&aht_s=180&target_sl=100",
+            "target_sl",
+        ),
+        ("calls_per_interval=1e15&aht_s=180", "calls_per_interval"),
+        ("calls_per_interval=inf&aht_s=180", "calls_per_interval"),
+    ] {
+        let r = app
+            .api("GET", &format!("/api/reports/erlang-c?{q}"), Some(&token))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{q}");
+    }
+    let r = app.api("GET", url, Some(&other)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The page: the form alone, then the answer and its table.
+    let r = app.get("/reports/erlang-c", Some(&browser.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("data-test=\"erlang-form\"") && !r.body.contains("erlang-answer"));
+    let r = app
+        .get("/reports/erlang-c?calls_per_interval=100&interval_s=1800&aht_s=180&target_sl=80&target_s=20", Some(&browser.cookie))
+        .await;
+    assert!(r.body.contains("data-test=\"erlang-answer\""), "{}", r.body);
+    assert!(r.body.contains("88.8 %") && r.body.contains(">14<"));
+    assert_eq!(r.body.matches("data-test=\"erlang-row\"").count(), 6);
+    let r = app
+        .get(
+            "/reports/erlang-c?calls_per_interval=-1&aht_s=180",
+            Some(&browser.cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("has-error"));
+}
