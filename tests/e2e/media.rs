@@ -661,6 +661,40 @@ async fn a_bridged_call_recorded_in_stereo_holds_each_party_on_its_own_channel()
     );
     assert!(l15 * 1e3 < l5, "left: 500 Hz {l5:.1}, 1500 Hz {l15:.1}");
     assert!(r5 * 1e3 < r15, "right: 500 Hz {r5:.1}, 1500 Hz {r15:.1}");
+
+    // The call history (GET /api/cdrs) lists the call with the URL of its
+    // recording, which is served by range, as the page's player seeks.
+    let (status, body) = server
+        .http_get("/api/cdrs?recorded=yes")
+        .expect("GET /api/cdrs");
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(list["total"], 1, "{list}");
+    let call = &list["calls"][0];
+    assert_eq!(
+        (call["caller"].as_str(), call["callee"].as_str()),
+        (Some("1000"), Some("1001"))
+    );
+    assert_eq!(call["recorded_secs"].as_i64(), Some(cdr.recorded_secs));
+    let url = call["recording_url"].as_str().expect("a recording URL");
+    let size = std::fs::metadata(&path).expect("the file").len();
+    let (status, resp) = crate::web_client::raw(
+        &server,
+        &format!(
+            "GET {url} HTTP/1.0\r\nAuthorization: Bearer {}\r\nRange: bytes=0-11\r\n\r\n",
+            server.api_token
+        ),
+    );
+    assert_eq!(status, 206, "{resp}");
+    assert_eq!(
+        crate::web_client::header(&resp, "Content-Range"),
+        Some(format!("bytes 0-11/{size}").as_str())
+    );
+    let payload = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    assert!(
+        payload.starts_with("RIFF") && payload.ends_with("WAVE"),
+        "{payload:?}"
+    );
 }
 
 #[tokio::test]
