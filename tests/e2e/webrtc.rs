@@ -1131,3 +1131,280 @@ async fn behind_a_nat_full_ice_connects_where_ice_lite_cannot() {
     );
     assert!(to_phone >= 50, "the browser reached the phone: {to_phone}");
 }
+
+/// A STUN server for the tests that plays the server's NAT too: it answers
+/// a Binding request from the server's port P with 127.0.0.2:Q, where Q is
+/// a socket of its own that forwards what reaches it to P (and P's
+/// replies back to whoever sent last), as a NAT's public port would.
+/// A silent one (`answer` false) only counts the requests.
+struct StunNat {
+    addr: SocketAddr,
+    /// Requests received.
+    requests: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// The server's ports asked about, with the address given for each.
+    mapped: std::sync::Arc<std::sync::Mutex<Vec<(SocketAddr, SocketAddr)>>>,
+    /// Datagrams forwarded from the public side to the server.
+    inbound: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl StunNat {
+    async fn start(answer: bool) -> StunNat {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sock = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind the STUN server");
+        let nat = StunNat {
+            addr: sock.local_addr().expect("addr"),
+            requests: Default::default(),
+            mapped: Default::default(),
+            inbound: Default::default(),
+        };
+        let (requests, mapped, inbound) = (
+            nat.requests.clone(),
+            nat.mapped.clone(),
+            nat.inbound.clone(),
+        );
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                // A Binding request: type 1, the magic cookie.
+                if n < 20 || buf[..2] != [0, 1] || buf[4..8] != [0x21, 0x12, 0xA4, 0x42] {
+                    continue;
+                }
+                requests.fetch_add(1, Relaxed);
+                if !answer {
+                    continue;
+                }
+                let known = mapped
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .find(|(p, _)| *p == from)
+                    .map(|(_, m)| *m);
+                let public = match known {
+                    Some(m) => m,
+                    None => {
+                        let public = UdpSocket::bind("127.0.0.2:0")
+                            .await
+                            .expect("bind 127.0.0.2");
+                        let m = public.local_addr().expect("addr");
+                        mapped.lock().expect("lock").push((from, m));
+                        tokio::spawn(forward(public, from, inbound.clone()));
+                        m
+                    }
+                };
+                let mut id = [0u8; 12];
+                id.copy_from_slice(&buf[8..20]);
+                let _ = sock.send_to(&binding_success(&id, public), from).await;
+            }
+        });
+        nat
+    }
+
+    /// The address given for the server's port `private`.
+    fn mapping_of(&self, private: SocketAddr) -> Option<SocketAddr> {
+        let m = self.mapped.lock().expect("lock");
+        m.iter().find(|(p, _)| *p == private).map(|(_, m)| *m)
+    }
+}
+
+/// A NAT's public port `public` for the server's `private` one: what
+/// arrives from outside goes in, the server's replies go back out.
+async fn forward(
+    public: UdpSocket,
+    private: SocketAddr,
+    inbound: std::sync::Arc<std::sync::atomic::AtomicU32>,
+) {
+    let mut buf = [0u8; 2048];
+    let mut outside = None;
+    while let Ok((n, from)) = public.recv_from(&mut buf).await {
+        if from == private {
+            if let Some(to) = outside {
+                let _ = public.send_to(&buf[..n], to).await;
+            }
+        } else {
+            outside = Some(from);
+            inbound.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = public.send_to(&buf[..n], private).await;
+        }
+    }
+}
+
+/// A STUN Binding success response (RFC 8489) to transaction `id` with
+/// XOR-MAPPED-ADDRESS `mapped` (IPv4).
+fn binding_success(id: &[u8; 12], mapped: SocketAddr) -> Vec<u8> {
+    let magic = [0x21u8, 0x12, 0xA4, 0x42];
+    let mut m = vec![0x01, 0x01, 0, 12];
+    m.extend_from_slice(&magic);
+    m.extend_from_slice(id);
+    m.extend_from_slice(&[0x00, 0x20, 0, 8, 0, 1]);
+    m.extend_from_slice(&(mapped.port() ^ 0x2112).to_be_bytes());
+    if let std::net::IpAddr::V4(ip) = mapped.ip() {
+        m.extend(ip.octets().iter().zip(magic).map(|(b, k)| b ^ k));
+    }
+    m
+}
+
+/// The `a=candidate` of `kind` (host, srflx) in `sdp`: its address and
+/// its related address (raddr/rport), if any.
+fn candidate(sdp: &str, kind: &str) -> Option<(SocketAddr, Option<SocketAddr>)> {
+    let line = sdp
+        .lines()
+        .find(|l| l.starts_with("a=candidate:") && l.contains(&format!(" typ {kind}")))?;
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let addr = SocketAddr::new(f.get(4)?.parse().ok()?, f.get(5)?.parse().ok()?);
+    let raddr = match (f.get(8), f.get(9), f.get(10), f.get(11)) {
+        (Some(&"raddr"), Some(ip), Some(&"rport"), Some(port)) => {
+            Some(SocketAddr::new(ip.parse().ok()?, port.parse().ok()?))
+        }
+        _ => None,
+    };
+    Some((addr, raddr))
+}
+
+/// Phone 1002 calls the browser at 1000 on `server` (full ICE); the
+/// browser answers the server's offer as `hide` leaves it. The offer as
+/// sent, whether ICE connected, the loud packets the browser and the
+/// phone got, and how long the offer took to reach the browser.
+async fn call_browser_via(
+    server: &Server,
+    hide: impl Fn(&str) -> String,
+) -> (String, bool, u32, u32, Duration) {
+    let mut b = browser(server).await;
+    let mut peer = Peer::new(server.ports.media_port(1)).await;
+    peer.voice = SPEAK;
+    let media = StdUdp::bind(("127.0.0.1", server.ports.media_port(0))).expect("caller media");
+    let offer = ua::sdp(media.local_addr().expect("addr").port(), "sendrecv");
+    let mut caller = Ua::new("1002", "secret", server.sip_addr()).await;
+    assert_eq!(caller.register(300).await.status, Some(200));
+    let dialled = Instant::now();
+    let call = tokio::spawn(async move {
+        let (resp, dialog) = caller.invite("1000", &offer).await;
+        (caller, resp, dialog)
+    });
+    let invite = b.recv_request("INVITE").await;
+    let set_up = dialled.elapsed();
+    assert!(
+        !invite.body.contains("a=ice-lite"),
+        "full ICE: {}",
+        invite.body
+    );
+    let answer = peer.answer(&hide(&invite.body));
+    b.respond(&invite, "200 OK", "1000", &answer).await;
+    let _ack = b.recv_request("ACK").await;
+    let (_caller, resp, _dialog) = tokio::time::timeout(STEP, call)
+        .await
+        .expect("the caller is answered in time")
+        .expect("the caller's task");
+    assert_eq!(resp.status, Some(200), "{}", resp.raw);
+    let to = ua::sdp_media(&resp.body).expect("our media address");
+    let talking = tokio::spawn(plain_talk_with(media, to, Duration::from_secs(4), SPEAK));
+    peer.run_for(Duration::from_secs(4), true).await;
+    let (_, to_phone) = talking.await.expect("the phone");
+    (invite.body, peer.connected, peer.loud, to_phone, set_up)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_nat_the_server_offers_the_address_a_stun_server_saw_as_a_srflx_candidate() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let nat = StunNat::start(true).await;
+    let (server, _) = ws_server(
+        "webrtc_stun_srflx",
+        &format!(
+            "[media]\nwebrtc_ice = \"full\"\nstun_server = \"127.0.0.1:{}\"\n",
+            nat.addr.port()
+        ),
+    )
+    .await;
+    // The server asks about its ports as soon as it starts.
+    let until = Instant::now() + STEP;
+    while nat.mapped.lock().expect("lock").len() < 2 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The host candidate does not reach the server (given to the browser
+    // as 127.0.0.77, where nothing listens): only the srflx one does.
+    let (offer, connected, to_browser, to_phone, _) = call_browser_via(&server, |sdp| {
+        sdp.split_inclusive('\n')
+            .map(|l| match l.contains(" typ host") {
+                true => l.replace(" 127.0.0.1 ", " 127.0.0.77 "),
+                false => l.to_string(),
+            })
+            .collect()
+    })
+    .await;
+    let (host, _) = candidate(&offer, "host").expect("a host candidate");
+    let (srflx, raddr) = candidate(&offer, "srflx").expect("a srflx candidate");
+    assert_eq!(
+        host.ip().to_string(),
+        "127.0.0.1",
+        "the advertised address: {offer}"
+    );
+    assert_eq!(
+        Some(srflx),
+        nat.mapping_of(host),
+        "the address the STUN server gave that very port: {offer}"
+    );
+    assert_eq!(srflx.ip().to_string(), "127.0.0.2");
+    assert_eq!(
+        raddr,
+        Some(host),
+        "raddr/rport is the host candidate: {offer}"
+    );
+    assert!(connected, "ICE connects through the NAT");
+    assert!(
+        nat.inbound.load(Relaxed) > 0,
+        "the browser's checks came in through the srflx candidate"
+    );
+    assert!(
+        to_browser >= 50,
+        "the phone reached the browser: {to_browser}"
+    );
+    assert!(to_phone >= 50, "the browser reached the phone: {to_phone}");
+    assert_eq!(
+        server.metric("switchboard_webrtc_stun_failures_total", ""),
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_stun_server_costs_a_call_only_its_srflx_candidate() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let silent = StunNat::start(false).await;
+    let (server, _) = ws_server(
+        "webrtc_stun_silent",
+        &format!(
+            "[media]\nwebrtc_ice = \"full\"\nstun_server = \"127.0.0.1:{}\"\n",
+            silent.addr.port()
+        ),
+    )
+    .await;
+    let until = Instant::now() + STEP;
+    while server.metric("switchboard_webrtc_stun_failures_total", "") < 1.0
+        && Instant::now() < until
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failures = server.metric("switchboard_webrtc_stun_failures_total", "");
+    assert!(failures >= 1.0, "the failure is counted: {failures}");
+    // Retransmitted: three requests to a port in the 500 ms it waited.
+    assert!(
+        silent.requests.load(Relaxed) >= 3,
+        "{}",
+        silent.requests.load(Relaxed)
+    );
+    let (offer, connected, to_browser, to_phone, set_up) =
+        call_browser_via(&server, str::to_string).await;
+    assert!(candidate(&offer, "host").is_some(), "{offer}");
+    assert!(candidate(&offer, "srflx").is_none(), "no srflx: {offer}");
+    // The call did not wait for the STUN server at all (it is asked ahead
+    // of calls); generous for a loaded machine, far below a hang.
+    assert!(set_up < Duration::from_secs(3), "the offer took {set_up:?}");
+    assert!(connected, "ICE connects on the host candidate");
+    assert!(
+        to_browser >= 50,
+        "the phone reached the browser: {to_browser}"
+    );
+    assert!(to_phone >= 50, "the browser reached the phone: {to_phone}");
+    assert!(server.metric("switchboard_webrtc_stun_unmapped_total", "") >= 1.0);
+    assert!(server.metric("switchboard_webrtc_stun_failures_total", "") >= failures);
+}

@@ -84,6 +84,16 @@ impl Engine {
         let ports =
             media::PortAllocator::with_runtime(cfg.server.bind, lo, hi, media_handle.clone())
                 .map_err(|e| anyhow::anyhow!("RTP ports {lo}-{hi}: {e}"))?;
+        if let Some((host, port)) = cfg.stun_server()? {
+            let server = resolve_stun_server(&host, port, cfg.server.bind).await?;
+            ports
+                .enable_stun(server)
+                .map_err(|e| anyhow::anyhow!("media.stun_server: {e}"))?;
+            tracing::info!(
+                "WebRTC legs learn their server-reflexive address from STUN server {host}:{port} ({server})"
+            );
+        }
+        let stun_mappings = ports.mappings();
 
         let timers = TxConfig {
             t1: Duration::from_millis(cfg.sip.t1_ms.max(50)),
@@ -188,7 +198,7 @@ impl Engine {
             external,
             advertise,
             webrtc: match media::webrtc::WebRtcIdentity::generate() {
-                Ok(id) => Some(id.with_full_ice(full_ice)),
+                Ok(id) => Some(id.with_full_ice(full_ice).with_mappings(stun_mappings)),
                 Err(e) => {
                     tracing::error!("WebRTC disabled: {e}");
                     None
@@ -659,6 +669,28 @@ impl Engine {
             "Calls ended because a browser's WebRTC leg failed (ICE, DTLS).",
             m.webrtc_failures.load(Relaxed),
         );
+        let stun = self.ctx.ports.stun_stats().unwrap_or_default();
+        e.metric(
+            "switchboard_webrtc_stun_failures_total",
+            "counter",
+            "STUN Binding requests for an RTP port's server-reflexive address that got no \
+             answer within 500 ms ([media] stun_server).",
+            stun.failures.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_webrtc_stun_ignored_total",
+            "counter",
+            "Datagrams ignored while waiting for the STUN server's answer (another source, \
+             another transaction, malformed).",
+            stun.ignored.load(Relaxed),
+        );
+        e.metric(
+            "switchboard_webrtc_stun_unmapped_total",
+            "counter",
+            "RTP port pairs handed out with no server-reflexive address ready (STUN server \
+             silent, or a burst of calls): their WebRTC legs offer the host candidate only.",
+            stun.unmapped.load(Relaxed),
+        );
         e.metric(
             "switchboard_codec_mismatches_total",
             "counter",
@@ -912,6 +944,31 @@ impl Engine {
 /// died without ending them (crash, kill -9, power loss), at their last known
 /// time. Runs before the CDR writer starts (its heartbeat would make them look
 /// alive) and before any call is taken.
+/// The address of `[media] stun_server` (`host`, `port`), of the family of
+/// the RTP sockets bound to `bind` (an IPv4 socket cannot ask an IPv6
+/// server). Resolved once, at start-up: a name that does not resolve is a
+/// configuration error the operator sees at once, not a silent failure at
+/// every call.
+async fn resolve_stun_server(
+    host: &str,
+    port: u16,
+    bind: std::net::IpAddr,
+) -> anyhow::Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .with_context(|| format!("media.stun_server: cannot resolve '{host}'"))?
+        .collect();
+    let usable = |a: &SocketAddr| match bind {
+        std::net::IpAddr::V4(_) => a.is_ipv4(),
+        std::net::IpAddr::V6(v6) => v6.is_unspecified() || a.is_ipv6(),
+    };
+    addrs.iter().copied().find(usable).ok_or_else(|| {
+        anyhow::anyhow!(
+            "media.stun_server: '{host}' has no address of the family of server.bind ({bind}): {addrs:?}"
+        )
+    })
+}
+
 async fn close_cut_cdrs(store: &Store) -> anyhow::Result<()> {
     let cause = crate::calls::HangupCause::ServerRestart.as_str();
     let closed = store

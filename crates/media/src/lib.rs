@@ -27,6 +27,7 @@ pub mod rtp_stream;
 pub mod sdp;
 pub mod session;
 pub mod srtp;
+pub mod stun;
 pub mod tones;
 pub mod webrtc;
 

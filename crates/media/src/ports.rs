@@ -6,16 +6,24 @@
 //! stranger who knows them can target a call's relay). Allocation happens
 //! once per call leg, so a plain Mutex around a small free list is cheap
 //! enough; the packet path never touches the allocator.
+//!
+//! With a STUN server ([`PortAllocator::enable_stun`]) the allocator also
+//! keeps a few pairs ready whose server-reflexive address was just learnt
+//! from their own RTP socket, and hands those out first (see
+//! [`crate::stun`] for why the asking happens before a call wants a pair).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Instant;
 
 use tokio::net::UdpSocket;
 use tokio::runtime::Handle;
 
+use crate::stun::{self, Gone, Mappings, StunStats, Warmer};
 use crate::MediaError;
 
 /// Hands out RTP/RTCP socket pairs from a port range, at random.
@@ -35,6 +43,9 @@ struct Inner {
     /// Reactor the sockets are registered with; None = the caller's runtime.
     rt: Option<Handle>,
     state: Mutex<State>,
+    /// The pairs kept ready with a server-reflexive address, once
+    /// [`PortAllocator::enable_stun`] was called.
+    stun: OnceLock<Arc<Warmer>>,
 }
 
 struct State {
@@ -89,14 +100,71 @@ impl PortAllocator {
                     cooling: VecDeque::new(),
                     pairs,
                 }),
+                stun: OnceLock::new(),
             }),
         })
     }
 
+    /// Learns every pair's server-reflexive address from the STUN server
+    /// `server` before handing it out: a task on the allocator's runtime
+    /// keeps a few pairs ready (see [`stun::warm_target`]), each asked
+    /// about from its own RTP socket, and [`allocate`](Self::allocate)
+    /// hands out the freshest of them, its mapping then found in
+    /// [`mappings`](Self::mappings) by port. A call to this on an
+    /// allocator that already has a server changes nothing.
+    pub fn enable_stun(&self, server: SocketAddr) -> Result<(), MediaError> {
+        let handle = match &self.inner.rt {
+            Some(h) => h.clone(),
+            None => Handle::try_current().map_err(|_| MediaError::NoRuntime)?,
+        };
+        let warmer = Arc::new(Warmer::new(server, stun::warm_target(self.capacity())));
+        if self.inner.stun.set(Arc::clone(&warmer)).is_err() {
+            return Ok(());
+        }
+        // The task holds the allocator weakly: it ends when the allocator
+        // is dropped (its ready pairs with it).
+        let weak = Arc::downgrade(&self.inner);
+        handle.spawn(stun::run(warmer, move || {
+            let inner = weak.upgrade().ok_or(Gone)?;
+            match (PortAllocator { inner }).bind_free() {
+                Ok(pair) => Ok(Some(pair)),
+                Err(MediaError::PortsExhausted { .. }) => Ok(None),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no RTP port pair to ask the STUN server about");
+                    Ok(None)
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    /// The server-reflexive addresses of the pairs handed out, by RTP port
+    /// (None without a STUN server).
+    pub fn mappings(&self) -> Option<Mappings> {
+        self.inner.stun.get().map(|w| w.mappings.clone())
+    }
+
+    /// The counters of the STUN exchanges (None without a STUN server).
+    pub fn stun_stats(&self) -> Option<Arc<StunStats>> {
+        self.inner.stun.get().map(|w| Arc::clone(&w.stats))
+    }
+
     /// Binds a free even RTP port, chosen at random, and the next odd RTCP
     /// port. Pairs that another process holds are skipped; fails with
-    /// [`MediaError::PortsExhausted`] when no pair can be bound.
+    /// [`MediaError::PortsExhausted`] when no pair can be bound. With a
+    /// STUN server, a pair whose mapping is ready comes first.
     pub fn allocate(&self) -> Result<RtpPortPair, MediaError> {
+        if let Some(warmer) = self.inner.stun.get() {
+            if let Some(pair) = warmer.take(Instant::now()) {
+                return Ok(pair);
+            }
+            warmer.stats.unmapped.fetch_add(1, Relaxed);
+        }
+        self.bind_free()
+    }
+
+    /// Binds a free pair (the allocation proper, without ready pairs).
+    fn bind_free(&self) -> Result<RtpPortPair, MediaError> {
         let inner = &self.inner;
         let handle = match &inner.rt {
             Some(h) => h.clone(),
@@ -137,8 +205,9 @@ impl PortAllocator {
                 rtcp,
                 port,
                 _lease: Lease {
-                    inner: Arc::clone(inner),
+                    inner: Arc::downgrade(inner),
                     idx,
+                    port,
                 },
             });
         }
@@ -148,10 +217,12 @@ impl PortAllocator {
         })
     }
 
-    /// Number of pairs currently allocated by this pool.
+    /// Number of pairs currently allocated by this pool (not counting
+    /// those kept ready with a server-reflexive address).
     pub fn in_use(&self) -> usize {
+        let held = self.inner.stun.get().map_or(0, |w| w.held());
         let st = self.inner.lock();
-        st.pairs - st.free.len() - st.cooling.len()
+        (st.pairs - st.free.len() - st.cooling.len()).saturating_sub(held)
     }
 
     /// Total number of pairs in the range.
@@ -226,15 +297,23 @@ pub struct RtpPortPair {
     _lease: Lease,
 }
 
-/// Gives a pair back to its allocator on drop.
+/// Gives a pair back to its allocator on drop (if the allocator is still
+/// there: weak, because the allocator's ready pairs hold leases too).
 struct Lease {
-    inner: Arc<Inner>,
+    inner: Weak<Inner>,
     idx: u32,
+    port: u16,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let mut st = self.inner.lock();
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        if let Some(w) = inner.stun.get() {
+            w.mappings.remove(self.port);
+        }
+        let mut st = inner.lock();
         st.cooling.push_back(self.idx);
         if st.cooling.len() > st.pairs / 8 {
             if let Some(idx) = st.cooling.pop_front() {

@@ -242,6 +242,17 @@ pub struct MediaConfig {
     /// sends checks, for a server behind NAT whose advertised address
     /// browsers cannot reach: its checks open the way out).
     pub webrtc_ice: String,
+    /// A STUN server ("host:port", a hostname or an IP; port 3478 when
+    /// left out) that tells a server behind NAT the public address of each
+    /// browser leg's RTP port: the leg then offers it as a server-reflexive
+    /// candidate (`typ srflx`) beside its host candidate, so that browsers
+    /// can reach the server even before its own checks opened the NAT.
+    /// Each port is asked from its own socket (NATs map ports one by one),
+    /// ahead of the calls that use it; a server that does not answer
+    /// within 500 ms leaves the legs with their host candidate
+    /// (`switchboard_webrtc_stun_failures_total`). Resolved once at
+    /// start-up. Needs `webrtc_ice = "full"`. Empty: none.
+    pub stun_server: String,
     /// Opus encoder complexity, 0 (cheapest) to 10 (libopus's own
     /// default): 1 lets two cores carry 300 transcoded browser calls;
     /// raise it on a server with few calls for a little more quality.
@@ -551,6 +562,7 @@ impl Default for MediaConfig {
             codecs: vec!["PCMU".into(), "PCMA".into(), "G722".into()],
             opus_complexity: media::codec::opus::DEFAULT_COMPLEXITY,
             webrtc_ice: "lite".into(),
+            stun_server: String::new(),
             tone_plan: "cn".into(),
             sounds_dir: PathBuf::from("sounds"),
             language: "en".into(),
@@ -605,6 +617,65 @@ impl Config {
         Ok(cfg)
     }
 
+    /// `[media] stun_server` split into host and port (None when empty).
+    /// A set server with ICE-lite is an error, not a warning: an ICE-lite
+    /// agent has host candidates only (RFC 8445 §2.5), so the server would
+    /// be asked for nothing, and an operator who configured one expects
+    /// it to be used.
+    pub fn stun_server(&self) -> anyhow::Result<Option<(String, u16)>> {
+        let text = self.media.stun_server.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if self.media.webrtc_ice != "full" {
+            anyhow::bail!(
+                "media.stun_server: needs media.webrtc_ice = \"full\" (with ICE-lite the \
+                 server offers host candidates only, RFC 8445 2.5, and would never use the \
+                 address the STUN server gives)"
+            );
+        }
+        let bad = |why: &str| anyhow::anyhow!("media.stun_server: '{text}' {why}");
+        // "[v6]:port", "[v6]", "host:port", "host", or a bare IPv6 address.
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| bad("has no closing ']'"))?;
+            match after {
+                "" => (host, None),
+                p => (
+                    host,
+                    Some(
+                        p.strip_prefix(':')
+                            .ok_or_else(|| bad("is not [address]:port"))?,
+                    ),
+                ),
+            }
+        } else if text.parse::<std::net::Ipv6Addr>().is_ok() {
+            (text, None)
+        } else {
+            match text.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (text, None),
+            }
+        };
+        let port = match port {
+            None => media::stun::DEFAULT_PORT,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err(bad("has no valid port (1-65535)")),
+            },
+        };
+        let hostname_ok = host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+        if host.is_empty() || !(host.parse::<std::net::IpAddr>().is_ok() || hostname_ok) {
+            return Err(bad("is not host:port (a hostname or an IP address)"));
+        }
+        Ok(Some((host.to_string(), port)))
+    }
+
     /// Check values that would otherwise fail late.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.rtp_range()?;
@@ -626,6 +697,7 @@ impl Config {
                 self.media.webrtc_ice
             );
         }
+        self.stun_server()?;
         if !(0..=10).contains(&self.media.opus_complexity) {
             anyhow::bail!(
                 "media.opus_complexity: {} is not 0 to 10",
@@ -884,6 +956,44 @@ mod tests {
         assert!(e.to_string().contains("sip.wss_port"), "{e}");
         cfg.sip.wss_port = 7443;
         cfg.validate().expect("a free port");
+    }
+
+    #[test]
+    fn the_stun_server_is_host_and_port_with_full_ice_only() {
+        let full = |v: &str| {
+            Config::from_toml(&format!(
+                "[media]\nwebrtc_ice = \"full\"\nstun_server = \"{v}\"\n"
+            ))
+        };
+        let ok = |v: &str| full(v).expect(v).stun_server().expect(v);
+        assert_eq!(Config::default().stun_server().expect("none"), None);
+        assert_eq!(
+            ok("stun.example.net"),
+            Some(("stun.example.net".into(), 3478))
+        );
+        assert_eq!(
+            ok("stun.example.net:19302"),
+            Some(("stun.example.net".into(), 19302))
+        );
+        assert_eq!(ok("192.0.2.1:3479"), Some(("192.0.2.1".into(), 3479)));
+        assert_eq!(ok("[2001:db8::1]:3480"), Some(("2001:db8::1".into(), 3480)));
+        assert_eq!(ok("2001:db8::1"), Some(("2001:db8::1".into(), 3478)));
+        for bad in [
+            "stun.example.net:0",
+            "stun.example.net:99999",
+            "host:port",
+            ":3478",
+            "a b:1",
+            "[::1",
+            "[::1]3478",
+            "bad_name:1",
+        ] {
+            let e = full(bad).expect_err(bad);
+            assert!(e.to_string().contains("media.stun_server"), "{bad}: {e}");
+        }
+        let e = Config::from_toml("[media]\nstun_server = \"stun.example.net\"\n")
+            .expect_err("ICE-lite");
+        assert!(e.to_string().contains("webrtc_ice = \"full\""), "{e}");
     }
 
     #[test]

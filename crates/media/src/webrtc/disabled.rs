@@ -42,6 +42,11 @@ impl WebRtcIdentity {
     }
 
     /// See the `webrtc` build.
+    pub fn with_mappings(self, _mappings: Option<crate::stun::Mappings>) -> WebRtcIdentity {
+        match self.never {}
+    }
+
+    /// See the `webrtc` build.
     pub fn ice_lite(&self) -> bool {
         match self.never {}
     }

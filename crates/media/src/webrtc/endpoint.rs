@@ -1,7 +1,8 @@
 //! One WebRTC leg's endpoint: a str0m `Rtc` in RTP mode (we get and give
 //! whole RTP packets, the media session does the rest), ICE-lite with one
-//! host candidate on the leg's port, DTLS passive or active as the SDP
-//! says.
+//! host candidate on the leg's port (or full ICE, with the port's
+//! server-reflexive candidate when a STUN server gave one), DTLS passive
+//! or active as the SDP says.
 //!
 //! The call's actor drives the SDP side and the media session the packet
 //! side of the same endpoint, so it sits behind a mutex; str0m's rule that
@@ -70,6 +71,9 @@ struct Endpoint {
     /// Our candidate: the address and port of our plain SDP for the leg
     /// (the advertised media address and the leg's port).
     local: Option<SocketAddr>,
+    /// Our server-reflexive candidate, when a STUN server told the port's
+    /// public address.
+    srflx: Option<SocketAddr>,
     rtc: Option<Rtc>,
     mid: Option<Mid>,
     /// The browser's offer, until our answer is made.
@@ -105,6 +109,7 @@ impl WebRtcLeg {
                 id: NEXT.fetch_add(1, Relaxed),
                 identity: identity.clone(),
                 local: None,
+                srflx: None,
                 rtc: None,
                 mid: None,
                 remote_offer: None,
@@ -224,6 +229,10 @@ impl WebRtcLeg {
             }
         };
         e.drain(now);
+        let text = match (e.srflx, e.local) {
+            (Some(_), Some(base)) => with_raddr(&text, base),
+            _ => text,
+        };
         e.last_local = Some(text.clone());
         Ok(text)
     }
@@ -448,6 +457,23 @@ impl Endpoint {
         let cand = Candidate::host(local, "udp")
             .map_err(|err| WebRtcError::Stack(format!("candidate {local}: {err}")))?;
         rtc.add_local_candidate(cand);
+        // Behind a NAT: the port's public address, learnt from the STUN
+        // server on this very port's socket. Its base is the host
+        // candidate (what the server sends from). Not when the NAT maps
+        // the port to itself: that would be the host candidate again.
+        if let Some(mapped) = self
+            .identity
+            .reflexive(local.port())
+            .filter(|m| *m != local)
+        {
+            match Candidate::server_reflexive(mapped, local, "udp") {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                    self.srflx = Some(mapped);
+                }
+                Err(err) => tracing::warn!(%mapped, %local, "no srflx candidate: {err}"),
+            }
+        }
         self.rtc = Some(rtc);
         self.drain(now);
         Ok(())
@@ -519,6 +545,21 @@ impl Endpoint {
             _ => {}
         }
     }
+}
+
+/// `sdp` with the related address of our srflx candidate filled in with
+/// its base `base`: str0m writes `raddr 0.0.0.0 rport 0` (as browsers
+/// hide their private addresses), but our host candidate in the same SDP
+/// already names the base, and RFC 8839 §5.1 has raddr for diagnostics.
+fn with_raddr(sdp: &str, base: SocketAddr) -> String {
+    const HIDDEN: &str = " typ srflx raddr 0.0.0.0 rport 0";
+    let shown = format!(" typ srflx raddr {} rport {}", base.ip(), base.port());
+    sdp.split_inclusive('\n')
+        .map(|line| match line.starts_with("a=candidate:") {
+            true => line.replacen(HIDDEN, &shown, 1),
+            false => line.to_string(),
+        })
+        .collect()
 }
 
 fn opus_fmtp() -> FormatParams {

@@ -15,7 +15,8 @@
 //!   logic. What the call sends the browser goes through
 //!   [`WebRtcLeg::local_sdp`], which turns our plain SDP into a WebRTC offer
 //!   or answer with the same codecs and payload types, our ICE credentials,
-//!   host candidate and DTLS fingerprint.
+//!   host candidate (and, with full ICE and a STUN server, the port's
+//!   server-reflexive candidate, see [`crate::stun`]) and DTLS fingerprint.
 //! - **Packets.** The media session feeds every datagram of the leg's port
 //!   to [`WebRtcLeg::receive`] and gets plain RTP back (STUN and DTLS are
 //!   answered inside); what the session sends the leg goes through
@@ -72,6 +73,10 @@ pub struct WebRtcIdentity {
     /// checks: behind a NAT its checks open the way, and the browser
     /// learns its real address as a peer-reflexive candidate.
     ice_lite: bool,
+    /// The server-reflexive addresses learnt from a STUN server for the
+    /// RTP ports handed out (full ICE only): a leg on such a port offers
+    /// that address as a srflx candidate beside its host candidate.
+    mappings: Option<crate::stun::Mappings>,
 }
 
 #[cfg(feature = "webrtc")]
@@ -93,6 +98,7 @@ impl WebRtcIdentity {
         Ok(WebRtcIdentity {
             cert: Arc::new(cert),
             ice_lite: true,
+            mappings: None,
         })
     }
 
@@ -106,6 +112,24 @@ impl WebRtcIdentity {
     /// Whether legs use ICE-lite.
     pub fn ice_lite(&self) -> bool {
         self.ice_lite
+    }
+
+    /// The same identity whose legs look up their port's server-reflexive
+    /// address in `mappings` (from `PortAllocator::mappings`). Only legs
+    /// with full ICE use it: an ICE-lite agent has host candidates only
+    /// (RFC 8445 §2.5).
+    pub fn with_mappings(mut self, mappings: Option<crate::stun::Mappings>) -> WebRtcIdentity {
+        self.mappings = mappings;
+        self
+    }
+
+    /// The server-reflexive address of RTP port `port`, if one was learnt
+    /// and legs use full ICE.
+    fn reflexive(&self, port: u16) -> Option<std::net::SocketAddr> {
+        if self.ice_lite {
+            return None;
+        }
+        self.mappings.as_ref()?.get(port)
     }
 
     fn cert(&self) -> DtlsCert {
