@@ -73,6 +73,7 @@ mod jssip;
 mod language;
 mod layout;
 mod media;
+mod records;
 mod registrations;
 mod tokens;
 mod users;
