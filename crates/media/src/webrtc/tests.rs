@@ -413,3 +413,44 @@ fn the_browsers_answer_read_twice_is_still_an_answer() {
     let next = leg.local_sdp(&plain, now).unwrap();
     assert!(next.contains("a=setup:actpass"), "an offer: {next}");
 }
+
+#[test]
+fn a_port_with_a_stun_mapping_is_offered_as_a_srflx_candidate_with_full_ice_only() {
+    let now = Instant::now();
+    let plain = |port: u16| {
+        SessionDescription::parse(&format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        ))
+        .unwrap()
+    };
+    let mappings = crate::stun::Mappings::default();
+    mappings.insert(20000, "203.0.113.5:41000".parse().unwrap());
+    // A NAT that kept the address and port: nothing new to offer.
+    mappings.insert(20002, "127.0.0.1:20002".parse().unwrap());
+    let id = WebRtcIdentity::generate().unwrap();
+    let full = id
+        .clone()
+        .with_full_ice(true)
+        .with_mappings(Some(mappings.clone()));
+    let offer = WebRtcLeg::new(&full).local_sdp(&plain(20000), now).unwrap();
+    assert!(offer.contains("127.0.0.1 20000 typ host"), "{offer}");
+    assert!(
+        offer.contains(" 203.0.113.5 41000 typ srflx raddr 127.0.0.1 rport 20000"),
+        "{offer}"
+    );
+    // A browser reads it, srflx and all.
+    let mut b = Browser::new(now);
+    b.rtc
+        .sdp_api()
+        .accept_offer(str0m::change::SdpOffer::from_sdp_string(&offer).unwrap())
+        .unwrap();
+    for port in [20002, 20004] {
+        let offer = WebRtcLeg::new(&full).local_sdp(&plain(port), now).unwrap();
+        assert!(!offer.contains("typ srflx"), "port {port}: {offer}");
+    }
+    // ICE-lite has host candidates only (RFC 8445 2.5).
+    let lite = id.with_full_ice(false).with_mappings(Some(mappings));
+    let offer = WebRtcLeg::new(&lite).local_sdp(&plain(20000), now).unwrap();
+    assert!(!offer.contains("typ srflx"), "{offer}");
+}
