@@ -3,8 +3,10 @@
 //! NOTIFY sipfrag progress, audio between the remaining parties measured,
 //! the records of every part of the call, and REFERs we cannot honour
 //! refused while the call goes on. And the agent desk's attended transfer
-//! (consult, then complete) of a queue call, with who hears whom at each
-//! step measured.
+//! (consult, then complete) of a queue call and of a call the agent placed
+//! (click-to-dial), with a colleague or a party outside (through a
+//! gateway), and the 3-way with a party outside, with who hears whom at
+//! each step measured.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -405,9 +407,8 @@ async fn an_agent_consults_a_colleague_privately_then_hands_the_queue_caller_ove
 /// the agent's call out, and the gateway's call count held while it lasts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_consults_an_outside_number_through_the_gateway_then_hands_the_caller_over() {
-    use crate::gateways::{add_gateway, gateway, wait_gateway, ROUTES};
+    use crate::gateways::{wait_gateway, ROUTES};
     use crate::webrtc::{plain_talk_with, QUIET, SPEAK};
-    use callcenter::gateway::config::Mode;
     use std::net::UdpSocket;
     use std::time::Duration;
     let server = Server::builder("desk_consult_out")
@@ -415,16 +416,7 @@ async fn an_agent_consults_an_outside_number_through_the_gateway_then_hands_the_
         .config(QUEUE_1003)
         .config(ROUTES)
         .start();
-    // The carrier: a SIP peer of its own, the gateway's address.
-    let mut carrier = Ua::new("carrier", "-", server.trunk_addr()).await;
-    let carrier_port: u16 = carrier
-        .contact()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('>').parse().ok())
-        .expect("the carrier's port");
-    add_gateway(&server, &gateway("primary", Mode::Nni, carrier_port)).await;
-    wait_gateway(&server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    let mut carrier = outside_carrier(&server).await;
     let (code, body) = server
         .http_post("/api/agents/1003/status?status=available")
         .expect("agent status");
@@ -521,4 +513,332 @@ async fn an_agent_consults_an_outside_number_through_the_gateway_then_hands_the_
     assert_eq!(out.direction, "outbound", "{out:?}");
     assert_eq!(out.caller, "1003", "{out:?}");
     assert!(out.answer_at.is_some(), "{out:?}");
+}
+
+/// The carrier behind gateway "primary": a SIP peer of its own on the
+/// gateway's address (rule "out" of [`crate::gateways::ROUTES`] sends 0N to
+/// it as N, from the trunk port); returns once the gateway is up.
+async fn outside_carrier(server: &Server) -> Ua {
+    use crate::gateways::{add_gateway, gateway, wait_gateway};
+    use callcenter::gateway::config::Mode;
+    let carrier = Ua::new("carrier", "-", server.trunk_addr()).await;
+    let carrier_port: u16 = carrier
+        .contact()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('>').parse().ok())
+        .expect("the carrier's port");
+    add_gateway(server, &gateway("primary", Mode::Nni, carrier_port)).await;
+    wait_gateway(server, "switchboard_gateway_up", "primary", |v| v == 1.0);
+    carrier
+}
+
+/// A phone of the test: its SIP user agent, its media socket, the dialog
+/// of its call and where it sends its media (our address in the INVITE).
+struct Phone {
+    ua: Ua,
+    media: std::net::UdpSocket,
+    dialog: Dialog,
+    to: SocketAddr,
+}
+
+impl Phone {
+    /// The phone's media socket, for a [`crate::webrtc::plain_talk_with`].
+    fn sock(&self) -> std::net::UdpSocket {
+        self.media.try_clone().expect("clone the media socket")
+    }
+}
+
+/// Media port `i` of the test, bound.
+fn media_socket(server: &Server, i: u16) -> std::net::UdpSocket {
+    std::net::UdpSocket::bind(("127.0.0.1", server.ports.media_port(i))).expect("media")
+}
+
+/// `ua` (media port `i`) answers the INVITE it gets next.
+async fn answer_next(server: &Server, mut ua: Ua, i: u16, who: &str) -> Phone {
+    let media = media_socket(server, i);
+    let port = media.local_addr().expect("addr").port();
+    let inc = ua
+        .wait_invite(STEP)
+        .await
+        .unwrap_or_else(|| panic!("{who} rings"));
+    let to = sdp_media(&inc.invite.body).expect("our address");
+    let dialog = ua.answer(&inc, &sdp(port, "sendrecv")).await;
+    Phone {
+        ua,
+        media,
+        dialog,
+        to,
+    }
+}
+
+/// A registered phone of extension `ext`.
+async fn registered(server: &Server, ext: &str) -> Ua {
+    let mut ua = Ua::new(ext, "secret", server.sip_addr()).await;
+    assert_eq!(ua.register(300).await.status, Some(200));
+    ua
+}
+
+/// Agent 1003 places a call (click-to-dial, `POST /api/agents/1003/dial`)
+/// to extension 1002: the agent's phone (media port 1) is rung first and
+/// answers, then 1002 (media port 0). The call's id (the agent's phone is
+/// its leg A), the agent's phone and 1002's.
+async fn agent_places_a_call(server: &Server) -> (u64, Phone, Phone) {
+    use crate::webrtc::{plain_talk_with, SPEAK};
+    use std::time::Duration;
+    let agent = registered(server, "1003").await;
+    let far = registered(server, "1002").await;
+    let dial = server.http_post_later("/api/agents/1003/dial?number=1002");
+    let agent = answer_next(server, agent, 1, "the agent's phone").await;
+    let (status, body) = dial.await.expect("the dial request");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let id = v["call"].as_u64().expect("the call's id");
+    let far = answer_next(server, far, 0, "1002").await;
+    // The agent and 1002 talk.
+    let d = Duration::from_millis(2000);
+    let (a, f) = tokio::join!(
+        plain_talk_with(agent.sock(), agent.to, d, SPEAK),
+        plain_talk_with(far.sock(), far.to, d, SPEAK)
+    );
+    assert!(
+        a.1 >= 30 && f.1 >= 30,
+        "placed call: agent {a:?}, 1002 {f:?}"
+    );
+    (id, agent, far)
+}
+
+/// Waits until a live call is joined to call `id` in `mode` (the joined
+/// party answered and took its place); that call's id.
+fn wait_joined(server: &Server, id: u64, mode: &str) -> u64 {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let body = server.api_calls();
+        let calls: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let joined =
+            calls.as_array().into_iter().flatten().find(|c| {
+                c["joined"][0].as_u64() == Some(id) && c["joined"][1].as_str() == Some(mode)
+            });
+        if let Some(c) = joined.and_then(|c| c["id"].as_u64()) {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing joined call {id} in {mode}: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Whether `ext` is still a party of a live call of its own (one not
+/// joined to another: those are the joined parties').
+fn on_a_call(server: &Server, ext: &str) -> bool {
+    let body = server.api_calls();
+    let calls: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    calls.as_array().into_iter().flatten().any(|c| {
+        c["joined"].is_null() && (c["caller"] == ext || c["callee"] == ext || c["b_party"] == ext)
+    })
+}
+
+/// The consult of a call the agent placed: the agent and `mate` hear
+/// each other, `far` (who waits) hears neither and is heard by neither.
+async fn assert_consulting(agent: &Phone, far: &Phone, mate: &Phone) {
+    use crate::webrtc::{plain_talk_with, QUIET, SPEAK};
+    let d = std::time::Duration::from_millis(2500);
+    let (f, a, m) = tokio::join!(
+        plain_talk_with(far.sock(), far.to, d, SPEAK),
+        plain_talk_with(agent.sock(), agent.to, d, QUIET),
+        plain_talk_with(mate.sock(), mate.to, d, QUIET)
+    );
+    assert!(
+        a.1 <= 5 && m.1 <= 5,
+        "consult: the waiting party unheard: agent {a:?}, consulted {m:?}"
+    );
+    assert!(f.0 >= 40, "the waiting party still gets packets: {f:?}");
+    let (f, a, m) = tokio::join!(
+        plain_talk_with(far.sock(), far.to, d, QUIET),
+        plain_talk_with(agent.sock(), agent.to, d, SPEAK),
+        plain_talk_with(mate.sock(), mate.to, d, SPEAK)
+    );
+    assert!(a.1 >= 40, "consult: the agent hears the consulted: {a:?}");
+    assert!(m.1 >= 40, "consult: the consulted hears the agent: {m:?}");
+    assert!(f.1 <= 5, "consult: the waiting party hears neither: {f:?}");
+}
+
+/// After the hand-over: `x` and `y` hear each other.
+async fn assert_talking(x: &Phone, y: &Phone, what: &str) {
+    use crate::webrtc::{plain_talk_with, SPEAK};
+    let d = std::time::Duration::from_millis(2500);
+    let (a, b) = tokio::join!(
+        plain_talk_with(x.sock(), x.to, d, SPEAK),
+        plain_talk_with(y.sock(), y.to, d, SPEAK)
+    );
+    assert!(a.1 >= 40 && b.1 >= 40, "{what}: {a:?}, {b:?}");
+}
+
+/// The agent places a call from the desk's number (click-to-dial) to
+/// 1002, consults colleague 1004 from the desk (Consult), then completes
+/// the transfer (Complete transfer): the agent's phone, leg A of its own
+/// call, gets BYE and the agent is on no call; 1002 and 1004 talk, each
+/// on the dialog it had; 1002's hang-up ends 1004's call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_consults_a_colleague_on_a_call_it_placed_then_hands_it_over() {
+    let server = Server::builder("desk_placed_consult")
+        .extensions("1000-1009", "secret")
+        .start();
+    let desk = crate::web_client::Browser::admin(&server);
+    let (code, body) = desk.post("/desk/login", "extension=1003&password=secret&phone=desk");
+    assert_eq!(code, 200, "{body}");
+    let mate = registered(&server, "1004").await;
+    let (id, mut agent, mut far) = agent_places_a_call(&server).await;
+
+    // Consult: 1004 is rung and answers; 1002 waits in silence.
+    let (code, body) = desk.post("/desk/call/consult", "to=1004");
+    assert_eq!(code, 202, "{body}");
+    let mut mate = answer_next(&server, mate, 2, "the colleague").await;
+    let consult = wait_joined(&server, id, "consult");
+    assert_consulting(&agent, &far, &mate).await;
+
+    // Complete: the agent's phone is released, 1002 and 1004 talk.
+    let (code, body) = desk.post("/desk/call/complete", "");
+    assert_eq!(code, 200, "{body}");
+    agent
+        .ua
+        .expect_request("BYE", &agent.dialog.call_id, "")
+        .await;
+    assert_talking(&far, &mate, "after: 1002 and 1004").await;
+    // The agent is free: the desk finds no call of theirs.
+    assert!(!on_a_call(&server, "1003"), "{}", server.api_calls());
+    let (code, body) = desk.post("/desk/call/hangup", "");
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("not on a call"), "{body}");
+    assert_eq!(wait_joined(&server, id, "conference"), consult);
+
+    // 1002 hangs up on the dialog it had from the start: 1004's call ends.
+    assert_eq!(far.ua.bye(&mut far.dialog).await.status, Some(200));
+    mate.ua
+        .expect_request("BYE", &mate.dialog.call_id, "")
+        .await;
+    let _ = (&mut agent, &mut mate);
+}
+
+/// The agent places a call to 1002 and brings in an outside number as a
+/// 3-way party (`join?extension=0555&mode=conference`): it is rung through
+/// the gateway as the agent's call out, and all three hear each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_way_with_an_outside_number_through_the_gateway_all_three_hear_each_other() {
+    use crate::gateways::{wait_gateway, ROUTES};
+    use crate::webrtc::{plain_talk_with, QUIET, SPEAK};
+    let server = Server::builder("desk_three_way_out")
+        .extensions("1000-1009", "secret")
+        .config(ROUTES)
+        .start();
+    let carrier = outside_carrier(&server).await;
+    let (id, mut agent, far) = agent_places_a_call(&server).await;
+    // A listen is no way for a number outside to take part.
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/join?extension=0555&mode=listen"))
+        .expect("join");
+    assert_eq!(status, 400, "{body}");
+
+    let join = server.http_post_later(&format!(
+        "/api/calls/{id}/join?extension=0555&mode=conference"
+    ));
+    let out = answer_next(&server, carrier, 2, "the carrier").await;
+    let (status, body) = join.await.expect("the join request");
+    assert_eq!(status, 200, "{body}");
+    wait_joined(&server, id, "conference");
+    assert_eq!(
+        server.metric("switchboard_gateway_calls", "gateway=\"primary\""),
+        1.0
+    );
+    // Each speaks in turn: the other two hear it. The room's queues may
+    // hold the first moments back, so a speaker gets a second turn before
+    // the verdict (as the queue's 3-way test retries its tones).
+    let d = std::time::Duration::from_millis(2500);
+    let phones = [
+        (&agent, "the agent"),
+        (&far, "1002"),
+        (&out, "the outside party"),
+    ];
+    for (i, (_, name)) in phones.iter().enumerate() {
+        let byte = |j: usize| if j == i { SPEAK } else { QUIET };
+        let mut turns = Vec::new();
+        loop {
+            let (r0, r1, r2) = tokio::join!(
+                plain_talk_with(phones[0].0.sock(), phones[0].0.to, d, byte(0)),
+                plain_talk_with(phones[1].0.sock(), phones[1].0.to, d, byte(1)),
+                plain_talk_with(phones[2].0.sock(), phones[2].0.to, d, byte(2))
+            );
+            let heard = [r0, r1, r2];
+            let all = (0..3).filter(|&j| j != i).all(|j| heard[j].1 >= 40);
+            turns.push(heard);
+            if all {
+                break;
+            }
+            assert!(
+                turns.len() < 3,
+                "3-way: the others never heard {name}: {turns:?} ({:?})",
+                phones.map(|p| p.1)
+            );
+        }
+    }
+    // The agent hangs up; the gateway's place is given back once the
+    // outside party's call is over too.
+    assert_eq!(agent.ua.bye(&mut agent.dialog).await.status, Some(200));
+    let mut out = out;
+    let _ = out.ua.bye(&mut out.dialog).await;
+    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
+        v == 0.0
+    });
+}
+
+/// The agent places a call to 1002, consults an outside number through
+/// the gateway (`join?extension=0555&mode=consult`, the agent found as the
+/// call's placer), then hands 1002 over (`hand_over`): the agent's phone
+/// gets BYE, 1002 and the outside party talk, and 1002's hang-up ends the
+/// carrier's leg and gives the gateway its place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_consults_an_outside_number_on_a_call_it_placed_then_hands_it_over() {
+    use crate::gateways::{wait_gateway, ROUTES};
+    let server = Server::builder("desk_placed_consult_out")
+        .extensions("1000-1009", "secret")
+        .config(ROUTES)
+        .start();
+    let carrier = outside_carrier(&server).await;
+    let (id, mut agent, mut far) = agent_places_a_call(&server).await;
+
+    let join = server.http_post_later(&format!("/api/calls/{id}/join?extension=0555&mode=consult"));
+    let mut out = answer_next(&server, carrier, 2, "the carrier").await;
+    let (status, body) = join.await.expect("the join request");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let consult = v["joined"].as_u64().expect("the consultation's id");
+    assert_eq!(wait_joined(&server, id, "consult"), consult);
+    assert_consulting(&agent, &far, &out).await;
+
+    let (status, body) = server
+        .http_post(&format!("/api/calls/{id}/hand_over?with={consult}"))
+        .expect("hand over");
+    assert_eq!(status, 200, "{body}");
+    agent
+        .ua
+        .expect_request("BYE", &agent.dialog.call_id, "")
+        .await;
+    assert_talking(&far, &out, "after: 1002 and the outside party").await;
+    assert!(!on_a_call(&server, "1003"), "{}", server.api_calls());
+    // The agent is no party of the call any more: nothing to hand over.
+    let (status, body) = server
+        .http_post(&format!(
+            "/api/calls/{id}/hand_over?with={consult}&agent=1003"
+        ))
+        .expect("hand over again");
+    assert_eq!(status, 409, "{body}");
+
+    assert_eq!(far.ua.bye(&mut far.dialog).await.status, Some(200));
+    out.ua.expect_request("BYE", &out.dialog.call_id, "").await;
+    wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
+        v == 0.0
+    });
+    let _ = &mut agent;
 }

@@ -334,6 +334,38 @@ impl Engine {
         Ok(())
     }
 
+    /// Completes an attended transfer made by joining (the desk's
+    /// "Complete transfer", the API's `hand_over`): the agent leaves call
+    /// `id` and its other party stays with the joined call `with` (a
+    /// consulted party, a 3-way party). `agent` is the agent's number
+    /// (default: [`CallInfo::default_agent`](crate::calls::CallInfo::default_agent));
+    /// it may be the called party (a queue's agent) or the caller of a call
+    /// the agent placed (click-to-dial), whichever leg that is.
+    pub async fn hand_over(&self, id: u64, with: u64, agent: Option<&str>) -> Result<(), String> {
+        let info = |n: u64| {
+            self.ctx
+                .calls
+                .get(&n)
+                .map(|c| c.value().1.clone())
+                .ok_or_else(|| format!("no live call {n}"))
+        };
+        let (main, joined) = (info(id)?, info(with)?);
+        if joined.joined.is_none_or(|(t, _)| t != id) {
+            return Err(format!("call {with} is not joined to call {id}"));
+        }
+        let agent = agent.map_or_else(|| main.default_agent(), str::to_string);
+        if !main.has_party(&agent) {
+            return Err(format!("{agent} is not a party of call {id}"));
+        }
+        let side = main.side_of(&agent);
+        self.control(id)?
+            .hand_over(with, side)
+            .await
+            .map_err(|e| format!("call {id}: {e}"))?;
+        tracing::info!("hand-over: agent {agent} left call {id}, which goes on with call {with}");
+        Ok(())
+    }
+
     /// The queue service (ACD): agent status changes and the live view.
     pub fn queues(&self) -> &QueueService {
         &self.queues

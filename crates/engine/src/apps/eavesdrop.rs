@@ -7,7 +7,7 @@
 
 use crate::base::context::Ctx;
 use crate::calls::control::{CallControl, CallError, Command, MonitorMode, PlayItem};
-use crate::calls::{CallMsg, Side};
+use crate::calls::CallMsg;
 use media::conference::Conference;
 use tokio::sync::oneshot;
 
@@ -64,15 +64,10 @@ async fn watch(
     agent: &str,
     mode: MonitorMode,
 ) -> Result<(), CallError> {
-    let found = ctx.calls.get(&target).map(|e| {
-        let info = &e.value().1;
-        let agent_side = if info.caller == agent && info.b_party.as_deref() != Some(agent) {
-            Side::A
-        } else {
-            Side::B
-        };
-        (e.value().0.clone(), agent_side)
-    });
+    let found = ctx
+        .calls
+        .get(&target)
+        .map(|e| (e.value().0.clone(), e.value().1.side_of(agent)));
     let room = match &found {
         Some((tx, _)) => {
             let room = Conference::start(&ctx.media_rt, media::audio::RATE_8K);

@@ -107,3 +107,86 @@ pub struct CallInfo {
     /// barge, consult): a supervisor's or a desk-invited party's call.
     pub joined: Option<(u64, &'static str)>,
 }
+
+impl CallInfo {
+    /// Whether `number` is one of this call's parties (its caller, the
+    /// number called or the party connected on leg B).
+    pub fn has_party(&self, number: &str) -> bool {
+        self.caller == number || self.callee == number || self.b_party.as_deref() == Some(number)
+    }
+
+    /// The agent on this call when no one names it: the caller of a call
+    /// the engine placed for an agent (click-to-dial: the agent's phone is
+    /// leg A), else the party connected on leg B (a queue's agent, the
+    /// extension called), else the number called.
+    pub fn default_agent(&self) -> String {
+        if self.app == Some("originate") {
+            return self.caller.clone();
+        }
+        self.b_party.clone().unwrap_or_else(|| self.callee.clone())
+    }
+
+    /// The leg `agent` is on: A when it is the caller (a call the agent
+    /// placed) and not also leg B's party, else B.
+    pub fn side_of(&self, agent: &str) -> Side {
+        if self.caller == agent && self.b_party.as_deref() != Some(agent) {
+            Side::A
+        } else {
+            Side::B
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(
+        caller: &str,
+        callee: &str,
+        b_party: Option<&str>,
+        app: Option<&'static str>,
+    ) -> CallInfo {
+        CallInfo {
+            id: 1,
+            call_id: "c".into(),
+            caller: caller.into(),
+            callee: callee.into(),
+            direction: "internal",
+            state: "answered",
+            a_rtp_port: 0,
+            b_rtp_port: 0,
+            b_party: b_party.map(str::to_string),
+            start_at: 0,
+            answer_at: Some(1),
+            app,
+            digits: String::new(),
+            note: String::new(),
+            joined: None,
+        }
+    }
+
+    #[test]
+    fn the_agent_of_a_click_to_dial_is_its_caller_on_leg_a() {
+        let c = info("1003", "0555", Some("0555"), Some("originate"));
+        assert_eq!(c.default_agent(), "1003");
+        assert_eq!(c.side_of("1003"), Side::A);
+        assert_eq!(c.side_of("0555"), Side::B);
+        assert!(c.has_party("1003") && c.has_party("0555") && !c.has_party("1004"));
+    }
+
+    #[test]
+    fn the_agent_of_a_queue_or_direct_call_is_the_called_party_on_leg_b() {
+        let queue = info("1002", "9400", Some("1003"), Some("queue"));
+        assert_eq!(queue.default_agent(), "1003");
+        assert_eq!(queue.side_of("1003"), Side::B);
+        assert_eq!(queue.side_of("1002"), Side::A);
+        let direct = info("1001", "1002", Some("1002"), None);
+        assert_eq!(direct.default_agent(), "1002");
+        let ringing = info("1001", "1002", None, None);
+        assert_eq!(ringing.default_agent(), "1002");
+        // An extension calling itself (a pickup, a loop) is the called party.
+        let same = info("1002", "1002", Some("1002"), None);
+        assert_eq!(same.side_of("1002"), Side::B);
+    }
+}

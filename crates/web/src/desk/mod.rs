@@ -457,8 +457,13 @@ async fn call_action(
                     "no one is being consulted on this call",
                 );
             };
-            if let Err(e) = call.hand_over(consulted, engine::calls::Side::B).await {
-                return fail(StatusCode::CONFLICT, e.to_string());
+            // The agent leaves from whichever leg it is on: the called
+            // party of a queue call, the caller of a call it placed.
+            if let Err(e) = engine
+                .hand_over(id, consulted, Some(&login.extension))
+                .await
+            {
+                return fail(StatusCode::CONFLICT, e);
             }
         }
         "drop" => {

@@ -78,7 +78,12 @@ impl Call {
 
     /// Completes an attended transfer made by joining: the party on side
     /// `agent` leaves this call, whose other party stays in the room with
-    /// the joined call `partner`; each call ends when the other does.
+    /// the joined call `partner`; each call ends when the other does. The
+    /// agent may be either leg: the called party (a queue's agent), or the
+    /// caller of a call the agent placed (click-to-dial), whose legs are
+    /// then swapped so that the party that stays is leg A, as after any
+    /// transfer here (see refer.rs). Each remaining party keeps its own
+    /// dialog (Call-ID, tags, CSeq): only the media is re-bridged.
     pub(super) fn hand_over(
         &mut self,
         partner: u64,
@@ -93,11 +98,9 @@ impl Call {
             let _ = reply.send(Err(CallError::Media("no one has joined this call".into())));
             return;
         };
-        if agent != Side::B {
-            // The stay-behind party is always leg A (see refer.rs): the
-            // agent's own outbound calls cannot be handed over this way.
+        if agent == Side::A && self.winner.is_none() {
             let _ = reply.send(Err(CallError::Media(
-                "only the called party can hand a call over".into(),
+                "the call has no other party to hand over".into(),
             )));
             return;
         }
@@ -105,13 +108,16 @@ impl Call {
             let _ = reply.send(Err(CallError::HungUp));
             return;
         };
-        room.leave(member_of(self.id, Side::B));
+        room.leave(member_of(self.id, agent));
+        if agent == Side::A {
+            self.agent_placed_call_to_leg_b(&room);
+        }
         if self.app.is_some() {
             self.release_agent_for_hand_over();
         } else {
             self.bye(Side::B);
             self.released = Some(Side::B);
-            self.close_record_at_attended_transfer(Side::B);
+            self.close_record_at_attended_transfer(agent);
         }
         if let Some(s) = self.media.session() {
             s.hear(Side::B, Hears::Silence);
@@ -123,5 +129,35 @@ impl Call {
         self.update_info(|i| i.note = format!("handed over to call {partner}"));
         tracing::info!("call {}: handed over to call {partner}", self.id);
         let _ = reply.send(Ok(()));
+    }
+
+    /// The agent placed this call (its phone is leg A) and is handing it
+    /// over: the legs are swapped, making the far party leg A and the
+    /// agent leg B, the leg every hand-over releases. A conference member
+    /// travels with its leg in the media session, so the far party, now
+    /// leg A, joins `room` again under leg A's member id: whoever refers
+    /// to this call's members by side (the joined call, a supervisor)
+    /// finds it there. The agent's member has left already.
+    fn agent_placed_call_to_leg_b(&mut self, room: &Conference) {
+        self.swap_sides();
+        room.leave(member_of(self.id, Side::B));
+        let member = member_of(self.id, Side::A);
+        if let Err(e) = room.join(member, MemberOptions::default()) {
+            tracing::warn!("call {}: the party that stays left the room: {e}", self.id);
+        }
+        if let Some(s) = self.media.session() {
+            s.hear(
+                Side::A,
+                Hears::Conference {
+                    room: room.clone(),
+                    member,
+                },
+            );
+        }
+        // The agent is no party of this call any more: the far party is
+        // its caller now, and leg B is being released.
+        self.update_info(|i| {
+            i.caller = i.b_party.take().unwrap_or_else(|| i.callee.clone());
+        });
     }
 }

@@ -244,8 +244,9 @@ impl Call {
     }
 
     /// Makes leg B the caller's leg and the other way round, so the party
-    /// that stays after the caller's transfer is leg A.
-    fn swap_sides(&mut self) {
+    /// that stays after the caller's transfer is leg A (also when an agent
+    /// hands over a call it placed, see `hand_over`).
+    pub(super) fn swap_sides(&mut self) {
         let Some(w) = self.winner else { return };
         std::mem::swap(&mut self.a_dialog, &mut self.forks[w].dialog);
         std::mem::swap(&mut self.a_ep, &mut self.b_ep);
