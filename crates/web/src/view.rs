@@ -200,6 +200,10 @@ const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/records/erlang_c.html"),
     ),
     (
+        "records/service_level.html",
+        include_str!("../templates/records/service_level.html"),
+    ),
+    (
         "system/audit.html",
         include_str!("../templates/system/audit.html"),
     ),

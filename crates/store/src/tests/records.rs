@@ -371,7 +371,121 @@ async fn records_do_not_bump_the_callcenter_version(store: &Store) {
     );
 }
 
+/// The service-level counts per queue and per day, from events of two
+/// queues on two days (computed by hand below).
+async fn queue_counts_per_queue_and_day(store: &Store) {
+    const DAY: i64 = 86_400_000;
+    let d0 = 20_000 * DAY; // a UTC midnight
+    let ev =
+        |at: i64, queue: &str, call: &str, kind: &str, wait: Option<i64>, talk: Option<i64>| {
+            QueueEvent {
+                id: None,
+                at,
+                queue: queue.into(),
+                call_id: call.into(),
+                caller: "13800000000".into(),
+                agent: (kind == "answered" || kind == "ended").then(|| "1001".to_string()),
+                kind: kind.into(),
+                reason: None,
+                wait_secs: wait,
+                talk_secs: talk,
+            }
+        };
+    store
+        .insert_queue_events(&[
+            // sales, day 0: answered in 10 s (60 s talk), in 30 s (120 s
+            // talk), abandoned after 3 s (short) and after 40 s.
+            ev(d0 + 1000, "sales", "a", "joined", None, None),
+            ev(d0 + 11_000, "sales", "a", "answered", Some(10), None),
+            ev(d0 + 71_000, "sales", "a", "ended", None, Some(60)),
+            ev(d0 + 2000, "sales", "b", "joined", None, None),
+            ev(d0 + 32_000, "sales", "b", "answered", Some(30), None),
+            ev(d0 + 152_000, "sales", "b", "ended", None, Some(120)),
+            ev(d0 + 3000, "sales", "c", "joined", None, None),
+            ev(d0 + 6000, "sales", "c", "abandoned", Some(3), None),
+            ev(d0 + 4000, "sales", "d", "joined", None, None),
+            ev(d0 + 44_000, "sales", "d", "abandoned", Some(40), None),
+            // sales, day 1: answered in 5 s, not yet ended.
+            ev(d0 + DAY + 1000, "sales", "e", "joined", None, None),
+            ev(d0 + DAY + 6000, "sales", "e", "answered", Some(5), None),
+            // support, day 1: one abandon after 8 s.
+            ev(d0 + DAY + 2000, "support", "f", "joined", None, None),
+            ev(
+                d0 + DAY + 10_000,
+                "support",
+                "f",
+                "abandoned",
+                Some(8),
+                None,
+            ),
+            // Outside the window.
+            ev(d0 + 3 * DAY, "sales", "g", "joined", None, None),
+        ])
+        .await
+        .unwrap();
+    let all = store
+        .queue_counts(d0, d0 + 2 * DAY, 20, 5, None)
+        .await
+        .unwrap();
+    let sales = crate::QueueCounts {
+        queue: "sales".into(),
+        day: None,
+        offered: 5,
+        answered: 3,
+        answered_in_target: 2,
+        answer_wait_secs: 45,
+        longest_wait_secs: 40,
+        abandoned: 2,
+        short_abandoned: 1,
+        ended: 2,
+        talk_secs: 180,
+    };
+    let support = crate::QueueCounts {
+        queue: "support".into(),
+        day: None,
+        offered: 1,
+        answered: 0,
+        answered_in_target: 0,
+        answer_wait_secs: 0,
+        longest_wait_secs: 8,
+        abandoned: 1,
+        short_abandoned: 0,
+        ended: 0,
+        talk_secs: 0,
+    };
+    assert_eq!(all, vec![sales.clone(), support.clone()]);
+    // Per day (UTC here): sales on days 20000 and 20001, support on 20001.
+    let days = store
+        .queue_counts(d0, d0 + 2 * DAY, 20, 5, Some(0))
+        .await
+        .unwrap();
+    let keys: Vec<(String, Option<i64>, i64)> = days
+        .iter()
+        .map(|c| (c.queue.clone(), c.day, c.offered))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("sales".to_string(), Some(20_000), 4),
+            ("sales".to_string(), Some(20_001), 1),
+            ("support".to_string(), Some(20_001), 1),
+        ]
+    );
+    // The target and the short-abandon threshold are the caller's.
+    let strict = store.queue_counts(d0, d0 + DAY, 5, 1, None).await.unwrap();
+    assert_eq!(
+        (strict[0].answered_in_target, strict[0].short_abandoned),
+        (0, 0)
+    );
+    assert!(store
+        .queue_counts(d0 + 10 * DAY, d0 + 11 * DAY, 20, 5, None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 on_every_backend!(
+    queue_counts_per_queue_and_day,
     queue_events_batch_of_1000_and_queries,
     queue_events_with_equal_times_keep_insertion_order,
     voicemail_list_counts_heard_delete,

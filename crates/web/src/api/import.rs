@@ -1070,13 +1070,24 @@ fn export_format(q: &Fields) -> Result<&'static str, Box<Response>> {
 
 /// `rows` of `entity` as a download in `format`.
 async fn download(entity: Entity, format: &'static str, rows: Vec<Vec<String>>) -> Response {
-    let noun = entity.noun();
-    let headers: Vec<&'static str> = entity.fields().iter().map(|f| f.name).collect();
+    let headers: Vec<String> = entity.fields().iter().map(|f| f.name.to_string()).collect();
+    sheet_download(entity.noun(), format, headers, rows).await
+}
+
+/// `rows` under `headers` as a spreadsheet download named `name.format`
+/// (`format` is `csv` or `xlsx`; the sheet is named `name`).
+pub(crate) async fn sheet_download(
+    name: &'static str,
+    format: &'static str,
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+) -> Response {
     let written = tokio::task::spawn_blocking(move || {
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
         if format == "csv" {
             sheets::write_csv(&headers, rows)
         } else {
-            sheets::write_xlsx(noun, &headers, rows)
+            sheets::write_xlsx(name, &headers, rows)
         }
     })
     .await;
@@ -1104,7 +1115,7 @@ async fn download(entity: Entity, format: &'static str, rows: Vec<Vec<String>>) 
             (header::CONTENT_TYPE, ctype.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{noun}.{format}\""),
+                format!("attachment; filename=\"{name}.{format}\""),
             ),
         ],
         bytes,
@@ -1137,9 +1148,26 @@ where
             }
         },
     };
+    let params = written.map_or_else(String::new, |(n, format)| {
+        format!("({n} {} as {format})", entity.noun())
+    });
+    audit_export(state, who, parts, params, response.status(), at, started).await;
+    response
+}
+
+/// Writes the audit entry of an export (action `export`), whatever its
+/// outcome: `params` says what was written (empty when nothing was).
+pub(crate) async fn audit_export(
+    state: &AppState,
+    who: &Identity,
+    parts: &Parts,
+    params: String,
+    status: StatusCode,
+    at: i64,
+    started: Instant,
+) {
     // The API's routes are not nested: the URI is the whole path.
     let uri = &parts.uri;
-    let status = response.status();
     let entry = store::AuditEntry {
         id: 0,
         at,
@@ -1151,9 +1179,7 @@ where
             Some(query) => format!("{}?{}", uri.path(), crate::audit::redact_form(query)),
             None => uri.path().to_string(),
         },
-        params: written.map_or_else(String::new, |(n, format)| {
-            format!("({n} {} as {format})", entity.noun())
-        }),
+        params,
         status: i32::from(status.as_u16()),
         ok: status.is_success(),
         duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
@@ -1163,7 +1189,6 @@ where
     if let Err(e) = state.store().add_audit(&entry).await {
         tracing::warn!("audit entry not written: {e}");
     }
-    response
 }
 
 /// `GET /api/contacts/export?format=xlsx|csv&view=all&q=`: the contacts of

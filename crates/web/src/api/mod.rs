@@ -51,7 +51,7 @@
 //! | `POST /api/tickets`, `PUT /api/tickets/{id}`, `POST /api/tickets/{id}/replies`, `PUT /api/tickets/{id}/follow`, `POST /api/tickets/{id}/attachments` | `tickets:edit` |
 //! | `DELETE /api/tickets/{id}`, `POST /api/tickets/types`, `PUT`, `DELETE /api/tickets/types/{id}` | `tickets:manage` |
 //! | `GET /api/cdrs`, `GET /api/cdrs/{id}`, `GET /api/cdrs/{id}/recording` | `records:view` (own extension's calls; `records:all` every call) |
-//! | `GET /api/reports/erlang-c` | `reports:view` |
+//! | `GET /api/reports/erlang-c`, `GET /api/reports/service-level` | `reports:view` |
 //! | `GET /api/kb/search`, `GET /api/kb/articles`, `GET /api/kb/articles/{id}`, `GET /api/kb/categories` | `kb:view` |
 //! | `GET /api/kb/articles/export` | `kb:view` |
 //! | `POST /api/kb/articles/import` | `kb:edit` |
@@ -252,7 +252,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(records::list))
         .routes(routes!(records::get))
         .routes(routes!(records::recording));
-    let reports_view = api().routes(routes!(reports::erlang_c));
+    let reports_view = api()
+        .routes(routes!(reports::erlang_c))
+        .routes(routes!(reports::service_level));
     let kb_view = api()
         .routes(routes!(kb::search))
         .routes(routes!(kb::list_articles))

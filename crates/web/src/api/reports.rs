@@ -34,7 +34,7 @@ pub fn forecast_of(q: &Fields) -> Result<Forecast, BadForecast> {
             })
     };
     let mut target_sl = num("target_sl", Some(0.8))?;
-    if target_sl >= 1.0 && target_sl < 100.0 {
+    if (1.0..100.0).contains(&target_sl) {
         target_sl /= 100.0;
     }
     let f = Forecast {
@@ -99,4 +99,239 @@ pub fn alternatives(f: &Forecast, needed: u32) -> Vec<Staffing> {
     (from..=needed.saturating_add(3))
         .map(|n| f.with_agents(n))
         .collect()
+}
+
+/// Longest window a report may cover: a wider one is refused with a
+/// clear message rather than scanning the whole history.
+pub const MAX_REPORT_DAYS: i64 = 3660;
+/// A caller who abandons within this many seconds is a short abandon
+/// (counted apart, out of the service level and the abandon rate).
+pub const SHORT_ABANDON_S: i64 = 5;
+const DAY_MS: i64 = 86_400_000;
+
+/// The window, target and grouping a service-level report asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlQuery {
+    /// Start (unix ms).
+    pub from: i64,
+    /// End, exclusive (unix ms).
+    pub to: i64,
+    /// Answered within this many seconds counts toward the service level.
+    pub target_s: i64,
+    /// Short-abandon threshold, seconds.
+    pub short_s: i64,
+    /// One row per queue and day (else per queue).
+    pub per_day: bool,
+}
+
+/// The report's query from `from`, `to` (dates; default today),
+/// `target_s` (default 20), `short_s` (default 5) and `group`
+/// (`queue` or `day`); the first bad one otherwise.
+pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadForecast> {
+    let bad = |field, message| BadForecast { field, message };
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let date = |field: &'static str, end: bool| {
+        let text = q.text(field);
+        let text = if text.is_empty() { today.clone() } else { text };
+        super::records::local_time(&text, end)
+            .ok_or(bad(field, "a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM"))
+    };
+    let (from, to) = (date("from", false)?, date("to", true)?);
+    if from >= to {
+        return Err(bad("to", "the end is before the start"));
+    }
+    if to - from > MAX_REPORT_DAYS * DAY_MS {
+        return Err(bad("to", "a report covers at most ten years"));
+    }
+    let secs = |field: &'static str, default: i64| match q.text(field).as_str() {
+        "" => Ok(default),
+        t => t
+            .parse::<i64>()
+            .ok()
+            .filter(|v| (0..=3600).contains(v))
+            .ok_or(bad(field, "seconds, 0 to 3600")),
+    };
+    let per_day = match q.text("group").as_str() {
+        "" | "queue" => false,
+        "day" => true,
+        _ => return Err(bad("group", "queue or day")),
+    };
+    Ok(SlQuery {
+        from,
+        to,
+        target_s: secs("target_s", 20)?,
+        short_s: secs("short_s", SHORT_ABANDON_S)?,
+        per_day,
+    })
+}
+
+/// The service-level figures of one row of counts: service level (answered
+/// within the target over the callers answered or abandoned after the
+/// short-abandon threshold), average speed of answer, average talk time
+/// (AHT without after-call work, which the queue events do not hold),
+/// abandon rate (short abandons out), and the counts themselves.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SlRow {
+    /// The queue.
+    pub queue: String,
+    /// The day (`YYYY-MM-DD`) when grouped by day.
+    pub day: Option<String>,
+    /// Callers who joined.
+    pub offered: i64,
+    /// Answered by an agent.
+    pub answered: i64,
+    /// Answered within the target.
+    pub answered_in_target: i64,
+    /// Abandoned after the short-abandon threshold.
+    pub abandoned: i64,
+    /// Abandoned before it.
+    pub short_abandoned: i64,
+    /// Service level, 0 to 1 (`None` with no caller to count).
+    pub service_level: Option<f64>,
+    /// Average speed of answer, seconds.
+    pub asa_s: Option<f64>,
+    /// Average talk time of the calls that ended, seconds.
+    pub aht_s: Option<f64>,
+    /// Abandon rate, 0 to 1.
+    pub abandon_rate: Option<f64>,
+    /// Longest wait, seconds.
+    pub longest_wait_s: i64,
+}
+
+/// The figures of `c` (a day's key turned into its date).
+pub fn sl_row(c: &store::QueueCounts) -> SlRow {
+    let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+    let long_abandoned = c.abandoned - c.short_abandoned;
+    let base = c.answered + long_abandoned;
+    SlRow {
+        queue: c.queue.clone(),
+        day: c.day.and_then(|d| {
+            chrono::DateTime::from_timestamp_millis(d * DAY_MS)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+        }),
+        offered: c.offered,
+        answered: c.answered,
+        answered_in_target: c.answered_in_target,
+        abandoned: long_abandoned,
+        short_abandoned: c.short_abandoned,
+        service_level: ratio(c.answered_in_target, base),
+        asa_s: ratio(c.answer_wait_secs, c.answered),
+        aht_s: ratio(c.talk_secs, c.ended),
+        abandon_rate: ratio(long_abandoned, base),
+        longest_wait_s: c.longest_wait_secs,
+    }
+}
+
+/// The report's rows for `q` (the store's error as a response otherwise).
+pub async fn sl_rows(state: &AppState, q: &SlQuery) -> Result<Vec<SlRow>, Response> {
+    let offset = if q.per_day {
+        Some(i64::from(chrono::Local::now().offset().local_minus_utc()) * 1000)
+    } else {
+        None
+    };
+    state
+        .store()
+        .queue_counts(q.from, q.to, q.target_s, q.short_s, offset)
+        .await
+        .map(|counts| counts.iter().map(sl_row).collect())
+        .map_err(|e| crate::view::internal_error(true, crate::i18n::Lang::En, &e.into()))
+}
+
+/// The spreadsheet columns of the report.
+const SL_COLUMNS: [&str; 13] = [
+    "queue",
+    "day",
+    "offered",
+    "answered",
+    "answered_in_target",
+    "abandoned",
+    "short_abandoned",
+    "service_level_pct",
+    "asa_s",
+    "aht_s",
+    "abandon_rate_pct",
+    "longest_wait_s",
+    "target_s",
+];
+
+/// `GET /api/reports/service-level`: per queue (and day) over a window.
+#[utoipa::path(get, path = "/api/reports/service-level", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("target_s" = Option<i64>, Query, description = "answered within this many seconds counts toward the service level (default 20)"),
+    ("short_s" = Option<i64>, Query, description = "abandons within this many seconds are short, counted apart (default 5)"),
+    ("group" = Option<String>, Query, description = "queue (default) or day (a row per queue and day)"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "{from, to, target_s, short_s, rows: [{queue, day, offered, answered, answered_in_target, abandoned, short_abandoned, service_level, asa_s, aht_s, abandon_rate, longest_wait_s}]}, or the spreadsheet", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn service_level(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    let at = crate::auth::now_ms();
+    let started = std::time::Instant::now();
+    let format = match q.text("format").as_str() {
+        "" | "json" => "json",
+        "csv" => "csv",
+        "xlsx" => "xlsx",
+        _ => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "format: json, csv or xlsx",
+                Some("format"),
+            )
+        }
+    };
+    let sq = match sl_query_of(&q) {
+        Ok(v) => v,
+        Err(b) => return api_error(StatusCode::BAD_REQUEST, b.message, Some(b.field)),
+    };
+    let rows = match sl_rows(&state, &sq).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    if format == "json" {
+        return json(
+            StatusCode::OK,
+            &json!({ "from": sq.from, "to": sq.to, "target_s": sq.target_s, "short_s": sq.short_s, "rows": rows }),
+        );
+    }
+    let pct = |v: Option<f64>| v.map(|v| format!("{:.1}", v * 100.0)).unwrap_or_default();
+    let secs = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
+    let n = rows.len();
+    let cells: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.queue,
+                r.day.unwrap_or_default(),
+                r.offered.to_string(),
+                r.answered.to_string(),
+                r.answered_in_target.to_string(),
+                r.abandoned.to_string(),
+                r.short_abandoned.to_string(),
+                pct(r.service_level),
+                secs(r.asa_s),
+                secs(r.aht_s),
+                pct(r.abandon_rate),
+                r.longest_wait_s.to_string(),
+                sq.target_s.to_string(),
+            ]
+        })
+        .collect();
+    let headers = SL_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let resp = super::import::sheet_download("service-level", format, headers, cells).await;
+    let (parts, _) = req.into_parts();
+    super::import::audit_export(
+        &state,
+        &who,
+        &parts,
+        format!("({n} rows of service-level as {format})"),
+        resp.status(),
+        at,
+        started,
+    )
+    .await;
+    resp
 }

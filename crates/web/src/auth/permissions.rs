@@ -332,6 +332,13 @@ pub const MENU: &[MenuItem] = &[
         needs: Some(RECORDS_VIEW),
     },
     MenuItem {
+        id: "menu-reports-service-level",
+        label: "nav.reports_service_level",
+        href: "/reports/service-level",
+        group: Some("nav.group_records"),
+        needs: Some(REPORTS_VIEW),
+    },
+    MenuItem {
         id: "menu-reports-erlang-c",
         label: "nav.reports_erlang_c",
         href: "/reports/erlang-c",

@@ -11,9 +11,11 @@ use axum::routing::get;
 use axum::Router;
 use minijinja::context;
 
-use crate::api::reports::{alternatives, forecast_of};
+use crate::api::reports::{alternatives, forecast_of, sl_query_of, sl_rows};
 use crate::auth::permissions::REPORTS_VIEW;
 use crate::auth::require;
+use crate::charts::{bars, Bar};
+use crate::form::encode;
 use crate::form::QueryFields;
 use crate::state::AppState;
 use crate::view::PageCtx;
@@ -22,7 +24,9 @@ use crate::view::PageCtx;
 pub fn routes() -> Router<AppState> {
     require(
         REPORTS_VIEW,
-        Router::new().route("/reports/erlang-c", get(erlang_c)),
+        Router::new()
+            .route("/reports/erlang-c", get(erlang_c))
+            .route("/reports/service-level", get(service_level)),
     )
 }
 
@@ -94,4 +98,92 @@ async fn erlang_c(
             )
         }
     }
+}
+
+/// The service-level report's form fields (read back into the form and
+/// the export links).
+const SL_FIELDS: [&str; 4] = ["from", "to", "target_s", "group"];
+
+/// `GET /reports/service-level`: per queue (or queue and day) over a
+/// window: service level, ASA, average talk time, abandon rate with short
+/// abandons apart, a chart of the service level, and the export links.
+async fn service_level(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    QueryFields(q): QueryFields,
+) -> Response {
+    let mut values: std::collections::BTreeMap<&str, String> =
+        SL_FIELDS.iter().map(|f| (*f, q.text(f))).collect();
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    for (f, default) in [
+        ("from", today.as_str()),
+        ("to", today.as_str()),
+        ("target_s", "20"),
+    ] {
+        if values[f].is_empty() {
+            values.insert(f, default.to_string());
+        }
+    }
+    let query_string = SL_FIELDS
+        .iter()
+        .map(|f| format!("{f}={}", encode(&values[*f])))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut errors = crate::form::Errors::default();
+    let sq = match sl_query_of(&q) {
+        Ok(v) => v,
+        Err(bad) => {
+            let key = if bad.field == "to" && bad.message.contains("ten years") {
+                "reports.too_long"
+            } else if bad.field == "to" && bad.message.contains("before") {
+                "records.bad_range"
+            } else {
+                "reports.bad_number"
+            };
+            errors.add(bad.field, key);
+            return ctx.render_status(
+                StatusCode::BAD_REQUEST,
+                "records/service_level.html",
+                context! { values => values, errors => errors, query => query_string },
+            );
+        }
+    };
+    let rows = match sl_rows(&state, &sq).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let pct = |v: Option<f64>| v.map(|v| format!("{:.1}", v * 100.0));
+    let secs = |v: Option<f64>| v.map(|v| format!("{v:.1}"));
+    let chart: Vec<Bar> = rows
+        .iter()
+        .map(|r| Bar {
+            label: match &r.day {
+                Some(d) => format!("{} {}", r.queue, d.get(5..).unwrap_or(d)),
+                None => r.queue.clone(),
+            },
+            value: r.service_level.map_or(0, |v| (v * 100.0).round() as i64),
+            failed: 0,
+        })
+        .collect();
+    let table: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            context! {
+                queue => r.queue, day => r.day, offered => r.offered, answered => r.answered,
+                in_target => r.answered_in_target, abandoned => r.abandoned,
+                short => r.short_abandoned, sl => pct(r.service_level), asa => secs(r.asa_s),
+                aht => secs(r.aht_s), abandon_rate => pct(r.abandon_rate),
+                longest => r.longest_wait_s,
+            }
+        })
+        .collect();
+    let chart_svg =
+        (!chart.is_empty()).then(|| bars(&ctx.t("reports.sl_chart"), "%", &chart, 900, 320));
+    ctx.render(
+        "records/service_level.html",
+        context! {
+            values => values, errors => errors, query => query_string, rows => table,
+            chart => chart_svg, target_s => sq.target_s, short_s => sq.short_s,
+        },
+    )
 }

@@ -7,6 +7,7 @@ use axum::http::{header, Request, StatusCode};
 
 use super::{App, PW};
 use crate::auth::password;
+use tower::ServiceExt;
 
 /// A user with extension `ext` holding `grants` through a role; its API
 /// token and a signed-in browser.
@@ -360,6 +361,154 @@ async fn the_staffing_calculator_answers_the_textbook_example_and_refuses_bad_in
     let r = app
         .get(
             "/reports/erlang-c?calls_per_interval=-1&aht_s=180",
+            Some(&browser.cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("has-error"));
+}
+
+#[tokio::test]
+async fn the_service_level_report_computes_by_hand_exports_and_refuses_bad_windows() {
+    let app = App::new().await;
+    let (token, browser) = user_with(&app, "lead", "", &["reports:view"]).await;
+    // Today, local time: two answered callers (in 10 s and 30 s, 60 and 120
+    // s of talk), a short abandon (3 s) and one after 40 s.
+    let now = chrono::Local::now().timestamp_millis();
+    let ev = |call: &str, kind: &str, wait: Option<i64>, talk: Option<i64>| store::QueueEvent {
+        id: None,
+        at: now - 60_000,
+        queue: "sales".into(),
+        call_id: call.into(),
+        caller: "13800000000".into(),
+        agent: None,
+        kind: kind.into(),
+        reason: None,
+        wait_secs: wait,
+        talk_secs: talk,
+    };
+    app.store
+        .insert_queue_events(&[
+            ev("a", "joined", None, None),
+            ev("a", "answered", Some(10), None),
+            ev("a", "ended", None, Some(60)),
+            ev("b", "joined", None, None),
+            ev("b", "answered", Some(30), None),
+            ev("b", "ended", None, Some(120)),
+            ev("c", "joined", None, None),
+            ev("c", "abandoned", Some(3), None),
+            ev("d", "joined", None, None),
+            ev("d", "abandoned", Some(40), None),
+        ])
+        .await
+        .unwrap();
+    let r = app
+        .api("GET", "/api/reports/service-level", Some(&token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let row = &r.json()["rows"][0];
+    // By hand: 1 of (2 answered + 1 abandoned after 5 s) within 20 s; ASA
+    // (10 + 30) / 2; talk (60 + 120) / 2; abandon rate 1 / 3.
+    assert_eq!(row["queue"], "sales");
+    assert_eq!(
+        (row["offered"].as_i64(), row["answered"].as_i64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(
+        (row["abandoned"].as_i64(), row["short_abandoned"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert!(
+        (row["service_level"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9,
+        "{row}"
+    );
+    assert_eq!(row["asa_s"].as_f64(), Some(20.0));
+    assert_eq!(row["aht_s"].as_f64(), Some(90.0));
+    assert!((row["abandon_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(row["longest_wait_s"], 40);
+    // A 30-second target counts caller b too.
+    let r = app
+        .api(
+            "GET",
+            "/api/reports/service-level?target_s=30",
+            Some(&token),
+        )
+        .await;
+    assert!((r.json()["rows"][0]["service_level"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    // Exports: CSV and Excel read back, each written to the audit log.
+    let r = app
+        .api("GET", "/api/reports/service-level?format=csv", Some(&token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let csv = sheets::read(r.body.as_bytes(), &sheets::Limits::default()).unwrap();
+    assert_eq!(csv.headers[0], "queue");
+    assert_eq!(csv.rows[0].cells[0], "sales");
+    assert_eq!(csv.rows[0].cells[7], "33.3");
+    let req = Request::get("/api/reports/service-level?format=xlsx&group=day")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let book = sheets::read(&bytes, &sheets::Limits::default()).unwrap();
+    assert_eq!(
+        book.rows[0].cells[1],
+        chrono::Local::now().format("%Y-%m-%d").to_string()
+    );
+    let audit = app
+        .store
+        .search_audit(&store::AuditQuery {
+            action: "export".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.total, 2, "{:?}", audit.entries);
+    assert!(audit.entries.iter().any(|e| e.params.contains("as xlsx")));
+    // Bad windows and values: 400 naming the field.
+    for (q, field) in [
+        ("from=2026-03-02&to=2026-03-01", "to"),
+        ("from=2000-01-01&to=2026-01-01", "to"),
+        ("from=soon", "from"),
+        ("target_s=-1", "target_s"),
+        ("group=agent", "group"),
+        ("format=pdf", "format"),
+    ] {
+        let r = app
+            .api(
+                "GET",
+                &format!("/api/reports/service-level?{q}"),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{q}");
+    }
+    let r = app
+        .api(
+            "GET",
+            "/api/reports/service-level?from=2000-01-01&to=2026-01-01",
+            Some(&token),
+        )
+        .await;
+    assert!(r.json()["error"].as_str().unwrap().contains("ten years"));
+    // The page: the table, the chart, the export links; a bad window is a
+    // form error.
+    let r = app
+        .get("/reports/service-level", Some(&browser.cookie))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("data-test=\"sl-chart\"") && r.body.contains("<svg"));
+    assert!(r.body.contains("33.3 %"), "{}", r.body);
+    assert!(r.body.contains("format=xlsx") && r.body.contains("format=csv"));
+    let r = app
+        .get(
+            "/reports/service-level?from=2026-03-02&to=2026-03-01",
             Some(&browser.cookie),
         )
         .await;
