@@ -287,6 +287,13 @@ impl Engine {
         refresh_directory(&self.ctx).await;
     }
 
+    /// Tells the phones subscribed to mailbox `ext` its counts again (a
+    /// message was marked heard or deleted from the web): their
+    /// message-waiting lamps follow at once.
+    pub async fn mailbox_changed(&self, ext: &str) {
+        crate::sip::mwi::notify(&self.ctx, &self.edge.mwi, ext).await;
+    }
+
     /// Shared state, for the web module.
     pub fn ctx(&self) -> &Arc<Ctx> {
         &self.ctx

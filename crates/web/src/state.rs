@@ -131,6 +131,17 @@ impl AppState {
             .clone()
     }
 
+    /// Where the engine writes voicemail (`voicemail.dir`): the engine's,
+    /// or, without one (tests), `voicemail` beside the recordings
+    /// directory set with [`AppState::set_recordings_dir`].
+    pub fn voicemail_dir(&self) -> Option<std::path::PathBuf> {
+        if let Some(e) = &self.inner.engine {
+            return Some(e.ctx().cfg.voicemail.dir.clone());
+        }
+        self.recordings_dir()
+            .and_then(|r| r.parent().map(|p| p.join("voicemail")))
+    }
+
     /// Sets the recordings directory of a state without an engine (tests).
     pub fn set_recordings_dir(&self, dir: std::path::PathBuf) {
         *self

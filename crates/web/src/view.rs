@@ -196,6 +196,10 @@ const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/records/calls.html"),
     ),
     (
+        "records/voicemail.html",
+        include_str!("../templates/records/voicemail.html"),
+    ),
+    (
         "records/erlang_c.html",
         include_str!("../templates/records/erlang_c.html"),
     ),

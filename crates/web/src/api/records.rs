@@ -9,7 +9,7 @@
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 use store::{CdrQuery, CdrRecord};
 use tower::ServiceExt;
@@ -274,7 +274,7 @@ pub async fn recording(
             None,
         );
     };
-    let path = match recording_file(&state, &stored).await {
+    let path = match file_under(state.recordings_dir(), &stored).await {
         Ok(p) => p,
         Err(why) => {
             tracing::warn!("recording of call record {id} ({stored}): {why}");
@@ -286,20 +286,7 @@ pub async fn recording(
             );
         }
     };
-    let wav = "audio/wav"
-        .parse::<mime::Mime>()
-        .unwrap_or(mime::APPLICATION_OCTET_STREAM);
-    let serve = tower_http::services::ServeFile::new_with_mime(&path, &wav);
-    let mut resp = match serve.oneshot(req).await {
-        Ok(resp) => resp.map(Body::new),
-        Err(e) => {
-            return crate::view::internal_error(
-                true,
-                crate::i18n::Lang::En,
-                &anyhow::anyhow!("serving {}: {e}", path.display()),
-            )
-        }
-    };
+    let mut resp = serve_wav(&path, req).await;
     if q.flag("download") {
         let name = path
             .file_name()
@@ -312,31 +299,27 @@ pub async fn recording(
             resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
     }
-    resp.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    resp.into_response()
+    resp
 }
 
-/// The file of a stored recording path, which must lie under the
-/// recordings directory (the path comes from the database: a row changed
-/// by hand must not make the server read any other file).
-async fn recording_file(state: &AppState, stored: &str) -> Result<std::path::PathBuf, String> {
+/// The file of a stored recording or voicemail path, which must lie under
+/// `root` (the path comes from the database: a row changed by hand must
+/// not make the server read any other file).
+pub async fn file_under(
+    root: Option<std::path::PathBuf>,
+    stored: &str,
+) -> Result<std::path::PathBuf, String> {
     let file = tokio::fs::canonicalize(stored)
         .await
         .map_err(|e| format!("not readable: {e}"))?;
-    let Some(root) = state.recordings_dir() else {
-        return Err("no recordings directory is configured".into());
+    let Some(root) = root else {
+        return Err("no directory is configured for it".into());
     };
     let root = tokio::fs::canonicalize(&root)
         .await
-        .map_err(|e| format!("recordings directory {}: {e}", root.display()))?;
+        .map_err(|e| format!("directory {}: {e}", root.display()))?;
     if !file.starts_with(&root) {
-        return Err(format!(
-            "outside the recordings directory {}",
-            root.display()
-        ));
+        return Err(format!("outside {}", root.display()));
     }
     let meta = tokio::fs::metadata(&file)
         .await
@@ -345,4 +328,27 @@ async fn recording_file(state: &AppState, stored: &str) -> Result<std::path::Pat
         return Err("not a file".into());
     }
     Ok(file)
+}
+
+/// `file` (a WAV) as the answer to `req`: whole, or the range it asks for.
+pub async fn serve_wav(file: &std::path::Path, req: Request) -> Response {
+    let wav = "audio/wav"
+        .parse::<mime::Mime>()
+        .unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    let serve = tower_http::services::ServeFile::new_with_mime(file, &wav);
+    match serve.oneshot(req).await {
+        Ok(resp) => {
+            let mut resp = resp.map(Body::new);
+            resp.headers_mut().insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            resp
+        }
+        Err(e) => crate::view::internal_error(
+            true,
+            crate::i18n::Lang::En,
+            &anyhow::anyhow!("serving {}: {e}", file.display()),
+        ),
+    }
 }

@@ -87,9 +87,11 @@ pub const CATALOG: &[Resource] = &[
         key: "agents",
         actions: &["view", "manage"],
     },
+    // Voicemail: "view" opens any mailbox; "manage" marks and deletes
+    // messages of any mailbox (a user's own mailbox needs "view" only).
     Resource {
         key: "voicemail",
-        actions: &["view"],
+        actions: &["view", "manage"],
     },
     // Call records and recordings: "view" alone the calls of the user's
     // own extension (an agent's "my calls"), "all" every call.
@@ -195,6 +197,8 @@ pub const SETTINGS_VIEW: Permission = Permission::new("system.settings", "view")
 pub const SETTINGS_EDIT: Permission = Permission::new("system.settings", "edit");
 /// Read voicemail lists.
 pub const VOICEMAIL_VIEW: Permission = Permission::new("voicemail", "view");
+/// Mark and delete the messages of any mailbox.
+pub const VOICEMAIL_MANAGE: Permission = Permission::new("voicemail", "manage");
 /// See contacts, their categories and projects, and look numbers up (the
 /// screen pop).
 pub const CRM_CONTACTS_VIEW: Permission = Permission::new("crm.contacts", "view");
@@ -330,6 +334,13 @@ pub const MENU: &[MenuItem] = &[
         href: "/records/calls",
         group: Some("nav.group_records"),
         needs: Some(RECORDS_VIEW),
+    },
+    MenuItem {
+        id: "menu-records-voicemail",
+        label: "nav.records_voicemail",
+        href: "/records/voicemail",
+        group: Some("nav.group_records"),
+        needs: Some(VOICEMAIL_VIEW),
     },
     MenuItem {
         id: "menu-reports-service-level",

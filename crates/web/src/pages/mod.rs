@@ -19,6 +19,7 @@ pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod voice;
+pub mod voicemail;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -100,4 +101,5 @@ pub fn protected() -> Router<AppState> {
         .merge(system::routes())
         .merge(records::routes())
         .merge(reports::routes())
+        .merge(voicemail::routes())
 }

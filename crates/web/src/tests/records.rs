@@ -515,3 +515,109 @@ async fn the_service_level_report_computes_by_hand_exports_and_refuses_bad_windo
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("has-error"));
 }
+
+#[tokio::test]
+async fn a_mailbox_plays_marks_and_deletes_its_messages_within_its_owners_rights() {
+    let app = App::new().await;
+    let root = std::env::temp_dir().join(format!("sb-voicemail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    app.state.set_recordings_dir(root.join("recordings"));
+    let vm_dir = root.join("voicemail").join("1001");
+    std::fs::create_dir_all(&vm_dir).unwrap();
+    let file = vm_dir.join("msg-1.wav");
+    let bytes = wav(4000);
+    std::fs::write(&file, &bytes).unwrap();
+    let id = app
+        .store
+        .insert_voicemail(&store::Voicemail {
+            id: None,
+            extension: "1001".into(),
+            caller: "13900000000".into(),
+            at: T0,
+            path: file.display().to_string(),
+            seconds: 1,
+            heard: false,
+        })
+        .await
+        .unwrap();
+    let (_, owner) = user_with(&app, "owner", "1001", &["voicemail:view"]).await;
+    let (_, peer) = user_with(&app, "peer", "1002", &["voicemail:view"]).await;
+    let (_, keeper) = user_with(&app, "keeper", "", &["voicemail:manage"]).await;
+    let (_, outsider) = user_with(&app, "outsider", "1003", &["records:view"]).await;
+
+    // The owner's own mailbox by default: one new message, with a player.
+    let r = app.get("/records/voicemail", Some(&owner.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.matches("data-test=\"vm-row\"").count(), 1);
+    assert!(r
+        .body
+        .contains(&format!("/records/voicemail/{id}/audio?ext=1001")));
+    assert!(r.body.contains("data-test=\"vm-mark\""));
+    let audio = format!("/records/voicemail/{id}/audio?ext=1001");
+    let req = Request::get(&audio)
+        .header(header::COOKIE, &owner.cookie)
+        .header(header::RANGE, "bytes=0-3")
+        .body(Body::empty())
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.body, "RIFF");
+    // Another agent may listen (voicemail:view) but not change it.
+    let r = app
+        .get("/records/voicemail?ext=1001", Some(&peer.cookie))
+        .await;
+    assert!(!r.body.contains("data-test=\"vm-mark\""));
+    let r = app
+        .submit(
+            &peer,
+            &format!("/records/voicemail/{id}/heard"),
+            "ext=1001&heard=1",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.get("/records/voicemail", Some(&outsider.cookie)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The owner marks it heard, then new again.
+    let r = app
+        .submit(
+            &owner,
+            &format!("/records/voicemail/{id}/heard"),
+            "ext=1001&heard=1",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let counts = app.store.voicemail_counts("1001").await.unwrap();
+    assert_eq!((counts.new, counts.old), (0, 1));
+    let r = app
+        .submit(
+            &owner,
+            &format!("/records/voicemail/{id}/heard"),
+            "ext=1001&heard=0",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.store.voicemail_counts("1001").await.unwrap().new, 1);
+    // A message of another mailbox is not found there.
+    let r = app
+        .submit(
+            &keeper,
+            &format!("/records/voicemail/{id}/delete"),
+            "ext=1002",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // voicemail:manage deletes it, with its audio.
+    let r = app
+        .submit(
+            &keeper,
+            &format!("/records/voicemail/{id}/delete"),
+            "ext=1001",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(app.store.list_voicemails("1001").await.unwrap().is_empty());
+    assert!(!file.exists(), "the audio is removed with the message");
+    let r = app.get(&audio, Some(&owner.cookie)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(&root);
+}
