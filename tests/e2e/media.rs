@@ -820,6 +820,43 @@ async fn an_unanswered_call_leaves_a_voicemail_and_the_subscribed_phone_is_told(
     );
     let store = server.store().await;
     assert_eq!(store.list_missed_calls("1001", 10).await.unwrap().len(), 1);
+
+    // The voicemail page: marked heard, then deleted; each time the phone's
+    // lamp follows (a NOTIFY with the new counts).
+    let id = msg["id"].as_i64().expect("the message's id");
+    let web = crate::web_client::Browser::admin(&server);
+    let (status, page) = web.get("/records/voicemail?ext=1001");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("/records/voicemail/{id}/audio?ext=1001")),
+        "{page}"
+    );
+    let (status, resp) = web.post(
+        &format!("/records/voicemail/{id}/heard"),
+        "ext=1001&heard=1",
+    );
+    assert_eq!(status, 303, "{resp}");
+    let notify = phone
+        .recv_where(STEP, |m| {
+            m.method.as_deref() == Some("NOTIFY") && m.body.contains("Messages-Waiting: no")
+        })
+        .await
+        .expect("a NOTIFY saying no new message waits");
+    phone.respond(&notify, 200, "OK", None, "").await;
+    assert!(notify.body.contains("Voice-Message: 0/1"), "{}", notify.raw);
+    let (status, resp) = web.post(&format!("/records/voicemail/{id}/delete"), "ext=1001");
+    assert_eq!(status, 303, "{resp}");
+    let notify = phone
+        .recv_where(STEP, |m| {
+            m.method.as_deref() == Some("NOTIFY") && m.body.contains("Voice-Message: 0/0")
+        })
+        .await
+        .expect("a NOTIFY with the message gone");
+    phone.respond(&notify, 200, "OK", None, "").await;
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the audio is deleted too"
+    );
 }
 
 /// Waits (bounded by `timeout`) until `rtp` has received at least 300 ms of
