@@ -737,6 +737,26 @@ async fn reloading_a_queue_keeps_its_waiting_caller_who_gets_the_new_settings() 
     assert_eq!(resp.status, Some(200), "{}", resp.raw);
     let dialog = dialog.unwrap();
     a_rtp.wait_payload(0, 1600, STEP).await;
+    // The waiting-callers page (its live part) lists the caller in its queue.
+    let web = crate::web_client::Browser::admin(&server);
+    let deadline = Instant::now() + STEP;
+    loop {
+        let (code, page) = web.get("/records/waiting?fragment=1");
+        assert_eq!(code, 200, "{page}");
+        if page.contains("data-test=\"waiting-caller\">1000<") {
+            assert!(page.contains("data-queue=\"support\""), "{page}");
+            assert!(
+                page.contains("id=\"waiting-count\" data-test=\"waiting-count\">1<"),
+                "{page}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the caller is not listed: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Bad settings are refused with the field at fault, and change nothing.
     let (code, body) = server
         .http_put_json("/api/queues/support", r#"{"strategy": "loudest-agent"}"#)

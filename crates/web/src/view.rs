@@ -196,6 +196,14 @@ const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/records/calls.html"),
     ),
     (
+        "records/waiting.html",
+        include_str!("../templates/records/waiting.html"),
+    ),
+    (
+        "records/waiting_live.html",
+        include_str!("../templates/records/waiting_live.html"),
+    ),
+    (
         "records/voicemail.html",
         include_str!("../templates/records/voicemail.html"),
     ),

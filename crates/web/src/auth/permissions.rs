@@ -336,6 +336,13 @@ pub const MENU: &[MenuItem] = &[
         needs: Some(RECORDS_VIEW),
     },
     MenuItem {
+        id: "menu-records-waiting",
+        label: "nav.records_waiting",
+        href: "/records/waiting",
+        group: Some("nav.group_records"),
+        needs: Some(RECORDS_VIEW),
+    },
+    MenuItem {
         id: "menu-records-voicemail",
         label: "nav.records_voicemail",
         href: "/records/voicemail",

@@ -46,6 +46,7 @@ struct AgentView {
 /// A caller waiting in (or connected from) a queue.
 #[derive(Clone, Debug)]
 struct Member {
+    queue: String,
     caller: String,
     joined: Instant,
     /// Answered by an agent (still a member until the call ends).
@@ -215,11 +216,12 @@ impl Board {
     fn queue_event(&mut self, ev: &QueueEvent, now: Instant, out: &mut Vec<Out>) {
         match ev {
             QueueEvent::MemberJoined {
+                queue,
                 member,
                 caller_number,
-                ..
             }
             | QueueEvent::MemberResumed {
+                queue,
                 member,
                 caller_number,
                 ..
@@ -227,6 +229,7 @@ impl Board {
                 self.members.insert(
                     member.0,
                     Member {
+                        queue: queue.clone(),
                         caller: caller_number.clone(),
                         joined: now,
                         connected: false,
@@ -398,6 +401,25 @@ impl Board {
         })
     }
 
+    /// The callers waiting in a queue (not yet answered) at `now`, the
+    /// longest wait first: (queue, caller number, seconds waited).
+    pub fn waiting(&self, now: Instant) -> Vec<(String, String, u64)> {
+        let mut v: Vec<(String, String, u64)> = self
+            .members
+            .values()
+            .filter(|m| !m.connected)
+            .map(|m| {
+                (
+                    m.queue.clone(),
+                    m.caller.clone(),
+                    now.saturating_duration_since(m.joined).as_secs(),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
     /// The floor's counters now.
     pub fn counters(&self) -> Counters {
         let online = self
@@ -467,6 +489,61 @@ mod tests {
             .filter(|o| o.to.as_deref() == Some(who))
             .map(|o| o.msg.clone())
             .collect()
+    }
+
+    #[test]
+    fn desk_board_lists_the_callers_waiting_longest_first_until_answered_or_gone() {
+        let mut b = Board::new();
+        let t0 = Instant::now();
+        let join = |b: &mut Board, id: u64, queue: &str, caller: &str, at: Instant| {
+            b.apply(
+                &q(QueueEvent::MemberJoined {
+                    queue: queue.into(),
+                    member: MemberId(id),
+                    caller_number: caller.into(),
+                }),
+                at,
+                no_call,
+            );
+        };
+        join(&mut b, 1, "sales", "111", t0);
+        join(&mut b, 2, "support", "222", t0 + Duration::from_secs(5));
+        join(&mut b, 3, "sales", "333", t0 + Duration::from_secs(8));
+        let w = b.waiting(t0 + Duration::from_secs(30));
+        assert_eq!(
+            w,
+            vec![
+                ("sales".to_string(), "111".to_string(), 30),
+                ("support".to_string(), "222".to_string(), 25),
+                ("sales".to_string(), "333".to_string(), 22),
+            ]
+        );
+        // Answered: no longer waiting; gone: no longer listed.
+        b.apply(
+            &q(QueueEvent::BridgeStart {
+                queue: "sales".into(),
+                member: MemberId(1),
+                agent: "1001".into(),
+                waited: Duration::from_secs(31),
+            }),
+            t0 + Duration::from_secs(31),
+            no_call,
+        );
+        b.apply(
+            &q(QueueEvent::MemberLeft {
+                queue: "support".into(),
+                member: MemberId(2),
+                end: callcenter::acd::MemberEnd::Cancelled {
+                    reason: callcenter::acd::CancelReason::BreakOut,
+                },
+                waited: Duration::from_secs(27),
+            }),
+            t0 + Duration::from_secs(32),
+            no_call,
+        );
+        let w = b.waiting(t0 + Duration::from_secs(40));
+        assert_eq!(w, vec![("sales".to_string(), "333".to_string(), 32)]);
+        assert_eq!(b.counters().waiting, 1);
     }
 
     #[test]

@@ -231,6 +231,12 @@ impl DeskHub {
         lock(&self.board).counters()
     }
 
+    /// The callers waiting in a queue now, the longest wait first: (queue,
+    /// caller number, seconds waited).
+    pub fn waiting(&self) -> Vec<(String, String, u64)> {
+        lock(&self.board).waiting(Instant::now())
+    }
+
     /// The current snapshot for `ext` (what a reconnecting desk gets).
     pub fn snapshot(&self, ext: &str) -> Value {
         lock(&self.board).snapshot(ext, Instant::now())

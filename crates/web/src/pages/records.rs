@@ -15,6 +15,7 @@ use crate::api::records::{query_of, DIRECTIONS, OUTCOMES};
 use crate::auth::permissions::{RECORDS_ALL, RECORDS_VIEW};
 use crate::auth::{require, Identity};
 use crate::form::{encode, QueryFields};
+use crate::pages::voice::status::{clock, live_stream, render_live, wants_fragment, wants_stream};
 use crate::state::AppState;
 use crate::view::{self, PageCtx};
 
@@ -22,7 +23,9 @@ use crate::view::{self, PageCtx};
 pub fn routes() -> Router<AppState> {
     require(
         RECORDS_VIEW,
-        Router::new().route("/records/calls", get(calls)),
+        Router::new()
+            .route("/records/calls", get(calls))
+            .route("/records/waiting", get(waiting)),
     )
 }
 
@@ -91,5 +94,52 @@ async fn calls(
             pages => pages, prev_page => (page > 1).then_some(page - 1),
             next_page => (page < pages).then_some(page + 1), ..base
         },
+    )
+}
+
+/// The live part of the waiting-callers page: every caller waiting, the
+/// longest first, per-queue counts, and the floor's counters.
+fn waiting_snapshot(state: &AppState) -> minijinja::Value {
+    let hub = state.desk();
+    let waiting = hub.waiting();
+    let mut queues: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
+    for (queue, _, secs) in &waiting {
+        let e = queues.entry(queue.clone()).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(*secs);
+    }
+    let longest = waiting.first().map_or(0, |w| w.2);
+    minijinja::Value::from_serialize(serde_json::json!({
+        "callers": waiting.iter().map(|(queue, caller, secs)| serde_json::json!({
+            "queue": queue, "caller": caller, "waited": clock(*secs),
+        })).collect::<Vec<_>>(),
+        "queues": queues.iter().map(|(queue, (count, longest))| serde_json::json!({
+            "queue": queue, "count": count, "longest": clock(*longest),
+        })).collect::<Vec<_>>(),
+        "longest": clock(longest),
+        "counters": hub.counters(),
+        "live_every": crate::pages::voice::status::LIVE_EVERY_MS,
+    }))
+}
+
+/// `GET /records/waiting` (`?fragment=1`: the live part; `&stream=1` as
+/// server-sent events).
+async fn waiting(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    QueryFields(q): QueryFields,
+) -> Response {
+    if wants_stream(&q) {
+        return live_stream(ctx, "records/waiting_live.html", move || {
+            waiting_snapshot(&state)
+        });
+    }
+    let extra = waiting_snapshot(&state);
+    render_live(
+        &ctx,
+        wants_fragment(&q),
+        "records/waiting.html",
+        "records/waiting_live.html",
+        extra,
     )
 }
