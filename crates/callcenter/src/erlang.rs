@@ -35,7 +35,13 @@ pub fn erlang_c(traffic: f64, agents: u32) -> f64 {
     if n <= traffic || traffic <= 0.0 {
         return if traffic <= 0.0 { 0.0 } else { 1.0 };
     }
-    let b = erlang_b(traffic, agents);
+    c_from_b(traffic, agents, erlang_b(traffic, agents))
+}
+
+/// Erlang C from the Erlang B value `b` of the same traffic and agents
+/// (`agents > traffic > 0`).
+fn c_from_b(traffic: f64, agents: u32, b: f64) -> f64 {
+    let n = f64::from(agents);
     (n * b / (n - traffic * (1.0 - b))).clamp(0.0, 1.0)
 }
 
@@ -120,9 +126,13 @@ impl Forecast {
 
     /// What `agents` agents give for this forecast.
     pub fn with_agents(&self, agents: u32) -> Staffing {
+        self.staffing(agents, erlang_c(self.traffic(), agents))
+    }
+
+    /// What `agents` agents give, `c` being their Erlang C.
+    fn staffing(&self, agents: u32, c: f64) -> Staffing {
         let a = self.traffic();
         let n = f64::from(agents);
-        let c = erlang_c(a, agents);
         let (service_level, asa_s) = if a <= 0.0 {
             (1.0, 0.0)
         } else if n <= a {
@@ -152,13 +162,18 @@ impl Forecast {
         }
         // Fewer than A agents never keep up; the service level grows with
         // every agent above it, so the first that meets the target is it.
+        // Erlang B is carried from one agent count to the next by its
+        // recursion: one step per agent, not a fresh O(N) sum each time
+        // (which made a large forecast quadratic).
         let mut n = (a.floor() as u32).saturating_add(1);
+        let mut b = erlang_b(a, n);
         while n <= MAX_AGENTS {
-            let s = self.with_agents(n);
+            let s = self.staffing(n, c_from_b(a, n, b));
             if s.service_level >= self.target_sl {
                 return Ok(s);
             }
             n += 1;
+            b = a * b / (f64::from(n) + a * b);
         }
         Err(BadForecast {
             field: "calls_per_interval",
@@ -275,6 +290,24 @@ mod tests {
         // At or below the traffic, the queue never empties.
         let ten = f.with_agents(10);
         assert_eq!((ten.service_level, ten.asa_s), (0.0, f64::INFINITY));
+    }
+
+    /// The stepped search gives what each agent count computed afresh
+    /// gives, also for a large forecast.
+    #[test]
+    fn the_stepped_search_agrees_with_fresh_computation() {
+        for calls in [3.0, 100.0, 2500.0, 40_000.0] {
+            let f = Forecast {
+                calls_per_interval: calls,
+                interval_s: 1800.0,
+                aht_s: 180.0,
+                target_sl: 0.8,
+                target_s: 20.0,
+            };
+            let s = f.needed().unwrap();
+            assert_eq!(s, f.with_agents(s.agents), "{calls}");
+            assert!(f.with_agents(s.agents - 1).service_level < 0.8, "{calls}");
+        }
     }
 
     #[test]

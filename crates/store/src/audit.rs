@@ -123,7 +123,7 @@ macro_rules! filter {
 /// `%text%` for a `LIKE ... ESCAPE '\'`, with `%`, `_` and `\` in `text`
 /// escaped: a search for `50%` finds `50%`, not every row with `50` in it,
 /// and `_` is no single-character wildcard. '' for an empty filter.
-fn like(text: &str) -> String {
+pub(crate) fn like(text: &str) -> String {
     let t = text.trim();
     if t.is_empty() {
         return String::new();
@@ -367,5 +367,19 @@ where
             ok: r.try_get("ok")?,
             duration_ms: r.try_get("duration_ms")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod like_tests {
+    use super::like;
+
+    /// Shared by the audit search and the call history's number filters.
+    #[test]
+    fn a_filter_is_a_substring_with_its_wildcards_escaped() {
+        assert_eq!(like(""), "");
+        assert_eq!(like("  "), "");
+        assert_eq!(like(" 1001 "), "%1001%");
+        assert_eq!(like("10_1%"), "%10\\_1\\%%");
     }
 }

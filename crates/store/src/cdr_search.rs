@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
+use crate::audit::like as contains;
 use crate::cdr::{c_columns, person_answered};
 use crate::db::{db_err, Backend, Db, Ts, Value};
 use crate::{dispatch, Cdr, Store, StoreError};
@@ -111,25 +112,6 @@ macro_rules! cdr_filter {
              AND c.talk_secs >= $13"
         )
     };
-}
-
-/// `%text%` for a `LIKE ... ESCAPE '\'` (wildcards in `text` escaped); ''
-/// for an empty filter.
-fn contains(text: &str) -> String {
-    let t = text.trim();
-    if t.is_empty() {
-        return String::new();
-    }
-    let mut p = String::with_capacity(t.len() + 2);
-    p.push('%');
-    for c in t.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
 }
 
 impl Store {
@@ -265,18 +247,5 @@ where
             missed: row.try_get::<i32, _>("missed")? != 0,
             recorded,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contains;
-
-    #[test]
-    fn a_number_filter_is_a_substring_with_its_wildcards_escaped() {
-        assert_eq!(contains(""), "");
-        assert_eq!(contains("  "), "");
-        assert_eq!(contains(" 1001 "), "%1001%");
-        assert_eq!(contains("10_1%"), "%10\\_1\\%%");
     }
 }

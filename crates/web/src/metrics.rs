@@ -35,7 +35,8 @@ pub struct WebMetrics {
     pub notifications_sent: AtomicU64,
     /// CRM notifications that could not be sent (the server refused, timed out).
     pub notifications_failed: AtomicU64,
-    /// Recordings asked for whose file is gone from disk (or unreadable).
+    /// Recordings and voicemail asked for whose file is gone from disk (or
+    /// unreadable, or outside its directory).
     pub recordings_missing: AtomicU64,
 }
 
@@ -117,7 +118,7 @@ impl WebMetrics {
         e.metric(
             "switchboard_web_recordings_missing_total",
             "counter",
-            "Recordings asked for whose file is no longer on disk (or not readable).",
+            "Call recordings and voicemail asked for whose file is no longer on disk (or not readable, or outside its directory).",
             self.recordings_missing.load(Relaxed),
         );
         e.finish()

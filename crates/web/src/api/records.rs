@@ -36,6 +36,20 @@ pub struct BadFilter {
     pub field: &'static str,
     /// What is wrong with it.
     pub message: String,
+    /// The pages' message for it (`records.bad_date`, `records.bad_range`,
+    /// `reports.too_long` or `records.bad_value`).
+    pub key: &'static str,
+}
+
+impl BadFilter {
+    /// A bad `field`: `message` for the API, `key` for the pages.
+    pub fn new(field: &'static str, message: &str, key: &'static str) -> BadFilter {
+        BadFilter {
+            field,
+            message: message.to_string(),
+            key,
+        }
+    }
 }
 
 /// Unix ms of the start of `text` in the server's time zone: a date
@@ -72,24 +86,30 @@ pub fn local_time(text: &str, end_of_day: bool) -> Option<i64> {
 /// the user `who`; the first bad filter otherwise. Shared by the API and
 /// the page, so both accept exactly the same filters.
 pub fn query_of(q: &Fields, who: &Identity, per_page: i64) -> Result<(CdrQuery, i64), BadFilter> {
-    let bad = |field: &'static str, message: &str| BadFilter {
-        field,
-        message: message.to_string(),
-    };
+    let bad =
+        |field: &'static str, message: &str| BadFilter::new(field, message, "records.bad_value");
     let time = |field: &'static str, end: bool| -> Result<Option<i64>, BadFilter> {
         let text = q.text(field);
         if text.is_empty() {
             return Ok(None);
         }
-        local_time(&text, end)
-            .map(Some)
-            .ok_or_else(|| bad(field, "a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM"))
+        local_time(&text, end).map(Some).ok_or_else(|| {
+            BadFilter::new(
+                field,
+                "a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM",
+                "records.bad_date",
+            )
+        })
     };
     let from = time("from", false)?;
     let to = time("to", true)?;
     if let (Some(f), Some(t)) = (from, to) {
         if f >= t {
-            return Err(bad("to", "the end is before the start"));
+            return Err(BadFilter::new(
+                "to",
+                "the end is before the start",
+                "records.bad_range",
+            ));
         }
     }
     let direction = q.text("direction").to_ascii_lowercase();

@@ -9,6 +9,7 @@ use axum::response::Response;
 use callcenter::erlang::{BadForecast, Forecast, Staffing};
 use serde_json::json;
 
+use super::records::BadFilter;
 use crate::form::{Fields, QueryFields};
 use crate::state::AppState;
 use crate::view::{api_error, json};
@@ -127,21 +128,33 @@ pub struct SlQuery {
 /// The report's query from `from`, `to` (dates; default today),
 /// `target_s` (default 20), `short_s` (default 5) and `group`
 /// (`queue` or `day`); the first bad one otherwise.
-pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadForecast> {
-    let bad = |field, message| BadForecast { field, message };
+pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadFilter> {
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let date = |field: &'static str, end: bool| {
         let text = q.text(field);
         let text = if text.is_empty() { today.clone() } else { text };
-        super::records::local_time(&text, end)
-            .ok_or(bad(field, "a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM"))
+        super::records::local_time(&text, end).ok_or_else(|| {
+            BadFilter::new(
+                field,
+                "a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM",
+                "records.bad_date",
+            )
+        })
     };
     let (from, to) = (date("from", false)?, date("to", true)?);
     if from >= to {
-        return Err(bad("to", "the end is before the start"));
+        return Err(BadFilter::new(
+            "to",
+            "the end is before the start",
+            "records.bad_range",
+        ));
     }
     if to - from > MAX_REPORT_DAYS * DAY_MS {
-        return Err(bad("to", "a report covers at most ten years"));
+        return Err(BadFilter::new(
+            "to",
+            "a report covers at most ten years",
+            "reports.too_long",
+        ));
     }
     let secs = |field: &'static str, default: i64| match q.text(field).as_str() {
         "" => Ok(default),
@@ -149,12 +162,12 @@ pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadForecast> {
             .parse::<i64>()
             .ok()
             .filter(|v| (0..=3600).contains(v))
-            .ok_or(bad(field, "seconds, 0 to 3600")),
+            .ok_or_else(|| BadFilter::new(field, "seconds, 0 to 3600", "reports.bad_number")),
     };
     let per_day = match q.text("group").as_str() {
         "" | "queue" => false,
         "day" => true,
-        _ => return Err(bad("group", "queue or day")),
+        _ => return Err(BadFilter::new("group", "queue or day", "records.bad_value")),
     };
     Ok(SlQuery {
         from,
@@ -285,7 +298,7 @@ pub async fn service_level(
     };
     let sq = match sl_query_of(&q) {
         Ok(v) => v,
-        Err(b) => return api_error(StatusCode::BAD_REQUEST, b.message, Some(b.field)),
+        Err(b) => return api_error(StatusCode::BAD_REQUEST, &b.message, Some(b.field)),
     };
     let rows = match sl_rows(&state, &sq).await {
         Ok(r) => r,

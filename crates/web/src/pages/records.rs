@@ -68,12 +68,7 @@ async fn calls(
     let (query, page) = match query_of(&q, &who, state.settings().page_size.max(1)) {
         Ok(v) => v,
         Err(bad) => {
-            let key = match bad.field {
-                "from" | "to" if bad.message.contains("before") => "records.bad_range",
-                "from" | "to" => "records.bad_date",
-                _ => "records.bad_value",
-            };
-            errors.add(bad.field, key);
+            errors.add(bad.field, bad.key);
             return ctx.render_status(
                 StatusCode::BAD_REQUEST,
                 "records/calls.html",

@@ -133,14 +133,7 @@ async fn service_level(
     let sq = match sl_query_of(&q) {
         Ok(v) => v,
         Err(bad) => {
-            let key = if bad.field == "to" && bad.message.contains("ten years") {
-                "reports.too_long"
-            } else if bad.field == "to" && bad.message.contains("before") {
-                "records.bad_range"
-            } else {
-                "reports.bad_number"
-            };
-            errors.add(bad.field, key);
+            errors.add(bad.field, bad.key);
             return ctx.render_status(
                 StatusCode::BAD_REQUEST,
                 "records/service_level.html",

@@ -126,6 +126,36 @@ async fn audio(
     }
 }
 
+/// The mailbox (`ext` of the form, or the user's own) whose message `id`
+/// `who` may change; the error page otherwise (403 without the right, 404
+/// for a message not in that mailbox).
+async fn changeable(
+    state: &AppState,
+    who: &Identity,
+    ctx: &PageCtx,
+    f: &crate::form::Fields,
+    id: i64,
+) -> Result<String, Response> {
+    let ext = mailbox_of(who, &f.text("ext"));
+    if !may_change(who, &ext) {
+        return Err(view::error_page(
+            StatusCode::FORBIDDEN,
+            ctx.lang,
+            Some(who),
+            "error.forbidden",
+        ));
+    }
+    match message(state, &ext, id).await? {
+        Some(_) => Ok(ext),
+        None => Err(view::error_page(
+            StatusCode::NOT_FOUND,
+            ctx.lang,
+            Some(who),
+            "error.not_found",
+        )),
+    }
+}
+
 /// `POST /records/voicemail/{id}/heard` (`ext`, `heard` 1 or 0).
 async fn mark(
     who: Identity,
@@ -134,27 +164,10 @@ async fn mark(
     Path(id): Path<i64>,
     Form(f): Form,
 ) -> Response {
-    let ext = mailbox_of(&who, &f.text("ext"));
-    if !may_change(&who, &ext) {
-        return view::error_page(
-            StatusCode::FORBIDDEN,
-            ctx.lang,
-            Some(&who),
-            "error.forbidden",
-        );
-    }
-    match message(&state, &ext, id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return view::error_page(
-                StatusCode::NOT_FOUND,
-                ctx.lang,
-                Some(&who),
-                "error.not_found",
-            )
-        }
+    let ext = match changeable(&state, &who, &ctx, &f, id).await {
+        Ok(ext) => ext,
         Err(r) => return r,
-    }
+    };
     if let Err(e) = state
         .store()
         .mark_voicemail_heard(id, f.flag("heard"))
@@ -180,27 +193,10 @@ async fn delete(
     Path(id): Path<i64>,
     Form(f): Form,
 ) -> Response {
-    let ext = mailbox_of(&who, &f.text("ext"));
-    if !may_change(&who, &ext) {
-        return view::error_page(
-            StatusCode::FORBIDDEN,
-            ctx.lang,
-            Some(&who),
-            "error.forbidden",
-        );
-    }
-    match message(&state, &ext, id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return view::error_page(
-                StatusCode::NOT_FOUND,
-                ctx.lang,
-                Some(&who),
-                "error.not_found",
-            )
-        }
+    let ext = match changeable(&state, &who, &ctx, &f, id).await {
+        Ok(ext) => ext,
         Err(r) => return r,
-    }
+    };
     match state.store().delete_voicemail(id).await {
         Ok(Some(m)) => {
             // The row is gone first, so a file that cannot be removed is
