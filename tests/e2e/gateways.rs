@@ -981,6 +981,17 @@ async fn the_desks_click_to_dial_reaches_an_outside_number_through_the_gateway()
         server.metric("switchboard_gateway_calls_total", "gateway=\"primary\""),
         1.0
     );
+    // The INVITE left; wait for the carrier's answer, or the hang-up below
+    // would race it and rightly become a CANCEL.
+    let deadline = std::time::Instant::now() + STEP;
+    while !server.api_calls().contains("\"note\":\"bridged to ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the carrier never answered: {}",
+            server.api_calls()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The agent hangs up: the carrier's leg ends too, and the call is on
     // record as the agent's outbound call to the number dialled.
     assert_eq!(phone.bye(&mut dialog).await.status, Some(200));
