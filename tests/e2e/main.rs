@@ -27,6 +27,7 @@ mod softphones;
 mod tls;
 mod transfer;
 mod voice;
+mod wallboard;
 mod web;
 mod web_api;
 mod web_callcenter;

@@ -204,6 +204,38 @@ const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/records/waiting_live.html"),
     ),
     (
+        "agents/agents.html",
+        include_str!("../templates/agents/agents.html"),
+    ),
+    (
+        "agents/agents_live.html",
+        include_str!("../templates/agents/agents_live.html"),
+    ),
+    (
+        "agents/traffic.html",
+        include_str!("../templates/agents/traffic.html"),
+    ),
+    (
+        "agents/traffic_live.html",
+        include_str!("../templates/agents/traffic_live.html"),
+    ),
+    (
+        "agents/wallboard.html",
+        include_str!("../templates/agents/wallboard.html"),
+    ),
+    (
+        "agents/wallboard_tv.html",
+        include_str!("../templates/agents/wallboard_tv.html"),
+    ),
+    (
+        "agents/wallboard_live.html",
+        include_str!("../templates/agents/wallboard_live.html"),
+    ),
+    (
+        "agents/missed.html",
+        include_str!("../templates/agents/missed.html"),
+    ),
+    (
         "records/voicemail.html",
         include_str!("../templates/records/voicemail.html"),
     ),

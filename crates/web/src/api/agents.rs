@@ -196,3 +196,22 @@ pub async fn wrapup_done(State(state): State<AppState>, Path(id): Path<String>) 
         Err(e) => err(StatusCode::CONFLICT, e),
     }
 }
+
+/// `GET /api/agents/live[?online=1]`: every agent of the floor now (those
+/// not logged out with `online=1`) with their extension's registration,
+/// ACD status and state, what the wallboard shows (`tile`), seconds in
+/// state, and their figures of today; the floor's counters, the callers
+/// waiting and the longest wait. Without `records:all`, the user's own
+/// extension only.
+#[utoipa::path(get, path = "/api/agents/live", tag = "agents", params(("online" = Option<String>, Query, description = "1: agents not logged out only")), responses((status = 200, description = "{agents: [{id, registered, status, state, tile, state_secs, caller, queue, calls_today, missed_today, talk_secs_today, avg_talk_secs}], counters, tiles, waiting, longest_wait_s}", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn live(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+) -> Response {
+    let online = q.text("online") == "1";
+    json(
+        StatusCode::OK,
+        &crate::pages::agents::live_json(&state, &who, online).await,
+    )
+}

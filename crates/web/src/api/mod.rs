@@ -14,6 +14,7 @@
 //! | `PUT`, `DELETE /api/queues/{name}` | `voice.queues:edit` |
 //! | `GET /api/voicemail/{ext}` | `voicemail:view` |
 //! | `POST /api/agents/{id}/status\|login\|wrapup_done\|dial` | `agents:manage` |
+//! | `GET /api/agents/live` | `records:view` |
 //! | `GET /api/lists/{list}` | `voice.lists:view` |
 //! | `POST /api/lists/{list}`, `DELETE /api/lists/{list}/{value}` | `voice.lists:edit` |
 //! | `GET /api/registrations` | `voice.registrations:view` |
@@ -251,7 +252,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let records_view = api()
         .routes(routes!(records::list))
         .routes(routes!(records::get))
-        .routes(routes!(records::recording));
+        .routes(routes!(records::recording))
+        .routes(routes!(agents::live));
     let reports_view = api()
         .routes(routes!(reports::erlang_c))
         .routes(routes!(reports::service_level));

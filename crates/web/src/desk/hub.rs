@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Messages queued for one desk before it counts as not reading.
 pub const DESK_QUEUE: usize = 256;
@@ -102,6 +102,17 @@ pub struct DeskHub {
     next_id: AtomicU64,
     /// Counters for `/metrics`.
     pub stats: DeskStats,
+    /// Bumped whenever the board may have changed (an agent, queue, call
+    /// or registration event) or records were stored: the live pages of
+    /// the floor (wallboard, agents, traffic) wake on it instead of
+    /// waiting for their next tick.
+    changes: watch::Sender<u64>,
+    /// Per party (agent / extension): how many times records about it were
+    /// stored; a cache of its figures is stale when this moved.
+    stored: DashMap<String, u64>,
+    /// Caches of the supervisors' live pages (figures read from the
+    /// store), kept per hub so two servers in one process never share them.
+    pub(crate) live_cache: crate::pages::agents::LiveCache,
 }
 
 fn lock(m: &Mutex<Board>) -> MutexGuard<'_, Board> {
@@ -117,6 +128,9 @@ impl DeskHub {
             desks: DashMap::new(),
             next_id: AtomicU64::new(1),
             stats: DeskStats::default(),
+            changes: watch::channel(0).0,
+            stored: DashMap::new(),
+            live_cache: Default::default(),
         });
         let events = engine.subscribe();
         hub.seed(&engine).await;
@@ -131,6 +145,9 @@ impl DeskHub {
             desks: DashMap::new(),
             next_id: AtomicU64::new(1),
             stats: DeskStats::default(),
+            changes: watch::channel(0).0,
+            stored: DashMap::new(),
+            live_cache: Default::default(),
         })
     }
 
@@ -212,6 +229,24 @@ impl DeskHub {
         if gone {
             self.stats.connected.fetch_sub(1, Relaxed);
         }
+    }
+
+    /// A receiver of the change signal (see the field `changes`): its
+    /// value moves each time the board may have changed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Signals a change to the live pages (cheap: one lock and a wake-up
+    /// of the receivers, which rate-limit their own rendering).
+    fn bump(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// How many times records about `party` were stored so far (0 when
+    /// never since start).
+    pub fn stored_generation(&self, party: &str) -> u64 {
+        self.stored.get(party).map_or(0, |g| *g)
     }
 
     /// Desks connected for `ext` now.
@@ -304,6 +339,10 @@ impl DeskHub {
     /// `/desk/today` then.
     fn records_stored(&self, parties: &[String]) {
         for p in parties {
+            *self.stored.entry(p.clone()).or_default() += 1;
+        }
+        self.bump();
+        for p in parties {
             if self.desks.contains_key(p) {
                 self.deliver(Out {
                     to: Some(p.clone()),
@@ -379,10 +418,23 @@ async fn run(
                 for out in outs {
                     hub.deliver(out);
                 }
+                use engine::base::events::Event as E;
+                if matches!(
+                    &*ev,
+                    E::Queue { .. }
+                        | E::CallStarted { .. }
+                        | E::CallAnswered { .. }
+                        | E::CallEnded { .. }
+                        | E::Registered { .. }
+                        | E::Unregistered { .. }
+                ) {
+                    hub.bump();
+                }
             }
             Some(Err(broadcast::error::RecvError::Lagged(n))) => {
                 hub.stats.lagged.fetch_add(n, Relaxed);
                 hub.resync_all();
+                hub.bump();
             }
             Some(Err(broadcast::error::RecvError::Closed)) => return,
             None => {

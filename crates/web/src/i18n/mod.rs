@@ -192,6 +192,7 @@ const EN_FILES: &[&str] = &[
     include_str!("en/account.toml"),
     include_str!("en/import.toml"),
     include_str!("en/records.toml"),
+    include_str!("en/agents.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -206,6 +207,7 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/account.toml"),
     include_str!("zh/import.toml"),
     include_str!("zh/records.toml"),
+    include_str!("zh/agents.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

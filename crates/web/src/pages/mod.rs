@@ -2,6 +2,7 @@
 //! through [`require`] with the permission it needs; routes in the
 //! "signed in" group need only a valid session.
 
+pub mod agents;
 pub mod crm;
 pub mod crm_import;
 pub mod departments;
@@ -100,6 +101,7 @@ pub fn protected() -> Router<AppState> {
         .merge(kb::routes())
         .merge(system::routes())
         .merge(records::routes())
+        .merge(agents::routes())
         .merge(reports::routes())
         .merge(voicemail::routes())
 }
