@@ -453,6 +453,23 @@ mod tests {
     use callcenter::acd::{AgentState, AgentStatus};
 
     #[test]
+    fn desk_hub_records_stored_moves_the_change_signal_and_the_party_generation() {
+        let hub = DeskHub::idle();
+        let mut rx = hub.changes();
+        assert_eq!(hub.stored_generation("1001"), 0);
+        assert!(!rx.has_changed().unwrap_or(true), "nothing yet");
+        hub.records_stored(&["1001".to_string(), "1002".to_string()]);
+        assert!(rx.has_changed().unwrap_or(false), "the live pages wake");
+        rx.borrow_and_update();
+        assert_eq!(hub.stored_generation("1001"), 1);
+        assert_eq!(hub.stored_generation("1002"), 1);
+        assert_eq!(hub.stored_generation("1003"), 0);
+        hub.records_stored(&["1001".to_string()]);
+        assert_eq!(hub.stored_generation("1001"), 2);
+        assert!(rx.has_changed().unwrap_or(false));
+    }
+
+    #[test]
     fn desk_hub_a_supervisor_sees_only_the_agents_of_its_scope() {
         let hub = DeskHub::idle();
         for a in ["1001", "1002"] {
