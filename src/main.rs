@@ -84,6 +84,18 @@ enum Command {
     /// dir): migrations, checks, copying between SQLite and PostgreSQL.
     #[command(subcommand)]
     Db(DbCmd),
+    /// The reports' roll-up tables.
+    #[command(subcommand)]
+    Reports(ReportsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportsCmd {
+    /// Sum the roll-up tables the reports read again from the raw records
+    /// (call records, queue events, survey answers, agent states). They are
+    /// kept up to date as calls end; this is for a database whose raw
+    /// tables were restored or edited alone. Stop the server first.
+    Rebuild,
 }
 
 #[derive(Subcommand, Debug)]
@@ -305,6 +317,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let token = web::create_api_token(&store, &user, &name).await;
             store.close().await;
             println!("{}", token?);
+            Ok(())
+        }
+        Some(Command::Reports(ReportsCmd::Rebuild)) => {
+            let store = store::Store::open(&cfg.database_url()).await?;
+            let started = std::time::Instant::now();
+            let done = store.rebuild_rollups().await;
+            store.close().await;
+            let s = done?;
+            println!(
+                "rebuilt the report roll-ups from {} calls, {} queue events, {} survey answers \
+                 and {} agent-state periods in {:.1} s",
+                s.cdrs,
+                s.queue_events,
+                s.surveys,
+                s.agent_states,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Some(Command::Callcenter(CallcenterCmd::Import)) => {

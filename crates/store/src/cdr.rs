@@ -56,6 +56,22 @@ pub struct Cdr {
     pub recording_path: Option<String>,
     /// Seconds of audio in the recording (paused time excluded).
     pub recorded_secs: i64,
+    /// The person on our side who took the call (a queue's agent, the
+    /// extension called) or placed it (an outbound call's extension);
+    /// `None` when nobody took it. Not serialized here: the history's
+    /// [`crate::CdrRecord`] and the screen pop's [`NumberCall`] carry it,
+    /// read from the queue events for rows older than this column.
+    #[serde(skip)]
+    pub agent: Option<String>,
+    /// The queue the call came through, if any (serialized as `agent` is).
+    #[serde(skip)]
+    pub queue: Option<String>,
+    /// The gateway the call came in by or went out through, if any.
+    pub gateway: Option<String>,
+    /// Seconds a queue call's caller waited before an agent answered (or
+    /// until the caller gave up); 0 for other calls. The agent talked
+    /// `talk_secs - wait_secs`.
+    pub wait_secs: i64,
 }
 
 /// One call of a number, as the agent desk's screen pop lists it: the
@@ -105,7 +121,7 @@ macro_rules! columns {
     () => {
         "id, call_uid, in_progress, last_seen_at, call_id, caller, caller_name, callee, \
          direction, start_at, answer_at, end_at, ring_secs, talk_secs, hangup_cause, hangup_by, \
-         sip_code, recording_path, recorded_secs"
+         sip_code, recording_path, recorded_secs, agent, queue, gateway, wait_secs"
     };
 }
 
@@ -114,7 +130,8 @@ macro_rules! c_columns {
     () => {
         "c.id, c.call_uid, c.in_progress, c.last_seen_at, c.call_id, c.caller, c.caller_name, \
          c.callee, c.direction, c.start_at, c.answer_at, c.end_at, c.ring_secs, c.talk_secs, \
-         c.hangup_cause, c.hangup_by, c.sip_code, c.recording_path, c.recorded_secs"
+         c.hangup_cause, c.hangup_by, c.sip_code, c.recording_path, c.recorded_secs, \
+         c.agent, c.queue, c.gateway, c.wait_secs"
     };
 }
 
@@ -129,9 +146,24 @@ macro_rules! person_answered {
     };
 }
 
-// The call history's search reads the same columns and the same test.
+/// A call's queue and agent from alias `c` as `queue_name` and
+/// `agent_name`: the record's own columns, or for rows older than them the
+/// call's queue events (its first queue, the agent who last answered it).
+macro_rules! queue_and_agent {
+    () => {
+        "COALESCE(c.queue, (SELECT q.queue FROM queue_events q WHERE q.call_id = c.call_id \
+         ORDER BY q.at, q.id LIMIT 1)) AS queue_name, \
+         COALESCE(c.agent, (SELECT q.agent FROM queue_events q WHERE q.call_id = c.call_id \
+         AND q.kind = 'answered' ORDER BY q.at DESC, q.id DESC LIMIT 1)) AS agent_name"
+    };
+}
+
+// The call history's search reads the same columns and the same test; the
+// roll-ups' rebuild reads whole rows.
 pub(crate) use c_columns;
+pub(crate) use columns;
 pub(crate) use person_answered;
+pub(crate) use queue_and_agent;
 
 /// The upsert of one CDR for backend `$b` (`sqlite` or `postgres`: the
 /// test of a row in progress differs, see [`live!`]).
@@ -140,9 +172,10 @@ macro_rules! upsert {
         concat!(
             "INSERT INTO cdrs (call_uid, in_progress, last_seen_at, call_id, caller, \
              caller_name, callee, direction, start_at, answer_at, end_at, ring_secs, \
-             talk_secs, hangup_cause, hangup_by, sip_code, recording_path, recorded_secs) \
+             talk_secs, hangup_cause, hangup_by, sip_code, recording_path, recorded_secs, \
+             agent, queue, gateway, wait_secs) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18) \
+             $17, $18, $19, $20, $21, $22) \
              ON CONFLICT (call_uid) DO UPDATE SET in_progress = excluded.in_progress, \
              last_seen_at = excluded.last_seen_at, call_id = excluded.call_id, \
              caller = excluded.caller, caller_name = excluded.caller_name, \
@@ -152,7 +185,9 @@ macro_rules! upsert {
              talk_secs = excluded.talk_secs, hangup_cause = excluded.hangup_cause, \
              hangup_by = excluded.hangup_by, sip_code = excluded.sip_code, \
              recording_path = excluded.recording_path, \
-             recorded_secs = excluded.recorded_secs \
+             recorded_secs = excluded.recorded_secs, agent = excluded.agent, \
+             queue = excluded.queue, gateway = excluded.gateway, \
+             wait_secs = excluded.wait_secs \
              WHERE cdrs.",
             live!($b)
         )
@@ -269,12 +304,13 @@ where
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("storing CDRs"))?;
+        let mut rollup = crate::rollup::CallRollup::default();
         for cdr in cdrs {
             // Same SQL text every time, so the prepared statement is reused
             // from the connection's cache. ON CONFLICT ... DO UPDATE ... WHERE
             // is the same on SQLite (3.24+) and PostgreSQL; a NULL call_uid
             // never conflicts.
-            sqlx::query(DB::sql(upsert!(sqlite), upsert!(postgres)))
+            let done = sqlx::query(DB::sql(upsert!(sqlite), upsert!(postgres)))
                 .bind(Self::opt(cdr.call_uid.clone()))
                 .bind(cdr.in_progress)
                 .bind(Self::opt(cdr.last_seen_at.map(Ts)))
@@ -293,10 +329,22 @@ where
                 .bind(cdr.sip_code)
                 .bind(Self::opt(cdr.recording_path.clone()))
                 .bind(cdr.recorded_secs)
+                .bind(Self::opt(cdr.agent.clone()))
+                .bind(Self::opt(cdr.queue.clone()))
+                .bind(Self::opt(cdr.gateway.clone()))
+                .bind(cdr.wait_secs)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("storing CDRs"))?;
+            // A complete row counts in the roll-ups once: when it was new or
+            // completed a row in progress (a complete row is never changed).
+            if !cdr.in_progress && done.rows_affected() == 1 {
+                rollup.add_call(cdr);
+            }
         }
+        Self::write_call_rollup(&mut tx, &rollup)
+            .await
+            .map_err(db_err("storing CDRs"))?;
         tx.commit().await.map_err(db_err("storing CDRs"))?;
         Ok(())
     }
@@ -317,6 +365,15 @@ where
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("closing CDRs left in progress"))?;
+        // The rows about to close, to add them to the roll-ups once closed
+        // (a few: the calls that were up when the server died).
+        let ids: Vec<i64> = sqlx::query_scalar(DB::sql(
+            concat!("SELECT id FROM cdrs WHERE ", live!(sqlite)),
+            concat!("SELECT id FROM cdrs WHERE ", live!(postgres)),
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err("closing CDRs left in progress"))?;
         // end_at of an in-progress row is its answer time: the later of the
         // two is the last known time. (No MAX()/GREATEST(): they differ
         // between SQLite and PostgreSQL.)
@@ -359,6 +416,19 @@ where
         .execute(&mut *tx)
         .await
         .map_err(db_err("closing CDRs left in progress"))?;
+        let mut rollup = crate::rollup::CallRollup::default();
+        for id in ids {
+            let row = sqlx::query(concat!("SELECT ", columns!(), " FROM cdrs WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err("closing CDRs left in progress"))?;
+            let cdr = Self::cdr_from_row(&row).map_err(db_err("closing CDRs left in progress"))?;
+            rollup.add_call(&cdr);
+        }
+        Self::write_call_rollup(&mut tx, &rollup)
+            .await
+            .map_err(db_err("closing CDRs left in progress"))?;
         tx.commit()
             .await
             .map_err(db_err("closing CDRs left in progress"))?;
@@ -452,11 +522,9 @@ where
         let rows = sqlx::query(concat!(
             "SELECT ",
             c_columns!(),
-            ", (SELECT q.queue FROM queue_events q WHERE q.call_id = c.call_id \
-             ORDER BY q.at, q.id LIMIT 1) AS queue, \
-             (SELECT q.agent FROM queue_events q WHERE q.call_id = c.call_id \
-             AND q.kind = 'answered' ORDER BY q.at DESC, q.id DESC LIMIT 1) AS agent \
-             FROM (SELECT * FROM (SELECT ",
+            ", ",
+            queue_and_agent!(),
+            " FROM (SELECT * FROM (SELECT ",
             columns!(),
             " FROM cdrs WHERE caller = $1 AND in_progress = FALSE \
              ORDER BY start_at DESC, id DESC LIMIT $2) AS mine \
@@ -475,8 +543,8 @@ where
             .map(|row| {
                 Ok(NumberCall {
                     cdr: Self::cdr_from_row(row)?,
-                    queue: row.try_get("queue")?,
-                    agent: row.try_get("agent")?,
+                    queue: row.try_get("queue_name")?,
+                    agent: row.try_get("agent_name")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -567,6 +635,10 @@ where
             sip_code: row.try_get("sip_code")?,
             recording_path: row.try_get("recording_path")?,
             recorded_secs: row.try_get("recorded_secs")?,
+            agent: row.try_get("agent")?,
+            queue: row.try_get("queue")?,
+            gateway: row.try_get("gateway")?,
+            wait_secs: row.try_get("wait_secs")?,
         })
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
 use crate::audit::like as contains;
-use crate::cdr::{c_columns, person_answered};
+use crate::cdr::{c_columns, person_answered, queue_and_agent};
 use crate::db::{db_err, Backend, Db, Ts, Value};
 use crate::{dispatch, Cdr, Store, StoreError};
 
@@ -38,7 +38,8 @@ pub struct CdrQuery {
     pub outcome: String,
     /// Only recorded calls (`Some(true)`) or unrecorded ones (`Some(false)`).
     pub recorded: Option<bool>,
-    /// Answered in a queue by this agent.
+    /// Taken or placed by this agent (see [`Cdr::agent`]; for older rows:
+    /// answered in a queue by it).
     pub agent: String,
     /// Waited in this queue.
     pub queue: String,
@@ -92,8 +93,9 @@ macro_rules! cdr_filter {
              AND ($3 = '' OR c.caller LIKE $3 ESCAPE '\\' OR c.callee LIKE $3 ESCAPE '\\') \
              AND ($4 = '' OR c.caller LIKE $4 ESCAPE '\\') \
              AND ($5 = '' OR c.callee LIKE $5 ESCAPE '\\') \
-             AND ($6 = '' OR ($6 = 'queue' AND EXISTS (SELECT 1 FROM queue_events q \
-               WHERE q.call_id = c.call_id)) OR ($6 <> 'queue' AND c.direction = $6)) \
+             AND ($6 = '' OR ($6 = 'queue' AND (c.queue IS NOT NULL OR EXISTS (SELECT 1 \
+               FROM queue_events q WHERE q.call_id = c.call_id))) \
+               OR ($6 <> 'queue' AND c.direction = $6)) \
              AND ($7 = '' OR ($7 = 'answered' AND ",
             person_answered!(),
             ") OR ($7 = 'missed' AND NOT (",
@@ -101,12 +103,12 @@ macro_rules! cdr_filter {
             "))) \
              AND ($8 = '' OR ($8 = 'yes' AND c.recording_path IS NOT NULL) \
                OR ($8 = 'no' AND c.recording_path IS NULL)) \
-             AND ($9 = '' OR EXISTS (SELECT 1 FROM queue_events q WHERE q.call_id = c.call_id \
-               AND q.kind = 'answered' AND q.agent = $9)) \
-             AND ($10 = '' OR EXISTS (SELECT 1 FROM queue_events q WHERE q.call_id = c.call_id \
-               AND q.queue = $10)) \
+             AND ($9 = '' OR c.agent = $9 OR EXISTS (SELECT 1 FROM queue_events q \
+               WHERE q.call_id = c.call_id AND q.kind = 'answered' AND q.agent = $9)) \
+             AND ($10 = '' OR c.queue = $10 OR EXISTS (SELECT 1 FROM queue_events q \
+               WHERE q.call_id = c.call_id AND q.queue = $10)) \
              AND ($11 = '' OR c.hangup_cause = $11) \
-             AND ($12 = '' OR c.caller = $12 OR c.callee = $12 OR EXISTS (SELECT 1 \
+             AND ($12 = '' OR c.caller = $12 OR c.callee = $12 OR c.agent = $12 OR EXISTS (SELECT 1 \
                FROM queue_events q WHERE q.call_id = c.call_id AND q.kind = 'answered' \
                AND q.agent = $12)) \
              AND c.talk_secs >= $13"
@@ -160,11 +162,9 @@ macro_rules! record_columns {
     () => {
         concat!(
             c_columns!(),
-            ", (SELECT q.queue FROM queue_events q WHERE q.call_id = c.call_id \
-             ORDER BY q.at, q.id LIMIT 1) AS queue_name, \
-             (SELECT q.agent FROM queue_events q WHERE q.call_id = c.call_id \
-             AND q.kind = 'answered' ORDER BY q.at DESC, q.id DESC LIMIT 1) AS agent_name, \
-             (SELECT s.score FROM surveys s WHERE s.call_id = c.call_id \
+            ", ",
+            queue_and_agent!(),
+            ", (SELECT s.score FROM surveys s WHERE s.call_id = c.call_id \
              ORDER BY s.at DESC, s.id DESC LIMIT 1) AS satisfaction, \
              CASE WHEN ",
             person_answered!(),

@@ -448,6 +448,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "crm_list_indexes",
         include_str!("../migrations/sqlite/0020_crm_list_indexes.sql"),
     ),
+    (
+        21,
+        "reports",
+        include_str!("../migrations/sqlite/0021_reports.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -547,6 +552,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "crm_list_indexes",
         include_str!("../migrations/postgres/0020_crm_list_indexes.sql"),
+    ),
+    (
+        21,
+        "reports",
+        include_str!("../migrations/postgres/0021_reports.sql"),
     ),
 ];
 

@@ -210,7 +210,9 @@ where
         let mut tx = db::begin_write(&self.pool)
             .await
             .map_err(db_err("storing queue events"))?;
+        let mut rollup = crate::rollup::QueueRollup::default();
         for event in events {
+            rollup.add_event(event);
             // Same SQL text every time: the prepared statement is reused.
             sqlx::query(
                 "INSERT INTO queue_events (at, queue, call_id, caller, agent, kind, reason, \
@@ -229,6 +231,9 @@ where
             .await
             .map_err(db_err("storing queue events"))?;
         }
+        Self::write_queue_rollup(&mut tx, &rollup)
+            .await
+            .map_err(db_err("storing queue events"))?;
         tx.commit().await.map_err(db_err("storing queue events"))?;
         Ok(())
     }
@@ -375,7 +380,9 @@ where
     }
 
     pub(crate) async fn insert_survey(&self, survey: &Survey) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
+        const CONTEXT: &str = "storing a survey";
+        let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
+        let id = sqlx::query_scalar(
             "INSERT INTO surveys (call_id, agent, queue, score, at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -384,9 +391,16 @@ where
         .bind(Self::opt(survey.queue.clone()))
         .bind(survey.score)
         .bind(Ts(survey.at))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(db_err("storing a survey"))
+        .map_err(db_err(CONTEXT))?;
+        let mut rollup = crate::rollup::SurveyRollup::default();
+        rollup.add_survey(survey);
+        Self::write_survey_rollup(&mut tx, &rollup)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        tx.commit().await.map_err(db_err(CONTEXT))?;
+        Ok(id)
     }
 
     pub(crate) async fn surveys_for_agent(

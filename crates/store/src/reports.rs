@@ -98,6 +98,12 @@ where
         per_day: Option<i64>,
     ) -> Result<Vec<QueueCounts>, StoreError> {
         const CONTEXT: &str = "counting queue events";
+        if let Some(rows) = self
+            .queue_counts_rolled_up(from, to, target_s, short_s, per_day)
+            .await?
+        {
+            return Ok(rows);
+        }
         // Day arithmetic as in the audit log's summary: SQLite's `at` is
         // unix ms, PostgreSQL's a timestamptz. `$5` (the offset) is used
         // in both forms so that both bind five parameters.
@@ -141,22 +147,71 @@ where
         .await
         .map_err(db_err(CONTEXT))?;
         rows.iter()
-            .map(|r| {
-                Ok(QueueCounts {
-                    queue: r.try_get("queue")?,
-                    day: r.try_get("day")?,
-                    offered: r.try_get("offered")?,
-                    answered: r.try_get("answered")?,
-                    answered_in_target: r.try_get("answered_in_target")?,
-                    answer_wait_secs: r.try_get("answer_wait")?,
-                    longest_wait_secs: r.try_get("longest_wait")?,
-                    abandoned: r.try_get("abandoned")?,
-                    short_abandoned: r.try_get("short_abandoned")?,
-                    ended: r.try_get("ended")?,
-                    talk_secs: r.try_get("talk")?,
-                })
-            })
+            .map(Self::queue_counts_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_err(CONTEXT))
+    }
+
+    /// [`Db::queue_counts`] from the hourly roll-up, when the target and the
+    /// short-abandon threshold are ones it counts and the window is whole
+    /// hours; `None` otherwise (the raw events are counted then).
+    async fn queue_counts_rolled_up(
+        &self,
+        from: i64,
+        to: i64,
+        target_s: i64,
+        short_s: i64,
+        per_day: Option<i64>,
+    ) -> Result<Option<Vec<QueueCounts>>, StoreError> {
+        const CONTEXT: &str = "counting queue events";
+        use crate::rollup::{HOUR_MS, SHORT_ABANDONS, SL_TARGETS};
+        let whole_hours = from.rem_euclid(HOUR_MS) == 0 && to.rem_euclid(HOUR_MS) == 0;
+        if !whole_hours || !SL_TARGETS.contains(&target_s) || !SHORT_ABANDONS.contains(&short_s) {
+            return Ok(None);
+        }
+        // Column names from the fixed lists above, never from input.
+        let (day, group) = match per_day {
+            Some(_) => ("(hour + $3) / 86400000", "queue, day"),
+            None => ("CAST(NULL AS BIGINT)", "queue"),
+        };
+        let sql = format!(
+            "SELECT queue, {day} AS day, CAST(SUM(offered) AS BIGINT) AS offered, \
+             CAST(SUM(answered) AS BIGINT) AS answered, \
+             CAST(SUM(answered_{target_s}) AS BIGINT) AS answered_in_target, \
+             CAST(SUM(answer_wait_secs) AS BIGINT) AS answer_wait, \
+             MAX(longest_wait_secs) AS longest_wait, CAST(SUM(abandoned) AS BIGINT) AS abandoned, \
+             CAST(SUM(abandoned_{short_s}) AS BIGINT) AS short_abandoned, \
+             CAST(SUM(ended) AS BIGINT) AS ended, CAST(SUM(talk_secs) AS BIGINT) AS talk \
+             FROM rollup_queues WHERE hour >= $1 AND hour < $2 AND $3 = $3 \
+             GROUP BY {group} ORDER BY {group}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(to)
+            .bind(per_day.unwrap_or(0))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err(CONTEXT))?;
+        rows.iter()
+            .map(Self::queue_counts_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map(Some)
+            .map_err(db_err(CONTEXT))
+    }
+
+    fn queue_counts_row(r: &DB::Row) -> Result<QueueCounts, sqlx::Error> {
+        Ok(QueueCounts {
+            queue: r.try_get("queue")?,
+            day: r.try_get("day")?,
+            offered: r.try_get("offered")?,
+            answered: r.try_get("answered")?,
+            answered_in_target: r.try_get("answered_in_target")?,
+            answer_wait_secs: r.try_get("answer_wait")?,
+            longest_wait_secs: r.try_get("longest_wait")?,
+            abandoned: r.try_get("abandoned")?,
+            short_abandoned: r.try_get("short_abandoned")?,
+            ended: r.try_get("ended")?,
+            talk_secs: r.try_get("talk")?,
+        })
     }
 }

@@ -30,6 +30,9 @@ pub struct AgentView {
     pub offered: Option<MemberId>,
     /// The caller they are talking to.
     pub in_call: Option<MemberId>,
+    /// Until when they are in after-call work (wrap-up), if they are.
+    #[serde(skip)]
+    pub wrap_up_until: Option<Instant>,
 }
 
 /// One waiting caller.
@@ -62,6 +65,7 @@ impl Acd {
             external_calls: agent.external_calls,
             offered: agent.offer.as_ref().map(|c| c.member),
             in_call: agent.call.as_ref().map(|c| c.member),
+            wrap_up_until: agent.wrap_up_until,
         })
     }
 

@@ -827,6 +827,11 @@ fn failed_cdr(ctx: &Ctx, req: &Originate, start: u64, code: u16) {
         sip_code: i32::from(code),
         recording_path: None,
         recorded_secs: 0,
+        // The agent's own phone did not answer: nobody took the call.
+        agent: None,
+        queue: None,
+        gateway: None,
+        wait_secs: 0,
     };
     ctx.metrics.call_ended(cause.outcome());
     if ctx.cdr_tx.send(cdr).is_err() {

@@ -1,6 +1,7 @@
 //! Services: the long-lived parts of the call center that are not one
 //! call. The queue service ([`queues`]: the task owning the ACD, and
-//! [`queues_store`], its records), the settings service that changes the
+//! [`queues_store`], its records, with the agents' work-state log
+//! [`agent_states`]), the settings service that changes the
 //! call-center settings live ([`callcenter_settings`]), the media library
 //! of uploaded sounds ([`media_library`]), and click-to-dial
 //! ([`click_to_dial`]).
@@ -13,6 +14,7 @@
 //! above reach them through its handles (`Engine::queues`,
 //! `Engine::settings`, `Engine::media_library`).
 
+pub mod agent_states;
 pub mod callcenter_settings;
 pub mod click_to_dial;
 pub mod media_library;

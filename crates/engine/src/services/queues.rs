@@ -36,6 +36,14 @@ pub enum QueueMsg {
     Inspect(oneshot::Sender<serde_json::Value>),
     /// Wait until everything so far is in the database (shutdown).
     Flush(oneshot::Sender<()>),
+    /// The reason an agent gives for not being ready (before or while on
+    /// break), for the work-state log.
+    BreakReason {
+        /// Agent id.
+        agent: String,
+        /// The reason ("" for none).
+        reason: String,
+    },
     /// An agent's settings, if the agent exists.
     AgentConfig(
         String,
@@ -99,6 +107,15 @@ impl QueueService {
             .unwrap_or_else(|_| Err("the queue service has stopped".into()))
     }
 
+    /// Records the reason agent `agent` gives for not being ready; send it
+    /// before the status change it explains.
+    pub fn set_break_reason(&self, agent: &str, reason: &str) {
+        self.send(QueueMsg::BreakReason {
+            agent: agent.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
     /// Returns once every record and agent status so far is written.
     pub async fn flush(&self) {
         let (done, rx) = oneshot::channel();
@@ -145,6 +162,8 @@ struct Service {
     call_ids: HashMap<u64, (String, String)>,
     /// The database writer, if there is a database.
     persist: Option<mpsc::UnboundedSender<Persist>>,
+    /// Each agent's last break reason (for the work-state log).
+    reasons: HashMap<String, String>,
 }
 
 async fn run(
@@ -164,6 +183,7 @@ async fn run(
         free_since: HashMap::new(),
         call_ids: HashMap::new(),
         persist,
+        reasons: HashMap::new(),
     };
     loop {
         let deadline = s.acd.next_deadline();
@@ -250,12 +270,33 @@ impl Service {
                     }
                     _ => {}
                 }
+                // Ending after-call work changes no ACD state: the log
+                // hears of it here.
+                let wrapped_up = match &input {
+                    AcdInput::WrapUpDone { agent } => Some(agent.clone()),
+                    _ => None,
+                };
                 let r = self
                     .acd
                     .handle(input, Instant::now())
                     .map(|actions| self.dispatch(actions))
                     .map_err(|e| e.to_string());
+                if let (Ok(()), Some(agent)) = (&r, wrapped_up) {
+                    self.persist_agent(&agent);
+                }
                 let _ = reply.send(r);
+            }
+            QueueMsg::BreakReason { agent, reason } => {
+                let changed = self.reasons.get(&agent) != Some(&reason);
+                self.reasons.insert(agent.clone(), reason);
+                // Already on break: the new reason starts a new period.
+                let on_break = self
+                    .acd
+                    .agent_view(&agent)
+                    .is_some_and(|v| v.status == callcenter::acd::AgentStatus::OnBreak);
+                if changed && on_break {
+                    self.persist_agent(&agent);
+                }
             }
             QueueMsg::AgentConfig(id, reply) => {
                 let _ = reply.send(self.acd.agent_config(&id).cloned());
@@ -380,6 +421,21 @@ impl Service {
         }
     }
 
+    /// Sends agent `agent`'s status and work state to the database writer.
+    fn persist_agent(&self, agent: &str) {
+        if let (Some(p), Some(v)) = (&self.persist, self.acd.agent_view(agent)) {
+            let (work, acw_until) = crate::services::queues_store::work_of(&v);
+            let _ = p.send(Persist::Agent {
+                agent: agent.to_string(),
+                status: v.status.to_string(),
+                state: v.state.to_string(),
+                work,
+                reason: self.reasons.get(agent).cloned().unwrap_or_default(),
+                acw_until,
+            });
+        }
+    }
+
     fn publish(&mut self, e: QueueEvent) {
         match &e {
             QueueEvent::BridgeStart { member, .. } => {
@@ -399,13 +455,7 @@ impl Service {
                         self.free_since.insert(agent.clone(), Instant::now());
                     }
                 }
-                if let (Some(p), Some(v)) = (&self.persist, self.acd.agent_view(agent)) {
-                    let _ = p.send(Persist::Agent {
-                        agent: agent.clone(),
-                        status: v.status.to_string(),
-                        state: v.state.to_string(),
-                    });
-                }
+                self.persist_agent(agent);
             }
             _ => {}
         }

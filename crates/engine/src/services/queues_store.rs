@@ -6,6 +6,7 @@
 
 use crate::base::context::now_ms;
 use crate::base::events::{Event, EventBus};
+use crate::services::agent_states::{self, StateLog};
 use callcenter::acd::{MemberEnd, QueueEvent};
 use store::Store;
 use tokio::sync::mpsc;
@@ -24,6 +25,12 @@ pub enum Persist {
         status: String,
         /// State (FreeSWITCH name).
         state: String,
+        /// The work state it counts as (see [`agent_states::work_state`]).
+        work: &'static str,
+        /// The break reason, for not ready.
+        reason: String,
+        /// The end of after-call work (unix ms), while in it.
+        acw_until: Option<u64>,
     },
     /// A queue event worth a record.
     Event(store::QueueEvent),
@@ -42,27 +49,73 @@ pub fn start(store: Store, events: EventBus) -> mpsc::UnboundedSender<Persist> {
 
 async fn run(store: Store, bus: EventBus, mut rx: mpsc::UnboundedReceiver<Persist>) {
     let mut events = Vec::new();
+    let mut log = StateLog::new();
+    let mut periods = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Persist::Agent { agent, status, state }) => {
+                Some(Persist::Agent { agent, status, state, work, reason, acw_until }) => {
                     if let Err(e) = store.set_agent_status(&agent, &status, &state).await {
                         tracing::warn!("agent {agent}: status not saved: {e}");
                     }
+                    periods.extend(log.change(&agent, work, &reason, acw_until, now_ms()));
                 }
                 Some(Persist::Event(e)) => events.push(e),
                 Some(Persist::Flush(done)) => {
+                    // A shutdown: the periods in progress end now (they go
+                    // on from the agents' restored state at the next start).
+                    periods.extend(log.cut(now_ms()));
                     flush(&store, &bus, &mut events).await;
+                    flush_states(&store, &mut periods).await;
                     let _ = done.send(());
                 }
                 None => break,
             },
-            _ = tick.tick(), if !events.is_empty() => flush(&store, &bus, &mut events).await,
+            _ = tick.tick(), if !events.is_empty() || !periods.is_empty() => {
+                flush(&store, &bus, &mut events).await;
+                flush_states(&store, &mut periods).await;
+            }
         }
     }
+    periods.extend(log.cut(now_ms()));
     flush(&store, &bus, &mut events).await;
+    flush_states(&store, &mut periods).await;
+}
+
+/// Writes the finished agent-state periods (kept for the next try when the
+/// database refuses them, bounded like the events).
+async fn flush_states(store: &Store, periods: &mut Vec<store::AgentStatePeriod>) {
+    if periods.is_empty() {
+        return;
+    }
+    match store.insert_agent_states(periods).await {
+        Ok(()) => periods.clear(),
+        Err(e) => {
+            tracing::warn!("{} agent-state periods not saved yet: {e}", periods.len());
+            if periods.len() > 100_000 {
+                let drop = periods.len() - 100_000;
+                periods.drain(..drop);
+                tracing::error!("{drop} agent-state periods lost: the database refuses them");
+            }
+        }
+    }
+}
+
+/// The work state of an agent as the ACD shows it, for the log: its work
+/// state, and when its after-call work ends (unix ms), if it is in it.
+pub fn work_of(v: &callcenter::acd::AgentView) -> (&'static str, Option<u64>) {
+    let now = std::time::Instant::now();
+    let left = v
+        .wrap_up_until
+        .and_then(|u| u.checked_duration_since(now))
+        .filter(|d| !d.is_zero());
+    let acw_until = left.map(|d| now_ms() + d.as_millis() as u64);
+    (
+        agent_states::work_state(v.status, v.state, acw_until.is_some()),
+        acw_until,
+    )
 }
 
 async fn flush(store: &Store, bus: &EventBus, events: &mut Vec<store::QueueEvent>) {

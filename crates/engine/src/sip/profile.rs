@@ -465,15 +465,22 @@ impl Dispatcher {
         // is then in To (mod_sofia's auto_to_user).
         // Any registered gateway at that address whose account the
         // Request-URI names (an NNI peer may share the carrier's address).
-        let dialled = match (self.profile, message::uri_user(&req.uri)) {
-            (Profile::External, Some(ruri_user)) => self
-                .ctx
-                .trunks
-                .by_source_where(from.addr.ip(), |t| {
+        let by_account = match (self.profile, message::uri_user(&req.uri)) {
+            (Profile::External, Some(ruri_user)) => {
+                self.ctx.trunks.by_source_where(from.addr.ip(), |t| {
                     t.def.registers() && ruri_user == crate::sip::trunk_client::contact_user(&t.def)
                 })
-                .and_then(|_| to_user(&req)),
+            }
             _ => None,
+        };
+        let dialled = by_account.as_ref().and_then(|_| to_user(&req));
+        // The gateway the call came by, for its record: the one whose
+        // account it was sent to, else the first at that address.
+        let gateway = match self.profile {
+            Profile::External => by_account
+                .or_else(|| self.ctx.trunks.by_source_where(from.addr.ip(), |_| true))
+                .map(|t| t.def.name.clone()),
+            Profile::Internal => None,
         };
         if self.edge.voice.get().blacklisted(&caller) {
             self.ctx.metrics.blacklist_rejects.fetch_add(1, Relaxed);
@@ -491,6 +498,7 @@ impl Dispatcher {
                 caller_name,
                 direction,
                 dialled,
+                gateway,
             },
         );
     }

@@ -29,6 +29,7 @@ fn cdr(i: i64) -> Cdr {
         sip_code: if answered { 200 } else { 480 },
         recording_path: answered.then(|| format!("media/recordings/2026/11/24/call-{i}.wav")),
         recorded_secs: if answered { 56 } else { 0 },
+        ..Cdr::default()
     }
 }
 

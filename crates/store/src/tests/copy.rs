@@ -46,6 +46,10 @@ async fn fill(store: &Store) {
         sip_code: 200,
         recording_path: (i % 3 == 0).then(|| format!("rec/{i}.wav")),
         recorded_secs: 56,
+        agent: (i % 2 == 0).then(|| "1002".to_string()),
+        queue: (i % 4 == 0).then(|| "support".to_string()),
+        gateway: (i % 3 == 0).then(|| "carrier".to_string()),
+        wait_secs: i % 7,
     };
     store
         .upsert_cdrs(&[
@@ -138,6 +142,16 @@ async fn fill(store: &Store) {
             score: 3,
             at: 0,
         })
+        .await
+        .unwrap();
+    store
+        .insert_agent_states(&[crate::AgentStatePeriod {
+            agent: "1001".into(),
+            state: "not_ready".into(),
+            reason: "meal".into(),
+            start_at: 1_700_000_000_000,
+            end_at: 1_700_000_900_500,
+        }])
         .await
         .unwrap();
     store

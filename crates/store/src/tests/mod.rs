@@ -80,6 +80,7 @@ mod kb;
 mod open;
 mod records;
 mod registrations;
+mod rollup;
 mod schema;
 mod sessions;
 mod tickets;

@@ -12,7 +12,7 @@ use crate::view::json;
 
 /// `POST /api/agents/{id}/status?status=`: `available`, `on_demand`,
 /// `on_break`, `logged_out` (or the FreeSWITCH names, e.g. "On Break").
-#[utoipa::path(post, path = "/api/agents/{id}/status", tag = "agents", params(("id" = String, Path, description = "agent id"), ("status" = String, Query, description = "available, on_demand, on_break, logged_out")), responses((status = 200, description = "the agent's new status", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(post, path = "/api/agents/{id}/status", tag = "agents", params(("id" = String, Path, description = "agent id"), ("status" = String, Query, description = "available, on_demand, on_break, logged_out"), ("reason" = Option<String>, Query, description = "with on_break: why (e.g. meal), counted apart in the work-time report")), responses((status = 200, description = "the agent's new status", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -26,6 +26,21 @@ pub async fn status(
         Ok(s) => s,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
+    // The break reason goes to the work-state log (manual 11.3.3).
+    let reason = q.text("reason");
+    if reason.len() > 32
+        || !reason
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "reason: up to 32 letters, digits, _ or -",
+        );
+    }
+    if status == engine::acd::AgentStatus::OnBreak {
+        engine.queues().set_break_reason(&id, &reason);
+    }
     match engine
         .queues()
         .admin(engine::acd::AcdInput::SetAgentStatus {

@@ -312,6 +312,7 @@ async fn status(who: Identity, State(state): State<AppState>, Form(f): Form) -> 
                 );
             }
             tracing::info!("agent {agent}: not ready ({reason})");
+            engine.queues().set_break_reason(&agent, &reason);
             engine::acd::AcdInput::SetAgentStatus {
                 agent,
                 status: engine::acd::AgentStatus::OnBreak,

@@ -63,6 +63,7 @@ fn cdr(i: i64, caller: &str, callee: &str, recording: Option<String>) -> store::
         sip_code: 200,
         recorded_secs: recording.as_ref().map_or(0, |_| 35),
         recording_path: recording,
+        ..store::Cdr::default()
     }
 }
 

@@ -64,6 +64,8 @@ pub struct NewCall {
     /// The number dialled when it is not the Request-URI's user (a call a
     /// registered gateway sends to our Contact carries it in To).
     pub dialled: Option<String>,
+    /// The gateway it came in by (a call from a trunk).
+    pub gateway: Option<String>,
 }
 
 /// Start a call actor. Registers the caller's Call-ID before returning so a
@@ -75,7 +77,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
         .dialled
         .clone()
         .unwrap_or_else(|| router::dialled_number(&nc.invite));
-    let call = open(
+    let mut call = open(
         ctx,
         Opening {
             a_ep: nc.a_ep,
@@ -89,6 +91,7 @@ pub fn spawn(ctx: Arc<Ctx>, nc: NewCall) {
             direction: nc.direction,
         },
     );
+    call.handled.gateway = nc.gateway;
     tokio::spawn(call.run());
 }
 
@@ -216,6 +219,7 @@ impl Call {
             callee_warning: None,
             outbound: None,
             ring_timeout: None,
+            handled: Handled::default(),
             srtp: std::cell::Cell::new([None; 2]),
             webrtc: Default::default(),
             webrtc_attached: Default::default(),
@@ -371,6 +375,24 @@ struct Call {
     /// How long the callee may ring when not `calls.no_answer_secs` (an
     /// outbound rule's timeout).
     ring_timeout: Option<u32>,
+    /// Who took the call, through which queue and gateway: the reports'
+    /// columns of its record.
+    handled: Handled,
+}
+
+/// Who took a call and how it came, for its record (see [`store::Cdr`]'s
+/// `agent`, `queue`, `gateway` and `wait_secs`).
+#[derive(Debug, Default)]
+struct Handled {
+    /// The agent or extension that answered (a queue's agent, the
+    /// extension called or bridged to).
+    agent: Option<String>,
+    /// The queue the caller went through (the last one, after a transfer).
+    queue: Option<String>,
+    /// The gateway the call came in by or went out through.
+    gateway: Option<String>,
+    /// When a queue's agent answered (unix ms): the caller's wait ends.
+    agent_at: Option<u64>,
 }
 
 impl Call {
@@ -906,6 +928,9 @@ impl Call {
         let now = now_ms();
         self.answer_ms = Some(now);
         let b_party = self.callee_ext.clone().or_else(|| self.outbound_number());
+        if self.handled.agent.is_none() {
+            self.handled.agent = self.callee_ext.clone();
+        }
         self.update_info(|i| {
             i.state = State::Answered.label();
             i.answer_at = Some(now);
@@ -1482,7 +1507,27 @@ impl Call {
             sip_code: 0,
             recording_path: self.recording.as_ref().map(|p| p.display().to_string()),
             recorded_secs: 0,
+            agent: self.handled_by(),
+            queue: self.handled.queue.clone(),
+            gateway: self.handled.gateway.clone(),
+            wait_secs: match (&self.handled.queue, self.answer_ms) {
+                (Some(_), Some(answer)) => secs(answer, self.handled.agent_at.unwrap_or(end)),
+                _ => 0,
+            },
         }
+    }
+
+    /// The person on our side of the call, for its record: a queue call's
+    /// agent; the extension that placed an outbound call; else the
+    /// extension that answered.
+    fn handled_by(&self) -> Option<String> {
+        if self.handled.queue.is_some() {
+            return self.handled.agent.clone();
+        }
+        if self.direction == "outbound" {
+            return Some(self.caller.clone());
+        }
+        self.handled.agent.clone()
     }
 
     /// Queues the in-progress record of an answered call (again when its

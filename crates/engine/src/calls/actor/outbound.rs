@@ -239,6 +239,7 @@ impl Call {
             trunk.def.name
         );
         self.update_info(|i| i.b_party = Some(number.clone()));
+        self.handled.gateway = Some(trunk.def.name.clone());
         let fork = self.forks.len();
         if let Some(plan) = self.outbound.as_mut() {
             plan.invite = Some((fork, req.clone(), from_user));

@@ -150,6 +150,11 @@ impl Call {
             *answered = true;
             let note = format!("bridged to {number}");
             let party = number.clone();
+            // An extension took it (an outside number is not ours: an
+            // outbound call counts for the extension that placed it).
+            if self.ctx.directory.get(&party).is_some() {
+                self.handled.agent = Some(party.clone());
+            }
             self.update_info(|i| {
                 i.note = note;
                 i.b_party = Some(party);

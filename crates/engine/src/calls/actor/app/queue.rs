@@ -72,6 +72,11 @@ impl Call {
             call_id: self.a_call_id.clone(),
         });
         self.update_info(|i| i.note = format!("queue {queue}"));
+        // A transfer to another queue: the record names the last queue,
+        // and its agent (if any) is still to come.
+        self.handled.queue = Some(queue.clone());
+        self.handled.agent = None;
+        self.handled.agent_at = None;
         let app = self.app_state();
         app.queue = Some(QueueState {
             queue,
@@ -344,6 +349,8 @@ impl Call {
             queue = q.queue.clone();
         }
         let party = agent.clone();
+        self.handled.agent = Some(agent.clone());
+        self.handled.agent_at = Some(crate::base::context::now_ms());
         self.update_info(|info| {
             info.note = format!("queue {queue}: talking to agent {agent}");
             info.b_party = Some(party);
