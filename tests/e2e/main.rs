@@ -16,6 +16,7 @@ mod negotiation;
 mod postgres;
 mod queues;
 mod registrar;
+mod reports;
 mod robustness;
 mod routing;
 mod security;

@@ -69,9 +69,10 @@ pub struct Cdr {
     /// The gateway the call came in by or went out through, if any.
     pub gateway: Option<String>,
     /// Seconds a queue call's caller waited before an agent answered (or
-    /// until the caller gave up); 0 for other calls. The agent talked
-    /// `talk_secs - wait_secs`.
+    /// until the caller gave up); 0 for other calls.
     pub wait_secs: i64,
+    /// Seconds a queue call's agent was on it; 0 for other calls.
+    pub agent_secs: i64,
 }
 
 /// One call of a number, as the agent desk's screen pop lists it: the
@@ -121,7 +122,7 @@ macro_rules! columns {
     () => {
         "id, call_uid, in_progress, last_seen_at, call_id, caller, caller_name, callee, \
          direction, start_at, answer_at, end_at, ring_secs, talk_secs, hangup_cause, hangup_by, \
-         sip_code, recording_path, recorded_secs, agent, queue, gateway, wait_secs"
+         sip_code, recording_path, recorded_secs, agent, queue, gateway, wait_secs, agent_secs"
     };
 }
 
@@ -131,7 +132,7 @@ macro_rules! c_columns {
         "c.id, c.call_uid, c.in_progress, c.last_seen_at, c.call_id, c.caller, c.caller_name, \
          c.callee, c.direction, c.start_at, c.answer_at, c.end_at, c.ring_secs, c.talk_secs, \
          c.hangup_cause, c.hangup_by, c.sip_code, c.recording_path, c.recorded_secs, \
-         c.agent, c.queue, c.gateway, c.wait_secs"
+         c.agent, c.queue, c.gateway, c.wait_secs, c.agent_secs"
     };
 }
 
@@ -173,9 +174,9 @@ macro_rules! upsert {
             "INSERT INTO cdrs (call_uid, in_progress, last_seen_at, call_id, caller, \
              caller_name, callee, direction, start_at, answer_at, end_at, ring_secs, \
              talk_secs, hangup_cause, hangup_by, sip_code, recording_path, recorded_secs, \
-             agent, queue, gateway, wait_secs) \
+             agent, queue, gateway, wait_secs, agent_secs) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22) \
+             $17, $18, $19, $20, $21, $22, $23) \
              ON CONFLICT (call_uid) DO UPDATE SET in_progress = excluded.in_progress, \
              last_seen_at = excluded.last_seen_at, call_id = excluded.call_id, \
              caller = excluded.caller, caller_name = excluded.caller_name, \
@@ -187,7 +188,7 @@ macro_rules! upsert {
              recording_path = excluded.recording_path, \
              recorded_secs = excluded.recorded_secs, agent = excluded.agent, \
              queue = excluded.queue, gateway = excluded.gateway, \
-             wait_secs = excluded.wait_secs \
+             wait_secs = excluded.wait_secs, agent_secs = excluded.agent_secs \
              WHERE cdrs.",
             live!($b)
         )
@@ -333,6 +334,7 @@ where
                 .bind(Self::opt(cdr.queue.clone()))
                 .bind(Self::opt(cdr.gateway.clone()))
                 .bind(cdr.wait_secs)
+                .bind(cdr.agent_secs)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("storing CDRs"))?;
@@ -639,6 +641,7 @@ where
             queue: row.try_get("queue")?,
             gateway: row.try_get("gateway")?,
             wait_secs: row.try_get("wait_secs")?,
+            agent_secs: row.try_get("agent_secs")?,
         })
     }
 }

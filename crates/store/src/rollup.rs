@@ -132,8 +132,7 @@ impl CallSums {
 /// call's wait is its ringing, and its talk is the agent's.
 pub fn call_times(cdr: &Cdr) -> (i64, i64) {
     if cdr.queue.is_some() {
-        let wait = cdr.wait_secs.max(0);
-        ((cdr.talk_secs - wait).max(0), wait)
+        (cdr.agent_secs.max(0), cdr.wait_secs.max(0))
     } else {
         (cdr.talk_secs.max(0), cdr.ring_secs.max(0))
     }

@@ -832,6 +832,7 @@ fn failed_cdr(ctx: &Ctx, req: &Originate, start: u64, code: u16) {
         queue: None,
         gateway: None,
         wait_secs: 0,
+        agent_secs: 0,
     };
     ctx.metrics.call_ended(cause.outcome());
     if ctx.cdr_tx.send(cdr).is_err() {

@@ -11,6 +11,9 @@ ALTER TABLE cdrs ADD COLUMN gateway TEXT;
 -- Seconds a queue call's caller waited before an agent answered (or until
 -- the caller gave up): the queue's part of the call's talk time.
 ALTER TABLE cdrs ADD COLUMN wait_secs BIGINT NOT NULL DEFAULT 0;
+-- Seconds a queue call's agent was on it (the call's talk time counts the
+-- wait and, after the agent, the survey too).
+ALTER TABLE cdrs ADD COLUMN agent_secs BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX cdrs_agent_start ON cdrs (agent, start_at);
 
 -- One row per period an agent spent in one work state: ready, not_ready

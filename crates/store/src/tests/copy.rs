@@ -50,6 +50,7 @@ async fn fill(store: &Store) {
         queue: (i % 4 == 0).then(|| "support".to_string()),
         gateway: (i % 3 == 0).then(|| "carrier".to_string()),
         wait_secs: i % 7,
+        agent_secs: i % 11,
     };
     store
         .upsert_cdrs(&[

@@ -49,6 +49,11 @@ fn call(
         queue: queue.map(str::to_string),
         gateway: (direction != "internal").then(|| "carrier".to_string()),
         wait_secs: wait,
+        agent_secs: if agent.is_some() && queue.is_some() {
+            talk - wait
+        } else {
+            0
+        },
         ..Cdr::default()
     }
 }

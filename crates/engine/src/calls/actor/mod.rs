@@ -393,6 +393,8 @@ struct Handled {
     gateway: Option<String>,
     /// When a queue's agent answered (unix ms): the caller's wait ends.
     agent_at: Option<u64>,
+    /// When that agent left the call (unix ms), if before its end.
+    agent_end: Option<u64>,
 }
 
 impl Call {
@@ -1512,6 +1514,10 @@ impl Call {
             gateway: self.handled.gateway.clone(),
             wait_secs: match (&self.handled.queue, self.answer_ms) {
                 (Some(_), Some(answer)) => secs(answer, self.handled.agent_at.unwrap_or(end)),
+                _ => 0,
+            },
+            agent_secs: match (&self.handled.queue, self.handled.agent_at) {
+                (Some(_), Some(at)) => secs(at, self.handled.agent_end.unwrap_or(end).min(end)),
                 _ => 0,
             },
         }

@@ -77,6 +77,7 @@ impl Call {
         self.handled.queue = Some(queue.clone());
         self.handled.agent = None;
         self.handled.agent_at = None;
+        self.handled.agent_end = None;
         let app = self.app_state();
         app.queue = Some(QueueState {
             queue,
@@ -414,6 +415,7 @@ impl Call {
             self.app_state().queue = Some(q);
             return false;
         };
+        self.handled.agent_end = Some(crate::base::context::now_ms());
         self.ctx.queue_reports.report(QueueReport::CallEnded {
             member: self.id,
             agent: agent.clone(),

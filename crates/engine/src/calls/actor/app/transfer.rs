@@ -112,6 +112,7 @@ impl Call {
         let app = self.app.as_mut()?;
         let q = app.queue.take()?;
         let (agent, since) = q.connected?;
+        self.handled.agent_end = Some(crate::base::context::now_ms());
         self.ctx.queue_reports.report(QueueReport::CallEnded {
             member: self.id,
             agent,
@@ -144,6 +145,7 @@ impl Call {
                 .and_then(|q| q.connected.as_ref())
                 .map(|(_, since)| since.elapsed())
                 .unwrap_or_default();
+            self.handled.agent_end = Some(crate::base::context::now_ms());
             self.ctx.queue_reports.report(QueueReport::CallEnded {
                 member: self.id,
                 agent: agent.clone(),
