@@ -49,6 +49,7 @@ mod sessions;
 mod settings;
 #[doc(hidden)]
 pub mod testing;
+mod ticket_report;
 mod tickets;
 mod users;
 mod voice_lists;
@@ -92,6 +93,7 @@ pub use roles::Role;
 pub use rollup::{AgentStatePeriod, RebuildSummary};
 pub use sessions::Session;
 pub use settings::DictionaryItem;
+pub use ticket_report::{TicketDayCount, TicketReportQuery};
 pub use tickets::{
     Ticket, TicketAttachment, TicketCategory, TicketChange, TicketFields, TicketOverview,
     TicketQuery, TicketReply, TicketView,

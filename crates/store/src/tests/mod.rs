@@ -83,6 +83,7 @@ mod registrations;
 mod rollup;
 mod schema;
 mod sessions;
+mod ticket_report;
 mod tickets;
 mod users;
 mod voice;
