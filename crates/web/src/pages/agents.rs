@@ -221,8 +221,11 @@ pub struct LiveCache {
     /// The extensions registered now, read at most once a second.
     registered: Mutex<Option<(Instant, Arc<HashSet<String>>)>>,
     /// One refresh from the store at a time: viewers that come while one
-    /// runs wait for it and find the cache fresh.
+    /// runs wait for it and find the cache fresh. The agents' figures (up to
+    /// four queries per agent on a first view) have their own, so that the
+    /// wallboard's service level never waits behind them.
     refreshing: tokio::sync::Mutex<()>,
+    refreshing_figures: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -265,7 +268,7 @@ async fn figures_of(state: &AppState, agents: &[String]) -> HashMap<String, stor
         agents.iter().filter(|a| stale(&c, a)).cloned().collect()
     };
     if !needed.is_empty() {
-        let _one = cache.refreshing.lock().await;
+        let _one = cache.refreshing_figures.lock().await;
         for a in needed {
             if !stale(&lock(&cache.figures), &a) {
                 continue;
