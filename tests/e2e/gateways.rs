@@ -318,6 +318,12 @@ async fn a_peer_trunks_did_reaches_an_extension_and_strangers_get_403() {
         (cdrs[0].direction.as_str(), cdrs[0].caller.as_str()),
         ("inbound", "13800138000")
     );
+    // The record names the gateway the call came by and who took it.
+    assert_eq!(
+        (cdrs[0].gateway.as_deref(), cdrs[0].agent.as_deref()),
+        (Some("peer"), Some("1001")),
+        "{cdrs:?}"
+    );
 
     // 127.0.0.3 is no gateway's address and the ACL is empty: 403.
     let before = server.metric("switchboard_acl_rejects_total", "");
@@ -1004,6 +1010,13 @@ async fn the_desks_click_to_dial_reaches_an_outside_number_through_the_gateway()
     assert_eq!(cdr.direction, "outbound", "{cdr:?}");
     assert_eq!(cdr.caller, "1000", "{cdr:?}");
     assert_eq!(cdr.callee, "0555", "{cdr:?}");
+    // It went out through "primary", placed by the agent; the history
+    // finds it by its gateway.
+    assert_eq!(cdr.gateway.as_deref(), Some("primary"), "{cdr:?}");
+    assert_eq!(cdr.agent.as_deref(), Some("1000"), "{cdr:?}");
+    let (code, body) = server.http_get("/api/cdrs?gateway=primary").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"total\":1"), "{body}");
     wait_gateway(&server, "switchboard_gateway_calls", "primary", |v| {
         v == 0.0
     });

@@ -137,13 +137,15 @@ macro_rules! c_columns {
 }
 
 /// A call of alias `c` that a person answered: answered, and when it went
-/// through a queue (it has queue events) an agent answered it there. The
-/// queue events' kinds are the engine's (`engine::services::queues_store`).
+/// through a queue an agent answered it there: the record's own queue and
+/// agent say so, or for rows older than those columns the call's queue
+/// events (their kinds are the engine's, `engine::services::queues_store`).
 macro_rules! person_answered {
     () => {
-        "c.answer_at IS NOT NULL AND (NOT EXISTS (SELECT 1 FROM queue_events q \
+        "c.answer_at IS NOT NULL AND ((c.queue IS NOT NULL AND c.agent IS NOT NULL) \
+         OR (c.queue IS NULL AND (NOT EXISTS (SELECT 1 FROM queue_events q \
          WHERE q.call_id = c.call_id) OR EXISTS (SELECT 1 FROM queue_events q \
-         WHERE q.call_id = c.call_id AND q.kind = 'answered'))"
+         WHERE q.call_id = c.call_id AND q.kind = 'answered'))))"
     };
 }
 

@@ -45,6 +45,8 @@ pub struct CdrQuery {
     pub queue: String,
     /// Exactly this hang-up cause.
     pub cause: String,
+    /// Came in by or went out through exactly this gateway.
+    pub gateway: String,
     /// At least this many seconds of conversation.
     pub min_talk_secs: i64,
     /// Data scope: only the calls this extension made, received or answered
@@ -84,7 +86,7 @@ pub struct CdrPage {
     pub total: i64,
 }
 
-/// The WHERE clause of a search over alias `c`; `$1`..`$13` are the
+/// The WHERE clause of a search over alias `c`; `$1`..`$14` are the
 /// [`CdrQuery`] fields (see [`Db::search_cdrs`] for their order).
 macro_rules! cdr_filter {
     () => {
@@ -111,7 +113,8 @@ macro_rules! cdr_filter {
              AND ($12 = '' OR c.caller = $12 OR c.callee = $12 OR c.agent = $12 OR EXISTS (SELECT 1 \
                FROM queue_events q WHERE q.call_id = c.call_id AND q.kind = 'answered' \
                AND q.agent = $12)) \
-             AND c.talk_secs >= $13"
+             AND c.talk_secs >= $13 \
+             AND ($14 = '' OR c.gateway = $14)"
         )
     };
 }
@@ -128,7 +131,7 @@ impl Store {
     }
 }
 
-/// Binds the thirteen filter parameters of [`cdr_filter!`] in order.
+/// Binds the fourteen filter parameters of [`cdr_filter!`] in order.
 macro_rules! bind_filter {
     ($query:expr, $q:expr) => {{
         let q = $q;
@@ -154,6 +157,7 @@ macro_rules! bind_filter {
             .bind(q.cause.trim().to_string())
             .bind(scope)
             .bind(q.min_talk_secs.max(0))
+            .bind(q.gateway.trim().to_string())
     }};
 }
 
@@ -202,7 +206,7 @@ where
                 "SELECT ",
                 record_columns!(),
                 cdr_filter!(),
-                " ORDER BY c.start_at DESC, c.id DESC LIMIT $14 OFFSET $15"
+                " ORDER BY c.start_at DESC, c.id DESC LIMIT $15 OFFSET $16"
             )),
             q
         )

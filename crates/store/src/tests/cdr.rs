@@ -238,7 +238,93 @@ on_every_backend!(
     recovery_closes_rows_left_in_progress_only,
     batch_insert_then_list,
     call_history_search_filters_scopes_and_pages,
+    history_reads_the_records_own_agent_queue_and_gateway,
 );
+
+/// Rows written since migration 21 name their agent, queue and gateway
+/// themselves: the history shows and filters by them without queue events.
+async fn history_reads_the_records_own_agent_queue_and_gateway(store: &Store) {
+    use crate::CdrQuery;
+    let with = |i: i64, agent: Option<&str>, queue: Option<&str>, gateway: Option<&str>| Cdr {
+        direction: if gateway.is_some() {
+            "outbound"
+        } else {
+            "internal"
+        }
+        .into(),
+        agent: agent.map(str::to_string),
+        queue: queue.map(str::to_string),
+        gateway: gateway.map(str::to_string),
+        wait_secs: 4,
+        agent_secs: 30,
+        ..cdr(i)
+    };
+    store
+        .upsert_cdrs(&[
+            with(0, Some("1001"), Some("sales"), None),
+            with(2, Some("1002"), None, Some("carrier-a")),
+            with(4, None, Some("sales"), None),
+        ])
+        .await
+        .unwrap();
+    let find = |q: CdrQuery| async move {
+        let page = store
+            .search_cdrs(&CdrQuery { limit: 10, ..q })
+            .await
+            .unwrap();
+        let mut uids: Vec<String> = page
+            .rows
+            .iter()
+            .filter_map(|r| r.cdr.call_uid.clone())
+            .collect();
+        uids.sort();
+        (page, uids)
+    };
+    let (all, _) = find(CdrQuery::default()).await;
+    let r0 = all
+        .rows
+        .iter()
+        .find(|r| r.cdr.call_uid.as_deref() == Some("uid-0"))
+        .unwrap();
+    assert_eq!(
+        (r0.agent.as_deref(), r0.queue.as_deref()),
+        (Some("1001"), Some("sales"))
+    );
+    assert_eq!((r0.cdr.wait_secs, r0.cdr.agent_secs), (4, 30));
+    let (_, uids) = find(CdrQuery {
+        gateway: "carrier-a".into(),
+        ..CdrQuery::default()
+    })
+    .await;
+    assert_eq!(uids, vec!["uid-2"]);
+    let (_, uids) = find(CdrQuery {
+        agent: "1002".into(),
+        ..CdrQuery::default()
+    })
+    .await;
+    assert_eq!(uids, vec!["uid-2"]);
+    let (_, uids) = find(CdrQuery {
+        direction: "queue".into(),
+        ..CdrQuery::default()
+    })
+    .await;
+    assert_eq!(uids, vec!["uid-0", "uid-4"]);
+    let (_, uids) = find(CdrQuery {
+        queue: "sales".into(),
+        outcome: "missed".into(),
+        ..CdrQuery::default()
+    })
+    .await;
+    // uid-0 was never answered; the queue answered uid-4 (to play music)
+    // but no agent took it.
+    assert_eq!(uids, vec!["uid-0", "uid-4"]);
+    let (_, uids) = find(CdrQuery {
+        outcome: "answered".into(),
+        ..CdrQuery::default()
+    })
+    .await;
+    assert_eq!(uids, vec!["uid-2"]);
+}
 
 /// The call history's search: every filter, the data scope, paging and
 /// the queue, agent and score read from the call's queue events and survey.

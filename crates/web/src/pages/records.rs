@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The search form's fields, read back into the form and the pager links.
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "from",
     "to",
     "number",
@@ -39,6 +39,7 @@ const FIELDS: [&str; 11] = [
     "recorded",
     "agent",
     "queue",
+    "gateway",
     "cause",
     "min_talk",
     "per_page",

@@ -179,6 +179,7 @@ fn queue_groups(
                 FieldSpec::new("skip-agents-with-external-calls", "check"),
                 FieldSpec::new("record-template", "text"),
                 FieldSpec::new("survey", "check"),
+                FieldSpec::new("service-level-s", "number"),
             ],
         ),
     ]
@@ -242,6 +243,7 @@ pub(crate) fn queue_values(q: &QueueConfig) -> BTreeMap<String, String> {
         ("ring-timeout", secs(q.ring_timeout)),
         ("survey", flag(q.survey)),
         ("announce-agent", flag(q.announce_agent)),
+        ("service-level-s", secs(q.service_level_s)),
     ];
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -313,6 +315,7 @@ pub(crate) fn parse_queue(f: &Fields, name: Option<&str>, lang: Lang) -> (QueueC
         &mut q.max_wait_time_with_no_agent_time_reached,
     );
     dur("ring-timeout", &mut q.ring_timeout);
+    dur("service-level-s", &mut q.service_level_s);
     q.tier_rules_apply = f.flag("tier-rules-apply");
     q.tier_rule_wait_multiply_level = f.flag("tier-rule-wait-multiply-level");
     q.tier_rule_no_agent_no_wait = f.flag("tier-rule-no-agent-no-wait");
