@@ -248,6 +248,10 @@ const SYSTEM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/records/service_level.html"),
     ),
     (
+        "reports/report.html",
+        include_str!("../templates/reports/report.html"),
+    ),
+    (
         "system/audit.html",
         include_str!("../templates/system/audit.html"),
     ),

@@ -53,6 +53,7 @@
 //! | `DELETE /api/tickets/{id}`, `POST /api/tickets/types`, `PUT`, `DELETE /api/tickets/types/{id}` | `tickets:manage` |
 //! | `GET /api/cdrs`, `GET /api/cdrs/{id}`, `GET /api/cdrs/{id}/recording` | `records:view` (own extension's calls; `records:all` every call) |
 //! | `GET /api/reports/erlang-c`, `GET /api/reports/service-level` | `reports:view` |
+//! | `GET /api/reports/traffic\|agent-traffic\|work-time\|inbound\|outbound\|satisfaction\|hourly\|tickets` | `reports:view` |
 //! | `GET /api/kb/search`, `GET /api/kb/articles`, `GET /api/kb/articles/{id}`, `GET /api/kb/categories` | `kb:view` |
 //! | `GET /api/kb/articles/export` | `kb:view` |
 //! | `POST /api/kb/articles/import` | `kb:edit` |
@@ -78,6 +79,7 @@ pub mod import;
 mod kb;
 mod me;
 pub mod records;
+pub mod report_views;
 pub mod reports;
 pub mod tickets;
 
@@ -256,7 +258,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(agents::live));
     let reports_view = api()
         .routes(routes!(reports::erlang_c))
-        .routes(routes!(reports::service_level));
+        .routes(routes!(reports::service_level))
+        .routes(routes!(reports::traffic))
+        .routes(routes!(reports::agent_traffic))
+        .routes(routes!(reports::work_time))
+        .routes(routes!(reports::inbound))
+        .routes(routes!(reports::outbound))
+        .routes(routes!(reports::satisfaction))
+        .routes(routes!(reports::hourly))
+        .routes(routes!(reports::tickets));
     let kb_view = api()
         .routes(routes!(kb::search))
         .routes(routes!(kb::list_articles))

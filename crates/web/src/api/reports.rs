@@ -2,6 +2,11 @@
 //! `GET /api/reports/erlang-c?calls_per_interval=&interval_s=&aht_s=&target_sl=&target_s=`
 //! answers `{"agents": N, ...}` with the service level and average speed of
 //! answer N agents give, beside the agents logged in now.
+//! `GET /api/reports/service-level` gives the service level per queue, and
+//! `GET /api/reports/NAME` the manual's eight reports (11.3; NAME is
+//! `traffic`, `agent-traffic`, `work-time`, `inbound`, `outbound`,
+//! `satisfaction`, `hourly` or `tickets`, see [`super::report_views`]), as
+//! JSON, CSV or Excel (`format=`), each export written to the audit log.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -129,6 +134,34 @@ pub struct SlQuery {
 /// `target_s` (default 20), `short_s` (default 5) and `group`
 /// (`queue` or `day`); the first bad one otherwise.
 pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadFilter> {
+    let (from, to) = window_of(q)?;
+    let secs = |field: &'static str, default: i64| match q.text(field).as_str() {
+        "" => Ok(default),
+        t => t
+            .parse::<i64>()
+            .ok()
+            .filter(|v| (0..=3600).contains(v))
+            .ok_or_else(|| BadFilter::new(field, "seconds, 0 to 3600", "reports.bad_number")),
+    };
+    let per_day = match q.text("group").as_str() {
+        "" | "queue" => false,
+        "day" => true,
+        _ => return Err(BadFilter::new("group", "queue or day", "records.bad_value")),
+    };
+    Ok(SlQuery {
+        from,
+        to,
+        target_s: secs("target_s", 20)?,
+        short_s: secs("short_s", SHORT_ABANDON_S)?,
+        per_day,
+    })
+}
+
+/// A report's window from `from` and `to` (dates, a "to" date included
+/// whole, or local times; each defaults to today): unix ms, the end
+/// exclusive. An empty or inverted window, or one over ten years, is
+/// refused naming `to`.
+pub fn window_of(q: &Fields) -> Result<(i64, i64), BadFilter> {
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let date = |field: &'static str, end: bool| {
         let text = q.text(field);
@@ -156,26 +189,7 @@ pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadFilter> {
             "reports.too_long",
         ));
     }
-    let secs = |field: &'static str, default: i64| match q.text(field).as_str() {
-        "" => Ok(default),
-        t => t
-            .parse::<i64>()
-            .ok()
-            .filter(|v| (0..=3600).contains(v))
-            .ok_or_else(|| BadFilter::new(field, "seconds, 0 to 3600", "reports.bad_number")),
-    };
-    let per_day = match q.text("group").as_str() {
-        "" | "queue" => false,
-        "day" => true,
-        _ => return Err(BadFilter::new("group", "queue or day", "records.bad_value")),
-    };
-    Ok(SlQuery {
-        from,
-        to,
-        target_s: secs("target_s", 20)?,
-        short_s: secs("short_s", SHORT_ABANDON_S)?,
-        per_day,
-    })
+    Ok((from, to))
 }
 
 /// The service-level figures of one row of counts: service level (answered
@@ -347,4 +361,234 @@ pub async fn service_level(
     )
     .await;
     resp
+}
+
+/// The output format a report request asks for (`json` by default);
+/// `None` for an unknown one.
+fn format_of(q: &Fields) -> Option<&'static str> {
+    match q.text("format").as_str() {
+        "" | "json" => Some("json"),
+        "csv" => Some("csv"),
+        "xlsx" => Some("xlsx"),
+        _ => None,
+    }
+}
+
+/// One of the manual's eight reports ([`super::report_views`]) as JSON
+/// (`{report, from, to, group, columns, rows: [{column: value}]}`) or a
+/// spreadsheet (written to the audit log as every export is).
+async fn report(
+    report: super::report_views::Report,
+    who: crate::auth::Identity,
+    state: AppState,
+    q: Fields,
+    req: axum::extract::Request,
+) -> Response {
+    let at = crate::auth::now_ms();
+    let started = std::time::Instant::now();
+    let Some(format) = format_of(&q) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "format: json, csv or xlsx",
+            Some("format"),
+        );
+    };
+    let rq = match super::report_views::report_query_of(report, &q) {
+        Ok(v) => v,
+        Err(b) => return api_error(StatusCode::BAD_REQUEST, &b.message, Some(b.field)),
+    };
+    let table = match super::report_views::run(state.store(), &rq).await {
+        Ok(t) => t,
+        Err(e) => return crate::view::internal_error(true, crate::i18n::Lang::En, &e.into()),
+    };
+    if format == "json" {
+        return json(
+            StatusCode::OK,
+            &json!({
+                "report": report.name(), "from": rq.from, "to": rq.to,
+                "group": rq.group.name(), "columns": table.columns,
+                "rows": table.json_rows(),
+            }),
+        );
+    }
+    let n = table.rows.len();
+    let headers = table.columns.iter().map(|c| c.to_string()).collect();
+    let cells = table
+        .rows
+        .iter()
+        .map(|r| r.iter().map(|c| c.text()).collect())
+        .collect();
+    let resp = super::import::sheet_download(report.name(), format, headers, cells).await;
+    let (parts, _) = req.into_parts();
+    super::import::audit_export(
+        &state,
+        &who,
+        &parts,
+        format!("({n} rows of {} as {format})", report.name()),
+        resp.status(),
+        at,
+        started,
+    )
+    .await;
+    resp
+}
+
+/// `GET /api/reports/traffic`.
+#[utoipa::path(get, path = "/api/reports/traffic", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("group" = Option<String>, Query, description = "agent (default), queue, department, day, week or month"),
+    ("status" = Option<String>, Query, description = "all (default), answered or lost"),
+    ("agent" = Option<String>, Query, description = "only this agent (extension)"),
+    ("queue" = Option<String>, Query, description = "only this queue"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Traffic by number (话务统计报表): {report, from, to, group, columns, rows: [{agent, username, kind, lost, calls, talk_s, avg_talk_s, avg_ring_s}]} (the first column is the group's), or the spreadsheet", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn traffic(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(super::report_views::Report::Traffic, who, state, q, req).await
+}
+
+/// `GET /api/reports/agent-traffic`.
+#[utoipa::path(get, path = "/api/reports/agent-traffic", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("group" = Option<String>, Query, description = "agent (default), queue, department, day, week or month"),
+    ("status" = Option<String>, Query, description = "all (default), answered or lost"),
+    ("agent" = Option<String>, Query, description = "only this agent (extension)"),
+    ("queue" = Option<String>, Query, description = "only this queue"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Agent traffic (坐席话务报表): {report, from, to, group, columns, rows: [{agent, username, lost, calls, talk_s, avg_talk_s, avg_ring_s}]}; calls no agent took are left out", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn agent_traffic(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(
+        super::report_views::Report::AgentTraffic,
+        who,
+        state,
+        q,
+        req,
+    )
+    .await
+}
+
+/// `GET /api/reports/work-time`.
+#[utoipa::path(get, path = "/api/reports/work-time", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("group" = Option<String>, Query, description = "agent (default), department, day, week or month"),
+    ("agent" = Option<String>, Query, description = "only this agent (extension)"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Work time by state (工作统计报表), seconds: {report, from, to, group, columns, rows: [{agent, username, ready_s, not_ready_s, not_ready_rest_s, not_ready_meal_s, not_ready_meeting_s, not_ready_training_s, not_ready_other_s, idle_s, ringing_s, talking_s, acw_s, total_s}]}", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn work_time(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(super::report_views::Report::WorkTime, who, state, q, req).await
+}
+
+/// `GET /api/reports/inbound`.
+#[utoipa::path(get, path = "/api/reports/inbound", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("group" = Option<String>, Query, description = "agent (default), queue, department, day, week or month"),
+    ("status" = Option<String>, Query, description = "all (default), answered or lost"),
+    ("agent" = Option<String>, Query, description = "only this agent (extension)"),
+    ("queue" = Option<String>, Query, description = "only this queue"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Inbound calls (呼入统计报表: kinds inbound, inbound_queue and internal_queue): {report, from, to, group, columns, rows: [{agent, username, calls, answered, talk_s, avg_talk_s, max_talk_s, min_talk_s, max_ring_s, avg_ring_s}]}", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn inbound(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(super::report_views::Report::Inbound, who, state, q, req).await
+}
+
+/// `GET /api/reports/outbound`.
+#[utoipa::path(get, path = "/api/reports/outbound", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("group" = Option<String>, Query, description = "agent (default), department, day, week or month"),
+    ("status" = Option<String>, Query, description = "all (default), answered or lost"),
+    ("agent" = Option<String>, Query, description = "only this agent (extension)"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Outbound calls (呼出统计报表): the inbound report's columns", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn outbound(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(super::report_views::Report::Outbound, who, state, q, req).await
+}
+
+/// `GET /api/reports/satisfaction`.
+#[utoipa::path(get, path = "/api/reports/satisfaction", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("group" = Option<String>, Query, description = "agent (default), queue, department, day, week or month"),
+    ("agent" = Option<String>, Query, description = "only this agent (extension)"),
+    ("queue" = Option<String>, Query, description = "only this queue"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Satisfaction (满意度统计报表): {report, from, to, group, columns, rows: [{agent, username, satisfied, neutral, unsatisfied, unrated, total, satisfied_pct, neutral_pct, unsatisfied_pct}]}; the survey's keys 1, 2, 3; unrated: answered queue calls without an answer", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn satisfaction(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(
+        super::report_views::Report::Satisfaction,
+        who,
+        state,
+        q,
+        req,
+    )
+    .await
+}
+
+/// `GET /api/reports/hourly`.
+#[utoipa::path(get, path = "/api/reports/hourly", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today), or a local time YYYY-MM-DDTHH:MM"),
+    ("to" = Option<String>, Query, description = "last day, included (default today), or a local time; at most ten years after from"),
+    ("group" = Option<String>, Query, description = "hour (default: the 24 hours of the day summed over the window) or day (a row per day and hour with calls)"),
+    ("queue" = Option<String>, Query, description = "only this queue"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Calls per hour (话务情况统计): {report, from, to, group, columns, rows: [{hour, calls, internal, inbound, outbound, internal_queue, inbound_queue, answered, lost, talk_s}]}", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn hourly(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(super::report_views::Report::Hourly, who, state, q, req).await
+}
+
+/// `GET /api/reports/tickets`.
+#[utoipa::path(get, path = "/api/reports/tickets", tag = "reports", params(
+    ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
+    ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
+    ("group" = Option<String>, Query, description = "day (default), week, month, department or type"),
+    ("department" = Option<i64>, Query, description = "only this department's tickets (id)"),
+    ("type" = Option<i64>, Query, description = "only this ticket type (id)"),
+    ("status" = Option<String>, Query, description = "all (default), new, replied, closed or reopened"),
+    ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+    responses((status = 200, description = "Tickets created (工单情况统计): {report, from, to, group, columns, rows: [{day, tickets, new, replied, closed, reopened}]} (the status counts are the tickets' statuses now)", body = serde_json::Value), crate::api::doc::Errors))]
+pub async fn tickets(
+    who: crate::auth::Identity,
+    State(state): State<AppState>,
+    QueryFields(q): QueryFields,
+    req: axum::extract::Request,
+) -> Response {
+    report(super::report_views::Report::Tickets, who, state, q, req).await
 }

@@ -193,6 +193,7 @@ const EN_FILES: &[&str] = &[
     include_str!("en/import.toml"),
     include_str!("en/records.toml"),
     include_str!("en/agents.toml"),
+    include_str!("en/reports.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -208,6 +209,7 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/import.toml"),
     include_str!("zh/records.toml"),
     include_str!("zh/agents.toml"),
+    include_str!("zh/reports.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

@@ -1,4 +1,7 @@
-//! Reports (manual 11.3) and the service-level tools. So far the Erlang C
+//! Reports (manual 11.3) and the service-level tools: the eight reports of
+//! 11.3 (`/reports/NAME`, see [`crate::api::report_views`]: a form of the
+//! window, grouping and filters, a chart, the table and the export
+//! links), the service level, and the Erlang C
 //! staffing calculator (`/reports/erlang-c`): from a forecast of calls per
 //! interval and the average handle time, the agents needed for a
 //! service-level target, a table of what a few more or fewer give, and the
@@ -26,7 +29,8 @@ pub fn routes() -> Router<AppState> {
         REPORTS_VIEW,
         Router::new()
             .route("/reports/erlang-c", get(erlang_c))
-            .route("/reports/service-level", get(service_level)),
+            .route("/reports/service-level", get(service_level))
+            .route("/reports/{name}", get(report_page)),
     )
 }
 
@@ -178,5 +182,157 @@ async fn service_level(
             values => values, errors => errors, query => query_string, rows => table,
             chart => chart_svg, target_s => sq.target_s, short_s => sq.short_s,
         },
+    )
+}
+
+/// The form fields of the eight reports (each shows its own).
+const REPORT_FIELDS: [&str; 8] = [
+    "from",
+    "to",
+    "group",
+    "status",
+    "agent",
+    "queue",
+    "department",
+    "type",
+];
+
+/// `GET /reports/NAME`: one of the manual's eight reports; a bad window,
+/// grouping or filter is a form error (400).
+async fn report_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    QueryFields(q): QueryFields,
+) -> Response {
+    use crate::api::report_views::{self as views, Cell, Report};
+    let Some(report) = Report::of(&name) else {
+        return crate::view::error_page(
+            StatusCode::NOT_FOUND,
+            ctx.lang,
+            ctx.identity.as_ref(),
+            "error.not_found",
+        );
+    };
+    let mut values: std::collections::BTreeMap<&str, String> =
+        REPORT_FIELDS.iter().map(|f| (*f, q.text(f))).collect();
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    for f in ["from", "to"] {
+        if values[f].is_empty() {
+            values.insert(f, today.clone());
+        }
+    }
+    if values["group"].is_empty() {
+        values.insert("group", report.groups()[0].name().to_string());
+    }
+    let query_string = REPORT_FIELDS
+        .iter()
+        .filter(|f| !values[**f].is_empty())
+        .map(|f| format!("{f}={}", encode(&values[*f])))
+        .collect::<Vec<_>>()
+        .join("&");
+    let groups: Vec<_> = report
+        .groups()
+        .iter()
+        .map(|g| context! { value => g.name(), label => ctx.t(&format!("reports.group_by_{}", g.name())) })
+        .collect();
+    let statuses: Vec<&str> = if report == Report::Tickets {
+        ["all"].into_iter().chain(views::TICKET_STATUSES).collect()
+    } else {
+        vec!["all", "answered", "lost"]
+    };
+    let statuses: Vec<_> = statuses
+        .into_iter()
+        .map(|s| {
+            let key = if report == Report::Tickets && s != "all" {
+                format!("tickets.status.{s}")
+            } else {
+                format!("reports.status_{s}")
+            };
+            context! { value => s, label => ctx.t(&key) }
+        })
+        .collect();
+    let (departments, types) = if report == Report::Tickets {
+        let departments = match state.store().list_departments().await {
+            Ok(d) => d
+                .into_iter()
+                .map(|d| context! { id => d.id.to_string(), name => d.name })
+                .collect(),
+            Err(e) => return crate::view::internal_error(false, ctx.lang, &e.into()),
+        };
+        let types = match state.store().list_ticket_categories().await {
+            Ok(c) => c
+                .into_iter()
+                .map(|c| context! { id => c.id.to_string(), name => c.name })
+                .collect(),
+            Err(e) => return crate::view::internal_error(false, ctx.lang, &e.into()),
+        };
+        (departments, types)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let base = context! {
+        report => report.name(), key => report.key(), filters => report.filters(),
+        groups => groups, statuses => statuses, departments => departments, types => types,
+        values => values, query => query_string,
+        reports => Report::ALL.iter().map(|r| context! { name => r.name(), key => r.key() }).collect::<Vec<_>>(),
+    };
+    let mut errors = crate::form::Errors::default();
+    let rq = match views::report_query_of(report, &q) {
+        Ok(v) => v,
+        Err(bad) => {
+            errors.add(bad.field, bad.key);
+            return ctx.render_status(
+                StatusCode::BAD_REQUEST,
+                "reports/report.html",
+                context! { errors => errors, ..base },
+            );
+        }
+    };
+    let table = match views::run(state.store(), &rq).await {
+        Ok(t) => t,
+        Err(e) => return crate::view::internal_error(false, ctx.lang, &e.into()),
+    };
+    let none = ctx.t("reports.nobody");
+    let rows: Vec<Vec<_>> = table
+        .rows
+        .iter()
+        .map(|r| {
+            table
+                .columns
+                .iter()
+                .zip(r)
+                .enumerate()
+                .map(|(i, (col, cell))| {
+                    let text = match cell {
+                        Cell::Text(s) if s.is_empty() && i == 0 => none.clone(),
+                        Cell::Code(prefix, code) => ctx.t(&format!("reports.{prefix}{code}")),
+                        Cell::Secs(s) => views::hms(*s),
+                        Cell::Avg(v) => v.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                        Cell::Pct(v) => v.map(|v| format!("{v:.2} %")).unwrap_or_default(),
+                        c => c.text(),
+                    };
+                    context! { col => col, text => text, raw => cell.text(), number => !matches!(cell, Cell::Text(_) | Cell::Code(..)) }
+                })
+                .collect()
+        })
+        .collect();
+    let headers: Vec<_> = table
+        .columns
+        .iter()
+        .map(|c| context! { col => c, label => ctx.t(&format!("reports.col_{c}")) })
+        .collect();
+    let chart = (!table.chart.is_empty()).then(|| {
+        bars(
+            &ctx.t(&format!("reports.{}_title", report.key())),
+            &ctx.t(table.chart_unit),
+            &table.chart,
+            900,
+            320,
+        )
+    });
+    ctx.render(
+        "reports/report.html",
+        context! { errors => errors, headers => headers, rows => rows, chart => chart, ..base },
     )
 }

@@ -21,6 +21,7 @@ mod import_more;
 mod members;
 mod notifications;
 mod records;
+mod reports;
 mod security;
 mod system;
 mod tickets;
