@@ -75,5 +75,6 @@ mod layout;
 mod media;
 mod records;
 mod registrations;
+mod reports;
 mod tokens;
 mod users;
