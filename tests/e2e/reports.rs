@@ -185,6 +185,81 @@ async fn queue_calls_answered_abandoned_and_rated_are_in_the_history_and_the_rep
     assert!(close(&row["aht_s"], 2.0), "{row}");
     assert_eq!(row["longest_wait_s"], 30, "{row}");
 
+    // The manual's reports over the API (today, grouped by agent).
+    let report = |name: &str| -> Vec<Value> {
+        let r = get_json(&server, &format!("/api/reports/{name}"));
+        r["rows"].as_array().cloned().unwrap_or_default()
+    };
+    let agent_row = |rows: &[Value], agent: &str, extra: &dyn Fn(&Value) -> bool| {
+        rows.iter()
+            .find(|r| r["agent"] == agent && extra(r))
+            .cloned()
+            .unwrap_or_else(|| panic!("no row of agent '{agent}': {rows:?}"))
+    };
+    let any = |_: &Value| true;
+    let rows = report("agent-traffic");
+    let took = agent_row(&rows, "1001", &|r| r["lost"] == 0);
+    assert_eq!(
+        (took["calls"].clone(), took["talk_s"].clone()),
+        (Value::from(2), Value::from(4)),
+        "{rows:?}"
+    );
+    assert!(close(&took["avg_talk_s"], 2.0), "{took}");
+    // The callers nobody took are no agent's traffic.
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let rows = report("traffic");
+    let t = agent_row(&rows, "1001", &any);
+    assert_eq!(
+        (t["kind"].clone(), t["calls"].clone()),
+        (Value::from("internal_queue"), Value::from(2)),
+        "{rows:?}"
+    );
+    let rows = report("inbound");
+    let i = agent_row(&rows, "1001", &any);
+    assert_eq!(
+        (
+            i["calls"].clone(),
+            i["answered"].clone(),
+            i["max_talk_s"].clone(),
+            i["min_talk_s"].clone()
+        ),
+        (
+            Value::from(2),
+            Value::from(2),
+            Value::from(2),
+            Value::from(2)
+        ),
+        "{rows:?}"
+    );
+    assert!(
+        report("outbound").iter().all(|r| r["calls"] == 0),
+        "no outbound calls were made"
+    );
+    let rows = report("satisfaction");
+    let s = agent_row(&rows, "1001", &any);
+    assert_eq!(
+        (
+            s["satisfied"].clone(),
+            s["unrated"].clone(),
+            s["total"].clone()
+        ),
+        (Value::from(1), Value::from(1), Value::from(2)),
+        "{rows:?}"
+    );
+    assert!(close(&s["satisfied_pct"], 50.0), "{s}");
+    let hourly: i64 = report("hourly")
+        .iter()
+        .map(|r| r["internal_queue"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(hourly, 4);
+    let rows = report("work-time");
+    let w = agent_row(&rows, "1001", &any);
+    let secs = |k: &str| w[k].as_i64().unwrap_or(-1);
+    assert!((4..=6).contains(&secs("talking_s")), "{w}");
+    assert!(secs("not_ready_meal_s") >= 29, "{w}");
+    assert!(secs("ready_s") >= 1, "{w}");
+    assert_eq!(secs("not_ready_rest_s"), 0, "the rest has not ended: {w}");
+
     // The roll-ups the other reports read: the agent's two calls with 2 s
     // of talk each (not the survey's time), the two lost ones for nobody.
     let store = server.store().await;
