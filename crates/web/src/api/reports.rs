@@ -8,6 +8,8 @@
 //! `satisfaction`, `hourly` or `tickets`, see [`super::report_views`]), as
 //! JSON, CSV or Excel (`format=`), each export written to the audit log.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -113,6 +115,8 @@ pub const MAX_REPORT_DAYS: i64 = 3660;
 /// A caller who abandons within this many seconds is a short abandon
 /// (counted apart, out of the service level and the abandon rate).
 pub const SHORT_ABANDON_S: i64 = 5;
+/// The service-level target of a queue that names none (the usual 80/20).
+pub const DEFAULT_TARGET_S: i64 = 20;
 const DAY_MS: i64 = 86_400_000;
 
 /// The window, target and grouping a service-level report asks for.
@@ -122,8 +126,12 @@ pub struct SlQuery {
     pub from: i64,
     /// End, exclusive (unix ms).
     pub to: i64,
-    /// Answered within this many seconds counts toward the service level.
+    /// Answered within this many seconds counts toward the service level
+    /// (when `per_queue`: for queues whose target is not known).
     pub target_s: i64,
+    /// Each queue's own target (its `service-level-s`): no `target_s` was
+    /// given.
+    pub per_queue: bool,
     /// Short-abandon threshold, seconds.
     pub short_s: i64,
     /// One row per queue and day (else per queue).
@@ -151,7 +159,8 @@ pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadFilter> {
     Ok(SlQuery {
         from,
         to,
-        target_s: secs("target_s", 20)?,
+        target_s: secs("target_s", DEFAULT_TARGET_S)?,
+        per_queue: q.text("target_s").is_empty(),
         short_s: secs("short_s", SHORT_ABANDON_S)?,
         per_day,
     })
@@ -223,6 +232,13 @@ pub struct SlRow {
     pub abandon_rate: Option<f64>,
     /// Longest wait, seconds.
     pub longest_wait_s: i64,
+    /// The answer-time target the row counts with, seconds.
+    pub target_s: i64,
+    /// Occupancy of the queue's agents: the share of their staffed time
+    /// (ready, ringing, talking, after-call work, idle) spent ringing,
+    /// talking or in after-call work, from the work-state log; `None`
+    /// with no staffed time.
+    pub occupancy: Option<f64>,
 }
 
 /// The figures of `c` (a day's key turned into its date).
@@ -246,7 +262,69 @@ pub fn sl_row(c: &store::QueueCounts) -> SlRow {
         aht_s: ratio(c.talk_secs, c.ended),
         abandon_rate: ratio(long_abandoned, base),
         longest_wait_s: c.longest_wait_secs,
+        target_s: 0,
+        occupancy: None,
     }
+}
+
+/// Each queue's service-level target (seconds), from its settings.
+async fn queue_targets(state: &AppState) -> Result<HashMap<String, i64>, store::StoreError> {
+    Ok(state
+        .store()
+        .list_queues()
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let cfg: engine::acd::QueueConfig = serde_json::from_str(&row.config).ok()?;
+            Some((row.name, cfg.service_level_s.as_secs() as i64))
+        })
+        .collect())
+}
+
+/// Per queue (and local day), the seconds its agents were busy (ringing,
+/// talking, after-call work) and staffed (those and ready or idle) over
+/// the days of `[from, to)`: the occupancy's parts.
+async fn occupancy_parts(
+    state: &AppState,
+    from: i64,
+    to: i64,
+    per_day: bool,
+) -> Result<HashMap<(String, Option<String>), (i64, i64)>, store::StoreError> {
+    use store::rollup::{day_start, next_day_start};
+    let store = state.store();
+    let days = (day_start(from), next_day_start(day_start(to - 1)));
+    let states = store
+        .agent_state_totals(days.0, days.1, per_day, None)
+        .await?;
+    let mut queues_of: HashMap<String, Vec<String>> = HashMap::new();
+    for t in store.list_all_tiers().await? {
+        queues_of.entry(t.agent).or_default().push(t.queue);
+    }
+    let mut parts: HashMap<(String, Option<String>), (i64, i64)> = HashMap::new();
+    for r in &states {
+        let (busy, staffed) = match r.state.as_str() {
+            "ringing" | "talking" | "acw" => (r.secs, r.secs),
+            "ready" | "idle" => (0, r.secs),
+            _ => continue,
+        };
+        let day = r.day.map(local_date);
+        for queue in queues_of.get(&r.agent).into_iter().flatten() {
+            let e = parts.entry((queue.clone(), day.clone())).or_default();
+            e.0 += busy;
+            e.1 += staffed;
+        }
+    }
+    Ok(parts)
+}
+
+/// The local date (`YYYY-MM-DD`) of unix ms `ms`.
+fn local_date(ms: i64) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 /// The report's rows for `q` (the store's error as a response otherwise).
@@ -256,16 +334,56 @@ pub async fn sl_rows(state: &AppState, q: &SlQuery) -> Result<Vec<SlRow>, Respon
     } else {
         None
     };
-    state
-        .store()
-        .queue_counts(q.from, q.to, q.target_s, q.short_s, offset)
+    let fail =
+        |e: store::StoreError| crate::view::internal_error(true, crate::i18n::Lang::En, &e.into());
+    // One count per target in use: each queue's own, or the one asked for.
+    let targets = if q.per_queue {
+        queue_targets(state).await.map_err(fail)?
+    } else {
+        HashMap::new()
+    };
+    let target_of = |queue: &str| {
+        if q.per_queue {
+            targets.get(queue).copied().unwrap_or(q.target_s)
+        } else {
+            q.target_s
+        }
+    };
+    let mut wanted: Vec<i64> = targets.values().copied().collect();
+    wanted.push(q.target_s);
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut rows = Vec::new();
+    for t in wanted {
+        let counts = state
+            .store()
+            .queue_counts(q.from, q.to, t, q.short_s, offset)
+            .await
+            .map_err(fail)?;
+        rows.extend(
+            counts
+                .iter()
+                .filter(|c| target_of(&c.queue) == t)
+                .map(|c| SlRow {
+                    target_s: t,
+                    ..sl_row(c)
+                }),
+        );
+    }
+    rows.sort_by(|a, b| (&a.queue, &a.day).cmp(&(&b.queue, &b.day)));
+    let parts = occupancy_parts(state, q.from, q.to, q.per_day)
         .await
-        .map(|counts| counts.iter().map(sl_row).collect())
-        .map_err(|e| crate::view::internal_error(true, crate::i18n::Lang::En, &e.into()))
+        .map_err(fail)?;
+    for r in &mut rows {
+        r.occupancy = parts
+            .get(&(r.queue.clone(), r.day.clone()))
+            .and_then(|(busy, staffed)| (*staffed > 0).then(|| *busy as f64 / *staffed as f64));
+    }
+    Ok(rows)
 }
 
 /// The spreadsheet columns of the report.
-const SL_COLUMNS: [&str; 13] = [
+const SL_COLUMNS: [&str; 14] = [
     "queue",
     "day",
     "offered",
@@ -279,17 +397,18 @@ const SL_COLUMNS: [&str; 13] = [
     "abandon_rate_pct",
     "longest_wait_s",
     "target_s",
+    "occupancy_pct",
 ];
 
 /// `GET /api/reports/service-level`: per queue (and day) over a window.
 #[utoipa::path(get, path = "/api/reports/service-level", tag = "reports", params(
     ("from" = Option<String>, Query, description = "first day, YYYY-MM-DD (default today)"),
     ("to" = Option<String>, Query, description = "last day, included (default today); at most ten years after from"),
-    ("target_s" = Option<i64>, Query, description = "answered within this many seconds counts toward the service level (default 20)"),
+    ("target_s" = Option<i64>, Query, description = "answered within this many seconds counts toward the service level (default: each queue's own target, service-level-s, 20 s unless set)"),
     ("short_s" = Option<i64>, Query, description = "abandons within this many seconds are short, counted apart (default 5)"),
     ("group" = Option<String>, Query, description = "queue (default) or day (a row per queue and day)"),
     ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
-    responses((status = 200, description = "{from, to, target_s, short_s, rows: [{queue, day, offered, answered, answered_in_target, abandoned, short_abandoned, service_level, asa_s, aht_s, abandon_rate, longest_wait_s}]}, or the spreadsheet", body = serde_json::Value), crate::api::doc::Errors))]
+    responses((status = 200, description = "{from, to, target_s, short_s, rows: [{queue, day, offered, answered, answered_in_target, abandoned, short_abandoned, service_level, asa_s, aht_s, abandon_rate, longest_wait_s, target_s, occupancy}]} (target_s null at the top: each queue's own), or the spreadsheet", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn service_level(
     who: crate::auth::Identity,
     State(state): State<AppState>,
@@ -321,7 +440,11 @@ pub async fn service_level(
     if format == "json" {
         return json(
             StatusCode::OK,
-            &json!({ "from": sq.from, "to": sq.to, "target_s": sq.target_s, "short_s": sq.short_s, "rows": rows }),
+            &json!({
+                "from": sq.from, "to": sq.to,
+                "target_s": (!sq.per_queue).then_some(sq.target_s),
+                "short_s": sq.short_s, "rows": rows,
+            }),
         );
     }
     let pct = |v: Option<f64>| v.map(|v| format!("{:.1}", v * 100.0)).unwrap_or_default();
@@ -343,7 +466,8 @@ pub async fn service_level(
                 secs(r.aht_s),
                 pct(r.abandon_rate),
                 r.longest_wait_s.to_string(),
-                sq.target_s.to_string(),
+                r.target_s.to_string(),
+                pct(r.occupancy),
             ]
         })
         .collect();

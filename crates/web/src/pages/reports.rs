@@ -119,11 +119,7 @@ async fn service_level(
     let mut values: std::collections::BTreeMap<&str, String> =
         SL_FIELDS.iter().map(|f| (*f, q.text(f))).collect();
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
-    for (f, default) in [
-        ("from", today.as_str()),
-        ("to", today.as_str()),
-        ("target_s", "20"),
-    ] {
+    for (f, default) in [("from", today.as_str()), ("to", today.as_str())] {
         if values[f].is_empty() {
             values.insert(f, default.to_string());
         }
@@ -170,7 +166,8 @@ async fn service_level(
                 in_target => r.answered_in_target, abandoned => r.abandoned,
                 short => r.short_abandoned, sl => pct(r.service_level), asa => secs(r.asa_s),
                 aht => secs(r.aht_s), abandon_rate => pct(r.abandon_rate),
-                longest => r.longest_wait_s,
+                longest => r.longest_wait_s, target => r.target_s,
+                occupancy => pct(r.occupancy),
             }
         })
         .collect();
@@ -181,6 +178,7 @@ async fn service_level(
         context! {
             values => values, errors => errors, query => query_string, rows => table,
             chart => chart_svg, target_s => sq.target_s, short_s => sq.short_s,
+            per_queue => sq.per_queue,
         },
     )
 }
@@ -275,7 +273,12 @@ async fn report_page(
         report => report.name(), key => report.key(), filters => report.filters(),
         groups => groups, statuses => statuses, departments => departments, types => types,
         values => values, query => query_string,
-        reports => Report::ALL.iter().map(|r| context! { name => r.name(), key => r.key() }).collect::<Vec<_>>(),
+        title => ctx.t(&format!("reports.{}_title", report.key())),
+        intro => ctx.t(&format!("reports.{}_intro", report.key())),
+        reports => Report::ALL
+            .iter()
+            .map(|r| context! { name => r.name(), label => ctx.t(&format!("reports.{}_title", r.key())) })
+            .collect::<Vec<_>>(),
     };
     let mut errors = crate::form::Errors::default();
     let rq = match views::report_query_of(report, &q) {

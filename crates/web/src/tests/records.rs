@@ -622,3 +622,131 @@ async fn a_mailbox_plays_marks_and_deletes_its_messages_within_its_owners_rights
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test]
+async fn each_queue_counts_its_own_target_and_the_occupancy_of_its_agents() {
+    let app = App::new().await;
+    let (token, _) = user_with(&app, "lead", "", &["reports:view"]).await;
+    // support answers within 10 s, sales keeps the default 20 s; agent 1001
+    // works support.
+    let support = engine::acd::QueueConfig {
+        service_level_s: std::time::Duration::from_secs(10),
+        ..engine::acd::QueueConfig::named("support")
+    };
+    app.store
+        .upsert_queue("support", &serde_json::to_string(&support).unwrap())
+        .await
+        .unwrap();
+    app.store
+        .upsert_queue(
+            "sales",
+            &serde_json::to_string(&engine::acd::QueueConfig::named("sales")).unwrap(),
+        )
+        .await
+        .unwrap();
+    app.store
+        .upsert_agent(
+            "1001",
+            &serde_json::to_string(&engine::acd::AgentConfig::callback("1001", "1001")).unwrap(),
+        )
+        .await
+        .unwrap();
+    app.store
+        .set_tier(&store::Tier {
+            queue: "support".into(),
+            agent: "1001".into(),
+            level: 1,
+            position: 1,
+        })
+        .await
+        .unwrap();
+    // One caller in each queue, both answered after 15 s.
+    let now = chrono::Local::now().timestamp_millis();
+    let ev = |queue: &str, kind: &str, wait: Option<i64>| store::QueueEvent {
+        at: now - 60_000,
+        queue: queue.into(),
+        call_id: format!("{queue}-1"),
+        kind: kind.into(),
+        wait_secs: wait,
+        ..store::QueueEvent::default()
+    };
+    app.store
+        .insert_queue_events(&[
+            ev("support", "joined", None),
+            ev("support", "answered", Some(15)),
+            ev("sales", "joined", None),
+            ev("sales", "answered", Some(15)),
+        ])
+        .await
+        .unwrap();
+    // 1001 today: 30 min ready, 20 min talking, 10 min after-call work and
+    // an hour's break (not staffed): occupancy (20 + 10) / 60.
+    let day = store::rollup::day_start(now);
+    let period = |state: &str, from_min: i64, to_min: i64| store::AgentStatePeriod {
+        agent: "1001".into(),
+        state: state.into(),
+        reason: String::new(),
+        start_at: day + from_min * 60_000,
+        end_at: day + to_min * 60_000,
+    };
+    app.store
+        .insert_agent_states(&[
+            period("ready", 0, 30),
+            period("talking", 30, 50),
+            period("acw", 50, 60),
+            period("not_ready", 60, 120),
+        ])
+        .await
+        .unwrap();
+    let rows = |path: &str| {
+        let app = &app;
+        let token = token.clone();
+        let path = path.to_string();
+        async move {
+            let r = app.api("GET", &path, Some(&token)).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.json()["rows"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let of = |rows: &[serde_json::Value], q: &str| {
+        rows.iter()
+            .find(|r| r["queue"] == q)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row of {q}: {rows:?}"))
+    };
+    // Each queue's own target: 15 s is late for support, in time for sales.
+    let own = rows("/api/reports/service-level").await;
+    let (s, m) = (of(&own, "support"), of(&own, "sales"));
+    assert_eq!(
+        (s["target_s"].as_i64(), s["answered_in_target"].as_i64()),
+        (Some(10), Some(0))
+    );
+    assert_eq!(
+        (m["target_s"].as_i64(), m["answered_in_target"].as_i64()),
+        (Some(20), Some(1))
+    );
+    assert!((s["occupancy"].as_f64().unwrap() - 0.5).abs() < 1e-9, "{s}");
+    // sales has no agents: no staffed time, no occupancy.
+    assert!(m["occupancy"].is_null(), "{m}");
+    // One target for all when asked.
+    let asked = rows("/api/reports/service-level?target_s=15").await;
+    assert_eq!(
+        of(&asked, "support")["answered_in_target"].as_i64(),
+        Some(1)
+    );
+    assert_eq!(of(&asked, "support")["target_s"].as_i64(), Some(15));
+    // The spreadsheet carries both.
+    let r = app
+        .api("GET", "/api/reports/service-level?format=csv", Some(&token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let header = r.body.lines().next().unwrap_or_default().to_string();
+    assert!(header.ends_with("target_s,occupancy_pct"), "{header}");
+    assert!(
+        r.body
+            .lines()
+            .any(|l| l.starts_with("support,") && l.ends_with(",10,50.0")),
+        "{}",
+        r.body
+    );
+}
