@@ -223,6 +223,21 @@ pub struct ReportQuery {
     pub ticket_status: Option<String>,
 }
 
+/// Limits `rq` to the data `who` may see: without `records:all` the
+/// reports that count per agent count the user's own extension only (an
+/// agent's own figures; a user with no extension sees none), as the call
+/// history does. The hourly and ticket reports are the floor's totals.
+pub fn scoped(mut rq: ReportQuery, who: &crate::auth::Identity) -> ReportQuery {
+    if rq.report.filters().contains(&"agent") && !who.allows(crate::auth::permissions::RECORDS_ALL)
+    {
+        let own = who.user.extension.trim();
+        // "" would mean every agent; "-" is no extension's name (they are
+        // digits) and no agent's.
+        rq.agent = Some(if own.is_empty() { "-" } else { own }.to_string());
+    }
+    rq
+}
+
 /// The query of `report` from a request's `from`, `to`, `group` and
 /// filters; the first bad one otherwise (unknown groups and filter values
 /// are refused, not ignored).

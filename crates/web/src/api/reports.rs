@@ -518,7 +518,7 @@ async fn report(
         );
     };
     let rq = match super::report_views::report_query_of(report, &q) {
-        Ok(v) => v,
+        Ok(v) => super::report_views::scoped(v, &who),
         Err(b) => return api_error(StatusCode::BAD_REQUEST, &b.message, Some(b.field)),
     };
     let table = match super::report_views::run(state.store(), &rq).await {

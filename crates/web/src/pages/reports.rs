@@ -198,6 +198,7 @@ const REPORT_FIELDS: [&str; 8] = [
 /// `GET /reports/NAME`: one of the manual's eight reports; a bad window,
 /// grouping or filter is a form error (400).
 async fn report_page(
+    who: crate::auth::Identity,
     State(state): State<AppState>,
     ctx: PageCtx,
     axum::extract::Path(name): axum::extract::Path<String>,
@@ -282,7 +283,7 @@ async fn report_page(
     };
     let mut errors = crate::form::Errors::default();
     let rq = match views::report_query_of(report, &q) {
-        Ok(v) => v,
+        Ok(v) => views::scoped(v, &who),
         Err(bad) => {
             errors.add(bad.field, bad.key);
             return ctx.render_status(

@@ -20,6 +20,24 @@ async fn user_with(
     ext: &str,
     department: Option<i64>,
 ) -> (String, super::Browser) {
+    // A supervisor: every agent's figures.
+    user_with_rights(
+        app,
+        username,
+        ext,
+        department,
+        &["reports:view", "records:all"],
+    )
+    .await
+}
+
+async fn user_with_rights(
+    app: &App,
+    username: &str,
+    ext: &str,
+    department: Option<i64>,
+    perms: &[&str],
+) -> (String, super::Browser) {
     let fields = store::UserFields {
         username: username.into(),
         name: format!("{username} name"),
@@ -35,7 +53,7 @@ async fn user_with(
         .create_role(
             &format!("{username}-role"),
             "",
-            &["reports:view".to_string()],
+            &perms.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         )
         .await
         .unwrap();
@@ -1200,4 +1218,45 @@ fn the_folds_add_sums_and_keep_extremes() {
     );
     assert_eq!(t.chart[0].value, 4);
     assert_eq!(t.chart[0].failed, 1);
+}
+
+#[tokio::test]
+async fn without_records_all_an_agent_sees_only_its_own_figures() {
+    let app = App::new().await;
+    let (_, _) = seed(&app).await;
+    // bob (1002) may read reports but not every call: his own rows only,
+    // whatever agent he asks for; the hourly totals stay the floor's.
+    let (token, _) = user_with_rights(&app, "bob2", "1002", None, &["reports:view"]).await;
+    for name in [
+        "agent-traffic",
+        "traffic",
+        "inbound",
+        "work-time",
+        "satisfaction",
+    ] {
+        let j = report_json(&app, &token, name, &day_query()).await;
+        let rows = j["rows"].as_array().cloned().unwrap_or_default();
+        assert!(
+            rows.iter().all(|r| r["agent"] == "1002"),
+            "{name}: {rows:?}"
+        );
+        let asked = report_json(&app, &token, name, &format!("{}&agent=1001", day_query())).await;
+        assert!(
+            asked["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|r| r["agent"] != "1001"),
+            "{name}: {asked}"
+        );
+    }
+    let j = report_json(&app, &token, "agent-traffic", &day_query()).await;
+    assert!(
+        !j["rows"].as_array().cloned().unwrap_or_default().is_empty(),
+        "{j}"
+    );
+    // A user with no extension sees no agent's rows.
+    let (token, _) = user_with_rights(&app, "nobody", "", None, &["reports:view"]).await;
+    let j = report_json(&app, &token, "agent-traffic", &day_query()).await;
+    assert_eq!(j["rows"], serde_json::json!([]), "{j}");
 }
