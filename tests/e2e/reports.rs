@@ -85,6 +85,13 @@ async fn queue_calls_answered_abandoned_and_rated_are_in_the_history_and_the_rep
             && page.contains("data-test=\"waiting-caller\">1003<")
     })
     .await;
+    // The wallboard shows them, and the agent's tile on break.
+    wait_until("the wallboard's two callers", 10, || {
+        let (_, wall) = web.get("/records/wallboard?fragment=1");
+        wall.contains("data-test=\"wall-waiting\">2<")
+            && wall.contains("data-agent=\"1001\" data-tile=\"not_ready\"")
+    })
+    .await;
     short.wait().await.assert_success(1);
     long.wait().await.assert_success(1);
 
@@ -117,6 +124,16 @@ async fn queue_calls_answered_abandoned_and_rated_are_in_the_history_and_the_rep
         "/api/agents/1001/status?status=on_break&reason=rest",
     );
     server.wait_cdrs(4).await;
+
+    // The wallboard's day so far: 2 answered, 1 abandoned (the short one
+    // left out), service level 2 / 3, nobody waiting, the agent on break.
+    wait_until("the wallboard's figures", 20, || {
+        let (_, wall) = web.get("/records/wallboard?fragment=1");
+        wall.contains("data-test=\"wall-answered\">2 / 1<")
+            && wall.contains("data-test=\"wall-sl\">67 %<")
+            && wall.contains("data-test=\"wall-waiting\">0<")
+    })
+    .await;
 
     // The history: four queue calls, two missed (no agent), two answered by
     // 1001; the rated one carries its score.
