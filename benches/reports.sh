@@ -60,7 +60,7 @@ else
     LAST_DAY="$(date +%F)"
     log "filling $DB_FILE: $CDRS CDRs over the year ending $LAST_DAY"
     FILL_OUT="$("$GEN_BIN" --database-url "sqlite://$DB_FILE" --cdrs "$CDRS" \
-        --last-day "$LAST_DAY" --fill | tee /dev/stderr)"
+        --last-day "$LAST_DAY" --fill | tee -a /dev/stderr)"
     FILL_KV="$(tail -1 <<< "$FILL_OUT")"
     echo "cdrs=$CDRS schema=$SCHEMA last_day=$LAST_DAY $FILL_KV" > "$MARKER"
 fi
@@ -70,7 +70,7 @@ log "database: $(( DB_BYTES / 1048576 )) MiB"
 
 log "store functions, in process"
 STORE_KV="$("$GEN_BIN" --database-url "sqlite://$DB_FILE" --cdrs "$CDRS" --runs "$RUNS" \
-    --last-day "$LAST_DAY" --store | tee /dev/stderr | tail -1)"
+    --last-day "$LAST_DAY" --store | tee -a /dev/stderr | tail -1)"
 
 # The server on the filled file (its own data dir; the file stays where it is).
 rm -rf "$WORK/data"
@@ -79,7 +79,7 @@ CONFIG="$WORK/switchboard.toml"
 printf '[server]\nlog_sip = false\ndatabase_url = "sqlite://%s"\n' "$DB_FILE" > "$CONFIG"
 start_server
 HTTP_KV="$("$GEN_BIN" --http "127.0.0.1:$HTTP_PORT" --token "$API_TOKEN" --runs "$RUNS" \
-    --last-day "$LAST_DAY" | tee /dev/stderr | tail -1)"
+    --last-day "$LAST_DAY" | tee -a /dev/stderr | tail -1)"
 
 echo "reports bench: $CDRS CDRs, database $(( DB_BYTES / 1048576 )) MiB, year ending $LAST_DAY, $RUNS runs"
 echo "db_mib=$(( DB_BYTES / 1048576 )) runs=$RUNS last_day=$LAST_DAY $FILL_KV $STORE_KV $HTTP_KV"
