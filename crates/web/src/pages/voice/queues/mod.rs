@@ -315,7 +315,10 @@ pub(crate) fn parse_queue(f: &Fields, name: Option<&str>, lang: Lang) -> (QueueC
         &mut q.max_wait_time_with_no_agent_time_reached,
     );
     dur("ring-timeout", &mut q.ring_timeout);
-    dur("service-level-s", &mut q.service_level_s);
+    // Optional (added after the form's other fields): empty keeps 20 s.
+    if !f.text("service-level-s").is_empty() {
+        dur("service-level-s", &mut q.service_level_s);
+    }
     q.tier_rules_apply = f.flag("tier-rules-apply");
     q.tier_rule_wait_multiply_level = f.flag("tier-rule-wait-multiply-level");
     q.tier_rule_no_agent_no_wait = f.flag("tier-rule-no-agent-no-wait");
@@ -744,6 +747,7 @@ mod tests {
         custom.exit_keys = "*0".into();
         custom.tier_rules_apply = true;
         custom.skip_agents_with_external_calls = false;
+        custom.service_level_s = Duration::from_secs(15);
         let body = queue_values(&custom)
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
@@ -765,6 +769,19 @@ mod tests {
         assert!(errs.contains_key("strategy"), "{errs:?}");
         assert!(errs.contains_key("max-wait-time"), "{errs:?}");
         assert!(errs.contains_key("name"), "{errs:?}");
+        // The service-level target is optional (older forms and scripts do
+        // not send it) but must be seconds when given.
+        let without: String = default_form()
+            .split('&')
+            .filter(|p| !p.starts_with("service-level-s="))
+            .collect::<Vec<_>>()
+            .join("&");
+        let (q, errs) = parse_queue(&fields(&without), None, Lang::En);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(q.service_level_s, Duration::from_secs(20));
+        let body = format!("{without}&service-level-s=soon");
+        let (_, errs) = parse_queue(&fields(&body), None, Lang::En);
+        assert!(errs.contains_key("service-level-s"), "{errs:?}");
         let (_, errs) = parse_queue(&fields("name=x"), None, Lang::Zh);
         assert!(errs.contains_key("ring-timeout"), "{errs:?}");
         assert_eq!(errs["ring-timeout"], Lang::Zh.t("form.required", &[]));
