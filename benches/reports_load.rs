@@ -802,6 +802,7 @@ async fn time_store(
             queue: None,
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
             lost,
+            collapse: by_day,
         };
         // (label, key); each closure runs the store calls of one report.
         let names: [(&str, &str); 10] = [

@@ -30,6 +30,11 @@ pub struct RollupQuery {
     pub kinds: Vec<String>,
     /// Only lost calls (`Some(true)`) or taken ones (`Some(false)`).
     pub lost: Option<bool>,
+    /// With `by_day`: one row per day, kind and outcome only, the agents
+    /// and queues summed (`agent` is "*" for calls someone took or
+    /// placed, "" for nobody's; `queue` is ""), for reports grouped by
+    /// period: a year is a few thousand rows, not one per agent and day.
+    pub collapse: bool,
 }
 
 /// Calls of one agent, kind, queue and outcome (and day, when asked).
@@ -114,9 +119,11 @@ impl Store {
         dispatch!(self, db => db.hourly_call_totals(from, to))
     }
 
-    /// Seconds per agent, work state and reason (and day) over the days
-    /// starting in `[from, to)`, of `agent` or of everyone. Periods still
-    /// in progress are not counted yet.
+    /// Seconds per agent, work state and reason over the days starting in
+    /// `[from, to)`, of `agent` or of everyone; with `by_day` per day,
+    /// state and reason, the agents summed (`agent` is "*"): what a
+    /// report grouped by period needs, a few thousand rows for a year.
+    /// Periods still in progress are not counted yet.
     pub async fn agent_state_totals(
         &self,
         from: i64,
@@ -179,16 +186,25 @@ where
         q: &RollupQuery,
     ) -> Result<Vec<AgentCallRow>, StoreError> {
         const CONTEXT: &str = "summing calls for a report";
-        let sql = if q.by_day {
+        let sql = if q.by_day && q.collapse {
             concat!(
-                "SELECT day, agent, kind, queue, lost, ",
+                "SELECT day, CASE WHEN agent = '' THEN '' ELSE '*' END AS who, kind, \
+                 '' AS queue, lost, ",
+                call_sums!(),
+                call_filter!(),
+                " GROUP BY day, CASE WHEN agent = '' THEN '' ELSE '*' END, kind, lost \
+                 ORDER BY day, who, kind, lost"
+            )
+        } else if q.by_day {
+            concat!(
+                "SELECT day, agent AS who, kind, queue, lost, ",
                 call_sums!(),
                 call_filter!(),
                 " GROUP BY day, agent, kind, queue, lost ORDER BY day, agent, kind, queue, lost"
             )
         } else {
             concat!(
-                "SELECT CAST(NULL AS BIGINT) AS day, agent, kind, queue, lost, ",
+                "SELECT CAST(NULL AS BIGINT) AS day, agent AS who, kind, queue, lost, ",
                 call_sums!(),
                 call_filter!(),
                 " GROUP BY agent, kind, queue, lost ORDER BY agent, kind, queue, lost"
@@ -213,7 +229,7 @@ where
             .map(|r| {
                 Ok(AgentCallRow {
                     day: r.try_get("day")?,
-                    agent: r.try_get("agent")?,
+                    agent: r.try_get("who")?,
                     kind: r.try_get("kind")?,
                     queue: r.try_get("queue")?,
                     lost: r.try_get::<i32, _>("lost")? != 0,
@@ -271,9 +287,9 @@ where
     ) -> Result<Vec<StateRow>, StoreError> {
         const CONTEXT: &str = "summing agent states";
         let sql = if by_day {
-            "SELECT day, agent, state, reason, CAST(SUM(secs) AS BIGINT) AS secs \
+            "SELECT day, '*' AS agent, state, reason, CAST(SUM(secs) AS BIGINT) AS secs \
              FROM rollup_agent_states WHERE day >= $1 AND day < $2 AND ($3 = '' OR agent = $3) \
-             GROUP BY day, agent, state, reason ORDER BY day, agent, state, reason"
+             GROUP BY day, state, reason ORDER BY day, state, reason"
         } else {
             "SELECT CAST(NULL AS BIGINT) AS day, agent, state, reason, \
              CAST(SUM(secs) AS BIGINT) AS secs \

@@ -245,6 +245,33 @@ pub(super) async fn calls_roll_up_per_agent_kind_and_outcome(store: &Store) {
     let got = store.agent_call_totals(&lost).await.unwrap();
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.iter().all(|r| r.lost && r.day == Some(d0())), "{got:?}");
+    // Collapsed for a report grouped by period: per day, kind and outcome,
+    // "*" for calls someone owns (took, placed, or was called and missed
+    // them), "" for the others.
+    let collapsed = RollupQuery {
+        by_day: true,
+        collapse: true,
+        ..window()
+    };
+    let got: Vec<(String, String, bool, i64)> = store
+        .agent_call_totals(&collapsed)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.agent, r.kind, r.lost, r.sums.calls))
+        .collect();
+    let want: Vec<(String, String, bool, i64)> = [
+        ("", "inbound_queue", true, 1),
+        ("*", "inbound_queue", false, 2),
+        ("*", "internal", false, 1),
+        ("*", "internal", true, 1),
+        ("*", "outbound", false, 1),
+        ("*", "outbound", true, 1),
+    ]
+    .into_iter()
+    .map(|(a, k, l, n)| (a.to_string(), k.to_string(), l, n))
+    .collect();
+    assert_eq!(got, want);
     // The next day holds nothing.
     let next = RollupQuery {
         from: next_day_start(d0()),

@@ -892,6 +892,8 @@ pub async fn run(store: &store::Store, q: &ReportQuery) -> Result<Table, store::
         queue: q.queue.clone(),
         kinds: kinds.iter().map(|k| k.to_string()).collect(),
         lost,
+        // Grouped by period, no report needs each agent's or queue's row.
+        collapse: by_day,
     };
     let needs_dir = matches!(q.group, Group::Agent | Group::Department);
     let dir = if needs_dir && q.report != Report::Tickets && q.report != Report::Hourly {
