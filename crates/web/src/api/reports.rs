@@ -115,6 +115,9 @@ pub const MAX_REPORT_DAYS: i64 = 3660;
 /// A caller who abandons within this many seconds is a short abandon
 /// (counted apart, out of the service level and the abandon rate).
 pub const SHORT_ABANDON_S: i64 = 5;
+/// Longest window whose service level may use a target the roll-up does
+/// not keep (see [`store::rollup::SL_TARGETS`]).
+pub const RAW_SL_MAX_DAYS: i64 = 31;
 /// The service-level target of a queue that names none (the usual 80/20).
 pub const DEFAULT_TARGET_S: i64 = 20;
 const DAY_MS: i64 = 86_400_000;
@@ -156,12 +159,34 @@ pub fn sl_query_of(q: &Fields) -> Result<SlQuery, BadFilter> {
         "day" => true,
         _ => return Err(BadFilter::new("group", "queue or day", "records.bad_value")),
     };
+    let (target_s, short_s) = (
+        secs("target_s", DEFAULT_TARGET_S)?,
+        secs("short_s", SHORT_ABANDON_S)?,
+    );
+    // Other thresholds are counted from the raw queue events: fine for a
+    // month, minutes for a year of millions of events.
+    if to - from > RAW_SL_MAX_DAYS * DAY_MS {
+        if !store::rollup::SL_TARGETS.contains(&target_s) {
+            return Err(BadFilter::new(
+                "target_s",
+                "over more than 31 days: 10, 15, 20, 30, 45, 60, 90 or 120",
+                "reports.bad_target",
+            ));
+        }
+        if !store::rollup::SHORT_ABANDONS.contains(&short_s) {
+            return Err(BadFilter::new(
+                "short_s",
+                "over more than 31 days: 3, 5 or 10",
+                "reports.bad_target",
+            ));
+        }
+    }
     Ok(SlQuery {
         from,
         to,
-        target_s: secs("target_s", DEFAULT_TARGET_S)?,
+        target_s,
         per_queue: q.text("target_s").is_empty(),
-        short_s: secs("short_s", SHORT_ABANDON_S)?,
+        short_s,
         per_day,
     })
 }

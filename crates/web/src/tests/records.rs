@@ -750,3 +750,35 @@ async fn each_queue_counts_its_own_target_and_the_occupancy_of_its_agents() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_year_of_service_level_takes_only_the_targets_the_roll_up_keeps() {
+    let app = App::new().await;
+    let (token, _) = user_with(&app, "lead", "", &["reports:view"]).await;
+    let year = "from=2025-01-01&to=2025-12-31";
+    let get = |q: String| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.api(
+                "GET",
+                &format!("/api/reports/service-level?{q}"),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    // A kept target over a year: from the roll-up.
+    let r = get(format!("{year}&target_s=30&short_s=10")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Another one would read every raw event of the year: refused, named.
+    let r = get(format!("{year}&target_s=25")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["field"], "target_s", "{}", r.body);
+    let r = get(format!("{year}&short_s=4")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.json()["field"], "short_s", "{}", r.body);
+    // Over a month any target is counted from the events.
+    let r = get("from=2025-03-01&to=2025-03-31&target_s=25&short_s=4".into()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
