@@ -179,8 +179,21 @@ impl CallRollup {
 
 /// The answer-time targets (seconds) and short-abandon thresholds the
 /// queue roll-up counts within; other values are counted from the raw
-/// events.
-pub const SL_TARGETS: [i64; 8] = [10, 15, 20, 30, 45, 60, 90, 120];
+/// events. The targets are the ones a queue may have
+/// ([`callcenter::acd::SERVICE_LEVEL_TARGETS_S`]).
+pub const SL_TARGETS: [i64; 8] = {
+    let t = callcenter::acd::SERVICE_LEVEL_TARGETS_S;
+    [
+        t[0] as i64,
+        t[1] as i64,
+        t[2] as i64,
+        t[3] as i64,
+        t[4] as i64,
+        t[5] as i64,
+        t[6] as i64,
+        t[7] as i64,
+    ]
+};
 /// See [`SL_TARGETS`].
 pub const SHORT_ABANDONS: [i64; 3] = [3, 5, 10];
 

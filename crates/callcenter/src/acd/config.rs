@@ -179,9 +179,20 @@ impl QueueConfig {
         if self.ring_timeout.is_zero() {
             return Err(fail("ring-timeout", "must be at least 1 s".into()));
         }
+        if !SERVICE_LEVEL_TARGETS_S.contains(&self.service_level_s.as_secs()) {
+            return Err(fail(
+                "service-level-s",
+                "must be 10, 15, 20, 30, 45, 60, 90 or 120 s (the targets the reports keep)".into(),
+            ));
+        }
         Ok(())
     }
 }
+
+/// The service-level targets a queue may have (seconds): the ones the
+/// reports' roll-up counts answered callers within, so a year's service
+/// level never has to count the raw queue events.
+pub const SERVICE_LEVEL_TARGETS_S: [u64; 8] = [10, 15, 20, 30, 45, 60, 90, 120];
 
 fn blank(s: &Option<String>) -> bool {
     s.as_deref().is_none_or(|s| s.trim().is_empty())
@@ -376,6 +387,13 @@ mod tests {
             QueueConfig::named(" ").validate().unwrap_err().field,
             "name"
         );
+
+        // A service-level target the reports do not keep is refused.
+        let mut q = QueueConfig::named("support");
+        q.service_level_s = Duration::from_secs(25);
+        assert_eq!(q.validate().unwrap_err().field, "service-level-s");
+        q.service_level_s = Duration::from_secs(30);
+        assert!(q.validate().is_ok());
     }
 
     #[test]

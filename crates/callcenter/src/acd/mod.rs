@@ -47,7 +47,7 @@ mod views;
 #[cfg(test)]
 mod tests;
 
-pub use config::{AgentConfig, ConfigError, QueueConfig, TierConfig};
+pub use config::{AgentConfig, ConfigError, QueueConfig, TierConfig, SERVICE_LEVEL_TARGETS_S};
 pub use engine::Acd;
 pub use io::{AcdAction, AcdError, AcdInput, MemberEnd, MemberId, MemberJoin, QueueEvent};
 pub use names::{
