@@ -19,6 +19,7 @@
 //! engine checks it).
 
 pub mod acd;
+pub mod campaign;
 pub mod collect;
 pub mod crm;
 pub mod erlang;
