@@ -453,6 +453,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "reports",
         include_str!("../migrations/sqlite/0021_reports.sql"),
     ),
+    (
+        22,
+        "campaigns",
+        include_str!("../migrations/sqlite/0022_campaigns.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -557,6 +562,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         21,
         "reports",
         include_str!("../migrations/postgres/0021_reports.sql"),
+    ),
+    (
+        22,
+        "campaigns",
+        include_str!("../migrations/postgres/0022_campaigns.sql"),
     ),
 ];
 

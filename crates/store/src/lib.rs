@@ -24,6 +24,7 @@
 mod api_tokens;
 mod audit;
 mod callcenter;
+mod campaigns;
 mod cdr;
 mod cdr_search;
 pub mod copy;
@@ -62,6 +63,11 @@ pub use api_tokens::ApiToken;
 pub use audit::{AuditCount, AuditEntry, AuditPage, AuditQuery};
 pub use callcenter::{
     AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
+};
+pub use campaigns::{
+    looks_like_phone, Batch, BatchFields, BatchScope, CampaignField, CampaignFilter, CampaignRow,
+    FilterFields, FilterRun, ImportCounts, ImportRecord, NewRow, RowQuery, SkipReason,
+    BATCH_KINDS, FIELD_POSITIONS, FIELD_STYLES, FILTER_KINDS, MAX_FIELDS,
 };
 pub use cdr::{Cdr, NumberCall, NumberSummary};
 pub use cdr_search::{CdrPage, CdrQuery, CdrRecord};

@@ -1,7 +1,7 @@
 //! Voice-platform lists (manual 3.2): the trunk profile's access list, the
-//! blacklist and the number pool, each a set of values with a note. The
-//! store keeps values as given; the engine checks them (a network, a number)
-//! before writing.
+//! blacklist, the number pool and the outbound campaigns' do-not-call list,
+//! each a set of values with a note. The store keeps values as given; the
+//! engine checks them (a network, a number) before writing.
 
 use serde::{Deserialize, Serialize};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
@@ -22,11 +22,19 @@ pub enum VoiceList {
     Blacklist,
     /// Outside caller-ID numbers (号码池).
     NumberPool,
+    /// The internal do-not-call list (免打扰号码): numbers an outbound
+    /// campaign never dials; imports skip them.
+    Dnc,
 }
 
 impl VoiceList {
     /// Every list.
-    pub const ALL: [VoiceList; 3] = [VoiceList::Acl, VoiceList::Blacklist, VoiceList::NumberPool];
+    pub const ALL: [VoiceList; 4] = [
+        VoiceList::Acl,
+        VoiceList::Blacklist,
+        VoiceList::NumberPool,
+        VoiceList::Dnc,
+    ];
 
     /// The list's key in the database (and in URLs).
     pub fn as_str(self) -> &'static str {
@@ -34,6 +42,7 @@ impl VoiceList {
             VoiceList::Acl => "acl",
             VoiceList::Blacklist => "blacklist",
             VoiceList::NumberPool => "number_pool",
+            VoiceList::Dnc => "dnc",
         }
     }
 }
@@ -45,7 +54,7 @@ impl std::str::FromStr for VoiceList {
         VoiceList::ALL
             .into_iter()
             .find(|l| l.as_str() == s)
-            .ok_or_else(|| format!("'{s}' is not a list (acl, blacklist, number_pool)"))
+            .ok_or_else(|| format!("'{s}' is not a list (acl, blacklist, number_pool, dnc)"))
     }
 }
 

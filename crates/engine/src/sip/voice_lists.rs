@@ -63,7 +63,7 @@ pub fn check_value(list: VoiceList, value: &str) -> Result<String, ListError> {
     };
     match list {
         VoiceList::Acl => Cidr::parse(v).map(|_| v.to_string()).map_err(err),
-        VoiceList::Blacklist | VoiceList::NumberPool => {
+        VoiceList::Blacklist | VoiceList::NumberPool | VoiceList::Dnc => {
             if v.is_empty() || v.len() > 32 {
                 return Err(err("a number has 1 to 32 characters".into()));
             }

@@ -392,6 +392,53 @@ async fn fill(store: &Store) {
         )
         .await
         .unwrap();
+    // Outbound campaigns: a batch with fields, an import (its record and
+    // rows), a filter form and a record of its run.
+    let batch = store
+        .create_batch(
+            crate::BatchFields {
+                name: "回访批次".into(),
+                ..Default::default()
+            },
+            Some(user),
+        )
+        .await
+        .unwrap();
+    store
+        .apply_campaign_template(batch, &["姓名".to_string(), "号码".to_string()])
+        .await
+        .unwrap();
+    store
+        .import_campaign_rows(
+            batch,
+            &[crate::NewRow {
+                phone: "18618616001".into(),
+                values: [("f1".to_string(), "张三".to_string())].into(),
+            }],
+            Some(user),
+        )
+        .await
+        .unwrap();
+    let filter = store
+        .create_campaign_filter(
+            crate::FilterFields {
+                name: "回访批次的筛选".into(),
+                batch_id: batch,
+                ..Default::default()
+            },
+            Some(user),
+        )
+        .await
+        .unwrap();
+    store
+        .add_filter_run(crate::FilterRun {
+            filter_id: filter,
+            matched: 1,
+            unassigned: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
 }
 
 /// Every table holds rows (so the test covers a table added later only

@@ -70,6 +70,7 @@ macro_rules! on_persistent_backends {
 mod audit;
 mod backends;
 mod callcenter;
+mod campaigns;
 mod cdr;
 mod copy;
 mod crm;

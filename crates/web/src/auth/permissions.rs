@@ -525,6 +525,13 @@ pub const MENU: &[MenuItem] = &[
         needs: Some(LISTS_VIEW),
     },
     MenuItem {
+        id: "menu-voice-dnc",
+        label: "nav.voice_dnc",
+        href: "/voice/lists/dnc",
+        group: Some("nav.group_voice"),
+        needs: Some(LISTS_VIEW),
+    },
+    MenuItem {
         id: "menu-users",
         label: "nav.users",
         href: "/users",

@@ -55,6 +55,11 @@ fn texts(list: VoiceList) -> (&'static str, &'static str, &'static str) {
             "voice.lists.number_pool_intro",
             "voice.lists.number_hint",
         ),
+        VoiceList::Dnc => (
+            "voice.lists.dnc_title",
+            "voice.lists.dnc_intro",
+            "voice.lists.number_hint",
+        ),
     }
 }
 
