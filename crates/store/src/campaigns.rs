@@ -179,7 +179,10 @@ impl CampaignField {
         if ValueType::parse(&self.data_type).is_none() {
             return Err(field_error(
                 "data_type",
-                format!("'{}' is not one of text, number, date, datetime", self.data_type),
+                format!(
+                    "'{}' is not one of text, number, date, datetime",
+                    self.data_type
+                ),
             ));
         }
         if self.style.is_empty() {
@@ -791,7 +794,11 @@ impl Store {
         kind: &str,
         assignee: &str,
     ) -> Result<u64, StoreError> {
-        one_of("assignee_kind", kind, &["agent", "department", "queue", "robot"])?;
+        one_of(
+            "assignee_kind",
+            kind,
+            &["agent", "department", "queue", "robot"],
+        )?;
         dispatch!(self, db => db.assign_campaign_rows(rows, activity, kind, assignee))
     }
 

@@ -66,8 +66,8 @@ pub use callcenter::{
 };
 pub use campaigns::{
     looks_like_phone, Batch, BatchFields, BatchScope, CampaignField, CampaignFilter, CampaignRow,
-    FilterFields, FilterRun, ImportCounts, ImportRecord, NewRow, RowQuery, SkipReason,
-    BATCH_KINDS, FIELD_POSITIONS, FIELD_STYLES, FILTER_KINDS, MAX_FIELDS,
+    FilterFields, FilterRun, ImportCounts, ImportRecord, NewRow, RowQuery, SkipReason, BATCH_KINDS,
+    FIELD_POSITIONS, FIELD_STYLES, FILTER_KINDS, MAX_FIELDS,
 };
 pub use cdr::{Cdr, NumberCall, NumberSummary};
 pub use cdr_search::{CdrPage, CdrQuery, CdrRecord};

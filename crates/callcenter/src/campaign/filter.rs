@@ -313,12 +313,7 @@ fn spec_of(key: &str, fields: &[FieldSpec]) -> Option<FieldSpec> {
         STATE => Some(FieldSpec {
             key: STATE.into(),
             value_type: ValueType::Text,
-            choices: Some(
-                super::ROW_STATES
-                    .iter()
-                    .map(|s| (*s).to_string())
-                    .collect(),
-            ),
+            choices: Some(super::ROW_STATES.iter().map(|s| (*s).to_string()).collect()),
         }),
         _ => None,
     }

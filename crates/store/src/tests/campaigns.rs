@@ -65,7 +65,11 @@ async fn a_batch_gets_its_fields_from_a_template(store: &Store) {
         .collect();
     assert_eq!(
         keys,
-        [("f1", "姓名", false), ("f2", "号码", true), ("f3", "客户意向", false)]
+        [
+            ("f1", "姓名", false),
+            ("f2", "号码", true),
+            ("f3", "客户意向", false)
+        ]
     );
     // A choice field takes a dictionary that exists.
     let intent = CampaignField {
@@ -96,7 +100,10 @@ async fn a_batch_gets_its_fields_from_a_template(store: &Store) {
         .await
         .unwrap();
     let saved = store.update_campaign_field(id, "f3", intent).await.unwrap();
-    assert_eq!((saved.style.as_str(), saved.dictionary.as_str()), ("choice", "意向"));
+    assert_eq!(
+        (saved.style.as_str(), saved.dictionary.as_str()),
+        ("choice", "意向")
+    );
     let specs = store.campaign_field_specs(id).await.unwrap();
     assert_eq!(
         specs[2].choices,
@@ -128,7 +135,11 @@ async fn a_batch_gets_its_fields_from_a_template(store: &Store) {
     let of = |departments: Vec<i64>, user| BatchScope::Of { departments, user };
     assert_eq!(store.list_batches(&of(vec![3], 9)).await.unwrap().len(), 1);
     assert_eq!(store.list_batches(&of(vec![], 1)).await.unwrap().len(), 1);
-    assert!(store.list_batches(&of(vec![4], 9)).await.unwrap().is_empty());
+    assert!(store
+        .list_batches(&of(vec![4], 9))
+        .await
+        .unwrap()
+        .is_empty());
     let all = store.list_batches(&BatchScope::All).await.unwrap();
     assert_eq!(all[0].rows, 1);
 }
@@ -183,9 +194,17 @@ async fn an_import_counts_and_skips_invalid_duplicate_and_dnc_numbers(store: &St
             Err(SkipReason::Duplicate),
         ]
     );
-    let counts = store.import_campaign_rows(id, &rows, Some(1)).await.unwrap();
+    let counts = store
+        .import_campaign_rows(id, &rows, Some(1))
+        .await
+        .unwrap();
     assert_eq!(
-        (counts.imported, counts.invalid, counts.dnc, counts.duplicate),
+        (
+            counts.imported,
+            counts.invalid,
+            counts.dnc,
+            counts.duplicate
+        ),
         (2, 1, 1, 1)
     );
     assert_eq!(
@@ -252,7 +271,10 @@ async fn an_import_counts_and_skips_invalid_duplicate_and_dnc_numbers(store: &St
         .await
         .unwrap();
     let changed = store.get_campaign_row(id, added).await.unwrap().unwrap();
-    assert_eq!((changed.phone.as_str(), changed.import_id), ("13900000001", None));
+    assert_eq!(
+        (changed.phone.as_str(), changed.import_id),
+        ("13900000001", None)
+    );
     assert_eq!(store.delete_campaign_rows(id, &[added]).await.unwrap(), 1);
 }
 
@@ -308,7 +330,11 @@ async fn deleting_an_import_keeps_the_rows_activities_hold(store: &Store) {
     assert_eq!(left.total, 1);
     let kept = &left.rows[0];
     assert_eq!(
-        (kept.state.as_str(), kept.assignee.as_deref(), kept.import_id),
+        (
+            kept.state.as_str(),
+            kept.assignee.as_deref(),
+            kept.import_id
+        ),
         ("assigned", Some("1001"), None)
     );
     assert!(store.get_campaign_import(import).await.unwrap().is_none());

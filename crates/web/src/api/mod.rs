@@ -58,6 +58,10 @@
 //! | `GET /api/kb/articles/export` | `kb:view` |
 //! | `POST /api/kb/articles/import` | `kb:edit` |
 //! | `POST /api/kb/articles`, `PUT`, `DELETE /api/kb/articles/{id}`, `POST /api/kb/categories`, `PUT`, `DELETE /api/kb/categories/{id}` | `kb:edit` |
+//! | `GET /api/campaigns/batches`, `GET /api/campaigns/batches/{id}`, `/rows`, `/rows/{row}`, `/export`, `GET /api/campaigns/imports`, `GET /api/campaigns/filter-runs` | `outbound.batches:view` |
+//! | `POST /api/campaigns/batches`, `PUT`, `DELETE /api/campaigns/batches/{id}`, `POST .../template`, `PUT .../fields/{key}`, `POST .../import`, `POST .../rows`, `PUT`, `DELETE .../rows/{row}`, `DELETE /api/campaigns/imports/{id}` | `outbound.batches:edit` |
+//! | `GET /api/campaigns/filters`, `GET /api/campaigns/filters/{id}`, `/matches`, `POST /api/campaigns/filters/preview` | `outbound.filters:view` |
+//! | `POST /api/campaigns/filters`, `PUT`, `DELETE /api/campaigns/filters/{id}` | `outbound.filters:edit` |
 //!
 //! The CRM's routes ([`crm`]) also limit every record to the caller's data
 //! scope (`crm.data:all`, `crm.data:department`, else their own and shared
@@ -72,6 +76,7 @@ mod admin;
 pub(crate) mod agents;
 mod callcenter;
 mod calls;
+pub(crate) mod campaigns;
 mod crm;
 pub mod doc;
 mod extensions;
@@ -106,7 +111,8 @@ use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, CRM_CONTACTS_EDIT, CRM_CONTACTS_VIEW,
     CRM_CUSTOMERS_EDIT, CRM_CUSTOMERS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW, EXTENSIONS_EDIT,
     EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, KB_EDIT, KB_VIEW,
-    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, QUEUES_EDIT, QUEUES_VIEW, RECORDS_VIEW,
+    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, OUTBOUND_BATCHES_EDIT, OUTBOUND_BATCHES_VIEW,
+    OUTBOUND_FILTERS_EDIT, OUTBOUND_FILTERS_VIEW, QUEUES_EDIT, QUEUES_VIEW, RECORDS_VIEW,
     REGISTRATIONS_VIEW, REPORTS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW,
     SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW,
     USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
@@ -279,6 +285,31 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(kb::update_article, kb::delete_article))
         .routes(routes!(kb::create_category))
         .routes(routes!(kb::update_category, kb::delete_category));
+    let batches_view = api()
+        .routes(routes!(campaigns::list_batches))
+        .routes(routes!(campaigns::get_batch))
+        .routes(routes!(campaigns::list_rows))
+        .routes(routes!(campaigns::get_row))
+        .routes(routes!(campaigns::export))
+        .routes(routes!(campaigns::list_imports))
+        .routes(routes!(campaigns::list_filter_runs));
+    let batches_edit = api()
+        .routes(routes!(campaigns::create_batch))
+        .routes(routes!(campaigns::update_batch, campaigns::delete_batch))
+        .routes(routes!(campaigns::upload_template))
+        .routes(routes!(campaigns::update_field))
+        .routes(routes!(campaigns::import_data))
+        .routes(routes!(campaigns::create_row))
+        .routes(routes!(campaigns::update_row, campaigns::delete_row))
+        .routes(routes!(campaigns::delete_import));
+    let filters_view = api()
+        .routes(routes!(campaigns::list_filters))
+        .routes(routes!(campaigns::get_filter))
+        .routes(routes!(campaigns::filter_matches))
+        .routes(routes!(campaigns::preview_filter));
+    let filters_edit = api()
+        .routes(routes!(campaigns::create_filter))
+        .routes(routes!(campaigns::update_filter, campaigns::delete_filter));
     let (router, openapi) = signed_in
         .merge(guard(USERS_VIEW, users_view))
         .merge(guard(USERS_EDIT, users_edit))
@@ -320,6 +351,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(REPORTS_VIEW, reports_view))
         .merge(guard(KB_VIEW, kb_view))
         .merge(guard(KB_EDIT, kb_edit))
+        .merge(guard(OUTBOUND_BATCHES_VIEW, batches_view))
+        .merge(guard(OUTBOUND_BATCHES_EDIT, batches_edit))
+        .merge(guard(OUTBOUND_FILTERS_VIEW, filters_view))
+        .merge(guard(OUTBOUND_FILTERS_EDIT, filters_edit))
         .split_for_parts();
     (router, doc::finish(openapi))
 }

@@ -122,6 +122,16 @@ pub const CATALOG: &[Resource] = &[
         key: "kb",
         actions: &["view", "edit"],
     },
+    // Outbound campaigns: batches (their fields, rows, imports and the
+    // records of imports and filter runs) and filter forms.
+    Resource {
+        key: "outbound.batches",
+        actions: &["view", "edit"],
+    },
+    Resource {
+        key: "outbound.filters",
+        actions: &["view", "edit"],
+    },
     // Data scope: "view" alone (the baseline) sees the user's own and
     // shared records; "department" adds the records of the users of the
     // user's departments; "all" every record.
@@ -208,6 +218,14 @@ pub const CRM_CONTACTS_EDIT: Permission = Permission::new("crm.contacts", "edit"
 pub const CRM_CUSTOMERS_VIEW: Permission = Permission::new("crm.customers", "view");
 /// Create, change and delete customers.
 pub const CRM_CUSTOMERS_EDIT: Permission = Permission::new("crm.customers", "edit");
+/// Outbound batches, their rows and import/filter records: see them.
+pub const OUTBOUND_BATCHES_VIEW: Permission = Permission::new("outbound.batches", "view");
+/// Outbound batches: create, change, import, delete.
+pub const OUTBOUND_BATCHES_EDIT: Permission = Permission::new("outbound.batches", "edit");
+/// Outbound filter forms: see them and their matches.
+pub const OUTBOUND_FILTERS_VIEW: Permission = Permission::new("outbound.filters", "view");
+/// Outbound filter forms: create, change, delete.
+pub const OUTBOUND_FILTERS_EDIT: Permission = Permission::new("outbound.filters", "edit");
 /// See tickets (within the data scope), their replies, history and files.
 pub const TICKETS_VIEW: Permission = Permission::new("tickets", "view");
 /// Creates, changes and replies to tickets, attaches files.
@@ -446,6 +464,34 @@ pub const MENU: &[MenuItem] = &[
         href: "/reports/tickets",
         group: Some("nav.group_records"),
         needs: Some(REPORTS_VIEW),
+    },
+    MenuItem {
+        id: "menu-outbound-batches",
+        label: "nav.outbound_batches",
+        href: "/campaigns/batches",
+        group: Some("nav.group_outbound"),
+        needs: Some(OUTBOUND_BATCHES_VIEW),
+    },
+    MenuItem {
+        id: "menu-outbound-filters",
+        label: "nav.outbound_filters",
+        href: "/campaigns/filters",
+        group: Some("nav.group_outbound"),
+        needs: Some(OUTBOUND_FILTERS_VIEW),
+    },
+    MenuItem {
+        id: "menu-outbound-imports",
+        label: "nav.outbound_imports",
+        href: "/campaigns/imports",
+        group: Some("nav.group_outbound"),
+        needs: Some(OUTBOUND_BATCHES_VIEW),
+    },
+    MenuItem {
+        id: "menu-outbound-filter-runs",
+        label: "nav.outbound_filter_runs",
+        href: "/campaigns/filter-runs",
+        group: Some("nav.group_outbound"),
+        needs: Some(OUTBOUND_BATCHES_VIEW),
     },
     MenuItem {
         id: "menu-voice-status",
