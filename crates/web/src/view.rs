@@ -26,6 +26,38 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/crm/import.html"),
     ),
     (
+        "campaigns/batches.html",
+        include_str!("../templates/campaigns/batches.html"),
+    ),
+    (
+        "campaigns/batch.html",
+        include_str!("../templates/campaigns/batch.html"),
+    ),
+    (
+        "campaigns/field.html",
+        include_str!("../templates/campaigns/field.html"),
+    ),
+    (
+        "campaigns/row.html",
+        include_str!("../templates/campaigns/row.html"),
+    ),
+    (
+        "campaigns/filters.html",
+        include_str!("../templates/campaigns/filters.html"),
+    ),
+    (
+        "campaigns/filter.html",
+        include_str!("../templates/campaigns/filter.html"),
+    ),
+    (
+        "campaigns/imports.html",
+        include_str!("../templates/campaigns/imports.html"),
+    ),
+    (
+        "campaigns/filter_runs.html",
+        include_str!("../templates/campaigns/filter_runs.html"),
+    ),
+    (
         "tickets/list.html",
         include_str!("../templates/tickets/list.html"),
     ),

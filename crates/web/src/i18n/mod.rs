@@ -194,6 +194,7 @@ const EN_FILES: &[&str] = &[
     include_str!("en/records.toml"),
     include_str!("en/agents.toml"),
     include_str!("en/reports.toml"),
+    include_str!("en/campaigns.toml"),
 ];
 
 /// The Chinese catalog's files, in the same order as [`EN_FILES`].
@@ -210,6 +211,7 @@ const ZH_FILES: &[&str] = &[
     include_str!("zh/records.toml"),
     include_str!("zh/agents.toml"),
     include_str!("zh/reports.toml"),
+    include_str!("zh/campaigns.toml"),
 ];
 
 /// The catalog of `lang`, parsed once from its embedded TOML files.

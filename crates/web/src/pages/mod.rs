@@ -3,6 +3,7 @@
 //! "signed in" group need only a valid session.
 
 pub mod agents;
+pub mod campaigns;
 pub mod crm;
 pub mod crm_import;
 pub mod departments;
@@ -96,6 +97,7 @@ pub fn protected() -> Router<AppState> {
         .merge(require(DEPARTMENTS_EDIT, departments_edit))
         .merge(voice::routes())
         .merge(crm_import::routes())
+        .merge(campaigns::routes())
         .merge(crm::routes())
         .merge(tickets::routes())
         .merge(kb::routes())

@@ -594,3 +594,174 @@ async fn bad_campaign_inputs_get_a_clear_4xx() {
         .await;
     assert_eq!(r.json()["field"], "state");
 }
+
+/// A multipart body of text fields and the file `file`.
+fn multipart(texts: &[(&str, &str)], file: &str) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for (name, value) in texts {
+        body.extend_from_slice(
+            format!(
+                "--sbBoundary\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        b"--sbBoundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.csv\"\r\n\
+          Content-Type: text/csv\r\n\r\n",
+    );
+    body.extend_from_slice(file.as_bytes());
+    body.extend_from_slice(b"\r\n--sbBoundary--\r\n");
+    ("multipart/form-data; boundary=sbBoundary".into(), body)
+}
+
+async fn page_upload(
+    app: &App,
+    b: &super::Browser,
+    path: &str,
+    texts: &[(&str, &str)],
+    file: &str,
+) -> super::Resp {
+    let (ctype, body) = multipart(texts, file);
+    let req = Request::post(format!("{path}?csrf={}", b.csrf))
+        .header(header::COOKIE, &b.cookie)
+        .header(header::CONTENT_TYPE, ctype)
+        .body(Body::from(body))
+        .unwrap();
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn the_pages_create_a_batch_import_it_and_query_a_filter() {
+    let app = App::new().await;
+    data_dir(&app, "campaigns-pages");
+    let b = app.admin().await;
+    let r = app.get("/campaigns/batches", Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"menu-outbound-batches\""), "the menu");
+    let r = app
+        .submit(&b, "/campaigns/batches", "name=&kind=temporary")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("data-test=\"error-name\""));
+    let r = app
+        .submit(
+            &b,
+            "/campaigns/batches",
+            "name=%E5%9B%9E%E8%AE%BF&kind=temporary",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let batch = r.location().to_string();
+    let base = batch.split('?').next().unwrap().to_string();
+    let r = app.get(&batch, Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-test=\"fields-empty\""));
+
+    let r = page_upload(
+        &app,
+        &b,
+        &format!("{base}/template"),
+        &[],
+        "姓名,号码,客户意向\n",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-test=\"phone-badge\""), "{}", r.body);
+    assert_eq!(r.body.matches("data-test=\"field-row\"").count(), 3);
+    let data = "姓名,号码,客户意向\n1,18618616001,有意向\n2,18618616002,无意向\n3,1,有意向\n7,18618616007,很有意向\n";
+    let r = page_upload(
+        &app,
+        &b,
+        &format!("{base}/import"),
+        &[("mode", "preview")],
+        data,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-invalid=\"1\""), "{}", r.body);
+    assert!(r.body.contains("data-test=\"rows-empty\""));
+    let r = page_upload(
+        &app,
+        &b,
+        &format!("{base}/import"),
+        &[("mode", "valid")],
+        data,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-imported=\"3\""), "{}", r.body);
+    assert_eq!(r.body.matches("data-test=\"data-row\"").count(), 3);
+    // The field form and the row form render.
+    let r = app.get(&format!("{base}/fields/f3"), Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .submit(
+            &b,
+            &format!("{base}/fields/f3"),
+            "title=%E6%84%8F%E5%90%91&data_type=text&style=choice&positions=list",
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a choice without a dictionary"
+    );
+    assert!(r.body.contains("data-field=\"dictionary\""), "{}", r.body);
+    let r = app.get(&format!("{base}/rows/new"), Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .submit(&b, &format!("{base}/rows/new"), "phone=18618616001&v_f1=x")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("data-test=\"error-phone\""), "{}", r.body);
+
+    // A filter form: two conditions, queried unsaved, then saved.
+    let id = base.rsplit('/').next().unwrap();
+    let r = app
+        .submit(
+            &b,
+            "/campaigns/filters",
+            &format!("name=f&kind=batch&batch_id={id}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let filter = r.location().split('?').next().unwrap().to_string();
+    let r = app.get(&filter, Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let conditions = "c_field=f3&c_op=contains&c_value=%E6%84%8F%E5%90%91&c_join=and\
+        &c_field=phone&c_op=gt&c_value=18618616001&c_join=and";
+    let r = app
+        .submit(&b, &filter, &format!("{conditions}&action=query"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-count=\"2\""), "{}", r.body);
+    let r = app
+        .submit(&b, &filter, &format!("{conditions}&action=add"))
+        .await;
+    assert_eq!(r.body.matches("data-test=\"condition-row\"").count(), 3);
+    let r = app
+        .submit(
+            &b,
+            &filter,
+            "c_field=f9&c_op=eq&c_value=1&c_join=and&action=query",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("data-test=\"filter-error\""));
+    let r = app
+        .submit(&b, &filter, &format!("{conditions}&action=save"))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = app.get(r.location(), Some(&b.cookie)).await;
+    assert!(r.body.contains("data-count=\"2\""), "{}", r.body);
+
+    let r = app.get("/campaigns/imports", Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-count=\"1\""));
+    let r = app.get("/campaigns/filter-runs", Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-test=\"runs-empty\""));
+    let r = app.get("/campaigns/filters", Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
