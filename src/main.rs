@@ -87,6 +87,154 @@ enum Command {
     /// The reports' roll-up tables.
     #[command(subcommand)]
     Reports(ReportsCmd),
+    /// The predictive pacer of outbound campaigns.
+    #[command(subcommand)]
+    Pacer(PacerCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum PacerCmd {
+    /// Run the pacer on a simulated campaign (virtual clock, seconds to
+    /// run): agents, callees answering at the given rate, handle times
+    /// around the AHT. Prints the figures and, last, `abandon_rate=…
+    /// occupancy=… calls=… answered=…`. Exits non-zero if the abandon
+    /// cap or the 2-second rule was broken at any moment.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimulateArgs {
+    /// Agents logged in.
+    #[arg(long)]
+    agents: usize,
+    /// Share of dials a person answers: 0.3 or 30%.
+    #[arg(long, value_parser = parse_share)]
+    answer_rate: f64,
+    /// Average handle time, seconds.
+    #[arg(long)]
+    aht: f64,
+    /// Simulated minutes of dialing (after the warm-up).
+    #[arg(long)]
+    minutes: f64,
+    /// Minutes the campaign dials before the figures count (a campaign
+    /// already running, whose window holds live answers); the cap and the
+    /// 2-second rule are checked over both.
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
+    /// The abandon cap: 0.03 or 3%.
+    #[arg(long, value_parser = parse_share, default_value = "0.03")]
+    cap: f64,
+    /// Seed of the random draws (the same seed gives the same run).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// predictive, or progressive (one call per free agent).
+    #[arg(long, default_value = "predictive", value_parser = ["predictive", "progressive"])]
+    mode: String,
+    /// Share of dials that are busy.
+    #[arg(long, value_parser = parse_share, default_value = "0.1")]
+    busy_rate: f64,
+    /// Share of dials an answering machine answers (detected, no agent).
+    #[arg(long, value_parser = parse_share, default_value = "0")]
+    machine_rate: f64,
+    /// The rolling window of the cap, minutes (default 30 days).
+    #[arg(long, default_value_t = 30 * 24 * 60)]
+    window_minutes: i64,
+    /// Also run the same campaign dialing one call per free agent and
+    /// print its figures for comparison.
+    #[arg(long)]
+    compare: bool,
+}
+
+/// A share given as a fraction (0.3) or a percentage (30%).
+fn parse_share(s: &str) -> Result<f64, String> {
+    let (num, scale) = match s.trim().strip_suffix('%') {
+        Some(p) => (p, 100.0),
+        None => (s.trim(), 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: a share such as 0.3 or 30%"))?;
+    let v = v / scale;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("{s:?}: a share from 0 to 1 (or 0% to 100%)"));
+    }
+    Ok(v)
+}
+
+/// `switchboard pacer simulate`.
+fn pacer_simulate(a: &SimulateArgs) -> anyhow::Result<()> {
+    use callcenter::pacer::{sim, Mode, PacerConfig};
+    let cfg = sim::SimConfig {
+        agents: a.agents,
+        answer_rate: a.answer_rate,
+        aht_s: a.aht,
+        minutes: a.minutes,
+        warmup_minutes: a.warmup,
+        seed: a.seed,
+        busy_rate: a.busy_rate,
+        machine_rate: a.machine_rate,
+        pacer: PacerConfig {
+            mode: if a.mode == "progressive" {
+                Mode::Progressive
+            } else {
+                Mode::Predictive
+            },
+            abandon_cap: a.cap,
+            window_ms: a.window_minutes.saturating_mul(60_000),
+            lookahead_ms: (a.window_minutes.saturating_mul(60_000) / 10).min(3_600_000),
+            ..PacerConfig::default()
+        },
+        ..sim::SimConfig::default()
+    };
+    let print = |label: &str, r: &sim::SimReport| {
+        println!(
+            "{label}: {} calls, {} answered by a person ({} connected, {} abandoned), \
+             {} busy, {} unanswered, {} machines; abandon rate {:.2} % (highest over the \
+             window {:.2} %), occupancy {:.1} %, {:.1} connects per agent-hour, longest \
+             wait for an agent {} ms",
+            r.calls,
+            r.answered,
+            r.connected,
+            r.abandoned,
+            r.busy,
+            r.no_answer,
+            r.machines,
+            r.abandon_rate * 100.0,
+            r.max_window_rate * 100.0,
+            r.occupancy * 100.0,
+            r.connects_per_agent_hour,
+            r.max_connect_ms
+        );
+    };
+    println!(
+        "simulating {} min after {} min of warm-up: {} agents, answer rate {:.1} %, AHT {} s, cap {:.2} %, {} dialing, seed {}",
+        a.minutes,
+        a.warmup,
+        a.agents,
+        a.answer_rate * 100.0,
+        a.aht,
+        a.cap * 100.0,
+        a.mode,
+        a.seed
+    );
+    if a.compare {
+        let one = sim::simulate_progressive(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        print("one call per free agent", &one);
+    }
+    let r = sim::simulate(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print(&a.mode, &r);
+    if r.cap_broken {
+        println!("the abandon rate went over the cap");
+    }
+    if r.max_connect_ms > cfg.pacer.connect_within_ms {
+        println!("a person waited over the connect limit");
+    }
+    println!("{}", r.summary_line());
+    if r.cap_broken || r.max_connect_ms > cfg.pacer.connect_within_ms {
+        anyhow::bail!("the simulated campaign broke a rule (see above)");
+    }
+    Ok(())
 }
 
 #[derive(Subcommand, Debug)]
@@ -273,6 +421,10 @@ fn init_logging() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Needs neither the configuration nor the database.
+    if let Some(Command::Pacer(PacerCmd::Simulate(a))) = &cli.command {
+        return pacer_simulate(a);
+    }
     let cfg = load_config(&cli)?;
     match cli.command {
         Some(Command::Db(cmd)) => db(&cfg.database_url(), cmd).await,
@@ -319,6 +471,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", token?);
             Ok(())
         }
+        Some(Command::Pacer(PacerCmd::Simulate(a))) => pacer_simulate(&a),
         Some(Command::Reports(ReportsCmd::Rebuild)) => {
             let store = store::Store::open(&cfg.database_url()).await?;
             let started = std::time::Instant::now();

@@ -13,6 +13,7 @@ mod gateways;
 mod gateways_admin;
 mod media;
 mod negotiation;
+mod pacer;
 mod postgres;
 mod queues;
 mod registrar;

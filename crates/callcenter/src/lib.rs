@@ -13,8 +13,10 @@
 //! - [`crm`]: the CRM's rules: phone number normalisation for the screen
 //!   pop's lookup, the closed value sets of the contact and customer forms,
 //!   field checks;
+//! - [`pacer`]: the predictive dialer's pacing within the abandon cap, the
+//!   outbound compliance rules, and a simulator of a campaign.
 //!
-//! The predictive pacer belongs here too when it is written. Nothing in this
+//! Nothing in this
 //! crate may depend on the engine, the store or the SIP stack (a test in the
 //! engine checks it).
 
@@ -26,5 +28,6 @@ pub mod erlang;
 pub mod gateway;
 pub mod ivr;
 pub mod kb;
+pub mod pacer;
 pub mod routing;
 pub mod tickets;
