@@ -62,6 +62,7 @@ mod flows;
 mod netns;
 
 mod account;
+mod campaigns;
 mod crm;
 mod departments;
 mod desk;
