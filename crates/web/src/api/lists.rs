@@ -1,5 +1,6 @@
-//! The voice platform's lists (trunk access list, blacklist, number pool)
-//! and the live registrations.
+//! The voice platform's lists (trunk access list, blacklist, number pool,
+//! the outbound campaigns' do-not-call list `dnc`) and the live
+//! registrations.
 //!
 //! `GET /api/lists/{list}`, `POST /api/lists/{list}` with
 //! `{"values": ["..."], "note": "..."}` (one bad value refuses all, naming
@@ -31,7 +32,7 @@ fn storage_error(what: &str, e: impl std::fmt::Display) -> Response {
 }
 
 /// `GET /api/lists/{list}`: the list's entries.
-#[utoipa::path(get, path = "/api/lists/{list}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist or number_pool")), responses((status = 200, description = "the list's entries", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(get, path = "/api/lists/{list}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist, number_pool or dnc (the outbound do-not-call list)")), responses((status = 200, description = "the list's entries", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn list(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let list = match which(&name) {
         Ok(l) => l,
@@ -53,7 +54,7 @@ struct AddBody {
 }
 
 /// `POST /api/lists/{list}`: adds values (all or none).
-#[utoipa::path(post, path = "/api/lists/{list}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist or number_pool")), request_body(content = serde_json::Value, content_type = "application/json", description = "{\"values\": [\"...\"], \"note\": \"...\"}; one bad value refuses all, naming it"), responses((status = 200, description = "the entries added", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(post, path = "/api/lists/{list}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist, number_pool or dnc (the outbound do-not-call list)")), request_body(content = serde_json::Value, content_type = "application/json", description = "{\"values\": [\"...\"], \"note\": \"...\"}; one bad value refuses all, naming it"), responses((status = 200, description = "the entries added", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn add(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -98,7 +99,7 @@ pub async fn add(
 }
 
 /// `DELETE /api/lists/{list}/{value}`.
-#[utoipa::path(delete, path = "/api/lists/{list}/{value}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist or number_pool"), ("value" = String, Path, description = "the entry")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
+#[utoipa::path(delete, path = "/api/lists/{list}/{value}", tag = "lists", params(("list" = String, Path, description = "acl, blacklist, number_pool or dnc (the outbound do-not-call list)"), ("value" = String, Path, description = "the entry")), responses((status = 200, description = "removed", body = serde_json::Value), crate::api::doc::Errors))]
 pub async fn remove(
     State(state): State<AppState>,
     Path((name, value)): Path<(String, String)>,

@@ -1653,6 +1653,11 @@ mod tests {
             "campaigns.filter.choose_op",
             "campaigns.phone",
             "campaigns.state_column",
+            "perm.outbound.batches",
+            "perm.outbound.filters",
+            "nav.voice_dnc",
+            "voice.lists.dnc_title",
+            "voice.lists.dnc_intro",
         ] {
             keys.push(k.into());
         }

@@ -765,3 +765,25 @@ async fn the_pages_create_a_batch_import_it_and_query_a_filter() {
     let r = app.get("/campaigns/filters", Some(&b.cookie)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_do_not_call_list_is_a_voice_list() {
+    let app = App::new().await;
+    let b = app.admin().await;
+    app.store
+        .add_list_entries(
+            store::VoiceList::Dnc,
+            &[("13800000000".into(), "complained".into())],
+        )
+        .await
+        .unwrap();
+    let r = app.get("/voice/lists/dnc", Some(&b.cookie)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("data-test=\"list-row-13800000000\""));
+    assert!(r.body.contains("id=\"menu-voice-dnc\""));
+    let lead = admin_token(&app).await;
+    let r = app.api("GET", "/api/lists/dnc", Some(&lead)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()[0]["value"], "13800000000");
+    assert!(app.store.is_do_not_call("+86 138 0000 0000").await.unwrap());
+}

@@ -1,8 +1,8 @@
-//! The access list, blacklist and number pool (3.2 访问列表, 黑名单,
-//! 3.2.9 号码池): one page for the three. Each lists its values with note
-//! and date; values are added one or many at a time (one per line or
-//! comma-separated, all or none: a bad value is named and nothing is
-//! added) and removed. Changes go through the engine, which applies them
+//! The access list, blacklist, number pool (3.2 访问列表, 黑名单,
+//! 3.2.9 号码池) and the outbound do-not-call list (免打扰号码): one page
+//! for the four. Each lists its values with note and date; values are
+//! added one or many at a time (one per line or comma-separated, all or
+//! none: a bad value is named and nothing is added) and removed. Changes go through the engine, which applies them
 //! to calls at once.
 
 use axum::extract::{Path, State};
