@@ -6,6 +6,7 @@
 //! The store keeps batches, rows and filters; the activities that extract
 //! and allocate rows build on these rules.
 
+pub mod allocate;
 pub mod filter;
 
 /// The states of a batch's row, in the order a row goes through them:
