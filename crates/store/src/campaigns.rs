@@ -70,7 +70,7 @@ impl BatchScope {
         }
     }
 
-    fn sql(&self) -> String {
+    pub(crate) fn sql(&self) -> String {
         match self {
             BatchScope::All => "1 = 1".into(),
             BatchScope::Of { departments, user } => {
@@ -436,7 +436,7 @@ pub fn looks_like_phone(title: &str) -> bool {
 }
 
 /// Local time as `YYYY-MM-DD HH:MM:SS` (the records' titles).
-fn stamp(ms: i64) -> String {
+pub(crate) fn stamp(ms: i64) -> String {
     use chrono::TimeZone;
     chrono::Local
         .timestamp_millis_opt(ms)
@@ -667,7 +667,40 @@ impl Store {
         if let Some(s) = &q.state {
             one_of("state", s, ROW_STATES)?;
         }
-        dispatch!(self, db => db.list_campaign_rows(q))
+        let search = q.search.trim().to_lowercase();
+        if search.is_empty() {
+            return dispatch!(self, db => db.list_campaign_rows(q));
+        }
+        // The SQL's LIKE on the values' JSON text finds a superset (it
+        // also sees the field keys); the rows whose number or a value
+        // holds the text (ignoring case) are kept here, and paged.
+        let wide = &RowQuery {
+            limit: i64::MAX,
+            offset: 0,
+            ..q.clone()
+        };
+        let candidates = dispatch!(self, db => db.list_campaign_rows(wide))?;
+        let matched: Vec<CampaignRow> = candidates
+            .rows
+            .into_iter()
+            .filter(|r| {
+                r.phone.contains(&search)
+                    || r.values
+                        .values()
+                        .any(|v| v.to_lowercase().contains(&search))
+            })
+            .collect();
+        let total = matched.len() as i64;
+        let rows = matched
+            .into_iter()
+            .skip(usize::try_from(q.offset.max(0)).unwrap_or(0))
+            .take(usize::try_from(q.limit.clamp(1, 500)).unwrap_or(0))
+            .collect();
+        Ok(CrmPage {
+            rows,
+            total,
+            more: false,
+        })
     }
 
     /// The import records of batch `batch` (or of every batch of `scope`),
@@ -1606,9 +1639,20 @@ where
             cond.push_str(" AND state = $2");
         }
         if !search.is_empty() {
-            cond.push_str(" AND (phone LIKE $3 ESCAPE '\\' OR data LIKE $3 ESCAPE '\\')");
+            cond.push_str(
+                " AND (phone LIKE $3 ESCAPE '\\' OR LOWER(data) LIKE LOWER($6) ESCAPE '\\')",
+            );
         }
         let pattern = like(search);
+        // The values are stored as JSON text: a quote or backslash in the
+        // text is escaped there.
+        let json_text = serde_json::to_string(search).unwrap_or_default();
+        let data_pattern = like(
+            json_text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(search),
+        );
         let state = q.state.clone().unwrap_or_default();
         // Every statement binds all three ($2 and $3 unused when not
         // needed would be an error on PostgreSQL): the unused ones are
@@ -1619,18 +1663,21 @@ where
             cond
         };
         let cond = if search.is_empty() {
-            format!("{cond} AND $3 = $3")
+            format!("{cond} AND $3 = $3 AND $6 = $6")
         } else {
             cond
         };
         let total = self
             .count_rows(
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM campaign_rows WHERE {cond}"
+                    "SELECT COUNT(*) FROM campaign_rows WHERE {cond} AND $4 = $4 AND $5 = $5"
                 )))
                 .bind(q.batch_id)
                 .bind(state.clone())
-                .bind(pattern.clone()),
+                .bind(pattern.clone())
+                .bind(0_i64)
+                .bind(0_i64)
+                .bind(data_pattern.clone()),
                 CONTEXT,
             )
             .await?;
@@ -1640,8 +1687,9 @@ where
         .bind(q.batch_id)
         .bind(state)
         .bind(pattern)
-        .bind(q.limit.clamp(1, 500))
+        .bind(q.limit.max(1))
         .bind(q.offset.max(0))
+        .bind(data_pattern)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err(CONTEXT))?;

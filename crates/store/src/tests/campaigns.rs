@@ -255,6 +255,19 @@ async fn an_import_counts_and_skips_invalid_duplicate_and_dnc_numbers(store: &St
         .await
         .unwrap();
     assert_eq!(found.total, 1);
+    // The text of a value, not a field key.
+    for (search, total) in [("f1", 0), ("A", 1), ("6001", 1)] {
+        let found = store
+            .list_campaign_rows(&RowQuery {
+                batch_id: id,
+                search: search.into(),
+                limit: 50,
+                ..RowQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.total, total, "{search}");
+    }
     // By hand: a duplicate or a DNC number is refused, naming the phone.
     for phone in ["18618616002", "+8618618616003", "abc"] {
         assert!(matches!(
