@@ -458,6 +458,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "campaigns",
         include_str!("../migrations/sqlite/0022_campaigns.sql"),
     ),
+    (
+        23,
+        "campaign activities",
+        include_str!("../migrations/sqlite/0023_campaign_activities.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the same versions and descriptions as
@@ -567,6 +572,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         22,
         "campaigns",
         include_str!("../migrations/postgres/0022_campaigns.sql"),
+    ),
+    (
+        23,
+        "campaign activities",
+        include_str!("../migrations/postgres/0023_campaign_activities.sql"),
     ),
 ];
 

@@ -24,6 +24,7 @@
 mod api_tokens;
 mod audit;
 mod callcenter;
+mod campaign_activities;
 mod campaigns;
 mod cdr;
 mod cdr_search;
@@ -64,6 +65,7 @@ pub use audit::{AuditCount, AuditEntry, AuditPage, AuditQuery};
 pub use callcenter::{
     AgentRow, CallcenterSet, IvrMenuRow, QueueRow, RoutingRuleRow, Tier, CALLCENTER_VERSION,
 };
+pub use campaign_activities::{Activity, ActivityFields, Allocation, ACTIVITY_STATES};
 pub use campaigns::{
     looks_like_phone, Batch, BatchFields, BatchScope, CampaignField, CampaignFilter, CampaignRow,
     FilterFields, FilterRun, ImportCounts, ImportRecord, NewRow, RowQuery, SkipReason, BATCH_KINDS,

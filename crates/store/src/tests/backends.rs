@@ -151,14 +151,14 @@ async fn a_database_of_a_newer_build_is_refused(db: &TestDb) {
             err,
             StoreError::UnknownMigration {
                 version: 999,
-                latest: 22
+                latest: 23
             }
         ),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
-        "the database is at migration 999, newer than this build knows (its latest is 22): \
+        "the database is at migration 999, newer than this build knows (its latest is 23): \
          run a newer switchboard, or restore a backup made for this version"
     );
     // Without migrating (db check) it opens, and says so.

@@ -439,6 +439,24 @@ async fn fill(store: &Store) {
         })
         .await
         .unwrap();
+    // An activity on that filter.
+    store
+        .create_activity(
+            crate::ActivityFields {
+                name: "回访活动".into(),
+                filter_id: filter,
+                extract_count: 1,
+                targets: vec![::callcenter::campaign::allocate::Target {
+                    kind: "agent".into(),
+                    id: "1001".into(),
+                    count: None,
+                }],
+                ..Default::default()
+            },
+            Some(user),
+        )
+        .await
+        .unwrap();
 }
 
 /// Every table holds rows (so the test covers a table added later only

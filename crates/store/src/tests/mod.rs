@@ -70,6 +70,7 @@ macro_rules! on_persistent_backends {
 mod audit;
 mod backends;
 mod callcenter;
+mod campaign_activities;
 mod campaigns;
 mod cdr;
 mod copy;
