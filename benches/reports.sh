@@ -5,11 +5,12 @@
 #
 # Fills a SQLite file under target/bench/reports with a year of calls
 # through the store's write path (`cargo bench --bench reports_load`,
-# benches/reports_load.rs: CDRS CDRs, about 4 queue events per queue call,
+# benches/reports_load.rs: CDRS CDRs, about 6 queue events per queue call,
 # surveys, the agents' work-state log, CDRS/100 tickets; the roll-ups filled
 # as the server fills them), times the store functions each report calls in
 # process, then starts the release server on that file and times
-# `GET /api/reports/NAME?from=&to=&format=json` for every report over the
+# `GET /api/reports/NAME?from=&to=&group=&format=json` for every report
+# and every grouping it offers over the
 # last 30 days and the whole year, RUNS times each (min, median, max). A
 # report answering 404 is listed as missing; any other error fails the run.
 #

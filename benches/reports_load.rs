@@ -15,8 +15,10 @@
 //!   at once, its wait for an agent is `wait_secs`; an abandoned one has no
 //!   agent; an outbound call's agent is the extension that placed it);
 //! - its queue events (`Store::insert_queue_events`, batches of 20,000):
-//!   joined, offered (again after an offer_failed now and then), answered
-//!   and ended, or abandoned: about 4 per queue call;
+//!   joined, offered (again after an offer_failed now and then; to three
+//!   agents at once in the five ring-all queues, two of whom lose the
+//!   race), answered and ended, or abandoned: about 6 per queue call, so
+//!   5,000,000 CDRs come with about 20,000,000 queue events;
 //! - survey answers for 5 % of the answered queue calls (scores 1-3, one
 //!   `Store::insert_survey` each, as the queue app stores them);
 //! - AGENTS agents (CDRS/10,000, 10 to 500) with users bound to their
@@ -34,7 +36,8 @@
 //! `--store` times the store functions each report calls, in process
 //! (SQL and row decoding only), over the last 30 days and the whole year;
 //! `--http HOST:PORT --token T` times `GET /api/reports/NAME?from=&to=&
-//! format=json` on a running server (the whole request: SQL, the report's
+//! group=&format=json`, every report with every grouping it offers, on a
+//! running server (the whole request: SQL, the report's
 //! folding, JSON). Each RUNS times: min, median, max. A report answering
 //! 404 is listed as missing; any other non-200 answer fails the run.
 //! The last line is `key=value` pairs.
@@ -43,6 +46,8 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use store::rollup::{day_start, next_day_start};
+use web::api::report_views::Report;
+
 use store::{
     AgentStatePeriod, Cdr, DepartmentFields, QueueEvent, RollupQuery, Store, Survey, TicketFields,
     TicketReportQuery, UserFields,
@@ -60,6 +65,10 @@ const QUEUES: [&str; 10] = [
     "retention",
     "general",
 ];
+/// The first five queues ring all their free agents at once (three ring
+/// per offer here), as FreeSWITCH's ring-all strategy does: every ringing
+/// agent has an `offered` event and all but one an `offer_failed`.
+const RING_ALL: usize = 5;
 const GATEWAYS: [&str; 4] = ["telecom-1", "telecom-2", "unicom", "mobile"];
 const FIRST_AGENT: usize = 1000;
 const CDR_BATCH: usize = 5_000;
@@ -299,6 +308,17 @@ impl Fill {
         (FIRST_AGENT + i).to_string()
     }
 
+    /// How many agents besides the one that answers an offer rings: the
+    /// first RING_ALL queues ring three agents at once (ring-all), the
+    /// others one (longest-idle).
+    fn ring_others(&self, queue: usize) -> usize {
+        if queue < RING_ALL {
+            2
+        } else {
+            0
+        }
+    }
+
     /// One call starting at `start` (unix ms), with its queue events and
     /// survey answer.
     fn call(&mut self, start: i64) {
@@ -360,7 +380,7 @@ impl Fill {
                         });
                         self.events.push(QueueEvent {
                             agent: Some(other),
-                            reason: Some("no_answer".into()),
+                            reason: Some("no-answer".into()),
                             ..event(answer + wait * 700, "offer_failed")
                         });
                     }
@@ -368,6 +388,19 @@ impl Fill {
                         agent: Some(agent.clone()),
                         ..event((agent_at - 4000).max(answer), "offered")
                     });
+                    // A ring-all queue rings others too; they lose the race.
+                    for _ in 0..self.ring_others(q) {
+                        let other = self.agent(Some(q));
+                        self.events.push(QueueEvent {
+                            agent: Some(other.clone()),
+                            ..event((agent_at - 4000).max(answer), "offered")
+                        });
+                        self.events.push(QueueEvent {
+                            agent: Some(other),
+                            reason: Some("lost-race".into()),
+                            ..event(agent_at, "offer_failed")
+                        });
+                    }
                     self.events.push(QueueEvent {
                         agent: Some(agent.clone()),
                         wait_secs: Some(wait),
@@ -403,11 +436,20 @@ impl Fill {
                     let wait = exp(&mut self.rng, 40.0, 900);
                     let end = answer + wait * 1000;
                     if self.rng.bool() {
-                        let agent = self.agent(Some(q));
-                        self.events.push(QueueEvent {
-                            agent: Some(agent),
-                            ..event(answer + wait * 500, "offered")
-                        });
+                        // Offered (to every ringing agent of a ring-all
+                        // queue) when the caller hung up.
+                        for _ in 0..=self.ring_others(q) {
+                            let agent = self.agent(Some(q));
+                            self.events.push(QueueEvent {
+                                agent: Some(agent.clone()),
+                                ..event(answer + wait * 500, "offered")
+                            });
+                            self.events.push(QueueEvent {
+                                agent: Some(agent),
+                                reason: Some("caller-gone".into()),
+                                ..event(end, "offer_failed")
+                            });
+                        }
                     }
                     self.events.push(QueueEvent {
                         wait_secs: Some(wait),
@@ -919,17 +961,17 @@ fn http_get(addr: &str, token: &str, path: &str) -> Result<(u16, usize, String),
     Ok((status, body.len(), body.chars().take(300).collect()))
 }
 
-const REPORTS: [&str; 9] = [
-    "traffic",
-    "agent-traffic",
-    "work-time",
-    "inbound",
-    "outbound",
-    "satisfaction",
-    "hourly",
-    "tickets",
-    "service-level",
-];
+/// Every report over HTTP with each grouping it offers (the default
+/// first): the eight reports as the web names them, and the service level
+/// per queue or per queue and day.
+fn reports_and_groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut all: Vec<(&'static str, Vec<&'static str>)> = Report::ALL
+        .into_iter()
+        .map(|r| (r.name(), r.groups().iter().map(|g| g.name()).collect()))
+        .collect();
+    all.push(("service-level", vec!["queue", "day"]));
+    all
+}
 
 fn time_http(addr: &str, a: &Args, last_day: i64, kv: &mut Vec<String>) -> Result<(), String> {
     println!(
@@ -938,13 +980,17 @@ fn time_http(addr: &str, a: &Args, last_day: i64, kv: &mut Vec<String>) -> Resul
     );
     let mut missing: Vec<&str> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
-    let mut worst = [0.0f64; 2];
+    let mut worst = [(0.0f64, String::new()), (0.0f64, String::new())];
     for (w, (window, first, last, _, _)) in windows(last_day).into_iter().enumerate() {
-        for name in REPORTS {
+        for (name, group) in reports_and_groups()
+            .into_iter()
+            .flat_map(|(name, groups)| groups.into_iter().map(move |g| (name, g)))
+        {
             if missing.contains(&name) {
                 continue;
             }
-            let path = format!("/api/reports/{name}?from={first}&to={last}&format=json");
+            let path =
+                format!("/api/reports/{name}?from={first}&to={last}&group={group}&format=json");
             let mut times = Vec::with_capacity(a.runs);
             let mut size = 0;
             let mut bad = None;
@@ -964,23 +1010,30 @@ fn time_http(addr: &str, a: &Args, last_day: i64, kv: &mut Vec<String>) -> Resul
                     missing.push(name);
                 }
                 Some((status, body)) => {
-                    println!("  {name:<14} {window:<5} FAILED: {status} {body}");
-                    failed.push(format!("{name}:{status}"));
+                    println!("  {name:<14} {group:<10} {window:<5} FAILED: {status} {body}");
+                    failed.push(format!("{name}/{group}:{status}"));
                 }
                 None => {
                     let (min, med, max) = stats(&mut times);
                     println!(
-                        "  {name:<14} {window:<5} {:>9} bytes  min {min:>8.1} ms  median {med:>8.1} ms  max {max:>8.1} ms",
+                        "  {name:<14} {group:<10} {window:<5} {:>9} bytes  min {min:>8.1} ms  median {med:>8.1} ms  max {max:>8.1} ms",
                         size
                     );
-                    worst[w] = worst[w].max(med);
-                    kv.push(format!("{}_{window}_ms={med:.1}", name.replace('-', "_")));
+                    if med > worst[w].0 {
+                        worst[w] = (med, format!("{name}/{group}"));
+                    }
+                    kv.push(format!(
+                        "{}_{group}_{window}_ms={med:.1}",
+                        name.replace('-', "_")
+                    ));
                 }
             }
         }
     }
-    kv.push(format!("slowest_month_ms={:.1}", worst[0]));
-    kv.push(format!("slowest_year_ms={:.1}", worst[1]));
+    for (w, window) in ["month", "year"].iter().enumerate() {
+        kv.push(format!("slowest_{window}_ms={:.1}", worst[w].0));
+        kv.push(format!("slowest_{window}={}", worst[w].1));
+    }
     if !missing.is_empty() {
         println!("missing reports (404): {}", missing.join(", "));
         kv.push(format!("missing={}", missing.join(",")));
