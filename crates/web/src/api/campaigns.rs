@@ -277,6 +277,15 @@ pub async fn import_bytes(
         Ok(f) => f,
         Err(e) => return store_failure(e),
     };
+    // A field left out of imports has no column: its "required" is for
+    // the forms, not for the file.
+    let fields: Vec<CampaignField> = fields
+        .into_iter()
+        .map(|mut f| {
+            f.required &= !f.io_disabled;
+            f
+        })
+        .collect();
     let Some(phone_field) = fields.iter().find(|f| f.is_phone) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -1193,7 +1202,7 @@ async fn check_filter(state: &AppState, who: &Identity, f: &FilterFields) -> Res
 }
 
 /// The filter `id` if its batch is the caller's.
-async fn visible_filter(
+pub(super) async fn visible_filter(
     state: &AppState,
     who: &Identity,
     id: i64,

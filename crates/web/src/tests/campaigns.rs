@@ -508,6 +508,25 @@ async fn bad_campaign_inputs_get_a_clear_4xx() {
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.json()["error"].as_str().unwrap().contains("'号码'"));
+    // A required field left out of imports does not fail the file's rows.
+    let r = app
+        .api_json(
+            "PUT",
+            &format!("{base}/fields/f2"),
+            &lead,
+            json!({"required": true, "io_disabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = upload(
+        &app,
+        &lead,
+        &format!("{base}/import?mode=all"),
+        "号码,姓名\n13900000000,x\n",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["imported"], 1);
     // A field that does not exist, a type that does not.
     let r = app
         .api_json(
