@@ -76,6 +76,7 @@ mod admin;
 pub(crate) mod agents;
 mod callcenter;
 mod calls;
+pub(crate) mod campaign_activities;
 pub(crate) mod campaigns;
 mod crm;
 pub mod doc;
@@ -111,11 +112,12 @@ use crate::auth::permissions::{
     AGENTS_MANAGE, AUDIT_VIEW, CALLS_CONTROL, CALLS_VIEW, CRM_CONTACTS_EDIT, CRM_CONTACTS_VIEW,
     CRM_CUSTOMERS_EDIT, CRM_CUSTOMERS_VIEW, DEPARTMENTS_EDIT, DEPARTMENTS_VIEW, EXTENSIONS_EDIT,
     EXTENSIONS_VIEW, GATEWAYS_EDIT, GATEWAYS_VIEW, IVR_EDIT, IVR_VIEW, KB_EDIT, KB_VIEW,
-    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, OUTBOUND_BATCHES_EDIT, OUTBOUND_BATCHES_VIEW,
-    OUTBOUND_FILTERS_EDIT, OUTBOUND_FILTERS_VIEW, QUEUES_EDIT, QUEUES_VIEW, RECORDS_VIEW,
-    REGISTRATIONS_VIEW, REPORTS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW,
-    SETTINGS_EDIT, SETTINGS_VIEW, STATUS_VIEW, TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW,
-    USERS_EDIT, USERS_VIEW, VOICEMAIL_VIEW,
+    LISTS_EDIT, LISTS_VIEW, MEDIA_EDIT, MEDIA_VIEW, OUTBOUND_ACTIVITIES_EDIT,
+    OUTBOUND_ACTIVITIES_VIEW, OUTBOUND_BATCHES_EDIT, OUTBOUND_BATCHES_VIEW, OUTBOUND_FILTERS_EDIT,
+    OUTBOUND_FILTERS_VIEW, QUEUES_EDIT, QUEUES_VIEW, RECORDS_VIEW, REGISTRATIONS_VIEW,
+    REPORTS_VIEW, ROLES_EDIT, ROLES_VIEW, ROUTES_EDIT, ROUTES_VIEW, SETTINGS_EDIT, SETTINGS_VIEW,
+    STATUS_VIEW, TICKETS_EDIT, TICKETS_MANAGE, TICKETS_VIEW, USERS_EDIT, USERS_VIEW,
+    VOICEMAIL_VIEW,
 };
 use crate::auth::Identity;
 use crate::form::Fields;
@@ -310,6 +312,20 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let filters_edit = api()
         .routes(routes!(campaigns::create_filter))
         .routes(routes!(campaigns::update_filter, campaigns::delete_filter));
+    let activities_view = api()
+        .routes(routes!(campaign_activities::list_activities))
+        .routes(routes!(campaign_activities::get_activity))
+        .routes(routes!(campaign_activities::activity_runs));
+    let activities_edit = api()
+        .routes(routes!(campaign_activities::create_activity))
+        .routes(routes!(
+            campaign_activities::update_activity,
+            campaign_activities::delete_activity
+        ))
+        .routes(routes!(campaign_activities::start_activity))
+        .routes(routes!(campaign_activities::pause_activity))
+        .routes(routes!(campaign_activities::stop_activity))
+        .routes(routes!(campaign_activities::recall_activity));
     let (router, openapi) = signed_in
         .merge(guard(USERS_VIEW, users_view))
         .merge(guard(USERS_EDIT, users_edit))
@@ -355,6 +371,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(guard(OUTBOUND_BATCHES_EDIT, batches_edit))
         .merge(guard(OUTBOUND_FILTERS_VIEW, filters_view))
         .merge(guard(OUTBOUND_FILTERS_EDIT, filters_edit))
+        .merge(guard(OUTBOUND_ACTIVITIES_VIEW, activities_view))
+        .merge(guard(OUTBOUND_ACTIVITIES_EDIT, activities_edit))
         .split_for_parts();
     (router, doc::finish(openapi))
 }

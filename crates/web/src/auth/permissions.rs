@@ -132,6 +132,10 @@ pub const CATALOG: &[Resource] = &[
         key: "outbound.filters",
         actions: &["view", "edit"],
     },
+    Resource {
+        key: "outbound.activities",
+        actions: &["view", "edit"],
+    },
     // Data scope: "view" alone (the baseline) sees the user's own and
     // shared records; "department" adds the records of the users of the
     // user's departments; "all" every record.
@@ -226,6 +230,11 @@ pub const OUTBOUND_BATCHES_EDIT: Permission = Permission::new("outbound.batches"
 pub const OUTBOUND_FILTERS_VIEW: Permission = Permission::new("outbound.filters", "view");
 /// Outbound filter forms: create, change, delete.
 pub const OUTBOUND_FILTERS_EDIT: Permission = Permission::new("outbound.filters", "edit");
+/// Outbound activities: see them and their dial tasks.
+pub const OUTBOUND_ACTIVITIES_VIEW: Permission = Permission::new("outbound.activities", "view");
+/// Outbound activities: create, change, start (allocate), pause, stop,
+/// recall, delete.
+pub const OUTBOUND_ACTIVITIES_EDIT: Permission = Permission::new("outbound.activities", "edit");
 /// See tickets (within the data scope), their replies, history and files.
 pub const TICKETS_VIEW: Permission = Permission::new("tickets", "view");
 /// Creates, changes and replies to tickets, attaches files.

@@ -14,6 +14,7 @@ use crate::state::{AppState, Settings};
 
 // Tests of each area of pages, using the harness below.
 mod callcenter;
+mod campaign_activities;
 mod campaigns;
 mod crm;
 mod desk;
