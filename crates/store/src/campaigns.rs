@@ -247,6 +247,8 @@ pub struct CampaignRow {
     pub appointment_at: Option<i64>,
     /// The last dial's result.
     pub last_result: Option<String>,
+    /// The activity start (filter run, dial task) that allocated it.
+    pub run_id: Option<i64>,
     /// Unix ms.
     pub created_at: i64,
     /// Unix ms.
@@ -960,7 +962,7 @@ const FIELD_COLUMNS: &str = "key, title, data_type, is_phone, style, dictionary,
 
 const ROW_COLUMNS: &str = "id, batch_id, phone, data, import_id, state, activity_id, assignee, \
      assignee_kind, dial_count, fail_count, preview_count, appointment_at, last_result, \
-     created_at, updated_at";
+     run_id, created_at, updated_at";
 
 const IMPORT_COLUMNS: &str = "i.id, i.batch_id, i.title, i.imported, i.invalid, i.duplicate, \
      i.dnc, i.created_by, i.created_at";
@@ -1582,6 +1584,7 @@ where
             preview_count: r.try_get("preview_count")?,
             appointment_at: r.try_get::<Option<Ts>, _>("appointment_at")?.map(|t| t.0),
             last_result: r.try_get("last_result")?,
+            run_id: r.try_get("run_id")?,
             created_at: r.try_get::<Ts, _>("created_at")?.0,
             updated_at: r.try_get::<Ts, _>("updated_at")?.0,
         })

@@ -117,6 +117,10 @@ async fn a_start_allocates_the_extracted_rows_and_records_its_run(store: &Store)
     assert!(assigned
         .iter()
         .all(|r| r.activity_id == Some(id) && r.assignee_kind.as_deref() == Some("agent")));
+    assert!(
+        assigned.iter().all(|r| r.run_id == Some(first.run_id)),
+        "each row names the start that allocated it"
+    );
     assert_eq!(rows_in(store, batch, "unassigned").await.len(), 5);
     let a = store.get_activity(id).await.unwrap().unwrap();
     assert_eq!(a.state, "running");
