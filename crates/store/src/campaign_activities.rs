@@ -345,24 +345,6 @@ where
         })
     }
 
-    async fn activity_name_taken(
-        tx: &mut crate::db::Tx<DB>,
-        name: &str,
-        except: i64,
-    ) -> Result<(), StoreError> {
-        let taken: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM campaign_activities WHERE name = $1 AND id <> $2")
-                .bind(name)
-                .bind(except)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_err("checking an activity's name"))?;
-        match taken {
-            Some(_) => Err(StoreError::CrmNameTaken("activity", name.to_string())),
-            None => Ok(()),
-        }
-    }
-
     fn json_of(f: &ActivityFields) -> Result<(String, String), StoreError> {
         let enc = |e: serde_json::Error| invalid("settings", e.to_string());
         Ok((
@@ -380,7 +362,7 @@ where
         const CONTEXT: &str = "creating an activity";
         let (targets, settings) = Self::json_of(f)?;
         let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
-        Self::activity_name_taken(&mut tx, &f.name, 0).await?;
+        Self::campaign_name_taken(&mut tx, "campaign_activities", "activity", &f.name, 0).await?;
         let now = Ts(db::now_ms());
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO campaign_activities (name, kind, filter_id, batch_id, business_type, \
@@ -419,7 +401,7 @@ where
         const CONTEXT: &str = "changing an activity";
         let (targets, settings) = Self::json_of(f)?;
         let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
-        Self::activity_name_taken(&mut tx, &f.name, id).await?;
+        Self::campaign_name_taken(&mut tx, "campaign_activities", "activity", &f.name, id).await?;
         let done = sqlx::query(
             "UPDATE campaign_activities SET name = $1, kind = $2, filter_id = $3, batch_id = $4, \
              business_type = $5, business_status = $6, extract_count = $7, default_count = $8, \

@@ -994,20 +994,25 @@ where
     Ts: Value<DB>,
     DB::QueryResult: RowsAffected,
 {
-    async fn batch_name_taken(
+    /// Refuses `name` when another row of `table` (a campaign table with
+    /// a unique name: batches, activities) than `except` has it.
+    pub(crate) async fn campaign_name_taken(
         tx: &mut crate::db::Tx<DB>,
+        table: &'static str,
+        what: &'static str,
         name: &str,
         except: i64,
     ) -> Result<(), StoreError> {
-        let taken: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM campaign_batches WHERE name = $1 AND id <> $2")
-                .bind(name)
-                .bind(except)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db_err("checking a batch name"))?;
+        let taken: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE name = $1 AND id <> $2"
+        )))
+        .bind(name)
+        .bind(except)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err("checking a name"))?;
         match taken {
-            Some(_) => Err(StoreError::CrmNameTaken("batch", name.to_string())),
+            Some(_) => Err(StoreError::CrmNameTaken(what, name.to_string())),
             None => Ok(()),
         }
     }
@@ -1019,7 +1024,7 @@ where
     ) -> Result<i64, StoreError> {
         const CONTEXT: &str = "creating a batch";
         let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
-        Self::batch_name_taken(&mut tx, &f.name, 0).await?;
+        Self::campaign_name_taken(&mut tx, "campaign_batches", "batch", &f.name, 0).await?;
         let now = Ts(db::now_ms());
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO campaign_batches (name, kind, description, department_id, created_by, \
@@ -1041,7 +1046,7 @@ where
     pub(crate) async fn update_batch(&self, id: i64, f: &BatchFields) -> Result<(), StoreError> {
         const CONTEXT: &str = "changing a batch";
         let mut tx = db::begin_write(&self.pool).await.map_err(db_err(CONTEXT))?;
-        Self::batch_name_taken(&mut tx, &f.name, id).await?;
+        Self::campaign_name_taken(&mut tx, "campaign_batches", "batch", &f.name, id).await?;
         let done = sqlx::query(
             "UPDATE campaign_batches SET name = $1, kind = $2, description = $3, \
              department_id = $4, updated_at = $5 WHERE id = $6",
